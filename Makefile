@@ -1,0 +1,47 @@
+# netns-agent: `make run` builds and starts the agent; `make test` runs every test tier; `make bench`
+# runs the benchmarks. Each installs what it needs when it is missing (Debian, as root).
+SHELL := /bin/bash
+NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
+NATIVE := build/netns_native.node
+TEST_TIERS ?= unit kernel
+
+.PHONY: all build run test bench lint format deps clean test-unit test-kernel
+
+all: build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(NATIVE): native/netns_native.c
+	@mkdir -p build
+	cc -O2 -Wall -Wextra -shared -fPIC -I$(NODE_INCLUDE) -o $@ $<
+
+dist/.built: node_modules/.package-lock.json $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: deps $(NATIVE) dist/.built
+
+# System packages the agent itself needs: a C compiler for the native part, iproute2 only as a test oracle.
+deps:
+	@scripts/ensure-packages.sh gcc:gcc ip:iproute2
+
+run: build
+	bin/netns-agent $(ARGS)
+
+lint: build
+	npx eslint src test bench
+	npx prettier --check src test bench
+
+format:
+	npx prettier --write src test bench
+
+test: build
+	scripts/test.sh $(TEST_TIERS)
+
+bench: build
+	scripts/bench.sh
+
+clean:
+	rm -rf dist build

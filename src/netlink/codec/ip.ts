@@ -1,0 +1,73 @@
+/** Conversions between text and the byte forms of IP and MAC addresses that rtnetlink carries. */
+import { isIPv4, isIPv6 } from 'node:net';
+import { AF_INET, AF_INET6 } from './constants.js';
+import { NetlinkCodecError } from '../errors.js';
+
+export function familyOf(address: string): number {
+  if (isIPv4(address)) return AF_INET;
+  if (isIPv6(address)) return AF_INET6;
+  throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
+}
+
+export function ipToBytes(address: string): Buffer {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!isIPv6(address)) throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
+  let text = address;
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hextets.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4?.[1]) {
+    const [a, b, c, d] = v4[1].split('.').map(Number) as [number, number, number, number];
+    text = text.slice(0, -v4[1].length) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
+  }
+  const [head = '', tail] = text.split('::') as [string, string | undefined];
+  const headParts = head === '' ? [] : head.split(':');
+  const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
+  const missing = 8 - headParts.length - tailParts.length;
+  const parts = [...headParts, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...tailParts];
+  const bytes = Buffer.alloc(16);
+  parts.forEach((part, i) => bytes.writeUInt16BE(parseInt(part, 16), i * 2));
+  return bytes;
+}
+
+export function bytesToIp(bytes: Buffer): string {
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  if (bytes.length !== 16) throw new NetlinkCodecError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+  const hextets: number[] = [];
+  for (let i = 0; i < 16; i += 2) hextets.push(bytes.readUInt16BE(i));
+  // RFC 5952: compress the longest run (>= 2) of zero hextets, the first one on ties.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (hextets[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && hextets[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = hextets.map((h) => h.toString(16));
+  if (bestStart === -1) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}
+
+/** Canonical text form of an IP address (IPv6 compressed, lower case). */
+export function normalizeIp(address: string): string {
+  return bytesToIp(ipToBytes(address));
+}
+
+export function macToBytes(mac: string): Buffer {
+  const parts = mac.split(':');
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) {
+    throw new NetlinkCodecError(`not a MAC address: ${JSON.stringify(mac)}`);
+  }
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function bytesToMac(bytes: Buffer): string {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}

@@ -1,0 +1,128 @@
+/**
+ * Kernel events of one namespace: links, addresses, routes and neighbours added, changed or
+ * removed, by anyone. One socket joined to the rtnetlink multicast groups, with a large receive
+ * buffer; if the kernel still has to drop events (ENOBUFS) the owner is told to re-read the whole
+ * state of the namespace, since it can no longer know what changed.
+ */
+import { native, type NativeSocketHandle } from '../native/binding.js';
+import {
+  NETLINK_ROUTE,
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_LINK,
+  RTNLGRP_NEIGH,
+} from './codec/constants.js';
+import { splitMessages } from './codec/message.js';
+import { decodeLink, type Link } from './codec/link.js';
+import { decodeAddress, type Address } from './codec/address.js';
+import { decodeRoute, type Route } from './codec/route.js';
+import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
+import { NetlinkCodecError, errnoName } from './errors.js';
+
+export type EventTopic = 'link' | 'address' | 'route' | 'neighbour';
+
+export type KernelEvent =
+  | { topic: 'link'; removed: boolean; link: Link }
+  | { topic: 'address'; removed: boolean; address: Address }
+  | { topic: 'route'; removed: boolean; route: Route }
+  | { topic: 'neighbour'; removed: boolean; neighbour: Neighbour };
+
+const GROUPS: Record<EventTopic, number[]> = {
+  link: [RTNLGRP_LINK],
+  address: [RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR],
+  route: [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE],
+  neighbour: [RTNLGRP_NEIGH],
+};
+
+export interface EventStreamOptions {
+  namespacePath?: string | null;
+  label?: string;
+  topics?: EventTopic[];
+  receiveBufferBytes?: number;
+  /** Called with each batch of decoded events, in kernel order. */
+  onEvents: (events: KernelEvent[]) => void;
+  /** Events were lost (ENOBUFS) or the socket failed: re-read the namespace's state. */
+  onLost: (reason: string) => void;
+}
+
+export function decodeEvent(type: number, message: Parameters<typeof decodeLink>[0]): KernelEvent | undefined {
+  switch (type) {
+    case RTM_NEWLINK:
+    case RTM_DELLINK:
+      return { topic: 'link', removed: type === RTM_DELLINK, link: decodeLink(message) };
+    case RTM_NEWADDR:
+    case RTM_DELADDR:
+      return { topic: 'address', removed: type === RTM_DELADDR, address: decodeAddress(message) };
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE:
+      return { topic: 'route', removed: type === RTM_DELROUTE, route: decodeRoute(message) };
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH:
+      return { topic: 'neighbour', removed: type === RTM_DELNEIGH, neighbour: decodeNeighbour(message) };
+    default:
+      return undefined;
+  }
+}
+
+export class KernelEventStream {
+  private readonly handle: NativeSocketHandle;
+  private closed = false;
+  /** Events that could not be decoded (counted, skipped). */
+  undecodable = 0;
+
+  constructor(private readonly options: EventStreamOptions) {
+    const topics = options.topics ?? ['link', 'address', 'route', 'neighbour'];
+    this.handle = native().open(
+      options.namespacePath ?? null,
+      NETLINK_ROUTE,
+      options.receiveBufferBytes ?? 64 * 1024 * 1024,
+      topics.flatMap((topic) => GROUPS[topic]),
+      (datagrams) => this.onDatagrams(datagrams),
+      (errno) => {
+        if (!this.closed) this.options.onLost(`event socket of ${this.label}: ${errnoName(errno)}`);
+      },
+    );
+  }
+
+  get label(): string {
+    return this.options.label ?? (this.options.namespacePath ? `namespace ${this.options.namespacePath}` : 'own namespace');
+  }
+
+  /** Lets the process exit while only this stream is open. */
+  unref(): void {
+    if (!this.closed) native().unref(this.handle);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    native().close(this.handle);
+  }
+
+  private onDatagrams(datagrams: Buffer[]): void {
+    if (this.closed) return;
+    const events: KernelEvent[] = [];
+    for (const datagram of datagrams) {
+      try {
+        for (const message of splitMessages(datagram)) {
+          const event = decodeEvent(message.type, message);
+          if (event) events.push(event);
+        }
+      } catch (error) {
+        if (!(error instanceof NetlinkCodecError)) throw error;
+        this.undecodable++;
+      }
+    }
+    if (events.length > 0) this.options.onEvents(events);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './codec/index.js';
+export * from './errors.js';
+export * from './socket.js';
+export * from './events.js';
+export * from './handle.js';
