@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './socket.js';
 export * from './events.js';
 export * from './handle.js';
+export * from './link-registry.js';

@@ -1,0 +1,11 @@
+/** Bearer-token check in constant time (the length leak of a fixed-size digest is harmless). */
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export function tokenMatches(expected: string, authorization: string | undefined): boolean {
+  if (!authorization?.startsWith('Bearer ')) return false;
+  return timingSafeEqual(digest(expected), digest(authorization.slice('Bearer '.length)));
+}

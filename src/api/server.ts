@@ -1,0 +1,153 @@
+/**
+ * The agent's HTTP API (DESIGN.md section 4), JSON over fastify:
+ *   GET /v1/status, GET /v1/status/<key>, GET|PUT|DELETE /v1/config/<key>, GET /v1/config?prefix=,
+ *   GET /v1/kernel, GET /v1/history, POST /v1/plan, GET /v1/events (server-sent events), GET /metrics.
+ * Keys are whole datastore keys and contain slashes: routes take the rest of the path as the key.
+ * With a token, every endpoint but /metrics wants `Authorization: Bearer <token>`.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { chmodSync } from 'node:fs';
+import { tokenMatches } from './auth.js';
+import type { AgentService } from './service.js';
+
+export interface ApiOptions {
+  /** HOST:PORT, or unix:/path/to/socket. */
+  listen: string;
+  token?: string;
+  /** Called with a warning text (e.g. listening beyond loopback without a token). */
+  warn?: (message: string) => void;
+}
+
+export interface ApiServer {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+function keyFromParams(request: FastifyRequest): string {
+  const rest = (request.params as { '*': string })['*'];
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
+}
+
+export function parseListen(listen: string): { path: string } | { host: string; port: number } {
+  if (listen.startsWith('unix:')) return { path: listen.slice(5) };
+  const colon = listen.lastIndexOf(':');
+  const host = colon > 0 ? listen.slice(0, colon).replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const port = Number(listen.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad listen address ${listen}`);
+  return { host, port };
+}
+
+export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token'> = {}): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
+  // Values are taken as text: the agent parses them itself and reports JSON errors with the key.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+
+  if (options.token) {
+    const token = options.token;
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.url === '/metrics' || request.url.startsWith('/metrics?')) return;
+      if (!tokenMatches(token, request.headers.authorization)) {
+        await reply.code(401).send({ error: 'missing or wrong bearer token' });
+      }
+    });
+  }
+
+  app.get('/v1/status', async () => service.status());
+  app.get('/v1/status/*', async (request, reply) => {
+    const status = service.statusOf(keyFromParams(request));
+    if (!status) return reply.code(404).send({ error: `no item ${keyFromParams(request)}` });
+    return status;
+  });
+
+  app.get('/v1/config', async (request) => {
+    const prefix = (request.query as { prefix?: string }).prefix ?? '/';
+    return service.listConfig(prefix);
+  });
+  app.get('/v1/config/*', async (request, reply) => {
+    const entry = await service.getConfig(keyFromParams(request));
+    if (!entry) return reply.code(404).send({ error: `no value under ${keyFromParams(request)}` });
+    return entry;
+  });
+  app.put('/v1/config/*', async (request, reply) => {
+    const key = keyFromParams(request);
+    const body = typeof request.body === 'string' ? request.body : '';
+    const result = await service.putConfig(key, body);
+    if (!result.ok) return reply.code(400).send({ error: `invalid value for ${key}`, key, errors: result.errors });
+    return { key, revision: result.revision };
+  });
+  app.delete('/v1/config/*', async (request, reply) => {
+    const key = keyFromParams(request);
+    if (!(await service.deleteConfig(key))) return reply.code(404).send({ error: `no value under ${key}` });
+    return { key, deleted: true };
+  });
+
+  app.get('/v1/kernel', async () => service.kernel());
+  app.get('/v1/history', async () => service.history());
+  app.post('/v1/plan', async (request, reply) => {
+    let change: { puts?: { key: string; value: unknown }[]; deletes?: string[] };
+    try {
+      change = JSON.parse(String(request.body ?? '{}')) as typeof change;
+    } catch (error) {
+      return reply.code(400).send({ error: `plan body is not JSON: ${(error as Error).message}` });
+    }
+    return service.plan({
+      puts: (change.puts ?? []).map((p) => ({
+        key: p.key,
+        valueText: typeof p.value === 'string' ? p.value : JSON.stringify(p.value),
+      })),
+      deletes: change.deletes ?? [],
+    });
+  });
+
+  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply));
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await service.metrics();
+    return reply.type(contentType).send(body);
+  });
+  return app;
+}
+
+function streamEvents(service: AgentService, request: FastifyRequest, reply: FastifyReply): void {
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
+  raw.write(': netns-agent events\n\n');
+  const unsubscribe = service.subscribe((event) => {
+    raw.write(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
+  });
+  const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  request.raw.on('close', () => {
+    clearInterval(keepAlive);
+    unsubscribe();
+  });
+}
+
+export async function startApi(service: AgentService, options: ApiOptions): Promise<ApiServer> {
+  const app = buildApi(service, options);
+  const target = parseListen(options.listen);
+  let address: string;
+  if ('path' in target) {
+    address = await app.listen({ path: target.path });
+    chmodSync(target.path, 0o600);
+  } else {
+    if (!isLoopback(target.host) && !options.token) {
+      options.warn?.(`HTTP API listens on ${target.host}, beyond loopback, without --http-token: anyone who reaches it can change the host's network`);
+    }
+    address = await app.listen({ host: target.host, port: target.port });
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    address,
+    close: () => (closed ??= app.close()),
+  };
+}
