@@ -1,0 +1,91 @@
+/**
+ * Rules for the names that appear in keys and values. Each check returns why a name is refused
+ * (a phrase for an error message) or undefined. Pure.
+ */
+
+/** IFNAMSIZ is 16 with the terminating NUL. */
+export const MAX_HOST_IF_NAME_BYTES = 15;
+/** Item names and labels are key segments; long enough for any sensible name. */
+export const MAX_ITEM_NAME_BYTES = 255;
+/** A named namespace is a file in /var/run/netns: NAME_MAX. */
+export const MAX_NAMESPACE_NAME_BYTES = 255;
+/** PATH_MAX minus the NUL. */
+export const MAX_PATH_BYTES = 4095;
+
+const encoder = new TextEncoder();
+
+export function byteLength(text: string): number {
+  return encoder.encode(text).length;
+}
+
+function hasControl(text: string): boolean {
+  for (const char of text) {
+    const code = char.codePointAt(0) ?? 0;
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** Names of configuration items (last key segment) and agent labels. */
+export function itemNameProblem(name: string): string | undefined {
+  if (name === '') return 'must not be empty';
+  if (byteLength(name) > MAX_ITEM_NAME_BYTES) return `must be at most ${MAX_ITEM_NAME_BYTES} bytes`;
+  if (name.includes('/')) return "must not contain '/' (it is a key segment)";
+  if (name === '.' || name === '..') return `must not be '${name}'`;
+  if (/\s/.test(name) || hasControl(name)) return 'must not contain whitespace or control characters';
+  return undefined;
+}
+
+/**
+ * A Linux interface name as the kernel's dev_valid_name() accepts it: 1 to 15 bytes, not '.' or
+ * '..', no '/', ':' or whitespace. The kernel's isspace() also counts byte 0xa0, which occurs
+ * inside some UTF-8 characters, so those are refused too.
+ */
+export function hostIfNameProblem(name: string): string | undefined {
+  if (name === '') return 'must not be empty';
+  const bytes = encoder.encode(name);
+  if (bytes.length > MAX_HOST_IF_NAME_BYTES) {
+    return `is ${bytes.length} bytes long; Linux interface names have at most ${MAX_HOST_IF_NAME_BYTES} bytes`;
+  }
+  if (name === '.' || name === '..') return `must not be '${name}'`;
+  if (name.includes('/') || name.includes(':')) return "must not contain '/' or ':'";
+  if (bytes.some((b) => b === 0 || b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0)) {
+    return 'must not contain whitespace or NUL';
+  }
+  return undefined;
+}
+
+/** The name of a named (`ip netns`) namespace: a file name in /var/run/netns. */
+export function namespaceNameProblem(name: string): string | undefined {
+  if (name === '') return 'must not be empty';
+  if (byteLength(name) > MAX_NAMESPACE_NAME_BYTES) return `must be at most ${MAX_NAMESPACE_NAME_BYTES} bytes`;
+  if (name.includes('/')) return "must not contain '/' (it is a file name in /var/run/netns)";
+  if (name === '.' || name === '..') return `must not be '${name}'`;
+  if (hasControl(name)) return 'must not contain control characters';
+  return undefined;
+}
+
+/** The MICROSERVICE_LABEL of a container. */
+export function microserviceLabelProblem(label: string): string | undefined {
+  if (label === '') return 'must not be empty';
+  if (byteLength(label) > MAX_ITEM_NAME_BYTES) return `must be at most ${MAX_ITEM_NAME_BYTES} bytes`;
+  if (label.includes('/')) return "must not contain '/'";
+  if (hasControl(label)) return 'must not contain control characters';
+  return undefined;
+}
+
+/** A path to a namespace file (e.g. /proc/123/ns/net or a bind mount). */
+export function namespaceFileProblem(path: string): string | undefined {
+  if (path === '') return 'must not be empty';
+  if (!path.startsWith('/')) return 'must be an absolute path';
+  if (byteLength(path) > MAX_PATH_BYTES) return `must be at most ${MAX_PATH_BYTES} bytes`;
+  if (path.split('/').includes('..')) return "must not contain '..' segments";
+  if (hasControl(path)) return 'must not contain control characters';
+  return undefined;
+}
+
+/** Collapses repeated '/' and '.' segments and drops a trailing '/', so one file has one spelling. */
+export function normalizeNamespaceFile(path: string): string {
+  const segments = path.split('/').filter((s) => s !== '' && s !== '.');
+  return '/' + segments.join('/');
+}
