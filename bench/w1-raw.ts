@@ -26,6 +26,7 @@ async function applyThroughLayer(pairs: W1Pair[], hub: NetlinkHandle, handles: N
         group: GROUP,
         peer: { name: p.b, mtu: 1400, namespacePath: paths[p.k]! },
       });
+      if (!a) throw new Error(`${p.a} not found after creation`);
       const hubAddress = hub.addrAdd({ index: a.index, address: p.addressA, prefixLength: 30 });
       const b = await nsHandle.linkGet(p.b);
       if (!b) throw new Error(`peer ${p.b} not found`);

@@ -53,7 +53,7 @@ export interface VethSpec extends NewLinkAttributes {
   peer: Omit<NewLinkAttributes, 'up'>;
 }
 
-export interface HandleOptions extends NetlinkSocketOptions {}
+export type HandleOptions = NetlinkSocketOptions;
 
 function withNamespaceFd<T>(path: string | undefined, run: (fd: number | undefined) => Promise<T>): Promise<T> {
   if (path === undefined) return run(undefined);
@@ -124,7 +124,8 @@ export class NetlinkHandle {
    * Creates a VETH pair. The peer is born in `peer.namespacePath` (when given), never moved later.
    * Resolves with the local end as the kernel echoes it (its ifindex included).
    */
-  linkAddVeth(spec: VethSpec): Promise<Link> {
+  /** Resolves with the new local end (undefined when it was created in another namespace). */
+  linkAddVeth(spec: VethSpec): Promise<Link | undefined> {
     const { peer, namespacePath, index, ...local } = spec;
     const { namespacePath: peerPath, index: peerIndex, ...peerAttrs } = peer;
     return withNamespaceFd(namespacePath, (fd) =>
@@ -139,7 +140,12 @@ export class NetlinkHandle {
             peer: { ...peerAttrs, index: peerIndex ?? 0, ...(peerFd === undefined ? {} : { namespaceFd: peerFd }) },
           },
         );
-        return this.createThenGet(message, spec.name, `link add ${spec.name} type veth peer ${peer.name}`);
+        return this.createThenGet(
+          message,
+          spec.name,
+          `link add ${spec.name} type veth peer ${peer.name}`,
+          namespacePath !== undefined,
+        );
       }),
     );
   }
@@ -149,21 +155,31 @@ export class NetlinkHandle {
    * in order, so one round trip yields the ifindex. (NLM_F_ECHO would do it too, but not for a
    * link created in another namespace than the socket's.)
    */
-  private async createThenGet(message: Buffer, name: string, what: string): Promise<Link> {
+  private async createThenGet(message: Buffer, name: string, what: string, elsewhere: boolean): Promise<Link | undefined> {
     const created = this.request(message, what);
-    const lookup = this.request(encodeLinkRequest(RTM_GETLINK, 0, 0, { name }), `link get ${name}`);
+    if (elsewhere) {
+      // Born in another namespace than this handle's: a lookup here could find a namesake.
+      await created;
+      return undefined;
+    }
+    const lookup = this.request(encodeLinkRequest(RTM_GETLINK, 0, 0, { name }), `link get ${name}`).catch(
+      (error: unknown) => {
+        // Created in another namespace: not visible here, which is fine.
+        if (isNoDevice(error)) return [];
+        throw error;
+      },
+    );
+    // When the creation fails the lookup usually fails too (ENODEV) and nobody awaits it: mark it
+    // handled now, or it would surface as an unhandled rejection and end the process.
+    lookup.catch(() => undefined);
     await created;
-    const answer = await lookup.catch((error: unknown) => {
-      // Created in another namespace: not visible here, which is fine.
-      if (isNoDevice(error)) return [];
-      throw error;
-    });
+    const answer = await lookup;
     const echoed = answer.find((m) => m.type === RTM_NEWLINK);
-    return echoed ? decodeLink(echoed) : { index: 0, name, hardwareType: 0, flags: 0, up: false, running: false, lowerUp: false, mtu: 0, group: 0, operState: 'unknown', altNames: [] };
+    return echoed ? decodeLink(echoed) : undefined;
   }
 
   /** Creates a link of a kind without extra data (dummy, ...). */
-  linkAdd(kind: string, attrs: NewLinkAttributes): Promise<Link> {
+  linkAdd(kind: string, attrs: NewLinkAttributes): Promise<Link | undefined> {
     const { namespacePath, index, ...rest } = attrs;
     return withNamespaceFd(namespacePath, (fd) => {
       const message = encodeLinkRequest(
@@ -173,11 +189,11 @@ export class NetlinkHandle {
         { ...rest, ...(fd === undefined ? {} : { namespaceFd: fd }) },
         { kind },
       );
-      return this.createThenGet(message, attrs.name, `link add ${attrs.name} type ${kind}`);
+      return this.createThenGet(message, attrs.name, `link add ${attrs.name} type ${kind}`, namespacePath !== undefined);
     });
   }
 
-  linkAddDummy(attrs: NewLinkAttributes): Promise<Link> {
+  linkAddDummy(attrs: NewLinkAttributes): Promise<Link | undefined> {
     return this.linkAdd('dummy', attrs);
   }
 

@@ -155,6 +155,7 @@ export const NDA_DST = 1;
 export const NDA_LLADDR = 2;
 export const NDA_PROBES = 4;
 export const NDA_IFINDEX = 8;
+export const NDA_PROTOCOL = 12;
 
 export const NUD_INCOMPLETE = 0x01;
 export const NUD_REACHABLE = 0x02;

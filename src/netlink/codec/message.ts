@@ -73,7 +73,8 @@ export interface Acknowledgement {
 export function decodeAcknowledgement(message: NetlinkMessage): Acknowledgement {
   const payload = message.payload;
   if (payload.length < 4) throw new NetlinkCodecError('acknowledgement shorter than its error code');
-  const errno = -payload.readInt32LE(0);
+  // 0 - x, not -x: a success must be +0, not -0 (Object.is(-0, 0) is false).
+  const errno = 0 - payload.readInt32LE(0);
   const ack: Acknowledgement = { errno };
   if ((message.flags & NLM_F_ACK_TLVS) === 0) return ack;
   // In an NLMSG_ERROR, the request's header (whole request unless NLM_F_CAPPED) follows the error
@@ -82,6 +83,9 @@ export function decodeAcknowledgement(message: NetlinkMessage): Acknowledgement 
   if (tlvStart > payload.length) return ack;
   if (message.type !== NLMSG_DONE && (message.flags & NLM_F_CAPPED) === 0) {
     const requestLength = payload.readUInt32LE(4);
+    // An echoed request that does not fit is malformed; checked before align4, whose 32-bit
+    // arithmetic turns lengths >= 2^31 negative.
+    if (requestLength < NLMSG_HDRLEN || requestLength > payload.length - 4) return ack;
     tlvStart = 4 + align4(requestLength);
   }
   if (tlvStart > payload.length) return ack;

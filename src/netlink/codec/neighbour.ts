@@ -3,7 +3,7 @@
  * u16 state, u8 flags, u8 type) followed by NDA_* attributes.
  */
 import { Attributes } from './attributes.js';
-import { NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDMSG_LEN, RTN_UNICAST } from './constants.js';
+import { NDA_DST, NDA_IFINDEX, NDA_LLADDR, NDA_PROTOCOL, NDMSG_LEN, RTN_UNICAST } from './constants.js';
 import { beginMessage, type NetlinkMessage } from './message.js';
 import { bytesToIp, bytesToMac, familyOf, ipToBytes, macToBytes } from './ip.js';
 import { NetlinkCodecError } from '../errors.js';
@@ -15,6 +15,8 @@ export interface NeighbourSpec {
   /** NUD_* state, e.g. NUD_PERMANENT. */
   state: number;
   flags?: number;
+  /** NDA_PROTOCOL: who made the entry (an owner mark, like a route's protocol). */
+  protocol?: number;
 }
 
 export interface Neighbour {
@@ -25,6 +27,7 @@ export interface Neighbour {
   state: number;
   flags: number;
   type: number;
+  protocol?: number;
 }
 
 export function encodeNeighbourRequest(type: number, flags: number, spec: NeighbourSpec): Buffer {
@@ -36,6 +39,7 @@ export function encodeNeighbourRequest(type: number, flags: number, spec: Neighb
   writer.u8At(fixed + 11, RTN_UNICAST);
   writer.attrBytes(NDA_DST, ipToBytes(spec.address));
   if (spec.mac !== undefined) writer.attrBytes(NDA_LLADDR, macToBytes(spec.mac));
+  if (spec.protocol !== undefined) writer.attrU8(NDA_PROTOCOL, spec.protocol);
   return writer.finish();
 }
 
@@ -66,5 +70,7 @@ export function decodeNeighbour(message: NetlinkMessage): Neighbour {
   };
   const lladdr = attributes.bytes(NDA_LLADDR);
   if (lladdr && lladdr.length === 6) neighbour.mac = bytesToMac(lladdr);
+  const protocol = attributes.u8(NDA_PROTOCOL);
+  if (protocol !== undefined) neighbour.protocol = protocol;
   return neighbour;
 }

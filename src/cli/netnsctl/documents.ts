@@ -1,0 +1,74 @@
+/**
+ * `apply -f` files: YAML or JSON, one document per item, each `{kind, name, value}` or the value's
+ * fields inline next to `kind` (e.g. `kind: interface` plus `name`, `type`, ...). A JSON array or a
+ * YAML stream holds many. Each becomes a datastore key and the value's JSON text.
+ */
+import { parseAllDocuments } from 'yaml';
+import { configKey, isItemKind, parseItem, InvalidValueError, InvalidKeyError, type FieldError } from '../../model/index.js';
+
+export interface FileItem {
+  key: string;
+  valueText: string;
+}
+
+export interface FileProblem {
+  index: number;
+  key?: string;
+  errors: readonly FieldError[] | string;
+}
+
+export function readDocuments(text: string): unknown[] {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    const json = JSON.parse(text) as unknown;
+    if (Array.isArray(json)) return json;
+    const items = (json as { items?: unknown }).items;
+    return Array.isArray(items) ? items : [json];
+  }
+  const out: unknown[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new Error(`YAML: ${doc.errors[0]!.message}`);
+    const value = doc.toJS() as unknown;
+    if (value === null || value === undefined) continue;
+    if (Array.isArray(value)) out.push(...value);
+    else if (typeof value === 'object' && Array.isArray((value as { items?: unknown }).items)) {
+      out.push(...((value as { items: unknown[] }).items));
+    } else out.push(value);
+  }
+  return out;
+}
+
+/** Turns documents into keyed items, validating each with the model; problems are collected. */
+export function toItems(documents: unknown[], label: string): { items: FileItem[]; problems: FileProblem[] } {
+  const items: FileItem[] = [];
+  const problems: FileProblem[] = [];
+  documents.forEach((doc, index) => {
+    if (typeof doc !== 'object' || doc === null) {
+      problems.push({ index, errors: 'a document must be an object with kind and name' });
+      return;
+    }
+    const { kind, name, value, ...inline } = doc as Record<string, unknown>;
+    if (typeof kind !== 'string' || !isItemKind(kind)) {
+      problems.push({ index, errors: `kind must be interface, route or arp, not ${JSON.stringify(kind)}` });
+      return;
+    }
+    const body = (value ?? { ...inline, ...(name !== undefined ? { name } : {}) }) as Record<string, unknown>;
+    const itemName = typeof name === 'string' ? name : typeof body.name === 'string' ? body.name : undefined;
+    if (!itemName) {
+      problems.push({ index, errors: 'a document needs a name' });
+      return;
+    }
+    let key: string;
+    try {
+      key = configKey(label, kind, itemName);
+      parseItem(key, body);
+    } catch (error) {
+      if (error instanceof InvalidValueError) problems.push({ index, key: error.key ?? '', errors: error.errors });
+      else if (error instanceof InvalidKeyError) problems.push({ index, errors: error.message });
+      else throw error;
+      return;
+    }
+    items.push({ key, valueText: JSON.stringify(body) });
+  });
+  return { items, problems };
+}

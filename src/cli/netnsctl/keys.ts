@@ -1,0 +1,18 @@
+/** Users may write keys whole or short: `interface/veth1` means the key of veth1 under --label. */
+import { configKey, configPrefix, isItemKind } from '../../model/index.js';
+import { CliError } from './client.js';
+
+export function expandKey(arg: string, label: string): string {
+  if (arg.startsWith('/')) return arg;
+  const [kind, ...rest] = arg.split('/');
+  if (kind && isItemKind(kind) && rest.length === 1 && rest[0]) return configKey(label, kind, rest[0]);
+  throw new CliError(`${JSON.stringify(arg)} is not a key: give /vnf-agent/<label>/linux/config/v1/<kind>/<name> or <kind>/<name> (kind: interface, route, arp)`, 2);
+}
+
+/** A prefix for `get`: a whole key, a short key, a kind (`interface`) or nothing (everything). */
+export function expandPrefix(arg: string | undefined, label: string): string {
+  if (arg === undefined || arg === '') return configPrefix(label);
+  if (arg.startsWith('/')) return arg;
+  if (isItemKind(arg)) return configPrefix(label, arg);
+  return expandKey(arg, label);
+}

@@ -1,0 +1,269 @@
+/**
+ * netnsctl: the command-line client of netns-agent. Talks to the agent's HTTP API (default
+ * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER). Exit codes: 0 ok, 1 error, 2 bad usage or not
+ * found, 3 agent unreachable, 4 refused (token), 5 invalid values.
+ */
+import { Command, Option } from 'commander';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import cliProgress from 'cli-progress';
+import { stringify } from 'yaml';
+import { ApiClient, CliError } from './client.js';
+import { EXAMPLES } from './examples.js';
+import { readDocuments, toItems } from './documents.js';
+import { expandKey, expandPrefix } from './keys.js';
+import { render, type OutputFormat } from './output.js';
+
+interface GlobalOptions {
+  server: string;
+  token?: string;
+  label: string;
+  output: OutputFormat;
+}
+
+function readInput(file: string): string {
+  try {
+    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as Error).message}`, 2);
+  }
+}
+
+function loadItems(file: string, label: string): ReturnType<typeof toItems> {
+  let documents: unknown[];
+  try {
+    documents = readDocuments(readInput(file));
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`${file}: ${(error as Error).message}`, 2);
+  }
+  return toItems(documents, label);
+}
+
+export function buildProgram(print: (text: string) => void = (t) => process.stdout.write(t + '\n')): Command {
+  const program = new Command('netnsctl')
+    .description('Client of netns-agent: put, inspect and watch the desired Linux network configuration')
+    .option('--server <url>', 'agent HTTP API', process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191')
+    .option('--token <token>', 'bearer token of the agent API', process.env.NETNS_AGENT_TOKEN)
+    .option('--label <label>', 'agent label used to expand short keys', process.env.MICROSERVICE_LABEL ?? 'vpp1')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml', 'table']).default('table'))
+    .showHelpAfterError();
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const client = (): ApiClient => {
+    const g = globals();
+    return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
+  };
+
+  program
+    .command('put')
+    .description('store a value (JSON) under a key; FILE or - for standard input')
+    .argument('<key>')
+    .argument('<file>')
+    .action(async (key: string, file: string) => {
+      const fullKey = expandKey(key, globals().label);
+      const { status, json } = await client().request('PUT', `/v1/config${fullKey}`, readInput(file));
+      if (status === 400) {
+        const errors = (json as { errors?: { field: string; message: string }[] }).errors ?? [];
+        throw new CliError(
+          `invalid value for ${fullKey}:\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
+          5,
+          json,
+        );
+      }
+      if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
+      print(`stored ${fullKey}`);
+    });
+
+  program
+    .command('get')
+    .description('show the value under a key, or every value under a prefix')
+    .argument('[keyOrPrefix]')
+    .action(async (arg: string | undefined) => {
+      const g = globals();
+      const prefix = expandPrefix(arg, g.label);
+      const entries = (await client().expectOk('GET', `/v1/config?prefix=${encodeURIComponent(prefix)}`)) as {
+        key: string;
+        value: unknown;
+      }[];
+      const exact = entries.find((e) => e.key === prefix);
+      if (arg && !arg.endsWith('/') && exact) return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
+      if (entries.length === 0) throw new CliError(`nothing under ${prefix}`, 2);
+      print(render(entries, g.output === 'table' ? 'json' : g.output));
+    });
+
+  program
+    .command('del')
+    .description('delete the value under a key')
+    .argument('<key>')
+    .action(async (key: string) => {
+      const fullKey = expandKey(key, globals().label);
+      await client().expectOk('DELETE', `/v1/config${fullKey}`);
+      print(`deleted ${fullKey}`);
+    });
+
+  program
+    .command('list')
+    .description("list the keys of the agent's configuration")
+    .action(async () => {
+      const g = globals();
+      const entries = (await client().expectOk('GET', `/v1/config?prefix=${encodeURIComponent(expandPrefix(undefined, g.label))}`)) as { key: string }[];
+      print(g.output === 'table' ? entries.map((e) => e.key).join('\n') : render(entries.map((e) => e.key), g.output));
+    });
+
+  program
+    .command('apply')
+    .description('store every item of a YAML/JSON file (documents with kind and name)')
+    .requiredOption('-f, --file <file>', 'file, or - for standard input')
+    .action(async (options: { file: string }) => {
+      const g = globals();
+      const { items, problems } = loadItems(options.file, g.label);
+      for (const p of problems) {
+        const where = p.key ?? `document ${p.index + 1}`;
+        const text = typeof p.errors === 'string' ? p.errors : p.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        process.stderr.write(`invalid ${where}: ${text}\n`);
+      }
+      const bar =
+        items.length >= 50 && process.stderr.isTTY
+          ? new cliProgress.SingleBar({ format: 'apply [{bar}] {value}/{total}' }, cliProgress.Presets.shades_classic)
+          : undefined;
+      bar?.start(items.length, 0);
+      const api = client();
+      let stored = 0;
+      const failures: string[] = [];
+      const queue = [...items];
+      await Promise.all(
+        Array.from({ length: Math.min(16, queue.length) }, async () => {
+          for (let item = queue.shift(); item; item = queue.shift()) {
+            const { status, json } = await api.request('PUT', `/v1/config${item.key}`, item.valueText);
+            if (status < 400) stored++;
+            else failures.push(`${item.key}: ${(json as { error?: string }).error ?? status}`);
+            bar?.increment();
+          }
+        }),
+      );
+      bar?.stop();
+      for (const f of failures) process.stderr.write(`failed ${f}\n`);
+      print(`applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`);
+      if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
+    });
+
+  program
+    .command('plan')
+    .description('show what applying a file would change, without changing anything')
+    .requiredOption('-f, --file <file>', 'file, or - for standard input')
+    .action(async (options: { file: string }) => {
+      const g = globals();
+      const { items, problems } = loadItems(options.file, g.label);
+      const plan = await client().expectOk(
+        'POST',
+        '/v1/plan',
+        JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })), deletes: [] }),
+      );
+      print(render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output));
+    });
+
+  program
+    .command('status')
+    .description('state of every item (configured, pending, failed, invalid), or of one')
+    .argument('[key]')
+    .action(async (key: string | undefined) => {
+      const g = globals();
+      if (key) {
+        const status = await client().expectOk('GET', `/v1/status${expandKey(key, g.label)}`);
+        return print(render(status, g.output === 'table' ? 'yaml' : g.output));
+      }
+      const rows = (await client().expectOk('GET', '/v1/status')) as Record<string, unknown>[];
+      const view = rows.map((r) => ({ ...r, reason: r.reason ?? r.error ?? '' }));
+      print(render(view, g.output, ['key', 'state', 'reason']));
+    });
+
+  program
+    .command('dump')
+    .description('what the kernel holds in every namespace the agent sees, managed or not')
+    .action(async () => print(render(await client().expectOk('GET', '/v1/kernel'), globals().output === 'table' ? 'yaml' : globals().output)));
+
+  program
+    .command('history')
+    .description('recent transactions of the agent')
+    .action(async () => print(render(await client().expectOk('GET', '/v1/history'), globals().output === 'table' ? 'yaml' : globals().output)));
+
+  program
+    .command('watch')
+    .description('follow item state changes and interface index events')
+    .action(async () => {
+      const g = globals();
+      await client().events((type, data) => {
+        if (g.output === 'table') {
+          const d = data as Record<string, unknown>;
+          print(`${new Date().toISOString()} ${type} ${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''} ${d.reason ?? d.error ?? ''}`.trimEnd());
+        } else print(JSON.stringify({ type, data }));
+      });
+    });
+
+  program
+    .command('example')
+    .description(`print a ready-made configuration (${Object.keys(EXAMPLES).join(', ')})`)
+    .argument('[name]')
+    .action((name: string | undefined) => {
+      if (!name) {
+        print(Object.entries(EXAMPLES).map(([n, e]) => `${n.padEnd(13)} ${e.description}`).join('\n'));
+        return;
+      }
+      const example = EXAMPLES[name];
+      if (!example) throw new CliError(`no example ${name}; there are: ${Object.keys(EXAMPLES).join(', ')}`, 2);
+      const g = globals();
+      if (g.output === 'json') return print(JSON.stringify(example.documents, null, 2));
+      print(example.documents.map((d) => stringify(d).trimEnd()).join('\n---\n'));
+    });
+
+  program
+    .command('report')
+    .description('write a support bundle (status, history, config, kernel dump, version, metrics) into DIR')
+    .argument('<dir>')
+    .action(async (dir: string) => {
+      const api = client();
+      mkdirSync(dir, { recursive: true });
+      const g = globals();
+      const parts: [string, string][] = [
+        ['status.json', '/v1/status'],
+        ['history.json', '/v1/history'],
+        ['config.json', `/v1/config?prefix=${encodeURIComponent('/vnf-agent/')}`],
+        ['kernel.json', '/v1/kernel'],
+        ['metrics.txt', '/metrics'],
+      ];
+      const written: string[] = [];
+      for (const [file, endpoint] of parts) {
+        const { status, json } = await api.request('GET', endpoint);
+        writeFileSync(path.join(dir, file), typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2));
+        written.push(file);
+      }
+      writeFileSync(
+        path.join(dir, 'about.json'),
+        JSON.stringify({ server: g.server, label: g.label, collectedAt: new Date().toISOString(), node: process.version }, null, 2),
+      );
+      print(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`netnsctl: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const code = (error as { code?: string; exitCode?: number }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : ((error as { exitCode?: number }).exitCode ?? 2);
+    }
+    process.stderr.write(`netnsctl: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The embedded store: one SQLite file in WAL mode (better-sqlite3), shared by the daemon and netnsctl.
+ * Persistent and crash-safe (every write is one transaction), with etcd-like revisions and watches
+ * that also see writes made by other processes on the same file.
+ */
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AgentError, ClosedError } from '../../errors.js';
+import { checkKey, DatastoreError, DatastoreUnavailableError } from '../errors.js';
+import type { Datastore, KeyValue, ListResult, PutEntry, Watcher, WatchOptions } from '../types.js';
+import { compact, type CompactionLimits } from './compaction.js';
+import { prepareDatabase, type Synchronous } from './schema.js';
+import { Statements, type ChangesRead } from './statements.js';
+import { SqliteWatcher, type ChangeSource } from './watcher.js';
+
+export const DEFAULT_STORE_FILE = '/var/lib/netns-agent/store.db';
+
+export interface SqliteStoreOptions {
+  /** Default /var/lib/netns-agent/store.db; a missing directory is created with mode 0700. */
+  file?: string;
+  /** How often watchers look for writes of other processes (a cheap PRAGMA); default 10 ms. */
+  pollIntervalMs?: number;
+  /** How long a write waits for another process's write transaction; default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Default 'full': a resolved put is on disk. */
+  synchronous?: Synchronous;
+  /** Change-log retention; defaults 1000 revisions, at most 200 000 rows. */
+  retainRevisions?: number;
+  maxChangeRows?: number;
+}
+
+/** Compact the change log after this many revisions or rows written by this process. */
+const COMPACT_EVERY_REVISIONS = 200;
+const COMPACT_EVERY_ROWS = 20_000;
+
+const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY']);
+
+function storeError(what: string, error: unknown): Error {
+  if (error instanceof AgentError) return error;
+  const code = error instanceof Database.SqliteError ? error.code : undefined;
+  const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+  if (code !== undefined && BUSY_CODES.has(code)) {
+    return new DatastoreUnavailableError(message, { cause: error });
+  }
+  return new DatastoreError(message, { cause: error });
+}
+
+export class SqliteStore implements Datastore {
+  readonly kind = 'sqlite';
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #sql: Statements;
+  readonly #pollIntervalMs: number;
+  readonly #limits: CompactionLimits;
+  readonly #watchers = new Set<SqliteWatcher>();
+  readonly #allWatchers = new Set<SqliteWatcher>();
+  #pollTimer: NodeJS.Timeout | undefined;
+  #pollSoon: NodeJS.Immediate | undefined;
+  #dataVersion: number;
+  #writtenRevisions = 0;
+  #writtenRows = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    this.file = options.file ?? DEFAULT_STORE_FILE;
+    this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 10);
+    this.#limits = {
+      retainRevisions: options.retainRevisions ?? 1000,
+      maxRows: options.maxChangeRows ?? 200_000,
+    };
+    const isNew = !existsSync(this.file);
+    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    try {
+      this.#db = new Database(this.file, { timeout: options.busyTimeoutMs ?? 5000 });
+    } catch (error) {
+      throw storeError(`opening store ${this.file}`, error);
+    }
+    try {
+      // The configuration is nobody else's business: the file (and its -wal, -shm) stay private.
+      if (isNew) chmodSync(this.file, 0o600);
+      prepareDatabase(this.#db, {
+        busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+        synchronous: options.synchronous ?? 'full',
+      });
+      this.#sql = new Statements(this.#db);
+      this.#dataVersion = this.#sql.dataVersion();
+    } catch (error) {
+      this.#db.close();
+      throw storeError(`opening store ${this.file}`, error);
+    }
+  }
+
+  async get(key: string): Promise<KeyValue | undefined> {
+    return this.#run('get', () => this.#sql.get(checkKey(key)));
+  }
+
+  async list(prefix: string): Promise<ListResult> {
+    return this.#run('list', () => this.#sql.list(prefix));
+  }
+
+  /** The store's current revision. */
+  async revision(): Promise<number> {
+    return this.#run('revision', () => this.#sql.revision());
+  }
+
+  async put(key: string, value: string): Promise<number> {
+    return this.putMany([{ key, value }]);
+  }
+
+  async putMany(entries: readonly PutEntry[]): Promise<number> {
+    return this.#run('put', () => {
+      for (const entry of entries) {
+        checkKey(entry.key);
+        if (typeof entry.value !== 'string') {
+          throw new DatastoreError(`value of ${entry.key} is not a string`, { key: entry.key });
+        }
+      }
+      if (entries.length === 0) return this.#sql.revision();
+      const revision = this.#sql.putMany(entries);
+      this.#afterWrite(entries.length);
+      return revision;
+    });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#run('delete', () => {
+      const deleted = this.#sql.deleteKeys(() => this.#sql.existingKey(checkKey(key)));
+      if (deleted > 0) this.#afterWrite(deleted);
+      return deleted > 0;
+    });
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    return this.#run('deletePrefix', () => {
+      const deleted = this.#sql.deleteKeys(() => this.#sql.keysUnder(prefix));
+      if (deleted > 0) this.#afterWrite(deleted);
+      return deleted;
+    });
+  }
+
+  /** Removes old change-log entries now (it also happens by itself every few hundred writes). */
+  async compact(): Promise<number> {
+    return this.#run('compact', () => compact(this.#db, this.#limits));
+  }
+
+  watch(prefix: string, options: WatchOptions): Watcher {
+    this.#checkOpen();
+    const watcher = new SqliteWatcher(prefix, options, this.#source);
+    this.#allWatchers.add(watcher);
+    return watcher;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#allWatchers].map((watcher) => watcher.close()));
+      this.#stopPolling();
+      this.#db.close();
+    })();
+    return this.#closing;
+  }
+
+  /** What watchers see of the store: reads, and registration with the poller. */
+  readonly #source: ChangeSource = {
+    list: (prefix) => this.#sql.list(prefix),
+    forget: (watcher) => this.#allWatchers.delete(watcher),
+    changesAfter: (prefix, afterRevision): ChangesRead => this.#sql.changesAfter(prefix, afterRevision),
+    attach: (watcher) => {
+      this.#watchers.add(watcher);
+      this.#pollTimer ??= setInterval(() => this.#checkForeignWrites(), this.#pollIntervalMs);
+    },
+    detach: (watcher) => {
+      this.#watchers.delete(watcher);
+      if (this.#watchers.size === 0) this.#stopPolling();
+    },
+  };
+
+  #afterWrite(rows: number): void {
+    this.#writtenRevisions++;
+    this.#writtenRows += rows;
+    if (this.#writtenRevisions >= COMPACT_EVERY_REVISIONS || this.#writtenRows >= COMPACT_EVERY_ROWS) {
+      this.#writtenRevisions = 0;
+      this.#writtenRows = 0;
+      try {
+        compact(this.#db, this.#limits);
+      } catch {
+        // Compaction is housekeeping: a busy file just means it happens next time.
+      }
+    }
+    // Our own commits do not change data_version: tell the watchers directly, after this call.
+    if (this.#watchers.size > 0) this.#pollSoon ??= setImmediate(() => this.#pollWatchers());
+  }
+
+  #checkForeignWrites(): void {
+    let version: number;
+    try {
+      version = this.#sql.dataVersion();
+    } catch {
+      this.#pollWatchers(); // the watchers' own reads will report the failure
+      return;
+    }
+    if (version === this.#dataVersion) return;
+    this.#dataVersion = version;
+    this.#pollWatchers();
+  }
+
+  #pollWatchers(): void {
+    this.#pollSoon = undefined;
+    for (const watcher of [...this.#watchers]) watcher.poll();
+  }
+
+  #stopPolling(): void {
+    clearInterval(this.#pollTimer);
+    this.#pollTimer = undefined;
+    if (this.#pollSoon !== undefined) clearImmediate(this.#pollSoon);
+    this.#pollSoon = undefined;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ClosedError(`store ${this.file}`);
+  }
+
+  #run<T>(what: string, operation: () => T): T {
+    this.#checkOpen();
+    try {
+      return operation();
+    } catch (error) {
+      throw storeError(`${what} in store ${this.file}`, error);
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { constantBackoff, EtcdStore } from '../../../src/datastore/index.js';
+import { startEtcd, type EtcdCluster } from '../../helpers/etcd.js';
+import { collector } from '../../unit/datastore/collect.js';
+import { foldEvents } from './fold.js';
+
+let cluster: EtcdCluster;
+before(async () => {
+  cluster = await startEtcd(3);
+});
+after(async () => {
+  await cluster?.destroy();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('3-member etcd cluster', () => {
+  test('one member killed (each in turn): operations and the watch carry on', async (t) => {
+    const store = new EtcdStore({ endpoints: cluster.endpoints, callTimeoutMs: 2000 });
+    t.after(() => store.close());
+    const events = collector();
+    const watcher = store.watch('/c/', { backoff: constantBackoff(100), onEvent: events.onEvent });
+    t.after(() => watcher.close());
+    await events.until(() => watcher.state === 'in-sync', 5000, 'in-sync');
+
+    let written = 0;
+    let slowest = 0;
+    const expected = new Map<string, string>();
+    const write = async (label: string) => {
+      const key = `/c/${label}/${written % 20}`;
+      const value = String(written++);
+      const started = Date.now();
+      await store.put(key, value);
+      slowest = Math.max(slowest, Date.now() - started);
+      expected.set(key, value);
+      assert.equal((await store.get(key))?.value, value);
+    };
+
+    for (let round = 0; round < 3; round++) {
+      const member = cluster.member(round);
+      await member.stop('SIGKILL');
+      // Keep writing and reading while the member is gone: every call must succeed.
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        await write(`r${round}`);
+        await sleep(20);
+      }
+      assert.equal((await store.list('/c/')).items.length, expected.size);
+      await events.until(
+        () => String([...foldEvents(events.events)]) === String([...new Map([...expected].sort())]),
+        10_000,
+        `watch converged in round ${round}`,
+      );
+      member.start();
+      await cluster.waitHealthy();
+    }
+    t.diagnostic(`${written} writes (slowest ${slowest} ms), watcher states: ${events.states().join(' ')}`);
+    assert.equal(watcher.state, 'in-sync');
+  });
+});

@@ -1,0 +1,118 @@
+/**
+ * KernelEventStream hears what `ip` does in its namespace (root): link, address, route and
+ * neighbour additions and removals, and nothing from other namespaces.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KernelEventStream, type KernelEvent } from '../../../src/netlink/index.js';
+import { eventually, ipBatch, skipUnlessRoot, withNamespaces } from '../../helpers/kernel.js';
+
+function describeEvent(event: KernelEvent): string {
+  const verb = event.removed ? 'del' : 'new';
+  switch (event.topic) {
+    case 'link':
+      return `${verb} link ${event.link.name}`;
+    case 'address':
+      return `${verb} address ${event.address.address}/${event.address.prefixLength}`;
+    case 'route':
+      return `${verb} route ${event.route.dst ?? 'default'}/${event.route.dstLength} table ${event.route.table}`;
+    case 'neighbour':
+      // a removal reports the entry without its link-layer address (the kernel first marks it FAILED)
+      return event.removed
+        ? `del neighbour ${event.neighbour.address}`
+        : `new neighbour ${event.neighbour.address} ${event.neighbour.mac ?? ''}`.trim();
+  }
+}
+
+describe('kernel events', { skip: skipUnlessRoot() }, () => {
+  test('link, address, route and neighbour additions and removals made by ip', () =>
+    withNamespaces(2, async ([a, other]) => {
+      const seen: string[] = [];
+      const lost: string[] = [];
+      const stream = new KernelEventStream({
+        namespacePath: a!.path,
+        onEvents: (events) => seen.push(...events.map(describeEvent)),
+        onLost: (reason) => lost.push(reason),
+      });
+      try {
+        const expectSeen = (wanted: string[]): Promise<void> =>
+          eventually(() => {
+            for (const w of wanted)
+              assert.ok(seen.includes(w), `missing event "${w}" in ${JSON.stringify(seen)}`);
+          });
+        // noise in another namespace must not show up here
+        ipBatch(other!.name, ['link add zz0 type veth peer name zz1']);
+        ipBatch(a!.name, [
+          'link add ev0 type veth peer name ev1',
+          'link set ev0 up',
+          'link set ev1 up',
+          'addr add 10.3.0.1/24 dev ev0',
+          'addr add 2001:db8:3::1/64 dev ev0 nodad',
+          'route add 10.4.0.0/16 via 10.3.0.2 table 1000',
+          'route add 2001:db8:4::/48 via 2001:db8:3::2',
+          'neigh add 10.3.0.9 lladdr 02:00:00:00:00:09 dev ev0 nud permanent',
+          'neigh add 2001:db8:3::9 lladdr 02:00:00:00:00:19 dev ev0 nud permanent',
+        ]);
+        await expectSeen([
+          'new link ev0',
+          'new link ev1',
+          'new address 10.3.0.1/24',
+          'new address 2001:db8:3::1/64',
+          'new route 10.4.0.0/16 table 1000',
+          'new route 2001:db8:4::/48 table 254',
+          'new neighbour 10.3.0.9 02:00:00:00:00:09',
+          'new neighbour 2001:db8:3::9 02:00:00:00:00:19',
+        ]);
+        ipBatch(a!.name, [
+          'neigh del 10.3.0.9 dev ev0',
+          'neigh del 2001:db8:3::9 dev ev0',
+          'route del 10.4.0.0/16 table 1000',
+          'route del 2001:db8:4::/48',
+          'addr del 10.3.0.1/24 dev ev0',
+          'addr del 2001:db8:3::1/64 dev ev0',
+          'link del ev0',
+        ]);
+        await expectSeen([
+          'del neighbour 10.3.0.9',
+          'del neighbour 2001:db8:3::9',
+          'del route 10.4.0.0/16 table 1000',
+          'del route 2001:db8:4::/48 table 254',
+          'del address 10.3.0.1/24',
+          'del address 2001:db8:3::1/64',
+          'del link ev0',
+          'del link ev1',
+        ]);
+        assert.ok(!seen.some((s) => s.includes('zz')), 'no events from the other namespace');
+        // in kernel order: the address came before its removal, the link last
+        assert.ok(seen.indexOf('new address 10.3.0.1/24') < seen.indexOf('del address 10.3.0.1/24'));
+        assert.ok(seen.indexOf('del address 10.3.0.1/24') < seen.indexOf('del link ev0'));
+        assert.deepEqual(lost, []);
+        assert.equal(stream.undecodable, 0);
+      } finally {
+        stream.close();
+        stream.close();
+      }
+    }));
+
+  test('topics restrict what is heard; events stop after close', () =>
+    withNamespaces(1, async ([a]) => {
+      const seen: string[] = [];
+      const stream = new KernelEventStream({
+        namespacePath: a!.path,
+        topics: ['address'],
+        onEvents: (events) => seen.push(...events.map(describeEvent)),
+        onLost: () => undefined,
+      });
+      try {
+        ipBatch(a!.name, ['link add t0 type veth peer name t1', 'addr add 10.5.0.1/24 dev t0']);
+        await eventually(() => assert.ok(seen.includes('new address 10.5.0.1/24')));
+        assert.ok(!seen.some((s) => s.includes('link')), JSON.stringify(seen));
+      } finally {
+        stream.close();
+      }
+      const count = seen.length;
+      ipBatch(a!.name, ['addr add 10.5.0.2/24 dev t0']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(seen.length, count);
+    }));
+});

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ClosedError } from '../../../src/errors.js';
+import { InvalidKeyError, SqliteStore } from '../../../src/datastore/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'netns-agent-sqlite-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+function storeFile(): string {
+  return join(root, `s${++counter}`, 'store.db');
+}
+
+describe('SqliteStore', () => {
+  test('put/get/list/delete with revisions', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      assert.deepEqual(await store.list('/p/'), { items: [], revision: 0 });
+      assert.equal(await store.put('/p/a', 'A1'), 1);
+      assert.equal(await store.put('/p/b', 'B1'), 2);
+      assert.equal(await store.put('/q/c', 'C1'), 3);
+      assert.equal(await store.put('/p/a', 'A2'), 4);
+      assert.deepEqual(await store.get('/p/a'), { key: '/p/a', value: 'A2', modRevision: 4 });
+      assert.equal(await store.get('/p/missing'), undefined);
+      assert.deepEqual(await store.list('/p/'), {
+        items: [
+          { key: '/p/a', value: 'A2', modRevision: 4 },
+          { key: '/p/b', value: 'B1', modRevision: 2 },
+        ],
+        revision: 4,
+      });
+      assert.equal((await store.list('')).items.length, 3);
+      assert.equal(await store.delete('/p/missing'), false);
+      assert.equal(await store.revision(), 4, 'deleting nothing makes no revision');
+      assert.equal(await store.delete('/p/b'), true);
+      assert.equal(await store.revision(), 5);
+      assert.deepEqual(
+        (await store.list('/p/')).items.map((item) => item.key),
+        ['/p/a'],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('prefix ranges do not leak into neighbours', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      await store.putMany([
+        { key: '/a/x', value: '1' },
+        { key: '/a0', value: '2' },
+        { key: '/a', value: '3' },
+        { key: '/a/\u{10FFFF}', value: '4' },
+        { key: '/b', value: '5' },
+      ]);
+      assert.deepEqual(
+        (await store.list('/a/')).items.map((item) => item.key),
+        ['/a/x', '/a/\u{10FFFF}'],
+      );
+      assert.equal(await store.deletePrefix('/a/'), 2);
+      assert.deepEqual(
+        (await store.list('')).items.map((item) => item.key),
+        ['/a', '/a0', '/b'],
+      );
+      assert.equal(await store.deletePrefix('/nothing/'), 0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('putMany: 4000 keys in one transaction and one revision, last duplicate wins', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      const entries = Array.from({ length: 4000 }, (_, i) => ({ key: `/w1/item/${i}`, value: `{"i":${i}}` }));
+      entries.push({ key: '/w1/item/7', value: 'last' });
+      const started = performance.now();
+      const revision = await store.putMany(entries);
+      const elapsed = performance.now() - started;
+      assert.equal(revision, 1);
+      const { items } = await store.list('/w1/');
+      assert.equal(items.length, 4000);
+      assert.ok(items.every((item) => item.modRevision === 1));
+      assert.equal((await store.get('/w1/item/7'))?.value, 'last');
+      assert.ok(elapsed < 2000, `putMany of 4000 took ${elapsed} ms`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('values survive a reopen; revisions continue', async () => {
+    const file = storeFile();
+    const first = new SqliteStore({ file });
+    await first.put('/k', 'v');
+    await first.close();
+    const second = new SqliteStore({ file });
+    try {
+      assert.deepEqual(await second.get('/k'), { key: '/k', value: 'v', modRevision: 1 });
+      assert.equal(await second.put('/k2', 'v2'), 2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('new directory is 0700 and the file 0600', async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file });
+    try {
+      assert.equal(statSync(join(file, '..')).mode & 0o777, 0o700);
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('invalid keys are refused', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      await assert.rejects(store.put('', 'x'), InvalidKeyError);
+      await assert.rejects(store.get(''), InvalidKeyError);
+      await assert.rejects(
+        store.putMany([
+          { key: '/ok', value: 'x' },
+          { key: '', value: 'y' },
+        ]),
+        InvalidKeyError,
+      );
+      assert.equal(await store.get('/ok'), undefined, 'a refused batch writes nothing');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('close is idempotent and later calls throw ClosedError', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    const watcher = store.watch('/', { onEvent: () => undefined });
+    const first = store.close();
+    const second = store.close();
+    assert.equal(first, second);
+    await first;
+    await store.close();
+    assert.equal(watcher.state, 'closed');
+    await assert.rejects(store.get('/x'), ClosedError);
+    await assert.rejects(store.put('/x', 'y'), ClosedError);
+    assert.throws(() => store.watch('/', { onEvent: () => undefined }), ClosedError);
+  });
+});
