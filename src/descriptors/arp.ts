@@ -1,0 +1,87 @@
+/** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
+import { arpKey, describeNamespace, namespaceId, type LinuxArpEntry } from '../model/index.js';
+import { NetlinkError } from '../netlink/index.js';
+import type { LinuxContext } from './context.js';
+import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { linkUpFact, namedNamespaceItem } from './fact-keys.js';
+import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
+import { addNeighbour, neighbourMatches, removeNeighbour } from './l3-ops.js';
+import { AGENT_PROTOCOL } from './ownership.js';
+
+export interface ArpMetadata {
+  namespaceId: string;
+  ifindex: number;
+  address: string;
+}
+
+export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry, ArpMetadata> {
+  return {
+    name: 'arp',
+    keyPrefix: ctx.prefix('arp'),
+
+    dependencies(_key, value, desired) {
+      return [
+        namespaceDependency(value.namespace),
+        {
+          key: linkUpFact(namespaceId(value.namespace), ctx.hostNameOf(desired, value.interface)),
+          reason: `waiting for interface ${value.interface} to be up in ${describeNamespace(value.namespace)}`,
+        },
+      ];
+    },
+
+    derived: (_key, value) => namedNamespaceNeeded(value.namespace),
+
+    async create(engine, _key, value) {
+      const view = ctx.view(value.namespace);
+      const link = view.links.get(ctx.hostNameOf(engine, value.interface));
+      if (!link) throw new NetlinkError(19, `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`);
+      await addNeighbour(view, link.index, value);
+      return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
+    },
+
+    needsRecreate: (_key, before, after) =>
+      before.ipAddress !== after.ipAddress ||
+      before.interface !== after.interface ||
+      namespaceId(before.namespace) !== namespaceId(after.namespace),
+
+    async update(_engine, _key, _before, after, meta) {
+      const view = ctx.view(after.namespace);
+      await addNeighbour(view, meta.ifindex, after);
+      return meta;
+    },
+
+    async delete(_engine, _key, _value, meta) {
+      await removeNeighbour(ctx.views.get(meta.namespaceId), meta.ifindex, meta.address);
+    },
+
+    async retrieve(engine, desired) {
+      const found: Retrieved<LinuxArpEntry, ArpMetadata>[] = [];
+      for (const view of ctx.views.all()) {
+        const wanted = desired.filter((d) => namespaceId(d.value.namespace) === view.id);
+        const entries = (await view.handle.neighList()).filter((n) => n.protocol === AGENT_PROTOCOL);
+        for (const entry of entries) {
+          const link = view.links.get(entry.index);
+          const match = wanted.find(
+            (w) => w.value.ipAddress === entry.address && ctx.hostNameOf(engine, w.value.interface) === link?.name,
+          );
+          const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
+          if (match) {
+            found.push({ key: match.key, value: neighbourMatches(entry, match.value) ? match.value : { ...match.value, hwAddress: entry.mac ?? '' }, metadata, managed: true });
+          } else {
+            const orphanKey = `${ctx.prefix('arp')}.orphan-${view.id.replace(/\//g, '_')}-${entry.index}-${entry.address}`;
+            found.push({
+              key: orphanKey,
+              value: { name: orphanKey, namespace: { kind: 'default' }, interface: link?.name ?? '', family: 4, ipAddress: entry.address, hwAddress: entry.mac ?? '', state: 'PERMANENT' },
+              metadata,
+              managed: true,
+            });
+          }
+        }
+      }
+      return found;
+    },
+
+    equivalent: (_key, desired, actual) => desired === actual,
+    isRetriable: (error) => error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
+  };
+}

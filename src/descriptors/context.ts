@@ -1,0 +1,43 @@
+/** What every Linux descriptor shares: the agent's label, the open namespaces, the kernel facts. */
+import { configPrefix, describeNamespace, interfaceKey, namespaceId, type LinuxInterface, type NamespaceRef } from '../model/index.js';
+import type { NamespaceView, NamespaceViews } from './namespace-views.js';
+import type { KernelFacts } from './kernel-facts.js';
+import type { DesiredView } from './engine-contract.js';
+import { NamespaceUnavailableError } from './errors.js';
+import { DeleteBatcher } from './delete-batcher.js';
+
+export class LinuxContext {
+  readonly deletes: DeleteBatcher;
+
+  constructor(
+    readonly label: string,
+    readonly views: NamespaceViews,
+    readonly facts: KernelFacts,
+  ) {
+    this.deletes = new DeleteBatcher();
+  }
+
+  interfaceKey(name: string): string {
+    return interfaceKey(this.label, name);
+  }
+
+  prefix(kind: 'interface' | 'route' | 'arp'): string {
+    return configPrefix(this.label, kind);
+  }
+
+  /** The open view of a namespace, or a retriable error (its fact says it is there, so rarely). */
+  view(ref: NamespaceRef): NamespaceView {
+    const view = this.views.get(namespaceId(ref));
+    if (!view) throw new NamespaceUnavailableError(describeNamespace(ref));
+    return view;
+  }
+
+  /**
+   * The host name a route or ARP entry means by `interface`: the host_if_name of the configured
+   * interface of that name, else the name itself (an interface we do not manage).
+   */
+  hostNameOf(engine: DesiredView, interfaceName: string): string {
+    const configured = engine.value<LinuxInterface>(this.interfaceKey(interfaceName));
+    return configured?.hostIfName ?? interfaceName;
+  }
+}

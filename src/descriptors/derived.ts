@@ -1,0 +1,117 @@
+/**
+ * Small descriptors of items derived from interfaces: their IP addresses, the marker saying a VETH
+ * end is configured and its namespace open, and the named namespaces they need.
+ */
+import { existsSync } from 'node:fs';
+import type { LinkAttributes } from '../netlink/index.js';
+import type { LinuxContext } from './context.js';
+import type { LinuxDescriptor } from './engine-contract.js';
+import { NAMED_NAMESPACE, namespaceFact, parseAddressItem } from './fact-keys.js';
+import type { InterfaceMetadata } from './link-ops.js';
+import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
+import { namespaceDependency } from './interface.js';
+import { createNamedNamespace, deleteNamedNamespace, namedNamespacePath } from './named-namespaces.js';
+
+export interface AddressValue {
+  interfaceKey: string;
+  cidr: string;
+  noDad: boolean;
+}
+
+function lastSegment(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
+}
+
+export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressValue, { ifindex: number; namespaceId: string }> {
+  return {
+    name: 'address',
+    keyPrefix: ctx.prefix('interface'),
+    handles: (key) => key.includes('/address/'),
+    dependencies(_key, value) {
+      return [{ key: value.interfaceKey, reason: `waiting for interface ${lastSegment(value.interfaceKey)} to be configured`, recreateOnChange: true }];
+    },
+    async create(engine, _key, value) {
+      const meta = engine.metadata<InterfaceMetadata>(value.interfaceKey);
+      const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
+      if (!meta || !view) throw new Error(`interface ${lastSegment(value.interfaceKey)} is not applied`);
+      await addAddress(view, meta.ifindex, value.cidr, value.noDad);
+      return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
+    },
+    async delete(_engine, _key, value, meta) {
+      await removeAddress(ctx.views.get(meta.namespaceId), meta.ifindex, value.cidr);
+    },
+    async retrieve(engine, desired) {
+      const found = [];
+      const byInterface = new Map<string, { key: string; value: AddressValue }[]>();
+      for (const d of desired) {
+        const list = byInterface.get(d.value.interfaceKey) ?? [];
+        list.push(d);
+        byInterface.set(d.value.interfaceKey, list);
+      }
+      const perView = new Map<string, Promise<Set<string>>>();
+      for (const [interfaceKey, items] of byInterface) {
+        const meta = engine.metadata<InterfaceMetadata>(interfaceKey);
+        const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
+        if (!meta || !view) continue;
+        const cacheKey = `${view.id}#${meta.ifindex}`;
+        let present = perView.get(cacheKey);
+        if (!present) {
+          present = view.handle.addrList({ index: meta.ifindex }).then((list) => new Set(list.map(addressCidr)));
+          perView.set(cacheKey, present);
+        }
+        const set = await present;
+        for (const item of items) {
+          if (set.has(item.value.cidr)) {
+            found.push({ key: item.key, value: item.value, metadata: { ifindex: meta.ifindex, namespaceId: meta.namespaceId }, managed: true });
+          }
+        }
+      }
+      return found;
+    },
+  };
+}
+
+/** Exists while its VETH end is configured and its namespace is there; the other end waits on it. */
+export function vethEndDescriptor(ctx: LinuxContext): LinuxDescriptor<{ namespace: string }, null> {
+  return {
+    name: 'veth-end',
+    keyPrefix: ctx.prefix('interface'),
+    handles: (key) => key.endsWith('/veth-end'),
+    dependencies(_key, value) {
+      return [{ key: namespaceFact(value.namespace), reason: `waiting for ${value.namespace.replace('/', ' namespace ')}`, recreateOnChange: true }];
+    },
+    create: async () => null,
+    delete: async () => undefined,
+  };
+}
+
+export interface NamedNamespaceMetadata {
+  /** True when the agent created it (and may delete it once nothing uses it). */
+  created: boolean;
+}
+
+/** A named namespace, created on demand; deleted only if we created it and nothing needs it. */
+export function namedNamespaceDescriptor(ctx: LinuxContext): LinuxDescriptor<{ name: string }, NamedNamespaceMetadata> {
+  return {
+    name: 'named-namespace',
+    keyPrefix: [NAMED_NAMESPACE],
+    dependencies: () => [],
+    async create(_engine, _key, value) {
+      if (existsSync(namedNamespacePath(value.name))) return { created: false };
+      await createNamedNamespace(ctx, value.name);
+      return { created: true };
+    },
+    async delete(_engine, _key, value) {
+      // Deletes only a namespace that carries our creator mark, whatever this run remembers.
+      await deleteNamedNamespace(ctx, value.name);
+    },
+    async retrieve(_engine, desired) {
+      return desired
+        .filter((d) => existsSync(namedNamespacePath(d.value.name)))
+        .map((d) => ({ key: d.key, value: d.value, metadata: { created: false }, managed: true }));
+    },
+  };
+}
+
+export type { LinkAttributes };
+export { namespaceDependency };

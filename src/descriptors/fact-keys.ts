@@ -1,0 +1,28 @@
+/**
+ * Keys of the engine's items that are not configuration: outside facts (a namespace is available, a
+ * link exists or is up, a gateway is reachable) and items derived from a configuration value (its
+ * addresses, the VETH end marker, the named namespace it needs). Every builder has a parser where
+ * something reads keys back.
+ */
+export const FACT_NS = 'fact/ns/';
+export const FACT_LINK = 'fact/link/';
+export const FACT_LINK_UP = 'fact/link-up/';
+export const FACT_REACH = 'fact/reach/';
+export const NAMED_NAMESPACE = 'named-namespace/';
+
+export const namespaceFact = (nsId: string): string => `${FACT_NS}${nsId}`;
+export const linkFact = (nsId: string, hostIfName: string): string => `${FACT_LINK}${nsId}/${hostIfName}`;
+export const linkUpFact = (nsId: string, hostIfName: string): string => `${FACT_LINK_UP}${nsId}/${hostIfName}`;
+export const reachFact = (nsId: string, hostIfName: string, gateway: string): string =>
+  `${FACT_REACH}${nsId}/${hostIfName}/${gateway}`;
+export const namedNamespaceItem = (name: string): string => `${NAMED_NAMESPACE}${name}`;
+
+/** Derived from an interface's config key. */
+export const addressItem = (interfaceKey: string, cidr: string): string => `${interfaceKey}/address/${cidr}`;
+export const vethEndItem = (interfaceKey: string): string => `${interfaceKey}/veth-end`;
+
+export function parseAddressItem(key: string): { interfaceKey: string; cidr: string } | undefined {
+  const at = key.indexOf('/address/');
+  if (at === -1) return undefined;
+  return { interfaceKey: key.slice(0, at), cidr: key.slice(at + '/address/'.length) };
+}

@@ -1,0 +1,261 @@
+/**
+ * Interfaces (VETH, AUTO_TAP, LOOPBACK, DUMMY, EXISTING), keyed by their datastore key.
+ *
+ * A VETH pair is two items pointing at each other. The end whose name sorts first creates the pair
+ * (both ends, each born in its namespace) once the other end is configured and its namespace open
+ * (its "veth-end" marker); the other end waits for the first to be applied and then configures its
+ * own side. Removing either end from the config removes the pair; the remaining end waits, and the
+ * pair comes back when both are there again.
+ */
+import {
+  describeNamespace,
+  namespaceId,
+  parseNamespaceId,
+  type AutoTapInterface,
+  type LinuxInterface,
+  type VethInterface,
+} from '../model/index.js';
+import { NetlinkError } from '../netlink/index.js';
+import type { Dep, DerivedItem, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import type { LinuxContext } from './context.js';
+import {
+  addressItem,
+  linkFact,
+  namedNamespaceItem,
+  namespaceFact,
+  vethEndItem,
+} from './fact-keys.js';
+import {
+  adoptVethEnd,
+  applyLinkDifferences,
+  attachTap,
+  configureForeignLink,
+  createDummy,
+  createVethPair,
+  desiredLinkAttributes,
+  detachTap,
+  linkDifferences,
+  restoreForeignLink,
+  type InterfaceMetadata,
+} from './link-ops.js';
+import { ownedConfigName, ownerAlias } from './ownership.js';
+import { AgentError } from '../errors.js';
+
+export class VethPeerMismatchError extends AgentError {
+  readonly code = 'ERR_VETH_PEER_MISMATCH';
+}
+
+export class HostNameTakenError extends AgentError {
+  readonly code = 'ERR_HOST_NAME_TAKEN';
+}
+
+/** The first end (by config name) creates the pair. */
+export function createsPair(value: VethInterface): boolean {
+  return value.name < value.veth.peerIfName;
+}
+
+export function namespaceDependency(ref: LinuxInterface['namespace']): Dep {
+  return { key: namespaceFact(namespaceId(ref)), reason: `waiting for ${describeNamespace(ref)}`, recreateOnChange: true };
+}
+
+/** Items derived from an interface: its addresses, its VETH end marker, the named namespace it needs. */
+export function interfaceDerived(key: string, value: LinuxInterface): DerivedItem[] {
+  const derived: DerivedItem[] = value.ipAddresses.map((cidr) => ({
+    key: addressItem(key, cidr),
+    value: { interfaceKey: key, cidr, noDad: value.type !== 'EXISTING' && value.type !== 'AUTO_TAP' },
+    descriptor: 'address',
+  }));
+  if (value.type === 'VETH') {
+    derived.push({ key: vethEndItem(key), value: { namespace: namespaceId(value.namespace) }, descriptor: 'veth-end' });
+  }
+  derived.push(...namedNamespaceNeeded(value.namespace));
+  return derived;
+}
+
+/** A named namespace is created on demand for the items that live in it. */
+export function namedNamespaceNeeded(ref: LinuxInterface['namespace']): DerivedItem[] {
+  return ref.kind === 'named'
+    ? [{ key: namedNamespaceItem(ref.name), value: { name: ref.name }, descriptor: 'named-namespace' }]
+    : [];
+}
+
+export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInterface, InterfaceMetadata> {
+  return {
+    name: 'interface',
+    keyPrefix: ctx.prefix('interface'),
+    handles: (key) => !key.includes('/address/') && !key.endsWith('/veth-end'),
+
+    dependencies(_key, value) {
+      const deps: Dep[] = [namespaceDependency(value.namespace)];
+      const nsId = namespaceId(value.namespace);
+      switch (value.type) {
+        case 'VETH': {
+          const peerKey = ctx.interfaceKey(value.veth.peerIfName);
+          deps.push({
+            key: createsPair(value) ? vethEndItem(peerKey) : peerKey,
+            reason: `waiting for VETH peer ${value.veth.peerIfName} to be configured`,
+            recreateOnChange: true,
+          });
+          break;
+        }
+        case 'AUTO_TAP':
+          deps.push({
+            anyOf: [linkFact('default', value.tap.tempIfName), linkFact(nsId, value.hostIfName)],
+            reason: `waiting for TAP ${value.tap.tempIfName} to appear`,
+          });
+          break;
+        case 'EXISTING':
+          deps.push({
+            key: linkFact(nsId, value.hostIfName),
+            reason: `waiting for interface ${value.hostIfName} to exist in ${describeNamespace(value.namespace)}`,
+          });
+          break;
+        default:
+      }
+      return deps;
+    },
+
+    derived: interfaceDerived,
+
+    async create(engine, _key, value) {
+      const view = ctx.view(value.namespace);
+      const existing = view.links.get(value.hostIfName);
+      const owner = existing ? ownedConfigName(ctx.label, existing.alias) : undefined;
+      switch (value.type) {
+        case 'VETH': {
+          const peer = engine.value<LinuxInterface>(ctx.interfaceKey(value.veth.peerIfName));
+          if (!peer || peer.type !== 'VETH' || peer.veth.peerIfName !== value.name) {
+            throw new VethPeerMismatchError(
+              `VETH ${value.name} names ${value.veth.peerIfName} as its peer, but ${value.veth.peerIfName} ` +
+                (peer?.type === 'VETH' ? `names ${peer.veth.peerIfName}` : 'is not a VETH'),
+              { field: 'veth.peer_if_name' },
+            );
+          }
+          if (!createsPair(value)) return adoptVethEnd(ctx.label, value, view);
+          if (existing && owner !== value.name) {
+            throw new HostNameTakenError(
+              `${value.hostIfName} already exists in ${view.description} and is not managed by this agent`,
+              { field: 'host_if_name' },
+            );
+          }
+          if (existing) {
+            // Ours from before (e.g. a half-finished run): start from scratch, as its peer may be wrong.
+            await ctx.deletes.delete(view, existing.index);
+          }
+          return createVethPair(ctx.label, value, peer, view, ctx.view(peer.namespace));
+        }
+        case 'DUMMY':
+          if (existing && owner !== value.name) {
+            throw new HostNameTakenError(`${value.hostIfName} already exists in ${view.description}`, {
+              field: 'host_if_name',
+            });
+          }
+          if (existing) {
+            await applyLinkDifferences(view, existing, desiredLinkAttributes(value, ctx.label));
+            return { ifindex: existing.index, namespaceId: view.id, namespaceIdentity: view.identity, hostIfName: value.hostIfName };
+          }
+          return createDummy(ctx.label, value, view);
+        case 'AUTO_TAP':
+          return attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view);
+        case 'LOOPBACK':
+        case 'EXISTING':
+          return configureForeignLink(value, view);
+      }
+    },
+
+    needsRecreate(_key, before, after) {
+      if (before.type !== after.type || before.hostIfName !== after.hostIfName) return true;
+      if (namespaceId(before.namespace) !== namespaceId(after.namespace)) return true;
+      if (before.type === 'VETH' && after.type === 'VETH') return before.veth.peerIfName !== after.veth.peerIfName;
+      if (before.type === 'AUTO_TAP' && after.type === 'AUTO_TAP') return before.tap.tempIfName !== after.tap.tempIfName;
+      return false;
+    },
+
+    async update(_engine, _key, _before, after, metadata) {
+      const view = ctx.view(after.namespace);
+      const link = await view.handle.linkGet(metadata.ifindex);
+      if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
+      const foreign = after.type === 'EXISTING' || after.type === 'LOOPBACK';
+      await applyLinkDifferences(view, link, desiredLinkAttributes(after, foreign ? undefined : ctx.label));
+      return metadata;
+    },
+
+    async delete(_engine, _key, value, metadata) {
+      const view = ctx.views.get(metadata.namespaceId);
+      if (!view || view.identity !== metadata.namespaceIdentity) return; // gone with its namespace
+      switch (value.type) {
+        case 'VETH':
+        case 'DUMMY':
+          return ctx.deletes.delete(view, metadata.ifindex);
+        case 'AUTO_TAP':
+          return detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
+        case 'LOOPBACK':
+          return restoreForeignLink(view, metadata, true);
+        case 'EXISTING':
+          return restoreForeignLink(view, metadata, false);
+      }
+    },
+
+    async retrieve(_engine, desired) {
+      const byName = new Map(desired.map((d) => [d.value.name, d]));
+      const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
+      for (const view of ctx.views.all()) {
+        for (const link of view.links.list()) {
+          const name = ownedConfigName(ctx.label, link.alias);
+          const wanted = name !== undefined ? byName.get(name) : undefined;
+          const meta: InterfaceMetadata = {
+            ifindex: link.index,
+            namespaceId: view.id,
+            namespaceIdentity: view.identity,
+            hostIfName: link.name,
+          };
+          if (name !== undefined && !wanted) {
+            // Ours, no longer wanted: report it so that it is removed.
+            found.push({
+              key: ctx.interfaceKey(name),
+              value: { ...orphanValue(name, link.name), namespace: nsRefOf(view.id) } as LinuxInterface,
+              metadata: meta,
+              managed: true,
+            });
+            continue;
+          }
+          if (!wanted) continue;
+          const value = wanted.value;
+          const sameNamespace = namespaceId(value.namespace) === view.id;
+          const right =
+            sameNamespace &&
+            link.name === value.hostIfName &&
+            Object.keys(linkDifferences(link, desiredLinkAttributes(value, ctx.label))).length === 0;
+          found.push({ key: wanted.key, value: right ? value : { ...value, mtu: -1 }, metadata: meta, managed: true });
+        }
+      }
+      return found;
+    },
+
+    equivalent(_key, desired, actual) {
+      return desired === actual;
+    },
+
+    isRetriable(error) {
+      return error instanceof AgentError ? error.retriable : false;
+    },
+  };
+}
+
+/** The value of an interface of ours that the config no longer has (to remove it). */
+function orphanValue(name: string, hostIfName: string): Omit<LinuxInterface, 'namespace'> {
+  return {
+    name,
+    description: '',
+    enabled: false,
+    ipAddresses: [],
+    hostIfName,
+    type: 'DUMMY',
+  };
+}
+
+function nsRefOf(id: string): LinuxInterface['namespace'] {
+  return parseNamespaceId(id) ?? { kind: 'default' };
+}
+
+export { ownerAlias };

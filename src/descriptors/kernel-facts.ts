@@ -1,0 +1,180 @@
+/**
+ * Facts read from the kernel, for the engine: which links exist and are up in each open namespace,
+ * and whether the gateways that configured routes need are reachable there (an address or a
+ * gateway-less route of the interface covers the gateway). Routes and ARP entries depend on these
+ * facts, so they wait for their interface and gateway whoever configured them, and step back when
+ * they go (an interface set down, an address removed).
+ */
+import { EventEmitter } from 'node:events';
+import { BlockList, isIPv6 } from 'node:net';
+import type { Link, LinkChange } from '../netlink/index.js';
+import type { NamespaceView, NamespaceViews } from './namespace-views.js';
+import { linkFact, linkUpFact, reachFact } from './fact-keys.js';
+
+export interface FactChange {
+  key: string;
+  /** undefined: the fact no longer holds. */
+  value: unknown;
+}
+
+interface KernelFactEvents {
+  change: [FactChange[]];
+}
+
+interface GatewayWatch {
+  nsId: string;
+  hostIfName: string;
+  gateway: string;
+  users: number;
+}
+
+export class KernelFacts extends EventEmitter<KernelFactEvents> {
+  /** Facts currently asserted, by key, with the value last sent. */
+  private readonly asserted = new Map<string, string>();
+  private readonly gateways = new Map<string, GatewayWatch>();
+  private readonly recheck = new Set<string>();
+  private recheckScheduled = false;
+
+  constructor(private readonly views: NamespaceViews) {
+    super();
+    views.on('links', (view, changes) => this.onLinks(view, changes));
+    views.on('kernel', (view, events) => {
+      if (events.some((e) => e.topic === 'address' || e.topic === 'route')) this.scheduleRecheck(view.id);
+    });
+    views.on('resynced', (view) => this.scheduleRecheck(view.id));
+  }
+
+  /** Asserts the link facts of a namespace that just opened. */
+  namespaceOpened(view: NamespaceView): void {
+    const changes: FactChange[] = [];
+    for (const link of view.links.list()) this.linkFacts(view.id, link, changes);
+    this.publish(changes);
+    this.scheduleRecheck(view.id);
+  }
+
+  /** Withdraws every fact of a namespace that went away. */
+  namespaceClosed(nsId: string): void {
+    const changes: FactChange[] = [];
+    for (const key of this.asserted.keys()) {
+      if (key.includes(`/${nsId}/`)) this.set(key, undefined, changes);
+    }
+    this.publish(changes);
+  }
+
+  /** Starts (or counts another user of) the reachability fact of a gateway. */
+  watchGateway(nsId: string, hostIfName: string, gateway: string): string {
+    const key = reachFact(nsId, hostIfName, gateway);
+    const watch = this.gateways.get(key);
+    if (watch) watch.users++;
+    else {
+      this.gateways.set(key, { nsId, hostIfName, gateway, users: 1 });
+      this.scheduleRecheck(nsId);
+    }
+    return key;
+  }
+
+  unwatchGateway(key: string): void {
+    const watch = this.gateways.get(key);
+    if (!watch) return;
+    if (--watch.users > 0) return;
+    this.gateways.delete(key);
+    const changes: FactChange[] = [];
+    this.set(key, undefined, changes);
+    this.publish(changes);
+  }
+
+  private onLinks(view: NamespaceView, linkChanges: LinkChange[]): void {
+    const changes: FactChange[] = [];
+    for (const change of linkChanges) {
+      if (change.previous && change.previous.name !== change.link.name) {
+        this.set(linkFact(view.id, change.previous.name), undefined, changes);
+        this.set(linkUpFact(view.id, change.previous.name), undefined, changes);
+      }
+      if (change.kind === 'removed') {
+        this.set(linkFact(view.id, change.link.name), undefined, changes);
+        this.set(linkUpFact(view.id, change.link.name), undefined, changes);
+      } else {
+        this.linkFacts(view.id, change.link, changes);
+      }
+    }
+    this.publish(changes);
+    if (linkChanges.length) this.scheduleRecheck(view.id);
+  }
+
+  private linkFacts(nsId: string, link: Link, changes: FactChange[]): void {
+    this.set(linkFact(nsId, link.name), { ifindex: link.index }, changes);
+    this.set(linkUpFact(nsId, link.name), link.up ? { ifindex: link.index } : undefined, changes);
+  }
+
+  private set(key: string, value: unknown, changes: FactChange[]): void {
+    const text = value === undefined ? undefined : JSON.stringify(value);
+    if (this.asserted.get(key) === text) return;
+    if (text === undefined) this.asserted.delete(key);
+    else this.asserted.set(key, text);
+    changes.push({ key, value });
+  }
+
+  private publish(changes: FactChange[]): void {
+    if (changes.length) this.emit('change', changes);
+  }
+
+  private scheduleRecheck(nsId: string): void {
+    this.recheck.add(nsId);
+    if (this.recheckScheduled) return;
+    this.recheckScheduled = true;
+    // Bursts of address and route events (a whole transaction's worth) make one re-read.
+    setImmediate(() => void this.recheckGateways());
+  }
+
+  private async recheckGateways(): Promise<void> {
+    this.recheckScheduled = false;
+    const namespaces = [...this.recheck];
+    this.recheck.clear();
+    const changes: FactChange[] = [];
+    await Promise.all(
+      namespaces.map(async (nsId) => {
+        const watches = [...this.gateways.entries()].filter(([, w]) => w.nsId === nsId);
+        if (watches.length === 0) return;
+        const view = this.views.get(nsId);
+        if (!view) {
+          for (const [key] of watches) this.set(key, undefined, changes);
+          return;
+        }
+        let reachable: Map<number, BlockList>;
+        try {
+          reachable = await reachableNetworks(view);
+        } catch {
+          return; // the namespace is going away; its closing withdraws the facts
+        }
+        for (const [key, watch] of watches) {
+          const link = view.links.get(watch.hostIfName);
+          const networks = link ? reachable.get(link.index) : undefined;
+          const ok = networks?.check(watch.gateway, isIPv6(watch.gateway) ? 'ipv6' : 'ipv4') ?? false;
+          this.set(key, ok ? true : undefined, changes);
+        }
+      }),
+    );
+    this.publish(changes);
+  }
+}
+
+/** Per interface, the networks its addresses and gateway-less routes make reachable on-link. */
+async function reachableNetworks(view: NamespaceView): Promise<Map<number, BlockList>> {
+  const [addresses, routes] = await Promise.all([view.handle.addrList(), view.handle.routeList()]);
+  const byLink = new Map<number, BlockList>();
+  const listOf = (index: number): BlockList => {
+    let list = byLink.get(index);
+    if (!list) byLink.set(index, (list = new BlockList()));
+    return list;
+  };
+  for (const a of addresses) {
+    if (a.flags & 0x08 /* DADFAILED */) continue;
+    listOf(a.index).addSubnet(a.address, a.prefixLength, a.address.includes(':') ? 'ipv6' : 'ipv4');
+  }
+  for (const r of routes) {
+    if (r.gateway || r.oif === undefined || r.type !== 1) continue;
+    const dst = r.dst ?? (r.family === 10 ? '::' : '0.0.0.0');
+    listOf(r.oif).addSubnet(dst, r.dstLength, r.family === 10 ? 'ipv6' : 'ipv4');
+  }
+  return byLink;
+}

@@ -1,0 +1,142 @@
+/**
+ * The kernel side of addresses, routes and static neighbour (ARP/NDP) entries. Writes use replace
+ * semantics so that a retry, or a resync over an entry that is already right, is harmless.
+ */
+import {
+  AF_INET,
+  AF_INET6,
+  IFA_F_NODAD,
+  NUD_NOARP,
+  NUD_PERMANENT,
+  NUD_REACHABLE,
+  NUD_STALE,
+  RT_SCOPE_HOST,
+  RT_SCOPE_LINK,
+  RT_SCOPE_SITE,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_MAIN,
+  type Address,
+  type Neighbour,
+  type Route,
+  type RouteSpec,
+} from '../netlink/index.js';
+import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
+import type { NamespaceView } from './namespace-views.js';
+import { AGENT_PROTOCOL } from './ownership.js';
+import { isGone } from './link-ops.js';
+
+export interface Cidr {
+  address: string;
+  prefixLength: number;
+}
+
+export function splitCidr(cidr: string): Cidr {
+  const slash = cidr.lastIndexOf('/');
+  return { address: cidr.slice(0, slash), prefixLength: Number(cidr.slice(slash + 1)) };
+}
+
+export async function addAddress(view: NamespaceView, ifindex: number, cidr: string, noDad: boolean): Promise<void> {
+  const { address, prefixLength } = splitCidr(cidr);
+  const v6 = address.includes(':');
+  await view.handle.addrReplace({ index: ifindex, address, prefixLength, ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}) });
+}
+
+export async function removeAddress(view: NamespaceView | undefined, ifindex: number, cidr: string): Promise<void> {
+  if (!view) return;
+  const { address, prefixLength } = splitCidr(cidr);
+  try {
+    await view.handle.addrDel({ index: ifindex, address, prefixLength });
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}
+
+export function addressCidr(address: Address): string {
+  return `${address.address}/${address.prefixLength}`;
+}
+
+const SCOPES: Record<string, number> = {
+  GLOBAL: RT_SCOPE_UNIVERSE,
+  SITE: RT_SCOPE_SITE,
+  LINK: RT_SCOPE_LINK,
+  HOST: RT_SCOPE_HOST,
+};
+
+export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec {
+  const { address, prefixLength } = splitCidr(route.dst);
+  const spec: RouteSpec = {
+    family: route.family === 6 ? AF_INET6 : AF_INET,
+    dstLength: prefixLength,
+    table: route.table === 0 ? RT_TABLE_MAIN : route.table,
+    protocol: AGENT_PROTOCOL,
+  };
+  if (prefixLength > 0) spec.dst = address;
+  if (route.gateway !== undefined) spec.gateway = route.gateway;
+  if (route.source !== undefined) spec.source = route.source;
+  if (oif !== undefined) spec.oif = oif;
+  if (route.metric) spec.metric = route.metric;
+  if (route.scope !== undefined && SCOPES[route.scope] !== undefined) spec.scope = SCOPES[route.scope];
+  else if (route.gateway === undefined && oif !== undefined) spec.scope = RT_SCOPE_LINK;
+  return spec;
+}
+
+export async function addRoute(view: NamespaceView, spec: RouteSpec): Promise<void> {
+  await view.handle.routeReplace(spec);
+}
+
+export async function removeRoute(view: NamespaceView | undefined, spec: RouteSpec): Promise<void> {
+  if (!view) return;
+  try {
+    await view.handle.routeDel(spec);
+  } catch (error) {
+    // ESRCH: no such route (removed with its interface, or by someone else).
+    if (!isGone(error)) throw error;
+  }
+}
+
+/** Does a route the kernel holds match the spec in what the config sets? */
+export function routeMatches(route: Route, spec: RouteSpec): boolean {
+  return (
+    route.dstLength === spec.dstLength &&
+    (route.dst ?? undefined) === (spec.dstLength > 0 ? spec.dst : undefined) &&
+    route.table === (spec.table ?? RT_TABLE_MAIN) &&
+    route.gateway === spec.gateway &&
+    route.oif === spec.oif &&
+    (route.metric ?? 0) === (spec.metric ?? 0) &&
+    (spec.source === undefined || route.source === spec.source)
+  );
+}
+
+const NUD: Record<string, number> = {
+  PERMANENT: NUD_PERMANENT,
+  NOARP: NUD_NOARP,
+  REACHABLE: NUD_REACHABLE,
+  STALE: NUD_STALE,
+};
+
+export function neighbourState(entry: LinuxArpEntry): number {
+  return NUD[entry.state] ?? NUD_PERMANENT;
+}
+
+export async function addNeighbour(view: NamespaceView, ifindex: number, entry: LinuxArpEntry): Promise<void> {
+  await view.handle.neighReplace({
+    index: ifindex,
+    address: entry.ipAddress,
+    mac: entry.hwAddress,
+    state: neighbourState(entry),
+    protocol: AGENT_PROTOCOL,
+  });
+}
+
+export async function removeNeighbour(view: NamespaceView | undefined, ifindex: number, address: string): Promise<void> {
+  if (!view) return;
+  try {
+    await view.handle.neighDel({ index: ifindex, address });
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}
+
+export function neighbourMatches(neighbour: Neighbour, entry: LinuxArpEntry): boolean {
+  return neighbour.mac === entry.hwAddress && (neighbour.state & neighbourState(entry)) !== 0;
+}

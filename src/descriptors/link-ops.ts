@@ -1,0 +1,195 @@
+/**
+ * The kernel side of interfaces: what each interface type does to links, through the netlink handle
+ * of the namespace. No engine knowledge here; the descriptors decide when to call what.
+ */
+import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
+import type { LinuxInterface, VethInterface } from '../model/index.js';
+import type { NamespaceView } from './namespace-views.js';
+import { ownerAlias } from './ownership.js';
+import { InterfaceNotFoundError } from './errors.js';
+
+/** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
+export interface InterfaceMetadata {
+  ifindex: number;
+  namespaceId: string;
+  /** Namespace identity the link lives in; a new identity under the same id means it is gone. */
+  namespaceIdentity: string;
+  hostIfName: string;
+  /** For EXISTING and AUTO_TAP: what the link was before we configured it, to undo on removal. */
+  original?: { mtu: number; mac?: string; up: boolean; name: string };
+}
+
+export function isGone(error: unknown): boolean {
+  return (
+    error instanceof NetlinkError && ['ENODEV', 'ENOENT', 'ESRCH', 'EADDRNOTAVAIL'].includes(error.errnoName)
+  );
+}
+
+/** Properties of a link the config sets: absent MTU/MAC keep the kernel's values. */
+export function desiredLinkAttributes(value: LinuxInterface, label: string | undefined): LinkAttributes {
+  const attrs: LinkAttributes = { up: value.enabled };
+  if (value.mtu !== undefined) attrs.mtu = value.mtu;
+  if (value.physAddress !== undefined) attrs.mac = value.physAddress;
+  if (label !== undefined) attrs.alias = ownerAlias(label, value.name);
+  return attrs;
+}
+
+/** The attributes among `wanted` that the link does not have yet (nothing to send when empty). */
+export function linkDifferences(link: Link, wanted: LinkAttributes): LinkAttributes {
+  const diff: LinkAttributes = {};
+  if (wanted.up !== undefined && wanted.up !== link.up) diff.up = wanted.up;
+  if (wanted.mtu !== undefined && wanted.mtu !== link.mtu) diff.mtu = wanted.mtu;
+  if (wanted.mac !== undefined && wanted.mac !== link.mac) diff.mac = wanted.mac;
+  if (wanted.alias !== undefined && wanted.alias !== (link.alias ?? '')) diff.alias = wanted.alias;
+  if (wanted.name !== undefined && wanted.name !== link.name) diff.name = wanted.name;
+  return diff;
+}
+
+export async function applyLinkDifferences(view: NamespaceView, link: Link, wanted: LinkAttributes): Promise<void> {
+  const diff = linkDifferences(link, wanted);
+  if (Object.keys(diff).length === 0) return;
+  // A MAC change needs the link down on some drivers; set it before bringing the link up.
+  if (diff.mac !== undefined && link.up && diff.up !== false) {
+    await view.handle.linkSet(link.index, { mac: diff.mac });
+    delete diff.mac;
+    if (Object.keys(diff).length === 0) return;
+  }
+  await view.handle.linkSet(link.index, diff);
+}
+
+/** A link by name, asking the kernel (the registry may lag behind our own last request). */
+export async function findLink(view: NamespaceView, name: string): Promise<Link | undefined> {
+  return view.handle.linkGet(name);
+}
+
+function metadata(view: NamespaceView, link: Link, hostIfName: string): InterfaceMetadata {
+  return { ifindex: link.index, namespaceId: view.id, namespaceIdentity: view.identity, hostIfName };
+}
+
+/**
+ * Creates both ends of a VETH pair in one request, from the side that owns the creation: each end
+ * born in its own namespace with its name, MTU and MAC; this end also up (the kernel cannot bring the
+ * peer up in the same request), and marked as ours.
+ */
+export async function createVethPair(
+  label: string,
+  self: VethInterface,
+  peer: VethInterface,
+  view: NamespaceView,
+  peerView: NamespaceView,
+): Promise<InterfaceMetadata> {
+  const attrs = desiredLinkAttributes(self, undefined);
+  const peerAttrs = desiredLinkAttributes(peer, undefined);
+  const link = await view.handle.linkAddVeth({
+    name: self.hostIfName,
+    ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
+    ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
+    up: self.enabled,
+    peer: {
+      name: peer.hostIfName,
+      ...(peerAttrs.mtu !== undefined ? { mtu: peerAttrs.mtu } : {}),
+      ...(peerAttrs.mac !== undefined ? { mac: peerAttrs.mac } : {}),
+      ...(peerView.id !== view.id ? { namespacePath: peerView.filePath } : {}),
+    },
+  });
+  if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');
+  await view.handle.linkSetAlias(link.index, ownerAlias(label, self.name));
+  return metadata(view, link, self.hostIfName);
+}
+
+/** Configures this end of a VETH pair its peer created: up/down, MTU/MAC if they differ, our mark. */
+export async function adoptVethEnd(label: string, self: VethInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+  const link = await findLink(view, self.hostIfName);
+  if (!link || link.kind !== 'veth') throw new InterfaceNotFoundError(self.hostIfName, view.description, 'VETH end');
+  await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
+  return metadata(view, link, self.hostIfName);
+}
+
+export async function createDummy(label: string, self: LinuxInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+  const attrs = desiredLinkAttributes(self, undefined);
+  const link = await view.handle.linkAddDummy({
+    name: self.hostIfName,
+    ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
+    ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
+    up: self.enabled,
+  });
+  if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new interface');
+  await view.handle.linkSetAlias(link.index, ownerAlias(label, self.name));
+  return metadata(view, link, self.hostIfName);
+}
+
+/**
+ * Configures a link someone else made (EXISTING, LOOPBACK): remembers what it was, so that removing
+ * the config undoes exactly what we set. No owner mark: we never delete it.
+ */
+export async function configureForeignLink(self: LinuxInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+  const link = await findLink(view, self.hostIfName);
+  if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
+  const original = { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
+  await applyLinkDifferences(view, link, desiredLinkAttributes(self, undefined));
+  return { ...metadata(view, link, self.hostIfName), original };
+}
+
+export async function restoreForeignLink(view: NamespaceView, meta: InterfaceMetadata, keepUp: boolean): Promise<void> {
+  const link = await view.handle.linkGet(meta.ifindex);
+  if (!link || !meta.original) return;
+  const wanted: LinkAttributes = { mtu: meta.original.mtu, up: keepUp ? link.up : meta.original.up };
+  if (meta.original.mac) wanted.mac = meta.original.mac;
+  await applyLinkDifferences(view, link, wanted);
+}
+
+/**
+ * AUTO_TAP: the TAP someone else made under a temporary name in our namespace is renamed and moved
+ * into its namespace in one request, then configured there.
+ */
+export async function attachTap(
+  label: string,
+  self: LinuxInterface & { tap: { tempIfName: string } },
+  ownView: NamespaceView,
+  view: NamespaceView,
+): Promise<InterfaceMetadata> {
+  let link = await findLink(view, self.hostIfName);
+  let original: InterfaceMetadata['original'];
+  if (!link) {
+    const tap = await findLink(ownView, self.tap.tempIfName);
+    if (!tap) throw new InterfaceNotFoundError(self.tap.tempIfName, ownView.description, 'TAP');
+    original = { mtu: tap.mtu, up: tap.up, name: tap.name, ...(tap.mac ? { mac: tap.mac } : {}) };
+    if (tap.up) await ownView.handle.linkSetDown(tap.index);
+    if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
+    else await ownView.handle.linkSetNamespace(tap.index, view.filePath, self.hostIfName);
+    link = await findLink(view, self.hostIfName);
+    if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'TAP');
+  }
+  await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
+  return { ...metadata(view, link, self.hostIfName), ...(original ? { original } : {}) };
+}
+
+/** Gives a TAP back: down, its temporary name again, in our own namespace, without our mark. */
+export async function detachTap(
+  self: LinuxInterface & { tap: { tempIfName: string } },
+  ownView: NamespaceView,
+  view: NamespaceView | undefined,
+  meta: InterfaceMetadata,
+): Promise<void> {
+  if (!view) return;
+  const link = await view.handle.linkGet(meta.ifindex);
+  if (!link) return;
+  const restore: LinkAttributes = { up: false, alias: '' };
+  if (meta.original) {
+    restore.mtu = meta.original.mtu;
+    if (meta.original.mac) restore.mac = meta.original.mac;
+  }
+  await applyLinkDifferences(view, link, restore);
+  if (view.id === ownView.id) await view.handle.linkSetName(link.index, self.tap.tempIfName);
+  else await view.handle.linkSetNamespace(link.index, ownView.filePath, self.tap.tempIfName);
+}
+
+/** Deletes a link we made; a link (or namespace) already gone counts as done. */
+export async function deleteOwnLink(view: NamespaceView | undefined, meta: InterfaceMetadata): Promise<void> {
+  if (!view || view.identity !== meta.namespaceIdentity) return;
+  try {
+    await view.handle.linkDel(meta.ifindex);
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * The Linux side of the agent: registers the descriptors with the engine, opens a view of every
+ * namespace the configuration references as it becomes available, and feeds the engine with
+ * facts (namespaces, links, gateways) and with drift (managed things changed by someone else).
+ */
+import { describeNamespace, hostNameClaim, namespaceId, type LinuxInterface, type NamespaceRef } from '../model/index.js';
+import type { Engine } from '../scheduler/index.js';
+import type { FactChange as EngineFact } from '../scheduler/types.js';
+import type { LinkChange } from '../netlink/index.js';
+import { NamespaceViews, type NamespaceView } from './namespace-views.js';
+import { KernelFacts, type FactChange } from './kernel-facts.js';
+import { LinuxContext } from './context.js';
+import { interfaceDescriptor } from './interface.js';
+import { addressDescriptor, namedNamespaceDescriptor, vethEndDescriptor } from './derived.js';
+import { routeDescriptor } from './route.js';
+import { arpDescriptor } from './arp.js';
+import { namespaceFact, addressItem } from './fact-keys.js';
+import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
+import { ownedConfigName } from './ownership.js';
+import { validateConfig } from './invalid-value.js';
+import { AGENT_PROTOCOL } from './ownership.js';
+
+export interface PluginLogger {
+  info(object: object, message?: string): void;
+  warn(object: object, message?: string): void;
+}
+
+export interface LinuxPluginOptions {
+  label: string;
+  engine: Engine;
+  logger?: PluginLogger;
+  microservices?: MicroserviceSource & { on(event: 'microservice-up' | 'microservice-down', listener: () => void): unknown };
+  /** Period of namespace availability checks, ms. */
+  namespaceCheckMs?: number;
+}
+
+const DRIFT_DEBOUNCE_MS = 50;
+
+export class LinuxPlugin {
+  readonly views = new NamespaceViews();
+  readonly facts: KernelFacts;
+  readonly ctx: LinuxContext;
+  private readonly tracker: NamespaceTracker;
+  private readonly engine: Engine;
+  private readonly logger: PluginLogger | undefined;
+  private readonly driftKeys = new Set<string>();
+  private readonly driftDescriptors = new Set<string>();
+  private driftTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LinuxPluginOptions) {
+    this.engine = options.engine;
+    this.logger = options.logger;
+    this.facts = new KernelFacts(this.views);
+    this.ctx = new LinuxContext(options.label, this.views, this.facts);
+    this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs);
+    this.register();
+  }
+
+  private register(): void {
+    const { ctx } = this;
+    const iface = interfaceDescriptor(ctx);
+    const route = routeDescriptor(ctx);
+    const arp = arpDescriptor(ctx);
+    this.engine
+      .register(namedNamespaceDescriptor(ctx))
+      .register({
+        ...iface,
+        validate: validateConfig,
+        claims: (_key: string, value: LinuxInterface) => [
+          { id: `host-if ${hostNameClaim(value)}`, field: 'host_if_name', what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}` },
+        ],
+      })
+      .register({ ...addressDescriptor(ctx), retrieveAfter: ['interface'] })
+      .register(vethEndDescriptor(ctx))
+      .register({ ...route, validate: validateConfig, retrieveAfter: ['interface'] })
+      .register({ ...arp, validate: validateConfig, retrieveAfter: ['interface'] });
+  }
+
+  /** Opens the agent's own namespace and starts following namespaces, links and drift. */
+  async start(): Promise<void> {
+    this.facts.on('change', (changes) => this.forwardFacts(changes));
+    this.views.on('links', (view, changes) => this.onLinkChanges(view, changes));
+    this.views.on('kernel', (view, events) => {
+      for (const event of events) {
+        if (!event.removed) continue;
+        if (event.topic === 'address') this.onAddressRemoved(view, event.address.index, `${event.address.address}/${event.address.prefixLength}`);
+        if (event.topic === 'route' && event.route.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'route' });
+        if (event.topic === 'neighbour' && event.neighbour.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'arp' });
+      }
+    });
+    this.views.on('resynced', () => this.scheduleDrift({ descriptor: 'interface' }));
+    this.tracker.on('available', (location) => void this.namespaceAvailable(location));
+    this.tracker.on('gone', (id) => void this.namespaceGone(id));
+    this.options.microservices?.on('microservice-up', () => this.tracker.check());
+    this.options.microservices?.on('microservice-down', () => this.tracker.check());
+    this.tracker.start();
+    this.tracker.setReferences([{ kind: 'default' }]);
+  }
+
+  /** Tells which namespaces the configuration references now (so they are watched). */
+  setReferencedNamespaces(refs: NamespaceRef[]): void {
+    const unique = new Map<string, NamespaceRef>([['default', { kind: 'default' }]]);
+    for (const ref of refs) unique.set(namespaceId(ref), ref);
+    this.tracker.setReferences([...unique.values()]);
+  }
+
+  private forwardFacts(changes: FactChange[]): void {
+    if (this.closed) return;
+    const facts: EngineFact[] = changes.map((c) => (c.value === undefined ? { key: c.key, deleted: true } : { key: c.key, value: c.value }));
+    void this.engine.notify(facts);
+  }
+
+  private async namespaceAvailable(location: Parameters<NamespaceViews['open']>[0]): Promise<void> {
+    try {
+      const view = await this.views.open(location);
+      if (this.closed) return;
+      this.logger?.info({ namespace: location.id, identity: location.identity }, 'namespace available');
+      this.facts.namespaceOpened(view);
+      void this.engine.notify([{ key: namespaceFact(location.id), value: { identity: location.identity } }]);
+    } catch (error) {
+      this.logger?.warn({ namespace: location.id, error: String(error) }, 'cannot open namespace');
+    }
+  }
+
+  private async namespaceGone(id: string): Promise<void> {
+    if (this.closed) return;
+    this.logger?.info({ namespace: id }, 'namespace gone');
+    // Dependents are removed while the view is still open (their VETH ends must really go), then
+    // our sockets let go of the namespace.
+    await this.engine.notify([{ key: namespaceFact(id), deleted: true }]);
+    this.facts.namespaceClosed(id);
+    this.views.close(id);
+  }
+
+  private interfaceKeyOf(alias: string | undefined): string | undefined {
+    const name = ownedConfigName(this.options.label, alias);
+    return name === undefined ? undefined : this.ctx.interfaceKey(name);
+  }
+
+  private onLinkChanges(view: NamespaceView, changes: LinkChange[]): void {
+    for (const change of changes) {
+      const key = this.interfaceKeyOf(change.link.alias) ?? this.interfaceKeyOf(change.previous?.alias);
+      if (!key) continue;
+      const applied = this.engine.state.metadata<{ ifindex: number; namespaceId: string }>(key);
+      if (!applied || applied.ifindex !== change.link.index || applied.namespaceId !== view.id) continue;
+      const desired = this.engine.state.value<LinuxInterface>(key);
+      if (!desired) continue;
+      const link = change.link;
+      const drifted =
+        change.kind === 'removed' ||
+        link.name !== desired.hostIfName ||
+        link.up !== desired.enabled ||
+        (desired.mtu !== undefined && link.mtu !== desired.mtu) ||
+        (desired.physAddress !== undefined && link.mac !== desired.physAddress);
+      if (drifted) {
+        this.logger?.info({ key, namespace: view.id, link: link.name, change: change.kind }, 'managed link changed outside the agent; re-checking');
+        this.scheduleDrift({ key });
+      }
+    }
+  }
+
+  private onAddressRemoved(view: NamespaceView, ifindex: number, cidr: string): void {
+    const link = view.links.get(ifindex);
+    const key = this.interfaceKeyOf(link?.alias);
+    if (!key) return;
+    const addressKey = addressItem(key, cidr);
+    // Still wanted and applied: someone else removed it (our own removals drop the desired value first).
+    if (this.engine.state.metadata(addressKey) === undefined || this.engine.state.value(addressKey) === undefined) return;
+    this.logger?.info({ key: addressKey, namespace: view.id }, 'managed address removed outside the agent; re-checking');
+    this.scheduleDrift({ key: addressKey });
+  }
+
+  private scheduleDrift(what: { key?: string; descriptor?: string }): void {
+    if (this.closed) return;
+    if (what.key) this.driftKeys.add(what.key);
+    if (what.descriptor) this.driftDescriptors.add(what.descriptor);
+    if (this.driftTimer) return;
+    this.driftTimer = setTimeout(() => {
+      this.driftTimer = undefined;
+      const keys = [...this.driftKeys];
+      const descriptors = [...this.driftDescriptors];
+      this.driftKeys.clear();
+      this.driftDescriptors.clear();
+      if (this.closed) return;
+      void this.engine.resync({ ...(keys.length ? { keys } : {}), ...(descriptors.length ? { descriptors } : {}) }).catch(() => undefined);
+    }, DRIFT_DEBOUNCE_MS);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.tracker.close();
+    this.views.closeAll();
+  }
+}

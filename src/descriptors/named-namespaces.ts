@@ -1,0 +1,50 @@
+/**
+ * Named namespaces the configuration needs are created on demand, exactly as `ip netns add` makes
+ * them. The one we create carries a mark (the alias of its `lo`), so that even after a restart the
+ * agent deletes only namespaces it made, and only when nothing uses them any more.
+ */
+import { native } from '../native/binding.js';
+import { NetlinkHandle } from '../netlink/index.js';
+import type { LinuxContext } from './context.js';
+import { ALIAS_PREFIX } from './ownership.js';
+
+export const NETNS_DIR = '/var/run/netns';
+
+export function namedNamespacePath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}
+
+function creatorMark(label: string): string {
+  return `${ALIAS_PREFIX}:${label}:namespace`;
+}
+
+async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promise<T>): Promise<T> {
+  const handle = new NetlinkHandle({ namespacePath: namedNamespacePath(name), label: `named namespace ${name}` });
+  try {
+    return await run(handle);
+  } finally {
+    handle.close();
+  }
+}
+
+export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
+  native().createNamed(NETNS_DIR, namedNamespacePath(name));
+  await withHandle(name, async (handle) => {
+    const lo = await handle.linkGet('lo');
+    if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
+  });
+}
+
+/** True when this agent created the namespace (its mark is on `lo`). */
+export async function createdByUs(ctx: LinuxContext, name: string): Promise<boolean> {
+  try {
+    return await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias === creatorMark(ctx.label));
+  } catch {
+    return false;
+  }
+}
+
+export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
+  if (!(await createdByUs(ctx, name))) return;
+  native().deleteNamed(namedNamespacePath(name));
+}

@@ -1,0 +1,114 @@
+/**
+ * One view per available namespace: its netlink handle and its link registry (a dump kept current
+ * by the kernel's events). Views are opened when the namespace becomes available (a fact reaches
+ * the engine) and closed when it goes: our sockets hold a reference on the namespace, and closing
+ * them lets a dead container's namespace, and the VETH ends in it, really go away.
+ */
+import { EventEmitter } from 'node:events';
+import { LinkRegistry, NetlinkHandle, type KernelEvent, type LinkChange } from '../netlink/index.js';
+
+export interface NamespaceLocation {
+  /** Canonical namespace id (model's namespaceId): 'default', 'named/ns1', 'microservice/ms-a'... */
+  id: string;
+  /** Words for messages: 'named namespace ns1'. */
+  description: string;
+  /** Namespace file to open; null for the agent's own namespace. */
+  path: string | null;
+  /** Device and inode of the namespace file: a different identity under one id is a new namespace. */
+  identity: string;
+}
+
+export interface NamespaceView extends NamespaceLocation {
+  handle: NetlinkHandle;
+  links: LinkRegistry;
+  /** A path others can open to put a link into this namespace (IFLA_NET_NS_FD). */
+  filePath: string;
+}
+
+interface ViewEvents {
+  /** Links of a namespace changed (by us or anyone). */
+  links: [NamespaceView, LinkChange[]];
+  /** Addresses, routes or neighbours of a namespace changed. */
+  kernel: [NamespaceView, KernelEvent[]];
+  /** Events were lost in a namespace and its links were re-read. */
+  resynced: [NamespaceView, string];
+}
+
+export const OWN_NAMESPACE_FILE = '/proc/self/ns/net';
+
+export class NamespaceViews extends EventEmitter<ViewEvents> {
+  private readonly views = new Map<string, NamespaceView>();
+  private readonly opening = new Map<string, Promise<NamespaceView>>();
+  private closed = false;
+
+  get(id: string): NamespaceView | undefined {
+    return this.views.get(id);
+  }
+
+  all(): NamespaceView[] {
+    return [...this.views.values()];
+  }
+
+  /** Opens (or returns) the view of a namespace; re-opens it when its identity changed. */
+  async open(location: NamespaceLocation): Promise<NamespaceView> {
+    const current = this.views.get(location.id);
+    if (current && current.identity === location.identity) return current;
+    if (current) this.close(location.id);
+    const inProgress = this.opening.get(location.id);
+    if (inProgress) return inProgress;
+    const opening = this.create(location).finally(() => this.opening.delete(location.id));
+    this.opening.set(location.id, opening);
+    return opening;
+  }
+
+  private async create(location: NamespaceLocation): Promise<NamespaceView> {
+    const handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
+    const links = new LinkRegistry(handle, location.path);
+    const view: NamespaceView = { ...location, handle, links, filePath: location.path ?? OWN_NAMESPACE_FILE };
+    links.on('change', (changes) => this.emit('links', view, changes));
+    links.on('kernel', (events) => this.emit('kernel', view, events));
+    links.on('resynced', (reason) => this.emit('resynced', view, reason));
+    links.on('error', () => {
+      // A failed re-dump: the namespace is probably going away; its watcher will say so.
+    });
+    try {
+      await links.start();
+    } catch (error) {
+      links.close();
+      handle.close();
+      throw error;
+    }
+    if (this.closed) {
+      links.close();
+      handle.close();
+      throw new Error('namespace views are closed');
+    }
+    this.views.set(location.id, view);
+    return view;
+  }
+
+  close(id: string): void {
+    const view = this.views.get(id);
+    if (!view) return;
+    this.views.delete(id);
+    view.links.close();
+    view.handle.close();
+  }
+
+  closeAll(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.views.keys()]) this.close(id);
+  }
+
+  /** Totals of every socket's counters, for metrics. */
+  netlinkTotals(): { requests: number; errors: number } {
+    let requests = 0;
+    let errors = 0;
+    for (const view of this.views.values()) {
+      requests += view.handle.socket.counters.requests;
+      errors += view.handle.socket.counters.errors;
+    }
+    return { requests, errors };
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Static routes, in the route's namespace, through its interface. A route waits for its namespace,
+ * for its interface to be up, and, with a gateway, for the gateway to be reachable on that interface
+ * (an address or a gateway-less route of the interface covers it) — whoever configured those — so
+ * that any order of puts converges, and it steps back (removed, pending) when they go away.
+ */
+import { describeNamespace, namespaceId, routeKey, type LinuxRoute } from '../model/index.js';
+import { NetlinkError, type RouteSpec } from '../netlink/index.js';
+import type { LinuxContext } from './context.js';
+import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { linkUpFact, namedNamespaceItem, reachFact } from './fact-keys.js';
+import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
+import { addRoute, removeRoute, routeMatches, routeSpec } from './l3-ops.js';
+import { AGENT_PROTOCOL } from './ownership.js';
+
+export interface RouteMetadata {
+  namespaceId: string;
+  spec: RouteSpec;
+}
+
+export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, RouteMetadata> {
+  const gatewayWatches = new Map<string, string>();
+  return {
+    name: 'route',
+    keyPrefix: ctx.prefix('route'),
+
+    dependencies(key, value, desired) {
+      const deps: Dep[] = [namespaceDependency(value.namespace)];
+      const nsId = namespaceId(value.namespace);
+      const where = describeNamespace(value.namespace);
+      if (value.interface !== undefined) {
+        // The host name is resolved when the dependencies are computed; the plugin recomputes them
+        // when the interface's config changes (see linux-plugin.ts).
+        const host = ctx.hostNameOf(desired, value.interface);
+        deps.push({ key: linkUpFact(nsId, host), reason: `waiting for interface ${value.interface} to be up in ${where}` });
+        if (value.gateway !== undefined) {
+          const fact = reachFact(nsId, host, value.gateway);
+          if (gatewayWatches.get(key) !== fact) {
+            const old = gatewayWatches.get(key);
+            if (old) ctx.facts.unwatchGateway(old);
+            gatewayWatches.set(key, ctx.facts.watchGateway(nsId, host, value.gateway));
+          }
+          deps.push({ key: fact, reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}` });
+        }
+      }
+      return deps;
+    },
+
+    derived: (_key, value) => namedNamespaceNeeded(value.namespace),
+
+    async create(engine, _key, value) {
+      const view = ctx.view(value.namespace);
+      const oif = value.interface !== undefined ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index : undefined;
+      const spec = routeSpec(value, oif);
+      await addRoute(view, spec);
+      return { namespaceId: view.id, spec };
+    },
+
+    needsRecreate: () => true,
+
+    async delete(_engine, key, _value, meta) {
+      await removeRoute(ctx.views.get(meta.namespaceId), meta.spec);
+      const watch = gatewayWatches.get(key);
+      if (watch) {
+        // Keep watching while the item is still desired; the plugin calls forget() on removal.
+      }
+    },
+
+    async retrieve(engine, desired) {
+      const found: Retrieved<LinuxRoute, RouteMetadata>[] = [];
+      const byNamespace = new Map<string, { key: string; value: LinuxRoute }[]>();
+      for (const d of desired) {
+        const id = namespaceId(d.value.namespace);
+        byNamespace.set(id, [...(byNamespace.get(id) ?? []), d]);
+      }
+      for (const view of ctx.views.all()) {
+        const wanted = byNamespace.get(view.id) ?? [];
+        const routes = (await view.handle.routeList()).filter((r) => r.protocol === AGENT_PROTOCOL);
+        for (const route of routes) {
+          const match = wanted.find((w) => {
+            const oif =
+              w.value.interface !== undefined ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index : undefined;
+            return routeMatches(route, routeSpec(w.value, oif));
+          });
+          const spec: RouteSpec = {
+            family: route.family,
+            dstLength: route.dstLength,
+            table: route.table,
+            protocol: AGENT_PROTOCOL,
+            ...(route.dst !== undefined ? { dst: route.dst } : {}),
+            ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
+            ...(route.oif !== undefined ? { oif: route.oif } : {}),
+            ...(route.metric !== undefined ? { metric: route.metric } : {}),
+          };
+          if (match) {
+            found.push({ key: match.key, value: match.value, metadata: { namespaceId: view.id, spec }, managed: true });
+          } else {
+            // Ours but not wanted any more: an orphan the engine removes.
+            const orphanKey = `${ctx.prefix('route')}.orphan-${view.id.replace(/\//g, '_')}-${route.dst ?? 'default'}_${route.dstLength}-t${route.table}-m${route.metric ?? 0}`;
+            found.push({ key: orphanKey, value: orphanRoute(orphanKey), metadata: { namespaceId: view.id, spec }, managed: true });
+          }
+        }
+      }
+      return found;
+    },
+
+    equivalent: (_key, desired, actual) => desired === actual,
+
+    isRetriable(error) {
+      // A gateway not reachable yet, or the interface going down under us: try again later.
+      return error instanceof NetlinkError && (error.retriable || ['ENETUNREACH', 'ENETDOWN', 'ENODEV'].includes(error.errnoName));
+    },
+  };
+}
+
+function orphanRoute(name: string): LinuxRoute {
+  return { name, description: '', namespace: { kind: 'default' }, isDefault: false, family: 4, dst: '0.0.0.0/0', metric: 0, table: 0 };
+}
