@@ -1,0 +1,404 @@
+/**
+ * The reconcile engine: owns the desired graph and the memory of what is applied, and runs one
+ * transaction at a time (change -> plan -> execute -> statuses, history, retries). Work that
+ * arrives meanwhile (commits, notifications, retries, resyncs) waits in one merged batch.
+ */
+import { ClosedError, isRetriable } from '../errors.js';
+import type {
+  Change,
+  Clock,
+  Descriptor,
+  EngineView,
+  ErrorInfo,
+  FactChange,
+  ItemStatus,
+  ResyncScope,
+} from './types.js';
+import { DescriptorRegistry } from './descriptor-registry.js';
+import { DesiredGraph } from './desired-graph.js';
+import type { AppliedState } from './applied-state.js';
+import { plan as makePlan } from './planner.js';
+import { describePlan, type Plan, type PlannedAction, type PlannedOperation } from './plan.js';
+import { execute, type OperationResult } from './executor.js';
+import { readRealState } from './real-state.js';
+import { StatusTable, type StatusFacts } from './status-table.js';
+import { RetryPolicy, type RetryOptions } from './retry-policy.js';
+import { RetryTimer, systemClock } from './retry-timer.js';
+import { History, type OperationRecord, type TransactionRecord } from './history.js';
+import { WorkQueue, type Batch, type Waiter } from './work-queue.js';
+import { NoDescriptorError } from './errors.js';
+
+export interface EngineHooks {
+  /** After every transaction (metrics: duration, operation counts, errors). */
+  transaction?(record: TransactionRecord): void;
+  /** After every operation. */
+  operation?(record: OperationRecord): void;
+}
+
+export interface EngineOptions {
+  clock?: Clock;
+  retry?: RetryOptions;
+  /** Operations in flight at once. Default 256. */
+  concurrency?: number;
+  /** Longest stretch of operations run without giving the event loop a turn. Default 10 ms. */
+  sliceMs?: number;
+  /** Transactions kept in the history. Default 100. */
+  historySize?: number;
+  /** Operations kept per transaction in the history. Default 1000. */
+  historyOperationLimit?: number;
+  /** Removed items whose status is still shown. Default 1000. */
+  removedStatusLimit?: number;
+  hooks?: EngineHooks;
+}
+
+/** The result of a dry run. */
+export interface DryRun {
+  actions: PlannedAction[];
+  plan: Plan;
+}
+
+type StatusListener = (changes: readonly ItemStatus[]) => void;
+
+export class Engine {
+  private readonly registry = new DescriptorRegistry();
+  private readonly graph = new DesiredGraph(this.registry);
+  private readonly applied: AppliedState = new Map();
+  private readonly statuses: StatusTable;
+  private readonly failures = new Map<string, { retries: number }>();
+  private readonly queue = new WorkQueue();
+  private readonly history: History;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly retryTimer: RetryTimer;
+  private readonly clock: Clock;
+  private readonly listeners = new Set<StatusListener>();
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly view: EngineView;
+  private running: Promise<void> | undefined;
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly options: EngineOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.statuses = new StatusTable(options.removedStatusLimit ?? 1000);
+    this.history = new History(options.historySize ?? 100);
+    this.retryPolicy = new RetryPolicy(options.retry);
+    this.retryTimer = new RetryTimer(this.clock, (keys) => {
+      if (this.closed) return;
+      this.queue.addRetries(keys);
+      this.kick();
+    });
+    const { applied, graph } = this;
+    this.view = {
+      metadata: <M>(key: string) => applied.get(key)?.metadata as M | undefined,
+      value: <V>(key: string) => graph.value(key) as V | undefined,
+      fact: <T>(key: string) => graph.facts.get(key) as T | undefined,
+    };
+  }
+
+  /** Adds a kind of item. Register before the first commit; parents before derived kinds. */
+  register<V, M>(descriptor: Descriptor<V, M>): this {
+    this.registry.register(descriptor);
+    return this;
+  }
+
+  /** Changes the desired state; resolves when the transaction that carried it has finished. */
+  commit(change: Change): Promise<TransactionRecord> {
+    if (this.closed) return Promise.reject(new ClosedError('engine'));
+    for (const { key } of change.puts ?? []) {
+      if (!this.registry.find(key)) return Promise.reject(new NoDescriptorError(key));
+    }
+    return new Promise<TransactionRecord>((resolve, reject) => {
+      this.queue.addChange(change, {
+        resolve: (r) => (r ? resolve(r) : reject(new ClosedError('engine'))),
+        reject,
+        quiet: false,
+      });
+      this.kick();
+    });
+  }
+
+  /**
+   * Asserts or withdraws outside facts. The returned promise never rejects: it resolves with the
+   * transaction that carried them (undefined if the engine closed first). Throws if closed.
+   */
+  notify(facts: readonly FactChange[]): Promise<TransactionRecord | undefined> {
+    if (this.closed) throw new ClosedError('engine');
+    return new Promise((resolve) => {
+      this.queue.addFacts(facts, { resolve, reject: () => resolve(undefined), quiet: true });
+      this.kick();
+    });
+  }
+
+  /** Reads the real state (all, some descriptors, some keys) and reconciles it. */
+  resync(scope: ResyncScope = {}): Promise<TransactionRecord> {
+    return this.commit({ resync: scope.descriptors === undefined && scope.keys === undefined ? true : scope });
+  }
+
+  /** Dry run: what `commit(change)` (and `facts`) would do now, without doing anything. */
+  plan(change: Change & { facts?: readonly FactChange[] }): DryRun {
+    const graph = this.graph.clone();
+    const dirty = new Set<string>();
+    for (const f of change.facts ?? []) {
+      if ('deleted' in f) graph.deleteFact(f.key, dirty);
+      else graph.setFact(f.key, f.value, dirty);
+    }
+    const puts = new Set((change.puts ?? []).map((p) => p.key));
+    if (change.replace === true) for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
+    for (const { key, value } of change.puts ?? []) graph.putConfig(key, value, dirty);
+    for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
+    const plan = makePlan({ graph, applied: this.applied, dirty });
+    return { actions: describePlan(plan), plan };
+  }
+
+  status(key: string): ItemStatus | undefined {
+    return this.statuses.get(key);
+  }
+
+  statusList(): ItemStatus[] {
+    return this.statuses.list();
+  }
+
+  /** Listens to status changes (one call per transaction, with every change). Returns "stop". */
+  onStatus(listener: StatusListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Recent transactions, oldest first. */
+  transactions(): TransactionRecord[] {
+    return this.history.list();
+  }
+
+  /** The desired value of a key, the metadata of an applied one, the value of a fact. */
+  get state(): EngineView {
+    return this.view;
+  }
+
+  /** Keys applied now, with their values (what the engine believes the real state holds). */
+  appliedItems(): { key: string; descriptor: string; value: unknown; metadata: unknown }[] {
+    return [...this.applied.values()].map((a) => ({ key: a.key, descriptor: a.descriptor.name, value: a.value, metadata: a.metadata }));
+  }
+
+  /** Resolves when no transaction runs and none is queued (retries waiting for their time aside). */
+  idle(): Promise<void> {
+    if (!this.running && this.queue.isEmpty) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Lets the running transaction finish, drops queued work and timers. Idempotent. */
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.retryTimer.close();
+      for (const w of this.queue.take().waiters) settle(w, undefined);
+    }
+    await this.running;
+  }
+
+  // ---- transactions --------------------------------------------------------------------------
+
+  private kick(): void {
+    if (this.running || this.closed) return;
+    this.running = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    // Let callers of the same tick add their work to the same transaction.
+    await Promise.resolve();
+    while (!this.queue.isEmpty && !this.closed) {
+      const batch = this.queue.take();
+      let record: TransactionRecord | undefined;
+      try {
+        record = await this.transaction(batch);
+      } catch (error) {
+        for (const w of batch.waiters) {
+          if (w.quiet) w.resolve(undefined);
+          else w.reject(error);
+        }
+        continue;
+      }
+      for (const w of batch.waiters) w.resolve(record);
+    }
+    this.running = undefined;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private async transaction(batch: Batch): Promise<TransactionRecord> {
+    const t0 = performance.now();
+    const startedAt = this.clock.now();
+    const dirty = new Set<string>();
+    const { graph } = this;
+    const record = newRecord(++this.seq, batch, startedAt);
+
+    for (const [key, f] of batch.facts) {
+      if (f.asserted) graph.setFact(key, f.value, dirty);
+      else graph.deleteFact(key, dirty);
+    }
+    if (batch.replace) for (const key of [...graph.configKeys()]) if (!batch.config.has(key)) graph.deleteConfig(key, dirty);
+    for (const [key, c] of batch.config) {
+      this.failures.delete(key); // a new value starts a new series of attempts
+      if (c.put) graph.putConfig(key, c.value, dirty);
+      else graph.deleteConfig(key, dirty);
+    }
+    for (const key of batch.retries) dirty.add(key);
+
+    const t1 = performance.now();
+    if (batch.resync) {
+      const failures = await readRealState(batch.resync, this.registry, graph, this.applied, this.view, dirty);
+      for (const f of failures) record.errors.push({ key: f.descriptor, operation: 'retrieve', error: errorInfo(f.error, true) });
+    }
+    const t2 = performance.now();
+    const plan = makePlan({ graph, applied: this.applied, dirty });
+    const t3 = performance.now();
+
+    const withOps = new Set<string>();
+    for (const op of plan.deletes) withOps.add(op.key);
+    for (const op of plan.applies) withOps.add(op.key);
+    const now = this.clock.now();
+    for (const [key, outcome] of plan.outcomes) {
+      if (outcome.state === 'pending') record.counts.pending++;
+      if (outcome.state === 'invalid') record.counts.invalid++;
+      if (withOps.has(key)) continue;
+      this.setStatus(key, outcome.state === 'pending' ? { state: 'pending', reason: outcome.reason } : { state: outcome.state }, now);
+    }
+    record.counts.planned = plan.deletes.length + plan.applies.length;
+
+    await execute(plan, {
+      graph,
+      applied: this.applied,
+      view: this.view,
+      concurrency: this.options.concurrency ?? 256,
+      sliceMs: this.options.sliceMs ?? 10,
+      settled: (op, result, ms) => this.settled(op, result, ms, plan, record),
+    });
+    const t4 = performance.now();
+
+    record.regionSize = plan.regionSize;
+    record.retrieveMs = t2 - t1;
+    record.planMs = t1 - t0 + (t3 - t2);
+    record.executeMs = t4 - t3;
+    record.durationMs = t4 - t0;
+    this.history.add(record);
+    this.options.hooks?.transaction?.(record);
+    this.publish();
+    return record;
+  }
+
+  /** Bookkeeping of one finished operation: applied state is already updated by the executor. */
+  private settled(op: PlannedOperation, result: OperationResult, ms: number, plan: Plan, record: TransactionRecord): void {
+    const now = this.clock.now();
+    const rec: OperationRecord = {
+      kind: op.kind,
+      key: op.key,
+      descriptor: op.descriptor.name,
+      recreate: op.recreate,
+      why: op.why,
+      outcome: result.outcome,
+      durationMs: ms,
+    };
+    switch (result.outcome) {
+      case 'done': {
+        record.counts[op.kind]++;
+        this.failures.delete(op.key);
+        this.retryTimer.cancel(op.key);
+        if (op.kind !== 'delete') this.setStatus(op.key, { state: 'configured' }, now);
+        else if (!op.recreate) {
+          const outcome = plan.outcomes.get(op.key);
+          if (outcome?.state === 'pending') this.setStatus(op.key, { state: 'pending', reason: outcome.reason }, now);
+          else this.setStatus(op.key, { state: outcome?.state === 'invalid' ? 'invalid' : 'removed' }, now);
+        }
+        break;
+      }
+      case 'failed': {
+        record.counts.failed++;
+        const retriable = (op.descriptor.isRetriable ?? isRetriable)(result.error);
+        const error = errorInfo(result.error, retriable);
+        rec.error = error;
+        if (record.errors.length < (this.options.historyOperationLimit ?? 1000)) record.errors.push({ key: op.key, operation: op.kind, error });
+        this.fail(op.key, error, now);
+        break;
+      }
+      case 'skipped':
+        record.counts.skipped++;
+        rec.skippedBecause = result.reason;
+        if (!result.keepStatus) {
+          this.failures.delete(op.key);
+          this.retryTimer.cancel(op.key);
+          this.setStatus(op.key, { state: 'pending', reason: result.reason }, now);
+        }
+        break;
+    }
+    if (record.operations.length < (this.options.historyOperationLimit ?? 1000)) record.operations.push(rec);
+    else record.operationsOmitted++;
+    this.options.hooks?.operation?.(rec);
+  }
+
+  private fail(key: string, error: ErrorInfo, now: number): void {
+    const retries = (this.failures.get(key)?.retries ?? 0) + 1;
+    this.failures.set(key, { retries });
+    const delay = error.retriable ? this.retryPolicy.delay(retries) : undefined;
+    const facts: StatusFacts = { state: 'failed', error, retries };
+    if (delay !== undefined) {
+      facts.nextRetryAt = now + delay;
+      this.retryTimer.schedule(key, now + delay);
+    } else this.retryTimer.cancel(key);
+    this.setStatus(key, facts, now);
+  }
+
+  private setStatus(key: string, facts: StatusFacts, now: number): void {
+    if (facts.state !== 'failed') {
+      this.failures.delete(key);
+      this.retryTimer.cancel(key);
+    }
+    const item = this.graph.items.get(key);
+    const identity = item
+      ? {
+          descriptor: item.descriptor?.name ?? '',
+          origin: item.config !== undefined ? ('config' as const) : ('derived' as const),
+          fieldErrors: item.fieldErrors,
+        }
+      : undefined;
+    this.statuses.set(key, facts, identity, now);
+  }
+
+  private publish(): void {
+    const changes = this.statuses.takeChanges();
+    if (changes.length === 0) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(changes);
+      } catch {
+        // A listener's failure is its own; the engine goes on.
+      }
+    }
+  }
+}
+
+function newRecord(seq: number, batch: Batch, startedAt: number): TransactionRecord {
+  return {
+    seq,
+    causes: batch.causes,
+    startedAt,
+    retrieveMs: 0,
+    planMs: 0,
+    executeMs: 0,
+    durationMs: 0,
+    regionSize: 0,
+    counts: { planned: 0, create: 0, update: 0, delete: 0, failed: 0, skipped: 0, pending: 0, invalid: 0 },
+    operations: [],
+    operationsOmitted: 0,
+    errors: [],
+  };
+}
+
+function errorInfo(error: unknown, retriable: boolean): ErrorInfo {
+  const info: ErrorInfo = { message: error instanceof Error ? error.message : String(error), retriable };
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (typeof code === 'string') info.code = code;
+  return info;
+}
+
+function settle(w: Waiter, record: TransactionRecord | undefined): void {
+  if (w.quiet || record) w.resolve(record);
+  else w.reject(new ClosedError('engine'));
+}

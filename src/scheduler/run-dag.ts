@@ -1,0 +1,70 @@
+/**
+ * Runs tasks that wait for each other (a DAG given by `after` indexes) with at most `limit` in
+ * flight: the kernel layer pipelines requests, so many independent operations go out at once.
+ * Long runs of tasks that finish without real I/O give the event loop a turn every `sliceMs`.
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface DagOptions {
+  limit: number;
+  sliceMs: number;
+}
+
+export function runDag(
+  after: readonly (readonly number[])[],
+  run: (index: number) => Promise<void>,
+  options: DagOptions,
+): Promise<void> {
+  const count = after.length;
+  if (count === 0) return Promise.resolve();
+  const waiting = new Int32Array(count);
+  const successors: number[][] = new Array<number[]>(count);
+  for (let i = 0; i < count; i++) successors[i] = [];
+  for (let i = 0; i < count; i++) {
+    for (const p of after[i]!) {
+      successors[p]!.push(i);
+      waiting[i]!++;
+    }
+  }
+  const ready: number[] = [];
+  for (let i = 0; i < count; i++) if (waiting[i] === 0) ready.push(i);
+
+  return new Promise<void>((resolve) => {
+    let head = 0;
+    let inFlight = 0;
+    let done = 0;
+    let sliceStart = performance.now();
+    let deferred = false;
+
+    const finish = (i: number): void => {
+      inFlight--;
+      done++;
+      for (const s of successors[i]!) if (--waiting[s]! === 0) ready.push(s);
+      if (done === count) resolve();
+      else pump();
+    };
+    const resume = (): void => {
+      deferred = false;
+      sliceStart = performance.now();
+      pump();
+    };
+    const pump = (): void => {
+      if (deferred) return;
+      while (inFlight < options.limit && head < ready.length) {
+        if (performance.now() - sliceStart > options.sliceMs) {
+          deferred = true;
+          setImmediate(resume);
+          return;
+        }
+        const i = ready[head++]!;
+        inFlight++;
+        // `run` never rejects (operations report their own errors); finish either way.
+        run(i).then(
+          () => finish(i),
+          () => finish(i),
+        );
+      }
+    };
+    pump();
+  });
+}
