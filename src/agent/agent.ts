@@ -1,0 +1,176 @@
+/**
+ * The agent: datastore watch -> model -> engine -> Linux descriptors -> kernel, with kernel and
+ * Docker events coming back as facts; the HTTP API, metrics and interface state publishing on the
+ * side. start() opens everything and applies the stored configuration (with a kernel resync);
+ * stop() lets the running transaction finish and closes everything, leaving the kernel configured.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { configPrefix } from '../model/index.js';
+import { Engine } from '../scheduler/index.js';
+import { DEFAULT_STORE_FILE, openDatastore, type Datastore, type Watcher } from '../datastore/index.js';
+import { MicroserviceWatcher } from '../containers/index.js';
+import { LinuxPlugin } from '../descriptors/linux-plugin.js';
+import { AgentMetrics } from '../api/metrics.js';
+import { startApi, type ApiServer } from '../api/server.js';
+import { createLogger, type Logger } from './logger.js';
+import { ConfigSync } from './config-sync.js';
+import { AgentApiService } from './service.js';
+import { InterfaceStatePublisher } from './status-publisher.js';
+
+export interface AgentOptions {
+  label: string;
+  /** etcd endpoints; none: the embedded store. */
+  etcd?: string[];
+  storeFile?: string;
+  /** HOST:PORT or unix:/path; empty string: no HTTP API. */
+  http: string;
+  httpToken?: string;
+  logLevel?: string;
+  /** false: do not watch Docker (microservice references then stay pending). */
+  docker?: boolean;
+  statusIntervalMs?: number;
+  logger?: Logger;
+}
+
+export class Agent {
+  readonly logger: Logger;
+  readonly engine: Engine;
+  readonly plugin: LinuxPlugin;
+  readonly metrics = new AgentMetrics();
+  private store: Datastore | undefined;
+  private watcher: Watcher | undefined;
+  private api: ApiServer | undefined;
+  private microservices: MicroserviceWatcher | undefined;
+  private publisher: InterfaceStatePublisher | undefined;
+  private service: AgentApiService | undefined;
+  private stopped: Promise<void> | undefined;
+
+  constructor(private readonly options: AgentOptions) {
+    this.logger = options.logger ?? createLogger((options.logLevel ?? 'info') as 'info');
+    this.engine = new Engine({
+      hooks: {
+        transaction: (record) => {
+          const failed = record.counts.failed > 0;
+          this.metrics.observeTransaction(record.durationMs / 1000, !failed);
+          this.service?.emit({ type: 'transaction', data: { seq: record.seq, counts: record.counts, durationMs: record.durationMs } });
+          if (record.counts.create + record.counts.update + record.counts.delete + record.counts.failed > 0) {
+            this.logger.info({ seq: record.seq, counts: record.counts, ms: Math.round(record.durationMs) }, 'transaction');
+          }
+        },
+        operation: (op) => this.metrics.observeOperation(op.kind, op.outcome === 'done'),
+      },
+    });
+    if (options.docker !== false) {
+      this.microservices = new MicroserviceWatcher({
+        logger: {
+          info: (fields: object, message: string) => this.logger.info({ component: 'docker', ...fields }, message),
+          warn: (fields: object, message: string) => this.logger.warn({ component: 'docker', ...fields }, message),
+        },
+      });
+    }
+    this.plugin = new LinuxPlugin({
+      label: options.label,
+      engine: this.engine,
+      logger: this.logger,
+      ...(this.microservices
+        ? {
+            microservices: {
+              pidOf: (label: string) => this.microservices?.get(label)?.pid,
+              on: (event: 'microservice-up' | 'microservice-down', listener: () => void) => this.microservices?.on(event, listener),
+            },
+          }
+        : {}),
+    });
+  }
+
+  get address(): string | undefined {
+    return this.api?.address;
+  }
+
+  async start(): Promise<void> {
+    const { options, logger } = this;
+    if (!options.etcd?.length) {
+      const file = options.storeFile ?? DEFAULT_STORE_FILE;
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    }
+    this.store = openDatastore({
+      ...(options.etcd?.length ? { etcd: options.etcd } : {}),
+      ...(options.storeFile ? { file: options.storeFile } : {}),
+    });
+    logger.info({ label: options.label, store: this.store.kind }, 'starting');
+    await this.plugin.start();
+    this.microservices?.start();
+
+    this.publisher = new InterfaceStatePublisher(options.label, this.engine, this.plugin.views, this.store, options.statusIntervalMs);
+    this.service = new AgentApiService(this.engine, this.store, this.plugin.views, this.metrics, this.publisher);
+    this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
+    this.engine.onStatus((changes) => {
+      const counts: Record<string, number> = {};
+      for (const s of this.engine.statusList()) if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
+      this.metrics.setItemCounts(counts);
+      for (const status of changes) {
+        if (status.origin !== 'config') continue;
+        this.service?.emit({
+          type: 'state',
+          data: { key: status.key, state: status.state, reason: status.reason, error: status.error?.message, fieldErrors: status.fieldErrors },
+        });
+        if (status.state === 'invalid') logger.warn({ key: status.key, errors: status.fieldErrors }, 'invalid value');
+        if (status.state === 'failed') logger.warn({ key: status.key, error: status.error?.message }, 'operation failed');
+      }
+    });
+    this.plugin.views.on('links', (view, changes) => {
+      if (view.id !== 'default') return;
+      for (const change of changes) {
+        this.service?.emit({ type: 'link', data: { kind: change.kind, name: change.link.name, ifindex: change.link.index } });
+      }
+    });
+
+    const sync = new ConfigSync(this.engine, (refs) => this.plugin.setReferencedNamespaces(refs));
+    const firstRead = new Promise<void>((resolve) => {
+      this.watcher = this.store!.watch(configPrefix(options.label), {
+        onEvent: (event) => {
+          if (event.type === 'resync') {
+            logger.info({ reason: event.reason, items: event.items.length, revision: event.revision }, 'full read of the configuration');
+            void sync.replaceAll(event.items).then(() => resolve(), (error: unknown) => {
+              logger.error({ error: String(error) }, 'applying the configuration failed');
+              resolve();
+            });
+          } else if (event.type === 'changes') {
+            void sync.apply(event.changes).catch((error: unknown) => logger.error({ error: String(error) }, 'applying changes failed'));
+          } else if (event.type === 'state') {
+            logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
+            if (event.state === 'lost') this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
+          }
+        },
+        onListenerError: (error) => logger.error({ error: String(error) }, 'configuration watch listener failed'),
+      });
+    });
+
+    if (options.http) {
+      this.api = await startApi(this.service, {
+        listen: options.http,
+        ...(options.httpToken ? { token: options.httpToken } : {}),
+        warn: (message) => logger.warn(message),
+      });
+      logger.info({ address: this.api.address }, 'HTTP API listening');
+    }
+    await firstRead;
+    this.publisher.start();
+    logger.info('started');
+  }
+
+  stop(): Promise<void> {
+    return (this.stopped ??= (async () => {
+      this.logger.info('stopping');
+      await this.watcher?.close();
+      await this.engine.close();
+      this.publisher?.close();
+      await this.api?.close();
+      await this.microservices?.close();
+      this.plugin.close();
+      await this.store?.close();
+      this.logger.info('stopped; the kernel stays configured');
+    })());
+  }
+}

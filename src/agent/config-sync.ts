@@ -1,0 +1,76 @@
+/**
+ * From the datastore to the engine: every value under the agent's config prefix is parsed by the
+ * model; valid values go to the engine as they are, invalid ones as an InvalidConfigValue (the item
+ * shows `invalid` with its field errors and its previous valid value stays applied). A full read
+ * (start-up, reconnect) replaces the desired state and resyncs the kernel.
+ */
+import { InvalidKeyError, InvalidValueError, parseItemText, type ModelItem, type NamespaceRef } from '../model/index.js';
+import type { Engine, TransactionRecord } from '../scheduler/index.js';
+import type { Change, KeyValue } from '../datastore/index.js';
+import { InvalidConfigValue } from '../descriptors/invalid-value.js';
+
+export interface ParsedEntry {
+  key: string;
+  value: ModelItem['value'] | InvalidConfigValue;
+}
+
+export function parseEntry(key: string, text: string): ParsedEntry | undefined {
+  try {
+    return { key, value: parseItemText(key, text).value };
+  } catch (error) {
+    if (error instanceof InvalidValueError) {
+      return { key, value: new InvalidConfigValue(error.errors.map((e) => ({ field: e.field, message: e.message }))) };
+    }
+    // A key that is not a config key (e.g. a status key under the prefix): not ours to apply.
+    if (error instanceof InvalidKeyError) return undefined;
+    throw error;
+  }
+}
+
+export class ConfigSync {
+  /** Valid desired values by key, to know which namespaces the configuration references. */
+  private readonly valid = new Map<string, ModelItem['value']>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly onNamespaces: (refs: NamespaceRef[]) => void,
+  ) {}
+
+  /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
+  replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
+    const puts: ParsedEntry[] = [];
+    this.valid.clear();
+    for (const item of items) {
+      const entry = parseEntry(item.key, item.value);
+      if (!entry) continue;
+      puts.push(entry);
+      if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
+    }
+    this.publishNamespaces();
+    return this.engine.commit({ puts, replace: true, resync: true });
+  }
+
+  apply(changes: readonly Change[]): Promise<TransactionRecord> {
+    const puts = new Map<string, ParsedEntry>();
+    const deletes = new Set<string>();
+    for (const change of changes) {
+      if (change.type === 'delete') {
+        puts.delete(change.key);
+        deletes.add(change.key);
+        this.valid.delete(change.key);
+        continue;
+      }
+      const entry = parseEntry(change.key, change.value);
+      if (!entry) continue;
+      deletes.delete(change.key);
+      puts.set(change.key, entry);
+      if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
+    }
+    this.publishNamespaces();
+    return this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
+  }
+
+  private publishNamespaces(): void {
+    this.onNamespaces([...this.valid.values()].map((v) => v.namespace));
+  }
+}

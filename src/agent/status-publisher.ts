@@ -1,0 +1,86 @@
+/**
+ * Publishes what the kernel reports for each managed interface (ifindex, oper state, MAC, MTU,
+ * counters) under /vnf-agent/<label>/linux/status/v1/interface/<name>, at most every few seconds
+ * and only when something changed. The seeds' agent had "no notifications and statistics yet".
+ */
+import { interfaceStatusKey, type LinuxInterface } from '../model/index.js';
+import type { Engine } from '../scheduler/index.js';
+import type { Datastore } from '../datastore/index.js';
+import type { NamespaceViews } from '../descriptors/namespace-views.js';
+import type { InterfaceMetadata } from '../descriptors/link-ops.js';
+import type { InterfaceState } from '../api/service.js';
+
+export class InterfaceStatePublisher {
+  private readonly published = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly label: string,
+    private readonly engine: Engine,
+    private readonly views: NamespaceViews,
+    private readonly store: Datastore,
+    private readonly intervalMs = 5000,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.publish(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** The current state of every applied interface, from the link registries (no request). */
+  states(): Map<string, InterfaceState> {
+    const states = new Map<string, InterfaceState>();
+    for (const item of this.engine.appliedItems()) {
+      if (item.descriptor !== 'interface') continue;
+      const value = item.value as LinuxInterface;
+      const meta = item.metadata as InterfaceMetadata;
+      const link = this.views.get(meta.namespaceId)?.links.get(meta.ifindex);
+      if (!link) continue;
+      states.set(item.key, {
+        name: value.name,
+        hostIfName: link.name,
+        namespace: meta.namespaceId,
+        ifindex: link.index,
+        operState: link.operState,
+        mtu: link.mtu,
+        ...(link.mac ? { mac: link.mac } : {}),
+        ...(link.stats ? { stats: { ...link.stats } } : {}),
+      });
+    }
+    return states;
+  }
+
+  async publish(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      // Counters come with link dumps: refresh the registries of the namespaces in use first.
+      await Promise.all(this.views.all().map((v) => v.links.resync('statistics', false)));
+      const entries: { key: string; value: string }[] = [];
+      const seen = new Set<string>();
+      for (const state of this.states().values()) {
+        const key = interfaceStatusKey(this.label, state.name);
+        seen.add(key);
+        const text = JSON.stringify(state);
+        if (this.published.get(key) === text) continue;
+        this.published.set(key, text);
+        entries.push({ key, value: text });
+      }
+      if (entries.length) await this.store.putMany(entries);
+      for (const key of [...this.published.keys()]) {
+        if (seen.has(key)) continue;
+        this.published.delete(key);
+        await this.store.delete(key);
+      }
+    } catch {
+      // The store may be unreachable; the next round tries again.
+    } finally {
+      this.running = false;
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * bin/netns-agent: the daemon. Options also come from the environment (MICROSERVICE_LABEL for the
+ * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_STORE, NETNS_AGENT_HTTP,
+ * NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL).
+ */
+import { Command } from 'commander';
+import { Agent } from '../agent/agent.js';
+import { parseEndpoints } from '../datastore/index.js';
+
+const env = process.env;
+const program = new Command('netns-agent')
+  .description("Owns the Linux network configuration of this host's namespaces, as declared in its datastore")
+  .option('--label <label>', 'agent label: the datastore prefix /vnf-agent/<label>/', env.MICROSERVICE_LABEL ?? 'vpp1')
+  .option('--etcd <urls>', 'etcd endpoints, comma-separated (default: the embedded store)', env.NETNS_AGENT_ETCD)
+  .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
+  .option('--http <address>', 'HTTP API: HOST:PORT, unix:/path, or "" for none', env.NETNS_AGENT_HTTP ?? '127.0.0.1:9191')
+  .option('--http-token <token>', 'bearer token required by the HTTP API (all but /metrics)', env.NETNS_AGENT_TOKEN)
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', env.NETNS_AGENT_LOG_LEVEL ?? 'info')
+  .option('--no-docker', 'do not watch Docker (microservice namespaces stay pending)')
+  .parse();
+
+const opts = program.opts<{
+  label: string;
+  etcd?: string;
+  store?: string;
+  http: string;
+  httpToken?: string;
+  logLevel: string;
+  docker: boolean;
+}>();
+
+const agent = new Agent({
+  label: opts.label,
+  ...(opts.etcd ? { etcd: parseEndpoints(opts.etcd) } : {}),
+  ...(opts.store ? { storeFile: opts.store } : {}),
+  http: opts.http,
+  ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
+  logLevel: opts.logLevel,
+  docker: opts.docker,
+});
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    agent.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        agent.logger.error({ error: String(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  });
+}
+
+try {
+  await agent.start();
+} catch (error) {
+  agent.logger.fatal({ error: error instanceof Error ? error.message : String(error) }, 'cannot start');
+  await agent.stop().catch(() => undefined);
+  process.exit(1);
+}
