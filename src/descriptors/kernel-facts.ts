@@ -21,6 +21,8 @@ interface KernelFactEvents {
   change: [FactChange[]];
 }
 
+const RECHECK_DELAY_MS = 5;
+
 interface GatewayWatch {
   nsId: string;
   hostIfName: string;
@@ -122,8 +124,9 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.recheck.add(nsId);
     if (this.recheckScheduled) return;
     this.recheckScheduled = true;
-    // Bursts of address and route events (a whole transaction's worth) make one re-read.
-    setImmediate(() => void this.recheckGateways());
+    // Bursts of address and route events (a whole transaction's worth) make one re-read per
+    // namespace: wait a few milliseconds for the burst to end.
+    setTimeout(() => void this.recheckGateways(), RECHECK_DELAY_MS).unref();
   }
 
   private async recheckGateways(): Promise<void> {

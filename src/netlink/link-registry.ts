@@ -48,7 +48,7 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
       onLost: (reason) => void this.resync(reason),
     });
     this.stream.unref();
-    await this.resync('initial dump');
+    await this.resync('initial dump', false);
   }
 
   get(nameOrIndex: string | number): Link | undefined {
@@ -66,8 +66,11 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
     this.removeAllListeners();
   }
 
-  /** Re-dumps the links and reports what differs from what the registry believed. */
-  resync(reason: string): Promise<void> {
+  /**
+   * Re-dumps the links and reports what differs from what the registry believed; `announce`
+   * false for a routine refresh (counters) that owners need not react to.
+   */
+  resync(reason: string, announce = true): Promise<void> {
     if (this.resyncing) return this.resyncing;
     this.resyncing = (async () => {
       try {
@@ -84,7 +87,7 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
           if (!seen.has(link.index)) changes.push(this.remove(link));
         }
         if (changes.length) this.emit('change', changes);
-        this.emit('resynced', reason);
+        if (announce) this.emit('resynced', reason);
       } catch (error) {
         if (!this.closed) this.emit('error', error as Error);
       } finally {

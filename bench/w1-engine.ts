@@ -1,0 +1,98 @@
+/**
+ * W1 through the engine and the Linux descriptors (issue 4): the 4000 items (2000 VETH ends with
+ * address, MTU, MAC, up; 1000 routes; 1000 ARP entries) committed at once, timed until every item is
+ * configured, against the same work done by `ip -batch` in the same run.
+ *
+ *   node dist/bench/w1-engine.js [N=1000] [M=50]
+ *
+ * RESULT keys: engine_apply_ratio (target <= 1.2), engine_apply_ms, ip_batch_apply_ms,
+ * engine_resync_writes (a full resync right after: target 0).
+ */
+import { Engine } from '../src/scheduler/index.js';
+import { LinuxPlugin } from '../src/descriptors/linux-plugin.js';
+import { parseItem } from '../src/model/index.js';
+import { addNamespaces, deleteNamespaces, printResult, printTable, ratio, runIpBatches, timed, uniquePrefix } from './harness.js';
+import { w1IpBatches, w1Pairs } from './w1-workload.js';
+import { w1Items } from './w1-items.js';
+
+const N = Number(process.argv[2] ?? 1000);
+const M = Number(process.argv[3] ?? 50);
+
+async function settled(engine: Engine, keys: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(keys);
+  const check = (): void => {
+    for (const key of pending) if (engine.status(key)?.state === 'configured') pending.delete(key);
+  };
+  check();
+  while (pending.size > 0) {
+    if (Date.now() > deadline) {
+      const sample = [...pending].slice(0, 3).map((k) => `${k}: ${JSON.stringify(engine.status(k))}`);
+      throw new Error(`${pending.size} items not configured in time, e.g. ${sample.join('; ')}`);
+    }
+    await new Promise<void>((resolve) => {
+      const stop = engine.onStatus(() => {
+        stop();
+        resolve();
+      });
+      setTimeout(() => {
+        stop();
+        resolve();
+      }, 50);
+    });
+    check();
+  }
+}
+
+async function main(): Promise<void> {
+  const prefix = uniquePrefix('w1e');
+  const label = `bench${prefix}`;
+  const hub = `${prefix}hub`;
+  const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
+  addNamespaces([hub, ...namespaces]);
+  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 256) });
+  const plugin = new LinuxPlugin({ label, engine });
+  try {
+    const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
+    const base = await timed(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
+    // Clear the baseline quickly (bulk delete by group) so our items start from the same state.
+    runIpBatches(new Map([[hub, [...basePairs.map((p) => `link set ${p.a} group 77`), 'link del group 77']]]));
+
+    await plugin.start();
+    const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
+    const raw = w1Items(label, pairs, hub, namespaces);
+    const ours = await timed(async () => {
+      const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
+      plugin.setReferencedNamespaces(puts.map((p) => p.value.namespace));
+      await engine.commit({ puts });
+      await settled(engine, raw.map((r) => r.key), 120_000);
+    });
+    await engine.idle();
+    const resync = await engine.resync();
+    const writes = resync.counts.create + resync.counts.update + resync.counts.delete;
+    const requestsAfterApply = plugin.views.netlinkTotals().requests;
+    const dumps = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.dumps, 0);
+    const sends = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.sendCalls, 0);
+
+    printTable(`W1 through engine + descriptors: ${N} VETH pairs, ${M} namespaces + hub, ${raw.length} items`, [
+      ['ip -batch apply', `${base.ms.toFixed(0)} ms`],
+      ['engine apply (all configured)', `${ours.ms.toFixed(0)} ms`],
+      ['apply ratio (engine / ip)', `${ratio(ours.ms, base.ms)}`],
+      ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
+      ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
+    ]);
+    printResult({
+      engine_apply_ratio: ratio(ours.ms, base.ms),
+      engine_apply_ms: Math.round(ours.ms),
+      engine_ip_batch_apply_ms: Math.round(base.ms),
+      engine_resync_writes: writes,
+      engine_resync_ms: Math.round(resync.durationMs),
+    });
+  } finally {
+    plugin.close();
+    await engine.close();
+    deleteNamespaces([hub, ...namespaces]);
+  }
+}
+
+await main();
