@@ -126,7 +126,11 @@ export class Agent {
       }
     });
 
-    const sync = new ConfigSync(this.engine, (refs) => this.plugin.setReferencedNamespaces(refs));
+    const sync = new ConfigSync(
+      this.engine,
+      (refs) => this.plugin.setReferencedNamespaces(refs),
+      (entries) => this.plugin.prepareResync(entries),
+    );
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {

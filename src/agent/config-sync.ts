@@ -34,10 +34,12 @@ export class ConfigSync {
   constructor(
     private readonly engine: Engine,
     private readonly onNamespaces: (refs: NamespaceRef[]) => void,
+    /** Resolves when what a resync of these entries reads is ready (namespaces open, facts read). */
+    private readonly prepareResync: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
-  replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
+  async replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
     const puts: ParsedEntry[] = [];
     this.valid.clear();
     for (const item of items) {
@@ -47,6 +49,7 @@ export class ConfigSync {
       if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
     }
     this.publishNamespaces();
+    await this.prepareResync(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     return this.engine.commit({ puts, replace: true, resync: true });
   }
 

@@ -5,6 +5,7 @@ import type { KernelFacts } from './kernel-facts.js';
 import type { DesiredView } from './engine-contract.js';
 import { NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
+import { reachFact } from './fact-keys.js';
 
 export class LinuxContext {
   readonly deletes: DeleteBatcher;
@@ -19,6 +20,21 @@ export class LinuxContext {
 
   interfaceKey(name: string): string {
     return interfaceKey(this.label, name);
+  }
+
+  private readonly routeGateways = new Map<string, string>();
+
+  /**
+   * The fact saying a route's gateway is reachable through its interface, watched from now on
+   * (once per route: dependencies are computed again and again).
+   */
+  gatewayFact(routeKey: string, nsId: string, hostIfName: string, gateway: string): string {
+    const fact = reachFact(nsId, hostIfName, gateway);
+    const current = this.routeGateways.get(routeKey);
+    if (current === fact) return fact;
+    if (current) this.facts.unwatchGateway(current);
+    this.routeGateways.set(routeKey, this.facts.watchGateway(nsId, hostIfName, gateway));
+    return fact;
   }
 
   prefix(kind: 'interface' | 'route' | 'arp'): string {

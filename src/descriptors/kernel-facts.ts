@@ -129,6 +129,12 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     setTimeout(() => void this.recheckGateways(), RECHECK_DELAY_MS).unref();
   }
 
+  /** Re-reads reachability in every namespace with watched gateways, now. */
+  async recheckNow(): Promise<void> {
+    for (const watch of this.gateways.values()) this.recheck.add(watch.nsId);
+    await this.recheckGateways();
+  }
+
   private async recheckGateways(): Promise<void> {
     this.recheckScheduled = false;
     const namespaces = [...this.recheck];

@@ -3,7 +3,7 @@
  * namespace the configuration references as it becomes available, and feeds the engine with
  * facts (namespaces, links, gateways) and with drift (managed things changed by someone else).
  */
-import { describeNamespace, hostNameClaim, namespaceId, type LinuxInterface, type NamespaceRef } from '../model/index.js';
+import { describeNamespace, hostNameClaim, namespaceId, type LinuxInterface, type LinuxRoute, type NamespaceRef } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { LinkChange } from '../netlink/index.js';
@@ -46,6 +46,7 @@ export class LinuxPlugin {
   private readonly driftKeys = new Set<string>();
   private readonly driftDescriptors = new Set<string>();
   private driftTimer: NodeJS.Timeout | undefined;
+  private readonly opening = new Set<Promise<void>>();
   private closed = false;
 
   constructor(private readonly options: LinuxPluginOptions) {
@@ -90,12 +91,46 @@ export class LinuxPlugin {
       }
     });
     this.views.on('resynced', () => this.scheduleDrift({ descriptor: 'interface' }));
-    this.tracker.on('available', (location) => void this.namespaceAvailable(location));
+    this.tracker.on('available', (location) => {
+      const opened = this.namespaceAvailable(location);
+      this.opening.add(opened);
+      void opened.finally(() => this.opening.delete(opened));
+    });
     this.tracker.on('gone', (id) => void this.namespaceGone(id));
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
     this.tracker.setReferences([{ kind: 'default' }]);
+  }
+
+  /**
+   * Resolves when the namespaces found available so far have their views open and their facts sent:
+   * a resync must see every namespace it is to correlate, or it would re-create what exists.
+   */
+  async namespacesReady(): Promise<void> {
+    while (this.opening.size > 0) await Promise.all([...this.opening]);
+  }
+
+  /**
+   * Before a full resync: watch the gateways of the routes about to be committed and read their
+   * reachability, and wait for the namespaces to be open, so that routes already right in the
+   * kernel are recognised as such instead of being removed as "waiting for their gateway".
+   */
+  async prepareResync(entries: { key: string; value: unknown }[]): Promise<void> {
+    const hostNames = new Map<string, string>();
+    for (const { key, value } of entries) {
+      if (!key.startsWith(this.ctx.prefix('interface'))) continue;
+      const iface = value as LinuxInterface;
+      hostNames.set(iface.name, iface.hostIfName);
+    }
+    for (const { key, value } of entries) {
+      if (!key.startsWith(this.ctx.prefix('route'))) continue;
+      const route = value as Partial<LinuxRoute>;
+      if (!route.gateway || !route.interface || !route.namespace) continue;
+      this.ctx.gatewayFact(key, namespaceId(route.namespace), hostNames.get(route.interface) ?? route.interface, route.gateway);
+    }
+    await this.namespacesReady();
+    await this.facts.recheckNow();
   }
 
   /** Tells which namespaces the configuration references now (so they are watched). */

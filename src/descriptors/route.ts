@@ -8,7 +8,7 @@ import { describeNamespace, namespaceId, routeKey, type LinuxRoute } from '../mo
 import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { linkUpFact, namedNamespaceItem, reachFact } from './fact-keys.js';
+import { linkUpFact } from './fact-keys.js';
 import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addRoute, removeRoute, routeMatches, routeSpec } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
@@ -19,7 +19,6 @@ export interface RouteMetadata {
 }
 
 export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, RouteMetadata> {
-  const gatewayWatches = new Map<string, string>();
   return {
     name: 'route',
     keyPrefix: ctx.prefix('route'),
@@ -34,12 +33,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         const host = ctx.hostNameOf(desired, value.interface);
         deps.push({ key: linkUpFact(nsId, host), reason: `waiting for interface ${value.interface} to be up in ${where}` });
         if (value.gateway !== undefined) {
-          const fact = reachFact(nsId, host, value.gateway);
-          if (gatewayWatches.get(key) !== fact) {
-            const old = gatewayWatches.get(key);
-            if (old) ctx.facts.unwatchGateway(old);
-            gatewayWatches.set(key, ctx.facts.watchGateway(nsId, host, value.gateway));
-          }
+          const fact = ctx.gatewayFact(key, nsId, host, value.gateway);
           deps.push({ key: fact, reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}` });
         }
       }
@@ -58,12 +52,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     needsRecreate: () => true,
 
-    async delete(_engine, key, _value, meta) {
+    async delete(_engine, _key, _value, meta) {
       await removeRoute(ctx.views.get(meta.namespaceId), meta.spec);
-      const watch = gatewayWatches.get(key);
-      if (watch) {
-        // Keep watching while the item is still desired; the plugin calls forget() on removal.
-      }
     },
 
     async retrieve(engine, desired) {

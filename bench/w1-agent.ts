@@ -1,0 +1,161 @@
+/**
+ * W1 end to end (issue 5): the agent runs as its own process on the embedded store; the 4000 W1
+ * items are put into the store in one go; timed until every item is configured, against `ip -batch`
+ * doing the same work in the same run. Then: restart resync (time and kernel writes, ifindexes
+ * unchanged), peak RSS, teardown (all items deleted -> no W1 link left) against one `ip link del`
+ * per pair, and one VETH pair put -> both configured, p50/p99 over 200 rounds.
+ *
+ *   node dist/bench/w1-agent.js [N=1000] [M=50] [ROUNDS=200]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SqliteStore } from '../src/datastore/index.js';
+import { configPrefix, interfaceKey } from '../src/model/index.js';
+import { NetlinkHandle } from '../src/netlink/index.js';
+import { addNamespaces, deleteNamespaces, printResult, printTable, ratio, runIpBatches, timed, uniquePrefix } from './harness.js';
+import { w1IpBatches, w1Pairs } from './w1-workload.js';
+import { w1Items } from './w1-items.js';
+import { StateFollower, startAgent, type AgentProcess } from './agent-process.js';
+
+const N = Number(process.argv[2] ?? 1000);
+const M = Number(process.argv[3] ?? 50);
+const ROUNDS = Number(process.argv[4] ?? 200);
+const PORT = 19000 + Math.floor(Math.random() * 1000);
+
+async function statusCounts(server: string): Promise<{ total: number; configured: number }> {
+  const list = (await (await fetch(`${server}/v1/status`)).json()) as { state: string }[];
+  return { total: list.length, configured: list.filter((s) => s.state === 'configured').length };
+}
+
+async function history(server: string): Promise<{ counts: { create: number; update: number; delete: number } }[]> {
+  return (await (await fetch(`${server}/v1/history`)).json()) as { counts: { create: number; update: number; delete: number } }[];
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! * 10) / 10;
+}
+
+async function main(): Promise<void> {
+  const prefix = uniquePrefix('w1a');
+  const label = `bench${prefix}`;
+  const hub = `${prefix}hub`;
+  const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'w1-agent-'));
+  const storeFile = path.join(dir, 'store.db');
+  addNamespaces([hub, ...namespaces]);
+  const store = new SqliteStore({ file: storeFile });
+  const hubHandle = new NetlinkHandle({ namespacePath: `/var/run/netns/${hub}` });
+  let agent: AgentProcess | undefined;
+  try {
+    // Baseline apply and per-pair teardown with ip.
+    const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
+    const baseApply = await timed(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
+    const baseTeardown = await timed(() => runIpBatches(new Map([[hub, basePairs.map((p) => `link del ${p.a}`)]])));
+
+    agent = await startAgent(['--label', label, '--store', storeFile], PORT);
+    const follower = new StateFollower(agent.server);
+    const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
+    const items = w1Items(label, pairs, hub, namespaces);
+    const keys = items.map((i) => i.key);
+    await new Promise((r) => setTimeout(r, 200)); // the event stream is connected
+    const apply = await timed(async () => {
+      await store.putMany(items.map((i) => ({ key: i.key, value: JSON.stringify(i.json) })));
+      await follower.until(keys, 'configured', 180_000);
+    });
+    follower.close();
+    const ifindexesBefore = new Map((await hubHandle.linkList()).map((l) => [l.name, l.index]));
+
+    // Restart: the new agent reads the store and the kernel; nothing should be written.
+    await agent.stop();
+    const restart = await timed(async () => {
+      agent = await startAgent(['--label', label, '--store', storeFile], PORT);
+      for (;;) {
+        const { configured } = await statusCounts(agent.server);
+        if (configured >= keys.length) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const restartHistory = await history(agent!.server);
+    // Operations that write to the kernel (VETH end markers and existing named namespaces write nothing).
+    const writes = (restartHistory as unknown as { operations: { descriptor: string; outcome: string }[] }[]).reduce(
+      (n, t) => n + t.operations.filter((op) => op.outcome === 'done' && op.descriptor !== 'veth-end' && op.descriptor !== 'named-namespace').length,
+      0,
+    );
+    if (process.env.W1_DEBUG) {
+      for (const t of restartHistory as unknown as { seq: number; operations: { kind: string; descriptor: string; why: string }[] }[]) {
+        const byKind = new Map<string, number>();
+        for (const op of t.operations) byKind.set(`${op.kind} ${op.descriptor} (${op.why})`, (byKind.get(`${op.kind} ${op.descriptor} (${op.why})`) ?? 0) + 1);
+        console.log(t.seq, JSON.stringify([...byKind]));
+      }
+    }
+    const ifindexesAfter = new Map((await hubHandle.linkList()).map((l) => [l.name, l.index]));
+    const ifindexChanges = [...ifindexesBefore].filter(([name, index]) => ifindexesAfter.get(name) !== index).length;
+
+    // One VETH pair put -> both ends configured, many rounds.
+    const latencies: number[] = [];
+    const roundFollower = new StateFollower(agent!.server);
+    await new Promise((r) => setTimeout(r, 200));
+    for (let round = 0; round < ROUNDS; round++) {
+      const a = `pa${round}`;
+      const b = `pb${round}`;
+      const pairKeys = [interfaceKey(label, a), interfaceKey(label, b)];
+      const start = process.hrtime.bigint();
+      await store.putMany([
+        { key: pairKeys[0]!, value: JSON.stringify({ name: a, type: 'VETH', enabled: true, ip_addresses: ['10.250.0.1/30'], namespace: { type: 'NAMED_NS', name: hub }, veth: { peer_if_name: b } }) },
+        { key: pairKeys[1]!, value: JSON.stringify({ name: b, type: 'VETH', enabled: true, ip_addresses: ['10.250.0.2/30'], namespace: { type: 'NAMED_NS', name: namespaces[0] }, veth: { peer_if_name: a } }) },
+      ]);
+      await roundFollower.until(pairKeys, 'configured', 10_000);
+      latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+      await store.delete(pairKeys[0]!);
+      await store.delete(pairKeys[1]!);
+      await roundFollower.until(pairKeys, 'removed', 10_000);
+    }
+    roundFollower.close();
+    const rss = agent!.peakRssMb();
+
+    // Teardown: every W1 item deleted from the store -> no W1 link left.
+    const teardown = await timed(async () => {
+      await store.deletePrefix(configPrefix(label));
+      for (;;) {
+        const left = (await hubHandle.linkList()).filter((l) => l.name.startsWith('x')).length;
+        if (left === 0) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+
+    printTable(`W1 end to end: agent process, embedded store, ${N} VETH pairs, ${M} namespaces + hub, ${items.length} items`, [
+      ['ip -batch apply', `${baseApply.ms.toFixed(0)} ms`],
+      ['agent apply (put -> all configured)', `${apply.ms.toFixed(0)} ms`],
+      ['w1_apply_ratio', `${ratio(apply.ms, baseApply.ms)}`],
+      ['ip link del per pair', `${baseTeardown.ms.toFixed(0)} ms`],
+      ['agent teardown (delete -> no link left)', `${teardown.ms.toFixed(0)} ms`],
+      ['w1_teardown_speedup', `${ratio(baseTeardown.ms, teardown.ms)}x`],
+      ['restart resync (start -> all configured)', `${restart.ms.toFixed(0)} ms, ${writes} writes, ${ifindexChanges} ifindex changes`],
+      ['agent peak RSS', `${rss} MiB`],
+      [`pair put -> configured (${ROUNDS} rounds)`, `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`],
+    ]);
+    printResult({
+      w1_apply_ratio: ratio(apply.ms, baseApply.ms),
+      w1_apply_ms: Math.round(apply.ms),
+      w1_ip_batch_apply_ms: Math.round(baseApply.ms),
+      w1_teardown_speedup: ratio(baseTeardown.ms, teardown.ms),
+      w1_teardown_ms: Math.round(teardown.ms),
+      w1_resync_s: Math.round(restart.ms) / 1000,
+      w1_resync_writes: writes,
+      w1_resync_ifindex_changes: ifindexChanges,
+      w1_rss_mb: rss,
+      pair_p50_ms: percentile(latencies, 50),
+      pair_p99_ms: percentile(latencies, 99),
+    });
+  } finally {
+    await agent?.stop();
+    hubHandle.close();
+    await store.close();
+    deleteNamespaces([hub, ...namespaces]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
