@@ -74,12 +74,29 @@ async function main(): Promise<void> {
     const dumps = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.dumps, 0);
     const sends = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.sendCalls, 0);
 
+    const txBefore = engine.transactions().length;
+    const teardown = await timed(async () => {
+      await engine.commit({ deletes: raw.map((r) => r.key) });
+      for (;;) {
+        const hubView = plugin.views.get(`named/${hub}`);
+        const left = hubView ? (await hubView.handle.linkList()).filter((l) => l.name.startsWith('x')).length : 0;
+        if (left === 0) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    if (process.env.W1_DEBUG) {
+      const txs = engine.transactions().slice(txBefore);
+      const t0 = txs[0]?.startedAt ?? 0;
+      for (const t of txs) console.log(t.seq, (t.startedAt - t0).toFixed(0), 'dur', t.durationMs.toFixed(0), JSON.stringify(t.counts));
+    }
+
     printTable(`W1 through engine + descriptors: ${N} VETH pairs, ${M} namespaces + hub, ${raw.length} items`, [
       ['ip -batch apply', `${base.ms.toFixed(0)} ms`],
       ['engine apply (all configured)', `${ours.ms.toFixed(0)} ms`],
       ['apply ratio (engine / ip)', `${ratio(ours.ms, base.ms)}`],
       ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
       ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
+      ['teardown (delete all -> no link left)', `${teardown.ms.toFixed(0)} ms`],
     ]);
     printResult({
       engine_apply_ratio: ratio(ours.ms, base.ms),
@@ -87,6 +104,7 @@ async function main(): Promise<void> {
       engine_ip_batch_apply_ms: Math.round(base.ms),
       engine_resync_writes: writes,
       engine_resync_ms: Math.round(resync.durationMs),
+      engine_teardown_ms: Math.round(teardown.ms),
     });
   } finally {
     plugin.close();

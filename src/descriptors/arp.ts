@@ -50,8 +50,10 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       return meta;
     },
 
-    async delete(_engine, _key, _value, meta) {
-      await removeNeighbour(ctx.views.get(meta.namespaceId), meta.ifindex, meta.address);
+    async delete(engine, _key, _value, meta) {
+      const view = ctx.views.get(meta.namespaceId);
+      if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
+      await removeNeighbour(view, meta.ifindex, meta.address);
     },
 
     async retrieve(engine, desired) {

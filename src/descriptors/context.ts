@@ -2,7 +2,8 @@
 import { configPrefix, describeNamespace, interfaceKey, namespaceId, type LinuxInterface, type NamespaceRef } from '../model/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { KernelFacts } from './kernel-facts.js';
-import type { DesiredView } from './engine-contract.js';
+import type { DesiredView, EngineView } from './engine-contract.js';
+import { ownedConfigName } from './ownership.js';
 import { NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { reachFact } from './fact-keys.js';
@@ -35,6 +36,20 @@ export class LinuxContext {
     if (current) this.facts.unwatchGateway(current);
     this.routeGateways.set(routeKey, this.facts.watchGateway(nsId, hostIfName, gateway));
     return fact;
+  }
+
+  /**
+   * True when the link is an interface we created whose config is being removed (still applied,
+   * no longer desired): the kernel drops its addresses, routes and neighbours with it, so removing
+   * them one by one first would be wasted work.
+   */
+  linkGoingAway(engine: EngineView, view: NamespaceView | undefined, ifindex: number): boolean {
+    const alias = view?.links.get(ifindex)?.alias;
+    const name = ownedConfigName(this.label, alias);
+    if (name === undefined) return false;
+    const key = this.interfaceKey(name);
+    const meta = engine.metadata<{ owned?: boolean; ifindex: number }>(key);
+    return meta?.owned === true && meta.ifindex === ifindex && engine.value(key) === undefined;
   }
 
   prefix(kind: 'interface' | 'route' | 'arp'): string {

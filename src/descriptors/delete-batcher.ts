@@ -9,6 +9,8 @@ import { isGone } from './link-ops.js';
 /** IFLA_GROUP used only for links about to be deleted. */
 export const DOOMED_GROUP = 0x6e61; // 'na'
 
+const BATCH_WINDOW_MS = 5;
+
 interface Batch {
   view: NamespaceView;
   indexes: number[];
@@ -26,8 +28,9 @@ export class DeleteBatcher {
     const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;
-      // Let the engine issue the rest of the transaction's deletions first.
-      setImmediate(() => this.flush());
+      // Let the engine issue the rest of the transaction's deletions first (it gives the event
+      // loop a turn between slices of operations, so wait a little longer than one turn).
+      setTimeout(() => this.flush(), BATCH_WINDOW_MS);
     }
     return done;
   }

@@ -37,8 +37,10 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       await addAddress(view, meta.ifindex, value.cidr, value.noDad);
       return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
     },
-    async delete(_engine, _key, value, meta) {
-      await removeAddress(ctx.views.get(meta.namespaceId), meta.ifindex, value.cidr);
+    async delete(engine, _key, value, meta) {
+      const view = ctx.views.get(meta.namespaceId);
+      if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
+      await removeAddress(view, meta.ifindex, value.cidr);
     },
     async retrieve(engine, desired) {
       const found = [];

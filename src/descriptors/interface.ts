@@ -180,11 +180,23 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return metadata;
     },
 
-    async delete(_engine, _key, value, metadata) {
+    async delete(engine, _key, value, metadata) {
       const view = ctx.views.get(metadata.namespaceId);
       if (!view || view.identity !== metadata.namespaceIdentity) return; // gone with its namespace
       switch (value.type) {
-        case 'VETH':
+        case 'VETH': {
+          // Deleting either end removes the pair. Delete through the creating end's namespace when
+          // it is known: a hub's many pairs then go in one bulk deletion instead of one per peer
+          // namespace (each bulk deletion costs an RCU grace period under the rtnl lock).
+          if (!createsPair(value)) {
+            const peer = engine.metadata<InterfaceMetadata>(ctx.interfaceKey(value.veth.peerIfName));
+            const peerView = peer ? ctx.views.get(peer.namespaceId) : undefined;
+            if (peer && peerView && peerView.identity === peer.namespaceIdentity) {
+              return ctx.deletes.delete(peerView, peer.ifindex);
+            }
+          }
+          return ctx.deletes.delete(view, metadata.ifindex);
+        }
         case 'DUMMY':
           return ctx.deletes.delete(view, metadata.ifindex);
         case 'AUTO_TAP':
@@ -208,6 +220,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             namespaceId: view.id,
             namespaceIdentity: view.identity,
             hostIfName: link.name,
+            owned: true,
           };
           if (name !== undefined && !wanted) {
             // Ours, no longer wanted: report it so that it is removed.

@@ -15,6 +15,8 @@ export interface InterfaceMetadata {
   /** Namespace identity the link lives in; a new identity under the same id means it is gone. */
   namespaceIdentity: string;
   hostIfName: string;
+  /** Created by us (VETH, DUMMY): deleting it takes its addresses, routes and neighbours along. */
+  owned?: boolean;
   /** For EXISTING and AUTO_TAP: what the link was before we configured it, to undo on removal. */
   original?: { mtu: number; mac?: string; up: boolean; name: string };
 }
@@ -62,8 +64,8 @@ export async function findLink(view: NamespaceView, name: string): Promise<Link 
   return view.handle.linkGet(name);
 }
 
-function metadata(view: NamespaceView, link: Link, hostIfName: string): InterfaceMetadata {
-  return { ifindex: link.index, namespaceId: view.id, namespaceIdentity: view.identity, hostIfName };
+function metadata(view: NamespaceView, link: Link, hostIfName: string, owned = true): InterfaceMetadata {
+  return { ifindex: link.index, namespaceId: view.id, namespaceIdentity: view.identity, hostIfName, owned };
 }
 
 /**
@@ -127,7 +129,7 @@ export async function configureForeignLink(self: LinuxInterface, view: Namespace
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
   const original = { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, undefined));
-  return { ...metadata(view, link, self.hostIfName), original };
+  return { ...metadata(view, link, self.hostIfName, false), original };
 }
 
 export async function restoreForeignLink(view: NamespaceView, meta: InterfaceMetadata, keepUp: boolean): Promise<void> {
@@ -161,7 +163,7 @@ export async function attachTap(
     if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'TAP');
   }
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
-  return { ...metadata(view, link, self.hostIfName), ...(original ? { original } : {}) };
+  return { ...metadata(view, link, self.hostIfName, false), ...(original ? { original } : {}) };
 }
 
 /** Gives a TAP back: down, its temporary name again, in our own namespace, without our mark. */

@@ -52,8 +52,10 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     needsRecreate: () => true,
 
-    async delete(_engine, _key, _value, meta) {
-      await removeRoute(ctx.views.get(meta.namespaceId), meta.spec);
+    async delete(engine, _key, _value, meta) {
+      const view = ctx.views.get(meta.namespaceId);
+      if (meta.spec.oif !== undefined && ctx.linkGoingAway(engine, view, meta.spec.oif)) return;
+      await removeRoute(view, meta.spec);
     },
 
     async retrieve(engine, desired) {
