@@ -83,7 +83,6 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       return found;
     },
 
-    equivalent: (_key, desired, actual) => desired === actual,
     isRetriable: (error) => error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
   };
 }

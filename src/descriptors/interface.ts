@@ -245,9 +245,6 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return found;
     },
 
-    equivalent(_key, desired, actual) {
-      return desired === actual;
-    },
 
     isRetriable(error) {
       return error instanceof AgentError ? error.retriable : false;

@@ -12,6 +12,7 @@ import {
   NUD_STALE,
   RT_SCOPE_HOST,
   RT_SCOPE_LINK,
+  RT_SCOPE_NOWHERE,
   RT_SCOPE_SITE,
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
@@ -87,7 +88,10 @@ export async function addRoute(view: NamespaceView, spec: RouteSpec): Promise<vo
 export async function removeRoute(view: NamespaceView | undefined, spec: RouteSpec): Promise<void> {
   if (!view) return;
   try {
-    await view.handle.routeDel(spec);
+    // Scope "nowhere" matches a route of any scope (as `ip route del` does): an IPv4 delete with
+    // scope universe would miss a link-scope route (ESRCH, taken for "already gone"). A spec read
+    // back by resync does not even know the scope.
+    await view.handle.routeDel({ ...spec, scope: RT_SCOPE_NOWHERE });
   } catch (error) {
     // ESRCH: no such route (removed with its interface, or by someone else).
     if (!isGone(error)) throw error;

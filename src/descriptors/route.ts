@@ -96,7 +96,6 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       return found;
     },
 
-    equivalent: (_key, desired, actual) => desired === actual,
 
     isRetriable(error) {
       // A gateway not reachable yet, or the interface going down under us: try again later.

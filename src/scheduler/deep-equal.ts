@@ -22,7 +22,8 @@ function arraysEqual(a: unknown[], b: unknown[]): boolean {
 
 function objectsEqual(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   // Absent and undefined fields count as the same (optional fields of parsed values).
-  for (const k in a) if (Object.hasOwn(a, k) && !deepEqual(a[k], Object.hasOwn(b, k) ? b[k] : undefined)) return false;
+  for (const k in a)
+    if (Object.hasOwn(a, k) && !deepEqual(a[k], Object.hasOwn(b, k) ? b[k] : undefined)) return false;
   for (const k in b) if (Object.hasOwn(b, k) && !Object.hasOwn(a, k) && b[k] !== undefined) return false;
   return true;
 }

@@ -14,9 +14,16 @@ export interface NormalizedDependency {
 }
 
 export function normalizeDependency(d: Dependency): NormalizedDependency {
-  if ('prefix' in d) return { keys: [], prefix: folderPrefix(d.prefix), reason: d.reason, recreateOnChange: false };
-  if ('anyOf' in d) return { keys: [...d.anyOf], prefix: undefined, reason: d.reason, recreateOnChange: false };
-  return { keys: [d.key], prefix: undefined, reason: d.reason, recreateOnChange: d.recreateOnChange === true };
+  if ('prefix' in d)
+    return { keys: [], prefix: folderPrefix(d.prefix), reason: d.reason, recreateOnChange: false };
+  if ('anyOf' in d)
+    return { keys: [...d.anyOf], prefix: undefined, reason: d.reason, recreateOnChange: false };
+  return {
+    keys: [d.key],
+    prefix: undefined,
+    reason: d.reason,
+    recreateOnChange: d.recreateOnChange === true,
+  };
 }
 
 /** Same targets (what is depended on), reasons aside. */
@@ -25,7 +32,8 @@ export function sameTargets(a: readonly NormalizedDependency[], b: readonly Norm
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.prefix !== y.prefix || x.recreateOnChange !== y.recreateOnChange || x.keys.length !== y.keys.length) return false;
+    if (x.prefix !== y.prefix || x.recreateOnChange !== y.recreateOnChange || x.keys.length !== y.keys.length)
+      return false;
     for (let j = 0; j < x.keys.length; j++) if (x.keys[j] !== y.keys[j]) return false;
   }
   return true;

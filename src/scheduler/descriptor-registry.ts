@@ -8,7 +8,8 @@ export class DescriptorRegistry {
 
   register<V, M>(descriptor: Descriptor<V, M>): void {
     const d = descriptor as unknown as AnyDescriptor;
-    if (this.byName.has(d.name)) throw new DescriptorConfigError(`descriptor ${d.name} is already registered`);
+    if (this.byName.has(d.name))
+      throw new DescriptorConfigError(`descriptor ${d.name} is already registered`);
     if (d.keyPrefix === undefined && d.handles === undefined) {
       throw new DescriptorConfigError(`descriptor ${d.name} has neither keyPrefix nor handles`);
     }

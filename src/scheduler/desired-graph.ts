@@ -23,7 +23,7 @@ export interface DesiredItem {
   /** The value put for this key by the user, if any. */
   config: { value: unknown } | undefined;
   /** Items deriving this key, with the value each derives (the last one set wins). */
-  parents: Map<string, ParentLink>;
+  parents: Map<string, ParentLink> | undefined;
   /** True while a valid value is in effect. */
   desired: boolean;
   /** The valid value in effect (kept when a later value is refused). */
@@ -38,6 +38,9 @@ export interface DesiredItem {
   /** Order in which items became desired. */
   seq: number;
 }
+
+/** The empty list shared by every item that has none (items are many: allocate little). */
+const NONE: never[] = [];
 
 const NO_DESCRIPTOR: FieldError[] = [{ field: '$', message: 'no descriptor handles this key' }];
 
@@ -122,7 +125,8 @@ export class DesiredGraph {
   /** A copy that can be changed without changing this graph (for dry runs). */
   clone(): DesiredGraph {
     const copy = new DesiredGraph(this.registry);
-    for (const [key, item] of this.items) copy.items.set(key, { ...item, parents: new Map(item.parents) });
+    for (const [key, item] of this.items)
+      copy.items.set(key, { ...item, parents: item.parents && new Map(item.parents) });
     for (const [key, value] of this.facts) copy.facts.set(key, value);
     copyIndex(this.dependents, copy.dependents);
     copyIndex(this.prefixDependents, copy.prefixDependents);
@@ -142,15 +146,15 @@ export class DesiredGraph {
         key,
         descriptor: undefined,
         config: undefined,
-        parents: new Map(),
+        parents: undefined,
         desired: false,
         value: undefined,
-        fieldErrors: [],
-        deps: [],
-        derived: [],
-        claims: [],
-        waitingClaims: [],
-        reads: [],
+        fieldErrors: NONE,
+        deps: NONE,
+        derived: NONE,
+        claims: NONE,
+        waitingClaims: NONE,
+        reads: NONE,
         seq: 0,
       };
       this.items.set(key, item);
@@ -168,7 +172,7 @@ export class DesiredGraph {
       proposed = item.config.value;
       hasSource = true;
     } else {
-      for (const link of item.parents.values()) {
+      for (const link of item.parents?.values() ?? NONE) {
         proposed = link.value;
         descriptorName = link.descriptor;
         hasSource = true;
@@ -210,7 +214,7 @@ export class DesiredGraph {
       errors = [{ field: '$', message: `descriptor ${descriptor.name} failed: ${String(error)}` }];
     }
     this.claimBook.unwait(key, item.waitingClaims);
-    item.waitingClaims = [];
+    item.waitingClaims = NONE;
     if (errors.length === 0) {
       errors = this.claimBook.conflicts(key, claims);
       if (errors.length > 0) {
@@ -218,7 +222,7 @@ export class DesiredGraph {
         item.waitingClaims = claims.map((c) => c.id);
       }
     }
-    item.fieldErrors = errors;
+    item.fieldErrors = errors.length === 0 ? NONE : errors;
     if (errors.length > 0 || computed === undefined) return; // the previous valid value stays
 
     const wasDesired = item.desired;
@@ -236,7 +240,7 @@ export class DesiredGraph {
       (waiter) => this.claimWaitersToRecheck.add(waiter),
     );
     this.claimBook.take(key, ids);
-    item.claims = ids;
+    item.claims = ids.length === 0 ? NONE : ids;
     this.install(item, computed, dirty);
     this.wakeReaders(key);
   }
@@ -250,9 +254,10 @@ export class DesiredGraph {
         return this.value(k) as V | undefined;
       },
     };
-    const deps = (descriptor.dependencies?.(key, value, view) ?? []).map(normalizeDependency);
-    const derived = descriptor.derived?.(key, value, view) ?? [];
-    return { deps, derived, reads };
+    const declared = descriptor.dependencies?.(key, value, view);
+    const deps = declared === undefined || declared.length === 0 ? NONE : declared.map(normalizeDependency);
+    const derived = descriptor.derived?.(key, value, view) ?? NONE;
+    return { deps, derived, reads: reads.length === 0 ? NONE : reads };
   }
 
   private install(item: DesiredItem, computed: Computed, dirty: Set<string>): void {
@@ -267,7 +272,7 @@ export class DesiredGraph {
       this.setParent(child.key, item.key, { value: child.value, descriptor: child.descriptor }, dirty);
     }
     for (const old of item.derived) if (!children.has(old)) this.removeParent(old, item.key, dirty);
-    item.derived = [...children];
+    item.derived = children.size === 0 ? NONE : [...children];
   }
 
   private undesire(item: DesiredItem, dirty: Set<string>): void {
@@ -276,12 +281,12 @@ export class DesiredGraph {
     item.desired = false;
     item.value = undefined;
     this.unindex(item);
-    item.deps = [];
-    item.reads = [];
+    item.deps = NONE;
+    item.reads = NONE;
     this.claimBook.release(item.key, item.claims, (waiter) => this.claimWaitersToRecheck.add(waiter));
-    item.claims = [];
+    item.claims = NONE;
     const children = item.derived;
-    item.derived = [];
+    item.derived = NONE;
     for (const child of children) this.removeParent(child, item.key, dirty);
     this.syncMembership(item.key);
     this.wakeReaders(item.key);
@@ -289,16 +294,17 @@ export class DesiredGraph {
 
   private setParent(childKey: string, parentKey: string, link: ParentLink, dirty: Set<string>): void {
     const child = this.itemFor(childKey);
-    const previous = child.parents.get(parentKey);
+    const parents = (child.parents ??= new Map());
+    const previous = parents.get(parentKey);
     if (previous && previous.descriptor === link.descriptor && deepEqual(previous.value, link.value)) return;
-    child.parents.delete(parentKey); // the last parent set is the one whose value counts
-    child.parents.set(parentKey, link);
+    parents.delete(parentKey); // the last parent set is the one whose value counts
+    parents.set(parentKey, link);
     if (child.config === undefined) this.refresh(child, dirty);
   }
 
   private removeParent(childKey: string, parentKey: string, dirty: Set<string>): void {
     const child = this.items.get(childKey);
-    if (!child || !child.parents.delete(parentKey)) return;
+    if (!child?.parents?.delete(parentKey)) return;
     this.refresh(child, dirty);
   }
 
@@ -308,7 +314,8 @@ export class DesiredGraph {
       for (const key of this.readersToRecheck) {
         this.readersToRecheck.delete(key);
         const item = this.items.get(key);
-        if (item?.desired === true && item.descriptor !== undefined) this.recompute(item, item.descriptor, dirty);
+        if (item?.desired === true && item.descriptor !== undefined)
+          this.recompute(item, item.descriptor, dirty);
       }
       for (const key of this.claimWaitersToRecheck) {
         this.claimWaitersToRecheck.delete(key);
@@ -357,7 +364,8 @@ export class DesiredGraph {
   /** Starts keeping the members of a folder (one scan, then kept up to date). */
   private trackPrefix(prefix: string): void {
     const members = new Set<string>();
-    for (const item of this.items.values()) if (item.desired && item.key.startsWith(prefix)) members.add(item.key);
+    for (const item of this.items.values())
+      if (item.desired && item.key.startsWith(prefix)) members.add(item.key);
     for (const key of this.facts.keys()) if (key.startsWith(prefix)) members.add(key);
     this.prefixMembers.set(prefix, members);
     this.prefixDependents.set(prefix, new Set());

@@ -19,7 +19,7 @@ import { DesiredGraph } from './desired-graph.js';
 import type { AppliedState } from './applied-state.js';
 import { plan as makePlan } from './planner.js';
 import { describePlan, type Plan, type PlannedAction, type PlannedOperation } from './plan.js';
-import { execute, type OperationResult } from './executor.js';
+import { execute, missingDependency, type OperationResult } from './executor.js';
 import { readRealState } from './real-state.js';
 import { StatusTable, type StatusFacts } from './status-table.js';
 import { RetryPolicy, type RetryOptions } from './retry-policy.js';
@@ -65,6 +65,8 @@ export class Engine {
   private readonly applied: AppliedState = new Map();
   private readonly statuses: StatusTable;
   private readonly failures = new Map<string, { retries: number }>();
+  /** Removals put off because a dependent's removal failed: dependent -> those keys. */
+  private readonly blockedRemovals = new Map<string, Set<string>>();
   private readonly queue = new WorkQueue();
   private readonly history: History;
   private readonly retryPolicy: RetryPolicy;
@@ -108,11 +110,11 @@ export class Engine {
       if (!this.registry.find(key)) return Promise.reject(new NoDescriptorError(key));
     }
     return new Promise<TransactionRecord>((resolve, reject) => {
-      this.queue.addChange(change, {
-        resolve: (r) => (r ? resolve(r) : reject(new ClosedError('engine'))),
-        reject,
-        quiet: false,
-      });
+      this.queue.addChange(
+        change,
+        { resolve: (r) => (r ? resolve(r) : reject(new ClosedError('engine'))), reject, quiet: false },
+        (key, value) => this.isValid(key, value),
+      );
       this.kick();
     });
   }
@@ -131,7 +133,9 @@ export class Engine {
 
   /** Reads the real state (all, some descriptors, some keys) and reconciles it. */
   resync(scope: ResyncScope = {}): Promise<TransactionRecord> {
-    return this.commit({ resync: scope.descriptors === undefined && scope.keys === undefined ? true : scope });
+    return this.commit({
+      resync: scope.descriptors === undefined && scope.keys === undefined ? true : scope,
+    });
   }
 
   /** Dry run: what `commit(change)` (and `facts`) would do now, without doing anything. */
@@ -143,7 +147,8 @@ export class Engine {
       else graph.setFact(f.key, f.value, dirty);
     }
     const puts = new Set((change.puts ?? []).map((p) => p.key));
-    if (change.replace === true) for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
+    if (change.replace === true)
+      for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
     for (const { key, value } of change.puts ?? []) graph.putConfig(key, value, dirty);
     for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
     const plan = makePlan({ graph, applied: this.applied, dirty });
@@ -174,9 +179,23 @@ export class Engine {
     return this.view;
   }
 
+  /** Whether the descriptor of `key` accepts `value` (claims aside). */
+  private isValid(key: string, value: unknown): boolean {
+    try {
+      return (this.registry.find(key)?.validate?.(key, value) ?? []).length === 0;
+    } catch {
+      return false;
+    }
+  }
+
   /** Keys applied now, with their values (what the engine believes the real state holds). */
   appliedItems(): { key: string; descriptor: string; value: unknown; metadata: unknown }[] {
-    return [...this.applied.values()].map((a) => ({ key: a.key, descriptor: a.descriptor.name, value: a.value, metadata: a.metadata }));
+    return [...this.applied.values()].map((a) => ({
+      key: a.key,
+      descriptor: a.descriptor.name,
+      value: a.value,
+      metadata: a.metadata,
+    }));
   }
 
   /** Resolves when no transaction runs and none is queued (retries waiting for their time aside). */
@@ -234,18 +253,28 @@ export class Engine {
       if (f.asserted) graph.setFact(key, f.value, dirty);
       else graph.deleteFact(key, dirty);
     }
-    if (batch.replace) for (const key of [...graph.configKeys()]) if (!batch.config.has(key)) graph.deleteConfig(key, dirty);
+    if (batch.replace)
+      for (const key of [...graph.configKeys()]) if (!batch.config.has(key)) graph.deleteConfig(key, dirty);
     for (const [key, c] of batch.config) {
       this.failures.delete(key); // a new value starts a new series of attempts
-      if (c.put) graph.putConfig(key, c.value, dirty);
-      else graph.deleteConfig(key, dirty);
+      if (c.deleteFirst) graph.deleteConfig(key, dirty);
+      if (c.valid) graph.putConfig(key, c.valid.value, dirty);
+      if (c.refused) graph.putConfig(key, c.refused.value, dirty);
     }
     for (const key of batch.retries) dirty.add(key);
 
     const t1 = performance.now();
     if (batch.resync) {
-      const failures = await readRealState(batch.resync, this.registry, graph, this.applied, this.view, dirty);
-      for (const f of failures) record.errors.push({ key: f.descriptor, operation: 'retrieve', error: errorInfo(f.error, true) });
+      const failures = await readRealState(
+        batch.resync,
+        this.registry,
+        graph,
+        this.applied,
+        this.view,
+        dirty,
+      );
+      for (const f of failures)
+        record.errors.push({ key: f.descriptor, operation: 'retrieve', error: errorInfo(f.error, true) });
     }
     const t2 = performance.now();
     const plan = makePlan({ graph, applied: this.applied, dirty });
@@ -254,12 +283,17 @@ export class Engine {
     const withOps = new Set<string>();
     for (const op of plan.deletes) withOps.add(op.key);
     for (const op of plan.applies) withOps.add(op.key);
+    const skipped: string[] = [];
     const now = this.clock.now();
     for (const [key, outcome] of plan.outcomes) {
       if (outcome.state === 'pending') record.counts.pending++;
       if (outcome.state === 'invalid') record.counts.invalid++;
       if (withOps.has(key)) continue;
-      this.setStatus(key, outcome.state === 'pending' ? { state: 'pending', reason: outcome.reason } : { state: outcome.state }, now);
+      this.setStatus(
+        key,
+        outcome.state === 'pending' ? { state: 'pending', reason: outcome.reason } : { state: outcome.state },
+        now,
+      );
     }
     record.counts.planned = plan.deletes.length + plan.applies.length;
 
@@ -269,8 +303,22 @@ export class Engine {
       view: this.view,
       concurrency: this.options.concurrency ?? 256,
       sliceMs: this.options.sliceMs ?? 10,
-      settled: (op, result, ms) => this.settled(op, result, ms, plan, record),
+      settled: (op, result, ms) => {
+        if (op.kind === 'create' && result.outcome === 'skipped' && !result.keepStatus) skipped.push(op.key);
+        this.settled(op, result, ms, plan, record);
+      },
     });
+    // A creation skipped because a dependency came later in the run (items that can satisfy each
+    // other's anyOf/prefix dependencies) is tried again at once.
+    const again = skipped.filter((key) => {
+      const item = graph.items.get(key);
+      return (
+        item?.desired === true &&
+        !this.applied.has(key) &&
+        !missingDependency(item.deps, { graph, applied: this.applied })
+      );
+    });
+    if (again.length > 0) this.queue.addRetries(again);
     const t4 = performance.now();
 
     record.regionSize = plan.regionSize;
@@ -285,7 +333,13 @@ export class Engine {
   }
 
   /** Bookkeeping of one finished operation: applied state is already updated by the executor. */
-  private settled(op: PlannedOperation, result: OperationResult, ms: number, plan: Plan, record: TransactionRecord): void {
+  private settled(
+    op: PlannedOperation,
+    result: OperationResult,
+    ms: number,
+    plan: Plan,
+    record: TransactionRecord,
+  ): void {
     const now = this.clock.now();
     const rec: OperationRecord = {
       kind: op.kind,
@@ -301,10 +355,12 @@ export class Engine {
         record.counts[op.kind]++;
         this.failures.delete(op.key);
         this.retryTimer.cancel(op.key);
+        if (op.kind === 'delete') this.unblock(op.key);
         if (op.kind !== 'delete') this.setStatus(op.key, { state: 'configured' }, now);
         else if (!op.recreate) {
           const outcome = plan.outcomes.get(op.key);
-          if (outcome?.state === 'pending') this.setStatus(op.key, { state: 'pending', reason: outcome.reason }, now);
+          if (outcome?.state === 'pending')
+            this.setStatus(op.key, { state: 'pending', reason: outcome.reason }, now);
           else this.setStatus(op.key, { state: outcome?.state === 'invalid' ? 'invalid' : 'removed' }, now);
         }
         break;
@@ -314,13 +370,18 @@ export class Engine {
         const retriable = (op.descriptor.isRetriable ?? isRetriable)(result.error);
         const error = errorInfo(result.error, retriable);
         rec.error = error;
-        if (record.errors.length < (this.options.historyOperationLimit ?? 1000)) record.errors.push({ key: op.key, operation: op.kind, error });
+        if (record.errors.length < (this.options.historyOperationLimit ?? 1000))
+          record.errors.push({ key: op.key, operation: op.kind, error });
         this.fail(op.key, error, now);
         break;
       }
       case 'skipped':
         record.counts.skipped++;
         rec.skippedBecause = result.reason;
+        if (result.blockedBy !== undefined) {
+          const set = this.blockedRemovals.get(result.blockedBy) ?? new Set();
+          this.blockedRemovals.set(result.blockedBy, set.add(op.key));
+        }
         if (!result.keepStatus) {
           this.failures.delete(op.key);
           this.retryTimer.cancel(op.key);
@@ -331,6 +392,14 @@ export class Engine {
     if (record.operations.length < (this.options.historyOperationLimit ?? 1000)) record.operations.push(rec);
     else record.operationsOmitted++;
     this.options.hooks?.operation?.(rec);
+  }
+
+  /** `key` is removed: the removals that waited for it are tried again. */
+  private unblock(key: string): void {
+    const waiting = this.blockedRemovals.get(key);
+    if (!waiting) return;
+    this.blockedRemovals.delete(key);
+    this.queue.addRetries([...waiting]);
   }
 
   private fail(key: string, error: ErrorInfo, now: number): void {

@@ -14,8 +14,11 @@ import { runDag } from './run-dag.js';
 export type OperationResult =
   | { outcome: 'done' }
   | { outcome: 'failed'; error: unknown }
-  /** Not started: `reason` says what was missing; `keepStatus` when the item's status stands. */
-  | { outcome: 'skipped'; reason: string; keepStatus: boolean };
+  /**
+   * Not started: `reason` says what was missing; `keepStatus` when the item's status stands;
+   * `blockedBy`: a dependent whose removal failed (this removal is tried again after it).
+   */
+  | { outcome: 'skipped'; reason: string; keepStatus: boolean; blockedBy?: string };
 
 export interface ExecutionContext {
   graph: DesiredGraph;
@@ -29,67 +32,100 @@ export interface ExecutionContext {
 
 export async function execute(plan: Plan, ctx: ExecutionContext): Promise<void> {
   const options = { limit: ctx.concurrency, sliceMs: ctx.sliceMs };
-  await runDag(plan.deletes.map((op) => op.after), (i) => timed(plan.deletes[i]!, ctx), options);
-  await runDag(plan.applies.map((op) => op.after), (i) => timed(plan.applies[i]!, ctx), options);
+  for (const phase of [plan.deletes, plan.applies]) {
+    const succeeded = new Uint8Array(phase.length);
+    await runDag(
+      phase.map((op) => op.after),
+      (i, done) => void runOne(phase, i, succeeded, ctx, done),
+      options,
+    );
+  }
 }
 
-async function timed(op: PlannedOperation, ctx: ExecutionContext): Promise<void> {
+/**
+ * Runs operation `i` of a phase (one async frame per operation: there are many) and reports it.
+ * A removal whose dependents' removals did not succeed is not started (a dependent is never left
+ * without what it depends on); creations check their dependencies themselves.
+ */
+async function runOne(
+  phase: readonly PlannedOperation[],
+  i: number,
+  succeeded: Uint8Array,
+  ctx: ExecutionContext,
+  done: () => void,
+): Promise<void> {
+  const op = phase[i]!;
   const start = performance.now();
-  let result: OperationResult;
+  let result: OperationResult = DONE;
   try {
-    result = await runOperation(op, ctx);
+    const a = ctx.applied.get(op.key);
+    const blocker = op.kind === 'delete' ? op.after.find((p) => succeeded[p] === 0) : undefined;
+    switch (op.kind) {
+      case 'delete':
+        if (blocker !== undefined) {
+          const blockedBy = phase[blocker]!.key;
+          result = {
+            outcome: 'skipped',
+            reason: `waiting for ${blockedBy} to be removed`,
+            keepStatus: false,
+            blockedBy,
+          };
+        } else if (a) {
+          await a.descriptor.delete(ctx.view, op.key, a.value, a.metadata);
+          ctx.applied.delete(op.key);
+        }
+        break;
+      case 'create': {
+        if (a) {
+          result = { outcome: 'skipped', reason: 'its removal failed', keepStatus: true };
+          break;
+        }
+        const deps = op.deps;
+        const missing = missingDependency(deps, ctx);
+        if (missing) {
+          result = { outcome: 'skipped', reason: missing.reason, keepStatus: false };
+          break;
+        }
+        const metadata = await op.descriptor.create(ctx.view, op.key, op.value);
+        ctx.applied.set(op.key, {
+          key: op.key,
+          descriptor: op.descriptor,
+          value: op.value,
+          metadata,
+          deps,
+          factValues: factSnapshot(deps, ctx.graph.facts),
+        });
+        break;
+      }
+      case 'update': {
+        if (!a) {
+          result = { outcome: 'skipped', reason: 'it is not applied', keepStatus: true };
+          break;
+        }
+        const metadata = await op.descriptor.update!(ctx.view, op.key, a.value, op.value, a.metadata);
+        a.value = op.value;
+        a.metadata = metadata;
+        break;
+      }
+    }
   } catch (error) {
     result = { outcome: 'failed', error };
   }
-  ctx.settled(op, result, performance.now() - start);
-}
-
-function runOperation(op: PlannedOperation, ctx: ExecutionContext): Promise<OperationResult> | OperationResult {
-  switch (op.kind) {
-    case 'delete':
-      return runDelete(op, ctx);
-    case 'create':
-      return runCreate(op, ctx);
-    case 'update':
-      return runUpdate(op, ctx);
+  if (result.outcome === 'done') succeeded[i] = 1;
+  try {
+    ctx.settled(op, result, performance.now() - start);
+  } finally {
+    done();
   }
 }
 
-async function runDelete(op: PlannedOperation, ctx: ExecutionContext): Promise<OperationResult> {
-  const a = ctx.applied.get(op.key);
-  if (!a) return { outcome: 'done' };
-  await a.descriptor.delete(ctx.view, op.key, a.value, a.metadata);
-  ctx.applied.delete(op.key);
-  return { outcome: 'done' };
-}
+const DONE: OperationResult = { outcome: 'done' };
 
-async function runCreate(op: PlannedOperation, ctx: ExecutionContext): Promise<OperationResult> {
-  if (ctx.applied.has(op.key)) return { outcome: 'skipped', reason: 'its removal failed', keepStatus: true };
-  const deps = ctx.graph.items.get(op.key)?.deps ?? [];
-  const missing = missingDependency(deps, ctx);
-  if (missing) return { outcome: 'skipped', reason: missing.reason, keepStatus: false };
-  const metadata = await op.descriptor.create(ctx.view, op.key, op.value);
-  ctx.applied.set(op.key, {
-    key: op.key,
-    descriptor: op.descriptor,
-    value: op.value,
-    metadata,
-    deps,
-    factValues: factSnapshot(deps, ctx.graph.facts),
-  });
-  return { outcome: 'done' };
-}
-
-async function runUpdate(op: PlannedOperation, ctx: ExecutionContext): Promise<OperationResult> {
-  const a = ctx.applied.get(op.key);
-  if (!a) return { outcome: 'skipped', reason: 'it is not applied', keepStatus: true };
-  const metadata = await op.descriptor.update!(ctx.view, op.key, a.value, op.value, a.metadata);
-  a.value = op.value;
-  a.metadata = metadata;
-  return { outcome: 'done' };
-}
-
-function missingDependency(deps: readonly NormalizedDependency[], ctx: ExecutionContext): NormalizedDependency | undefined {
+/** The first dependency that does not hold now (by a fact or an applied item). */
+export function missingDependency(
+  deps: readonly NormalizedDependency[],
+  ctx: Pick<ExecutionContext, 'graph' | 'applied'>,
+): NormalizedDependency | undefined {
   const holds = (k: string): boolean => ctx.graph.facts.has(k) || ctx.applied.has(k);
   for (const d of deps) {
     if (!dependencyHolds(d, holds, (p) => ctx.graph.membersOf(p))) return d;

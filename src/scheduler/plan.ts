@@ -1,5 +1,6 @@
 /** The planner's output: what a transaction will do, in which order, and what stays pending. */
 import type { AnyDescriptor, FieldError } from './types.js';
+import type { NormalizedDependency } from './dependency.js';
 
 export type OperationKind = 'create' | 'update' | 'delete';
 
@@ -15,6 +16,8 @@ export interface PlannedOperation {
   why: string;
   /** Indexes, in the same phase, of the operations that must finish first (all smaller). */
   after: number[];
+  /** delete: the dependencies it was created with; create/update: its dependencies now. */
+  deps: readonly NormalizedDependency[];
 }
 
 /** What an item's status becomes when every operation succeeds. */
@@ -59,9 +62,15 @@ export function describePlan(plan: Plan): PlannedAction[] {
   const touched = new Set(actions.map((a) => a.key));
   for (const [key, outcome] of plan.outcomes) {
     if (touched.has(key)) continue;
-    if (outcome.state === 'pending') actions.push({ key, descriptor: '', action: 'pending', why: outcome.reason });
+    if (outcome.state === 'pending')
+      actions.push({ key, descriptor: '', action: 'pending', why: outcome.reason });
     else if (outcome.state === 'invalid') {
-      actions.push({ key, descriptor: '', action: 'invalid', why: outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; ') });
+      actions.push({
+        key,
+        descriptor: '',
+        action: 'invalid',
+        why: outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      });
     }
   }
   return actions;

@@ -29,6 +29,9 @@ export interface PlanInput {
   dirty: Iterable<string>;
 }
 
+const CONFIGURED: Outcome = { state: 'configured' };
+const REMOVED: Outcome = { state: 'removed' };
+
 export function plan(input: PlanInput): Plan {
   const { graph, applied } = input;
   const region = regionOf(graph, input.dirty);
@@ -41,7 +44,10 @@ export function plan(input: PlanInput): Plan {
     if (!a) continue;
     const item = graph.items.get(key);
     if (!wanted.has(key)) {
-      const why = item?.desired === true ? pendingReason(graph, applied, region, wanted, item, reasons) : 'no longer desired';
+      const why =
+        item?.desired === true
+          ? pendingReason(graph, applied, region, wanted, item, reasons)
+          : 'no longer desired';
       removal.set(key, { recreate: false, why });
     } else {
       const why = recreateReason(graph, a, item!);
@@ -53,7 +59,16 @@ export function plan(input: PlanInput): Plan {
   const deletes: PlannedOperation[] = [];
   for (const [key, r] of removal) {
     const a = applied.get(key)!;
-    deletes.push({ kind: 'delete', key, descriptor: a.descriptor, value: a.value, recreate: r.recreate, why: r.why, after: [] });
+    deletes.push({
+      kind: 'delete',
+      key,
+      descriptor: a.descriptor,
+      value: a.value,
+      recreate: r.recreate,
+      why: r.why,
+      after: [],
+      deps: a.deps,
+    });
   }
   const applies: PlannedOperation[] = [];
   const outcomes = new Map<string, Outcome>();
@@ -65,22 +80,46 @@ export function plan(input: PlanInput): Plan {
       const r = removal.get(key);
       if (!a || r) {
         const why = r ? r.why : 'new';
-        applies.push({ kind: 'create', key, descriptor: d, value: item!.value, recreate: r !== undefined, why, after: [] });
+        applies.push({
+          kind: 'create',
+          key,
+          descriptor: d,
+          value: item!.value,
+          recreate: r !== undefined,
+          why,
+          after: [],
+          deps: item!.deps,
+        });
       } else if (a.value !== item!.value && !isEquivalent(d, key, item!.value, a.value)) {
-        applies.push({ kind: 'update', key, descriptor: d, value: item!.value, recreate: false, why: 'value changed', after: [] });
+        applies.push({
+          kind: 'update',
+          key,
+          descriptor: d,
+          value: item!.value,
+          recreate: false,
+          why: 'value changed',
+          after: [],
+          deps: item!.deps,
+        });
       }
-      outcomes.set(key, { state: 'configured' });
+      outcomes.set(key, CONFIGURED);
     } else if (item?.desired === true) {
-      outcomes.set(key, { state: 'pending', reason: pendingReason(graph, applied, region, wanted, item, reasons) });
+      outcomes.set(key, {
+        state: 'pending',
+        reason: pendingReason(graph, applied, region, wanted, item, reasons),
+      });
     } else if (item !== undefined && item.fieldErrors.length > 0) {
       outcomes.set(key, { state: 'invalid', fieldErrors: item.fieldErrors });
     } else if (!graph.facts.has(key) || a !== undefined) {
-      outcomes.set(key, { state: 'removed' });
+      outcomes.set(key, REMOVED);
     }
   }
+  // A key that stays through the transaction: anyOf/prefix dependencies it satisfies need no order.
+  const stays = (k: string): boolean => graph.facts.has(k) || (applied.has(k) && !removal.has(k));
+  const members = (p: string): Iterable<string> => graph.membersOf(p);
   return {
-    deletes: order(deletes, (op) => applied.get(op.key)!.deps, true),
-    applies: order(applies, (op) => graph.items.get(op.key)!.deps, false),
+    deletes: order(deletes, true, stays, members),
+    applies: order(applies, false, stays, members),
     outcomes,
     regionSize: region.size,
   };
@@ -108,23 +147,43 @@ interface Candidate {
   item: DesiredItem;
   /** Dependencies not yet known to hold. */
   open: number;
-  /** Per dependency: known to hold. */
-  held: boolean[];
+  /** Per dependency: known to hold (a bit each, for the first 32; beyond, `heldMore`). */
+  held: number;
+  heldMore: Set<number> | undefined;
   hopeless: boolean;
 }
 
+function markHeld(c: Candidate, i: number): boolean {
+  if (i < 32) {
+    const bit = 1 << i;
+    if ((c.held & bit) !== 0) return false;
+    c.held |= bit;
+    return true;
+  }
+  c.heldMore ??= new Set();
+  if (c.heldMore.has(i)) return false;
+  c.heldMore.add(i);
+  return true;
+}
+
 /** The region's items that will be applied if every operation succeeds (least fixpoint). */
-function wantedIn(graph: DesiredGraph, applied: ReadonlyMap<string, AppliedItem>, region: ReadonlySet<string>): Set<string> {
+function wantedIn(
+  graph: DesiredGraph,
+  applied: ReadonlyMap<string, AppliedItem>,
+  region: ReadonlySet<string>,
+): Set<string> {
   const candidates = new Map<string, Candidate>();
   for (const key of region) {
     const item = graph.items.get(key);
     if (item?.desired === true && item.descriptor !== undefined) {
-      candidates.set(key, { item, open: 0, held: new Array<boolean>(item.deps.length).fill(false), hopeless: false });
+      candidates.set(key, { item, open: 0, held: 0, heldMore: undefined, hopeless: false });
     }
   }
-  const holdsNow = (k: string): boolean => graph.facts.has(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
+  const holdsNow = (k: string): boolean =>
+    graph.facts.has(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
   const members = (prefix: string): Iterable<string> => graph.membersOf(prefix);
-  const waiting = new Map<string, [Candidate, number][]>();
+  // Per key of the region: the candidates waiting for it, as pairs (candidate, dependency index).
+  const waiting = new Map<string, (Candidate | number)[]>();
   const wanted = new Set<string>();
   const ready: Candidate[] = [];
 
@@ -132,17 +191,14 @@ function wantedIn(graph: DesiredGraph, applied: ReadonlyMap<string, AppliedItem>
     const deps = c.item.deps;
     for (let i = 0; i < deps.length; i++) {
       const d = deps[i]!;
-      if (dependencyHolds(d, holdsNow, members)) {
-        c.held[i] = true;
-        continue;
-      }
+      if (dependencyHolds(d, holdsNow, members)) continue;
       let couldHold = false;
       for (const k of d.prefix !== undefined ? members(d.prefix) : d.keys) {
         if (!candidates.has(k)) continue;
         couldHold = true;
-        let list = waiting.get(k);
-        if (!list) waiting.set(k, (list = []));
-        list.push([c, i]);
+        const list = waiting.get(k);
+        if (list) list.push(c, i);
+        else waiting.set(k, [c, i]);
       }
       if (!couldHold) {
         c.hopeless = true;
@@ -157,9 +213,9 @@ function wantedIn(graph: DesiredGraph, applied: ReadonlyMap<string, AppliedItem>
     wanted.add(c.item.key);
     const list = waiting.get(c.item.key);
     if (!list) continue;
-    for (const [dependent, i] of list) {
-      if (dependent.hopeless || dependent.held[i]) continue;
-      dependent.held[i] = true;
+    for (let j = 0; j < list.length; j += 2) {
+      const dependent = list[j] as Candidate;
+      if (dependent.hopeless || !markHeld(dependent, list[j + 1] as number)) continue;
       if (--dependent.open === 0) ready.push(dependent);
     }
   }
@@ -202,7 +258,8 @@ function recreateReason(graph: DesiredGraph, a: AppliedItem, item: DesiredItem):
   }
   if (a.value === item.value || isEquivalent(d, item.key, item.value, a.value)) return undefined;
   if (d.update === undefined) return 'value changed';
-  if (d.needsRecreate?.(item.key, a.value, item.value, a.metadata) === true) return 'value changed (re-create)';
+  if (d.needsRecreate?.(item.key, a.value, item.value, a.metadata) === true)
+    return 'value changed (re-create)';
   return undefined;
 }
 
@@ -241,58 +298,79 @@ function cascadeRemovals(
 /**
  * Orders one phase (Kahn's algorithm) and fills `after`. `reverse`: an operation waits for the
  * operations of the items that depend on it (removals); otherwise for those of its dependencies.
+ * An anyOf/prefix dependency orders nothing when one of its keys stays; if its edges still make
+ * a cycle (items that could each satisfy the other), only single-key dependencies order the
+ * phase (the executor checks dependencies anyway).
  */
 function order(
   ops: PlannedOperation[],
-  depsOf: (op: PlannedOperation) => readonly NormalizedDependency[],
   reverse: boolean,
+  stays: (key: string) => boolean,
+  members: (prefix: string) => Iterable<string>,
 ): PlannedOperation[] {
   if (ops.length === 0) return ops;
+  const ordered = orderWith(ops, reverse, (d) => !dependencyHolds(d, stays, members), false);
+  return ordered ?? orderWith(ops, reverse, () => false, true)!;
+}
+
+/** Undefined when the edges make a cycle, unless `breakCycles`. */
+function orderWith(
+  ops: PlannedOperation[],
+  reverse: boolean,
+  followLoose: (d: NormalizedDependency) => boolean,
+  breakCycles: boolean,
+): PlannedOperation[] | undefined {
   const byKey = new Map<string, number>();
-  ops.forEach((op, i) => byKey.set(op.key, i));
-  const prefixIndex = prefixIndexOf(ops, depsOf);
-  const successors: number[][] = ops.map(() => []);
-  const indegree = new Array<number>(ops.length).fill(0);
+  for (let i = 0; i < ops.length; i++) byKey.set(ops[i]!.key, i);
+  const prefixIndex = prefixIndexOf(ops);
+  const successors: (number[] | undefined)[] = new Array<number[] | undefined>(ops.length);
+  const indegree = new Int32Array(ops.length);
+  const edge = (first: number, then: number): void => {
+    const list = successors[first];
+    if (list) list.push(then);
+    else successors[first] = [then];
+    indegree[then]!++;
+  };
   for (let i = 0; i < ops.length; i++) {
-    for (const d of depsOf(ops[i]!)) {
-      const targets = d.prefix !== undefined ? (prefixIndex.get(d.prefix) ?? []) : d.keys.map((k) => byKey.get(k));
-      for (const j of targets) {
-        if (j === undefined || j === i) continue;
+    for (const d of ops[i]!.deps) {
+      if ((d.prefix !== undefined || d.keys.length > 1) && !followLoose(d)) continue;
+      if (d.prefix !== undefined) {
+        for (const j of prefixIndex.get(d.prefix) ?? []) if (j !== i) edge(reverse ? i : j, reverse ? j : i);
+        continue;
+      }
+      for (const k of d.keys) {
+        const j = byKey.get(k);
         // Not reversed: j (a dependency) goes before i. Reversed: i (the dependent) before j.
-        const [first, then] = reverse ? [i, j] : [j, i];
-        successors[first]!.push(then);
-        indegree[then]!++;
+        if (j !== undefined && j !== i) edge(reverse ? i : j, reverse ? j : i);
       }
     }
   }
   const sorted: number[] = [];
-  const queue: number[] = [];
-  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0) queue.push(i);
-  for (let q = 0; q < queue.length; q++) {
-    const i = queue[q]!;
-    sorted.push(i);
-    for (const s of successors[i]!) if (--indegree[s]! === 0) queue.push(s);
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0) sorted.push(i);
+  for (let q = 0; q < sorted.length; q++) {
+    for (const s of successors[sorted[q]!] ?? []) if (--indegree[s]! === 0) sorted.push(s);
   }
   if (sorted.length < ops.length) {
-    // A cycle (possible only through anyOf/prefix dependencies of applied items): break it.
+    // Single-key edges never form a cycle (wanted items are a least fixpoint, applied ones were
+    // created in order); broken anyway rather than stuck.
+    if (!breakCycles) return undefined;
     for (let i = 0; i < ops.length; i++) if (indegree[i]! > 0) sorted.push(i);
   }
-  const position = new Array<number>(ops.length);
-  sorted.forEach((i, p) => (position[i] = p));
-  const predecessors: number[][] = ops.map(() => []);
+  const position = new Int32Array(ops.length);
+  for (let p = 0; p < sorted.length; p++) position[sorted[p]!] = p;
   for (let i = 0; i < ops.length; i++) {
-    for (const s of successors[i]!) if (position[i]! < position[s]!) predecessors[s]!.push(position[i]!);
+    for (const s of successors[i] ?? []) {
+      // Edges against the order exist only in a broken cycle: dropped.
+      if (position[i]! < position[s]!) ops[s]!.after.push(position[i]!);
+    }
   }
-  return sorted.map((i) => ({ ...ops[i]!, after: predecessors[i]! }));
+  return sorted.map((i) => ops[i]!);
 }
 
 /** For the prefix dependencies of a phase: folder -> operations of keys under it. */
-function prefixIndexOf(
-  ops: PlannedOperation[],
-  depsOf: (op: PlannedOperation) => readonly NormalizedDependency[],
-): Map<string, number[]> {
+function prefixIndexOf(ops: PlannedOperation[]): Map<string, number[]> {
   const index = new Map<string, number[]>();
-  for (const op of ops) for (const d of depsOf(op)) if (d.prefix !== undefined) index.set(d.prefix, []);
+  for (const op of ops) for (const d of op.deps) if (d.prefix !== undefined) index.set(d.prefix, []);
   if (index.size === 0) return index;
   ops.forEach((op, i) => forEachFolderOf(op.key, (p) => index.get(p)?.push(i)));
   return index;

@@ -10,6 +10,7 @@ import { factSnapshot, type AppliedState } from './applied-state.js';
 import type { DescriptorRegistry } from './descriptor-registry.js';
 import type { ResyncRequest } from './work-queue.js';
 import { isEquivalent } from './planner.js';
+import { normalizeDependency, type NormalizedDependency } from './dependency.js';
 
 export interface RetrieveFailure {
   descriptor: string;
@@ -37,7 +38,8 @@ export async function readRealState(
 
     const desired: { key: string; value: unknown }[] = [];
     for (const item of graph.items.values()) {
-      if (item.desired && item.descriptor === d && inScope(item.key)) desired.push({ key: item.key, value: item.value });
+      if (item.desired && item.descriptor === d && inScope(item.key))
+        desired.push({ key: item.key, value: item.value });
     }
     for (const { key } of desired) dirty.add(key);
     if (d.retrieve === undefined) {
@@ -60,8 +62,9 @@ export async function readRealState(
       const previous = applied.get(r.key);
       const item = graph.items.get(r.key);
       const wanted = item?.desired === true && item.descriptor === d ? item : undefined;
-      const right = wanted !== undefined && (r.value === wanted.value || isEquivalent(d, r.key, wanted.value, r.value));
-      const deps = wanted?.deps ?? previous?.deps ?? [];
+      const right =
+        wanted !== undefined && (r.value === wanted.value || isEquivalent(d, r.key, wanted.value, r.value));
+      const deps = wanted?.deps ?? previous?.deps ?? dependenciesOf(d, r.key, r.value, graph);
       applied.set(r.key, {
         key: r.key,
         descriptor: d,
@@ -78,4 +81,20 @@ export async function readRealState(
     }
   }
   return failures;
+}
+
+/** What a found, unwanted item is built on (its dependents are removed before it). */
+function dependenciesOf(
+  d: AnyDescriptor,
+  key: string,
+  value: unknown,
+  graph: DesiredGraph,
+): NormalizedDependency[] {
+  try {
+    return (
+      d.dependencies?.(key, value, { value: <V>(k: string) => graph.value(k) as V | undefined }) ?? []
+    ).map(normalizeDependency);
+  } catch {
+    return [];
+  }
 }

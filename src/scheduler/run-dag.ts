@@ -12,7 +12,8 @@ export interface DagOptions {
 
 export function runDag(
   after: readonly (readonly number[])[],
-  run: (index: number) => Promise<void>,
+  /** Starts task `index`; it calls `done` once, when finished (it handles its own errors). */
+  run: (index: number, done: () => void) => void,
   options: DagOptions,
 ): Promise<void> {
   const count = after.length;
@@ -58,11 +59,7 @@ export function runDag(
         }
         const i = ready[head++]!;
         inFlight++;
-        // `run` never rejects (operations report their own errors); finish either way.
-        run(i).then(
-          () => finish(i),
-          () => finish(i),
-        );
+        run(i, () => finish(i));
       }
     };
     pump();

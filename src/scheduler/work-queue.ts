@@ -6,7 +6,16 @@
 import type { Change, FactChange, ResyncScope } from './types.js';
 import type { TransactionCause, TransactionRecord } from './history.js';
 
-export type ConfigChange = { put: true; value: unknown } | { put: false };
+/**
+ * The merged changes of one key, equivalent to applying them one by one: a delete (of what was
+ * there before the batch), then the last valid value, then a later refused one (shown as
+ * invalid while the valid one stays in effect).
+ */
+export interface ConfigChange {
+  deleteFirst: boolean;
+  valid?: { value: unknown };
+  refused?: { value: unknown };
+}
 export type FactUpdate = { asserted: true; value: unknown } | { asserted: false };
 
 export interface ResyncRequest {
@@ -50,11 +59,21 @@ export class WorkQueue {
   get isEmpty(): boolean {
     const b = this.batch;
     return (
-      b.waiters.length === 0 && !b.replace && b.config.size === 0 && b.facts.size === 0 && b.retries.size === 0 && b.resync === undefined
+      b.waiters.length === 0 &&
+      !b.replace &&
+      b.config.size === 0 &&
+      b.facts.size === 0 &&
+      b.retries.size === 0 &&
+      b.resync === undefined
     );
   }
 
-  addChange(change: Change, waiter: Waiter | undefined): void {
+  /** `isValid` tells refused values apart, so that merging keeps the meaning of the sequence. */
+  addChange(
+    change: Change,
+    waiter: Waiter | undefined,
+    isValid: (key: string, value: unknown) => boolean,
+  ): void {
     const b = this.batch;
     this.cause(change.resync !== undefined && change.resync !== false ? 'resync' : 'commit');
     if (change.replace === true) {
@@ -62,14 +81,21 @@ export class WorkQueue {
       b.replace = true;
     }
     for (const { key, value } of change.puts ?? []) {
+      const previous = b.config.get(key);
       b.config.delete(key);
-      b.config.set(key, { put: true, value });
+      if (isValid(key, value)) b.config.set(key, { deleteFirst: false, valid: { value } });
+      else {
+        const merged: ConfigChange = { deleteFirst: previous?.deleteFirst ?? false, refused: { value } };
+        if (previous?.valid) merged.valid = previous.valid;
+        b.config.set(key, merged);
+      }
     }
     for (const key of change.deletes ?? []) {
       b.config.delete(key);
-      b.config.set(key, { put: false });
+      b.config.set(key, { deleteFirst: true });
     }
-    if (change.resync !== undefined && change.resync !== false) this.addResync(change.resync === true ? {} : change.resync, change.resync === true);
+    if (change.resync !== undefined && change.resync !== false)
+      this.addResync(change.resync === true ? {} : change.resync, change.resync === true);
     if (waiter) b.waiters.push(waiter);
   }
 

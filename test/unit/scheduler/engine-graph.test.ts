@@ -1,0 +1,289 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Engine, type Descriptor } from '../../../src/scheduler/index.js';
+import { FakeKernel, nodeDescriptor, type NodeValue } from './fake-kernel.js';
+import { ops, rig } from './setup.js';
+
+describe('engine: changes, derived items, claims, dependency kinds', () => {
+  test('a change in place is an update; a change that cannot be is a delete + create', async () => {
+    const r = rig();
+    await r.put(['n/a', { x: 1, fixed: 'p' }], ['n/b', { deps: ['n/a'] }]);
+    r.kernel.log.length = 0;
+    await r.put(['n/a', { x: 2, fixed: 'p' }]);
+    assert.deepEqual(ops(r.kernel), ['update n/a']);
+    r.kernel.log.length = 0;
+    await r.put(['n/a', { x: 2, fixed: 'q' }]);
+    // The dependent goes first and comes back after.
+    assert.deepEqual(ops(r.kernel), ['delete n/b', 'delete n/a', 'create n/a', 'create n/b']);
+    assert.equal(r.state('n/b'), 'configured');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('without update every change re-creates; an equal value does nothing', async () => {
+    const r = rig({}, { withUpdate: false });
+    await r.put(['n/a', { x: 1 }]);
+    await r.put(['n/a', { x: 1 }]);
+    assert.deepEqual(ops(r.kernel), ['create n/a']);
+    await r.put(['n/a', { x: 2 }]);
+    assert.deepEqual(ops(r.kernel), ['create n/a', 'delete n/a', 'create n/a']);
+  });
+
+  test('derived items live while their parent is desired and valid', async () => {
+    const r = rig();
+    await r.put(['n/if', { derive: ['addr1', 'addr2'], deps: ['fact/ns'] }]);
+    assert.equal(r.state('n/if/addr1'), 'pending');
+    assert.equal(r.engine.status('n/if/addr1')?.origin, 'derived');
+    await r.engine.notify([{ key: 'fact/ns', value: 1 }]);
+    assert.deepEqual(ops(r.kernel).slice(0, 1), ['create n/if']);
+    assert.deepEqual(new Set(ops(r.kernel).slice(1)), new Set(['create n/if/addr1', 'create n/if/addr2']));
+    r.kernel.log.length = 0;
+    await r.put(['n/if', { derive: ['addr2', 'addr3'], deps: ['fact/ns'] }]);
+    assert.deepEqual(
+      new Set(ops(r.kernel)),
+      new Set(['delete n/if/addr1', 'update n/if', 'create n/if/addr3']),
+    );
+    assert.equal(r.state('n/if/addr1'), 'removed');
+    r.kernel.log.length = 0;
+    await r.del('n/if');
+    assert.equal(ops(r.kernel).at(-1), 'delete n/if');
+    assert.equal(r.kernel.items.size, 0);
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('a derived item shared by two parents stays while one of them wants it', async () => {
+    const kernel = new FakeKernel();
+    const engine = new Engine();
+    engine.register(nodeDescriptor(kernel));
+    const shared: Descriptor<{ name: string }, null> = {
+      name: 'shared',
+      keyPrefix: 'shared/',
+      create: async () => {
+        kernel.log.push({ op: 'create', key: 'shared/ns', value: null });
+        return null;
+      },
+      delete: async () => {
+        kernel.log.push({ op: 'delete', key: 'shared/ns', value: null });
+      },
+    };
+    engine.register(shared);
+    const withShared: Descriptor<NodeValue, null> = {
+      name: 'user',
+      keyPrefix: 'u/',
+      derived: () => [{ key: 'shared/ns', value: { name: 'ns' } }],
+      dependencies: () => [{ key: 'shared/ns', reason: 'needs ns' }],
+      create: async () => null,
+      delete: async () => undefined,
+    };
+    engine.register(withShared);
+    await engine.commit({
+      puts: [
+        { key: 'u/1', value: {} },
+        { key: 'u/2', value: {} },
+      ],
+    });
+    assert.equal(engine.status('shared/ns')?.state, 'configured');
+    await engine.commit({ deletes: ['u/1'] });
+    assert.equal(engine.status('shared/ns')?.state, 'configured');
+    await engine.commit({ deletes: ['u/2'] });
+    assert.equal(engine.status('shared/ns')?.state, 'removed');
+    assert.deepEqual(ops(kernel), ['create shared/ns', 'delete shared/ns']);
+    await engine.close();
+  });
+
+  test('two items claiming one resource: the later is invalid, naming the other, until it is released', async () => {
+    const r = rig();
+    await r.put(['n/a', { claim: 'eth0@ns1' }]);
+    await r.put(['n/b', { claim: 'eth0@ns1' }]);
+    const s = r.engine.status('n/b');
+    assert.equal(s?.state, 'invalid');
+    assert.deepEqual(s?.fieldErrors, [{ field: 'claim', message: 'eth0@ns1 is already claimed by n/a' }]);
+    assert.deepEqual(ops(r.kernel), ['create n/a']);
+    await r.put(['n/a', { claim: 'eth1@ns1' }]);
+    assert.equal(r.state('n/b'), 'configured');
+    await r.put(['n/a', { claim: 'eth0@ns1' }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.deepEqual(r.kernel.items.get('n/a'), { claim: 'eth1@ns1' }); // previous value stays
+    await r.del('n/b');
+    assert.equal(r.state('n/a'), 'configured');
+    assert.deepEqual(r.kernel.items.get('n/a'), { claim: 'eth0@ns1' });
+  });
+
+  test('claims within one commit: the one put first wins', async () => {
+    const r = rig();
+    await r.put(['n/a', { claim: 'c' }], ['n/b', { claim: 'c' }]);
+    assert.equal(r.state('n/a'), 'configured');
+    assert.equal(r.state('n/b'), 'invalid');
+  });
+
+  test('anyOf: one of the keys is enough', async () => {
+    const r = rig();
+    await r.put(['n/t', { anyOf: ['fact/tmp', 'fact/final'] }]);
+    assert.equal(r.state('n/t'), 'pending');
+    await r.engine.notify([{ key: 'fact/final', value: true }]);
+    assert.equal(r.state('n/t'), 'configured');
+    await r.engine.notify([
+      { key: 'fact/tmp', value: true },
+      { key: 'fact/final', deleted: true },
+    ]);
+    assert.equal(r.state('n/t'), 'configured');
+    assert.deepEqual(ops(r.kernel), ['create n/t']);
+    await r.engine.notify([{ key: 'fact/tmp', deleted: true }]);
+    assert.equal(r.state('n/t'), 'pending');
+  });
+
+  test('prefix: any key under the folder', async () => {
+    const r = rig();
+    await r.put(['n/r', { prefix: 'n/ifs' }]);
+    assert.equal(r.engine.status('n/r')?.reason, 'waiting for something under n/ifs');
+    await r.put(['n/ifs/a', {}]);
+    assert.deepEqual(ops(r.kernel), ['create n/ifs/a', 'create n/r']);
+    await r.put(['n/ifs/b', {}]);
+    await r.del('n/ifs/a');
+    assert.equal(r.state('n/r'), 'configured');
+    await r.del('n/ifs/b');
+    assert.equal(r.state('n/r'), 'pending');
+    assert.deepEqual(ops(r.kernel).slice(-2), ['delete n/r', 'delete n/ifs/b']);
+    await r.engine.notify([{ key: 'n/ifs/fact', value: 1 }]);
+    assert.equal(r.state('n/r'), 'configured');
+  });
+
+  test('a cycle stays pending (two VETH ends break theirs with markers)', async () => {
+    const r = rig();
+    await r.put(['n/a', { deps: ['n/b'] }], ['n/b', { deps: ['n/a'] }]);
+    assert.equal(r.state('n/a'), 'pending');
+    assert.equal(r.state('n/b'), 'pending');
+    assert.equal(r.kernel.writes, 0);
+    // Markers: each end waits for the other's marker, which waits only for its namespace.
+    await r.put(
+      ['n/a', { deps: ['n/b-ready'] }],
+      ['n/b', { deps: ['n/a-ready'] }],
+      ['n/a-ready', { deps: ['fact/ns1'] }],
+      ['n/b-ready', { deps: ['fact/ns2'] }],
+    );
+    await r.engine.notify([{ key: 'fact/ns1', value: 1 }]);
+    assert.equal(r.state('n/a'), 'pending');
+    await r.engine.notify([{ key: 'fact/ns2', value: 1 }]);
+    assert.equal(r.state('n/a'), 'configured');
+    assert.equal(r.state('n/b'), 'configured');
+  });
+
+  test('dependencies that read other values are computed again when those change', async () => {
+    const kernel = new FakeKernel();
+    const engine = new Engine();
+    engine.register(nodeDescriptor(kernel));
+    const routes: Descriptor<{ via: string }, null> = {
+      name: 'route',
+      keyPrefix: 'route/',
+      dependencies(_key, value, view) {
+        const host = view.value<{ host?: string }>(`n/${value.via}`)?.host ?? value.via;
+        return [{ key: `fact/up/${host}`, reason: `waiting for ${host} to be up` }];
+      },
+      create: async (_v, key) => {
+        kernel.log.push({ op: 'create', key, value: null });
+        return null;
+      },
+      delete: async (_v, key) => {
+        kernel.log.push({ op: 'delete', key, value: null });
+      },
+    };
+    engine.register(routes);
+    await engine.commit({ puts: [{ key: 'route/r1', value: { via: 'eth' } }] });
+    assert.equal(engine.status('route/r1')?.reason, 'waiting for eth to be up');
+    await engine.commit({ puts: [{ key: 'n/eth', value: { host: 'veth9' } as NodeValue }] });
+    assert.equal(engine.status('route/r1')?.reason, 'waiting for veth9 to be up');
+    await engine.notify([
+      { key: 'fact/up/veth9', value: true },
+      { key: 'fact/up/veth8', value: true },
+    ]);
+    assert.equal(engine.status('route/r1')?.state, 'configured');
+    // New dependencies for an applied item: re-created on them.
+    await engine.commit({ puts: [{ key: 'n/eth', value: { host: 'veth8' } as NodeValue }] });
+    assert.equal(engine.status('route/r1')?.state, 'configured');
+    assert.deepEqual(
+      ops(kernel).filter((o) => o.includes('route')),
+      ['create route/r1', 'delete route/r1', 'create route/r1'],
+    );
+    await engine.close();
+  });
+
+  test('a key nobody handles is refused by commit', async () => {
+    const r = rig();
+    await assert.rejects(r.engine.commit({ puts: [{ key: 'zzz/1', value: {} }] }), {
+      code: 'ERR_NO_DESCRIPTOR',
+    });
+  });
+
+  test('a derived key nobody handles is invalid', async () => {
+    const kernel = new FakeKernel();
+    const engine = new Engine();
+    engine.register({ ...nodeDescriptor(kernel), derived: () => [{ key: 'nowhere/x', value: 1 }] });
+    await engine.commit({ puts: [{ key: 'n/a', value: {} }] });
+    assert.equal(engine.status('nowhere/x')?.state, 'invalid');
+    assert.equal(engine.status('n/a')?.state, 'configured');
+  });
+
+  test('replace: keys not in the new configuration are deleted', async () => {
+    const r = rig();
+    await r.put(['n/a', {}], ['n/b', {}]);
+    await r.engine.commit({
+      puts: [
+        { key: 'n/b', value: {} },
+        { key: 'n/c', value: {} },
+      ],
+      replace: true,
+    });
+    assert.deepEqual([...r.kernel.items.keys()].sort(), ['n/b', 'n/c']);
+  });
+
+  test('longest keyPrefix wins, handles() filters', async () => {
+    const kernel = new FakeKernel();
+    const engine = new Engine();
+    engine.register(nodeDescriptor(kernel, { name: 'outer', prefix: 'a/' }));
+    engine.register({
+      ...nodeDescriptor(kernel, { name: 'inner', prefix: 'a/b/' }),
+      handles: (k) => !k.endsWith('/skip'),
+    });
+    await engine.commit({
+      puts: [
+        { key: 'a/b/x', value: {} },
+        { key: 'a/b/skip', value: {} },
+        { key: 'a/y', value: {} },
+      ],
+    });
+    assert.equal(engine.status('a/b/x')?.descriptor, 'inner');
+    assert.equal(engine.status('a/b/skip')?.descriptor, 'outer');
+    assert.equal(engine.status('a/y')?.descriptor, 'outer');
+    assert.throws(() => engine.register(nodeDescriptor(kernel, { name: 'outer' })), {
+      code: 'ERR_DESCRIPTOR_CONFIG',
+    });
+  });
+
+  test('metadata of applied items is visible to dependents', async () => {
+    const engine = new Engine();
+    let seen: unknown;
+    engine.register({
+      name: 'link',
+      keyPrefix: 'link/',
+      create: async () => ({ ifindex: 7 }),
+      delete: async () => undefined,
+    });
+    engine.register({
+      name: 'addr',
+      keyPrefix: 'addr/',
+      dependencies: () => [{ key: 'link/x', reason: 'needs link' }],
+      create: async (view) => {
+        seen = view.metadata<{ ifindex: number }>('link/x')?.ifindex;
+        return null;
+      },
+      delete: async () => undefined,
+    });
+    await engine.commit({
+      puts: [
+        { key: 'addr/1', value: {} },
+        { key: 'link/x', value: {} },
+      ],
+    });
+    assert.equal(seen, 7);
+    assert.deepEqual(engine.state.metadata('link/x'), { ifindex: 7 });
+  });
+});

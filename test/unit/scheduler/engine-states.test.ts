@@ -1,0 +1,202 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ops, rig } from './setup.js';
+
+describe('engine: item states', () => {
+  test('creates in dependency order whatever the order of puts; configured', async () => {
+    const r = rig();
+    await r.put(['n/c', { deps: ['n/b'] }], ['n/b', { deps: ['n/a'] }], ['n/a', {}]);
+    assert.deepEqual(ops(r.kernel), ['create n/a', 'create n/b', 'create n/c']);
+    for (const k of ['n/a', 'n/b', 'n/c']) assert.equal(r.state(k), 'configured');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('pending with the reason of the missing dependency, applied when it appears', async () => {
+    const r = rig();
+    await r.put(['n/b', { deps: ['n/a'] }]);
+    assert.equal(r.state('n/b'), 'pending');
+    assert.equal(r.engine.status('n/b')?.reason, 'waiting for n/a');
+    assert.equal(r.kernel.writes, 0);
+    await r.put(['n/a', {}]);
+    assert.equal(r.state('n/b'), 'configured');
+    assert.deepEqual(ops(r.kernel), ['create n/a', 'create n/b']);
+  });
+
+  test('removing a dependency removes its dependents first and keeps them pending; re-adding brings them back', async () => {
+    const r = rig();
+    await r.put(['n/a', {}], ['n/b', { deps: ['n/a'] }], ['n/c', { deps: ['n/b'] }]);
+    await r.del('n/a');
+    assert.deepEqual(ops(r.kernel).slice(3), ['delete n/c', 'delete n/b', 'delete n/a']);
+    assert.equal(r.state('n/a'), 'removed');
+    assert.equal(r.state('n/b'), 'pending');
+    assert.equal(r.state('n/c'), 'pending');
+    assert.equal(r.engine.status('n/c')?.reason, 'waiting for n/b');
+    await r.put(['n/a', {}]);
+    assert.deepEqual([...r.kernel.items.keys()].sort(), ['n/a', 'n/b', 'n/c']);
+    assert.equal(r.state('n/c'), 'configured');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('facts satisfy dependencies; withdrawn, dependents are removed; value change re-creates if asked', async () => {
+    const r = rig();
+    await r.put(
+      ['n/x', { factDeps: ['fact/ns/1'] }],
+      ['n/y', { deps: ['fact/ns/1'] }],
+      ['n/z', { deps: ['n/x'] }],
+    );
+    assert.equal(r.engine.status('n/x')?.reason, 'waiting for fact fact/ns/1');
+    await r.engine.notify([{ key: 'fact/ns/1', value: { inode: 1 } }]);
+    assert.deepEqual(ops(r.kernel).sort(), ['create n/x', 'create n/y', 'create n/z']);
+    r.kernel.log.length = 0;
+
+    // Same value again: nothing.
+    await r.engine.notify([{ key: 'fact/ns/1', value: { inode: 1 } }]);
+    assert.equal(r.kernel.writes, 0);
+
+    // New value: n/x (recreateOnChange) and its dependent n/z are re-created; n/y stays.
+    await r.engine.notify([{ key: 'fact/ns/1', value: { inode: 2 } }]);
+    assert.deepEqual(ops(r.kernel), ['delete n/z', 'delete n/x', 'create n/x', 'create n/z']);
+    r.kernel.log.length = 0;
+
+    await r.engine.notify([{ key: 'fact/ns/1', deleted: true }]);
+    assert.deepEqual(new Set(ops(r.kernel)), new Set(['delete n/z', 'delete n/x', 'delete n/y']));
+    assert.equal(ops(r.kernel).indexOf('delete n/z') < ops(r.kernel).indexOf('delete n/x'), true);
+    for (const k of ['n/x', 'n/y', 'n/z']) assert.equal(r.state(k), 'pending');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('an invalid first value is invalid and never applied', async () => {
+    const r = rig();
+    const record = await r.put(['n/a', { bad: true }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.deepEqual(r.engine.status('n/a')?.fieldErrors, [{ field: 'bad', message: 'is bad' }]);
+    assert.equal(record.counts.invalid, 1);
+    assert.equal(r.kernel.writes, 0);
+  });
+
+  test('an invalid later value keeps the previous valid value applied, kernel untouched', async () => {
+    const r = rig();
+    await r.put(['n/a', { x: 1 }], ['n/b', { deps: ['n/a'] }]);
+    await r.put(['n/a', { x: 2, bad: true }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.equal(r.kernel.writes, 2);
+    assert.deepEqual(r.kernel.items.get('n/a'), { x: 1 });
+    assert.deepEqual(r.engine.state.value('n/a'), { x: 1 });
+    assert.equal(r.state('n/b'), 'configured');
+    await r.put(['n/a', { x: 3 }]);
+    assert.equal(r.state('n/a'), 'configured');
+    assert.deepEqual(ops(r.kernel).at(-1), 'update n/a');
+    assert.equal(r.engine.status('n/a')?.fieldErrors, undefined);
+  });
+
+  test('a retriable failure fails the item only, retries with backoff, then dependents follow', async () => {
+    const r = rig({ retry: { initialDelayMs: 100, maxDelayMs: 300 } });
+    r.kernel.fail('create', 'n/a', 4);
+    await r.put(['n/a', {}], ['n/b', { deps: ['n/a'] }], ['n/other', {}]);
+    let s = r.engine.status('n/a');
+    assert.equal(s?.state, 'failed');
+    assert.equal(s?.retries, 1);
+    assert.equal(s?.error?.code, 'ERR_FAKE');
+    assert.equal(s?.error?.retriable, true);
+    assert.equal(s?.nextRetryAt, r.clock.now() + 100);
+    assert.equal(r.state('n/b'), 'pending');
+    assert.equal(r.state('n/other'), 'configured');
+
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = r.clock.now();
+      const at = r.engine.status('n/a')!.nextRetryAt!;
+      delays.push(at - before);
+      r.clock.advance(at - before);
+      await r.engine.idle();
+    }
+    assert.deepEqual(delays, [100, 200, 300]);
+    s = r.engine.status('n/a');
+    assert.equal(s?.state, 'failed');
+    assert.equal(s?.retries, 4);
+    assert.equal(s?.nextRetryAt, r.clock.now() + 300); // capped
+    r.clock.advance(300);
+    await r.engine.idle();
+    assert.equal(r.state('n/a'), 'configured');
+    assert.equal(r.state('n/b'), 'configured');
+    assert.equal(r.engine.status('n/a')?.retries, undefined);
+    assert.equal(r.clock.pendingTimers, 0);
+  });
+
+  test('a non-retriable failure is not retried until something changes', async () => {
+    const r = rig();
+    r.kernel.fail('create', 'n/a', 1, false);
+    await r.put(['n/a', {}]);
+    const s = r.engine.status('n/a');
+    assert.equal(s?.state, 'failed');
+    assert.equal(s?.nextRetryAt, undefined);
+    assert.equal(r.clock.pendingTimers, 0);
+    await r.put(['n/a', { x: 1 }]);
+    assert.equal(r.state('n/a'), 'configured');
+  });
+
+  test('maxRetries gives up', async () => {
+    const r = rig({ retry: { initialDelayMs: 10, maxRetries: 1 } });
+    r.kernel.fail('create', 'n/a', 5);
+    await r.put(['n/a', {}]);
+    r.clock.advance(10);
+    await r.engine.idle();
+    assert.equal(r.engine.status('n/a')?.retries, 2);
+    assert.equal(r.engine.status('n/a')?.nextRetryAt, undefined);
+  });
+
+  test('a failed update keeps the item applied (old value) and is retried', async () => {
+    const r = rig({ retry: { initialDelayMs: 10 } });
+    await r.put(['n/a', { x: 1 }], ['n/b', { deps: ['n/a'] }]);
+    r.kernel.fail('update', 'n/a');
+    await r.put(['n/a', { x: 2 }]);
+    assert.equal(r.state('n/a'), 'failed');
+    assert.equal(r.state('n/b'), 'configured');
+    assert.deepEqual(r.kernel.items.get('n/a'), { x: 1 });
+    r.clock.advance(10);
+    await r.engine.idle();
+    assert.equal(r.state('n/a'), 'configured');
+    assert.deepEqual(r.kernel.items.get('n/a'), { x: 2 });
+  });
+
+  test('a failed delete is retried; the item is removed in the end', async () => {
+    const r = rig({ retry: { initialDelayMs: 10 } });
+    await r.put(['n/a', {}]);
+    r.kernel.fail('delete', 'n/a');
+    await r.del('n/a');
+    assert.equal(r.state('n/a'), 'failed');
+    assert.equal(r.kernel.items.has('n/a'), true);
+    r.clock.advance(10);
+    await r.engine.idle();
+    assert.equal(r.state('n/a'), 'removed');
+    assert.equal(r.kernel.items.size, 0);
+  });
+
+  test('removed items are reported to listeners, then forgotten beyond the limit', async () => {
+    const r = rig({ removedStatusLimit: 1 });
+    await r.put(['n/a', {}], ['n/b', {}]);
+    await r.del('n/a');
+    await r.del('n/b');
+    assert.ok(r.changes.some((c) => c.key === 'n/a' && c.state === 'removed'));
+    assert.equal(r.engine.status('n/a'), undefined);
+    assert.equal(r.state('n/b'), 'removed');
+    await r.put(['n/b', {}]);
+    assert.equal(r.state('n/b'), 'configured');
+    assert.equal(r.engine.statusList().length, 1);
+  });
+
+  test('deleting a pending item reports it removed, with no kernel write', async () => {
+    const r = rig();
+    await r.put(['n/b', { deps: ['n/a'] }]);
+    await r.del('n/b');
+    assert.equal(r.state('n/b'), 'removed');
+    assert.equal(r.kernel.writes, 0);
+  });
+
+  test('updatedAt follows the clock', async () => {
+    const r = rig();
+    await r.put(['n/a', {}]);
+    const t = r.engine.status('n/a')!.updatedAt;
+    assert.equal(t, r.clock.now());
+  });
+});
