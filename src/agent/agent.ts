@@ -88,6 +88,15 @@ export class Agent {
     return this.api?.address;
   }
 
+  /** Item states as the API shows them (reasons explained, interface kernel state attached). */
+  status(): import('../api/service.js').ItemStatus[] {
+    return this.service?.status() ?? [];
+  }
+
+  statusOf(key: string): import('../api/service.js').ItemStatus | undefined {
+    return this.service?.statusOf(key);
+  }
+
   async start(): Promise<void> {
     const { options, logger } = this;
     if (!options.etcd?.length) {
@@ -105,6 +114,12 @@ export class Agent {
     this.publisher = new InterfaceStatePublisher(options.label, this.engine, this.plugin.views, this.store, options.statusIntervalMs);
     this.service = new AgentApiService(this.engine, this.store, this.plugin.views, this.metrics, this.publisher);
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
+    if (this.microservices) {
+      const watcher = this.microservices;
+      this.service.setMicroserviceReason((label) => watcher.pendingReason(label));
+    } else {
+      this.service.setMicroserviceReason((label) => `waiting for microservice ${label} (Docker is not watched: --no-docker)`);
+    }
     this.engine.onStatus((changes) => {
       const counts: Record<string, number> = {};
       for (const s of this.engine.statusList()) if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;

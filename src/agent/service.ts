@@ -26,9 +26,49 @@ function toApiStatus(status: EngineStatus): ItemStatus {
   };
 }
 
+/** Words to use instead of "waiting for microservice L" while that cannot happen (Docker down). */
+export type MicroserviceReason = (label: string) => string | undefined;
+
+const MICROSERVICE_WAIT = /^waiting for microservice (\S+)$/;
+const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured$/;
+
 export class AgentApiService implements AgentService {
   readonly version = AGENT_VERSION;
   private readonly events = new EventEmitter<{ event: [AgentEvent] }>();
+  private microserviceReason: MicroserviceReason = () => undefined;
+
+  setMicroserviceReason(reason: MicroserviceReason): void {
+    this.microserviceReason = reason;
+  }
+
+  /**
+   * A pending reason as users need it: "waiting for microservice L" says why when Docker is not
+   * reachable; a VETH end waiting for its peer also says what the peer waits for.
+   */
+  private explain(status: EngineStatus, depth = 0): string | undefined {
+    const reason = status.reason;
+    if (status.state !== 'pending' || !reason) return reason;
+    const microservice = MICROSERVICE_WAIT.exec(reason);
+    if (microservice) {
+      const why = this.microserviceReason(microservice[1]!);
+      if (!why || why === reason) return reason;
+      return why.startsWith('waiting for') ? why : `${reason} (${why})`;
+    }
+    const peer = PEER_WAIT.exec(reason);
+    if (peer && depth === 0) {
+      const peerKey = status.key.slice(0, status.key.lastIndexOf('/') + 1) + peer[1];
+      const peerStatus = this.engine.status(peerKey);
+      const peerReason = peerStatus ? this.explain(peerStatus, depth + 1) : undefined;
+      if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason)) return `${reason} (${peerReason})`;
+    }
+    return reason;
+  }
+
+  private view(status: EngineStatus): ItemStatus {
+    const view = toApiStatus(status);
+    const reason = this.explain(status);
+    return reason ? { ...view, reason } : view;
+  }
 
   constructor(
     private readonly engine: Engine,
@@ -51,7 +91,7 @@ export class AgentApiService implements AgentService {
       .statusList()
       .filter((s) => s.origin === 'config')
       .map((s) => {
-        const view = toApiStatus(s);
+        const view = this.view(s);
         const state = interfaces.get(s.key);
         return state ? { ...view, interface: state } : view;
       });
@@ -61,7 +101,7 @@ export class AgentApiService implements AgentService {
     const status = this.engine.status(key);
     if (!status) return undefined;
     const state = this.interfaces.states().get(key);
-    return state ? { ...toApiStatus(status), interface: state } : toApiStatus(status);
+    return state ? { ...this.view(status), interface: state } : this.view(status);
   }
 
   async getConfig(key: string): Promise<ConfigEntry | undefined> {

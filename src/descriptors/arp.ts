@@ -1,9 +1,9 @@
 /** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
-import { arpKey, describeNamespace, namespaceId, type LinuxArpEntry } from '../model/index.js';
+import { describeNamespace, namespaceId, type LinuxArpEntry } from '../model/index.js';
 import { NetlinkError } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { linkUpFact, namedNamespaceItem } from './fact-keys.js';
+import { linkUpFact } from './fact-keys.js';
 import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addNeighbour, neighbourMatches, removeNeighbour } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import type { LinkAttributes } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor } from './engine-contract.js';
-import { NAMED_NAMESPACE, namespaceFact, parseAddressItem } from './fact-keys.js';
+import { NAMED_NAMESPACE, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
 import { namespaceDependency } from './interface.js';
@@ -50,20 +50,20 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         list.push(d);
         byInterface.set(d.value.interfaceKey, list);
       }
+      // One address dump per namespace, not one per interface.
       const perView = new Map<string, Promise<Set<string>>>();
       for (const [interfaceKey, items] of byInterface) {
         const meta = engine.metadata<InterfaceMetadata>(interfaceKey);
         const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
         if (!meta || !view) continue;
-        const cacheKey = `${view.id}#${meta.ifindex}`;
-        let present = perView.get(cacheKey);
+        let present = perView.get(view.id);
         if (!present) {
-          present = view.handle.addrList({ index: meta.ifindex }).then((list) => new Set(list.map(addressCidr)));
-          perView.set(cacheKey, present);
+          present = view.handle.addrList().then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
+          perView.set(view.id, present);
         }
         const set = await present;
         for (const item of items) {
-          if (set.has(item.value.cidr)) {
+          if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
             found.push({ key: item.key, value: item.value, metadata: { ifindex: meta.ifindex, namespaceId: meta.namespaceId }, managed: true });
           }
         }
@@ -84,6 +84,13 @@ export function vethEndDescriptor(ctx: LinuxContext): LinuxDescriptor<{ namespac
     },
     create: async () => null,
     delete: async () => undefined,
+    // Nothing in the kernel: the marker holds while its namespace is open. Saying so on resync
+    // keeps a restart over a right state free of (no-op) creates in the transaction record.
+    async retrieve(_engine, desired) {
+      return desired
+        .filter((d) => ctx.views.get(d.value.namespace) !== undefined)
+        .map((d) => ({ key: d.key, value: d.value, metadata: null, managed: true }));
+    },
   };
 }
 

@@ -15,7 +15,7 @@ import {
   type LinuxInterface,
   type VethInterface,
 } from '../model/index.js';
-import { NetlinkError } from '../netlink/index.js';
+import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
 import type { Dep, DerivedItem, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
 import {
@@ -55,7 +55,8 @@ export function createsPair(value: VethInterface): boolean {
 }
 
 export function namespaceDependency(ref: LinuxInterface['namespace']): Dep {
-  return { key: namespaceFact(namespaceId(ref)), reason: `waiting for ${describeNamespace(ref)}`, recreateOnChange: true };
+  const what = ref.kind === 'microservice' ? `microservice ${ref.label}` : describeNamespace(ref);
+  return { key: namespaceFact(namespaceId(ref)), reason: `waiting for ${what}`, recreateOnChange: true };
 }
 
 /** Items derived from an interface: its addresses, its VETH end marker, the named namespace it needs. */
@@ -235,10 +236,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           if (!wanted) continue;
           const value = wanted.value;
           const sameNamespace = namespaceId(value.namespace) === view.id;
-          const right =
-            sameNamespace &&
-            link.name === value.hostIfName &&
-            Object.keys(linkDifferences(link, desiredLinkAttributes(value, ctx.label))).length === 0;
+          const rightLink = (l: Link): boolean =>
+            l.name === value.hostIfName && Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;
+          // The registry follows the kernel's events and may lag behind our own last change (its
+          // event not read yet): ask the kernel before calling a link wrong.
+          const right = sameNamespace && (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
           found.push({ key: wanted.key, value: right ? value : { ...value, mtu: -1 }, metadata: meta, managed: true });
         }
       }
@@ -250,6 +252,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return error instanceof AgentError ? error.retriable : false;
     },
   };
+}
+
+async function freshLinkIsRight(handle: NetlinkHandle, index: number, right: (link: Link) => boolean): Promise<boolean> {
+  const fresh = await handle.linkGet(index).catch(() => undefined);
+  return fresh !== undefined && right(fresh);
 }
 
 /** The value of an interface of ours that the config no longer has (to remove it). */

@@ -101,6 +101,7 @@ export async function createVethPair(
 
 /** Configures this end of a VETH pair its peer created: up/down, MTU/MAC if they differ, our mark. */
 export async function adoptVethEnd(label: string, self: VethInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+  // Asked, not taken from the registry: right after a re-creation it may still hold the old end.
   const link = await findLink(view, self.hostIfName);
   if (!link || link.kind !== 'veth') throw new InterfaceNotFoundError(self.hostIfName, view.description, 'VETH end');
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));

@@ -90,7 +90,10 @@ export class LinuxPlugin {
         if (event.topic === 'neighbour' && event.neighbour.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'arp' });
       }
     });
-    this.views.on('resynced', () => this.scheduleDrift({ descriptor: 'interface' }));
+    this.views.on('resynced', () => {
+      this.scheduleDrift({ descriptor: 'interface' });
+      this.scheduleDrift({ descriptor: 'address' });
+    });
     this.tracker.on('available', (location) => {
       const opened = this.namespaceAvailable(location);
       this.opening.add(opened);
@@ -191,6 +194,9 @@ export class LinuxPlugin {
       if (drifted) {
         this.logger?.info({ key, namespace: view.id, link: link.name, change: change.kind }, 'managed link changed outside the agent; re-checking');
         this.scheduleDrift({ key });
+        // Its addresses went with it: re-read them too, or the engine would keep them as applied
+        // while it re-creates the link under them.
+        if (change.kind === 'removed') for (const cidr of desired.ipAddresses) this.scheduleDrift({ key: addressItem(key, cidr) });
       }
     }
   }

@@ -14,8 +14,9 @@ export function namedNamespacePath(name: string): string {
   return `${NETNS_DIR}/${name}`;
 }
 
+/** Distinct from interface marks (`netns-agent:<label>:<config name>`), so no config name can match it. */
 function creatorMark(label: string): string {
-  return `${ALIAS_PREFIX}:${label}:namespace`;
+  return `${ALIAS_PREFIX}-namespace:${label}`;
 }
 
 async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promise<T>): Promise<T> {

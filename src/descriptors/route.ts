@@ -4,7 +4,7 @@
  * (an address or a gateway-less route of the interface covers it) — whoever configured those — so
  * that any order of puts converges, and it steps back (removed, pending) when they go away.
  */
-import { describeNamespace, namespaceId, routeKey, type LinuxRoute } from '../model/index.js';
+import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.js';
 import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';

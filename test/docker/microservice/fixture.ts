@@ -14,7 +14,8 @@ import { Agent } from '../../../src/agent/agent.js';
 import { createLogger } from '../../../src/agent/logger.js';
 import { arpKey, interfaceKey, routeKey } from '../../../src/model/index.js';
 import { openDatastore, type Datastore } from '../../../src/datastore/index.js';
-import type { ItemState, ItemStatus } from '../../../src/scheduler/types.js';
+import type { ItemState } from '../../../src/scheduler/types.js';
+import type { ItemStatus } from '../../../src/api/service.js';
 
 const run = promisify(execFile);
 
@@ -173,7 +174,7 @@ export async function startAgent(
     });
     await agent.start();
     const started = agent;
-    const status = (key: string): ItemStatus | undefined => started.engine.status(key);
+    const status = (key: string): ItemStatus | undefined => started.statusOf(key);
     return {
       agent: started,
       store,
@@ -185,7 +186,7 @@ export async function startAgent(
           if (Date.now() > deadline) {
             const report = keys.map(
               (k) =>
-                `${k.slice(k.lastIndexOf('/') + 1)}=${status(k)?.state}(${status(k)?.reason ?? status(k)?.error?.message ?? ''})`,
+                `${k.slice(k.lastIndexOf('/') + 1)}=${status(k)?.state}(${status(k)?.reason ?? status(k)?.error ?? ''})`,
             );
             throw new Error(`timed out after ${timeoutMs} ms waiting for ${state}: ${report.join(', ')}`);
           }

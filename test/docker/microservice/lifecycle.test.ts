@@ -170,7 +170,6 @@ describe('microservice lifecycle through the agent', () => {
 
   test(
     'the host end pending reason names the microservice too',
-    { todo: 'the host end says "waiting for VETH peer <name> to be configured": the reason is not chained' },
     async (t) => {
       if (!available) return t.skip('dockerd does not answer');
       const hub = makeNamespace('msh');

@@ -1,0 +1,383 @@
+/**
+ * The HTTP API of a running agent (embedded store, bearer token): every endpoint, 400 with field
+ * errors, 404 for unknown keys, server-sent events, /metrics, 401 without the token everywhere but
+ * /metrics, and a unix-socket listener with mode 0600.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ipTry, skipUnlessRoot } from '../helpers/kernel.js';
+import {
+  AgentProcess,
+  checkSeedPair,
+  Cleanup,
+  configKey,
+  deleteNamespaces,
+  eventually,
+  ipLink,
+  seedPair,
+  tag,
+  type SeedPair,
+  type StatusRow,
+} from '../helpers/agent.js';
+
+interface SseEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/** Follows /v1/events of a TCP agent; collects every event. */
+function followEvents(
+  agent: AgentProcess,
+  token: string | undefined,
+): { events: SseEvent[]; status: Promise<number>; close(): void } {
+  const events: SseEvent[] = [];
+  const url = new URL(agent.server);
+  let request: http.ClientRequest | undefined;
+  const status = new Promise<number>((resolve, reject) => {
+    request = http.get(
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        path: '/v1/events',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) !== -1) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const type = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (type && data) events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
+          }
+        });
+        res.on('error', () => undefined);
+      },
+    );
+    request.on('error', (error) => (events.length ? undefined : reject(error)));
+  });
+  return { events, status, close: () => request?.destroy() };
+}
+
+describe('HTTP API', { skip: skipUnlessRoot() }, () => {
+  const cleanup = new Cleanup();
+  const token = `tok-${tag(8)}`;
+  const label = `e2ep${tag()}`;
+  let agent: AgentProcess;
+  let pair: SeedPair;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'netns-e2e-api-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    pair = seedPair(label, 'e2p');
+    cleanup.add(() => deleteNamespaces(pair.ns1, pair.ns2));
+    agent = await AgentProcess.start({ label, store: path.join(dir, 'store.db'), token });
+    cleanup.add(() => agent.stop());
+  });
+  after(() => cleanup.run());
+
+  test('without the bearer token every endpoint but /metrics answers 401', async () => {
+    const calls: [string, string, string?][] = [
+      ['GET', '/v1/status'],
+      ['GET', `/v1/status${pair.key1}`],
+      ['GET', `/v1/config${pair.key1}`],
+      ['PUT', `/v1/config${pair.key1}`, JSON.stringify(pair.veth1)],
+      ['DELETE', `/v1/config${pair.key1}`],
+      ['GET', `/v1/config?prefix=${encodeURIComponent('/vnf-agent/')}`],
+      ['GET', '/v1/kernel'],
+      ['GET', '/v1/history'],
+      ['POST', '/v1/plan', '{}'],
+      ['GET', '/v1/events'],
+    ];
+    for (const [method, url, body] of calls) {
+      for (const bad of [null, 'wrong-token']) {
+        const r = await agent.request(method, url, body, bad);
+        assert.equal(r.status, 401, `${method} ${url} with token ${bad}: ${r.status} ${r.text}`);
+      }
+    }
+    const events = followEvents(agent, undefined);
+    assert.equal(await events.status, 401);
+    events.close();
+    const metrics = await agent.request('GET', '/metrics', undefined, null);
+    assert.equal(metrics.status, 200);
+    assert.equal(
+      (await agent.request('GET', `/v1/config${pair.key1}`)).status,
+      404,
+      'nothing was stored by refused requests',
+    );
+  });
+
+  test('PUT, GET, list, status, events, kernel, history, DELETE', async () => {
+    const events = followEvents(agent, token);
+    try {
+      assert.equal(await events.status, 200);
+      const put1 = await agent.request('PUT', `/v1/config${pair.key1}`, JSON.stringify(pair.veth1));
+      assert.equal(put1.status, 200, put1.text);
+      assert.equal((put1.json as { key: string }).key, pair.key1);
+      assert.equal(typeof (put1.json as { revision: number }).revision, 'number');
+      assert.equal(
+        (await agent.request('PUT', `/v1/config${pair.key2}`, JSON.stringify(pair.veth2))).status,
+        200,
+      );
+      await agent.until([pair.key1, pair.key2], 'configured');
+      const { ifindex1 } = await eventually(() => checkSeedPair(pair), 5000);
+
+      const got = await agent.json<{ key: string; value: Record<string, unknown>; revision: number }>(
+        'GET',
+        `/v1/config${pair.key1}`,
+      );
+      assert.equal(got.key, pair.key1);
+      assert.deepEqual(got.value, pair.veth1);
+      const listed = await agent.json<{ key: string }[]>(
+        'GET',
+        `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/`)}`,
+      );
+      assert.deepEqual(listed.map((e) => e.key).sort(), [pair.key1, pair.key2]);
+      const none = await agent.json<unknown[]>(
+        'GET',
+        `/v1/config?prefix=${encodeURIComponent('/vnf-agent/no-such-label/')}`,
+      );
+      assert.deepEqual(none, []);
+
+      const rows = await agent.status();
+      for (const row of rows) {
+        assert.ok(['configured', 'pending', 'failed', 'invalid', 'removed'].includes(row.state));
+        assert.ok(!Number.isNaN(Date.parse(row.updatedAt)));
+      }
+      const one = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
+      assert.equal(one.state, 'configured');
+      await eventually(async () => {
+        const row = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
+        assert.equal(row.interface?.ifindex, ifindex1);
+        assert.equal(row.interface?.hostIfName, 'veth1Name');
+      });
+
+      const kernel = await agent.json<{ namespace: string; links: { name: string; index: number }[] }[]>(
+        'GET',
+        '/v1/kernel',
+      );
+      const ns1 = kernel.find((n) => n.namespace.includes(pair.ns1));
+      assert.ok(ns1, `namespace ${pair.ns1} in /v1/kernel: ${kernel.map((n) => n.namespace).join(', ')}`);
+      assert.ok(ns1.links.some((l) => l.name === 'veth1Name' && l.index === ifindex1));
+      assert.ok(
+        kernel.some((n) => n.links.some((l) => l.name === 'lo')),
+        'unmanaged links are shown too',
+      );
+
+      const history = await agent.json<
+        { seq: number; causes: string[]; operations: { key: string; kind: string }[] }[]
+      >('GET', '/v1/history');
+      assert.ok(history.some((t) => t.operations.some((op) => op.key === pair.key1 && op.kind === 'create')));
+
+      await eventually(() => {
+        const states = events.events
+          .filter((e) => e.type === 'state' && e.data.key === pair.key1)
+          .map((e) => e.data.state);
+        assert.ok(states.includes('configured'), `state events for veth1: ${JSON.stringify(states)}`);
+        assert.ok(events.events.some((e) => e.type === 'transaction' && typeof e.data.seq === 'number'));
+      });
+
+      const del = await agent.request('DELETE', `/v1/config${pair.key1}`);
+      assert.equal(del.status, 200, del.text);
+      assert.deepEqual(del.json, { key: pair.key1, deleted: true });
+      assert.equal((await agent.request('GET', `/v1/config${pair.key1}`)).status, 404);
+      await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined));
+      assert.equal((await agent.request('DELETE', `/v1/config${pair.key2}`)).status, 200);
+    } finally {
+      events.close();
+    }
+  });
+
+  test('invalid values: 400 with the field errors; nothing stored', async () => {
+    const key = configKey(label, 'interface', 'badone');
+    const bad = await agent.request(
+      'PUT',
+      `/v1/config${key}`,
+      JSON.stringify({
+        name: 'badone',
+        type: 0,
+        mtu: 99_999,
+        host_if_name: 'x'.repeat(16),
+        veth: { peer_if_name: 'p' },
+      }),
+    );
+    assert.equal(bad.status, 400, bad.text);
+    const errors = (bad.json as { errors: { key?: string; field: string; message: string }[] }).errors;
+    const fields = errors.map((e) => e.field);
+    assert.ok(fields.includes('mtu'), JSON.stringify(errors));
+    assert.ok(
+      fields.some((f) => f.includes('host_if_name') || f.includes('hostIfName')),
+      JSON.stringify(errors),
+    );
+    for (const e of errors) assert.ok(e.message.length > 0);
+
+    const notJson = await agent.request('PUT', `/v1/config${key}`, '{"name": ');
+    assert.equal(notJson.status, 400);
+    assert.ok((notJson.json as { errors: unknown[] }).errors.length > 0);
+
+    const badKey = await agent.request('PUT', '/v1/config/vnf-agent/x/linux/config/v1/bridge/b', '{}');
+    assert.equal(badKey.status, 400);
+    assert.equal((badKey.json as { errors: { field: string }[] }).errors[0]?.field, '$key');
+
+    assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
+    assert.equal((await agent.request('GET', `/v1/status${key}`)).status, 404);
+  });
+
+  test('404 for unknown keys', async () => {
+    const key = configKey(label, 'interface', 'nobody');
+    for (const [method, url] of [
+      ['GET', `/v1/status${key}`],
+      ['GET', `/v1/config${key}`],
+      ['DELETE', `/v1/config${key}`],
+    ] as const) {
+      const r = await agent.request(method, url);
+      assert.equal(r.status, 404, `${method} ${url}: ${r.status}`);
+      assert.match((r.json as { error: string }).error, /nobody/);
+    }
+  });
+
+  test('POST /v1/plan: planned actions, nothing changed; 400 on a body that is not JSON', async () => {
+    const plan = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({
+        puts: [
+          { key: pair.key1, value: pair.veth1 },
+          { key: pair.key2, value: pair.veth2 },
+        ],
+        deletes: [],
+      }),
+    );
+    assert.equal(plan.status, 200, plan.text);
+    const body = plan.json as { actions: unknown[]; invalid: unknown[] };
+    assert.ok(Array.isArray(body.actions) && body.actions.length > 0, plan.text);
+    assert.deepEqual(body.invalid, []);
+    assert.ok(JSON.stringify(body.actions).includes(pair.key1));
+    assert.equal((await agent.request('GET', `/v1/config${pair.key1}`)).status, 404, 'plan stores nothing');
+    assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined, 'plan changes no kernel state');
+
+    const invalid = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ puts: [{ key: pair.key1, value: { ...pair.veth1, mtu: 5 } }] }),
+    );
+    assert.equal(invalid.status, 200);
+    assert.equal((invalid.json as { invalid: { key: string }[] }).invalid[0]?.key, pair.key1);
+
+    const notJson = await agent.request('POST', '/v1/plan', 'puts: nope');
+    assert.equal(notJson.status, 400);
+  });
+
+  test('/v1/events reports interface index events of the agent namespace', async (t) => {
+    const host = `e2h${tag(4)}`;
+    const ns = `e2pv${tag(4)}`;
+    t.after(() => {
+      ipTry(null, ['link', 'del', host]);
+      deleteNamespaces(ns);
+    });
+    const hostKey = configKey(label, 'interface', 'hostend');
+    const nsKey = configKey(label, 'interface', 'nsend');
+    const events = followEvents(agent, token);
+    try {
+      assert.equal(await events.status, 200);
+      await agent.json(
+        'PUT',
+        `/v1/config${hostKey}`,
+        JSON.stringify({
+          name: 'hostend',
+          type: 'VETH',
+          enabled: true,
+          host_if_name: host,
+          veth: { peer_if_name: 'nsend' },
+        }),
+      );
+      await agent.json(
+        'PUT',
+        `/v1/config${nsKey}`,
+        JSON.stringify({
+          name: 'nsend',
+          type: 'VETH',
+          enabled: true,
+          namespace: { type: 'NAMED_NS', name: ns },
+          veth: { peer_if_name: 'hostend' },
+        }),
+      );
+      await agent.until([hostKey, nsKey], 'configured');
+      const ifindex = await eventually(() => {
+        const link = events.events.find(
+          (e) => e.type === 'link' && e.data.name === host && e.data.kind === 'added',
+        );
+        assert.ok(link, `link events: ${JSON.stringify(events.events.filter((e) => e.type === 'link'))}`);
+        return link.data.ifindex;
+      });
+      const viaIp = JSON.parse(ipTry(null, ['-json', 'link', 'show', 'dev', host]).stdout) as {
+        ifindex: number;
+      }[];
+      assert.equal(ifindex, viaIp[0]?.ifindex);
+      await agent.json('DELETE', `/v1/config${hostKey}`);
+      await eventually(() =>
+        assert.ok(
+          events.events.some((e) => e.type === 'link' && e.data.name === host && e.data.kind === 'removed'),
+        ),
+      );
+      await agent.json('DELETE', `/v1/config${nsKey}`);
+    } finally {
+      events.close();
+    }
+  });
+
+  test('/metrics: Prometheus text with transactions, items by state, netlink, datastore and process metrics', async () => {
+    const r = await agent.request('GET', '/metrics', undefined, null);
+    assert.equal(r.status, 200);
+    assert.match(String(r.headers['content-type']), /text\/plain/);
+    for (const name of [
+      'netns_agent_transactions_total',
+      'netns_agent_transaction_duration_seconds_bucket',
+      'netns_agent_operations_total',
+      'netns_agent_items{state="configured"}',
+      'netns_agent_items{state="invalid"}',
+      'netns_agent_pending_items',
+      'netns_agent_netlink_requests_total',
+      'netns_agent_netlink_errors_total',
+      'netns_agent_datastore_reconnects_total',
+      'netns_agent_process_resident_memory_bytes',
+    ]) {
+      assert.ok(r.text.includes(name), `${name} in /metrics`);
+    }
+    const requests = Number(/^netns_agent_netlink_requests_total (\d+)/m.exec(r.text)?.[1]);
+    assert.ok(requests > 0, 'netlink requests counted');
+    assert.match(r.text, /^netns_agent_transactions_total\{outcome="ok"\} [1-9]/m);
+  });
+});
+
+describe('HTTP API on a unix socket', { skip: skipUnlessRoot() }, () => {
+  test('listens with mode 0600 and answers', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'netns-e2e-sock-'));
+    const cleanup = new Cleanup();
+    t.after(() => cleanup.run());
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    const socket = path.join(dir, 'api.sock');
+    const agent = await AgentProcess.start({
+      label: `e2eu${tag()}`,
+      store: path.join(dir, 'store.db'),
+      http: `unix:${socket}`,
+    });
+    cleanup.add(() => agent.stop());
+    const mode = statSync(socket).mode;
+    assert.ok(statSync(socket).isSocket());
+    assert.equal((mode & 0o777).toString(8), '600');
+    const r = await agent.request('GET', '/v1/status');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, []);
+    assert.equal((await agent.request('GET', '/metrics')).status, 200);
+  });
+});

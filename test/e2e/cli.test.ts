@@ -1,0 +1,283 @@
+/**
+ * bin/netnsctl as a process against a running agent (embedded store): every command, its output and
+ * exit code, and the error codes (2 bad key / not found, 3 unreachable, 4 refused, 5 invalid value).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { freePort } from '../helpers/etcd.js';
+import { skipUnlessRoot } from '../helpers/kernel.js';
+import {
+  AgentProcess,
+  checkSeedPair,
+  Cleanup,
+  deleteNamespaces,
+  eventually,
+  ipLink,
+  netnsctl,
+  netnsctlSpawn,
+  seedPair,
+  tag,
+  type SeedPair,
+} from '../helpers/agent.js';
+
+describe('netnsctl', { skip: skipUnlessRoot() }, () => {
+  const cleanup = new Cleanup();
+  const label = `e2ec${tag()}`;
+  const token = `tok-${tag(8)}`;
+  let agent: AgentProcess;
+  let pair: SeedPair;
+  let dir: string;
+  let base: string[];
+  const file = (name: string, content: string): string => {
+    const p = path.join(dir, name);
+    writeFileSync(p, content);
+    return p;
+  };
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'netns-e2e-cli-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    pair = seedPair(label, 'e2c');
+    cleanup.add(() => deleteNamespaces(pair.ns1, pair.ns2));
+    agent = await AgentProcess.start({ label, store: path.join(dir, 'store.db'), token });
+    cleanup.add(() => agent.stop());
+    base = ['--server', agent.server, '--token', token, '--label', label];
+  });
+  after(() => cleanup.run());
+
+  test('example: lists the examples, prints the seed pair, exit 2 for an unknown one', async () => {
+    const list = await netnsctl(['example']);
+    assert.equal(list.code, 0, list.stderr);
+    for (const name of ['veth', 'tap', 'route', 'arp', 'microservice'])
+      assert.match(list.stdout, new RegExp(`^${name}\\b`, 'm'));
+    const veth = await netnsctl(['example', 'veth', '-o', 'json']);
+    assert.equal(veth.code, 0);
+    const docs = JSON.parse(veth.stdout) as { kind: string; name: string; value: Record<string, unknown> }[];
+    const seed1 = JSON.parse(readFileSync('/work/shared/examples/veth1.json', 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(docs.find((d) => d.name === 'veth1')?.value, seed1);
+    const yaml = await netnsctl(['example', 'veth']);
+    assert.equal(yaml.code, 0);
+    assert.match(yaml.stdout, /host_if_name: veth1Name/);
+    const unknown = await netnsctl(['example', 'nonesuch']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no example nonesuch/);
+  });
+
+  test('put (file and stdin), get, list, status', async () => {
+    const f1 = file('veth1.json', JSON.stringify(pair.veth1));
+    const put1 = await netnsctl([...base, 'put', 'interface/veth1', f1]);
+    assert.equal(put1.code, 0, put1.stderr);
+    assert.equal(put1.stdout.trim(), `stored ${pair.key1}`);
+    const put2 = await netnsctl([...base, 'put', pair.key2, '-'], JSON.stringify(pair.veth2));
+    assert.equal(put2.code, 0, put2.stderr);
+    await agent.until([pair.key1, pair.key2], 'configured');
+    await eventually(() => checkSeedPair(pair), 5000);
+
+    const get = await netnsctl([...base, 'get', 'interface/veth1']);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(JSON.parse(get.stdout), pair.veth1);
+    const getKind = await netnsctl([...base, 'get', 'interface', '-o', 'json']);
+    assert.equal(getKind.code, 0);
+    assert.deepEqual((JSON.parse(getKind.stdout) as { key: string }[]).map((e) => e.key).sort(), [
+      pair.key1,
+      pair.key2,
+    ]);
+    const getYaml = await netnsctl([...base, '-o', 'yaml', 'get']);
+    assert.equal(getYaml.code, 0);
+    assert.equal((parseYaml(getYaml.stdout) as unknown[]).length, 2);
+
+    const list = await netnsctl([...base, 'list']);
+    assert.equal(list.code, 0);
+    assert.deepEqual(list.stdout.trim().split('\n').sort(), [pair.key1, pair.key2]);
+
+    const status = await netnsctl([...base, 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    const lines = status.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^KEY\s+STATE\s+REASON/);
+    assert.ok(
+      lines.some((l) => l.startsWith(pair.key1) && /\bconfigured\b/.test(l)),
+      status.stdout,
+    );
+    const one = await netnsctl([...base, 'status', 'interface/veth1', '-o', 'json']);
+    assert.equal(one.code, 0);
+    assert.equal((JSON.parse(one.stdout) as { state: string }).state, 'configured');
+    const oneYaml = await netnsctl([...base, 'status', 'interface/veth2']);
+    assert.equal((parseYaml(oneYaml.stdout) as { state: string }).state, 'configured');
+  });
+
+  test('dump and history', async () => {
+    const dump = await netnsctl([...base, 'dump', '-o', 'json']);
+    assert.equal(dump.code, 0, dump.stderr);
+    const namespaces = JSON.parse(dump.stdout) as { namespace: string; links: { name: string }[] }[];
+    assert.ok(
+      namespaces.find((n) => n.namespace.includes(pair.ns1))?.links.some((l) => l.name === 'veth1Name'),
+    );
+    const dumpYaml = await netnsctl([...base, 'dump']);
+    assert.equal(dumpYaml.code, 0);
+    assert.match(dumpYaml.stdout, /veth2Name/);
+    const history = await netnsctl([...base, 'history', '-o', 'json']);
+    assert.equal(history.code, 0);
+    const transactions = JSON.parse(history.stdout) as { operations: { key: string }[] }[];
+    assert.ok(transactions.some((t) => t.operations.some((op) => op.key === pair.key1)));
+  });
+
+  test('watch: live state changes and interface index events', async (t) => {
+    const child = netnsctlSpawn([...base, 'watch']);
+    t.after(() => child.kill('SIGKILL'));
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    await new Promise((r) => setTimeout(r, 500));
+    const changed = { ...pair.veth1, mtu: 1400 };
+    assert.equal((await netnsctl([...base, 'put', 'interface/veth1', '-'], JSON.stringify(changed))).code, 0);
+    await eventually(() => assert.match(out, /^\d{4}-\d\d-\d\dT\S+ transaction/m), 10_000);
+    await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1400));
+    // veth2 goes: veth1 waits for its peer (pending with a reason); veth2 back: both configured
+    assert.equal((await netnsctl([...base, 'del', 'interface/veth2'])).code, 0);
+    const line = (key: string, state: string) =>
+      new RegExp(`^\\S+ state ${key.replace(/\//g, '\\/')} ${state}`, 'm');
+    await eventually(() => assert.match(out, line(pair.key1, 'pending')), 10_000);
+    assert.equal(
+      (await netnsctl([...base, 'put', 'interface/veth2', '-'], JSON.stringify(pair.veth2))).code,
+      0,
+    );
+    await eventually(() => assert.match(out, line(pair.key2, 'configured')), 10_000);
+    await eventually(() => assert.match(out, line(pair.key1, 'configured')), 10_000);
+    assert.equal(child.exitCode, null, 'watch keeps running');
+  });
+
+  test('del: removes the value; deleting it again is 2 (not found)', async () => {
+    const del = await netnsctl([...base, 'del', 'interface/veth1']);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(del.stdout.trim(), `deleted ${pair.key1}`);
+    await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined));
+    const again = await netnsctl([...base, 'del', 'interface/veth1']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /no value/);
+    const get = await netnsctl([...base, 'get', 'interface/veth1']);
+    assert.equal(get.code, 2, `get of a missing key: ${get.stdout}${get.stderr}`);
+    assert.equal((await netnsctl([...base, 'del', 'interface/veth2'])).code, 0);
+  });
+
+  test('plan -f and apply -f: the seed pair from `example veth`, then removed', async () => {
+    const example = await netnsctl(['example', 'veth']);
+    const text = example.stdout
+      .replaceAll('name: ns1', `name: ${pair.ns1}`)
+      .replaceAll('name: ns2', `name: ${pair.ns2}`);
+    const f = file('veth.yaml', text);
+    const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
+    assert.equal(plan.code, 0, plan.stderr);
+    const planned = JSON.parse(plan.stdout) as { invalid: unknown[]; plan: { actions: unknown[] } };
+    assert.deepEqual(planned.invalid, []);
+    assert.ok(planned.plan.actions.length > 0);
+    assert.ok(plan.stdout.includes(pair.key1));
+    assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined, 'plan changes nothing');
+
+    const apply = await netnsctl([...base, 'apply', '-f', f]);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.match(apply.stdout, /applied 2 of 2 items \(0 invalid, 0 failed\)/);
+    await agent.until([pair.key1, pair.key2], 'configured');
+    await eventually(() => checkSeedPair(pair), 5000);
+
+    const mixed = file(
+      'mixed.json',
+      JSON.stringify([
+        { kind: 'interface', name: 'veth1', value: { ...pair.veth1, mtu: 1300 } },
+        {
+          kind: 'interface',
+          name: 'broken',
+          value: { name: 'broken', type: 0, mtu: 1, veth: { peer_if_name: 'x' } },
+        },
+      ]),
+    );
+    const partial = await netnsctl([...base, 'apply', '-f', mixed]);
+    assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);
+    assert.match(partial.stderr, /invalid .*broken.*mtu/);
+    assert.match(partial.stdout, /applied 1 of 2 items \(1 invalid, 0 failed\)/);
+    await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1300));
+
+    const missing = await netnsctl([...base, 'apply', '-f', path.join(dir, 'no-such-file.yaml')]);
+    assert.equal(missing.code, 2);
+    for (const key of ['interface/veth1', 'interface/veth2'])
+      assert.equal((await netnsctl([...base, 'del', key])).code, 0);
+    await eventually(() => assert.equal(ipLink(pair.ns2, 'veth2Name'), undefined));
+  });
+
+  test('report DIR: a support bundle', async () => {
+    const out = path.join(dir, 'report');
+    const report = await netnsctl([...base, 'report', out]);
+    assert.equal(report.code, 0, report.stderr);
+    for (const f of [
+      'status.json',
+      'history.json',
+      'config.json',
+      'kernel.json',
+      'metrics.txt',
+      'about.json',
+    ]) {
+      assert.ok(existsSync(path.join(out, f)), `${f} in the bundle`);
+    }
+    assert.match(readFileSync(path.join(out, 'metrics.txt'), 'utf8'), /netns_agent_transactions_total/);
+    const about = JSON.parse(readFileSync(path.join(out, 'about.json'), 'utf8')) as { label: string };
+    assert.equal(about.label, label);
+    JSON.parse(readFileSync(path.join(out, 'kernel.json'), 'utf8'));
+  });
+
+  test('errors: invalid value -> 5, bad key -> 2, unreachable agent -> 3, wrong token -> 4, bad usage -> non-zero', async () => {
+    const invalid = await netnsctl(
+      [...base, 'put', 'interface/veth1', '-'],
+      JSON.stringify({ ...pair.veth1, mtu: 99_999 }),
+    );
+    assert.equal(invalid.code, 5, invalid.stderr);
+    assert.match(invalid.stderr, /invalid value for .*veth1/);
+    assert.match(invalid.stderr, /mtu: /);
+    const notJson = await netnsctl([...base, 'put', 'interface/veth1', '-'], '{"mtu": ');
+    assert.equal(notJson.code, 5, notJson.stderr);
+
+    for (const args of [
+      ['put', 'veth1', '-'],
+      ['del', 'bridge/b1'],
+      ['status', 'nokey'],
+      ['get', 'a/b/c'],
+    ]) {
+      const bad = await netnsctl([...base, ...args], '{}');
+      assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.code} ${bad.stderr}`);
+      assert.match(bad.stderr, /is not a key/);
+    }
+    const unknownStatus = await netnsctl([...base, 'status', 'interface/nobody']);
+    assert.equal(unknownStatus.code, 2);
+
+    const port = await freePort();
+    for (const args of [['status'], ['list'], ['put', 'interface/veth1', '-'], ['dump'], ['watch']]) {
+      const down = await netnsctl(['--server', `http://127.0.0.1:${port}`, ...args], '{}');
+      assert.equal(down.code, 3, `${args.join(' ')}: ${down.code} ${down.stderr}`);
+      assert.match(down.stderr, /cannot reach the agent/);
+    }
+
+    const refused = await netnsctl([
+      '--server',
+      agent.server,
+      '--label',
+      label,
+      '--token',
+      'wrong',
+      'status',
+    ]);
+    assert.equal(refused.code, 4, refused.stderr);
+    const noToken = await netnsctl(['--server', agent.server, 'list']);
+    assert.equal(noToken.code, 4);
+
+    const usage = await netnsctl(['frobnicate']);
+    assert.notEqual(usage.code, 0);
+    const missingArg = await netnsctl([...base, 'put', 'interface/veth1']);
+    assert.notEqual(missingArg.code, 0);
+    const help = await netnsctl(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /apply/);
+  });
+});

@@ -1,0 +1,408 @@
+/**
+ * End-to-end fixtures: bin/netns-agent as a child process (TCP or unix-socket API, optional token),
+ * HTTP calls against it, bin/netnsctl as a child process, the seeds' VETH pair with the test's own
+ * namespace names, `eventually()`, and a cleanup list that runs even when a test fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './etcd.js';
+import { ipJson, ipTry } from './kernel.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const EXAMPLES_DIR = '/work/shared/examples';
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** A short unique tag of hex digits (for labels, namespace names, ports are separate). */
+export function tag(bytes = 3): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+export interface AgentOptions {
+  label: string;
+  /** etcd endpoints; none: embedded store in `store`. */
+  etcd?: string[];
+  store?: string;
+  /** HOST:PORT or unix:/path; default 127.0.0.1:<free port>. */
+  http?: string;
+  token?: string;
+  logLevel?: string;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+  json: unknown;
+}
+
+export class AgentProcess {
+  readonly log: string[] = [];
+  #exited: Promise<void>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly options: AgentOptions,
+    readonly listen: string,
+  ) {
+    this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** The http:// base URL (TCP listeners only). */
+  get server(): string {
+    return `http://${this.listen}`;
+  }
+
+  get socketPath(): string | undefined {
+    return this.listen.startsWith('unix:') ? this.listen.slice(5) : undefined;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  static async start(options: AgentOptions): Promise<AgentProcess> {
+    const listen = options.http ?? `127.0.0.1:${await freePort()}`;
+    const args = [
+      '--label',
+      options.label,
+      '--http',
+      listen,
+      '--no-docker',
+      '--log-level',
+      options.logLevel ?? 'info',
+    ];
+    if (options.etcd) args.push('--etcd', options.etcd.join(','));
+    if (options.store) args.push('--store', options.store);
+    if (options.token) args.push('--http-token', options.token);
+    const child = spawn(path.join(ROOT, 'bin/netns-agent'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    const agent = new AgentProcess(child, options, listen);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => agent.log.push(d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => agent.log.push(d));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (!agent.running) throw new Error(`agent exited (${child.exitCode}): ${agent.logText()}`);
+      if (agent.log.join('').includes('"msg":"started"')) {
+        try {
+          const r = await agent.request('GET', '/v1/status');
+          if (r.status === 200 || r.status === 401) break;
+        } catch {
+          // not listening yet
+        }
+      }
+      if (Date.now() > deadline) {
+        await agent.stop('SIGKILL');
+        throw new Error(`agent did not start: ${agent.logText()}`);
+      }
+      await sleep(50);
+    }
+    return agent;
+  }
+
+  logText(): string {
+    return this.log.join('').slice(-6000);
+  }
+
+  /** One HTTP request to the agent (TCP or unix socket); `token` overrides the agent's token, null: none. */
+  request(method: string, urlPath: string, body?: string, token?: string | null): Promise<HttpResult> {
+    const bearer = token === undefined ? this.options.token : (token ?? undefined);
+    const socketPath = this.socketPath;
+    const [host, port] = socketPath
+      ? ['localhost', undefined]
+      : [
+          this.listen.slice(0, this.listen.lastIndexOf(':')),
+          this.listen.slice(this.listen.lastIndexOf(':') + 1),
+        ];
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          method,
+          path: urlPath,
+          ...(socketPath ? { socketPath } : { host, port: Number(port) }),
+          headers: {
+            ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+            ...(body !== undefined
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+              : {}),
+          },
+          timeout: 10_000,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => {
+            let json: unknown = undefined;
+            try {
+              json = text ? (JSON.parse(text) as unknown) : undefined;
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath}: timeout`)));
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+  }
+
+  async json<T = unknown>(method: string, urlPath: string, body?: string): Promise<T> {
+    const r = await this.request(method, urlPath, body);
+    if (r.status >= 400) throw new Error(`${method} ${urlPath}: HTTP ${r.status} ${r.text}`);
+    return r.json as T;
+  }
+
+  async status(): Promise<StatusRow[]> {
+    return this.json<StatusRow[]>('GET', '/v1/status');
+  }
+
+  async stateOf(key: string): Promise<StatusRow | undefined> {
+    const r = await this.request('GET', `/v1/status${key}`);
+    return r.status === 200 ? (r.json as StatusRow) : undefined;
+  }
+
+  /** Waits until every key has the state. */
+  async until(keys: string[], state: string, timeoutMs = 15_000): Promise<void> {
+    await eventually(async () => {
+      const rows = new Map((await this.status()).map((r) => [r.key, r]));
+      const wrong = keys.filter((k) => rows.get(k)?.state !== state);
+      if (wrong.length) {
+        const row = rows.get(wrong[0]!);
+        throw new Error(
+          `${wrong[0]} is ${row?.state ?? 'unknown'} (${row?.reason ?? row?.error ?? ''}), not ${state}`,
+        );
+      }
+    }, timeoutMs);
+  }
+
+  async history(): Promise<Transaction[]> {
+    return this.json<Transaction[]>('GET', '/v1/history');
+  }
+
+  stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000);
+    return this.#exited.finally(() => clearTimeout(timer));
+  }
+}
+
+export interface StatusRow {
+  key: string;
+  state: string;
+  reason?: string;
+  error?: string;
+  fieldErrors?: { key?: string; field: string; message: string }[];
+  updatedAt: string;
+  interface?: { ifindex: number; name: string; hostIfName: string; namespace: string; mtu: number };
+}
+
+export interface Transaction {
+  seq: number;
+  causes: string[];
+  counts: { create: number; update: number; delete: number; failed: number; planned: number };
+  operations: {
+    kind: string;
+    key: string;
+    descriptor: string;
+    outcome: string;
+    why?: string;
+    error?: { message: string };
+  }[];
+}
+
+/**
+ * Operations of these transactions that wrote (or tried to write) to the kernel: every operation done
+ * or failed, but VETH end markers and named namespaces that already exist, which write nothing.
+ */
+export function kernelWriteOps(transactions: Transaction[]): Transaction['operations'] {
+  return transactions.flatMap((t) =>
+    t.operations.filter(
+      (op) => op.outcome !== 'skipped' && op.descriptor !== 'veth-end' && op.descriptor !== 'named-namespace',
+    ),
+  );
+}
+
+export function kernelWrites(transactions: Transaction[]): number {
+  return kernelWriteOps(transactions).length;
+}
+
+/** Retries `check` until it stops throwing, or throws its last error after the timeout. */
+export async function eventually<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 15_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/netnsctl with ARGS (and optional standard input) to its end. */
+export function netnsctl(args: string[], input?: string, timeoutMs = 20_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(ROOT, 'bin/netnsctl'), args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NETNS_AGENT_SERVER: '', NETNS_AGENT_TOKEN: '' },
+    });
+    live.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr });
+    });
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Starts bin/netnsctl and leaves it running (for `watch`); the caller kills it. */
+export function netnsctlSpawn(args: string[]): ChildProcess {
+  const child = spawn(path.join(ROOT, 'bin/netnsctl'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+export const configKey = (label: string, kind: 'interface' | 'route' | 'arp', name: string): string =>
+  `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
+
+/** A seed example (/work/shared/examples/NAME.json) with its namespace name replaced. */
+export function seedExample(name: 'veth1' | 'veth2', namespace: string): Record<string, unknown> {
+  const value = JSON.parse(readFileSync(path.join(EXAMPLES_DIR, `${name}.json`), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  value.namespace = { ...(value.namespace as object), name: namespace };
+  return value;
+}
+
+/** The seeds' VETH pair under a label, in two namespaces of the test's own. */
+export interface SeedPair {
+  ns1: string;
+  ns2: string;
+  key1: string;
+  key2: string;
+  veth1: Record<string, unknown>;
+  veth2: Record<string, unknown>;
+}
+
+export function seedPair(label: string, prefix = 'e2e'): SeedPair {
+  const t = tag(4);
+  const ns1 = `${prefix}${t}a`;
+  const ns2 = `${prefix}${t}b`;
+  return {
+    ns1,
+    ns2,
+    key1: configKey(label, 'interface', 'veth1'),
+    key2: configKey(label, 'interface', 'veth2'),
+    veth1: seedExample('veth1', ns1),
+    veth2: seedExample('veth2', ns2),
+  };
+}
+
+export interface IpLink {
+  ifindex: number;
+  ifname: string;
+  mtu: number;
+  operstate: string;
+  flags: string[];
+  address: string;
+  ifalias?: string;
+  link_netnsid?: number;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** `ip -n NS -json addr show dev NAME`, or undefined when there is no such link (or namespace). */
+export function ipLink(ns: string, name: string): IpLink | undefined {
+  if (!existsSync(`/var/run/netns/${ns}`)) return undefined;
+  const r = ipTry(ns, ['-json', 'addr', 'show', 'dev', name]);
+  if (r.status !== 0) return undefined;
+  const link = (JSON.parse(r.stdout || '[]') as IpLink[])[0];
+  if (!link) return undefined;
+  const details = ipTry(ns, ['-json', 'link', 'show', 'dev', name]);
+  const alias =
+    details.status === 0 ? (JSON.parse(details.stdout || '[]') as IpLink[])[0]?.ifalias : undefined;
+  return alias === undefined ? link : { ...link, ifalias: alias };
+}
+
+/** Every link of a namespace (ip -json link). */
+export function ipLinks(ns: string): IpLink[] {
+  return ipJson<IpLink[]>(ns, ['link', 'show']);
+}
+
+/** Asserts-free check that the seed pair is configured as the seeds say; throws what differs. */
+export function checkSeedPair(pair: SeedPair): { ifindex1: number; ifindex2: number } {
+  const l1 = ipLink(pair.ns1, 'veth1Name');
+  const l2 = ipLink(pair.ns2, 'veth2Name');
+  if (!l1) throw new Error(`no veth1Name in ${pair.ns1}`);
+  if (!l2) throw new Error(`no veth2Name in ${pair.ns2}`);
+  const want = (link: IpLink, mac: string, addrs: string[]) => {
+    if (link.address !== mac) throw new Error(`${link.ifname}: MAC ${link.address}, want ${mac}`);
+    if (link.mtu !== 1500) throw new Error(`${link.ifname}: MTU ${link.mtu}`);
+    if (!link.flags.includes('UP')) throw new Error(`${link.ifname}: not up (${link.flags.join(',')})`);
+    const have = (link.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`);
+    for (const a of addrs)
+      if (!have.includes(a)) throw new Error(`${link.ifname}: no ${a} (has ${have.join(' ')})`);
+  };
+  want(l1, 'd2:74:8c:12:67:d2', ['192.168.22.1/24', '2001:db8::ff00:89e3:bb42/48']);
+  want(l2, '92:c7:42:67:ab:cd', ['192.168.22.2/24', '2001:842::ff00:13c7:1245/48']);
+  return { ifindex1: l1.ifindex, ifindex2: l2.ifindex };
+}
+
+/** Removes named namespaces (ignoring those already gone). */
+export function deleteNamespaces(...names: string[]): void {
+  for (const name of names) if (existsSync(`/var/run/netns/${name}`)) ipTry(null, ['netns', 'del', name]);
+}
+
+/** Things to undo at the end of a test, last registered first; every step runs even if one throws. */
+export class Cleanup {
+  readonly #steps: (() => unknown)[] = [];
+
+  add(step: () => unknown): void {
+    this.#steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    const errors: unknown[] = [];
+    while (this.#steps.length) {
+      const step = this.#steps.pop()!;
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length) throw errors[0];
+  }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# e2e.sh: makes the end-to-end tier runnable on a bare machine: etcd (the tests start throwaway etcd
+# processes themselves, see test/helpers/etcd.ts) iproute2 (the oracle: ip -json) and ping. Installs only
+# what is missing; starts nothing. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+test/services/etcd.sh
+scripts/ensure-packages.sh ip:iproute2
+scripts/ensure-packages.sh ping:iputils-ping
