@@ -15,6 +15,7 @@ import {
   checkSeedPair,
   Cleanup,
   deleteNamespaces,
+  EXAMPLES_DIR,
   eventually,
   ipLink,
   netnsctl,
@@ -56,7 +57,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const veth = await netnsctl(['example', 'veth', '-o', 'json']);
     assert.equal(veth.code, 0);
     const docs = JSON.parse(veth.stdout) as { kind: string; name: string; value: Record<string, unknown> }[];
-    const seed1 = JSON.parse(readFileSync('/work/shared/examples/veth1.json', 'utf8')) as Record<
+    const seed1 = JSON.parse(readFileSync(path.join(EXAMPLES_DIR, 'veth1.json'), 'utf8')) as Record<
       string,
       unknown
     >;

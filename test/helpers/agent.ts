@@ -14,7 +14,8 @@ import { freePort } from './etcd.js';
 import { ipJson, ipTry } from './kernel.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const EXAMPLES_DIR = '/work/shared/examples';
+/** Copies of ../shared/examples (the users' files), kept in the repository so tests run anywhere. */
+export const EXAMPLES_DIR = path.join(ROOT, 'test/data/examples');
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -297,7 +298,7 @@ export function netnsctlSpawn(args: string[]): ChildProcess {
 export const configKey = (label: string, kind: 'interface' | 'route' | 'arp', name: string): string =>
   `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
 
-/** A seed example (/work/shared/examples/NAME.json) with its namespace name replaced. */
+/** A seed example (test/data/examples/NAME.json) with its namespace name replaced. */
 export function seedExample(name: 'veth1' | 'veth2', namespace: string): Record<string, unknown> {
   const value = JSON.parse(readFileSync(path.join(EXAMPLES_DIR, `${name}.json`), 'utf8')) as Record<
     string,

@@ -13,7 +13,7 @@ import {
 } from '../../../src/model/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const examples = path.resolve(repoRoot, '../shared/examples');
+const examples = path.resolve(repoRoot, 'test/data/examples');
 
 function parseInterface(name: string, json: unknown): LinuxInterface {
   const item = parseItem(interfaceKey('vpp1', name), json);

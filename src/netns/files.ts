@@ -1,0 +1,57 @@
+/**
+ * The file-system effects of namespace handling behind one narrow interface, so that resolution,
+ * naming and watching can be tested without root (with a fake) and checked on a real kernel (with
+ * the native implementation). Every method throws errors carrying an errno code ('ENOENT'...).
+ */
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { native, type NamespaceFileInfo } from '../native/binding.js';
+
+export type { NamespaceFileInfo };
+
+export interface FileStat {
+  dev: number;
+  ino: number;
+  /** A regular file; namespace files are (nsfs gives them mode S_IFREG | 0444). */
+  isFile: boolean;
+}
+
+export interface NamespaceFiles {
+  /**
+   * stat(2), following symbolic links (/proc/PID/ns/net is one). Opens nothing. Undefined when
+   * there is no such file (ENOENT), without the cost of an exception: watchers ask often.
+   */
+  stat(path: string): FileStat | undefined;
+  /** Whether a directory entry exists at path (lstat: the entry itself, not what it points to). */
+  exists(path: string): boolean;
+  /** Device, inode, file-system magic and namespace type of the file (opens it read-only). */
+  inspect(path: string): NamespaceFileInfo;
+  /** Entry names of a directory. */
+  list(dir: string): string[];
+  /** `ip netns add`: dir made a shared mount point, a fresh network namespace bind-mounted at path. */
+  createNamed(dir: string, path: string): void;
+  /** `ip netns del`: lazy unmount and unlink; a missing path is not an error. */
+  deleteNamed(path: string): void;
+}
+
+/** The real thing: node:fs and the native addon. */
+export const systemFiles: NamespaceFiles = {
+  stat(path) {
+    const stats = statSync(path, { throwIfNoEntry: false });
+    return stats && { dev: stats.dev, ino: stats.ino, isFile: stats.isFile() };
+  },
+  exists(path) {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  },
+  inspect(path) {
+    return native().inspect(path);
+  },
+  list(dir) {
+    return readdirSync(dir);
+  },
+  createNamed(dir, path) {
+    native().createNamed(dir, path);
+  },
+  deleteNamed(path) {
+    native().deleteNamed(path);
+  },
+};

@@ -1,0 +1,119 @@
+/**
+ * Named namespaces, made and removed exactly as `ip netns add/del` do (a bind mount of a fresh
+ * namespace at /var/run/netns/NAME, the directory a shared mount point), so that iproute2 sees
+ * ours and we see its.
+ */
+import {
+  NamespaceExistsError,
+  NamespaceNotFoundError,
+  NotANamespaceError,
+  errnoCodeOf,
+  namespaceErrorFrom,
+} from './errors.js';
+import { systemFiles, type NamespaceFiles } from './files.js';
+import { resolve, inspectNamespaceFile, type ResolvedNamespace } from './resolve.js';
+import {
+  describeRef,
+  NAMED_NAMESPACE_DIR,
+  namedNamespace,
+  namedNamespacePath,
+  namespaceNameProblem,
+  validateNamespaceName,
+} from './ref.js';
+
+export interface NamedOptions {
+  files?: NamespaceFiles;
+  /** Where named namespaces live; /var/run/netns unless a test says otherwise. */
+  dir?: string;
+}
+
+export interface CreateNamedResult extends ResolvedNamespace {
+  /** False when a namespace of that name already existed (made by us before, or by someone else). */
+  readonly created: boolean;
+}
+
+export interface NamedNamespace {
+  readonly name: string;
+  readonly path: string;
+  readonly identity: ResolvedNamespace['identity'];
+}
+
+/**
+ * Makes the named namespace, or finds it already there (created: false). Throws
+ * InvalidNamespaceNameError, NamespacePermissionError (not root), or NamespaceExistsError when the
+ * name's file exists without a namespace on it (another `ip netns add` half-way, or a leftover).
+ */
+export function createNamed(name: string, options: NamedOptions = {}): CreateNamedResult {
+  validateNamespaceName(name);
+  const files = options.files ?? systemFiles;
+  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
+  const ref = namedNamespace(name);
+  const path = namedNamespacePath(name, dir);
+  const resolveOptions = { files, namedDir: dir };
+  // Twice at most: an existing namespace may be deleted between our create and our look at it.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      files.createNamed(dir, path);
+      return { ...resolve(ref, resolveOptions), created: true };
+    } catch (error) {
+      if (errnoCodeOf(error) !== 'EEXIST') throw namespaceErrorFrom(error, describeRef(ref), path);
+    }
+    try {
+      return { ...resolve(ref, resolveOptions), created: false };
+    } catch (error) {
+      if (error instanceof NamespaceNotFoundError && attempt === 0) continue;
+      if (error instanceof NotANamespaceError)
+        throw new NamespaceExistsError(describeRef(ref), path, { cause: error });
+      throw error;
+    }
+  }
+}
+
+/**
+ * Deletes the named namespace (its mount and file; the namespace itself lives on while processes or
+ * open files hold it). Idempotent: returns false when there was nothing to delete.
+ */
+export function deleteNamed(name: string, options: NamedOptions = {}): boolean {
+  validateNamespaceName(name);
+  const files = options.files ?? systemFiles;
+  const path = namedNamespacePath(name, options.dir ?? NAMED_NAMESPACE_DIR);
+  try {
+    const existed = files.exists(path);
+    files.deleteNamed(path);
+    return existed;
+  } catch (error) {
+    throw namespaceErrorFrom(error, describeRef(namedNamespace(name)), path);
+  }
+}
+
+/**
+ * The named namespaces that exist now, ours and others' (`ip netns list`), sorted by name. Entries
+ * that are not namespaces (a file being created by `ip netns add`, a leftover) are left out.
+ */
+export function listNamed(options: NamedOptions = {}): NamedNamespace[] {
+  const files = options.files ?? systemFiles;
+  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
+  let names: string[];
+  try {
+    names = files.list(dir);
+  } catch (error) {
+    if (errnoCodeOf(error) === 'ENOENT') return [];
+    throw namespaceErrorFrom(error, 'named namespaces', dir);
+  }
+  const found: NamedNamespace[] = [];
+  for (const name of names.sort()) {
+    if (namespaceNameProblem(name) !== undefined) continue;
+    const path = namedNamespacePath(name, dir);
+    try {
+      found.push({
+        name,
+        path,
+        identity: inspectNamespaceFile(path, describeRef(namedNamespace(name)), files),
+      });
+    } catch (error) {
+      if (error instanceof NamespaceNotFoundError || error instanceof NotANamespaceError) continue;
+      throw error;
+    }
+  }
+  return found;
+}

@@ -1,0 +1,225 @@
+/**
+ * Interface kinds and in-place updates through engine + Linux descriptors on a real kernel, checked
+ * with `ip -json`: updates (MTU, MAC, admin state, addresses) keep the ifindex; AUTO_TAP (a TAP made
+ * with `ip tuntap`: renamed, moved, configured, given back on removal); EXISTING (configured, undone
+ * on removal, never deleted); LOOPBACK; DUMMY where the kernel has it; two items claiming one host
+ * name in one namespace.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, ip, ipTry, kernelSupportsLinkKind, skipUnlessRoot } from '../../helpers/kernel.js';
+import { addresses, example, hex, isUp, link, linkOrFail, named, veth, withAgent } from './harness.js';
+
+describe('interfaces', { skip: skipUnlessRoot() }, () => {
+  test('updates in place (MTU, MAC, admin state, addresses) keep the ifindex of both ends', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const a = (extra: Record<string, unknown>): Record<string, unknown> =>
+        veth('a', 'b', ns1!, {
+          host_if_name: 'ua',
+          mtu: 1500,
+          phys_address: '02:00:00:00:01:01',
+          ip_addresses: ['10.1.0.1/24', 'fd00:1::1/64'],
+          ...extra,
+        });
+      const b = veth('b', 'a', ns2!, { host_if_name: 'ub', ip_addresses: ['10.1.0.2/24'] });
+      await agent.put(['interface', 'a', a({})], ['interface', 'b', b]);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const ia = linkOrFail(ns1!, 'ua').ifindex;
+      const ib = linkOrFail(ns2!, 'ub').ifindex;
+      const same = (): void => {
+        assert.equal(linkOrFail(ns1!, 'ua').ifindex, ia, 'ua kept its ifindex');
+        assert.equal(linkOrFail(ns2!, 'ub').ifindex, ib, 'ub kept its ifindex');
+      };
+
+      await agent.put(['interface', 'a', a({ mtu: 1400 })]);
+      await agent.waitConfigured(['interface', 'a']);
+      await eventually(() => assert.equal(linkOrFail(ns1!, 'ua').mtu, 1400));
+      same();
+
+      await agent.put(['interface', 'a', a({ mtu: 1400, phys_address: '02:00:00:00:01:99' })]);
+      await eventually(() => assert.equal(linkOrFail(ns1!, 'ua').address, '02:00:00:00:01:99'));
+      await agent.waitConfigured(['interface', 'a']);
+      assert.ok(isUp(linkOrFail(ns1!, 'ua')));
+      same();
+
+      await agent.put([
+        'interface',
+        'a',
+        a({ mtu: 1400, phys_address: '02:00:00:00:01:99', enabled: false }),
+      ]);
+      await eventually(() => assert.equal(isUp(linkOrFail(ns1!, 'ua')), false));
+      same();
+      await agent.put(['interface', 'a', a({ mtu: 1400, phys_address: '02:00:00:00:01:99', enabled: true })]);
+      await eventually(() => assert.equal(isUp(linkOrFail(ns1!, 'ua')), true));
+      same();
+
+      await agent.put([
+        'interface',
+        'a',
+        a({
+          mtu: 1400,
+          phys_address: '02:00:00:00:01:99',
+          ip_addresses: ['10.1.0.1/24', '10.1.1.1/24', 'fd00:2::1/64'],
+        }),
+      ]);
+      await eventually(() =>
+        assert.deepEqual(addresses(ns1!, 'ua'), ['10.1.0.1/24', '10.1.1.1/24', 'fd00:2::1/64']),
+      );
+      await agent.waitConfigured(['interface', 'a']);
+      same();
+      // The peer end was never touched.
+      assert.deepEqual(addresses(ns2!, 'ub'), ['10.1.0.2/24']);
+      assert.ok(isUp(linkOrFail(ns2!, 'ub')));
+    }));
+
+  test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    try {
+      await withAgent(1, async (agent, [ns1]) => {
+        const tap = example('linux-tap');
+        tap['namespace'] = named(ns1!);
+        tap['host_if_name'] = host;
+        tap['tap'] = { temp_if_name: temp };
+        await agent.put(['interface', 'tap1', tap]);
+        await agent.waitFor('interface', 'tap1', 'pending', new RegExp(`waiting for TAP ${temp} to appear`));
+
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(link(null, temp), undefined, 'no longer under its temp name in the default namespace');
+        const moved = linkOrFail(ns1!, host);
+        assert.equal(moved.linkinfo?.info_kind, 'tun');
+        assert.equal(moved.address, '92:c7:42:67:ab:cc');
+        assert.equal(moved.mtu, 1500);
+        assert.ok(isUp(moved));
+        assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']);
+
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => {
+          const back = linkOrFail(null, temp);
+          assert.equal(isUp(back), false);
+          assert.equal(back.ifalias ?? '', '');
+        });
+        assert.equal(link(ns1!, host), undefined);
+      });
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(null, ['link', 'del', host]);
+    }
+  });
+
+  test('EXISTING: waits for the link, configures it; removal undoes MTU/up and never deletes it', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      const existing = {
+        name: 'ex',
+        type: 'EXISTING',
+        enabled: true,
+        host_if_name: 'ex0',
+        mtu: 1400,
+        namespace: named(ns1!),
+        ip_addresses: ['10.3.0.1/24'],
+      };
+      await agent.put(['interface', 'ex', existing]);
+      await agent.waitFor('interface', 'ex', 'pending', /waiting for interface ex0 to exist/);
+
+      ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+      await agent.waitConfigured(['interface', 'ex']);
+      const configured = linkOrFail(ns1!, 'ex0');
+      assert.equal(configured.mtu, 1400);
+      assert.ok(isUp(configured));
+      assert.deepEqual(addresses(ns1!, 'ex0'), ['10.3.0.1/24']);
+
+      await agent.del(['interface', 'ex']);
+      await eventually(() => {
+        const restored = linkOrFail(ns1!, 'ex0');
+        assert.equal(restored.mtu, 1500, 'MTU back');
+        assert.equal(isUp(restored), false, 'down again');
+        assert.deepEqual(addresses(ns1!, 'ex0'), [], 'our address removed');
+        assert.equal(restored.ifindex, configured.ifindex, 'never deleted');
+      });
+      linkOrFail(ns1!, 'ex1');
+    }));
+
+  test('LOOPBACK: lo up with addresses; removal takes the addresses away', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      const lo = {
+        name: 'loop',
+        type: 'LOOPBACK',
+        enabled: true,
+        namespace: named(ns1!),
+        ip_addresses: ['10.4.0.1/32', 'fd00:4::1/128'],
+      };
+      assert.equal(isUp(linkOrFail(ns1!, 'lo')), false);
+      await agent.put(['interface', 'loop', lo]);
+      await agent.waitConfigured(['interface', 'loop']);
+      const up = linkOrFail(ns1!, 'lo');
+      assert.ok(isUp(up));
+      assert.ok(addresses(ns1!, 'lo').includes('10.4.0.1/32'));
+      assert.ok(addresses(ns1!, 'lo').includes('fd00:4::1/128'));
+      await agent.del(['interface', 'loop']);
+      await eventually(() => {
+        assert.ok(!addresses(ns1!, 'lo').includes('10.4.0.1/32'));
+        assert.ok(!addresses(ns1!, 'lo').includes('fd00:4::1/128'));
+      });
+      assert.equal(linkOrFail(ns1!, 'lo').ifindex, up.ifindex);
+    }));
+
+  test(
+    'DUMMY: created and deleted by us',
+    { skip: kernelSupportsLinkKind('dummy') ? false : 'this kernel has no dummy links' },
+    () =>
+      withAgent(1, async (agent, [ns1]) => {
+        const dummy = {
+          name: 'd',
+          type: 'DUMMY',
+          enabled: true,
+          host_if_name: 'dm0',
+          mtu: 1300,
+          namespace: named(ns1!),
+          ip_addresses: ['10.5.0.1/24'],
+        };
+        await agent.put(['interface', 'd', dummy]);
+        await agent.waitConfigured(['interface', 'd']);
+        const made = linkOrFail(ns1!, 'dm0');
+        assert.equal(made.linkinfo?.info_kind, 'dummy');
+        assert.equal(made.mtu, 1300);
+        assert.deepEqual(addresses(ns1!, 'dm0'), ['10.5.0.1/24']);
+        await agent.del(['interface', 'd']);
+        await eventually(() => assert.equal(link(ns1!, 'dm0'), undefined));
+      }),
+  );
+
+  test('two interfaces claiming one host name in one namespace: the later is invalid, naming the other', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'dup' })],
+        ['interface', 'b', veth('b', 'a', ns2!)],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const existing = {
+        name: 'c',
+        type: 'EXISTING',
+        enabled: true,
+        host_if_name: 'dup',
+        mtu: 1400,
+        namespace: named(ns1!),
+      };
+      await agent.put(['interface', 'c', existing]);
+      const status = await agent.waitFor(
+        'interface',
+        'c',
+        'invalid',
+        new RegExp(`${agent.key('interface', 'a').replace(/[/]/g, '\\/')}`),
+      );
+      assert.ok(
+        status.fieldErrors?.some((f) => f.field === 'host_if_name'),
+        JSON.stringify(status.fieldErrors),
+      );
+      // The first one is untouched.
+      assert.equal(agent.status('interface', 'a')?.state, 'configured');
+      assert.equal(linkOrFail(ns1!, 'dup').mtu, 1500);
+      // The same host name in another namespace is fine.
+      await agent.put(['interface', 'c', { ...existing, namespace: named(ns2!), host_if_name: 'lo' }]);
+      await agent.waitConfigured(['interface', 'c']);
+    }));
+});

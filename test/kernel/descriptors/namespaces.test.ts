@@ -1,0 +1,197 @@
+/**
+ * Namespace references through engine + Linux descriptors on a real kernel: pid and file references
+ * are waited for and watched for liveness (items go pending when the namespace goes, and come back
+ * with a namespace under the same reference); either end's named namespace deleted out of band;
+ * namespaces we did not create are never deleted; a VETH end moved to another namespace is
+ * re-created there.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import {
+  addresses,
+  hex,
+  isUp,
+  link,
+  linkOrFail,
+  pause,
+  veth,
+  withAgent,
+  type IpAddrJson,
+} from './harness.js';
+
+/** `ip -json addr show dev NAME` inside the namespace of a process. */
+function pidAddresses(pid: number, name: string): IpAddrJson | undefined {
+  const run = spawnSync(
+    'nsenter',
+    [`--net=/proc/${pid}/ns/net`, 'ip', '-json', 'addr', 'show', 'dev', name],
+    { encoding: 'utf8' },
+  );
+  if (run.status !== 0) return undefined;
+  return (JSON.parse(run.stdout) as IpAddrJson[])[0];
+}
+
+describe('namespace references', { skip: skipUnlessRoot() }, () => {
+  test('PID_REF_NS: waited for, configured, pending when the process exits', async () => {
+    const child = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    const pid = child.pid!;
+    try {
+      await withAgent(0, async (agent) => {
+        // Wait for unshare to have switched to its own namespace (it execs sleep afterwards).
+        await eventually(() => {
+          const self = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
+          const its = spawnSync('readlink', [`/proc/${pid}/ns/net`], { encoding: 'utf8' }).stdout;
+          assert.notEqual(its.trim(), '');
+          assert.notEqual(its, self);
+        });
+        const lo = {
+          name: 'plo',
+          type: 'LOOPBACK',
+          enabled: true,
+          namespace: { type: 'PID_REF_NS', pid },
+          ip_addresses: ['10.11.0.1/32'],
+        };
+        await agent.put(['interface', 'plo', lo]);
+        await agent.waitConfigured(['interface', 'plo']);
+        const seen = pidAddresses(pid, 'lo');
+        assert.ok(seen?.flags.includes('UP'), 'lo up');
+        assert.ok(
+          seen?.addr_info.some((a) => a.local === '10.11.0.1'),
+          'address set',
+        );
+
+        child.kill('SIGKILL');
+        await agent.waitFor('interface', 'plo', 'pending', new RegExp(`waiting for namespace of pid ${pid}`));
+      });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('PID_REF_NS of a process that does not exist: pending, not failed', () =>
+    withAgent(0, async (agent) => {
+      const lo = {
+        name: 'plo',
+        type: 'LOOPBACK',
+        enabled: true,
+        namespace: { type: 'PID_REF_NS', pid: 4_000_000 },
+      };
+      await agent.put(['interface', 'plo', lo]);
+      await agent.waitFor('interface', 'plo', 'pending', /waiting for namespace of pid 4000000/);
+    }));
+
+  test('FILE_REF_NS: waited for, gone -> pending, a namespace under the same path -> back', async () => {
+    const name = `k${hex(2)}f${hex(3)}`;
+    const path = `/var/run/netns/${name}`;
+    try {
+      await withAgent(1, async (agent, [ns1]) => {
+        const a = veth('a', 'b', ns1!, { host_if_name: 'fa', ip_addresses: ['10.12.0.1/24'] });
+        const b = {
+          ...veth('b', 'a', undefined, { host_if_name: 'fb', ip_addresses: ['10.12.0.2/24'] }),
+          namespace: { type: 'FILE_REF_NS', filepath: path },
+        };
+        await agent.put(['interface', 'a', a], ['interface', 'b', b]);
+        await agent.waitFor('interface', 'b', 'pending', new RegExp(`waiting for namespace file ${path}`));
+        await agent.waitFor('interface', 'a', 'pending');
+        assert.equal(link(ns1!, 'fa'), undefined);
+
+        ip(null, ['netns', 'add', name]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        assert.deepEqual(addresses(name, 'fb'), ['10.12.0.2/24']);
+        assert.ok(isUp(linkOrFail(ns1!, 'fa')));
+
+        ip(null, ['netns', 'del', name]);
+        await agent.waitFor('interface', 'b', 'pending', new RegExp(`waiting for namespace file ${path}`));
+        await eventually(() => assert.equal(link(ns1!, 'fa'), undefined, 'the other end went with the pair'));
+
+        ip(null, ['netns', 'add', name]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        assert.deepEqual(addresses(name, 'fb'), ['10.12.0.2/24']);
+      });
+    } finally {
+      deleteNamespace(name);
+    }
+  });
+
+  for (const gone of [0, 1]) {
+    test(`VETH: the ${gone === 0 ? 'creating' : 'other'} end's named namespace deleted out of band and re-created`, () =>
+      withAgent(2, async (agent, namespaces) => {
+        const [ns1, ns2] = namespaces as [string, string];
+        await agent.put(
+          [
+            'interface',
+            'a',
+            veth('a', 'b', ns1, { host_if_name: 'na', mtu: 1400, ip_addresses: ['10.13.0.1/24'] }),
+          ],
+          [
+            'interface',
+            'b',
+            veth('b', 'a', ns2, { host_if_name: 'nb', mtu: 1400, ip_addresses: ['10.13.0.2/24'] }),
+          ],
+        );
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        const victim = namespaces[gone]!;
+        const survivor = namespaces[1 - gone]!;
+        const [victimItem, survivorItem, survivorLink] = gone === 0 ? ['a', 'b', 'nb'] : ['b', 'a', 'na'];
+
+        ip(null, ['netns', 'del', victim]);
+        await agent.waitFor(
+          'interface',
+          victimItem,
+          'pending',
+          new RegExp(`waiting for named namespace ${victim}`),
+        );
+        await agent.waitFor('interface', survivorItem, 'pending');
+        await eventually(() =>
+          assert.equal(link(survivor, survivorLink), undefined, `${survivorLink} gone with the pair`),
+        );
+
+        ip(null, ['netns', 'add', victim]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        const na = linkOrFail(ns1, 'na');
+        const nb = linkOrFail(ns2, 'nb');
+        assert.ok(isUp(na) && isUp(nb));
+        assert.equal(na.mtu, 1400);
+        assert.equal(nb.mtu, 1400);
+        assert.deepEqual(addresses(ns1, 'na'), ['10.13.0.1/24']);
+        assert.deepEqual(addresses(ns2, 'nb'), ['10.13.0.2/24']);
+      }));
+  }
+
+  test('named namespaces we did not create stay when their items go', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await agent.del(['interface', 'a'], ['interface', 'b']);
+      await eventually(() => assert.equal(link(ns1!, 'a'), undefined));
+      await pause(200);
+      assert.ok(existsSync(`/var/run/netns/${ns1}`), `${ns1} still there`);
+      assert.ok(existsSync(`/var/run/netns/${ns2}`), `${ns2} still there`);
+    }));
+
+  test('a VETH end moved to another namespace is re-created there (the pair with it)', () =>
+    withAgent(3, async (agent, [ns1, ns2, ns3]) => {
+      await agent.put(
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'ma', ip_addresses: ['10.14.0.1/24'] })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'mb', ip_addresses: ['10.14.0.2/24'] })],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await agent.put([
+        'interface',
+        'b',
+        veth('b', 'a', ns3!, { host_if_name: 'mb', ip_addresses: ['10.14.0.2/24'] }),
+      ]);
+      await eventually(() => {
+        assert.equal(link(ns2!, 'mb'), undefined, 'not in the old namespace');
+        assert.deepEqual(addresses(ns3!, 'mb'), ['10.14.0.2/24']);
+        assert.deepEqual(addresses(ns1!, 'ma'), ['10.14.0.1/24']);
+      });
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const ping = spawnSync('ip', ['netns', 'exec', ns1!, 'ping', '-c', '1', '-W', '2', '10.14.0.2'], {
+        encoding: 'utf8',
+      });
+      assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+    }));
+});

@@ -1,0 +1,331 @@
+/**
+ * Ownership, resync and drift through engine + Linux descriptors on a real kernel, checked with
+ * `ip -json`: after the agent stops and a fresh one starts over a changed desired set, what is ours
+ * and unwanted is removed, what is ours and wanted is kept (same ifindex, no down/up) or fixed in
+ * place, and what is not ours is never touched; a resync over a right state writes nothing; links,
+ * addresses, MTUs, routes and neighbours changed behind the agent's back are put back within a second.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import type { ItemKind } from '../../../src/model/index.js';
+import type { TransactionRecord } from '../../../src/scheduler/index.js';
+import {
+  addresses,
+  hex,
+  isUp,
+  link,
+  linkOrFail,
+  named,
+  neighbours,
+  routes,
+  TestAgent,
+  veth,
+  withAgent,
+  writes,
+} from './harness.js';
+
+type Item = [ItemKind, string, unknown];
+
+function carrierChanges(ns: string, name: string): number {
+  const run = spawnSync('ip', ['netns', 'exec', ns, 'cat', `/sys/class/net/${name}/carrier_changes`], {
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 0, run.stderr);
+  return Number(run.stdout.trim());
+}
+
+/** Keys (config and derived) a transaction wrote to. */
+function writtenKeys(record: TransactionRecord): string[] {
+  return record.operations.filter((op) => op.outcome === 'done').map((op) => `${op.kind} ${op.key}`);
+}
+
+describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
+  test('a fresh agent over a changed desired set: ours-unwanted removed, ours-wanted kept or fixed, not ours untouched', async () => {
+    const prefix = `k${hex(2)}`;
+    const ns1 = `${prefix}o1${hex(2)}`;
+    const ns2 = `${prefix}o2${hex(2)}`;
+    const label = `kt${hex(4)}`;
+    const agents: TestAgent[] = [];
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(null, ['netns', 'add', ns2]);
+      // Not ours: a VETH made with ip, with an address, a route and a neighbour; a link another agent marked.
+      ip(ns1, ['link', 'add', 'fo0', 'mtu', '1450', 'type', 'veth', 'peer', 'name', 'fo1']);
+      ip(ns1, ['link', 'set', 'fo0', 'up']);
+      ip(ns1, ['addr', 'add', '10.0.1.200/24', 'dev', 'fo0']);
+      ip(ns1, ['route', 'add', '10.66.0.0/16', 'dev', 'fo0']);
+      ip(ns1, ['neigh', 'add', '10.0.1.77', 'lladdr', '02:00:00:00:77:77', 'dev', 'fo0', 'nud', 'permanent']);
+      ip(ns1, ['link', 'add', 'ot0', 'type', 'veth', 'peer', 'name', 'ot1']);
+      ip(ns1, ['link', 'set', 'ot0', 'alias', `netns-agent:other${label}:c`]);
+      const foreignBefore = {
+        fo0: linkOrFail(ns1, 'fo0'),
+        ot0: linkOrFail(ns1, 'ot0'),
+        addresses: addresses(ns1, 'fo0'),
+        routes: JSON.stringify(routes(ns1).filter((r) => r.dev === 'fo0')),
+        neighbours: JSON.stringify(neighbours(ns1, 'fo0')),
+      };
+
+      const keep: Item[] = [
+        [
+          'interface',
+          'a',
+          veth('a', 'b', ns1, {
+            host_if_name: 'ka',
+            mtu: 1500,
+            ip_addresses: ['10.0.1.1/24', 'fd00:1::1/64'],
+          }),
+        ],
+        ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'kb', ip_addresses: ['10.0.1.2/24'] })],
+        ['interface', 'f', veth('f', 'e', ns2, { host_if_name: 'kf' })],
+        ['route', 'r1', { name: 'r1', namespace: named(ns1), interface: 'a', dst_ip_addr: '10.20.0.0/16' }],
+        [
+          'route',
+          'r3',
+          {
+            name: 'r3',
+            namespace: named(ns1),
+            interface: 'a',
+            dst_ip_addr: '10.30.0.0/16',
+            gw_addr: '10.0.1.2',
+            metric: 5,
+          },
+        ],
+        [
+          'arp',
+          'n1',
+          {
+            name: 'n1',
+            namespace: named(ns1),
+            interface: 'a',
+            ip_addr: '10.0.1.50',
+            hw_address: '02:00:00:00:00:50',
+          },
+        ],
+      ];
+      const e = (mtu: number): Item => ['interface', 'e', veth('e', 'f', ns1, { host_if_name: 'ke', mtu })];
+      const unwanted: Item[] = [
+        ['interface', 'c', veth('c', 'd', ns1, { host_if_name: 'uc', ip_addresses: ['10.0.3.1/24'] })],
+        ['interface', 'd', veth('d', 'c', ns2, { host_if_name: 'ud' })],
+        ['route', 'r2', { name: 'r2', namespace: named(ns1), interface: 'a', dst_ip_addr: '10.21.0.0/16' }],
+        [
+          'arp',
+          'n2',
+          {
+            name: 'n2',
+            namespace: named(ns1),
+            interface: 'a',
+            ip_addr: '10.0.1.51',
+            hw_address: '02:00:00:00:00:51',
+          },
+        ],
+      ];
+
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(...keep, e(1500), ...unwanted);
+      await first.waitConfigured(
+        ...[...keep, e(1500), ...unwanted].map(([kind, name]) => [kind, name] as [ItemKind, string]),
+      );
+      const before = {
+        ka: linkOrFail(ns1, 'ka'),
+        kb: linkOrFail(ns2, 'kb'),
+        ke: linkOrFail(ns1, 'ke'),
+        kaCarrier: carrierChanges(ns1, 'ka'),
+        kbCarrier: carrierChanges(ns2, 'kb'),
+      };
+      linkOrFail(ns1, 'uc');
+      await first.close();
+
+      // The kernel stays as it was.
+      linkOrFail(ns1, 'uc');
+      assert.ok(routes(ns1).some((r) => r.dst === '10.21.0.0/16'));
+
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      const record = await second.replaceAll(...keep, e(1400));
+      await second.engine.idle();
+      await second.waitConfigured(
+        ...[...keep, e(1400)].map(([kind, name]) => [kind, name] as [ItemKind, string]),
+      );
+
+      // Ours and unwanted: removed.
+      await eventually(() => {
+        assert.equal(link(ns1, 'uc'), undefined, 'uc removed');
+        assert.equal(link(ns2, 'ud'), undefined, 'ud removed');
+        assert.equal(
+          routes(ns1).find((r) => r.dst === '10.21.0.0/16'),
+          undefined,
+          'route r2 removed',
+        );
+        assert.equal(
+          neighbours(ns1, 'ka').find((n) => n.dst === '10.0.1.51'),
+          undefined,
+          'neighbour n2 removed',
+        );
+      });
+      // Ours and wanted: kept, not flapped.
+      const ka = linkOrFail(ns1, 'ka');
+      const kb = linkOrFail(ns2, 'kb');
+      assert.equal(ka.ifindex, before.ka.ifindex);
+      assert.equal(kb.ifindex, before.kb.ifindex);
+      assert.ok(isUp(ka) && isUp(kb));
+      assert.equal(carrierChanges(ns1, 'ka'), before.kaCarrier, 'ka never went down');
+      assert.equal(carrierChanges(ns2, 'kb'), before.kbCarrier, 'kb never went down');
+      assert.deepEqual(addresses(ns1, 'ka'), ['10.0.1.1/24', 'fd00:1::1/64']);
+      assert.ok(routes(ns1).some((r) => r.dst === '10.20.0.0/16' && r.dev === 'ka'));
+      assert.ok(routes(ns1).some((r) => r.dst === '10.30.0.0/16' && r.gateway === '10.0.1.2'));
+      assert.ok(neighbours(ns1, 'ka').some((n) => n.dst === '10.0.1.50' && n.lladdr === '02:00:00:00:00:50'));
+      const touched = writtenKeys(record);
+      for (const [kind, name] of keep) {
+        const key = second.key(kind, name);
+        assert.deepEqual(
+          touched.filter((t) => t.endsWith(` ${key}`) || t.includes(` ${key}/`)),
+          [],
+          `nothing written for ${key}: ${touched.join(', ')}`,
+        );
+      }
+      // Ours, wanted with a change: fixed in place.
+      const ke = linkOrFail(ns1, 'ke');
+      assert.equal(ke.ifindex, before.ke.ifindex);
+      assert.equal(ke.mtu, 1400);
+
+      // Not ours: untouched.
+      const fo0 = linkOrFail(ns1, 'fo0');
+      assert.equal(fo0.ifindex, foreignBefore.fo0.ifindex);
+      assert.equal(fo0.mtu, 1450);
+      assert.ok(isUp(fo0));
+      assert.deepEqual(addresses(ns1, 'fo0'), foreignBefore.addresses);
+      assert.equal(JSON.stringify(routes(ns1).filter((r) => r.dev === 'fo0')), foreignBefore.routes);
+      assert.equal(JSON.stringify(neighbours(ns1, 'fo0')), foreignBefore.neighbours);
+      const ot0 = linkOrFail(ns1, 'ot0');
+      assert.equal(ot0.ifindex, foreignBefore.ot0.ifindex);
+      assert.equal(ot0.ifalias, `netns-agent:other${label}:c`);
+
+      // A resync over the right state writes nothing, in process ...
+      const resync = await second.engine.resync();
+      assert.equal(writes([resync]), 0, `resync writes: ${writtenKeys(resync).join(', ')}`);
+      await second.close();
+
+      // ... and after another restart with the same configuration.
+      const third = await TestAgent.start({ label });
+      agents.push(third);
+      const again = await third.replaceAll(...keep, e(1400));
+      assert.equal(writes([again]), 0, `restart resync writes: ${writtenKeys(again).join(', ')}`);
+      await third.waitConfigured(
+        ...[...keep, e(1400)].map(([kind, name]) => [kind, name] as [ItemKind, string]),
+      );
+      assert.equal(linkOrFail(ns1, 'ka').ifindex, before.ka.ifindex);
+      assert.equal(carrierChanges(ns1, 'ka'), before.kaCarrier);
+    } finally {
+      for (const agent of agents) await agent.close();
+      deleteNamespace(ns1);
+      deleteNamespace(ns2);
+    }
+  });
+});
+
+describe('drift', { skip: skipUnlessRoot() }, () => {
+  const WITHIN = 1000;
+
+  test('a managed VETH deleted, an address removed, an MTU changed, a route or neighbour deleted: put back within a second', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const items: Item[] = [
+        [
+          'interface',
+          'a',
+          veth('a', 'b', ns1!, {
+            host_if_name: 'da',
+            mtu: 1500,
+            ip_addresses: ['10.0.1.1/24', 'fd00:1::1/64'],
+          }),
+        ],
+        [
+          'interface',
+          'b',
+          veth('b', 'a', ns2!, { host_if_name: 'db', mtu: 1500, ip_addresses: ['10.0.1.2/24'] }),
+        ],
+        [
+          'route',
+          'r',
+          {
+            name: 'r',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.30.0.0/16',
+            gw_addr: '10.0.1.2',
+          },
+        ],
+        [
+          'arp',
+          'n',
+          {
+            name: 'n',
+            namespace: named(ns1!),
+            interface: 'a',
+            ip_addr: '10.0.1.50',
+            hw_address: '02:00:00:00:00:50',
+          },
+        ],
+      ];
+      await agent.put(...items);
+      await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+      const whole = (): void => {
+        const da = linkOrFail(ns1!, 'da');
+        const db = linkOrFail(ns2!, 'db');
+        assert.ok(isUp(da) && isUp(db), 'both ends up');
+        assert.equal(da.mtu, 1500);
+        assert.deepEqual(addresses(ns1!, 'da'), ['10.0.1.1/24', 'fd00:1::1/64']);
+        assert.deepEqual(addresses(ns2!, 'db'), ['10.0.1.2/24']);
+        assert.ok(
+          routes(ns1!).some((r) => r.dst === '10.30.0.0/16' && r.gateway === '10.0.1.2' && r.dev === 'da'),
+          'route back',
+        );
+        assert.ok(
+          neighbours(ns1!, 'da').some((n) => n.dst === '10.0.1.50'),
+          'neighbour back',
+        );
+      };
+
+      const index = linkOrFail(ns1!, 'da').ifindex;
+      ip(ns1!, ['link', 'del', 'da']);
+      await eventually(whole, WITHIN);
+      assert.notEqual(linkOrFail(ns1!, 'da').ifindex, index, 'a new pair');
+      await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+
+      // The fact is logged.
+      assert.ok(
+        agent.logs.some(
+          (l) =>
+            /changed outside the agent/.test(l.message ?? '') &&
+            JSON.stringify(l.fields).includes(agent.key('interface', 'a')),
+        ),
+        JSON.stringify(agent.logs),
+      );
+
+      ip(ns1!, ['addr', 'del', '10.0.1.1/24', 'dev', 'da']);
+      await eventually(whole, WITHIN);
+      assert.ok(
+        agent.logs.some((l) => /address removed outside the agent/.test(l.message ?? '')),
+        'address drift logged',
+      );
+
+      ip(ns1!, ['link', 'set', 'da', 'mtu', '1300']);
+      await eventually(whole, WITHIN);
+
+      ip(ns1!, ['link', 'set', 'da', 'down']);
+      await eventually(whole, WITHIN);
+
+      ip(ns1!, ['route', 'del', '10.30.0.0/16']);
+      await eventually(whole, WITHIN);
+
+      ip(ns1!, ['neigh', 'del', '10.0.1.50', 'dev', 'da']);
+      await eventually(whole, WITHIN);
+
+      // The peer's end deleted from its side works the same.
+      ip(ns2!, ['link', 'del', 'db']);
+      await eventually(whole, WITHIN);
+      await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+    }));
+});

@@ -1,0 +1,339 @@
+/**
+ * Routes and static ARP/NDP entries through engine + Linux descriptors on a real kernel, checked with
+ * `ip -json`: routes put before their interface and their gateway's route converge in any order;
+ * a route steps back when its gateway stops being reachable; ARP entries of every state, v4 and v6,
+ * wait for their interface to be up; enabled=false sends routes and ARP entries to pending.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import {
+  isUp,
+  linkOrFail,
+  named,
+  neighbours,
+  pause,
+  routes,
+  veth,
+  withAgent,
+  type IpRouteJson,
+  type TestAgent,
+} from './harness.js';
+import type { ItemKind } from '../../../src/model/index.js';
+
+type Item = [ItemKind, string, unknown];
+
+function findRoute(list: IpRouteJson[], dst: string, dev: string): IpRouteJson | undefined {
+  return list.find((r) => r.dst === dst && r.dev === dev);
+}
+
+/** Two VETH ends: `a` in ns1 (no address in 10.0.2.0/24) and `b` in ns2. */
+function pair(ns1: string, ns2: string, extraA: Record<string, unknown> = {}): Item[] {
+  return [
+    ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'ra', ip_addresses: ['10.0.9.1/24'], ...extraA })],
+    ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'rb', ip_addresses: ['10.0.2.2/24'] })],
+  ];
+}
+
+function gatewayRoutes(ns1: string): Item[] {
+  return [
+    [
+      'route',
+      'def',
+      { name: 'def', namespace: named(ns1), default: true, interface: 'a', gw_addr: '10.0.2.2', metric: 50 },
+    ],
+    ['route', 'lan', { name: 'lan', namespace: named(ns1), interface: 'a', dst_ip_addr: '10.0.2.0/24' }],
+  ];
+}
+
+async function putOneByOne(agent: TestAgent, items: Item[]): Promise<void> {
+  for (const item of items) await agent.put(item);
+}
+
+function assertGatewayRoutes(ns1: string): void {
+  const list = routes(ns1);
+  const def = findRoute(list, 'default', 'ra');
+  assert.ok(def, `default route in ${JSON.stringify(list)}`);
+  assert.equal(def.gateway, '10.0.2.2');
+  assert.equal(def.metric, 50);
+  const lan = findRoute(list, '10.0.2.0/24', 'ra');
+  assert.ok(lan, `10.0.2.0/24 route in ${JSON.stringify(list)}`);
+  assert.equal(lan.scope, 'link');
+  assert.equal(lan.gateway, undefined);
+}
+
+describe('routes', { skip: skipUnlessRoot() }, () => {
+  const orders: [string, (p: Item[], r: Item[]) => Item[]][] = [
+    ['default route, link route, interfaces', (p, r) => [r[0]!, r[1]!, ...p]],
+    ['link route, default route, interfaces', (p, r) => [r[1]!, r[0]!, ...p]],
+    ['interfaces, default route, link route', (p, r) => [...p, r[0]!, r[1]!]],
+    ['default route, interfaces, link route', (p, r) => [r[0]!, ...p, r[1]!]],
+  ];
+  test('a default route via 10.0.2.2 and the 10.0.2.0/24 link route through the same interface converge in any order', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      for (const [what, order] of orders) {
+        const items = order(pair(ns1!, ns2!), gatewayRoutes(ns1!));
+        await putOneByOne(agent, items);
+        await agent
+          .waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'def'], ['route', 'lan'])
+          .catch((error: unknown) => {
+            throw new Error(`${what}: ${String(error)}`);
+          });
+        assertGatewayRoutes(ns1!);
+        await agent.del(['route', 'def'], ['route', 'lan'], ['interface', 'a'], ['interface', 'b']);
+        await eventually(() => {
+          assert.equal(routes(ns1!).filter((r) => r.dev === 'ra').length, 0, `${what}: routes gone`);
+          assert.equal(findRoute(routes(ns1!), 'default', 'ra'), undefined);
+        });
+      }
+    }));
+
+  test('routes wait with a reason, and step back when their gateway stops being reachable', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const [def, lan] = gatewayRoutes(ns1!);
+      await agent.put(def!);
+      await agent.waitFor('route', 'def', 'pending', /waiting for interface a to be up/);
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.waitFor(
+        'route',
+        'def',
+        'pending',
+        /waiting for gateway 10\.0\.2\.2 to be reachable through a/,
+      );
+      await agent.put(lan!);
+      await agent.waitConfigured(['route', 'def'], ['route', 'lan']);
+      assertGatewayRoutes(ns1!);
+
+      await agent.del(['route', 'lan']);
+      await agent.waitFor('route', 'def', 'pending', /gateway 10\.0\.2\.2/);
+      await eventually(() =>
+        assert.equal(findRoute(routes(ns1!), 'default', 'ra'), undefined, 'default route removed'),
+      );
+
+      // An address in the gateway's network makes it reachable as well.
+      await agent.put([
+        'interface',
+        'a',
+        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: ['10.0.9.1/24', '10.0.2.1/24'] }),
+      ]);
+      await agent.waitConfigured(['route', 'def']);
+      assert.ok(findRoute(routes(ns1!), 'default', 'ra'));
+    }));
+
+  test('a route and an ARP entry through a host interface the agent does not manage: wait for it to be up, never touch it', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      await agent.put(
+        [
+          'route',
+          'hr',
+          { name: 'hr', namespace: named(ns1!), interface: 'hx0', dst_ip_addr: '10.40.0.0/16' },
+        ],
+        [
+          'arp',
+          'hn',
+          {
+            name: 'hn',
+            namespace: named(ns1!),
+            interface: 'hx0',
+            ip_addr: '10.40.0.9',
+            hw_address: '02:00:00:00:40:09',
+          },
+        ],
+      );
+      await agent.waitFor('route', 'hr', 'pending', /waiting for interface hx0 to be up/);
+      await agent.waitFor('arp', 'hn', 'pending', /waiting for interface hx0 to be up/);
+      ip(ns1!, ['link', 'add', 'hx0', 'type', 'veth', 'peer', 'name', 'hx1']);
+      await pause(100);
+      assert.equal(agent.status('route', 'hr')?.state, 'pending', 'still pending while hx0 is down');
+      ip(ns1!, ['link', 'set', 'hx0', 'up']);
+      await agent.waitConfigured(['route', 'hr'], ['arp', 'hn']);
+      assert.ok(findRoute(routes(ns1!), '10.40.0.0/16', 'hx0'));
+      assert.ok(
+        neighbours(ns1!, 'hx0').some((n) => n.dst === '10.40.0.9' && n.lladdr === '02:00:00:00:40:09'),
+      );
+
+      ip(ns1!, ['link', 'set', 'hx0', 'down']);
+      await agent.waitFor('route', 'hr', 'pending', /waiting for interface hx0 to be up/);
+      await agent.waitFor('arp', 'hn', 'pending', /waiting for interface hx0 to be up/);
+      ip(ns1!, ['link', 'set', 'hx0', 'up']);
+      await agent.waitConfigured(['route', 'hr'], ['arp', 'hn']);
+      assert.ok(findRoute(routes(ns1!), '10.40.0.0/16', 'hx0'));
+
+      const before = linkOrFail(ns1!, 'hx0');
+      await agent.del(['route', 'hr'], ['arp', 'hn']);
+      await eventually(() => {
+        assert.equal(findRoute(routes(ns1!), '10.40.0.0/16', 'hx0'), undefined);
+        assert.equal(
+          neighbours(ns1!, 'hx0').find((n) => n.dst === '10.40.0.9'),
+          undefined,
+        );
+      });
+      const after = linkOrFail(ns1!, 'hx0');
+      assert.equal(after.ifindex, before.ifindex);
+      assert.ok(isUp(after));
+      assert.equal(after.ifalias, undefined);
+    }));
+
+  test('table, metric, scope, source and IPv6 routes', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] }),
+        [
+          'route',
+          't100',
+          {
+            name: 't100',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.7.0.0/16',
+            gw_addr: '10.0.9.254',
+            table: 100,
+            metric: 7,
+          },
+        ],
+        [
+          'route',
+          'host',
+          {
+            name: 'host',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.8.0.1/32',
+            scope: { type: 'LINK' },
+            src_ip_addr: '10.0.9.1',
+          },
+        ],
+        [
+          'route',
+          'v6',
+          {
+            name: 'v6',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: 'fd00:77::/48',
+            gw_addr: 'fd00:9::fe',
+            metric: 300,
+          },
+        ],
+      );
+      await agent.waitConfigured(['route', 't100'], ['route', 'host'], ['route', 'v6']);
+      const t100 = routes(ns1!, 4, '100').find((r) => r.dst === '10.7.0.0/16');
+      assert.ok(t100, 'route in table 100');
+      assert.equal(t100.gateway, '10.0.9.254');
+      assert.equal(t100.metric, 7);
+      const host = routes(ns1!).find((r) => r.dst === '10.8.0.1');
+      assert.ok(host, 'host route');
+      assert.equal(host.scope, 'link');
+      assert.equal((host as IpRouteJson & { prefsrc?: string }).prefsrc, '10.0.9.1');
+      const v6 = routes(ns1!, 6).find((r) => r.dst === 'fd00:77::/48');
+      assert.ok(v6, 'v6 route');
+      assert.equal(v6.gateway, 'fd00:9::fe');
+      assert.equal(v6.metric, 300);
+    }));
+});
+
+describe('ARP entries', { skip: skipUnlessRoot() }, () => {
+  const entries: [string, string, string, string][] = [
+    ['perm4', '10.0.9.11', '02:00:00:00:00:11', 'PERMANENT'],
+    ['noarp4', '10.0.9.12', '02:00:00:00:00:12', 'NOARP'],
+    ['reach4', '10.0.9.13', '02:00:00:00:00:13', 'REACHABLE'],
+    ['stale4', '10.0.9.14', '02:00:00:00:00:14', 'STALE'],
+    ['perm6', 'fd00:9::11', '02:00:00:00:00:21', 'PERMANENT'],
+    ['noarp6', 'fd00:9::12', '02:00:00:00:00:22', 'NOARP'],
+    ['reach6', 'fd00:9::13', '02:00:00:00:00:23', 'REACHABLE'],
+    ['stale6', 'fd00:9::14', '02:00:00:00:00:24', 'STALE'],
+  ];
+
+  function arpItems(ns1: string): Item[] {
+    return entries.map(([name, ipAddr, mac, state]) => [
+      'arp',
+      name,
+      {
+        name,
+        namespace: named(ns1),
+        interface: 'a',
+        ip_addr: ipAddr,
+        hw_address: mac,
+        state: { type: state },
+      },
+    ]);
+  }
+
+  function assertNeighbours(ns1: string): void {
+    const list = neighbours(ns1, 'ra');
+    for (const [, ipAddr, mac, state] of entries) {
+      const entry = list.find((n) => n.dst === ipAddr);
+      assert.ok(entry, `${ipAddr} in ${JSON.stringify(list)}`);
+      assert.equal(entry.lladdr, mac);
+      // REACHABLE ages (to STALE, or DELAY/PROBE once used); the others stay as set.
+      if (state !== 'REACHABLE')
+        assert.ok(entry.state?.includes(state), `${ipAddr}: ${JSON.stringify(entry.state)} has ${state}`);
+    }
+  }
+
+  test('every state, v4 and v6: pending until the interface is up, then in the kernel', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...arpItems(ns1!));
+      for (const [name] of entries)
+        await agent.waitFor('arp', name, 'pending', /waiting for interface a to be up/);
+      await agent.put(...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] }));
+      for (const [name] of entries) await agent.waitFor('arp', name, 'configured');
+      assertNeighbours(ns1!);
+
+      // Removing the config removes the entries.
+      await agent.del(...entries.map(([name]) => ['arp', name] as [ItemKind, string]));
+      await eventually(() => {
+        const left = neighbours(ns1!, 'ra').filter((n) => entries.some(([, ipAddr]) => ipAddr === n.dst));
+        assert.deepEqual(left, []);
+      });
+    }));
+
+  test('enabled=false: the link goes down, its routes and ARP entries go pending; enabled again: back', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const [def, lan] = gatewayRoutes(ns1!);
+      const items = pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] });
+      await agent.put(...items, def!, lan!, ...arpItems(ns1!));
+      await agent.waitConfigured(
+        ['route', 'def'],
+        ['route', 'lan'],
+        ...entries.map(([name]) => ['arp', name] as [ItemKind, string]),
+      );
+      const index = linkOrFail(ns1!, 'ra').ifindex;
+
+      await agent.put([
+        'interface',
+        'a',
+        veth('a', 'b', ns1!, {
+          host_if_name: 'ra',
+          ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'],
+          enabled: false,
+        }),
+      ]);
+      await agent.waitFor('route', 'def', 'pending', /waiting for interface a to be up/);
+      await agent.waitFor('route', 'lan', 'pending', /waiting for interface a to be up/);
+      for (const [name] of entries)
+        await agent.waitFor('arp', name, 'pending', /waiting for interface a to be up/);
+      await agent.waitConfigured(['interface', 'a']);
+      const down = linkOrFail(ns1!, 'ra');
+      assert.equal(isUp(down), false, 'ra is down');
+      assert.equal(down.ifindex, index, 'same link');
+      await eventually(() => {
+        assert.equal(
+          routes(ns1!).filter((r) => r.dev === 'ra' && r.protocol !== 'kernel').length,
+          0,
+          'routes removed',
+        );
+      });
+
+      await agent.put(items[0]!);
+      await agent.waitConfigured(
+        ['route', 'def'],
+        ['route', 'lan'],
+        ...entries.map(([name]) => ['arp', name] as [ItemKind, string]),
+      );
+      assert.ok(isUp(linkOrFail(ns1!, 'ra')));
+      assert.equal(linkOrFail(ns1!, 'ra').ifindex, index, 'same link');
+      assertGatewayRoutes(ns1!);
+      assertNeighbours(ns1!);
+    }));
+});

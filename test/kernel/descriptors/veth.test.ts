@@ -1,0 +1,166 @@
+/**
+ * VETH pairs through engine + Linux descriptors on a real kernel, checked with `ip -json`: the seeds'
+ * veth1/veth2 example (addresses v4+v6, MAC, MTU) with a ping across; one side only; deleting and
+ * re-putting a side; a named namespace deleted out of band and re-created.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import { addresses, example, isUp, link, linkOrFail, named, pause, veth, withAgent } from './harness.js';
+
+/** The seeds' veth1/veth2 example with our own namespace names instead of ns1/ns2. */
+function seedPair(
+  ns1: string,
+  ns2: string,
+): { veth1: Record<string, unknown>; veth2: Record<string, unknown> } {
+  const veth1 = example('veth1');
+  const veth2 = example('veth2');
+  veth1['namespace'] = named(ns1);
+  veth2['namespace'] = named(ns2);
+  return { veth1, veth2 };
+}
+
+describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
+  test("the seeds' veth1/veth2 example is configured as written and pings", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const { veth1, veth2 } = seedPair(ns1!, ns2!);
+      await agent.put(['interface', 'veth1', veth1], ['interface', 'veth2', veth2]);
+      await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2']);
+
+      const end1 = linkOrFail(ns1!, 'veth1Name');
+      const end2 = linkOrFail(ns2!, 'veth2Name');
+      assert.equal(end1.linkinfo?.info_kind, 'veth');
+      assert.equal(end2.linkinfo?.info_kind, 'veth');
+      assert.equal(end1.address, 'd2:74:8c:12:67:d2');
+      assert.equal(end2.address, '92:c7:42:67:ab:cd');
+      assert.equal(end1.mtu, 1500);
+      assert.equal(end2.mtu, 1500);
+      assert.ok(isUp(end1) && isUp(end2), 'both ends up');
+      assert.deepEqual(addresses(ns1!, 'veth1Name'), ['192.168.22.1/24', '2001:db8::ff00:89e3:bb42/48']);
+      assert.deepEqual(addresses(ns2!, 'veth2Name'), ['192.168.22.2/24', '2001:842::ff00:13c7:1245/48']);
+      // Each end is marked as ours.
+      assert.match(end1.ifalias ?? '', new RegExp(`:${agent.label}:veth1$`));
+      assert.match(end2.ifalias ?? '', new RegExp(`:${agent.label}:veth2$`));
+
+      const ping = spawnSync('ip', ['netns', 'exec', ns1!, 'ping', '-c', '1', '-W', '2', '192.168.22.2'], {
+        encoding: 'utf8',
+      });
+      assert.equal(ping.status, 0, `ping 192.168.22.2 from ${ns1}: ${ping.stdout}${ping.stderr}`);
+      const back = spawnSync('ip', ['netns', 'exec', ns2!, 'ping', '-c', '1', '-W', '2', '192.168.22.1'], {
+        encoding: 'utf8',
+      });
+      assert.equal(back.status, 0, `ping 192.168.22.1 from ${ns2}: ${back.stdout}${back.stderr}`);
+    }));
+
+  for (const only of ['veth1', 'veth2'] as const) {
+    test(`one side only (${only}): nothing is created, it is pending for its peer`, () =>
+      withAgent(2, async (agent, [ns1, ns2]) => {
+        const pair = seedPair(ns1!, ns2!);
+        const peer = only === 'veth1' ? 'veth2' : 'veth1';
+        await agent.put(['interface', only, pair[only]]);
+        await agent.waitFor(
+          'interface',
+          only,
+          'pending',
+          new RegExp(`waiting for VETH peer ${peer} .*to be configured`),
+        );
+        await pause(200);
+        assert.equal(agent.status('interface', only)?.state, 'pending');
+        for (const ns of [ns1!, ns2!]) {
+          assert.equal(link(ns, 'veth1Name'), undefined, `no veth1Name in ${ns}`);
+          assert.equal(link(ns, 'veth2Name'), undefined, `no veth2Name in ${ns}`);
+        }
+        // And the moment the peer comes, the pair is there.
+        await agent.put(['interface', peer, pair[peer]]);
+        await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2']);
+        linkOrFail(ns1!, 'veth1Name');
+        linkOrFail(ns2!, 'veth2Name');
+      }));
+  }
+
+  for (const removed of ['veth1', 'veth2'] as const) {
+    test(`deleting one side (${removed}) removes the pair, the other waits; re-put brings it back`, () =>
+      withAgent(2, async (agent, [ns1, ns2]) => {
+        const pair = seedPair(ns1!, ns2!);
+        const other = removed === 'veth1' ? 'veth2' : 'veth1';
+        await agent.put(['interface', 'veth1', pair.veth1], ['interface', 'veth2', pair.veth2]);
+        await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2']);
+        const before = linkOrFail(ns1!, 'veth1Name').ifindex;
+
+        await agent.del(['interface', removed]);
+        await agent.waitFor(
+          'interface',
+          other,
+          'pending',
+          new RegExp(`waiting for VETH peer ${removed} .*to be configured`),
+        );
+        await eventually(() => {
+          assert.equal(link(ns1!, 'veth1Name'), undefined, 'veth1Name gone');
+          assert.equal(link(ns2!, 'veth2Name'), undefined, 'veth2Name gone');
+        });
+        assert.equal(agent.status('interface', removed)?.state ?? 'removed', 'removed', `${removed} removed`);
+
+        await agent.put(['interface', removed, pair[removed]]);
+        await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2']);
+        const end1 = linkOrFail(ns1!, 'veth1Name');
+        linkOrFail(ns2!, 'veth2Name');
+        assert.notEqual(end1.ifindex, undefined);
+        assert.deepEqual(addresses(ns1!, 'veth1Name'), ['192.168.22.1/24', '2001:db8::ff00:89e3:bb42/48']);
+        assert.deepEqual(addresses(ns2!, 'veth2Name'), ['192.168.22.2/24', '2001:842::ff00:13c7:1245/48']);
+        assert.ok(before > 0);
+      }));
+  }
+
+  test('a named namespace deleted out of band: its items go pending; re-created: they are back', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const pair = seedPair(ns1!, ns2!);
+      const lo = {
+        name: 'lo2',
+        type: 'LOOPBACK',
+        enabled: true,
+        namespace: named(ns2!),
+        ip_addresses: ['10.99.0.2/32'],
+      };
+      await agent.put(
+        ['interface', 'veth1', pair.veth1],
+        ['interface', 'veth2', pair.veth2],
+        ['interface', 'lo2', lo],
+      );
+      await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2'], ['interface', 'lo2']);
+
+      ip(null, ['netns', 'del', ns2!]);
+      await agent.waitFor('interface', 'veth2', 'pending', new RegExp(`waiting for named namespace ${ns2}`));
+      await agent.waitFor('interface', 'lo2', 'pending', new RegExp(`waiting for named namespace ${ns2}`));
+      // veth1 waits as well (its peer's end is not there), and its end is gone with the pair.
+      await agent.waitFor('interface', 'veth1', 'pending');
+      await eventually(() =>
+        assert.equal(link(ns1!, 'veth1Name'), undefined, 'veth1Name gone with its peer'),
+      );
+
+      ip(null, ['netns', 'add', ns2!]);
+      await agent.waitConfigured(['interface', 'veth1'], ['interface', 'veth2'], ['interface', 'lo2']);
+      assert.ok(isUp(linkOrFail(ns1!, 'veth1Name')));
+      assert.ok(isUp(linkOrFail(ns2!, 'veth2Name')));
+      assert.deepEqual(addresses(ns2!, 'veth2Name'), ['192.168.22.2/24', '2001:842::ff00:13c7:1245/48']);
+      assert.ok(isUp(linkOrFail(ns2!, 'lo')));
+      assert.ok(addresses(ns2!, 'lo').includes('10.99.0.2/32'));
+    }));
+
+  test('named namespaces the config needs are created on demand and removed when unused', () =>
+    withAgent(
+      2,
+      async (agent, [ns1, ns2]) => {
+        await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        linkOrFail(ns1!, 'a');
+        linkOrFail(ns2!, 'b');
+        await agent.del(['interface', 'a'], ['interface', 'b']);
+        await eventually(() => {
+          assert.equal(spawnSync('ip', ['netns', 'pids', ns1!]).status === 0, false, `${ns1} deleted`);
+          assert.equal(spawnSync('ip', ['netns', 'pids', ns2!]).status === 0, false, `${ns2} deleted`);
+        });
+      },
+      { create: false },
+    ));
+});

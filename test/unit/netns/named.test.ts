@@ -1,0 +1,80 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  InvalidNamespaceNameError,
+  NamespaceExistsError,
+  NamespacePermissionError,
+  createNamed,
+  deleteNamed,
+  listNamed,
+} from '../../../src/netns/index.js';
+import { FakeFiles } from './fake-files.js';
+
+const dir = '/var/run/netns';
+
+describe('createNamed (fake files)', () => {
+  test('creates and reports the identity', () => {
+    const files = new FakeFiles();
+    const result = createNamed('blue', { files });
+    assert.equal(result.created, true);
+    assert.equal(result.path, `${dir}/blue`);
+    const entry = files.entries.get(`${dir}/blue`);
+    assert.ok(entry?.kind === 'namespace' && entry.ino === result.identity.ino);
+  });
+
+  test('an existing namespace is found, not an error', () => {
+    const files = new FakeFiles();
+    const ino = files.namespace(`${dir}/blue`);
+    const result = createNamed('blue', { files });
+    assert.equal(result.created, false);
+    assert.equal(result.identity.ino, ino);
+  });
+
+  test('an existing file that is no namespace: NamespaceExistsError, retriable, nothing removed', () => {
+    const files = new FakeFiles().set(`${dir}/blue`, { kind: 'file', fsMagic: 0x01021994 });
+    assert.throws(
+      () => createNamed('blue', { files }),
+      (error: unknown) =>
+        error instanceof NamespaceExistsError && error.retriable && error.path === `${dir}/blue`,
+    );
+    assert.equal(files.entries.get(`${dir}/blue`)?.kind, 'file');
+  });
+
+  test('not root: NamespacePermissionError', () => {
+    const files = new FakeFiles();
+    files.createError = 'EPERM';
+    assert.throws(() => createNamed('blue', { files }), NamespacePermissionError);
+  });
+
+  test('bad names never reach the file system', () => {
+    const files = new FakeFiles();
+    for (const name of ['', '.', '..', 'a/b', 'x'.repeat(256)]) {
+      assert.throws(() => createNamed(name, { files }), InvalidNamespaceNameError);
+      assert.throws(() => deleteNamed(name, { files }), InvalidNamespaceNameError);
+    }
+    assert.equal(files.calls.length, 0);
+  });
+});
+
+describe('deleteNamed and listNamed (fake files)', () => {
+  test('delete is idempotent', () => {
+    const files = new FakeFiles();
+    files.namespace(`${dir}/blue`);
+    assert.equal(deleteNamed('blue', { files }), true);
+    assert.equal(deleteNamed('blue', { files }), false);
+    assert.equal(files.entries.has(`${dir}/blue`), false);
+  });
+
+  test('list: sorted, namespaces only; no directory means none', () => {
+    const files = new FakeFiles();
+    assert.deepEqual(listNamed({ files }), []);
+    const b = files.namespace(`${dir}/b`);
+    const a = files.namespace(`${dir}/a`);
+    files.set(`${dir}/half-made`, { kind: 'file', fsMagic: 0x01021994 });
+    files.set(`${dir}/c`, { kind: 'error', code: 'ENOENT' });
+    assert.deepEqual(listNamed({ files }), [
+      { name: 'a', path: `${dir}/a`, identity: { dev: 4, ino: a } },
+      { name: 'b', path: `${dir}/b`, identity: { dev: 4, ino: b } },
+    ]);
+  });
+});
