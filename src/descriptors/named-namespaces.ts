@@ -3,15 +3,15 @@
  * them. The one we create carries a mark (the alias of its `lo`), so that even after a restart the
  * agent deletes only namespaces it made, and only when nothing uses them any more.
  */
-import { native } from '../native/binding.js';
 import { NetlinkHandle } from '../netlink/index.js';
+import { createNamed, deleteNamed, NAMED_NAMESPACE_DIR, namedNamespacePath as pathOfNamed } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
 import { ALIAS_PREFIX } from './ownership.js';
 
-export const NETNS_DIR = '/var/run/netns';
+export const NETNS_DIR = NAMED_NAMESPACE_DIR;
 
 export function namedNamespacePath(name: string): string {
-  return `${NETNS_DIR}/${name}`;
+  return pathOfNamed(name);
 }
 
 /** Distinct from interface marks (`netns-agent:<label>:<config name>`), so no config name can match it. */
@@ -29,7 +29,8 @@ async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promi
 }
 
 export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
-  native().createNamed(NETNS_DIR, namedNamespacePath(name));
+  // Someone may have made it meanwhile: then it is theirs, and carries no mark of ours.
+  if (!createNamed(name).created) return;
   await withHandle(name, async (handle) => {
     const lo = await handle.linkGet('lo');
     if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
@@ -47,5 +48,5 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
   if (!(await createdByUs(ctx, name))) return;
-  native().deleteNamed(namedNamespacePath(name));
+  deleteNamed(name);
 }

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { CLONE_NEWNET, NSFS_MAGIC, native } from '../native/binding.js';
+import { identityKey, resolveIfExists, type NamespaceRef as FileRef } from '../netns/index.js';
 import { describeNamespace, namespaceId, type NamespaceRef } from '../model/index.js';
 import type { NamespaceLocation } from './namespace-views.js';
 import { NETNS_DIR, namedNamespacePath } from './named-namespaces.js';
@@ -42,13 +42,13 @@ function pathOf(ref: NamespaceRef, microservices: MicroserviceSource | undefined
 }
 
 /** Identity of a network namespace file, or undefined when it is not one (or not there). */
-export function namespaceIdentity(path: string): string | undefined {
+export function namespaceIdentity(path: string | null): string | undefined {
+  const ref: FileRef = path === null ? { kind: 'default' } : { kind: 'file', path };
   try {
-    const info = native().inspect(path);
-    if (info.fsMagic !== NSFS_MAGIC || info.nsType !== CLONE_NEWNET) return undefined;
-    return `${info.dev}:${info.ino}`;
+    const resolved = resolveIfExists(ref);
+    return resolved ? identityKey(resolved.identity) : undefined;
   } catch {
-    return undefined;
+    return undefined; // not a network namespace (or not ours to read): not available
   }
 }
 
@@ -103,7 +103,7 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     if (!this.dirWatcher) this.watchDirectory();
     for (const [id, ref] of this.refs) {
       const path = pathOf(ref, this.microservices);
-      const identity = path === null ? namespaceIdentity('/proc/self/ns/net') : path === undefined ? undefined : namespaceIdentity(path);
+      const identity = path === undefined ? undefined : namespaceIdentity(path);
       const before = this.known.get(id);
       if (identity === before) continue;
       if (before !== undefined) {
