@@ -78,9 +78,27 @@ export async function readRealState(
       if (a.descriptor !== d || !inScope(a.key) || seen.has(a.key)) continue;
       applied.delete(a.key); // gone from the real state: created again if still wanted
       dirty.add(a.key);
+      forgetDependents(a.key, graph, applied, dirty);
     }
   }
   return failures;
+}
+
+/**
+ * What was built on an item that is gone from the real state went with it (an interface's
+ * addresses, the other end of a VETH pair): forget that it is applied, so it is created again
+ * after its dependency, as when the engine itself re-creates a dependency.
+ */
+function forgetDependents(key: string, graph: DesiredGraph, applied: AppliedState, dirty: Set<string>): void {
+  const queue = [key];
+  while (queue.length > 0) {
+    graph.forEachDependent(queue.pop()!, (dependent) => {
+      if (!applied.has(dependent)) return;
+      applied.delete(dependent);
+      dirty.add(dependent);
+      queue.push(dependent);
+    });
+  }
 }
 
 /** What a found, unwanted item is built on (its dependents are removed before it). */
