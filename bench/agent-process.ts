@@ -17,9 +17,13 @@ export interface AgentProcess {
 
 export async function startAgent(args: string[], port: number): Promise<AgentProcess> {
   const log: string[] = [];
-  const child = spawn(path.join(ROOT, 'bin/netns-agent'), [...args, '--http', `127.0.0.1:${port}`, '--no-docker', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    path.join(ROOT, 'bin/netns-agent'),
+    [...args, '--http', `127.0.0.1:${port}`, '--no-docker', '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stdout!.on('data', (d: Buffer) => log.push(d.toString()));
   child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
   const server = `http://127.0.0.1:${port}`;
@@ -93,7 +97,9 @@ export class StateFollower {
     while (!keys.every((k) => this.states.get(k) === state)) {
       if (Date.now() > deadline) {
         const missing = keys.filter((k) => this.states.get(k) !== state);
-        throw new Error(`${missing.length} keys not ${state}, e.g. ${missing[0]}: ${this.states.get(missing[0]!)}`);
+        throw new Error(
+          `${missing.length} keys not ${state}, e.g. ${missing[0]}: ${this.states.get(missing[0]!)}`,
+        );
       }
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);

@@ -13,7 +13,16 @@ import path from 'node:path';
 import { SqliteStore } from '../src/datastore/index.js';
 import { configPrefix, interfaceKey } from '../src/model/index.js';
 import { NetlinkHandle } from '../src/netlink/index.js';
-import { addNamespaces, deleteNamespaces, printResult, printTable, ratio, runIpBatches, timed, uniquePrefix } from './harness.js';
+import {
+  addNamespaces,
+  deleteNamespaces,
+  printResult,
+  printTable,
+  ratio,
+  runIpBatches,
+  timed,
+  uniquePrefix,
+} from './harness.js';
 import { w1IpBatches, w1Pairs } from './w1-workload.js';
 import { w1Items } from './w1-items.js';
 import { StateFollower, startAgent, type AgentProcess } from './agent-process.js';
@@ -28,8 +37,12 @@ async function statusCounts(server: string): Promise<{ total: number; configured
   return { total: list.length, configured: list.filter((s) => s.state === 'configured').length };
 }
 
-async function history(server: string): Promise<{ counts: { create: number; update: number; delete: number } }[]> {
-  return (await (await fetch(`${server}/v1/history`)).json()) as { counts: { create: number; update: number; delete: number } }[];
+async function history(
+  server: string,
+): Promise<{ counts: { create: number; update: number; delete: number } }[]> {
+  return (await (await fetch(`${server}/v1/history`)).json()) as {
+    counts: { create: number; update: number; delete: number };
+  }[];
 }
 
 function percentile(values: number[], p: number): number {
@@ -52,7 +65,9 @@ async function main(): Promise<void> {
     // Baseline apply and per-pair teardown with ip.
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
     const baseApply = await timed(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
-    const baseTeardown = await timed(() => runIpBatches(new Map([[hub, basePairs.map((p) => `link del ${p.a}`)]])));
+    const baseTeardown = await timed(() =>
+      runIpBatches(new Map([[hub, basePairs.map((p) => `link del ${p.a}`)]])),
+    );
 
     agent = await startAgent(['--label', label, '--store', storeFile], PORT);
     const follower = new StateFollower(agent.server);
@@ -79,19 +94,35 @@ async function main(): Promise<void> {
     });
     const restartHistory = await history(agent!.server);
     // Operations that write to the kernel (VETH end markers and existing named namespaces write nothing).
-    const writes = (restartHistory as unknown as { operations: { descriptor: string; outcome: string }[] }[]).reduce(
-      (n, t) => n + t.operations.filter((op) => op.outcome === 'done' && op.descriptor !== 'veth-end' && op.descriptor !== 'named-namespace').length,
+    const writes = (
+      restartHistory as unknown as { operations: { descriptor: string; outcome: string }[] }[]
+    ).reduce(
+      (n, t) =>
+        n +
+        t.operations.filter(
+          (op) =>
+            op.outcome === 'done' && op.descriptor !== 'veth-end' && op.descriptor !== 'named-namespace',
+        ).length,
       0,
     );
     if (process.env.W1_DEBUG) {
-      for (const t of restartHistory as unknown as { seq: number; operations: { kind: string; descriptor: string; why: string }[] }[]) {
+      for (const t of restartHistory as unknown as {
+        seq: number;
+        operations: { kind: string; descriptor: string; why: string }[];
+      }[]) {
         const byKind = new Map<string, number>();
-        for (const op of t.operations) byKind.set(`${op.kind} ${op.descriptor} (${op.why})`, (byKind.get(`${op.kind} ${op.descriptor} (${op.why})`) ?? 0) + 1);
+        for (const op of t.operations)
+          byKind.set(
+            `${op.kind} ${op.descriptor} (${op.why})`,
+            (byKind.get(`${op.kind} ${op.descriptor} (${op.why})`) ?? 0) + 1,
+          );
         console.log(t.seq, JSON.stringify([...byKind]));
       }
     }
     const ifindexesAfter = new Map((await hubHandle.linkList()).map((l) => [l.name, l.index]));
-    const ifindexChanges = [...ifindexesBefore].filter(([name, index]) => ifindexesAfter.get(name) !== index).length;
+    const ifindexChanges = [...ifindexesBefore].filter(
+      ([name, index]) => ifindexesAfter.get(name) !== index,
+    ).length;
 
     // One VETH pair put -> both ends configured, many rounds.
     const latencies: number[] = [];
@@ -103,8 +134,28 @@ async function main(): Promise<void> {
       const pairKeys = [interfaceKey(label, a), interfaceKey(label, b)];
       const start = process.hrtime.bigint();
       await store.putMany([
-        { key: pairKeys[0]!, value: JSON.stringify({ name: a, type: 'VETH', enabled: true, ip_addresses: ['10.250.0.1/30'], namespace: { type: 'NAMED_NS', name: hub }, veth: { peer_if_name: b } }) },
-        { key: pairKeys[1]!, value: JSON.stringify({ name: b, type: 'VETH', enabled: true, ip_addresses: ['10.250.0.2/30'], namespace: { type: 'NAMED_NS', name: namespaces[0] }, veth: { peer_if_name: a } }) },
+        {
+          key: pairKeys[0]!,
+          value: JSON.stringify({
+            name: a,
+            type: 'VETH',
+            enabled: true,
+            ip_addresses: ['10.250.0.1/30'],
+            namespace: { type: 'NAMED_NS', name: hub },
+            veth: { peer_if_name: b },
+          }),
+        },
+        {
+          key: pairKeys[1]!,
+          value: JSON.stringify({
+            name: b,
+            type: 'VETH',
+            enabled: true,
+            ip_addresses: ['10.250.0.2/30'],
+            namespace: { type: 'NAMED_NS', name: namespaces[0] },
+            veth: { peer_if_name: a },
+          }),
+        },
       ]);
       await roundFollower.until(pairKeys, 'configured', 10_000);
       latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
@@ -125,17 +176,26 @@ async function main(): Promise<void> {
       }
     });
 
-    printTable(`W1 end to end: agent process, embedded store, ${N} VETH pairs, ${M} namespaces + hub, ${items.length} items`, [
-      ['ip -batch apply', `${baseApply.ms.toFixed(0)} ms`],
-      ['agent apply (put -> all configured)', `${apply.ms.toFixed(0)} ms`],
-      ['w1_apply_ratio', `${ratio(apply.ms, baseApply.ms)}`],
-      ['ip link del per pair', `${baseTeardown.ms.toFixed(0)} ms`],
-      ['agent teardown (delete -> no link left)', `${teardown.ms.toFixed(0)} ms`],
-      ['w1_teardown_speedup', `${ratio(baseTeardown.ms, teardown.ms)}x`],
-      ['restart resync (start -> all configured)', `${restart.ms.toFixed(0)} ms, ${writes} writes, ${ifindexChanges} ifindex changes`],
-      ['agent peak RSS', `${rss} MiB`],
-      [`pair put -> configured (${ROUNDS} rounds)`, `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`],
-    ]);
+    printTable(
+      `W1 end to end: agent process, embedded store, ${N} VETH pairs, ${M} namespaces + hub, ${items.length} items`,
+      [
+        ['ip -batch apply', `${baseApply.ms.toFixed(0)} ms`],
+        ['agent apply (put -> all configured)', `${apply.ms.toFixed(0)} ms`],
+        ['w1_apply_ratio', `${ratio(apply.ms, baseApply.ms)}`],
+        ['ip link del per pair', `${baseTeardown.ms.toFixed(0)} ms`],
+        ['agent teardown (delete -> no link left)', `${teardown.ms.toFixed(0)} ms`],
+        ['w1_teardown_speedup', `${ratio(baseTeardown.ms, teardown.ms)}x`],
+        [
+          'restart resync (start -> all configured)',
+          `${restart.ms.toFixed(0)} ms, ${writes} writes, ${ifindexChanges} ifindex changes`,
+        ],
+        ['agent peak RSS', `${rss} MiB`],
+        [
+          `pair put -> configured (${ROUNDS} rounds)`,
+          `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`,
+        ],
+      ],
+    );
     printResult({
       w1_apply_ratio: ratio(apply.ms, baseApply.ms),
       w1_apply_ms: Math.round(apply.ms),

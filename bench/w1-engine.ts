@@ -11,7 +11,16 @@
 import { Engine } from '../src/scheduler/index.js';
 import { LinuxPlugin } from '../src/descriptors/linux-plugin.js';
 import { parseItem } from '../src/model/index.js';
-import { addNamespaces, deleteNamespaces, printResult, printTable, ratio, runIpBatches, timed, uniquePrefix } from './harness.js';
+import {
+  addNamespaces,
+  deleteNamespaces,
+  printResult,
+  printTable,
+  ratio,
+  runIpBatches,
+  timed,
+  uniquePrefix,
+} from './harness.js';
 import { w1IpBatches, w1Pairs } from './w1-workload.js';
 import { w1Items } from './w1-items.js';
 
@@ -56,7 +65,9 @@ async function main(): Promise<void> {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
     const base = await timed(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
     // Clear the baseline quickly (bulk delete by group) so our items start from the same state.
-    runIpBatches(new Map([[hub, [...basePairs.map((p) => `link set ${p.a} group 77`), 'link del group 77']]]));
+    runIpBatches(
+      new Map([[hub, [...basePairs.map((p) => `link set ${p.a} group 77`), 'link del group 77']]]),
+    );
 
     await plugin.start();
     const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
@@ -65,7 +76,11 @@ async function main(): Promise<void> {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
       plugin.setReferencedNamespaces(puts.map((p) => p.value.namespace));
       await engine.commit({ puts });
-      await settled(engine, raw.map((r) => r.key), 120_000);
+      await settled(
+        engine,
+        raw.map((r) => r.key),
+        120_000,
+      );
     });
     await engine.idle();
     const resync = await engine.resync();
@@ -79,7 +94,9 @@ async function main(): Promise<void> {
       await engine.commit({ deletes: raw.map((r) => r.key) });
       for (;;) {
         const hubView = plugin.views.get(`named/${hub}`);
-        const left = hubView ? (await hubView.handle.linkList()).filter((l) => l.name.startsWith('x')).length : 0;
+        const left = hubView
+          ? (await hubView.handle.linkList()).filter((l) => l.name.startsWith('x')).length
+          : 0;
         if (left === 0) break;
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -87,17 +104,27 @@ async function main(): Promise<void> {
     if (process.env.W1_DEBUG) {
       const txs = engine.transactions().slice(txBefore);
       const t0 = txs[0]?.startedAt ?? 0;
-      for (const t of txs) console.log(t.seq, (t.startedAt - t0).toFixed(0), 'dur', t.durationMs.toFixed(0), JSON.stringify(t.counts));
+      for (const t of txs)
+        console.log(
+          t.seq,
+          (t.startedAt - t0).toFixed(0),
+          'dur',
+          t.durationMs.toFixed(0),
+          JSON.stringify(t.counts),
+        );
     }
 
-    printTable(`W1 through engine + descriptors: ${N} VETH pairs, ${M} namespaces + hub, ${raw.length} items`, [
-      ['ip -batch apply', `${base.ms.toFixed(0)} ms`],
-      ['engine apply (all configured)', `${ours.ms.toFixed(0)} ms`],
-      ['apply ratio (engine / ip)', `${ratio(ours.ms, base.ms)}`],
-      ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
-      ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
-      ['teardown (delete all -> no link left)', `${teardown.ms.toFixed(0)} ms`],
-    ]);
+    printTable(
+      `W1 through engine + descriptors: ${N} VETH pairs, ${M} namespaces + hub, ${raw.length} items`,
+      [
+        ['ip -batch apply', `${base.ms.toFixed(0)} ms`],
+        ['engine apply (all configured)', `${ours.ms.toFixed(0)} ms`],
+        ['apply ratio (engine / ip)', `${ratio(ours.ms, base.ms)}`],
+        ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
+        ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
+        ['teardown (delete all -> no link left)', `${teardown.ms.toFixed(0)} ms`],
+      ],
+    );
     printResult({
       engine_apply_ratio: ratio(ours.ms, base.ms),
       engine_apply_ms: Math.round(ours.ms),

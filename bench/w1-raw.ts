@@ -8,14 +8,28 @@
  * raw_teardown_speedup = one `ip link del` per pair / our bulk delete by group (target >= 20).
  */
 import { AF_INET, NUD_PERMANENT, NetlinkHandle } from '../src/netlink/index.js';
-import { addNamespaces, deleteNamespaces, printResult, printTable, ratio, runIpBatches, timed, uniquePrefix } from './harness.js';
+import {
+  addNamespaces,
+  deleteNamespaces,
+  printResult,
+  printTable,
+  ratio,
+  runIpBatches,
+  timed,
+  uniquePrefix,
+} from './harness.js';
 import { w1IpBatches, w1Pairs, type W1Pair } from './w1-workload.js';
 
 const N = Number(process.argv[2] ?? 1000);
 const M = Number(process.argv[3] ?? 50);
 const GROUP = 4242;
 
-async function applyThroughLayer(pairs: W1Pair[], hub: NetlinkHandle, handles: NetlinkHandle[], paths: string[]): Promise<void> {
+async function applyThroughLayer(
+  pairs: W1Pair[],
+  hub: NetlinkHandle,
+  handles: NetlinkHandle[],
+  paths: string[],
+): Promise<void> {
   await Promise.all(
     pairs.map(async (p) => {
       const nsHandle = handles[p.k]!;
@@ -72,11 +86,16 @@ async function main(): Promise<void> {
     const left = (await hub.linkList()).filter((l) => l.name !== 'lo').length;
     if (left !== 0) throw new Error(`${left} links left after bulk delete`);
 
-    const requests = hub.socket.counters.requests + handles.reduce((s, h) => s + h.socket.counters.requests, 0);
-    const sends = hub.socket.counters.sendCalls + handles.reduce((s, h) => s + h.socket.counters.sendCalls, 0);
+    const requests =
+      hub.socket.counters.requests + handles.reduce((s, h) => s + h.socket.counters.requests, 0);
+    const sends =
+      hub.socket.counters.sendCalls + handles.reduce((s, h) => s + h.socket.counters.sendCalls, 0);
     printTable(`W1 raw: ${N} VETH pairs, ${M} namespaces + hub`, [
       ['ip -batch apply', `${baseApply.ms.toFixed(0)} ms`],
-      ['netlink layer apply', `${ourApply.ms.toFixed(0)} ms (${requests} requests in ${sends} sendmsg calls)`],
+      [
+        'netlink layer apply',
+        `${ourApply.ms.toFixed(0)} ms (${requests} requests in ${sends} sendmsg calls)`,
+      ],
       ['apply ratio (ours / ip)', `${ratio(ourApply.ms, baseApply.ms)}`],
       ['ip -batch link del per pair', `${baseTeardown.ms.toFixed(0)} ms`],
       ['link del group (bulk)', `${ourTeardown.ms.toFixed(0)} ms`],

@@ -41,17 +41,21 @@ export function w1IpBatches(pairs: W1Pair[], hub: string, namespaces: string[]):
   for (const ns of namespaces) batches.set(ns, []);
   for (const p of pairs) {
     const ns = namespaces[p.k]!;
-    batches.get(hub)!.push(
-      `link add ${p.a} mtu 1400 type veth peer name ${p.b} mtu 1400 netns ${ns}`,
-      `addr add ${p.addressA}/30 dev ${p.a}`,
-      `link set ${p.a} up`,
-    );
-    batches.get(ns)!.push(
-      `addr add ${p.addressB}/30 dev ${p.b}`,
-      `link set ${p.b} up`,
-      `route add ${p.routeDst}/24 via ${p.addressA} dev ${p.b}`,
-      `neigh add ${p.addressA} lladdr ${p.macA} dev ${p.b} nud permanent`,
-    );
+    batches
+      .get(hub)!
+      .push(
+        `link add ${p.a} mtu 1400 type veth peer name ${p.b} mtu 1400 netns ${ns}`,
+        `addr add ${p.addressA}/30 dev ${p.a}`,
+        `link set ${p.a} up`,
+      );
+    batches
+      .get(ns)!
+      .push(
+        `addr add ${p.addressB}/30 dev ${p.b}`,
+        `link set ${p.b} up`,
+        `route add ${p.routeDst}/24 via ${p.addressA} dev ${p.b}`,
+        `neigh add ${p.addressA} lladdr ${p.macA} dev ${p.b} nud permanent`,
+      );
   }
   return batches;
 }

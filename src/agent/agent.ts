@@ -53,9 +53,15 @@ export class Agent {
         transaction: (record) => {
           const failed = record.counts.failed > 0;
           this.metrics.observeTransaction(record.durationMs / 1000, !failed);
-          this.service?.emit({ type: 'transaction', data: { seq: record.seq, counts: record.counts, durationMs: record.durationMs } });
+          this.service?.emit({
+            type: 'transaction',
+            data: { seq: record.seq, counts: record.counts, durationMs: record.durationMs },
+          });
           if (record.counts.create + record.counts.update + record.counts.delete + record.counts.failed > 0) {
-            this.logger.info({ seq: record.seq, counts: record.counts, ms: Math.round(record.durationMs) }, 'transaction');
+            this.logger.info(
+              { seq: record.seq, counts: record.counts, ms: Math.round(record.durationMs) },
+              'transaction',
+            );
           }
         },
         operation: (op) => this.metrics.observeOperation(op.kind, op.outcome === 'done'),
@@ -64,8 +70,10 @@ export class Agent {
     if (options.docker !== false) {
       this.microservices = new MicroserviceWatcher({
         logger: {
-          info: (fields: object, message: string) => this.logger.info({ component: 'docker', ...fields }, message),
-          warn: (fields: object, message: string) => this.logger.warn({ component: 'docker', ...fields }, message),
+          info: (fields: object, message: string) =>
+            this.logger.info({ component: 'docker', ...fields }, message),
+          warn: (fields: object, message: string) =>
+            this.logger.warn({ component: 'docker', ...fields }, message),
         },
       });
     }
@@ -77,7 +85,8 @@ export class Agent {
         ? {
             microservices: {
               pidOf: (label: string) => this.microservices?.get(label)?.pid,
-              on: (event: 'microservice-up' | 'microservice-down', listener: () => void) => this.microservices?.on(event, listener),
+              on: (event: 'microservice-up' | 'microservice-down', listener: () => void) =>
+                this.microservices?.on(event, listener),
             },
           }
         : {}),
@@ -111,33 +120,59 @@ export class Agent {
     await this.plugin.start();
     this.microservices?.start();
 
-    this.publisher = new InterfaceStatePublisher(options.label, this.engine, this.plugin.views, this.store, options.statusIntervalMs);
-    this.service = new AgentApiService(this.engine, this.store, this.plugin.views, this.metrics, this.publisher);
+    this.publisher = new InterfaceStatePublisher(
+      options.label,
+      this.engine,
+      this.plugin.views,
+      this.store,
+      options.statusIntervalMs,
+    );
+    this.service = new AgentApiService(
+      this.engine,
+      this.store,
+      this.plugin.views,
+      this.metrics,
+      this.publisher,
+    );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
     if (this.microservices) {
       const watcher = this.microservices;
       this.service.setMicroserviceReason((label) => watcher.pendingReason(label));
     } else {
-      this.service.setMicroserviceReason((label) => `waiting for microservice ${label} (Docker is not watched: --no-docker)`);
+      this.service.setMicroserviceReason(
+        (label) => `waiting for microservice ${label} (Docker is not watched: --no-docker)`,
+      );
     }
     this.engine.onStatus((changes) => {
       const counts: Record<string, number> = {};
-      for (const s of this.engine.statusList()) if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
+      for (const s of this.engine.statusList())
+        if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
       this.metrics.setItemCounts(counts);
       for (const status of changes) {
         if (status.origin !== 'config') continue;
         this.service?.emit({
           type: 'state',
-          data: { key: status.key, state: status.state, reason: status.reason, error: status.error?.message, fieldErrors: status.fieldErrors },
+          data: {
+            key: status.key,
+            state: status.state,
+            reason: status.reason,
+            error: status.error?.message,
+            fieldErrors: status.fieldErrors,
+          },
         });
-        if (status.state === 'invalid') logger.warn({ key: status.key, errors: status.fieldErrors }, 'invalid value');
-        if (status.state === 'failed') logger.warn({ key: status.key, error: status.error?.message }, 'operation failed');
+        if (status.state === 'invalid')
+          logger.warn({ key: status.key, errors: status.fieldErrors }, 'invalid value');
+        if (status.state === 'failed')
+          logger.warn({ key: status.key, error: status.error?.message }, 'operation failed');
       }
     });
     this.plugin.views.on('links', (view, changes) => {
       if (view.id !== 'default') return;
       for (const change of changes) {
-        this.service?.emit({ type: 'link', data: { kind: change.kind, name: change.link.name, ifindex: change.link.index } });
+        this.service?.emit({
+          type: 'link',
+          data: { kind: change.kind, name: change.link.name, ifindex: change.link.index },
+        });
       }
     });
 
@@ -150,19 +185,28 @@ export class Agent {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
           if (event.type === 'resync') {
-            logger.info({ reason: event.reason, items: event.items.length, revision: event.revision }, 'full read of the configuration');
-            void sync.replaceAll(event.items).then(() => resolve(), (error: unknown) => {
-              logger.error({ error: String(error) }, 'applying the configuration failed');
-              resolve();
-            });
+            logger.info(
+              { reason: event.reason, items: event.items.length, revision: event.revision },
+              'full read of the configuration',
+            );
+            void sync.replaceAll(event.items).then(
+              () => resolve(),
+              (error: unknown) => {
+                logger.error({ error: String(error) }, 'applying the configuration failed');
+                resolve();
+              },
+            );
           } else if (event.type === 'changes') {
-            void sync.apply(event.changes).catch((error: unknown) => logger.error({ error: String(error) }, 'applying changes failed'));
+            void sync
+              .apply(event.changes)
+              .catch((error: unknown) => logger.error({ error: String(error) }, 'applying changes failed'));
           } else if (event.type === 'state') {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
             if (event.state === 'lost') this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
           }
         },
-        onListenerError: (error) => logger.error({ error: String(error) }, 'configuration watch listener failed'),
+        onListenerError: (error) =>
+          logger.error({ error: String(error) }, 'configuration watch listener failed'),
       });
     });
 

@@ -4,7 +4,13 @@
  * shows `invalid` with its field errors and its previous valid value stays applied). A full read
  * (start-up, reconnect) replaces the desired state and resyncs the kernel.
  */
-import { InvalidKeyError, InvalidValueError, parseItemText, type ModelItem, type NamespaceRef } from '../model/index.js';
+import {
+  InvalidKeyError,
+  InvalidValueError,
+  parseItemText,
+  type ModelItem,
+  type NamespaceRef,
+} from '../model/index.js';
 import type { Engine, TransactionRecord } from '../scheduler/index.js';
 import type { Change, KeyValue } from '../datastore/index.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
@@ -19,7 +25,10 @@ export function parseEntry(key: string, text: string): ParsedEntry | undefined {
     return { key, value: parseItemText(key, text).value };
   } catch (error) {
     if (error instanceof InvalidValueError) {
-      return { key, value: new InvalidConfigValue(error.errors.map((e) => ({ field: e.field, message: e.message }))) };
+      return {
+        key,
+        value: new InvalidConfigValue(error.errors.map((e) => ({ field: e.field, message: e.message }))),
+      };
     }
     // A key that is not a config key (e.g. a status key under the prefix): not ours to apply.
     if (error instanceof InvalidKeyError) return undefined;

@@ -20,6 +20,10 @@ export const REDACTED_PATHS = [
 ];
 
 export function createLogger(level: LevelWithSilent = 'info', destination?: NodeJS.WritableStream): Logger {
-  const options = { level, base: { name: 'netns-agent' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const options = {
+    level,
+    base: { name: 'netns-agent' },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
   return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
 }

@@ -59,7 +59,8 @@ export class AgentApiService implements AgentService {
       const peerKey = status.key.slice(0, status.key.lastIndexOf('/') + 1) + peer[1];
       const peerStatus = this.engine.status(peerKey);
       const peerReason = peerStatus ? this.explain(peerStatus, depth + 1) : undefined;
-      if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason)) return `${reason} (${peerReason})`;
+      if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason))
+        return `${reason} (${peerReason})`;
     }
     return reason;
   }
@@ -120,8 +121,10 @@ export class AgentApiService implements AgentService {
       requireConfigKey(key);
       parseItemText(key, valueText);
     } catch (error) {
-      if (error instanceof InvalidValueError) return { ok: false, errors: error.errors.map((e) => ({ ...e })) };
-      if (error instanceof InvalidKeyError) return { ok: false, errors: [{ key, field: '$key', message: error.message }] };
+      if (error instanceof InvalidValueError)
+        return { ok: false, errors: error.errors.map((e) => ({ ...e })) };
+      if (error instanceof InvalidKeyError)
+        return { ok: false, errors: [{ key, field: '$key', message: error.message }] };
       throw error;
     }
     const revision = await this.store.put(key, valueText);

@@ -39,14 +39,16 @@ export class AgentMetrics {
       labelNames: ['kind', 'outcome'],
       registers: [this.registry],
     });
-    const self = this;
+    // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
+    const itemCount = (state: ItemState): number => this.itemCounts[state] ?? 0;
+    const netlink = (): NetlinkTotals => this.netlinkTotals();
     this.items = new Gauge({
       name: 'netns_agent_items',
       help: 'Configuration items by state',
       labelNames: ['state'],
       registers: [this.registry],
       collect() {
-        for (const state of STATES) this.set({ state }, self.itemCounts[state] ?? 0);
+        for (const state of STATES) this.set({ state }, itemCount(state));
       },
     });
     new Gauge({
@@ -54,7 +56,7 @@ export class AgentMetrics {
       help: 'Items waiting for a prerequisite',
       registers: [this.registry],
       collect() {
-        this.set(self.itemCounts.pending ?? 0);
+        this.set(itemCount('pending'));
       },
     });
     new Counter({
@@ -63,7 +65,7 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(self.netlinkTotals().requests);
+        this.inc(netlink().requests);
       },
     });
     new Counter({
@@ -72,7 +74,7 @@ export class AgentMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(self.netlinkTotals().errors);
+        this.inc(netlink().errors);
       },
     });
     this.reconnects = new Counter({

@@ -77,7 +77,8 @@ export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token
     const key = keyFromParams(request);
     const body = typeof request.body === 'string' ? request.body : '';
     const result = await service.putConfig(key, body);
-    if (!result.ok) return reply.code(400).send({ error: `invalid value for ${key}`, key, errors: result.errors });
+    if (!result.ok)
+      return reply.code(400).send({ error: `invalid value for ${key}`, key, errors: result.errors });
     return { key, revision: result.revision };
   });
   app.delete('/v1/config/*', async (request, reply) => {
@@ -141,7 +142,9 @@ export async function startApi(service: AgentService, options: ApiOptions): Prom
     chmodSync(target.path, 0o600);
   } else {
     if (!isLoopback(target.host) && !options.token) {
-      options.warn?.(`HTTP API listens on ${target.host}, beyond loopback, without --http-token: anyone who reaches it can change the host's network`);
+      options.warn?.(
+        `HTTP API listens on ${target.host}, beyond loopback, without --http-token: anyone who reaches it can change the host's network`,
+      );
     }
     address = await app.listen({ host: target.host, port: target.port });
   }

@@ -10,12 +10,32 @@ import { parseEndpoints } from '../datastore/index.js';
 const env = process.env;
 const program = new Command('netns-agent')
   .description("Owns the Linux network configuration of this host's namespaces, as declared in its datastore")
-  .option('--label <label>', 'agent label: the datastore prefix /vnf-agent/<label>/', env.MICROSERVICE_LABEL ?? 'vpp1')
-  .option('--etcd <urls>', 'etcd endpoints, comma-separated (default: the embedded store)', env.NETNS_AGENT_ETCD)
+  .option(
+    '--label <label>',
+    'agent label: the datastore prefix /vnf-agent/<label>/',
+    env.MICROSERVICE_LABEL ?? 'vpp1',
+  )
+  .option(
+    '--etcd <urls>',
+    'etcd endpoints, comma-separated (default: the embedded store)',
+    env.NETNS_AGENT_ETCD,
+  )
   .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
-  .option('--http <address>', 'HTTP API: HOST:PORT, unix:/path, or "" for none', env.NETNS_AGENT_HTTP ?? '127.0.0.1:9191')
-  .option('--http-token <token>', 'bearer token required by the HTTP API (all but /metrics)', env.NETNS_AGENT_TOKEN)
-  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', env.NETNS_AGENT_LOG_LEVEL ?? 'info')
+  .option(
+    '--http <address>',
+    'HTTP API: HOST:PORT, unix:/path, or "" for none',
+    env.NETNS_AGENT_HTTP ?? '127.0.0.1:9191',
+  )
+  .option(
+    '--http-token <token>',
+    'bearer token required by the HTTP API (all but /metrics)',
+    env.NETNS_AGENT_TOKEN,
+  )
+  .option(
+    '--log-level <level>',
+    'fatal, error, warn, info, debug, trace',
+    env.NETNS_AGENT_LOG_LEVEL ?? 'info',
+  )
   .option('--no-docker', 'do not watch Docker (microservice namespaces stay pending)')
   .parse();
 

@@ -4,7 +4,15 @@
  * daemon exists, by `make run`.
  */
 import { readdirSync } from 'node:fs';
-import { NetlinkHandle, RT_TABLE_LOCAL, RTPROT_KERNEL, type Address, type Link, type Neighbour, type Route } from '../netlink/index.js';
+import {
+  NetlinkHandle,
+  RT_TABLE_LOCAL,
+  RTPROT_KERNEL,
+  type Address,
+  type Link,
+  type Neighbour,
+  type Route,
+} from '../netlink/index.js';
 
 export interface NamespaceDump {
   namespace: string;
@@ -52,7 +60,9 @@ export function renderDump(dumps: NamespaceDump[]): string {
     lines.push(`== ${dump.namespace}`);
     const names = new Map(dump.links.map((l) => [l.index, l.name]));
     for (const link of dump.links) {
-      const addresses = dump.addresses.filter((a) => a.index === link.index).map((a) => `${a.address}/${a.prefixLength}`);
+      const addresses = dump.addresses
+        .filter((a) => a.index === link.index)
+        .map((a) => `${a.address}/${a.prefixLength}`);
       lines.push(
         `  link ${link.index} ${link.name}${link.kind ? ` (${link.kind})` : ''} ${link.up ? 'up' : 'down'} ` +
           `${link.operState} mtu ${link.mtu}${link.mac ? ` ${link.mac}` : ''}${link.alias ? ` alias "${link.alias}"` : ''}` +
@@ -69,7 +79,9 @@ export function renderDump(dumps: NamespaceDump[]): string {
     }
     for (const n of dump.neighbours) {
       if (!n.mac) continue;
-      lines.push(`  neigh ${n.address} lladdr ${n.mac} dev ${names.get(n.index) ?? n.index} state 0x${n.state.toString(16)}`);
+      lines.push(
+        `  neigh ${n.address} lladdr ${n.mac} dev ${names.get(n.index) ?? n.index} state 0x${n.state.toString(16)}`,
+      );
     }
   }
   return lines.join('\n');

@@ -34,7 +34,11 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     async create(engine, _key, value) {
       const view = ctx.view(value.namespace);
       const link = view.links.get(ctx.hostNameOf(engine, value.interface));
-      if (!link) throw new NetlinkError(19, `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`);
+      if (!link)
+        throw new NetlinkError(
+          19,
+          `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
+        );
       await addNeighbour(view, link.index, value);
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
@@ -64,16 +68,32 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const match = wanted.find(
-            (w) => w.value.ipAddress === entry.address && ctx.hostNameOf(engine, w.value.interface) === link?.name,
+            (w) =>
+              w.value.ipAddress === entry.address && ctx.hostNameOf(engine, w.value.interface) === link?.name,
           );
           const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
           if (match) {
-            found.push({ key: match.key, value: neighbourMatches(entry, match.value) ? match.value : { ...match.value, hwAddress: entry.mac ?? '' }, metadata, managed: true });
+            found.push({
+              key: match.key,
+              value: neighbourMatches(entry, match.value)
+                ? match.value
+                : { ...match.value, hwAddress: entry.mac ?? '' },
+              metadata,
+              managed: true,
+            });
           } else {
             const orphanKey = `${ctx.prefix('arp')}.orphan-${view.id.replace(/\//g, '_')}-${entry.index}-${entry.address}`;
             found.push({
               key: orphanKey,
-              value: { name: orphanKey, namespace: { kind: 'default' }, interface: link?.name ?? '', family: 4, ipAddress: entry.address, hwAddress: entry.mac ?? '', state: 'PERMANENT' },
+              value: {
+                name: orphanKey,
+                namespace: { kind: 'default' },
+                interface: link?.name ?? '',
+                family: 4,
+                ipAddress: entry.address,
+                hwAddress: entry.mac ?? '',
+                state: 'PERMANENT',
+              },
               metadata,
               managed: true,
             });
@@ -83,6 +103,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       return found;
     },
 
-    isRetriable: (error) => error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
+    isRetriable: (error) =>
+      error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
   };
 }

@@ -1,5 +1,12 @@
 /** What every Linux descriptor shares: the agent's label, the open namespaces, the kernel facts. */
-import { configPrefix, describeNamespace, interfaceKey, namespaceId, type LinuxInterface, type NamespaceRef } from '../model/index.js';
+import {
+  configPrefix,
+  describeNamespace,
+  interfaceKey,
+  namespaceId,
+  type LinuxInterface,
+  type NamespaceRef,
+} from '../model/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { KernelFacts } from './kernel-facts.js';
 import type { DesiredView, EngineView } from './engine-contract.js';

@@ -22,13 +22,21 @@ function lastSegment(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
 }
 
-export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressValue, { ifindex: number; namespaceId: string }> {
+export function addressDescriptor(
+  ctx: LinuxContext,
+): LinuxDescriptor<AddressValue, { ifindex: number; namespaceId: string }> {
   return {
     name: 'address',
     keyPrefix: ctx.prefix('interface'),
     handles: (key) => key.includes('/address/'),
     dependencies(_key, value) {
-      return [{ key: value.interfaceKey, reason: `waiting for interface ${lastSegment(value.interfaceKey)} to be configured`, recreateOnChange: true }];
+      return [
+        {
+          key: value.interfaceKey,
+          reason: `waiting for interface ${lastSegment(value.interfaceKey)} to be configured`,
+          recreateOnChange: true,
+        },
+      ];
     },
     async create(engine, _key, value) {
       const meta = engine.metadata<InterfaceMetadata>(value.interfaceKey);
@@ -58,13 +66,20 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         if (!meta || !view) continue;
         let present = perView.get(view.id);
         if (!present) {
-          present = view.handle.addrList().then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
+          present = view.handle
+            .addrList()
+            .then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
           perView.set(view.id, present);
         }
         const set = await present;
         for (const item of items) {
           if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
-            found.push({ key: item.key, value: item.value, metadata: { ifindex: meta.ifindex, namespaceId: meta.namespaceId }, managed: true });
+            found.push({
+              key: item.key,
+              value: item.value,
+              metadata: { ifindex: meta.ifindex, namespaceId: meta.namespaceId },
+              managed: true,
+            });
           }
         }
       }
@@ -80,7 +95,13 @@ export function vethEndDescriptor(ctx: LinuxContext): LinuxDescriptor<{ namespac
     keyPrefix: ctx.prefix('interface'),
     handles: (key) => key.endsWith('/veth-end'),
     dependencies(_key, value) {
-      return [{ key: namespaceFact(value.namespace), reason: `waiting for ${value.namespace.replace('/', ' namespace ')}`, recreateOnChange: true }];
+      return [
+        {
+          key: namespaceFact(value.namespace),
+          reason: `waiting for ${value.namespace.replace('/', ' namespace ')}`,
+          recreateOnChange: true,
+        },
+      ];
     },
     create: async () => null,
     delete: async () => undefined,
@@ -100,7 +121,9 @@ export interface NamedNamespaceMetadata {
 }
 
 /** A named namespace, created on demand; deleted only if we created it and nothing needs it. */
-export function namedNamespaceDescriptor(ctx: LinuxContext): LinuxDescriptor<{ name: string }, NamedNamespaceMetadata> {
+export function namedNamespaceDescriptor(
+  ctx: LinuxContext,
+): LinuxDescriptor<{ name: string }, NamedNamespaceMetadata> {
   return {
     name: 'named-namespace',
     keyPrefix: [NAMED_NAMESPACE],

@@ -12,7 +12,8 @@ export const NAMED_NAMESPACE = 'named-namespace/';
 
 export const namespaceFact = (nsId: string): string => `${FACT_NS}${nsId}`;
 export const linkFact = (nsId: string, hostIfName: string): string => `${FACT_LINK}${nsId}/${hostIfName}`;
-export const linkUpFact = (nsId: string, hostIfName: string): string => `${FACT_LINK_UP}${nsId}/${hostIfName}`;
+export const linkUpFact = (nsId: string, hostIfName: string): string =>
+  `${FACT_LINK_UP}${nsId}/${hostIfName}`;
 export const reachFact = (nsId: string, hostIfName: string, gateway: string): string =>
   `${FACT_REACH}${nsId}/${hostIfName}/${gateway}`;
 export const namedNamespaceItem = (name: string): string => `${NAMED_NAMESPACE}${name}`;

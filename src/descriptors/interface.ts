@@ -18,13 +18,7 @@ import {
 import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
 import type { Dep, DerivedItem, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
-import {
-  addressItem,
-  linkFact,
-  namedNamespaceItem,
-  namespaceFact,
-  vethEndItem,
-} from './fact-keys.js';
+import { addressItem, linkFact, namedNamespaceItem, namespaceFact, vethEndItem } from './fact-keys.js';
 import {
   adoptVethEnd,
   applyLinkDifferences,
@@ -67,7 +61,11 @@ export function interfaceDerived(key: string, value: LinuxInterface): DerivedIte
     descriptor: 'address',
   }));
   if (value.type === 'VETH') {
-    derived.push({ key: vethEndItem(key), value: { namespace: namespaceId(value.namespace) }, descriptor: 'veth-end' });
+    derived.push({
+      key: vethEndItem(key),
+      value: { namespace: namespaceId(value.namespace) },
+      descriptor: 'veth-end',
+    });
   }
   derived.push(...namedNamespaceNeeded(value.namespace));
   return derived;
@@ -153,7 +151,12 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (existing) {
             await applyLinkDifferences(view, existing, desiredLinkAttributes(value, ctx.label));
-            return { ifindex: existing.index, namespaceId: view.id, namespaceIdentity: view.identity, hostIfName: value.hostIfName };
+            return {
+              ifindex: existing.index,
+              namespaceId: view.id,
+              namespaceIdentity: view.identity,
+              hostIfName: value.hostIfName,
+            };
           }
           return createDummy(ctx.label, value, view);
         case 'AUTO_TAP':
@@ -167,8 +170,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     needsRecreate(_key, before, after) {
       if (before.type !== after.type || before.hostIfName !== after.hostIfName) return true;
       if (namespaceId(before.namespace) !== namespaceId(after.namespace)) return true;
-      if (before.type === 'VETH' && after.type === 'VETH') return before.veth.peerIfName !== after.veth.peerIfName;
-      if (before.type === 'AUTO_TAP' && after.type === 'AUTO_TAP') return before.tap.tempIfName !== after.tap.tempIfName;
+      if (before.type === 'VETH' && after.type === 'VETH')
+        return before.veth.peerIfName !== after.veth.peerIfName;
+      if (before.type === 'AUTO_TAP' && after.type === 'AUTO_TAP')
+        return before.tap.tempIfName !== after.tap.tempIfName;
       return false;
     },
 
@@ -237,16 +242,23 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           const value = wanted.value;
           const sameNamespace = namespaceId(value.namespace) === view.id;
           const rightLink = (l: Link): boolean =>
-            l.name === value.hostIfName && Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;
+            l.name === value.hostIfName &&
+            Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;
           // The registry follows the kernel's events and may lag behind our own last change (its
           // event not read yet): ask the kernel before calling a link wrong.
-          const right = sameNamespace && (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
-          found.push({ key: wanted.key, value: right ? value : { ...value, mtu: -1 }, metadata: meta, managed: true });
+          const right =
+            sameNamespace &&
+            (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
+          found.push({
+            key: wanted.key,
+            value: right ? value : { ...value, mtu: -1 },
+            metadata: meta,
+            managed: true,
+          });
         }
       }
       return found;
     },
-
 
     isRetriable(error) {
       return error instanceof AgentError ? error.retriable : false;
@@ -254,7 +266,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
   };
 }
 
-async function freshLinkIsRight(handle: NetlinkHandle, index: number, right: (link: Link) => boolean): Promise<boolean> {
+async function freshLinkIsRight(
+  handle: NetlinkHandle,
+  index: number,
+  right: (link: Link) => boolean,
+): Promise<boolean> {
   const fresh = await handle.linkGet(index).catch(() => undefined);
   return fresh !== undefined && right(fresh);
 }

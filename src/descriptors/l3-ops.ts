@@ -36,13 +36,27 @@ export function splitCidr(cidr: string): Cidr {
   return { address: cidr.slice(0, slash), prefixLength: Number(cidr.slice(slash + 1)) };
 }
 
-export async function addAddress(view: NamespaceView, ifindex: number, cidr: string, noDad: boolean): Promise<void> {
+export async function addAddress(
+  view: NamespaceView,
+  ifindex: number,
+  cidr: string,
+  noDad: boolean,
+): Promise<void> {
   const { address, prefixLength } = splitCidr(cidr);
   const v6 = address.includes(':');
-  await view.handle.addrReplace({ index: ifindex, address, prefixLength, ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}) });
+  await view.handle.addrReplace({
+    index: ifindex,
+    address,
+    prefixLength,
+    ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}),
+  });
 }
 
-export async function removeAddress(view: NamespaceView | undefined, ifindex: number, cidr: string): Promise<void> {
+export async function removeAddress(
+  view: NamespaceView | undefined,
+  ifindex: number,
+  cidr: string,
+): Promise<void> {
   if (!view) return;
   const { address, prefixLength } = splitCidr(cidr);
   try {
@@ -122,7 +136,11 @@ export function neighbourState(entry: LinuxArpEntry): number {
   return NUD[entry.state] ?? NUD_PERMANENT;
 }
 
-export async function addNeighbour(view: NamespaceView, ifindex: number, entry: LinuxArpEntry): Promise<void> {
+export async function addNeighbour(
+  view: NamespaceView,
+  ifindex: number,
+  entry: LinuxArpEntry,
+): Promise<void> {
   await view.handle.neighReplace({
     index: ifindex,
     address: entry.ipAddress,
@@ -132,7 +150,11 @@ export async function addNeighbour(view: NamespaceView, ifindex: number, entry: 
   });
 }
 
-export async function removeNeighbour(view: NamespaceView | undefined, ifindex: number, address: string): Promise<void> {
+export async function removeNeighbour(
+  view: NamespaceView | undefined,
+  ifindex: number,
+  address: string,
+): Promise<void> {
   if (!view) return;
   try {
     await view.handle.neighDel({ index: ifindex, address });

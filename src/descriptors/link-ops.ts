@@ -47,7 +47,11 @@ export function linkDifferences(link: Link, wanted: LinkAttributes): LinkAttribu
   return diff;
 }
 
-export async function applyLinkDifferences(view: NamespaceView, link: Link, wanted: LinkAttributes): Promise<void> {
+export async function applyLinkDifferences(
+  view: NamespaceView,
+  link: Link,
+  wanted: LinkAttributes,
+): Promise<void> {
   const diff = linkDifferences(link, wanted);
   if (Object.keys(diff).length === 0) return;
   // A MAC change needs the link down on some drivers; set it before bringing the link up.
@@ -100,15 +104,24 @@ export async function createVethPair(
 }
 
 /** Configures this end of a VETH pair its peer created: up/down, MTU/MAC if they differ, our mark. */
-export async function adoptVethEnd(label: string, self: VethInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+export async function adoptVethEnd(
+  label: string,
+  self: VethInterface,
+  view: NamespaceView,
+): Promise<InterfaceMetadata> {
   // Asked, not taken from the registry: right after a re-creation it may still hold the old end.
   const link = await findLink(view, self.hostIfName);
-  if (!link || link.kind !== 'veth') throw new InterfaceNotFoundError(self.hostIfName, view.description, 'VETH end');
+  if (!link || link.kind !== 'veth')
+    throw new InterfaceNotFoundError(self.hostIfName, view.description, 'VETH end');
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
   return metadata(view, link, self.hostIfName);
 }
 
-export async function createDummy(label: string, self: LinuxInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+export async function createDummy(
+  label: string,
+  self: LinuxInterface,
+  view: NamespaceView,
+): Promise<InterfaceMetadata> {
   const attrs = desiredLinkAttributes(self, undefined);
   const link = await view.handle.linkAddDummy({
     name: self.hostIfName,
@@ -125,7 +138,10 @@ export async function createDummy(label: string, self: LinuxInterface, view: Nam
  * Configures a link someone else made (EXISTING, LOOPBACK): remembers what it was, so that removing
  * the config undoes exactly what we set. No owner mark: we never delete it.
  */
-export async function configureForeignLink(self: LinuxInterface, view: NamespaceView): Promise<InterfaceMetadata> {
+export async function configureForeignLink(
+  self: LinuxInterface,
+  view: NamespaceView,
+): Promise<InterfaceMetadata> {
   const link = await findLink(view, self.hostIfName);
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
   const original = { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
@@ -133,7 +149,11 @@ export async function configureForeignLink(self: LinuxInterface, view: Namespace
   return { ...metadata(view, link, self.hostIfName, false), original };
 }
 
-export async function restoreForeignLink(view: NamespaceView, meta: InterfaceMetadata, keepUp: boolean): Promise<void> {
+export async function restoreForeignLink(
+  view: NamespaceView,
+  meta: InterfaceMetadata,
+  keepUp: boolean,
+): Promise<void> {
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link || !meta.original) return;
   const wanted: LinkAttributes = { mtu: meta.original.mtu, up: keepUp ? link.up : meta.original.up };

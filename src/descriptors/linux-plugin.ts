@@ -3,7 +3,14 @@
  * namespace the configuration references as it becomes available, and feeds the engine with
  * facts (namespaces, links, gateways) and with drift (managed things changed by someone else).
  */
-import { describeNamespace, hostNameClaim, namespaceId, type LinuxInterface, type LinuxRoute, type NamespaceRef } from '../model/index.js';
+import {
+  describeNamespace,
+  hostNameClaim,
+  namespaceId,
+  type LinuxInterface,
+  type LinuxRoute,
+  type NamespaceRef,
+} from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { LinkChange } from '../netlink/index.js';
@@ -29,7 +36,9 @@ export interface LinuxPluginOptions {
   label: string;
   engine: Engine;
   logger?: PluginLogger;
-  microservices?: MicroserviceSource & { on(event: 'microservice-up' | 'microservice-down', listener: () => void): unknown };
+  microservices?: MicroserviceSource & {
+    on(event: 'microservice-up' | 'microservice-down', listener: () => void): unknown;
+  };
   /** Period of namespace availability checks, ms. */
   namespaceCheckMs?: number;
 }
@@ -69,7 +78,11 @@ export class LinuxPlugin {
         ...iface,
         validate: validateConfig,
         claims: (_key: string, value: LinuxInterface) => [
-          { id: `host-if ${hostNameClaim(value)}`, field: 'host_if_name', what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}` },
+          {
+            id: `host-if ${hostNameClaim(value)}`,
+            field: 'host_if_name',
+            what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}`,
+          },
         ],
       })
       .register({ ...addressDescriptor(ctx), retrieveAfter: ['interface'] })
@@ -85,9 +98,16 @@ export class LinuxPlugin {
     this.views.on('kernel', (view, events) => {
       for (const event of events) {
         if (!event.removed) continue;
-        if (event.topic === 'address') this.onAddressRemoved(view, event.address.index, `${event.address.address}/${event.address.prefixLength}`);
-        if (event.topic === 'route' && event.route.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'route' });
-        if (event.topic === 'neighbour' && event.neighbour.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'arp' });
+        if (event.topic === 'address')
+          this.onAddressRemoved(
+            view,
+            event.address.index,
+            `${event.address.address}/${event.address.prefixLength}`,
+          );
+        if (event.topic === 'route' && event.route.protocol === AGENT_PROTOCOL)
+          this.scheduleDrift({ descriptor: 'route' });
+        if (event.topic === 'neighbour' && event.neighbour.protocol === AGENT_PROTOCOL)
+          this.scheduleDrift({ descriptor: 'arp' });
       }
     });
     this.views.on('resynced', () => {
@@ -130,7 +150,12 @@ export class LinuxPlugin {
       if (!key.startsWith(this.ctx.prefix('route'))) continue;
       const route = value as Partial<LinuxRoute>;
       if (!route.gateway || !route.interface || !route.namespace) continue;
-      this.ctx.gatewayFact(key, namespaceId(route.namespace), hostNames.get(route.interface) ?? route.interface, route.gateway);
+      this.ctx.gatewayFact(
+        key,
+        namespaceId(route.namespace),
+        hostNames.get(route.interface) ?? route.interface,
+        route.gateway,
+      );
     }
     await this.namespacesReady();
     await this.facts.recheckNow();
@@ -145,7 +170,9 @@ export class LinuxPlugin {
 
   private forwardFacts(changes: FactChange[]): void {
     if (this.closed) return;
-    const facts: EngineFact[] = changes.map((c) => (c.value === undefined ? { key: c.key, deleted: true } : { key: c.key, value: c.value }));
+    const facts: EngineFact[] = changes.map((c) =>
+      c.value === undefined ? { key: c.key, deleted: true } : { key: c.key, value: c.value },
+    );
     void this.engine.notify(facts);
   }
 
@@ -192,11 +219,15 @@ export class LinuxPlugin {
         (desired.mtu !== undefined && link.mtu !== desired.mtu) ||
         (desired.physAddress !== undefined && link.mac !== desired.physAddress);
       if (drifted) {
-        this.logger?.info({ key, namespace: view.id, link: link.name, change: change.kind }, 'managed link changed outside the agent; re-checking');
+        this.logger?.info(
+          { key, namespace: view.id, link: link.name, change: change.kind },
+          'managed link changed outside the agent; re-checking',
+        );
         this.scheduleDrift({ key });
         // Its addresses went with it: re-read them too, or the engine would keep them as applied
         // while it re-creates the link under them.
-        if (change.kind === 'removed') for (const cidr of desired.ipAddresses) this.scheduleDrift({ key: addressItem(key, cidr) });
+        if (change.kind === 'removed')
+          for (const cidr of desired.ipAddresses) this.scheduleDrift({ key: addressItem(key, cidr) });
       }
     }
   }
@@ -207,8 +238,15 @@ export class LinuxPlugin {
     if (!key) return;
     const addressKey = addressItem(key, cidr);
     // Still wanted and applied: someone else removed it (our own removals drop the desired value first).
-    if (this.engine.state.metadata(addressKey) === undefined || this.engine.state.value(addressKey) === undefined) return;
-    this.logger?.info({ key: addressKey, namespace: view.id }, 'managed address removed outside the agent; re-checking');
+    if (
+      this.engine.state.metadata(addressKey) === undefined ||
+      this.engine.state.value(addressKey) === undefined
+    )
+      return;
+    this.logger?.info(
+      { key: addressKey, namespace: view.id },
+      'managed address removed outside the agent; re-checking',
+    );
     this.scheduleDrift({ key: addressKey });
   }
 
@@ -224,7 +262,9 @@ export class LinuxPlugin {
       this.driftKeys.clear();
       this.driftDescriptors.clear();
       if (this.closed) return;
-      void this.engine.resync({ ...(keys.length ? { keys } : {}), ...(descriptors.length ? { descriptors } : {}) }).catch(() => undefined);
+      void this.engine
+        .resync({ ...(keys.length ? { keys } : {}), ...(descriptors.length ? { descriptors } : {}) })
+        .catch(() => undefined);
     }, DRIFT_DEBOUNCE_MS);
   }
 

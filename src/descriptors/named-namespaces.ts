@@ -4,7 +4,12 @@
  * agent deletes only namespaces it made, and only when nothing uses them any more.
  */
 import { NetlinkHandle } from '../netlink/index.js';
-import { createNamed, deleteNamed, NAMED_NAMESPACE_DIR, namedNamespacePath as pathOfNamed } from '../netns/index.js';
+import {
+  createNamed,
+  deleteNamed,
+  NAMED_NAMESPACE_DIR,
+  namedNamespacePath as pathOfNamed,
+} from '../netns/index.js';
 import type { LinuxContext } from './context.js';
 import { ALIAS_PREFIX } from './ownership.js';
 
@@ -20,7 +25,10 @@ function creatorMark(label: string): string {
 }
 
 async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promise<T>): Promise<T> {
-  const handle = new NetlinkHandle({ namespacePath: namedNamespacePath(name), label: `named namespace ${name}` });
+  const handle = new NetlinkHandle({
+    namespacePath: namedNamespacePath(name),
+    label: `named namespace ${name}`,
+  });
   try {
     return await run(handle);
   } finally {
@@ -40,7 +48,10 @@ export async function createNamedNamespace(ctx: LinuxContext, name: string): Pro
 /** True when this agent created the namespace (its mark is on `lo`). */
 export async function createdByUs(ctx: LinuxContext, name: string): Promise<boolean> {
   try {
-    return await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias === creatorMark(ctx.label));
+    return await withHandle(
+      name,
+      async (handle) => (await handle.linkGet('lo'))?.alias === creatorMark(ctx.label),
+    );
   } catch {
     return false;
   }

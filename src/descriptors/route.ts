@@ -31,10 +31,16 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         // The host name is resolved when the dependencies are computed; the plugin recomputes them
         // when the interface's config changes (see linux-plugin.ts).
         const host = ctx.hostNameOf(desired, value.interface);
-        deps.push({ key: linkUpFact(nsId, host), reason: `waiting for interface ${value.interface} to be up in ${where}` });
+        deps.push({
+          key: linkUpFact(nsId, host),
+          reason: `waiting for interface ${value.interface} to be up in ${where}`,
+        });
         if (value.gateway !== undefined) {
           const fact = ctx.gatewayFact(key, nsId, host, value.gateway);
-          deps.push({ key: fact, reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}` });
+          deps.push({
+            key: fact,
+            reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}`,
+          });
         }
       }
       return deps;
@@ -44,7 +50,10 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     async create(engine, _key, value) {
       const view = ctx.view(value.namespace);
-      const oif = value.interface !== undefined ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index : undefined;
+      const oif =
+        value.interface !== undefined
+          ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index
+          : undefined;
       const spec = routeSpec(value, oif);
       await addRoute(view, spec);
       return { namespaceId: view.id, spec };
@@ -71,7 +80,9 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         for (const route of routes) {
           const match = wanted.find((w) => {
             const oif =
-              w.value.interface !== undefined ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index : undefined;
+              w.value.interface !== undefined
+                ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
+                : undefined;
             return routeMatches(route, routeSpec(w.value, oif));
           });
           const spec: RouteSpec = {
@@ -85,25 +96,46 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             ...(route.metric !== undefined ? { metric: route.metric } : {}),
           };
           if (match) {
-            found.push({ key: match.key, value: match.value, metadata: { namespaceId: view.id, spec }, managed: true });
+            found.push({
+              key: match.key,
+              value: match.value,
+              metadata: { namespaceId: view.id, spec },
+              managed: true,
+            });
           } else {
             // Ours but not wanted any more: an orphan the engine removes.
             const orphanKey = `${ctx.prefix('route')}.orphan-${view.id.replace(/\//g, '_')}-${route.dst ?? 'default'}_${route.dstLength}-t${route.table}-m${route.metric ?? 0}`;
-            found.push({ key: orphanKey, value: orphanRoute(orphanKey), metadata: { namespaceId: view.id, spec }, managed: true });
+            found.push({
+              key: orphanKey,
+              value: orphanRoute(orphanKey),
+              metadata: { namespaceId: view.id, spec },
+              managed: true,
+            });
           }
         }
       }
       return found;
     },
 
-
     isRetriable(error) {
       // A gateway not reachable yet, or the interface going down under us: try again later.
-      return error instanceof NetlinkError && (error.retriable || ['ENETUNREACH', 'ENETDOWN', 'ENODEV'].includes(error.errnoName));
+      return (
+        error instanceof NetlinkError &&
+        (error.retriable || ['ENETUNREACH', 'ENETDOWN', 'ENODEV'].includes(error.errnoName))
+      );
     },
   };
 }
 
 function orphanRoute(name: string): LinuxRoute {
-  return { name, description: '', namespace: { kind: 'default' }, isDefault: false, family: 4, dst: '0.0.0.0/0', metric: 0, table: 0 };
+  return {
+    name,
+    description: '',
+    namespace: { kind: 'default' },
+    isDefault: false,
+    family: 4,
+    dst: '0.0.0.0/0',
+    metric: 0,
+    table: 0,
+  };
 }

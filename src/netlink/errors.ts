@@ -30,10 +30,9 @@ export class NetlinkError extends AgentError {
 
   constructor(errno: number, request: string, kernelMessage?: string) {
     const name = errnoName(errno);
-    super(
-      `${request}: ${name}${kernelMessage ? ` (${kernelMessage})` : ''}`,
-      { retriable: RETRIABLE_ERRNOS.has(name) },
-    );
+    super(`${request}: ${name}${kernelMessage ? ` (${kernelMessage})` : ''}`, {
+      retriable: RETRIABLE_ERRNOS.has(name),
+    });
     this.errno = errno;
     this.errnoName = name;
     this.kernelMessage = kernelMessage;

@@ -55,7 +55,10 @@ export interface EventStreamOptions {
   onLost: (reason: string) => void;
 }
 
-export function decodeEvent(type: number, message: Parameters<typeof decodeLink>[0]): KernelEvent | undefined {
+export function decodeEvent(
+  type: number,
+  message: Parameters<typeof decodeLink>[0],
+): KernelEvent | undefined {
   switch (type) {
     case RTM_NEWLINK:
     case RTM_DELLINK:
@@ -95,7 +98,10 @@ export class KernelEventStream {
   }
 
   get label(): string {
-    return this.options.label ?? (this.options.namespacePath ? `namespace ${this.options.namespacePath}` : 'own namespace');
+    return (
+      this.options.label ??
+      (this.options.namespacePath ? `namespace ${this.options.namespacePath}` : 'own namespace')
+    );
   }
 
   /** Lets the process exit while only this stream is open. */

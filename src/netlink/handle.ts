@@ -24,9 +24,27 @@ import {
   RTM_NEWROUTE,
   RTM_SETLINK,
 } from './codec/constants.js';
-import { decodeLink, encodeLinkDump, encodeLinkRequest, type Link, type LinkAttributes } from './codec/link.js';
-import { decodeAddress, encodeAddressDump, encodeAddressRequest, type Address, type AddressSpec } from './codec/address.js';
-import { decodeRoute, encodeRouteDump, encodeRouteRequest, type Route, type RouteSpec } from './codec/route.js';
+import {
+  decodeLink,
+  encodeLinkDump,
+  encodeLinkRequest,
+  type Link,
+  type LinkAttributes,
+} from './codec/link.js';
+import {
+  decodeAddress,
+  encodeAddressDump,
+  encodeAddressRequest,
+  type Address,
+  type AddressSpec,
+} from './codec/address.js';
+import {
+  decodeRoute,
+  encodeRouteDump,
+  encodeRouteRequest,
+  type Route,
+  type RouteSpec,
+} from './codec/route.js';
 import {
   decodeNeighbour,
   encodeNeighbourDump,
@@ -55,7 +73,10 @@ export interface VethSpec extends NewLinkAttributes {
 
 export type HandleOptions = NetlinkSocketOptions;
 
-function withNamespaceFd<T>(path: string | undefined, run: (fd: number | undefined) => Promise<T>): Promise<T> {
+function withNamespaceFd<T>(
+  path: string | undefined,
+  run: (fd: number | undefined) => Promise<T>,
+): Promise<T> {
   if (path === undefined) return run(undefined);
   const fd = openSync(path, 'r');
   return run(fd).finally(() => closeSync(fd));
@@ -109,7 +130,12 @@ export class NetlinkHandle {
   /** The link with this name or index, or undefined when there is none. */
   async linkGet(nameOrIndex: string | number): Promise<Link | undefined> {
     const byIndex = typeof nameOrIndex === 'number';
-    const message = encodeLinkRequest(RTM_GETLINK, 0, byIndex ? nameOrIndex : 0, byIndex ? {} : { name: nameOrIndex });
+    const message = encodeLinkRequest(
+      RTM_GETLINK,
+      0,
+      byIndex ? nameOrIndex : 0,
+      byIndex ? {} : { name: nameOrIndex },
+    );
     try {
       const answer = await this.request(message, `link get ${nameOrIndex}`);
       const link = answer.find((m) => m.type === RTM_NEWLINK);
@@ -137,7 +163,11 @@ export class NetlinkHandle {
           { ...local, ...(fd === undefined ? {} : { namespaceFd: fd }) },
           {
             kind: 'veth',
-            peer: { ...peerAttrs, index: peerIndex ?? 0, ...(peerFd === undefined ? {} : { namespaceFd: peerFd }) },
+            peer: {
+              ...peerAttrs,
+              index: peerIndex ?? 0,
+              ...(peerFd === undefined ? {} : { namespaceFd: peerFd }),
+            },
           },
         );
         return this.createThenGet(
@@ -155,7 +185,12 @@ export class NetlinkHandle {
    * in order, so one round trip yields the ifindex. (NLM_F_ECHO would do it too, but not for a
    * link created in another namespace than the socket's.)
    */
-  private async createThenGet(message: Buffer, name: string, what: string, elsewhere: boolean): Promise<Link | undefined> {
+  private async createThenGet(
+    message: Buffer,
+    name: string,
+    what: string,
+    elsewhere: boolean,
+  ): Promise<Link | undefined> {
     const created = this.request(message, what);
     if (elsewhere) {
       // Born in another namespace than this handle's: a lookup here could find a namesake.
@@ -189,7 +224,12 @@ export class NetlinkHandle {
         { ...rest, ...(fd === undefined ? {} : { namespaceFd: fd }) },
         { kind },
       );
-      return this.createThenGet(message, attrs.name, `link add ${attrs.name} type ${kind}`, namespacePath !== undefined);
+      return this.createThenGet(
+        message,
+        attrs.name,
+        `link add ${attrs.name} type ${kind}`,
+        namespacePath !== undefined,
+      );
     });
   }
 
@@ -200,7 +240,10 @@ export class NetlinkHandle {
   /** Changes several properties of a link in one request. */
   async linkSet(index: number, attrs: Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'>): Promise<void> {
     const parts = Object.entries(attrs).map(([k, v]) => `${k} ${String(v)}`);
-    await this.request(encodeLinkRequest(RTM_SETLINK, 0, index, attrs), `link set #${index} ${parts.join(' ')}`);
+    await this.request(
+      encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
+      `link set #${index} ${parts.join(' ')}`,
+    );
   }
 
   linkSetUp(index: number): Promise<void> {
@@ -229,7 +272,10 @@ export class NetlinkHandle {
   linkSetNamespace(index: number, namespacePath: string, newName?: string): Promise<void> {
     return withNamespaceFd(namespacePath, async (fd) => {
       const attrs: LinkAttributes = { namespaceFd: fd as number, ...(newName ? { name: newName } : {}) };
-      await this.request(encodeLinkRequest(RTM_SETLINK, 0, index, attrs), `link set #${index} netns ${namespacePath}`);
+      await this.request(
+        encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
+        `link set #${index} netns ${namespacePath}`,
+      );
     });
   }
 
@@ -269,7 +315,10 @@ export class NetlinkHandle {
   }
 
   async addrDel(spec: AddressSpec): Promise<void> {
-    await this.request(encodeAddressRequest(RTM_DELADDR, 0, spec), `addr del ${cidr(spec)} dev #${spec.index}`);
+    await this.request(
+      encodeAddressRequest(RTM_DELADDR, 0, spec),
+      `addr del ${cidr(spec)} dev #${spec.index}`,
+    );
   }
 
   // ---- routes -----------------------------------------------------------------------------
@@ -282,7 +331,10 @@ export class NetlinkHandle {
   }
 
   async routeAdd(spec: RouteSpec): Promise<void> {
-    await this.request(encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, spec), `route add ${routeText(spec)}`);
+    await this.request(
+      encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, spec),
+      `route add ${routeText(spec)}`,
+    );
   }
 
   async routeReplace(spec: RouteSpec): Promise<void> {

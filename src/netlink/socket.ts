@@ -108,7 +108,8 @@ export class NetlinkSocket {
   private dumpTail: Promise<void> = Promise.resolve();
 
   constructor(options: NetlinkSocketOptions = {}) {
-    this.label = options.label ?? (options.namespacePath ? `namespace ${options.namespacePath}` : 'own namespace');
+    this.label =
+      options.label ?? (options.namespacePath ? `namespace ${options.namespacePath}` : 'own namespace');
     this.options = {
       maxInFlight: options.maxInFlight ?? DEFAULTS.maxInFlight,
       maxBatchBytes: options.maxBatchBytes ?? DEFAULTS.maxBatchBytes,
@@ -180,14 +181,28 @@ export class NetlinkSocket {
     this.queueHead = 0;
   }
 
-  private enqueue(message: Buffer, flags: number, dump: boolean, describe: Describe): Promise<NetlinkMessage[]> {
+  private enqueue(
+    message: Buffer,
+    flags: number,
+    dump: boolean,
+    describe: Describe,
+  ): Promise<NetlinkMessage[]> {
     if (this.closed) return Promise.reject(new ClosedError(`netlink socket of ${this.label}`));
     return new Promise((resolve, reject) => {
       const seq = this.nextSeq;
       this.nextSeq = this.nextSeq >= 0x7fffffff ? 1 : this.nextSeq + 1;
       message.writeUInt16LE(message.readUInt16LE(HEADER_FLAGS_OFFSET) | flags, HEADER_FLAGS_OFFSET);
       message.writeUInt32LE(seq, HEADER_SEQ_OFFSET);
-      const pending: Pending = { seq, describe, dump, messages: [], interrupted: false, sentAt: 0, resolve, reject };
+      const pending: Pending = {
+        seq,
+        describe,
+        dump,
+        messages: [],
+        interrupted: false,
+        sentAt: 0,
+        resolve,
+        reject,
+      };
       this.queue.push({ message, pending });
       this.counters.requests++;
       this.scheduleFlush();
@@ -249,7 +264,13 @@ export class NetlinkSocket {
       pending.sentAt = now;
       this.pending.set(pending.seq, pending);
     }
-    const data = batch.length === 1 ? batch[0]!.message : Buffer.concat(batch.map((q) => q.message), bytes);
+    const data =
+      batch.length === 1
+        ? batch[0]!.message
+        : Buffer.concat(
+            batch.map((q) => q.message),
+            bytes,
+          );
     this.counters.sendCalls++;
     const result = native().send(this.handle, data);
     if (result < 0) {

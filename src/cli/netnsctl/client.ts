@@ -37,7 +37,10 @@ export class ApiClient {
       });
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CliError(`cannot reach the agent at ${this.options.server} (${cause}); is netns-agent running? (--server)`, 3);
+      throw new CliError(
+        `cannot reach the agent at ${this.options.server} (${cause}); is netns-agent running? (--server)`,
+        3,
+      );
     }
     const text = await response.text();
     let json: unknown = text;
@@ -46,7 +49,8 @@ export class ApiClient {
     } catch {
       // not JSON (e.g. /metrics); keep the text
     }
-    if (response.status === 401) throw new CliError('the agent refused the request: missing or wrong --token', 4);
+    if (response.status === 401)
+      throw new CliError('the agent refused the request: missing or wrong --token', 4);
     return { status: response.status, json };
   }
 

@@ -4,7 +4,14 @@
  * YAML stream holds many. Each becomes a datastore key and the value's JSON text.
  */
 import { parseAllDocuments } from 'yaml';
-import { configKey, isItemKind, parseItem, InvalidValueError, InvalidKeyError, type FieldError } from '../../model/index.js';
+import {
+  configKey,
+  isItemKind,
+  parseItem,
+  InvalidValueError,
+  InvalidKeyError,
+  type FieldError,
+} from '../../model/index.js';
 
 export interface FileItem {
   key: string;
@@ -32,7 +39,7 @@ export function readDocuments(text: string): unknown[] {
     if (value === null || value === undefined) continue;
     if (Array.isArray(value)) out.push(...value);
     else if (typeof value === 'object' && Array.isArray((value as { items?: unknown }).items)) {
-      out.push(...((value as { items: unknown[] }).items));
+      out.push(...(value as { items: unknown[] }).items);
     } else out.push(value);
   }
   return out;
@@ -63,7 +70,8 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       key = configKey(label, kind, itemName);
       parseItem(key, body);
     } catch (error) {
-      if (error instanceof InvalidValueError) problems.push({ index, key: error.key ?? '', errors: error.errors });
+      if (error instanceof InvalidValueError)
+        problems.push({ index, key: error.key ?? '', errors: error.errors });
       else if (error instanceof InvalidKeyError) problems.push({ index, errors: error.message });
       else throw error;
       return;

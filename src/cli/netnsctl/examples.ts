@@ -46,7 +46,8 @@ export const EXAMPLES: Record<string, { description: string; documents: ExampleD
     ],
   },
   tap: {
-    description: "the seeds' TAP: tap1 (made by another program as tap1) renamed linux-tap and moved into ns1",
+    description:
+      "the seeds' TAP: tap1 (made by another program as tap1) renamed linux-tap and moved into ns1",
     documents: [
       {
         kind: 'interface',

@@ -6,7 +6,10 @@ export function expandKey(arg: string, label: string): string {
   if (arg.startsWith('/')) return arg;
   const [kind, ...rest] = arg.split('/');
   if (kind && isItemKind(kind) && rest.length === 1 && rest[0]) return configKey(label, kind, rest[0]);
-  throw new CliError(`${JSON.stringify(arg)} is not a key: give /vnf-agent/<label>/linux/config/v1/<kind>/<name> or <kind>/<name> (kind: interface, route, arp)`, 2);
+  throw new CliError(
+    `${JSON.stringify(arg)} is not a key: give /vnf-agent/<label>/linux/config/v1/<kind>/<name> or <kind>/<name> (kind: interface, route, arp)`,
+    2,
+  );
 }
 
 /** A prefix for `get`: a whole key, a short key, a kind (`interface`) or nothing (everything). */

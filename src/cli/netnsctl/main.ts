@@ -45,8 +45,16 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description('Client of netns-agent: put, inspect and watch the desired Linux network configuration')
     .option('--server <url>', 'agent HTTP API', process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191')
     .option('--token <token>', 'bearer token of the agent API', process.env.NETNS_AGENT_TOKEN)
-    .option('--label <label>', 'agent label used to expand short keys', process.env.MICROSERVICE_LABEL ?? 'vpp1')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml', 'table']).default('table'))
+    .option(
+      '--label <label>',
+      'agent label used to expand short keys',
+      process.env.MICROSERVICE_LABEL ?? 'vpp1',
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['json', 'yaml', 'table'])
+        .default('table'),
+    )
     .showHelpAfterError();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
@@ -87,7 +95,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         value: unknown;
       }[];
       const exact = entries.find((e) => e.key === prefix);
-      if (arg && !arg.endsWith('/') && exact) return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
+      if (arg && !arg.endsWith('/') && exact)
+        return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
       if (entries.length === 0) throw new CliError(`nothing under ${prefix}`, 2);
       print(render(entries, g.output === 'table' ? 'json' : g.output));
     });
@@ -107,8 +116,18 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description("list the keys of the agent's configuration")
     .action(async () => {
       const g = globals();
-      const entries = (await client().expectOk('GET', `/v1/config?prefix=${encodeURIComponent(expandPrefix(undefined, g.label))}`)) as { key: string }[];
-      print(g.output === 'table' ? entries.map((e) => e.key).join('\n') : render(entries.map((e) => e.key), g.output));
+      const entries = (await client().expectOk(
+        'GET',
+        `/v1/config?prefix=${encodeURIComponent(expandPrefix(undefined, g.label))}`,
+      )) as { key: string }[];
+      print(
+        g.output === 'table'
+          ? entries.map((e) => e.key).join('\n')
+          : render(
+              entries.map((e) => e.key),
+              g.output,
+            ),
+      );
     });
 
   program
@@ -120,12 +139,18 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const { items, problems } = loadItems(options.file, g.label);
       for (const p of problems) {
         const where = p.key ?? `document ${p.index + 1}`;
-        const text = typeof p.errors === 'string' ? p.errors : p.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        const text =
+          typeof p.errors === 'string'
+            ? p.errors
+            : p.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
         process.stderr.write(`invalid ${where}: ${text}\n`);
       }
       const bar =
         items.length >= 50 && process.stderr.isTTY
-          ? new cliProgress.SingleBar({ format: 'apply [{bar}] {value}/{total}' }, cliProgress.Presets.shades_classic)
+          ? new cliProgress.SingleBar(
+              { format: 'apply [{bar}] {value}/{total}' },
+              cliProgress.Presets.shades_classic,
+            )
           : undefined;
       bar?.start(items.length, 0);
       const api = client();
@@ -144,7 +169,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       );
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      print(`applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`);
+      print(
+        `applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`,
+      );
       if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
     });
 
@@ -158,7 +185,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const plan = await client().expectOk(
         'POST',
         '/v1/plan',
-        JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })), deletes: [] }),
+        JSON.stringify({
+          puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })),
+          deletes: [],
+        }),
       );
       print(render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output));
     });
@@ -181,12 +211,26 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   program
     .command('dump')
     .description('what the kernel holds in every namespace the agent sees, managed or not')
-    .action(async () => print(render(await client().expectOk('GET', '/v1/kernel'), globals().output === 'table' ? 'yaml' : globals().output)));
+    .action(async () =>
+      print(
+        render(
+          await client().expectOk('GET', '/v1/kernel'),
+          globals().output === 'table' ? 'yaml' : globals().output,
+        ),
+      ),
+    );
 
   program
     .command('history')
     .description('recent transactions of the agent')
-    .action(async () => print(render(await client().expectOk('GET', '/v1/history'), globals().output === 'table' ? 'yaml' : globals().output)));
+    .action(async () =>
+      print(
+        render(
+          await client().expectOk('GET', '/v1/history'),
+          globals().output === 'table' ? 'yaml' : globals().output,
+        ),
+      ),
+    );
 
   program
     .command('watch')
@@ -196,7 +240,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       await client().events((type, data) => {
         if (g.output === 'table') {
           const d = data as Record<string, unknown>;
-          print(`${new Date().toISOString()} ${type} ${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''} ${d.reason ?? d.error ?? ''}`.trimEnd());
+          print(
+            `${new Date().toISOString()} ${type} ${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''} ${d.reason ?? d.error ?? ''}`.trimEnd(),
+          );
         } else print(JSON.stringify({ type, data }));
       });
     });
@@ -207,11 +253,16 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('[name]')
     .action((name: string | undefined) => {
       if (!name) {
-        print(Object.entries(EXAMPLES).map(([n, e]) => `${n.padEnd(13)} ${e.description}`).join('\n'));
+        print(
+          Object.entries(EXAMPLES)
+            .map(([n, e]) => `${n.padEnd(13)} ${e.description}`)
+            .join('\n'),
+        );
         return;
       }
       const example = EXAMPLES[name];
-      if (!example) throw new CliError(`no example ${name}; there are: ${Object.keys(EXAMPLES).join(', ')}`, 2);
+      if (!example)
+        throw new CliError(`no example ${name}; there are: ${Object.keys(EXAMPLES).join(', ')}`, 2);
       const g = globals();
       if (g.output === 'json') return print(JSON.stringify(example.documents, null, 2));
       print(example.documents.map((d) => stringify(d).trimEnd()).join('\n---\n'));
@@ -235,12 +286,19 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const written: string[] = [];
       for (const [file, endpoint] of parts) {
         const { status, json } = await api.request('GET', endpoint);
-        writeFileSync(path.join(dir, file), typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2));
+        writeFileSync(
+          path.join(dir, file),
+          typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2),
+        );
         written.push(file);
       }
       writeFileSync(
         path.join(dir, 'about.json'),
-        JSON.stringify({ server: g.server, label: g.label, collectedAt: new Date().toISOString(), node: process.version }, null, 2),
+        JSON.stringify(
+          { server: g.server, label: g.label, collectedAt: new Date().toISOString(), node: process.version },
+          null,
+          2,
+        ),
       );
       print(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`);
     });
@@ -261,7 +319,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = (error as { code?: string; exitCode?: number }).code;
     if (typeof code === 'string' && code.startsWith('commander.')) {
-      return code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : ((error as { exitCode?: number }).exitCode ?? 2);
+      return code === 'commander.helpDisplayed' || code === 'commander.version'
+        ? 0
+        : ((error as { exitCode?: number }).exitCode ?? 2);
     }
     process.stderr.write(`netnsctl: ${(error as Error).message}\n`);
     return 1;

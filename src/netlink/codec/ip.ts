@@ -31,13 +31,14 @@ export function ipToBytes(address: string): Buffer {
 
 export function bytesToIp(bytes: Buffer): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  if (bytes.length !== 16) throw new NetlinkCodecError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
+  if (bytes.length !== 16)
+    throw new NetlinkCodecError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
   const hextets: number[] = [];
   for (let i = 0; i < 16; i += 2) hextets.push(bytes.readUInt16BE(i));
   // RFC 5952: compress the longest run (>= 2) of zero hextets, the first one on ties.
   let bestStart = -1;
   let bestLength = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (hextets[i] !== 0) {
       i++;
       continue;

@@ -55,9 +55,7 @@ export interface LinkAttributes {
 }
 
 export type LinkKindSpec =
-  | { kind: 'veth'; peer: LinkAttributes & { index?: number } }
-  | { kind: 'dummy' }
-  | { kind: string };
+  { kind: 'veth'; peer: LinkAttributes & { index?: number } } | { kind: 'dummy' } | { kind: string };
 
 export interface LinkStatistics {
   rxPackets: number;
@@ -70,7 +68,15 @@ export interface LinkStatistics {
   txDropped: number;
 }
 
-export const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'] as const;
+export const OPER_STATES = [
+  'unknown',
+  'notpresent',
+  'down',
+  'lowerlayerdown',
+  'testing',
+  'dormant',
+  'up',
+] as const;
 export type OperState = (typeof OPER_STATES)[number];
 
 /** A link as the kernel reports it. */
@@ -189,7 +195,9 @@ function readAltNames(attributes: Attributes): string[] {
     if (length < 4 || offset + length > raw.length) break;
     if (type === IFLA_ALT_IFNAME) {
       const nul = raw.indexOf(0, offset + 4);
-      names.push(raw.toString('utf8', offset + 4, nul === -1 || nul > offset + length ? offset + length : nul));
+      names.push(
+        raw.toString('utf8', offset + 4, nul === -1 || nul > offset + length ? offset + length : nul),
+      );
     }
     offset += (length + 3) & ~3;
   }

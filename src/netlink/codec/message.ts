@@ -24,7 +24,11 @@ export interface NetlinkMessage {
 }
 
 /** Starts a request: the header (length, seq and port filled in later) and a zeroed fixed part. */
-export function beginMessage(type: number, flags: number, fixedLength: number): {
+export function beginMessage(
+  type: number,
+  flags: number,
+  fixedLength: number,
+): {
   writer: MessageWriter;
   fixed: number;
 } {

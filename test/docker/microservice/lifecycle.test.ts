@@ -168,19 +168,16 @@ describe('microservice lifecycle through the agent', () => {
     assert.ok(pingFrom(hub.name, s.msAddr), `ping ${s.msAddr} after start`);
   });
 
-  test(
-    'the host end pending reason names the microservice too',
-    async (t) => {
-      if (!available) return t.skip('dockerd does not answer');
-      const hub = makeNamespace('msh');
-      namespaces.push(hub);
-      const s = scenario(tag(), hub.name);
-      const a = await startAgent(s.agentLabel, s.items, true);
-      agents.push(a);
-      await a.waitFor([s.keys.hub], 'pending', 3000);
-      assert.match(a.status(s.keys.hub)?.reason ?? '', new RegExp(`microservice ${s.microservice}\\b`));
-    },
-  );
+  test('the host end pending reason names the microservice too', async (t) => {
+    if (!available) return t.skip('dockerd does not answer');
+    const hub = makeNamespace('msh');
+    namespaces.push(hub);
+    const s = scenario(tag(), hub.name);
+    const a = await startAgent(s.agentLabel, s.items, true);
+    agents.push(a);
+    await a.waitFor([s.keys.hub], 'pending', 3000);
+    assert.match(a.status(s.keys.hub)?.reason ?? '', new RegExp(`microservice ${s.microservice}\\b`));
+  });
 
   test('the default namespace as the other end: ping from the host', async (t) => {
     if (!available) return t.skip('dockerd does not answer');

@@ -211,7 +211,7 @@ describe('links', { skip: skipUnlessRoot() }, () => {
 
   test('linkSetNamespace moves a link (optionally renamed); linkDel removes it with its peer', () =>
     withNetlink(2, async ({ namespaces: [a, b], handles: [ha, hb] }) => {
-      const { index } = (await ha!.linkAddVeth({ name: "m0", peer: { name: "m1" } }))!;
+      const { index } = (await ha!.linkAddVeth({ name: 'm0', peer: { name: 'm1' } }))!;
       await ha!.linkSetNamespace(index, b!.path, 'moved0');
       assert.equal(ipLink(a!.name, 'm0'), undefined);
       const moved = ipLinkOrFail(b!.name, 'moved0');

@@ -37,7 +37,12 @@ test('resync of one key: a vanished parent and its vanished child are both creat
     },
   });
   try {
-    await engine.commit({ puts: [{ key: 'p/a', value: {} }, { key: 'p/a/child', value: { parent: 'p/a' } }] });
+    await engine.commit({
+      puts: [
+        { key: 'p/a', value: {} },
+        { key: 'p/a/child', value: { parent: 'p/a' } },
+      ],
+    });
     kernel.clear(); // the parent vanished, taking its child with it
     log.length = 0;
     await engine.resync({ keys: ['p/a'] });
