@@ -8,6 +8,7 @@ import { NetlinkError } from './errors.js';
 import {
   AF_UNSPEC,
   NLM_F_CREATE,
+  NLM_F_ECHO,
   NLM_F_EXCL,
   NLM_F_REPLACE,
   RTM_DELADDR,
@@ -52,7 +53,7 @@ import {
   type Neighbour,
   type NeighbourSpec,
 } from './codec/neighbour.js';
-import type { NetlinkMessage } from './codec/message.js';
+import { HEADER_FLAGS_OFFSET, type NetlinkMessage } from './codec/message.js';
 
 /** Attributes of a link to create; `namespacePath` creates it directly in another namespace. */
 export interface NewLinkAttributes extends Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'> {
@@ -181,9 +182,8 @@ export class NetlinkHandle {
   }
 
   /**
-   * Sends a creation and, in the same batch, a lookup of the new link by name: the kernel runs them
-   * in order, so one round trip yields the ifindex. (NLM_F_ECHO would do it too, but not for a
-   * link created in another namespace than the socket's.)
+   * Sends a creation with NLM_F_ECHO: the kernel answers with the new link (its ifindex included),
+   * so one request does it. Kernels that do not echo new links (before 6.1) get a lookup by name.
    */
   private async createThenGet(
     message: Buffer,
@@ -191,26 +191,14 @@ export class NetlinkHandle {
     what: string,
     elsewhere: boolean,
   ): Promise<Link | undefined> {
-    const created = this.request(message, what);
-    if (elsewhere) {
-      // Born in another namespace than this handle's: a lookup here could find a namesake.
-      await created;
-      return undefined;
-    }
-    const lookup = this.request(encodeLinkRequest(RTM_GETLINK, 0, 0, { name }), `link get ${name}`).catch(
-      (error: unknown) => {
-        // Created in another namespace: not visible here, which is fine.
-        if (isNoDevice(error)) return [];
-        throw error;
-      },
-    );
-    // When the creation fails the lookup usually fails too (ENODEV) and nobody awaits it: mark it
-    // handled now, or it would surface as an unhandled rejection and end the process.
-    lookup.catch(() => undefined);
-    await created;
-    const answer = await lookup;
+    if (!elsewhere)
+      message.writeUInt16LE(message.readUInt16LE(HEADER_FLAGS_OFFSET) | NLM_F_ECHO, HEADER_FLAGS_OFFSET);
+    const answer = await this.request(message, what);
     const echoed = answer.find((m) => m.type === RTM_NEWLINK);
-    return echoed ? decodeLink(echoed) : undefined;
+    if (echoed) return decodeLink(echoed);
+    // Born in another namespace than this handle's: a lookup here could find a namesake.
+    if (elsewhere) return undefined;
+    return this.linkGet(name);
   }
 
   /** Creates a link of a kind without extra data (dummy, ...). */
