@@ -74,7 +74,9 @@ async function main(): Promise<void> {
     const raw = w1Items(label, pairs, hub, namespaces);
     const ours = await timed(async () => {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
+      // As the agent does (src/agent/config-sync.ts): namespaces first, then one commit.
       plugin.setReferencedNamespaces(puts.map((p) => p.value.namespace));
+      await plugin.prepare(puts);
       await engine.commit({ puts });
       await settled(
         engine,

@@ -179,7 +179,7 @@ export class Agent {
     const sync = new ConfigSync(
       this.engine,
       (refs) => this.plugin.setReferencedNamespaces(refs),
-      (entries) => this.plugin.prepareResync(entries),
+      (entries) => this.plugin.prepare(entries),
     );
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {

@@ -43,8 +43,8 @@ export class ConfigSync {
   constructor(
     private readonly engine: Engine,
     private readonly onNamespaces: (refs: NamespaceRef[]) => void,
-    /** Resolves when what a resync of these entries reads is ready (namespaces open, facts read). */
-    private readonly prepareResync: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
+    /** Resolves when what these entries need is ready (namespaces open, gateway facts read). */
+    private readonly prepare: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
@@ -58,11 +58,11 @@ export class ConfigSync {
       if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
     }
     this.publishNamespaces();
-    await this.prepareResync(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
+    await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     return this.engine.commit({ puts, replace: true, resync: true });
   }
 
-  apply(changes: readonly Change[]): Promise<TransactionRecord> {
+  async apply(changes: readonly Change[]): Promise<TransactionRecord> {
     const puts = new Map<string, ParsedEntry>();
     const deletes = new Set<string>();
     for (const change of changes) {
@@ -79,6 +79,9 @@ export class ConfigSync {
       if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
     }
     this.publishNamespaces();
+    // Namespaces referenced for the first time open before the commit, so that one transaction
+    // creates everything instead of a trickle of them as each namespace's fact arrives.
+    await this.prepare([...puts.values()].filter((p) => !(p.value instanceof InvalidConfigValue)));
     return this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
   }
 

@@ -130,7 +130,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
               { field: 'veth.peer_if_name' },
             );
           }
-          if (!createsPair(value)) return adoptVethEnd(ctx.label, value, view);
+          if (!createsPair(value)) {
+            const creator = engine.metadata<InterfaceMetadata>(ctx.interfaceKey(value.veth.peerIfName));
+            return adoptVethEnd(ctx.label, value, view, creator?.peerIndex);
+          }
           if (existing && owner !== value.name) {
             throw new HostNameTakenError(
               `${value.hostIfName} already exists in ${view.description} and is not managed by this agent`,

@@ -17,6 +17,8 @@ export interface InterfaceMetadata {
   hostIfName: string;
   /** Created by us (VETH, DUMMY): deleting it takes its addresses, routes and neighbours along. */
   owned?: boolean;
+  /** VETH pair creator: the other end's ifindex as the kernel reported it at creation, and when. */
+  peerIndex?: { ifindex: number; at: number };
   /** For EXISTING and AUTO_TAP: what the link was before we configured it, to undo on removal. */
   original?: { mtu: number; mac?: string; up: boolean; name: string };
 }
@@ -100,15 +102,35 @@ export async function createVethPair(
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');
   await view.handle.linkSetAlias(link.index, ownerAlias(label, self.name));
-  return metadata(view, link, self.hostIfName);
+  const meta = metadata(view, link, self.hostIfName);
+  return link.parentIndex ? { ...meta, peerIndex: { ifindex: link.parentIndex, at: Date.now() } } : meta;
 }
+
+/** How long after the pair's creation the other end's ifindex is trusted without asking. */
+const PEER_INDEX_FRESH_MS = 2000;
 
 /** Configures this end of a VETH pair its peer created: up/down, MTU/MAC if they differ, our mark. */
 export async function adoptVethEnd(
   label: string,
   self: VethInterface,
   view: NamespaceView,
+  createdAs?: { ifindex: number; at: number },
 ): Promise<InterfaceMetadata> {
+  if (createdAs && Date.now() - createdAs.at < PEER_INDEX_FRESH_MS) {
+    // Just born with the MTU and MAC asked for, down: only its state and our mark are missing.
+    try {
+      await view.handle.linkSet(createdAs.ifindex, { up: self.enabled, alias: ownerAlias(label, self.name) });
+      return {
+        ifindex: createdAs.ifindex,
+        namespaceId: view.id,
+        namespaceIdentity: view.identity,
+        hostIfName: self.hostIfName,
+        owned: true,
+      };
+    } catch (error) {
+      if (!isGone(error)) throw error; // gone meanwhile: look it up below
+    }
+  }
   // Asked, not taken from the registry: right after a re-creation it may still hold the old end.
   const link = await findLink(view, self.hostIfName);
   if (!link || link.kind !== 'veth')

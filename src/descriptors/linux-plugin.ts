@@ -135,11 +135,12 @@ export class LinuxPlugin {
   }
 
   /**
-   * Before a full resync: watch the gateways of the routes about to be committed and read their
-   * reachability, and wait for the namespaces to be open, so that routes already right in the
-   * kernel are recognised as such instead of being removed as "waiting for their gateway".
+   * Before a commit of these values: watch the gateways of their routes and read their
+   * reachability, and wait for their namespaces to be open. A full resync then recognises routes
+   * already right in the kernel instead of removing them as "waiting for their gateway", and a big
+   * change is planned once, with its namespaces there, instead of trickling in as they open.
    */
-  async prepareResync(entries: { key: string; value: unknown }[]): Promise<void> {
+  async prepare(entries: { key: string; value: unknown }[]): Promise<void> {
     const hostNames = new Map<string, string>();
     for (const { key, value } of entries) {
       if (!key.startsWith(this.ctx.prefix('interface'))) continue;

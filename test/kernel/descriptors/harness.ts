@@ -213,7 +213,7 @@ export class TestAgent {
     this.desired.clear();
     for (const p of puts) this.desired.set(p.key, p.value);
     this.plugin.setReferencedNamespaces(this.references());
-    await this.plugin.prepareResync(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
+    await this.plugin.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     return this.engine.commit({ puts, replace: true, resync: true });
   }
 
