@@ -6,8 +6,14 @@
  * they go (an interface set down, an address removed).
  */
 import { EventEmitter } from 'node:events';
-import { BlockList, isIPv6 } from 'node:net';
-import type { Link, LinkChange } from '../netlink/index.js';
+import {
+  AF_INET6,
+  IFA_F_DADFAILED,
+  RTN_UNICAST,
+  ipToBytes,
+  type Link,
+  type LinkChange,
+} from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { linkFact, linkUpFact, reachFact } from './fact-keys.js';
 
@@ -34,6 +40,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /** Facts currently asserted, by key, with the value last sent. */
   private readonly asserted = new Map<string, string>();
   private readonly gateways = new Map<string, GatewayWatch>();
+  /** The same watches by namespace id, so a re-check reads only what it needs. */
+  private readonly gatewaysByNamespace = new Map<string, Map<string, GatewayWatch>>();
   private readonly recheck = new Set<string>();
   private recheckScheduled = false;
 
@@ -69,7 +77,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     const watch = this.gateways.get(key);
     if (watch) watch.users++;
     else {
-      this.gateways.set(key, { nsId, hostIfName, gateway, users: 1 });
+      const added = { nsId, hostIfName, gateway, users: 1 };
+      this.gateways.set(key, added);
+      let inNamespace = this.gatewaysByNamespace.get(nsId);
+      if (!inNamespace) this.gatewaysByNamespace.set(nsId, (inNamespace = new Map()));
+      inNamespace.set(key, added);
       this.scheduleRecheck(nsId);
     }
     return key;
@@ -80,6 +92,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     if (!watch) return;
     if (--watch.users > 0) return;
     this.gateways.delete(key);
+    this.gatewaysByNamespace.get(watch.nsId)?.delete(key);
     const changes: FactChange[] = [];
     this.set(key, undefined, changes);
     this.publish(changes);
@@ -131,7 +144,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   /** Re-reads reachability in every namespace with watched gateways, now. */
   async recheckNow(): Promise<void> {
-    for (const watch of this.gateways.values()) this.recheck.add(watch.nsId);
+    for (const [nsId, watches] of this.gatewaysByNamespace) if (watches.size > 0) this.recheck.add(nsId);
     await this.recheckGateways();
   }
 
@@ -142,14 +155,14 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     const changes: FactChange[] = [];
     await Promise.all(
       namespaces.map(async (nsId) => {
-        const watches = [...this.gateways.entries()].filter(([, w]) => w.nsId === nsId);
+        const watches = [...(this.gatewaysByNamespace.get(nsId) ?? [])];
         if (watches.length === 0) return;
         const view = this.views.get(nsId);
         if (!view) {
           for (const [key] of watches) this.set(key, undefined, changes);
           return;
         }
-        let reachable: Map<number, BlockList>;
+        let reachable: Map<number, OnLinkNetworks>;
         try {
           reachable = await reachableNetworks(view);
         } catch {
@@ -158,7 +171,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
         for (const [key, watch] of watches) {
           const link = view.links.get(watch.hostIfName);
           const networks = link ? reachable.get(link.index) : undefined;
-          const ok = networks?.check(watch.gateway, isIPv6(watch.gateway) ? 'ipv6' : 'ipv4') ?? false;
+          const ok = networks?.covers(watch.gateway) ?? false;
           this.set(key, ok ? true : undefined, changes);
         }
       }),
@@ -167,23 +180,47 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   }
 }
 
+/** Networks reachable on one link; answers "is this address inside one of them". */
+class OnLinkNetworks {
+  private readonly networks: { bytes: Buffer; prefixLength: number }[] = [];
+
+  add(address: string, prefixLength: number): void {
+    this.networks.push({ bytes: ipToBytes(address), prefixLength });
+  }
+
+  covers(address: string): boolean {
+    const bytes = ipToBytes(address);
+    return this.networks.some(
+      (n) => n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength),
+    );
+  }
+}
+
+function samePrefix(a: Buffer, b: Buffer, bits: number): boolean {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[whole]! ^ b[whole]!) & mask) === 0;
+}
+
 /** Per interface, the networks its addresses and gateway-less routes make reachable on-link. */
-async function reachableNetworks(view: NamespaceView): Promise<Map<number, BlockList>> {
+async function reachableNetworks(view: NamespaceView): Promise<Map<number, OnLinkNetworks>> {
   const [addresses, routes] = await Promise.all([view.handle.addrList(), view.handle.routeList()]);
-  const byLink = new Map<number, BlockList>();
-  const listOf = (index: number): BlockList => {
+  const byLink = new Map<number, OnLinkNetworks>();
+  const listOf = (index: number): OnLinkNetworks => {
     let list = byLink.get(index);
-    if (!list) byLink.set(index, (list = new BlockList()));
+    if (!list) byLink.set(index, (list = new OnLinkNetworks()));
     return list;
   };
   for (const a of addresses) {
-    if (a.flags & 0x08 /* DADFAILED */) continue;
-    listOf(a.index).addSubnet(a.address, a.prefixLength, a.address.includes(':') ? 'ipv6' : 'ipv4');
+    if (a.flags & IFA_F_DADFAILED) continue;
+    listOf(a.index).add(a.address, a.prefixLength);
   }
   for (const r of routes) {
-    if (r.gateway || r.oif === undefined || r.type !== 1) continue;
-    const dst = r.dst ?? (r.family === 10 ? '::' : '0.0.0.0');
-    listOf(r.oif).addSubnet(dst, r.dstLength, r.family === 10 ? 'ipv6' : 'ipv4');
+    if (r.gateway || r.oif === undefined || r.type !== RTN_UNICAST) continue;
+    listOf(r.oif).add(r.dst ?? (r.family === AF_INET6 ? '::' : '0.0.0.0'), r.dstLength);
   }
   return byLink;
 }
