@@ -8,8 +8,10 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { configPrefix } from '../model/index.js';
 import { Engine } from '../scheduler/index.js';
-import { DEFAULT_STORE_FILE, openDatastore, type Datastore, type Watcher } from '../datastore/index.js';
-import { MicroserviceWatcher } from '../containers/index.js';
+import type { Datastore, Watcher } from '../datastore/types.js';
+import { openDatastoreLazily } from '../datastore/open-lazy.js';
+import { DEFAULT_STORE_FILE } from '../datastore/sqlite/store.js';
+import type { MicroserviceWatcher } from '../containers/watcher.js';
 import { LinuxPlugin } from '../descriptors/linux-plugin.js';
 import { AgentMetrics } from '../api/metrics.js';
 import { startApi, type ApiServer } from '../api/server.js';
@@ -67,21 +69,13 @@ export class Agent {
         operation: (op) => this.metrics.observeOperation(op.kind, op.outcome === 'done'),
       },
     });
-    if (options.docker !== false) {
-      this.microservices = new MicroserviceWatcher({
-        logger: {
-          info: (fields: object, message: string) =>
-            this.logger.info({ component: 'docker', ...fields }, message),
-          warn: (fields: object, message: string) =>
-            this.logger.warn({ component: 'docker', ...fields }, message),
-        },
-      });
-    }
+    // The Docker watcher is created in start() (its client is loaded only when Docker is watched);
+    // the plugin reaches it through this small facade.
     this.plugin = new LinuxPlugin({
       label: options.label,
       engine: this.engine,
       logger: this.logger,
-      ...(this.microservices
+      ...(options.docker !== false
         ? {
             microservices: {
               pidOf: (label: string) => this.microservices?.get(label)?.pid,
@@ -112,11 +106,22 @@ export class Agent {
       const file = options.storeFile ?? DEFAULT_STORE_FILE;
       mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     }
-    this.store = openDatastore({
+    this.store = await openDatastoreLazily({
       ...(options.etcd?.length ? { etcd: options.etcd } : {}),
       ...(options.storeFile ? { file: options.storeFile } : {}),
     });
     logger.info({ label: options.label, store: this.store.kind }, 'starting');
+    if (options.docker !== false) {
+      const { MicroserviceWatcher: Watcher } = await import('../containers/watcher.js');
+      this.microservices = new Watcher({
+        logger: {
+          info: (fields: object, message: string) =>
+            this.logger.info({ component: 'docker', ...fields }, message),
+          warn: (fields: object, message: string) =>
+            this.logger.warn({ component: 'docker', ...fields }, message),
+        },
+      });
+    }
     await this.plugin.start();
     this.microservices?.start();
 

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
-import { parseEndpoints } from '../datastore/index.js';
+import { parseEndpoints } from '../datastore/endpoints.js';
 
 const env = process.env;
 const program = new Command('netns-agent')

@@ -24,3 +24,4 @@ export { canTransition } from './watcher-base.js';
 export { DEFAULT_STORE_FILE, SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
 export { EtcdStore, type EtcdStoreOptions } from './etcd/store.js';
 export { openDatastore, parseEndpoints, type OpenDatastoreOptions } from './open.js';
+export { openDatastoreLazily } from './open-lazy.js';

@@ -2,6 +2,7 @@
 import { EtcdStore, type EtcdStoreOptions } from './etcd/store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/store.js';
 import type { Datastore } from './types.js';
+import { parseEndpoints } from './endpoints.js';
 
 export interface OpenDatastoreOptions {
   /** `--etcd URL[,URL]`: a comma-separated string or a list; empty or absent: the embedded store. */
@@ -12,10 +13,7 @@ export interface OpenDatastoreOptions {
   etcdOptions?: Omit<EtcdStoreOptions, 'endpoints'>;
 }
 
-export function parseEndpoints(etcd: string | readonly string[] | undefined): string[] {
-  const list = typeof etcd === 'string' ? etcd.split(',') : [...(etcd ?? [])];
-  return list.map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
-}
+export { parseEndpoints };
 
 export function openDatastore(options: OpenDatastoreOptions = {}): Datastore {
   const endpoints = parseEndpoints(options.etcd);

@@ -36,10 +36,17 @@ export class LinuxContext {
    * The fact saying a route's gateway is reachable through its interface, watched from now on
    * (once per route: dependencies are computed again and again).
    */
-  gatewayFact(routeKey: string, nsId: string, hostIfName: string, gateway: string): string {
+  gatewayFact(
+    routeKey: string,
+    nsId: string,
+    hostIfName: string,
+    gateway: string,
+    onNew?: () => void,
+  ): string {
     const fact = reachFact(nsId, hostIfName, gateway);
     const current = this.routeGateways.get(routeKey);
     if (current === fact) return fact;
+    onNew?.();
     if (current) this.facts.unwatchGateway(current);
     this.routeGateways.set(routeKey, this.facts.watchGateway(nsId, hostIfName, gateway));
     return fact;

@@ -264,6 +264,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     },
 
     isRetriable(error) {
+      // EEXIST here is a name still held by a link being deleted (deletion finishes asynchronously,
+      // e.g. with its dying namespace): a name taken by someone else was refused before creating.
+      // ENODEV: the link vanished under us (its namespace is going); the next attempt sees why.
+      if (error instanceof NetlinkError && ['EEXIST', 'ENODEV', 'EBUSY'].includes(error.errnoName))
+        return true;
       return error instanceof AgentError ? error.retriable : false;
     },
   };

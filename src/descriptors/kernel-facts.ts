@@ -142,9 +142,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     setTimeout(() => void this.recheckGateways(), RECHECK_DELAY_MS).unref();
   }
 
-  /** Re-reads reachability in every namespace with watched gateways, now. */
-  async recheckNow(): Promise<void> {
-    for (const [nsId, watches] of this.gatewaysByNamespace) if (watches.size > 0) this.recheck.add(nsId);
+  /** Re-reads reachability now, in these namespaces (default: every one with watched gateways). */
+  async recheckNow(namespaces?: string[]): Promise<void> {
+    for (const [nsId, watches] of this.gatewaysByNamespace) {
+      if (watches.size > 0 && (namespaces === undefined || namespaces.includes(nsId))) this.recheck.add(nsId);
+    }
     await this.recheckGateways();
   }
 

@@ -147,19 +147,19 @@ export class LinuxPlugin {
       const iface = value as LinuxInterface;
       hostNames.set(iface.name, iface.hostIfName);
     }
+    const fresh = new Set<string>();
     for (const { key, value } of entries) {
       if (!key.startsWith(this.ctx.prefix('route'))) continue;
       const route = value as Partial<LinuxRoute>;
       if (!route.gateway || !route.interface || !route.namespace) continue;
-      this.ctx.gatewayFact(
-        key,
-        namespaceId(route.namespace),
-        hostNames.get(route.interface) ?? route.interface,
-        route.gateway,
+      const nsId = namespaceId(route.namespace);
+      this.ctx.gatewayFact(key, nsId, hostNames.get(route.interface) ?? route.interface, route.gateway, () =>
+        fresh.add(nsId),
       );
     }
     await this.namespacesReady();
-    await this.facts.recheckNow();
+    // Reachability is read only where a gateway is watched for the first time.
+    if (fresh.size > 0) await this.facts.recheckNow([...fresh]);
   }
 
   /** Tells which namespaces the configuration references now (so they are watched). */
