@@ -47,6 +47,7 @@ export class Agent {
   private publisher: InterfaceStatePublisher | undefined;
   private service: AgentApiService | undefined;
   private stopped: Promise<void> | undefined;
+  private readonly dockerHost = process.env.DOCKER_HOST;
 
   constructor(private readonly options: AgentOptions) {
     this.logger = options.logger ?? createLogger((options.logLevel ?? 'info') as 'info');
@@ -112,8 +113,24 @@ export class Agent {
     });
     logger.info({ label: options.label, store: this.store.kind }, 'starting');
     if (options.docker !== false) {
-      const { MicroserviceWatcher: Watcher } = await import('../containers/watcher.js');
+      const [{ MicroserviceWatcher: Watcher }, { DockerodeApi }] = await Promise.all([
+        import('../containers/watcher.js'),
+        import('../containers/dockerode-api.js'),
+      ]);
+      // DOCKER_HOST as it was when the agent was made (a unix socket path; other forms are left to
+      // the Docker client, which reads the variable itself).
+      const host = this.dockerHost;
+      const socketPath =
+        host === undefined || host === ''
+          ? undefined
+          : host.startsWith('unix://')
+            ? host.slice(7)
+            : host.startsWith('/')
+              ? host
+              : undefined;
       this.microservices = new Watcher({
+        docker: new DockerodeApi(socketPath ? { socketPath } : {}),
+        endpoint: host || '/var/run/docker.sock',
         logger: {
           info: (fields: object, message: string) =>
             this.logger.info({ component: 'docker', ...fields }, message),

@@ -3,6 +3,7 @@
  * IPv4, no IPv6 zone index), a canonical text form (RFC 5952 for IPv6) so that equal addresses
  * compare equal as strings, and the classifications the kernel cares about. Pure.
  */
+import { formatIpBytes } from '../util/ip-text.js';
 
 export type IpFamily = 4 | 6;
 
@@ -85,32 +86,7 @@ function parseIpv6Bytes(text: string): Uint8Array | undefined {
 
 /** Canonical text of 4 or 16 address bytes. */
 export function formatIp(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
-  const hextets: number[] = [];
-  for (let i = 0; i < 16; i += 2) hextets.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  // IPv4-mapped addresses keep their dotted tail (RFC 5952 section 5).
-  if (hextets.slice(0, 5).every((h) => h === 0) && hextets[5] === 0xffff) {
-    return `::ffff:${Array.from(bytes.slice(12)).join('.')}`;
-  }
-  // Compress the longest run of two or more zero hextets, the first one on ties.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (hextets[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && hextets[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = hextets.map((h) => h.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIpBytes(bytes);
 }
 
 /** Parses an IPv4 or IPv6 address without prefix length. */

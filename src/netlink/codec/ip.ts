@@ -1,4 +1,5 @@
 /** Conversions between text and the byte forms of IP and MAC addresses that rtnetlink carries. */
+import { formatIpBytes } from '../../util/ip-text.js';
 import { isIPv4, isIPv6 } from 'node:net';
 import { AF_INET, AF_INET6 } from './constants.js';
 import { NetlinkCodecError } from '../errors.js';
@@ -33,27 +34,7 @@ export function bytesToIp(bytes: Buffer): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   if (bytes.length !== 16)
     throw new NetlinkCodecError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
-  const hextets: number[] = [];
-  for (let i = 0; i < 16; i += 2) hextets.push(bytes.readUInt16BE(i));
-  // RFC 5952: compress the longest run (>= 2) of zero hextets, the first one on ties.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (hextets[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && hextets[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = hextets.map((h) => h.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return formatIpBytes(bytes);
 }
 
 /** Canonical text form of an IP address (IPv6 compressed, lower case). */

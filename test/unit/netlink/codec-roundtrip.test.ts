@@ -59,9 +59,17 @@ function single(bytes: Buffer): NetlinkMessage {
   return messages[0]!;
 }
 
-/** WHATWG URL's IPv6 serializer: RFC 5952 compression, lower case, no embedded IPv4. */
+/**
+ * WHATWG URL's IPv6 serializer (RFC 5952 compression, lower case), except that IPv4-mapped
+ * addresses keep their dotted tail as RFC 5952 section 5 recommends and `ip` prints them.
+ */
 function urlCanonical(address: string): string {
-  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const text = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(text);
+  if (!mapped) return text;
+  const hi = parseInt(mapped[1]!, 16);
+  const lo = parseInt(mapped[2]!, 16);
+  return `::ffff:${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
 }
 
 // ---- arbitraries ----------------------------------------------------------------------------
@@ -170,7 +178,7 @@ describe('IP and MAC text <-> bytes', () => {
       ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
       ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
       ['2001:db8:1:1:1:1:0:1', '2001:db8:1:1:1:1:0:1'],
-      ['::ffff:10.1.2.3', '::ffff:a01:203'],
+      ['::ffff:10.1.2.3', '::ffff:10.1.2.3'],
       ['fe80::', 'fe80::'],
       ['1:0:0:0:0:0:0:0', '1::'],
     ];
