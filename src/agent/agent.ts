@@ -15,7 +15,7 @@ import type { MicroserviceWatcher } from '../containers/watcher.js';
 import { LinuxPlugin } from '../descriptors/linux-plugin.js';
 import { AgentMetrics } from '../api/metrics.js';
 import { startApi, type ApiServer } from '../api/server.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, RecentLines, type Logger } from './logger.js';
 import { ConfigSync } from './config-sync.js';
 import { AgentApiService } from './service.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
@@ -48,9 +48,11 @@ export class Agent {
   private service: AgentApiService | undefined;
   private stopped: Promise<void> | undefined;
   private readonly dockerHost = process.env.DOCKER_HOST;
+  private readonly recentLogs = new RecentLines();
 
   constructor(private readonly options: AgentOptions) {
-    this.logger = options.logger ?? createLogger((options.logLevel ?? 'info') as 'info');
+    this.logger =
+      options.logger ?? createLogger((options.logLevel ?? 'info') as 'info', undefined, this.recentLogs);
     this.engine = new Engine({
       hooks: {
         transaction: (record) => {
@@ -157,6 +159,16 @@ export class Agent {
       this.publisher,
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
+    this.service.setAbout(
+      {
+        label: options.label,
+        store: this.store.kind,
+        http: options.http,
+        docker: options.docker !== false,
+        startedAt: new Date().toISOString(),
+      },
+      () => this.recentLogs.list(),
+    );
     if (this.microservices) {
       const watcher = this.microservices;
       this.service.setMicroserviceReason((label) => watcher.pendingReason(label));

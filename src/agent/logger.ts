@@ -19,11 +19,38 @@ export const REDACTED_PATHS = [
   '*.password',
 ];
 
-export function createLogger(level: LevelWithSilent = 'info', destination?: NodeJS.WritableStream): Logger {
+/** The last log lines, kept in memory for support bundles (`netnsctl report`, GET /v1/logs). */
+export class RecentLines {
+  private readonly lines: string[] = [];
+  constructor(private readonly limit = 2000) {}
+
+  write(line: string): void {
+    this.lines.push(line.endsWith('\n') ? line.slice(0, -1) : line);
+    if (this.lines.length > this.limit) this.lines.splice(0, this.lines.length - this.limit);
+  }
+
+  list(): string[] {
+    return [...this.lines];
+  }
+}
+
+export function createLogger(
+  level: LevelWithSilent = 'info',
+  destination?: NodeJS.WritableStream,
+  recent?: RecentLines,
+): Logger {
   const options = {
     level,
     base: { name: 'netns-agent' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
-  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+  const out = (destination ?? pino.destination(1)) as pino.DestinationStream;
+  if (!recent) return pino(options, out);
+  return pino(
+    options,
+    pino.multistream([
+      { stream: out, level },
+      { stream: recent, level },
+    ]),
+  );
 }

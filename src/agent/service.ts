@@ -36,6 +36,21 @@ export class AgentApiService implements AgentService {
   readonly version = AGENT_VERSION;
   private readonly events = new EventEmitter<{ event: [AgentEvent] }>();
   private microserviceReason: MicroserviceReason = () => undefined;
+  private aboutInfo: Record<string, unknown> = {};
+  private recentLogs: () => string[] = () => [];
+
+  setAbout(info: Record<string, unknown>, logs: () => string[]): void {
+    this.aboutInfo = info;
+    this.recentLogs = logs;
+  }
+
+  about(): Record<string, unknown> {
+    return { version: this.version, node: process.version, pid: process.pid, ...this.aboutInfo };
+  }
+
+  logs(): string[] {
+    return this.recentLogs();
+  }
 
   setMicroserviceReason(reason: MicroserviceReason): void {
     this.microserviceReason = reason;

@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP API (DESIGN.md section 4), JSON over fastify:
  *   GET /v1/status, GET /v1/status/<key>, GET|PUT|DELETE /v1/config/<key>, GET /v1/config?prefix=,
- *   GET /v1/kernel, GET /v1/history, POST /v1/plan, GET /v1/events (server-sent events), GET /metrics.
+ *   GET /v1/kernel, GET /v1/history, POST /v1/plan, GET /v1/events (server-sent events), GET /metrics,
+ *   and for support bundles GET /v1/about and GET /v1/logs.
  * Keys are whole datastore keys and contain slashes: routes take the rest of the path as the key.
  * With a token, every endpoint but /metrics wants `Authorization: Bearer <token>`.
  */
@@ -88,6 +89,11 @@ export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token
   });
 
   app.get('/v1/kernel', async () => service.kernel());
+  // Beyond DESIGN.md section 4, for support bundles (netnsctl report): what runs, and its last logs.
+  app.get('/v1/about', async () => service.about());
+  app.get('/v1/logs', async (_request, reply) =>
+    reply.type('text/plain').send(service.logs().join('\n') + '\n'),
+  );
   app.get('/v1/history', async () => service.history());
   app.post('/v1/plan', async (request, reply) => {
     let change: { puts?: { key: string; value: unknown }[]; deletes?: string[] };

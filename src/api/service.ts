@@ -64,6 +64,10 @@ export interface AgentService {
   plan(change: { puts: { key: string; valueText: string }[]; deletes: string[] }): Promise<unknown>;
   /** Subscribes to events; returns the unsubscribe function. */
   subscribe(listener: (event: AgentEvent) => void): () => void;
+  /** Version, label and store of the running agent (support bundles). */
+  about(): Record<string, unknown>;
+  /** The agent's last log lines (support bundles). */
+  logs(): string[];
   /** Prometheus exposition text. */
   metrics(): Promise<{ contentType: string; body: string }>;
 }

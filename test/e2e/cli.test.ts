@@ -220,6 +220,8 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       'kernel.json',
       'metrics.txt',
       'about.json',
+      'agent.json',
+      'agent-logs.jsonl',
     ]) {
       assert.ok(existsSync(path.join(out, f)), `${f} in the bundle`);
     }
@@ -227,6 +229,16 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const about = JSON.parse(readFileSync(path.join(out, 'about.json'), 'utf8')) as { label: string };
     assert.equal(about.label, label);
     JSON.parse(readFileSync(path.join(out, 'kernel.json'), 'utf8'));
+    const agent = JSON.parse(readFileSync(path.join(out, 'agent.json'), 'utf8')) as {
+      body: { version: string; label: string };
+    };
+    assert.equal(agent.body.label, label);
+    assert.match(agent.body.version, /^\d+\.\d+\.\d+/);
+    const logs = readFileSync(path.join(out, 'agent-logs.jsonl'), 'utf8').trim().split('\n');
+    assert.ok(
+      logs.some((line) => (JSON.parse(line) as { msg?: string }).msg === 'started'),
+      'the agent log is in the bundle',
+    );
   });
 
   test('errors: invalid value -> 5, bad key -> 2, unreachable agent -> 3, wrong token -> 4, bad usage -> non-zero', async () => {

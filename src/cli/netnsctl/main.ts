@@ -270,7 +270,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
 
   program
     .command('report')
-    .description('write a support bundle (status, history, config, kernel dump, version, metrics) into DIR')
+    .description(
+      'write a support bundle (status, history, config, kernel dump, metrics, agent version and logs) into DIR',
+    )
     .argument('<dir>')
     .action(async (dir: string) => {
       const api = client();
@@ -282,6 +284,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         ['config.json', `/v1/config?prefix=${encodeURIComponent('/vnf-agent/')}`],
         ['kernel.json', '/v1/kernel'],
         ['metrics.txt', '/metrics'],
+        ['agent.json', '/v1/about'],
+        ['agent-logs.jsonl', '/v1/logs'],
       ];
       const written: string[] = [];
       for (const [file, endpoint] of parts) {
