@@ -168,7 +168,8 @@ export function encodeLinkDump(type: number, flags: number, extMask = 0): Buffer
 
 function readStats64(data: Buffer | undefined): LinkStatistics | undefined {
   if (data === undefined || data.length < 64) return undefined;
-  const u64 = (i: number): number => Number(data.readBigUInt64LE(i * 8));
+  // Two 32-bit halves: no BigInt per counter (link events are many); exact up to 2^53.
+  const u64 = (i: number): number => data.readUInt32LE(i * 8) + data.readUInt32LE(i * 8 + 4) * 0x100000000;
   return {
     rxPackets: u64(0),
     txPackets: u64(1),
