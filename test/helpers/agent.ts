@@ -3,6 +3,7 @@
  * HTTP calls against it, bin/netnsctl as a child process, the seeds' VETH pair with the test's own
  * namespace names, `eventually()`, and a cleanup list that runs even when a test fails.
  */
+import { eventually as eventuallyKernel } from './kernel.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -241,21 +242,9 @@ export function kernelWrites(transactions: Transaction[]): number {
   return kernelWriteOps(transactions).length;
 }
 
-/** Retries `check` until it stops throwing, or throws its last error after the timeout. */
-export async function eventually<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 15_000,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-    }
-    await sleep(intervalMs);
-  }
+/** `eventually` of the kernel helpers, with the longer defaults an agent process needs. */
+export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  return eventuallyKernel(check, timeoutMs, intervalMs);
 }
 
 export interface CliResult {
