@@ -1,0 +1,118 @@
+/**
+ * Issue 7 (bad input): every value of the corpus in test/data/bad-values is refused through the API
+ * (400, naming the key) and, put straight into the agent's store, makes its item `invalid` with an
+ * error on the corpus's field; the agent stays up and a configured VETH pair is not disturbed (same
+ * ifindexes, still configured).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { SqliteStore } from '../../src/datastore/index.js';
+import { parseConfigKey } from '../../src/model/index.js';
+import { skipUnlessRoot } from '../helpers/kernel.js';
+import {
+  AgentProcess,
+  Cleanup,
+  ROOT,
+  configKey,
+  deleteNamespaces,
+  ipLink,
+  seedExample,
+  tag,
+} from '../helpers/agent.js';
+
+interface BadValue {
+  description: string;
+  key: string;
+  value: string;
+  field: string;
+}
+
+const corpus: BadValue[] = readdirSync(path.join(ROOT, 'test/data/bad-values'))
+  .filter((f) => f.endsWith('.json'))
+  .sort()
+  .map((f) => JSON.parse(readFileSync(path.join(ROOT, 'test/data/bad-values', f), 'utf8')) as BadValue);
+
+describe('bad input through the API and the datastore', { skip: skipUnlessRoot() }, () => {
+  const cleanup = new Cleanup();
+  const label = `bad${tag()}`;
+  const ns1 = `bi${tag()}a`;
+  const ns2 = `bi${tag()}b`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'bad-input-'));
+  const store = path.join(dir, 'store.db');
+  let agent: AgentProcess;
+  const goodKeys = [configKey(label, 'interface', 'good1'), configKey(label, 'interface', 'good2')];
+  let before1 = 0;
+  let before2 = 0;
+
+  /** The corpus's key under this test's label (the corpus uses agent1). */
+  const keyOf = (bad: BadValue): string => bad.key.replace(/^\/vnf-agent\/[^/]+\//, `/vnf-agent/${label}/`);
+
+  before(async () => {
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    cleanup.add(() => deleteNamespaces(ns1, ns2));
+    agent = await AgentProcess.start({ label, store });
+    cleanup.add(() => agent.stop());
+    const good1 = { ...seedExample('veth1', ns1), name: 'good1', veth: { peer_if_name: 'good2' } };
+    const good2 = { ...seedExample('veth2', ns2), name: 'good2', veth: { peer_if_name: 'good1' } };
+    for (const [key, value] of [
+      [goodKeys[0]!, good1],
+      [goodKeys[1]!, good2],
+    ] as const) {
+      const put = await agent.request('PUT', `/v1/config${key}`, JSON.stringify(value));
+      assert.equal(put.status, 200, put.text);
+    }
+    await agent.until(goodKeys, 'configured');
+    before1 = ipLink(ns1, 'veth1Name')!.ifindex;
+    before2 = ipLink(ns2, 'veth2Name')!.ifindex;
+  });
+
+  after(() => cleanup.run());
+
+  test(`the corpus has at least 50 bad values (${corpus.length})`, () => {
+    assert.ok(corpus.length >= 50);
+  });
+
+  test('through the API: each refused with 400, naming the key and the field', async () => {
+    for (const bad of corpus) {
+      const key = keyOf(bad);
+      const put = await agent.request('PUT', `/v1/config${key}`, bad.value);
+      assert.equal(put.status, 400, `${bad.description}: ${put.text}`);
+      const body = put.json as { key?: string; errors?: { field: string }[] };
+      assert.equal(body.key, key, bad.description);
+      assert.ok(
+        body.errors?.some((e) => e.field === bad.field || e.field === '$key'),
+        `${bad.description}: fields ${JSON.stringify(body.errors?.map((e) => e.field))}, want ${bad.field}`,
+      );
+    }
+    assert.ok(agent.running, 'the agent is still running');
+  });
+
+  test('through the datastore: each item invalid with the field; nothing else disturbed', async () => {
+    const direct = new SqliteStore({ file: store });
+    try {
+      // Later files may reuse a key: the last value under each key is what the agent sees.
+      const last = new Map<string, BadValue>();
+      for (const bad of corpus) last.set(keyOf(bad), bad);
+      await direct.putMany([...last].map(([key, bad]) => ({ key, value: bad.value })));
+      const keys = [...last.keys()].filter((k) => parseConfigKey(k) !== undefined);
+      await agent.until(keys, 'invalid', 20_000);
+      for (const key of keys) {
+        const row = (await agent.stateOf(key)) as { fieldErrors?: { field: string }[] } | undefined;
+        const want = last.get(key)!.field;
+        assert.ok(
+          row?.fieldErrors?.some((e) => e.field === want),
+          `${key}: fields ${JSON.stringify(row?.fieldErrors?.map((e) => e.field))}, want ${want}`,
+        );
+      }
+    } finally {
+      await direct.close();
+    }
+    assert.ok(agent.running, 'the agent is still running');
+    for (const key of goodKeys) assert.equal((await agent.stateOf(key))?.state, 'configured', key);
+    assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'good1 untouched');
+    assert.equal(ipLink(ns2, 'veth2Name')?.ifindex, before2, 'good2 untouched');
+  });
+});
