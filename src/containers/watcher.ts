@@ -16,7 +16,7 @@
  * While Docker is unreachable the last known map is kept (containers may well survive a dockerd
  * restart); the re-list after reconnecting corrects it.
  */
-import { exponentialBackoff, type Backoff } from './backoff.js';
+import { DOCKER_MAX_BACKOFF_MS, exponentialBackoff, type Backoff } from './backoff.js';
 import type { ContainerEventSubscription, DockerApi } from './docker-api.js';
 import { DockerodeApi, defaultDockerEndpoint } from './dockerode-api.js';
 import { DockerUnreachableError, describeError } from './errors.js';
@@ -81,7 +81,7 @@ export class MicroserviceWatcher {
 
   constructor(options: MicroserviceWatcherOptions = {}) {
     this.docker = options.docker ?? new DockerodeApi();
-    this.backoff = options.backoff ?? exponentialBackoff();
+    this.backoff = options.backoff ?? exponentialBackoff({ maxMs: DOCKER_MAX_BACKOFF_MS });
     this.logger = options.logger;
     this.endpoint = options.endpoint ?? (options.docker === undefined ? defaultDockerEndpoint() : 'docker');
     // A list's re-read must not replace a real event still waiting (a die must stay a die).

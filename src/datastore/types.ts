@@ -3,6 +3,7 @@
  * strings; the agent parses values itself. Revisions follow etcd: one global counter that grows
  * with every write transaction; every key remembers the revision of its last write (modRevision).
  */
+import type { Backoff } from '../util/backoff.js';
 
 /** A stored key with its value and the revision of its last write. */
 export interface KeyValue {
@@ -64,7 +65,7 @@ export type WatchEvent =
 export type WatchListener = (event: WatchEvent) => void;
 
 /** Delay in milliseconds before reconnect attempt number `attempt` (0 for the first). */
-export type Backoff = (attempt: number) => number;
+export type { Backoff };
 
 export interface WatchOptions {
   /**
