@@ -5,7 +5,7 @@ import type { Engine, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
 import type { AgentEvent, AgentService, ConfigEntry, ItemStatus, PutResult } from '../api/service.js';
 import type { AgentMetrics } from '../api/metrics.js';
-import { dumpNamespace } from '../cli/kernel-dump.js';
+import { dumpNamespace } from './kernel-view.js';
 import type { NamespaceViews } from '../descriptors/namespace-views.js';
 import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry } from './config-sync.js';
@@ -151,7 +151,7 @@ export class AgentApiService implements AgentService {
   }
 
   async kernel(): Promise<unknown> {
-    return Promise.all(this.views.all().map((v) => dumpNamespace(v.id, v.path)));
+    return Promise.all(this.views.all().map((v) => dumpNamespace(v.id, v.handle)));
   }
 
   history(): unknown[] {

@@ -3,13 +3,11 @@
  * end is configured and its namespace open, and the named namespaces they need.
  */
 import { existsSync } from 'node:fs';
-import type { LinkAttributes } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor } from './engine-contract.js';
 import { NAMED_NAMESPACE, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
-import { namespaceDependency } from './interface.js';
 import { createNamedNamespace, deleteNamedNamespace, namedNamespacePath } from './named-namespaces.js';
 
 export interface AddressValue {
@@ -144,6 +142,3 @@ export function namedNamespaceDescriptor(
     },
   };
 }
-
-export type { LinkAttributes };
-export { namespaceDependency };

@@ -32,7 +32,7 @@ import {
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { ownedConfigName, ownerAlias } from './ownership.js';
+import { ownedConfigName } from './ownership.js';
 import { AgentError } from '../errors.js';
 
 export class VethPeerMismatchError extends AgentError {
@@ -298,5 +298,3 @@ function orphanValue(name: string, hostIfName: string): Omit<LinuxInterface, 'na
 function nsRefOf(id: string): LinuxInterface['namespace'] {
   return parseNamespaceId(id) ?? { kind: 'default' };
 }
-
-export { ownerAlias };
