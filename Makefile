@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 NATIVE := build/netns_native.node
-TEST_TIERS ?= unit kernel etcd docker e2e
+TEST_TIERS ?= unit kernel etcd docker e2e fault browser
 
 .PHONY: all build run test bench lint format deps clean test-unit test-kernel
 
