@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmarks: timing, namespaces, ip -batch baselines, output. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,25 @@ export async function timed<T>(run: () => Promise<T> | T): Promise<{ ms: number;
   const start = process.hrtime.bigint();
   const value = await run();
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+/** CPU time (user + system, ms) of this process and of its waited-for children so far. */
+export function cpuMs(): { self: number; children: number } {
+  const usage = process.cpuUsage();
+  // /proc/self/stat fields 16 and 17 (cutime, cstime) are in clock ticks (100 per second here).
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(fields[13] ?? 0) + Number(fields[14] ?? 0);
+  return { self: (usage.user + usage.system) / 1000, children: ticks * 10 };
+}
+
+/** Runs `run`, returning its wall time and the CPU time spent by this process and its children. */
+export async function timedCpu<T>(
+  run: () => Promise<T> | T,
+): Promise<{ ms: number; cpuMs: number; childCpuMs: number; value: T }> {
+  const before = cpuMs();
+  const { ms, value } = await timed(run);
+  const after = cpuMs();
+  return { ms, value, cpuMs: after.self - before.self, childCpuMs: after.children - before.children };
 }
 
 export function ip(args: string[]): string {

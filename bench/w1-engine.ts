@@ -19,6 +19,7 @@ import {
   ratio,
   runIpBatches,
   timed,
+  timedCpu,
   uniquePrefix,
 } from './harness.js';
 import { w1IpBatches, w1Pairs } from './w1-workload.js';
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
   const plugin = new LinuxPlugin({ label, engine });
   try {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
-    const base = await timed(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
+    const base = await timedCpu(() => runIpBatches(w1IpBatches(basePairs, hub, namespaces)));
     // Clear the baseline quickly (bulk delete by group) so our items start from the same state.
     runIpBatches(
       new Map([[hub, [...basePairs.map((p) => `link set ${p.a} group 77`), 'link del group 77']]]),
@@ -72,7 +73,7 @@ async function main(): Promise<void> {
     await plugin.start();
     const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
     const raw = w1Items(label, pairs, hub, namespaces);
-    const ours = await timed(async () => {
+    const ours = await timedCpu(async () => {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
       // As the agent does (src/agent/config-sync.ts): namespaces first, then one commit.
       plugin.setReferencedNamespaces(puts.map((p) => p.value.namespace));
@@ -104,7 +105,8 @@ async function main(): Promise<void> {
       }
     });
     if (process.env.W1_DEBUG) {
-      const txs = engine.transactions().slice(txBefore);
+      const txs = engine.transactions();
+      console.log('teardown starts at transaction', txBefore);
       const t0 = txs[0]?.startedAt ?? 0;
       for (const t of txs)
         console.log(
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
         ['ip -batch apply', `${base.ms.toFixed(0)} ms`],
         ['engine apply (all configured)', `${ours.ms.toFixed(0)} ms`],
         ['apply ratio (engine / ip)', `${ratio(ours.ms, base.ms)}`],
+        ['CPU: ip -batch / engine', `${base.childCpuMs.toFixed(0)} ms / ${ours.cpuMs.toFixed(0)} ms`],
         ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
         ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
         ['teardown (delete all -> no link left)', `${teardown.ms.toFixed(0)} ms`],
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
     printResult({
       engine_apply_ratio: ratio(ours.ms, base.ms),
       engine_apply_ms: Math.round(ours.ms),
+      engine_apply_cpu_ratio: ratio(ours.cpuMs, base.childCpuMs),
       engine_ip_batch_apply_ms: Math.round(base.ms),
       engine_resync_writes: writes,
       engine_resync_ms: Math.round(resync.durationMs),

@@ -6,16 +6,10 @@
  * they go (an interface set down, an address removed).
  */
 import { EventEmitter } from 'node:events';
-import {
-  AF_INET6,
-  IFA_F_DADFAILED,
-  RTN_UNICAST,
-  ipToBytes,
-  type Link,
-  type LinkChange,
-} from '../netlink/index.js';
+import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { linkFact, linkUpFact, reachFact } from './fact-keys.js';
+import { OnLinkTable } from './on-link-table.js';
 
 export interface FactChange {
   key: string;
@@ -29,10 +23,20 @@ interface KernelFactEvents {
 
 const RECHECK_DELAY_MS = 5;
 
+interface TableState {
+  table: OnLinkTable;
+  /** A dump is under way: events wait in `buffered` until it is in. */
+  loading: boolean;
+  buffered: KernelEvent[];
+  /** Settles when the dump is in (undefined: it failed or the table was dropped meanwhile). */
+  loaded: Promise<OnLinkTable | undefined>;
+}
+
 interface GatewayWatch {
   nsId: string;
   hostIfName: string;
   gateway: string;
+  gatewayBytes: Buffer;
   users: number;
 }
 
@@ -44,14 +48,17 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   private readonly gatewaysByNamespace = new Map<string, Map<string, GatewayWatch>>();
   private readonly recheck = new Set<string>();
   private recheckScheduled = false;
+  /** Per namespace with watched gateways: what its interfaces reach on-link. */
+  private readonly tables = new Map<string, TableState>();
 
   constructor(private readonly views: NamespaceViews) {
     super();
     views.on('links', (view, changes) => this.onLinks(view, changes));
-    views.on('kernel', (view, events) => {
-      if (events.some((e) => e.topic === 'address' || e.topic === 'route')) this.scheduleRecheck(view.id);
+    views.on('kernel', (view, events) => this.onKernelEvents(view, events));
+    views.on('resynced', (view) => {
+      this.tables.delete(view.id); // events were lost: the table can no longer be trusted
+      this.scheduleRecheck(view.id);
     });
-    views.on('resynced', (view) => this.scheduleRecheck(view.id));
   }
 
   /** Asserts the link facts of a namespace that just opened. */
@@ -65,6 +72,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /** Withdraws every fact of a namespace that went away. */
   namespaceClosed(nsId: string): void {
     const changes: FactChange[] = [];
+    this.tables.delete(nsId);
     for (const key of this.asserted.keys()) {
       if (key.includes(`/${nsId}/`)) this.set(key, undefined, changes);
     }
@@ -77,7 +85,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     const watch = this.gateways.get(key);
     if (watch) watch.users++;
     else {
-      const added = { nsId, hostIfName, gateway, users: 1 };
+      const added = { nsId, hostIfName, gateway, gatewayBytes: ipToBytes(gateway), users: 1 };
       this.gateways.set(key, added);
       let inNamespace = this.gatewaysByNamespace.get(nsId);
       if (!inNamespace) this.gatewaysByNamespace.set(nsId, (inNamespace = new Map()));
@@ -113,7 +121,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       }
     }
     this.publish(changes);
-    if (linkChanges.length) this.scheduleRecheck(view.id);
+    this.onLinkTransitions(view, linkChanges);
   }
 
   private linkFacts(nsId: string, link: Link, changes: FactChange[]): void {
@@ -137,9 +145,31 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.recheck.add(nsId);
     if (this.recheckScheduled) return;
     this.recheckScheduled = true;
-    // Bursts of address and route events (a whole transaction's worth) make one re-read per
-    // namespace: wait a few milliseconds for the burst to end.
+    // Bursts (a namespace opening, links going down) make one re-read per namespace: wait a few
+    // milliseconds for the burst to end.
     setTimeout(() => void this.recheckGateways(), RECHECK_DELAY_MS).unref();
+  }
+
+  /** Address and route events keep a loaded table current: no re-read on the hot path. */
+  private onKernelEvents(view: NamespaceView, events: KernelEvent[]): void {
+    const state = this.tables.get(view.id);
+    if (!state) return;
+    if (state.loading) {
+      state.buffered.push(...events);
+      return;
+    }
+    if (!state.table.apply(events)) return;
+    const changes: FactChange[] = [];
+    this.evaluate(view, state.table, changes);
+    this.publish(changes);
+  }
+
+  private onLinkTransitions(view: NamespaceView, linkChanges: LinkChange[]): void {
+    // The kernel flushes the IPv4 routes of a link that goes down or away without announcing it:
+    // only a re-read tells what is left.
+    const lost = linkChanges.some((c) => c.kind === 'removed' || (c.previous?.up === true && !c.link.up));
+    if (lost) this.tables.delete(view.id);
+    if (lost || linkChanges.length) this.scheduleRecheck(view.id);
   }
 
   /** Re-reads reachability now, in these namespaces (default: every one with watched gateways). */
@@ -157,72 +187,58 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     const changes: FactChange[] = [];
     await Promise.all(
       namespaces.map(async (nsId) => {
-        const watches = [...(this.gatewaysByNamespace.get(nsId) ?? [])];
-        if (watches.length === 0) return;
+        const watches = this.gatewaysByNamespace.get(nsId);
+        if (!watches || watches.size === 0) {
+          this.tables.delete(nsId);
+          return;
+        }
         const view = this.views.get(nsId);
         if (!view) {
+          this.tables.delete(nsId);
           for (const [key] of watches) this.set(key, undefined, changes);
           return;
         }
-        let reachable: Map<number, OnLinkNetworks>;
-        try {
-          reachable = await reachableNetworks(view);
-        } catch {
-          return; // the namespace is going away; its closing withdraws the facts
-        }
-        for (const [key, watch] of watches) {
-          const link = view.links.get(watch.hostIfName);
-          const networks = link ? reachable.get(link.index) : undefined;
-          const ok = networks?.covers(watch.gateway) ?? false;
-          this.set(key, ok ? true : undefined, changes);
-        }
+        const table = await this.tableOf(view);
+        if (table) this.evaluate(view, table, changes);
       }),
     );
     this.publish(changes);
   }
-}
 
-/** Networks reachable on one link; answers "is this address inside one of them". */
-class OnLinkNetworks {
-  private readonly networks: { bytes: Buffer; prefixLength: number }[] = [];
-
-  add(address: string, prefixLength: number): void {
-    this.networks.push({ bytes: ipToBytes(address), prefixLength });
+  /** The namespace's table, loaded by one dump when there is none (or it was dropped). */
+  private tableOf(view: NamespaceView): Promise<OnLinkTable | undefined> {
+    const current = this.tables.get(view.id);
+    if (current) return current.loaded;
+    const state: TableState = {
+      table: new OnLinkTable(),
+      loading: true,
+      buffered: [],
+      loaded: Promise.resolve(undefined),
+    };
+    this.tables.set(view.id, state);
+    state.loaded = (async () => {
+      try {
+        const [addresses, routes] = await Promise.all([view.handle.addrList(), view.handle.routeList()]);
+        if (this.tables.get(view.id) !== state) return undefined; // dropped meanwhile; a re-read follows
+        state.table = OnLinkTable.from(addresses, routes);
+        // Events that arrived during the dump are applied after it: keyed and idempotent, in order.
+        state.table.apply(state.buffered);
+        state.buffered = [];
+        state.loading = false;
+        return state.table;
+      } catch {
+        if (this.tables.get(view.id) === state) this.tables.delete(view.id);
+        return undefined; // the namespace is going away; its closing withdraws the facts
+      }
+    })();
+    return state.loaded;
   }
 
-  covers(address: string): boolean {
-    const bytes = ipToBytes(address);
-    return this.networks.some(
-      (n) => n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength),
-    );
+  private evaluate(view: NamespaceView, table: OnLinkTable, changes: FactChange[]): void {
+    for (const [key, watch] of this.gatewaysByNamespace.get(view.id) ?? []) {
+      const link = view.links.get(watch.hostIfName);
+      const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes);
+      this.set(key, ok ? true : undefined, changes);
+    }
   }
-}
-
-function samePrefix(a: Buffer, b: Buffer, bits: number): boolean {
-  const whole = bits >> 3;
-  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
-  const rest = bits & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((a[whole]! ^ b[whole]!) & mask) === 0;
-}
-
-/** Per interface, the networks its addresses and gateway-less routes make reachable on-link. */
-async function reachableNetworks(view: NamespaceView): Promise<Map<number, OnLinkNetworks>> {
-  const [addresses, routes] = await Promise.all([view.handle.addrList(), view.handle.routeList()]);
-  const byLink = new Map<number, OnLinkNetworks>();
-  const listOf = (index: number): OnLinkNetworks => {
-    let list = byLink.get(index);
-    if (!list) byLink.set(index, (list = new OnLinkNetworks()));
-    return list;
-  };
-  for (const a of addresses) {
-    if (a.flags & IFA_F_DADFAILED) continue;
-    listOf(a.index).add(a.address, a.prefixLength);
-  }
-  for (const r of routes) {
-    if (r.gateway || r.oif === undefined || r.type !== RTN_UNICAST) continue;
-    listOf(r.oif).add(r.dst ?? (r.family === AF_INET6 ? '::' : '0.0.0.0'), r.dstLength);
-  }
-  return byLink;
 }

@@ -6,7 +6,7 @@
 import { arpEntryToJson, ARP_FIELDS, readArpEntry, type LinuxArpEntry } from './arp.js';
 import { FieldErrors, InvalidValueError, WHOLE_VALUE } from './errors.js';
 import { interfaceToJson, INTERFACE_FIELDS, readInterface, type LinuxInterface } from './interface.js';
-import { requireConfigKey, type ItemKind } from './keys.js';
+import { requireConfigKey, type ConfigKey, type ItemKind } from './keys.js';
 import { MessageReader } from './proto-json.js';
 import { readRoute, ROUTE_FIELDS, routeToJson, type LinuxRoute } from './route.js';
 
@@ -40,7 +40,7 @@ function invalid(key: string, message: string): InvalidValueError {
  * config key, InvalidValueError for anything wrong with the value.
  */
 export function parseItemText(key: string, text: string | Uint8Array): ModelItem {
-  requireConfigKey(key);
+  const parts = requireConfigKey(key);
   const size = typeof text === 'string' ? Buffer.byteLength(text, 'utf8') : text.length;
   if (size > MAX_VALUE_BYTES)
     throw invalid(key, `the value has ${size} bytes; at most ${MAX_VALUE_BYTES} are allowed`);
@@ -56,7 +56,8 @@ export function parseItemText(key: string, text: string | Uint8Array): ModelItem
   } catch (error) {
     throw invalid(key, `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return parseItem(key, json);
+  // The text's size is checked already: no need to serialise the value again to measure it.
+  return readItem(key, parts, json);
 }
 
 function jsonSize(json: unknown): number | undefined {
@@ -70,11 +71,15 @@ function jsonSize(json: unknown): number | undefined {
 
 /** Parses a value already decoded from JSON or YAML; see parseItemText. */
 export function parseItem(key: string, json: unknown): ModelItem {
-  const { label, kind, name } = requireConfigKey(key);
+  const parts = requireConfigKey(key);
   const size = jsonSize(json);
   if (size === undefined) throw invalid(key, 'the value cannot be represented as JSON');
   if (size > MAX_VALUE_BYTES)
     throw invalid(key, `the value has ${size} bytes; at most ${MAX_VALUE_BYTES} are allowed`);
+  return readItem(key, parts, json);
+}
+
+function readItem(key: string, { label, kind, name }: ConfigKey, json: unknown): ModelItem {
   const errors = new FieldErrors(key);
   const reader = MessageReader.open(errors, WHOLE_VALUE, json, FIELDS[kind]);
   if (reader === undefined) {

@@ -12,28 +12,35 @@ export const MAX_NAMESPACE_NAME_BYTES = 255;
 /** PATH_MAX minus the NUL. */
 export const MAX_PATH_BYTES = 4095;
 
-const encoder = new TextEncoder();
-
 export function byteLength(text: string): number {
-  return encoder.encode(text).length;
-}
-
-function hasControl(text: string): boolean {
-  for (const char of text) {
-    const code = char.codePointAt(0) ?? 0;
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
+  return Buffer.byteLength(text, 'utf8');
 }
 
 /** Names of configuration items (last key segment) and agent labels. */
 export function itemNameProblem(name: string): string | undefined {
   if (name === '') return 'must not be empty';
-  if (byteLength(name) > MAX_ITEM_NAME_BYTES) return `must be at most ${MAX_ITEM_NAME_BYTES} bytes`;
-  if (name.includes('/')) return "must not contain '/' (it is a key segment)";
+  if (name.length > MAX_ITEM_NAME_BYTES || byteLength(name) > MAX_ITEM_NAME_BYTES)
+    return `must be at most ${MAX_ITEM_NAME_BYTES} bytes`;
   if (name === '.' || name === '..') return `must not be '${name}'`;
-  if (/\s/.test(name) || hasControl(name)) return 'must not contain whitespace or control characters';
+  // One pass over the characters (names are checked for every key of every change).
+  let blank = false;
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code === 0x2f) return "must not contain '/' (it is a key segment)";
+    if (code < 0x21 || code === 0x7f || (code >= 0x80 && WHITESPACE.test(name[i]!))) blank = true;
+  }
+  if (blank) return 'must not contain whitespace or control characters';
   return undefined;
+}
+
+const WHITESPACE = /\s/;
+
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /**
@@ -43,13 +50,13 @@ export function itemNameProblem(name: string): string | undefined {
  */
 export function hostIfNameProblem(name: string): string | undefined {
   if (name === '') return 'must not be empty';
-  const bytes = encoder.encode(name);
+  const bytes = Buffer.from(name, 'utf8');
   if (bytes.length > MAX_HOST_IF_NAME_BYTES) {
     return `is ${bytes.length} bytes long; Linux interface names have at most ${MAX_HOST_IF_NAME_BYTES} bytes`;
   }
   if (name === '.' || name === '..') return `must not be '${name}'`;
   if (name.includes('/') || name.includes(':')) return "must not contain '/' or ':'";
-  if (bytes.some((b) => b === 0 || b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0)) {
+  if (bytes.some((b: number) => b === 0 || b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0)) {
     return 'must not contain whitespace or NUL';
   }
   return undefined;

@@ -43,6 +43,22 @@ export function enumDescription<N extends string>(table: EnumTable<N>): string {
     .join(', ');
 }
 
+/** Each message's field list is a module constant: its accepted spellings are worked out once. */
+const spellingCache = new WeakMap<readonly string[], ReadonlyMap<string, string>>();
+
+function spellingsOf(fields: readonly string[]): ReadonlyMap<string, string> {
+  let spellings = spellingCache.get(fields);
+  if (!spellings) {
+    const map = new Map<string, string>();
+    for (const field of fields) {
+      map.set(field, field);
+      map.set(jsonName(field), field);
+    }
+    spellingCache.set(fields, (spellings = map));
+  }
+  return spellings;
+}
+
 /** Reads the fields of one message; see the module comment. */
 export class MessageReader {
   private readonly present = new Map<string, unknown>();
@@ -53,11 +69,7 @@ export class MessageReader {
     raw: Record<string, unknown>,
     fields: readonly string[],
   ) {
-    const spellings = new Map<string, string>();
-    for (const field of fields) {
-      spellings.set(field, field);
-      spellings.set(jsonName(field), field);
-    }
+    const spellings = spellingsOf(fields);
     const seenAs = new Map<string, string>();
     for (const [spelling, value] of Object.entries(raw)) {
       const field = spellings.get(spelling);

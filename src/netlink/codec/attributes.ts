@@ -119,12 +119,19 @@ export class MessageWriter {
   }
 }
 
-/** Attributes of one level, by type (the last one wins, as in the kernel's nla_parse). */
+/**
+ * Attributes of one level, by type (the last one wins, as in the kernel's nla_parse). Only the
+ * position of each is recorded while parsing; a Buffer view is made when one is read. Link messages
+ * carry some fifty attributes of which a handful are read, and events come by the thousand.
+ */
 export class Attributes {
-  private readonly byType = new Map<number, Buffer>();
+  /** Payload start * 2^16 + payload length (an attribute is at most 65535 bytes long). */
+  private readonly spans = new Map<number, number>();
+
+  private constructor(private readonly buffer: Buffer) {}
 
   static parse(buffer: Buffer, start: number, end: number): Attributes {
-    const attributes = new Attributes();
+    const attributes = new Attributes(buffer);
     if (end > buffer.length || start > end) {
       throw new NetlinkCodecError(`attributes span ${start}..${end} outside a ${buffer.length}-byte buffer`);
     }
@@ -135,53 +142,73 @@ export class Attributes {
       if (length < NLA_HDRLEN || offset + length > end) {
         throw new NetlinkCodecError(`attribute type ${type} at ${offset} has bad length ${length}`);
       }
-      attributes.byType.set(type, buffer.subarray(offset + NLA_HDRLEN, offset + length));
+      attributes.spans.set(type, (offset + NLA_HDRLEN) * 0x10000 + (length - NLA_HDRLEN));
       offset += align4(length);
     }
     return attributes;
   }
 
   has(type: number): boolean {
-    return this.byType.has(type);
+    return this.spans.has(type);
+  }
+
+  private lengthOf(type: number): number | undefined {
+    const span = this.spans.get(type);
+    return span === undefined ? undefined : span % 0x10000;
+  }
+
+  private startOf(type: number): number {
+    return Math.floor(this.spans.get(type)! / 0x10000);
   }
 
   bytes(type: number): Buffer | undefined {
-    return this.byType.get(type);
+    const length = this.lengthOf(type);
+    if (length === undefined) return undefined;
+    const start = this.startOf(type);
+    return this.buffer.subarray(start, start + length);
   }
 
-  private sized(type: number, size: number): Buffer | undefined {
-    const data = this.byType.get(type);
-    if (data === undefined) return undefined;
-    if (data.length < size) {
-      throw new NetlinkCodecError(`attribute type ${type} has ${data.length} bytes, needs ${size}`);
+  /** Where a fixed-size attribute's payload starts, after checking its size. */
+  private sized(type: number, size: number): number | undefined {
+    const length = this.lengthOf(type);
+    if (length === undefined) return undefined;
+    if (length < size) {
+      throw new NetlinkCodecError(`attribute type ${type} has ${length} bytes, needs ${size}`);
     }
-    return data;
+    return this.startOf(type);
   }
 
   u8(type: number): number | undefined {
-    return this.sized(type, 1)?.readUInt8(0);
+    const at = this.sized(type, 1);
+    return at === undefined ? undefined : this.buffer.readUInt8(at);
   }
   u16(type: number): number | undefined {
-    return this.sized(type, 2)?.readUInt16LE(0);
+    const at = this.sized(type, 2);
+    return at === undefined ? undefined : this.buffer.readUInt16LE(at);
   }
   u32(type: number): number | undefined {
-    return this.sized(type, 4)?.readUInt32LE(0);
+    const at = this.sized(type, 4);
+    return at === undefined ? undefined : this.buffer.readUInt32LE(at);
   }
   i32(type: number): number | undefined {
-    return this.sized(type, 4)?.readInt32LE(0);
+    const at = this.sized(type, 4);
+    return at === undefined ? undefined : this.buffer.readInt32LE(at);
   }
 
   /** A string attribute, up to its first NUL. */
   string(type: number): string | undefined {
-    const data = this.byType.get(type);
-    if (data === undefined) return undefined;
-    const nul = data.indexOf(0);
-    return data.toString('utf8', 0, nul === -1 ? data.length : nul);
+    const length = this.lengthOf(type);
+    if (length === undefined) return undefined;
+    const start = this.startOf(type);
+    const nul = this.buffer.indexOf(0, start);
+    const end = nul === -1 || nul > start + length ? start + length : nul;
+    return this.buffer.toString('utf8', start, end);
   }
 
   nested(type: number): Attributes | undefined {
-    const data = this.byType.get(type);
-    if (data === undefined) return undefined;
-    return Attributes.parse(data, 0, data.length);
+    const length = this.lengthOf(type);
+    if (length === undefined) return undefined;
+    const start = this.startOf(type);
+    return Attributes.parse(this.buffer, start, start + length);
   }
 }

@@ -5,13 +5,36 @@ import { AF_INET, AF_INET6 } from './constants.js';
 import { NetlinkCodecError } from '../errors.js';
 
 export function familyOf(address: string): number {
-  if (isIPv4(address)) return AF_INET;
+  if (ipv4Bytes(address) !== undefined || isIPv4(address)) return AF_INET;
   if (isIPv6(address)) return AF_INET6;
   throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
 }
 
+/** Dotted-quad text to its 4 bytes, or undefined when it is not exactly that (hot path: no regex). */
+function ipv4Bytes(address: string): Buffer | undefined {
+  const bytes = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= address.length; i++) {
+    const code = i < address.length ? address.charCodeAt(i) : 46; // a final '.' closes the last part
+    if (code >= 48 && code <= 57) {
+      // Leading zeros are refused, as node's isIPv4 does (they read as octal elsewhere).
+      if (digits > 0 && value === 0) return undefined;
+      value = value * 10 + (code - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else if (code === 46 && digits > 0 && part < 4) {
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+    } else return undefined;
+  }
+  return part === 4 ? bytes : undefined;
+}
+
 export function ipToBytes(address: string): Buffer {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  const quad = ipv4Bytes(address);
+  if (quad) return quad;
   if (!isIPv6(address)) throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
   let text = address;
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hextets.
@@ -50,6 +73,10 @@ export function macToBytes(mac: string): Buffer {
   return Buffer.from(parts.map((p) => parseInt(p, 16)));
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export function bytesToMac(bytes: Buffer): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  let text = '';
+  for (let i = 0; i < bytes.length; i++) text += (i === 0 ? '' : ':') + HEX_BYTE[bytes[i]!]!;
+  return text;
 }

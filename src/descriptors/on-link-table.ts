@@ -1,0 +1,112 @@
+/**
+ * The networks each interface of one namespace reaches on-link: its addresses' prefixes and its
+ * gateway-less unicast routes. It answers "can a route through this interface use this gateway".
+ *
+ * It is loaded from one address and route dump and then kept current from the namespace's address
+ * and route events, so that a burst of a transaction's events costs no re-dump. Entries are keyed the
+ * way the kernel keys them (address: interface + address + prefix; route: table + destination +
+ * priority + tos), so applying an event twice, or an event the dump already reflects, is harmless.
+ * The kernel does not announce every removal (IPv4 routes flushed with a link going down send no
+ * RTM_DELROUTE): the owner re-loads the table when a link goes down or away, or events were lost.
+ */
+import {
+  AF_INET6,
+  IFA_F_DADFAILED,
+  RTN_UNICAST,
+  ipToBytes,
+  type Address,
+  type KernelEvent,
+  type Route,
+} from '../netlink/index.js';
+
+interface Network {
+  index: number;
+  bytes: Buffer;
+  prefixLength: number;
+}
+
+export class OnLinkTable {
+  private readonly addresses = new Map<string, Network>();
+  private readonly routes = new Map<string, Network>();
+  /** The same networks by interface: a question is about one interface. */
+  private readonly byIndex = new Map<number, Set<Network>>();
+
+  static from(addresses: Address[], routes: Route[]): OnLinkTable {
+    const table = new OnLinkTable();
+    for (const address of addresses) table.applyAddress(address, false);
+    for (const route of routes) table.applyRoute(route, false);
+    return table;
+  }
+
+  /** Applies address and route events; other topics are ignored. True when an entry changed. */
+  apply(events: KernelEvent[]): boolean {
+    let changed = false;
+    for (const event of events) {
+      if (event.topic === 'address') changed = this.applyAddress(event.address, event.removed) || changed;
+      else if (event.topic === 'route') changed = this.applyRoute(event.route, event.removed) || changed;
+    }
+    return changed;
+  }
+
+  covers(index: number, gateway: string | Buffer): boolean {
+    const bytes = typeof gateway === 'string' ? ipToBytes(gateway) : gateway;
+    for (const n of this.byIndex.get(index) ?? []) {
+      if (n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength)) return true;
+    }
+    return false;
+  }
+
+  private put(entries: Map<string, Network>, key: string, network: Network): void {
+    this.remove(entries, key);
+    entries.set(key, network);
+    let set = this.byIndex.get(network.index);
+    if (!set) this.byIndex.set(network.index, (set = new Set()));
+    set.add(network);
+  }
+
+  private remove(entries: Map<string, Network>, key: string): boolean {
+    const network = entries.get(key);
+    if (!network) return false;
+    entries.delete(key);
+    const set = this.byIndex.get(network.index);
+    set?.delete(network);
+    if (set?.size === 0) this.byIndex.delete(network.index);
+    return true;
+  }
+
+  private applyAddress(address: Address, removed: boolean): boolean {
+    const key = `${address.index}|${address.address}/${address.prefixLength}`;
+    // An address that failed duplicate detection does not make anything reachable.
+    if (removed || address.flags & IFA_F_DADFAILED) return this.remove(this.addresses, key);
+    if (this.addresses.has(key)) return false;
+    this.put(this.addresses, key, {
+      index: address.index,
+      bytes: ipToBytes(address.address),
+      prefixLength: address.prefixLength,
+    });
+    return true;
+  }
+
+  private applyRoute(route: Route, removed: boolean): boolean {
+    const dst = route.dst ?? (route.family === AF_INET6 ? '::' : '0.0.0.0');
+    const key = `${route.table}|${dst}/${route.dstLength}|${route.metric ?? 0}|${route.tos}`;
+    const onLink = !route.gateway && route.oif !== undefined && route.type === RTN_UNICAST;
+    if (removed || !onLink) {
+      // A replaced route that now has a gateway no longer makes its destination on-link.
+      return this.remove(this.routes, key);
+    }
+    const before = this.routes.get(key);
+    if (before && before.index === route.oif) return false;
+    this.put(this.routes, key, { index: route.oif!, bytes: ipToBytes(dst), prefixLength: route.dstLength });
+    return true;
+  }
+}
+
+function samePrefix(a: Buffer, b: Buffer, bits: number): boolean {
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[whole]! ^ b[whole]!) & mask) === 0;
+}
