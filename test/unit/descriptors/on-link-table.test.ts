@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OnLinkTable } from '../../../src/descriptors/on-link-table.js';
+import {
+  AF_INET,
+  AF_INET6,
+  IFA_F_DADFAILED,
+  RTN_UNICAST,
+  type Address,
+  type Route,
+} from '../../../src/netlink/index.js';
+
+const address = (index: number, text: string, prefixLength: number, flags = 0): Address => ({
+  family: text.includes(':') ? AF_INET6 : AF_INET,
+  index,
+  address: text,
+  prefixLength,
+  flags,
+  scope: 0,
+});
+
+const route = (fields: Partial<Route> & { dstLength: number }): Route => ({
+  family: AF_INET,
+  srcLength: 0,
+  table: 254,
+  protocol: 4,
+  scope: 0,
+  type: RTN_UNICAST,
+  tos: 0,
+  flags: 0,
+  ...fields,
+});
+
+describe('OnLinkTable', () => {
+  it('covers a gateway inside an address prefix of the same interface only', () => {
+    const table = OnLinkTable.from([address(3, '10.0.2.15', 24)], []);
+    assert.equal(table.covers(3, '10.0.2.2'), true);
+    assert.equal(table.covers(4, '10.0.2.2'), false);
+    assert.equal(table.covers(3, '10.0.3.2'), false);
+    assert.equal(table.covers(3, 'fe80::1'), false);
+  });
+
+  it('follows address and route events, applied twice or not', () => {
+    const table = OnLinkTable.from([], []);
+    const linkRoute = route({ dst: '192.168.5.0', dstLength: 24, oif: 7 });
+    assert.equal(table.apply([{ topic: 'route', removed: false, route: linkRoute }]), true);
+    assert.equal(table.apply([{ topic: 'route', removed: false, route: linkRoute }]), false);
+    assert.equal(table.covers(7, '192.168.5.1'), true);
+    assert.equal(table.apply([{ topic: 'route', removed: true, route: linkRoute }]), true);
+    assert.equal(table.covers(7, '192.168.5.1'), false);
+
+    table.apply([{ topic: 'address', removed: false, address: address(2, '2001:db8::1', 64) }]);
+    assert.equal(table.covers(2, '2001:db8::ff'), true);
+    table.apply([{ topic: 'address', removed: true, address: address(2, '2001:db8::1', 64) }]);
+    assert.equal(table.covers(2, '2001:db8::ff'), false);
+  });
+
+  it('ignores gateway routes and addresses that failed duplicate detection', () => {
+    const table = OnLinkTable.from(
+      [address(2, '2001:db8::1', 64, IFA_F_DADFAILED)],
+      [route({ dst: '10.9.0.0', dstLength: 16, oif: 2, gateway: '10.0.0.1' })],
+    );
+    assert.equal(table.covers(2, '2001:db8::2'), false);
+    assert.equal(table.covers(2, '10.9.1.1'), false);
+  });
+
+  it('moves a replaced route to its new interface', () => {
+    const table = OnLinkTable.from([], [route({ dst: '10.1.0.0', dstLength: 16, oif: 2 })]);
+    table.apply([
+      { topic: 'route', removed: false, route: route({ dst: '10.1.0.0', dstLength: 16, oif: 5 }) },
+    ]);
+    assert.equal(table.covers(2, '10.1.2.3'), false);
+    assert.equal(table.covers(5, '10.1.2.3'), true);
+  });
+
+  it('treats a default link route as covering every gateway of its family', () => {
+    const table = OnLinkTable.from([], [route({ dstLength: 0, oif: 9 })]);
+    assert.equal(table.covers(9, '203.0.113.7'), true);
+    assert.equal(table.covers(9, '2001:db8::7'), false);
+  });
+});
