@@ -17,9 +17,12 @@ export interface AgentProcess {
 
 export async function startAgent(args: string[], port: number): Promise<AgentProcess> {
   const log: string[] = [];
+  // AGENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") runs the agent under node with them.
+  const nodeFlags = process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const agentArgs = [...args, '--http', `127.0.0.1:${port}`, '--no-docker', '--log-level', 'warn'];
   const child = spawn(
-    path.join(ROOT, 'bin/netns-agent'),
-    [...args, '--http', `127.0.0.1:${port}`, '--no-docker', '--log-level', 'warn'],
+    nodeFlags.length ? process.execPath : path.join(ROOT, 'bin/netns-agent'),
+    nodeFlags.length ? [...nodeFlags, path.join(ROOT, 'bin/netns-agent'), ...agentArgs] : agentArgs,
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

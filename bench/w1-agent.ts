@@ -92,6 +92,7 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 20));
       }
     });
+    const rssAfterResync = agent!.peakRssMb();
     const restartHistory = await history(agent!.server);
     // Operations that write to the kernel (VETH end markers and existing named namespaces write nothing).
     const writes = (
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
           'restart resync (start -> all configured)',
           `${restart.ms.toFixed(0)} ms, ${writes} writes, ${ifindexChanges} ifindex changes`,
         ],
-        ['agent peak RSS', `${rss} MiB`],
+        ['agent peak RSS', `${rss} MiB (${rssAfterResync} MiB by the end of the restart resync)`],
         [
           `pair put -> configured (${ROUNDS} rounds)`,
           `p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms`,

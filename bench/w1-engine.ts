@@ -87,6 +87,14 @@ async function main(): Promise<void> {
     });
     await engine.idle();
     const resync = await engine.resync();
+    if (process.env.W1_HEAP_SNAPSHOT) {
+      const { writeHeapSnapshot } = await import('node:v8');
+      console.log(
+        'heap',
+        JSON.stringify(process.memoryUsage()),
+        writeHeapSnapshot(process.env.W1_HEAP_SNAPSHOT),
+      );
+    }
     const writes = resync.counts.create + resync.counts.update + resync.counts.delete;
     const requestsAfterApply = plugin.views.netlinkTotals().requests;
     const dumps = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.dumps, 0);

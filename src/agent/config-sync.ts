@@ -7,6 +7,7 @@
 import {
   InvalidKeyError,
   InvalidValueError,
+  namespaceId,
   parseItemText,
   type ModelItem,
   type NamespaceRef,
@@ -39,6 +40,10 @@ export function parseEntry(key: string, text: string): ParsedEntry | undefined {
 export class ConfigSync {
   /** Valid desired values by key, to know which namespaces the configuration references. */
   private readonly valid = new Map<string, ModelItem['value']>();
+  /** Per referenced namespace, how many valid values use it: kept as values come and go, so a
+   * change of one item costs nothing in the size of the configuration. */
+  private readonly namespaceUsers = new Map<string, { ref: NamespaceRef; users: number }>();
+  private namespacesChanged = false;
 
   constructor(
     private readonly engine: Engine,
@@ -50,12 +55,12 @@ export class ConfigSync {
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
   async replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
     const puts: ParsedEntry[] = [];
-    this.valid.clear();
+    for (const key of [...this.valid.keys()]) this.setValid(key, undefined);
     for (const item of items) {
       const entry = parseEntry(item.key, item.value);
       if (!entry) continue;
       puts.push(entry);
-      if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
+      if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
     }
     this.publishNamespaces();
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
@@ -69,14 +74,14 @@ export class ConfigSync {
       if (change.type === 'delete') {
         puts.delete(change.key);
         deletes.add(change.key);
-        this.valid.delete(change.key);
+        this.setValid(change.key, undefined);
         continue;
       }
       const entry = parseEntry(change.key, change.value);
       if (!entry) continue;
       deletes.delete(change.key);
       puts.set(change.key, entry);
-      if (!(entry.value instanceof InvalidConfigValue)) this.valid.set(entry.key, entry.value);
+      if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
     }
     this.publishNamespaces();
     // Namespaces referenced for the first time open before the commit, so that one transaction
@@ -85,7 +90,33 @@ export class ConfigSync {
     return this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
   }
 
+  /** Records the valid value of a key (undefined: none any more) and the namespace it uses. */
+  private setValid(key: string, value: ModelItem['value'] | undefined): void {
+    const before = this.valid.get(key);
+    if (before) {
+      const id = namespaceId(before.namespace);
+      const users = this.namespaceUsers.get(id);
+      if (users && --users.users === 0) {
+        this.namespaceUsers.delete(id);
+        this.namespacesChanged = true;
+      }
+      this.valid.delete(key);
+    }
+    if (value) {
+      this.valid.set(key, value);
+      const id = namespaceId(value.namespace);
+      const users = this.namespaceUsers.get(id);
+      if (users) users.users++;
+      else {
+        this.namespaceUsers.set(id, { ref: value.namespace, users: 1 });
+        this.namespacesChanged = true;
+      }
+    }
+  }
+
   private publishNamespaces(): void {
-    this.onNamespaces([...this.valid.values()].map((v) => v.namespace));
+    if (!this.namespacesChanged) return;
+    this.namespacesChanged = false;
+    this.onNamespaces([...this.namespaceUsers.values()].map((u) => u.ref));
   }
 }
