@@ -175,11 +175,34 @@ static void deliver_error(nl_socket *sock, int err) {
   napi_close_handle_scope(env, scope);
 }
 
+// After an overrun (ENOBUFS) what is still queued is older than anything the owner can learn from
+// now on (it re-reads the state: a dump sent after this), and the messages that followed it are
+// lost: applied after that dump, the queued ones would bring back a past state. Discard them.
+static void discard_queued(nl_socket *sock) {
+  for (int i = 0; i < 1000000; i++) {
+    ssize_t n = recv(sock->fd, recv_buffer, RECV_BUFFER_BYTES, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0 && errno != EINTR && errno != ENOBUFS) return;
+  }
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   nl_socket *sock = (nl_socket *)handle;
   if (sock->closing) return;
   if (status < 0) {
-    deliver_error(sock, -status);
+    // libuv turns a socket error condition (POLLERR) into UV_EBADF and STOPS the handle. For a
+    // netlink socket that condition is an overrun (sk_err = ENOBUFS: messages were dropped), after
+    // which the socket works on: read and clear the real error, poll again, and report it. Left
+    // stopped, an event socket would hear nothing more after its first overrun.
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(sock->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0) {
+      if (sock->polling) uv_poll_start(&sock->poll, UV_READABLE, on_readable);
+      if (err == 0) return;  // nothing pending (any more): nothing was lost
+      if (err == ENOBUFS) discard_queued(sock);
+    } else {
+      err = -status;
+    }
+    deliver_error(sock, err);
     return;
   }
   if (!(events & UV_READABLE)) return;
@@ -222,6 +245,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_make_callback(env, NULL, global, callback, 1, &list, &result);
   }
   napi_close_handle_scope(env, scope);
+  if (error == ENOBUFS && !sock->closing) discard_queued(sock);
   if (error && !sock->closing) deliver_error(sock, error);
 }
 

@@ -1,11 +1,13 @@
 /**
  * bin/netns-agent: the daemon. Options also come from the environment (MICROSERVICE_LABEL for the
  * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_STORE, NETNS_AGENT_HTTP,
- * NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL).
+ * NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
+ * on netlink fault injection (src/netlink/fault-injection.ts); unset, nothing is injected.
  */
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 
 const env = process.env;
 const program = new Command('netns-agent')
@@ -58,6 +60,23 @@ const agent = new Agent({
   logLevel: opts.logLevel,
   docker: opts.docker,
 });
+
+// Read once, before any socket opens; a spec that does not parse stops the daemon (exit code 2).
+try {
+  const faults = faultsFromEnvironment(env, {
+    onFault: (fault) => agent.logger.warn({ ...fault }, 'netlink fault injected'),
+  });
+  if (faults) {
+    installNetlinkFaults(faults);
+    agent.logger.warn(
+      { plan: faults.plan, spec: env[FAULTS_ENV] },
+      'netlink FAULT INJECTION is active (tests only)',
+    );
+  }
+} catch (error) {
+  agent.logger.fatal({ error: error instanceof Error ? error.message : String(error) }, 'cannot start');
+  process.exit(2);
+}
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

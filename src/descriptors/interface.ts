@@ -28,6 +28,7 @@ import {
   createVethPair,
   desiredLinkAttributes,
   detachTap,
+  isUnmarkedOwnLink,
   linkDifferences,
   restoreForeignLink,
   type InterfaceMetadata,
@@ -119,7 +120,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     async create(engine, _key, value) {
       const view = ctx.view(value.namespace);
       const existing = view.links.get(value.hostIfName);
-      const owner = existing ? ownedConfigName(ctx.label, existing.alias) : undefined;
+      const owner = !existing
+        ? undefined
+        : isUnmarkedOwnLink(view, existing.index)
+          ? value.name
+          : ownedConfigName(ctx.label, existing.alias);
       switch (value.type) {
         case 'VETH': {
           const peer = engine.value<LinuxInterface>(ctx.interfaceKey(value.veth.peerIfName));
@@ -185,7 +190,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       const link = await view.handle.linkGet(metadata.ifindex);
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
       const foreign = after.type === 'EXISTING' || after.type === 'LOOPBACK';
-      await applyLinkDifferences(view, link, desiredLinkAttributes(after, foreign ? undefined : ctx.label));
+      const wanted = desiredLinkAttributes(after, foreign ? undefined : ctx.label);
+      // Ours are found by their mark: one renamed by someone else gets its name back.
+      if (!foreign) wanted.name = after.hostIfName;
+      await applyLinkDifferences(view, link, wanted);
       return metadata;
     },
 

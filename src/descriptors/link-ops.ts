@@ -5,7 +5,7 @@
 import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { ownerAlias } from './ownership.js';
+import { CREATING_GROUP, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -56,6 +56,13 @@ export async function applyLinkDifferences(
 ): Promise<void> {
   const diff = linkDifferences(link, wanted);
   if (Object.keys(diff).length === 0) return;
+  // The kernel renames only a link that is down (EBUSY): down, rename, then up again below.
+  if (diff.name !== undefined && link.up) {
+    await view.handle.linkSet(link.index, { up: false });
+    await view.handle.linkSet(link.index, { name: diff.name });
+    delete diff.name;
+    diff.up ??= true;
+  }
   // A MAC change needs the link down on some drivers; set it before bringing the link up.
   if (diff.mac !== undefined && link.up && diff.up !== false) {
     await view.handle.linkSet(link.index, { mac: diff.mac });
@@ -68,6 +75,37 @@ export async function applyLinkDifferences(
 /** A link by name, asking the kernel (the registry may lag behind our own last request). */
 export async function findLink(view: NamespaceView, name: string): Promise<Link | undefined> {
   return view.handle.linkGet(name);
+}
+
+/**
+ * Links we created whose mark (alias, a request of its own) could not be set and that could not be
+ * deleted again either. Unmarked they look like someone else's, which the next attempt would refuse
+ * for good (HostNameTakenError): it takes these as ours instead. Only until the process ends.
+ */
+const unmarkedOwnLinks = new WeakMap<NamespaceView, Set<number>>();
+
+/** True for a link of ours that lacks its mark (see unmarkedOwnLinks). */
+export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number): boolean {
+  const link = view.links.get(ifindex);
+  if (link && !link.alias && link.group === CREATING_GROUP) return true; // left by a killed agent
+  return unmarkedOwnLinks.get(view)?.has(ifindex) ?? false;
+}
+
+/** Marks a link just created as ours; if that fails it is deleted again (or remembered as ours). */
+async function markNewLink(view: NamespaceView, ifindex: number, alias: string): Promise<void> {
+  try {
+    await view.handle.linkSet(ifindex, { alias, group: 0 });
+    unmarkedOwnLinks.get(view)?.delete(ifindex);
+  } catch (error) {
+    try {
+      await view.handle.linkDel(ifindex);
+    } catch {
+      let set = unmarkedOwnLinks.get(view);
+      if (!set) unmarkedOwnLinks.set(view, (set = new Set()));
+      set.add(ifindex);
+    }
+    throw error;
+  }
 }
 
 function metadata(view: NamespaceView, link: Link, hostIfName: string, owned = true): InterfaceMetadata {
@@ -90,6 +128,7 @@ export async function createVethPair(
   const peerAttrs = desiredLinkAttributes(peer, undefined);
   const link = await view.handle.linkAddVeth({
     name: self.hostIfName,
+    group: CREATING_GROUP,
     ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
     ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
     up: self.enabled,
@@ -101,7 +140,7 @@ export async function createVethPair(
     },
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');
-  await view.handle.linkSetAlias(link.index, ownerAlias(label, self.name));
+  await markNewLink(view, link.index, ownerAlias(label, self.name));
   const meta = metadata(view, link, self.hostIfName);
   return link.parentIndex ? { ...meta, peerIndex: { ifindex: link.parentIndex, at: Date.now() } } : meta;
 }
@@ -147,12 +186,13 @@ export async function createDummy(
   const attrs = desiredLinkAttributes(self, undefined);
   const link = await view.handle.linkAddDummy({
     name: self.hostIfName,
+    group: CREATING_GROUP,
     ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
     ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
     up: self.enabled,
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new interface');
-  await view.handle.linkSetAlias(link.index, ownerAlias(label, self.name));
+  await markNewLink(view, link.index, ownerAlias(label, self.name));
   return metadata(view, link, self.hostIfName);
 }
 

@@ -110,9 +110,10 @@ export class LinuxPlugin {
           this.scheduleDrift({ descriptor: 'arp' });
       }
     });
-    this.views.on('resynced', () => {
-      this.scheduleDrift({ descriptor: 'interface' });
-      this.scheduleDrift({ descriptor: 'address' });
+    this.views.on('resynced', (view, reason) => {
+      // Events were lost there: any managed thing may have changed unseen, routes and neighbours too.
+      this.logger?.warn({ namespace: view.id, reason }, 'kernel events lost; namespace re-read');
+      for (const descriptor of ['interface', 'address', 'route', 'arp']) this.scheduleDrift({ descriptor });
     });
     this.tracker.on('available', (location) => {
       const opened = this.namespaceAvailable(location);

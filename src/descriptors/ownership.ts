@@ -9,6 +9,13 @@ export const ALIAS_PREFIX = 'netns-agent';
 /** rtm_protocol / NDA_PROTOCOL of our routes and neighbours (free in iproute2's rt_protos). */
 export const AGENT_PROTOCOL = 144;
 
+/**
+ * IFLA_GROUP a link is created in, until the request that sets its alias also puts it back in
+ * group 0 (the kernel ignores an alias in the creating request): a link left unmarked by an agent
+ * killed in between is still known as ours after the restart (re-created, not refused as foreign).
+ */
+export const CREATING_GROUP = 0x6e62; // 'nb'
+
 export function ownerAlias(label: string, configName: string): string {
   return `${ALIAS_PREFIX}:${label}:${configName}`;
 }

@@ -9,6 +9,9 @@ import { AgentError } from '../errors.js';
 const errnoNames = new Map<number, string>(
   Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
 );
+// Linux gives 11 two names and node lists EWOULDBLOCK last; the kernel and everyone else say EAGAIN
+// (and the retriable set below names it so: as EWOULDBLOCK a busy kernel was not retried).
+errnoNames.set(osConstants.errno.EAGAIN, 'EAGAIN');
 
 export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;

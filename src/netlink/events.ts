@@ -28,6 +28,11 @@ import { decodeAddress, type Address } from './codec/address.js';
 import { decodeRoute, type Route } from './codec/route.js';
 import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
 import { NetlinkCodecError, errnoName } from './errors.js';
+import {
+  installedNetlinkFaults,
+  type EventSocketFaults,
+  type NetlinkFaultInjector,
+} from './fault-injection.js';
 
 export type EventTopic = 'link' | 'address' | 'route' | 'neighbour';
 
@@ -53,7 +58,15 @@ export interface EventStreamOptions {
   onEvents: (events: KernelEvent[]) => void;
   /** Events were lost (ENOBUFS) or the socket failed: re-read the namespace's state. */
   onLost: (reason: string) => void;
+  /**
+   * Fault injection (tests only, see fault-injection.ts): undefined uses the injector installed
+   * for the process, if any; null none at all.
+   */
+  faults?: NetlinkFaultInjector | null;
 }
+
+/** Receive buffer of an event socket unless told otherwise: bursts of thousands of events fit. */
+export const EVENT_RECEIVE_BUFFER_BYTES = 64 * 1024 * 1024;
 
 export function decodeEvent(
   type: number,
@@ -80,15 +93,19 @@ export function decodeEvent(
 export class KernelEventStream {
   private readonly handle: NativeSocketHandle;
   private closed = false;
+  /** Injected overruns; undefined (the normal case) costs one check per read. */
+  private readonly faults: EventSocketFaults | undefined;
   /** Events that could not be decoded (counted, skipped). */
   undecodable = 0;
 
   constructor(private readonly options: EventStreamOptions) {
     const topics = options.topics ?? ['link', 'address', 'route', 'neighbour'];
+    const injector = options.faults === undefined ? installedNetlinkFaults() : options.faults;
+    this.faults = injector?.forEvents(this.label);
     this.handle = native().open(
       options.namespacePath ?? null,
       NETLINK_ROUTE,
-      options.receiveBufferBytes ?? 64 * 1024 * 1024,
+      this.faults?.receiveBufferBytes ?? options.receiveBufferBytes ?? EVENT_RECEIVE_BUFFER_BYTES,
       topics.flatMap((topic) => GROUPS[topic]),
       (datagrams) => this.onDatagrams(datagrams),
       (errno) => {
@@ -115,8 +132,11 @@ export class KernelEventStream {
     native().close(this.handle);
   }
 
-  private onDatagrams(datagrams: Buffer[]): void {
+  private onDatagrams(received: Buffer[]): void {
     if (this.closed) return;
+    let datagrams = received;
+    let overrun = false;
+    if (this.faults) ({ datagrams, overrun } = this.faults.filter(received));
     const events: KernelEvent[] = [];
     for (const datagram of datagrams) {
       try {
@@ -130,5 +150,8 @@ export class KernelEventStream {
       }
     }
     if (events.length > 0) this.options.onEvents(events);
+    // Injected overrun: reported after what was read, as the native layer reports a real one.
+    if (overrun && !this.closed)
+      this.options.onLost(`event socket of ${this.label}: ENOBUFS (fault injected)`);
   }
 }

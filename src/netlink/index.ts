@@ -4,3 +4,4 @@ export * from './socket.js';
 export * from './events.js';
 export * from './handle.js';
 export * from './link-registry.js';
+export * from './fault-injection.js';

@@ -3,12 +3,14 @@
  * ifindex lookups without a request, and tells listeners when a link appears, changes or goes
  * (the interface index registry of DESIGN.md section 4, drift detection, facts such as "TAP tap1
  * exists"). When the event socket overruns, the registry re-dumps and reports the differences, so
- * no change is ever silently missed.
+ * no change is ever silently missed; link events that come during a dump are applied after it.
  */
 import { EventEmitter } from 'node:events';
 import type { Link } from './codec/link.js';
-import { KernelEventStream, type KernelEvent } from './events.js';
+import { KernelEventStream, type EventStreamOptions, type KernelEvent } from './events.js';
 import type { NetlinkHandle } from './handle.js';
+
+type LinkEvent = Extract<KernelEvent, { topic: 'link' }>;
 
 export interface LinkChange {
   kind: 'added' | 'changed' | 'removed';
@@ -25,16 +27,26 @@ interface LinkRegistryEvents {
   error: [Error];
 }
 
+/** Options of the registry's event stream (tests: a small receive buffer, fault injection). */
+export type LinkRegistryOptions = Pick<EventStreamOptions, 'receiveBufferBytes' | 'faults'>;
+
 export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
   private readonly byIndex = new Map<number, Link>();
   private readonly byName = new Map<string, Link>();
   private stream: KernelEventStream | undefined;
   private closed = false;
   private resyncing: Promise<void> | undefined;
+  /** A resync asked for while one was running: its dump may predate what was lost; run again. */
+  private again: { reason: string; announce: boolean } | undefined;
+  /** The last link event of each link that changed while a dump is in flight, applied after it. */
+  private held: Map<number, LinkEvent> | undefined;
+  /** Re-dumps made because events were lost (or the event socket failed). */
+  lostResyncs = 0;
 
   constructor(
     private readonly handle: NetlinkHandle,
     private readonly namespacePath: string | null,
+    private readonly options: LinkRegistryOptions = {},
   ) {
     super();
   }
@@ -42,10 +54,14 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
   /** Subscribes first, then dumps, so that nothing between the two is missed. */
   async start(): Promise<void> {
     this.stream = new KernelEventStream({
+      ...this.options,
       namespacePath: this.namespacePath,
       label: this.handle.label,
       onEvents: (events) => this.onEvents(events),
-      onLost: (reason) => void this.resync(reason),
+      onLost: (reason) => {
+        this.lostResyncs++;
+        void this.resync(reason);
+      },
     });
     this.stream.unref();
     await this.resync('initial dump', false);
@@ -68,53 +84,90 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
 
   /**
    * Re-dumps the links and reports what differs from what the registry believed; `announce`
-   * false for a routine refresh (counters) that owners need not react to.
+   * false for a routine refresh (counters) that owners need not react to. Asked while a re-dump
+   * runs, it runs once more after that one (whose dump may predate the events just lost), and the
+   * promise resolves after that second run; requests made meanwhile share it, and it announces if
+   * any of them wanted to.
    */
   resync(reason: string, announce = true): Promise<void> {
-    if (this.resyncing) return this.resyncing;
+    if (this.resyncing) {
+      this.again = { reason, announce: announce || (this.again?.announce ?? false) };
+      return this.resyncing;
+    }
     this.resyncing = (async () => {
       try {
-        const links = await this.handle.linkList();
-        if (this.closed) return;
-        const seen = new Set<number>();
-        const changes: LinkChange[] = [];
-        for (const link of links) {
-          seen.add(link.index);
-          const change = this.put(link);
-          if (change) changes.push(change);
+        for (let next: typeof this.again = { reason, announce }; next && !this.closed;) {
+          await this.redump(next.reason, next.announce);
+          next = this.again;
+          this.again = undefined;
         }
-        for (const link of [...this.byIndex.values()]) {
-          if (!seen.has(link.index)) changes.push(this.remove(link));
-        }
-        if (changes.length) this.emit('change', changes);
-        if (announce) this.emit('resynced', reason);
-      } catch (error) {
-        if (!this.closed) this.emit('error', error as Error);
       } finally {
+        // In the same microtask as the last look at `again`: no request can fall in between.
         this.resyncing = undefined;
       }
     })();
     return this.resyncing;
   }
 
+  /**
+   * One dump. Link events that come while it is in flight are held and applied after it: the
+   * snapshot may be older than some of them, and applied first they would be undone by it (a link
+   * deleted just after the snapshot would come back). Only each link's last event is applied: it
+   * is at least as new as the snapshot's view of that link, so the registry never steps back to an
+   * older state, not even for a moment.
+   */
+  private async redump(reason: string, announce: boolean): Promise<void> {
+    const held = new Map<number, LinkEvent>();
+    this.held = held;
+    let links: Link[] | undefined;
+    try {
+      links = await this.handle.linkList();
+    } catch (error) {
+      if (!this.closed) this.emit('error', error as Error);
+    } finally {
+      this.held = undefined;
+    }
+    if (this.closed) return;
+    const changes: LinkChange[] = [];
+    if (links) {
+      const seen = new Set<number>();
+      for (const link of links) {
+        seen.add(link.index);
+        const change = this.put(link);
+        if (change) changes.push(change);
+      }
+      for (const link of [...this.byIndex.values()]) {
+        if (!seen.has(link.index)) changes.push(this.remove(link));
+      }
+    }
+    for (const event of held.values()) this.apply(event, changes);
+    if (changes.length) this.emit('change', changes);
+    if (links && announce) this.emit('resynced', reason);
+  }
+
   private onEvents(events: KernelEvent[]): void {
     const changes: LinkChange[] = [];
     const others: KernelEvent[] = [];
     for (const event of events) {
-      if (event.topic !== 'link') {
-        others.push(event);
-        continue;
-      }
-      if (event.removed) {
-        const known = this.byIndex.get(event.link.index);
-        if (known) changes.push(this.remove(known));
-      } else {
-        const change = this.put(event.link);
-        if (change) changes.push(change);
-      }
+      if (event.topic !== 'link') others.push(event);
+      else if (this.held) {
+        // the link's last event only, in the order of last events
+        this.held.delete(event.link.index);
+        this.held.set(event.link.index, event);
+      } else this.apply(event, changes);
     }
     if (changes.length) this.emit('change', changes);
     if (others.length) this.emit('kernel', others);
+  }
+
+  private apply(event: LinkEvent, changes: LinkChange[]): void {
+    if (event.removed) {
+      const known = this.byIndex.get(event.link.index);
+      if (known) changes.push(this.remove(known));
+    } else {
+      const change = this.put(event.link);
+      if (change) changes.push(change);
+    }
   }
 
   private put(link: Link): LinkChange | undefined {

@@ -37,6 +37,12 @@ import {
   NetlinkTimeoutError,
   errnoName,
 } from './errors.js';
+import {
+  INJECTED_MESSAGE,
+  installedNetlinkFaults,
+  type NetlinkFaultInjector,
+  type RequestSocketFaults,
+} from './fault-injection.js';
 
 export interface NetlinkSocketOptions {
   /** Path of the namespace file (e.g. /var/run/netns/ns1); null or absent: the agent's own. */
@@ -54,6 +60,11 @@ export interface NetlinkSocketOptions {
   requestTimeoutMs?: number;
   /** Attempts of a dump that keeps being interrupted by concurrent changes. */
   dumpAttempts?: number;
+  /**
+   * Fault injection (tests only, see fault-injection.ts): undefined uses the injector installed
+   * for the process, if any; null none at all.
+   */
+  faults?: NetlinkFaultInjector | null;
 }
 
 /** Counters for metrics and benchmarks. */
@@ -106,6 +117,8 @@ export class NetlinkSocket {
   private closed = false;
   private referenced = true;
   private dumpTail: Promise<void> = Promise.resolve();
+  /** Injected refusals of write requests; undefined (the normal case) costs one check per send. */
+  private readonly faults: RequestSocketFaults | undefined;
 
   constructor(options: NetlinkSocketOptions = {}) {
     this.label =
@@ -118,6 +131,8 @@ export class NetlinkSocket {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       dumpAttempts: options.dumpAttempts ?? DEFAULTS.dumpAttempts,
     };
+    const injector = options.faults === undefined ? installedNetlinkFaults() : options.faults;
+    this.faults = injector?.forRequests(this.label);
     this.handle = native().open(
       options.namespacePath ?? null,
       NETLINK_ROUTE,
@@ -258,6 +273,10 @@ export class NetlinkSocket {
   }
 
   private send(batch: Queued[], bytes: number): void {
+    if (this.faults) {
+      [batch, bytes] = this.injectRefusals(batch, this.faults);
+      if (batch.length === 0) return;
+    }
     this.setAwaiting(true);
     const now = Date.now();
     for (const { pending } of batch) {
@@ -281,6 +300,27 @@ export class NetlinkSocket {
       }
     }
     this.armTimeout();
+  }
+
+  /**
+   * Fault injection: the requests the injector refuses are rejected as the kernel would (errno,
+   * retriable as the errno says) without being sent; the others go on. Tests only.
+   */
+  private injectRefusals(batch: Queued[], faults: RequestSocketFaults): [Queued[], number] {
+    const kept: Queued[] = [];
+    let bytes = 0;
+    for (const queued of batch) {
+      const { pending } = queued;
+      const errno = pending.dump ? 0 : faults.errnoFor(queued.message, pending.describe);
+      if (errno === 0) {
+        kept.push(queued);
+        bytes += queued.message.length;
+        continue;
+      }
+      this.counters.errors++;
+      pending.reject(new NetlinkError(errno, pending.describe(), INJECTED_MESSAGE));
+    }
+    return [kept, bytes];
   }
 
   private armTimeout(): void {

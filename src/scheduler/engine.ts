@@ -326,7 +326,14 @@ export class Engine {
     record.planMs = t1 - t0 + (t3 - t2);
     record.executeMs = t4 - t3;
     record.durationMs = t4 - t0;
-    this.history.add(record);
+    // Kernel facts arrive in bursts (a namespace opening, a thousand links coming up); those that
+    // change nothing would push the transactions worth reading out of the bounded history.
+    const idleNotification =
+      record.causes.every((c) => c === 'notify') &&
+      record.counts.planned === 0 &&
+      record.counts.pending === 0 &&
+      record.errors.length === 0;
+    if (!idleNotification) this.history.add(record);
     this.options.hooks?.transaction?.(record);
     this.publish();
     return record;

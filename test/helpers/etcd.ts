@@ -1,7 +1,7 @@
 /**
  * Throwaway etcd processes for tests: a single member or a 3-member cluster on 127.0.0.1, each
  * with a temporary --data-dir and free ports. Members can be stopped, killed, paused and
- * restarted (same data, same ports). `cluster.destroy()` (call it in an after-hook) kills every
+ * restarted (same data, same ports), one by one or all together (stopAll/startAll). `cluster.destroy()` (call it in an after-hook) kills every
  * process and removes the directories; a process-exit hook kills leftovers if a test crashed.
  * Also a TCP proxy that can cut every connection, to simulate a network loss towards etcd.
  */
@@ -172,6 +172,17 @@ export class EtcdCluster {
       }
       await sleep(100);
     }
+  }
+
+  /** Stops every running member (SIGKILL: a crash of the whole cluster); data stays for startAll(). */
+  async stopAll(signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): Promise<void> {
+    await Promise.all(this.members.map((member) => member.stop(signal)));
+  }
+
+  /** Starts every stopped member again, same ports and data; resolves once all are healthy. */
+  async startAll(timeoutMs = 20_000): Promise<void> {
+    for (const member of this.members) member.start();
+    await this.waitHealthy(timeoutMs);
   }
 
   /** Kills every member and removes the data directories; idempotent. */
