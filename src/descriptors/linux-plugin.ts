@@ -56,6 +56,8 @@ export class LinuxPlugin {
   private readonly driftDescriptors = new Set<string>();
   private driftTimer: NodeJS.Timeout | undefined;
   private readonly opening = new Set<Promise<void>>();
+  /** Unreferenced namespaces whose views stay open while items of ours are left there. */
+  private readonly lingering = new Set<string>();
   private closed = false;
 
   constructor(private readonly options: LinuxPluginOptions) {
@@ -120,7 +122,8 @@ export class LinuxPlugin {
       this.opening.add(opened);
       void opened.finally(() => this.opening.delete(opened));
     });
-    this.tracker.on('gone', (id) => void this.namespaceGone(id));
+    this.tracker.on('gone', (id, why) => void this.namespaceGone(id, why));
+    this.engine.onStatus(() => this.closeLingeringViews());
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
@@ -190,14 +193,41 @@ export class LinuxPlugin {
     }
   }
 
-  private async namespaceGone(id: string): Promise<void> {
+  private async namespaceGone(id: string, why: 'vanished' | 'unreferenced'): Promise<void> {
     if (this.closed) return;
-    this.logger?.info({ namespace: id }, 'namespace gone');
+    this.logger?.info({ namespace: id, why }, 'namespace gone');
+    const gone = this.views.get(id);
     // Dependents are removed while the view is still open (their VETH ends must really go), then
     // our sockets let go of the namespace.
     await this.engine.notify([{ key: namespaceFact(id), deleted: true }]);
+    // A new namespace under the same id may have been opened meanwhile: not the one that went.
+    const now = this.views.get(id);
+    if (now !== undefined && now !== gone) return;
+    if (why === 'unreferenced' && this.hasAppliedItemsIn(id)) {
+      // A removal there failed and will be retried: it needs the namespace's socket, so the view
+      // stays open until nothing of ours is left in it.
+      this.lingering.add(id);
+      return;
+    }
     this.facts.namespaceClosed(id);
     this.views.close(id);
+  }
+
+  private hasAppliedItemsIn(id: string): boolean {
+    return this.engine
+      .appliedItems()
+      .some((item) => (item.metadata as { namespaceId?: string } | undefined)?.namespaceId === id);
+  }
+
+  private closeLingeringViews(): void {
+    for (const id of [...this.lingering]) {
+      if (this.tracker.isReferenced(id)) this.lingering.delete(id);
+      else if (!this.hasAppliedItemsIn(id)) {
+        this.lingering.delete(id);
+        this.facts.namespaceClosed(id);
+        this.views.close(id);
+      }
+    }
   }
 
   private interfaceKeyOf(alias: string | undefined): string | undefined {

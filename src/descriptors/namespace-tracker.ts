@@ -15,7 +15,8 @@ import { NETNS_DIR, namedNamespacePath } from './named-namespaces.js';
 
 interface TrackerEvents {
   available: [NamespaceLocation];
-  gone: [string];
+  /** `unreferenced`: the configuration stopped using it (it may still exist). */
+  gone: [string, 'vanished' | 'unreferenced'];
 }
 
 export interface MicroserviceSource {
@@ -90,11 +91,15 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     for (const id of [...this.refs.keys()]) {
       if (!wanted.has(id)) {
         this.refs.delete(id);
-        if (this.known.delete(id)) this.emit('gone', id);
+        if (this.known.delete(id)) this.emit('gone', id, 'unreferenced');
       }
     }
     for (const [id, ref] of wanted) this.refs.set(id, ref);
     this.check();
+  }
+
+  isReferenced(id: string): boolean {
+    return this.refs.has(id);
   }
 
   /** Checks every reference now (also called on directory and Docker events). */
@@ -108,7 +113,7 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
       if (identity === before) continue;
       if (before !== undefined) {
         this.known.delete(id);
-        this.emit('gone', id);
+        this.emit('gone', id, 'vanished');
       }
       if (identity !== undefined && path !== undefined) {
         this.known.set(id, identity);

@@ -10,8 +10,8 @@
  *   are healed (link down, address removed, route and neighbour removed, a VETH end deleted) and the
  *   interface index registry (status, /v1/events) stays right; and write requests refused with
  *   EBUSY/EAGAIN at random, yet every item ends configured, the retries visible in the history,
- *   /metrics and the log, and removal works under the same faults (a `todo` marks the known gap:
- *   the last items of a namespace whose first removal attempt fails can be left behind).
+ *   /metrics and the log, and removal works under the same faults, the last items of a namespace
+ *   included (its view stays open while a failed removal there awaits its retry).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -603,18 +603,10 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
     // the last items of both namespaces: their removal must not be dropped when the namespaces stop
     // being referenced (the agent then closes its view of them), even if a first attempt fails
     for (const key of lastKeys) assert.ok((await agent.request('DELETE', `/v1/config${key}`)).status < 300);
-    await t.test(
-      'removing the last items of a namespace under write faults leaves nothing behind',
-      {
-        todo:
-          'LinuxPlugin closes the view of a namespace as soon as no config references it ' +
-          '(NamespaceTracker.setReferences -> "gone"), while a failed removal there still awaits its ' +
-          'retry: the retry finds no view and the link stays in the kernel',
-      },
-      () =>
-        eventually(() => {
-          assert.deepEqual([...linksOf(nsA), ...linksOf(nsB)], []);
-        }, 5000).catch(explain),
+    await t.test('removing the last items of a namespace under write faults leaves nothing behind', () =>
+      eventually(() => {
+        assert.deepEqual([...linksOf(nsA), ...linksOf(nsB)], []);
+      }, 5000).catch(explain),
     );
     const totalRefusals = injected(agent, 'request-error').length;
     t.diagnostic(
