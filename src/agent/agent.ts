@@ -157,6 +157,7 @@ export class Agent {
       this.plugin.views,
       this.metrics,
       this.publisher,
+      options.label,
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
     this.service.setAbout(
@@ -172,16 +173,19 @@ export class Agent {
     if (this.microservices) {
       const watcher = this.microservices;
       this.service.setMicroserviceReason((label) => watcher.pendingReason(label));
+      this.service.setContainerLookup((label) => watcher.get(label));
     } else {
       this.service.setMicroserviceReason(
         (label) => `waiting for microservice ${label} (Docker is not watched: --no-docker)`,
       );
     }
-    this.engine.onStatus((changes) => {
+    this.metrics.setItemCounts(() => {
       const counts: Record<string, number> = {};
       for (const s of this.engine.statusList())
         if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
-      this.metrics.setItemCounts(counts);
+      return counts;
+    });
+    this.engine.onStatus((changes) => {
       for (const status of changes) {
         if (status.origin !== 'config') continue;
         this.service?.emit({

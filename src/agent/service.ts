@@ -1,15 +1,32 @@
 /** The HTTP API's view of a running agent (src/api/service.ts), over its engine, store and views. */
 import { EventEmitter } from 'node:events';
-import { InvalidKeyError, InvalidValueError, parseItemText, requireConfigKey } from '../model/index.js';
-import type { Engine, ItemStatus as EngineStatus } from '../scheduler/index.js';
+import {
+  InvalidKeyError,
+  InvalidValueError,
+  parseItemText,
+  requireConfigKey,
+  type ModelItem,
+} from '../model/index.js';
+import type { DryRun, Engine, FactChange, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
-import type { AgentEvent, AgentService, ConfigEntry, ItemStatus, PutResult } from '../api/service.js';
+import type {
+  AgentEvent,
+  AgentService,
+  ConfigEntry,
+  ItemStatus,
+  PlanRequest,
+  PlanResult,
+  PutResult,
+} from '../api/service.js';
 import type { AgentMetrics } from '../api/metrics.js';
 import { dumpNamespace } from './kernel-view.js';
 import type { NamespaceViews } from '../descriptors/namespace-views.js';
 import type { InterfaceStatePublisher } from './status-publisher.js';
-import { parseEntry } from './config-sync.js';
+import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
+import { buildTopology, type TopologyInput } from './topology.js';
+import { assumedFacts, summarizePlan } from './plan-view.js';
+import type { Topology } from '../web/contract/topology.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -29,6 +46,16 @@ function toApiStatus(status: EngineStatus): ItemStatus {
 /** Words to use instead of "waiting for microservice L" while that cannot happen (Docker down). */
 export type MicroserviceReason = (label: string) => string | undefined;
 
+/** The running container a microservice label resolves to (Docker watcher), if any. */
+export type ContainerLookup = (
+  label: string,
+) => { containerId: string; name: string; pid: number } | undefined;
+
+/** Assumed facts make the plan look past what the kernel reports; a few rounds reach every chain. */
+const PLAN_ROUNDS = 3;
+
+type ModelValue = ModelItem['value'];
+
 const MICROSERVICE_WAIT = /^waiting for microservice (\S+)$/;
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured$/;
 
@@ -36,6 +63,7 @@ export class AgentApiService implements AgentService {
   readonly version = AGENT_VERSION;
   private readonly events = new EventEmitter<{ event: [AgentEvent] }>();
   private microserviceReason: MicroserviceReason = () => undefined;
+  private containerOf: ContainerLookup = () => undefined;
   private aboutInfo: Record<string, unknown> = {};
   private recentLogs: () => string[] = () => [];
 
@@ -56,6 +84,10 @@ export class AgentApiService implements AgentService {
     this.microserviceReason = reason;
   }
 
+  setContainerLookup(lookup: ContainerLookup): void {
+    this.containerOf = lookup;
+  }
+
   /**
    * A pending reason as users need it: "waiting for microservice L" says why when Docker is not
    * reachable; a VETH end waiting for its peer also says what the peer waits for.
@@ -63,6 +95,10 @@ export class AgentApiService implements AgentService {
   private explain(status: EngineStatus, depth = 0): string | undefined {
     const reason = status.reason;
     if (status.state !== 'pending' || !reason) return reason;
+    return this.explainReason(status.key, reason, depth);
+  }
+
+  private explainReason(key: string, reason: string, depth = 0): string {
     const microservice = MICROSERVICE_WAIT.exec(reason);
     if (microservice) {
       const why = this.microserviceReason(microservice[1]!);
@@ -71,7 +107,7 @@ export class AgentApiService implements AgentService {
     }
     const peer = PEER_WAIT.exec(reason);
     if (peer && depth === 0) {
-      const peerKey = status.key.slice(0, status.key.lastIndexOf('/') + 1) + peer[1];
+      const peerKey = key.slice(0, key.lastIndexOf('/') + 1) + peer[1];
       const peerStatus = this.engine.status(peerKey);
       const peerReason = peerStatus ? this.explain(peerStatus, depth + 1) : undefined;
       if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason))
@@ -92,6 +128,7 @@ export class AgentApiService implements AgentService {
     private readonly views: NamespaceViews,
     private readonly metricsRegistry: AgentMetrics,
     private readonly interfaces: InterfaceStatePublisher,
+    readonly label: string,
   ) {
     this.events.setMaxListeners(0);
   }
@@ -158,8 +195,8 @@ export class AgentApiService implements AgentService {
     return this.engine.transactions();
   }
 
-  async plan(change: { puts: { key: string; valueText: string }[]; deletes: string[] }): Promise<unknown> {
-    const puts = [];
+  async plan(change: PlanRequest): Promise<PlanResult> {
+    const puts: ParsedEntry[] = [];
     const invalid = [];
     for (const p of change.puts) {
       const entry = parseEntry(p.key, p.valueText);
@@ -170,8 +207,113 @@ export class AgentApiService implements AgentService {
       if (entry.value instanceof InvalidConfigValue) invalid.push({ key: p.key, errors: entry.value.errors });
       puts.push(entry);
     }
-    const dry = this.engine.plan({ puts, deletes: change.deletes });
-    return { actions: dry.actions, invalid };
+    const planned = this.plannedValues(puts, change.deletes, change.replace === true);
+    const valueOf = (key: string): unknown => planned.get(key);
+    // Plan, then plan again assuming what the kernel would report once the first plan is done.
+    let facts: FactChange[] = [];
+    let dry: DryRun;
+    for (let round = 0; ; round++) {
+      dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
+      if (round + 1 >= PLAN_ROUNDS) break;
+      const known = new Set(facts.map((f) => f.key));
+      const more = assumedFacts(dry, this.label, valueOf).filter((f) => !known.has(f.key));
+      if (more.length === 0) break;
+      facts = [...facts, ...more];
+    }
+    const entries = summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason));
+    return {
+      actions: dry.actions,
+      invalid,
+      summary: {
+        entries,
+        ...(change.topology ? { topology: this.plannedTopology(dry, planned, puts) } : {}),
+      },
+      ...(facts.length
+        ? {
+            assumed:
+              'the kernel reports what the plan creates: named namespaces exist, interfaces set up are up, ' +
+              'their addresses make gateways on the same network reachable',
+          }
+        : {}),
+    };
+  }
+
+  /** Valid desired values once the change is applied (a refused value keeps the previous one). */
+  private plannedValues(puts: ParsedEntry[], deletes: string[], replace: boolean): Map<string, ModelValue> {
+    const values = new Map<string, ModelValue>();
+    if (!replace) {
+      for (const status of this.engine.statusList()) {
+        if (status.origin !== 'config') continue;
+        const value = this.engine.state.value<ModelValue>(status.key);
+        if (value !== undefined) values.set(status.key, value);
+      }
+    }
+    for (const put of puts) {
+      if (!(put.value instanceof InvalidConfigValue)) values.set(put.key, put.value);
+      else if (replace) {
+        const previous = this.engine.state.value<ModelValue>(put.key);
+        if (previous !== undefined) values.set(put.key, previous);
+      }
+    }
+    for (const key of deletes) values.delete(key);
+    return values;
+  }
+
+  private plannedTopology(dry: DryRun, planned: Map<string, ModelValue>, puts: ParsedEntry[]): Topology {
+    const keys = new Set(planned.keys());
+    for (const put of puts) keys.add(put.key);
+    const items: TopologyInput[] = [];
+    for (const key of keys) {
+      const outcome = dry.plan.outcomes.get(key);
+      let status: TopologyInput['status'];
+      if (outcome?.state === 'pending')
+        status = { state: 'pending', reason: this.explainReason(key, outcome.reason) };
+      else if (outcome?.state === 'invalid') status = { state: 'invalid', fieldErrors: outcome.fieldErrors };
+      else if (outcome) status = { state: outcome.state };
+      else status = this.currentState(key) ?? { state: 'configured' };
+      items.push({ key, status, value: planned.get(key) });
+    }
+    // What the plan deletes or creates would not be the link the kernel shows now.
+    const touched = new Set([...dry.plan.deletes, ...dry.plan.applies].map((op) => op.key));
+    return this.topologyOf(items, (key) => !touched.has(key));
+  }
+
+  private currentState(key: string): TopologyInput['status'] | undefined {
+    const status = this.engine.status(key);
+    if (!status) return undefined;
+    const view: TopologyInput['status'] = { state: status.state };
+    if (status.state === 'pending') view.reason = this.explain(status) ?? '';
+    if (status.error) view.error = status.error.message;
+    if (status.fieldErrors?.length) view.fieldErrors = status.fieldErrors;
+    return view;
+  }
+
+  /** The configured items by namespace, with their states: what the topology page draws. */
+  topology(): Topology {
+    const items: TopologyInput[] = [];
+    for (const status of this.engine.statusList()) {
+      if (status.origin !== 'config' || status.state === 'removed') continue;
+      items.push({
+        key: status.key,
+        status: this.currentState(status.key) ?? { state: status.state },
+        value: this.engine.state.value<ModelValue>(status.key),
+      });
+    }
+    return this.topologyOf(items);
+  }
+
+  private topologyOf(items: TopologyInput[], keepKernel: (key: string) => boolean = () => true): Topology {
+    const kernel = new Map([...this.interfaces.states()].filter(([key]) => keepKernel(key)));
+    return buildTopology({
+      label: this.label,
+      items,
+      kernel,
+      available: new Set(this.views.all().map((v) => v.id)),
+      container: (label) => {
+        const found = this.containerOf(label);
+        return found ? { id: found.containerId, name: found.name, pid: found.pid } : undefined;
+      },
+    });
   }
 
   subscribe(listener: (event: AgentEvent) => void): () => void {

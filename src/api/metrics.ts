@@ -16,7 +16,7 @@ export class AgentMetrics {
   private readonly operations: Counter<'kind' | 'outcome'>;
   private readonly items: Gauge<'state'>;
   private readonly reconnects: Counter<'store'>;
-  private itemCounts: Partial<Record<ItemState, number>> = {};
+  private itemCounts: () => Partial<Record<ItemState, number>> = () => ({});
   private netlinkTotals: () => NetlinkTotals = () => ({ requests: 0, errors: 0 });
 
   constructor() {
@@ -40,7 +40,7 @@ export class AgentMetrics {
       registers: [this.registry],
     });
     // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
-    const itemCount = (state: ItemState): number => this.itemCounts[state] ?? 0;
+    const itemCount = (state: ItemState): number => this.itemCounts()[state] ?? 0;
     const netlink = (): NetlinkTotals => this.netlinkTotals();
     this.items = new Gauge({
       name: 'netns_agent_items',
@@ -94,8 +94,9 @@ export class AgentMetrics {
     this.operations.inc({ kind, outcome: ok ? 'ok' : 'error' });
   }
 
-  setItemCounts(counts: Partial<Record<ItemState, number>>): void {
-    this.itemCounts = counts;
+  /** How items are counted by state, asked when metrics are scraped (not on every change). */
+  setItemCounts(count: () => Partial<Record<ItemState, number>>): void {
+    this.itemCounts = count;
   }
 
   setNetlinkTotals(read: () => NetlinkTotals): void {

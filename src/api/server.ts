@@ -2,13 +2,16 @@
  * The agent's HTTP API (DESIGN.md section 4), JSON over fastify:
  *   GET /v1/status, GET /v1/status/<key>, GET|PUT|DELETE /v1/config/<key>, GET /v1/config?prefix=,
  *   GET /v1/kernel, GET /v1/history, POST /v1/plan, GET /v1/events (server-sent events), GET /metrics,
- *   and for support bundles GET /v1/about and GET /v1/logs.
+ *   and for support bundles GET /v1/about and GET /v1/logs; for the topology page GET /v1/topology,
+ *   and the page itself at / (its files under /ui/).
  * Keys are whole datastore keys and contain slashes: routes take the rest of the path as the key.
- * With a token, every endpoint but /metrics wants `Authorization: Bearer <token>`.
+ * With a token, every endpoint but /metrics and the page's files wants `Authorization: Bearer <token>`.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { chmodSync } from 'node:fs';
 import { tokenMatches } from './auth.js';
+import { PlanBodyError, parsePlanBody } from './plan-request.js';
+import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
 
 export interface ApiOptions {
@@ -42,7 +45,10 @@ export function parseListen(listen: string): { path: string } | { host: string; 
   return { host, port };
 }
 
-export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token'> = {}): FastifyInstance {
+export function buildApi(
+  service: AgentService,
+  options: Pick<ApiOptions, 'token'> & { webFiles?: Map<string, StaticFile> } = {},
+): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024 });
   // Values are taken as text: the agent parses them itself and reports JSON errors with the key.
   app.removeAllContentTypeParsers();
@@ -52,6 +58,7 @@ export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token
     const token = options.token;
     app.addHook('onRequest', async (request, reply) => {
       if (request.url === '/metrics' || request.url.startsWith('/metrics?')) return;
+      if (request.method === 'GET' && isPublicPath(request.url)) return;
       if (!tokenMatches(token, request.headers.authorization)) {
         await reply.code(401).send({ error: 'missing or wrong bearer token' });
       }
@@ -96,20 +103,17 @@ export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token
   );
   app.get('/v1/history', async () => service.history());
   app.post('/v1/plan', async (request, reply) => {
-    let change: { puts?: { key: string; value: unknown }[]; deletes?: string[] };
+    let parsed: ReturnType<typeof parsePlanBody>;
     try {
-      change = JSON.parse(String(request.body ?? '{}')) as typeof change;
+      parsed = parsePlanBody(String(request.body ?? ''), service.label);
     } catch (error) {
-      return reply.code(400).send({ error: `plan body is not JSON: ${(error as Error).message}` });
+      if (error instanceof PlanBodyError) return reply.code(400).send({ error: error.message });
+      throw error;
     }
-    return service.plan({
-      puts: (change.puts ?? []).map((p) => ({
-        key: p.key,
-        valueText: typeof p.value === 'string' ? p.value : JSON.stringify(p.value),
-      })),
-      deletes: change.deletes ?? [],
-    });
+    const result = await service.plan(parsed.request);
+    return parsed.documentProblems.length ? { ...result, documentProblems: parsed.documentProblems } : result;
   });
+  app.get('/v1/topology', async () => service.topology());
 
   app.get('/v1/events', (request, reply) => streamEvents(service, request, reply));
 
@@ -117,7 +121,27 @@ export function buildApi(service: AgentService, options: Pick<ApiOptions, 'token
     const { contentType, body } = await service.metrics();
     return reply.type(contentType).send(body);
   });
+  servePage(app, options.webFiles ?? loadWebFiles());
   return app;
+}
+
+/** The topology page at / and its files under /ui/ (see static.ts). */
+function servePage(app: FastifyInstance, files: Map<string, StaticFile>): void {
+  const send = (reply: FastifyReply, file: StaticFile): FastifyReply =>
+    reply.headers(PAGE_HEADERS).type(file.contentType).send(file.body);
+  const page = (_request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const index = files.get('/ui/index.html');
+    if (!index)
+      return reply.code(503).type('text/plain').send('the topology page is not built: run `make build`\n');
+    return send(reply, index);
+  };
+  app.get('/', page);
+  app.get('/index.html', page);
+  app.get('/ui/*', async (request, reply) => {
+    const file = files.get(request.url.split('?')[0] ?? '');
+    if (!file) return reply.code(404).send({ error: `no file ${request.url}` });
+    return send(reply, file);
+  });
 }
 
 function streamEvents(service: AgentService, request: FastifyRequest, reply: FastifyReply): void {

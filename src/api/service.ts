@@ -2,6 +2,8 @@
  * What the HTTP API needs from the agent: a narrow interface, so the server is tested with a fake
  * and the agent's internals can change freely. Shapes follow DESIGN.md section 4.
  */
+import type { PlanSummary, Topology } from '../web/contract/topology.js';
+
 export type ItemState = 'configured' | 'pending' | 'failed' | 'invalid' | 'removed';
 
 export interface FieldErrorView {
@@ -48,6 +50,27 @@ export interface AgentEvent {
   data: unknown;
 }
 
+/** POST /v1/plan: a set of puts and deletes, or the whole desired configuration (`replace`). */
+export interface PlanRequest {
+  puts: { key: string; valueText: string }[];
+  deletes: string[];
+  /** The puts are the whole configuration: every other item would be removed. */
+  replace?: boolean;
+  /** Also return the topology as it would be once applied (for the topology page). */
+  topology?: boolean;
+}
+
+export interface PlanResult {
+  /** The engine's dry run: one action per key it would touch, derived items included. */
+  actions: unknown[];
+  /** Puts refused by validation, with their field errors. */
+  invalid: { key: string; errors: FieldErrorView[] }[];
+  /** One entry per configuration item or named namespace (and the planned topology, if asked). */
+  summary: PlanSummary;
+  /** What the plan takes for granted about the kernel, in words, when it had to. */
+  assumed?: string;
+}
+
 export interface AgentService {
   readonly version: string;
   status(): ItemStatus[];
@@ -60,8 +83,12 @@ export interface AgentService {
   deleteConfig(key: string): Promise<boolean>;
   kernel(): Promise<unknown>;
   history(): unknown[];
+  /** The agent's label (document files are turned into its keys). */
+  readonly label: string;
   /** What a set of puts/deletes would do, without doing it. */
-  plan(change: { puts: { key: string; valueText: string }[]; deletes: string[] }): Promise<unknown>;
+  plan(change: PlanRequest): Promise<PlanResult>;
+  /** Configured items by namespace with their states, for the topology page. */
+  topology(): Topology;
   /** Subscribes to events; returns the unsubscribe function. */
   subscribe(listener: (event: AgentEvent) => void): () => void;
   /** Version, label and store of the running agent (support bundles). */

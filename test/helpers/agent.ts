@@ -37,6 +37,8 @@ export interface AgentOptions {
   http?: string;
   token?: string;
   logLevel?: string;
+  /** Watch Docker (default: `--no-docker`). */
+  docker?: boolean;
 }
 
 export interface HttpResult {
@@ -78,7 +80,7 @@ export class AgentProcess {
       options.label,
       '--http',
       listen,
-      '--no-docker',
+      ...(options.docker ? [] : ['--no-docker']),
       '--log-level',
       options.logLevel ?? 'info',
     ];

@@ -1,0 +1,162 @@
+/**
+ * A dry run as users read it (POST /v1/plan, `netnsctl plan`): one entry per configuration item or
+ * named namespace, saying whether it would be created, changed, re-created, removed, or stay pending
+ * and why. The engine's own dry run stops at what the kernel has not told it yet: a named namespace
+ * the plan creates is not "available", so everything in it would look pending. `assumedFacts` lists
+ * what the kernel would report once the plan's operations are done (the namespaces it creates exist,
+ * the interfaces it sets up are up, their addresses make gateways on-link reachable); planning again
+ * with those facts shows what would really stay pending.
+ */
+import {
+  configPrefix,
+  namespaceId,
+  parseIp,
+  parsePrefix,
+  type LinuxInterface,
+  type LinuxRoute,
+} from '../model/index.js';
+import type { DryRun, FactChange, PlannedOperation } from '../scheduler/index.js';
+import {
+  NAMED_NAMESPACE,
+  linkUpFact,
+  namespaceFact,
+  parseAddressItem,
+  reachFact,
+} from '../descriptors/fact-keys.js';
+import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
+
+/** The desired value of a key as it would be after the change (puts applied). */
+export type PlannedValue = (key: string) => unknown;
+
+const ASSUMED_VALUE = { planned: true };
+
+/** Facts the kernel would report once `dry`'s operations are done. */
+export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue): FactChange[] {
+  const facts: FactChange[] = [];
+  const interfacePrefix = configPrefix(label, 'interface');
+  const routePrefix = configPrefix(label, 'route');
+  /** Host interface (namespace id + host name) -> prefixes the plan adds to it. */
+  const addedPrefixes = new Map<string, string[]>();
+  for (const op of dry.plan.applies) {
+    if (op.descriptor.name === 'named-namespace' && op.key.startsWith(NAMED_NAMESPACE)) {
+      facts.push({
+        key: namespaceFact(`named/${op.key.slice(NAMED_NAMESPACE.length)}`),
+        value: ASSUMED_VALUE,
+      });
+    } else if (op.descriptor.name === 'interface' && op.key.startsWith(interfacePrefix)) {
+      const value = valueOf(op.key) as LinuxInterface | undefined;
+      if (value?.enabled) {
+        facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), value: ASSUMED_VALUE });
+      }
+    } else if (op.descriptor.name === 'address') {
+      const address = parseAddressItem(op.key);
+      const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;
+      if (!address || !owner) continue;
+      const where = `${namespaceId(owner.namespace)}\n${owner.hostIfName}`;
+      addedPrefixes.set(where, [...(addedPrefixes.get(where) ?? []), address.cidr]);
+    }
+  }
+  for (const [key, outcome] of dry.plan.outcomes) {
+    if (outcome.state !== 'pending' || !key.startsWith(routePrefix)) continue;
+    const route = valueOf(key) as LinuxRoute | undefined;
+    if (!route?.gateway || route.interface === undefined) continue;
+    const nsId = namespaceId(route.namespace);
+    const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
+    const host = configured?.hostIfName ?? route.interface;
+    const prefixes = addedPrefixes.get(`${nsId}\n${host}`) ?? [];
+    if (prefixes.some((cidr) => prefixCovers(cidr, route.gateway!))) {
+      facts.push({ key: reachFact(nsId, host, route.gateway), value: ASSUMED_VALUE });
+    }
+  }
+  return facts;
+}
+
+/** Whether `address` lies in the network of `cidr` (same family). */
+export function prefixCovers(cidr: string, address: string): boolean {
+  const network = parsePrefix(cidr);
+  const host = parseIp(address);
+  if (!network.ok || !host.ok) return false;
+  const a = network.value.address.bytes;
+  const b = host.value.bytes;
+  if (a.length !== b.length) return false;
+  let bits = network.value.prefixLength;
+  for (let i = 0; i < a.length && bits > 0; i++, bits -= 8) {
+    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
+    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
+  }
+  return true;
+}
+
+const NATURAL = new Intl.Collator('en', { numeric: true });
+
+const RANK: Record<PlanChange, number> = {
+  invalid: 6,
+  recreate: 5,
+  remove: 4,
+  create: 3,
+  change: 2,
+  pending: 1,
+};
+
+function derivedWords(op: PlannedOperation): string {
+  const address = parseAddressItem(op.key);
+  if (address) return `${op.kind === 'delete' ? 'removes' : 'adds'} address ${address.cidr}`;
+  return op.why;
+}
+
+/**
+ * One entry per configuration item (its derived items, such as addresses, folded into it) and per
+ * named namespace. `explain` turns an engine reason into the words the status view uses.
+ */
+export function summarizePlan(
+  dry: DryRun,
+  label: string,
+  explain: (key: string, reason: string) => string,
+): PlanEntry[] {
+  const prefix = configPrefix(label);
+  const entries = new Map<string, PlanEntry>();
+  const ownerOf = (key: string): string | undefined => {
+    if (key.startsWith(NAMED_NAMESPACE)) return key;
+    if (!key.startsWith(prefix)) return undefined;
+    // <prefix><kind>/<name>[/derived...]
+    const parts = key.slice(prefix.length).split('/');
+    return parts.length >= 2 ? `${prefix}${parts[0]}/${parts[1]}` : undefined;
+  };
+  const note = (key: string, change: PlanChange, why: string): void => {
+    const current = entries.get(key);
+    if (!current || RANK[change] > RANK[current.change]) entries.set(key, { key, change, why });
+  };
+  const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
+  const operations = [...dry.plan.deletes, ...dry.plan.applies];
+  for (const op of operations) {
+    const owner = ownerOf(op.key);
+    if (!owner) continue;
+    const outcome = dry.plan.outcomes.get(op.key);
+    if (owner !== op.key) {
+      if (op.descriptor.name !== 'veth-end') note(owner, 'change', derivedWords(op));
+      continue;
+    }
+    if (op.kind === 'delete') {
+      if (recreated.has(op.key)) continue;
+      if (outcome?.state === 'pending')
+        note(owner, 'remove', `removed from the kernel, stays pending: ${explain(op.key, outcome.reason)}`);
+      else note(owner, 'remove', op.why);
+    } else if (op.recreate) note(owner, 'recreate', op.why);
+    else note(owner, op.kind === 'update' ? 'change' : 'create', op.why);
+  }
+  for (const [key, outcome] of dry.plan.outcomes) {
+    if (key !== ownerOf(key)) continue;
+    if (outcome.state === 'pending') {
+      const done = entries.get(key);
+      const reason = explain(key, outcome.reason);
+      // A pending item that is also removed already says so; one with no operation stays pending.
+      if (!done) note(key, 'pending', reason);
+    } else if (outcome.state === 'removed' && !entries.has(key)) {
+      // Deleted from the configuration while it was not applied (pending): nothing to undo.
+      note(key, 'remove', 'no longer desired (it was not applied)');
+    } else if (outcome.state === 'invalid') {
+      note(key, 'invalid', outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    }
+  }
+  return [...entries.values()].sort((a, b) => NATURAL.compare(a.key, b.key));
+}

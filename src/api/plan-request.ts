@@ -1,0 +1,86 @@
+/**
+ * The body of POST /v1/plan: `{puts: [{key, value}], deletes: [key]}` as netnsctl sends it, or
+ * `{document: "<YAML or JSON text>"}` in the format of `netnsctl apply -f` (the topology page pastes
+ * files as they are; parsing YAML in the agent keeps a YAML library out of the browser). Options:
+ * `replace` (the puts are the whole configuration), `topology` (return the planned topology too).
+ */
+import { readDocuments, toItems, type FileProblem } from '../cli/netnsctl/documents.js';
+import type { FieldErrorView, PlanRequest } from './service.js';
+
+export class PlanBodyError extends Error {
+  readonly code = 'PLAN_BODY';
+}
+
+interface PlanBody {
+  puts?: unknown;
+  deletes?: unknown;
+  document?: unknown;
+  replace?: unknown;
+  topology?: unknown;
+}
+
+/** A document that could not become an item: by its position in the file. */
+export interface DocumentProblem {
+  index: number;
+  key?: string;
+  errors: FieldErrorView[];
+}
+
+function problemView(problem: FileProblem): DocumentProblem {
+  const errors =
+    typeof problem.errors === 'string'
+      ? [{ field: '$document', message: problem.errors }]
+      : problem.errors.map((e) => ({ field: e.field, message: e.message }));
+  return { index: problem.index, ...(problem.key ? { key: problem.key } : {}), errors };
+}
+
+/** Parses the body; throws PlanBodyError for what is not a plan request. */
+export function parsePlanBody(
+  text: string,
+  label: string,
+): { request: PlanRequest; documentProblems: DocumentProblem[] } {
+  let body: PlanBody;
+  try {
+    body = JSON.parse(text || '{}') as PlanBody;
+  } catch (error) {
+    throw new PlanBodyError(`plan body is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new PlanBodyError('plan body must be an object: {puts, deletes} or {document}');
+  const puts: PlanRequest['puts'] = [];
+  if (body.puts !== undefined) {
+    if (!Array.isArray(body.puts)) throw new PlanBodyError('puts must be a list of {key, value}');
+    for (const put of body.puts as { key?: unknown; value?: unknown }[]) {
+      if (typeof put?.key !== 'string') throw new PlanBodyError('every put needs a key');
+      puts.push({
+        key: put.key,
+        valueText: typeof put.value === 'string' ? put.value : JSON.stringify(put.value),
+      });
+    }
+  }
+  const documentProblems: DocumentProblem[] = [];
+  if (body.document !== undefined) {
+    if (typeof body.document !== 'string') throw new PlanBodyError('document must be the text of a file');
+    let documents: unknown[];
+    try {
+      documents = readDocuments(body.document);
+    } catch (error) {
+      throw new PlanBodyError(`document: ${(error as Error).message}`);
+    }
+    const { items, problems } = toItems(documents, label);
+    puts.push(...items);
+    documentProblems.push(...problems.map(problemView));
+  }
+  const deletes = body.deletes ?? [];
+  if (!Array.isArray(deletes) || deletes.some((d) => typeof d !== 'string'))
+    throw new PlanBodyError('deletes must be a list of keys');
+  return {
+    request: {
+      puts,
+      deletes: deletes as string[],
+      ...(body.replace === true ? { replace: true } : {}),
+      ...(body.topology === true ? { topology: true } : {}),
+    },
+    documentProblems,
+  };
+}

@@ -1,0 +1,242 @@
+// The pure parts behind the topology page and the plan: the topology built from desired values and
+// states, the per-item plan summary, the assumed kernel facts, and the POST /v1/plan body.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseItem, type LinuxInterface, type LinuxRoute } from '../../../src/model/index.js';
+import { buildTopology, type TopologyInput } from '../../../src/agent/topology.js';
+import { assumedFacts, prefixCovers, summarizePlan } from '../../../src/agent/plan-view.js';
+import { PlanBodyError, parsePlanBody } from '../../../src/api/plan-request.js';
+import type { DryRun } from '../../../src/scheduler/index.js';
+
+const label = 'vpp1';
+const key = (kind: string, name: string): string => `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
+const value = <T>(k: string, json: unknown): T => parseItem(k, json).value as T;
+
+const veth1 = value<LinuxInterface>(key('interface', 'veth1'), {
+  name: 'veth1',
+  type: 'VETH',
+  enabled: true,
+  host_if_name: 'veth1Name',
+  ip_addresses: ['192.168.22.1/24'],
+  namespace: { type: 'NAMED_NS', name: 'ns1' },
+  veth: { peer_if_name: 'veth2' },
+});
+const msEnd = value<LinuxInterface>(key('interface', 'ms-eth0'), {
+  type: 'DUMMY',
+  namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'ms-a' },
+});
+const route = value<LinuxRoute>(key('route', 'to-lan'), {
+  namespace: { type: 'NAMED_NS', name: 'ns1' },
+  interface: 'veth1',
+  dst_ip_addr: '10.10.0.0/16',
+  gw_addr: '192.168.22.2',
+});
+
+describe('buildTopology', () => {
+  const items: TopologyInput[] = [
+    { key: key('interface', 'veth1'), status: { state: 'configured' }, value: veth1 },
+    {
+      key: key('interface', 'ms-eth0'),
+      status: { state: 'pending', reason: 'waiting for microservice ms-a' },
+      value: msEnd,
+    },
+    {
+      key: key('route', 'to-lan'),
+      status: { state: 'pending', reason: 'waiting for gateway' },
+      value: route,
+    },
+    {
+      key: key('arp', 'bad'),
+      status: { state: 'invalid', fieldErrors: [{ field: 'ip_addr', message: 'no' }] },
+      value: undefined,
+    },
+  ];
+  const topology = buildTopology({
+    label,
+    items,
+    kernel: new Map([
+      [
+        key('interface', 'veth1'),
+        {
+          name: 'veth1',
+          hostIfName: 'veth1Name',
+          namespace: 'named/ns1',
+          ifindex: 7,
+          operState: 'up',
+          mtu: 1500,
+        },
+      ],
+    ]),
+    available: new Set(['named/ns1']),
+    container: (l) => (l === 'ms-a' ? { id: 'c0ffee', name: 'web', pid: 42 } : undefined),
+  });
+
+  test('namespaces by kind with titles, availability and the container of a microservice', () => {
+    assert.deepEqual(
+      topology.namespaces.map((n) => [n.id, n.title, n.available, n.container?.id]),
+      [
+        ['microservice/ms-a', 'microservice ms-a', false, 'c0ffee'],
+        ['named/ns1', 'named ns1', true, undefined],
+      ],
+    );
+  });
+
+  test('interfaces with their peer key, kernel view and state; routes; never-valid items unplaced', () => {
+    const v = topology.interfaces.find((i) => i.name === 'veth1');
+    assert.equal(v?.peer, key('interface', 'veth2'));
+    assert.equal(v?.kernel?.ifindex, 7);
+    assert.equal(v?.hostIfName, 'veth1Name');
+    const ms = topology.interfaces.find((i) => i.name === 'ms-eth0');
+    assert.equal(ms?.state, 'pending');
+    assert.equal(ms?.reason, 'waiting for microservice ms-a');
+    assert.equal(topology.routes[0]?.gateway, '192.168.22.2');
+    assert.equal(topology.routes[0]?.namespace, 'named/ns1');
+    assert.deepEqual(
+      topology.unplaced.map((u) => [u.kind, u.name, u.state]),
+      [['arp', 'bad', 'invalid']],
+    );
+  });
+});
+
+/** A dry run as the engine returns it, with only what the summary reads. */
+function dryRun(parts: {
+  deletes?: { key: string; descriptor: string; recreate?: boolean; why?: string }[];
+  applies?: {
+    key: string;
+    descriptor: string;
+    kind?: 'create' | 'update';
+    recreate?: boolean;
+    why?: string;
+  }[];
+  outcomes?: [string, { state: 'pending'; reason: string } | { state: 'configured' }][];
+}): DryRun {
+  const op =
+    (kind: string) =>
+    (o: { key: string; descriptor: string; kind?: string; recreate?: boolean; why?: string }) => ({
+      kind: o.kind ?? kind,
+      key: o.key,
+      descriptor: { name: o.descriptor },
+      recreate: o.recreate ?? false,
+      why: o.why ?? 'new',
+    });
+  return {
+    actions: [],
+    plan: {
+      deletes: (parts.deletes ?? []).map(op('delete')),
+      applies: (parts.applies ?? []).map(op('create')),
+      outcomes: new Map(parts.outcomes ?? []),
+      regionSize: 0,
+    },
+  } as unknown as DryRun;
+}
+
+describe('summarizePlan', () => {
+  test('one entry per item: derived addresses fold into their interface; re-create, remove, pending', () => {
+    const i1 = key('interface', 'veth1');
+    const entries = summarizePlan(
+      dryRun({
+        deletes: [
+          { key: i1, descriptor: 'interface', recreate: true },
+          { key: key('interface', 'old'), descriptor: 'interface', why: 'no longer desired' },
+          { key: `${key('interface', 'dummy0')}/address/10.0.0.1/24`, descriptor: 'address' },
+        ],
+        applies: [
+          { key: 'named-namespace/ns1', descriptor: 'named-namespace' },
+          { key: i1, descriptor: 'interface', recreate: true, why: 'value changed' },
+          { key: `${i1}/veth-end`, descriptor: 'veth-end' },
+        ],
+        outcomes: [
+          [key('route', 'r'), { state: 'pending', reason: 'waiting for interface veth1 to be up' }],
+          [`${key('interface', 'x')}/veth-end`, { state: 'pending', reason: 'ignored: derived' }],
+        ],
+      }),
+      label,
+      (_key, reason) => `${reason}!`,
+    );
+    assert.deepEqual(
+      entries.map((e) => [e.key.replace(`/vnf-agent/${label}/linux/config/v1/`, ''), e.change, e.why]),
+      [
+        ['interface/dummy0', 'change', 'removes address 10.0.0.1/24'],
+        ['interface/old', 'remove', 'no longer desired'],
+        ['interface/veth1', 'recreate', 'value changed'],
+        ['route/r', 'pending', 'waiting for interface veth1 to be up!'],
+        ['named-namespace/ns1', 'create', 'new'],
+      ],
+    );
+  });
+});
+
+describe('assumedFacts', () => {
+  test('a created named namespace is available, an enabled interface up, a gateway on its new network reachable', () => {
+    const values = new Map<string, unknown>([
+      [key('interface', 'veth1'), veth1],
+      [key('route', 'to-lan'), route],
+    ]);
+    const facts = assumedFacts(
+      dryRun({
+        applies: [
+          { key: 'named-namespace/ns1', descriptor: 'named-namespace' },
+          { key: key('interface', 'veth1'), descriptor: 'interface' },
+          { key: `${key('interface', 'veth1')}/address/192.168.22.1/24`, descriptor: 'address' },
+        ],
+        outcomes: [[key('route', 'to-lan'), { state: 'pending', reason: 'waiting for gateway' }]],
+      }),
+      label,
+      (k) => values.get(k),
+    );
+    assert.deepEqual(
+      facts.map((f) => f.key),
+      [
+        'fact/ns/named/ns1',
+        'fact/link-up/named/ns1/veth1Name',
+        'fact/reach/named/ns1/veth1Name/192.168.22.2',
+      ],
+    );
+  });
+
+  test('prefixCovers', () => {
+    assert.equal(prefixCovers('192.168.22.1/24', '192.168.22.200'), true);
+    assert.equal(prefixCovers('192.168.22.1/24', '192.168.23.1'), false);
+    assert.equal(prefixCovers('10.0.0.1/30', '10.0.0.3'), true);
+    assert.equal(prefixCovers('10.0.0.1/30', '10.0.0.4'), false);
+    assert.equal(prefixCovers('2001:db8::1/64', '2001:db8::ffff'), true);
+    assert.equal(prefixCovers('2001:db8::1/64', '192.168.0.1'), false);
+  });
+});
+
+describe('POST /v1/plan body', () => {
+  test('puts and deletes as netnsctl sends them', () => {
+    const { request } = parsePlanBody(
+      JSON.stringify({ puts: [{ key: 'k', value: { a: 1 } }], deletes: ['d'], replace: true }),
+      label,
+    );
+    assert.deepEqual(request, { puts: [{ key: 'k', valueText: '{"a":1}' }], deletes: ['d'], replace: true });
+  });
+
+  test('a YAML document as `apply -f` takes it becomes keyed puts; bad documents are reported', () => {
+    const document = [
+      'kind: interface',
+      'name: veth1',
+      'type: VETH',
+      'veth: {peer_if_name: veth2}',
+      '---',
+      'kind: bogus',
+    ].join('\n');
+    const { request, documentProblems } = parsePlanBody(JSON.stringify({ document, topology: true }), label);
+    assert.equal(request.puts[0]?.key, key('interface', 'veth1'));
+    assert.equal(request.topology, true);
+    assert.equal(documentProblems[0]?.index, 1);
+  });
+
+  test('what is not a plan request is refused', () => {
+    for (const body of [
+      'puts: nope',
+      '[]',
+      JSON.stringify({ puts: 3 }),
+      JSON.stringify({ document: 5 }),
+      JSON.stringify({ document: 'a: [' }),
+    ]) {
+      assert.throws(() => parsePlanBody(body, label), PlanBodyError, body);
+    }
+  });
+});
