@@ -4,7 +4,7 @@
  * files as they are; parsing YAML in the agent keeps a YAML library out of the browser). Options:
  * `replace` (the puts are the whole configuration), `topology` (return the planned topology too).
  */
-import { readDocuments, toItems, type FileProblem } from '../cli/netnsctl/documents.js';
+import type { FileProblem } from '../cli/netnsctl/documents.js';
 import type { FieldErrorView, PlanRequest } from './service.js';
 
 export class PlanBodyError extends Error {
@@ -35,10 +35,10 @@ function problemView(problem: FileProblem): DocumentProblem {
 }
 
 /** Parses the body; throws PlanBodyError for what is not a plan request. */
-export function parsePlanBody(
+export async function parsePlanBody(
   text: string,
   label: string,
-): { request: PlanRequest; documentProblems: DocumentProblem[] } {
+): Promise<{ request: PlanRequest; documentProblems: DocumentProblem[] }> {
   let body: PlanBody;
   try {
     body = JSON.parse(text || '{}') as PlanBody;
@@ -61,6 +61,8 @@ export function parsePlanBody(
   const documentProblems: DocumentProblem[] = [];
   if (body.document !== undefined) {
     if (typeof body.document !== 'string') throw new PlanBodyError('document must be the text of a file');
+    // The file parser brings a YAML library: loaded the first time a document is planned.
+    const { readDocuments, toItems } = await import('../cli/netnsctl/documents.js');
     let documents: unknown[];
     try {
       documents = readDocuments(body.document);

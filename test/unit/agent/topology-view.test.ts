@@ -205,15 +205,15 @@ describe('assumedFacts', () => {
 });
 
 describe('POST /v1/plan body', () => {
-  test('puts and deletes as netnsctl sends them', () => {
-    const { request } = parsePlanBody(
+  test('puts and deletes as netnsctl sends them', async () => {
+    const { request } = await parsePlanBody(
       JSON.stringify({ puts: [{ key: 'k', value: { a: 1 } }], deletes: ['d'], replace: true }),
       label,
     );
     assert.deepEqual(request, { puts: [{ key: 'k', valueText: '{"a":1}' }], deletes: ['d'], replace: true });
   });
 
-  test('a YAML document as `apply -f` takes it becomes keyed puts; bad documents are reported', () => {
+  test('a YAML document as `apply -f` takes it becomes keyed puts; bad documents are reported', async () => {
     const document = [
       'kind: interface',
       'name: veth1',
@@ -222,13 +222,16 @@ describe('POST /v1/plan body', () => {
       '---',
       'kind: bogus',
     ].join('\n');
-    const { request, documentProblems } = parsePlanBody(JSON.stringify({ document, topology: true }), label);
+    const { request, documentProblems } = await parsePlanBody(
+      JSON.stringify({ document, topology: true }),
+      label,
+    );
     assert.equal(request.puts[0]?.key, key('interface', 'veth1'));
     assert.equal(request.topology, true);
     assert.equal(documentProblems[0]?.index, 1);
   });
 
-  test('what is not a plan request is refused', () => {
+  test('what is not a plan request is refused', async () => {
     for (const body of [
       'puts: nope',
       '[]',
@@ -236,7 +239,7 @@ describe('POST /v1/plan body', () => {
       JSON.stringify({ document: 5 }),
       JSON.stringify({ document: 'a: [' }),
     ]) {
-      assert.throws(() => parsePlanBody(body, label), PlanBodyError, body);
+      await assert.rejects(() => parsePlanBody(body, label), PlanBodyError, body);
     }
   });
 });
