@@ -15,6 +15,8 @@ import Fastify, {
 } from 'fastify';
 import { chmodSync } from 'node:fs';
 import { tokenMatches } from './auth.js';
+import { AgentError } from '../errors.js';
+import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
@@ -143,6 +145,18 @@ export function buildApi(
     return reply.type(contentType).send(body);
   });
   servePage(app, options.webFiles ?? loadWebFiles());
+  // The agent's own errors carry a stable code: a store that cannot be reached right now is the
+  // client's cue to try again (503), not a fault of the agent (500).
+  app.setErrorHandler(async (error, _request, reply) => {
+    const code = error instanceof AgentError ? error.code : undefined;
+    if (error instanceof DatastoreUnavailableError)
+      return reply.code(503).header('retry-after', '1').send({ error: error.message, code });
+    const message = error instanceof Error ? error.message : String(error);
+    const status = (error as { statusCode?: number } | undefined)?.statusCode;
+    if (status !== undefined && status >= 400 && status < 500)
+      return reply.code(status).send({ error: message, ...(code ? { code } : {}) });
+    return reply.code(500).send({ error: message, ...(code ? { code } : {}) });
+  });
   return app;
 }
 
