@@ -179,12 +179,8 @@ export class Agent {
         (label) => `waiting for microservice ${label} (Docker is not watched: --no-docker)`,
       );
     }
-    this.metrics.setItemCounts(() => {
-      const counts: Record<string, number> = {};
-      for (const s of this.engine.statusList())
-        if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
-      return counts;
-    });
+    const service = this.service;
+    this.metrics.setItemCounts(() => service.statusCounts());
     this.engine.onStatus((changes) => {
       for (const status of changes) {
         if (status.origin !== 'config') continue;

@@ -13,6 +13,7 @@ import type {
   AgentEvent,
   AgentService,
   ConfigEntry,
+  ItemState,
   ItemStatus,
   PlanRequest,
   PlanResult,
@@ -148,6 +149,13 @@ export class AgentApiService implements AgentService {
         const state = interfaces.get(s.key);
         return state ? { ...view, interface: state } : view;
       });
+  }
+
+  statusCounts(): Partial<Record<ItemState, number>> {
+    const counts: Partial<Record<ItemState, number>> = {};
+    for (const s of this.engine.statusList())
+      if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
+    return counts;
   }
 
   statusOf(key: string): ItemStatus | undefined {

@@ -55,11 +55,21 @@ export class InterfaceStatePublisher {
     if (this.running) return;
     this.running = true;
     try {
-      // Counters come with link dumps: refresh the registries of the namespaces in use first.
-      await Promise.all(this.views.all().map((v) => v.links.resync('statistics', false)));
+      // Counters come with link dumps: refresh the registries of the namespaces in use first, a
+      // few at a time, and give the event loop a turn between slices of the work: thousands of
+      // interfaces must not hold up a transaction that comes meanwhile.
+      const views = this.views.all();
+      for (let i = 0; i < views.length; i += 8) {
+        await Promise.all(views.slice(i, i + 8).map((v) => v.links.resync('statistics', false)));
+      }
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
+      let sinceYield = 0;
       for (const state of this.states().values()) {
+        if (++sinceYield === 250) {
+          sinceYield = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
         const key = interfaceStatusKey(this.label, state.name);
         seen.add(key);
         const text = JSON.stringify(state);

@@ -88,7 +88,15 @@ export function buildApi(
     });
   }
 
-  app.get('/v1/status', async () => service.status());
+  app.get('/v1/status', async (request) => {
+    // ?summary: counts by state only, for pollers that wait for "everything configured".
+    if ((request.query as { summary?: string }).summary !== undefined) {
+      const counts = service.statusCounts();
+      const total = Object.values(counts).reduce((n, c) => n + (c ?? 0), 0);
+      return { total, counts };
+    }
+    return service.status();
+  });
   app.get('/v1/status/*', async (request, reply) => {
     const status = service.statusOf(keyFromParams(request));
     if (!status) return reply.code(404).send({ error: `no item ${keyFromParams(request)}` });

@@ -74,6 +74,8 @@ export interface PlanResult {
 export interface AgentService {
   readonly version: string;
   status(): ItemStatus[];
+  /** How many configuration items are in each state (cheap: no per-item rows). */
+  statusCounts(): Partial<Record<ItemState, number>>;
   statusOf(key: string): ItemStatus | undefined;
   getConfig(key: string): Promise<ConfigEntry | undefined>;
   listConfig(prefix: string): Promise<ConfigEntry[]>;

@@ -153,6 +153,12 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         assert.ok(['configured', 'pending', 'failed', 'invalid', 'removed'].includes(row.state));
         assert.ok(!Number.isNaN(Date.parse(row.updatedAt)));
       }
+      const summary = await agent.json<{ total: number; counts: Record<string, number> }>(
+        'GET',
+        '/v1/status?summary',
+      );
+      assert.equal(summary.total, rows.length);
+      assert.equal(summary.counts['configured'], rows.filter((r) => r.state === 'configured').length);
       const one = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
       assert.equal(one.state, 'configured');
       await eventually(async () => {
