@@ -122,7 +122,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       const existing = view.links.get(value.hostIfName);
       const owner = !existing
         ? undefined
-        : isUnmarkedOwnLink(view, existing.index)
+        : isUnmarkedOwnLink(view, existing.index, ctx.label)
           ? value.name
           : ownedConfigName(ctx.label, existing.alias);
       switch (value.type) {

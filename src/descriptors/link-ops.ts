@@ -5,7 +5,7 @@
 import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { CREATING_GROUP, ownerAlias } from './ownership.js';
+import { creatingGroup, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -85,9 +85,9 @@ export async function findLink(view: NamespaceView, name: string): Promise<Link 
 const unmarkedOwnLinks = new WeakMap<NamespaceView, Set<number>>();
 
 /** True for a link of ours that lacks its mark (see unmarkedOwnLinks). */
-export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number): boolean {
+export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number, label: string): boolean {
   const link = view.links.get(ifindex);
-  if (link && !link.alias && link.group === CREATING_GROUP) return true; // left by a killed agent
+  if (link && !link.alias && link.group === creatingGroup(label)) return true; // left by a killed agent
   return unmarkedOwnLinks.get(view)?.has(ifindex) ?? false;
 }
 
@@ -128,7 +128,7 @@ export async function createVethPair(
   const peerAttrs = desiredLinkAttributes(peer, undefined);
   const link = await view.handle.linkAddVeth({
     name: self.hostIfName,
-    group: CREATING_GROUP,
+    group: creatingGroup(label),
     ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
     ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
     up: self.enabled,
@@ -186,7 +186,7 @@ export async function createDummy(
   const attrs = desiredLinkAttributes(self, undefined);
   const link = await view.handle.linkAddDummy({
     name: self.hostIfName,
-    group: CREATING_GROUP,
+    group: creatingGroup(label),
     ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
     ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
     up: self.enabled,

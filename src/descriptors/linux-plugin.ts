@@ -23,9 +23,8 @@ import { routeDescriptor } from './route.js';
 import { arpDescriptor } from './arp.js';
 import { namespaceFact, addressItem } from './fact-keys.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
-import { ownedConfigName } from './ownership.js';
 import { validateConfig } from './invalid-value.js';
-import { AGENT_PROTOCOL } from './ownership.js';
+import { AGENT_PROTOCOL, creatingGroup, ownedConfigName } from './ownership.js';
 
 export interface PluginLogger {
   info(object: object, message?: string): void;
@@ -183,13 +182,37 @@ export class LinuxPlugin {
 
   private async namespaceAvailable(location: Parameters<NamespaceViews['open']>[0]): Promise<void> {
     try {
+      const reused = this.views.get(location.id)?.identity === location.identity;
       const view = await this.views.open(location);
       if (this.closed) return;
       this.logger?.info({ namespace: location.id, identity: location.identity }, 'namespace available');
+      // Before anything is planned in this namespace: what an earlier run made and never marked.
+      if (!reused) await this.removeHalfMadeLinks(view);
       this.facts.namespaceOpened(view);
       void this.engine.notify([{ key: namespaceFact(location.id), value: { identity: location.identity } }]);
     } catch (error) {
       this.logger?.warn({ namespace: location.id, error: String(error) }, 'cannot open namespace');
+    }
+  }
+
+  /**
+   * Links an agent of this label created and was killed before marking (alias unset, still in the
+   * creating group): nothing can tell which item they were for, so they go; items that want them
+   * are created again. No operation of ours can be under way in a namespace whose view just opened.
+   */
+  private async removeHalfMadeLinks(view: NamespaceView): Promise<void> {
+    const group = creatingGroup(this.options.label);
+    for (const link of view.links.list()) {
+      if (link.alias || link.group !== group) continue;
+      this.logger?.warn(
+        { namespace: view.id, link: link.name, ifindex: link.index },
+        'removing a link an earlier run created and did not finish',
+      );
+      try {
+        await view.handle.linkDel(link.index);
+      } catch (error) {
+        this.logger?.warn({ namespace: view.id, link: link.name, error: String(error) }, 'cannot remove it');
+      }
     }
   }
 

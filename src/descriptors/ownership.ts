@@ -12,9 +12,15 @@ export const AGENT_PROTOCOL = 144;
 /**
  * IFLA_GROUP a link is created in, until the request that sets its alias also puts it back in
  * group 0 (the kernel ignores an alias in the creating request): a link left unmarked by an agent
- * killed in between is still known as ours after the restart (re-created, not refused as foreign).
+ * killed in between is still known as ours after the restart. The group carries a hash of the
+ * label, so that agents with other labels on the host never take each other's half-made links.
  */
-export const CREATING_GROUP = 0x6e62; // 'nb'
+export function creatingGroup(label: string): number {
+  // FNV-1a, folded to 16 bits, under the fixed high half 'nb'.
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(label, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return (0x6e62 * 0x10000 + ((hash ^ (hash >>> 16)) & 0xffff)) >>> 0;
+}
 
 export function ownerAlias(label: string, configName: string): string {
   return `${ALIAS_PREFIX}:${label}:${configName}`;

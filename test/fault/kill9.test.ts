@@ -218,37 +218,29 @@ describe('kill -9 of the agent', { skip: skipUnlessRoot() }, () => {
       'the restart only deleted',
     );
   });
-  test(
-    'killed in the middle, then the config deleted while it is dead: no half-made link left',
-    {
-      todo:
-        'a link killed between its creation and its mark (in CREATING_GROUP, no alias) whose config is ' +
-        'gone by the restart is not known as ours: left in the kernel',
-    },
-    async () => {
-      const s = setup(cleanup, 'flz', 300, 10);
-      const { config } = s;
-      const monitor = await LinkMonitor.start([config.hub]);
-      cleanup.add(() => monitor.stop());
-      let agent = await AgentProcess.start({ label: config.label, store: s.storeFile });
-      cleanup.add(() => agent.stop('SIGKILL'));
-      await putAndKill(s, monitor, agent, 100);
-      console.log(`# killed: ${w1Counts(config)}`);
-      // Keep one pair, so that the hub is still a namespace the configuration uses.
-      const [keep, ...rest] = config.pairs;
-      await deleteItems(
-        s.storeFile,
-        itemsOfPairs(config, rest).map((i) => i.key),
-      );
-      agent = await AgentProcess.start({ label: config.label, store: s.storeFile });
-      await agent.until(
-        itemsOfPairs(config, [keep!]).map((i) => i.key),
-        'configured',
-        30_000,
-      );
-      await eventually(() => checkW1Kernel(config, [keep!]), 10_000).catch((error: unknown) => {
-        throw new Error(`${String(error)}; ${w1Counts(config)}`);
-      });
-    },
-  );
+  test('killed in the middle, then the config deleted while it is dead: no half-made link left', async () => {
+    const s = setup(cleanup, 'flz', 300, 10);
+    const { config } = s;
+    const monitor = await LinkMonitor.start([config.hub]);
+    cleanup.add(() => monitor.stop());
+    let agent = await AgentProcess.start({ label: config.label, store: s.storeFile });
+    cleanup.add(() => agent.stop('SIGKILL'));
+    await putAndKill(s, monitor, agent, 100);
+    console.log(`# killed: ${w1Counts(config)}`);
+    // Keep one pair, so that the hub is still a namespace the configuration uses.
+    const [keep, ...rest] = config.pairs;
+    await deleteItems(
+      s.storeFile,
+      itemsOfPairs(config, rest).map((i) => i.key),
+    );
+    agent = await AgentProcess.start({ label: config.label, store: s.storeFile });
+    await agent.until(
+      itemsOfPairs(config, [keep!]).map((i) => i.key),
+      'configured',
+      30_000,
+    );
+    await eventually(() => checkW1Kernel(config, [keep!]), 10_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}; ${w1Counts(config)}`);
+    });
+  });
 });
