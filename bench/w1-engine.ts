@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const hub = `${prefix}hub`;
   const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
   addNamespaces([hub, ...namespaces]);
-  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 256) });
+  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 1024) });
   const plugin = new LinuxPlugin({ label, engine });
   try {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
           (t.startedAt - t0).toFixed(0),
           'dur',
           t.durationMs.toFixed(0),
+          `retrieve ${t.retrieveMs.toFixed(0)} plan ${t.planMs.toFixed(0)} execute ${t.executeMs.toFixed(0)}`,
           JSON.stringify(t.counts),
         );
     }
