@@ -131,6 +131,7 @@ async function main(): Promise<void> {
 
     // One VETH pair put -> both ends configured, many rounds.
     const latencies: number[] = [];
+    const roundStarts: number[] = [];
     const roundFollower = new StateFollower(agent!.server);
     await new Promise((r) => setTimeout(r, 200));
     for (let round = 0; round < ROUNDS; round++) {
@@ -164,11 +165,19 @@ async function main(): Promise<void> {
       ]);
       await roundFollower.until(pairKeys, 'configured', 10_000);
       latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+      if (process.env.W1_DEBUG) roundStarts.push(Number(start / 1_000_000n));
       await store.delete(pairKeys[0]!);
       await store.delete(pairKeys[1]!);
       await roundFollower.until(pairKeys, 'removed', 10_000);
     }
     roundFollower.close();
+    if (process.env.W1_DEBUG) {
+      const slowest = latencies
+        .map((ms, round) => ({ ms, round, at: (roundStarts[round] ?? 0) - (roundStarts[0] ?? 0) }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 6);
+      console.log('slowest rounds', JSON.stringify(slowest));
+    }
     const rss = agent!.peakRssMb();
 
     // Teardown: every W1 item deleted from the store -> no W1 link left.

@@ -55,13 +55,10 @@ export class InterfaceStatePublisher {
     if (this.running) return;
     this.running = true;
     try {
-      // Counters come with link dumps: refresh the registries of the namespaces in use first, a
-      // few at a time, and give the event loop a turn between slices of the work: thousands of
+      // Counters come with link dumps: refresh the registries of the namespaces in use first, one
+      // at a time, and give the event loop a turn between slices of the work: thousands of
       // interfaces must not hold up a transaction that comes meanwhile.
-      const views = this.views.all();
-      for (let i = 0; i < views.length; i += 8) {
-        await Promise.all(views.slice(i, i + 8).map((v) => v.links.resync('statistics', false)));
-      }
+      for (const view of this.views.all()) await view.links.resync('statistics', false);
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
       let sinceYield = 0;
@@ -77,7 +74,12 @@ export class InterfaceStatePublisher {
         this.published.set(key, text);
         entries.push({ key, value: text });
       }
-      if (entries.length) await this.store.putMany(entries);
+      // Written in slices: the embedded store writes synchronously, and after a restart every
+      // interface's state is new.
+      for (let i = 0; i < entries.length; i += 250) {
+        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
+        await this.store.putMany(entries.slice(i, i + 250));
+      }
       for (const key of [...this.published.keys()]) {
         if (seen.has(key)) continue;
         this.published.delete(key);

@@ -100,6 +100,9 @@ function isNoDevice(error: unknown): boolean {
   return error instanceof NetlinkError && (error.errnoName === 'ENODEV' || error.errnoName === 'ENOENT');
 }
 
+/** Link messages decoded between two turns of the event loop. */
+const LINK_DECODE_SLICE = 200;
+
 export class NetlinkHandle {
   readonly socket: NetlinkSocket;
   readonly label: string;
@@ -125,7 +128,15 @@ export class NetlinkHandle {
 
   async linkList(): Promise<Link[]> {
     const messages = await this.dump(encodeLinkDump(RTM_GETLINK, 0), 'link list');
-    return messages.filter((m) => m.type === RTM_NEWLINK).map(decodeLink);
+    // A link message carries some fifty attributes: decoding a namespace of thousands of links in
+    // one go would hold the event loop for tens of milliseconds, so other work gets turns between.
+    const links: Link[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      if (i > 0 && i % LINK_DECODE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+      const message = messages[i]!;
+      if (message.type === RTM_NEWLINK) links.push(decodeLink(message));
+    }
+    return links;
   }
 
   /** The link with this name or index, or undefined when there is none. */
