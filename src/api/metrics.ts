@@ -1,97 +1,58 @@
-/** Prometheus metrics of the agent, on a registry of its own (no process-global state). */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/**
+ * Prometheus metrics of the agent, on a registry of its own (no process-global state).
+ *
+ * prom-client (with its process collectors) costs some 60 ms of start-up and 13 MB: it is loaded
+ * when metrics are first scraped. Until then the agent's figures are kept here as plain numbers,
+ * and transaction durations as a bounded list that is replayed into the histogram when it loads
+ * (it loads anyway when the list is full, so nothing is ever dropped).
+ */
+import type { Counter, Histogram, Registry } from 'prom-client';
 import type { ItemState } from './service.js';
 
 const STATES: ItemState[] = ['configured', 'pending', 'failed', 'invalid', 'removed'];
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30];
+/** Transaction durations kept before prom-client is loaded. */
+const MAX_UNLOADED_OBSERVATIONS = 50_000;
 
 export interface NetlinkTotals {
   requests: number;
   errors: number;
 }
 
+interface Loaded {
+  registry: Registry;
+  transactionSeconds: Histogram;
+  operations: Counter<'kind' | 'outcome'>;
+}
+
 export class AgentMetrics {
-  readonly registry = new Registry();
-  private readonly transactions: Counter<'outcome'>;
-  private readonly transactionSeconds: Histogram;
-  private readonly operations: Counter<'kind' | 'outcome'>;
-  private readonly items: Gauge<'state'>;
-  private readonly reconnects: Counter<'store'>;
+  private loaded: Loaded | undefined;
+  private loading: Promise<Loaded> | undefined;
+  private readonly transactionCounts = { ok: 0, errors: 0 };
+  /** Durations not yet in the histogram (before prom-client is loaded). */
+  private unobserved: number[] = [];
+  /** Operation counts by "kind outcome", before prom-client is loaded. */
+  private readonly operationCounts = new Map<string, number>();
+  private readonly reconnectCounts = new Map<string, number>();
   private itemCounts: () => Partial<Record<ItemState, number>> = () => ({});
   private netlinkTotals: () => NetlinkTotals = () => ({ requests: 0, errors: 0 });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'netns_agent_' });
-    this.transactions = new Counter({
-      name: 'netns_agent_transactions_total',
-      help: 'Transactions executed by the reconcile engine, by outcome',
-      labelNames: ['outcome'],
-      registers: [this.registry],
-    });
-    this.transactionSeconds = new Histogram({
-      name: 'netns_agent_transaction_duration_seconds',
-      help: 'Duration of reconcile transactions',
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
-      registers: [this.registry],
-    });
-    this.operations = new Counter({
-      name: 'netns_agent_operations_total',
-      help: 'Operations executed through descriptors (create, update, delete), by outcome',
-      labelNames: ['kind', 'outcome'],
-      registers: [this.registry],
-    });
-    // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
-    const itemCount = (state: ItemState): number => this.itemCounts()[state] ?? 0;
-    const netlink = (): NetlinkTotals => this.netlinkTotals();
-    this.items = new Gauge({
-      name: 'netns_agent_items',
-      help: 'Configuration items by state',
-      labelNames: ['state'],
-      registers: [this.registry],
-      collect() {
-        for (const state of STATES) this.set({ state }, itemCount(state));
-      },
-    });
-    new Gauge({
-      name: 'netns_agent_pending_items',
-      help: 'Items waiting for a prerequisite',
-      registers: [this.registry],
-      collect() {
-        this.set(itemCount('pending'));
-      },
-    });
-    new Counter({
-      name: 'netns_agent_netlink_requests_total',
-      help: 'rtnetlink requests sent',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(netlink().requests);
-      },
-    });
-    new Counter({
-      name: 'netns_agent_netlink_errors_total',
-      help: 'rtnetlink requests the kernel refused or that failed',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(netlink().errors);
-      },
-    });
-    this.reconnects = new Counter({
-      name: 'netns_agent_datastore_reconnects_total',
-      help: 'Datastore connections lost and re-established',
-      labelNames: ['store'],
-      registers: [this.registry],
-    });
-  }
-
   observeTransaction(seconds: number, ok: boolean): void {
-    this.transactions.inc({ outcome: ok ? 'ok' : 'errors' });
-    this.transactionSeconds.observe(seconds);
+    this.transactionCounts[ok ? 'ok' : 'errors']++;
+    if (this.loaded) this.loaded.transactionSeconds.observe(seconds);
+    else {
+      this.unobserved.push(seconds);
+      if (this.unobserved.length >= MAX_UNLOADED_OBSERVATIONS) void this.load();
+    }
   }
 
   observeOperation(kind: string, ok: boolean): void {
-    this.operations.inc({ kind, outcome: ok ? 'ok' : 'error' });
+    const outcome = ok ? 'ok' : 'error';
+    if (this.loaded) this.loaded.operations.inc({ kind, outcome });
+    else {
+      const key = `${kind} ${outcome}`;
+      this.operationCounts.set(key, (this.operationCounts.get(key) ?? 0) + 1);
+    }
   }
 
   /** How items are counted by state, asked when metrics are scraped (not on every change). */
@@ -104,10 +65,108 @@ export class AgentMetrics {
   }
 
   datastoreReconnect(store: string): void {
-    this.reconnects.inc({ store });
+    this.reconnectCounts.set(store, (this.reconnectCounts.get(store) ?? 0) + 1);
   }
 
   async exposition(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const { registry } = await this.load();
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+
+  private load(): Promise<Loaded> {
+    if (this.loaded) return Promise.resolve(this.loaded);
+    this.loading ??= this.build().then((loaded) => {
+      for (const seconds of this.unobserved) loaded.transactionSeconds.observe(seconds);
+      this.unobserved = [];
+      for (const [key, count] of this.operationCounts) {
+        const [kind = '', outcome = ''] = key.split(' ');
+        loaded.operations.inc({ kind, outcome }, count);
+      }
+      this.operationCounts.clear();
+      this.loaded = loaded;
+      return loaded;
+    });
+    return this.loading;
+  }
+
+  private async build(): Promise<Loaded> {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = await import('prom-client');
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'netns_agent_' });
+    // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
+    const transactions = (): { ok: number; errors: number } => this.transactionCounts;
+    const reconnects = (): Map<string, number> => this.reconnectCounts;
+    const itemCount = (state: ItemState): number => this.itemCounts()[state] ?? 0;
+    const netlink = (): NetlinkTotals => this.netlinkTotals();
+    new Counter({
+      name: 'netns_agent_transactions_total',
+      help: 'Transactions executed by the reconcile engine, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const counts = transactions();
+        this.inc({ outcome: 'ok' }, counts.ok);
+        this.inc({ outcome: 'errors' }, counts.errors);
+      },
+    });
+    const transactionSeconds = new Histogram({
+      name: 'netns_agent_transaction_duration_seconds',
+      help: 'Duration of reconcile transactions',
+      buckets: DURATION_BUCKETS,
+      registers: [registry],
+    });
+    const operations = new Counter({
+      name: 'netns_agent_operations_total',
+      help: 'Operations executed through descriptors (create, update, delete), by outcome',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'netns_agent_items',
+      help: 'Configuration items by state',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        for (const state of STATES) this.set({ state }, itemCount(state));
+      },
+    });
+    new Gauge({
+      name: 'netns_agent_pending_items',
+      help: 'Items waiting for a prerequisite',
+      registers: [registry],
+      collect() {
+        this.set(itemCount('pending'));
+      },
+    });
+    new Counter({
+      name: 'netns_agent_netlink_requests_total',
+      help: 'rtnetlink requests sent',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(netlink().requests);
+      },
+    });
+    new Counter({
+      name: 'netns_agent_netlink_errors_total',
+      help: 'rtnetlink requests the kernel refused or that failed',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(netlink().errors);
+      },
+    });
+    new Counter({
+      name: 'netns_agent_datastore_reconnects_total',
+      help: 'Datastore connections lost and re-established',
+      labelNames: ['store'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [store, count] of reconnects()) this.inc({ store }, count);
+      },
+    });
+    return { registry, transactionSeconds, operations };
   }
 }
