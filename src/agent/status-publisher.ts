@@ -31,8 +31,7 @@ export class InterfaceStatePublisher {
   /** The current state of every applied interface, from the link registries (no request). */
   states(): Map<string, InterfaceState> {
     const states = new Map<string, InterfaceState>();
-    for (const item of this.engine.appliedItems()) {
-      if (item.descriptor !== 'interface') continue;
+    for (const item of this.engine.appliedItems('interface')) {
       const value = item.value as LinuxInterface;
       const meta = item.metadata as InterfaceMetadata;
       const link = this.views.get(meta.namespaceId)?.links.get(meta.ifindex);

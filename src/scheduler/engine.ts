@@ -188,14 +188,16 @@ export class Engine {
     }
   }
 
-  /** Keys applied now, with their values (what the engine believes the real state holds). */
-  appliedItems(): { key: string; descriptor: string; value: unknown; metadata: unknown }[] {
-    return [...this.applied.values()].map((a) => ({
-      key: a.key,
-      descriptor: a.descriptor.name,
-      value: a.value,
-      metadata: a.metadata,
-    }));
+  /** Keys applied now (of one descriptor when given), with their values: what the engine believes the real state holds. */
+  appliedItems(
+    descriptor?: string,
+  ): { key: string; descriptor: string; value: unknown; metadata: unknown }[] {
+    const items: { key: string; descriptor: string; value: unknown; metadata: unknown }[] = [];
+    for (const a of this.applied.values()) {
+      if (descriptor !== undefined && a.descriptor.name !== descriptor) continue;
+      items.push({ key: a.key, descriptor: a.descriptor.name, value: a.value, metadata: a.metadata });
+    }
+    return items;
   }
 
   /** Resolves when no transaction runs and none is queued (retries waiting for their time aside). */
