@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   const hub = `${prefix}hub`;
   const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
   addNamespaces([hub, ...namespaces]);
-  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 1024) });
+  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 256) });
   const plugin = new LinuxPlugin({ label, engine });
   try {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
@@ -125,6 +125,14 @@ async function main(): Promise<void> {
           `retrieve ${t.retrieveMs.toFixed(0)} plan ${t.planMs.toFixed(0)} execute ${t.executeMs.toFixed(0)}`,
           JSON.stringify(t.counts),
         );
+      for (const t of txs.filter((t) => t.causes.includes('resync'))) {
+        const kinds = new Map<string, number>();
+        for (const op of t.operations) {
+          const k = `${op.kind} ${op.descriptor} ${op.outcome} (${op.why})`;
+          kinds.set(k, (kinds.get(k) ?? 0) + 1);
+        }
+        console.log('resync', t.seq, JSON.stringify([...kinds]), JSON.stringify(t.operations.slice(0, 2)));
+      }
     }
 
     printTable(

@@ -38,7 +38,7 @@ export interface EngineHooks {
 export interface EngineOptions {
   clock?: Clock;
   retry?: RetryOptions;
-  /** Operations in flight at once (the netlink socket pipelines up to 1024 requests). Default 1024. */
+  /** Operations in flight at once. Default 256 (more floods the event sockets: see the issue notes). */
   concurrency?: number;
   /** Longest stretch of operations run without giving the event loop a turn. Default 10 ms. */
   sliceMs?: number;
@@ -303,7 +303,7 @@ export class Engine {
       graph,
       applied: this.applied,
       view: this.view,
-      concurrency: this.options.concurrency ?? 1024,
+      concurrency: this.options.concurrency ?? 256,
       sliceMs: this.options.sliceMs ?? 10,
       settled: (op, result, ms) => {
         if (op.kind === 'create' && result.outcome === 'skipped' && !result.keepStatus) skipped.push(op.key);
