@@ -5,7 +5,7 @@
 import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { creatingGroup, ownerAlias } from './ownership.js';
+import { creatingGroup, isHalfMadeLink, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -87,7 +87,7 @@ const unmarkedOwnLinks = new WeakMap<NamespaceView, Set<number>>();
 /** True for a link of ours that lacks its mark (see unmarkedOwnLinks). */
 export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number, label: string): boolean {
   const link = view.links.get(ifindex);
-  if (link && !link.alias && link.group === creatingGroup(label)) return true; // left by a killed agent
+  if (link && isHalfMadeLink(link, label)) return true; // left by a killed agent
   return unmarkedOwnLinks.get(view)?.has(ifindex) ?? false;
 }
 

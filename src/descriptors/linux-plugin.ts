@@ -24,7 +24,7 @@ import { arpDescriptor } from './arp.js';
 import { namespaceFact, addressItem } from './fact-keys.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { validateConfig } from './invalid-value.js';
-import { AGENT_PROTOCOL, creatingGroup, ownedConfigName } from './ownership.js';
+import { AGENT_PROTOCOL, isHalfMadeLink, ownedConfigName } from './ownership.js';
 
 export interface PluginLogger {
   info(object: object, message?: string): void;
@@ -201,9 +201,8 @@ export class LinuxPlugin {
    * are created again. No operation of ours can be under way in a namespace whose view just opened.
    */
   private async removeHalfMadeLinks(view: NamespaceView): Promise<void> {
-    const group = creatingGroup(this.options.label);
     for (const link of view.links.list()) {
-      if (link.alias || link.group !== group) continue;
+      if (!isHalfMadeLink(link, this.options.label)) continue;
       this.logger?.warn(
         { namespace: view.id, link: link.name, ifindex: link.index },
         'removing a link an earlier run created and did not finish',

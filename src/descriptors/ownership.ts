@@ -31,3 +31,8 @@ export function ownedConfigName(label: string, alias: string | undefined): strin
   const prefix = `${ALIAS_PREFIX}:${label}:`;
   return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
 }
+
+/** A link an agent of this label created and did not live to mark: no alias, still in its group. */
+export function isHalfMadeLink(link: { alias?: string; group?: number }, label: string): boolean {
+  return !link.alias && link.group === creatingGroup(label);
+}

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,53 +19,10 @@ import {
   ipLink,
   seedPair,
   tag,
+  followEvents,
   type SeedPair,
   type StatusRow,
 } from '../helpers/agent.js';
-
-interface SseEvent {
-  type: string;
-  data: Record<string, unknown>;
-}
-
-/** Follows /v1/events of a TCP agent; collects every event. */
-function followEvents(
-  agent: AgentProcess,
-  token: string | undefined,
-): { events: SseEvent[]; status: Promise<number>; close(): void } {
-  const events: SseEvent[] = [];
-  const url = new URL(agent.server);
-  let request: http.ClientRequest | undefined;
-  const status = new Promise<number>((resolve, reject) => {
-    request = http.get(
-      {
-        host: url.hostname,
-        port: Number(url.port),
-        path: '/v1/events',
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-      },
-      (res) => {
-        resolve(res.statusCode ?? 0);
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end;
-          while ((end = buffer.indexOf('\n\n')) !== -1) {
-            const block = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const type = /^event: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (type && data) events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
-          }
-        });
-        res.on('error', () => undefined);
-      },
-    );
-    request.on('error', (error) => (events.length ? undefined : reject(error)));
-  });
-  return { events, status, close: () => request?.destroy() };
-}
 
 describe('HTTP API', { skip: skipUnlessRoot() }, () => {
   const cleanup = new Cleanup();

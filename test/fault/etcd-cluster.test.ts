@@ -19,6 +19,7 @@ import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { ip, ipJson, skipUnlessRoot } from '../helpers/kernel.js';
 import {
   AgentProcess,
+  checkVethEnds,
   Cleanup,
   configKey,
   deleteNamespaces,
@@ -66,18 +67,10 @@ function extraPair(
 
 /** ifindex of the extra pair's ends, or throws when it is not configured as it should be. */
 function checkExtra(pair: SeedPair, i: number): [number, number] {
-  const x = ipLink(pair.ns1, `fx${i}`);
-  const y = ipLink(pair.ns2, `fy${i}`);
-  assert.ok(x && y, `extra pair ${i} exists`);
-  assert.ok(x.flags.includes('UP') && y.flags.includes('UP'), `extra pair ${i} up`);
-  assert.equal(x.mtu, 1400);
-  assert.ok(
-    (x.addr_info ?? []).some((a) => a.local === `10.66.${i}.1`),
-    `fx${i} address`,
-  );
-  assert.ok(
-    (y.addr_info ?? []).some((a) => a.local === `10.66.${i}.2`),
-    `fy${i} address`,
+  const [x, y] = checkVethEnds(
+    { ns: pair.ns1, name: `fx${i}`, address: `10.66.${i}.1` },
+    { ns: pair.ns2, name: `fy${i}`, address: `10.66.${i}.2` },
+    1400,
   );
   return [x.ifindex, y.ifindex];
 }

@@ -16,7 +16,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -41,6 +40,8 @@ import {
 } from '../helpers/kernel.js';
 import {
   AgentProcess,
+  checkVethEnds,
+  followEvents,
   Cleanup,
   configKey,
   deleteNamespaces,
@@ -222,39 +223,6 @@ describe('fault injection seam, in process, real kernel', { skip: skipUnlessRoot
 // ---------------------------------------------------------------------------------------------
 // Through the agent process
 
-interface SseEvent {
-  type: string;
-  data: Record<string, unknown>;
-}
-
-/** Follows /v1/events of a TCP agent, collecting every event. */
-function followEvents(agent: AgentProcess): { events: SseEvent[]; ready: Promise<void>; close(): void } {
-  const events: SseEvent[] = [];
-  const url = new URL(agent.server);
-  let request: http.ClientRequest | undefined;
-  const ready = new Promise<void>((resolve, reject) => {
-    request = http.get({ host: url.hostname, port: Number(url.port), path: '/v1/events' }, (res) => {
-      resolve();
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const type = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (type && data) events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
-        }
-      });
-      res.on('error', () => undefined);
-    });
-    request.on('error', reject);
-  });
-  return { events, ready, close: () => request?.destroy() };
-}
-
 /** Starts the agent (embedded store in a temporary directory) with NETNS_AGENT_FAULTS = spec. */
 async function startWithFaults(label: string, spec: string, cleanup: Cleanup): Promise<AgentProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'netns-agent-fault-'));
@@ -372,7 +340,7 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
       );
       const sse = followEvents(agent);
       cleanup.add(() => sse.close());
-      await sse.ready;
+      await sse.status;
 
       // set up under the faults: the items need link and gateway facts the lost events carried
       const routeKey = configKey(label, 'route', 'to-lan');
@@ -525,18 +493,10 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
     const configuredAfter = Date.now() - started;
     await eventually(() => {
       for (let i = 0; i < PAIRS; i++) {
-        const a = ipLink(nsA, `fa${i}`);
-        const b = ipLink(nsB, `fb${i}`);
-        assert.ok(a && b, `pair ${i} exists`);
-        assert.ok(a.flags.includes('UP') && b.flags.includes('UP'), `pair ${i} up`);
-        assert.equal(a.mtu, 1450);
-        assert.ok(
-          (a.addr_info ?? []).some((x) => x.local === `10.77.${i}.1`),
-          `fa${i} address`,
-        );
-        assert.ok(
-          (b.addr_info ?? []).some((x) => x.local === `10.77.${i}.2`),
-          `fb${i} address`,
+        const [a, b] = checkVethEnds(
+          { ns: nsA, name: `fa${i}`, address: `10.77.${i}.1` },
+          { ns: nsB, name: `fb${i}`, address: `10.77.${i}.2` },
+          1450,
         );
         assert.equal(a.ifalias, `netns-agent:${label}:a${i}`);
         assert.equal(b.ifalias, `netns-agent:${label}:b${i}`);

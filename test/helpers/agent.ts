@@ -372,6 +372,74 @@ export function checkSeedPair(pair: SeedPair): { ifindex1: number; ifindex2: num
   return { ifindex1: l1.ifindex, ifindex2: l2.ifindex };
 }
 
+export interface SseEvent {
+  type: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Follows /v1/events of a TCP agent and collects every event; `status` resolves with the HTTP status
+ * once the stream is open.
+ */
+export function followEvents(
+  agent: AgentProcess,
+  token?: string,
+): { events: SseEvent[]; status: Promise<number>; close(): void } {
+  const events: SseEvent[] = [];
+  const url = new URL(agent.server);
+  let request: http.ClientRequest | undefined;
+  const status = new Promise<number>((resolve, reject) => {
+    request = http.get(
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        path: '/v1/events',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      },
+      (res) => {
+        resolve(res.statusCode ?? 0);
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) !== -1) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const type = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (type && data) events.push({ type, data: JSON.parse(data) as Record<string, unknown> });
+          }
+        });
+        res.on('error', () => undefined);
+      },
+    );
+    request.on('error', (error) => (events.length ? undefined : reject(error)));
+  });
+  return { events, status, close: () => request?.destroy() };
+}
+
+/** One end of a VETH pair as a test expects it: its namespace, host name and IPv4 address. */
+export interface ExpectedEnd {
+  ns: string;
+  name: string;
+  address: string;
+}
+
+/** Asserts both ends exist, are up, have the MTU and their address; returns their ifindexes. */
+export function checkVethEnds(a: ExpectedEnd, b: ExpectedEnd, mtu: number): [IpLink, IpLink] {
+  const links = [a, b].map((end) => {
+    const link = ipLink(end.ns, end.name);
+    if (!link) throw new Error(`no ${end.name} in ${end.ns}`);
+    if (!link.flags.includes('UP')) throw new Error(`${end.name}: not up (${link.flags.join(',')})`);
+    if (!(link.addr_info ?? []).some((x) => x.local === end.address))
+      throw new Error(`${end.name}: no address ${end.address}`);
+    return link;
+  }) as [IpLink, IpLink];
+  if (links[0].mtu !== mtu) throw new Error(`${a.name}: MTU ${links[0].mtu}, want ${mtu}`);
+  return links;
+}
+
 /** Removes named namespaces (ignoring those already gone). */
 export function deleteNamespaces(...names: string[]): void {
   for (const name of names) if (existsSync(`/var/run/netns/${name}`)) ipTry(null, ['netns', 'del', name]);
