@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
+# Each tier's output is also kept, so that the failures can be repeated at the very end: CI shows
+# only the tail of a long run.
+results=dist/test-results
+mkdir -p "$results"
+failed=()
 for tier in "$@"; do
   dir=dist/test/$tier
   [ -d "$dir" ] || { echo "tier $tier: no tests"; continue; }
@@ -17,6 +22,18 @@ for tier in "$@"; do
   concurrency=1
   [ "$tier" = unit ] && concurrency=2
   echo "=== tier $tier (${#files[@]} files)"
-  node --test --test-concurrency=$concurrency --test-reporter=spec "${files[@]}" || status=1
+  if ! node --test --test-concurrency=$concurrency --test-reporter=spec "${files[@]}" 2>&1 |
+    tee "$results/$tier.log"; then
+    status=1
+    failed+=("$tier")
+  fi
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo
+  echo "=== failures, again (tiers: ${failed[*]}; whole output in $results/)"
+  for tier in "${failed[@]}"; do
+    echo "--- tier $tier"
+    sed -n '/failing tests:/,$p' "$results/$tier.log" | grep -vE '^\s+at ' | head -c 12000
+  done
+fi
 exit $status

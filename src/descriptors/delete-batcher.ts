@@ -5,16 +5,19 @@
  */
 import type { NamespaceView } from './namespace-views.js';
 import { isGone } from './link-ops.js';
-
-/** IFLA_GROUP used only for links about to be deleted. */
-export const DOOMED_GROUP = 0x6e61; // 'na'
+import { DOOMED_GROUP } from './ownership.js';
 
 const BATCH_WINDOW_MS = 5;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 interface Batch {
   view: NamespaceView;
   indexes: number[];
-  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+  waiters: Waiter[];
 }
 
 export class DeleteBatcher {
@@ -42,28 +45,62 @@ export class DeleteBatcher {
     for (const batch of batches) void this.run(batch);
   }
 
+  /**
+   * Each link gets its own outcome: one refused request must not fail the others, nor leave links
+   * that were not deleted in the doomed group (a later batch would delete them with its own).
+   */
   private async run(batch: Batch): Promise<void> {
     const { view, indexes, waiters } = batch;
-    try {
-      if (indexes.length === 1) {
-        await view.handle.linkDel(indexes[0]!).catch((error: unknown) => {
-          if (!isGone(error)) throw error;
-        });
-      } else {
-        await Promise.all(
-          indexes.map((index) =>
-            view.handle.linkSetGroup(index, DOOMED_GROUP).catch((error: unknown) => {
-              if (!isGone(error)) throw error;
-            }),
-          ),
-        );
-        await view.handle.linkDelGroup(DOOMED_GROUP).catch((error: unknown) => {
-          if (!isGone(error)) throw error;
-        });
-      }
-      for (const waiter of waiters) waiter.resolve();
-    } catch (error) {
-      for (const waiter of waiters) waiter.reject(error);
+    if (indexes.length === 1) {
+      await settle(waiters[0]!, deleteOne(view, indexes[0]!));
+      return;
     }
+    const grouped: number[] = [];
+    const alone: number[] = [];
+    await Promise.all(
+      indexes.map(async (index, i) => {
+        try {
+          await view.handle.linkSetGroup(index, DOOMED_GROUP);
+          grouped.push(i);
+        } catch (error) {
+          if (isGone(error)) waiters[i]!.resolve();
+          else alone.push(i); // refused: deleted by itself below
+        }
+      }),
+    );
+    let groupDeleted = grouped.length === 0;
+    if (!groupDeleted) {
+      try {
+        await view.handle.linkDelGroup(DOOMED_GROUP);
+        groupDeleted = true;
+      } catch (error) {
+        groupDeleted = isGone(error);
+      }
+    }
+    if (groupDeleted) for (const i of grouped) waiters[i]!.resolve();
+    else alone.push(...grouped);
+    await Promise.all(alone.map((i) => settle(waiters[i]!, deleteOne(view, indexes[i]!, true))));
+  }
+}
+
+/** Deletes one link; gone already is done. `regroup`: on failure, take it out of the doomed group. */
+async function deleteOne(view: NamespaceView, index: number, regroup = false): Promise<void> {
+  try {
+    await view.handle.linkDel(index);
+  } catch (error) {
+    if (isGone(error)) return;
+    // Best effort: if this fails too, the link stays doomed and goes with the next batch there;
+    // the engine retries its removal anyway, or re-marks it if it is wanted again.
+    if (regroup) await view.handle.linkSetGroup(index, 0).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function settle(waiter: Waiter, work: Promise<void>): Promise<void> {
+  try {
+    await work;
+    waiter.resolve();
+  } catch (error) {
+    waiter.reject(error);
   }
 }

@@ -5,7 +5,7 @@
 import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { creatingGroup, isHalfMadeLink, ownerAlias } from './ownership.js';
+import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -46,6 +46,7 @@ export function linkDifferences(link: Link, wanted: LinkAttributes): LinkAttribu
   if (wanted.mac !== undefined && wanted.mac !== link.mac) diff.mac = wanted.mac;
   if (wanted.alias !== undefined && wanted.alias !== (link.alias ?? '')) diff.alias = wanted.alias;
   if (wanted.name !== undefined && wanted.name !== link.name) diff.name = wanted.name;
+  if (wanted.alias !== undefined && link.group === DOOMED_GROUP) diff.group = 0;
   return diff;
 }
 

@@ -22,6 +22,13 @@ export function creatingGroup(label: string): number {
   return (0x6e62 * 0x10000 + ((hash ^ (hash >>> 16)) & 0xffff)) >>> 0;
 }
 
+/**
+ * IFLA_GROUP only for links about to be deleted: the delete batcher moves them there and deletes
+ * the group in one request (src/descriptors/delete-batcher.ts). A wanted link found in it (a removal
+ * that failed half-way, then the item came back) is taken out again like any other difference.
+ */
+export const DOOMED_GROUP = 0x6e61; // 'na'
+
 export function ownerAlias(label: string, configName: string): string {
   return `${ALIAS_PREFIX}:${label}:${configName}`;
 }

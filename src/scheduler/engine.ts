@@ -67,6 +67,8 @@ export class Engine {
   private readonly failures = new Map<string, { retries: number }>();
   /** Removals put off because a dependent's removal failed: dependent -> those keys. */
   private readonly blockedRemovals = new Map<string, Set<string>>();
+  /** Applied items whose removal failed or was skipped (see PlanInput.stuckRemovals). */
+  private readonly stuckRemovals = new Set<string>();
   private readonly queue = new WorkQueue();
   private readonly history: History;
   private readonly retryPolicy: RetryPolicy;
@@ -151,7 +153,7 @@ export class Engine {
       for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
     for (const { key, value } of change.puts ?? []) graph.putConfig(key, value, dirty);
     for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
-    const plan = makePlan({ graph, applied: this.applied, dirty });
+    const plan = makePlan({ graph, applied: this.applied, dirty, stuckRemovals: this.liveStuckRemovals() });
     return { actions: describePlan(plan), plan };
   }
 
@@ -279,7 +281,7 @@ export class Engine {
         record.errors.push({ key: f.descriptor, operation: 'retrieve', error: errorInfo(f.error, true) });
     }
     const t2 = performance.now();
-    const plan = makePlan({ graph, applied: this.applied, dirty });
+    const plan = makePlan({ graph, applied: this.applied, dirty, stuckRemovals: this.liveStuckRemovals() });
     const t3 = performance.now();
 
     const withOps = new Set<string>();
@@ -364,7 +366,10 @@ export class Engine {
         record.counts[op.kind]++;
         this.failures.delete(op.key);
         this.retryTimer.cancel(op.key);
-        if (op.kind === 'delete') this.unblock(op.key);
+        if (op.kind === 'delete') {
+          this.stuckRemovals.delete(op.key);
+          this.unblock(op.key);
+        }
         if (op.kind !== 'delete') this.setStatus(op.key, { state: 'configured' }, now);
         else if (!op.recreate) {
           const outcome = plan.outcomes.get(op.key);
@@ -398,9 +403,18 @@ export class Engine {
         }
         break;
     }
+    if (op.kind === 'delete' && result.outcome !== 'done' && this.applied.has(op.key))
+      this.stuckRemovals.add(op.key);
     if (record.operations.length < (this.options.historyOperationLimit ?? 1000)) record.operations.push(rec);
     else record.operationsOmitted++;
     this.options.hooks?.operation?.(rec);
+  }
+
+  /** The stuck removals still applied (others were removed some other way, e.g. a resync). */
+  private liveStuckRemovals(): ReadonlySet<string> | undefined {
+    if (this.stuckRemovals.size === 0) return undefined;
+    for (const key of this.stuckRemovals) if (!this.applied.has(key)) this.stuckRemovals.delete(key);
+    return this.stuckRemovals;
   }
 
   /** `key` is removed: the removals that waited for it are tried again. */

@@ -27,6 +27,12 @@ export interface PlanInput {
   applied: ReadonlyMap<string, AppliedItem>;
   /** Keys whose desired value, fact, or failure changed, or that are retried or resynced. */
   dirty: Iterable<string>;
+  /**
+   * Applied items whose removal failed or was skipped. They may be no longer desired, so the
+   * graph does not list them as dependents; a removal of what they were built on must still wait
+   * for theirs.
+   */
+  stuckRemovals?: ReadonlySet<string>;
 }
 
 const CONFIGURED: Outcome = { state: 'configured' };
@@ -54,7 +60,7 @@ export function plan(input: PlanInput): Plan {
       if (why !== undefined) removal.set(key, { recreate: true, why });
     }
   }
-  cascadeRemovals(graph, applied, removal, wanted);
+  cascadeRemovals(graph, applied, removal, wanted, input.stuckRemovals);
 
   const deletes: PlannedOperation[] = [];
   for (const [key, r] of removal) {
@@ -276,13 +282,14 @@ function cascadeRemovals(
   applied: ReadonlyMap<string, AppliedItem>,
   removal: Map<string, { recreate: boolean; why: string }>,
   wanted: ReadonlySet<string>,
+  stuckRemovals: ReadonlySet<string> | undefined,
 ): void {
   const holds = (k: string): boolean => graph.facts.has(k) || (applied.has(k) && !removal.has(k));
   const members = (p: string): Iterable<string> => graph.membersOf(p);
   const queue = [...removal.keys()];
   for (let i = 0; i < queue.length; i++) {
     const removed = queue[i]!;
-    graph.forEachDependent(removed, (dependent) => {
+    const visit = (dependent: string): void => {
       if (removal.has(dependent)) return;
       const a = applied.get(dependent);
       if (!a) return;
@@ -291,7 +298,9 @@ function cascadeRemovals(
       const recreate = wanted.has(dependent);
       removal.set(dependent, { recreate, why: recreate ? `${removed} is re-created` : lost.reason });
       queue.push(dependent);
-    });
+    };
+    graph.forEachDependent(removed, visit);
+    if (stuckRemovals !== undefined) for (const key of stuckRemovals) visit(key);
   }
 }
 

@@ -51,14 +51,17 @@ export function runDag(
     };
     const pump = (): void => {
       if (deferred) return;
+      let started = 0;
       while (inFlight < options.limit && head < ready.length) {
-        if (performance.now() - sliceStart > options.sliceMs) {
+        // At least one task per turn, so a slow turn (GC, a loaded machine) cannot defer forever.
+        if (started > 0 && performance.now() - sliceStart > options.sliceMs) {
           deferred = true;
           setImmediate(resume);
           return;
         }
         const i = ready[head++]!;
         inFlight++;
+        started++;
         run(i, () => finish(i));
       }
     };

@@ -14,6 +14,12 @@ const NODES = ['n/0', 'n/1', 'n/2', 'n/3', 'n/4'];
 const FACTS = ['fact/a', 'fact/b'];
 const TARGETS = [...NODES, ...FACTS, 'n/0/d'];
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 5000);
+// To replay a failure: PROPERTY_SEED and PROPERTY_PATH from fast-check's report. PROPERTY_SLICE_MS=0
+// makes the engine yield between every two operations (other interleavings of coalesced commits).
+const REPLAY = process.env.PROPERTY_SEED
+  ? { seed: Number(process.env.PROPERTY_SEED), path: process.env.PROPERTY_PATH }
+  : {};
+const SLICE_MS = Number(process.env.PROPERTY_SLICE_MS ?? 10);
 
 const valueArb: fc.Arbitrary<NodeValue> = fc
   .record({
@@ -167,7 +173,11 @@ test(`property: the engine converges to the model (${RUNS} runs)`, async () => {
     fc.asyncProperty(fc.array(actionArb, { maxLength: 25 }), async (actions) => {
       const kernel = new FakeKernel();
       const clock = new ManualClock();
-      const engine = new Engine({ clock, retry: { initialDelayMs: 100, maxDelayMs: 1000 } });
+      const engine = new Engine({
+        clock,
+        retry: { initialDelayMs: 100, maxDelayMs: 1000 },
+        sliceMs: SLICE_MS,
+      });
       engine.register(nodeDescriptor(kernel, { withRetrieve: true }));
       const model = new Model();
       for (const a of actions) {
@@ -199,6 +209,6 @@ test(`property: the engine converges to the model (${RUNS} runs)`, async () => {
       assert.equal(final.counts.planned, 0);
       await engine.close();
     }),
-    { numRuns: RUNS },
+    { numRuns: RUNS, ...REPLAY },
   );
 });

@@ -172,6 +172,23 @@ describe('engine: item states', () => {
     assert.equal(r.kernel.items.size, 0);
   });
 
+  // Found by the property test in CI: the derived item was no longer desired, so the graph did not
+  // list it as a dependent, and the later removal of its parent went ahead without it.
+  test('a dependent whose removal failed and that is no longer desired still goes before its dependency', async () => {
+    const r = rig({}, { withRetrieve: true });
+    await r.put(['n/0', { derive: ['d'] }]);
+    r.kernel.fail('delete', 'n/0/d', 1, false);
+    await r.del('n/0');
+    assert.equal(r.state('n/0/d'), 'failed');
+    assert.equal(r.state('n/0'), 'pending');
+    await r.put(['n/0', { bad: true }]);
+    assert.deepEqual(r.kernel.violations, []);
+    assert.deepEqual([...r.kernel.items.keys()], []);
+    assert.equal(r.state('n/0'), 'invalid');
+    assert.equal(r.state('n/0/d'), 'removed');
+    assert.deepEqual(ops(r.kernel).slice(-2), ['delete n/0/d', 'delete n/0']);
+  });
+
   test('removed items are reported to listeners, then forgotten beyond the limit', async () => {
     const r = rig({ removedStatusLimit: 1 });
     await r.put(['n/a', {}], ['n/b', {}]);
