@@ -13,6 +13,7 @@ import { openDatastoreLazily } from '../datastore/open-lazy.js';
 import { DEFAULT_STORE_FILE } from '../datastore/sqlite/store.js';
 import type { MicroserviceWatcher } from '../containers/watcher.js';
 import { LinuxPlugin } from '../descriptors/linux-plugin.js';
+import { parseAddressItem } from '../descriptors/fact-keys.js';
 import { AgentMetrics } from '../api/metrics.js';
 import { startApi, type ApiServer } from '../api/server.js';
 import { createLogger, RecentLines, type Logger } from './logger.js';
@@ -182,9 +183,17 @@ export class Agent {
     const service = this.service;
     this.metrics.setItemCounts(() => service.statusCounts());
     this.engine.onStatus((changes) => {
-      for (const status of changes) {
-        if (status.origin !== 'config') continue;
-        this.service?.emit({
+      // What users see: config items, each with its addresses folded in (an address that fails
+      // or waits shows on its interface, status-rollup.ts).
+      const seen = new Set<string>();
+      for (const change of changes) {
+        const key = change.origin === 'config' ? change.key : parseAddressItem(change.key)?.interfaceKey;
+        if (key === undefined || seen.has(key)) continue;
+        seen.add(key);
+        const status =
+          change.origin === 'config' ? (service.engineStatusOf(key) ?? change) : service.engineStatusOf(key);
+        if (!status || status.origin !== 'config') continue;
+        service.emit({
           type: 'state',
           data: {
             key: status.key,

@@ -27,6 +27,8 @@ import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, summarizePlan } from './plan-view.js';
+import { rollUp, type DerivedPart } from './status-rollup.js';
+import { addressItem } from '../descriptors/fact-keys.js';
 import type { Topology } from '../web/contract/topology.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -117,7 +119,25 @@ export class AgentApiService implements AgentService {
     return reason;
   }
 
-  private view(status: EngineStatus): ItemStatus {
+  /** A config item's engine status with its addresses' problems folded in (status-rollup.ts). */
+  private rolled(status: EngineStatus): EngineStatus {
+    if (status.state !== 'configured' || status.origin !== 'config') return status;
+    const addresses = this.engine.state.value<{ ipAddresses?: unknown }>(status.key)?.ipAddresses;
+    if (!Array.isArray(addresses) || addresses.length === 0) return status;
+    const parts: DerivedPart[] = [];
+    for (const cidr of addresses as string[])
+      parts.push({ label: `address ${cidr}`, status: this.engine.status(addressItem(status.key, cidr)) });
+    return rollUp(status, parts);
+  }
+
+  /** The status users see of a config item (addresses folded in), if the engine has one. */
+  engineStatusOf(key: string): EngineStatus | undefined {
+    const status = this.engine.status(key);
+    return status && this.rolled(status);
+  }
+
+  private view(engineStatus: EngineStatus): ItemStatus {
+    const status = this.rolled(engineStatus);
     const view = toApiStatus(status);
     const reason = this.explain(status);
     return reason ? { ...view, reason } : view;
@@ -153,8 +173,11 @@ export class AgentApiService implements AgentService {
 
   statusCounts(): Partial<Record<ItemState, number>> {
     const counts: Partial<Record<ItemState, number>> = {};
-    for (const s of this.engine.statusList())
-      if (s.origin === 'config') counts[s.state] = (counts[s.state] ?? 0) + 1;
+    for (const s of this.engine.statusList()) {
+      if (s.origin !== 'config') continue;
+      const state = this.rolled(s).state;
+      counts[state] = (counts[state] ?? 0) + 1;
+    }
     return counts;
   }
 
@@ -287,7 +310,7 @@ export class AgentApiService implements AgentService {
   }
 
   private currentState(key: string): TopologyInput['status'] | undefined {
-    const status = this.engine.status(key);
+    const status = this.engineStatusOf(key);
     if (!status) return undefined;
     const view: TopologyInput['status'] = { state: status.state };
     if (status.state === 'pending') view.reason = this.explain(status) ?? '';

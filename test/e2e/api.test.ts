@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ipTry, skipUnlessRoot } from '../helpers/kernel.js';
+import { ip, ipTry, skipUnlessRoot } from '../helpers/kernel.js';
 import {
   AgentProcess,
   checkSeedPair,
@@ -318,6 +318,46 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     const requests = Number(/^netns_agent_netlink_requests_total (\d+)/m.exec(r.text)?.[1]);
     assert.ok(requests > 0, 'netlink requests counted');
     assert.match(r.text, /^netns_agent_transactions_total\{outcome="ok"\} [1-9]/m);
+  });
+  test('an address the kernel refuses shows on its interface: failed, naming the address, in status and events', async (t) => {
+    const refusing = seedPair(label, 'e2r');
+    const local = new Cleanup();
+    t.after(() => local.run());
+    local.add(() => deleteNamespaces(refusing.ns1, refusing.ns2));
+    // A namespace someone else made, where new links get no IPv6: the kernel refuses veth1's
+    // IPv6 address (EACCES), while the link itself and its IPv4 address are fine.
+    ip(null, ['netns', 'add', refusing.ns1]);
+    ip(null, [
+      'netns',
+      'exec',
+      refusing.ns1,
+      'sh',
+      '-c',
+      'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6',
+    ]);
+    const events = followEvents(agent, token);
+    local.add(() => events.close());
+    await events.status;
+    await agent.request('PUT', `/v1/config${refusing.key1}`, JSON.stringify(refusing.veth1));
+    await agent.request('PUT', `/v1/config${refusing.key2}`, JSON.stringify(refusing.veth2));
+    await agent.until([refusing.key2], 'configured');
+    await agent.until([refusing.key1], 'failed');
+    const row = await agent.json<StatusRow>('GET', `/v1/status${refusing.key1}`);
+    assert.match(String(row.error), /^address 2001:db8::ff00:89e3:bb42\/48: .*EACCES/, JSON.stringify(row));
+    assert.ok(ipLink(refusing.ns1, 'veth1Name')?.addr_info?.some((a) => a.local === '192.168.22.1'));
+    await eventually(() => {
+      const states = events.events.filter((e) => e.type === 'state' && e.data.key === refusing.key1);
+      assert.equal(states.at(-1)?.data.state, 'failed', JSON.stringify(states));
+    }, 5000);
+    const summary = await agent.json<{ counts: Record<string, number> }>('GET', '/v1/status?summary');
+    assert.ok((summary.counts.failed ?? 0) >= 1, JSON.stringify(summary));
+
+    // without that address the interface is configured
+    const ipv4Only = { ...refusing.veth1, ip_addresses: ['192.168.22.1/24'] };
+    await agent.request('PUT', `/v1/config${refusing.key1}`, JSON.stringify(ipv4Only));
+    await agent.until([refusing.key1], 'configured');
+    for (const key of [refusing.key1, refusing.key2]) await agent.request('DELETE', `/v1/config${key}`);
+    await agent.until([refusing.key1, refusing.key2], 'removed');
   });
 });
 

@@ -489,6 +489,17 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
         configKey(label, 'route', `r${i}`),
       );
     }
+    const explain = async (error: unknown): Promise<never> => {
+      const rows = (await agent.status()).filter((r) => r.state !== 'removed' && r.state !== 'configured');
+      const notDone = (await agent.history()).flatMap((tx) =>
+        tx.operations
+          .filter((op) => op.outcome !== 'done' || op.key.includes('/address/'))
+          .map((op) => `#${tx.seq} ${op.kind} ${op.key} ${op.outcome} ${op.error?.message ?? ''}`),
+      );
+      throw new Error(
+        `seed ${seed}: ${String(error)}\nnot configured: ${JSON.stringify(rows)}\n${notDone.slice(-40).join('\n')}`,
+      );
+    };
     await agent.until(keys, 'configured', 60_000);
     const configuredAfter = Date.now() - started;
     await eventually(() => {
@@ -503,7 +514,7 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
       }
       const routes = ipJson<IpRoute[]>(nsB, ['route', 'show']).filter((r) => r.dst.startsWith('10.88.'));
       assert.equal(routes.length, PAIRS);
-    }, 10_000);
+    }, 10_000).catch(explain);
 
     // the retries are visible: failed operations with the injected errno, retried and done
     const refusals = injected(agent, 'request-error');
@@ -540,17 +551,6 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
             .map((l) => l.ifname)
             .filter((n) => n !== 'lo')
         : [];
-    const explain = async (error: unknown): Promise<never> => {
-      const rows = (await agent.status()).filter((r) => r.state !== 'removed');
-      const notDone = (await agent.history()).flatMap((tx) =>
-        tx.operations
-          .filter((op) => op.outcome !== 'done')
-          .map((op) => `#${tx.seq} ${op.kind} ${op.key} ${op.outcome} ${op.error?.message ?? ''}`),
-      );
-      throw new Error(
-        `seed ${seed}: ${String(error)}\nnot removed: ${JSON.stringify(rows)}\n${notDone.slice(-20).join('\n')}`,
-      );
-    };
     const [lastKeys, otherKeys] = [keys.slice(0, 3), keys.slice(3)];
     for (const key of otherKeys) assert.ok((await agent.request('DELETE', `/v1/config${key}`)).status < 300);
     await eventually(() => {
