@@ -185,6 +185,8 @@ static void discard_queued(nl_socket *sock) {
   }
 }
 
+static int read_queued(nl_socket *sock, uint32_t limit, int sync);
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   nl_socket *sock = (nl_socket *)handle;
   if (sock->closing) return;
@@ -206,6 +208,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     return;
   }
   if (!(events & UV_READABLE)) return;
+  read_queued(sock, MAX_DATAGRAMS_PER_WAKEUP, 0);
+}
+
+// Reads up to `limit` queued datagrams and hands them to on_data (from the event loop, or, `sync`,
+// from a JS call); then reports an error the reading met. Returns 1 when the queue is known empty.
+static int read_queued(nl_socket *sock, uint32_t limit, int sync) {
   napi_env env = sock->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -213,7 +221,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_create_array(env, &list);
   uint32_t count = 0;
   int error = 0;
-  while (count < MAX_DATAGRAMS_PER_WAKEUP) {
+  int empty = 0;
+  while (count < limit) {
     struct sockaddr_nl from;
     struct iovec iov = {recv_buffer, RECV_BUFFER_BYTES};
     struct msghdr msg = {0};
@@ -225,6 +234,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+      else empty = 1;
       break;
     }
     if (msg.msg_flags & MSG_TRUNC) {
@@ -242,11 +252,13 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_value callback, global, result;
     napi_get_reference_value(env, sock->on_data, &callback);
     napi_get_global(env, &global);
-    napi_make_callback(env, NULL, global, callback, 1, &list, &result);
+    if (sync) napi_call_function(env, global, callback, 1, &list, &result);
+    else napi_make_callback(env, NULL, global, callback, 1, &list, &result);
   }
   napi_close_handle_scope(env, scope);
   if (error == ENOBUFS && !sock->closing) discard_queued(sock);
   if (error && !sock->closing) deliver_error(sock, error);
+  return empty || error != 0;
 }
 
 // open(nsPath: string | null, protocol: number, rcvbuf: number, groups: number[],
@@ -378,6 +390,20 @@ static napi_value nl_send(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result);
   return result;
+}
+
+// readNow(handle): reads everything queued now, synchronously (its datagrams go to onData before
+// this returns). After a dump, the events queued before its snapshot are all in the queue: read
+// now, they can be ordered against it (src/netlink/link-registry.ts).
+static napi_value nl_read_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_socket *sock = socket_of(env, argv[0]);
+  for (int rounds = 0; sock && !sock->closing && rounds < 1000; rounds++) {
+    if (read_queued(sock, MAX_DATAGRAMS_PER_WAKEUP, 1)) break;
+  }
+  return NULL;
 }
 
 static napi_value nl_set_polling(napi_env env, napi_callback_info info) {
@@ -556,6 +582,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},
       {"setPolling", NULL, nl_set_polling, NULL, NULL, NULL, napi_default, NULL},
+      {"readNow", NULL, nl_read_now, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, nl_unref, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, nl_ref, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_default, NULL},

@@ -33,6 +33,8 @@ export interface NativeBinding {
   /** Returns bytes sent, or a negative errno. */
   send(handle: NativeSocketHandle, data: Buffer): number;
   setPolling(handle: NativeSocketHandle, on: boolean): void;
+  /** Reads every datagram queued now; they reach `onData` before this returns. */
+  readNow(handle: NativeSocketHandle): void;
   unref(handle: NativeSocketHandle): void;
   ref(handle: NativeSocketHandle): void;
   close(handle: NativeSocketHandle): void;

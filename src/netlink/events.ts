@@ -121,6 +121,15 @@ export class KernelEventStream {
     );
   }
 
+  /**
+   * Delivers every event queued now, before returning. After a dump, each change the dump saw has
+   * its event queued already (the kernel queues it as it makes the change): read now, those events
+   * can still be told apart from later ones.
+   */
+  readNow(): void {
+    if (!this.closed) native().readNow(this.handle);
+  }
+
   /** Lets the process exit while only this stream is open. */
   unref(): void {
     if (!this.closed) native().unref(this.handle);

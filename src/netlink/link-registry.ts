@@ -122,6 +122,10 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
     let links: Link[] | undefined;
     try {
       links = await this.handle.linkList();
+      // Events of changes the dump already shows may still be queued unread: read them now, while
+      // they are held, or they would be applied after it as if they were newer (a link deleted
+      // before the dump would come back for a moment, and be reported added again).
+      this.stream?.readNow();
     } catch (error) {
       if (!this.closed) this.emit('error', error as Error);
     } finally {
