@@ -54,6 +54,24 @@ async function settled(engine: Engine, keys: string[], timeoutMs: number): Promi
   }
 }
 
+/** W1_PROFILE=FILE: a CPU profile of the apply only (open it in Chrome's DevTools). */
+async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const prefix = uniquePrefix('w1e');
   const label = `bench${prefix}`;
@@ -73,6 +91,8 @@ async function main(): Promise<void> {
     await plugin.start();
     const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
     const raw = w1Items(label, pairs, hub, namespaces);
+    const profiler = process.env.W1_PROFILE ? await startProfiler() : undefined;
+    const usageBefore = process.cpuUsage();
     const ours = await timedCpu(async () => {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
       // As the agent does (src/agent/config-sync.ts): namespaces first, then one commit.
@@ -85,6 +105,12 @@ async function main(): Promise<void> {
         120_000,
       );
     });
+    const usage = process.cpuUsage(usageBefore);
+    if (profiler) await profiler.stop(process.env.W1_PROFILE!);
+    if (process.env.W1_DEBUG)
+      console.log(
+        `apply CPU: user ${(usage.user / 1000).toFixed(0)} ms, system ${(usage.system / 1000).toFixed(0)} ms`,
+      );
     await engine.idle();
     const resync = await engine.resync();
     if (process.env.W1_HEAP_SNAPSHOT) {

@@ -1,8 +1,12 @@
 /**
  * What users see of a configuration item includes the items derived from it that they wrote
- * themselves: an interface is not "configured" while one of its addresses failed or waits. The
- * engine keeps a status per derived item (the address is retried on its own); the API folds the
- * problems of an interface's addresses into the interface's status, naming the address.
+ * themselves: an interface is not "configured" while one of its addresses failed. The engine keeps
+ * a status per derived item (the address is retried on its own); the API folds the failure of an
+ * interface's address into the interface's status, naming the address. An address only ever waits
+ * for its interface, so a pending one beside a configured interface is a moment of a transaction:
+ * pending since before the interface was configured (or without a status yet: created in the same
+ * transaction), it is about to be added (the interface is not configured yet for users); pending
+ * since after, it goes first as the interface is being removed (the interface's status follows).
  */
 import type { ItemStatus as EngineStatus } from '../scheduler/index.js';
 
@@ -12,10 +16,10 @@ export interface DerivedPart {
   status: EngineStatus | undefined;
 }
 
-/** The item's status, or, when it is configured but a part is not, the first failed (else pending) part's. */
+/** The item's status, or, when it is configured but a part is not, the first failed (else added next) part's. */
 export function rollUp(item: EngineStatus, parts: readonly DerivedPart[]): EngineStatus {
-  if (item.state !== 'configured' || parts.length === 0) return item;
-  let pending: DerivedPart | undefined;
+  if (item.state !== 'configured') return item;
+  let next: DerivedPart | undefined;
   for (const part of parts) {
     const s = part.status;
     if (s?.state === 'failed') {
@@ -29,14 +33,10 @@ export function rollUp(item: EngineStatus, parts: readonly DerivedPart[]): Engin
       if (s.nextRetryAt !== undefined) rolled.nextRetryAt = s.nextRetryAt;
       return rolled;
     }
-    if (s?.state === 'pending' && pending === undefined) pending = part;
+    // No status yet: its operation is still to come in the transaction that configured the item.
+    const toCome = s === undefined || (s.state === 'pending' && (s.changeSeq ?? 0) < (item.changeSeq ?? 0));
+    if (toCome && next === undefined) next = part;
   }
-  if (pending === undefined) return item;
-  const s = pending.status!;
-  return {
-    ...item,
-    state: 'pending',
-    reason: `${pending.label}: ${s.reason ?? 'pending'}`,
-    updatedAt: Math.max(item.updatedAt, s.updatedAt),
-  };
+  if (next === undefined) return item;
+  return { ...item, state: 'pending', reason: `${next.label} is being added` };
 }

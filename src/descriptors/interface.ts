@@ -226,6 +226,8 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     },
 
     async retrieve(_engine, desired) {
+      // Our own last changes were acknowledged before their events were read: read those first.
+      for (const view of ctx.views.all()) view.links.catchUp();
       const byName = new Map(desired.map((d) => [d.value.name, d]));
       const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
       for (const view of ctx.views.all()) {

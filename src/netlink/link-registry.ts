@@ -83,6 +83,14 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
   }
 
   /**
+   * Reads the events queued now before returning: every change the kernel acknowledged to us
+   * before this call is then known (its event was queued as it was made). Cheap: no request.
+   */
+  catchUp(): void {
+    this.stream?.readNow();
+  }
+
+  /**
    * Re-dumps the links and reports what differs from what the registry believed; `announce`
    * false for a routine refresh (counters) that owners need not react to. Asked while a re-dump
    * runs, it runs once more after that one (whose dump may predate the events just lost), and the

@@ -25,6 +25,7 @@ export class StatusTable {
   private readonly table = new Map<string, ItemStatus>();
   private readonly removed = new Set<string>();
   private changes: ItemStatus[] = [];
+  private changeSeq = 0;
 
   constructor(private readonly removedLimit: number) {}
 
@@ -57,6 +58,7 @@ export class StatusTable {
       next.fieldErrors = identity.fieldErrors;
     }
     if (old !== undefined && sameStatus(old, next)) return;
+    next.changeSeq = ++this.changeSeq;
     this.table.set(key, next);
     this.changes.push(next);
     if (next.state === 'removed') this.remember(key);

@@ -144,6 +144,8 @@ export interface ItemStatus {
   fieldErrors?: FieldError[];
   /** Clock ms of the last change of this status. */
   updatedAt: number;
+  /** Order of this change among all status changes of the engine (later: greater). */
+  changeSeq?: number;
 }
 
 /** A desired change. */

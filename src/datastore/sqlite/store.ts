@@ -4,8 +4,8 @@
  * that also see writes made by other processes on the same file.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { AgentError, ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError, DatastoreUnavailableError } from '../errors.js';
 import type { Datastore, KeyValue, ListResult, PutEntry, Watcher, WatchOptions } from '../types.js';
@@ -46,6 +46,9 @@ function storeError(what: string, error: unknown): Error {
   return new DatastoreError(message, { cause: error });
 }
 
+/** How long after a file event the store keeps checking for a commit every millisecond. */
+const BURST_MS = 50;
+
 export class SqliteStore implements Datastore {
   readonly kind = 'sqlite';
   readonly file: string;
@@ -57,6 +60,11 @@ export class SqliteStore implements Datastore {
   readonly #allWatchers = new Set<SqliteWatcher>();
   #pollTimer: NodeJS.Timeout | undefined;
   #pollSoon: NodeJS.Immediate | undefined;
+  /** inotify on the store's directory: another process's commit is seen at once, not at the next poll. */
+  #fileWatch: FSWatcher | undefined;
+  /** After a file event: checks every millisecond for a while (see #watchFiles). */
+  #burstTimer: NodeJS.Timeout | undefined;
+  #burstUntil = 0;
   #dataVersion: number;
   #writtenRevisions = 0;
   #writtenRows = 0;
@@ -168,6 +176,7 @@ export class SqliteStore implements Datastore {
     attach: (watcher) => {
       this.#watchers.add(watcher);
       this.#pollTimer ??= setInterval(() => this.#checkForeignWrites(), this.#pollIntervalMs);
+      this.#fileWatch ??= this.#watchFiles();
     },
     detach: (watcher) => {
       this.#watchers.delete(watcher);
@@ -191,6 +200,45 @@ export class SqliteStore implements Datastore {
     if (this.#watchers.size > 0) this.#pollSoon ??= setImmediate(() => this.#pollWatchers());
   }
 
+  /**
+   * A commit of another process writes the -wal file (WAL mode), and inotify tells us at once; but
+   * the commit becomes visible only when the writer has synced the file and updated the shared index
+   * (memory-mapped: no event), a few milliseconds later. So a file event starts a short burst of the
+   * same cheap check the timer makes, every millisecond: a `netnsctl put` reaches the agent in about
+   * the time of its own fsync instead of up to a poll interval later. The timer stays: inotify may
+   * not see everything (e.g. on some network filesystems).
+   */
+  #watchFiles(): FSWatcher | undefined {
+    const name = basename(this.file);
+    try {
+      const watcher = watch(dirname(this.file), { persistent: false }, (_event, file) => {
+        if (file !== null && file.startsWith(name)) this.#startBurst();
+      });
+      watcher.on('error', () => {
+        watcher.close();
+        if (this.#fileWatch === watcher) this.#fileWatch = undefined;
+      });
+      return watcher;
+    } catch {
+      return undefined; // the timer alone
+    }
+  }
+
+  #startBurst(): void {
+    this.#burstUntil = performance.now() + BURST_MS;
+    if (this.#burstTimer !== undefined || this.#watchers.size === 0) return;
+    this.#burstTimer = setInterval(() => {
+      this.#checkForeignWrites();
+      if (performance.now() > this.#burstUntil || this.#watchers.size === 0) this.#stopBurst();
+    }, 1);
+    this.#burstTimer.unref();
+  }
+
+  #stopBurst(): void {
+    clearInterval(this.#burstTimer);
+    this.#burstTimer = undefined;
+  }
+
   #checkForeignWrites(): void {
     let version: number;
     try {
@@ -212,6 +260,9 @@ export class SqliteStore implements Datastore {
   #stopPolling(): void {
     clearInterval(this.#pollTimer);
     this.#pollTimer = undefined;
+    this.#fileWatch?.close();
+    this.#fileWatch = undefined;
+    this.#stopBurst();
     if (this.#pollSoon !== undefined) clearImmediate(this.#pollSoon);
     this.#pollSoon = undefined;
   }

@@ -13,15 +13,15 @@ const item = (state: ItemStatus['state'], extra: Partial<ItemStatus> = {}): Item
 });
 
 describe('status roll-up of an item and its addresses', () => {
-  test('configured with configured (or not yet planned) addresses stays as it is', () => {
+  test('configured with configured addresses stays as it is', () => {
     const s = item('configured');
-    assert.equal(
-      rollUp(s, [
-        { label: 'address a', status: item('configured') },
-        { label: 'b', status: undefined },
-      ]),
-      s,
-    );
+    assert.equal(rollUp(s, [{ label: 'address a', status: item('configured') }]), s);
+  });
+
+  test('an address without a status yet (created next in the same transaction) is being added', () => {
+    const r = rollUp(item('configured'), [{ label: 'address a', status: undefined }]);
+    assert.equal(r.state, 'pending');
+    assert.equal(r.reason, 'address a is being added');
   });
 
   test('a failed address makes the item failed, naming the address, with its retries', () => {
@@ -44,12 +44,26 @@ describe('status roll-up of an item and its addresses', () => {
     assert.equal(r.key, 'k');
   });
 
-  test('a pending address makes the item pending with the reason', () => {
-    const r = rollUp(item('configured'), [
-      { label: 'address 10.0.0.1/24', status: item('pending', { reason: 'claimed by other' }) },
+  test('an address pending since before the interface was configured: the item is pending, the address being added', () => {
+    const r = rollUp(item('configured', { changeSeq: 5 }), [
+      {
+        label: 'address 10.0.0.1/24',
+        status: item('pending', { reason: 'waiting for interface x', changeSeq: 3 }),
+      },
     ]);
     assert.equal(r.state, 'pending');
-    assert.equal(r.reason, 'address 10.0.0.1/24: claimed by other');
+    assert.equal(r.reason, 'address 10.0.0.1/24 is being added');
+  });
+
+  test('an address pending since after (it goes first while the interface is removed) changes nothing', () => {
+    const s = item('configured', { changeSeq: 5 });
+    const r = rollUp(s, [
+      {
+        label: 'address 10.0.0.1/24',
+        status: item('pending', { reason: 'waiting for interface x', changeSeq: 7 }),
+      },
+    ]);
+    assert.equal(r, s);
   });
 
   test('an item that is not configured is shown as it is', () => {

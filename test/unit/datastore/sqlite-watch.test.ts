@@ -137,6 +137,23 @@ describe('SqliteStore watch', () => {
     }
   });
 
+  test("another process's write is seen at once (inotify), not at the next poll", async () => {
+    const file = storeFile();
+    // A poll every minute: only the file watch can deliver the change in time.
+    const store = new SqliteStore({ file, pollIntervalMs: 60_000 });
+    try {
+      const events = collector();
+      const watcher = store.watch('/x/', { onEvent: events.onEvent });
+      await events.until(() => watcher.state === 'in-sync');
+      assert.equal(await child(file, `await store.put('/x/fast', 'v');`), 0);
+      await events.until(() => events.changes().length === 1, 2000, 'the change');
+      assert.deepEqual(events.changes()[0], { type: 'put', key: '/x/fast', value: 'v', revision: 1 });
+      await watcher.close();
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a value put while nobody runs is seen on the next start', async () => {
     const file = storeFile();
     assert.equal(await child(file, `await store.put('/p/offline', 'yes');`), 0);
