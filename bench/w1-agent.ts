@@ -88,6 +88,7 @@ async function main(): Promise<void> {
 
     // Restart: the new agent reads the store and the kernel; nothing should be written.
     await agent.stop();
+    const restartedAt = Number(process.hrtime.bigint() / 1_000_000n);
     const restart = await timed(async () => {
       agent = await startAgent(['--label', label, '--store', storeFile], PORT);
       for (;;) {
@@ -131,6 +132,8 @@ async function main(): Promise<void> {
 
     // One VETH pair put -> both ends configured, many rounds.
     const latencies: number[] = [];
+    /** Of each round: the store's own commit (fsync included), before the agent can know. */
+    const putLatencies: number[] = [];
     const roundStarts: number[] = [];
     const roundFollower = new StateFollower(agent!.server);
     await new Promise((r) => setTimeout(r, 200));
@@ -163,8 +166,10 @@ async function main(): Promise<void> {
           }),
         },
       ]);
+      const stored = process.hrtime.bigint();
       await roundFollower.until(pairKeys, 'configured', 10_000);
       latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+      putLatencies.push(Number(stored - start) / 1e6);
       if (process.env.W1_DEBUG) roundStarts.push(Number(start / 1_000_000n));
       await store.delete(pairKeys[0]!);
       await store.delete(pairKeys[1]!);
@@ -173,10 +178,26 @@ async function main(): Promise<void> {
     roundFollower.close();
     if (process.env.W1_DEBUG) {
       const slowest = latencies
-        .map((ms, round) => ({ ms, round, at: (roundStarts[round] ?? 0) - (roundStarts[0] ?? 0) }))
+        .map((ms, round) => ({
+          ms,
+          putMs: putLatencies[round],
+          round,
+          at: (roundStarts[round] ?? 0) - (roundStarts[0] ?? 0),
+        }))
         .sort((a, b) => b.ms - a.ms)
         .slice(0, 6);
-      console.log('slowest rounds', JSON.stringify(slowest));
+      console.log(
+        'slowest rounds (at: ms after round 0, which began',
+        (roundStarts[0] ?? 0) - restartedAt,
+        'ms after the agent was started)',
+        JSON.stringify(slowest),
+      );
+      // With AGENT_NODE_FLAGS=--trace-gc: the agent's collections that paused it 5 ms or more.
+      const pauses = agent!.log
+        .join('')
+        .split('\n')
+        .filter((l) => / (\d+\.\d+) \/ /.test(l) && Number(/, (\d+\.\d+) \/ /.exec(l)?.[1] ?? 0) >= 5);
+      if (pauses.length) console.log('GC pauses >= 5 ms:\n' + pauses.slice(-20).join('\n'));
     }
     const rss = agent!.peakRssMb();
 
