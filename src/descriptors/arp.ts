@@ -25,6 +25,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         {
           key: linkUpFact(namespaceId(value.namespace), ctx.hostNameOf(desired, value.interface)),
           reason: `waiting for interface ${value.interface} to be up in ${describeNamespace(value.namespace)}`,
+          // Came up again: the kernel flushed the entry when the link went down (kernel-facts.ts).
+          recreateOnChange: true,
         },
       ];
     },

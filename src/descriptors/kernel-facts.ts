@@ -43,6 +43,14 @@ interface GatewayWatch {
 export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /** Facts currently asserted, by key, with the value last sent. */
   private readonly asserted = new Map<string, string>();
+  /**
+   * Values of the asserted "link is up" facts. Each time a link comes up its fact gets a new value
+   * (`upSeq`): the kernel flushed the link's routes (and neighbours) when it went down, so what was
+   * built on the fact must be made again, even when the down and the up reach the engine together
+   * (the agent heals a link set down within milliseconds) and the fact looks merely re-asserted.
+   */
+  private readonly upFacts = new Map<string, { ifindex: number; upSeq: number }>();
+  private upSeq = 0;
   private readonly gateways = new Map<string, GatewayWatch>();
   /** The same watches by namespace id, so a re-check reads only what it needs. */
   private readonly gatewaysByNamespace = new Map<string, Map<string, GatewayWatch>>();
@@ -126,10 +134,16 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   private linkFacts(nsId: string, link: Link, changes: FactChange[]): void {
     this.set(linkFact(nsId, link.name), { ifindex: link.index }, changes);
-    this.set(linkUpFact(nsId, link.name), link.up ? { ifindex: link.index } : undefined, changes);
+    const upKey = linkUpFact(nsId, link.name);
+    if (!link.up) return this.set(upKey, undefined, changes);
+    if (this.upFacts.get(upKey)?.ifindex === link.index) return; // still up: the same fact
+    const value = { ifindex: link.index, upSeq: ++this.upSeq };
+    this.set(upKey, value, changes);
+    this.upFacts.set(upKey, value);
   }
 
   private set(key: string, value: unknown, changes: FactChange[]): void {
+    if (value === undefined) this.upFacts.delete(key);
     const text = value === undefined ? undefined : JSON.stringify(value);
     if (this.asserted.get(key) === text) return;
     if (text === undefined) this.asserted.delete(key);

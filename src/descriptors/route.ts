@@ -34,6 +34,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         deps.push({
           key: linkUpFact(nsId, host),
           reason: `waiting for interface ${value.interface} to be up in ${where}`,
+          // Came up again: the kernel flushed the route when the link went down (kernel-facts.ts).
+          recreateOnChange: true,
         });
         if (value.gateway !== undefined) {
           const fact = ctx.gatewayFact(key, nsId, host, value.gateway);

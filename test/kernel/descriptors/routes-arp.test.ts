@@ -120,6 +120,36 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.ok(findRoute(routes(ns1!), 'default', 'ra'));
     }));
 
+  // Found in CI: the agent set the link up again so fast that the down and the up reached the
+  // engine together, the "link is up" fact looked unchanged, and the routes the kernel had flushed
+  // with the link going down were never made again.
+  test('a link set down and up again at once: the routes and ARP entry the kernel flushed are made again', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!), ...gatewayRoutes(ns1!), [
+        'arp',
+        'gw',
+        {
+          name: 'gw',
+          namespace: named(ns1!),
+          interface: 'a',
+          ip_addr: '10.0.2.9',
+          hw_address: '02:00:00:00:02:09',
+        },
+      ]);
+      await agent.waitConfigured(['route', 'def'], ['route', 'lan'], ['arp', 'gw']);
+      for (let round = 0; round < 3; round++) {
+        ip(ns1!, ['link', 'set', 'ra', 'down']);
+        ip(ns1!, ['link', 'set', 'ra', 'up']);
+        await eventually(() => {
+          assertGatewayRoutes(ns1!);
+          assert.ok(
+            neighbours(ns1!, 'ra').some((n) => n.dst === '10.0.2.9' && n.lladdr === '02:00:00:00:02:09'),
+            `round ${round}: ARP entry back`,
+          );
+        }, 3000);
+      }
+    }));
+
   test('a route and an ARP entry through a host interface the agent does not manage: wait for it to be up, never touch it', () =>
     withAgent(1, async (agent, [ns1]) => {
       await agent.put(
