@@ -43,7 +43,13 @@ export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue):
         key: namespaceFact(`named/${op.key.slice(NAMED_NAMESPACE.length)}`),
         value: ASSUMED_VALUE,
       });
-    } else if (op.descriptor.name === 'interface' && op.key.startsWith(interfacePrefix)) {
+    } else if (
+      op.descriptor.name === 'interface' &&
+      op.kind === 'create' &&
+      op.key.startsWith(interfacePrefix)
+    ) {
+      // Created only: a link changed in place stays up, and its fact (routes are made again when
+      // its value changes) must keep the value the kernel gave it.
       const value = valueOf(op.key) as LinuxInterface | undefined;
       if (value?.enabled) {
         facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), value: ASSUMED_VALUE });
