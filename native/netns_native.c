@@ -143,8 +143,6 @@ typedef struct nl_socket {
   int fd;
   int polling;
   int closing;
-  int sends_in_flight;  // sendAsync work items not finished: the fd stays open until they are
-  int poll_closed;
 } nl_socket;
 
 static char *recv_buffer = NULL;
@@ -161,10 +159,6 @@ static void on_poll_closed(uv_handle_t *handle) {
   if (sock->on_data) napi_delete_reference(env, sock->on_data);
   if (sock->on_error) napi_delete_reference(env, sock->on_error);
   if (sock->self) napi_delete_reference(env, sock->self);
-  sock->on_data = sock->on_error = sock->self = NULL;
-  sock->poll_closed = 1;
-  // A send still running on a pool thread uses the fd: the last one to finish closes it.
-  if (sock->sends_in_flight > 0) return;
   close(sock->fd);
   free(sock);
 }
@@ -398,83 +392,6 @@ static napi_value nl_send(napi_env env, napi_callback_info info) {
   return result;
 }
 
-
-// sendAsync(handle, data, done(result)): the same sendto() on a thread of libuv's pool. The kernel
-// runs every message of the datagram inside that call, so meanwhile the main thread goes on (plans,
-// encodes, decodes answers). One socket's sends are serialized by the caller (src/netlink/socket.ts).
-typedef struct send_work {
-  uv_work_t req;
-  nl_socket *sock;
-  napi_ref data_ref;
-  napi_ref done_ref;
-  void *data;
-  size_t length;
-  int32_t result;
-} send_work;
-
-static void send_execute(uv_work_t *req) {
-  send_work *work = (send_work *)req->data;
-  struct sockaddr_nl kernel = {0};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t n;
-  do {
-    n = sendto(work->sock->fd, work->data, work->length, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  } while (n < 0 && errno == EINTR);
-  work->result = n < 0 ? -errno : (int32_t)n;
-}
-
-static void send_complete(uv_work_t *req, int status) {
-  send_work *work = (send_work *)req->data;
-  nl_socket *sock = work->sock;
-  napi_env env = sock->env;
-  if (status == UV_ECANCELED) work->result = -ECANCELED;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
-  napi_value done, global, arg, result;
-  napi_get_reference_value(env, work->done_ref, &done);
-  napi_get_global(env, &global);
-  napi_create_int32(env, work->result, &arg);
-  napi_delete_reference(env, work->data_ref);
-  napi_delete_reference(env, work->done_ref);
-  free(work);
-  sock->sends_in_flight--;
-  if (sock->poll_closed && sock->sends_in_flight == 0) {
-    close(sock->fd);
-    free(sock);
-  }
-  if (done) napi_make_callback(env, NULL, global, done, 1, &arg, &result);
-  napi_close_handle_scope(env, scope);
-}
-
-static napi_value nl_send_async(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  nl_socket *sock = socket_of(env, argv[0]);
-  if (!sock || sock->closing) {
-    napi_throw_error(env, "ECLOSED", "netlink socket is closed");
-    return NULL;
-  }
-  send_work *work = calloc(1, sizeof *work);
-  if (!work) return throw_errno(env, ENOMEM, "calloc", NULL);
-  work->req.data = work;
-  work->sock = sock;
-  CALL(env, napi_get_buffer_info(env, argv[1], &work->data, &work->length));
-  CALL(env, napi_create_reference(env, argv[1], 1, &work->data_ref));
-  CALL(env, napi_create_reference(env, argv[2], 1, &work->done_ref));
-  uv_loop_t *loop;
-  CALL(env, napi_get_uv_event_loop(env, &loop));
-  int rc = uv_queue_work(loop, &work->req, send_execute, send_complete);
-  if (rc < 0) {
-    napi_delete_reference(env, work->data_ref);
-    napi_delete_reference(env, work->done_ref);
-    free(work);
-    return throw_errno(env, -rc, "uv_queue_work", NULL);
-  }
-  sock->sends_in_flight++;
-  return NULL;
-}
-
 // readNow(handle): reads everything queued now, synchronously (its datagrams go to onData before
 // this returns). After a dump, the events queued before its snapshot are all in the queue: read
 // now, they can be ordered against it (src/netlink/link-registry.ts).
@@ -666,7 +583,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},
       {"setPolling", NULL, nl_set_polling, NULL, NULL, NULL, napi_default, NULL},
       {"readNow", NULL, nl_read_now, NULL, NULL, NULL, napi_default, NULL},
-      {"sendAsync", NULL, nl_send_async, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, nl_unref, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, nl_ref, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_default, NULL},

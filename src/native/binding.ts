@@ -32,8 +32,6 @@ export interface NativeBinding {
   ): NativeSocketHandle;
   /** Returns bytes sent, or a negative errno. */
   send(handle: NativeSocketHandle, data: Buffer): number;
-  /** The same on a thread of libuv's pool; `done` gets bytes sent or a negative errno. */
-  sendAsync(handle: NativeSocketHandle, data: Buffer, done: (result: number) => void): void;
   setPolling(handle: NativeSocketHandle, on: boolean): void;
   /** Reads every datagram queued now; they reach `onData` before this returns. */
   readNow(handle: NativeSocketHandle): void;

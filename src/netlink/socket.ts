@@ -113,8 +113,6 @@ export class NetlinkSocket {
   private queueHead = 0;
   private nextSeq = 1;
   private flushScheduled = false;
-  /** A sendmsg() runs on a pool thread: the next batch waits for it (and grows meanwhile). */
-  private sending = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private referenced = true;
@@ -235,7 +233,7 @@ export class NetlinkSocket {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || this.sending) return;
+    if (this.closed) return;
     const { maxInFlight, maxBatchBytes, maxBatchMessages } = this.options;
     const batch: Queued[] = [];
     let bytes = 0;
@@ -259,13 +257,8 @@ export class NetlinkSocket {
     }
     if (batch.length > 0) this.send(batch, bytes);
     // More waiting and room for it: continue after a turn of the event loop, so answers are read
-    // and other work runs between chunks (or when the send under way is done).
-    if (
-      !this.sending &&
-      this.queueHead < this.queue.length &&
-      this.pending.size < maxInFlight &&
-      !this.flushScheduled
-    ) {
+    // and other work runs between chunks.
+    if (this.queueHead < this.queue.length && this.pending.size < maxInFlight && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -298,24 +291,15 @@ export class NetlinkSocket {
             bytes,
           );
     this.counters.sendCalls++;
-    this.armTimeout();
-    // The kernel does the work of every message inside sendmsg() (creating a VETH pair takes
-    // hundreds of microseconds): on a pool thread, the main thread meanwhile plans, encodes the
-    // next batch and decodes answers. Answers are matched by sequence number as they come.
-    this.sending = true;
-    native().sendAsync(this.handle, data, (result) => {
-      this.sending = false;
-      if (this.closed) return;
-      if (result < 0) {
-        for (const { pending } of batch) {
-          // Answered already (the kernel had run it) or not: only the unanswered ones fail.
-          if (!this.pending.delete(pending.seq)) continue;
-          this.counters.errors++;
-          pending.reject(new NetlinkError(-result, pending.describe()));
-        }
+    const result = native().send(this.handle, data);
+    if (result < 0) {
+      for (const { pending } of batch) {
+        this.pending.delete(pending.seq);
+        this.counters.errors++;
+        pending.reject(new NetlinkError(-result, pending.describe()));
       }
-      if (this.queueHead < this.queue.length) this.scheduleFlush();
-    });
+    }
+    this.armTimeout();
   }
 
   /**
