@@ -78,7 +78,9 @@ async function main(): Promise<void> {
   const hub = `${prefix}hub`;
   const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
   addNamespaces([hub, ...namespaces]);
-  const engine = new Engine({ concurrency: Number(process.env.W1_CONCURRENCY ?? 256) });
+  const engine = new Engine(
+    process.env.W1_CONCURRENCY ? { concurrency: Number(process.env.W1_CONCURRENCY) } : {},
+  );
   const plugin = new LinuxPlugin({ label, engine });
   try {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
