@@ -38,7 +38,11 @@ export interface EngineHooks {
 export interface EngineOptions {
   clock?: Clock;
   retry?: RetryOptions;
-  /** Operations in flight at once. Default 256 (more floods the event sockets: see the issue notes). */
+  /**
+   * Operations in flight at once. Default 256. More makes W1's teardown faster (a link removal waits
+   * for its deletion batch, so this bounds a batch) but raised the agent's peak memory and pair
+   * latency in the benchmarks of 2026-11-30 (see the README's benchmark notes).
+   */
   concurrency?: number;
   /** Longest stretch of operations run without giving the event loop a turn. Default 10 ms. */
   sliceMs?: number;
