@@ -286,6 +286,23 @@ function cascadeRemovals(
 ): void {
   const holds = (k: string): boolean => graph.facts.has(k) || (applied.has(k) && !removal.has(k));
   const members = (p: string): Iterable<string> => graph.membersOf(p);
+  // Stuck removals by what they depend on (by key; those with a folder dependency are always looked at).
+  let stuckByKey: Map<string, string[]> | undefined;
+  const stuckLoose: string[] = [];
+  for (const key of stuckRemovals ?? []) {
+    for (const d of applied.get(key)?.deps ?? []) {
+      if (d.prefix !== undefined) {
+        stuckLoose.push(key);
+        continue;
+      }
+      stuckByKey ??= new Map();
+      for (const k of d.keys) {
+        const list = stuckByKey.get(k);
+        if (list) list.push(key);
+        else stuckByKey.set(k, [key]);
+      }
+    }
+  }
   const queue = [...removal.keys()];
   for (let i = 0; i < queue.length; i++) {
     const removed = queue[i]!;
@@ -300,7 +317,8 @@ function cascadeRemovals(
       queue.push(dependent);
     };
     graph.forEachDependent(removed, visit);
-    if (stuckRemovals !== undefined) for (const key of stuckRemovals) visit(key);
+    for (const key of stuckByKey?.get(removed) ?? []) visit(key);
+    for (const key of stuckLoose) visit(key);
   }
 }
 
