@@ -77,7 +77,7 @@ export class InterfaceStatePublisher {
       // interface's state is new.
       for (let i = 0; i < entries.length; i += 250) {
         if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-        await this.store.putMany(entries.slice(i, i + 250));
+        await this.store.putMany(entries.slice(i, i + 250), { durable: false });
       }
       for (const key of [...this.published.keys()]) {
         if (seen.has(key)) continue;

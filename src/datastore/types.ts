@@ -110,8 +110,10 @@ export interface Datastore {
    * Many puts at once (a user applies 4000 items). The embedded store writes them in one
    * transaction and one revision; etcd in transactions of at most 128 keys each. When a key
    * appears twice the last value wins. Returns the revision of the last write.
+   * `durable: false` (state the agent publishes again anyway): the embedded store does not wait for
+   * the disk (no fsync), so it holds its one writer lock for less time; etcd ignores it.
    */
-  putMany(entries: readonly PutEntry[]): Promise<number>;
+  putMany(entries: readonly PutEntry[], options?: { durable?: boolean }): Promise<number>;
   /** Returns whether the key existed. */
   delete(key: string): Promise<boolean>;
   /** Deletes every key under the prefix in one revision; returns how many there were. */

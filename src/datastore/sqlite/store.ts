@@ -55,6 +55,7 @@ export class SqliteStore implements Datastore {
   readonly #db: Database.Database;
   readonly #sql: Statements;
   readonly #pollIntervalMs: number;
+  readonly #synchronous: Synchronous;
   readonly #limits: CompactionLimits;
   readonly #watchers = new Set<SqliteWatcher>();
   readonly #allWatchers = new Set<SqliteWatcher>();
@@ -73,6 +74,7 @@ export class SqliteStore implements Datastore {
   constructor(options: SqliteStoreOptions = {}) {
     this.file = options.file ?? DEFAULT_STORE_FILE;
     this.#pollIntervalMs = Math.max(1, options.pollIntervalMs ?? 10);
+    this.#synchronous = options.synchronous ?? 'full';
     this.#limits = {
       retainRevisions: options.retainRevisions ?? 1000,
       maxRows: options.maxChangeRows ?? 200_000,
@@ -89,7 +91,7 @@ export class SqliteStore implements Datastore {
       if (isNew) chmodSync(this.file, 0o600);
       prepareDatabase(this.#db, {
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
-        synchronous: options.synchronous ?? 'full',
+        synchronous: this.#synchronous,
       });
       this.#sql = new Statements(this.#db);
       this.#dataVersion = this.#sql.dataVersion();
@@ -116,7 +118,7 @@ export class SqliteStore implements Datastore {
     return this.putMany([{ key, value }]);
   }
 
-  async putMany(entries: readonly PutEntry[]): Promise<number> {
+  async putMany(entries: readonly PutEntry[], options: { durable?: boolean } = {}): Promise<number> {
     return this.#run('put', () => {
       for (const entry of entries) {
         checkKey(entry.key);
@@ -125,9 +127,20 @@ export class SqliteStore implements Datastore {
         }
       }
       if (entries.length === 0) return this.#sql.revision();
-      const revision = this.#sql.putMany(entries);
-      this.#afterWrite(entries.length);
-      return revision;
+      if (options.durable !== false) {
+        const revision = this.#sql.putMany(entries);
+        this.#afterWrite(entries.length);
+        return revision;
+      }
+      // Still atomic and consistent; only the wait for the disk goes (WAL with synchronous=OFF).
+      this.#db.pragma('synchronous = OFF');
+      try {
+        const revision = this.#sql.putMany(entries);
+        this.#afterWrite(entries.length);
+        return revision;
+      } finally {
+        this.#db.pragma(`synchronous = ${this.#synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      }
     });
   }
 

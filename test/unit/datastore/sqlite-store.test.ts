@@ -89,6 +89,29 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('putMany without waiting for the disk: same revisions and values, durable writes after it', async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file });
+    try {
+      const r1 = await store.putMany([{ key: '/s/a', value: '1' }], { durable: false });
+      const r2 = await store.put('/s/b', '2');
+      assert.equal(r2, r1 + 1);
+      assert.equal((await store.get('/s/a'))?.value, '1');
+      assert.deepEqual(
+        (await store.list('/s/')).items.map((kv) => kv.key),
+        ['/s/a', '/s/b'],
+      );
+    } finally {
+      await store.close();
+    }
+    const again = new SqliteStore({ file });
+    try {
+      assert.equal((await again.get('/s/a'))?.value, '1');
+    } finally {
+      await again.close();
+    }
+  });
+
   test('values survive a reopen; revisions continue', async () => {
     const file = storeFile();
     const first = new SqliteStore({ file });
