@@ -27,8 +27,7 @@ import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, summarizePlan } from './plan-view.js';
-import { rollUp, type DerivedPart } from './status-rollup.js';
-import { addressItem } from '../descriptors/fact-keys.js';
+import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -119,25 +118,14 @@ export class AgentApiService implements AgentService {
     return reason;
   }
 
-  /** A config item's engine status with its addresses' problems folded in (status-rollup.ts). */
-  private rolled(status: EngineStatus): EngineStatus {
-    if (status.state !== 'configured' || status.origin !== 'config') return status;
-    const addresses = this.engine.state.value<{ ipAddresses?: unknown }>(status.key)?.ipAddresses;
-    if (!Array.isArray(addresses) || addresses.length === 0) return status;
-    const parts: DerivedPart[] = [];
-    for (const cidr of addresses as string[])
-      parts.push({ label: `address ${cidr}`, status: this.engine.status(addressItem(status.key, cidr)) });
-    return rollUp(status, parts);
-  }
-
   /** The status users see of a config item (addresses folded in), if the engine has one. */
   engineStatusOf(key: string): EngineStatus | undefined {
     const status = this.engine.status(key);
-    return status && this.rolled(status);
+    return status && withAddresses(status, this.engine);
   }
 
   private view(engineStatus: EngineStatus): ItemStatus {
-    const status = this.rolled(engineStatus);
+    const status = withAddresses(engineStatus, this.engine);
     const view = toApiStatus(status);
     const reason = this.explain(status);
     return reason ? { ...view, reason } : view;
@@ -175,7 +163,7 @@ export class AgentApiService implements AgentService {
     const counts: Partial<Record<ItemState, number>> = {};
     for (const s of this.engine.statusList()) {
       if (s.origin !== 'config') continue;
-      const state = this.rolled(s).state;
+      const state = withAddresses(s, this.engine).state;
       counts[state] = (counts[state] ?? 0) + 1;
     }
     return counts;

@@ -8,7 +8,8 @@
  * transaction), it is about to be added (the interface is not configured yet for users); pending
  * since after, it goes first as the interface is being removed (the interface's status follows).
  */
-import type { ItemStatus as EngineStatus } from '../scheduler/index.js';
+import type { EngineView, ItemStatus as EngineStatus } from '../scheduler/index.js';
+import { addressItem } from '../descriptors/fact-keys.js';
 
 export interface DerivedPart {
   /** How the part is named in messages, e.g. "address 10.0.0.1/24". */
@@ -39,4 +40,24 @@ export function rollUp(item: EngineStatus, parts: readonly DerivedPart[]): Engin
   }
   if (next === undefined) return item;
   return { ...item, state: 'pending', reason: `${next.label} is being added` };
+}
+
+/** What `withAddresses` reads of the engine. */
+export interface StatusSource {
+  readonly state: EngineView;
+  status(key: string): EngineStatus | undefined;
+}
+
+/** A config item's status as users see it: an interface's addresses folded in (see above). */
+export function withAddresses(status: EngineStatus, engine: StatusSource): EngineStatus {
+  if (status.state !== 'configured' || status.origin !== 'config') return status;
+  const addresses = engine.state.value<{ ipAddresses?: readonly string[] }>(status.key)?.ipAddresses;
+  if (!addresses?.length) return status;
+  return rollUp(
+    status,
+    addresses.map((cidr) => ({
+      label: `address ${cidr}`,
+      status: engine.status(addressItem(status.key, cidr)),
+    })),
+  );
 }

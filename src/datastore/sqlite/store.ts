@@ -127,20 +127,12 @@ export class SqliteStore implements Datastore {
         }
       }
       if (entries.length === 0) return this.#sql.revision();
-      if (options.durable !== false) {
-        const revision = this.#sql.putMany(entries);
-        this.#afterWrite(entries.length);
-        return revision;
-      }
-      // Still atomic and consistent; only the wait for the disk goes (WAL with synchronous=OFF).
-      this.#db.pragma('synchronous = OFF');
-      try {
-        const revision = this.#sql.putMany(entries);
-        this.#afterWrite(entries.length);
-        return revision;
-      } finally {
-        this.#db.pragma(`synchronous = ${this.#synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      }
+      const revision =
+        options.durable === false
+          ? this.#withoutSync(() => this.#sql.putMany(entries))
+          : this.#sql.putMany(entries);
+      this.#afterWrite(entries.length);
+      return revision;
     });
   }
 
@@ -196,6 +188,24 @@ export class SqliteStore implements Datastore {
       if (this.#watchers.size === 0) this.#stopPolling();
     },
   };
+
+  /**
+   * Runs a write without waiting for the disk (synchronous=OFF): still atomic and consistent. No
+   * checkpoint may happen meanwhile: one that copies the WAL into the database file without syncing
+   * it could lose earlier durable writes on power loss once the WAL is reused. A later durable
+   * commit checkpoints (and syncs) as usual.
+   */
+  #withoutSync<T>(write: () => T): T {
+    const autoCheckpoint = this.#db.pragma('wal_autocheckpoint', { simple: true }) as number;
+    this.#db.pragma('wal_autocheckpoint = 0');
+    this.#db.pragma('synchronous = OFF');
+    try {
+      return write();
+    } finally {
+      this.#db.pragma(`synchronous = ${this.#synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      this.#db.pragma(`wal_autocheckpoint = ${autoCheckpoint}`);
+    }
+  }
 
   #afterWrite(rows: number): void {
     this.#writtenRevisions++;

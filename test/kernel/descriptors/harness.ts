@@ -26,8 +26,7 @@ import {
   type NamespaceRef,
 } from '../../../src/model/index.js';
 import { deleteNamespace, eventually, ipTry } from '../../helpers/kernel.js';
-import { rollUp } from '../../../src/agent/status-rollup.js';
-import { addressItem } from '../../../src/descriptors/fact-keys.js';
+import { withAddresses } from '../../../src/agent/status-rollup.js';
 
 export const EXAMPLES_DIR = fileURLToPath(new URL('../../../../test/data/examples', import.meta.url));
 
@@ -221,17 +220,8 @@ export class TestAgent {
 
   /** As users see it (the API's roll-up): an interface is configured once its addresses are too. */
   status(kind: ItemKind, name: string): ItemStatus | undefined {
-    const key = this.key(kind, name);
-    const status = this.engine.status(key);
-    const addresses = this.engine.state.value<{ ipAddresses?: string[] }>(key)?.ipAddresses ?? [];
-    if (!status || addresses.length === 0) return status;
-    return rollUp(
-      status,
-      addresses.map((cidr) => ({
-        label: `address ${cidr}`,
-        status: this.engine.status(addressItem(key, cidr)),
-      })),
-    );
+    const status = this.engine.status(this.key(kind, name));
+    return status && withAddresses(status, this.engine);
   }
 
   /** Waits until the item is in `state` (and, if given, its reason/error matches). */
