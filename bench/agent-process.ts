@@ -19,7 +19,14 @@ export async function startAgent(args: string[], port: number): Promise<AgentPro
   const log: string[] = [];
   // AGENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") runs the agent under node with them.
   const nodeFlags = process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const agentArgs = [...args, '--http', `127.0.0.1:${port}`, '--no-docker', '--log-level', 'warn'];
+  const agentArgs = [
+    ...args,
+    '--http',
+    `127.0.0.1:${port}`,
+    '--no-docker',
+    '--log-level',
+    process.env.AGENT_LOG_LEVEL ?? 'warn',
+  ];
   const child = spawn(
     nodeFlags.length ? process.execPath : path.join(ROOT, 'bin/netns-agent'),
     nodeFlags.length ? [...nodeFlags, path.join(ROOT, 'bin/netns-agent'), ...agentArgs] : agentArgs,
@@ -33,7 +40,7 @@ export async function startAgent(args: string[], port: number): Promise<AgentPro
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
-      const response = await fetch(`${server}/v1/status`);
+      const response = await fetch(`${server}/v1/about`); // cheap: the agent may be busy with a resync
       if (response.ok) break;
     } catch {
       // not listening yet

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     // Restart: the new agent reads the store and the kernel; nothing should be written.
     await agent.stop();
     const restartedAt = Number(process.hrtime.bigint() / 1_000_000n);
+    const restartedAtClock = Date.now();
     const restart = await timed(async () => {
       agent = await startAgent(['--label', label, '--store', storeFile], PORT);
       for (;;) {
@@ -98,6 +99,12 @@ async function main(): Promise<void> {
       }
     });
     const rssAfterResync = agent!.peakRssMb();
+    if (process.env.W1_DEBUG)
+      for (const line of agent!.log.join('').split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { time?: number; msg?: string };
+        if (entry.msg !== 'namespace available')
+          console.log(`restart log: +${(entry.time ?? 0) - restartedAtClock} ms ${entry.msg}`);
+      }
     const restartHistory = await history(agent!.server);
     // Operations that write to the kernel (VETH end markers and existing named namespaces write nothing).
     const writes = (
@@ -202,14 +209,35 @@ async function main(): Promise<void> {
     const rss = agent!.peakRssMb();
 
     // Teardown: every W1 item deleted from the store -> no W1 link left.
+    const teardownStartedAt = Date.now();
     const teardown = await timed(async () => {
       await store.deletePrefix(configPrefix(label));
+      if (process.env.W1_DEBUG) console.log('teardown: store commit', Date.now() - teardownStartedAt, 'ms');
       for (;;) {
         const left = (await hubHandle.linkList()).filter((l) => l.name.startsWith('x')).length;
         if (left === 0) break;
         await new Promise((r) => setTimeout(r, 5));
       }
     });
+
+    if (process.env.W1_DEBUG) {
+      for (const t of (await history(agent!.server)) as unknown as {
+        seq: number;
+        startedAt: number;
+        durationMs: number;
+        retrieveMs: number;
+        planMs: number;
+        executeMs: number;
+        counts: object;
+      }[]) {
+        if (t.startedAt < teardownStartedAt) continue;
+        console.log(
+          `teardown transaction ${t.seq}: starts at ${t.startedAt - teardownStartedAt} ms, ${t.durationMs.toFixed(0)} ms`,
+          `(plan ${t.planMs.toFixed(0)}, execute ${t.executeMs.toFixed(0)})`,
+          JSON.stringify(t.counts),
+        );
+      }
+    }
 
     printTable(
       `W1 end to end: agent process, embedded store, ${N} VETH pairs, ${M} namespaces + hub, ${items.length} items`,

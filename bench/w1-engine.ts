@@ -28,17 +28,22 @@ import { w1Items } from './w1-items.js';
 const N = Number(process.argv[2] ?? 1000);
 const M = Number(process.argv[3] ?? 50);
 
-async function settled(engine: Engine, keys: string[], timeoutMs: number): Promise<void> {
+/** Waits until every key is configured or, with `removed`, gone (the engine keeps only some removed statuses). */
+async function settled(engine: Engine, keys: string[], timeoutMs: number, removed = false): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(keys);
+  const done = (key: string): boolean => {
+    const state = engine.status(key)?.state;
+    return removed ? state === undefined || state === 'removed' : state === 'configured';
+  };
   const check = (): void => {
-    for (const key of pending) if (engine.status(key)?.state === 'configured') pending.delete(key);
+    for (const key of pending) if (done(key)) pending.delete(key);
   };
   check();
   while (pending.size > 0) {
     if (Date.now() > deadline) {
       const sample = [...pending].slice(0, 3).map((k) => `${k}: ${JSON.stringify(engine.status(k))}`);
-      throw new Error(`${pending.size} items not configured in time, e.g. ${sample.join('; ')}`);
+      throw new Error(`${pending.size} items not settled in time, e.g. ${sample.join('; ')}`);
     }
     await new Promise<void>((resolve) => {
       const stop = engine.onStatus(() => {
@@ -78,9 +83,12 @@ async function main(): Promise<void> {
   const hub = `${prefix}hub`;
   const namespaces = Array.from({ length: M }, (_, k) => `${prefix}ns${k}`);
   addNamespaces([hub, ...namespaces]);
-  const engine = new Engine(
-    process.env.W1_CONCURRENCY ? { concurrency: Number(process.env.W1_CONCURRENCY) } : {},
-  );
+  const engine = new Engine({
+    ...(process.env.W1_CONCURRENCY ? { concurrency: Number(process.env.W1_CONCURRENCY) } : {}),
+    ...(process.env.W1_REMOVAL_CONCURRENCY
+      ? { removalConcurrency: Number(process.env.W1_REMOVAL_CONCURRENCY) }
+      : {}),
+  });
   const plugin = new LinuxPlugin({ label, engine });
   try {
     const basePairs = w1Pairs(N, M, { a: 'a', b: 'b' });
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
     const sends = plugin.views.all().reduce((n, v) => n + v.handle.socket.counters.sendCalls, 0);
 
     const txBefore = engine.transactions().length;
+    const teardownProfiler = process.env.W1_PROFILE_TEARDOWN ? await startProfiler() : undefined;
     const teardown = await timed(async () => {
       await engine.commit({ deletes: raw.map((r) => r.key) });
       for (;;) {
@@ -140,6 +149,7 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 5));
       }
     });
+    if (teardownProfiler) await teardownProfiler.stop(process.env.W1_PROFILE_TEARDOWN!);
     if (process.env.W1_DEBUG) {
       const txs = engine.transactions();
       console.log('teardown starts at transaction', txBefore);

@@ -113,6 +113,7 @@ export class Agent {
     this.store = await openDatastoreLazily({
       ...(options.etcd?.length ? { etcd: options.etcd } : {}),
       ...(options.storeFile ? { file: options.storeFile } : {}),
+      sqlite: { backgroundCheckpoints: true },
     });
     logger.info({ label: options.label, store: this.store.kind }, 'starting');
     if (options.docker !== false) {

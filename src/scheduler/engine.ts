@@ -39,11 +39,16 @@ export interface EngineOptions {
   clock?: Clock;
   retry?: RetryOptions;
   /**
-   * Operations in flight at once. Default 256. More makes W1's teardown faster (a link removal waits
-   * for its deletion batch, so this bounds a batch) but raised the agent's peak memory and pair
-   * latency in the benchmarks of 2026-11-30 (see the README's benchmark notes).
+   * Creations and updates in flight at once. Default 256: more raised the agent's peak memory and
+   * pair latency in the benchmarks of 2026-11-30 (see the README's benchmark notes).
    */
   concurrency?: number;
+  /**
+   * Removals in flight at once. Default 1024. A link removal waits for its deletion batch (all the
+   * links of a namespace go in one request), so this bounds a batch; a removal holds almost nothing
+   * while it waits.
+   */
+  removalConcurrency?: number;
   /** Longest stretch of operations run without giving the event loop a turn. Default 10 ms. */
   sliceMs?: number;
   /** Transactions kept in the history. Default 100. */
@@ -310,6 +315,7 @@ export class Engine {
       applied: this.applied,
       view: this.view,
       concurrency: this.options.concurrency ?? 256,
+      removalConcurrency: this.options.removalConcurrency ?? 1024,
       sliceMs: this.options.sliceMs ?? 10,
       settled: (op, result, ms) => {
         if (op.kind === 'create' && result.outcome === 'skipped' && !result.keepStatus) skipped.push(op.key);

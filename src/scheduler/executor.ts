@@ -24,20 +24,26 @@ export interface ExecutionContext {
   graph: DesiredGraph;
   applied: AppliedState;
   view: EngineView;
+  /** Creations and updates in flight at once. */
   concurrency: number;
+  /** Removals in flight at once. */
+  removalConcurrency: number;
   sliceMs: number;
   /** Called when an operation ends, with its duration. */
   settled(op: PlannedOperation, result: OperationResult, durationMs: number): void;
 }
 
 export async function execute(plan: Plan, ctx: ExecutionContext): Promise<void> {
-  const options = { limit: ctx.concurrency, sliceMs: ctx.sliceMs };
-  for (const phase of [plan.deletes, plan.applies]) {
-    const succeeded = new Uint8Array(phase.length);
+  const phases = [
+    { ops: plan.deletes, limit: ctx.removalConcurrency },
+    { ops: plan.applies, limit: ctx.concurrency },
+  ];
+  for (const { ops, limit } of phases) {
+    const succeeded = new Uint8Array(ops.length);
     await runDag(
-      phase.map((op) => op.after),
-      (i, done) => void runOne(phase, i, succeeded, ctx, done),
-      options,
+      ops.map((op) => op.after),
+      (i, done) => void runOne(ops, i, succeeded, ctx, done),
+      { limit, sliceMs: ctx.sliceMs },
     );
   }
 }

@@ -9,6 +9,7 @@ import { basename, dirname } from 'node:path';
 import { AgentError, ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError, DatastoreUnavailableError } from '../errors.js';
 import type { Datastore, KeyValue, ListResult, PutEntry, Watcher, WatchOptions } from '../types.js';
+import { Checkpointer } from './checkpointer.js';
 import { compact, type CompactionLimits } from './compaction.js';
 import { prepareDatabase, type Synchronous } from './schema.js';
 import { Statements, type ChangesRead } from './statements.js';
@@ -28,6 +29,11 @@ export interface SqliteStoreOptions {
   /** Change-log retention; defaults 1000 revisions, at most 200 000 rows. */
   retainRevisions?: number;
   maxChangeRows?: number;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits (checkpointer.ts): for the
+   * long-running agent, whose event loop should not wait for the disk. Default false.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /** Compact the change log after this many revisions or rows written by this process. */
@@ -70,6 +76,7 @@ export class SqliteStore implements Datastore {
   #writtenRevisions = 0;
   #writtenRows = 0;
   #closing: Promise<void> | undefined;
+  #checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.file = options.file ?? DEFAULT_STORE_FILE;
@@ -95,6 +102,10 @@ export class SqliteStore implements Datastore {
       });
       this.#sql = new Statements(this.#db);
       this.#dataVersion = this.#sql.dataVersion();
+      if (options.backgroundCheckpoints) {
+        this.#db.pragma('wal_autocheckpoint = 0');
+        this.#checkpointer = new Checkpointer(this.file);
+      }
     } catch (error) {
       this.#db.close();
       throw storeError(`opening store ${this.file}`, error);
@@ -168,6 +179,7 @@ export class SqliteStore implements Datastore {
     this.#closing ??= (async () => {
       await Promise.allSettled([...this.#allWatchers].map((watcher) => watcher.close()));
       this.#stopPolling();
+      await this.#checkpointer?.close();
       this.#db.close();
     })();
     return this.#closing;

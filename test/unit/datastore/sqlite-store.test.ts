@@ -13,6 +13,10 @@ function storeFile(): string {
   return join(root, `s${++counter}`, 'store.db');
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 describe('SqliteStore', () => {
   test('put/get/list/delete with revisions', async () => {
     const store = new SqliteStore({ file: storeFile() });
@@ -109,6 +113,47 @@ describe('SqliteStore', () => {
       assert.equal((await again.get('/s/a'))?.value, '1');
     } finally {
       await again.close();
+    }
+  });
+
+  test('background checkpoints: the WAL is copied into the file by the worker, not by commits', async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file, backgroundCheckpoints: true });
+    try {
+      const before = statSync(file).size;
+      // ~100 pages: far below the 1000 pages at which a commit would checkpoint by itself.
+      await store.putMany(
+        Array.from({ length: 200 }, (_, i) => ({ key: `/ckpt/${i}`, value: 'x'.repeat(1000) })),
+        { durable: false },
+      );
+      const deadline = Date.now() + 5000;
+      while (statSync(file).size === before && Date.now() < deadline) await sleep(20);
+      assert.ok(statSync(file).size > before + 150_000, 'the database file holds the rows');
+      assert.equal((await store.get('/ckpt/199'))?.value, 'x'.repeat(1000));
+    } finally {
+      await store.close();
+      await store.close();
+    }
+    const reopened = new SqliteStore({ file });
+    try {
+      assert.equal((await reopened.list('/ckpt/')).items.length, 200);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('without background checkpoints, a small write stays in the WAL', async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file });
+    try {
+      const before = statSync(file).size;
+      await store.putMany(
+        Array.from({ length: 200 }, (_, i) => ({ key: `/ckpt/${i}`, value: 'x'.repeat(1000) })),
+      );
+      await sleep(300);
+      assert.equal(statSync(file).size, before);
+    } finally {
+      await store.close();
     }
   });
 
