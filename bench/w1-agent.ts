@@ -7,7 +7,7 @@
  *
  *   node dist/bench/w1-agent.js [N=1000] [M=50] [ROUNDS=200]
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SqliteStore } from '../src/datastore/index.js';
@@ -99,6 +99,18 @@ async function main(): Promise<void> {
       }
     });
     const rssAfterResync = agent!.peakRssMb();
+    // W1_DEBUG: the agent's resident size every 250 ms from here on (where the peak comes from).
+    const rssSamples: string[] = [];
+    const rssTimer = process.env.W1_DEBUG
+      ? setInterval(() => {
+          try {
+            const status = readFileSync(`/proc/${agent!.child.pid}/status`, 'utf8');
+            rssSamples.push(`${Date.now() - restartedAtClock}:${/VmRSS:\s+(\d+)/.exec(status)?.[1]}`);
+          } catch {
+            // exited
+          }
+        }, 250)
+      : undefined;
     if (process.env.W1_DEBUG)
       for (const line of agent!.log.join('').split('\n').filter(Boolean)) {
         const entry = JSON.parse(line) as { time?: number; msg?: string };
@@ -206,6 +218,8 @@ async function main(): Promise<void> {
         .filter((l) => / (\d+\.\d+) \/ /.test(l) && Number(/, (\d+\.\d+) \/ /.exec(l)?.[1] ?? 0) >= 5);
       if (pauses.length) console.log('GC pauses >= 5 ms:\n' + pauses.slice(-20).join('\n'));
     }
+    clearInterval(rssTimer);
+    if (process.env.W1_DEBUG) console.log('agent RSS (ms since restart:KiB)', rssSamples.join(' '));
     const rss = agent!.peakRssMb();
 
     // Teardown: every W1 item deleted from the store -> no W1 link left.

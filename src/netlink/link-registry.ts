@@ -184,13 +184,20 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
 
   private put(link: Link): LinkChange | undefined {
     const previous = this.byIndex.get(link.index);
+    if (previous && sameLink(previous, link)) {
+      // Most re-dumps (the counters, every few seconds) and many events change nothing that
+      // matters: keep the long-lived object and copy the rest into it, so the registry's
+      // thousands of links do not turn into old-generation garbage each time.
+      refreshInPlace(previous, link);
+      this.byName.set(previous.name, previous);
+      return undefined;
+    }
     if (previous && previous.name !== link.name && this.byName.get(previous.name) === previous) {
       this.byName.delete(previous.name);
     }
     this.byIndex.set(link.index, link);
     this.byName.set(link.name, link);
     if (!previous) return { kind: 'added', link };
-    if (sameLink(previous, link)) return undefined;
     return { kind: 'changed', link, previous };
   }
 
@@ -199,6 +206,41 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
     if (this.byName.get(link.name) === link) this.byName.delete(link.name);
     return { kind: 'removed', link };
   }
+}
+
+/** What sameLink ignores; a newer report's values are copied into the kept object. */
+const REFRESHED_FIELDS = [
+  'hardwareType',
+  'up',
+  'running',
+  'lowerUp',
+  'txqlen',
+  'carrier',
+  'kind',
+  'parentIndex',
+  'linkNetnsId',
+  'masterIndex',
+  'minMtu',
+  'maxMtu',
+] as const;
+
+/** Copies what sameLink ignores from a newer report of the same link; counters in place. */
+function refreshInPlace(kept: Link, newer: Link): void {
+  if (kept.stats && newer.stats) Object.assign(kept.stats, newer.stats);
+  else kept.stats = newer.stats;
+  const target = kept as unknown as Record<string, unknown>;
+  for (const field of REFRESHED_FIELDS) {
+    if (kept[field] === newer[field]) continue;
+    if (field in newer) target[field] = newer[field];
+    else delete target[field]; // rare: a report without it (keeps the two objects alike)
+  }
+  if (!sameNames(kept.altNames, newer.altNames)) kept.altNames = newer.altNames;
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  return a.every((name, i) => name === b[i]);
 }
 
 /** Equal in what configuration cares about (statistics and carrier counters are ignored). */

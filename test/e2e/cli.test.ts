@@ -196,6 +196,33 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
         },
       ]),
     );
+    // --replace: the file is the whole configuration, so veth2 (not in it) would be removed.
+    const onlyVeth1 = file(
+      'only-veth1.json',
+      JSON.stringify([{ kind: 'interface', name: 'veth1', value: pair.veth1 }]),
+    );
+    const replacing = await netnsctl([...base, 'plan', '-f', onlyVeth1, '--replace', '-o', 'json']);
+    assert.equal(replacing.code, 0, replacing.stderr);
+    const entries = (
+      JSON.parse(replacing.stdout) as {
+        plan: { summary: { entries: { key: string; change: string; why: string }[] } };
+      }
+    ).plan.summary.entries;
+    assert.equal(entries.find((e) => e.key === pair.key2)?.change, 'remove', replacing.stdout);
+    // veth1 stays configured, but a VETH end cannot exist without its peer
+    assert.match(
+      entries.find((e) => e.key === pair.key1)?.why ?? '',
+      /stays pending: waiting for VETH peer veth2/,
+    );
+    const additive = await netnsctl([...base, 'plan', '-f', onlyVeth1, '-o', 'json']);
+    assert.ok(
+      !(
+        JSON.parse(additive.stdout) as { plan: { summary: { entries: { key: string; change: string }[] } } }
+      ).plan.summary.entries.some((e) => e.change === 'remove'),
+      'without --replace nothing is removed',
+    );
+    assert.ok(ipLink(pair.ns2, 'veth2Name'), 'plan changes nothing');
+
     const partial = await netnsctl([...base, 'apply', '-f', mixed]);
     assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);
     assert.match(partial.stderr, /invalid .*broken.*mtu/);

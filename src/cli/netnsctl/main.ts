@@ -179,7 +179,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .command('plan')
     .description('show what applying a file would change, without changing anything')
     .requiredOption('-f, --file <file>', 'file, or - for standard input')
-    .action(async (options: { file: string }) => {
+    .option('--replace', 'the file is the whole configuration: show what everything else would lose')
+    .action(async (options: { file: string; replace?: boolean }) => {
       const g = globals();
       const { items, problems } = loadItems(options.file, g.label);
       const plan = await client().expectOk(
@@ -188,6 +189,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         JSON.stringify({
           puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })),
           deletes: [],
+          ...(options.replace ? { replace: true } : {}),
         }),
       );
       print(render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output));
