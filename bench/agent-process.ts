@@ -18,7 +18,12 @@ export interface AgentProcess {
 export async function startAgent(args: string[], port: number): Promise<AgentProcess> {
   const log: string[] = [];
   // AGENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") runs the agent under node with them.
-  const nodeFlags = process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  // With them, node runs bin/netns-agent itself, and the flags of its first line come first.
+  const extraFlags = process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const shebang = readFileSync(path.join(ROOT, 'bin/netns-agent'), 'utf8').split('\n')[0]!;
+  const nodeFlags = extraFlags.length
+    ? [...shebang.split(' ').filter((word) => word.startsWith('--')), ...extraFlags]
+    : [];
   const agentArgs = [
     ...args,
     '--http',
