@@ -10,6 +10,15 @@ import type { NamespaceViews } from '../descriptors/namespace-views.js';
 import type { InterfaceMetadata } from '../descriptors/link-ops.js';
 import type { InterfaceState } from '../api/service.js';
 
+/**
+ * A publish is spread out: slices of this many interfaces, with a pause between them. With
+ * thousands of interfaces whose counters all moved, writing them in one go held the event loop
+ * for ~100 ms every interval, and a transaction that came meanwhile waited that long.
+ */
+const SLICE = 50;
+const PAUSE_MS = 5;
+const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
+
 export class InterfaceStatePublisher {
   private readonly published = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -55,16 +64,15 @@ export class InterfaceStatePublisher {
     this.running = true;
     try {
       // Counters come with link dumps: refresh the registries of the namespaces in use first, one
-      // at a time, and give the event loop a turn between slices of the work: thousands of
-      // interfaces must not hold up a transaction that comes meanwhile.
+      // at a time.
       for (const view of this.views.all()) await view.links.resync('statistics', false);
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
       let sinceYield = 0;
       for (const state of this.states().values()) {
-        if (++sinceYield === 250) {
+        if (++sinceYield === SLICE * 4) {
           sinceYield = 0;
-          await new Promise((resolve) => setImmediate(resolve));
+          await pause();
         }
         const key = interfaceStatusKey(this.label, state.name);
         seen.add(key);
@@ -75,9 +83,9 @@ export class InterfaceStatePublisher {
       }
       // Written in slices: the embedded store writes synchronously, and after a restart every
       // interface's state is new.
-      for (let i = 0; i < entries.length; i += 250) {
-        if (i > 0) await new Promise((resolve) => setImmediate(resolve));
-        await this.store.putMany(entries.slice(i, i + 250), { durable: false });
+      for (let i = 0; i < entries.length; i += SLICE) {
+        if (i > 0) await pause();
+        await this.store.putMany(entries.slice(i, i + SLICE), { durable: false });
       }
       for (const key of [...this.published.keys()]) {
         if (seen.has(key)) continue;

@@ -39,6 +39,11 @@ const program = new Command('netns-agent')
     env.NETNS_AGENT_LOG_LEVEL ?? 'info',
   )
   .option('--no-docker', 'do not watch Docker (microservice namespaces stay pending)')
+  .option(
+    '--status-interval <ms>',
+    'how often interface state and counters are written to the datastore (at most)',
+    env.NETNS_AGENT_STATUS_INTERVAL ?? '5000',
+  )
   .parse();
 
 const opts = program.opts<{
@@ -49,7 +54,16 @@ const opts = program.opts<{
   httpToken?: string;
   logLevel: string;
   docker: boolean;
+  statusInterval: string;
 }>();
+
+const statusIntervalMs = Number(opts.statusInterval);
+if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
+  console.error(
+    `--status-interval: ${JSON.stringify(opts.statusInterval)} is not a whole number of ms >= 100`,
+  );
+  process.exit(2);
+}
 
 const agent = new Agent({
   label: opts.label,
@@ -59,6 +73,7 @@ const agent = new Agent({
   ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
   logLevel: opts.logLevel,
   docker: opts.docker,
+  statusIntervalMs,
 });
 
 // Read once, before any socket opens; a spec that does not parse stops the daemon (exit code 2).

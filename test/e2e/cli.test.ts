@@ -3,9 +3,11 @@
  * exit code, and the error codes (2 bad key / not found, 3 unreachable, 4 refused, 5 invalid value).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../helpers/etcd.js';
@@ -266,6 +268,19 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       logs.some((line) => (JSON.parse(line) as { msg?: string }).msg === 'started'),
       'the agent log is in the bundle',
     );
+  });
+
+  test('netns-agent refuses a bad --status-interval before it opens anything (exit 2)', () => {
+    const agentBin = fileURLToPath(new URL('../../../bin/netns-agent', import.meta.url));
+    for (const value of ['5', 'soon', '1.5e3x']) {
+      const run = spawnSync(agentBin, ['--status-interval', value, '--store', path.join(dir, 'never.db')], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      assert.equal(run.status, 2, `${value}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /--status-interval/);
+    }
+    assert.equal(existsSync(path.join(dir, 'never.db')), false, 'no store was created');
   });
 
   test('errors: invalid value -> 5, bad key -> 2, unreachable agent -> 3, wrong token -> 4, bad usage -> non-zero', async () => {

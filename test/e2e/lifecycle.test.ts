@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { EtcdStore, SqliteStore, type Datastore } from '../../src/datastore/index.js';
+import { interfaceStatusKey } from '../../src/model/index.js';
 import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
 import { skipUnlessRoot } from '../helpers/kernel.js';
 import {
@@ -83,7 +84,7 @@ for (const backend of backends) {
       const store = env.store();
       cleanup.add(() => store.close());
 
-      let agent = await AgentProcess.start({ label, ...env.agentOptions });
+      let agent = await AgentProcess.start({ label, ...env.agentOptions, statusIntervalMs: 300 });
       cleanup.add(() => agent.stop());
 
       // put as keys, straight into the datastore (as the seeds' users did)
@@ -100,6 +101,30 @@ for (const backend of backends) {
       assert.equal(ping.status, 0, `ping from ${pair.ns1} to veth2: ${ping.stdout}${ping.stderr}`);
       const status = await agent.stateOf(pair.key1);
       assert.equal(status?.interface?.ifindex, ifindex1);
+      // State publishing: the kernel's view of each interface, written to the datastore.
+      const statusKey = interfaceStatusKey(label, 'veth1');
+      const published = await eventually(async () => {
+        const kv = await store.get(statusKey);
+        assert.ok(kv, `${statusKey} in the datastore`);
+        return JSON.parse(kv.value) as {
+          hostIfName: string;
+          ifindex: number;
+          operState: string;
+          mtu: number;
+          mac?: string;
+          stats?: { rxPackets: number; txPackets: number };
+        };
+      }, 5000);
+      assert.equal(published.ifindex, ifindex1);
+      assert.equal(published.hostIfName, 'veth1Name');
+      assert.equal(published.mtu, pair.veth1.mtu);
+      assert.equal(published.mac, pair.veth1.phys_address);
+      assert.equal(published.operState, 'up');
+      // the ping went through veth1: its counters move, and the datastore follows
+      await eventually(async () => {
+        const now = JSON.parse((await store.get(statusKey))!.value) as typeof published;
+        assert.ok((now.stats?.txPackets ?? 0) > 0, JSON.stringify(now));
+      }, 5000);
 
       // restart: everything is applied, the resync writes nothing
       await agent.stop();

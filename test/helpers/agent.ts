@@ -39,6 +39,8 @@ export interface AgentOptions {
   logLevel?: string;
   /** Watch Docker (default: `--no-docker`). */
   docker?: boolean;
+  /** `--status-interval`: how often interface state is written to the datastore. */
+  statusIntervalMs?: number;
 }
 
 export interface HttpResult {
@@ -87,6 +89,7 @@ export class AgentProcess {
     if (options.etcd) args.push('--etcd', options.etcd.join(','));
     if (options.store) args.push('--store', options.store);
     if (options.token) args.push('--http-token', options.token);
+    if (options.statusIntervalMs) args.push('--status-interval', String(options.statusIntervalMs));
     const child = spawn(path.join(ROOT, 'bin/netns-agent'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
