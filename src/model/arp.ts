@@ -10,6 +10,10 @@ import { itemNameProblem } from './names.js';
 import { NAMESPACE_FIELDS, namespaceToJson, readNamespace, type NamespaceRef } from './namespace.js';
 import type { MessageReader } from './proto-json.js';
 
+/** Field lists are constants: the reader works out their spellings once per list. */
+const TYPE_FIELDS = ['type'] as const;
+const FAMILY_FIELDS = ['family'] as const;
+
 export interface LinuxArpEntry {
   name: string;
   namespace: NamespaceRef;
@@ -42,7 +46,7 @@ export function readArpEntry(reader: MessageReader, errors: FieldErrors, name: s
     family: 4,
     ipAddress: '',
     hwAddress: '',
-    state: reader.message('state', ['type'])?.enumValue('type', NUD_STATES) ?? 'PERMANENT',
+    state: reader.message('state', TYPE_FIELDS)?.enumValue('type', NUD_STATES) ?? 'PERMANENT',
   };
   const ifPath = reader.pathOf('interface');
   const ifProblem = itemNameProblem(entry.interface);
@@ -62,7 +66,7 @@ export function readArpEntry(reader: MessageReader, errors: FieldErrors, name: s
     entry.ipAddress = ip.value.text;
   }
 
-  const familyReader = reader.message('ip_family', ['family']);
+  const familyReader = reader.message('ip_family', FAMILY_FIELDS);
   if (familyReader !== undefined) {
     const family = familyReader.enumValue('family', ARP_FAMILIES);
     const path = familyReader.pathOf('family');

@@ -11,6 +11,10 @@ import { hostIfNameProblem, itemNameProblem } from './names.js';
 import { NAMESPACE_FIELDS, namespaceToJson, readNamespace, type NamespaceRef } from './namespace.js';
 import type { MessageReader } from './proto-json.js';
 
+/** Field lists are constants: the reader works out their spellings once per list. */
+const VETH_FIELDS = ['peer_if_name'] as const;
+const TAP_FIELDS = ['temp_if_name'] as const;
+
 export interface InterfaceCommon {
   /** The config name: the key's last segment. */
   name: string;
@@ -156,8 +160,8 @@ function readTypeSpecific(
   name: string,
   type: InterfaceType,
 ): { veth?: { peerIfName: string }; tap?: { tempIfName: string } } {
-  const veth = reader.message('veth', ['peer_if_name']);
-  const tap = reader.message('tap', ['temp_if_name']);
+  const veth = reader.message('veth', VETH_FIELDS);
+  const tap = reader.message('tap', TAP_FIELDS);
   if (type !== 'VETH' && reader.has('veth'))
     errors.add(reader.pathOf('veth'), `is only for VETH, not ${type}`);
   if (type !== 'AUTO_TAP' && reader.has('tap'))

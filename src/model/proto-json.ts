@@ -59,6 +59,28 @@ function spellingsOf(fields: readonly string[]): ReadonlyMap<string, string> {
   return spellings;
 }
 
+interface EnumIndex<N extends string> {
+  byNumber: ReadonlyMap<number, N>;
+  byName: ReadonlySet<string>;
+  zero: N;
+}
+
+/** Enum tables are module constants too: indexed once (values are read for every item). */
+const enumCache = new WeakMap<EnumTable<string>, EnumIndex<string>>();
+
+function enumIndex<N extends string>(table: EnumTable<N>): EnumIndex<N> {
+  let index = enumCache.get(table) as EnumIndex<N> | undefined;
+  if (!index) {
+    const entries = Object.entries(table.values) as [N, number][];
+    const byNumber = new Map<number, N>();
+    // The first name of a number wins, as a search in declaration order would find it.
+    for (const [name, number] of entries) if (!byNumber.has(number)) byNumber.set(number, name);
+    index = { byNumber, byName: new Set(entries.map(([name]) => name)), zero: byNumber.get(0) as N };
+    enumCache.set(table, index);
+  }
+  return index;
+}
+
 /** Reads the fields of one message; see the module comment. */
 export class MessageReader {
   private readonly present = new Map<string, unknown>();
@@ -164,24 +186,22 @@ export class MessageReader {
 
   /** An enum by name or number; the value numbered 0 when absent. */
   enumValue<N extends string>(field: string, table: EnumTable<N>): N {
-    const entries = Object.entries(table.values) as [N, number][];
-    const byNumber = (n: number): N | undefined => entries.find(([, v]) => v === n)?.[0];
-    const zero = byNumber(0) as N;
+    const index = enumIndex(table);
     const value = this.present.get(field);
-    if (value === undefined) return zero;
+    if (value === undefined) return index.zero;
     let found: N | undefined;
-    if (typeof value === 'number') found = byNumber(value);
-    else if (typeof value === 'string') found = entries.find(([name]) => name === value)?.[0];
+    if (typeof value === 'number') found = index.byNumber.get(value);
+    else if (typeof value === 'string') found = index.byName.has(value) ? (value as N) : undefined;
     else {
       this.wrongType(field, `a ${table.typeName} name or number`, value);
-      return zero;
+      return index.zero;
     }
     if (found === undefined) {
       this.errors.add(
         this.pathOf(field),
         `unknown ${table.typeName} ${JSON.stringify(value)} (expected one of ${enumDescription(table)})`,
       );
-      return zero;
+      return index.zero;
     }
     return found;
   }

@@ -19,6 +19,9 @@ import { itemNameProblem } from './names.js';
 import { NAMESPACE_FIELDS, namespaceToJson, readNamespace, type NamespaceRef } from './namespace.js';
 import type { MessageReader } from './proto-json.js';
 
+/** Field lists are constants: the reader works out their spellings once per list. */
+const TYPE_FIELDS = ['type'] as const;
+
 export interface LinuxRoute {
   name: string;
   description: string;
@@ -148,7 +151,7 @@ export function readRoute(reader: MessageReader, errors: FieldErrors, name: stri
   }
   if (gateway !== undefined) route.gateway = gateway.text;
   if (source !== undefined) route.source = source.text;
-  const scopeReader = reader.message('scope', ['type']);
+  const scopeReader = reader.message('scope', TYPE_FIELDS);
   if (scopeReader !== undefined) {
     route.scope = scopeReader.enumValue('type', ROUTE_SCOPES);
     if (gateway !== undefined && family === 4 && (route.scope === 'LINK' || route.scope === 'HOST')) {

@@ -1,6 +1,6 @@
 /** Canonical text of 4 or 16 IP address bytes (RFC 5952 for IPv6), shared by the model and the codec. */
 export function formatIpBytes(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.');
+  if (bytes.length === 4) return `${bytes[0]!}.${bytes[1]!}.${bytes[2]!}.${bytes[3]!}`;
   const hextets: number[] = [];
   for (let i = 0; i < 16; i += 2) hextets.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
   // IPv4-mapped addresses keep their dotted tail (RFC 5952 section 5).
