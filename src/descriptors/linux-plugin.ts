@@ -260,7 +260,8 @@ export class LinuxPlugin {
   private onLinkChanges(view: NamespaceView, changes: LinkChange[]): void {
     for (const change of changes) {
       const key = this.interfaceKeyOf(change.link.alias) ?? this.interfaceKeyOf(change.previous?.alias);
-      if (!key) continue;
+      // Our own operation on it (e.g. a VETH end that goes with its peer): its outcome counts.
+      if (!key || this.engine.isOperating(key)) continue;
       const applied = this.engine.state.metadata<{ ifindex: number; namespaceId: string }>(key);
       if (!applied || applied.ifindex !== change.link.index || applied.namespaceId !== view.id) continue;
       const desired = this.engine.state.value<LinuxInterface>(key);
@@ -291,8 +292,11 @@ export class LinuxPlugin {
     const key = this.interfaceKeyOf(link?.alias);
     if (!key) return;
     const addressKey = addressItem(key, cidr);
-    // Still wanted and applied: someone else removed it (our own removals drop the desired value first).
+    // Still wanted and applied: someone else removed it (our own removals drop the desired value
+    // first; a link of ours being deleted or re-created takes its addresses with it).
     if (
+      this.engine.isOperating(key) ||
+      this.engine.isOperating(addressKey) ||
       this.engine.state.metadata(addressKey) === undefined ||
       this.engine.state.value(addressKey) === undefined
     )

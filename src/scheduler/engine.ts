@@ -78,6 +78,8 @@ export class Engine {
   private readonly blockedRemovals = new Map<string, Set<string>>();
   /** Applied items whose removal failed or was skipped (see PlanInput.stuckRemovals). */
   private readonly stuckRemovals = new Set<string>();
+  /** Operations of the running transaction not yet settled, per key (see isOperating). */
+  private readonly operating = new Map<string, number>();
   private readonly queue = new WorkQueue();
   private readonly history: History;
   private readonly retryPolicy: RetryPolicy;
@@ -183,6 +185,15 @@ export class Engine {
   /** Recent transactions, oldest first. */
   transactions(): TransactionRecord[] {
     return this.history.list();
+  }
+
+  /**
+   * Whether the running transaction has an operation for `key` planned or in flight: what the
+   * kernel reports about that item meanwhile may be the operation's own doing (e.g. a VETH end
+   * that goes with its peer's deletion), not someone else's.
+   */
+  isOperating(key: string): boolean {
+    return this.operating.has(key);
   }
 
   /** The desired value of a key, the metadata of an applied one, the value of a fact. */
@@ -310,18 +321,28 @@ export class Engine {
     }
     record.counts.planned = plan.deletes.length + plan.applies.length;
 
-    await execute(plan, {
-      graph,
-      applied: this.applied,
-      view: this.view,
-      concurrency: this.options.concurrency ?? 256,
-      removalConcurrency: this.options.removalConcurrency ?? 1024,
-      sliceMs: this.options.sliceMs ?? 10,
-      settled: (op, result, ms) => {
-        if (op.kind === 'create' && result.outcome === 'skipped' && !result.keepStatus) skipped.push(op.key);
-        this.settled(op, result, ms, plan, record);
-      },
-    });
+    for (const op of [...plan.deletes, ...plan.applies])
+      this.operating.set(op.key, (this.operating.get(op.key) ?? 0) + 1);
+    try {
+      await execute(plan, {
+        graph,
+        applied: this.applied,
+        view: this.view,
+        concurrency: this.options.concurrency ?? 256,
+        removalConcurrency: this.options.removalConcurrency ?? 1024,
+        sliceMs: this.options.sliceMs ?? 10,
+        settled: (op, result, ms) => {
+          if (op.kind === 'create' && result.outcome === 'skipped' && !result.keepStatus)
+            skipped.push(op.key);
+          const left = (this.operating.get(op.key) ?? 1) - 1;
+          if (left > 0) this.operating.set(op.key, left);
+          else this.operating.delete(op.key);
+          this.settled(op, result, ms, plan, record);
+        },
+      });
+    } finally {
+      this.operating.clear();
+    }
     // A creation skipped because a dependency came later in the run (items that can satisfy each
     // other's anyOf/prefix dependencies) is tried again at once.
     const again = skipped.filter((key) => {

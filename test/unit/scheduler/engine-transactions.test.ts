@@ -42,6 +42,31 @@ describe('engine: transactions', () => {
     assert.equal(r.kernel.items.size, 200);
   });
 
+  test('removals have their own in-flight limit', async () => {
+    const r = rig({ concurrency: 4, removalConcurrency: 32 });
+    const keys = Array.from({ length: 100 }, (_, i) => `n/${i}`);
+    await r.engine.commit({ puts: keys.map((key) => ({ key, value: {} })) });
+    assert.equal(r.kernel.maxInFlight, 4);
+    r.kernel.maxInFlight = 0;
+    r.kernel.delayMs = 1;
+    await r.engine.commit({ deletes: keys });
+    assert.equal(r.kernel.maxInFlight, 32);
+    assert.equal(r.kernel.items.size, 0);
+  });
+
+  test('isOperating: true from the plan until the operation settles, for that key only', async () => {
+    const r = rig();
+    r.kernel.delayMs = 20;
+    await r.engine.commit({ puts: [{ key: 'n/other', value: {} }] });
+    const seen: boolean[] = [];
+    const done = r.engine.commit({ puts: [{ key: 'n/slow', value: {} }] });
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the create is in flight
+    seen.push(r.engine.isOperating('n/slow'), r.engine.isOperating('n/other'));
+    await done;
+    seen.push(r.engine.isOperating('n/slow'));
+    assert.deepEqual(seen, [true, false, false]);
+  });
+
   test('a create waits only for the creates it depends on', async () => {
     const r = rig({ concurrency: 256 });
     r.kernel.delayMs = 2;
