@@ -244,10 +244,12 @@ export class SqliteStore implements Datastore {
    * not see everything (e.g. on some network filesystems).
    */
   #watchFiles(): FSWatcher | undefined {
-    const name = basename(this.file);
+    // Commits write the -wal file; checkpoints (ours, every 100 ms) write the database file itself,
+    // which tells watchers nothing new.
+    const wal = `${basename(this.file)}-wal`;
     try {
       const watcher = watch(dirname(this.file), { persistent: false }, (_event, file) => {
-        if (file !== null && file.startsWith(name)) this.#startBurst();
+        if (file === wal) this.#startBurst();
       });
       watcher.on('error', () => {
         watcher.close();
