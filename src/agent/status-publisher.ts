@@ -3,7 +3,7 @@
  * counters) under /vnf-agent/<label>/linux/status/v1/interface/<name>, at most every few seconds
  * and only when something changed. The seeds' agent had "no notifications and statistics yet".
  */
-import { interfaceStatusKey, type LinuxInterface } from '../model/index.js';
+import { interfaceStatusKey, interfaceStatusPrefix, type LinuxInterface } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
 import type { NamespaceViews } from '../descriptors/namespace-views.js';
@@ -20,7 +20,9 @@ const PAUSE_MS = 5;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
 
 export class InterfaceStatePublisher {
+  /** What the datastore holds under our status prefix: read once, then kept as we write. */
   private readonly published = new Map<string, string>();
+  private loaded = false;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -65,6 +67,13 @@ export class InterfaceStatePublisher {
     try {
       // Counters come with link dumps: refresh the registries of the namespaces in use first, one
       // at a time.
+      if (!this.loaded) {
+        // What an earlier run left: states still right are not written again, and those of
+        // interfaces that went while we were away are deleted.
+        const { items } = await this.store.list(interfaceStatusPrefix(this.label));
+        for (const item of items) this.published.set(item.key, item.value);
+        this.loaded = true;
+      }
       for (const view of this.views.all()) await view.links.resync('statistics', false);
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
@@ -87,10 +96,14 @@ export class InterfaceStatePublisher {
         if (i > 0) await pause();
         await this.store.putMany(entries.slice(i, i + SLICE), { durable: false });
       }
-      for (const key of [...this.published.keys()]) {
-        if (seen.has(key)) continue;
-        this.published.delete(key);
-        await this.store.delete(key);
+      // Gone interfaces: one write for all of them (one per key was one fsync each: thousands of
+      // them after a large configuration was removed).
+      const gone = [...this.published.keys()].filter((key) => !seen.has(key));
+      for (let i = 0; i < gone.length; i += SLICE * 10) {
+        if (i > 0) await pause();
+        const slice = gone.slice(i, i + SLICE * 10);
+        await this.store.deleteMany(slice, { durable: false });
+        for (const key of slice) this.published.delete(key);
       }
     } catch {
       // The store may be unreachable; the next round tries again.

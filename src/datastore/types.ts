@@ -116,6 +116,11 @@ export interface Datastore {
   putMany(entries: readonly PutEntry[], options?: { durable?: boolean }): Promise<number>;
   /** Returns whether the key existed. */
   delete(key: string): Promise<boolean>;
+  /**
+   * Deletes the keys that exist, in one revision (etcd: transactions of at most 128); returns how
+   * many there were. `durable: false` as for putMany.
+   */
+  deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<number>;
   /** Deletes every key under the prefix in one revision; returns how many there were. */
   deletePrefix(prefix: string): Promise<number>;
   watch(prefix: string, options: WatchOptions): Watcher;

@@ -130,7 +130,7 @@ for (const backend of backends) {
       await agent.stop();
       assert.equal(agent.child.exitCode, 0, `agent exit code on SIGTERM: ${agent.logText()}`);
       assert.deepEqual(checkSeedPair(pair), { ifindex1, ifindex2 }, 'SIGTERM left the kernel configured');
-      agent = await AgentProcess.start({ label, ...env.agentOptions });
+      agent = await AgentProcess.start({ label, ...env.agentOptions, statusIntervalMs: 300 });
       await agent.until([pair.key1, pair.key2], 'configured');
       const history = await agent.history();
       assert.ok(history.length > 0, 'a resync transaction is recorded');
@@ -147,6 +147,8 @@ for (const backend of backends) {
         assert.equal((await agent.stateOf(pair.key1))?.state ?? 'removed', 'removed'),
       );
       assert.equal((await agent.stateOf(pair.key2))?.state, 'pending', 'veth2 waits for its peer');
+      // its published state goes too
+      await eventually(async () => assert.equal(await store.get(statusKey), undefined), 5000);
       await store.delete(pair.key2);
       await eventually(async () =>
         assert.ok(!(await agent.status()).some((s) => s.key === pair.key2 && s.state !== 'removed')),

@@ -96,6 +96,21 @@ export class EtcdStore implements Datastore {
     });
   }
 
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    return this.#run('deleteMany', async () => {
+      const unique = [...new Set(keys.map((key) => checkKey(key)))];
+      let deleted = 0;
+      for (let start = 0; start < unique.length; start += this.#maxTxnOps) {
+        const ops: IRequestOp[] = unique
+          .slice(start, start + this.#maxTxnOps)
+          .map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
+        const response = await this.#client.kv.txn({ success: ops });
+        for (const r of response.responses) deleted += Number(r.response_delete_range?.deleted ?? 0);
+      }
+      return deleted;
+    });
+  }
+
   async deletePrefix(prefix: string): Promise<number> {
     return this.#run('deletePrefix', async () => {
       const query = this.#client.delete();

@@ -155,6 +155,20 @@ export class SqliteStore implements Datastore {
     });
   }
 
+  async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<number> {
+    return this.#run('deleteMany', () => {
+      for (const key of keys) checkKey(key);
+      if (keys.length === 0) return 0;
+      const existing = () => [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0);
+      const deleted =
+        options.durable === false
+          ? this.#withoutSync(() => this.#sql.deleteKeys(existing))
+          : this.#sql.deleteKeys(existing);
+      if (deleted > 0) this.#afterWrite(deleted);
+      return deleted;
+    });
+  }
+
   async deletePrefix(prefix: string): Promise<number> {
     return this.#run('deletePrefix', () => {
       const deleted = this.#sql.deleteKeys(() => this.#sql.keysUnder(prefix));

@@ -44,6 +44,17 @@ describe('EtcdStore on a real etcd', () => {
     assert.equal((await store.get('/t1x'))?.value, 'neighbour');
   });
 
+  test('deleteMany: the existing keys, in transactions of at most 128; others untouched', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `/t9/${String(i).padStart(3, '0')}`);
+    await store.putMany(keys.map((key) => ({ key, value: 'v' })));
+    await store.put('/t9x', 'neighbour');
+    assert.equal(await store.deleteMany([...keys.slice(0, 200), '/t9/none', keys[0]!]), 200);
+    assert.equal((await store.list('/t9/')).items.length, 100);
+    assert.equal(await store.deleteMany([]), 0);
+    assert.equal(await store.deleteMany(keys), 100);
+    assert.equal((await store.get('/t9x'))?.value, 'neighbour');
+  });
+
   test('putMany: 1000 keys in transactions of at most 128', async () => {
     const entries = Array.from({ length: 1000 }, (_, i) => ({
       key: `/t2/${String(i).padStart(4, '0')}`,

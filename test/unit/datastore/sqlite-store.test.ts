@@ -157,6 +157,29 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('deleteMany: the existing keys in one revision, durable or not; nothing to delete, no revision', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      await store.putMany(Array.from({ length: 10 }, (_, i) => ({ key: `/d/${i}`, value: 'v' })));
+      const before = await store.revision();
+      assert.equal(await store.deleteMany(['/d/1', '/d/2', '/d/none', '/d/1']), 2);
+      assert.equal(await store.revision(), before + 1);
+      assert.equal(await store.deleteMany(['/d/3', '/d/4'], { durable: false }), 2);
+      assert.equal(await store.revision(), before + 2);
+      assert.equal(await store.deleteMany(['/d/none']), 0);
+      assert.equal(await store.deleteMany([]), 0);
+      assert.equal(await store.revision(), before + 2);
+      assert.deepEqual(
+        (await store.list('/d/')).items.map((item) => item.key),
+        ['/d/0', '/d/5', '/d/6', '/d/7', '/d/8', '/d/9'],
+      );
+      await assert.rejects(store.deleteMany(['/d/0', '']), InvalidKeyError);
+      assert.equal((await store.get('/d/0'))?.value, 'v', 'a refused batch deletes nothing');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('values survive a reopen; revisions continue', async () => {
     const file = storeFile();
     const first = new SqliteStore({ file });
