@@ -232,7 +232,10 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.tables.set(view.id, state);
     state.loaded = (async () => {
       try {
-        const [addresses, routes] = await Promise.all([view.handle.addrList(), view.handle.routeList()]);
+        const [addresses, routes] = await Promise.all([
+          view.handle.addrList(),
+          view.handle.routeList({ kernelLocal: false }),
+        ]);
         if (this.tables.get(view.id) !== state) return undefined; // dropped meanwhile; a re-read follows
         state.table = OnLinkTable.from(addresses, routes);
         // Events that arrived during the dump are applied after it: keyed and idempotent, in order.

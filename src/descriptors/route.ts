@@ -78,7 +78,9 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       }
       for (const view of ctx.views.all()) {
         const wanted = byNamespace.get(view.id) ?? [];
-        const routes = (await view.handle.routeList()).filter((r) => r.protocol === AGENT_PROTOCOL);
+        const routes = (await view.handle.routeList({ kernelLocal: false })).filter(
+          (r) => r.protocol === AGENT_PROTOCOL,
+        );
         for (const route of routes) {
           const match = wanted.find((w) => {
             const oif =

@@ -25,7 +25,7 @@ import {
 import { splitMessages } from './codec/message.js';
 import { decodeLink, type Link } from './codec/link.js';
 import { decodeAddress, type Address } from './codec/address.js';
-import { decodeRoute, type Route } from './codec/route.js';
+import { decodeRoute, isKernelLocalRoute, type Route } from './codec/route.js';
 import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
 import { NetlinkCodecError, errnoName } from './errors.js';
 import {
@@ -81,6 +81,8 @@ export function decodeEvent(
       return { topic: 'address', removed: type === RTM_DELADDR, address: decodeAddress(message) };
     case RTM_NEWROUTE:
     case RTM_DELROUTE:
+      // Thousands of them come with a large transaction's addresses; no owner needs them.
+      if (isKernelLocalRoute(message)) return undefined;
       return { topic: 'route', removed: type === RTM_DELROUTE, route: decodeRoute(message) };
     case RTM_NEWNEIGH:
     case RTM_DELNEIGH:

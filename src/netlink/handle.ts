@@ -41,6 +41,7 @@ import {
 } from './codec/address.js';
 import {
   decodeRoute,
+  isKernelLocalRoute,
   encodeRouteDump,
   encodeRouteRequest,
   type Route,
@@ -322,10 +323,13 @@ export class NetlinkHandle {
 
   // ---- routes -----------------------------------------------------------------------------
 
-  async routeList(filter: { family?: number; table?: number } = {}): Promise<Route[]> {
+  /** `kernelLocal: false` leaves out the kernel's local-table routes (see isKernelLocalRoute). */
+  async routeList(filter: { family?: number; table?: number; kernelLocal?: boolean } = {}): Promise<Route[]> {
     const message = encodeRouteDump(RTM_GETROUTE, 0, filter.family ?? AF_UNSPEC, filter.table);
     const messages = await this.dump(message, 'route list');
-    const routes = messages.filter((m) => m.type === RTM_NEWROUTE).map(decodeRoute);
+    const routes = messages
+      .filter((m) => m.type === RTM_NEWROUTE && (filter.kernelLocal !== false || !isKernelLocalRoute(m)))
+      .map(decodeRoute);
     return filter.table === undefined ? routes : routes.filter((r) => r.table === filter.table);
   }
 

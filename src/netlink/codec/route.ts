@@ -15,8 +15,10 @@ import {
   RTA_TABLE,
   RTMSG_LEN,
   RTN_UNICAST,
+  RTPROT_KERNEL,
   RTPROT_STATIC,
   RT_SCOPE_UNIVERSE,
+  RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
   RT_TABLE_UNSPEC,
 } from './constants.js';
@@ -94,6 +96,16 @@ export function encodeRouteDump(type: number, flags: number, family = 0, table?:
     writer.attrU32(RTA_TABLE, table);
   }
   return writer.finish();
+}
+
+/**
+ * A route the kernel keeps in its local table for each address of an interface (local, broadcast,
+ * IPv6 multicast): told from the fixed header alone, without decoding the message. Nothing the
+ * agent manages or reasons about is there, and there are two or three per address.
+ */
+export function isKernelLocalRoute(message: NetlinkMessage): boolean {
+  const payload = message.payload;
+  return payload.length >= RTMSG_LEN && payload[4] === RT_TABLE_LOCAL && payload[5] === RTPROT_KERNEL;
 }
 
 export function decodeRoute(message: NetlinkMessage): Route {

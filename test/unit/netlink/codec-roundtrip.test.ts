@@ -36,6 +36,7 @@ import {
   decodeLink,
   decodeNeighbour,
   decodeRoute,
+  isKernelLocalRoute,
   encodeAddressRequest,
   encodeLinkRequest,
   encodeNeighbourRequest,
@@ -350,6 +351,18 @@ describe('route requests decode back', () => {
       .map(defined);
   }
   const route = fc.tuple(fc.oneof(familyRoute(ipv4, 32), familyRoute(ipv6, 128)), common);
+
+  test('isKernelLocalRoute: only the local-table routes the kernel makes, told from the header', () => {
+    const local = (spec: Partial<RouteSpec>) =>
+      isKernelLocalRoute(
+        single(encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE, { dst: '10.1.0.1', dstLength: 32, ...spec })),
+      );
+    assert.equal(local({ table: 255, protocol: 2, type: 2 }), true);
+    assert.equal(local({ table: 255, protocol: 2, type: 3 }), true);
+    assert.equal(local({ table: 255, protocol: 144 }), false, 'ours, even in the local table');
+    assert.equal(local({ table: 254, protocol: 2 }), false, 'the main table');
+    assert.equal(local({ table: 1255, protocol: 2 }), false, 'a table > 255 is in RTA_TABLE');
+  });
 
   test('dst, gateway, prefsrc, oif, metric, table (also > 255), scope, protocol, type', () => {
     fc.assert(
