@@ -40,6 +40,8 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   private readonly views = new Map<string, NamespaceView>();
   private readonly opening = new Map<string, Promise<NamespaceView>>();
   private closed = false;
+  /** Counts of the handles of views closed so far. */
+  private readonly retired = { requests: 0, errors: 0 };
 
   get(id: string): NamespaceView | undefined {
     return this.views.get(id);
@@ -75,12 +77,12 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
       await links.start();
     } catch (error) {
       links.close();
-      handle.close();
+      this.retire(handle);
       throw error;
     }
     if (this.closed) {
       links.close();
-      handle.close();
+      this.retire(handle);
       throw new Error('namespace views are closed');
     }
     this.views.set(location.id, view);
@@ -92,7 +94,14 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     if (!view) return;
     this.views.delete(id);
     view.links.close();
-    view.handle.close();
+    this.retire(view.handle);
+  }
+
+  /** Closes a handle, keeping its counts: the totals are counters, they never go down. */
+  private retire(handle: NetlinkHandle): void {
+    this.retired.requests += handle.socket.counters.requests;
+    this.retired.errors += handle.socket.counters.errors;
+    handle.close();
   }
 
   closeAll(): void {
@@ -103,8 +112,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
 
   /** Totals of every socket's counters, for metrics. */
   netlinkTotals(): { requests: number; errors: number } {
-    let requests = 0;
-    let errors = 0;
+    let { requests, errors } = this.retired;
     for (const view of this.views.values()) {
       requests += view.handle.socket.counters.requests;
       errors += view.handle.socket.counters.errors;

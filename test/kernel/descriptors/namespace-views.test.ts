@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { NamespaceViews } from '../../../src/descriptors/namespace-views.js';
+import { namespaceIdentity } from '../../../src/descriptors/namespace-tracker.js';
+import { skipUnlessRoot, withNamespaces } from '../../helpers/kernel.js';
+
+describe('namespace views', { skip: skipUnlessRoot() }, () => {
+  test('netlink totals are counters: closing a view keeps what its socket counted', () =>
+    withNamespaces(
+      1,
+      async ([ns]) => {
+        const views = new NamespaceViews();
+        try {
+          const view = await views.open({
+            id: `named/${ns!.name}`,
+            description: `named namespace ${ns!.name}`,
+            path: ns!.path,
+            identity: namespaceIdentity(ns!.path)!,
+          });
+          await view.handle.linkList();
+          await view.handle.linkDel(999_999).catch(() => undefined); // refused: counted as an error
+          const open = views.netlinkTotals();
+          assert.ok(open.requests >= 2 && open.errors >= 1, JSON.stringify(open));
+          views.close(view.id);
+          assert.deepEqual(views.netlinkTotals(), open);
+        } finally {
+          views.closeAll();
+        }
+      },
+      'nvw',
+    ));
+});
