@@ -65,8 +65,6 @@ export class InterfaceStatePublisher {
     if (this.running) return;
     this.running = true;
     try {
-      // Counters come with link dumps: refresh the registries of the namespaces in use first, one
-      // at a time.
       if (!this.loaded) {
         // What an earlier run left: states still right are not written again, and those of
         // interfaces that went while we were away are deleted.
@@ -74,6 +72,8 @@ export class InterfaceStatePublisher {
         for (const item of items) this.published.set(item.key, item.value);
         this.loaded = true;
       }
+      // Counters come with link dumps: refresh the registries of the namespaces in use first, one
+      // at a time.
       for (const view of this.views.all()) await view.links.resync('statistics', false);
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
@@ -87,14 +87,15 @@ export class InterfaceStatePublisher {
         seen.add(key);
         const text = JSON.stringify(state);
         if (this.published.get(key) === text) continue;
-        this.published.set(key, text);
         entries.push({ key, value: text });
       }
       // Written in slices: the embedded store writes synchronously, and after a restart every
-      // interface's state is new.
+      // interface's state may be new. Remembered once written: a failed write is tried again.
       for (let i = 0; i < entries.length; i += SLICE) {
         if (i > 0) await pause();
-        await this.store.putMany(entries.slice(i, i + SLICE), { durable: false });
+        const slice = entries.slice(i, i + SLICE);
+        await this.store.putMany(slice, { durable: false });
+        for (const { key, value } of slice) this.published.set(key, value);
       }
       // Gone interfaces: one write for all of them (one per key was one fsync each: thousands of
       // them after a large configuration was removed).

@@ -9,6 +9,8 @@ import { Worker } from 'node:worker_threads';
 
 export class Checkpointer {
   readonly #worker: Worker;
+  /** Resolves when the worker has ended, however it ended (closed, failed to open, crashed). */
+  readonly #exited: Promise<void>;
   #closing: Promise<void> | undefined;
 
   constructor(file: string, intervalMs = 100) {
@@ -17,18 +19,21 @@ export class Checkpointer {
       // Small heaps: the worker only runs a pragma.
       resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 1 },
     });
-    this.#worker.on('error', () => undefined); // checkpoints are housekeeping: commits still do them otherwise
+    this.#exited = new Promise((resolve) => this.#worker.once('exit', () => resolve()));
+    // Checkpoints are housekeeping: without the worker, commits past the WAL limit still do them.
+    this.#worker.on('error', () => undefined);
     this.#worker.unref();
   }
 
   close(): Promise<void> {
-    this.#closing ??= new Promise<void>((resolve) => {
-      this.#worker.once('exit', () => resolve());
+    this.#closing ??= (async () => {
       this.#worker.ref(); // whoever awaits close() waits for the worker's end
       this.#worker.postMessage('close');
       // A worker stuck in a long checkpoint is stopped; the next open finishes the job.
-      setTimeout(() => void this.#worker.terminate(), 1000).unref();
-    });
+      const stop = setTimeout(() => void this.#worker.terminate(), 1000);
+      await this.#exited;
+      clearTimeout(stop);
+    })();
     return this.#closing;
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ClosedError } from '../../../src/errors.js';
 import { InvalidKeyError, SqliteStore } from '../../../src/datastore/index.js';
+import { Checkpointer } from '../../../src/datastore/sqlite/checkpointer.js';
 
 const root = mkdtempSync(join(tmpdir(), 'netns-agent-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -140,6 +141,13 @@ describe('SqliteStore', () => {
     } finally {
       await reopened.close();
     }
+  });
+
+  test('a checkpointer whose worker could not open the file still closes (no hang)', async () => {
+    const checkpointer = new Checkpointer(join(root, 'no-such-dir', 'store.db'));
+    await sleep(200); // the worker has failed by now
+    await checkpointer.close();
+    await checkpointer.close();
   });
 
   test('without background checkpoints, a small write stays in the WAL', async () => {
