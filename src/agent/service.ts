@@ -13,6 +13,7 @@ import type {
   AgentEvent,
   AgentService,
   ConfigEntry,
+  DatastoreState,
   ItemState,
   ItemStatus,
   PlanRequest,
@@ -69,13 +70,33 @@ export class AgentApiService implements AgentService {
   private aboutInfo: Record<string, unknown> = {};
   private recentLogs: () => string[] = () => [];
 
+  private datastoreState: DatastoreState = { state: 'connecting', since: new Date().toISOString() };
+
   setAbout(info: Record<string, unknown>, logs: () => string[]): void {
     this.aboutInfo = info;
     this.recentLogs = logs;
   }
 
   about(): Record<string, unknown> {
-    return { version: this.version, node: process.version, pid: process.pid, ...this.aboutInfo };
+    return {
+      version: this.version,
+      node: process.version,
+      pid: process.pid,
+      ...this.aboutInfo,
+      datastore: this.datastoreState,
+    };
+  }
+
+  /**
+   * The configuration watch's state: 'in-sync' while the agent follows its datastore; 'lost' or
+   * 'connecting' while it cannot reach it (the kernel is kept as it is, changes are not seen).
+   */
+  setDatastoreState(state: DatastoreState): void {
+    this.datastoreState = state;
+  }
+
+  datastore(): DatastoreState {
+    return this.datastoreState;
   }
 
   logs(): string[] {

@@ -93,7 +93,7 @@ export function buildApi(
     if ((request.query as { summary?: string }).summary !== undefined) {
       const counts = service.statusCounts();
       const total = Object.values(counts).reduce((n, c) => n + (c ?? 0), 0);
-      return { total, counts };
+      return { total, counts, datastore: service.datastore() };
     }
     return service.status();
   });

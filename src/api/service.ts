@@ -50,6 +50,14 @@ export interface AgentEvent {
   data: unknown;
 }
 
+/** Whether the agent follows its datastore now, since when, and the last error if it does not. */
+export interface DatastoreState {
+  state: string;
+  /** ISO time of the last change of state. */
+  since: string;
+  error?: string;
+}
+
 /** POST /v1/plan: a set of puts and deletes, or the whole desired configuration (`replace`). */
 export interface PlanRequest {
   puts: { key: string; valueText: string }[];
@@ -95,6 +103,8 @@ export interface AgentService {
   subscribe(listener: (event: AgentEvent) => void): () => void;
   /** Version, label and store of the running agent (support bundles). */
   about(): Record<string, unknown>;
+  /** The configuration watch's state (see DatastoreState). */
+  datastore(): DatastoreState;
   /** The agent's last log lines (support bundles). */
   logs(): string[];
   /** Prometheus exposition text. */

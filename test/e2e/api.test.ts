@@ -114,6 +114,11 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         '/v1/status?summary',
       );
       assert.equal(summary.total, rows.length);
+      assert.equal(
+        (summary as unknown as { datastore: { state: string } }).datastore.state,
+        'in-sync',
+        'the agent follows its datastore',
+      );
       assert.equal(summary.counts['configured'], rows.filter((r) => r.state === 'configured').length);
       const one = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
       assert.equal(one.state, 'configured');

@@ -26,6 +26,7 @@ import {
   eventually,
   ipLink,
   kernelWriteOps,
+  netnsctl,
   seedPair,
   tag,
   type SeedPair,
@@ -207,6 +208,14 @@ describe('the agent on a 3-member etcd cluster', { skip: skipUnlessRoot() }, () 
       JSON.stringify(duringStatus.map((r) => [r.key, r.state, r.reason])),
     );
     const about = await agent.json<Record<string, unknown>>('GET', '/v1/about');
+    // the API says the datastore is out of reach (netnsctl status warns with it)
+    await eventually(async () => {
+      const { datastore } = await agent.json<{ datastore: { state: string } }>('GET', '/v1/status?summary');
+      assert.notEqual(datastore.state, 'in-sync');
+    }, 5000);
+    const statusCli = await netnsctl(['--server', agent.server, '--label', label, 'status']);
+    assert.equal(statusCli.code, 0, statusCli.stderr);
+    assert.match(statusCli.stderr, /warning: the agent cannot reach its datastore/);
     const putStarted = Date.now();
     const refusedPut = await agent.request(
       'PUT',
@@ -271,6 +280,10 @@ describe('the agent on a 3-member etcd cluster', { skip: skipUnlessRoot() }, () 
       20_000,
     );
     const reconnectedAfter = Date.now() - upAt;
+    await eventually(async () => {
+      const { datastore } = await agent.json<{ datastore: { state: string } }>('GET', '/v1/status?summary');
+      assert.equal(datastore.state, 'in-sync');
+    }, 5000);
     const reads = logLines(agent, 'full read of the configuration');
     assert.equal(reads.at(-1)?.reason, 'reconnected');
     await agent.until([pair.key1, pair.key2, ...old.keys], 'configured', 5000);
@@ -300,7 +313,7 @@ describe('the agent on a 3-member etcd cluster', { skip: skipUnlessRoot() }, () 
     t.diagnostic(
       `watch lost ${lostAfter} ms after the kill; during the outage: API put -> ${refusedPut.status} ` +
         `${refusedPut.text} in ${putMs} ms, ` +
-        `/v1/about ${JSON.stringify(about)}, status rows all configured (no datastore state shown); ` +
+        `/v1/about ${JSON.stringify(about)}, status rows all configured, the datastore shown out of reach; ` +
         `healed: ${healing.join(', ')}; cluster healthy ${healthyAfter} ms after restart, agent re-read ` +
         `${reconnectedAfter} ms after restart; ${Date.now() - started} ms in all`,
     );

@@ -205,9 +205,20 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         const status = await client().expectOk('GET', `/v1/status${expandKey(key, g.label)}`);
         return print(render(status, g.output === 'table' ? 'yaml' : g.output));
       }
-      const rows = (await client().expectOk('GET', '/v1/status')) as Record<string, unknown>[];
+      const api = client();
+      const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
       const view = rows.map((r) => ({ ...r, reason: r.reason ?? r.error ?? '' }));
       print(render(view, g.output, ['key', 'state', 'reason']));
+      // The states above are the kernel's; say so when the agent cannot see its datastore.
+      const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
+        datastore?: { state: string; since: string; error?: string };
+      };
+      if (datastore && datastore.state !== 'in-sync')
+        process.stderr.write(
+          `warning: the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
+            `${datastore.error ? `: ${datastore.error}` : ''}); the kernel is kept as it is and ` +
+            `changes to the configuration are not seen yet\n`,
+        );
     });
 
   program
