@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     });
 
     if (process.env.W1_DEBUG) {
-      for (const t of (await history(agent!.server)) as unknown as {
+      type Record = {
         seq: number;
         startedAt: number;
         durationMs: number;
@@ -243,7 +243,14 @@ async function main(): Promise<void> {
         planMs: number;
         executeMs: number;
         counts: object;
-      }[]) {
+      };
+      // A transaction is recorded when it ends, which may be after its links are gone.
+      let records: Record[] = [];
+      for (let i = 0; i < 100 && !records.some((t) => t.startedAt >= teardownStartedAt); i++) {
+        records = (await history(agent!.server)) as unknown as Record[];
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const t of records) {
         if (t.startedAt < teardownStartedAt) continue;
         console.log(
           `teardown transaction ${t.seq}: starts at ${t.startedAt - teardownStartedAt} ms, ${t.durationMs.toFixed(0)} ms`,
