@@ -35,7 +35,9 @@ describe('engine: transactions', () => {
   });
 
   test('independent operations run concurrently, bounded', async () => {
-    const r = rig({ concurrency: 16 });
+    // A long slice: on a loaded machine a turn can pass the default 10 ms, and the engine then
+    // gives the event loop a turn before it has started everything it may.
+    const r = rig({ concurrency: 16, sliceMs: 10_000 });
     r.kernel.delayMs = 1;
     await r.engine.commit({ puts: Array.from({ length: 200 }, (_, i) => ({ key: `n/${i}`, value: {} })) });
     assert.equal(r.kernel.maxInFlight, 16);
@@ -43,7 +45,7 @@ describe('engine: transactions', () => {
   });
 
   test('removals have their own in-flight limit', async () => {
-    const r = rig({ concurrency: 4, removalConcurrency: 32 });
+    const r = rig({ concurrency: 4, removalConcurrency: 32, sliceMs: 10_000 });
     const keys = Array.from({ length: 100 }, (_, i) => `n/${i}`);
     await r.engine.commit({ puts: keys.map((key) => ({ key, value: {} })) });
     assert.equal(r.kernel.maxInFlight, 4);
@@ -68,7 +70,7 @@ describe('engine: transactions', () => {
   });
 
   test('a create waits only for the creates it depends on', async () => {
-    const r = rig({ concurrency: 256 });
+    const r = rig({ concurrency: 256, sliceMs: 10_000 }); // see the test above
     r.kernel.delayMs = 2;
     // Chain a <- b <- c, plus 20 independent items: everything independent starts with a.
     const puts = [
