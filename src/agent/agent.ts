@@ -246,18 +246,7 @@ export class Agent {
               .catch((error: unknown) => logger.error({ error: String(error) }, 'applying changes failed'));
           } else if (event.type === 'state') {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
-            // `since` and the error span the whole time out of sync (lost -> connecting -> lost ...).
-            const previous = this.service?.datastore();
-            const inSync = event.state === 'in-sync';
-            const error = event.error?.message ?? (inSync ? undefined : previous?.error);
-            this.service?.setDatastoreState({
-              state: event.state,
-              since:
-                previous && inSync === (previous.state === 'in-sync')
-                  ? previous.since
-                  : new Date().toISOString(),
-              ...(error ? { error } : {}),
-            });
+            this.service?.noteDatastoreState(event.state, event.error?.message);
             if (event.state === 'lost') this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
           }
         },

@@ -88,11 +88,19 @@ export class AgentApiService implements AgentService {
   }
 
   /**
-   * The configuration watch's state: 'in-sync' while the agent follows its datastore; 'lost' or
-   * 'connecting' while it cannot reach it (the kernel is kept as it is, changes are not seen).
+   * A new state of the configuration watch: 'in-sync' while the agent follows its datastore;
+   * 'lost' or 'connecting' while it cannot reach it (the kernel is kept as it is, changes are not
+   * seen). `since` and the last error span the whole time out of sync (lost -> connecting -> ...).
    */
-  setDatastoreState(state: DatastoreState): void {
-    this.datastoreState = state;
+  noteDatastoreState(state: string, error?: string): void {
+    const previous = this.datastoreState;
+    const inSync = state === 'in-sync';
+    const lastError = error ?? (inSync ? undefined : previous.error);
+    this.datastoreState = {
+      state,
+      since: inSync === (previous.state === 'in-sync') ? previous.since : new Date().toISOString(),
+      ...(lastError ? { error: lastError } : {}),
+    };
   }
 
   datastore(): DatastoreState {

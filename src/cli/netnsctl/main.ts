@@ -210,7 +210,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const view = rows.map((r) => ({ ...r, reason: r.reason ?? r.error ?? '' }));
       print(render(view, g.output, ['key', 'state', 'reason']));
       // The states above are the kernel's; say so when the agent cannot see its datastore.
-      const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
+      const { datastore } = (await api.expectOk('GET', '/v1/about')) as {
         datastore?: { state: string; since: string; error?: string };
       };
       if (datastore && datastore.state !== 'in-sync')

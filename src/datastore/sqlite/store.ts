@@ -219,7 +219,7 @@ export class SqliteStore implements Datastore {
    * Runs a write without waiting for the disk (synchronous=OFF): still atomic and consistent. No
    * checkpoint may happen meanwhile: one that copies the WAL into the database file without syncing
    * it could lose earlier durable writes on power loss once the WAL is reused. A later durable
-   * commit checkpoints (and syncs) as usual.
+   * commit, or the background checkpointer, checkpoints (and syncs) as usual.
    */
   #withoutSync<T>(write: () => T): T {
     const autoCheckpoint = this.#db.pragma('wal_autocheckpoint', { simple: true }) as number;
