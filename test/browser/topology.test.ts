@@ -77,6 +77,33 @@ function withEvidence(name: string, page: () => Page, steps: () => Promise<void>
   };
 }
 
+interface Rect {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * The boxes of several elements, measured in one turn of the page's event loop. Not one
+ * locator.boundingBox() each: events keep redrawing the picture (it is set as a whole), and an
+ * element replaced between being found and being measured gives null. A horizontal line is also
+ * zero pixels high, which Playwright calls invisible (null) too.
+ */
+async function boxesOf(page: Page, selectors: string[], timeoutMs = 10_000): Promise<Rect[]> {
+  const expression = `(() => {
+    const rects = ${JSON.stringify(selectors)}.map((s) => document.querySelector(s)?.getBoundingClientRect());
+    return rects.every(Boolean) ? rects.map((r) => ({ x: r.x, y: r.y, width: r.width, height: r.height })) : null;
+  })()`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rects = (await page.evaluate(expression)) as Rect[] | null;
+    if (rects) return rects;
+    if (Date.now() > deadline) throw new Error(`not all drawn after ${timeoutMs} ms: ${selectors.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 async function renders(page: Page): Promise<number> {
   return Number(await page.evaluate('document.body.dataset.renders ?? 0'));
 }
@@ -186,12 +213,11 @@ describe('topology page', { skip: skipReason() }, () => {
         const line = page.locator(`.link[data-pairs="${[pair.key1, pair.key2].join(' ')}"]`);
         await line.waitFor();
         assert.match((await line.getAttribute('class')) ?? '', /state-configured/);
-        const [box1, box2, lineBox] = await Promise.all([
-          ns1.boundingBox(),
-          ns2.boundingBox(),
-          line.boundingBox(),
-        ]);
-        assert.ok(box1 && box2 && lineBox);
+        const [box1, box2, lineBox] = (await boxesOf(page, [
+          `[data-ns="named/${pair.ns1}"]`,
+          `[data-ns="named/${pair.ns2}"]`,
+          `.link[data-pairs="${[pair.key1, pair.key2].join(' ')}"]`,
+        ])) as [Rect, Rect, Rect];
         const [left, right] = box1.x < box2.x ? [box1, box2] : [box2, box1];
         assert.ok(
           Math.abs(lineBox.x - (left.x + left.width)) < 8 &&
