@@ -44,6 +44,8 @@ export class ConfigSync {
    * change of one item costs nothing in the size of the configuration. */
   private readonly namespaceUsers = new Map<string, { ref: NamespaceRef; users: number }>();
   private namespacesChanged = false;
+  /** The namespaces last handed to `onNamespaces`, by id. */
+  private published = new Map<string, NamespaceRef>();
 
   constructor(
     private readonly engine: Engine,
@@ -62,9 +64,13 @@ export class ConfigSync {
       puts.push(entry);
       if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
     }
-    this.publishNamespaces();
+    this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
-    return this.engine.commit({ puts, replace: true, resync: true });
+    try {
+      return await this.engine.commit({ puts, replace: true, resync: true });
+    } finally {
+      this.publishNamespaces('all');
+    }
   }
 
   async apply(changes: readonly Change[]): Promise<TransactionRecord> {
@@ -83,11 +89,17 @@ export class ConfigSync {
       puts.set(change.key, entry);
       if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
     }
-    this.publishNamespaces();
     // Namespaces referenced for the first time open before the commit, so that one transaction
     // creates everything instead of a trickle of them as each namespace's fact arrives.
+    this.publishNamespaces('gained');
     await this.prepare([...puts.values()].filter((p) => !(p.value instanceof InvalidConfigValue)));
-    return this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
+    try {
+      return await this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
+    } finally {
+      // Namespaces no longer referenced are let go only now: their items are removed as "no longer
+      // desired", not first as "waiting for the namespace" when the last of them is deleted.
+      this.publishNamespaces('all');
+    }
   }
 
   /** Records the valid value of a key (undefined: none any more) and the namespace it uses. */
@@ -114,9 +126,21 @@ export class ConfigSync {
     }
   }
 
-  private publishNamespaces(): void {
+  /**
+   * Hands the referenced namespaces on: 'gained' adds the new ones and keeps the ones no longer
+   * referenced (their items are still to be removed); 'all' hands on exactly the referenced ones.
+   */
+  private publishNamespaces(which: 'gained' | 'all'): void {
     if (!this.namespacesChanged) return;
-    this.namespacesChanged = false;
-    this.onNamespaces([...this.namespaceUsers.values()].map((u) => u.ref));
+    const next = new Map([...this.namespaceUsers].map(([id, u]) => [id, u.ref]));
+    if (which === 'gained') {
+      if ([...next.keys()].every((id) => this.published.has(id))) return;
+      for (const [id, ref] of this.published) if (!next.has(id)) next.set(id, ref);
+    } else {
+      this.namespacesChanged = false;
+      if (next.size === this.published.size && [...next.keys()].every((id) => this.published.has(id))) return;
+    }
+    this.published = next;
+    this.onNamespaces([...next.values()]);
   }
 }

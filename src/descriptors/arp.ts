@@ -64,9 +64,12 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     async retrieve(engine, desired) {
       const found: Retrieved<LinuxArpEntry, ArpMetadata>[] = [];
-      for (const view of ctx.views.all()) {
+      // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
+      const views = ctx.views.all();
+      const dumps = await Promise.all(views.map((view) => view.handle.neighList()));
+      for (const [i, view] of views.entries()) {
         const wanted = desired.filter((d) => namespaceId(d.value.namespace) === view.id);
-        const entries = (await view.handle.neighList()).filter((n) => n.protocol === AGENT_PROTOCOL);
+        const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const match = wanted.find(

@@ -16,8 +16,8 @@ interface Waiter {
 
 interface Batch {
   view: NamespaceView;
-  indexes: number[];
-  waiters: Waiter[];
+  /** Who waits on each link: both ends of a VETH pair are deleted through the same link. */
+  waiters: Map<number, Waiter[]>;
 }
 
 export class DeleteBatcher {
@@ -26,9 +26,11 @@ export class DeleteBatcher {
 
   delete(view: NamespaceView, ifindex: number): Promise<void> {
     let batch = this.batches.get(view);
-    if (!batch) this.batches.set(view, (batch = { view, indexes: [], waiters: [] }));
-    batch.indexes.push(ifindex);
-    const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    if (!batch) this.batches.set(view, (batch = { view, waiters: new Map() }));
+    let waiters = batch.waiters.get(ifindex);
+    if (!waiters) batch.waiters.set(ifindex, (waiters = []));
+    const list = waiters;
+    const done = new Promise<void>((resolve, reject) => list.push({ resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;
       // Let the engine issue the rest of the transaction's deletions first (it gives the event
@@ -50,7 +52,9 @@ export class DeleteBatcher {
    * that were not deleted in the doomed group (a later batch would delete them with its own).
    */
   private async run(batch: Batch): Promise<void> {
-    const { view, indexes, waiters } = batch;
+    const { view } = batch;
+    const indexes = [...batch.waiters.keys()];
+    const waiters = indexes.map((index) => group(batch.waiters.get(index)!));
     if (indexes.length === 1) {
       await settle(waiters[0]!, deleteOne(view, indexes[0]!));
       return;
@@ -81,6 +85,15 @@ export class DeleteBatcher {
     else alone.push(...grouped);
     await Promise.all(alone.map((i) => settle(waiters[i]!, deleteOne(view, indexes[i]!, true))));
   }
+}
+
+/** One outcome for everyone waiting on the same link. */
+function group(list: Waiter[]): Waiter {
+  if (list.length === 1) return list[0]!;
+  return {
+    resolve: () => list.forEach((w) => w.resolve()),
+    reject: (error) => list.forEach((w) => w.reject(error)),
+  };
 }
 
 /** Deletes one link; gone already is done. `regroup`: on failure, take it out of the doomed group. */

@@ -76,11 +76,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         const id = namespaceId(d.value.namespace);
         byNamespace.set(id, [...(byNamespace.get(id) ?? []), d]);
       }
-      for (const view of ctx.views.all()) {
+      // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
+      const views = ctx.views.all();
+      const dumps = await Promise.all(views.map((view) => view.handle.routeList({ kernelLocal: false })));
+      for (const [i, view] of views.entries()) {
         const wanted = byNamespace.get(view.id) ?? [];
-        const routes = (await view.handle.routeList({ kernelLocal: false })).filter(
-          (r) => r.protocol === AGENT_PROTOCOL,
-        );
+        const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
           const match = wanted.find((w) => {
             const oif =

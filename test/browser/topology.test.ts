@@ -99,7 +99,8 @@ async function boxesOf(page: Page, selectors: string[], timeoutMs = 10_000): Pro
   for (;;) {
     const rects = (await page.evaluate(expression)) as Rect[] | null;
     if (rects) return rects;
-    if (Date.now() > deadline) throw new Error(`not all drawn after ${timeoutMs} ms: ${selectors.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`not all drawn after ${timeoutMs} ms: ${selectors.join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -67,6 +67,22 @@ describe('delete batcher', () => {
     assert.equal(links.requests.filter((r) => r.startsWith('del')).length, 1);
   });
 
+  test('both ends of a VETH pair deleted through one link: one group request for it, both answered', async () => {
+    const links = new FakeLinks(1, 2, 9);
+    assert.deepEqual(await outcomes(new DeleteBatcher(), links.view, [1, 1, 2, 2]), [
+      'deleted',
+      'deleted',
+      'deleted',
+      'deleted',
+    ]);
+    assert.deepEqual([...links.groups.keys()], [9]);
+    assert.deepEqual(links.requests, [
+      `group 1 ${DOOMED_GROUP}`,
+      `group 2 ${DOOMED_GROUP}`,
+      `del group ${DOOMED_GROUP}`,
+    ]);
+  });
+
   test('one link alone is deleted by itself; one already gone counts as deleted', async () => {
     const links = new FakeLinks(1);
     assert.deepEqual(await outcomes(new DeleteBatcher(), links.view, [1]), ['deleted']);

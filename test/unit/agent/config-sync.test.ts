@@ -1,0 +1,92 @@
+/**
+ * ConfigSync hands the referenced namespaces to the plugin around each commit: new ones before it
+ * (their items are created in the same transaction), ones no longer referenced only after it (their
+ * items are removed as "no longer desired", not first sent to pending as "waiting for the
+ * namespace", which is what a teardown of everything showed before).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigSync } from '../../../src/agent/config-sync.js';
+import { configKey, namespaceId, type NamespaceRef } from '../../../src/model/index.js';
+import type { Engine } from '../../../src/scheduler/index.js';
+
+const LABEL = 'vpp1';
+
+function veth(name: string, peer: string, ns: string): string {
+  return JSON.stringify({
+    name,
+    type: 'VETH',
+    enabled: true,
+    namespace: { type: 'NAMED_NS', name: ns },
+    veth: { peer_if_name: peer },
+  });
+}
+
+/** Records, in order, what the plugin is told and what the engine commits. */
+function harness(): { sync: ConfigSync; log: string[] } {
+  const log: string[] = [];
+  const engine = {
+    commit: async (change: { puts?: { key: string }[]; deletes?: string[] }) => {
+      const names = (keys: string[]): string => keys.map((k) => k.slice(k.lastIndexOf('/') + 1)).join(',');
+      log.push(
+        `commit puts=${names((change.puts ?? []).map((p) => p.key))} deletes=${names(change.deletes ?? [])}`,
+      );
+      return {};
+    },
+  } as unknown as Engine;
+  const onNamespaces = (refs: NamespaceRef[]): void => {
+    log.push(`namespaces ${refs.map(namespaceId).sort().join(',')}`);
+  };
+  return { sync: new ConfigSync(engine, onNamespaces), log };
+}
+
+const key = (name: string): string => configKey(LABEL, 'interface', name);
+const put = (name: string, value: string) => ({ type: 'put' as const, key: key(name), value, revision: 1 });
+const del = (name: string) => ({ type: 'delete' as const, key: key(name), revision: 2 });
+
+describe('config sync: namespaces around commits', () => {
+  test('a new namespace before the commit; one no longer referenced only after it', async () => {
+    const { sync, log } = harness();
+    await sync.apply([put('a', veth('a', 'b', 'ns1')), put('b', veth('b', 'a', 'ns2'))]);
+    await sync.apply([del('a'), del('b')]);
+    assert.deepEqual(log, [
+      'namespaces named/ns1,named/ns2',
+      'commit puts=a,b deletes=',
+      'commit puts= deletes=a,b',
+      'namespaces ',
+    ]);
+  });
+
+  test('an item moved to another namespace: both while it moves, then only the new one', async () => {
+    const { sync, log } = harness();
+    await sync.apply([put('a', veth('a', 'b', 'ns1'))]);
+    log.length = 0;
+    await sync.apply([put('a', veth('a', 'b', 'ns2'))]);
+    assert.deepEqual(log, [
+      'namespaces named/ns1,named/ns2',
+      'commit puts=a deletes=',
+      'namespaces named/ns2',
+    ]);
+  });
+
+  test('nothing is handed on when the referenced namespaces do not change', async () => {
+    const { sync, log } = harness();
+    await sync.apply([put('a', veth('a', 'b', 'ns1'))]);
+    log.length = 0;
+    await sync.apply([put('b', veth('b', 'a', 'ns1'))]);
+    assert.deepEqual(log, ['commit puts=b deletes=']);
+  });
+
+  test('a full read that drops a namespace lets it go after the commit', async () => {
+    const { sync, log } = harness();
+    await sync.replaceAll([{ key: key('a'), value: veth('a', 'b', 'ns1'), modRevision: 1 }]);
+    await sync.replaceAll([{ key: key('b'), value: veth('b', 'a', 'ns2'), modRevision: 2 }]);
+    assert.deepEqual(log, [
+      'namespaces named/ns1',
+      'commit puts=a deletes=',
+      'namespaces named/ns1,named/ns2',
+      'commit puts=b deletes=',
+      'namespaces named/ns2',
+    ]);
+  });
+});
