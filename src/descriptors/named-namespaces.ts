@@ -39,10 +39,21 @@ async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promi
 export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
   // Someone may have made it meanwhile: then it is theirs, and carries no mark of ours.
   if (!createNamed(name).created) return;
-  await withHandle(name, async (handle) => {
-    const lo = await handle.linkGet('lo');
-    if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
-  });
+  try {
+    await withHandle(name, async (handle) => {
+      const lo = await handle.linkGet('lo');
+      if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
+    });
+  } catch (error) {
+    // Unmarked, it would pass for someone else's from now on and never be deleted by us: take it
+    // back, so that the retry creates and marks it again.
+    try {
+      deleteNamed(name);
+    } catch {
+      // still there: left as it is (a namespace nobody marked), the retry finds it
+    }
+    throw error;
+  }
 }
 
 /** True when this agent created the namespace (its mark is on `lo`). */

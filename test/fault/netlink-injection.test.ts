@@ -578,4 +578,42 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
         `(${totalRefusals} refusals in all)`,
     );
   });
+
+  test('the mark of a named namespace refused: the namespace is taken back, made again, marked, and deleted with its last item', async (t) => {
+    const cleanup = new Cleanup();
+    t.after(() => cleanup.run());
+    const label = `fltm${tag()}`;
+    const made = `flm${tag(4)}m`; // the agent makes this one
+    const theirs = `flm${tag(4)}t`; // and finds this one
+    cleanup.add(() => deleteNamespaces(made, theirs));
+    ip(null, ['netns', 'add', theirs]);
+    // The first write request through the agent's short-lived handle in the new namespace is the
+    // alias that marks its lo as ours: refused once.
+    const agent = await startWithFaults(
+      label,
+      `request-every=1,request-limit=1,request-errno=EBUSY,request-ns=named namespace ${made}`,
+      cleanup,
+    );
+    const keys = [configKey(label, 'interface', 'm0'), configKey(label, 'interface', 't0')];
+    const end = (name: string, ns: string, peer: string) => ({
+      name,
+      type: 0,
+      enabled: true,
+      namespace: { type: 2, name: ns },
+      veth: { peer_if_name: peer },
+    });
+    await put(agent, keys[0]!, end('m0', made, 't0'));
+    await put(agent, keys[1]!, end('t0', theirs, 'm0'));
+    await agent.until(keys, 'configured', 20_000);
+    const refused = injected(agent, 'request-error');
+    assert.equal(refused.length, 1, JSON.stringify(refused));
+    assert.match(String(refused[0]!.request), /alias/i);
+    assert.equal(ipLink(made, 'lo')?.ifalias, `netns-agent-namespace:${label}`, 'made again and marked');
+
+    for (const key of keys) assert.ok((await agent.request('DELETE', `/v1/config${key}`)).status < 300);
+    await eventually(() => {
+      assert.ok(!existsSync(`/var/run/netns/${made}`), 'the namespace the agent made is deleted');
+      assert.ok(existsSync(`/var/run/netns/${theirs}`), 'the one it found stays');
+    }, 10_000);
+  });
 });
