@@ -72,9 +72,16 @@ export class InterfaceStatePublisher {
         for (const item of items) this.published.set(item.key, item.value);
         this.loaded = true;
       }
-      // Counters come with link dumps: refresh the registries of the namespaces in use first, one
-      // at a time.
-      for (const view of this.views.all()) await view.links.resync('statistics', false);
+      // The registries follow every link's state from events, but not its counters: refresh those
+      // first, one namespace at a time, with stats dumps (a link dump of thousands of links held
+      // the event loop for tens of milliseconds every interval).
+      for (const view of this.views.all()) {
+        try {
+          await view.links.refreshStatistics();
+        } catch {
+          // the namespace is going away: its interfaces' states go with it
+        }
+      }
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
       let sinceYield = 0;

@@ -17,6 +17,8 @@ import {
   RTM_DELROUTE,
   RTM_GETADDR,
   RTM_GETLINK,
+  RTM_GETSTATS,
+  RTM_NEWSTATS,
   RTM_GETNEIGH,
   RTM_GETROUTE,
   RTM_NEWADDR,
@@ -32,6 +34,7 @@ import {
   type Link,
   type LinkAttributes,
 } from './codec/link.js';
+import { decodeLinkStats, encodeLinkStatsDump, type LinkStatsReport } from './codec/link-stats.js';
 import {
   decodeAddress,
   encodeAddressDump,
@@ -138,6 +141,18 @@ export class NetlinkHandle {
       if (message.type === RTM_NEWLINK) links.push(decodeLink(message));
     }
     return links;
+  }
+
+  /** Every link's counters, by ifindex: a dump of counters alone, ~7 times smaller than a link dump. */
+  async linkStatsList(): Promise<LinkStatsReport[]> {
+    const messages = await this.dump(encodeLinkStatsDump(RTM_GETSTATS, 0), 'link statistics');
+    const reports: LinkStatsReport[] = [];
+    for (const message of messages) {
+      if (message.type !== RTM_NEWSTATS) continue;
+      const report = decodeLinkStats(message);
+      if (report) reports.push(report);
+    }
+    return reports;
   }
 
   /** The link with this name or index, or undefined when there is none. */

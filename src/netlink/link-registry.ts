@@ -118,6 +118,22 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
   }
 
   /**
+   * Brings the counters of known links up to date with a stats dump (no link dump: the rest of
+   * each link follows the events). Counters change nothing owners react to: nothing is emitted.
+   * A link the registry does not know yet is left to its event.
+   */
+  async refreshStatistics(): Promise<void> {
+    const reports = await this.handle.linkStatsList();
+    if (this.closed) return;
+    for (const { index, stats } of reports) {
+      const link = this.byIndex.get(index);
+      if (!link) continue;
+      if (link.stats) Object.assign(link.stats, stats);
+      else link.stats = stats;
+    }
+  }
+
+  /**
    * One dump. Link events that come while it is in flight are held and applied after it: the
    * snapshot may be older than some of them, and applied first they would be undone by it (a link
    * deleted just after the snapshot would come back). Only each link's last event is applied: it

@@ -48,6 +48,8 @@ export const RTM_GETROUTE = 26;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+export const RTM_NEWSTATS = 92;
+export const RTM_GETSTATS = 94;
 
 /** Multicast groups (enum rtnetlink_groups), joined with NETLINK_ADD_MEMBERSHIP. */
 export const RTNLGRP_LINK = 1;
@@ -171,6 +173,11 @@ export const NTF_ROUTER = 0x80;
 
 /** Sizes of the fixed headers that follow nlmsghdr. */
 export const IFINFOMSG_LEN = 16;
+
+/** struct if_stats_msg (RTM_GETSTATS / RTM_NEWSTATS): family, padding, ifindex, filter_mask. */
+export const IF_STATS_MSG_LEN = 12;
+/** IFLA_STATS_LINK_64: a struct rtnl_link_stats64, as IFLA_STATS64 in a link message. */
+export const IFLA_STATS_LINK_64 = 1;
 export const IFADDRMSG_LEN = 8;
 export const RTMSG_LEN = 12;
 export const NDMSG_LEN = 12;

@@ -6,3 +6,4 @@ export * from './link.js';
 export * from './address.js';
 export * from './route.js';
 export * from './neighbour.js';
+export * from './link-stats.js';

@@ -166,7 +166,8 @@ export function encodeLinkDump(type: number, flags: number, extMask = 0): Buffer
   return writer.finish();
 }
 
-function readStats64(data: Buffer | undefined): LinkStatistics | undefined {
+/** The counters of a struct rtnl_link_stats64 (IFLA_STATS64, or IFLA_STATS_LINK_64 of RTM_NEWSTATS). */
+export function readStats64(data: Buffer | undefined): LinkStatistics | undefined {
   if (data === undefined || data.length < 64) return undefined;
   // Two 32-bit halves: no BigInt per counter (link events are many); exact up to 2^53.
   const u64 = (i: number): number => data.readUInt32LE(i * 8) + data.readUInt32LE(i * 8 + 4) * 0x100000000;

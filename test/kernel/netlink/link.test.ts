@@ -87,6 +87,35 @@ describe('links', { skip: skipUnlessRoot() }, () => {
       assert.equal(await h!.linkGet(999999), undefined);
     }));
 
+  test('linkStatsList: the counters of every link, as `ip -s -json link` reports them', () =>
+    withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
+      ip(a!.name, ['link', 'add', 's0', 'type', 'veth', 'peer', 'name', 's1']);
+      ip(a!.name, ['link', 'set', 'lo', 'up']);
+      // Traffic on lo only (the veth ends stay down, so nothing else moves a counter).
+      ip(null, ['netns', 'exec', a!.name, 'ping', '-c', '3', '-i', '0.2', '-q', '127.0.0.1']);
+      const reports = await h!.linkStatsList();
+      type IpStats = {
+        ifindex: number;
+        ifname: string;
+        stats64: { rx: { packets: number; bytes: number }; tx: { packets: number; bytes: number } };
+      };
+      const links = ipJson<IpStats[]>(a!.name, ['-s', 'link', 'show']);
+      assert.deepEqual(
+        reports.map((r) => r.index).sort(),
+        links.map((l) => l.ifindex).sort(),
+        'one report per link',
+      );
+      assert.ok(links.find((l) => l.ifname === 'lo')!.stats64.rx.packets >= 6, 'pings counted on lo');
+      for (const l of links) {
+        const report = reports.find((r) => r.index === l.ifindex)!;
+        assert.deepEqual(
+          [report.stats.rxPackets, report.stats.rxBytes, report.stats.txPackets, report.stats.txBytes],
+          [l.stats64.rx.packets, l.stats64.rx.bytes, l.stats64.tx.packets, l.stats64.tx.bytes],
+          l.ifname,
+        );
+      }
+    }));
+
   test('linkAddVeth: the peer is born in another namespace, with its MTU, MAC and name', () =>
     withNetlink(2, async ({ namespaces: [a, b], handles: [ha, hb] }) => {
       const created = (await ha!.linkAddVeth({

@@ -23,6 +23,7 @@ import {
   decodeEvent,
   decodeLink,
   decodeNeighbour,
+  decodeLinkStats,
   decodeRoute,
   encodeAddressRequest,
   encodeLinkRequest,
@@ -52,6 +53,7 @@ const DECODERS: [string, (m: NetlinkMessage) => unknown][] = [
   ['decodeAddress', decodeAddress],
   ['decodeRoute', decodeRoute],
   ['decodeNeighbour', decodeNeighbour],
+  ['decodeLinkStats', decodeLinkStats],
   ['decodeAcknowledgement', decodeAcknowledgement],
 ];
 

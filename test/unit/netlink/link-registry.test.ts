@@ -37,6 +37,30 @@ function link(overrides: Partial<Link> = {}): Link {
   };
 }
 
+describe('link registry: counters', () => {
+  test('refreshStatistics updates the counters of known links in place, reports nothing, skips unknown ones', async () => {
+    const handle = {
+      label: 'fake namespace',
+      linkList: () => Promise.resolve([link()]),
+      linkStatsList: () =>
+        Promise.resolve([
+          { index: 7, stats: { rxPackets: 5, txPackets: 6, rxBytes: 500, txBytes: 600 } },
+          { index: 99, stats: { rxPackets: 1, txPackets: 1, rxBytes: 1, txBytes: 1 } },
+        ]),
+    } as unknown as NetlinkHandle;
+    const registry = new LinkRegistry(handle, null);
+    await registry.resync('initial', false);
+    const kept = registry.get(7)!;
+    const changes: string[] = [];
+    registry.on('change', (list) => changes.push(...list.map((c) => `${c.kind} ${c.link.name}`)));
+    await registry.refreshStatistics();
+    assert.equal(registry.get(7), kept, 'same object');
+    assert.deepEqual(kept.stats, { rxPackets: 5, txPackets: 6, rxBytes: 500, txBytes: 600 });
+    assert.equal(registry.get(99), undefined);
+    assert.deepEqual(changes, []);
+  });
+});
+
 describe('link registry: re-dumps', () => {
   test('a re-dump that changes only counters keeps the link object, updated, and reports nothing', async () => {
     const newer = link({
