@@ -127,9 +127,7 @@ export function namedNamespaceDescriptor(
     keyPrefix: [NAMED_NAMESPACE],
     dependencies: () => [],
     async create(_engine, _key, value) {
-      if (existsSync(namedNamespacePath(value.name))) return { created: false };
-      await createNamedNamespace(ctx, value.name);
-      return { created: true };
+      return { created: await createNamedNamespace(ctx, value.name) };
     },
     async delete(_engine, _key, value) {
       // Deletes only a namespace that carries our creator mark, whatever this run remembers.

@@ -3,11 +3,13 @@
  * them. The one we create carries a mark (the alias of its `lo`), so that even after a restart the
  * agent deletes only namespaces it made, and only when nothing uses them any more.
  */
+import { existsSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import {
   createNamed,
   deleteNamed,
   NAMED_NAMESPACE_DIR,
+  namespaceIdentity,
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
@@ -36,24 +38,46 @@ async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promi
   }
 }
 
-export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
-  // Someone may have made it meanwhile: then it is theirs, and carries no mark of ours.
-  if (!createNamed(name).created) return;
-  try {
-    await withHandle(name, async (handle) => {
-      const lo = await handle.linkGet('lo');
-      if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
-    });
-  } catch (error) {
-    // Unmarked, it would pass for someone else's from now on and never be deleted by us: take it
-    // back, so that the retry creates and marks it again.
-    try {
-      deleteNamed(name);
-    } catch {
-      // still there: left as it is (a namespace nobody marked), the retry finds it
-    }
-    throw error;
+/**
+ * Namespaces this agent made whose mark could not be set yet (name -> identity of the namespace
+ * made), per plugin context. Deleting such a namespace to start over would pull it from under the
+ * view that opened on it as soon as it appeared (and fail what was being created there); it is
+ * marked on the retry instead, and until then this memory says it is ours.
+ */
+const unmarked = new WeakMap<LinuxContext, Map<string, string | undefined>>();
+
+function unmarkedOf(ctx: LinuxContext): Map<string, string | undefined> {
+  let map = unmarked.get(ctx);
+  if (!map) unmarked.set(ctx, (map = new Map()));
+  return map;
+}
+
+/** True when the namespace under this name is still the one we made and could not mark. */
+function madeUnmarked(ctx: LinuxContext, name: string): boolean {
+  const pending = unmarkedOf(ctx);
+  if (!pending.has(name)) return false;
+  const identity = namespaceIdentity(namedNamespacePath(name));
+  if (identity !== undefined && identity === pending.get(name)) return true;
+  pending.delete(name); // gone, or another one under that name: not ours
+  return false;
+}
+
+/**
+ * Makes the namespace and marks it; false when there is one already that is not ours to make (a
+ * namespace we made and could not mark yet is marked now).
+ */
+export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<boolean> {
+  if (!madeUnmarked(ctx, name)) {
+    // There may be one already, or someone may make it meanwhile: then it is theirs.
+    if (existsSync(namedNamespacePath(name)) || !createNamed(name).created) return false;
+    unmarkedOf(ctx).set(name, namespaceIdentity(namedNamespacePath(name)));
   }
+  await withHandle(name, async (handle) => {
+    const lo = await handle.linkGet('lo');
+    if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
+  });
+  unmarkedOf(ctx).delete(name);
+  return true;
 }
 
 /** True when this agent created the namespace (its mark is on `lo`). */
@@ -69,6 +93,7 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 }
 
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
-  if (!(await createdByUs(ctx, name))) return;
+  if (!madeUnmarked(ctx, name) && !(await createdByUs(ctx, name))) return;
   deleteNamed(name);
+  unmarkedOf(ctx).delete(name);
 }

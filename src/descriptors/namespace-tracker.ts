@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { identityKey, resolveIfExists, type NamespaceRef as FileRef } from '../netns/index.js';
+import { namespaceIdentity } from '../netns/index.js';
 import { describeNamespace, namespaceId, type NamespaceRef } from '../model/index.js';
 import type { NamespaceLocation } from './namespace-views.js';
 import { NETNS_DIR, namedNamespacePath } from './named-namespaces.js';
@@ -39,17 +39,6 @@ function pathOf(ref: NamespaceRef, microservices: MicroserviceSource | undefined
       const pid = microservices?.pidOf(ref.label);
       return pid === undefined ? undefined : `/proc/${pid}/ns/net`;
     }
-  }
-}
-
-/** Identity of a network namespace file, or undefined when it is not one (or not there). */
-export function namespaceIdentity(path: string | null): string | undefined {
-  const ref: FileRef = path === null ? { kind: 'default' } : { kind: 'file', path };
-  try {
-    const resolved = resolveIfExists(ref);
-    return resolved ? identityKey(resolved.identity) : undefined;
-  } catch {
-    return undefined; // not a network namespace (or not ours to read): not available
   }
 }
 

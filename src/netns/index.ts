@@ -37,6 +37,7 @@ export {
   pathOf,
   resolve,
   resolveIfExists,
+  namespaceIdentity,
   type ResolveOptions,
   type ResolvedNamespace,
 } from './resolve.js';

@@ -7,7 +7,7 @@
 import { CLONE_NEWNET, NSFS_MAGIC, type NamespaceFileInfo } from '../native/binding.js';
 import { NamespaceNotFoundError, NotANamespaceError, namespaceErrorFrom } from './errors.js';
 import { systemFiles, type NamespaceFiles } from './files.js';
-import type { NamespaceIdentity } from './identity.js';
+import { identityKey, type NamespaceIdentity } from './identity.js';
 import {
   describeRef,
   NAMED_NAMESPACE_DIR,
@@ -128,5 +128,19 @@ export function resolveIfExists(
   } catch (error) {
     if (error instanceof NamespaceNotFoundError) return undefined;
     throw error;
+  }
+}
+
+/**
+ * The identity key of the network namespace a file (null: this process's own) holds, or undefined
+ * when there is none there or it is not a network namespace.
+ */
+export function namespaceIdentity(path: string | null): string | undefined {
+  const ref: NamespaceRef = path === null ? { kind: 'default' } : { kind: 'file', path };
+  try {
+    const resolved = resolveIfExists(ref);
+    return resolved ? identityKey(resolved.identity) : undefined;
+  } catch {
+    return undefined; // not a network namespace (or not ours to read): not available
   }
 }

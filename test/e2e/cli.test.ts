@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { freePort } from '../helpers/etcd.js';
-import { skipUnlessRoot } from '../helpers/kernel.js';
+import { ip, ipTry, skipUnlessRoot } from '../helpers/kernel.js';
 import {
   AgentProcess,
   checkSeedPair,
@@ -135,7 +135,17 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     t.after(() => child.kill('SIGKILL'));
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    await new Promise((r) => setTimeout(r, 500));
+    // The stream replays nothing: wait until it is live, shown by the link event of a throwaway
+    // link in the default namespace (a fixed sleep was not always enough for node to start).
+    const probe = `nw${tag(6)}`;
+    t.after(() => ipTry(null, ['link', 'del', probe]));
+    for (let attempt = 0; !out.includes(` ${probe} `); attempt++) {
+      assert.ok(attempt < 50, 'netnsctl watch shows a link event within 15 s');
+      ipTry(null, ['link', 'del', probe]);
+      ip(null, ['link', 'add', probe, 'type', 'veth', 'peer', 'name', `${probe}p`]);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    ip(null, ['link', 'del', probe]);
     const changed = { ...pair.veth1, mtu: 1400 };
     assert.equal((await netnsctl([...base, 'put', 'interface/veth1', '-'], JSON.stringify(changed))).code, 0);
     await eventually(() => assert.match(out, /^\d{4}-\d\d-\d\dT\S+ transaction/m), 10_000);

@@ -99,14 +99,15 @@ for (const backend of backends) {
         encoding: 'utf8',
       });
       assert.equal(ping.status, 0, `ping from ${pair.ns1} to veth2: ${ping.stdout}${ping.stderr}`);
-      const status = await agent.stateOf(pair.key1);
-      assert.equal(status?.interface?.ifindex, ifindex1);
+      await eventually(async () =>
+        assert.equal((await agent.stateOf(pair.key1))?.interface?.ifindex, ifindex1),
+      );
       // State publishing: the kernel's view of each interface, written to the datastore.
       const statusKey = interfaceStatusKey(label, 'veth1');
       const published = await eventually(async () => {
         const kv = await store.get(statusKey);
         assert.ok(kv, `${statusKey} in the datastore`);
-        return JSON.parse(kv.value) as {
+        const state = JSON.parse(kv.value) as {
           hostIfName: string;
           ifindex: number;
           operState: string;
@@ -114,12 +115,14 @@ for (const backend of backends) {
           mac?: string;
           stats?: { rxPackets: number; txPackets: number };
         };
+        // A state published before the kernel's linkwatch set the pair up says so: wait for the next.
+        assert.equal(state.operState, 'up', JSON.stringify(state));
+        return state;
       }, 5000);
       assert.equal(published.ifindex, ifindex1);
       assert.equal(published.hostIfName, 'veth1Name');
       assert.equal(published.mtu, pair.veth1.mtu);
       assert.equal(published.mac, pair.veth1.phys_address);
-      assert.equal(published.operState, 'up');
       // the ping went through veth1: its counters move, and the datastore follows
       await eventually(async () => {
         const now = JSON.parse((await store.get(statusKey))!.value) as typeof published;

@@ -41,13 +41,13 @@ import {
 const containers = new DockerTestContainers('flt');
 
 /** Everything of the scenario is in the container with this pid (and the hub end is in the hub). */
-async function assertApplied(pid: number, s: Scenario): Promise<void> {
+async function assertApplied(pid: number, s: Scenario, timeoutMs = 3000): Promise<void> {
   await eventually(async () => {
     const view = await containerView(pid, s);
     assert.ok(view.link?.flags.includes('UP'), `${s.msIf} up in pid ${pid}`);
     assert.ok(hasAddress(view.link, `${s.msAddr}/30`), `${s.msIf} has ${s.msAddr}/30`);
     assert.ok(view.route && view.arp, `route and ARP entry in pid ${pid}`);
-  }, 3000);
+  }, timeoutMs);
 }
 
 async function startAgentWith(
@@ -141,9 +141,14 @@ describe('Docker faults', { skip: skipUnlessRoot() }, () => {
         assert.ok(state.running && state.pid !== pid1, `c1 restarted (pid ${state.pid})`);
         pid2 = state.pid;
       }, 20_000);
+      // The agent may not have seen the restart yet (its states still say configured from before):
+      // wait for the items in the new namespace itself.
+      await assertApplied(pid2, s1, 20_000);
       await agent.until(scenarioKeys(s1), 'configured', 20_000);
-      await assertApplied(pid2, s1);
-      assert.ok(pingFrom(hub.name, s1.msAddr), 'ping into the restarted container');
+      await eventually(
+        () => assert.ok(pingFrom(hub.name, s1.msAddr), 'ping into the restarted container'),
+        10_000,
+      );
       console.log(
         `# dockerd back after ${answered} ms; re-applied in the new namespace ${Date.now() - t0} ms after the start`,
       );

@@ -121,7 +121,7 @@ describe('the agent on a 3-member etcd cluster', { skip: skipUnlessRoot() }, () 
 
   /** A store that talks to one member only. */
   function through(member: number): EtcdStore {
-    const store = new EtcdStore({ endpoints: [cluster.member(member).clientUrl], callTimeoutMs: 3000 });
+    const store = new EtcdStore({ endpoints: [cluster.member(member).clientUrl], callTimeoutMs: 10_000 });
     cleanup.add(() => store.close());
     return store;
   }

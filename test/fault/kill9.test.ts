@@ -77,6 +77,9 @@ function setup(cleanup: Cleanup, prefix: string, pairs = PAIRS, spread = SPREAD)
   ip(n1, ['link', 'set', 'um5', 'alias', `netns-agent:other${config.label}:x5`]);
   ip(n2, ['link', 'add', 'um3', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'um4']);
   ip(n2, ['addr', 'add', '10.250.1.1/24', 'dev', 'um3']);
+  // The snapshot of the unmanaged objects must not catch um0/um1 half up: the kernel turns the
+  // carrier on (linkwatch) and adds the IPv6 link-local address after `ip link set up` returns.
+  settled(() => linkReady(config.hub, 'um0') && linkReady(n0, 'um1'), 'um0/um1 up with carrier');
   return {
     config,
     storeFile: path.join(dir, 'store.db'),
@@ -90,6 +93,29 @@ function setup(cleanup: Cleanup, prefix: string, pairs = PAIRS, spread = SPREAD)
       [n2, 'um4'],
     ],
   };
+}
+
+/** Up with carrier and its IPv6 link-local address. */
+function linkReady(ns: string, name: string): boolean {
+  const [link] = ipJson<{ operstate?: string; addr_info?: { family: string; scope: string }[] }[]>(ns, [
+    'addr',
+    'show',
+    'dev',
+    name,
+  ]);
+  return (
+    link?.operstate === 'UP' && (link.addr_info ?? []).some((a) => a.family === 'inet6' && a.scope === 'link')
+  );
+}
+
+/** Waits (synchronously: setup is) until `ready`, up to 10 s. */
+function settled(ready: () => boolean, what: string): void {
+  const deadline = Date.now() + 10_000;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`not settled in 10 s: ${what}`);
+    Atomics.wait(nap, 0, 0, 50);
+  }
 }
 
 function unmanagedState(s: Setup): string[] {

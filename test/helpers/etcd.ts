@@ -70,10 +70,11 @@ export class EtcdMember {
       'new',
       '--initial-cluster-token',
       token,
+      // Short, for quick fail-overs, but not so short that CPU steal alone starts elections.
       '--heartbeat-interval',
-      '50',
+      '100',
       '--election-timeout',
-      '500',
+      '1000',
       '--logger',
       'zap',
       '--log-level',

@@ -73,7 +73,7 @@ async function attachLatency(
   since: number,
 ): Promise<number> {
   const configuredAfter = (key: string): number | undefined =>
-    a.transitions.filter((tr) => tr.key === key && tr.state === 'configured' && tr.at >= since).at(-1)?.at;
+    a.transitions.find((tr) => tr.key === key && tr.state === 'configured' && tr.at >= since)?.at;
   const all = [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp];
   await eventually(
     () => {

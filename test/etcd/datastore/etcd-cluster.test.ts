@@ -17,7 +17,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('3-member etcd cluster', () => {
   test('one member killed (each in turn): operations and the watch carry on', async (t) => {
-    const store = new EtcdStore({ endpoints: cluster.endpoints, callTimeoutMs: 2000 });
+    // A call may wait for a new leader (election timeout 1-2 s): a generous deadline, no retry.
+    const store = new EtcdStore({ endpoints: cluster.endpoints, callTimeoutMs: 10_000 });
     t.after(() => store.close());
     const events = collector();
     const watcher = store.watch('/c/', { backoff: constantBackoff(100), onEvent: events.onEvent });

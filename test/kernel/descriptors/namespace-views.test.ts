@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NamespaceViews } from '../../../src/descriptors/namespace-views.js';
-import { namespaceIdentity } from '../../../src/descriptors/namespace-tracker.js';
+import { namespaceIdentity } from '../../../src/netns/index.js';
 import { skipUnlessRoot, withNamespaces } from '../../helpers/kernel.js';
 
 describe('namespace views', { skip: skipUnlessRoot() }, () => {
