@@ -20,11 +20,23 @@ interface Batch {
   waiters: Map<number, Waiter[]>;
 }
 
+/**
+ * How long a link this batcher deleted is remembered as deleted. The other end of a pair deleted
+ * through it asks again moments later; the kernel hands ifindexes out in increasing order, so one
+ * is not given to another link that soon (and one asked for explicitly by someone else would not
+ * be ours to delete anyway).
+ */
+const REMEMBER_DELETED_MS = 10_000;
+
 export class DeleteBatcher {
   private readonly batches = new Map<NamespaceView, Batch>();
   private scheduled = false;
+  /** Per namespace view: ifindex -> when this batcher saw it deleted. */
+  private readonly deleted = new WeakMap<NamespaceView, Map<number, number>>();
 
   delete(view: NamespaceView, ifindex: number): Promise<void> {
+    const when = this.deleted.get(view)?.get(ifindex);
+    if (when !== undefined && performance.now() - when < REMEMBER_DELETED_MS) return Promise.resolve();
     let batch = this.batches.get(view);
     if (!batch) this.batches.set(view, (batch = { view, waiters: new Map() }));
     let waiters = batch.waiters.get(ifindex);
@@ -44,7 +56,20 @@ export class DeleteBatcher {
     this.scheduled = false;
     const batches = [...this.batches.values()];
     this.batches.clear();
-    for (const batch of batches) void this.run(batch);
+    for (const batch of batches) {
+      const deleted = this.deleted.get(batch.view);
+      const now = performance.now();
+      if (deleted)
+        for (const [index, when] of deleted) if (now - when >= REMEMBER_DELETED_MS) deleted.delete(index);
+      void this.run(batch);
+    }
+  }
+
+  private remember(view: NamespaceView, indexes: number[]): void {
+    let deleted = this.deleted.get(view);
+    if (!deleted) this.deleted.set(view, (deleted = new Map()));
+    const now = performance.now();
+    for (const index of indexes) deleted.set(index, now);
   }
 
   /**
@@ -56,7 +81,7 @@ export class DeleteBatcher {
     const indexes = [...batch.waiters.keys()];
     const waiters = indexes.map((index) => group(batch.waiters.get(index)!));
     if (indexes.length === 1) {
-      await settle(waiters[0]!, deleteOne(view, indexes[0]!));
+      if (await settle(waiters[0]!, deleteOne(view, indexes[0]!))) this.remember(view, indexes);
       return;
     }
     const grouped: number[] = [];
@@ -81,9 +106,20 @@ export class DeleteBatcher {
         groupDeleted = isGone(error);
       }
     }
-    if (groupDeleted) for (const i of grouped) waiters[i]!.resolve();
-    else alone.push(...grouped);
-    await Promise.all(alone.map((i) => settle(waiters[i]!, deleteOne(view, indexes[i]!, true))));
+    if (groupDeleted) {
+      this.remember(
+        view,
+        grouped.map((i) => indexes[i]!),
+      );
+      for (const i of grouped) waiters[i]!.resolve();
+    } else alone.push(...grouped);
+    const outcomes = await Promise.all(
+      alone.map((i) => settle(waiters[i]!, deleteOne(view, indexes[i]!, true))),
+    );
+    this.remember(
+      view,
+      alone.filter((_, k) => outcomes[k]).map((i) => indexes[i]!),
+    );
   }
 }
 
@@ -109,11 +145,14 @@ async function deleteOne(view: NamespaceView, index: number, regroup = false): P
   }
 }
 
-async function settle(waiter: Waiter, work: Promise<void>): Promise<void> {
+/** Passes the outcome of `work` on; true when it succeeded. */
+async function settle(waiter: Waiter, work: Promise<void>): Promise<boolean> {
   try {
     await work;
     waiter.resolve();
+    return true;
   } catch (error) {
     waiter.reject(error);
+    return false;
   }
 }

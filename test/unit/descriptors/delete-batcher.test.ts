@@ -83,6 +83,21 @@ describe('delete batcher', () => {
     ]);
   });
 
+  test('a link it deleted moments ago is not asked for again (the later end of a pair); one that failed is', async () => {
+    const links = new FakeLinks(1, 2, 3);
+    const batcher = new DeleteBatcher();
+    const view = links.view; // one view per namespace, as NamespaceViews keeps them
+    assert.deepEqual(await outcomes(batcher, view, [1, 2]), ['deleted', 'deleted']);
+    const asked = links.requests.length;
+    assert.deepEqual(await outcomes(batcher, view, [2, 1]), ['deleted', 'deleted']);
+    assert.equal(links.requests.length, asked, 'no request for links already deleted');
+    links.refuse = (r) => (r === 'del 3' ? EBUSY : undefined);
+    assert.deepEqual(await outcomes(batcher, view, [3]), ['EBUSY']);
+    links.refuse = () => undefined;
+    assert.deepEqual(await outcomes(batcher, view, [3]), ['deleted']);
+    assert.equal(links.groups.size, 0);
+  });
+
   test('one link alone is deleted by itself; one already gone counts as deleted', async () => {
     const links = new FakeLinks(1);
     assert.deepEqual(await outcomes(new DeleteBatcher(), links.view, [1]), ['deleted']);
