@@ -112,7 +112,11 @@ async function main(): Promise<void> {
         }, 250)
       : undefined;
     if (process.env.W1_DEBUG)
-      for (const line of agent!.log.join('').split('\n').filter(Boolean)) {
+      // Log lines only: with AGENT_NODE_FLAGS=--trace-gc the collector's lines are in there too.
+      for (const line of agent!.log
+        .join('')
+        .split('\n')
+        .filter((l) => l.startsWith('{'))) {
         const entry = JSON.parse(line) as { time?: number; msg?: string };
         if (entry.msg !== 'namespace available')
           console.log(`restart log: +${(entry.time ?? 0) - restartedAtClock} ms ${entry.msg}`);
