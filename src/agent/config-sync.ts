@@ -133,12 +133,13 @@ export class ConfigSync {
   private publishNamespaces(which: 'gained' | 'all'): void {
     if (!this.namespacesChanged) return;
     const next = new Map([...this.namespaceUsers].map(([id, u]) => [id, u.ref]));
+    const allPublished = [...next.keys()].every((id) => this.published.has(id));
     if (which === 'gained') {
-      if ([...next.keys()].every((id) => this.published.has(id))) return;
+      if (allPublished) return;
       for (const [id, ref] of this.published) if (!next.has(id)) next.set(id, ref);
     } else {
       this.namespacesChanged = false;
-      if (next.size === this.published.size && [...next.keys()].every((id) => this.published.has(id))) return;
+      if (allPublished && next.size === this.published.size) return;
     }
     this.published = next;
     this.onNamespaces([...next.values()]);

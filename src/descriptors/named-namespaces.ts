@@ -8,6 +8,7 @@ import { NetlinkHandle } from '../netlink/index.js';
 import {
   createNamed,
   deleteNamed,
+  identityKey,
   NAMED_NAMESPACE_DIR,
   namespaceIdentity,
   namedNamespacePath as pathOfNamed,
@@ -44,9 +45,9 @@ async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promi
  * view that opened on it as soon as it appeared (and fail what was being created there); it is
  * marked on the retry instead, and until then this memory says it is ours.
  */
-const unmarked = new WeakMap<LinuxContext, Map<string, string | undefined>>();
+const unmarked = new WeakMap<LinuxContext, Map<string, string>>();
 
-function unmarkedOf(ctx: LinuxContext): Map<string, string | undefined> {
+function unmarkedOf(ctx: LinuxContext): Map<string, string> {
   let map = unmarked.get(ctx);
   if (!map) unmarked.set(ctx, (map = new Map()));
   return map;
@@ -56,8 +57,7 @@ function unmarkedOf(ctx: LinuxContext): Map<string, string | undefined> {
 function madeUnmarked(ctx: LinuxContext, name: string): boolean {
   const pending = unmarkedOf(ctx);
   if (!pending.has(name)) return false;
-  const identity = namespaceIdentity(namedNamespacePath(name));
-  if (identity !== undefined && identity === pending.get(name)) return true;
+  if (namespaceIdentity(namedNamespacePath(name)) === pending.get(name)) return true;
   pending.delete(name); // gone, or another one under that name: not ours
   return false;
 }
@@ -68,9 +68,12 @@ function madeUnmarked(ctx: LinuxContext, name: string): boolean {
  */
 export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<boolean> {
   if (!madeUnmarked(ctx, name)) {
-    // There may be one already, or someone may make it meanwhile: then it is theirs.
-    if (existsSync(namedNamespacePath(name)) || !createNamed(name).created) return false;
-    unmarkedOf(ctx).set(name, namespaceIdentity(namedNamespacePath(name)));
+    // One there already, or made by someone meanwhile, is theirs. (A file without a namespace on
+    // it, someone's half-made one, is left alone too: createNamed would refuse it.)
+    if (existsSync(namedNamespacePath(name))) return false;
+    const made = createNamed(name);
+    if (!made.created) return false;
+    unmarkedOf(ctx).set(name, identityKey(made.identity));
   }
   await withHandle(name, async (handle) => {
     const lo = await handle.linkGet('lo');

@@ -173,11 +173,11 @@ export const NTF_ROUTER = 0x80;
 
 /** Sizes of the fixed headers that follow nlmsghdr. */
 export const IFINFOMSG_LEN = 16;
-
-/** struct if_stats_msg (RTM_GETSTATS / RTM_NEWSTATS): family, padding, ifindex, filter_mask. */
-export const IF_STATS_MSG_LEN = 12;
-/** IFLA_STATS_LINK_64: a struct rtnl_link_stats64, as IFLA_STATS64 in a link message. */
-export const IFLA_STATS_LINK_64 = 1;
 export const IFADDRMSG_LEN = 8;
 export const RTMSG_LEN = 12;
 export const NDMSG_LEN = 12;
+/** struct if_stats_msg (RTM_GETSTATS / RTM_NEWSTATS): family, padding, ifindex, filter_mask. */
+export const IF_STATS_MSG_LEN = 12;
+
+/** IFLA_STATS_LINK_64 (RTM_NEWSTATS): a struct rtnl_link_stats64, as IFLA_STATS64 in a link message. */
+export const IFLA_STATS_LINK_64 = 1;
