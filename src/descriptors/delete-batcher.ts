@@ -1,13 +1,26 @@
 /**
  * Deleting links one by one costs an RCU grace period each (~16 ms); links deleted together share
- * one. The batcher collects the link deletions of a moment, per namespace, moves those links into
- * a group of their own (a cheap request) and deletes the group in one request.
+ * one. The batcher collects the link deletions of a moment, per namespace, and deletes them with
+ * one request by group:
+ * - The links we created live in the label's owned group (ownership.ts). When most of that group
+ *   in a namespace is to go (a teardown), the few links of it that stay step out for a moment, the
+ *   group is deleted as it is, and they step back in: no request per deleted link.
+ * - Otherwise the links are moved into the doomed group (a cheap request each), which is deleted.
  */
 import type { NamespaceView } from './namespace-views.js';
 import { isGone } from './link-ops.js';
 import { DOOMED_GROUP } from './ownership.js';
 
-const BATCH_WINDOW_MS = 5;
+/** A batch goes once no deletion was asked for this long (the engine asks in slices)... */
+const BATCH_QUIET_MS = 5;
+/** ...or this long after its first one at the latest. */
+const BATCH_MAX_WAIT_MS = 100;
+
+/**
+ * The owned group is used when the batch is at least this big and a quarter of the namespace's
+ * links: it costs a dump of the namespace's links, which must say what the group holds right now.
+ */
+const OWNED_GROUP_MIN_BATCH = 16;
 
 interface Waiter {
   resolve: () => void;
@@ -31,8 +44,15 @@ const REMEMBER_DELETED_MS = 10_000;
 export class DeleteBatcher {
   private readonly batches = new Map<NamespaceView, Batch>();
   private scheduled = false;
+  private windowStartedAt = 0;
+  private lastAskedAt = 0;
+  /** Namespaces with a batch being deleted: the next batch there waits for it (see run). */
+  private readonly busy = new Set<NamespaceView>();
   /** Per namespace view: ifindex -> when this batcher saw it deleted. */
   private readonly deleted = new WeakMap<NamespaceView, Map<number, number>>();
+
+  /** `ownedGroup`: the group the links of this agent's label are kept in, if any. */
+  constructor(private readonly ownedGroup?: number) {}
 
   delete(view: NamespaceView, ifindex: number): Promise<void> {
     const when = this.deleted.get(view)?.get(ifindex);
@@ -43,26 +63,52 @@ export class DeleteBatcher {
     if (!waiters) batch.waiters.set(ifindex, (waiters = []));
     const list = waiters;
     const done = new Promise<void>((resolve, reject) => list.push({ resolve, reject }));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      // Let the engine issue the rest of the transaction's deletions first (it gives the event
-      // loop a turn between slices of operations, so wait a little longer than one turn).
-      setTimeout(() => this.flush(), BATCH_WINDOW_MS);
-    }
+    this.lastAskedAt = performance.now();
+    if (!this.scheduled) this.schedule();
     return done;
+  }
+
+  private schedule(): void {
+    this.scheduled = true;
+    this.windowStartedAt = performance.now();
+    setTimeout(() => this.tick(), BATCH_QUIET_MS);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    const quietFor = now - this.lastAskedAt;
+    if (quietFor < BATCH_QUIET_MS && now - this.windowStartedAt < BATCH_MAX_WAIT_MS) {
+      setTimeout(() => this.tick(), BATCH_QUIET_MS - quietFor);
+      return;
+    }
+    this.flush();
   }
 
   private flush(): void {
     this.scheduled = false;
-    const batches = [...this.batches.values()];
-    this.batches.clear();
-    for (const batch of batches) {
-      const deleted = this.deleted.get(batch.view);
-      const now = performance.now();
-      if (deleted)
-        for (const [index, when] of deleted) if (now - when >= REMEMBER_DELETED_MS) deleted.delete(index);
-      void this.run(batch);
+    for (const [view, batch] of [...this.batches]) {
+      // One batch at a time per namespace: a run moves links between groups, and the doomed or
+      // owned group it deletes must hold exactly what it put there.
+      if (this.busy.has(view)) continue;
+      this.batches.delete(view);
+      this.forgetOld(view);
+      this.busy.add(view);
+      void this.run(batch)
+        .catch((error: unknown) => {
+          for (const list of batch.waiters.values()) for (const w of list) w.reject(error);
+        })
+        .finally(() => {
+          this.busy.delete(view);
+          if (this.batches.has(view) && !this.scheduled) this.schedule();
+        });
     }
+  }
+
+  private forgetOld(view: NamespaceView): void {
+    const deleted = this.deleted.get(view);
+    if (!deleted) return;
+    const now = performance.now();
+    for (const [index, when] of deleted) if (now - when >= REMEMBER_DELETED_MS) deleted.delete(index);
   }
 
   private remember(view: NamespaceView, indexes: number[]): void {
@@ -78,22 +124,43 @@ export class DeleteBatcher {
    */
   private async run(batch: Batch): Promise<void> {
     const { view } = batch;
-    const indexes = [...batch.waiters.keys()];
-    const waiters = indexes.map((index) => group(batch.waiters.get(index)!));
+    const waiters = new Map([...batch.waiters].map(([index, list]) => [index, group(list)]));
+    let indexes = [...waiters.keys()];
     if (indexes.length === 1) {
-      if (await settle(waiters[0]!, deleteOne(view, indexes[0]!))) this.remember(view, indexes);
+      if (await settle(waiters.get(indexes[0]!)!, deleteOne(view, indexes[0]!))) this.remember(view, indexes);
       return;
     }
+    if (
+      this.ownedGroup !== undefined &&
+      indexes.length >= OWNED_GROUP_MIN_BATCH &&
+      indexes.length * 4 >= view.links.size
+    ) {
+      const deleted = await deleteThroughGroupAsItIs(view, this.ownedGroup, indexes);
+      if (deleted.length > 0) {
+        this.remember(view, deleted);
+        for (const index of deleted) waiters.get(index)!.resolve();
+        const gone = new Set(deleted);
+        indexes = indexes.filter((index) => !gone.has(index));
+      }
+    }
+    if (indexes.length > 0) await this.deleteThroughDoomedGroup(view, indexes, waiters);
+  }
+
+  private async deleteThroughDoomedGroup(
+    view: NamespaceView,
+    indexes: number[],
+    waiters: Map<number, Waiter>,
+  ): Promise<void> {
     const grouped: number[] = [];
     const alone: number[] = [];
     await Promise.all(
-      indexes.map(async (index, i) => {
+      indexes.map(async (index) => {
         try {
           await view.handle.linkSetGroup(index, DOOMED_GROUP);
-          grouped.push(i);
+          grouped.push(index);
         } catch (error) {
-          if (isGone(error)) waiters[i]!.resolve();
-          else alone.push(i); // refused: deleted by itself below
+          if (isGone(error)) waiters.get(index)!.resolve();
+          else alone.push(index); // refused: deleted by itself below
         }
       }),
     );
@@ -107,20 +174,69 @@ export class DeleteBatcher {
       }
     }
     if (groupDeleted) {
-      this.remember(
-        view,
-        grouped.map((i) => indexes[i]!),
-      );
-      for (const i of grouped) waiters[i]!.resolve();
+      this.remember(view, grouped);
+      for (const index of grouped) waiters.get(index)!.resolve();
     } else alone.push(...grouped);
     const outcomes = await Promise.all(
-      alone.map((i) => settle(waiters[i]!, deleteOne(view, indexes[i]!, true))),
+      alone.map((index) => settle(waiters.get(index)!, deleteOne(view, index, true))),
     );
     this.remember(
       view,
-      alone.filter((_, k) => outcomes[k]).map((i) => indexes[i]!),
+      alone.filter((_, k) => outcomes[k]),
     );
   }
+}
+
+/**
+ * Deletes `indexes` through the group they were kept in, if that costs fewer requests than moving
+ * them: the links of the group that are not to go step out of it first and back in after. Asks
+ * the kernel what the group holds (the registry may lag behind); gives up, deleting nothing, at
+ * the first doubt. Returns the links it deleted (the others go the doomed group's way).
+ */
+async function deleteThroughGroupAsItIs(
+  view: NamespaceView,
+  groupId: number,
+  indexes: number[],
+): Promise<number[]> {
+  let links;
+  try {
+    links = await view.handle.linkGroupList();
+  } catch {
+    return [];
+  }
+  const doomed = new Set(indexes);
+  const inGroup = links.filter((l) => l.group === groupId);
+  const going = inGroup.filter((l) => doomed.has(l.index)).map((l) => l.index);
+  const staying = inGroup.filter((l) => !doomed.has(l.index));
+  // Two requests for each link that stays, against one for each that goes the doomed group's way.
+  // One without our mark (made by an agent killed before marking it) is left alone altogether.
+  if (going.length === 0 || 2 * staying.length >= going.length || staying.some((l) => !l.alias)) return [];
+  const steppedOut: number[] = [];
+  let refused = false;
+  await Promise.all(
+    staying.map(async (link) => {
+      try {
+        await view.handle.linkSetGroup(link.index, 0);
+        steppedOut.push(link.index);
+      } catch (error) {
+        if (!isGone(error)) refused = true;
+      }
+    }),
+  );
+  let deleted = false;
+  if (!refused) {
+    try {
+      await view.handle.linkDelGroup(groupId);
+      deleted = true;
+    } catch (error) {
+      deleted = isGone(error);
+    }
+  }
+  // Best effort: one left in group 0 is still ours by its alias, and is deleted the doomed way.
+  await Promise.all(
+    steppedOut.map((index) => view.handle.linkSetGroup(index, groupId).catch(() => undefined)),
+  );
+  return deleted ? going : [];
 }
 
 /** One outcome for everyone waiting on the same link. */

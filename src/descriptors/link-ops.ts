@@ -5,7 +5,7 @@
 import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownerAlias } from './ownership.js';
+import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownedGroup, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -93,9 +93,9 @@ export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number, label: s
 }
 
 /** Marks a link just created as ours; if that fails it is deleted again (or remembered as ours). */
-async function markNewLink(view: NamespaceView, ifindex: number, alias: string): Promise<void> {
+async function markNewLink(view: NamespaceView, ifindex: number, label: string, name: string): Promise<void> {
   try {
-    await view.handle.linkSet(ifindex, { alias, group: 0 });
+    await view.handle.linkSet(ifindex, { alias: ownerAlias(label, name), group: ownedGroup(label) });
     unmarkedOwnLinks.get(view)?.delete(ifindex);
   } catch (error) {
     try {
@@ -141,7 +141,7 @@ export async function createVethPair(
     },
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');
-  await markNewLink(view, link.index, ownerAlias(label, self.name));
+  await markNewLink(view, link.index, label, self.name);
   const meta = metadata(view, link, self.hostIfName);
   return link.parentIndex ? { ...meta, peerIndex: { ifindex: link.parentIndex, at: Date.now() } } : meta;
 }
@@ -193,7 +193,7 @@ export async function createDummy(
     up: self.enabled,
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new interface');
-  await markNewLink(view, link.index, ownerAlias(label, self.name));
+  await markNewLink(view, link.index, label, self.name);
   return metadata(view, link, self.hostIfName);
 }
 

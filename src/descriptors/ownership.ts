@@ -10,16 +10,30 @@ export const ALIAS_PREFIX = 'netns-agent';
 export const AGENT_PROTOCOL = 144;
 
 /**
- * IFLA_GROUP a link is created in, until the request that sets its alias also puts it back in
- * group 0 (the kernel ignores an alias in the creating request): a link left unmarked by an agent
- * killed in between is still known as ours after the restart. The group carries a hash of the
- * label, so that agents with other labels on the host never take each other's half-made links.
+ * IFLA_GROUP a link is created in, until the request that sets its alias also moves it to its
+ * owned group (the kernel ignores an alias in the creating request): a link left unmarked by an
+ * agent killed in between is still known as ours after the restart. The group carries a hash of
+ * the label, so that agents with other labels on the host never take each other's half-made links.
  */
 export function creatingGroup(label: string): number {
-  // FNV-1a, folded to 16 bits, under the fixed high half 'nb'.
+  return (0x6e62 * 0x10000 + labelHash(label)) >>> 0;
+}
+
+/**
+ * IFLA_GROUP of the links this agent created and marked. Not a mark of ownership (the alias is);
+ * it lets a teardown delete a namespace's links of ours in one request, without moving each into
+ * the doomed group first (src/descriptors/delete-batcher.ts). Links marked by earlier versions
+ * stay in group 0 and are deleted the other way.
+ */
+export function ownedGroup(label: string): number {
+  return (0x6e63 * 0x10000 + labelHash(label)) >>> 0;
+}
+
+/** FNV-1a of the label, folded to 16 bits. */
+function labelHash(label: string): number {
   let hash = 0x811c9dc5;
   for (const byte of Buffer.from(label, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
-  return (0x6e62 * 0x10000 + ((hash ^ (hash >>> 16)) & 0xffff)) >>> 0;
+  return (hash ^ (hash >>> 16)) & 0xffff;
 }
 
 /**

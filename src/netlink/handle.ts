@@ -29,9 +29,11 @@ import {
 } from './codec/constants.js';
 import {
   decodeLink,
+  decodeLinkGroupMembership,
   encodeLinkDump,
   encodeLinkRequest,
   type Link,
+  type LinkGroupMembership,
   type LinkAttributes,
 } from './codec/link.js';
 import { decodeLinkStats, encodeLinkStatsDump, type LinkStatsReport } from './codec/link-stats.js';
@@ -141,6 +143,18 @@ export class NetlinkHandle {
       if (message.type === RTM_NEWLINK) links.push(decodeLink(message));
     }
     return links;
+  }
+
+  /**
+   * Which group each link is in, and its alias: a link dump decoded only that far, cheap enough to
+   * ask right before deleting a group (what the group holds must be known then, not remembered).
+   */
+  async linkGroupList(): Promise<LinkGroupMembership[]> {
+    const messages = await this.dump(encodeLinkDump(RTM_GETLINK, 0), 'link group list');
+    const memberships: LinkGroupMembership[] = [];
+    for (const message of messages)
+      if (message.type === RTM_NEWLINK) memberships.push(decodeLinkGroupMembership(message));
+    return memberships;
   }
 
   /** Every link's counters, by ifindex: a dump of counters alone, ~7 times smaller than a link dump. */

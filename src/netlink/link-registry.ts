@@ -75,6 +75,11 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
     return [...this.byIndex.values()];
   }
 
+  /** How many links the namespace holds, as far as the registry knows. */
+  get size(): number {
+    return this.byIndex.size;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

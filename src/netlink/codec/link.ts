@@ -206,6 +206,27 @@ function readAltNames(attributes: Attributes): string[] {
   return names;
 }
 
+/** Of a link: the group it is in and its alias, nothing else. */
+export interface LinkGroupMembership {
+  index: number;
+  group: number;
+  alias?: string;
+}
+
+/** Decodes only what says which group a link is in and whose it is (a dump read for that alone). */
+export function decodeLinkGroupMembership(message: NetlinkMessage): LinkGroupMembership {
+  const payload = message.payload;
+  if (payload.length < IFINFOMSG_LEN) throw new NetlinkCodecError('link message shorter than ifinfomsg');
+  const attributes = Attributes.parse(payload, IFINFOMSG_LEN, payload.length);
+  const membership: LinkGroupMembership = {
+    index: payload.readInt32LE(4),
+    group: attributes.u32(IFLA_GROUP) ?? 0,
+  };
+  const alias = attributes.string(IFLA_IFALIAS);
+  if (alias) membership.alias = alias;
+  return membership;
+}
+
 export function decodeLink(message: NetlinkMessage): Link {
   const payload = message.payload;
   if (payload.length < IFINFOMSG_LEN) throw new NetlinkCodecError('link message shorter than ifinfomsg');

@@ -8,6 +8,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
 import { addresses, example, isUp, link, linkOrFail, named, pause, veth, withAgent } from './harness.js';
+import { ownedGroup } from '../../../src/descriptors/ownership.js';
+
+/** A link's group as `ip -json` shows it (0 is "default"). */
+function groupOf(ns: string, name: string): number {
+  const shown = (linkOrFail(ns, name) as unknown as { group: string }).group;
+  return shown === 'default' ? 0 : Number(shown);
+}
 
 /** The seeds' veth1/veth2 example with our own namespace names instead of ns1/ns2. */
 function seedPair(
@@ -111,6 +118,55 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
         assert.ok(before > 0);
       }));
   }
+
+  test('most pairs of a namespace deleted at once: their group deleted as it is; the rest and a foreign link untouched', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      // Not ours, in the namespace the pairs are deleted from.
+      ip(ns1!, ['link', 'add', 'fz0', 'type', 'veth', 'peer', 'name', 'fz1']);
+      const foreign = [linkOrFail(ns1!, 'fz0'), linkOrFail(ns1!, 'fz1')];
+      const pairs = Array.from({ length: 24 }, (_, i) => i);
+      await agent.put(
+        ...pairs.flatMap((i): [['interface', string, unknown], ['interface', string, unknown]] => [
+          ['interface', `a${i}`, veth(`a${i}`, `b${i}`, ns1!)],
+          ['interface', `b${i}`, veth(`b${i}`, `a${i}`, ns2!)],
+        ]),
+      );
+      await agent.waitConfigured(...pairs.map((i): ['interface', string] => ['interface', `a${i}`]));
+      // The creating ends stay in the label's group once marked.
+      assert.equal(groupOf(ns1!, 'a0'), ownedGroup(agent.label));
+      const kept = pairs.slice(20);
+      const keptBefore = kept.map((i) => linkOrFail(ns1!, `a${i}`).ifindex);
+      const requestsBefore = agent.plugin.views.netlinkTotals().requests;
+
+      const record = await agent.del(
+        ...pairs.slice(0, 20).flatMap((i): ['interface', string][] => [
+          ['interface', `a${i}`],
+          ['interface', `b${i}`],
+        ]),
+      );
+      assert.equal(record.counts.failed, 0, JSON.stringify(record.errors));
+      for (const i of pairs.slice(0, 20)) {
+        assert.equal(link(ns1!, `a${i}`), undefined, `a${i} gone`);
+        assert.equal(link(ns2!, `b${i}`), undefined, `b${i} gone`);
+      }
+      assert.deepEqual(
+        kept.map((i) => linkOrFail(ns1!, `a${i}`).ifindex),
+        keptBefore,
+        'the pairs that stay keep their ifindexes',
+      );
+      for (const i of kept)
+        assert.equal(groupOf(ns1!, `a${i}`), ownedGroup(agent.label), `a${i} back in the group`);
+      assert.deepEqual(
+        [linkOrFail(ns1!, 'fz0'), linkOrFail(ns1!, 'fz1')],
+        foreign,
+        'the foreign pair untouched',
+      );
+      // No request per deleted link: a dump, the four that stay out and back, one group deletion.
+      assert.ok(
+        agent.plugin.views.netlinkTotals().requests - requestsBefore < 20,
+        `${agent.plugin.views.netlinkTotals().requests - requestsBefore} requests`,
+      );
+    }));
 
   test('a named namespace deleted out of band: its items go pending; re-created: they are back', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {

@@ -1,7 +1,8 @@
 /**
  * The delete batcher against a fake handle: links deleted together share one group deletion, and
  * each link still gets its own outcome when some requests are refused (found in CI: one refused
- * request failed the whole batch, every retry, and left the others in the doomed group).
+ * request failed the whole batch, every retry, and left the others in the doomed group). Links
+ * kept in the label's owned group go by deleting that group as it is, when most of it goes.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,8 @@ import { constants } from 'node:os';
 import { NetlinkError } from '../../../src/netlink/index.js';
 import { DeleteBatcher } from '../../../src/descriptors/delete-batcher.js';
 import { DOOMED_GROUP } from '../../../src/descriptors/ownership.js';
+
+const OWNED = 0x6e630001;
 import type { NamespaceView } from '../../../src/descriptors/namespace-views.js';
 
 const { EBUSY, ENODEV } = constants.errno;
@@ -16,11 +19,21 @@ const { EBUSY, ENODEV } = constants.errno;
 /** Links by ifindex with their group; requests listed; `refuse` says which requests fail. */
 class FakeLinks {
   readonly groups = new Map<number, number>();
+  /** Links without our mark (made, never marked). */
+  readonly unmarked = new Set<number>();
   readonly requests: string[] = [];
   refuse: (request: string) => number | undefined = () => undefined;
+  /** How long a group deletion takes, ms. */
+  slowGroupDeletion = 0;
 
   constructor(...indexes: number[]) {
     for (const i of indexes) this.groups.set(i, 0);
+  }
+
+  /** Links `from`..`to` in the owned group. */
+  owned(from: number, to: number): this {
+    for (let i = from; i <= to; i++) this.groups.set(i, OWNED);
+    return this;
   }
 
   private check(request: string): void {
@@ -37,16 +50,24 @@ class FakeLinks {
     },
     linkDelGroup: async (group: number): Promise<void> => {
       this.check(`del group ${group}`);
+      if (this.slowGroupDeletion) await new Promise((r) => setTimeout(r, this.slowGroupDeletion));
       for (const [index, g] of this.groups) if (g === group) this.groups.delete(index);
     },
     linkDel: async (index: number): Promise<void> => {
       this.check(`del ${index}`);
       if (!this.groups.delete(index)) throw new NetlinkError(ENODEV, `del ${index}`);
     },
+    linkGroupList: async (): Promise<{ index: number; group: number; alias?: string }[]> => {
+      this.check('dump');
+      return [...this.groups].map(([index, group]) =>
+        this.unmarked.has(index) ? { index, group } : { index, group, alias: `ours ${index}` },
+      );
+    },
   };
 
   get view(): NamespaceView {
-    return { handle: this.handle } as unknown as NamespaceView;
+    const links = { size: this.groups.size };
+    return { handle: this.handle, links } as unknown as NamespaceView;
   }
 }
 
@@ -132,5 +153,95 @@ describe('delete batcher', () => {
         [9, 0],
       ],
     );
+  });
+
+  test('most of the owned group goes: the group is deleted as it is, the links that stay step out and back', async () => {
+    const links = new FakeLinks(900).owned(1, 40);
+    const doomed = Array.from({ length: 36 }, (_, k) => k + 1); // 1..36 go, 37..40 stay
+    const outcome = await outcomes(new DeleteBatcher(OWNED), links.view, doomed);
+    assert.ok(outcome.every((o) => o === 'deleted'));
+    assert.deepEqual(
+      [...links.groups].sort((a, b) => a[0] - b[0]),
+      [
+        [37, OWNED],
+        [38, OWNED],
+        [39, OWNED],
+        [40, OWNED],
+        [900, 0],
+      ],
+    );
+    assert.deepEqual(links.requests.slice(0, 5), [
+      'dump',
+      'group 37 0',
+      'group 38 0',
+      'group 39 0',
+      'group 40 0',
+    ]);
+    assert.deepEqual(links.requests.slice(5), [
+      `del group ${OWNED}`,
+      `group 37 ${OWNED}`,
+      `group 38 ${OWNED}`,
+      `group 39 ${OWNED}`,
+      `group 40 ${OWNED}`,
+    ]);
+  });
+
+  test('links of the batch outside the owned group (marked by an earlier version) go the doomed way', async () => {
+    const links = new FakeLinks(50, 51).owned(1, 20);
+    const doomed = [...Array.from({ length: 20 }, (_, k) => k + 1), 50];
+    assert.ok((await outcomes(new DeleteBatcher(OWNED), links.view, doomed)).every((o) => o === 'deleted'));
+    assert.deepEqual([...links.groups], [[51, 0]]);
+    assert.deepEqual(links.requests.slice(-3), [
+      `del group ${OWNED}`,
+      `group 50 ${DOOMED_GROUP}`,
+      `del group ${DOOMED_GROUP}`,
+    ]);
+  });
+
+  test('the owned group is not deleted when many of it stay, one that stays is unmarked, or one refuses to step out', async () => {
+    const doomed = Array.from({ length: 20 }, (_, k) => k + 1);
+    const cases: [string, (links: FakeLinks) => void][] = [
+      ['many stay', (links) => links.owned(21, 30)],
+      ['an unmarked one stays', (links) => links.unmarked.add(21)],
+      ['one refuses', (links) => (links.refuse = (r) => (r === 'group 21 0' ? EBUSY : undefined))],
+    ];
+    for (const [what, arrange] of cases) {
+      const links = new FakeLinks().owned(1, 21);
+      arrange(links);
+      const outcome = await outcomes(new DeleteBatcher(OWNED), links.view, doomed);
+      assert.ok(
+        outcome.every((o) => o === 'deleted'),
+        what,
+      );
+      assert.ok(!links.requests.includes(`del group ${OWNED}`), `${what}: owned group kept`);
+      assert.ok(links.requests.includes(`del group ${DOOMED_GROUP}`), `${what}: doomed group deleted`);
+      for (let i = 21; i <= (what === 'many stay' ? 30 : 21); i++)
+        assert.equal(links.groups.get(i), OWNED, `${what}: link ${i} stays in the owned group`);
+    }
+  });
+
+  test('a second batch in the same namespace waits for the first (each group holds only what its run put there)', async () => {
+    const links = new FakeLinks().owned(1, 40);
+    links.slowGroupDeletion = 50;
+    const batcher = new DeleteBatcher(OWNED);
+    const view = links.view;
+    const first = outcomes(
+      batcher,
+      view,
+      Array.from({ length: 36 }, (_, k) => k + 1),
+    );
+    await new Promise((r) => setTimeout(r, 20)); // the first batch is deleting its group
+    const second = outcomes(batcher, view, [37, 38]);
+    assert.ok([...(await first), ...(await second)].every((o) => o === 'deleted'));
+    assert.deepEqual(
+      [...links.groups],
+      [
+        [39, OWNED],
+        [40, OWNED],
+      ],
+    );
+    // Two links are too few for the owned group: they go the doomed way, after the first batch ends.
+    const secondStart = links.requests.indexOf(`group 37 ${DOOMED_GROUP}`);
+    assert.ok(secondStart > links.requests.lastIndexOf(`group 40 ${OWNED}`), links.requests.join(', '));
   });
 });
