@@ -55,6 +55,8 @@ export class DesiredGraph {
   private readonly readersToRecheck = new Set<string>();
   private readonly claimWaitersToRecheck = new Set<string>();
   private seq = 0;
+  /** Inside `batch`: readers and refused claimers are looked at once, at its end. */
+  private batching = 0;
 
   constructor(private readonly registry: DescriptorRegistry) {}
 
@@ -97,7 +99,7 @@ export class DesiredGraph {
     const item = this.itemFor(key);
     item.config = { value };
     this.refresh(item, dirty);
-    this.settle(dirty);
+    if (this.batching === 0) this.settle(dirty);
   }
 
   deleteConfig(key: string, dirty: Set<string>): void {
@@ -106,7 +108,22 @@ export class DesiredGraph {
     if (!item || item.config === undefined) return;
     item.config = undefined;
     this.refresh(item, dirty);
-    this.settle(dirty);
+    if (this.batching === 0) this.settle(dirty);
+  }
+
+  /**
+   * Runs many config changes, then recomputes what read the changed values once, from the final
+   * values: when a thousand VETH ends go, each end that reads its peer is not recomputed first for
+   * a peer that went just before it.
+   */
+  batch(changes: () => void, dirty: Set<string>): void {
+    this.batching++;
+    try {
+      changes();
+    } finally {
+      this.batching--;
+    }
+    if (this.batching === 0) this.settle(dirty);
   }
 
   setFact(key: string, value: unknown, dirty: Set<string>): void {

@@ -160,10 +160,12 @@ export class Engine {
       else graph.setFact(f.key, f.value, dirty);
     }
     const puts = new Set((change.puts ?? []).map((p) => p.key));
-    if (change.replace === true)
-      for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
-    for (const { key, value } of change.puts ?? []) graph.putConfig(key, value, dirty);
-    for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
+    graph.batch(() => {
+      if (change.replace === true)
+        for (const key of [...graph.configKeys()]) if (!puts.has(key)) graph.deleteConfig(key, dirty);
+      for (const { key, value } of change.puts ?? []) graph.putConfig(key, value, dirty);
+      for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
+    }, dirty);
     const plan = makePlan({ graph, applied: this.applied, dirty, stuckRemovals: this.liveStuckRemovals() });
     return { actions: describePlan(plan), plan };
   }
@@ -277,14 +279,16 @@ export class Engine {
       if (f.asserted) graph.setFact(key, f.value, dirty);
       else graph.deleteFact(key, dirty);
     }
-    if (batch.replace)
-      for (const key of [...graph.configKeys()]) if (!batch.config.has(key)) graph.deleteConfig(key, dirty);
-    for (const [key, c] of batch.config) {
-      this.failures.delete(key); // a new value starts a new series of attempts
-      if (c.deleteFirst) graph.deleteConfig(key, dirty);
-      if (c.valid) graph.putConfig(key, c.valid.value, dirty);
-      if (c.refused) graph.putConfig(key, c.refused.value, dirty);
-    }
+    graph.batch(() => {
+      if (batch.replace)
+        for (const key of [...graph.configKeys()]) if (!batch.config.has(key)) graph.deleteConfig(key, dirty);
+      for (const [key, c] of batch.config) {
+        this.failures.delete(key); // a new value starts a new series of attempts
+        if (c.deleteFirst) graph.deleteConfig(key, dirty);
+        if (c.valid) graph.putConfig(key, c.valid.value, dirty);
+        if (c.refused) graph.putConfig(key, c.refused.value, dirty);
+      }
+    }, dirty);
     for (const key of batch.retries) dirty.add(key);
 
     const t1 = performance.now();
