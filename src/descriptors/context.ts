@@ -10,7 +10,7 @@ import {
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { KernelFacts } from './kernel-facts.js';
 import type { DesiredView, EngineView } from './engine-contract.js';
-import { ownedConfigName, ownedGroup } from './ownership.js';
+import { ownedConfigName } from './ownership.js';
 import { NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { reachFact } from './fact-keys.js';
@@ -23,7 +23,7 @@ export class LinuxContext {
     readonly views: NamespaceViews,
     readonly facts: KernelFacts,
   ) {
-    this.deletes = new DeleteBatcher(ownedGroup(label));
+    this.deletes = new DeleteBatcher(label);
   }
 
   interfaceKey(name: string): string {

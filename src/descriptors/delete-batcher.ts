@@ -6,10 +6,16 @@
  *   in a namespace is to go (a teardown), the few links of it that stay step out for a moment, the
  *   group is deleted as it is, and they step back in: no request per deleted link.
  * - Otherwise the links are moved into the doomed group (a cheap request each), which is deleted.
+ *
+ * Deleting the owned group as it is is safe only while no link of ours joins it in that namespace
+ * between the dump that says what it holds and the deletion. The engine runs a transaction's
+ * removals before its creations, one transaction at a time, so removals never run alongside our
+ * creations; a deletion asked for by a creation (a stale link of ours in the way) says so, and its
+ * batch takes the doomed group's way.
  */
 import type { NamespaceView } from './namespace-views.js';
 import { isGone } from './link-ops.js';
-import { DOOMED_GROUP } from './ownership.js';
+import { DOOMED_GROUP, ownedConfigName, ownedGroup } from './ownership.js';
 
 /** A batch goes once no deletion was asked for this long (the engine asks in slices)... */
 const BATCH_QUIET_MS = 5;
@@ -31,6 +37,13 @@ interface Batch {
   view: NamespaceView;
   /** Who waits on each link: both ends of a VETH pair are deleted through the same link. */
   waiters: Map<number, Waiter[]>;
+  /** A deletion of the batch was asked for while our links may be being created there. */
+  amidCreations: boolean;
+}
+
+export interface DeleteOptions {
+  /** Asked by a creation: other links of ours may be being created in that namespace meanwhile. */
+  amidCreations?: boolean;
 }
 
 /**
@@ -46,19 +59,27 @@ export class DeleteBatcher {
   private scheduled = false;
   private windowStartedAt = 0;
   private lastAskedAt = 0;
-  /** Namespaces with a batch being deleted: the next batch there waits for it (see run). */
-  private readonly busy = new Set<NamespaceView>();
+  /**
+   * Namespaces (by identity: several views, e.g. two containers' references, may show one) with
+   * a batch being deleted: the next batch there waits for it (see run).
+   */
+  private readonly busy = new Set<string>();
   /** Per namespace view: ifindex -> when this batcher saw it deleted. */
   private readonly deleted = new WeakMap<NamespaceView, Map<number, number>>();
 
-  /** `ownedGroup`: the group the links of this agent's label are kept in, if any. */
-  constructor(private readonly ownedGroup?: number) {}
+  private readonly ownedGroup: number | undefined;
 
-  delete(view: NamespaceView, ifindex: number): Promise<void> {
+  /** `label`: the agent's, whose owned group its links are kept in; none: the doomed group only. */
+  constructor(private readonly label?: string) {
+    this.ownedGroup = label === undefined ? undefined : ownedGroup(label);
+  }
+
+  delete(view: NamespaceView, ifindex: number, options: DeleteOptions = {}): Promise<void> {
     const when = this.deleted.get(view)?.get(ifindex);
     if (when !== undefined && performance.now() - when < REMEMBER_DELETED_MS) return Promise.resolve();
     let batch = this.batches.get(view);
-    if (!batch) this.batches.set(view, (batch = { view, waiters: new Map() }));
+    if (!batch) this.batches.set(view, (batch = { view, waiters: new Map(), amidCreations: false }));
+    if (options.amidCreations) batch.amidCreations = true;
     let waiters = batch.waiters.get(ifindex);
     if (!waiters) batch.waiters.set(ifindex, (waiters = []));
     const list = waiters;
@@ -89,17 +110,18 @@ export class DeleteBatcher {
     for (const [view, batch] of [...this.batches]) {
       // One batch at a time per namespace: a run moves links between groups, and the doomed or
       // owned group it deletes must hold exactly what it put there.
-      if (this.busy.has(view)) continue;
+      const identity = view.identity;
+      if (this.busy.has(identity)) continue;
       this.batches.delete(view);
       this.forgetOld(view);
-      this.busy.add(view);
+      this.busy.add(identity);
       void this.run(batch)
         .catch((error: unknown) => {
           for (const list of batch.waiters.values()) for (const w of list) w.reject(error);
         })
         .finally(() => {
-          this.busy.delete(view);
-          if (this.batches.has(view) && !this.scheduled) this.schedule();
+          this.busy.delete(identity);
+          if (this.batches.size > 0 && !this.scheduled) this.schedule();
         });
     }
   }
@@ -131,11 +153,13 @@ export class DeleteBatcher {
       return;
     }
     if (
+      this.label !== undefined &&
       this.ownedGroup !== undefined &&
+      !batch.amidCreations &&
       indexes.length >= OWNED_GROUP_MIN_BATCH &&
       indexes.length * 4 >= view.links.size
     ) {
-      const deleted = await deleteThroughGroupAsItIs(view, this.ownedGroup, indexes);
+      const deleted = await deleteThroughGroupAsItIs(view, this.label, this.ownedGroup, indexes);
       if (deleted.length > 0) {
         this.remember(view, deleted);
         for (const index of deleted) waiters.get(index)!.resolve();
@@ -195,6 +219,7 @@ export class DeleteBatcher {
  */
 async function deleteThroughGroupAsItIs(
   view: NamespaceView,
+  label: string,
   groupId: number,
   indexes: number[],
 ): Promise<number[]> {
@@ -209,8 +234,10 @@ async function deleteThroughGroupAsItIs(
   const going = inGroup.filter((l) => doomed.has(l.index)).map((l) => l.index);
   const staying = inGroup.filter((l) => !doomed.has(l.index));
   // Two requests for each link that stays, against one for each that goes the doomed group's way.
-  // One without our mark (made by an agent killed before marking it) is left alone altogether.
-  if (going.length === 0 || 2 * staying.length >= going.length || staying.some((l) => !l.alias)) return [];
+  // Any that stays without our mark (made by an agent killed before marking it, or another
+  // label's that shares the group) means the group is left alone altogether.
+  if (going.length === 0 || 2 * staying.length >= going.length) return [];
+  if (staying.some((l) => ownedConfigName(label, l.alias) === undefined)) return [];
   const steppedOut: number[] = [];
   let refused = false;
   await Promise.all(

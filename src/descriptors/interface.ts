@@ -147,7 +147,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (existing) {
             // Ours from before (e.g. a half-finished run): start from scratch, as its peer may be wrong.
-            await ctx.deletes.delete(view, existing.index);
+            await ctx.deletes.delete(view, existing.index, { amidCreations: true });
           }
           return createVethPair(ctx.label, value, peer, view, ctx.view(peer.namespace));
         }

@@ -23,16 +23,23 @@ export function creatingGroup(label: string): number {
  * IFLA_GROUP of the links this agent created and marked. Not a mark of ownership (the alias is);
  * it lets a teardown delete a namespace's links of ours in one request, without moving each into
  * the doomed group first (src/descriptors/delete-batcher.ts). Links marked by earlier versions
- * stay in group 0 and are deleted the other way.
+ * stay in group 0 and are deleted the other way. All 32 bits of the label's hash, with the top bit
+ * set (never 0, the doomed group or a creating group), so that two labels rarely share it.
  */
 export function ownedGroup(label: string): number {
-  return (0x6e63 * 0x10000 + labelHash(label)) >>> 0;
+  return (fnv1a(`${label}\0owned`) | 0x80000000) >>> 0;
+}
+
+/** FNV-1a, 32 bits. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(text, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
 }
 
 /** FNV-1a of the label, folded to 16 bits. */
 function labelHash(label: string): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(label, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  const hash = fnv1a(label);
   return (hash ^ (hash >>> 16)) & 0xffff;
 }
 

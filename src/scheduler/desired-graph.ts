@@ -99,7 +99,7 @@ export class DesiredGraph {
     const item = this.itemFor(key);
     item.config = { value };
     this.refresh(item, dirty);
-    if (this.batching === 0) this.settle(dirty);
+    this.settleAfterChange(dirty);
   }
 
   deleteConfig(key: string, dirty: Set<string>): void {
@@ -108,13 +108,15 @@ export class DesiredGraph {
     if (!item || item.config === undefined) return;
     item.config = undefined;
     this.refresh(item, dirty);
-    if (this.batching === 0) this.settle(dirty);
+    this.settleAfterChange(dirty);
   }
 
   /**
    * Runs many config changes, then recomputes what read the changed values once, from the final
    * values: when a thousand VETH ends go, each end that reads its peer is not recomputed first for
-   * a peer that went just before it.
+   * a peer that went just before it. Refused claimers are still looked at after each change, so a
+   * released claim goes to the item that waited for it, as it would one change at a time. (What a
+   * reader derives must depend on its own value only, not on what it reads in between.)
    */
   batch(changes: () => void, dirty: Set<string>): void {
     this.batching++;
@@ -124,6 +126,11 @@ export class DesiredGraph {
       this.batching--;
     }
     if (this.batching === 0) this.settle(dirty);
+  }
+
+  private settleAfterChange(dirty: Set<string>): void {
+    if (this.batching === 0) this.settle(dirty);
+    else this.recheckClaimWaiters(dirty);
   }
 
   setFact(key: string, value: unknown, dirty: Set<string>): void {
@@ -334,6 +341,13 @@ export class DesiredGraph {
         if (item?.desired === true && item.descriptor !== undefined)
           this.recompute(item, item.descriptor, dirty);
       }
+      this.recheckClaimWaiters(dirty);
+    }
+  }
+
+  /** Proposes again the refused values that waited for a claim released since. */
+  private recheckClaimWaiters(dirty: Set<string>): void {
+    while (this.claimWaitersToRecheck.size > 0) {
       for (const key of this.claimWaitersToRecheck) {
         this.claimWaitersToRecheck.delete(key);
         const item = this.items.get(key);

@@ -134,10 +134,12 @@ export class Engine {
 
   /**
    * Asserts or withdraws outside facts. The returned promise never rejects: it resolves with the
-   * transaction that carried them (undefined if the engine closed first). Throws if closed.
+   * transaction that carried them, or undefined if the engine closed first. Facts still arriving
+   * after close (a namespace check or a kernel event between the engine's close and its sources')
+   * are dropped the same way: a throw there would be an unhandled rejection at shutdown.
    */
   notify(facts: readonly FactChange[]): Promise<TransactionRecord | undefined> {
-    if (this.closed) throw new ClosedError('engine');
+    if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       this.queue.addFacts(facts, { resolve, reject: () => resolve(undefined), quiet: true });
       this.kick();

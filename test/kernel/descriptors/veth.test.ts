@@ -13,7 +13,8 @@ import { ownedGroup } from '../../../src/descriptors/ownership.js';
 /** A link's group as `ip -json` shows it (0 is "default"). */
 function groupOf(ns: string, name: string): number {
   const shown = (linkOrFail(ns, name) as unknown as { group: string }).group;
-  return shown === 'default' ? 0 : Number(shown);
+  // ip prints a group with the top bit set as a negative number.
+  return shown === 'default' ? 0 : Number(shown) >>> 0;
 }
 
 /** The seeds' veth1/veth2 example with our own namespace names instead of ns1/ns2. */
@@ -132,8 +133,18 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
         ]),
       );
       await agent.waitConfigured(...pairs.map((i): ['interface', string] => ['interface', `a${i}`]));
-      // The creating ends stay in the label's group once marked.
+      // The creating ends stay in the label's group once marked; linkGroupList reads what ip shows.
       assert.equal(groupOf(ns1!, 'a0'), ownedGroup(agent.label));
+      const memberships = await agent.plugin.views.get(`named/${ns1!}`)!.handle.linkGroupList();
+      const a0 = linkOrFail(ns1!, 'a0');
+      assert.deepEqual(
+        memberships.find((m) => m.index === a0.ifindex),
+        { index: a0.ifindex, group: ownedGroup(agent.label), alias: a0.ifalias },
+      );
+      assert.deepEqual(
+        memberships.find((m) => m.index === foreign[0]!.ifindex),
+        { index: foreign[0]!.ifindex, group: 0 },
+      );
       const kept = pairs.slice(20);
       const keptBefore = kept.map((i) => linkOrFail(ns1!, `a${i}`).ifindex);
       const requestsBefore = agent.plugin.views.netlinkTotals().requests;

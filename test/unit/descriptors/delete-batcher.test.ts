@@ -9,9 +9,10 @@ import assert from 'node:assert/strict';
 import { constants } from 'node:os';
 import { NetlinkError } from '../../../src/netlink/index.js';
 import { DeleteBatcher } from '../../../src/descriptors/delete-batcher.js';
-import { DOOMED_GROUP } from '../../../src/descriptors/ownership.js';
+import { DOOMED_GROUP, ownedGroup, ownerAlias } from '../../../src/descriptors/ownership.js';
 
-const OWNED = 0x6e630001;
+const LABEL = 'unit';
+const OWNED = ownedGroup(LABEL);
 import type { NamespaceView } from '../../../src/descriptors/namespace-views.js';
 
 const { EBUSY, ENODEV } = constants.errno;
@@ -21,6 +22,10 @@ class FakeLinks {
   readonly groups = new Map<number, number>();
   /** Links without our mark (made, never marked). */
   readonly unmarked = new Set<number>();
+  /** Links marked by another label. */
+  readonly others = new Set<number>();
+  /** Whether the link dump fails. */
+  dumpFails = false;
   readonly requests: string[] = [];
   refuse: (request: string) => number | undefined = () => undefined;
   /** How long a group deletion takes, ms. */
@@ -59,15 +64,19 @@ class FakeLinks {
     },
     linkGroupList: async (): Promise<{ index: number; group: number; alias?: string }[]> => {
       this.check('dump');
+      if (this.dumpFails) throw new NetlinkError(EBUSY, 'dump');
       return [...this.groups].map(([index, group]) =>
-        this.unmarked.has(index) ? { index, group } : { index, group, alias: `ours ${index}` },
+        this.unmarked.has(index)
+          ? { index, group }
+          : { index, group, alias: ownerAlias(this.others.has(index) ? 'other' : LABEL, `n${index}`) },
       );
     },
   };
 
+  /** A view of the namespace; several views may show one namespace (same identity). */
   get view(): NamespaceView {
     const links = { size: this.groups.size };
-    return { handle: this.handle, links } as unknown as NamespaceView;
+    return { handle: this.handle, links, identity: 'ns-1' } as unknown as NamespaceView;
   }
 }
 
@@ -158,7 +167,7 @@ describe('delete batcher', () => {
   test('most of the owned group goes: the group is deleted as it is, the links that stay step out and back', async () => {
     const links = new FakeLinks(900).owned(1, 40);
     const doomed = Array.from({ length: 36 }, (_, k) => k + 1); // 1..36 go, 37..40 stay
-    const outcome = await outcomes(new DeleteBatcher(OWNED), links.view, doomed);
+    const outcome = await outcomes(new DeleteBatcher(LABEL), links.view, doomed);
     assert.ok(outcome.every((o) => o === 'deleted'));
     assert.deepEqual(
       [...links.groups].sort((a, b) => a[0] - b[0]),
@@ -189,7 +198,7 @@ describe('delete batcher', () => {
   test('links of the batch outside the owned group (marked by an earlier version) go the doomed way', async () => {
     const links = new FakeLinks(50, 51).owned(1, 20);
     const doomed = [...Array.from({ length: 20 }, (_, k) => k + 1), 50];
-    assert.ok((await outcomes(new DeleteBatcher(OWNED), links.view, doomed)).every((o) => o === 'deleted'));
+    assert.ok((await outcomes(new DeleteBatcher(LABEL), links.view, doomed)).every((o) => o === 'deleted'));
     assert.deepEqual([...links.groups], [[51, 0]]);
     assert.deepEqual(links.requests.slice(-3), [
       `del group ${OWNED}`,
@@ -204,16 +213,23 @@ describe('delete batcher', () => {
       ['many stay', (links) => links.owned(21, 30)],
       ['an unmarked one stays', (links) => links.unmarked.add(21)],
       ['one refuses', (links) => (links.refuse = (r) => (r === 'group 21 0' ? EBUSY : undefined))],
+      ["one that stays is another label's", (links) => links.others.add(21)],
+      [
+        'its deletion is refused',
+        (links) => (links.refuse = (r) => (r === `del group ${OWNED}` ? EBUSY : undefined)),
+      ],
+      ['the dump fails', (links) => (links.dumpFails = true)],
     ];
     for (const [what, arrange] of cases) {
       const links = new FakeLinks().owned(1, 21);
       arrange(links);
-      const outcome = await outcomes(new DeleteBatcher(OWNED), links.view, doomed);
+      const outcome = await outcomes(new DeleteBatcher(LABEL), links.view, doomed);
       assert.ok(
         outcome.every((o) => o === 'deleted'),
         what,
       );
-      assert.ok(!links.requests.includes(`del group ${OWNED}`), `${what}: owned group kept`);
+      if (what !== 'its deletion is refused')
+        assert.ok(!links.requests.includes(`del group ${OWNED}`), `${what}: owned group kept`);
       assert.ok(links.requests.includes(`del group ${DOOMED_GROUP}`), `${what}: doomed group deleted`);
       for (let i = 21; i <= (what === 'many stay' ? 30 : 21); i++)
         assert.equal(links.groups.get(i), OWNED, `${what}: link ${i} stays in the owned group`);
@@ -223,7 +239,7 @@ describe('delete batcher', () => {
   test('a second batch in the same namespace waits for the first (each group holds only what its run put there)', async () => {
     const links = new FakeLinks().owned(1, 40);
     links.slowGroupDeletion = 50;
-    const batcher = new DeleteBatcher(OWNED);
+    const batcher = new DeleteBatcher(LABEL);
     const view = links.view;
     const first = outcomes(
       batcher,
@@ -243,5 +259,43 @@ describe('delete batcher', () => {
     // Two links are too few for the owned group: they go the doomed way, after the first batch ends.
     const secondStart = links.requests.indexOf(`group 37 ${DOOMED_GROUP}`);
     assert.ok(secondStart > links.requests.lastIndexOf(`group 40 ${OWNED}`), links.requests.join(', '));
+  });
+
+  test('a deletion asked for amid creations never deletes the owned group as it is', async () => {
+    const links = new FakeLinks().owned(1, 20);
+    const batcher = new DeleteBatcher(LABEL);
+    const doomed = Array.from({ length: 20 }, (_, k) => k + 1);
+    const results = await Promise.allSettled(
+      doomed.map((i) => batcher.delete(links.view, i, { amidCreations: i === 7 })),
+    );
+    assert.ok(results.every((r) => r.status === 'fulfilled'));
+    assert.equal(links.groups.size, 0);
+    assert.ok(!links.requests.includes('dump') && !links.requests.includes(`del group ${OWNED}`));
+  });
+
+  test('two views of one namespace: their batches run one after the other', async () => {
+    const links = new FakeLinks().owned(1, 40);
+    links.slowGroupDeletion = 50;
+    const batcher = new DeleteBatcher(LABEL);
+    const [viewA, viewB] = [links.view, links.view]; // e.g. two containers sharing a network namespace
+    const first = outcomes(
+      batcher,
+      viewA,
+      Array.from({ length: 36 }, (_, k) => k + 1),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    const second = outcomes(batcher, viewB, [37, 38]);
+    assert.ok([...(await first), ...(await second)].every((o) => o === 'deleted'));
+    assert.deepEqual(
+      [...links.groups],
+      [
+        [39, OWNED],
+        [40, OWNED],
+      ],
+    );
+    assert.ok(
+      links.requests.indexOf(`group 37 ${DOOMED_GROUP}`) > links.requests.lastIndexOf(`group 40 ${OWNED}`),
+      links.requests.join(', '),
+    );
   });
 });

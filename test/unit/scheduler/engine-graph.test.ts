@@ -115,6 +115,19 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     assert.equal(r.state('n/b'), 'invalid');
   });
 
+  test('a claim released and claimed again in one commit goes to the item that waited for it', async () => {
+    const r = rig();
+    await r.put(['n/a', { claim: 'c' }]);
+    await r.put(['n/w', { claim: 'c' }]);
+    assert.equal(r.state('n/w'), 'invalid');
+    // Two commits of one tick make one transaction, n/a's deletion first. As one change at a time
+    // would: n/a's release wakes n/w, which takes the claim before n/c asks for it.
+    const records = await Promise.all([r.del('n/a'), r.put(['n/c', { claim: 'c' }])]);
+    assert.equal(records[0].seq, records[1].seq, 'one transaction');
+    assert.equal(r.state('n/w'), 'configured');
+    assert.equal(r.state('n/c'), 'invalid');
+  });
+
   test('anyOf: one of the keys is enough', async () => {
     const r = rig();
     await r.put(['n/t', { anyOf: ['fact/tmp', 'fact/final'] }]);
