@@ -17,7 +17,7 @@ import type { NamespaceView } from './namespace-views.js';
 import { isGone } from './link-ops.js';
 import { DOOMED_GROUP, ownedConfigName, ownedGroup } from './ownership.js';
 
-/** A batch goes once no deletion was asked for this long (the engine asks in slices)... */
+/** A namespace's batch goes once no deletion was asked for there this long (the engine asks in slices)... */
 const BATCH_QUIET_MS = 5;
 /** ...or this long after its first one at the latest. */
 const BATCH_MAX_WAIT_MS = 100;
@@ -39,6 +39,8 @@ interface Batch {
   waiters: Map<number, Waiter[]>;
   /** A deletion of the batch was asked for while our links may be being created there. */
   amidCreations: boolean;
+  firstAskedAt: number;
+  lastAskedAt: number;
 }
 
 export interface DeleteOptions {
@@ -56,9 +58,7 @@ const REMEMBER_DELETED_MS = 10_000;
 
 export class DeleteBatcher {
   private readonly batches = new Map<NamespaceView, Batch>();
-  private scheduled = false;
-  private windowStartedAt = 0;
-  private lastAskedAt = 0;
+  private timer: NodeJS.Timeout | undefined;
   /**
    * Namespaces (by identity: several views, e.g. two containers' references, may show one) with
    * a batch being deleted: the next batch there waits for it (see run).
@@ -77,41 +77,38 @@ export class DeleteBatcher {
   delete(view: NamespaceView, ifindex: number, options: DeleteOptions = {}): Promise<void> {
     const when = this.deleted.get(view)?.get(ifindex);
     if (when !== undefined && performance.now() - when < REMEMBER_DELETED_MS) return Promise.resolve();
+    const now = performance.now();
     let batch = this.batches.get(view);
-    if (!batch) this.batches.set(view, (batch = { view, waiters: new Map(), amidCreations: false }));
+    if (!batch) {
+      batch = { view, waiters: new Map(), amidCreations: false, firstAskedAt: now, lastAskedAt: now };
+      this.batches.set(view, batch);
+    }
+    batch.lastAskedAt = now;
     if (options.amidCreations) batch.amidCreations = true;
     let waiters = batch.waiters.get(ifindex);
     if (!waiters) batch.waiters.set(ifindex, (waiters = []));
     const list = waiters;
     const done = new Promise<void>((resolve, reject) => list.push({ resolve, reject }));
-    this.lastAskedAt = performance.now();
-    if (!this.scheduled) this.schedule();
+    this.timer ??= setTimeout(() => this.tick(), BATCH_QUIET_MS);
     return done;
   }
 
-  private schedule(): void {
-    this.scheduled = true;
-    this.windowStartedAt = performance.now();
-    setTimeout(() => this.tick(), BATCH_QUIET_MS);
-  }
-
+  /** Starts the batches that are due; wakes up again for the others. */
   private tick(): void {
+    this.timer = undefined;
     const now = performance.now();
-    const quietFor = now - this.lastAskedAt;
-    if (quietFor < BATCH_QUIET_MS && now - this.windowStartedAt < BATCH_MAX_WAIT_MS) {
-      setTimeout(() => this.tick(), BATCH_QUIET_MS - quietFor);
-      return;
-    }
-    this.flush();
-  }
-
-  private flush(): void {
-    this.scheduled = false;
+    let nextDue = Infinity;
     for (const [view, batch] of [...this.batches]) {
       // One batch at a time per namespace: a run moves links between groups, and the doomed or
-      // owned group it deletes must hold exactly what it put there.
+      // owned group it deletes must hold exactly what it put there. A waiting batch is looked at
+      // again when the run ends.
       const identity = view.identity;
       if (this.busy.has(identity)) continue;
+      const due = Math.min(batch.lastAskedAt + BATCH_QUIET_MS, batch.firstAskedAt + BATCH_MAX_WAIT_MS);
+      if (due > now) {
+        nextDue = Math.min(nextDue, due);
+        continue;
+      }
       this.batches.delete(view);
       this.forgetOld(view);
       this.busy.add(identity);
@@ -121,9 +118,10 @@ export class DeleteBatcher {
         })
         .finally(() => {
           this.busy.delete(identity);
-          if (this.batches.size > 0 && !this.scheduled) this.schedule();
+          if (this.batches.size > 0) this.timer ??= setTimeout(() => this.tick(), 0);
         });
     }
+    if (nextDue !== Infinity) this.timer ??= setTimeout(() => this.tick(), Math.max(1, nextDue - now));
   }
 
   private forgetOld(view: NamespaceView): void {

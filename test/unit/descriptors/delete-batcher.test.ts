@@ -30,6 +30,8 @@ class FakeLinks {
   refuse: (request: string) => number | undefined = () => undefined;
   /** How long a group deletion takes, ms. */
   slowGroupDeletion = 0;
+  /** Which namespace the views show. */
+  identity = 'ns-1';
 
   constructor(...indexes: number[]) {
     for (const i of indexes) this.groups.set(i, 0);
@@ -76,7 +78,7 @@ class FakeLinks {
   /** A view of the namespace; several views may show one namespace (same identity). */
   get view(): NamespaceView {
     const links = { size: this.groups.size };
-    return { handle: this.handle, links, identity: 'ns-1' } as unknown as NamespaceView;
+    return { handle: this.handle, links, identity: this.identity } as unknown as NamespaceView;
   }
 }
 
@@ -297,5 +299,28 @@ describe('delete batcher', () => {
       links.requests.indexOf(`group 37 ${DOOMED_GROUP}`) > links.requests.lastIndexOf(`group 40 ${OWNED}`),
       links.requests.join(', '),
     );
+  });
+
+  test('a steady stream of deletions in one namespace does not hold back another namespace', async () => {
+    const busy = new FakeLinks(...Array.from({ length: 40 }, (_, k) => k + 1));
+    const other = new FakeLinks(100);
+    other.identity = 'ns-2';
+    const batcher = new DeleteBatcher(LABEL);
+    let askedInBusy = 0;
+    let askedWhenOtherWent = -1;
+    const otherDone = batcher.delete(other.view, 100).then(() => (askedWhenOtherWent = askedInBusy));
+    const busyDone: Promise<void>[] = [];
+    for (let i = 1; i <= 40; i++) {
+      busyDone.push(batcher.delete(busy.view, i));
+      askedInBusy = i;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all([otherDone, ...busyDone]);
+    assert.ok(
+      askedWhenOtherWent >= 0 && askedWhenOtherWent < 40,
+      `the other went after ${askedWhenOtherWent} asks`,
+    );
+    assert.equal(other.groups.size, 0);
+    assert.equal(busy.groups.size, 0);
   });
 });
