@@ -38,12 +38,37 @@ export function ip(args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/**
+ * Namespaces this benchmark made and has not deleted yet. They are deleted when the process ends
+ * in any way that lets it run code: normally (each benchmark also deletes its own in `finally`), on
+ * an error thrown before its `try` (e.g. a native module missing), or on SIGINT/SIGTERM/SIGHUP.
+ */
+const madeNamespaces = new Set<string>();
+let deletingOnExit = false;
+
+function deleteOnExit(): void {
+  if (deletingOnExit) return;
+  deletingOnExit = true;
+  process.once('exit', () => deleteNamespaces([...madeNamespaces]));
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)
+    process.once(signal, () => process.exit(code));
+}
+
 export function addNamespaces(names: string[]): void {
-  for (const name of names) ip(['netns', 'add', name]);
+  for (const name of names) {
+    deleteOnExit();
+    ip(['netns', 'add', name]);
+    madeNamespaces.add(name);
+  }
 }
 
 export function deleteNamespaces(names: string[]): void {
   for (const name of names) {
+    madeNamespaces.delete(name);
     try {
       ip(['netns', 'del', name]);
     } catch {

@@ -186,16 +186,7 @@ export class DeleteBatcher {
         }
       }),
     );
-    let groupDeleted = grouped.length === 0;
-    if (!groupDeleted) {
-      try {
-        await view.handle.linkDelGroup(DOOMED_GROUP);
-        groupDeleted = true;
-      } catch (error) {
-        groupDeleted = isGone(error);
-      }
-    }
-    if (groupDeleted) {
+    if (grouped.length === 0 || (await deleteGroup(view, DOOMED_GROUP))) {
       this.remember(view, grouped);
       for (const index of grouped) waiters.get(index)!.resolve();
     } else alone.push(...grouped);
@@ -248,20 +239,22 @@ async function deleteThroughGroupAsItIs(
       }
     }),
   );
-  let deleted = false;
-  if (!refused) {
-    try {
-      await view.handle.linkDelGroup(groupId);
-      deleted = true;
-    } catch (error) {
-      deleted = isGone(error);
-    }
-  }
+  const deleted = !refused && (await deleteGroup(view, groupId));
   // Best effort: one left in group 0 is still ours by its alias, and is deleted the doomed way.
   await Promise.all(
     steppedOut.map((index) => view.handle.linkSetGroup(index, groupId).catch(() => undefined)),
   );
   return deleted ? going : [];
+}
+
+/** Deletes every link of a group; true when none is left (an empty group is ENODEV: done already). */
+async function deleteGroup(view: NamespaceView, groupId: number): Promise<boolean> {
+  try {
+    await view.handle.linkDelGroup(groupId);
+    return true;
+  } catch (error) {
+    return isGone(error);
+  }
 }
 
 /** One outcome for everyone waiting on the same link. */

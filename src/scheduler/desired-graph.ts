@@ -55,7 +55,7 @@ export class DesiredGraph {
   private readonly readersToRecheck = new Set<string>();
   private readonly claimWaitersToRecheck = new Set<string>();
   private seq = 0;
-  /** Inside `batch`: readers and refused claimers are looked at once, at its end. */
+  /** Inside `batch`: readers are recomputed once, at its end (refused claimers after each change). */
   private batching = 0;
 
   constructor(private readonly registry: DescriptorRegistry) {}

@@ -238,30 +238,33 @@ describe('delete batcher', () => {
     }
   });
 
-  test('a second batch in the same namespace waits for the first (each group holds only what its run put there)', async () => {
-    const links = new FakeLinks().owned(1, 40);
-    links.slowGroupDeletion = 50;
-    const batcher = new DeleteBatcher(LABEL);
-    const view = links.view;
-    const first = outcomes(
-      batcher,
-      view,
-      Array.from({ length: 36 }, (_, k) => k + 1),
-    );
-    await new Promise((r) => setTimeout(r, 20)); // the first batch is deleting its group
-    const second = outcomes(batcher, view, [37, 38]);
-    assert.ok([...(await first), ...(await second)].every((o) => o === 'deleted'));
-    assert.deepEqual(
-      [...links.groups],
-      [
-        [39, OWNED],
-        [40, OWNED],
-      ],
-    );
-    // Two links are too few for the owned group: they go the doomed way, after the first batch ends.
-    const secondStart = links.requests.indexOf(`group 37 ${DOOMED_GROUP}`);
-    assert.ok(secondStart > links.requests.lastIndexOf(`group 40 ${OWNED}`), links.requests.join(', '));
-  });
+  for (const views of ['one view', 'two views (e.g. two containers sharing a network namespace)'])
+    test(`a second batch in the same namespace waits for the first, through ${views}`, async () => {
+      // Each group a run deletes must hold only what that run put there.
+      const links = new FakeLinks().owned(1, 40);
+      links.slowGroupDeletion = 50;
+      const batcher = new DeleteBatcher(LABEL);
+      const first = links.view;
+      const second = views === 'one view' ? first : links.view;
+      const firstDone = outcomes(
+        batcher,
+        first,
+        Array.from({ length: 36 }, (_, k) => k + 1),
+      );
+      await new Promise((r) => setTimeout(r, 20)); // the first batch is deleting its group
+      const secondDone = outcomes(batcher, second, [37, 38]);
+      assert.ok([...(await firstDone), ...(await secondDone)].every((o) => o === 'deleted'));
+      assert.deepEqual(
+        [...links.groups],
+        [
+          [39, OWNED],
+          [40, OWNED],
+        ],
+      );
+      // Two links are too few for the owned group: they go the doomed way, after the first batch ends.
+      const secondStart = links.requests.indexOf(`group 37 ${DOOMED_GROUP}`);
+      assert.ok(secondStart > links.requests.lastIndexOf(`group 40 ${OWNED}`), links.requests.join(', '));
+    });
 
   test('a deletion asked for amid creations never deletes the owned group as it is', async () => {
     const links = new FakeLinks().owned(1, 20);
@@ -273,32 +276,6 @@ describe('delete batcher', () => {
     assert.ok(results.every((r) => r.status === 'fulfilled'));
     assert.equal(links.groups.size, 0);
     assert.ok(!links.requests.includes('dump') && !links.requests.includes(`del group ${OWNED}`));
-  });
-
-  test('two views of one namespace: their batches run one after the other', async () => {
-    const links = new FakeLinks().owned(1, 40);
-    links.slowGroupDeletion = 50;
-    const batcher = new DeleteBatcher(LABEL);
-    const [viewA, viewB] = [links.view, links.view]; // e.g. two containers sharing a network namespace
-    const first = outcomes(
-      batcher,
-      viewA,
-      Array.from({ length: 36 }, (_, k) => k + 1),
-    );
-    await new Promise((r) => setTimeout(r, 20));
-    const second = outcomes(batcher, viewB, [37, 38]);
-    assert.ok([...(await first), ...(await second)].every((o) => o === 'deleted'));
-    assert.deepEqual(
-      [...links.groups],
-      [
-        [39, OWNED],
-        [40, OWNED],
-      ],
-    );
-    assert.ok(
-      links.requests.indexOf(`group 37 ${DOOMED_GROUP}`) > links.requests.lastIndexOf(`group 40 ${OWNED}`),
-      links.requests.join(', '),
-    );
   });
 
   test('a steady stream of deletions in one namespace does not hold back another namespace', async () => {
