@@ -54,10 +54,12 @@ export class LinuxContext {
 
   /**
    * True when the link is an interface we created whose config is being removed (still applied,
-   * no longer desired): the kernel drops its addresses, routes and neighbours with it, so removing
-   * them one by one first would be wasted work.
+   * no longer desired), or one we have just deleted: the kernel drops its addresses, routes and
+   * neighbours with it, so removing them one by one would be wasted work. (Address removals come
+   * after their link's: the dependency says removedWithIt.)
    */
   linkGoingAway(engine: EngineView, view: NamespaceView | undefined, ifindex: number): boolean {
+    if (view !== undefined && this.deletes.wasDeleted(view, ifindex)) return true;
     const alias = view?.links.get(ifindex)?.alias;
     const name = ownedConfigName(this.label, alias);
     if (name === undefined) return false;

@@ -75,8 +75,7 @@ export class DeleteBatcher {
   }
 
   delete(view: NamespaceView, ifindex: number, options: DeleteOptions = {}): Promise<void> {
-    const when = this.deleted.get(view)?.get(ifindex);
-    if (when !== undefined && performance.now() - when < REMEMBER_DELETED_MS) return Promise.resolve();
+    if (this.wasDeleted(view, ifindex)) return Promise.resolve();
     const now = performance.now();
     let batch = this.batches.get(view);
     if (!batch) {
@@ -91,6 +90,17 @@ export class DeleteBatcher {
     const done = new Promise<void>((resolve, reject) => list.push({ resolve, reject }));
     this.timer ??= setTimeout(() => this.tick(), BATCH_QUIET_MS);
     return done;
+  }
+
+  /** True when this batcher deleted the link lately (or was told it went with its peer: noteDeleted). */
+  wasDeleted(view: NamespaceView, ifindex: number): boolean {
+    const when = this.deleted.get(view)?.get(ifindex);
+    return when !== undefined && performance.now() - when < REMEMBER_DELETED_MS;
+  }
+
+  /** Records a link gone with another one this batcher deleted (the far end of a VETH pair). */
+  noteDeleted(view: NamespaceView, ifindex: number): void {
+    this.remember(view, [ifindex]);
   }
 
   /** Starts the batches that are due; wakes up again for the others. */

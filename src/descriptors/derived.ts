@@ -33,6 +33,8 @@ export function addressDescriptor(
           key: value.interfaceKey,
           reason: `waiting for interface ${lastSegment(value.interfaceKey)} to be configured`,
           recreateOnChange: true,
+          // The kernel drops an address with its link: a teardown deletes the link first.
+          removedWithIt: true,
         },
       ];
     },

@@ -209,7 +209,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             const peer = engine.metadata<InterfaceMetadata>(ctx.interfaceKey(value.veth.peerIfName));
             const peerView = peer ? ctx.views.get(peer.namespaceId) : undefined;
             if (peer && peerView && peerView.identity === peer.namespaceIdentity) {
-              return ctx.deletes.delete(peerView, peer.ifindex);
+              await ctx.deletes.delete(peerView, peer.ifindex);
+              // This end went with it: what sits on it (addresses) finds it gone without asking.
+              ctx.deletes.noteDeleted(view, metadata.ifindex);
+              return;
             }
           }
           return ctx.deletes.delete(view, metadata.ifindex);

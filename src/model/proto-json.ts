@@ -43,18 +43,29 @@ export function enumDescription<N extends string>(table: EnumTable<N>): string {
     .join(', ');
 }
 
-/** Each message's field list is a module constant: its accepted spellings are worked out once. */
-const spellingCache = new WeakMap<readonly string[], ReadonlyMap<string, string>>();
+/** The accepted spellings of a message's fields: the proto name and, when it differs, the JSON name. */
+interface Spellings {
+  /** Spelling -> proto field name. */
+  fieldOf: ReadonlyMap<string, string>;
+  /** Proto field name -> its JSON name, for fields whose two names differ. */
+  jsonNameOf: ReadonlyMap<string, string>;
+}
 
-function spellingsOf(fields: readonly string[]): ReadonlyMap<string, string> {
+/** Each message's field list is a module constant: its accepted spellings are worked out once. */
+const spellingCache = new WeakMap<readonly string[], Spellings>();
+
+function spellingsOf(fields: readonly string[]): Spellings {
   let spellings = spellingCache.get(fields);
   if (!spellings) {
-    const map = new Map<string, string>();
+    const fieldOf = new Map<string, string>();
+    const jsonNameOf = new Map<string, string>();
     for (const field of fields) {
-      map.set(field, field);
-      map.set(jsonName(field), field);
+      fieldOf.set(field, field);
+      const json = jsonName(field);
+      fieldOf.set(json, field);
+      if (json !== field) jsonNameOf.set(field, json);
     }
-    spellingCache.set(fields, (spellings = map));
+    spellingCache.set(fields, (spellings = { fieldOf, jsonNameOf }));
   }
   return spellings;
 }
@@ -81,20 +92,25 @@ function enumIndex<N extends string>(table: EnumTable<N>): EnumIndex<N> {
   return index;
 }
 
-/** Reads the fields of one message; see the module comment. */
+/**
+ * Reads the fields of one message; see the module comment. The raw object is read in place (no
+ * copy per message: the parser reads thousands of them at start-up); the constructor has checked
+ * that each of its keys is a spelling of a known field.
+ */
 export class MessageReader {
-  private readonly present = new Map<string, unknown>();
+  private readonly spellings: Spellings;
+  /** Fields given under both spellings (an error): the first spelling's value is the one read. */
+  private firstOfTwice: Map<string, unknown> | undefined;
 
   private constructor(
     private readonly errors: FieldErrors,
     private readonly path: string,
-    raw: Record<string, unknown>,
+    private readonly raw: Record<string, unknown>,
     fields: readonly string[],
   ) {
-    const spellings = spellingsOf(fields);
-    const seenAs = new Map<string, string>();
-    for (const [spelling, value] of Object.entries(raw)) {
-      const field = spellings.get(spelling);
+    const spellings = (this.spellings = spellingsOf(fields));
+    for (const spelling of Object.keys(raw)) {
+      const field = spellings.fieldOf.get(spelling);
       if (field === undefined) {
         const hint = fields.find((f) => looseName(f) === looseName(spelling));
         errors.add(
@@ -104,15 +120,21 @@ export class MessageReader {
         );
         continue;
       }
-      const earlier = seenAs.get(field);
-      if (earlier !== undefined) {
-        errors.add(this.pathOf(field), `given twice, as ${earlier} and as ${spelling}`);
-        continue;
+      // Found at the first of its two spellings (keys come in order), when the other one is there too.
+      const other = spelling === field ? spellings.jsonNameOf.get(field) : field;
+      if (other !== undefined && this.firstOfTwice?.has(field) !== true && Object.hasOwn(raw, other)) {
+        (this.firstOfTwice ??= new Map()).set(field, raw[spelling]);
+        errors.add(this.pathOf(field), `given twice, as ${spelling} and as ${other}`);
       }
-      seenAs.set(field, spelling);
-      // proto3 JSON: null stands for the field's default value.
-      if (value !== null) this.present.set(field, value);
     }
+  }
+
+  /** The field's value; undefined when absent or null (proto3 JSON: null stands for the default). */
+  private valueOf(field: string): unknown {
+    const value = this.firstOfTwice?.has(field)
+      ? this.firstOfTwice.get(field)
+      : (this.raw[field] ?? this.raw[this.spellings.jsonNameOf.get(field) ?? field]);
+    return value ?? undefined;
   }
 
   /** A reader for `raw`, or undefined (with an error recorded at `path`) when it is not an object. */
@@ -136,7 +158,7 @@ export class MessageReader {
 
   /** True when the field is given and not null. */
   has(field: string): boolean {
-    return this.present.has(field);
+    return this.valueOf(field) !== undefined;
   }
 
   private wrongType(field: string, expected: string, value: unknown): void {
@@ -144,7 +166,7 @@ export class MessageReader {
   }
 
   string(field: string): string {
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return '';
     if (typeof value !== 'string') {
       this.wrongType(field, 'a string', value);
@@ -154,7 +176,7 @@ export class MessageReader {
   }
 
   bool(field: string): boolean {
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return false;
     if (typeof value !== 'boolean') {
       this.wrongType(field, 'true or false', value);
@@ -165,7 +187,7 @@ export class MessageReader {
 
   /** A uint32 as a JSON number or a decimal string (proto3 JSON allows both). */
   uint32(field: string): number {
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return 0;
     let number: number;
     if (typeof value === 'number') number = value;
@@ -187,7 +209,7 @@ export class MessageReader {
   /** An enum by name or number; the value numbered 0 when absent. */
   enumValue<N extends string>(field: string, table: EnumTable<N>): N {
     const index = enumIndex(table);
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return index.zero;
     let found: N | undefined;
     if (typeof value === 'number') found = index.byNumber.get(value);
@@ -208,14 +230,14 @@ export class MessageReader {
 
   /** A nested message, or undefined when absent (or not an object: then an error is recorded). */
   message(field: string, fields: readonly string[]): MessageReader | undefined {
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return undefined;
     return MessageReader.open(this.errors, this.pathOf(field), value, fields);
   }
 
   /** A repeated string field: each element with its error path. */
   stringList(field: string, maxItems: number): { path: string; text: string }[] {
-    const value = this.present.get(field);
+    const value = this.valueOf(field);
     if (value === undefined) return [];
     if (!Array.isArray(value)) {
       this.wrongType(field, 'an array of strings', value);

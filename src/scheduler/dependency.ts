@@ -11,18 +11,33 @@ export interface NormalizedDependency {
   readonly prefix: string | undefined;
   readonly reason: string;
   readonly recreateOnChange: boolean;
+  /** Deleting the dependency removes the dependent too: its removal may come after (types.ts). */
+  readonly removedWithIt: boolean;
 }
 
 export function normalizeDependency(d: Dependency): NormalizedDependency {
   if ('prefix' in d)
-    return { keys: [], prefix: folderPrefix(d.prefix), reason: d.reason, recreateOnChange: false };
+    return {
+      keys: [],
+      prefix: folderPrefix(d.prefix),
+      reason: d.reason,
+      recreateOnChange: false,
+      removedWithIt: false,
+    };
   if ('anyOf' in d)
-    return { keys: [...d.anyOf], prefix: undefined, reason: d.reason, recreateOnChange: false };
+    return {
+      keys: [...d.anyOf],
+      prefix: undefined,
+      reason: d.reason,
+      recreateOnChange: false,
+      removedWithIt: false,
+    };
   return {
     keys: [d.key],
     prefix: undefined,
     reason: d.reason,
     recreateOnChange: d.recreateOnChange === true,
+    removedWithIt: d.removedWithIt === true,
   };
 }
 

@@ -324,7 +324,8 @@ function cascadeRemovals(
 
 /**
  * Orders one phase (Kahn's algorithm) and fills `after`. `reverse`: an operation waits for the
- * operations of the items that depend on it (removals); otherwise for those of its dependencies.
+ * operations of the items that depend on it (removals; but see removedWithIt in types.ts);
+ * otherwise for those of its dependencies.
  * An anyOf/prefix dependency orders nothing when one of its keys stays; if its edges still make
  * a cycle (items that could each satisfy the other), only single-key dependencies order the
  * phase (the executor checks dependencies anyway).
@@ -336,8 +337,14 @@ function order(
   members: (prefix: string) => Iterable<string>,
 ): PlannedOperation[] {
   if (ops.length === 0) return ops;
-  const ordered = orderWith(ops, reverse, (d) => !dependencyHolds(d, stays, members), false);
-  return ordered ?? orderWith(ops, reverse, () => false, true)!;
+  const followLoose = (d: NormalizedDependency): boolean => !dependencyHolds(d, stays, members);
+  // Removals ahead of what they take with them (removedWithIt) is a preference: a cycle it would
+  // make is avoided by ordering those the usual way.
+  return (
+    (reverse ? orderWith(ops, reverse, followLoose, false, true) : undefined) ??
+    orderWith(ops, reverse, followLoose, false, false) ??
+    orderWith(ops, reverse, () => false, true, false)!
+  );
 }
 
 /** Undefined when the edges make a cycle, unless `breakCycles`. */
@@ -346,6 +353,7 @@ function orderWith(
   reverse: boolean,
   followLoose: (d: NormalizedDependency) => boolean,
   breakCycles: boolean,
+  removedWithFirst: boolean,
 ): PlannedOperation[] | undefined {
   const byKey = new Map<string, number>();
   for (let i = 0; i < ops.length; i++) byKey.set(ops[i]!.key, i);
@@ -365,15 +373,20 @@ function orderWith(
         for (const j of prefixIndex.get(d.prefix) ?? []) if (j !== i) edge(reverse ? i : j, reverse ? j : i);
         continue;
       }
+      // Not reversed: j (a dependency) goes before i. Reversed: i (the dependent) before j,
+      // unless removing j removes i as well (removedWithIt): then j goes first and i finds it done.
+      const dependentFirst = reverse && !(removedWithFirst && d.removedWithIt);
       for (const k of d.keys) {
         const j = byKey.get(k);
-        // Not reversed: j (a dependency) goes before i. Reversed: i (the dependent) before j.
-        if (j !== undefined && j !== i) edge(reverse ? i : j, reverse ? j : i);
+        if (j !== undefined && j !== i) edge(dependentFirst ? i : j, dependentFirst ? j : i);
       }
     }
   }
+  // Of the operations that can start at once, those that others wait for go first: e.g. the links
+  // of a teardown reach the deletion batcher together, ahead of the many removals nothing waits on.
   const sorted: number[] = [];
-  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0) sorted.push(i);
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && successors[i] !== undefined) sorted.push(i);
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && successors[i] === undefined) sorted.push(i);
   for (let q = 0; q < sorted.length; q++) {
     for (const s of successors[sorted[q]!] ?? []) if (--indegree[s]! === 0) sorted.push(s);
   }

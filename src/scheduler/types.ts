@@ -18,10 +18,15 @@ export interface FieldError {
  * `recreateOnChange` (only with `key`): when the value of that fact changes (a namespace replaced
  * by a new one under the same name, a container restarted with a new pid), the dependent is
  * deleted and created again. Items a dependent relies on are never re-created under it: a
- * dependency that is deleted or re-created always takes its dependents down first.
+ * dependency that is deleted or re-created always takes its dependents down first...
+ * `removedWithIt` (only with `key`): ...unless deleting that item removes the dependent in the
+ * real world too (an address, a route or a neighbour entry goes with its link). Then the
+ * dependency's removal does not wait for the dependent's: the dependent's removal comes after it,
+ * and its descriptor's delete must find nothing left to do (or do what is left). A teardown then
+ * reaches the kernel before the bookkeeping of what goes with it.
  */
 export type Dependency =
-  | { key: string; reason: string; recreateOnChange?: boolean }
+  | { key: string; reason: string; recreateOnChange?: boolean; removedWithIt?: boolean }
   | { anyOf: readonly string[]; reason: string }
   | { prefix: string; reason: string };
 

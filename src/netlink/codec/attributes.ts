@@ -122,11 +122,13 @@ export class MessageWriter {
 /**
  * Attributes of one level, by type (the last one wins, as in the kernel's nla_parse). Only the
  * position of each is recorded while parsing; a Buffer view is made when one is read. Link messages
- * carry some fifty attributes of which a handful are read, and events come by the thousand.
+ * carry some fifty attributes of which a handful are read, and events come by the thousand, so the
+ * index is a plain array of header offsets by type (small integers: no hashing, one allocation
+ * for a typical message) rather than a Map (which grew through four rehashes per link message).
  */
 export class Attributes {
-  /** Payload start * 2^16 + payload length (an attribute is at most 65535 bytes long). */
-  private readonly spans = new Map<number, number>();
+  /** Offset of each attribute's header in the buffer, by type; holes for types absent. */
+  private readonly headers: number[] = [];
 
   private constructor(private readonly buffer: Buffer) {}
 
@@ -135,6 +137,7 @@ export class Attributes {
     if (end > buffer.length || start > end) {
       throw new NetlinkCodecError(`attributes span ${start}..${end} outside a ${buffer.length}-byte buffer`);
     }
+    const headers = attributes.headers;
     let offset = start;
     while (offset + NLA_HDRLEN <= end) {
       const length = buffer.readUInt16LE(offset);
@@ -142,23 +145,23 @@ export class Attributes {
       if (length < NLA_HDRLEN || offset + length > end) {
         throw new NetlinkCodecError(`attribute type ${type} at ${offset} has bad length ${length}`);
       }
-      attributes.spans.set(type, (offset + NLA_HDRLEN) * 0x10000 + (length - NLA_HDRLEN));
+      headers[type] = offset;
       offset += align4(length);
     }
     return attributes;
   }
 
   has(type: number): boolean {
-    return this.spans.has(type);
+    return this.headers[type] !== undefined;
   }
 
   private lengthOf(type: number): number | undefined {
-    const span = this.spans.get(type);
-    return span === undefined ? undefined : span % 0x10000;
+    const header = this.headers[type];
+    return header === undefined ? undefined : this.buffer.readUInt16LE(header) - NLA_HDRLEN;
   }
 
   private startOf(type: number): number {
-    return Math.floor(this.spans.get(type)! / 0x10000);
+    return this.headers[type]! + NLA_HDRLEN;
   }
 
   bytes(type: number): Buffer | undefined {

@@ -179,6 +179,50 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       assert.ok(requests < 20, `${requests} requests in ${ns1!}`);
     }));
 
+  test('a teardown deletes the links first; their addresses go with them, with no request each', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const pairs = [0, 1, 2, 3, 4];
+      await agent.put(
+        ...pairs.flatMap((i): [['interface', string, unknown], ['interface', string, unknown]] => [
+          ['interface', `a${i}`, veth(`a${i}`, `b${i}`, ns1!, { ip_addresses: [`10.77.${i}.1/30`] })],
+          ['interface', `b${i}`, veth(`b${i}`, `a${i}`, ns2!, { ip_addresses: [`10.77.${i}.2/30`] })],
+        ]),
+      );
+      await agent.waitConfigured(...pairs.map((i): ['interface', string] => ['interface', `b${i}`]));
+      assert.deepEqual(addresses(ns2!, 'b0'), ['10.77.0.2/30']);
+      const sockets = [ns1!, ns2!].map((ns) => agent.plugin.views.get(`named/${ns}`)!.handle.socket);
+      const before = sockets.map((s) => ({ ...s.counters }));
+
+      const record = await agent.del(
+        ...pairs.flatMap((i): ['interface', string][] => [
+          ['interface', `a${i}`],
+          ['interface', `b${i}`],
+        ]),
+      );
+      assert.equal(record.counts.failed, 0, JSON.stringify(record.errors));
+      for (const i of pairs) {
+        assert.equal(link(ns1!, `a${i}`), undefined, `a${i} gone`);
+        assert.equal(link(ns2!, `b${i}`), undefined, `b${i} gone`);
+      }
+      // Each address's removal ended after its link's (it went with the link)...
+      const ended = record.operations.map((op) => op.key);
+      for (const i of pairs)
+        for (const end of [`a${i}`, `b${i}`]) {
+          const linkAt = ended.findIndex((k) => k.endsWith(`/interface/${end}`));
+          const addressAt = ended.findIndex((k) => k.includes(`/interface/${end}/address/`));
+          assert.ok(
+            linkAt >= 0 && addressAt > linkAt,
+            `${end}: link at ${linkAt}, its address at ${addressAt}`,
+          );
+        }
+      // ...and sent nothing: the five links moved into the doomed group and that group deleted, in
+      // the namespace of the creating ends; no request in the other one, none refused.
+      const sent = sockets.map((s, k) => s.counters.requests - before[k]!.requests);
+      const refused = sockets.map((s, k) => s.counters.errors - before[k]!.errors);
+      assert.deepEqual(sent, [pairs.length + 1, 0]);
+      assert.deepEqual(refused, [0, 0]);
+    }));
+
   test('a named namespace deleted out of band: its items go pending; re-created: they are back', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const pair = seedPair(ns1!, ns2!);

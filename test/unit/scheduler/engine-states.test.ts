@@ -37,6 +37,46 @@ describe('engine: item states', () => {
     assert.deepEqual(r.kernel.violations, []);
   });
 
+  test('removedWithIt: the dependency is removed first and takes the dependent with it; a failure keeps both', async () => {
+    const r = rig();
+    // n/addr sits on n/link the way an address sits on its link; n/user depends on n/link plainly.
+    await r.put(['n/link', {}], ['n/addr', { within: ['n/link'] }], ['n/user', { deps: ['n/link'] }]);
+    r.kernel.log.length = 0;
+    r.kernel.fail('delete', 'n/link', 1, false);
+    await r.del('n/link', 'n/addr', 'n/user');
+    // The plain dependent went first; the failed link keeps what sits on it, waiting for it.
+    assert.deepEqual(ops(r.kernel), ['delete n/user']);
+    assert.equal(r.state('n/link'), 'failed');
+    assert.equal(r.state('n/addr'), 'pending');
+    assert.equal(r.engine.status('n/addr')?.reason, 'waiting for n/link to be removed');
+    assert.ok(r.kernel.items.has('n/addr'));
+
+    // Retried: the link goes and takes the address with it; the address's removal has nothing to do.
+    await r.put(['n/link', {}], ['n/addr', { within: ['n/link'] }]);
+    r.kernel.log.length = 0;
+    await r.del('n/link', 'n/addr');
+    assert.deepEqual(ops(r.kernel), ['delete n/link']);
+    assert.equal(r.state('n/link'), 'removed');
+    assert.equal(r.state('n/addr'), 'removed');
+    assert.equal(r.kernel.items.size, 0);
+    assert.deepEqual(r.kernel.violations, []);
+
+    // Only the address removed: deleted by itself.
+    await r.put(['n/link', {}], ['n/addr', { within: ['n/link'] }]);
+    r.kernel.log.length = 0;
+    await r.del('n/addr');
+    assert.deepEqual(ops(r.kernel), ['delete n/addr']);
+    assert.equal(r.state('n/link'), 'configured');
+
+    // The link re-created (a change it cannot take in place): the address goes with it and comes back.
+    await r.put(['n/addr', { within: ['n/link'] }]);
+    r.kernel.log.length = 0;
+    await r.put(['n/link', { fixed: 'other' }]);
+    assert.deepEqual(ops(r.kernel), ['delete n/link', 'create n/link', 'create n/addr']);
+    assert.equal(r.state('n/addr'), 'configured');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
   test('facts satisfy dependencies; withdrawn, dependents are removed; value change re-creates if asked', async () => {
     const r = rig();
     await r.put(

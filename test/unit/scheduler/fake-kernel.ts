@@ -12,6 +12,8 @@ export class FakeError extends AgentError {
 /** Value of a test item: dependencies on keys (items or facts), a payload, derived children. */
 export interface NodeValue {
   deps?: string[];
+  /** Dependencies that take this item with them when deleted (removedWithIt: an address on its link). */
+  within?: string[];
   /** Dependencies re-created when the fact's value changes. */
   factDeps?: string[];
   anyOf?: string[];
@@ -41,6 +43,8 @@ export class FakeKernel {
   readonly items = new Map<string, NodeValue>();
   readonly log: LogEntry[] = [];
   readonly violations: string[] = [];
+  /** Items deleted with an item they were `within`: their own delete finds nothing to do. */
+  readonly takenWith = new Set<string>();
   private readonly failures: PlannedFailure[] = [];
   /** Per item, the values of the facts (of `factDeps`) it was created with. */
   private readonly builtOn = new Map<string, Map<string, unknown>>();
@@ -73,6 +77,8 @@ export class FakeKernel {
   depsOf(value: NodeValue): Dependency[] {
     const deps: Dependency[] = [];
     for (const k of value.deps ?? []) deps.push({ key: k, reason: `waiting for ${k}` });
+    for (const k of value.within ?? [])
+      deps.push({ key: k, reason: `waiting for ${k}`, removedWithIt: true });
     for (const k of value.factDeps ?? [])
       deps.push({ key: k, reason: `waiting for fact ${k}`, recreateOnChange: true });
     if (value.anyOf)
@@ -96,11 +102,18 @@ export class FakeKernel {
           retriable: planned.retriable,
         });
       }
+      if (entry.op === 'delete' && !this.items.has(entry.key) && this.takenWith.delete(entry.key)) return;
       this.check(view, entry);
       this.log.push(entry);
       if (entry.op === 'delete') {
         this.items.delete(entry.key);
         this.builtOn.delete(entry.key);
+        for (const [k, v] of this.items) {
+          if (!v.within?.includes(entry.key)) continue;
+          this.items.delete(k);
+          this.builtOn.delete(k);
+          this.takenWith.add(k);
+        }
       } else this.items.set(entry.key, entry.value as NodeValue);
       if (entry.op === 'create') {
         const facts = new Map<string, unknown>();
@@ -131,7 +144,7 @@ export class FakeKernel {
       for (const [k, v] of this.items) {
         if (k === entry.key) continue;
         const deps = this.depsOf(v);
-        const single = deps.some((d) => 'key' in d && d.key === entry.key);
+        const single = deps.some((d) => 'key' in d && d.key === entry.key && d.removedWithIt !== true);
         if (single) this.violations.push(`delete ${entry.key} under dependent ${k}`);
       }
     } else if (!this.items.has(entry.key)) this.violations.push(`update of missing ${entry.key}`);
