@@ -11,6 +11,7 @@ import { ClaimBook, normalizeClaim, type NormalizedClaim } from './claim-book.js
 import { normalizeDependency, sameTargets, type NormalizedDependency } from './dependency.js';
 import { forEachFolderOf } from './key-prefixes.js';
 import { deepEqual } from './deep-equal.js';
+import { LastSetMap } from './last-set-map.js';
 
 interface ParentLink {
   value: unknown;
@@ -23,7 +24,7 @@ export interface DesiredItem {
   /** The value put for this key by the user, if any. */
   config: { value: unknown } | undefined;
   /** Items deriving this key, with the value each derives (the last one set wins). */
-  parents: Map<string, ParentLink> | undefined;
+  parents: LastSetMap<string, ParentLink> | undefined;
   /** True while a valid value is in effect. */
   desired: boolean;
   /** The valid value in effect (kept when a later value is refused). */
@@ -149,8 +150,7 @@ export class DesiredGraph {
   /** A copy that can be changed without changing this graph (for dry runs). */
   clone(): DesiredGraph {
     const copy = new DesiredGraph(this.registry);
-    for (const [key, item] of this.items)
-      copy.items.set(key, { ...item, parents: item.parents && new Map(item.parents) });
+    for (const [key, item] of this.items) copy.items.set(key, { ...item, parents: item.parents?.clone() });
     for (const [key, value] of this.facts) copy.facts.set(key, value);
     copyIndex(this.dependents, copy.dependents);
     copyIndex(this.prefixDependents, copy.prefixDependents);
@@ -196,7 +196,8 @@ export class DesiredGraph {
       proposed = item.config.value;
       hasSource = true;
     } else {
-      for (const link of item.parents?.values() ?? NONE) {
+      const link = item.parents?.last;
+      if (link) {
         proposed = link.value;
         descriptorName = link.descriptor;
         hasSource = true;
@@ -318,11 +319,10 @@ export class DesiredGraph {
 
   private setParent(childKey: string, parentKey: string, link: ParentLink, dirty: Set<string>): void {
     const child = this.itemFor(childKey);
-    const parents = (child.parents ??= new Map());
+    const parents = (child.parents ??= new LastSetMap());
     const previous = parents.get(parentKey);
     if (previous && previous.descriptor === link.descriptor && deepEqual(previous.value, link.value)) return;
-    parents.delete(parentKey); // the last parent set is the one whose value counts
-    parents.set(parentKey, link);
+    parents.set(parentKey, link); // the last parent set is the one whose value counts
     if (child.config === undefined) this.refresh(child, dirty);
   }
 
