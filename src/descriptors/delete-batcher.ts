@@ -28,6 +28,11 @@ const BATCH_MAX_WAIT_MS = 100;
  */
 const OWNED_GROUP_MIN_BATCH = 16;
 
+interface DeletedLink {
+  at: number;
+  alias: string | undefined;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -37,6 +42,8 @@ interface Batch {
   view: NamespaceView;
   /** Who waits on each link: both ends of a VETH pair are deleted through the same link. */
   waiters: Map<number, Waiter[]>;
+  /** The alias of each link when its deletion was asked for (see wasDeleted). */
+  aliases: Map<number, string | undefined>;
   /** A deletion of the batch was asked for while our links may be being created there. */
   amidCreations: boolean;
   firstAskedAt: number;
@@ -64,8 +71,8 @@ export class DeleteBatcher {
    * a batch being deleted: the next batch there waits for it (see run).
    */
   private readonly busy = new Set<string>();
-  /** Per namespace view: ifindex -> when this batcher saw it deleted. */
-  private readonly deleted = new WeakMap<NamespaceView, Map<number, number>>();
+  /** Per namespace view: ifindex -> when this batcher saw it deleted, and the alias it had. */
+  private readonly deleted = new WeakMap<NamespaceView, Map<number, DeletedLink>>();
 
   private readonly ownedGroup: number | undefined;
 
@@ -79,23 +86,41 @@ export class DeleteBatcher {
     const now = performance.now();
     let batch = this.batches.get(view);
     if (!batch) {
-      batch = { view, waiters: new Map(), amidCreations: false, firstAskedAt: now, lastAskedAt: now };
+      batch = {
+        view,
+        waiters: new Map(),
+        aliases: new Map(),
+        amidCreations: false,
+        firstAskedAt: now,
+        lastAskedAt: now,
+      };
       this.batches.set(view, batch);
     }
     batch.lastAskedAt = now;
     if (options.amidCreations) batch.amidCreations = true;
     let waiters = batch.waiters.get(ifindex);
-    if (!waiters) batch.waiters.set(ifindex, (waiters = []));
+    if (!waiters) {
+      batch.waiters.set(ifindex, (waiters = []));
+      batch.aliases.set(ifindex, view.links.get(ifindex)?.alias);
+    }
     const list = waiters;
     const done = new Promise<void>((resolve, reject) => list.push({ resolve, reject }));
     this.timer ??= setTimeout(() => this.tick(), BATCH_QUIET_MS);
     return done;
   }
 
-  /** True when this batcher deleted the link lately (or was told it went with its peer: noteDeleted). */
+  /**
+   * True when this batcher deleted the link lately (or was told it went with its peer:
+   * noteDeleted), and no other link has that ifindex in the namespace since (one moved in keeps
+   * its ifindex when it is free there).
+   */
   wasDeleted(view: NamespaceView, ifindex: number): boolean {
-    const when = this.deleted.get(view)?.get(ifindex);
-    return when !== undefined && performance.now() - when < REMEMBER_DELETED_MS;
+    const deleted = this.deleted.get(view)?.get(ifindex);
+    if (deleted === undefined || performance.now() - deleted.at >= REMEMBER_DELETED_MS) return false;
+    // Still listed: the kernel's event saying it went has not been read yet (same alias), or it
+    // is another link.
+    const listed = view.links.get(ifindex);
+    return listed === undefined || listed.alias === deleted.alias;
   }
 
   /** Records a link gone with another one this batcher deleted (the far end of a VETH pair). */
@@ -138,14 +163,18 @@ export class DeleteBatcher {
     const deleted = this.deleted.get(view);
     if (!deleted) return;
     const now = performance.now();
-    for (const [index, when] of deleted) if (now - when >= REMEMBER_DELETED_MS) deleted.delete(index);
+    for (const [index, { at }] of deleted) if (now - at >= REMEMBER_DELETED_MS) deleted.delete(index);
   }
 
-  private remember(view: NamespaceView, indexes: number[]): void {
+  /** `aliases`: what the links were called when deletion was asked for (the registry may lag or not). */
+  private remember(view: NamespaceView, indexes: number[], aliases?: Map<number, string | undefined>): void {
     let deleted = this.deleted.get(view);
     if (!deleted) this.deleted.set(view, (deleted = new Map()));
-    const now = performance.now();
-    for (const index of indexes) deleted.set(index, now);
+    const at = performance.now();
+    for (const index of indexes) {
+      const alias = aliases?.has(index) ? aliases.get(index) : view.links.get(index)?.alias;
+      deleted.set(index, { at, alias });
+    }
   }
 
   /**
@@ -157,7 +186,8 @@ export class DeleteBatcher {
     const waiters = new Map([...batch.waiters].map(([index, list]) => [index, group(list)]));
     let indexes = [...waiters.keys()];
     if (indexes.length === 1) {
-      if (await settle(waiters.get(indexes[0]!)!, deleteOne(view, indexes[0]!))) this.remember(view, indexes);
+      if (await settle(waiters.get(indexes[0]!)!, deleteOne(view, indexes[0]!)))
+        this.remember(view, indexes, batch.aliases);
       return;
     }
     if (
@@ -169,35 +199,40 @@ export class DeleteBatcher {
     ) {
       const deleted = await deleteThroughGroupAsItIs(view, this.label, this.ownedGroup, indexes);
       if (deleted.length > 0) {
-        this.remember(view, deleted);
+        this.remember(view, deleted, batch.aliases);
         for (const index of deleted) waiters.get(index)!.resolve();
         const gone = new Set(deleted);
         indexes = indexes.filter((index) => !gone.has(index));
       }
     }
-    if (indexes.length > 0) await this.deleteThroughDoomedGroup(view, indexes, waiters);
+    if (indexes.length > 0) await this.deleteThroughDoomedGroup(view, indexes, waiters, batch.aliases);
   }
 
   private async deleteThroughDoomedGroup(
     view: NamespaceView,
     indexes: number[],
     waiters: Map<number, Waiter>,
+    aliases: Map<number, string | undefined>,
   ): Promise<void> {
     const grouped: number[] = [];
     const alone: number[] = [];
+    const gone: number[] = [];
     await Promise.all(
       indexes.map(async (index) => {
         try {
           await view.handle.linkSetGroup(index, DOOMED_GROUP);
           grouped.push(index);
         } catch (error) {
-          if (isGone(error)) waiters.get(index)!.resolve();
-          else alone.push(index); // refused: deleted by itself below
+          if (isGone(error)) {
+            gone.push(index);
+            waiters.get(index)!.resolve();
+          } else alone.push(index); // refused: deleted by itself below
         }
       }),
     );
+    this.remember(view, gone, aliases);
     if (grouped.length === 0 || (await deleteGroup(view, DOOMED_GROUP))) {
-      this.remember(view, grouped);
+      this.remember(view, grouped, aliases);
       for (const index of grouped) waiters.get(index)!.resolve();
     } else alone.push(...grouped);
     const outcomes = await Promise.all(
@@ -206,6 +241,7 @@ export class DeleteBatcher {
     this.remember(
       view,
       alone.filter((_, k) => outcomes[k]),
+      aliases,
     );
   }
 }

@@ -14,6 +14,8 @@ export interface AddressValue {
   interfaceKey: string;
   cidr: string;
   noDad: boolean;
+  /** Its interface's removal deletes the link (VETH, DUMMY), and the address with it. */
+  goesWithLink: boolean;
 }
 
 function lastSegment(key: string): string {
@@ -33,8 +35,9 @@ export function addressDescriptor(
           key: value.interfaceKey,
           reason: `waiting for interface ${lastSegment(value.interfaceKey)} to be configured`,
           recreateOnChange: true,
-          // The kernel drops an address with its link: a teardown deletes the link first.
-          removedWithIt: true,
+          // The kernel drops an address with its link: a teardown deletes the link first. Not
+          // for interfaces whose removal leaves the link (EXISTING, LOOPBACK, AUTO_TAP).
+          removedWithIt: value.goesWithLink,
         },
       ];
     },

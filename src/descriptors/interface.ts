@@ -58,7 +58,12 @@ export function namespaceDependency(ref: LinuxInterface['namespace']): Dep {
 export function interfaceDerived(key: string, value: LinuxInterface): DerivedItem[] {
   const derived: DerivedItem[] = value.ipAddresses.map((cidr) => ({
     key: addressItem(key, cidr),
-    value: { interfaceKey: key, cidr, noDad: value.type !== 'EXISTING' && value.type !== 'AUTO_TAP' },
+    value: {
+      interfaceKey: key,
+      cidr,
+      noDad: value.type !== 'EXISTING' && value.type !== 'AUTO_TAP',
+      goesWithLink: value.type === 'VETH' || value.type === 'DUMMY',
+    },
     descriptor: 'address',
   }));
   if (value.type === 'VETH') {

@@ -360,6 +360,12 @@ export class Engine {
       );
     });
     if (again.length > 0) this.queue.addRetries(again);
+    // Removals that wait for a failed removal (blockedRemovals) are tried again when that item
+    // stays after all (wanted again): otherwise they would wait for a removal that never comes.
+    for (const blocker of [...this.blockedRemovals.keys()]) {
+      if (this.applied.has(blocker) && this.statuses.get(blocker)?.state === 'configured')
+        this.unblock(blocker);
+    }
     const t4 = performance.now();
 
     record.regionSize = plan.regionSize;
@@ -454,7 +460,7 @@ export class Engine {
     return this.stuckRemovals;
   }
 
-  /** `key` is removed: the removals that waited for it are tried again. */
+  /** `key` is removed (or stays after all): the removals that waited for it are tried again. */
   private unblock(key: string): void {
     const waiting = this.blockedRemovals.get(key);
     if (!waiting) return;

@@ -1,8 +1,9 @@
 /**
- * Runs a plan through the descriptors: removals first (dependents before what they depend on),
- * then creations and updates (dependencies first). Just before it starts, each operation checks
- * that what it needs is really there (an earlier operation may have failed): if not, it is
- * skipped and its item waits. A failure fails that item only.
+ * Runs a plan through the descriptors: removals first (dependents before what they depend on,
+ * except what goes with its dependency: removedWithIt), then creations and updates (dependencies
+ * first). Just before it starts, each operation checks that what it needs is really there (an
+ * earlier operation may have failed): if not, it is skipped and its item waits. A failure fails
+ * that item only.
  */
 import type { EngineView } from './types.js';
 import type { DesiredGraph } from './desired-graph.js';
@@ -77,7 +78,13 @@ async function runOne(
             blockedBy,
           };
         } else if (a) {
-          await a.descriptor.delete(ctx.view, op.key, a.value, a.metadata);
+          try {
+            await a.descriptor.delete(ctx.view, op.key, a.value, a.metadata);
+          } catch (error) {
+            // Removed already with what it depends on (removedWithIt): its own removal's failure
+            // leaves nothing behind.
+            if (!removedWithDependency(phase, op, succeeded)) throw error;
+          }
           ctx.applied.delete(op.key);
         }
         break;
@@ -126,6 +133,20 @@ async function runOne(
 }
 
 const DONE: OperationResult = { outcome: 'done' };
+
+/** Whether a dependency of `op` declared removedWithIt was removed earlier in this phase. */
+function removedWithDependency(
+  phase: readonly PlannedOperation[],
+  op: PlannedOperation,
+  succeeded: Uint8Array,
+): boolean {
+  for (const p of op.after) {
+    if (succeeded[p] !== 1) continue;
+    const before = phase[p]!.key;
+    if (op.deps.some((d) => d.removedWithIt && d.keys[0] === before)) return true;
+  }
+  return false;
+}
 
 /** The first dependency that does not hold now (by a fact or an applied item). */
 export function missingDependency(

@@ -366,6 +366,22 @@ function orderWith(
     else successors[first] = [then];
     indegree[then]!++;
   };
+  // An item that others depend on the usual way is removed before its dependency even when it
+  // goes with it: what was built on it must not outlive what it was built on.
+  const dependedOn = removedWithFirst ? new Uint8Array(ops.length) : undefined;
+  if (dependedOn) {
+    for (const op of ops) {
+      for (const d of op.deps) {
+        if (d.removedWithIt) continue;
+        if (d.prefix !== undefined) for (const j of prefixIndex.get(d.prefix) ?? []) dependedOn[j] = 1;
+        else
+          for (const k of d.keys) {
+            const j = byKey.get(k);
+            if (j !== undefined) dependedOn[j] = 1;
+          }
+      }
+    }
+  }
   for (let i = 0; i < ops.length; i++) {
     for (const d of ops[i]!.deps) {
       if ((d.prefix !== undefined || d.keys.length > 1) && !followLoose(d)) continue;
@@ -375,7 +391,7 @@ function orderWith(
       }
       // Not reversed: j (a dependency) goes before i. Reversed: i (the dependent) before j,
       // unless removing j removes i as well (removedWithIt): then j goes first and i finds it done.
-      const dependentFirst = reverse && !(removedWithFirst && d.removedWithIt);
+      const dependentFirst = reverse && !(d.removedWithIt && dependedOn !== undefined && dependedOn[i] === 0);
       for (const k of d.keys) {
         const j = byKey.get(k);
         if (j !== undefined && j !== i) edge(dependentFirst ? i : j, dependentFirst ? j : i);

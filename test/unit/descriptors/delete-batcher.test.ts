@@ -68,16 +68,27 @@ class FakeLinks {
       this.check('dump');
       if (this.dumpFails) throw new NetlinkError(EBUSY, 'dump');
       return [...this.groups].map(([index, group]) =>
-        this.unmarked.has(index)
-          ? { index, group }
-          : { index, group, alias: ownerAlias(this.others.has(index) ? 'other' : LABEL, `n${index}`) },
+        this.unmarked.has(index) ? { index, group } : { index, group, alias: this.aliasOf(index) },
       );
     },
   };
 
+  /** The alias a link of the fake has (the registry and the dump show the same). */
+  aliasOf(index: number): string | undefined {
+    if (this.unmarked.has(index)) return undefined;
+    return ownerAlias(this.others.has(index) ? 'other' : LABEL, `n${index}`);
+  }
+
+  /** Links the registry still lists after they went (their event not read yet). */
+  readonly lagging = new Set<number>();
+
   /** A view of the namespace; several views may show one namespace (same identity). */
   get view(): NamespaceView {
-    const links = { size: this.groups.size };
+    const links = {
+      size: this.groups.size,
+      get: (index: number) =>
+        this.groups.has(index) || this.lagging.has(index) ? { index, alias: this.aliasOf(index) } : undefined,
+    };
     return { handle: this.handle, links, identity: this.identity } as unknown as NamespaceView;
   }
 }
@@ -128,6 +139,30 @@ describe('delete batcher', () => {
     links.refuse = () => undefined;
     assert.deepEqual(await outcomes(batcher, view, [3]), ['deleted']);
     assert.equal(links.groups.size, 0);
+  });
+
+  test('a link deleted lately is known as deleted, unless another link has taken its ifindex since', async () => {
+    const links = new FakeLinks(1, 2);
+    const batcher = new DeleteBatcher();
+    const view = links.view;
+    assert.equal(batcher.wasDeleted(view, 1), false);
+    assert.deepEqual(await outcomes(batcher, view, [1]), ['deleted']);
+    assert.equal(batcher.wasDeleted(view, 1), true);
+    // The registry has not read the kernel's event yet: the same link, still gone.
+    links.lagging.add(1);
+    assert.equal(batcher.wasDeleted(view, 1), true);
+    links.lagging.delete(1);
+    // A link moved in from another namespace keeps its ifindex when it is free: not the one deleted.
+    links.groups.set(1, 0);
+    links.others.add(1);
+    assert.equal(batcher.wasDeleted(view, 1), false);
+    const asked = links.requests.length;
+    assert.deepEqual(await outcomes(batcher, view, [1]), ['deleted']);
+    assert.ok(links.requests.length > asked, 'the new link is deleted for real');
+    // The far end of a pair deleted through its peer, noted as gone.
+    batcher.noteDeleted(view, 7);
+    assert.equal(batcher.wasDeleted(view, 7), true);
+    assert.equal(batcher.wasDeleted(view, 2), false);
   });
 
   test('one link alone is deleted by itself; one already gone counts as deleted', async () => {

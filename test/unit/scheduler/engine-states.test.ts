@@ -77,6 +77,47 @@ describe('engine: item states', () => {
     assert.deepEqual(r.kernel.violations, []);
   });
 
+  test('removedWithIt: a dependent whose own removal fails after its dependency went is gone all the same', async () => {
+    const r = rig();
+    await r.put(['n/link', {}], ['n/addr', { within: ['n/link'] }]);
+    r.kernel.log.length = 0;
+    r.kernel.fail('delete', 'n/addr', 1, false);
+    // The link re-created: the address went with the old one, whatever its removal says.
+    await r.put(['n/link', { fixed: 'other' }]);
+    await r.engine.idle();
+    assert.deepEqual(ops(r.kernel), ['delete n/link', 'create n/link', 'create n/addr']);
+    assert.equal(r.state('n/addr'), 'configured');
+    assert.ok(r.kernel.items.has('n/addr'));
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('removedWithIt: removals that waited for a failed removal go ahead when it is wanted again', async () => {
+    const r = rig();
+    await r.put(['n/link', {}], ['n/a1', { within: ['n/link'] }], ['n/a2', { within: ['n/link'] }]);
+    r.kernel.fail('delete', 'n/link', 1, false);
+    await r.del('n/link', 'n/a1', 'n/a2');
+    assert.equal(r.state('n/link'), 'failed');
+    assert.equal(r.state('n/a2'), 'pending');
+    // Wanted again, with one of its two addresses: the other one's removal no longer waits.
+    await r.put(['n/link', {}], ['n/a1', { within: ['n/link'] }]);
+    await r.engine.idle();
+    assert.equal(r.state('n/link'), 'configured');
+    assert.equal(r.state('n/a1'), 'configured');
+    assert.equal(r.state('n/a2'), 'removed');
+    assert.deepEqual([...r.kernel.items.keys()].sort(), ['n/a1', 'n/link']);
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
+  test('removedWithIt: what depends plainly on the dependent is removed before the dependency', async () => {
+    const r = rig();
+    // n/user is built on n/addr, which goes with n/link: n/user must not outlive n/link.
+    await r.put(['n/link', {}], ['n/addr', { within: ['n/link'] }], ['n/user', { deps: ['n/addr'] }]);
+    r.kernel.log.length = 0;
+    await r.del('n/link', 'n/addr', 'n/user');
+    assert.deepEqual(ops(r.kernel), ['delete n/user', 'delete n/addr', 'delete n/link']);
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
   test('facts satisfy dependencies; withdrawn, dependents are removed; value change re-creates if asked', async () => {
     const r = rig();
     await r.put(
