@@ -66,6 +66,8 @@ const REMEMBER_DELETED_MS = 10_000;
 export class DeleteBatcher {
   private readonly batches = new Map<NamespaceView, Batch>();
   private timer: NodeJS.Timeout | undefined;
+  /** A look again at due batches is scheduled for the next event-loop turn (see tick). */
+  private confirming = false;
   /**
    * Namespaces (by identity: several views, e.g. two containers' references, may show one) with
    * a batch being deleted: the next batch there waits for it (see run).
@@ -129,10 +131,17 @@ export class DeleteBatcher {
   }
 
   /** Starts the batches that are due; wakes up again for the others. */
-  private tick(): void {
-    this.timer = undefined;
+  /**
+   * `confirmed`: called one event-loop turn after a batch was found due. Timers run before
+   * setImmediate callbacks, and the engine hands out its operations in slices resumed by
+   * setImmediate: a batch that looks quiet when its timer fires may be about to get the rest of a
+   * teardown's links. Looking again after that turn keeps a teardown in one batch.
+   */
+  private tick(confirmed = false): void {
+    if (!confirmed) this.timer = undefined;
     const now = performance.now();
     let nextDue = Infinity;
+    let toConfirm = false;
     for (const [view, batch] of [...this.batches]) {
       // One batch at a time per namespace: a run moves links between groups, and the doomed or
       // owned group it deletes must hold exactly what it put there. A waiting batch is looked at
@@ -142,6 +151,10 @@ export class DeleteBatcher {
       const due = Math.min(batch.lastAskedAt + BATCH_QUIET_MS, batch.firstAskedAt + BATCH_MAX_WAIT_MS);
       if (due > now) {
         nextDue = Math.min(nextDue, due);
+        continue;
+      }
+      if (!confirmed && now < batch.firstAskedAt + BATCH_MAX_WAIT_MS) {
+        toConfirm = true;
         continue;
       }
       this.batches.delete(view);
@@ -155,6 +168,13 @@ export class DeleteBatcher {
           this.busy.delete(identity);
           if (this.batches.size > 0) this.timer ??= setTimeout(() => this.tick(), 0);
         });
+    }
+    if (toConfirm && !this.confirming) {
+      this.confirming = true;
+      setImmediate(() => {
+        this.confirming = false;
+        this.tick(true);
+      });
     }
     if (nextDue !== Infinity) this.timer ??= setTimeout(() => this.tick(), Math.max(1, nextDue - now));
   }

@@ -141,6 +141,31 @@ describe('delete batcher', () => {
     assert.equal(links.groups.size, 0);
   });
 
+  test('deletions handed out in slices resumed by setImmediate (as the engine does) go in one batch', async () => {
+    const links = new FakeLinks(...Array.from({ length: 40 }, (_, i) => i + 1));
+    const batcher = new DeleteBatcher();
+    const view = links.view;
+    const asked: Promise<void>[] = [];
+    const ask = (from: number, to: number): void => {
+      for (let i = from; i <= to; i++) asked.push(batcher.delete(view, i));
+    };
+    ask(1, 20);
+    // The first slice ends late (the batch's timer is due by then); the rest comes one turn later.
+    await new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const until = performance.now() + 8;
+        while (performance.now() < until); // a busy slice
+        setImmediate(() => {
+          ask(21, 40);
+          resolve();
+        });
+      }, 0),
+    );
+    await Promise.all(asked);
+    assert.equal(links.requests.filter((r) => r.startsWith('del')).length, 1, links.requests.join(', '));
+    assert.equal(links.groups.size, 0);
+  });
+
   test('a link deleted lately is known as deleted, unless another link has taken its ifindex since', async () => {
     const links = new FakeLinks(1, 2);
     const batcher = new DeleteBatcher();
