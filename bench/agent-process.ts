@@ -1,75 +1,34 @@
-/** Runs bin/netns-agent as a child process for benchmarks and end-to-end tests, and follows its events. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/**
+ * bin/netns-agent as a child process for benchmarks (the end-to-end tests' fixture, test/helpers/agent.ts),
+ * and a follower of its events.
+ */
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { AgentProcess } from '../test/helpers/agent.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export type { AgentProcess };
 
-export interface AgentProcess {
-  child: ChildProcess;
-  server: string;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Peak resident set size so far (VmHWM), in MiB. */
-  peakRssMb(): number;
-  log: string[];
+/**
+ * The agent on the embedded store `storeFile`, its API on `port`, Docker not watched; returns as
+ * soon as the API answers (a resync may still run). From the environment: AGENT_NODE_FLAGS (e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof") runs it under node with those flags; AGENT_LOG_LEVEL
+ * (default warn: the log would load the agent it measures).
+ */
+export function startAgent(label: string, storeFile: string, port: number): Promise<AgentProcess> {
+  return AgentProcess.start({
+    label,
+    store: storeFile,
+    http: `127.0.0.1:${port}`,
+    logLevel: process.env.AGENT_LOG_LEVEL ?? 'warn',
+    nodeFlags: process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
+    ready: 'listening',
+  });
 }
 
-export async function startAgent(args: string[], port: number): Promise<AgentProcess> {
-  const log: string[] = [];
-  // AGENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") runs the agent under node with them.
-  // With them, node runs bin/netns-agent itself, and the flags of its first line come first.
-  const extraFlags = process.env.AGENT_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-  const shebang = readFileSync(path.join(ROOT, 'bin/netns-agent'), 'utf8').split('\n')[0]!;
-  const nodeFlags = extraFlags.length
-    ? [...shebang.split(' ').filter((word) => word.startsWith('--')), ...extraFlags]
-    : [];
-  const agentArgs = [
-    ...args,
-    '--http',
-    `127.0.0.1:${port}`,
-    '--no-docker',
-    '--log-level',
-    process.env.AGENT_LOG_LEVEL ?? 'warn',
-  ];
-  const child = spawn(
-    nodeFlags.length ? process.execPath : path.join(ROOT, 'bin/netns-agent'),
-    nodeFlags.length ? [...nodeFlags, path.join(ROOT, 'bin/netns-agent'), ...agentArgs] : agentArgs,
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout!.on('data', (d: Buffer) => log.push(d.toString()));
-  child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
-  const server = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      const response = await fetch(`${server}/v1/about`); // cheap: the agent may be busy with a resync
-      if (response.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) throw new Error(`agent exited: ${log.join('')}`);
-    if (Date.now() > deadline) throw new Error(`agent did not start: ${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    server,
-    log,
-    peakRssMb: () => {
-      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      return Math.round(kb / 102.4) / 10;
-    },
-    stop: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill(signal);
-      }),
-  };
+/** Peak resident set size of the agent so far (VmHWM), in MiB. */
+export function peakRssMb(agent: AgentProcess): number {
+  const status = readFileSync(`/proc/${agent.child.pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 102.4) / 10;
 }
 
 /** Follows /v1/events and keeps the latest state of every key. */

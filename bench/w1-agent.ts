@@ -25,7 +25,7 @@ import {
 } from './harness.js';
 import { w1IpBatches, w1Pairs } from './w1-workload.js';
 import { w1Items } from './w1-items.js';
-import { StateFollower, startAgent, type AgentProcess } from './agent-process.js';
+import { StateFollower, peakRssMb, startAgent, type AgentProcess } from './agent-process.js';
 
 const N = Number(process.argv[2] ?? 1000);
 const M = Number(process.argv[3] ?? 50);
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       runIpBatches(new Map([[hub, basePairs.map((p) => `link del ${p.a}`)]])),
     );
 
-    agent = await startAgent(['--label', label, '--store', storeFile], PORT);
+    agent = await startAgent(label, storeFile, PORT);
     const follower = new StateFollower(agent.server);
     const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
     const items = w1Items(label, pairs, hub, namespaces);
@@ -91,14 +91,14 @@ async function main(): Promise<void> {
     const restartedAt = Number(process.hrtime.bigint() / 1_000_000n);
     const restartedAtClock = Date.now();
     const restart = await timed(async () => {
-      agent = await startAgent(['--label', label, '--store', storeFile], PORT);
+      agent = await startAgent(label, storeFile, PORT);
       for (;;) {
         const { configured } = await statusCounts(agent.server);
         if (configured >= keys.length) break;
         await new Promise((r) => setTimeout(r, 20));
       }
     });
-    const rssAfterResync = agent!.peakRssMb();
+    const rssAfterResync = peakRssMb(agent!);
     // W1_DEBUG: the agent's resident size every 250 ms from here on (where the peak comes from).
     const rssSamples: string[] = [];
     const rssTimer = process.env.W1_DEBUG
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     }
     clearInterval(rssTimer);
     if (process.env.W1_DEBUG) console.log('agent RSS (ms since restart:KiB)', rssSamples.join(' '));
-    const rss = agent!.peakRssMb();
+    const rss = peakRssMb(agent!);
 
     // Teardown: every W1 item deleted from the store -> no W1 link left.
     const teardownStartedAt = Date.now();

@@ -41,6 +41,16 @@ export interface AgentOptions {
   docker?: boolean;
   /** `--status-interval`: how often interface state is written to the datastore. */
   statusIntervalMs?: number;
+  /**
+   * Extra node flags (e.g. `--cpu-prof`): node then runs bin/netns-agent with the flags of its first
+   * line, followed by these.
+   */
+  nodeFlags?: string[];
+  /**
+   * When start() returns: once the agent logged "started" (its first full read applied; the
+   * default), or as soon as the API answers (a resync may still run; benchmarks time it).
+   */
+  ready?: 'started' | 'listening';
 }
 
 export interface HttpResult {
@@ -90,7 +100,19 @@ export class AgentProcess {
     if (options.store) args.push('--store', options.store);
     if (options.token) args.push('--http-token', options.token);
     if (options.statusIntervalMs) args.push('--status-interval', String(options.statusIntervalMs));
-    const child = spawn(path.join(ROOT, 'bin/netns-agent'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const entry = path.join(ROOT, 'bin/netns-agent');
+    const nodeFlags = options.nodeFlags ?? [];
+    const shebangFlags = nodeFlags.length
+      ? readFileSync(entry, 'utf8')
+          .split('\n')[0]!
+          .split(' ')
+          .filter((word) => word.startsWith('--'))
+      : [];
+    const child = nodeFlags.length
+      ? spawn(process.execPath, [...shebangFlags, ...nodeFlags, entry, ...args], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn(entry, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     child.once('exit', () => live.delete(child));
     const agent = new AgentProcess(child, options, listen);
@@ -99,9 +121,10 @@ export class AgentProcess {
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (!agent.running) throw new Error(`agent exited (${child.exitCode}): ${agent.logText()}`);
-      if (agent.log.join('').includes('"msg":"started"')) {
+      if (options.ready === 'listening' || agent.log.join('').includes('"msg":"started"')) {
         try {
-          const r = await agent.request('GET', '/v1/status');
+          // /v1/about is cheap: the agent may be busy with a resync.
+          const r = await agent.request('GET', options.ready === 'listening' ? '/v1/about' : '/v1/status');
           if (r.status === 200 || r.status === 401) break;
         } catch {
           // not listening yet
