@@ -1,17 +1,19 @@
 /**
  * Watches the namespaces the configuration references and tells when each becomes available (with
  * its identity: device and inode of the namespace file), is replaced by a new one under the same
- * reference, or goes. Named namespaces are watched through /var/run/netns (plus a periodic check,
- * as directory events can be missed); pid and file references by a periodic check; microservices
- * by the Docker watcher. vpp-agent never tracked pid/file namespaces: a dead process left its items
+ * reference, or goes. vpp-agent never tracked pid/file namespaces: a dead process left its items
  * failing for good; here they go pending and come back with the namespace.
+ *
+ * The watching itself is src/netns's NamespaceWatcher (named namespaces through /var/run/netns and
+ * a check soon after each change there, as `ip netns add` mounts the namespace after creating its
+ * file; every reference by a periodic check). This adds what the configuration's references need:
+ * their ids, and microservices, watched as their container's process while it runs (the Docker
+ * watcher says when that changes; the periodic check looks up the pid again too).
  */
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
-import { namespaceIdentity } from '../netns/index.js';
+import { NamespaceWatcher, identityKey, refKey, type NamespaceRef as WatchedRef } from '../netns/index.js';
 import { describeNamespace, namespaceId, type NamespaceRef } from '../model/index.js';
 import type { NamespaceLocation } from './namespace-views.js';
-import { NETNS_DIR, namedNamespacePath } from './named-namespaces.js';
 
 interface TrackerEvents {
   available: [NamespaceLocation];
@@ -24,29 +26,35 @@ export interface MicroserviceSource {
   pidOf(label: string): number | undefined;
 }
 
-/** The file of a reference, or undefined when it cannot be known now (microservice not running). */
-function pathOf(ref: NamespaceRef, microservices: MicroserviceSource | undefined): string | null | undefined {
+/** What a reference is watched as now; undefined while it cannot be known (microservice not running). */
+function watchedRefOf(
+  ref: NamespaceRef,
+  microservices: MicroserviceSource | undefined,
+): WatchedRef | undefined {
   switch (ref.kind) {
     case 'default':
-      return null;
     case 'named':
-      return namedNamespacePath(ref.name);
     case 'pid':
-      return `/proc/${ref.pid}/ns/net`;
     case 'file':
-      return ref.path;
+      return ref;
     case 'microservice': {
       const pid = microservices?.pidOf(ref.label);
-      return pid === undefined ? undefined : `/proc/${pid}/ns/net`;
+      return pid === undefined ? undefined : { kind: 'pid', pid };
     }
   }
 }
 
 export class NamespaceTracker extends EventEmitter<TrackerEvents> {
+  /** The configuration's references, by id. */
   private readonly refs = new Map<string, NamespaceRef>();
+  /** What each id is watched as now. */
+  private readonly watchedAs = new Map<string, WatchedRef>();
+  /** What the watcher watches (by refKey): each id's watchedAs, once. */
+  private watchedSet = new Map<string, WatchedRef>();
+  /** The identity each available id was announced with. */
   private readonly known = new Map<string, string>();
+  private readonly watcher: NamespaceWatcher;
   private timer: NodeJS.Timeout | undefined;
-  private dirWatcher: FSWatcher | undefined;
   private closed = false;
 
   constructor(
@@ -54,34 +62,29 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     private readonly intervalMs = 250,
   ) {
     super();
+    // The periodic check is this tracker's (it looks up microservices' pids again first); the
+    // watcher's own is only a fallback.
+    this.watcher = new NamespaceWatcher({ intervalMs: 60_000 });
+    const changed = ({ ref }: { ref: WatchedRef }): void => this.evaluateWatchedAs(refKey(ref));
+    this.watcher.on('available', changed);
+    this.watcher.on('gone', changed);
+    this.watcher.on('replaced', changed);
   }
 
   start(): void {
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
-    this.watchDirectory();
-  }
-
-  private watchDirectory(): void {
-    try {
-      this.dirWatcher = watch(NETNS_DIR, () => this.check());
-      this.dirWatcher.on('error', () => {
-        this.dirWatcher?.close();
-        this.dirWatcher = undefined;
-      });
-    } catch {
-      // /var/run/netns does not exist yet; the periodic check retries.
-    }
   }
 
   /** Sets the references to watch (those the configuration uses now). */
   setReferences(refs: NamespaceRef[]): void {
+    if (this.closed) return;
     const wanted = new Map(refs.map((r) => [namespaceId(r), r]));
     for (const id of [...this.refs.keys()]) {
-      if (!wanted.has(id)) {
-        this.refs.delete(id);
-        if (this.known.delete(id)) this.emit('gone', id, 'unreferenced');
-      }
+      if (wanted.has(id)) continue;
+      this.refs.delete(id);
+      this.watchedAs.delete(id);
+      if (this.known.delete(id)) this.emit('gone', id, 'unreferenced');
     }
     for (const [id, ref] of wanted) this.refs.set(id, ref);
     this.check();
@@ -91,31 +94,69 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     return this.refs.has(id);
   }
 
-  /** Checks every reference now (also called on directory and Docker events). */
+  /** Checks every reference now (also called on Docker events and periodically). */
   check(): void {
     if (this.closed) return;
-    if (!this.dirWatcher) this.watchDirectory();
-    for (const [id, ref] of this.refs) {
-      const path = pathOf(ref, this.microservices);
-      const identity = path === undefined ? undefined : namespaceIdentity(path);
-      const before = this.known.get(id);
-      if (identity === before) continue;
-      if (before !== undefined) {
-        this.known.delete(id);
-        this.emit('gone', id, 'vanished');
-      }
-      if (identity !== undefined && path !== undefined) {
-        this.known.set(id, identity);
-        this.emit('available', { id, description: describeNamespace(ref), path, identity });
-      }
-    }
+    this.syncWatched();
+    this.watcher.check();
+    for (const id of [...this.refs.keys()]) this.evaluate(id);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.dirWatcher?.close();
+    this.watcher.close();
     this.removeAllListeners();
+  }
+
+  /** Points each id at what it is watched as now, and has the watcher watch exactly those. */
+  private syncWatched(): void {
+    const wanted = new Map<string, WatchedRef>();
+    for (const [id, ref] of this.refs) {
+      const watched = watchedRefOf(ref, this.microservices);
+      if (watched === undefined) this.watchedAs.delete(id);
+      else {
+        this.watchedAs.set(id, watched);
+        wanted.set(refKey(watched), watched);
+      }
+    }
+    for (const [key, watched] of this.watchedSet) if (!wanted.has(key)) this.watcher.remove(watched);
+    this.watchedSet = wanted;
+    for (const watched of wanted.values()) {
+      try {
+        this.watcher.add(watched); // may announce it at once: evaluated below anyway
+      } catch {
+        // a reference the watcher refuses (the model validated it already): never available
+      }
+    }
+  }
+
+  private evaluateWatchedAs(key: string): void {
+    if (this.closed) return;
+    for (const [id, watched] of [...this.watchedAs]) if (refKey(watched) === key) this.evaluate(id);
+  }
+
+  /** Announces what changed for an id since it was last looked at. */
+  private evaluate(id: string): void {
+    const ref = this.refs.get(id);
+    const watched = this.watchedAs.get(id);
+    const status = watched === undefined ? undefined : this.watcher.status(watched);
+    const identity = status?.identity === undefined ? undefined : identityKey(status.identity);
+    const before = this.known.get(id);
+    if (identity === before) return;
+    if (before !== undefined) {
+      this.known.delete(id);
+      this.emit('gone', id, 'vanished');
+    }
+    if (identity !== undefined && ref !== undefined && status !== undefined) {
+      this.known.set(id, identity);
+      this.emit('available', {
+        id,
+        description: describeNamespace(ref),
+        path: ref.kind === 'default' ? null : status.path,
+        identity,
+      });
+    }
   }
 }
