@@ -11,7 +11,13 @@
  * watcher says when that changes; the periodic check looks up the pid again too).
  */
 import { EventEmitter } from 'node:events';
-import { NamespaceWatcher, identityKey, refKey, type NamespaceRef as WatchedRef } from '../netns/index.js';
+import {
+  NamespaceWatcher,
+  identityKey,
+  normalizeRef,
+  refKey,
+  type NamespaceRef as WatchedRef,
+} from '../netns/index.js';
 import { describeNamespace, namespaceId, type NamespaceRef } from '../model/index.js';
 import type { NamespaceLocation } from './namespace-views.js';
 
@@ -35,8 +41,10 @@ function watchedRefOf(
     case 'default':
     case 'named':
     case 'pid':
-    case 'file':
       return ref;
+    case 'file':
+      // A file in /var/run/netns is a named namespace: watched through that directory's events.
+      return normalizeRef(ref);
     case 'microservice': {
       const pid = microservices?.pidOf(ref.label);
       return pid === undefined ? undefined : { kind: 'pid', pid };
