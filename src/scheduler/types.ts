@@ -22,8 +22,9 @@ export interface FieldError {
  * `removedWithIt` (only with `key`): ...unless deleting that item removes the dependent in the
  * real world too (an address, a route or a neighbour entry goes with its link). Then the
  * dependency's removal does not wait for the dependent's: the dependent's removal comes after it,
- * and its descriptor's delete must find nothing left to do (or do what is left). A teardown then
- * reaches the kernel before the bookkeeping of what goes with it.
+ * and its descriptor's delete should find nothing left to do (should it fail, the item counts as
+ * removed all the same). An item that others depend on the usual way keeps the usual order. A
+ * teardown then reaches the kernel before the bookkeeping of what goes with it.
  */
 export type Dependency =
   | { key: string; reason: string; recreateOnChange?: boolean; removedWithIt?: boolean }
