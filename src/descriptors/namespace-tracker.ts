@@ -59,6 +59,8 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
   private readonly watchedAs = new Map<string, WatchedRef>();
   /** What the watcher watches (by refKey): each id's watchedAs, once. */
   private watchedSet = new Map<string, WatchedRef>();
+  /** Counts syncWatched calls (one can happen inside another, from a listener). */
+  private syncs = 0;
   /** The identity each available id was announced with. */
   private readonly known = new Map<string, string>();
   private readonly watcher: NamespaceWatcher;
@@ -131,7 +133,10 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     }
     for (const [key, watched] of this.watchedSet) if (!wanted.has(key)) this.watcher.remove(watched);
     this.watchedSet = wanted;
+    const generation = ++this.syncs;
     for (const watched of wanted.values()) {
+      // A listener of an event add() emits may have changed the references: that sync is newer.
+      if (this.syncs !== generation) return;
       try {
         this.watcher.add(watched); // may announce it at once: evaluated below anyway
       } catch {
@@ -156,6 +161,7 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     if (before !== undefined) {
       this.known.delete(id);
       this.emit('gone', id, 'vanished');
+      if (this.known.has(id)) return; // a listener looked again and announced it already
     }
     if (identity !== undefined && ref !== undefined && status !== undefined) {
       this.known.set(id, identity);

@@ -55,8 +55,15 @@ export interface NamespaceStatus {
   readonly error: AgentError | undefined;
 }
 
-/** Something that reports changes in a directory; fs.watch by default. Throws if it cannot watch. */
-export type DirectoryWatch = (dir: string, onChange: (name: string | undefined) => void) => { close(): void };
+/**
+ * Something that reports changes in a directory; fs.watch by default. Throws if it cannot watch;
+ * calls `onError` if it stops (the directory removed or unmounted): the next check watches again.
+ */
+export type DirectoryWatch = (
+  dir: string,
+  onChange: (name: string | undefined) => void,
+  onError?: () => void,
+) => { close(): void };
 
 export interface NamespaceWatcherOptions {
   /** Period of the re-check of every reference; 250 ms by default. */
@@ -77,10 +84,13 @@ interface Entry {
   error: AgentError | undefined;
 }
 
-const fsDirectoryWatch: DirectoryWatch = (dir, onChange) => {
+const fsDirectoryWatch: DirectoryWatch = (dir, onChange, onError) => {
   const watcher = watch(dir, { persistent: false }, (_event, name) => onChange(name ?? undefined));
   // The directory can be removed or unmounted; the periodic check then watches it again.
-  watcher.on('error', () => watcher.close());
+  watcher.on('error', () => {
+    watcher.close();
+    onError?.();
+  });
   return watcher;
 };
 
@@ -226,7 +236,14 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
   private ensureDirectoryWatch(): void {
     if (this.dirWatcher || this.directoryWatch === false || this.closed) return;
     try {
-      this.dirWatcher = this.directoryWatch(this.namedDir, (name) => this.onDirectoryChange(name));
+      const dirWatcher = this.directoryWatch(
+        this.namedDir,
+        (name) => this.onDirectoryChange(name),
+        () => {
+          if (this.dirWatcher === dirWatcher) this.dirWatcher = undefined;
+        },
+      );
+      this.dirWatcher = dirWatcher;
     } catch {
       // No directory yet (no named namespace was ever made): the periodic check tries again.
     }

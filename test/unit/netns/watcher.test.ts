@@ -24,10 +24,14 @@ type Event = [string, string, number | undefined, number | undefined];
 function setup(options: NamespaceWatcherOptions = {}) {
   const files = new FakeFiles();
   let notify: ((name: string | undefined) => void) | undefined;
+  let fail: (() => void) | undefined;
   let watching = 0;
-  const directoryWatch: DirectoryWatch = (_dir, onChange) => {
+  let watches = 0;
+  const directoryWatch: DirectoryWatch = (_dir, onChange, onError) => {
     notify = onChange;
+    fail = onError;
     watching++;
+    watches++;
     return { close: () => void watching-- };
   };
   const watcher = new NamespaceWatcher({
@@ -41,7 +45,19 @@ function setup(options: NamespaceWatcherOptions = {}) {
   watcher.on('available', (e) => events.push(['available', refKey(e.ref), e.identity.ino, undefined]));
   watcher.on('gone', (e) => events.push(['gone', refKey(e.ref), undefined, e.previous.ino]));
   watcher.on('replaced', (e) => events.push(['replaced', refKey(e.ref), e.identity.ino, e.previous.ino]));
-  return { files, watcher, events, notify: (name?: string) => notify?.(name), watching: () => watching };
+  return {
+    files,
+    watcher,
+    events,
+    notify: (name?: string) => notify?.(name),
+    watching: () => watching,
+    /** The directory watch stops with an error (the fake closes it, as fs.watch's handler does). */
+    failWatch: () => {
+      watching--;
+      fail?.();
+    },
+    watches: () => watches,
+  };
 }
 
 describe('NamespaceWatcher (fake files)', () => {
@@ -60,6 +76,22 @@ describe('NamespaceWatcher (fake files)', () => {
       assert.equal(watcher.add(namedNamespace('blue')).identity?.ino, ino);
       assert.equal(events.length, 1);
       assert.equal(watcher.size, 2);
+    } finally {
+      watcher.close();
+    }
+  });
+
+  test('a directory watch that stops with an error is made again at the next check', () => {
+    const { files, watcher, events, failWatch, watches, notify } = setup();
+    try {
+      watcher.add(namedNamespace('blue'));
+      assert.equal(watches(), 1);
+      failWatch();
+      watcher.check();
+      assert.equal(watches(), 2, 'watched again');
+      const ino = files.namespace('/var/run/netns/blue');
+      notify('blue');
+      assert.deepEqual(events, [['available', 'named:blue', ino, undefined]]);
     } finally {
       watcher.close();
     }
