@@ -76,11 +76,11 @@ export class DeleteBatcher {
   /** Per namespace view: ifindex -> when this batcher saw it deleted, and the alias it had. */
   private readonly deleted = new WeakMap<NamespaceView, Map<number, DeletedLink>>();
 
-  private readonly ownedGroup: number | undefined;
+  /** The label whose owned group the links are kept in, and that group; none: the doomed group only. */
+  private readonly owner: { label: string; group: number } | undefined;
 
-  /** `label`: the agent's, whose owned group its links are kept in; none: the doomed group only. */
-  constructor(private readonly label?: string) {
-    this.ownedGroup = label === undefined ? undefined : ownedGroup(label);
+  constructor(label?: string) {
+    this.owner = label === undefined ? undefined : { label, group: ownedGroup(label) };
   }
 
   delete(view: NamespaceView, ifindex: number, options: DeleteOptions = {}): Promise<void> {
@@ -130,12 +130,12 @@ export class DeleteBatcher {
     this.remember(view, [ifindex]);
   }
 
-  /** Starts the batches that are due; wakes up again for the others. */
   /**
-   * `confirmed`: called one event-loop turn after a batch was found due. Timers run before
-   * setImmediate callbacks, and the engine hands out its operations in slices resumed by
-   * setImmediate: a batch that looks quiet when its timer fires may be about to get the rest of a
-   * teardown's links. Looking again after that turn keeps a teardown in one batch.
+   * Starts the batches that are due; wakes up again for the others. `confirmed`: called one
+   * event-loop turn after a batch was found due. Timers run before setImmediate callbacks, and the
+   * engine hands out its operations in slices resumed by setImmediate: a batch that looks quiet
+   * when its timer fires may be about to get the rest of a teardown's links. Looking again after
+   * that turn keeps a teardown in one batch.
    */
   private tick(confirmed = false): void {
     if (!confirmed) this.timer = undefined;
@@ -211,13 +211,12 @@ export class DeleteBatcher {
       return;
     }
     if (
-      this.label !== undefined &&
-      this.ownedGroup !== undefined &&
+      this.owner !== undefined &&
       !batch.amidCreations &&
       indexes.length >= OWNED_GROUP_MIN_BATCH &&
       indexes.length * 4 >= view.links.size
     ) {
-      const deleted = await deleteThroughGroupAsItIs(view, this.label, this.ownedGroup, indexes);
+      const deleted = await deleteThroughGroupAsItIs(view, this.owner.label, this.owner.group, indexes);
       if (deleted.length > 0) {
         this.remember(view, deleted, batch.aliases);
         for (const index of deleted) waiters.get(index)!.resolve();
