@@ -1,6 +1,7 @@
 /**
  * The socket under load and at its edges (root): hundreds of requests in flight, each resolved or
- * rejected with its own error; dumps while writes are in flight; close() with requests pending.
+ * rejected with its own error; dumps while writes are in flight; close() with requests pending; a
+ * sendmsg() refused whole.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -168,10 +169,37 @@ describe('pipelining and errors', { skip: skipUnlessRoot() }, () => {
       await assert.rejects(sentHandle.linkList(), ClosedError);
       await assert.rejects(sentHandle.linkSetUp(va), ClosedError);
       assert.doesNotThrow(() => sentHandle.close());
-      // what was sent was applied: the kernel ran it inside sendmsg()
-      const applied = ipAddresses(a!.name);
+      // What was sent is applied: the kernel runs it inside sendmsg(), which a pool thread may still
+      // be in (the socket's descriptor stays open until it returns).
+      let applied = ipAddresses(a!.name);
+      for (let wait = 0; wait < 100 && !applied.includes(v4(119)); wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        applied = ipAddresses(a!.name);
+      }
       for (let i = 0; i < 20; i++) assert.ok(applied.includes(v4(100 + i)));
       for (let i = 0; i < 20; i++)
         assert.ok(!applied.includes(v4(i)), 'queued requests never reached the kernel');
+    }));
+
+  test('a sendmsg() the kernel refuses whole rejects its requests; the socket goes on', () =>
+    withNetlink(1, async ({ handles: [h] }) => {
+      // Larger than the socket's send buffer (4 MiB, which the kernel doubles): sendmsg() fails
+      // with EMSGSIZE and nothing runs.
+      const huge = Buffer.alloc(10 * 1024 * 1024);
+      huge.writeUInt32LE(huge.length, 0);
+      huge.writeUInt16LE(18 /* RTM_GETLINK */, 4);
+      const errorsBefore = h!.socket.counters.errors;
+      await assert.rejects(
+        h!.socket.request(huge, () => 'oversized request'),
+        (error: unknown) => {
+          assert.ok(error instanceof NetlinkError);
+          assert.equal(error.errnoName, 'EMSGSIZE');
+          assert.ok(error.request.includes('oversized request'), error.request);
+          return true;
+        },
+      );
+      assert.equal(h!.socket.counters.errors, errorsBefore + 1);
+      assert.equal(h!.socket.inFlight, 0);
+      assert.ok((await h!.linkList()).some((l) => l.name === 'lo'));
     }));
 });
