@@ -32,6 +32,15 @@ interface TableState {
   loaded: Promise<OnLinkTable | undefined>;
 }
 
+/** What a fact holds: that a link exists (its ifindex), that it is up (and since when), or true. */
+type FactValue = { ifindex: number; upSeq?: number } | true;
+
+function sameFact(a: FactValue | undefined, b: FactValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  return a.ifindex === b.ifindex && a.upSeq === b.upSeq;
+}
+
 interface GatewayWatch {
   nsId: string;
   hostIfName: string;
@@ -42,7 +51,7 @@ interface GatewayWatch {
 
 export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /** Facts currently asserted, by key, with the value last sent. */
-  private readonly asserted = new Map<string, string>();
+  private readonly asserted = new Map<string, FactValue>();
   /**
    * Values of the asserted "link is up" facts. Each time a link comes up its fact gets a new value
    * (`upSeq`): the kernel flushed the link's routes (and neighbours) when it went down, so what was
@@ -142,12 +151,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.upFacts.set(upKey, value);
   }
 
-  private set(key: string, value: unknown, changes: FactChange[]): void {
+  private set(key: string, value: FactValue | undefined, changes: FactChange[]): void {
     if (value === undefined) this.upFacts.delete(key);
-    const text = value === undefined ? undefined : JSON.stringify(value);
-    if (this.asserted.get(key) === text) return;
-    if (text === undefined) this.asserted.delete(key);
-    else this.asserted.set(key, text);
+    if (sameFact(this.asserted.get(key), value)) return;
+    if (value === undefined) this.asserted.delete(key);
+    else this.asserted.set(key, value);
     changes.push({ key, value });
   }
 
@@ -172,9 +180,10 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       state.buffered.push(...events);
       return;
     }
-    if (!state.table.apply(events)) return;
+    const changedInterfaces = state.table.apply(events);
+    if (changedInterfaces.size === 0) return;
     const changes: FactChange[] = [];
-    this.evaluate(view, state.table, changes);
+    this.evaluate(view, state.table, changes, changedInterfaces);
     this.publish(changes);
   }
 
@@ -251,9 +260,16 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     return state.loaded;
   }
 
-  private evaluate(view: NamespaceView, table: OnLinkTable, changes: FactChange[]): void {
+  /** Re-answers the namespace's watches; with `onlyInterfaces`, those through these links only. */
+  private evaluate(
+    view: NamespaceView,
+    table: OnLinkTable,
+    changes: FactChange[],
+    onlyInterfaces?: ReadonlySet<number>,
+  ): void {
     for (const [key, watch] of this.gatewaysByNamespace.get(view.id) ?? []) {
       const link = view.links.get(watch.hostIfName);
+      if (onlyInterfaces && (link === undefined || !onlyInterfaces.has(link.index))) continue;
       const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes);
       this.set(key, ok ? true : undefined, changes);
     }

@@ -30,6 +30,8 @@ export class OnLinkTable {
   private readonly routes = new Map<string, Network>();
   /** The same networks by interface: a question is about one interface. */
   private readonly byIndex = new Map<number, Set<Network>>();
+  /** Interfaces whose networks changed since `apply` began (its answer). */
+  private changed = new Set<number>();
 
   static from(addresses: Address[], routes: Route[]): OnLinkTable {
     const table = new OnLinkTable();
@@ -38,12 +40,15 @@ export class OnLinkTable {
     return table;
   }
 
-  /** Applies address and route events; other topics are ignored. True when an entry changed. */
-  apply(events: KernelEvent[]): boolean {
-    let changed = false;
+  /**
+   * Applies address and route events; other topics are ignored. Returns the interfaces (ifindex)
+   * whose networks changed: only questions about those can have a new answer.
+   */
+  apply(events: KernelEvent[]): ReadonlySet<number> {
+    const changed = (this.changed = new Set());
     for (const event of events) {
-      if (event.topic === 'address') changed = this.applyAddress(event.address, event.removed) || changed;
-      else if (event.topic === 'route') changed = this.applyRoute(event.route, event.removed) || changed;
+      if (event.topic === 'address') this.applyAddress(event.address, event.removed);
+      else if (event.topic === 'route') this.applyRoute(event.route, event.removed);
     }
     return changed;
   }
@@ -59,6 +64,7 @@ export class OnLinkTable {
   private put(entries: Map<string, Network>, key: string, network: Network): void {
     this.remove(entries, key);
     entries.set(key, network);
+    this.changed.add(network.index);
     let set = this.byIndex.get(network.index);
     if (!set) this.byIndex.set(network.index, (set = new Set()));
     set.add(network);
@@ -68,6 +74,7 @@ export class OnLinkTable {
     const network = entries.get(key);
     if (!network) return false;
     entries.delete(key);
+    this.changed.add(network.index);
     const set = this.byIndex.get(network.index);
     set?.delete(network);
     if (set?.size === 0) this.byIndex.delete(network.index);
