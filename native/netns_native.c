@@ -7,8 +7,7 @@
 //   namespace file under /var/run/netns, that directory being a shared mount point);
 // - namespace file checks (filesystem magic and namespace type) for file references.
 //
-// Everything here is synchronous and short, except the reads, which are driven by libuv, and
-// sendAsync, whose sendmsg() runs on a libuv pool thread.
+// Everything here is synchronous and short, except the reads, which are driven by libuv.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -144,8 +143,6 @@ typedef struct nl_socket {
   int fd;
   int polling;
   int closing;
-  int poll_closed;        // libuv is done with the poll handle
-  int sends_in_flight;    // sendAsync jobs still using fd: it is closed only after the last one
 } nl_socket;
 
 static char *recv_buffer = NULL;
@@ -156,22 +153,14 @@ static void socket_finalize(napi_env env, void *data, void *hint) {
   (void)data;
 }
 
-// Frees the socket once libuv has closed its poll handle and no sendAsync job uses its fd any more
-// (closing the fd earlier could let a job send on a descriptor number reused meanwhile).
-static void release_if_unused(nl_socket *sock) {
-  if (!sock->poll_closed || sock->sends_in_flight > 0) return;
+static void on_poll_closed(uv_handle_t *handle) {
+  nl_socket *sock = (nl_socket *)handle;
   napi_env env = sock->env;
   if (sock->on_data) napi_delete_reference(env, sock->on_data);
   if (sock->on_error) napi_delete_reference(env, sock->on_error);
   if (sock->self) napi_delete_reference(env, sock->self);
   close(sock->fd);
   free(sock);
-}
-
-static void on_poll_closed(uv_handle_t *handle) {
-  nl_socket *sock = (nl_socket *)handle;
-  sock->poll_closed = 1;
-  release_if_unused(sock);
 }
 
 static void deliver_error(nl_socket *sock, int err) {
@@ -378,54 +367,11 @@ static nl_socket *socket_of(napi_env env, napi_value handle) {
   return (nl_socket *)data;
 }
 
-// sendAsync(handle, buffer, onSent: (result: number) => void): hands the buffer to the kernel in
-// one sendmsg(), on a libuv pool thread; onSent gets bytes sent or -errno. The kernel does all the
-// work a request asks for inside that call (under its rtnl lock); done off the main thread, that
-// work overlaps the agent's own. The buffer is copied first, so the caller may reuse it. onSent is
-// not called once the socket is closed.
-typedef struct send_job {
-  napi_async_work work;
-  napi_ref on_sent;
-  nl_socket *sock;
-  int fd;
-  void *data;
-  size_t length;
-  int result;
-} send_job;
-
-static void send_execute(napi_env env, void *arg) {
-  (void)env;
-  send_job *job = arg;
-  struct sockaddr_nl kernel = {0};
-  kernel.nl_family = AF_NETLINK;
-  ssize_t n;
-  do {
-    n = sendto(job->fd, job->data, job->length, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  } while (n < 0 && errno == EINTR);
-  job->result = n < 0 ? -errno : (int)n;
-}
-
-static void send_complete(napi_env env, napi_status status, void *arg) {
-  send_job *job = arg;
-  nl_socket *sock = job->sock;
-  sock->sends_in_flight--;
-  if (!sock->closing) {
-    napi_value callback, global, result_value, ignored;
-    napi_get_reference_value(env, job->on_sent, &callback);
-    napi_get_global(env, &global);
-    napi_create_int32(env, status == napi_ok ? job->result : -ECANCELED, &result_value);
-    napi_call_function(env, global, callback, 1, &result_value, &ignored);
-  }
-  napi_delete_reference(env, job->on_sent);
-  napi_delete_async_work(env, job->work);
-  free(job->data);
-  free(job);
-  release_if_unused(sock);
-}
-
-static napi_value nl_send_async(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+// send(handle, buffer) -> bytes sent, or -errno. The kernel handles every message of the buffer
+// inside this call.
+static napi_value nl_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
   CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   nl_socket *sock = socket_of(env, argv[0]);
   if (!sock || sock->closing) {
@@ -435,28 +381,15 @@ static napi_value nl_send_async(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
   CALL(env, napi_get_buffer_info(env, argv[1], &data, &length));
-  send_job *job = calloc(1, sizeof *job);
-  if (!job || !(job->data = malloc(length ? length : 1))) {
-    free(job);
-    return throw_errno(env, ENOMEM, "sendAsync", NULL);
-  }
-  memcpy(job->data, data, length);
-  job->length = length;
-  job->sock = sock;
-  job->fd = sock->fd;
-  napi_value name;
-  napi_create_string_utf8(env, "netlink-send", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[2], 1, &job->on_sent) != napi_ok ||
-      napi_create_async_work(env, NULL, name, send_execute, send_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    if (job->on_sent) napi_delete_reference(env, job->on_sent);
-    free(job->data);
-    free(job);
-    napi_throw_error(env, "ENAPI", "cannot queue the netlink send");
-    return NULL;
-  }
-  sock->sends_in_flight++;
-  return NULL;
+  struct sockaddr_nl kernel = {0};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = sendto(sock->fd, data, length, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  napi_value result;
+  napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &result);
+  return result;
 }
 
 // readNow(handle): reads everything queued now, synchronously (its datagrams go to onData before
@@ -647,7 +580,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!recv_buffer) recv_buffer = malloc(RECV_BUFFER_BYTES);
   napi_property_descriptor props[] = {
       {"open", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
-      {"sendAsync", NULL, nl_send_async, NULL, NULL, NULL, napi_default, NULL},
+      {"send", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},
       {"setPolling", NULL, nl_set_polling, NULL, NULL, NULL, napi_default, NULL},
       {"readNow", NULL, nl_read_now, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, nl_unref, NULL, NULL, NULL, napi_default, NULL},

@@ -30,11 +30,8 @@ export interface NativeBinding {
     onData: (datagrams: Buffer[]) => void,
     onError: (errno: number) => void,
   ): NativeSocketHandle;
-  /**
-   * Hands `data` to the kernel in one sendmsg(), on a libuv pool thread (the data is copied first).
-   * onSent gets bytes sent or a negative errno; it is not called once the socket is closed.
-   */
-  sendAsync(handle: NativeSocketHandle, data: Buffer, onSent: (result: number) => void): void;
+  /** Returns bytes sent, or a negative errno. */
+  send(handle: NativeSocketHandle, data: Buffer): number;
   setPolling(handle: NativeSocketHandle, on: boolean): void;
   /** Reads every datagram queued now; they reach `onData` before this returns. */
   readNow(handle: NativeSocketHandle): void;

@@ -113,8 +113,6 @@ export class NetlinkSocket {
   private queueHead = 0;
   private nextSeq = 1;
   private flushScheduled = false;
-  /** A sendmsg() of this socket runs on a pool thread: the next batch waits for it. */
-  private sending = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private referenced = true;
@@ -235,7 +233,7 @@ export class NetlinkSocket {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.closed || this.sending) return;
+    if (this.closed) return;
     const { maxInFlight, maxBatchBytes, maxBatchMessages } = this.options;
     const batch: Queued[] = [];
     let bytes = 0;
@@ -257,9 +255,13 @@ export class NetlinkSocket {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    // More waiting: the next batch goes when this one's sendmsg() returns (onSent), or, when the
-    // in-flight bound stopped it, when answers make room (onDatagrams).
     if (batch.length > 0) this.send(batch, bytes);
+    // More waiting and room for it: continue after a turn of the event loop, so answers are read
+    // and other work runs between chunks.
+    if (this.queueHead < this.queue.length && this.pending.size < maxInFlight && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   /** Keeps the process alive exactly while answers are awaited. */
@@ -289,24 +291,15 @@ export class NetlinkSocket {
             bytes,
           );
     this.counters.sendCalls++;
-    this.sending = true;
-    native().sendAsync(this.handle, data, (result) => this.onSent(batch, result));
-    this.armTimeout();
-  }
-
-  private onSent(batch: Queued[], result: number): void {
-    this.sending = false;
-    if (this.closed) return;
+    const result = native().send(this.handle, data);
     if (result < 0) {
-      // Refused as a whole (the kernel ran none of it): no answer will come.
       for (const { pending } of batch) {
-        if (!this.pending.delete(pending.seq)) continue;
+        this.pending.delete(pending.seq);
         this.counters.errors++;
         pending.reject(new NetlinkError(-result, pending.describe()));
       }
-      if (this.pending.size === 0 && this.queueHead >= this.queue.length) this.setAwaiting(false);
     }
-    if (this.queueHead < this.queue.length) this.scheduleFlush();
+    this.armTimeout();
   }
 
   /**
