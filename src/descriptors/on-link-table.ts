@@ -30,13 +30,12 @@ export class OnLinkTable {
   private readonly routes = new Map<string, Network>();
   /** The same networks by interface: a question is about one interface. */
   private readonly byIndex = new Map<number, Set<Network>>();
-  /** Interfaces whose networks changed since `apply` began (its answer). */
-  private changed = new Set<number>();
 
   static from(addresses: Address[], routes: Route[]): OnLinkTable {
     const table = new OnLinkTable();
-    for (const address of addresses) table.applyAddress(address, false);
-    for (const route of routes) table.applyRoute(route, false);
+    const changed = new Set<number>();
+    for (const address of addresses) table.applyAddress(address, false, changed);
+    for (const route of routes) table.applyRoute(route, false, changed);
     return table;
   }
 
@@ -45,10 +44,10 @@ export class OnLinkTable {
    * whose networks changed: only questions about those can have a new answer.
    */
   apply(events: KernelEvent[]): ReadonlySet<number> {
-    const changed = (this.changed = new Set());
+    const changed = new Set<number>();
     for (const event of events) {
-      if (event.topic === 'address') this.applyAddress(event.address, event.removed);
-      else if (event.topic === 'route') this.applyRoute(event.route, event.removed);
+      if (event.topic === 'address') this.applyAddress(event.address, event.removed, changed);
+      else if (event.topic === 'route') this.applyRoute(event.route, event.removed, changed);
     }
     return changed;
   }
@@ -61,51 +60,51 @@ export class OnLinkTable {
     return false;
   }
 
-  private put(entries: Map<string, Network>, key: string, network: Network): void {
-    this.remove(entries, key);
+  /** Enters a network (in place of the one under its key, if any); adds what changed to `changed`. */
+  private put(entries: Map<string, Network>, key: string, network: Network, changed: Set<number>): void {
+    this.remove(entries, key, changed);
     entries.set(key, network);
-    this.changed.add(network.index);
+    changed.add(network.index);
     let set = this.byIndex.get(network.index);
     if (!set) this.byIndex.set(network.index, (set = new Set()));
     set.add(network);
   }
 
-  private remove(entries: Map<string, Network>, key: string): boolean {
+  private remove(entries: Map<string, Network>, key: string, changed: Set<number>): void {
     const network = entries.get(key);
-    if (!network) return false;
+    if (!network) return;
     entries.delete(key);
-    this.changed.add(network.index);
+    changed.add(network.index);
     const set = this.byIndex.get(network.index);
     set?.delete(network);
     if (set?.size === 0) this.byIndex.delete(network.index);
-    return true;
   }
 
-  private applyAddress(address: Address, removed: boolean): boolean {
+  private applyAddress(address: Address, removed: boolean, changed: Set<number>): void {
     const key = `${address.index}|${address.address}/${address.prefixLength}`;
     // An address that failed duplicate detection does not make anything reachable.
-    if (removed || address.flags & IFA_F_DADFAILED) return this.remove(this.addresses, key);
-    if (this.addresses.has(key)) return false;
-    this.put(this.addresses, key, {
+    if (removed || address.flags & IFA_F_DADFAILED) return this.remove(this.addresses, key, changed);
+    if (this.addresses.has(key)) return;
+    const network = {
       index: address.index,
       bytes: ipToBytes(address.address),
       prefixLength: address.prefixLength,
-    });
-    return true;
+    };
+    this.put(this.addresses, key, network, changed);
   }
 
-  private applyRoute(route: Route, removed: boolean): boolean {
+  private applyRoute(route: Route, removed: boolean, changed: Set<number>): void {
     const dst = route.dst ?? (route.family === AF_INET6 ? '::' : '0.0.0.0');
     const key = `${route.table}|${dst}/${route.dstLength}|${route.metric ?? 0}|${route.tos}`;
     const onLink = !route.gateway && route.oif !== undefined && route.type === RTN_UNICAST;
     if (removed || !onLink) {
       // A replaced route that now has a gateway no longer makes its destination on-link.
-      return this.remove(this.routes, key);
+      return this.remove(this.routes, key, changed);
     }
     const before = this.routes.get(key);
-    if (before && before.index === route.oif) return false;
-    this.put(this.routes, key, { index: route.oif!, bytes: ipToBytes(dst), prefixLength: route.dstLength });
-    return true;
+    if (before && before.index === route.oif) return;
+    const network = { index: route.oif!, bytes: ipToBytes(dst), prefixLength: route.dstLength };
+    this.put(this.routes, key, network, changed);
   }
 }
 
