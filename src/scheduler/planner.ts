@@ -382,9 +382,32 @@ function orderWith(
       }
     }
   }
+  // A creation that needs any one of several keys waits for the first of them planned here: one
+  // constraint, met by whichever is ordered first. An edge from each would order it after all of
+  // them, and make a cycle when one of them is built on it (its own derived item, say): the
+  // fallback order then dropped the constraint, and the creation ran before its dependency.
+  const alternatives: { target: number; metBy: number }[] = [];
+  const alternativeOf: (number[] | undefined)[] = new Array<number[] | undefined>(ops.length);
   for (let i = 0; i < ops.length; i++) {
     for (const d of ops[i]!.deps) {
       if ((d.prefix !== undefined || d.keys.length > 1) && !followLoose(d)) continue;
+      if (!reverse && d.prefix === undefined && d.keys.length > 1) {
+        const c = alternatives.length;
+        let planned = false;
+        for (const k of d.keys) {
+          const j = byKey.get(k);
+          if (j === undefined || j === i || alternativeOf[j]?.at(-1) === c) continue;
+          const list = alternativeOf[j];
+          if (list) list.push(c);
+          else alternativeOf[j] = [c];
+          planned = true;
+        }
+        if (planned) {
+          alternatives.push({ target: i, metBy: -1 });
+          indegree[i]!++;
+        }
+        continue;
+      }
       if (d.prefix !== undefined) {
         for (const j of prefixIndex.get(d.prefix) ?? []) if (j !== i) edge(reverse ? i : j, reverse ? j : i);
         continue;
@@ -400,11 +423,19 @@ function orderWith(
   }
   // Of the operations that can start at once, those that others wait for go first: e.g. the links
   // of a teardown reach the deletion batcher together, ahead of the many removals nothing waits on.
+  const waitedFor = (i: number): boolean => successors[i] !== undefined || alternativeOf[i] !== undefined;
   const sorted: number[] = [];
-  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && successors[i] !== undefined) sorted.push(i);
-  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && successors[i] === undefined) sorted.push(i);
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && waitedFor(i)) sorted.push(i);
+  for (let i = 0; i < ops.length; i++) if (indegree[i] === 0 && !waitedFor(i)) sorted.push(i);
   for (let q = 0; q < sorted.length; q++) {
-    for (const s of successors[sorted[q]!] ?? []) if (--indegree[s]! === 0) sorted.push(s);
+    const i = sorted[q]!;
+    for (const s of successors[i] ?? []) if (--indegree[s]! === 0) sorted.push(s);
+    for (const c of alternativeOf[i] ?? []) {
+      const constraint = alternatives[c]!;
+      if (constraint.metBy !== -1) continue;
+      constraint.metBy = i;
+      if (--indegree[constraint.target]! === 0) sorted.push(constraint.target);
+    }
   }
   if (sorted.length < ops.length) {
     // Single-key edges never form a cycle (wanted items are a least fixpoint, applied ones were
@@ -419,6 +450,9 @@ function orderWith(
       // Edges against the order exist only in a broken cycle: dropped.
       if (position[i]! < position[s]!) ops[s]!.after.push(position[i]!);
     }
+  }
+  for (const { target, metBy } of alternatives) {
+    if (metBy !== -1 && position[metBy]! < position[target]!) ops[target]!.after.push(position[metBy]!);
   }
   return sorted.map((i) => ops[i]!);
 }

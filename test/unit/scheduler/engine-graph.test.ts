@@ -144,6 +144,19 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     assert.equal(r.state('n/t'), 'pending');
   });
 
+  test('anyOf: created in the same transaction as the first of its keys, even one built on it', async () => {
+    // n/0 needs n/2 or its own derived item (which needs n/0): an edge from each made a cycle, and
+    // the fallback order let n/0 run before n/2 was there (skipped, created a retry later).
+    const r = rig();
+    await r.put(['n/0', { anyOf: ['n/2', 'n/0/d'], derive: ['d'] }]);
+    assert.equal(r.state('n/0'), 'pending');
+    const record = await r.put(['n/2', {}]);
+    assert.deepEqual(ops(r.kernel), ['create n/2', 'create n/0', 'create n/0/d']);
+    assert.equal(record.counts.skipped, 0);
+    assert.equal(r.state('n/0/d'), 'configured');
+    assert.deepEqual(r.kernel.violations, []);
+  });
+
   test('prefix: any key under the folder', async () => {
     const r = rig();
     await r.put(['n/r', { prefix: 'n/ifs' }]);
