@@ -201,7 +201,7 @@ export class AgentApiService implements AgentService {
   statusOf(key: string): ItemStatus | undefined {
     const status = this.engine.status(key);
     if (!status) return undefined;
-    const state = this.interfaces.states().get(key);
+    const state = this.interfaces.stateOfKey(key);
     return state ? { ...this.view(status), interface: state } : this.view(status);
   }
 

@@ -67,15 +67,21 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
       const views = ctx.views.all();
       const dumps = await Promise.all(views.map((view) => view.handle.neighList()));
+      // The wanted entries by namespace, address and host interface: looked up, not searched.
+      const wanted = new Map<string, { key: string; value: LinuxArpEntry }>();
+      for (const d of desired) {
+        const id = neighbourIdentity(
+          namespaceId(d.value.namespace),
+          d.value.ipAddress,
+          ctx.hostNameOf(engine, d.value.interface),
+        );
+        if (!wanted.has(id)) wanted.set(id, d);
+      }
       for (const [i, view] of views.entries()) {
-        const wanted = desired.filter((d) => namespaceId(d.value.namespace) === view.id);
         const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
         for (const entry of entries) {
           const link = view.links.get(entry.index);
-          const match = wanted.find(
-            (w) =>
-              w.value.ipAddress === entry.address && ctx.hostNameOf(engine, w.value.interface) === link?.name,
-          );
+          const match = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
           const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
           if (match) {
             found.push({
@@ -111,4 +117,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     isRetriable: (error) =>
       error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
   };
+}
+
+function neighbourIdentity(nsId: string, address: string, hostIfName: string): string {
+  return `${nsId}\n${address}\n${hostIfName}`;
 }

@@ -113,6 +113,23 @@ export async function removeRoute(view: NamespaceView | undefined, spec: RouteSp
 }
 
 /** Does a route the kernel holds match the spec in what the config sets? */
+/**
+ * What routeMatches compares exactly, as one string: a route and a spec that match have the same.
+ * Lets a resync find a dumped route's item by lookup instead of trying every wanted route.
+ */
+export function routeIdentity(route: Route): string {
+  return identity(route.dstLength, route.dst, route.table, route.gateway, route.oif, route.metric ?? 0);
+}
+
+export function specIdentity(spec: RouteSpec): string {
+  const dst = spec.dstLength > 0 ? spec.dst : undefined;
+  return identity(spec.dstLength, dst, spec.table ?? RT_TABLE_MAIN, spec.gateway, spec.oif, spec.metric ?? 0);
+}
+
+function identity(...parts: (string | number | undefined)[]): string {
+  return parts.map((part) => part ?? '').join('|');
+}
+
 export function routeMatches(route: Route, spec: RouteSpec): boolean {
   return (
     route.dstLength === spec.dstLength &&

@@ -10,7 +10,7 @@ import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { linkUpFact } from './fact-keys.js';
 import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
-import { addRoute, removeRoute, routeMatches, routeSpec } from './l3-ops.js';
+import { addRoute, removeRoute, routeIdentity, routeMatches, routeSpec, specIdentity } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 
 export interface RouteMetadata {
@@ -74,22 +74,31 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       const byNamespace = new Map<string, { key: string; value: LinuxRoute }[]>();
       for (const d of desired) {
         const id = namespaceId(d.value.namespace);
-        byNamespace.set(id, [...(byNamespace.get(id) ?? []), d]);
+        const list = byNamespace.get(id);
+        if (list) list.push(d);
+        else byNamespace.set(id, [d]);
       }
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
       const views = ctx.views.all();
       const dumps = await Promise.all(views.map((view) => view.handle.routeList({ kernelLocal: false })));
       for (const [i, view] of views.entries()) {
-        const wanted = byNamespace.get(view.id) ?? [];
+        // The wanted routes by what a dumped route must equal: thousands of routes in a namespace
+        // are matched in linear time, not each against every wanted one.
+        const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec }[]>();
+        for (const w of byNamespace.get(view.id) ?? []) {
+          const oif =
+            w.value.interface !== undefined
+              ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
+              : undefined;
+          const spec = routeSpec(w.value, oif);
+          const id = specIdentity(spec);
+          const list = wanted.get(id);
+          if (list) list.push({ ...w, spec });
+          else wanted.set(id, [{ ...w, spec }]);
+        }
         const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
-          const match = wanted.find((w) => {
-            const oif =
-              w.value.interface !== undefined
-                ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
-                : undefined;
-            return routeMatches(route, routeSpec(w.value, oif));
-          });
+          const match = wanted.get(routeIdentity(route))?.find((w) => routeMatches(route, w.spec));
           const spec: RouteSpec = {
             family: route.family,
             dstLength: route.dstLength,

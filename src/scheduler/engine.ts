@@ -60,6 +60,14 @@ export interface EngineOptions {
   hooks?: EngineHooks;
 }
 
+/** An applied item as the engine shows it to others (appliedItem, appliedItems). */
+export interface AppliedEntry {
+  key: string;
+  descriptor: string;
+  value: unknown;
+  metadata: unknown;
+}
+
 /** The result of a dry run. */
 export interface DryRun {
   actions: PlannedAction[];
@@ -214,11 +222,15 @@ export class Engine {
     }
   }
 
+  /** One applied item, as appliedItems() lists it; undefined when the key is not applied. */
+  appliedItem(key: string): AppliedEntry | undefined {
+    const a = this.applied.get(key);
+    return a && { key: a.key, descriptor: a.descriptor.name, value: a.value, metadata: a.metadata };
+  }
+
   /** Keys applied now (of one descriptor when given), with their values: what the engine believes the real state holds. */
-  appliedItems(
-    descriptor?: string,
-  ): { key: string; descriptor: string; value: unknown; metadata: unknown }[] {
-    const items: { key: string; descriptor: string; value: unknown; metadata: unknown }[] = [];
+  appliedItems(descriptor?: string): AppliedEntry[] {
+    const items: AppliedEntry[] = [];
     for (const a of this.applied.values()) {
       if (descriptor !== undefined && a.descriptor.name !== descriptor) continue;
       items.push({ key: a.key, descriptor: a.descriptor.name, value: a.value, metadata: a.metadata });
