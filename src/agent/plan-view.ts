@@ -24,6 +24,7 @@ import {
   reachFact,
 } from '../descriptors/fact-keys.js';
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
+import { naturalCompare } from '../util/natural-order.js';
 
 /** The desired value of a key as it would be after the change (puts applied). */
 export type PlannedValue = (key: string) => unknown;
@@ -92,8 +93,6 @@ export function prefixCovers(cidr: string, address: string): boolean {
   }
   return true;
 }
-
-const NATURAL = new Intl.Collator('en', { numeric: true });
 
 const RANK: Record<PlanChange, number> = {
   invalid: 6,
@@ -164,5 +163,5 @@ export function summarizePlan(
       note(key, 'invalid', outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
     }
   }
-  return [...entries.values()].sort((a, b) => NATURAL.compare(a.key, b.key));
+  return [...entries.values()].sort((a, b) => naturalCompare(a.key, b.key));
 }
