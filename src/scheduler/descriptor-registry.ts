@@ -2,9 +2,17 @@
 import type { AnyDescriptor, Descriptor } from './types.js';
 import { DescriptorConfigError } from './errors.js';
 
+const MAX_REMEMBERED = 200_000;
+
 export class DescriptorRegistry {
   private readonly byName = new Map<string, AnyDescriptor>();
   private readonly ordered: AnyDescriptor[] = [];
+  /**
+   * Answers of find(): every item's key is looked up many times (graph, plan, execution, status),
+   * each lookup trying every descriptor. Emptied when a descriptor is added, or when it grows past
+   * MAX_REMEMBERED (keys come and go; the answer for a key never changes otherwise).
+   */
+  private readonly found = new Map<string, AnyDescriptor | undefined>();
 
   register<V, M>(descriptor: Descriptor<V, M>): void {
     const d = descriptor as unknown as AnyDescriptor;
@@ -15,6 +23,7 @@ export class DescriptorRegistry {
     }
     this.byName.set(d.name, d);
     this.ordered.push(d);
+    this.found.clear();
   }
 
   get(name: string): AnyDescriptor | undefined {
@@ -27,6 +36,14 @@ export class DescriptorRegistry {
 
   /** The descriptor of a key, or undefined when none handles it. */
   find(key: string): AnyDescriptor | undefined {
+    if (this.found.has(key)) return this.found.get(key);
+    const best = this.match(key);
+    if (this.found.size >= MAX_REMEMBERED) this.found.clear();
+    this.found.set(key, best);
+    return best;
+  }
+
+  private match(key: string): AnyDescriptor | undefined {
     let best: AnyDescriptor | undefined;
     let bestLength = -1;
     for (const d of this.ordered) {

@@ -82,7 +82,7 @@ export interface Descriptor<V = unknown, M = unknown> {
   name: string;
   /** Keys handled: those under one of these prefixes (longest prefix wins) ... */
   keyPrefix?: string | readonly string[];
-  /** ... and/or those this predicate accepts (checked after `keyPrefix`). */
+  /** ... and/or those this predicate accepts (checked after `keyPrefix`). Pure: its answers are remembered. */
   handles?(key: string): boolean;
   /** Problems of the value, by field; empty when valid. Pure. */
   validate?(key: string, value: V): FieldError[];
