@@ -30,9 +30,15 @@ const valueArb: fc.Arbitrary<NodeValue> = fc
     fixed: fc.constantFrom('a', 'b'),
     derive: fc.option(fc.constant('d'), { nil: undefined }),
     bad: fc.option(fc.constant(true), { freq: 8, nil: undefined }),
+    // Built into another item (removedWithIt: deleting that one takes this one along).
+    within: fc.option(fc.constantFrom(...NODES), { freq: 4, nil: undefined }),
+    // Anything under a folder: a node's derived item, any fact, any node.
+    prefix: fc.option(fc.constantFrom('n/0', 'fact', 'n'), { freq: 6, nil: undefined }),
   })
   .map((v) => {
     const out: NodeValue = { deps: v.deps, factDeps: v.factDeps, x: v.x, fixed: v.fixed };
+    if (v.within !== undefined) out.within = [v.within];
+    if (v.prefix !== undefined) out.prefix = v.prefix;
     if (v.anyOf) out.anyOf = v.anyOf;
     if (v.derive !== undefined) out.derive = [v.derive];
     if (v.bad) out.bad = true;
@@ -111,14 +117,18 @@ class Model {
     for (const [key, value] of this.config) if (value.derive) desired.set(`${key}/d`, { deps: [key] });
     const applied = new Map<string, NodeValue>();
     const holds = (k: string): boolean => this.facts.has(k) || applied.has(k);
+    const holdsUnder = (prefix: string): boolean =>
+      [...this.facts.keys(), ...applied.keys()].some((k) => k.startsWith(`${prefix}/`));
     for (let changed = true; changed;) {
       changed = false;
       for (const [key, v] of desired) {
         if (applied.has(key)) continue;
         const ok =
           (v.deps ?? []).every(holds) &&
+          (v.within ?? []).every(holds) &&
           (v.factDeps ?? []).every(holds) &&
-          (v.anyOf === undefined || v.anyOf.some(holds));
+          (v.anyOf === undefined || v.anyOf.some(holds)) &&
+          (v.prefix === undefined || holdsUnder(v.prefix));
         if (ok) {
           applied.set(key, v);
           changed = true;
