@@ -76,6 +76,7 @@ export class SqliteStore implements Datastore {
   #writtenRevisions = 0;
   #writtenRows = 0;
   #closing: Promise<void> | undefined;
+  readonly #backgroundCheckpoints: boolean;
   #checkpointer: Checkpointer | undefined;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -102,10 +103,7 @@ export class SqliteStore implements Datastore {
       });
       this.#sql = new Statements(this.#db);
       this.#dataVersion = this.#sql.dataVersion();
-      if (options.backgroundCheckpoints) {
-        this.#db.pragma('wal_autocheckpoint = 0');
-        this.#checkpointer = new Checkpointer(this.file);
-      }
+      this.#backgroundCheckpoints = options.backgroundCheckpoints === true;
     } catch (error) {
       this.#db.close();
       throw storeError(`opening store ${this.file}`, error);
@@ -131,6 +129,7 @@ export class SqliteStore implements Datastore {
 
   async putMany(entries: readonly PutEntry[], options: { durable?: boolean } = {}): Promise<number> {
     return this.#run('put', () => {
+      this.#startCheckpointer();
       for (const entry of entries) {
         checkKey(entry.key);
         if (typeof entry.value !== 'string') {
@@ -149,6 +148,7 @@ export class SqliteStore implements Datastore {
 
   async delete(key: string): Promise<boolean> {
     return this.#run('delete', () => {
+      this.#startCheckpointer();
       const deleted = this.#sql.deleteKeys(() => this.#sql.existingKey(checkKey(key)));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted > 0;
@@ -157,6 +157,7 @@ export class SqliteStore implements Datastore {
 
   async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<number> {
     return this.#run('deleteMany', () => {
+      this.#startCheckpointer();
       for (const key of keys) checkKey(key);
       if (keys.length === 0) return 0;
       const existing = () => [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0);
@@ -171,6 +172,7 @@ export class SqliteStore implements Datastore {
 
   async deletePrefix(prefix: string): Promise<number> {
     return this.#run('deletePrefix', () => {
+      this.#startCheckpointer();
       const deleted = this.#sql.deleteKeys(() => this.#sql.keysUnder(prefix));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted;
@@ -179,7 +181,10 @@ export class SqliteStore implements Datastore {
 
   /** Removes old change-log entries now (it also happens by itself every few hundred writes). */
   async compact(): Promise<number> {
-    return this.#run('compact', () => compact(this.#db, this.#limits));
+    return this.#run('compact', () => {
+      this.#startCheckpointer();
+      return compact(this.#db, this.#limits);
+    });
   }
 
   watch(prefix: string, options: WatchOptions): Watcher {
@@ -187,6 +192,23 @@ export class SqliteStore implements Datastore {
     const watcher = new SqliteWatcher(prefix, options, this.#source);
     this.#allWatchers.add(watcher);
     return watcher;
+  }
+
+  /**
+   * With background checkpoints, the worker starts at this connection's first write, and only then
+   * do its commits stop checkpointing: a connection that only reads (an agent restarting with
+   * nothing to change) never needs the worker, whose start costs ~120 ms of CPU that the agent's
+   * start-up competes for on a small machine.
+   */
+  #startCheckpointer(): void {
+    if (!this.#backgroundCheckpoints || this.#checkpointer !== undefined || this.#closing) return;
+    this.#db.pragma('wal_autocheckpoint = 0');
+    this.#checkpointer = new Checkpointer(this.file);
+  }
+
+  /** Whether the checkpoint worker runs (tests). */
+  get checkpointing(): boolean {
+    return this.#checkpointer !== undefined;
   }
 
   close(): Promise<void> {

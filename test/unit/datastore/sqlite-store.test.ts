@@ -143,6 +143,23 @@ describe('SqliteStore', () => {
     }
   });
 
+  test('background checkpoints: the worker starts with the first write, not for a reader', async () => {
+    const file = storeFile();
+    const writer = new SqliteStore({ file });
+    await writer.put('/ckpt/a', '1');
+    await writer.close();
+    const store = new SqliteStore({ file, backgroundCheckpoints: true });
+    try {
+      assert.equal((await store.get('/ckpt/a'))?.value, '1');
+      assert.equal((await store.list('/ckpt/')).items.length, 1);
+      assert.equal(store.checkpointing, false, 'reads start no worker');
+      await store.put('/ckpt/b', '2');
+      assert.equal(store.checkpointing, true, 'the first write starts it');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('a checkpointer whose worker could not open the file still closes (no hang)', async () => {
     const checkpointer = new Checkpointer(join(root, 'no-such-dir', 'store.db'));
     await sleep(200); // the worker has failed by now
