@@ -340,21 +340,34 @@ function order(
   const followLoose = (d: NormalizedDependency): boolean => !dependencyHolds(d, stays, members);
   // Removals ahead of what they take with them (removedWithIt) is a preference: a cycle it would
   // make is avoided by ordering those the usual way.
+  // A creation that needs any one of several keys waits for all of them that are planned; if
+  // that makes a cycle (one of them is built on it, e.g. its own derived item), for the first of
+  // them instead. Only then are such dependencies left out of the order.
+  const usual = { reverse, followLoose, breakCycles: false, removedWithFirst: false, anyOfAsOne: false };
   return (
-    (reverse ? orderWith(ops, reverse, followLoose, false, true) : undefined) ??
-    orderWith(ops, reverse, followLoose, false, false) ??
-    orderWith(ops, reverse, () => false, true, false)!
+    (reverse ? orderWith(ops, { ...usual, removedWithFirst: true }) : undefined) ??
+    orderWith(ops, usual) ??
+    (reverse ? undefined : orderWith(ops, { ...usual, anyOfAsOne: true })) ??
+    orderWith(ops, { ...usual, followLoose: () => false, breakCycles: true })!
   );
 }
 
+interface OrderOptions {
+  /** Removals: dependents before what they depend on. */
+  reverse: boolean;
+  /** Whether a dependency on any of several keys (or a folder) must be ordered at all. */
+  followLoose: (d: NormalizedDependency) => boolean;
+  /** Order anyway when there is a cycle, dropping the edges against the order. */
+  breakCycles: boolean;
+  /** Removals: what others go with (removedWithIt) before them, when nothing else depends on them. */
+  removedWithFirst: boolean;
+  /** Creations: a dependency on any of several keys waits for the first of them ordered only. */
+  anyOfAsOne: boolean;
+}
+
 /** Undefined when the edges make a cycle, unless `breakCycles`. */
-function orderWith(
-  ops: PlannedOperation[],
-  reverse: boolean,
-  followLoose: (d: NormalizedDependency) => boolean,
-  breakCycles: boolean,
-  removedWithFirst: boolean,
-): PlannedOperation[] | undefined {
+function orderWith(ops: PlannedOperation[], options: OrderOptions): PlannedOperation[] | undefined {
+  const { reverse, followLoose, breakCycles, removedWithFirst, anyOfAsOne } = options;
   const byKey = new Map<string, number>();
   for (let i = 0; i < ops.length; i++) byKey.set(ops[i]!.key, i);
   const prefixIndex = prefixIndexOf(ops);
@@ -382,16 +395,14 @@ function orderWith(
       }
     }
   }
-  // A creation that needs any one of several keys waits for the first of them planned here: one
-  // constraint, met by whichever is ordered first. An edge from each would order it after all of
-  // them, and make a cycle when one of them is built on it (its own derived item, say): the
-  // fallback order then dropped the constraint, and the creation ran before its dependency.
+  // anyOfAsOne: a creation that needs any one of several keys waits for the first of them ordered
+  // here: one constraint, met by whichever comes first (an edge from each orders it after all).
   const alternatives: { target: number; metBy: number }[] = [];
   const alternativeOf: (number[] | undefined)[] = new Array<number[] | undefined>(ops.length);
   for (let i = 0; i < ops.length; i++) {
     for (const d of ops[i]!.deps) {
       if ((d.prefix !== undefined || d.keys.length > 1) && !followLoose(d)) continue;
-      if (!reverse && d.prefix === undefined && d.keys.length > 1) {
+      if (anyOfAsOne && d.prefix === undefined && d.keys.length > 1) {
         const c = alternatives.length;
         let planned = false;
         for (const k of d.keys) {
