@@ -6,10 +6,17 @@ cd "$(dirname "$0")/.."
 benches=(engine w1-raw w1-engine w1-agent ms-attach)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# The W1 benchmarks that run the agent's layers in their own process get the agent's V8 flags (the
+# first line of bin/netns-agent), as those that start bin/netns-agent do; the engine's own
+# benchmark (no kernel, an algorithmic figure) keeps node's defaults, as in earlier sessions.
+mapfile -t agent_flags < <(head -1 bin/netns-agent | grep -o -- '--[^ ]*')
+in_process=" w1-raw w1-engine "
 for b in "${benches[@]}"; do
   [ -f "dist/bench/$b.js" ] || continue
   echo "=== bench $b"
-  node --expose-gc "dist/bench/$b.js" | tee -a "$out"
+  flags=()
+  [[ $in_process == *" $b "* ]] && flags=("${agent_flags[@]}")
+  node --expose-gc "${flags[@]}" "dist/bench/$b.js" | tee -a "$out"
 done
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l.startsWith("RESULT "));
