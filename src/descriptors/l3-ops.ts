@@ -112,7 +112,6 @@ export async function removeRoute(view: NamespaceView | undefined, spec: RouteSp
   }
 }
 
-/** Does a route the kernel holds match the spec in what the config sets? */
 /**
  * What routeMatches compares exactly, as one string: a route and a spec that match have the same.
  * Lets a resync find a dumped route's item by lookup instead of trying every wanted route.
@@ -130,6 +129,7 @@ function identity(...parts: (string | number | undefined)[]): string {
   return parts.map((part) => part ?? '').join('|');
 }
 
+/** Does a route the kernel holds match the spec in what the config sets? */
 export function routeMatches(route: Route, spec: RouteSpec): boolean {
   return (
     route.dstLength === spec.dstLength &&

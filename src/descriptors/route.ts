@@ -71,34 +71,31 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     async retrieve(engine, desired) {
       const found: Retrieved<LinuxRoute, RouteMetadata>[] = [];
-      const byNamespace = new Map<string, { key: string; value: LinuxRoute }[]>();
-      for (const d of desired) {
-        const id = namespaceId(d.value.namespace);
-        const list = byNamespace.get(id);
-        if (list) list.push(d);
-        else byNamespace.set(id, [d]);
-      }
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
       const views = ctx.views.all();
       const dumps = await Promise.all(views.map((view) => view.handle.routeList({ kernelLocal: false })));
+      // The wanted routes by namespace and what a dumped route must equal: thousands of routes in
+      // a namespace are matched by lookup, not each against every wanted one.
+      const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec }[]>();
+      for (const w of desired) {
+        const view = ctx.views.get(namespaceId(w.value.namespace));
+        if (!view) continue;
+        const oif =
+          w.value.interface !== undefined
+            ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
+            : undefined;
+        const spec = routeSpec(w.value, oif);
+        const id = `${view.id}\n${specIdentity(spec)}`;
+        const list = wanted.get(id);
+        if (list) list.push({ ...w, spec });
+        else wanted.set(id, [{ ...w, spec }]);
+      }
       for (const [i, view] of views.entries()) {
-        // The wanted routes by what a dumped route must equal: thousands of routes in a namespace
-        // are matched in linear time, not each against every wanted one.
-        const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec }[]>();
-        for (const w of byNamespace.get(view.id) ?? []) {
-          const oif =
-            w.value.interface !== undefined
-              ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
-              : undefined;
-          const spec = routeSpec(w.value, oif);
-          const id = specIdentity(spec);
-          const list = wanted.get(id);
-          if (list) list.push({ ...w, spec });
-          else wanted.set(id, [{ ...w, spec }]);
-        }
         const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
-          const match = wanted.get(routeIdentity(route))?.find((w) => routeMatches(route, w.spec));
+          const match = wanted
+            .get(`${view.id}\n${routeIdentity(route)}`)
+            ?.find((w) => routeMatches(route, w.spec));
           const spec: RouteSpec = {
             family: route.family,
             dstLength: route.dstLength,

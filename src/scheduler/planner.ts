@@ -338,11 +338,10 @@ function order(
 ): PlannedOperation[] {
   if (ops.length === 0) return ops;
   const followLoose = (d: NormalizedDependency): boolean => !dependencyHolds(d, stays, members);
-  // Removals ahead of what they take with them (removedWithIt) is a preference: a cycle it would
-  // make is avoided by ordering those the usual way.
-  // A creation that needs any one of several keys waits for all of them that are planned; if
-  // that makes a cycle (one of them is built on it, e.g. its own derived item), for the first of
-  // them instead. Only then are such dependencies left out of the order.
+  // Tried in turn, each only if the one before makes a cycle: removals ahead of what they take with
+  // them (removedWithIt, a preference), then the usual order; for creations, a dependency on any
+  // of several keys waiting for the first of them instead of all (one of them may be built on the
+  // item, e.g. its own derived item); last, such dependencies left out of the order.
   const usual = { reverse, followLoose, breakCycles: false, removedWithFirst: false, anyOfAsOne: false };
   return (
     (reverse ? orderWith(ops, { ...usual, removedWithFirst: true }) : undefined) ??

@@ -128,8 +128,7 @@ export class SqliteStore implements Datastore {
   }
 
   async putMany(entries: readonly PutEntry[], options: { durable?: boolean } = {}): Promise<number> {
-    return this.#run('put', () => {
-      this.#startCheckpointer();
+    return this.#write('put', () => {
       for (const entry of entries) {
         checkKey(entry.key);
         if (typeof entry.value !== 'string') {
@@ -147,8 +146,7 @@ export class SqliteStore implements Datastore {
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.#run('delete', () => {
-      this.#startCheckpointer();
+    return this.#write('delete', () => {
       const deleted = this.#sql.deleteKeys(() => this.#sql.existingKey(checkKey(key)));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted > 0;
@@ -156,8 +154,7 @@ export class SqliteStore implements Datastore {
   }
 
   async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<number> {
-    return this.#run('deleteMany', () => {
-      this.#startCheckpointer();
+    return this.#write('deleteMany', () => {
       for (const key of keys) checkKey(key);
       if (keys.length === 0) return 0;
       const existing = () => [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0);
@@ -171,8 +168,7 @@ export class SqliteStore implements Datastore {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    return this.#run('deletePrefix', () => {
-      this.#startCheckpointer();
+    return this.#write('deletePrefix', () => {
       const deleted = this.#sql.deleteKeys(() => this.#sql.keysUnder(prefix));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted;
@@ -181,10 +177,7 @@ export class SqliteStore implements Datastore {
 
   /** Removes old change-log entries now (it also happens by itself every few hundred writes). */
   async compact(): Promise<number> {
-    return this.#run('compact', () => {
-      this.#startCheckpointer();
-      return compact(this.#db, this.#limits);
-    });
+    return this.#write('compact', () => compact(this.#db, this.#limits));
   }
 
   watch(prefix: string, options: WatchOptions): Watcher {
@@ -342,6 +335,14 @@ export class SqliteStore implements Datastore {
 
   #checkOpen(): void {
     if (this.#closing) throw new ClosedError(`store ${this.file}`);
+  }
+
+  /** #run for an operation that writes: the checkpoint worker starts first (#startCheckpointer). */
+  #write<T>(what: string, operation: () => T): T {
+    return this.#run(what, () => {
+      this.#startCheckpointer();
+      return operation();
+    });
   }
 
   #run<T>(what: string, operation: () => T): T {

@@ -14,55 +14,39 @@ const oif = maybe(fc.constantFrom(2, 3));
 const metric = maybe(fc.constantFrom(0, 100));
 const source = maybe(fc.constantFrom('10.0.0.9'));
 
+/** The fields of a dumped route this test does not vary. */
+const FIXED = { family: AF_INET, srcLength: 0, protocol: 4, scope: 0, type: RTN_UNICAST, tos: 0, flags: 0 };
+
+/** `fields` without those undefined: optional fields are absent from routes and specs, not undefined. */
+function defined(fields: Record<string, string | number | undefined>): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string | number
+  >;
+}
+
 const routeArb: fc.Arbitrary<Route> = fc
   .record({ dst: maybe(dst), dstLength, table, gateway, oif, metric, source })
-  .map((f) => ({
-    family: AF_INET,
-    srcLength: 0,
-    protocol: 4,
-    scope: 0,
-    type: RTN_UNICAST,
-    tos: 0,
-    flags: 0,
-    dstLength: f.dstLength,
-    table: f.table,
-    ...(f.dst !== undefined ? { dst: f.dst } : {}),
-    ...(f.gateway !== undefined ? { gateway: f.gateway } : {}),
-    ...(f.oif !== undefined ? { oif: f.oif } : {}),
-    ...(f.metric !== undefined ? { metric: f.metric } : {}),
-    ...(f.source !== undefined ? { source: f.source } : {}),
-  }));
+  .map((f) => ({ ...FIXED, ...defined(f) }) as Route);
 
 const specArb: fc.Arbitrary<RouteSpec> = fc
   .record({ dst: maybe(dst), dstLength, table: maybe(table), gateway, oif, metric, source })
-  .map((f) => ({
-    family: AF_INET,
-    dstLength: f.dstLength,
-    ...(f.table !== undefined ? { table: f.table } : {}),
-    ...(f.dst !== undefined ? { dst: f.dst } : {}),
-    ...(f.gateway !== undefined ? { gateway: f.gateway } : {}),
-    ...(f.oif !== undefined ? { oif: f.oif } : {}),
-    ...(f.metric !== undefined ? { metric: f.metric } : {}),
-    ...(f.source !== undefined ? { source: f.source } : {}),
-  }));
+  .map((f) => ({ family: AF_INET, ...defined(f) }) as RouteSpec);
 
 /** The route the kernel would list for a spec: every field the spec leaves open filled in. */
-const routeOf = (spec: RouteSpec, otherSource: string | undefined): Route => ({
-  family: AF_INET,
-  srcLength: 0,
-  protocol: 4,
-  scope: 0,
-  type: RTN_UNICAST,
-  tos: 0,
-  flags: 0,
-  dstLength: spec.dstLength,
-  table: spec.table ?? 254,
-  ...(spec.dstLength > 0 && spec.dst !== undefined ? { dst: spec.dst } : {}),
-  ...(spec.gateway !== undefined ? { gateway: spec.gateway } : {}),
-  ...(spec.oif !== undefined ? { oif: spec.oif } : {}),
-  ...(spec.metric ? { metric: spec.metric } : {}),
-  ...((spec.source ?? otherSource) !== undefined ? { source: spec.source ?? otherSource } : {}),
-});
+const routeOf = (spec: RouteSpec, otherSource: string | undefined): Route =>
+  ({
+    ...FIXED,
+    ...defined({
+      dstLength: spec.dstLength,
+      table: spec.table ?? 254,
+      dst: spec.dstLength > 0 ? spec.dst : undefined,
+      gateway: spec.gateway,
+      oif: spec.oif,
+      metric: spec.metric || undefined,
+      source: spec.source ?? otherSource,
+    }),
+  }) as Route;
 
 describe('route identity (resync lookup)', () => {
   it('a dumped route and a spec that match have the same identity', () => {
@@ -86,13 +70,7 @@ describe('route identity (resync lookup)', () => {
 
   it('routes that differ in what is compared exactly have different identities', () => {
     const base: Route = {
-      family: AF_INET,
-      srcLength: 0,
-      protocol: 4,
-      scope: 0,
-      type: RTN_UNICAST,
-      tos: 0,
-      flags: 0,
+      ...FIXED,
       dst: '10.0.0.0',
       dstLength: 24,
       table: 254,
