@@ -21,13 +21,18 @@ dist/.built: node_modules/.package-lock.json $(shell find src test bench -name '
 	npx tsc -p tsconfig.json
 	@touch $@
 
+# bin/netns-agent and bin/netnsctl run from one-file bundles of dist/src (src/cli/run-bundle.ts).
+dist/bundle/.built: dist/.built scripts/bundle.mjs
+	node scripts/bundle.mjs
+	@touch $@
+
 # The topology page (src/web/README.md): browser code compiled by its own tsconfig, with its static files.
 dist/web/.built: node_modules/.package-lock.json $(shell find src/web -type f 2>/dev/null)
 	npx tsc -p src/web/tsconfig.json
 	cp src/web/static/* dist/web/
 	@touch $@
 
-build: deps $(NATIVE) dist/.built dist/web/.built
+build: deps $(NATIVE) dist/.built dist/bundle/.built dist/web/.built
 
 # System packages the agent itself needs: a C compiler for the native part, iproute2 only as a test oracle.
 deps:

@@ -34,6 +34,8 @@ export interface AgentOptions {
   docker?: boolean;
   statusIntervalMs?: number;
   logger?: Logger;
+  /** How the program was loaded (bin/netns-agent's code cache), shown by /v1/about. */
+  codeCache?: object;
 }
 
 export class Agent {
@@ -169,6 +171,7 @@ export class Agent {
         http: options.http,
         docker: options.docker !== false,
         startedAt: new Date().toISOString(),
+        ...(options.codeCache ? { codeCache: options.codeCache } : {}),
       },
       () => this.recentLogs.list(),
     );

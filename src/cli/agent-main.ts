@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 
 const env = process.env;
@@ -74,6 +75,7 @@ const agent = new Agent({
   logLevel: opts.logLevel,
   docker: opts.docker,
   statusIntervalMs,
+  codeCache: codeCacheState(),
 });
 
 // Read once, before any socket opens; a spec that does not parse stops the daemon (exit code 2).
@@ -108,10 +110,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-try {
-  await agent.start();
-} catch (error) {
+// Not a top-level await: the daemon's bundle (scripts/bundle.mjs) is a CommonJS script.
+agent.start().catch(async (error: unknown) => {
   agent.logger.fatal({ error: error instanceof Error ? error.message : String(error) }, 'cannot start');
   await agent.stop().catch(() => undefined);
   process.exit(1);
-}
+});

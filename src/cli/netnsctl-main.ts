@@ -1,4 +1,6 @@
-/** Entry of bin/netnsctl. */
+/** Entry of bin/netnsctl. Not a top-level await: the bundle (scripts/bundle.mjs) is a CommonJS script. */
 import { main } from './netnsctl/main.js';
 
-process.exitCode = await main(process.argv);
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -51,6 +51,8 @@ export interface AgentOptions {
    * default), or as soon as the API answers (a resync may still run; benchmarks time it).
    */
   ready?: 'started' | 'listening';
+  /** Extra environment variables for the agent process. */
+  env?: Record<string, string>;
 }
 
 export interface HttpResult {
@@ -108,11 +110,13 @@ export class AgentProcess {
           .split(' ')
           .filter((word) => word.startsWith('--'))
       : [];
+    const spawnOptions = {
+      stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[],
+      ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+    };
     const child = nodeFlags.length
-      ? spawn(process.execPath, [...shebangFlags, ...nodeFlags, entry, ...args], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        })
-      : spawn(entry, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      ? spawn(process.execPath, [...shebangFlags, ...nodeFlags, entry, ...args], spawnOptions)
+      : spawn(entry, args, spawnOptions);
     live.add(child);
     child.once('exit', () => live.delete(child));
     const agent = new AgentProcess(child, options, listen);
