@@ -1,12 +1,6 @@
 /** The HTTP API's view of a running agent (src/api/service.ts), over its engine, store and views. */
 import { EventEmitter } from 'node:events';
-import {
-  InvalidKeyError,
-  InvalidValueError,
-  parseItemText,
-  requireConfigKey,
-  type ModelItem,
-} from '../model/index.js';
+import { configValueErrors, type ModelItem } from '../model/index.js';
 import type { DryRun, Engine, FactChange, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
 import type {
@@ -232,16 +226,8 @@ export class AgentApiService implements AgentService {
   }
 
   async putConfig(key: string, valueText: string): Promise<PutResult> {
-    try {
-      requireConfigKey(key);
-      parseItemText(key, valueText);
-    } catch (error) {
-      if (error instanceof InvalidValueError)
-        return { ok: false, errors: error.errors.map((e) => ({ ...e })) };
-      if (error instanceof InvalidKeyError)
-        return { ok: false, errors: [{ key, field: '$key', message: error.message }] };
-      throw error;
-    }
+    const errors = configValueErrors(key, valueText);
+    if (errors.length) return { ok: false, errors };
     const revision = await this.store.put(key, valueText);
     return { ok: true, revision };
   }

@@ -17,6 +17,7 @@ export {
   type ItemKind,
   type StatusKey,
 } from './keys.js';
+export { configValueErrors } from './check-value.js';
 export {
   MAX_VALUE_BYTES,
   parseItem,

@@ -1,7 +1,8 @@
 /**
  * netnsctl: the command-line client of netns-agent. Talks to the agent's HTTP API (default
- * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER). Exit codes: 0 ok, 1 error, 2 bad usage or not
- * found, 3 agent unreachable, 4 refused (token), 5 invalid values.
+ * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER); with --etcd, reads and writes the configuration
+ * in etcd itself (config-access.ts). Exit codes: 0 ok, 1 error, 2 bad usage or not found, 3 agent
+ * or store unreachable, 4 refused (token), 5 invalid values.
  */
 import { Command, Option } from 'commander';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,8 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
+import { ApiConfigAccess, etcdConfigAccess, type ConfigAccess } from './config-access.js';
+import { parseEndpoints } from '../../datastore/endpoints.js';
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
@@ -16,6 +19,7 @@ import { render, type OutputFormat } from './output.js';
 
 interface GlobalOptions {
   server: string;
+  etcd?: string;
   token?: string;
   label: string;
   output: OutputFormat;
@@ -46,6 +50,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .option('--server <url>', 'agent HTTP API', process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191')
     .option('--token <token>', 'bearer token of the agent API', process.env.NETNS_AGENT_TOKEN)
     .option(
+      '--etcd <urls>',
+      'read and write the configuration in etcd (comma-separated endpoints) instead of through the agent',
+      process.env.NETNS_AGENT_ETCD,
+    )
+    .option(
       '--label <label>',
       'agent label used to expand short keys',
       process.env.MICROSERVICE_LABEL ?? 'vpp1',
@@ -62,6 +71,19 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const g = globals();
     return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
   };
+  /** Runs a configuration command on the agent's API or on etcd, and closes the connection. */
+  const withConfig = async (run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
+    const g = globals();
+    const endpoints = parseEndpoints(g.etcd);
+    const config = endpoints.length
+      ? await etcdConfigAccess(endpoints)
+      : new ApiConfigAccess(client(), g.server);
+    try {
+      await run(config);
+    } finally {
+      await config.close();
+    }
+  };
 
   program
     .command('put')
@@ -70,17 +92,17 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('<file>')
     .action(async (key: string, file: string) => {
       const fullKey = expandKey(key, globals().label);
-      const { status, json } = await client().request('PUT', `/v1/config${fullKey}`, readInput(file));
-      if (status === 400) {
-        const errors = (json as { errors?: { field: string; message: string }[] }).errors ?? [];
-        throw new CliError(
-          `invalid value for ${fullKey}:\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
-          5,
-          json,
-        );
-      }
-      if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
-      print(`stored ${fullKey}`);
+      const valueText = readInput(file);
+      await withConfig(async (config) => {
+        const outcome = await config.put(fullKey, valueText);
+        if (!outcome.ok)
+          throw new CliError(
+            `invalid value for ${fullKey}:\n${outcome.errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
+            5,
+            { error: `invalid value for ${fullKey}`, key: fullKey, errors: outcome.errors },
+          );
+        print(`stored ${fullKey}`);
+      });
     });
 
   program
@@ -90,10 +112,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .action(async (arg: string | undefined) => {
       const g = globals();
       const prefix = expandPrefix(arg, g.label);
-      const entries = (await client().expectOk('GET', `/v1/config?prefix=${encodeURIComponent(prefix)}`)) as {
-        key: string;
-        value: unknown;
-      }[];
+      let entries: { key: string; value: unknown }[] = [];
+      await withConfig(async (config) => {
+        entries = await config.list(prefix);
+      });
       const exact = entries.find((e) => e.key === prefix);
       if (arg && !arg.endsWith('/') && exact)
         return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
@@ -107,7 +129,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('<key>')
     .action(async (key: string) => {
       const fullKey = expandKey(key, globals().label);
-      await client().expectOk('DELETE', `/v1/config${fullKey}`);
+      await withConfig(async (config) => {
+        if (!(await config.delete(fullKey))) throw new CliError(`no value under ${fullKey}`, 2);
+      });
       print(`deleted ${fullKey}`);
     });
 
@@ -116,10 +140,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description("list the keys of the agent's configuration")
     .action(async () => {
       const g = globals();
-      const entries = (await client().expectOk(
-        'GET',
-        `/v1/config?prefix=${encodeURIComponent(expandPrefix(undefined, g.label))}`,
-      )) as { key: string }[];
+      let entries: { key: string }[] = [];
+      await withConfig(async (config) => {
+        entries = await config.list(expandPrefix(undefined, g.label));
+      });
       print(
         g.output === 'table'
           ? entries.map((e) => e.key).join('\n')
@@ -153,19 +177,26 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
             )
           : undefined;
       bar?.start(items.length, 0);
-      const api = client();
       let stored = 0;
       const failures: string[] = [];
       const queue = [...items];
-      await Promise.all(
-        Array.from({ length: Math.min(16, queue.length) }, async () => {
-          for (let item = queue.shift(); item; item = queue.shift()) {
-            const { status, json } = await api.request('PUT', `/v1/config${item.key}`, item.valueText);
-            if (status < 400) stored++;
-            else failures.push(`${item.key}: ${(json as { error?: string }).error ?? status}`);
-            bar?.increment();
-          }
-        }),
+      await withConfig((config) =>
+        Promise.all(
+          Array.from({ length: Math.min(16, queue.length) }, async () => {
+            for (let item = queue.shift(); item; item = queue.shift()) {
+              const outcome = await config.put(item.key, item.valueText).catch((error: unknown) => {
+                if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
+                return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
+              });
+              if (outcome.ok) stored++;
+              else
+                failures.push(
+                  `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+                );
+              bar?.increment();
+            }
+          }),
+        ).then(() => undefined),
       );
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);

@@ -1,0 +1,118 @@
+/**
+ * Where netnsctl reads and writes the configuration: the agent's API (the default), or etcd itself
+ * with `--etcd URL[,URL]` (a fleet's store, reachable when the agent is not, or before it runs).
+ * Both refuse the same invalid values with the same field errors, before anything is stored. The
+ * commands that only the agent can answer (status, dump, history, watch, plan, report) always use
+ * its API.
+ */
+import { isRetriable } from '../../errors.js';
+import { configValueErrors, type FieldError } from '../../model/index.js';
+import type { Datastore } from '../../datastore/types.js';
+import { CliError, type ApiClient } from './client.js';
+
+export interface ConfigEntry {
+  key: string;
+  value: unknown;
+}
+
+export type PutOutcome = { ok: true } | { ok: false; errors: Omit<FieldError, 'key'>[] };
+
+export interface ConfigAccess {
+  /** Where the values are, for messages ("the agent at ...", "etcd at ..."). */
+  readonly where: string;
+  list(prefix: string): Promise<ConfigEntry[]>;
+  put(key: string, valueText: string): Promise<PutOutcome>;
+  /** False when there was nothing under the key. */
+  delete(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class ApiConfigAccess implements ConfigAccess {
+  readonly where: string;
+
+  constructor(
+    private readonly api: ApiClient,
+    server: string,
+  ) {
+    this.where = `the agent at ${server}`;
+  }
+
+  async list(prefix: string): Promise<ConfigEntry[]> {
+    return (await this.api.expectOk(
+      'GET',
+      `/v1/config?prefix=${encodeURIComponent(prefix)}`,
+    )) as ConfigEntry[];
+  }
+
+  async put(key: string, valueText: string): Promise<PutOutcome> {
+    const { status, json } = await this.api.request('PUT', `/v1/config${key}`, valueText);
+    if (status === 400) return { ok: false, errors: (json as { errors?: FieldError[] }).errors ?? [] };
+    if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
+    return { ok: true };
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const { status, json } = await this.api.request('DELETE', `/v1/config${key}`);
+    if (status === 404) return false;
+    if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
+    return true;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The configuration in a datastore (etcd), checked here as the agent's API checks it. */
+export class StoreConfigAccess implements ConfigAccess {
+  constructor(
+    private readonly store: Datastore,
+    readonly where: string,
+  ) {}
+
+  async list(prefix: string): Promise<ConfigEntry[]> {
+    const { items } = await this.unavailableAs(() => this.store.list(prefix));
+    return items.map((kv) => ({ key: kv.key, value: jsonOrText(kv.value) }));
+  }
+
+  async put(key: string, valueText: string): Promise<PutOutcome> {
+    const errors = configValueErrors(key, valueText);
+    if (errors.length) return { ok: false, errors };
+    await this.unavailableAs(() => this.store.put(key, valueText));
+    return { ok: true };
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.unavailableAs(() => this.store.delete(key));
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+
+  /** A store that cannot be reached exits as an unreachable agent does (3). */
+  private async unavailableAs<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw new CliError(
+        `${this.where}: ${error instanceof Error ? error.message : String(error)}`,
+        isRetriable(error) ? 3 : 1,
+      );
+    }
+  }
+}
+
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // stored by someone else, not JSON: shown as it is
+  }
+}
+
+/** The etcd store for `--etcd`, loaded only then (its client is large). */
+export async function etcdConfigAccess(endpoints: string[]): Promise<ConfigAccess> {
+  const { EtcdStore } = await import('../../datastore/etcd/store.js');
+  // Short deadlines: a person is waiting, and a dead member is skipped for the next.
+  const store = new EtcdStore({ endpoints, callTimeoutMs: 3000, dialTimeoutMs: 2000 });
+  return new StoreConfigAccess(store, `etcd at ${endpoints.join(',')}`);
+}
