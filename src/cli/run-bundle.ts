@@ -22,6 +22,8 @@ import { CodeCacheFile } from './code-cache.js';
 import { CODE_CACHE_STATE, type CodeCacheState } from './code-cache-state.js';
 
 export const CODE_CACHE_ENV = 'NETNS_AGENT_CODE_CACHE';
+/** "off": run from dist/src (stack traces name the source files; preload hooks see the modules). */
+export const BUNDLE_ENV = 'NETNS_AGENT_BUNDLE';
 /** A run that compiled this much more than the cache held rewrites it. */
 const GROWTH_TO_REWRITE = 1.05;
 
@@ -31,7 +33,7 @@ export function bundlePath(name: string): string {
 
 export function runBundle(name: string, unbundled: () => Promise<unknown>): Promise<unknown> {
   const bundle = bundlePath(name);
-  if (!existsSync(bundle)) return unbundled();
+  if (process.env[BUNDLE_ENV] === 'off' || !existsSync(bundle)) return unbundled();
   const source = readFileSync(bundle, 'utf8');
   const setting = process.env[CODE_CACHE_ENV];
   const cache =
