@@ -58,6 +58,12 @@ const opts = program.opts<{
   statusInterval: string;
 }>();
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+if (!LOG_LEVELS.includes(opts.logLevel)) {
+  console.error(`--log-level: ${JSON.stringify(opts.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  process.exit(2);
+}
+
 const statusIntervalMs = Number(opts.statusInterval);
 if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
   console.error(

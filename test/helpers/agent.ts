@@ -290,7 +290,13 @@ export function netnsctl(args: string[], input?: string, timeoutMs = 20_000): Pr
   return new Promise((resolve, reject) => {
     const child = spawn(path.join(ROOT, 'bin/netnsctl'), args, {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NETNS_AGENT_SERVER: '', NETNS_AGENT_TOKEN: '', NETNS_AGENT_ETCD: '' },
+      env: {
+        ...process.env,
+        NETNS_AGENT_SERVER: '',
+        NETNS_AGENT_TOKEN: '',
+        NETNS_AGENT_ETCD: '',
+        NETNS_AGENT_STORE: '',
+      },
     });
     live.add(child);
     let stdout = '';

@@ -1,9 +1,10 @@
 /**
- * Where netnsctl reads and writes the configuration: the agent's API (the default), or etcd itself
- * with `--etcd URL[,URL]` (a fleet's store, reachable when the agent is not, or before it runs).
- * Both refuse the same invalid values with the same field errors, before anything is stored. The
- * commands that only the agent can answer (status, dump, history, watch, plan, report) always use
- * its API.
+ * Where netnsctl reads and writes the configuration: the agent's API (the default), etcd itself
+ * with `--etcd URL[,URL]` (a fleet's store), or the agent's embedded store file with `--store
+ * [FILE]` (the daemon and netnsctl see one store: a value put while the agent is down is applied
+ * when it starts). All refuse the same invalid values with the same field errors, before anything
+ * is stored. The commands that only the agent can answer (status, dump, history, watch, plan,
+ * report) always use its API.
  */
 import { isRetriable } from '../../errors.js';
 import { configValueErrors, type FieldError } from '../../model/index.js';
@@ -107,6 +108,21 @@ function jsonOrText(text: string): unknown {
   } catch {
     return text; // stored by someone else, not JSON: shown as it is
   }
+}
+
+/** The embedded store for `--store`, loaded only then. */
+export async function sqliteConfigAccess(file: string | undefined): Promise<ConfigAccess> {
+  const { SqliteStore, DEFAULT_STORE_FILE } = await import('../../datastore/sqlite/store.js');
+  const path = file || DEFAULT_STORE_FILE;
+  let store;
+  try {
+    store = new SqliteStore({ file: path });
+  } catch (error) {
+    throw new CliError(
+      `cannot open the store ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  return new StoreConfigAccess(store, `the store ${path}`);
 }
 
 /** The etcd store for `--etcd`, loaded only then (its client is large). */

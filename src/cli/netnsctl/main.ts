@@ -10,16 +10,19 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
-import { ApiConfigAccess, etcdConfigAccess, type ConfigAccess } from './config-access.js';
+import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
+import { parseConfigKey } from '../../model/index.js';
 import { render, type OutputFormat } from './output.js';
 
 interface GlobalOptions {
   server: string;
   etcd?: string;
+  /** true: the default file. */
+  store?: string | true;
   token?: string;
   label: string;
   output: OutputFormat;
@@ -55,6 +58,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       process.env.NETNS_AGENT_ETCD,
     )
     .option(
+      '--store [file]',
+      "read and write the configuration in the agent's embedded store (default /var/lib/netns-agent/store.db) instead of through the agent",
+      process.env.NETNS_AGENT_STORE,
+    )
+    .option(
       '--label <label>',
       'agent label used to expand short keys',
       process.env.MICROSERVICE_LABEL ?? 'vpp1',
@@ -75,9 +83,12 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   const withConfig = async (run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
+    if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
     const config = endpoints.length
       ? await etcdConfigAccess(endpoints)
-      : new ApiConfigAccess(client(), g.server);
+      : g.store
+        ? await sqliteConfigAccess(g.store === true ? undefined : g.store)
+        : new ApiConfigAccess(client(), g.server);
     try {
       await run(config);
     } finally {
@@ -116,9 +127,12 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       await withConfig(async (config) => {
         entries = await config.list(prefix);
       });
-      const exact = entries.find((e) => e.key === prefix);
-      if (arg && !arg.endsWith('/') && exact)
+      // A key names one value: `interface/veth1` must not show veth10 when veth1 is missing.
+      if (parseConfigKey(prefix)) {
+        const exact = entries.find((e) => e.key === prefix);
+        if (!exact) throw new CliError(`no value under ${prefix}`, 2);
         return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
+      }
       if (entries.length === 0) throw new CliError(`nothing under ${prefix}`, 2);
       print(render(entries, g.output === 'table' ? 'json' : g.output));
     });

@@ -1,0 +1,63 @@
+/**
+ * bin/netns-agent configured from the environment only (MICROSERVICE_LABEL, NETNS_AGENT_HTTP,
+ * NETNS_AGENT_STORE, NETNS_AGENT_LOG_LEVEL), stopped by SIGINT (exit 0); a bad --log-level is a
+ * clear usage error (exit 2), not a stack trace.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { freePort } from '../helpers/etcd.js';
+import { skipUnlessRoot } from '../helpers/kernel.js';
+import { ROOT, eventually, tag } from '../helpers/agent.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'netns-daemon-options-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('daemon options', { skip: skipUnlessRoot() }, () => {
+  test('from the environment; SIGINT stops it with exit code 0', async () => {
+    const label = `env${tag()}`;
+    const listen = `127.0.0.1:${await freePort()}`;
+    const store = path.join(dir, 'env.db');
+    const child = spawn(path.join(ROOT, 'bin/netns-agent'), ['--no-docker'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        MICROSERVICE_LABEL: label,
+        NETNS_AGENT_HTTP: listen,
+        NETNS_AGENT_STORE: store,
+        NETNS_AGENT_LOG_LEVEL: 'warn',
+      },
+    });
+    let log = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (log += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const about = await eventually(async () => {
+        const response = await fetch(`http://${listen}/v1/about`);
+        return (await response.json()) as { label: string; store: string; http: string };
+      });
+      assert.equal(about.label, label);
+      assert.equal(about.store, 'sqlite');
+      assert.equal(about.http, listen);
+      assert.ok(existsSync(store), 'the store file of NETNS_AGENT_STORE');
+      assert.doesNotMatch(log, /"level":30/, 'no info lines at level warn');
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, log);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  test('an unknown --log-level: exit 2 with the allowed levels', () => {
+    const run = spawnSync(
+      path.join(ROOT, 'bin/netns-agent'),
+      ['--log-level', 'loud', '--http', '', '--store', path.join(dir, 'x.db'), '--no-docker'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--log-level: "loud" is not one of fatal, error, warn, info, debug, trace/);
+  });
+});
