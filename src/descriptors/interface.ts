@@ -33,7 +33,7 @@ import {
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { ownedConfigName } from './ownership.js';
+import { ownedConfigName, tapTempNameOf } from './ownership.js';
 import { AgentError } from '../errors.js';
 
 export class VethPeerMismatchError extends AgentError {
@@ -253,7 +253,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             // Ours, no longer wanted: report it so that it is removed.
             found.push({
               key: ctx.interfaceKey(name),
-              value: { ...orphanValue(name, link.name), namespace: nsRefOf(view.id) } as LinuxInterface,
+              value: orphanValue(name, link, nsRefOf(view.id)),
               metadata: meta,
               managed: true,
             });
@@ -301,16 +301,16 @@ async function freshLinkIsRight(
   return fresh !== undefined && right(fresh);
 }
 
-/** The value of an interface of ours that the config no longer has (to remove it). */
-function orphanValue(name: string, hostIfName: string): Omit<LinuxInterface, 'namespace'> {
-  return {
-    name,
-    description: '',
-    enabled: false,
-    ipAddresses: [],
-    hostIfName,
-    type: 'DUMMY',
-  };
+/**
+ * The value of an interface of ours that the config no longer has, for its removal: a link we made
+ * is deleted; a TAP is someone else's and is given back under the temporary name its mark names
+ * (its own name when the mark has none: marked by an older version).
+ */
+function orphanValue(name: string, link: Link, namespace: LinuxInterface['namespace']): LinuxInterface {
+  const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name, namespace };
+  if (link.kind === 'tun')
+    return { ...common, type: 'AUTO_TAP', tap: { tempIfName: tapTempNameOf(link.alias) ?? link.name } };
+  return { ...common, type: 'DUMMY' };
 }
 
 function nsRefOf(id: string): LinuxInterface['namespace'] {

@@ -34,7 +34,8 @@ export function desiredLinkAttributes(value: LinuxInterface, label: string | und
   const attrs: LinkAttributes = { up: value.enabled };
   if (value.mtu !== undefined) attrs.mtu = value.mtu;
   if (value.physAddress !== undefined) attrs.mac = value.physAddress;
-  if (label !== undefined) attrs.alias = ownerAlias(label, value.name);
+  if (label !== undefined)
+    attrs.alias = ownerAlias(label, value.name, value.type === 'AUTO_TAP' ? value.tap.tempIfName : undefined);
   return attrs;
 }
 

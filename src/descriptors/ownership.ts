@@ -50,14 +50,30 @@ function labelHash(label: string): number {
  */
 export const DOOMED_GROUP = 0x6e61; // 'na'
 
-export function ownerAlias(label: string, configName: string): string {
-  return `${ALIAS_PREFIX}:${label}:${configName}`;
+/**
+ * The mark of a link. An AUTO_TAP's also names the temporary name it is given back under (config
+ * names hold no whitespace): a TAP removed from the store while the agent was down is then returned
+ * after the restart, never deleted (it is someone else's, e.g. VPP's).
+ */
+export function ownerAlias(label: string, configName: string, tapTempName?: string): string {
+  const mark = `${ALIAS_PREFIX}:${label}:${configName}`;
+  return tapTempName === undefined ? mark : `${mark} ${TAP_TEMP_NAME}${tapTempName}`;
 }
+
+const TAP_TEMP_NAME = 'tap=';
 
 /** The config name an alias claims for this agent, or undefined when the link is not ours. */
 export function ownedConfigName(label: string, alias: string | undefined): string | undefined {
   const prefix = `${ALIAS_PREFIX}:${label}:`;
-  return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
+  if (!alias?.startsWith(prefix)) return undefined;
+  const end = alias.indexOf(' ', prefix.length);
+  return end === -1 ? alias.slice(prefix.length) : alias.slice(prefix.length, end);
+}
+
+/** The temporary name an AUTO_TAP's mark names, if any. */
+export function tapTempNameOf(alias: string | undefined): string | undefined {
+  const at = alias?.indexOf(` ${TAP_TEMP_NAME}`) ?? -1;
+  return at === -1 ? undefined : alias!.slice(at + 1 + TAP_TEMP_NAME.length) || undefined;
 }
 
 /** A link an agent of this label created and did not live to mark: no alias, still in its group. */

@@ -8,7 +8,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, ip, ipTry, kernelSupportsLinkKind, skipUnlessRoot } from '../../helpers/kernel.js';
-import { addresses, example, hex, isUp, link, linkOrFail, named, veth, withAgent } from './harness.js';
+import {
+  addresses,
+  example,
+  hex,
+  isUp,
+  link,
+  linkOrFail,
+  named,
+  TestAgent,
+  veth,
+  withAgent,
+} from './harness.js';
 
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
   test('updates in place (MTU, MAC, admin state, addresses) keep the ifindex of both ends', () =>
@@ -105,6 +116,50 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     } finally {
       ipTry(null, ['link', 'del', temp]);
       ipTry(null, ['link', 'del', host]);
+    }
+  });
+
+  test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    const label = `kt${hex(4)}`;
+    const ns1 = `ktn${hex(4)}`;
+    const agents: TestAgent[] = [];
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+      const tap = example('linux-tap');
+      tap['namespace'] = named(ns1);
+      tap['host_if_name'] = host;
+      tap['tap'] = { temp_if_name: temp };
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(['interface', 'tap1', tap]);
+      await first.waitConfigured(['interface', 'tap1']);
+      const attached = linkOrFail(ns1, host);
+      await first.close();
+
+      // The store lost the TAP meanwhile: the next agent starts without it (with another item in
+      // the TAP's namespace: resync looks at the namespaces the configuration names).
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll([
+        'interface',
+        'lo1',
+        { name: 'lo1', type: 'LOOPBACK', enabled: true, namespace: named(ns1) },
+      ]);
+      await eventually(() => {
+        const back = linkOrFail(null, temp);
+        assert.equal(back.ifindex, attached.ifindex, 'the same TAP, not a new one');
+        assert.equal(isUp(back), false);
+        assert.equal(back.ifalias ?? '', '', 'our mark is gone');
+      });
+      assert.equal(link(ns1, host), undefined);
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(ns1, ['link', 'del', host]);
+      ipTry(null, ['netns', 'del', ns1]);
     }
   });
 
