@@ -33,6 +33,25 @@ export class LinuxContext {
   private readonly routeGateways = new Map<string, string>();
 
   /**
+   * Links of others we configure (EXISTING, LOOPBACK) by namespace and ifindex: they bear no mark,
+   * and their drift is found through this (the engine's metadata has the last word: an entry left
+   * behind by an item that went with its namespace matches no applied item).
+   */
+  private readonly foreignLinks = new Map<string, string>();
+
+  noteForeignLink(nsId: string, ifindex: number, key: string): void {
+    this.foreignLinks.set(`${nsId}\n${ifindex}`, key);
+  }
+
+  forgetForeignLink(nsId: string, ifindex: number): void {
+    this.foreignLinks.delete(`${nsId}\n${ifindex}`);
+  }
+
+  foreignLinkKey(nsId: string, ifindex: number): string | undefined {
+    return this.foreignLinks.size === 0 ? undefined : this.foreignLinks.get(`${nsId}\n${ifindex}`);
+  }
+
+  /**
    * The fact saying a route's gateway is reachable through its interface, watched from now on
    * (once per route: dependencies are computed again and again).
    */

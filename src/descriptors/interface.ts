@@ -16,7 +16,7 @@ import {
   type VethInterface,
 } from '../model/index.js';
 import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
-import type { Dep, DerivedItem, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import type { Dep, DerivedItem, EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
 import { addressItem, linkFact, namedNamespaceItem, namespaceFact, vethEndItem } from './fact-keys.js';
 import {
@@ -122,7 +122,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
 
     derived: interfaceDerived,
 
-    async create(engine, _key, value) {
+    async create(engine, key, value) {
       const view = ctx.view(value.namespace);
       const existing = view.links.get(value.hostIfName);
       const owner = !existing
@@ -175,8 +175,11 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         case 'AUTO_TAP':
           return attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view);
         case 'LOOPBACK':
-        case 'EXISTING':
-          return configureForeignLink(value, view);
+        case 'EXISTING': {
+          const meta = await configureForeignLink(value, view);
+          ctx.noteForeignLink(view.id, meta.ifindex, key);
+          return meta;
+        }
       }
     },
 
@@ -227,13 +230,13 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         case 'AUTO_TAP':
           return detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
         case 'LOOPBACK':
-          return restoreForeignLink(view, metadata, true);
         case 'EXISTING':
-          return restoreForeignLink(view, metadata, false);
+          ctx.forgetForeignLink(view.id, metadata.ifindex);
+          return restoreForeignLink(view, metadata, value.type === 'LOOPBACK');
       }
     },
 
-    async retrieve(_engine, desired) {
+    async retrieve(engine, desired) {
       // Our own last changes were acknowledged before their events were read: read those first.
       for (const view of ctx.views.all()) view.links.catchUp();
       const byName = new Map(desired.map((d) => [d.value.name, d]));
@@ -278,6 +281,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           });
         }
       }
+      found.push(...foreignLinksIn(ctx, engine, desired));
       return found;
     },
 
@@ -290,6 +294,48 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return error instanceof AgentError ? error.retriable : false;
     },
   };
+}
+
+/**
+ * The links of others we configure (EXISTING, LOOPBACK) bear no mark: they are found by host name
+ * in their namespace. Found, they are not configured again (a restart writes nothing when they are
+ * right), and a resync in a running agent keeps what they were before we configured them, so that
+ * removing the item still undoes exactly what we set. After a restart that is not known (the
+ * kernel keeps no trace of it): what the link is then counts as what it was.
+ */
+function foreignLinksIn(
+  ctx: LinuxContext,
+  engine: EngineView,
+  desired: readonly { key: string; value: LinuxInterface }[],
+): Retrieved<LinuxInterface, InterfaceMetadata>[] {
+  const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
+  for (const { key, value } of desired) {
+    if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK') continue;
+    const view = ctx.views.get(namespaceId(value.namespace));
+    const link = view?.links.get(value.hostIfName);
+    if (!view || !link) continue;
+    const previous = engine.metadata<InterfaceMetadata>(key);
+    const original =
+      previous?.ifindex === link.index && previous.namespaceIdentity === view.identity && previous.original
+        ? previous.original
+        : { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
+    const right = Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
+    ctx.noteForeignLink(view.id, link.index, key);
+    found.push({
+      key,
+      value: right ? value : { ...value, mtu: -1 },
+      metadata: {
+        ifindex: link.index,
+        namespaceId: view.id,
+        namespaceIdentity: view.identity,
+        hostIfName: link.name,
+        owned: false,
+        original,
+      },
+      managed: true,
+    });
+  }
+  return found;
 }
 
 async function freshLinkIsRight(

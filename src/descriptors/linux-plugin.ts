@@ -259,7 +259,10 @@ export class LinuxPlugin {
 
   private onLinkChanges(view: NamespaceView, changes: LinkChange[]): void {
     for (const change of changes) {
-      const key = this.interfaceKeyOf(change.link.alias) ?? this.interfaceKeyOf(change.previous?.alias);
+      const key =
+        this.interfaceKeyOf(change.link.alias) ??
+        this.interfaceKeyOf(change.previous?.alias) ??
+        this.ctx.foreignLinkKey(view.id, change.link.index);
       // Our own operation on it (e.g. a VETH end that goes with its peer): its outcome counts.
       if (!key || this.engine.isOperating(key)) continue;
       const applied = this.engine.state.metadata<{ ifindex: number; namespaceId: string }>(key);
@@ -289,7 +292,7 @@ export class LinuxPlugin {
 
   private onAddressRemoved(view: NamespaceView, ifindex: number, cidr: string): void {
     const link = view.links.get(ifindex);
-    const key = this.interfaceKeyOf(link?.alias);
+    const key = this.interfaceKeyOf(link?.alias) ?? this.ctx.foreignLinkKey(view.id, ifindex);
     if (!key) return;
     const addressKey = addressItem(key, cidr);
     // Still wanted and applied: someone else removed it (our own removals drop the desired value

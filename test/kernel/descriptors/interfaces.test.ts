@@ -8,6 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, ip, ipTry, kernelSupportsLinkKind, skipUnlessRoot } from '../../helpers/kernel.js';
+import type { ItemKind } from '../../../src/model/index.js';
 import {
   addresses,
   example,
@@ -19,6 +20,7 @@ import {
   TestAgent,
   veth,
   withAgent,
+  writes,
 } from './harness.js';
 
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
@@ -193,6 +195,103 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(restored.ifindex, configured.ifindex, 'never deleted');
       });
       linkOrFail(ns1!, 'ex1');
+    }));
+
+  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal still restores the owner's MTU", async () => {
+    const label = `kx${hex(4)}`;
+    const ns1 = `kxn${hex(4)}`;
+    const agents: TestAgent[] = [];
+    const items: [ItemKind, string, unknown][] = [
+      [
+        'interface',
+        'ex',
+        {
+          name: 'ex',
+          type: 'EXISTING',
+          enabled: true,
+          host_if_name: 'ex0',
+          mtu: 1400,
+          namespace: named(ns1),
+          ip_addresses: ['10.3.0.1/24'],
+        },
+      ],
+      [
+        'interface',
+        'loop',
+        {
+          name: 'loop',
+          type: 'LOOPBACK',
+          enabled: true,
+          namespace: named(ns1),
+          ip_addresses: ['10.4.0.1/32'],
+        },
+      ],
+    ];
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(...items);
+      await first.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
+      const configured = linkOrFail(ns1, 'ex0');
+      assert.equal(configured.mtu, 1400);
+
+      // A full read again in the running agent (as after a datastore reconnect): nothing to do, and
+      // what ex0 was before is still known: removal gives it its MTU back.
+      const again = await first.replaceAll(...items);
+      assert.equal(writes([again]), 0, 'a full resync writes nothing');
+      await first.del(['interface', 'ex']);
+      await eventually(() => assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600, "the owner's MTU"));
+      await first.put(items[0]!);
+      await first.waitConfigured(['interface', 'ex']);
+      await first.close();
+
+      // A restart: nothing written either; removal still undoes our address (the MTU ex0 had before
+      // the first agent is not known after a restart: the kernel keeps no trace of it).
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      const restart = await second.replaceAll(...items);
+      await second.engine.idle();
+      assert.equal(writes([restart]), 0, 'a restart writes nothing');
+      assert.equal(linkOrFail(ns1, 'ex0').ifindex, configured.ifindex);
+      await second.del(['interface', 'ex']);
+      await eventually(() => assert.deepEqual(addresses(ns1, 'ex0'), [], 'our address removed'));
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['netns', 'del', ns1]);
+    }
+  });
+
+  test('EXISTING and LOOPBACK changed by someone else: put back within a second', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+      await agent.put(
+        [
+          'interface',
+          'ex',
+          {
+            name: 'ex',
+            type: 'EXISTING',
+            enabled: true,
+            host_if_name: 'ex0',
+            mtu: 1400,
+            namespace: named(ns1!),
+            ip_addresses: ['10.3.0.1/24'],
+          },
+        ],
+        ['interface', 'loop', { name: 'loop', type: 'LOOPBACK', enabled: true, namespace: named(ns1!) }],
+      );
+      await agent.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
+
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1500']);
+      ip(ns1!, ['addr', 'del', '10.3.0.1/24', 'dev', 'ex0']);
+      ip(ns1!, ['link', 'set', 'lo', 'down']);
+      await eventually(() => {
+        assert.equal(linkOrFail(ns1!, 'ex0').mtu, 1400);
+        assert.deepEqual(addresses(ns1!, 'ex0'), ['10.3.0.1/24']);
+        assert.ok(isUp(linkOrFail(ns1!, 'lo')));
+      }, 1500);
     }));
 
   test('LOOPBACK: lo up with addresses; removal takes the addresses away', () =>
