@@ -23,6 +23,30 @@ import {
   writes,
 } from './harness.js';
 
+/** ex0 (a link someone else made) as an EXISTING item, and the namespace's lo as a LOOPBACK one. */
+function existingAndLoopback(ns: string, loAddresses: string[] = []): [ItemKind, string, unknown][] {
+  return [
+    [
+      'interface',
+      'ex',
+      {
+        name: 'ex',
+        type: 'EXISTING',
+        enabled: true,
+        host_if_name: 'ex0',
+        mtu: 1400,
+        namespace: named(ns),
+        ip_addresses: ['10.3.0.1/24'],
+      },
+    ],
+    [
+      'interface',
+      'loop',
+      { name: 'loop', type: 'LOOPBACK', enabled: true, namespace: named(ns), ip_addresses: loAddresses },
+    ],
+  ];
+}
+
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
   test('updates in place (MTU, MAC, admin state, addresses) keep the ifindex of both ends', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
@@ -197,36 +221,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       linkOrFail(ns1!, 'ex1');
     }));
 
-  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal still restores the owner's MTU", async () => {
+  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal after a resync restores the owner's MTU", async () => {
     const label = `kx${hex(4)}`;
     const ns1 = `kxn${hex(4)}`;
     const agents: TestAgent[] = [];
-    const items: [ItemKind, string, unknown][] = [
-      [
-        'interface',
-        'ex',
-        {
-          name: 'ex',
-          type: 'EXISTING',
-          enabled: true,
-          host_if_name: 'ex0',
-          mtu: 1400,
-          namespace: named(ns1),
-          ip_addresses: ['10.3.0.1/24'],
-        },
-      ],
-      [
-        'interface',
-        'loop',
-        {
-          name: 'loop',
-          type: 'LOOPBACK',
-          enabled: true,
-          namespace: named(ns1),
-          ip_addresses: ['10.4.0.1/32'],
-        },
-      ],
-    ];
+    const items = existingAndLoopback(ns1, ['10.4.0.1/32']);
     try {
       ip(null, ['netns', 'add', ns1]);
       ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
@@ -266,22 +265,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
   test('EXISTING and LOOPBACK changed by someone else: put back within a second', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
-      await agent.put(
-        [
-          'interface',
-          'ex',
-          {
-            name: 'ex',
-            type: 'EXISTING',
-            enabled: true,
-            host_if_name: 'ex0',
-            mtu: 1400,
-            namespace: named(ns1!),
-            ip_addresses: ['10.3.0.1/24'],
-          },
-        ],
-        ['interface', 'loop', { name: 'loop', type: 'LOOPBACK', enabled: true, namespace: named(ns1!) }],
-      );
+      await agent.put(...existingAndLoopback(ns1!));
       await agent.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
 
       ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1500']);
