@@ -33,7 +33,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     derived: (_key, value) => namedNamespaceNeeded(value.namespace),
 
-    async create(engine, _key, value) {
+    async create(engine, key, value) {
       const view = ctx.view(value.namespace);
       const link = view.links.get(ctx.hostNameOf(engine, value.interface));
       if (!link)
@@ -42,6 +42,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
       await addNeighbour(view, link.index, value);
+      ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
 
@@ -58,6 +59,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     async delete(engine, _key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);
+      ctx.forgetNeighbour(meta.namespaceId, meta.ifindex, meta.address);
       if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
       await removeNeighbour(view, meta.ifindex, meta.address);
     },
@@ -84,6 +86,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           const match = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
           const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
           if (match) {
+            ctx.noteNeighbour(view.id, entry.index, entry.address, match.key);
             found.push({
               key: match.key,
               value: neighbourMatches(entry, match.value)

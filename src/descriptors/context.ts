@@ -14,6 +14,8 @@ import { ownedConfigName } from './ownership.js';
 import { NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import { reachFact } from './fact-keys.js';
+import { routePlace, specPlace } from './l3-ops.js';
+import type { Route, RouteSpec } from '../netlink/index.js';
 
 export class LinuxContext {
   readonly deletes: DeleteBatcher;
@@ -49,6 +51,38 @@ export class LinuxContext {
 
   foreignLinkKey(nsId: string, ifindex: number): string | undefined {
     return this.foreignLinks.size === 0 ? undefined : this.foreignLinks.get(`${nsId}\n${ifindex}`);
+  }
+
+  /**
+   * Our routes and neighbour entries by where the kernel keeps them, so that one replaced by
+   * someone else (`ip route replace`, `ip neigh replace`: an event of a new one, none of a removal)
+   * is noticed. As with foreign links, the engine's state has the last word on an entry.
+   */
+  private readonly routes = new Map<string, { key: string; spec: RouteSpec }>();
+  private readonly neighbours = new Map<string, string>();
+
+  noteRoute(nsId: string, spec: RouteSpec, key: string): void {
+    this.routes.set(`${nsId}\n${specPlace(spec)}`, { key, spec });
+  }
+
+  forgetRoute(nsId: string, spec: RouteSpec): void {
+    this.routes.delete(`${nsId}\n${specPlace(spec)}`);
+  }
+
+  routeAt(nsId: string, route: Route): { key: string; spec: RouteSpec } | undefined {
+    return this.routes.size === 0 ? undefined : this.routes.get(`${nsId}\n${routePlace(route)}`);
+  }
+
+  noteNeighbour(nsId: string, ifindex: number, address: string, key: string): void {
+    this.neighbours.set(`${nsId}\n${ifindex}\n${address}`, key);
+  }
+
+  forgetNeighbour(nsId: string, ifindex: number, address: string): void {
+    this.neighbours.delete(`${nsId}\n${ifindex}\n${address}`);
+  }
+
+  neighbourAt(nsId: string, ifindex: number, address: string): string | undefined {
+    return this.neighbours.size === 0 ? undefined : this.neighbours.get(`${nsId}\n${ifindex}\n${address}`);
   }
 
   /**

@@ -125,6 +125,19 @@ export function specIdentity(spec: RouteSpec): string {
   return identity(spec.dstLength, dst, spec.table ?? RT_TABLE_MAIN, spec.gateway, spec.oif, spec.metric ?? 0);
 }
 
+/**
+ * Where the kernel keeps a route: another route at the same place replaces it (`ip route replace`),
+ * whatever its gateway, interface or protocol. A route and the spec it was made from have the same.
+ */
+export function routePlace(route: Route): string {
+  return identity(route.dstLength, route.dst, route.table, route.metric ?? 0);
+}
+
+export function specPlace(spec: RouteSpec): string {
+  const dst = spec.dstLength > 0 ? spec.dst : undefined;
+  return identity(spec.dstLength, dst, spec.table ?? RT_TABLE_MAIN, spec.metric ?? 0);
+}
+
 function identity(...parts: (string | number | undefined)[]): string {
   return parts.map((part) => part ?? '').join('|');
 }

@@ -7,13 +7,15 @@ import {
   describeNamespace,
   hostNameClaim,
   namespaceId,
+  type LinuxArpEntry,
   type LinuxInterface,
   type LinuxRoute,
   type NamespaceRef,
 } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
-import type { LinkChange } from '../netlink/index.js';
+import type { LinkChange, Neighbour, Route } from '../netlink/index.js';
+import { routeMatches } from './l3-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
@@ -98,17 +100,14 @@ export class LinuxPlugin {
     this.views.on('links', (view, changes) => this.onLinkChanges(view, changes));
     this.views.on('kernel', (view, events) => {
       for (const event of events) {
-        if (!event.removed) continue;
-        if (event.topic === 'address')
+        if (event.topic === 'route') this.onRouteEvent(view, event.route, event.removed);
+        else if (event.topic === 'neighbour') this.onNeighbourEvent(view, event.neighbour, event.removed);
+        else if (event.topic === 'address' && event.removed)
           this.onAddressRemoved(
             view,
             event.address.index,
             `${event.address.address}/${event.address.prefixLength}`,
           );
-        if (event.topic === 'route' && event.route.protocol === AGENT_PROTOCOL)
-          this.scheduleDrift({ descriptor: 'route' });
-        if (event.topic === 'neighbour' && event.neighbour.protocol === AGENT_PROTOCOL)
-          this.scheduleDrift({ descriptor: 'arp' });
       }
     });
     this.views.on('resynced', (view, reason) => {
@@ -309,6 +308,58 @@ export class LinuxPlugin {
       'managed address removed outside the agent; re-checking',
     );
     this.scheduleDrift({ key: addressKey });
+  }
+
+  /**
+   * A route of ours removed, or replaced by someone else's at its place (`ip route replace`: only
+   * the new route's event comes): put back. Our own removals find nothing to do.
+   */
+  private onRouteEvent(view: NamespaceView, route: Route, removed: boolean): void {
+    const mine = this.ctx.routeAt(view.id, route);
+    if (removed) {
+      if (route.protocol !== AGENT_PROTOCOL) return;
+      if (mine && this.stillWanted(mine.key) && routeMatches(route, mine.spec))
+        this.logger?.info(
+          { key: mine.key, namespace: view.id },
+          'managed route removed outside the agent; re-checking',
+        );
+      this.scheduleDrift({ descriptor: 'route' });
+      return;
+    }
+    if (!mine || !this.stillWanted(mine.key)) return;
+    if (route.protocol === AGENT_PROTOCOL && routeMatches(route, mine.spec)) return; // ours, as made
+    this.logger?.info(
+      { key: mine.key, namespace: view.id },
+      'managed route replaced outside the agent; re-checking',
+    );
+    this.scheduleDrift({ descriptor: 'route' });
+  }
+
+  /** A neighbour entry of ours removed, or given another MAC by someone else: put back. */
+  private onNeighbourEvent(view: NamespaceView, neighbour: Neighbour, removed: boolean): void {
+    if (removed) {
+      if (neighbour.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'arp' });
+      return;
+    }
+    const key = this.ctx.neighbourAt(view.id, neighbour.index, neighbour.address);
+    if (!key || !this.stillWanted(key)) return;
+    const wanted = this.engine.state.value<LinuxArpEntry>(key);
+    // The MAC and the mark only: the kernel moves REACHABLE entries to STALE by itself.
+    if (!wanted || (neighbour.protocol === AGENT_PROTOCOL && neighbour.mac === wanted.hwAddress)) return;
+    this.logger?.info(
+      { key, namespace: view.id },
+      'managed neighbour entry changed outside the agent; re-checking',
+    );
+    this.scheduleDrift({ descriptor: 'arp' });
+  }
+
+  /** Applied, still desired, and not being changed by the running transaction. */
+  private stillWanted(key: string): boolean {
+    return (
+      !this.engine.isOperating(key) &&
+      this.engine.state.value(key) !== undefined &&
+      this.engine.state.metadata(key) !== undefined
+    );
   }
 
   private scheduleDrift(what: { key?: string; descriptor?: string }): void {

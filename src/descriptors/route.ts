@@ -50,7 +50,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     derived: (_key, value) => namedNamespaceNeeded(value.namespace),
 
-    async create(engine, _key, value) {
+    async create(engine, key, value) {
       const view = ctx.view(value.namespace);
       const oif =
         value.interface !== undefined
@@ -58,6 +58,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           : undefined;
       const spec = routeSpec(value, oif);
       await addRoute(view, spec);
+      ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },
 
@@ -65,6 +66,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     async delete(engine, _key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);
+      ctx.forgetRoute(meta.namespaceId, meta.spec);
       if (meta.spec.oif !== undefined && ctx.linkGoingAway(engine, view, meta.spec.oif)) return;
       await removeRoute(view, meta.spec);
     },
@@ -107,6 +109,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             ...(route.metric !== undefined ? { metric: route.metric } : {}),
           };
           if (match) {
+            ctx.noteRoute(view.id, spec, match.key);
             found.push({
               key: match.key,
               value: match.value,

@@ -229,7 +229,7 @@ describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
 describe('drift', { skip: skipUnlessRoot() }, () => {
   const WITHIN = 1000;
 
-  test('a managed VETH deleted, an address removed, an MTU changed, a route or neighbour deleted: put back within a second', () =>
+  test('a managed VETH deleted, an address removed, an MTU changed, a route or neighbour deleted or replaced: put back within a second', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const items: Item[] = [
         [
@@ -319,9 +319,38 @@ describe('drift', { skip: skipUnlessRoot() }, () => {
 
       ip(ns1!, ['route', 'del', '10.30.0.0/16']);
       await eventually(whole, WITHIN);
+      const logged = (pattern: RegExp): boolean => agent.logs.some((l) => pattern.test(l.message ?? ''));
+      assert.ok(logged(/route removed outside the agent/), 'route drift logged');
+
+      // Changed, not removed: another route put at its place (the kernel reports only the new one).
+      ip(ns1!, ['route', 'replace', '10.30.0.0/16', 'dev', 'da']);
+      await eventually(whole, WITHIN);
+      assert.ok(logged(/route replaced outside the agent/), 'route replacement logged');
 
       ip(ns1!, ['neigh', 'del', '10.0.1.50', 'dev', 'da']);
       await eventually(whole, WITHIN);
+
+      ip(ns1!, [
+        'neigh',
+        'replace',
+        '10.0.1.50',
+        'lladdr',
+        '02:00:00:00:00:99',
+        'dev',
+        'da',
+        'nud',
+        'permanent',
+      ]);
+      await eventually(() => {
+        assert.deepEqual(
+          neighbours(ns1!, 'da')
+            .filter((n) => n.dst === '10.0.1.50')
+            .map((n) => n.lladdr),
+          ['02:00:00:00:00:50'],
+          'the MAC put back',
+        );
+      }, WITHIN);
+      assert.ok(logged(/neighbour entry changed outside the agent/), 'neighbour change logged');
 
       // The peer's end deleted from its side works the same.
       ip(ns2!, ['link', 'del', 'db']);
