@@ -14,6 +14,8 @@ export const namespaceFact = (nsId: string): string => `${FACT_NS}${nsId}`;
 export const linkFact = (nsId: string, hostIfName: string): string => `${FACT_LINK}${nsId}/${hostIfName}`;
 export const linkUpFact = (nsId: string, hostIfName: string): string =>
   `${FACT_LINK_UP}${nsId}/${hostIfName}`;
+/** For reachFact: through any interface that is up (a route that names none). */
+export const ANY_INTERFACE = '';
 export const reachFact = (nsId: string, hostIfName: string, gateway: string): string =>
   `${FACT_REACH}${nsId}/${hostIfName}/${gateway}`;
 export const namedNamespaceItem = (name: string): string => `${NAMED_NAMESPACE}${name}`;

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
-import { linkFact, linkUpFact, reachFact } from './fact-keys.js';
+import { ANY_INTERFACE, linkFact, linkUpFact, reachFact } from './fact-keys.js';
 import { OnLinkTable } from './on-link-table.js';
 
 export interface FactChange {
@@ -268,6 +268,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     onlyInterfaces?: ReadonlySet<number>,
   ): void {
     for (const [key, watch] of this.gatewaysByNamespace.get(view.id) ?? []) {
+      if (watch.hostIfName === ANY_INTERFACE) {
+        const ok = table.coversOnAny(watch.gatewayBytes, (index) => view.links.get(index)?.up === true);
+        this.set(key, ok ? true : undefined, changes);
+        continue;
+      }
       const link = view.links.get(watch.hostIfName);
       if (onlyInterfaces && (link === undefined || !onlyInterfaces.has(link.index))) continue;
       const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes);

@@ -52,6 +52,12 @@ export class OnLinkTable {
     return changed;
   }
 
+  /** Whether a network of an interface that `usable` accepts holds the gateway. */
+  coversOnAny(gateway: Buffer, usable: (index: number) => boolean): boolean {
+    for (const index of this.byIndex.keys()) if (usable(index) && this.covers(index, gateway)) return true;
+    return false;
+  }
+
   covers(index: number, gateway: string | Buffer): boolean {
     const bytes = typeof gateway === 'string' ? ipToBytes(gateway) : gateway;
     for (const n of this.byIndex.get(index) ?? []) {

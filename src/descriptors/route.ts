@@ -2,13 +2,15 @@
  * Static routes, in the route's namespace, through its interface. A route waits for its namespace,
  * for its interface to be up, and, with a gateway, for the gateway to be reachable on that interface
  * (an address or a gateway-less route of the interface covers it) — whoever configured those — so
- * that any order of puts converges, and it steps back (removed, pending) when they go away.
+ * that any order of puts converges, and it steps back (removed, pending) when they go away. A route
+ * with a gateway and no interface waits for the gateway to be reachable through any interface that
+ * is up.
  */
 import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.js';
 import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { linkUpFact } from './fact-keys.js';
+import { ANY_INTERFACE, linkUpFact } from './fact-keys.js';
 import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addRoute, removeRoute, routeIdentity, routeMatches, routeSpec, specIdentity } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
@@ -44,6 +46,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}`,
           });
         }
+      } else if (value.gateway !== undefined) {
+        // No interface named: the kernel picks the one whose network holds the gateway.
+        deps.push({
+          key: ctx.gatewayFact(key, nsId, ANY_INTERFACE, value.gateway),
+          reason: `waiting for gateway ${value.gateway} to be reachable in ${where}`,
+        });
       }
       return deps;
     },

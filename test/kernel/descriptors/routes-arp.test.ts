@@ -1,6 +1,7 @@
 /**
  * Routes and static ARP/NDP entries through engine + Linux descriptors on a real kernel, checked with
- * `ip -json`: routes put before their interface and their gateway's route converge in any order;
+ * `ip -json`: routes put before their interface and their gateway's route converge in any order
+ * (all 24); a route with a gateway and no interface waits for the gateway to be reachable;
  * a route steps back when its gateway stops being reachable; ARP entries of every state, v4 and v6,
  * wait for their interface to be up; enabled=false sends routes and ARP entries to pending.
  */
@@ -63,16 +64,17 @@ function assertGatewayRoutes(ns1: string): void {
 }
 
 describe('routes', { skip: skipUnlessRoot() }, () => {
-  const orders: [string, (p: Item[], r: Item[]) => Item[]][] = [
-    ['default route, link route, interfaces', (p, r) => [r[0]!, r[1]!, ...p]],
-    ['link route, default route, interfaces', (p, r) => [r[1]!, r[0]!, ...p]],
-    ['interfaces, default route, link route', (p, r) => [...p, r[0]!, r[1]!]],
-    ['default route, interfaces, link route', (p, r) => [r[0]!, ...p, r[1]!]],
-  ];
+  /** Every order of the four items (24). */
+  function permutations<T>(list: T[]): T[][] {
+    if (list.length <= 1) return [list];
+    return list.flatMap((first, i) =>
+      permutations([...list.slice(0, i), ...list.slice(i + 1)]).map((rest) => [first, ...rest]),
+    );
+  }
   test('a default route via 10.0.2.2 and the 10.0.2.0/24 link route through the same interface converge in any order', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      for (const [what, order] of orders) {
-        const items = order(pair(ns1!, ns2!), gatewayRoutes(ns1!));
+      for (const items of permutations([...pair(ns1!, ns2!), ...gatewayRoutes(ns1!)])) {
+        const what = items.map(([, name]) => name).join(', ');
         await putOneByOne(agent, items);
         await agent
           .waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'def'], ['route', 'lan'])
@@ -118,6 +120,37 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       ]);
       await agent.waitConfigured(['route', 'def']);
       assert.ok(findRoute(routes(ns1!), 'default', 'ra'));
+    }));
+
+  test('a route with a gateway and no interface waits for the gateway to be reachable through an interface that is up', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const route: Item = [
+        'route',
+        'via',
+        { name: 'via', namespace: named(ns1!), dst_ip_addr: '10.77.0.0/16', gw_addr: '10.0.2.2' },
+      ];
+      await agent.put(route);
+      await agent.waitFor('route', 'via', 'pending', /waiting for gateway 10\.0\.2\.2 to be reachable in/);
+      // 10.0.2.2 is not in a's network yet: still waiting.
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await agent.waitFor('route', 'via', 'pending', /gateway 10\.0\.2\.2/);
+      const inGatewayNetwork = (enabled: boolean): Item => [
+        'interface',
+        'a',
+        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: ['10.0.2.1/24'], enabled }),
+      ];
+      await agent.put(inGatewayNetwork(true));
+      await agent.waitConfigured(['route', 'via']);
+      const made = findRoute(routes(ns1!), '10.77.0.0/16', 'ra');
+      assert.equal(made?.gateway, '10.0.2.2', JSON.stringify(routes(ns1!)));
+
+      // The interface down: the gateway is reachable no more, the route steps back; up: made again.
+      await agent.put(inGatewayNetwork(false));
+      await agent.waitFor('route', 'via', 'pending', /gateway 10\.0\.2\.2/);
+      await agent.put(inGatewayNetwork(true));
+      await agent.waitConfigured(['route', 'via']);
+      assert.ok(findRoute(routes(ns1!), '10.77.0.0/16', 'ra'));
     }));
 
   // Found in CI: the agent set the link up again so fast that the down and the up reached the
