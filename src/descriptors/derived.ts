@@ -4,11 +4,17 @@
  */
 import { existsSync } from 'node:fs';
 import type { LinuxContext } from './context.js';
-import type { LinuxDescriptor } from './engine-contract.js';
-import { NAMED_NAMESPACE, namespaceFact } from './fact-keys.js';
+import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { NAMED_NAMESPACE, namedNamespaceItem, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
-import { createNamedNamespace, deleteNamedNamespace, namedNamespacePath } from './named-namespaces.js';
+import {
+  createdByUs,
+  createNamedNamespace,
+  deleteNamedNamespace,
+  namedNamespaceNames,
+  namedNamespacePath,
+} from './named-namespaces.js';
 
 export interface AddressValue {
   interfaceKey: string;
@@ -139,9 +145,24 @@ export function namedNamespaceDescriptor(
       await deleteNamedNamespace(ctx, value.name);
     },
     async retrieve(_engine, desired) {
-      return desired
+      const found: Retrieved<{ name: string }, NamedNamespaceMetadata>[] = desired
         .filter((d) => existsSync(namedNamespacePath(d.value.name)))
         .map((d) => ({ key: d.key, value: d.value, metadata: { created: false }, managed: true }));
+      // Ours and no longer needed (the store changed while the agent was down): removed. Only
+      // namespaces bearing our creator mark are reported, so only those are ever deleted.
+      const wanted = new Set(desired.map((d) => d.value.name));
+      const others = namedNamespaceNames().filter((name) => !wanted.has(name));
+      const ours = await Promise.all(others.map((name) => createdByUs(ctx, name)));
+      others.forEach((name, i) => {
+        if (ours[i])
+          found.push({
+            key: namedNamespaceItem(name),
+            value: { name },
+            metadata: { created: true },
+            managed: true,
+          });
+      });
+      return found;
     },
   };
 }

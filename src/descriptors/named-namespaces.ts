@@ -3,7 +3,7 @@
  * them. The one we create carries a mark (the alias of its `lo`), so that even after a restart the
  * agent deletes only namespaces it made, and only when nothing uses them any more.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import {
   createNamed,
@@ -20,6 +20,15 @@ export const NETNS_DIR = NAMED_NAMESPACE_DIR;
 
 export function namedNamespacePath(name: string): string {
   return pathOfNamed(name);
+}
+
+/** The named namespaces there are (`ip netns list`), none when the directory is missing. */
+export function namedNamespaceNames(): string[] {
+  try {
+    return readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
 }
 
 /** Distinct from interface marks (`netns-agent:<label>:<config name>`), so no config name can match it. */

@@ -7,7 +7,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
-import { addresses, example, isUp, link, linkOrFail, named, pause, veth, withAgent } from './harness.js';
+import {
+  addresses,
+  example,
+  hex,
+  isUp,
+  link,
+  linkOrFail,
+  named,
+  pause,
+  TestAgent,
+  veth,
+  withAgent,
+} from './harness.js';
 import { ownedGroup } from '../../../src/descriptors/ownership.js';
 
 /** A link's group as `ip -json` shows it (0 is "default"). */
@@ -276,4 +288,38 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       },
       { create: false },
     ));
+
+  test('named namespaces we created and the changed store no longer needs are removed at the restart; others stay', async () => {
+    const label = `kn${hex(4)}`;
+    const [kept, dropped, theirs] = ['k', 'd', 't'].map((c) => `kn${c}${hex(3)}`) as [string, string, string];
+    const netnsExists = (name: string): boolean => spawnSync('ip', ['netns', 'pids', name]).status === 0;
+    const agents: TestAgent[] = [];
+    try {
+      ip(null, ['netns', 'add', theirs]);
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(
+        ['interface', 'a', veth('a', 'b', kept)],
+        ['interface', 'b', veth('b', 'a', dropped)],
+      );
+      await first.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await first.close();
+      assert.ok(netnsExists(kept) && netnsExists(dropped), 'made on demand, kept while the agent is down');
+
+      // The store changed meanwhile: only `kept` is still named (and `theirs`, never ours, is not).
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll([
+        'interface',
+        'l',
+        { name: 'l', type: 'LOOPBACK', enabled: true, namespace: named(kept) },
+      ]);
+      await eventually(() => assert.equal(netnsExists(dropped), false, `${dropped} removed`));
+      assert.ok(netnsExists(kept), `${kept} still needed`);
+      assert.ok(netnsExists(theirs), `${theirs} is not ours`);
+    } finally {
+      for (const agent of agents) await agent.close();
+      for (const name of [kept, dropped, theirs]) spawnSync('ip', ['netns', 'del', name]);
+    }
+  });
 });
