@@ -237,7 +237,7 @@ export class AgentApiService implements AgentService {
   }
 
   async kernel(): Promise<unknown> {
-    return Promise.all(this.views.all().map((v) => dumpNamespace(v.id, v.handle)));
+    return Promise.all(this.views.all().map((v) => dumpNamespace(v.id, v.handle, this.label)));
   }
 
   history(): unknown[] {

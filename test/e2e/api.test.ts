@@ -128,13 +128,18 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         assert.equal(row.interface?.hostIfName, 'veth1Name');
       });
 
-      const kernel = await agent.json<{ namespace: string; links: { name: string; index: number }[] }[]>(
-        'GET',
-        '/v1/kernel',
-      );
+      const kernel = await agent.json<
+        { namespace: string; links: { name: string; index: number; managed?: string }[] }[]
+      >('GET', '/v1/kernel');
       const ns1 = kernel.find((n) => n.namespace.includes(pair.ns1));
       assert.ok(ns1, `namespace ${pair.ns1} in /v1/kernel: ${kernel.map((n) => n.namespace).join(', ')}`);
-      assert.ok(ns1.links.some((l) => l.name === 'veth1Name' && l.index === ifindex1));
+      assert.ok(
+        ns1.links.some((l) => l.name === 'veth1Name' && l.index === ifindex1 && l.managed === 'veth1'),
+      );
+      assert.ok(
+        ns1.links.some((l) => l.name === 'lo' && l.managed === undefined),
+        'what is not ours is shown unmarked',
+      );
       assert.ok(
         kernel.some((n) => n.links.some((l) => l.name === 'lo')),
         'unmanaged links are shown too',
