@@ -184,7 +184,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     },
 
     needsRecreate(_key, before, after) {
-      if (before.type !== after.type || before.hostIfName !== after.hostIfName) return true;
+      if (before.type !== after.type) return true;
+      // Ours are renamed in place (same ifindex); another host name of someone else's is another link.
+      const renamedInPlace = after.type === 'VETH' || after.type === 'DUMMY';
+      if (before.hostIfName !== after.hostIfName && !renamedInPlace) return true;
       if (namespaceId(before.namespace) !== namespaceId(after.namespace)) return true;
       if (before.type === 'VETH' && after.type === 'VETH')
         return before.veth.peerIfName !== after.veth.peerIfName;
@@ -199,10 +202,13 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
       const foreign = after.type === 'EXISTING' || after.type === 'LOOPBACK';
       const wanted = desiredLinkAttributes(after, foreign ? undefined : ctx.label);
-      // Ours are found by their mark: one renamed by someone else gets its name back.
+      // Ours are found by their mark: one renamed by someone else gets its name back, and a new
+      // host name in the config renames the link (down, rename, up: the kernel's rule).
       if (!foreign) wanted.name = after.hostIfName;
       await applyLinkDifferences(view, link, wanted);
-      return metadata;
+      return metadata.hostIfName === after.hostIfName
+        ? metadata
+        : { ...metadata, hostIfName: after.hostIfName };
     },
 
     async delete(engine, _key, value, metadata) {

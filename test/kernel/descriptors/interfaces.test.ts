@@ -17,6 +17,7 @@ import {
   link,
   linkOrFail,
   named,
+  routes,
   TestAgent,
   veth,
   withAgent,
@@ -107,6 +108,42 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       // The peer end was never touched.
       assert.deepEqual(addresses(ns2!, 'ub'), ['10.1.0.2/24']);
       assert.ok(isUp(linkOrFail(ns2!, 'ub')));
+    }));
+
+  test('a new host name renames the link in place: same ifindex, addresses kept, its route made again', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const a = (host: string): Record<string, unknown> =>
+        veth('a', 'b', ns1!, { host_if_name: host, ip_addresses: ['10.1.0.1/24'] });
+      const b = veth('b', 'a', ns2!, { host_if_name: 'nb', ip_addresses: ['10.1.0.2/24'] });
+      const route = {
+        name: 'r',
+        namespace: named(ns1!),
+        interface: 'a',
+        dst_ip_addr: '10.60.0.0/16',
+        gw_addr: '10.1.0.2',
+      };
+      await agent.put(['interface', 'a', a('na')], ['interface', 'b', b], ['route', 'r', route]);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'r']);
+      const before = linkOrFail(ns1!, 'na');
+
+      const record = await agent.put(['interface', 'a', a('na2')]);
+      const deleted = record.operations.filter((op) => op.kind === 'delete').map((op) => op.key);
+      assert.ok(
+        deleted.every((key) => key.includes('/route/')),
+        `the link renamed, not re-created (deleted: ${deleted.join(', ')})`,
+      );
+      await agent.waitConfigured(['interface', 'a'], ['route', 'r']);
+      const after = linkOrFail(ns1!, 'na2');
+      assert.equal(after.ifindex, before.ifindex, 'the same link');
+      assert.equal(link(ns1!, 'na'), undefined);
+      assert.ok(isUp(after));
+      assert.deepEqual(addresses(ns1!, 'na2'), ['10.1.0.1/24']);
+      await eventually(() =>
+        assert.ok(
+          routes(ns1!).some((r) => r.dst === '10.60.0.0/16' && r.dev === 'na2'),
+          'route through na2',
+        ),
+      );
     }));
 
   test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
