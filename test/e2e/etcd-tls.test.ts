@@ -141,6 +141,8 @@ describe('etcd over TLS, trusted through NODE_EXTRA_CA_CERTS', { skip: skipUnles
     try {
       await new Promise((resolve) => setTimeout(resolve, 2000));
       assert.notEqual(await datastoreState(agent), 'in-sync');
+      // The log says why, not only that the member keeps failing.
+      assert.match(agent.logText(), /unable to verify|self.signed|certificate/i);
     } finally {
       await agent.stop();
     }

@@ -27,6 +27,8 @@ export class MemberBreaker {
   readonly #now: () => number;
   #failures = 0;
   #openUntil = 0;
+  /** What the last connection failure said (e.g. a certificate the member's TLS was refused for). */
+  lastFailure: string | undefined;
 
   constructor(member: string, options: BreakerOptions = {}) {
     this.member = member;
@@ -47,6 +49,7 @@ export class MemberBreaker {
   /** Counts a failure; only connection-level (recoverable) failures say anything about the member. */
   failed(error: unknown): void {
     if (!(error instanceof Error) || !isRecoverableError(error)) return;
+    this.lastFailure = error.message;
     this.#failures++;
     if (this.#failures >= this.#threshold) {
       this.#failures = 0;
@@ -65,7 +68,8 @@ export function memberBreakerPolicy(options: BreakerOptions = {}): HostPolicyFac
       onFailure: noEvent,
       async execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> {
         if (!breaker.allows()) {
-          throw new DatastoreUnavailableError(`etcd member ${member} skipped: it keeps failing`);
+          const last = breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : '';
+          throw new DatastoreUnavailableError(`etcd member ${member} skipped: it keeps failing${last}`);
         }
         try {
           const result = await fn({ signal: new AbortController().signal });

@@ -110,5 +110,6 @@ describe('MemberBreaker', () => {
     assert.ok(!breaker.allows());
     now = 1000;
     assert.ok(breaker.allows());
+    assert.equal(breaker.lastFailure, 'unavailable', 'what the last connection failure said');
   });
 });
