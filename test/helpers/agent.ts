@@ -326,7 +326,10 @@ export const configKey = (label: string, kind: 'interface' | 'route' | 'arp', na
   `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
 
 /** A seed example (test/data/examples/NAME.json) with its namespace name replaced. */
-export function seedExample(name: 'veth1' | 'veth2', namespace: string): Record<string, unknown> {
+export function seedExample(
+  name: 'veth1' | 'veth2' | 'linux-tap',
+  namespace: string,
+): Record<string, unknown> {
   const value = JSON.parse(readFileSync(path.join(EXAMPLES_DIR, `${name}.json`), 'utf8')) as Record<
     string,
     unknown
@@ -371,9 +374,12 @@ export interface IpLink {
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
-/** `ip -n NS -json addr show dev NAME`, or undefined when there is no such link (or namespace). */
-export function ipLink(ns: string, name: string): IpLink | undefined {
-  if (!existsSync(`/var/run/netns/${ns}`)) return undefined;
+/**
+ * `ip [-n NS] -json addr show dev NAME` (null: the default namespace), or undefined when there is no
+ * such link (or namespace).
+ */
+export function ipLink(ns: string | null, name: string): IpLink | undefined {
+  if (ns !== null && !existsSync(`/var/run/netns/${ns}`)) return undefined;
   const r = ipTry(ns, ['-json', 'addr', 'show', 'dev', name]);
   if (r.status !== 0) return undefined;
   const link = (JSON.parse(r.stdout || '[]') as IpLink[])[0];
