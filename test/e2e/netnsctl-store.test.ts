@@ -41,8 +41,12 @@ describe('netnsctl --store', { skip: skipUnlessRoot() }, () => {
       configKey(label, 'interface', 'd1'),
       configKey(label, 'interface', 'd10'),
     ]);
-    const del = await netnsctl([...base, 'del', 'interface/d1']);
+    const del = await netnsctl([...base, '-o', 'json', 'del', 'interface/d1']);
     assert.equal(del.code, 0, del.stderr);
+    assert.deepEqual(JSON.parse(del.stdout), { key: configKey(label, 'interface', 'd1'), deleted: true });
+    const again = await netnsctl([...base, '-o', 'yaml', 'put', 'interface/d1', '-'], value('d1'));
+    assert.equal(again.stdout.trim(), `key: ${configKey(label, 'interface', 'd1')}\nstored: true`);
+    assert.equal((await netnsctl([...base, 'del', 'interface/d1'])).code, 0);
     // A key names one value: d1 is gone, d10 (under the same prefix) is not shown for it.
     const get = await netnsctl([...base, 'get', 'interface/d1']);
     assert.equal(get.code, 2, `${get.stdout}${get.stderr}`);

@@ -75,6 +75,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .showHelpAfterError();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  /** What a command did: a sentence in the table form, the same as data with -o json|yaml. */
+  const tell = (sentence: string, data: unknown): void => {
+    const { output } = globals();
+    print(output === 'table' ? sentence : render(data, output));
+  };
   const client = (): ApiClient => {
     const g = globals();
     return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
@@ -112,7 +117,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
             5,
             { error: `invalid value for ${fullKey}`, key: fullKey, errors: outcome.errors },
           );
-        print(`stored ${fullKey}`);
+        tell(`stored ${fullKey}`, { key: fullKey, stored: true });
       });
     });
 
@@ -146,7 +151,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       await withConfig(async (config) => {
         if (!(await config.delete(fullKey))) throw new CliError(`no value under ${fullKey}`, 2);
       });
-      print(`deleted ${fullKey}`);
+      tell(`deleted ${fullKey}`, { key: fullKey, deleted: true });
     });
 
   program
@@ -214,8 +219,14 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       );
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      print(
+      tell(
         `applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`,
+        {
+          applied: stored,
+          total: items.length + problems.length,
+          invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
+          failed: failures,
+        },
       );
       if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
     });
@@ -301,7 +312,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           print(
             `${new Date().toISOString()} ${type} ${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''} ${d.reason ?? d.error ?? ''}`.trimEnd(),
           );
-        } else print(JSON.stringify({ type, data }));
+        } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
+        else print(JSON.stringify({ type, data }));
       });
     });
 
@@ -362,7 +374,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           2,
         ),
       );
-      print(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`);
+      tell(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`, {
+        dir,
+        files: [...written, 'about.json'],
+      });
     });
 
   return program;
