@@ -6,8 +6,8 @@
  *
  * File layout: MAGIC (8 bytes), SHA-256 of the source (32 bytes), V8's cached data.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
 const MAGIC = Buffer.from('NNSCC\x00\x00\x01', 'latin1');
 const DIGEST_BYTES = 32;
@@ -40,8 +40,15 @@ export class CodeCacheFile {
     this.#digest = sourceDigest(source);
   }
 
+  /**
+   * V8 runs cached bytecode unchecked, and the daemon runs as root: a cache that someone else could
+   * have written (not owned by this user or root, or writable by group or others) is not used.
+   */
   read(): Buffer | undefined {
     try {
+      const stat = statSync(this.file);
+      if (stat.uid !== process.getuid?.() && stat.uid !== 0) return undefined;
+      if ((stat.mode & 0o022) !== 0) return undefined;
       return decodeCodeCache(readFileSync(this.file), this.#digest);
     } catch {
       return undefined; // none yet, or not readable
@@ -50,9 +57,10 @@ export class CodeCacheFile {
 
   /** Replaces the file whole (several processes of one program may write it at once). */
   write(data: Buffer): boolean {
-    const temporary = `${this.file}.${process.pid}.tmp`;
+    // A fresh name, created exclusively: never through a link someone left under a guessable name.
+    const temporary = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      writeFileSync(temporary, encodeCodeCache(this.#digest, data), { mode: 0o644 });
+      writeFileSync(temporary, encodeCodeCache(this.#digest, data), { mode: 0o644, flag: 'wx' });
       renameSync(temporary, this.file);
       return true;
     } catch {

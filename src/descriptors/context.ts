@@ -61,6 +61,13 @@ export class LinuxContext {
   private readonly routes = new Map<string, { key: string; spec: RouteSpec }>();
   private readonly neighbours = new Map<string, string>();
 
+  /** A namespace closed: what was noted in it is stale (its items are noted again when made). */
+  forgetNamespace(nsId: string): void {
+    const prefix = `${nsId}\n`;
+    for (const map of [this.foreignLinks, this.routes, this.neighbours] as Map<string, unknown>[])
+      for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);
+  }
+
   noteRoute(nsId: string, spec: RouteSpec, key: string): void {
     this.routes.set(`${nsId}\n${specPlace(spec)}`, { key, spec });
   }

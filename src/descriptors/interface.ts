@@ -205,6 +205,15 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       // Ours are found by their mark: one renamed by someone else gets its name back, and a new
       // host name in the config renames the link (down, rename, up: the kernel's rule).
       if (!foreign) wanted.name = after.hostIfName;
+      if (!foreign && link.name !== after.hostIfName) {
+        // Refused before the link is set down: a rename to a name another link holds would fail
+        // (EEXIST) with the link left down.
+        const holder = await view.handle.linkGet(after.hostIfName);
+        if (holder && holder.index !== link.index)
+          throw new HostNameTakenError(`${after.hostIfName} already exists in ${view.description}`, {
+            field: 'host_if_name',
+          });
+      }
       await applyLinkDifferences(view, link, wanted);
       return metadata.hostIfName === after.hostIfName
         ? metadata
@@ -212,6 +221,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     },
 
     async delete(engine, _key, value, metadata) {
+      ctx.forgetForeignLink(metadata.namespaceId, metadata.ifindex);
       const view = ctx.views.get(metadata.namespaceId);
       if (!view || view.identity !== metadata.namespaceIdentity) return; // gone with its namespace
       switch (value.type) {
@@ -237,7 +247,6 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           return detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
         case 'LOOPBACK':
         case 'EXISTING':
-          ctx.forgetForeignLink(view.id, metadata.ifindex);
           return restoreForeignLink(view, metadata, value.type === 'LOOPBACK');
       }
     },
@@ -256,7 +265,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             namespaceId: view.id,
             namespaceIdentity: view.identity,
             hostIfName: link.name,
-            owned: true,
+            // A TAP is someone else's even when marked: what sits on it is taken off, not left to
+            // go with it.
+            owned: link.kind !== 'tun',
           };
           if (name !== undefined && !wanted) {
             // Ours, no longer wanted: report it so that it is removed.

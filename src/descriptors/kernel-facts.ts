@@ -269,8 +269,13 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   ): void {
     for (const [key, watch] of this.gatewaysByNamespace.get(view.id) ?? []) {
       if (watch.hostIfName === ANY_INTERFACE) {
-        const ok = table.coversOnAny(watch.gatewayBytes, (index) => view.links.get(index)?.up === true);
-        this.set(key, ok ? true : undefined, changes);
+        // The value is the covering link's "up" fact: a link down and up again between two looks
+        // (the kernel flushed the routes through it unannounced) is a new value, and the route is
+        // made again (recreateOnChange in route.ts), as for routes that name their interface.
+        const index = table.interfaceCovering(watch.gatewayBytes, (i) => view.links.get(i)?.up === true);
+        const link = index === undefined ? undefined : view.links.get(index);
+        const up = link && this.upFacts.get(linkUpFact(view.id, link.name));
+        this.set(key, up ? { ...up } : undefined, changes);
         continue;
       }
       const link = view.links.get(watch.hostIfName);

@@ -114,10 +114,13 @@ export async function removeRoute(view: NamespaceView | undefined, spec: RouteSp
 
 /**
  * What routeMatches compares exactly, as one string: a route and a spec that match have the same.
- * Lets a resync find a dumped route's item by lookup instead of trying every wanted route.
+ * Lets a resync find a dumped route's item by lookup instead of trying every wanted route. A spec
+ * that names no interface matches a route through any (the kernel picks it): its identity is the
+ * route's `withoutInterface`.
  */
-export function routeIdentity(route: Route): string {
-  return identity(route.dstLength, route.dst, route.table, route.gateway, route.oif, route.metric ?? 0);
+export function routeIdentity(route: Route, withoutInterface = false): string {
+  const oif = withoutInterface ? undefined : route.oif;
+  return identity(route.dstLength, route.dst, route.table, route.gateway, oif, route.metric ?? 0);
 }
 
 export function specIdentity(spec: RouteSpec): string {
@@ -130,12 +133,18 @@ export function specIdentity(spec: RouteSpec): string {
  * whatever its gateway, interface or protocol. A route and the spec it was made from have the same.
  */
 export function routePlace(route: Route): string {
-  return identity(route.dstLength, route.dst, route.table, route.metric ?? 0);
+  return identity(route.family, route.dstLength, route.dst, route.table, route.metric ?? 0);
 }
 
 export function specPlace(spec: RouteSpec): string {
   const dst = spec.dstLength > 0 ? spec.dst : undefined;
-  return identity(spec.dstLength, dst, spec.table ?? RT_TABLE_MAIN, spec.metric ?? 0);
+  return identity(specFamily(spec), spec.dstLength, dst, spec.table ?? RT_TABLE_MAIN, spec.metric ?? 0);
+}
+
+function specFamily(spec: RouteSpec): number {
+  if (spec.family !== undefined) return spec.family;
+  const address = spec.dst ?? spec.gateway ?? '';
+  return address.includes(':') ? AF_INET6 : AF_INET;
 }
 
 function identity(...parts: (string | number | undefined)[]): string {
@@ -149,7 +158,7 @@ export function routeMatches(route: Route, spec: RouteSpec): boolean {
     (route.dst ?? undefined) === (spec.dstLength > 0 ? spec.dst : undefined) &&
     route.table === (spec.table ?? RT_TABLE_MAIN) &&
     route.gateway === spec.gateway &&
-    route.oif === spec.oif &&
+    (spec.oif === undefined || route.oif === spec.oif) &&
     (route.metric ?? 0) === (spec.metric ?? 0) &&
     (spec.source === undefined || route.source === spec.source)
   );

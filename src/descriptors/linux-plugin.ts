@@ -231,6 +231,7 @@ export class LinuxPlugin {
       return;
     }
     this.facts.namespaceClosed(id);
+    this.ctx.forgetNamespace(id);
     this.views.close(id);
   }
 
@@ -246,6 +247,7 @@ export class LinuxPlugin {
       else if (!this.hasAppliedItemsIn(id)) {
         this.lingering.delete(id);
         this.facts.namespaceClosed(id);
+        this.ctx.forgetNamespace(id);
         this.views.close(id);
       }
     }

@@ -52,10 +52,10 @@ export class OnLinkTable {
     return changed;
   }
 
-  /** Whether a network of an interface that `usable` accepts holds the gateway. */
-  coversOnAny(gateway: Buffer, usable: (index: number) => boolean): boolean {
-    for (const index of this.byIndex.keys()) if (usable(index) && this.covers(index, gateway)) return true;
-    return false;
+  /** An interface (ifindex) that `usable` accepts with a network that holds the gateway. */
+  interfaceCovering(gateway: Buffer, usable: (index: number) => boolean): number | undefined {
+    for (const index of this.byIndex.keys()) if (usable(index) && this.covers(index, gateway)) return index;
+    return undefined;
   }
 
   covers(index: number, gateway: string | Buffer): boolean {

@@ -51,6 +51,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         deps.push({
           key: ctx.gatewayFact(key, nsId, ANY_INTERFACE, value.gateway),
           reason: `waiting for gateway ${value.gateway} to be reachable in ${where}`,
+          recreateOnChange: true,
         });
       }
       return deps;
@@ -103,9 +104,10 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       for (const [i, view] of views.entries()) {
         const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
-          const match = wanted
-            .get(`${view.id}\n${routeIdentity(route)}`)
-            ?.find((w) => routeMatches(route, w.spec));
+          const inNamespace = (id: string) =>
+            wanted.get(`${view.id}\n${id}`)?.find((w) => routeMatches(route, w.spec));
+          // A wanted route that names no interface matches the one the kernel picked.
+          const match = inNamespace(routeIdentity(route)) ?? inNamespace(routeIdentity(route, true));
           const spec: RouteSpec = {
             family: route.family,
             dstLength: route.dstLength,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -31,6 +31,11 @@ test('code cache file: written whole, read back, never throws', () => {
     assert.equal(cache.write(Buffer.from('abc')), true);
     assert.deepEqual(cache.read(), Buffer.from('abc'));
     assert.equal(new CodeCacheFile(cache.file, 'a changed source').read(), undefined);
+    // Writable by others: someone else could have put bytecode there; not used.
+    chmodSync(cache.file, 0o666);
+    assert.equal(cache.read(), undefined);
+    chmodSync(cache.file, 0o644);
+    assert.deepEqual(cache.read(), Buffer.from('abc'));
     writeFileSync(cache.file, 'garbage');
     assert.equal(cache.read(), undefined);
     // A directory that does not exist: the write fails quietly and leaves no temporary file.

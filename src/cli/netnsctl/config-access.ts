@@ -1,7 +1,7 @@
 /**
  * Where netnsctl reads and writes the configuration: the agent's API (the default), etcd itself
  * with `--etcd URL[,URL]` (a fleet's store), or the agent's embedded store file with `--store
- * [FILE]` (the daemon and netnsctl see one store: a value put while the agent is down is applied
+ * FILE` (the daemon and netnsctl see one store: a value put while the agent is down is applied
  * when it starts). All refuse the same invalid values with the same field errors, before anything
  * is stored. The commands that only the agent can answer (status, dump, history, watch, plan,
  * report) always use its API.
@@ -111,9 +111,8 @@ function jsonOrText(text: string): unknown {
 }
 
 /** The embedded store for `--store`, loaded only then. */
-export async function sqliteConfigAccess(file: string | undefined): Promise<ConfigAccess> {
-  const { SqliteStore, DEFAULT_STORE_FILE } = await import('../../datastore/sqlite/store.js');
-  const path = file || DEFAULT_STORE_FILE;
+export async function sqliteConfigAccess(path: string): Promise<ConfigAccess> {
+  const { SqliteStore } = await import('../../datastore/sqlite/store.js');
   let store;
   try {
     store = new SqliteStore({ file: path });

@@ -21,8 +21,7 @@ import { render, type OutputFormat } from './output.js';
 interface GlobalOptions {
   server: string;
   etcd?: string;
-  /** true: the default file. */
-  store?: string | true;
+  store?: string;
   token?: string;
   label: string;
   output: OutputFormat;
@@ -58,8 +57,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       process.env.NETNS_AGENT_ETCD,
     )
     .option(
-      '--store [file]',
-      "read and write the configuration in the agent's embedded store (default /var/lib/netns-agent/store.db) instead of through the agent",
+      '--store <file>',
+      "read and write the configuration in the agent's embedded store file (the daemon's default: /var/lib/netns-agent/store.db) instead of through the agent",
       process.env.NETNS_AGENT_STORE,
     )
     .option(
@@ -92,7 +91,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const config = endpoints.length
       ? await etcdConfigAccess(endpoints)
       : g.store
-        ? await sqliteConfigAccess(g.store === true ? undefined : g.store)
+        ? await sqliteConfigAccess(g.store)
         : new ApiConfigAccess(client(), g.server);
     try {
       await run(config);

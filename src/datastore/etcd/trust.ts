@@ -5,9 +5,9 @@
  * Two reasons to do it here. The etcd client (gRPC) does not use node's store when
  * GRPC_DEFAULT_SSL_ROOTS_FILE_PATH is set, so the extra file was ignored on such hosts. And node
  * reads NODE_EXTRA_CA_CERTS when a process starts: on a 2-core host that costs ~45 ms of every
- * start of the agent and of every netnsctl command, though only a TLS connection needs it. So
- * bin/netns-agent and bin/netnsctl start node without the variable and pass the file on as
- * NETNS_AGENT_EXTRA_CA_CERTS.
+ * start of the agent, though only a TLS connection needs it. So bin/netns-agent starts node
+ * without the variable and passes the file on as NETNS_AGENT_EXTRA_CA_CERTS. (bin/netnsctl keeps
+ * it: its fetch of the agent's API may need it.)
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';

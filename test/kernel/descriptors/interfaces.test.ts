@@ -144,6 +144,14 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
           'route through na2',
         ),
       );
+
+      // A name someone else's link holds: refused, and the link is left as it was (up).
+      ip(ns1!, ['link', 'add', 'taken0', 'type', 'veth', 'peer', 'name', 'taken1']);
+      await agent.put(['interface', 'a', a('taken0')]);
+      await agent.waitFor('interface', 'a', 'failed', /taken0 already exists/);
+      const left = linkOrFail(ns1!, 'na2');
+      assert.equal(left.ifindex, before.ifindex);
+      assert.ok(isUp(left), 'not left down');
     }));
 
   test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {

@@ -144,6 +144,18 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       await agent.waitConfigured(['route', 'via']);
       const made = findRoute(routes(ns1!), '10.77.0.0/16', 'ra');
       assert.equal(made?.gateway, '10.0.2.2', JSON.stringify(routes(ns1!)));
+      // Our own route, through the interface the kernel picked, is not taken for someone else's.
+      await pause(1000);
+      assert.ok(
+        !agent.logs.some((l) => /route replaced outside the agent/.test(l.message ?? '')),
+        JSON.stringify(agent.logs.filter((l) => /route/.test(l.message ?? ''))),
+      );
+      assert.equal(agent.status('route', 'via')?.state, 'configured');
+
+      // Down and up again at once (the kernel flushes the route unannounced): made again.
+      ip(ns1!, ['link', 'set', 'ra', 'down']);
+      ip(ns1!, ['link', 'set', 'ra', 'up']);
+      await eventually(() => assert.ok(findRoute(routes(ns1!), '10.77.0.0/16', 'ra'), 'made again'));
 
       // The interface down: the gateway is reachable no more, the route steps back; up: made again.
       await agent.put(inGatewayNetwork(false));
