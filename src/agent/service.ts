@@ -1,6 +1,7 @@
 /** The HTTP API's view of a running agent (src/api/service.ts), over its engine, store and views. */
 import { EventEmitter } from 'node:events';
 import { configValueErrors, type ModelItem } from '../model/index.js';
+import { jsonOrText } from '../util/json-or-text.js';
 import type { DryRun, Engine, FactChange, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
 import type {
@@ -217,12 +218,12 @@ export class AgentApiService implements AgentService {
   async getConfig(key: string): Promise<ConfigEntry | undefined> {
     const kv = await this.store.get(key);
     if (!kv) return undefined;
-    return { key, value: safeJson(kv.value), revision: kv.modRevision };
+    return { key, value: jsonOrText(kv.value), revision: kv.modRevision };
   }
 
   async listConfig(prefix: string): Promise<ConfigEntry[]> {
     const { items } = await this.store.list(prefix);
-    return items.map((kv) => ({ key: kv.key, value: safeJson(kv.value), revision: kv.modRevision }));
+    return items.map((kv) => ({ key: kv.key, value: jsonOrText(kv.value), revision: kv.modRevision }));
   }
 
   async putConfig(key: string, valueText: string): Promise<PutResult> {
@@ -372,13 +373,5 @@ export class AgentApiService implements AgentService {
 
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.metricsRegistry.exposition();
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
   }
 }

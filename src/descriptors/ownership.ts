@@ -72,8 +72,9 @@ export function ownedConfigName(label: string, alias: string | undefined): strin
 
 /** The temporary name an AUTO_TAP's mark names, if any. */
 export function tapTempNameOf(alias: string | undefined): string | undefined {
-  const at = alias?.indexOf(` ${TAP_TEMP_NAME}`) ?? -1;
-  return at === -1 ? undefined : alias!.slice(at + 1 + TAP_TEMP_NAME.length) || undefined;
+  if (alias === undefined) return undefined;
+  const at = alias.indexOf(` ${TAP_TEMP_NAME}`);
+  return at === -1 ? undefined : alias.slice(at + 1 + TAP_TEMP_NAME.length) || undefined;
 }
 
 /** A link an agent of this label created and did not live to mark: no alias, still in its group. */

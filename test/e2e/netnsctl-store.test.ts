@@ -4,7 +4,7 @@
  * starts. Invalid values are refused and not stored; `get KEY` shows that key only.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -59,6 +59,14 @@ describe('netnsctl --store', { skip: skipUnlessRoot() }, () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  test('a read of a store file that does not exist: exit 2, and no file is made', async () => {
+    const missing = path.join(dir, 'typo.db');
+    const list = await netnsctl(['--store', missing, 'list']);
+    assert.equal(list.code, 2);
+    assert.match(list.stderr, /no store at .*typo\.db/);
+    assert.equal(existsSync(missing), false);
   });
 
   test('--etcd and --store together: a usage error', async () => {

@@ -6,9 +6,11 @@
  * is stored. The commands that only the agent can answer (status, dump, history, watch, plan,
  * report) always use its API.
  */
+import { existsSync } from 'node:fs';
 import { isRetriable } from '../../errors.js';
 import { configValueErrors, type FieldError } from '../../model/index.js';
 import type { Datastore } from '../../datastore/types.js';
+import { jsonOrText } from '../../util/json-or-text.js';
 import { CliError, type ApiClient } from './client.js';
 
 export interface ConfigEntry {
@@ -62,7 +64,7 @@ export class ApiConfigAccess implements ConfigAccess {
   async close(): Promise<void> {}
 }
 
-/** The configuration in a datastore (etcd), checked here as the agent's API checks it. */
+/** The configuration in a datastore (etcd, or the embedded store's file), checked here as the agent's API checks it. */
 export class StoreConfigAccess implements ConfigAccess {
   constructor(
     private readonly store: Datastore,
@@ -102,16 +104,13 @@ export class StoreConfigAccess implements ConfigAccess {
   }
 }
 
-function jsonOrText(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text; // stored by someone else, not JSON: shown as it is
-  }
-}
-
-/** The embedded store for `--store`, loaded only then. */
-export async function sqliteConfigAccess(path: string): Promise<ConfigAccess> {
+/**
+ * The embedded store for `--store`, loaded only then. Only a write may create the file (as the
+ * agent's first start would): a read of a mistyped path says so instead of showing an empty store.
+ */
+export async function sqliteConfigAccess(path: string, writes: boolean): Promise<ConfigAccess> {
+  if (!writes && !existsSync(path))
+    throw new CliError(`no store at ${path} (the agent, or a put, creates it)`, 2);
   const { SqliteStore } = await import('../../datastore/sqlite/store.js');
   let store;
   try {

@@ -1,7 +1,7 @@
 /**
  * netnsctl: the command-line client of netns-agent. Talks to the agent's HTTP API (default
- * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER); with --etcd, reads and writes the configuration
- * in etcd itself (config-access.ts). Exit codes: 0 ok, 1 error, 2 bad usage or not found, 3 agent
+ * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER); with --etcd or --store, reads and writes the
+ * configuration in etcd or the embedded store's file itself (config-access.ts). Exit codes: 0 ok, 1 error, 2 bad usage or not found, 3 agent
  * or store unreachable, 4 refused (token), 5 invalid values.
  */
 import { Command, Option } from 'commander';
@@ -83,15 +83,18 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const g = globals();
     return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
   };
-  /** Runs a configuration command on the agent's API or on etcd, and closes the connection. */
-  const withConfig = async (run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
+  /**
+   * Runs a configuration command on the agent's API, on etcd or on the store file, and closes the
+   * connection. `writes`: the command stores values (only then may a missing store file be made).
+   */
+  const withConfig = async (writes: boolean, run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
     if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
     const config = endpoints.length
       ? await etcdConfigAccess(endpoints)
       : g.store
-        ? await sqliteConfigAccess(g.store)
+        ? await sqliteConfigAccess(g.store, writes)
         : new ApiConfigAccess(client(), g.server);
     try {
       await run(config);
@@ -108,7 +111,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .action(async (key: string, file: string) => {
       const fullKey = expandKey(key, globals().label);
       const valueText = readInput(file);
-      await withConfig(async (config) => {
+      await withConfig(true, async (config) => {
         const outcome = await config.put(fullKey, valueText);
         if (!outcome.ok)
           throw new CliError(
@@ -128,7 +131,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const g = globals();
       const prefix = expandPrefix(arg, g.label);
       let entries: { key: string; value: unknown }[] = [];
-      await withConfig(async (config) => {
+      await withConfig(false, async (config) => {
         entries = await config.list(prefix);
       });
       // A key names one value: `interface/veth1` must not show veth10 when veth1 is missing.
@@ -147,7 +150,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('<key>')
     .action(async (key: string) => {
       const fullKey = expandKey(key, globals().label);
-      await withConfig(async (config) => {
+      await withConfig(false, async (config) => {
         if (!(await config.delete(fullKey))) throw new CliError(`no value under ${fullKey}`, 2);
       });
       tell(`deleted ${fullKey}`, { key: fullKey, deleted: true });
@@ -159,7 +162,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .action(async () => {
       const g = globals();
       let entries: { key: string }[] = [];
-      await withConfig(async (config) => {
+      await withConfig(false, async (config) => {
         entries = await config.list(expandPrefix(undefined, g.label));
       });
       print(
@@ -198,7 +201,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       let stored = 0;
       const failures: string[] = [];
       const queue = [...items];
-      await withConfig((config) =>
+      await withConfig(true, (config) =>
         Promise.all(
           Array.from({ length: Math.min(16, queue.length) }, async () => {
             for (let item = queue.shift(); item; item = queue.shift()) {
