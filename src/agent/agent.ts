@@ -17,6 +17,7 @@ import { parseAddressItem } from '../descriptors/fact-keys.js';
 import { AgentMetrics } from '../api/metrics.js';
 import { startApi, type ApiServer } from '../api/server.js';
 import { createLogger, RecentLines, type Logger } from './logger.js';
+import type { EtcdTlsOptions } from '../datastore/etcd/tls-options.js';
 import { ConfigSync } from './config-sync.js';
 import { AgentApiService } from './service.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
@@ -25,6 +26,8 @@ export interface AgentOptions {
   label: string;
   /** etcd endpoints; none: the embedded store. */
   etcd?: string[];
+  /** TLS to etcd: `--etcd-ca`, `--etcd-cert`, `--etcd-key`. */
+  etcdTls?: EtcdTlsOptions;
   storeFile?: string;
   /** HOST:PORT or unix:/path; empty string: no HTTP API. */
   http: string;
@@ -114,6 +117,7 @@ export class Agent {
     }
     this.store = await openDatastoreLazily({
       ...(options.etcd?.length ? { etcd: options.etcd } : {}),
+      ...(options.etcdTls ? { etcdOptions: { tls: options.etcdTls } } : {}),
       ...(options.storeFile ? { file: options.storeFile } : {}),
       sqlite: { backgroundCheckpoints: true },
     });

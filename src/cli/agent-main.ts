@@ -1,12 +1,13 @@
 /**
  * bin/netns-agent: the daemon. Options also come from the environment (MICROSERVICE_LABEL for the
- * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_STORE, NETNS_AGENT_HTTP,
- * NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
+ * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_ETCD_CA, NETNS_AGENT_ETCD_CERT,
+ * NETNS_AGENT_ETCD_KEY, NETNS_AGENT_STORE, NETNS_AGENT_HTTP, NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
  * on netlink fault injection (src/netlink/fault-injection.ts); unset, nothing is injected.
  */
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { etcdTlsFromOptions, etcdTlsProblems } from '../datastore/etcd/tls-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 
@@ -23,6 +24,17 @@ const program = new Command('netns-agent')
     'etcd endpoints, comma-separated (default: the embedded store)',
     env.NETNS_AGENT_ETCD,
   )
+  .option(
+    '--etcd-ca <file>',
+    'PEM authorities of the etcd members (TLS; default: the usual roots)',
+    env.NETNS_AGENT_ETCD_CA,
+  )
+  .option(
+    '--etcd-cert <file>',
+    'PEM client certificate for etcd (its --client-cert-auth)',
+    env.NETNS_AGENT_ETCD_CERT,
+  )
+  .option('--etcd-key <file>', 'PEM private key of --etcd-cert', env.NETNS_AGENT_ETCD_KEY)
   .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
   .option(
     '--http <address>',
@@ -50,6 +62,9 @@ const program = new Command('netns-agent')
 const opts = program.opts<{
   label: string;
   etcd?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
   store?: string;
   http: string;
   httpToken?: string;
@@ -72,9 +87,19 @@ if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
   process.exit(2);
 }
 
+const etcdEndpoints = parseEndpoints(opts.etcd);
+const etcdTls = etcdTlsFromOptions(opts);
+// Checked before anything starts (exit 2, as other option errors); the files are read by the client.
+const tlsProblems = etcdTlsProblems(etcdEndpoints, etcdTls);
+if (tlsProblems.length > 0) {
+  for (const problem of tlsProblems) console.error(problem);
+  process.exit(2);
+}
+
 const agent = new Agent({
   label: opts.label,
-  ...(opts.etcd ? { etcd: parseEndpoints(opts.etcd) } : {}),
+  ...(etcdEndpoints.length ? { etcd: etcdEndpoints } : {}),
+  ...(Object.keys(etcdTls).length ? { etcdTls } : {}),
   ...(opts.store ? { storeFile: opts.store } : {}),
   http: opts.http,
   ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { isRetriable } from '../../errors.js';
 import { configValueErrors, type FieldError } from '../../model/index.js';
 import type { Datastore } from '../../datastore/types.js';
+import type { EtcdTlsOptions } from '../../datastore/etcd/tls-options.js';
 import { jsonOrText } from '../../util/json-or-text.js';
 import { CliError, type ApiClient } from './client.js';
 
@@ -124,9 +125,15 @@ export async function sqliteConfigAccess(path: string, writes: boolean): Promise
 }
 
 /** The etcd store for `--etcd`, loaded only then (its client is large). */
-export async function etcdConfigAccess(endpoints: string[]): Promise<ConfigAccess> {
+export async function etcdConfigAccess(endpoints: string[], tls: EtcdTlsOptions = {}): Promise<ConfigAccess> {
   const { EtcdStore } = await import('../../datastore/etcd/store.js');
-  // Short deadlines: a person is waiting, and a dead member is skipped for the next.
-  const store = new EtcdStore({ endpoints, callTimeoutMs: 3000, dialTimeoutMs: 2000 });
+  let store;
+  try {
+    // Short deadlines: a person is waiting, and a dead member is skipped for the next.
+    store = new EtcdStore({ endpoints, callTimeoutMs: 3000, dialTimeoutMs: 2000, tls });
+  } catch (error) {
+    // A certificate file that cannot be read or is not PEM: the command line is wrong.
+    throw new CliError(error instanceof Error ? error.message : String(error), 2);
+  }
   return new StoreConfigAccess(store, `etcd at ${endpoints.join(',')}`);
 }

@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
+import { etcdTlsFromOptions, etcdTlsProblems } from '../../datastore/etcd/tls-options.js';
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
@@ -21,6 +22,9 @@ import { render, type OutputFormat } from './output.js';
 interface GlobalOptions {
   server: string;
   etcd?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
   store?: string;
   token?: string;
   label: string;
@@ -56,6 +60,13 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       'read and write the configuration in etcd (comma-separated endpoints) instead of through the agent',
       process.env.NETNS_AGENT_ETCD,
     )
+    .option('--etcd-ca <file>', 'PEM authorities of the etcd members (TLS)', process.env.NETNS_AGENT_ETCD_CA)
+    .option(
+      '--etcd-cert <file>',
+      'PEM client certificate for etcd (its --client-cert-auth)',
+      process.env.NETNS_AGENT_ETCD_CERT,
+    )
+    .option('--etcd-key <file>', 'PEM private key of --etcd-cert', process.env.NETNS_AGENT_ETCD_KEY)
     .option(
       '--store <file>',
       "read and write the configuration in the agent's embedded store file (the daemon's default: /var/lib/netns-agent/store.db) instead of through the agent",
@@ -91,8 +102,13 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
     if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
+    const tls = etcdTlsFromOptions(g);
+    if (endpoints.length) {
+      const problems = etcdTlsProblems(endpoints, tls);
+      if (problems.length) throw new CliError(problems.join('\n'), 2);
+    }
     const config = endpoints.length
-      ? await etcdConfigAccess(endpoints)
+      ? await etcdConfigAccess(endpoints, tls)
       : g.store
         ? await sqliteConfigAccess(g.store, writes)
         : new ApiConfigAccess(client(), g.server);

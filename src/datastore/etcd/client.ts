@@ -12,7 +12,7 @@ import {
 import { AgentError, ClosedError } from '../../errors.js';
 import { DatastoreError, DatastoreUnavailableError } from '../errors.js';
 import { memberBreakerPolicy } from './member-breaker.js';
-import { extraCaFile, rootsWithExtra } from './trust.js';
+import { etcdCredentials, type EtcdTlsOptions } from './tls.js';
 
 export interface EtcdClientOptions {
   /** Cluster members, e.g. ['http://10.0.0.1:2379', '10.0.0.2:2379']. Calls go to any live one. */
@@ -23,6 +23,8 @@ export interface EtcdClientOptions {
   dialTimeoutMs?: number;
   /** How long a member that keeps failing is skipped; default 1000 ms. */
   memberSkipMs?: number;
+  /** Authorities and client certificate for TLS (etcd's --client-cert-auth). */
+  tls?: EtcdTlsOptions;
 }
 
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -30,10 +32,10 @@ const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   if (options.endpoints.length === 0) throw new DatastoreError('etcd: no endpoints given');
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
-  const extraCa = extraCaFile(options.endpoints);
+  const credentials = etcdCredentials(options.endpoints, options.tls);
   const clientOptions: IOptions = {
     hosts: [...options.endpoints],
-    ...(extraCa ? { credentials: { rootCertificate: rootsWithExtra(extraCa) } } : {}),
+    ...(credentials ? { credentials } : {}),
     dialTimeout: options.dialTimeoutMs ?? 3000,
     // Streams (the watch) live for ever; unary calls must not hang on a member that went silent.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),

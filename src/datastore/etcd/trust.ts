@@ -29,10 +29,16 @@ export function extraCaFile(
  * file, as one PEM bundle for the etcd client.
  */
 export function rootsWithExtra(file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
-  const roots = env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
-    ? readPem(env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH')
-    : rootCertificates.join('\n');
-  return Buffer.from(`${roots}\n${readPem(file, 'NODE_EXTRA_CA_CERTS')}`);
+  return Buffer.from(`${usualRoots(env).toString()}\n${readPem(file, 'NODE_EXTRA_CA_CERTS')}`);
+}
+
+/** The roots gRPC uses by default: GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, else node's own. */
+export function usualRoots(env: NodeJS.ProcessEnv = process.env): Buffer {
+  return Buffer.from(
+    env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
+      ? readPem(env.GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH')
+      : rootCertificates.join('\n'),
+  );
 }
 
 function readPem(file: string, variable: string): string {

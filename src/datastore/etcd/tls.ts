@@ -1,0 +1,67 @@
+/**
+ * TLS to etcd: which authorities the members' certificates are checked against, and the client
+ * certificate the agent shows them (etcd's --client-cert-auth), from `--etcd-ca`, `--etcd-cert` and
+ * `--etcd-key` (tls-options.ts). Every mistake is found before a connection is tried, and named
+ * by option and file: a typo in a path must not look like an unreachable cluster.
+ */
+import { readFileSync } from 'node:fs';
+import { DatastoreError } from '../errors.js';
+import { extraCaFile, rootsWithExtra, usualRoots } from './trust.js';
+import { etcdTlsProblems, type EtcdTlsOptions } from './tls-options.js';
+
+export type { EtcdTlsOptions };
+
+/** The credentials the etcd client takes (etcd3's IOptions['credentials']). */
+export interface EtcdCredentials {
+  rootCertificate: Buffer;
+  privateKey?: Buffer;
+  certChain?: Buffer;
+}
+
+/**
+ * The client's credentials: undefined for plain connections (no https:// endpoint and no TLS
+ * option). An endpoint without a scheme speaks TLS when a TLS option is given.
+ */
+export function etcdCredentials(
+  endpoints: readonly string[],
+  tls: EtcdTlsOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): EtcdCredentials | undefined {
+  const problems = etcdTlsProblems(endpoints, tls);
+  if (problems.length > 0) throw new DatastoreError(`etcd: ${problems.join('; ')}`);
+  if (!tls.caFile && !tls.certFile) {
+    // As before these options: https:// endpoints checked against the usual roots and the extra file.
+    const extraCa = extraCaFile(endpoints, env);
+    return extraCa ? { rootCertificate: rootsWithExtra(extraCa, env) } : undefined;
+  }
+  const extraCa = extraCaFile(['https://'], env);
+  const credentials: EtcdCredentials = {
+    rootCertificate: tls.caFile
+      ? readPemFile(tls.caFile, '--etcd-ca', 'CERTIFICATE')
+      : extraCa
+        ? rootsWithExtra(extraCa, env)
+        : usualRoots(env),
+  };
+  if (tls.certFile && tls.keyFile) {
+    credentials.certChain = readPemFile(tls.certFile, '--etcd-cert', 'CERTIFICATE');
+    credentials.privateKey = readPemFile(tls.keyFile, '--etcd-key', 'PRIVATE KEY');
+  }
+  return credentials;
+}
+
+/** A PEM file's bytes, after checking it holds a block of that kind (e.g. "PRIVATE KEY"). */
+function readPemFile(file: string, option: string, block: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DatastoreError(`etcd: ${option} ${file}: cannot read it (${reason})`);
+  }
+  // "-----BEGIN PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----".
+  const begin = new RegExp(`-----BEGIN [A-Z ]*${block}-----`);
+  if (!begin.test(data.toString('latin1'))) {
+    throw new DatastoreError(`etcd: ${option} ${file}: no PEM "${block}" block in it`);
+  }
+  return data;
+}
