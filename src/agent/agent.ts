@@ -19,6 +19,7 @@ import { startApi, type ApiServer } from '../api/server.js';
 import { createLogger, RecentLines, type Logger } from './logger.js';
 import type { EtcdTlsOptions } from '../datastore/etcd/tls-options.js';
 import { ConfigSync } from './config-sync.js';
+import { FileOriginals } from './originals-file.js';
 import { AgentApiService } from './service.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
 
@@ -29,6 +30,11 @@ export interface AgentOptions {
   /** TLS to etcd: `--etcd-ca`, `--etcd-cert`, `--etcd-key`. */
   etcdTls?: EtcdTlsOptions;
   storeFile?: string;
+  /**
+   * Where the agent keeps what is its own to know across restarts (the book of originals, see
+   * src/agent/originals-file.ts); default: the embedded store's directory, /var/lib/netns-agent.
+   */
+  stateDir?: string;
   /** HOST:PORT or unix:/path; empty string: no HTTP API. */
   http: string;
   httpToken?: string;
@@ -80,10 +86,17 @@ export class Agent {
     });
     // The Docker watcher is created in start() (its client is loaded only when Docker is watched);
     // the plugin reaches it through this small facade.
+    const stateDir =
+      options.stateDir ??
+      path.dirname(options.etcd?.length ? DEFAULT_STORE_FILE : (options.storeFile ?? DEFAULT_STORE_FILE));
     this.plugin = new LinuxPlugin({
       label: options.label,
       engine: this.engine,
       logger: this.logger,
+      originals: new FileOriginals(FileOriginals.fileFor(stateDir, options.label), {
+        onError: (message, error) =>
+          this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message),
+      }),
       ...(options.docker !== false
         ? {
             microservices: {

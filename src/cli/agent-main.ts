@@ -1,7 +1,8 @@
 /**
  * bin/netns-agent: the daemon. Options also come from the environment (MICROSERVICE_LABEL for the
  * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_ETCD_CA, NETNS_AGENT_ETCD_CERT,
- * NETNS_AGENT_ETCD_KEY, NETNS_AGENT_STORE, NETNS_AGENT_HTTP, NETNS_AGENT_TOKEN, NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
+ * NETNS_AGENT_ETCD_KEY, NETNS_AGENT_STORE, NETNS_AGENT_STATE_DIR, NETNS_AGENT_HTTP, NETNS_AGENT_TOKEN,
+ * NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
  * on netlink fault injection (src/netlink/fault-injection.ts); unset, nothing is injected.
  */
 import { Command } from 'commander';
@@ -37,6 +38,11 @@ const program = new Command('netns-agent')
   .option('--etcd-key <file>', 'PEM private key of --etcd-cert', env.NETNS_AGENT_ETCD_KEY)
   .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
   .option(
+    '--state-dir <dir>',
+    "the agent's own state, e.g. what others' links were before it configured them (default: the store file's directory)",
+    env.NETNS_AGENT_STATE_DIR,
+  )
+  .option(
     '--http <address>',
     'HTTP API: HOST:PORT, unix:/path, or "" for none',
     env.NETNS_AGENT_HTTP ?? '127.0.0.1:9191',
@@ -66,6 +72,7 @@ const opts = program.opts<{
   etcdCert?: string;
   etcdKey?: string;
   store?: string;
+  stateDir?: string;
   http: string;
   httpToken?: string;
   logLevel: string;
@@ -101,6 +108,7 @@ const agent = new Agent({
   ...(etcdEndpoints.length ? { etcd: etcdEndpoints } : {}),
   ...(Object.keys(etcdTls).length ? { etcdTls } : {}),
   ...(opts.store ? { storeFile: opts.store } : {}),
+  ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
   http: opts.http,
   ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
   logLevel: opts.logLevel,

@@ -13,6 +13,7 @@ import type { DesiredView, EngineView } from './engine-contract.js';
 import { ownedConfigName } from './ownership.js';
 import { NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
+import type { OriginalsBook } from './originals.js';
 import { reachFact } from './fact-keys.js';
 import { routePlace, specPlace } from './l3-ops.js';
 import type { Route, RouteSpec } from '../netlink/index.js';
@@ -24,6 +25,8 @@ export class LinuxContext {
     readonly label: string,
     readonly views: NamespaceViews,
     readonly facts: KernelFacts,
+    /** What the links of others we configure were before (originals.ts). */
+    readonly originals: OriginalsBook,
   ) {
     this.deletes = new DeleteBatcher(label);
   }

@@ -30,10 +30,13 @@ import {
   detachTap,
   isUnmarkedOwnLink,
   linkDifferences,
+  linkOriginal,
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
 import { ownedConfigName, tapTempNameOf } from './ownership.js';
+import { originalKey, type ForeignLinkType } from './originals.js';
+import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
 
 export class VethPeerMismatchError extends AgentError {
@@ -173,12 +176,17 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           return createDummy(ctx.label, value, view);
         case 'AUTO_TAP':
-          return attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view);
+          return rememberOriginal(
+            ctx,
+            key,
+            value.type,
+            await attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view),
+          );
         case 'LOOPBACK':
         case 'EXISTING': {
           const meta = await configureForeignLink(value, view);
           ctx.noteForeignLink(view.id, meta.ifindex, key);
-          return meta;
+          return rememberOriginal(ctx, key, value.type, meta);
         }
       }
     },
@@ -196,7 +204,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return false;
     },
 
-    async update(_engine, _key, _before, after, metadata) {
+    async update(_engine, key, _before, after, metadata) {
       const view = ctx.view(after.namespace);
       const link = await view.handle.linkGet(metadata.ifindex);
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
@@ -215,15 +223,22 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           });
       }
       await applyLinkDifferences(view, link, wanted);
-      return metadata.hostIfName === after.hostIfName
-        ? metadata
-        : { ...metadata, hostIfName: after.hostIfName };
+      const updated =
+        metadata.hostIfName === after.hostIfName ? metadata : { ...metadata, hostIfName: after.hostIfName };
+      // Others' links found by a resync are configured here, not in create: the book learns them here.
+      return after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP'
+        ? rememberOriginal(ctx, key, after.type, updated)
+        : updated;
     },
 
     async delete(engine, _key, value, metadata) {
       ctx.forgetForeignLink(metadata.namespaceId, metadata.ifindex);
       const view = ctx.views.get(metadata.namespaceId);
-      if (!view || view.identity !== metadata.namespaceIdentity) return; // gone with its namespace
+      if (!view || view.identity !== metadata.namespaceIdentity) {
+        // Gone with its namespace (a namespace that comes back is another one, with other links).
+        ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
+        return;
+      }
       switch (value.type) {
         case 'VETH': {
           // Deleting either end removes the pair. Delete through the creating end's namespace when
@@ -244,10 +259,12 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         case 'DUMMY':
           return ctx.deletes.delete(view, metadata.ifindex);
         case 'AUTO_TAP':
-          return detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
+          await detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
+          return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
         case 'LOOPBACK':
         case 'EXISTING':
-          return restoreForeignLink(view, metadata, value.type === 'LOOPBACK');
+          await restoreForeignLink(view, metadata, value.type === 'LOOPBACK');
+          return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
       }
     },
 
@@ -269,6 +286,8 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             // go with it.
             owned: link.kind !== 'tun',
           };
+          const recorded = link.kind === 'tun' ? ctx.originals.get(view.identity, link.index) : undefined;
+          if (recorded) meta.original = recorded.original;
           if (name !== undefined && !wanted) {
             // Ours, no longer wanted: report it so that it is removed.
             found.push({
@@ -299,6 +318,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         }
       }
       found.push(...foreignLinksIn(ctx, engine, desired));
+      found.push(...foreignLinksNoLongerWanted(ctx, desired, found));
       return found;
     },
 
@@ -317,8 +337,8 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
  * The links of others we configure (EXISTING, LOOPBACK) bear no mark: they are found by host name
  * in their namespace. Found, they are not configured again (a restart writes nothing when they are
  * right), and a resync in a running agent keeps what they were before we configured them, so that
- * removing the item still undoes exactly what we set. After a restart that is not known (the
- * kernel keeps no trace of it): what the link is then counts as what it was.
+ * removing the item still undoes exactly what we set. After a restart, that comes from the book of
+ * originals (originals.ts); a link the book does not know counts as it is now.
  */
 function foreignLinksIn(
   ctx: LinuxContext,
@@ -335,24 +355,94 @@ function foreignLinksIn(
     const original =
       previous?.ifindex === link.index && previous.namespaceIdentity === view.identity && previous.original
         ? previous.original
-        : { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
+        : (ctx.originals.get(view.identity, link.index)?.original ?? linkOriginal(link));
     const right = Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
     ctx.noteForeignLink(view.id, link.index, key);
     found.push({
       key,
       value: right ? value : { ...value, mtu: -1 },
-      metadata: {
-        ifindex: link.index,
-        namespaceId: view.id,
-        namespaceIdentity: view.identity,
-        hostIfName: link.name,
-        owned: false,
-        original,
-      },
+      metadata: foreignLinkMetadata(view, link, original),
       managed: true,
     });
   }
   return found;
+}
+
+/**
+ * Links of others the book says we configured for an item the configuration no longer has (e.g.
+ * deleted while the agent was down): reported, so that the engine removes them, which undoes what
+ * we set. AUTO_TAPs are not here: they bear our mark, and are found by it. A recorded link that is
+ * gone, or whose namespace is another one now, is forgotten.
+ */
+function foreignLinksNoLongerWanted(
+  ctx: LinuxContext,
+  desired: readonly { key: string; value: LinuxInterface }[],
+  found: readonly Retrieved<LinuxInterface, InterfaceMetadata>[],
+): Retrieved<LinuxInterface, InterfaceMetadata>[] {
+  const entries = ctx.originals.all();
+  if (entries.length === 0) return [];
+  const wantedKeys = new Set(desired.map((d) => d.key));
+  const seen = new Set(found.map((f) => originalKey(f.metadata.namespaceIdentity, f.metadata.ifindex)));
+  const orphans: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
+  for (const entry of entries) {
+    if (entry.type === 'AUTO_TAP' || wantedKeys.has(entry.key)) continue;
+    const view = ctx.views.get(entry.namespaceId);
+    if (!view) continue; // not looked at in this resync
+    const link = view.identity === entry.namespaceIdentity ? view.links.get(entry.ifindex) : undefined;
+    if (!link || link.name !== entry.hostIfName) {
+      ctx.originals.forget(entry.namespaceIdentity, entry.ifindex);
+      continue;
+    }
+    if (seen.has(originalKey(entry.namespaceIdentity, entry.ifindex))) continue; // another item has it
+    const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
+    const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name };
+    orphans.push({
+      key: entry.key,
+      value: { ...common, type: entry.type, namespace: nsRefOf(view.id) },
+      metadata: foreignLinkMetadata(view, link, entry.original),
+      managed: true,
+    });
+  }
+  return orphans;
+}
+
+function foreignLinkMetadata(
+  view: NamespaceView,
+  link: Link,
+  original: NonNullable<InterfaceMetadata['original']>,
+): InterfaceMetadata {
+  return {
+    ifindex: link.index,
+    namespaceId: view.id,
+    namespaceIdentity: view.identity,
+    hostIfName: link.name,
+    owned: false,
+    original,
+  };
+}
+
+/**
+ * Records what a link of others was before we configured it (or, when the book knows it from
+ * before a restart, takes that): removal undoes our changes even after a restart.
+ */
+function rememberOriginal(
+  ctx: LinuxContext,
+  key: string,
+  type: ForeignLinkType,
+  meta: InterfaceMetadata,
+): InterfaceMetadata {
+  const original = ctx.originals.get(meta.namespaceIdentity, meta.ifindex)?.original ?? meta.original;
+  if (!original) return meta;
+  ctx.originals.record({
+    key,
+    type,
+    namespaceId: meta.namespaceId,
+    namespaceIdentity: meta.namespaceIdentity,
+    ifindex: meta.ifindex,
+    hostIfName: meta.hostIfName,
+    original,
+  });
+  return { ...meta, original };
 }
 
 async function freshLinkIsRight(

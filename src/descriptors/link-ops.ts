@@ -198,6 +198,11 @@ export async function createDummy(
   return metadata(view, link, self.hostIfName);
 }
 
+/** What a link of others is now, to be given back on removal. */
+export function linkOriginal(link: Link): NonNullable<InterfaceMetadata['original']> {
+  return { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
+}
+
 /**
  * Configures a link someone else made (EXISTING, LOOPBACK): remembers what it was, so that removing
  * the config undoes exactly what we set. No owner mark: we never delete it.
@@ -208,7 +213,7 @@ export async function configureForeignLink(
 ): Promise<InterfaceMetadata> {
   const link = await findLink(view, self.hostIfName);
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
-  const original = { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
+  const original = linkOriginal(link);
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, undefined));
   return { ...metadata(view, link, self.hostIfName, false), original };
 }
@@ -240,7 +245,7 @@ export async function attachTap(
   if (!link) {
     const tap = await findLink(ownView, self.tap.tempIfName);
     if (!tap) throw new InterfaceNotFoundError(self.tap.tempIfName, ownView.description, 'TAP');
-    original = { mtu: tap.mtu, up: tap.up, name: tap.name, ...(tap.mac ? { mac: tap.mac } : {}) };
+    original = linkOriginal(tap);
     if (tap.up) await ownView.handle.linkSetDown(tap.index);
     if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
     else await ownView.handle.linkSetNamespace(tap.index, view.filePath, self.hostIfName);

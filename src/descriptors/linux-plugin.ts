@@ -19,6 +19,7 @@ import { routeMatches } from './l3-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
+import { MemoryOriginals, type OriginalsBook } from './originals.js';
 import { interfaceDescriptor } from './interface.js';
 import { addressDescriptor, namedNamespaceDescriptor, vethEndDescriptor } from './derived.js';
 import { routeDescriptor } from './route.js';
@@ -42,6 +43,8 @@ export interface LinuxPluginOptions {
   };
   /** Period of namespace availability checks, ms. */
   namespaceCheckMs?: number;
+  /** Where the originals of others' links are kept across restarts (default: memory only). */
+  originals?: OriginalsBook;
 }
 
 const DRIFT_DEBOUNCE_MS = 50;
@@ -65,7 +68,12 @@ export class LinuxPlugin {
     this.engine = options.engine;
     this.logger = options.logger;
     this.facts = new KernelFacts(this.views);
-    this.ctx = new LinuxContext(options.label, this.views, this.facts);
+    this.ctx = new LinuxContext(
+      options.label,
+      this.views,
+      this.facts,
+      options.originals ?? new MemoryOriginals(),
+    );
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs);
     this.register();
   }

@@ -6,7 +6,8 @@
 import { eventually as eventuallyKernel } from './kernel.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,18 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const EXAMPLES_DIR = path.join(ROOT, 'test/data/examples');
 
 const live = new Set<ChildProcess>();
+/**
+ * The state directory of agents on etcd (an agent on a store file keeps its state next to it):
+ * never the machine's /var/lib/netns-agent. Removed at exit when the agents left nothing there.
+ */
+export const TEST_STATE_DIR = path.join(tmpdir(), `netns-agent-test-state-${process.pid}`);
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
+  try {
+    rmdirSync(TEST_STATE_DIR);
+  } catch {
+    // absent, or something left in it: kept, to be looked at
+  }
 });
 
 /** A short unique tag of hex digits (for labels, namespace names, ports are separate). */
@@ -33,6 +44,8 @@ export interface AgentOptions {
   /** etcd endpoints; none: embedded store in `store`. */
   etcd?: string[];
   store?: string;
+  /** `--state-dir`; default: next to `store`, else TEST_STATE_DIR. */
+  stateDir?: string;
   /** HOST:PORT or unix:/path; default 127.0.0.1:<free port>. */
   http?: string;
   token?: string;
@@ -100,6 +113,7 @@ export class AgentProcess {
     ];
     if (options.etcd) args.push('--etcd', options.etcd.join(','));
     if (options.store) args.push('--store', options.store);
+    if (options.stateDir || !options.store) args.push('--state-dir', options.stateDir ?? TEST_STATE_DIR);
     if (options.token) args.push('--http-token', options.token);
     if (options.statusIntervalMs) args.push('--status-interval', String(options.statusIntervalMs));
     const entry = path.join(ROOT, 'bin/netns-agent');

@@ -16,6 +16,7 @@ import {
   type TransactionRecord,
 } from '../../../src/scheduler/index.js';
 import { LinuxPlugin } from '../../../src/descriptors/linux-plugin.js';
+import type { OriginalsBook } from '../../../src/descriptors/originals.js';
 import { InvalidConfigValue } from '../../../src/descriptors/invalid-value.js';
 import {
   InvalidValueError,
@@ -115,6 +116,8 @@ export function neighbours(ns: string | null, dev: string): IpNeighJson[] {
 export interface TestAgentOptions {
   label?: string;
   namespaceCheckMs?: number;
+  /** The book of originals (shared by a test's agents to stand for a restart). */
+  originals?: OriginalsBook;
 }
 
 export interface LogLine {
@@ -152,6 +155,7 @@ export class TestAgent {
       engine: this.engine,
       logger,
       namespaceCheckMs: options.namespaceCheckMs ?? 50,
+      ...(options.originals ? { originals: options.originals } : {}),
     });
   }
 

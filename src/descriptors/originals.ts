@@ -1,0 +1,67 @@
+/**
+ * What the links of others were before we configured them (EXISTING, LOOPBACK, AUTO_TAP), kept
+ * where a restart finds them again. The kernel keeps no trace of it (such links bear no mark of
+ * ours), so without this book an agent restarted after configuring ex0's MTU would take our MTU for
+ * the owner's, and could not undo it; and an EXISTING item removed from the store while the agent
+ * was down would never be undone at all.
+ *
+ * A link is known by its namespace's identity (device and inode of the namespace file) and its
+ * ifindex, both stable while the namespace lives; a recorded link that is no longer there is
+ * forgotten when a resync sees its namespace.
+ */
+export interface LinkOriginal {
+  mtu: number;
+  mac?: string;
+  up: boolean;
+  name: string;
+}
+
+export type ForeignLinkType = 'EXISTING' | 'LOOPBACK' | 'AUTO_TAP';
+
+export interface RecordedOriginal {
+  /** The config key of the item that configured the link. */
+  key: string;
+  type: ForeignLinkType;
+  namespaceId: string;
+  namespaceIdentity: string;
+  ifindex: number;
+  /** The link's name while configured (its host name). */
+  hostIfName: string;
+  original: LinkOriginal;
+}
+
+export interface OriginalsBook {
+  all(): RecordedOriginal[];
+  get(namespaceIdentity: string, ifindex: number): RecordedOriginal | undefined;
+  record(entry: RecordedOriginal): void;
+  forget(namespaceIdentity: string, ifindex: number): void;
+}
+
+export function originalKey(namespaceIdentity: string, ifindex: number): string {
+  return `${namespaceIdentity}#${ifindex}`;
+}
+
+/** A book that lasts as long as the process (the default; the agent keeps its book in a file). */
+export class MemoryOriginals implements OriginalsBook {
+  protected readonly entries = new Map<string, RecordedOriginal>();
+
+  all(): RecordedOriginal[] {
+    return [...this.entries.values()];
+  }
+
+  get(namespaceIdentity: string, ifindex: number): RecordedOriginal | undefined {
+    return this.entries.get(originalKey(namespaceIdentity, ifindex));
+  }
+
+  record(entry: RecordedOriginal): void {
+    this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), entry);
+    this.changed();
+  }
+
+  forget(namespaceIdentity: string, ifindex: number): void {
+    if (this.entries.delete(originalKey(namespaceIdentity, ifindex))) this.changed();
+  }
+
+  /** Called after each change (a subclass persists the book). */
+  protected changed(): void {}
+}
