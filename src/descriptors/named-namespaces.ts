@@ -14,7 +14,7 @@ import {
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
-import { ALIAS_PREFIX } from './ownership.js';
+import { ALIAS_PREFIX, ownedConfigName, tapTempNameOf } from './ownership.js';
 
 export const NETNS_DIR = NAMED_NAMESPACE_DIR;
 
@@ -106,6 +106,33 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
   if (!madeUnmarked(ctx, name) && !(await createdByUs(ctx, name))) return;
+  await giveBackTaps(ctx, name);
   deleteNamed(name);
   unmarkedOf(ctx).delete(name);
+}
+
+/**
+ * TAPs we attached in a namespace about to be deleted are given back first (down, unmarked, what
+ * they were before when the book knows it, under their temporary name in our own namespace): a
+ * TAP is never ours to delete, and it would go with the namespace. Their items normally do this
+ * before the namespace goes; this is for a restart after the store lost both the TAP's item and
+ * the namespace's last user, when the namespace is not one the agent looks into.
+ */
+async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
+  const identity = namespaceIdentity(namedNamespacePath(name));
+  const home = ctx.views.get('default');
+  if (identity === undefined || !home) return;
+  await withHandle(name, async (handle) => {
+    for (const link of await handle.linkList()) {
+      if (link.kind !== 'tun' || ownedConfigName(ctx.label, link.alias) === undefined) continue;
+      const original = ctx.originals.get(identity, link.index)?.original;
+      await handle.linkSet(link.index, {
+        up: false,
+        alias: '',
+        ...(original ? { mtu: original.mtu, ...(original.mac ? { mac: original.mac } : {}) } : {}),
+      });
+      await handle.linkSetNamespace(link.index, home.filePath, tapTempNameOf(link.alias) ?? link.name);
+      ctx.originals.forget(identity, link.index);
+    }
+  });
 }

@@ -7,6 +7,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FileOriginals } from '../../../src/agent/originals-file.js';
 import { eventually, ip, ipTry, kernelSupportsLinkKind, skipUnlessRoot } from '../../helpers/kernel.js';
 import type { ItemKind } from '../../../src/model/index.js';
 import {
@@ -46,6 +50,32 @@ function existingAndLoopback(ns: string, loAddresses: string[] = []): [ItemKind,
       { name: 'loop', type: 'LOOPBACK', enabled: true, namespace: named(ns), ip_addresses: loAddresses },
     ],
   ];
+}
+
+function tapTestNames(): { temp: string; host: string; label: string; ns1: string } {
+  return { temp: `kt${hex(4)}`, host: `kh${hex(4)}`, label: `kt${hex(4)}`, ns1: `ktn${hex(4)}` };
+}
+
+/** A TAP made with `ip tuntap` under `temp`, attached as `host` in ns1 by an agent that then stops. */
+async function attachTapThenStop(
+  agents: TestAgent[],
+  label: string,
+  ns1: string,
+  temp: string,
+  host: string,
+): Promise<ReturnType<typeof linkOrFail>> {
+  ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+  const tap = example('linux-tap');
+  tap['namespace'] = named(ns1);
+  tap['host_if_name'] = host;
+  tap['tap'] = { temp_if_name: temp };
+  const first = await TestAgent.start({ label });
+  agents.push(first);
+  await first.replaceAll(['interface', 'tap1', tap]);
+  await first.waitConfigured(['interface', 'tap1']);
+  const attached = linkOrFail(ns1, host);
+  await first.close();
+  return attached;
 }
 
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
@@ -191,24 +221,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
   });
 
   test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
-    const label = `kt${hex(4)}`;
-    const ns1 = `ktn${hex(4)}`;
+    const { temp, host, label, ns1 } = tapTestNames();
     const agents: TestAgent[] = [];
     try {
       ip(null, ['netns', 'add', ns1]);
-      ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-      const tap = example('linux-tap');
-      tap['namespace'] = named(ns1);
-      tap['host_if_name'] = host;
-      tap['tap'] = { temp_if_name: temp };
-      const first = await TestAgent.start({ label });
-      agents.push(first);
-      await first.replaceAll(['interface', 'tap1', tap]);
-      await first.waitConfigured(['interface', 'tap1']);
-      const attached = linkOrFail(ns1, host);
-      await first.close();
+      const attached = await attachTapThenStop(agents, label, ns1, temp, host);
 
       // The store lost the TAP meanwhile: the next agent starts without it (with another item in
       // the TAP's namespace: resync looks at the namespaces the configuration names).
@@ -230,6 +247,31 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       for (const agent of agents) await agent.close();
       ipTry(null, ['link', 'del', temp]);
       ipTry(ns1, ['link', 'del', host]);
+      ipTry(null, ['netns', 'del', ns1]);
+    }
+  });
+
+  test('AUTO_TAP and the named namespace we made for it both gone from the store while the agent was down: the TAP is given back first', async () => {
+    const { temp, host, label, ns1 } = tapTestNames();
+    const agents: TestAgent[] = [];
+    try {
+      // ns1 is made by the agent: ours to delete when nothing uses it.
+      const attached = await attachTapThenStop(agents, label, ns1, temp, host);
+
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll();
+      await eventually(() => {
+        const back = linkOrFail(null, temp);
+        assert.equal(back.ifindex, attached.ifindex, 'the same TAP, not deleted with the namespace');
+        assert.equal(isUp(back), false);
+      });
+      await eventually(() =>
+        assert.ok(!ip(null, ['netns', 'list']).includes(ns1), 'the namespace we made is gone'),
+      );
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['link', 'del', temp]);
       ipTry(null, ['netns', 'del', ns1]);
     }
   });
@@ -266,15 +308,17 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       linkOrFail(ns1!, 'ex1');
     }));
 
-  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal after a resync restores the owner's MTU", async () => {
+  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal restores the owner's MTU, also after the restart", async () => {
     const label = `kx${hex(4)}`;
     const ns1 = `kxn${hex(4)}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
+    const book = (): FileOriginals => new FileOriginals(FileOriginals.fileFor(dir, label));
     const agents: TestAgent[] = [];
     const items = existingAndLoopback(ns1, ['10.4.0.1/32']);
     try {
       ip(null, ['netns', 'add', ns1]);
       ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
-      const first = await TestAgent.start({ label });
+      const first = await TestAgent.start({ label, originals: book() });
       agents.push(first);
       await first.replaceAll(...items);
       await first.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
@@ -291,19 +335,60 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       await first.waitConfigured(['interface', 'ex']);
       await first.close();
 
-      // A restart: nothing written either; removal still undoes our address (the MTU ex0 had before
-      // the first agent is not known after a restart: the kernel keeps no trace of it).
-      const second = await TestAgent.start({ label });
+      // A restart (another process: the book comes from its file): nothing written either, and
+      // removal undoes our address and the MTU ex0 had before the first agent.
+      const second = await TestAgent.start({ label, originals: book() });
       agents.push(second);
       const restart = await second.replaceAll(...items);
       await second.engine.idle();
       assert.equal(writes([restart]), 0, 'a restart writes nothing');
       assert.equal(linkOrFail(ns1, 'ex0').ifindex, configured.ifindex);
       await second.del(['interface', 'ex']);
-      await eventually(() => assert.deepEqual(addresses(ns1, 'ex0'), [], 'our address removed'));
+      await eventually(() => {
+        assert.deepEqual(addresses(ns1, 'ex0'), [], 'our address removed');
+        assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600, "the owner's MTU, known from before the restart");
+      });
     } finally {
       for (const agent of agents) await agent.close();
       ipTry(null, ['netns', 'del', ns1]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('EXISTING removed from the configuration while the agent was down: undone at the restart; the book empties', async () => {
+    const label = `kx${hex(4)}`;
+    const ns1 = `kxn${hex(4)}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
+    const file = FileOriginals.fileFor(dir, label);
+    const agents: TestAgent[] = [];
+    const [ex, loop] = existingAndLoopback(ns1);
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      const first = await TestAgent.start({ label, originals: new FileOriginals(file) });
+      agents.push(first);
+      await first.replaceAll(ex!, loop!);
+      await first.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
+      assert.equal(linkOrFail(ns1, 'ex0').mtu, 1400);
+      assert.ok(isUp(linkOrFail(ns1, 'ex0')));
+      assert.match(readFileSync(file, 'utf8'), /"hostIfName": "ex0"/);
+      await first.close();
+
+      // The store lost ex meanwhile (the loopback item keeps the namespace looked at).
+      const second = await TestAgent.start({ label, originals: new FileOriginals(file) });
+      agents.push(second);
+      await second.replaceAll(loop!);
+      await eventually(() => {
+        const restored = linkOrFail(ns1, 'ex0');
+        assert.equal(restored.mtu, 1600, "the owner's MTU");
+        assert.equal(isUp(restored), false, 'down, as it was');
+      });
+      await second.del(['interface', 'loop']);
+      await eventually(() => assert.equal(existsSync(file), false, 'nothing left to undo: no book'));
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['netns', 'del', ns1]);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
