@@ -7,6 +7,7 @@ import {
   describeNamespace,
   hostNameClaim,
   namespaceId,
+  parseNamespaceId,
   type LinuxArpEntry,
   type LinuxInterface,
   type LinuxRoute,
@@ -133,7 +134,8 @@ export class LinuxPlugin {
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
-    this.tracker.setReferences([{ kind: 'default' }]);
+    // Our own namespace, and those where the book of originals has links to give back.
+    this.setReferencedNamespaces([]);
   }
 
   /**
@@ -172,10 +174,18 @@ export class LinuxPlugin {
     if (fresh.size > 0) await this.facts.recheckNow([...fresh]);
   }
 
-  /** Tells which namespaces the configuration references now (so they are watched). */
+  /**
+   * Tells which namespaces the configuration references now (so they are watched). Those where the
+   * book of originals has links of others still to give back are watched too, so that a resync sees
+   * them (e.g. an EXISTING item deleted while the agent was down, the last in its namespace).
+   */
   setReferencedNamespaces(refs: NamespaceRef[]): void {
     const unique = new Map<string, NamespaceRef>([['default', { kind: 'default' }]]);
     for (const ref of refs) unique.set(namespaceId(ref), ref);
+    for (const entry of this.ctx.originals.all()) {
+      const ref = unique.has(entry.namespaceId) ? undefined : parseNamespaceId(entry.namespaceId);
+      if (ref) unique.set(entry.namespaceId, ref);
+    }
     this.tracker.setReferences([...unique.values()]);
   }
 
