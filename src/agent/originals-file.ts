@@ -93,6 +93,8 @@ function isRecordedOriginal(value: unknown): value is RecordedOriginal {
     typeof o.mtu === 'number' &&
     typeof o.up === 'boolean' &&
     typeof o.name === 'string' &&
-    (o.mac === undefined || typeof o.mac === 'string')
+    (o.mac === undefined || typeof o.mac === 'string') &&
+    (e.addresses === undefined ||
+      (Array.isArray(e.addresses) && e.addresses.every((a) => typeof a === 'string')))
   );
 }

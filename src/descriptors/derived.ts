@@ -5,8 +5,9 @@
 import { existsSync } from 'node:fs';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { NAMED_NAMESPACE, namedNamespaceItem, namespaceFact } from './fact-keys.js';
+import { NAMED_NAMESPACE, addressItem, namedNamespaceItem, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
+import type { NamespaceView } from './namespace-views.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
 import {
   createdByUs,
@@ -52,12 +53,16 @@ export function addressDescriptor(
       const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
       if (!meta || !view) throw new Error(`interface ${lastSegment(value.interfaceKey)} is not applied`);
       await addAddress(view, meta.ifindex, value.cidr, value.noDad);
+      // On a link of others: the book of originals keeps it, to be taken off even after a restart.
+      if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
       return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
     },
     async delete(engine, _key, value, meta) {
       const view = ctx.views.get(meta.namespaceId);
       if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
       await removeAddress(view, meta.ifindex, value.cidr);
+      if (view && !value.goesWithLink)
+        ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
     },
     async retrieve(engine, desired) {
       const found = [];
@@ -69,10 +74,7 @@ export function addressDescriptor(
       }
       // One address dump per namespace, not one per interface.
       const perView = new Map<string, Promise<Set<string>>>();
-      for (const [interfaceKey, items] of byInterface) {
-        const meta = engine.metadata<InterfaceMetadata>(interfaceKey);
-        const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
-        if (!meta || !view) continue;
+      const presentIn = (view: NamespaceView): Promise<Set<string>> => {
         let present = perView.get(view.id);
         if (!present) {
           present = view.handle
@@ -80,7 +82,13 @@ export function addressDescriptor(
             .then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
           perView.set(view.id, present);
         }
-        const set = await present;
+        return present;
+      };
+      for (const [interfaceKey, items] of byInterface) {
+        const meta = engine.metadata<InterfaceMetadata>(interfaceKey);
+        const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
+        if (!meta || !view) continue;
+        const set = await presentIn(view);
         for (const item of items) {
           if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
             found.push({
@@ -92,9 +100,44 @@ export function addressDescriptor(
           }
         }
       }
+      found.push(...(await addressesNoLongerWanted(ctx, desired, presentIn)));
       return found;
     },
   };
+}
+
+/**
+ * Addresses the book of originals says we added to links of others, that no item wants now (e.g.
+ * their EXISTING item was deleted while the agent was down): reported, so that they are taken off.
+ * One recorded but no longer in the kernel is forgotten.
+ */
+async function addressesNoLongerWanted(
+  ctx: LinuxContext,
+  desired: readonly { key: string }[],
+  presentIn: (view: NamespaceView) => Promise<Set<string>>,
+): Promise<Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[]> {
+  const wanted = new Set(desired.map((d) => d.key));
+  const orphans: Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[] = [];
+  for (const entry of ctx.originals.all()) {
+    const view = ctx.views.get(entry.namespaceId);
+    if (!entry.addresses?.length || !view || view.identity !== entry.namespaceIdentity) continue;
+    const present = await presentIn(view);
+    for (const cidr of entry.addresses) {
+      const key = addressItem(entry.key, cidr);
+      if (wanted.has(key)) continue;
+      if (!present.has(`${entry.ifindex}#${cidr}`)) {
+        ctx.originals.noteAddress(entry.namespaceIdentity, entry.ifindex, cidr, false);
+        continue;
+      }
+      orphans.push({
+        key,
+        value: { interfaceKey: entry.key, cidr, noDad: false, goesWithLink: false },
+        metadata: { ifindex: entry.ifindex, namespaceId: entry.namespaceId },
+        managed: true,
+      });
+    }
+  }
+  return orphans;
 }
 
 /** Exists while its VETH end is configured and its namespace is there; the other end waits on it. */

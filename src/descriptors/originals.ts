@@ -28,6 +28,8 @@ export interface RecordedOriginal {
   /** The link's name while configured (its host name). */
   hostIfName: string;
   original: LinkOriginal;
+  /** Addresses we added to it (CIDR), to be taken off again. */
+  addresses?: string[];
 }
 
 export interface OriginalsBook {
@@ -35,6 +37,8 @@ export interface OriginalsBook {
   get(namespaceIdentity: string, ifindex: number): RecordedOriginal | undefined;
   record(entry: RecordedOriginal): void;
   forget(namespaceIdentity: string, ifindex: number): void;
+  /** An address we added to a recorded link (`added`), or took off it. */
+  noteAddress(namespaceIdentity: string, ifindex: number, cidr: string, added: boolean): void;
 }
 
 export function originalKey(namespaceIdentity: string, ifindex: number): string {
@@ -54,7 +58,25 @@ export class MemoryOriginals implements OriginalsBook {
   }
 
   record(entry: RecordedOriginal): void {
-    this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), entry);
+    // Configured again (e.g. after a restart): the addresses we added are still ours to take off.
+    const addresses = this.get(entry.namespaceIdentity, entry.ifindex)?.addresses;
+    this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), {
+      ...entry,
+      ...(addresses?.length && !entry.addresses ? { addresses } : {}),
+    });
+    this.changed();
+  }
+
+  noteAddress(namespaceIdentity: string, ifindex: number, cidr: string, added: boolean): void {
+    const entry = this.get(namespaceIdentity, ifindex);
+    if (!entry || (entry.addresses?.includes(cidr) ?? false) === added) return;
+    const others = (entry.addresses ?? []).filter((a) => a !== cidr);
+    const addresses = added ? [...others, cidr] : others;
+    const { addresses: _, ...rest } = entry;
+    this.entries.set(
+      originalKey(namespaceIdentity, ifindex),
+      addresses.length ? { ...rest, addresses } : rest,
+    );
     this.changed();
   }
 

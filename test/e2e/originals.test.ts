@@ -1,8 +1,8 @@
 /**
  * The book of originals through the agent process (src/agent/originals-file.ts): an EXISTING
  * interface configured by the agent, then deleted from the embedded store with netnsctl while the
- * agent is down. At its next start the agent gives the interface back what it had (MTU, down), though
- * no item names its namespace any more, and the book file goes.
+ * agent is down. At its next start the agent gives the interface back what it had (MTU, down, no
+ * address of ours), though no item names its namespace any more, and the book file goes.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,6 +37,7 @@ describe('the book of originals', { skip: skipUnlessRoot() }, () => {
         enabled: true,
         host_if_name: 'ex0',
         mtu: 1400,
+        ip_addresses: ['10.9.0.1/24'],
         namespace: { type: 'NAMED_NS', name: ns },
       };
       const put = await netnsctl([...base, 'put', 'interface/ex', '-'], JSON.stringify(value));
@@ -61,6 +62,7 @@ describe('the book of originals', { skip: skipUnlessRoot() }, () => {
         await eventually(() => {
           assert.equal(ex0(ns).mtu, 1600, `the owner's MTU; agent log:\n${agent.logText()}`);
           assert.ok(!ex0(ns).flags.includes('UP'), 'down, as it was');
+          assert.doesNotMatch(ip(ns, ['-4', 'addr', 'show', 'dev', 'ex0']), /10\.9\.0\.1/, 'our address');
         });
         await eventually(() => assert.equal(existsSync(book), false, 'nothing left to undo'));
       } finally {

@@ -355,7 +355,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
-  test('EXISTING removed from the configuration while the agent was down: undone at the restart; the book empties', async () => {
+  test('EXISTING removed from the configuration while the agent was down: undone at the restart (MTU, up, our address); the book empties', async () => {
     const label = `kx${hex(4)}`;
     const ns1 = `kxn${hex(4)}`;
     const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
@@ -372,6 +372,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.equal(linkOrFail(ns1, 'ex0').mtu, 1400);
       assert.ok(isUp(linkOrFail(ns1, 'ex0')));
       assert.match(readFileSync(file, 'utf8'), /"hostIfName": "ex0"/);
+      assert.match(readFileSync(file, 'utf8'), /"10\.3\.0\.1\/24"/, 'the address we added');
       await first.close();
 
       // The store lost ex meanwhile (the loopback item keeps the namespace looked at).
@@ -382,6 +383,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         const restored = linkOrFail(ns1, 'ex0');
         assert.equal(restored.mtu, 1600, "the owner's MTU");
         assert.equal(isUp(restored), false, 'down, as it was');
+        assert.deepEqual(addresses(ns1, 'ex0'), [], 'our address taken off');
       });
       await second.del(['interface', 'loop']);
       await eventually(() => assert.equal(existsSync(file), false, 'nothing left to undo: no book'));

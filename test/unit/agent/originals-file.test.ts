@@ -33,8 +33,18 @@ test('book of originals: kept in its file (mode 0600) across instances; no file 
     assert.equal(existsSync(file), false, 'nothing recorded: no file');
     first.record(entry);
     assert.equal(statSync(file).mode & 0o777, 0o600);
+    first.noteAddress(entry.namespaceIdentity, entry.ifindex, '10.3.0.1/24', true);
+    first.noteAddress(entry.namespaceIdentity, 99, '10.3.0.2/24', true); // not a recorded link
     const second = new FileOriginals(file);
-    assert.deepEqual(second.get(entry.namespaceIdentity, entry.ifindex), entry);
+    assert.deepEqual(second.get(entry.namespaceIdentity, entry.ifindex), {
+      ...entry,
+      addresses: ['10.3.0.1/24'],
+    });
+    // Recorded again (configured again after a restart): the addresses we added stay ours.
+    second.record(entry);
+    assert.deepEqual(second.get(entry.namespaceIdentity, entry.ifindex)?.addresses, ['10.3.0.1/24']);
+    second.noteAddress(entry.namespaceIdentity, entry.ifindex, '10.3.0.1/24', false);
+    assert.deepEqual(new FileOriginals(file).get(entry.namespaceIdentity, entry.ifindex), entry);
     assert.equal(second.get(entry.namespaceIdentity, 8), undefined);
     second.forget(entry.namespaceIdentity, entry.ifindex);
     assert.equal(existsSync(file), false);
