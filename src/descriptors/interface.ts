@@ -38,6 +38,7 @@ import { ownedConfigName, tapTempNameOf } from './ownership.js';
 import { originalKey, type ForeignLinkType } from './originals.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
+import { randomBytes } from 'node:crypto';
 
 export class VethPeerMismatchError extends AgentError {
   readonly code = 'ERR_VETH_PEER_MISMATCH';
@@ -204,7 +205,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return false;
     },
 
-    async update(_engine, key, _before, after, metadata) {
+    async update(engine, key, _before, after, metadata) {
       const view = ctx.view(after.namespace);
       const link = await view.handle.linkGet(metadata.ifindex);
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
@@ -217,7 +218,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         // Refused before the link is set down: a rename to a name another link holds would fail
         // (EEXIST) with the link left down.
         const holder = await view.handle.linkGet(after.hostIfName);
-        if (holder && holder.index !== link.index)
+        if (holder && holder.index !== link.index && !(await moveAsideOurs(ctx, engine, view, holder)))
           throw new HostNameTakenError(`${after.hostIfName} already exists in ${view.description}`, {
             field: 'host_if_name',
           });
@@ -404,6 +405,25 @@ function foreignLinksNoLongerWanted(
     });
   }
   return orphans;
+}
+
+/**
+ * A link of ours holding the name another of ours is to take, and itself to be renamed (names
+ * shifted or traded in one change): it is given a temporary name now, and its own update renames
+ * it on from there, whichever of the two runs first. False when the holder is not such a link.
+ */
+async function moveAsideOurs(
+  ctx: LinuxContext,
+  engine: EngineView,
+  view: NamespaceView,
+  holder: Link,
+): Promise<boolean> {
+  const name = ownedConfigName(ctx.label, holder.alias);
+  const wanted = name === undefined ? undefined : engine.value<LinuxInterface>(ctx.interfaceKey(name));
+  if (!wanted || namespaceId(wanted.namespace) !== view.id || wanted.hostIfName === holder.name) return false;
+  const temporary = `na-${holder.index.toString(36)}-${randomBytes(2).toString('hex')}`;
+  await applyLinkDifferences(view, holder, { name: temporary });
+  return true;
 }
 
 function foreignLinkMetadata(

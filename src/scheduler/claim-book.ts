@@ -51,6 +51,17 @@ export class ClaimBook {
     }
   }
 
+  ownerOf(id: string): string | undefined {
+    return this.owners.get(id);
+  }
+
+  /** Every key waiting for a claim (usually none). */
+  waitingKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const set of this.waiters.values()) for (const key of set) keys.add(key);
+    return keys;
+  }
+
   take(key: string, ids: Iterable<string>): void {
     for (const id of ids) this.owners.set(id, key);
   }

@@ -334,15 +334,68 @@ export class DesiredGraph {
 
   /** Recomputes what readers of changed values derived from them; then refused claimers. */
   private settle(dirty: Set<string>): void {
-    while (this.readersToRecheck.size > 0 || this.claimWaitersToRecheck.size > 0) {
-      for (const key of this.readersToRecheck) {
-        this.readersToRecheck.delete(key);
-        const item = this.items.get(key);
-        if (item?.desired === true && item.descriptor !== undefined)
-          this.recompute(item, item.descriptor, dirty);
+    do {
+      while (this.readersToRecheck.size > 0 || this.claimWaitersToRecheck.size > 0) {
+        for (const key of this.readersToRecheck) {
+          this.readersToRecheck.delete(key);
+          const item = this.items.get(key);
+          if (item?.desired === true && item.descriptor !== undefined)
+            this.recompute(item, item.descriptor, dirty);
+        }
+        this.recheckClaimWaiters(dirty);
       }
-      this.recheckClaimWaiters(dirty);
+    } while (this.acceptClaimTrades(dirty));
+  }
+
+  /**
+   * Values refused only because each wants a claim another of them holds and lets go (two items
+   * trading host names, or names rotated among several, in one change): looked at one by one,
+   * each is refused for the other's old value, which stays in effect while the other is refused.
+   * Taken together they conflict with nothing: their old claims are released and they are accepted.
+   * True when some were.
+   */
+  private acceptClaimTrades(dirty: Set<string>): boolean {
+    const waiting = this.claimBook.waitingKeys();
+    if (waiting.size < 2) return false;
+    const proposals = new Map<string, Set<string>>();
+    for (const key of waiting) {
+      const item = this.items.get(key);
+      const proposed = item?.config !== undefined ? item.config.value : item?.parents?.last?.value;
+      let claims;
+      try {
+        claims = item?.desired ? item.descriptor?.claims?.(key, proposed) : undefined;
+      } catch {
+        continue; // refused for that when proposed; not traded
+      }
+      if (claims) proposals.set(key, new Set(claims.map((c) => normalizeClaim(c).id)));
     }
+    // Keep only those whose every claim is free, theirs, or held by another of them that lets it go.
+    for (let changed = true; changed;) {
+      changed = false;
+      const wantedBy = new Map<string, string>();
+      for (const [key, ids] of proposals) {
+        const blocked = [...ids].some((id) => {
+          const other = wantedBy.get(id);
+          wantedBy.set(id, key);
+          if (other !== undefined && other !== key) return true; // two of them want it
+          const owner = this.claimBook.ownerOf(id);
+          return owner !== undefined && owner !== key && (proposals.get(owner)?.has(id) ?? true);
+        });
+        if (blocked) {
+          proposals.delete(key);
+          changed = true;
+        }
+      }
+    }
+    if (proposals.size === 0) return false;
+    for (const [key, ids] of proposals) {
+      const item = this.items.get(key)!;
+      const released = item.claims.filter((id) => !ids.has(id));
+      this.claimBook.release(key, released, (waiter) => this.claimWaitersToRecheck.add(waiter));
+      item.claims = item.claims.filter((id) => ids.has(id));
+    }
+    for (const key of proposals.keys()) this.refresh(this.items.get(key)!, dirty);
+    return true;
   }
 
   /** Proposes again the refused values that waited for a claim released since. */

@@ -184,6 +184,38 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.ok(isUp(left), 'not left down');
     }));
 
+  test('two of our links trade host names, or shift them, in one change: renamed in place', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      const end = (name: string, peer: string, host: string, address: string): Record<string, unknown> =>
+        veth(name, peer, ns1!, { host_if_name: host, ip_addresses: [address] });
+      await agent.put(
+        ['interface', 'a', end('a', 'b', 'sw1', '10.7.0.1/24')],
+        ['interface', 'b', end('b', 'a', 'sw2', '10.7.0.2/24')],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const [a, b] = [linkOrFail(ns1!, 'sw1'), linkOrFail(ns1!, 'sw2')];
+
+      await agent.put(
+        ['interface', 'a', end('a', 'b', 'sw2', '10.7.0.1/24')],
+        ['interface', 'b', end('b', 'a', 'sw1', '10.7.0.2/24')],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      assert.equal(linkOrFail(ns1!, 'sw2').ifindex, a.ifindex, 'a is sw2 now, the same link');
+      assert.equal(linkOrFail(ns1!, 'sw1').ifindex, b.ifindex, 'b is sw1 now, the same link');
+      assert.deepEqual(addresses(ns1!, 'sw2'), ['10.7.0.1/24']);
+      assert.ok(isUp(linkOrFail(ns1!, 'sw1')) && isUp(linkOrFail(ns1!, 'sw2')));
+
+      // Names shifted: a takes the name b leaves for a new one (whichever update runs first).
+      await agent.put(
+        ['interface', 'a', end('a', 'b', 'sw1', '10.7.0.1/24')],
+        ['interface', 'b', end('b', 'a', 'sw3', '10.7.0.2/24')],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      assert.equal(linkOrFail(ns1!, 'sw1').ifindex, a.ifindex);
+      assert.equal(linkOrFail(ns1!, 'sw3').ifindex, b.ifindex);
+      assert.equal(link(ns1!, 'sw2'), undefined);
+    }));
+
   test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
     const temp = `kt${hex(4)}`;
     const host = `kh${hex(4)}`;

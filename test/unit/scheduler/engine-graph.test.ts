@@ -128,6 +128,40 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     assert.equal(r.state('n/c'), 'invalid');
   });
 
+  test('claims traded in one commit (two items, or rotated among three): all accepted', async () => {
+    const r = rig();
+    await r.put(['n/a', { claim: 'x' }], ['n/b', { claim: 'y' }], ['n/c', { claim: 'z' }]);
+    await r.put(['n/a', { claim: 'y' }], ['n/b', { claim: 'x' }]);
+    assert.equal(r.state('n/a'), 'configured');
+    assert.equal(r.state('n/b'), 'configured');
+    assert.deepEqual(r.kernel.items.get('n/a'), { claim: 'y' });
+    assert.deepEqual(r.kernel.items.get('n/b'), { claim: 'x' });
+    await r.put(['n/a', { claim: 'z' }], ['n/b', { claim: 'y' }], ['n/c', { claim: 'x' }]);
+    for (const [key, claim] of [
+      ['n/a', 'z'],
+      ['n/b', 'y'],
+      ['n/c', 'x'],
+    ] as const) {
+      assert.equal(r.state(key), 'configured', key);
+      assert.deepEqual(r.kernel.items.get(key), { claim });
+    }
+  });
+
+  test('a trade that is not one stays refused: an owner that keeps its claim, or two wanting one', async () => {
+    const r = rig();
+    await r.put(['n/a', { claim: 'x' }], ['n/b', { claim: 'y' }]);
+    // n/a wants y, n/b keeps y (its value does not change): n/a is refused, its old value stays.
+    await r.put(['n/a', { claim: 'y' }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.deepEqual(r.kernel.items.get('n/a'), { claim: 'x' });
+    // n/a and n/b both let go of theirs and both want z, held by n/c, which keeps it.
+    await r.put(['n/c', { claim: 'z' }]);
+    await r.put(['n/a', { claim: 'z' }], ['n/b', { claim: 'z' }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.equal(r.state('n/b'), 'invalid');
+    assert.deepEqual(r.kernel.items.get('n/b'), { claim: 'y' });
+  });
+
   test('anyOf: one of the keys is enough', async () => {
     const r = rig();
     await r.put(['n/t', { anyOf: ['fact/tmp', 'fact/final'] }]);
