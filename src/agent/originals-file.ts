@@ -1,29 +1,60 @@
 /**
  * The book of originals (src/descriptors/originals.ts) in a file of the agent's state directory,
  * `<label>.originals.json`, so that a restarted agent can still undo what it set on the links of
- * others. Written whole on each change (they are few: one per EXISTING, LOOPBACK or AUTO_TAP item
- * configured or removed), to a temporary file renamed over the old one, so a crash leaves the old
- * book or the new one; removed when the book is empty. A book that cannot be read is set aside
- * (`.bad`) and the agent starts with an empty one: that costs what the book is for, not the start.
+ * others.
+ *
+ * - Written whole on each change (they are few: one per EXISTING, LOOPBACK or AUTO_TAP item
+ *   configured or removed, and per address added to one): to a new temporary file, synced, renamed
+ *   over the old one, and the directory synced, so a crash or a power cut leaves the old book or the
+ *   new one. Removed when the book is empty.
+ * - Valid for one boot only (it names the kernel's boot id): after a reboot the links are not the
+ *   ones it describes, and namespace inode numbers are handed out again.
+ * - Used only when this user owns it and no one else can write it (nor the directory, unless that
+ *   is sticky, as /tmp): the book tells a root agent which links to reconfigure.
+ * - A book that cannot be used is set aside (`.bad`) and the agent starts with an empty one: that
+ *   costs what the book is for, not the start. One that cannot even be read (or set aside) is left
+ *   alone, and the agent keeps its book in memory only, so as not to overwrite it.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { MemoryOriginals, originalKey, type RecordedOriginal } from '../descriptors/originals.js';
 
 interface OriginalsFileOptions {
   /** Told what went wrong with the file (the book goes on in memory). */
-  onError?: (message: string, error: unknown) => void;
+  onError?: (message: string, error?: unknown) => void;
+  /** The kernel's boot id (default: /proc/sys/kernel/random/boot_id). */
+  bootId?: string;
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
+/** S_ISVTX: in a sticky directory (/tmp) only a file's owner may rename or remove it. */
+const STICKY = 0o1000;
 const TYPES = new Set(['EXISTING', 'LOOPBACK', 'AUTO_TAP']);
 
 export class FileOriginals extends MemoryOriginals {
+  private readonly bootId: string;
+  /** False once the file must not be written (it could not be read, or is not to be trusted). */
+  private persist = true;
+
   constructor(
     readonly file: string,
     private readonly options: OriginalsFileOptions = {},
   ) {
     super();
+    this.bootId = options.bootId ?? readBootId();
     this.load();
   }
 
@@ -32,16 +63,26 @@ export class FileOriginals extends MemoryOriginals {
   }
 
   protected override changed(): void {
+    if (!this.persist) return;
     try {
       if (this.entries.size === 0) {
         rmSync(this.file, { force: true });
         return;
       }
-      mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      const text = JSON.stringify({ format: FORMAT, links: this.all() }, null, 2) + '\n';
-      writeFileSync(temporary, text, { mode: 0o600 });
+      const dir = path.dirname(this.file);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const text = JSON.stringify({ format: FORMAT, bootId: this.bootId, links: this.all() }, null, 2) + '\n';
+      const temporary = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
+      // O_EXCL: a new file of ours, never one (or a link) someone put there.
+      const fd = openSync(temporary, 'wx', 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(temporary, this.file);
+      syncDirectory(dir);
     } catch (error) {
       this.options.onError?.(`cannot write ${this.file}`, error);
     }
@@ -50,29 +91,79 @@ export class FileOriginals extends MemoryOriginals {
   private load(): void {
     let text: string;
     try {
-      text = readFileSync(this.file, 'utf8');
+      text = readOwnFile(this.file);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.options.onError?.(`cannot read ${this.file}`, error);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.persist = false;
+      this.options.onError?.(`cannot use ${this.file}; the book of originals stays in memory`, error);
       return;
     }
+    let parsed: { format?: unknown; bootId?: unknown; links?: unknown };
     try {
-      const parsed = JSON.parse(text) as { format?: unknown; links?: unknown };
+      parsed = JSON.parse(text) as typeof parsed;
       if (parsed.format !== FORMAT || !Array.isArray(parsed.links))
         throw new Error('not a book of originals');
-      for (const entry of parsed.links as unknown[]) {
-        if (!isRecordedOriginal(entry)) throw new Error(`bad entry ${JSON.stringify(entry)}`);
-        this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), entry);
-      }
     } catch (error) {
-      this.entries.clear();
-      this.options.onError?.(`${this.file} cannot be used; set aside as ${this.file}.bad`, error);
-      try {
-        renameSync(this.file, `${this.file}.bad`);
-      } catch {
-        // left where it is: it is read again (and set aside again) at the next start
-      }
+      this.setAside(error);
+      return;
     }
+    if (parsed.bootId !== this.bootId) {
+      // Another boot's links: nothing it says is true now. Dropped with the first write.
+      this.options.onError?.(`${this.file} is from another boot: not used`);
+      return;
+    }
+    let bad = 0;
+    for (const entry of parsed.links as unknown[]) {
+      if (isRecordedOriginal(entry))
+        this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), entry);
+      else bad++;
+    }
+    if (bad > 0) this.options.onError?.(`${this.file}: ${bad} entries that cannot be used were left out`);
+  }
+
+  private setAside(error: unknown): void {
+    this.options.onError?.(`${this.file} cannot be used; set aside as ${this.file}.bad`, error);
+    try {
+      renameSync(this.file, `${this.file}.bad`);
+    } catch {
+      this.persist = false; // not overwritten: looked at again at the next start
+    }
+  }
+}
+
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The file's text, when this user owns it (not through a symbolic link) and only it may write it. */
+function readOwnFile(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const stat = fstatSync(fd);
+    const uid = process.geteuid?.() ?? stat.uid;
+    if (stat.uid !== uid || (stat.mode & 0o022) !== 0)
+      throw new Error(
+        `not owned by uid ${uid}, or writable by others (mode ${(stat.mode & 0o777).toString(8)})`,
+      );
+    const dir = statSync(path.dirname(file));
+    if ((dir.mode & 0o002) !== 0 && (dir.mode & STICKY) === 0)
+      throw new Error(`its directory is writable by anyone (mode ${(dir.mode & 0o7777).toString(8)})`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -80,6 +171,7 @@ function isRecordedOriginal(value: unknown): value is RecordedOriginal {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Partial<RecordedOriginal>;
   const o = e.original;
+  const set = e.set;
   return (
     typeof e.key === 'string' &&
     typeof e.type === 'string' &&
@@ -94,6 +186,12 @@ function isRecordedOriginal(value: unknown): value is RecordedOriginal {
     typeof o.up === 'boolean' &&
     typeof o.name === 'string' &&
     (o.mac === undefined || typeof o.mac === 'string') &&
+    (set === undefined ||
+      (typeof set === 'object' &&
+        set !== null &&
+        (set.mtu === undefined || typeof set.mtu === 'number') &&
+        (set.up === undefined || typeof set.up === 'boolean') &&
+        (set.mac === undefined || typeof set.mac === 'string'))) &&
     (e.addresses === undefined ||
       (Array.isArray(e.addresses) && e.addresses.every((a) => typeof a === 'string')))
   );

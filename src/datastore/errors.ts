@@ -14,6 +14,11 @@ export class DatastoreError extends AgentError {
   readonly code = 'ERR_DATASTORE';
 }
 
+/** A TLS setting for etcd that cannot work (`field`: the option, e.g. `--etcd-key`). */
+export class EtcdTlsSettingError extends AgentError {
+  readonly code = 'ERR_ETCD_TLS_SETTING';
+}
+
 /** A key or prefix the store cannot hold (empty key, not a string). */
 export class InvalidKeyError extends AgentError {
   readonly code = 'ERR_DATASTORE_INVALID_KEY';

@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import type { LinuxContext } from './context.js';
-import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
+import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { orphanKey, trustedEntry } from './foreign-links.js';
 import { NAMED_NAMESPACE, addressItem, namedNamespaceItem, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
 import type { NamespaceView } from './namespace-views.js';
@@ -52,9 +53,10 @@ export function addressDescriptor(
       const meta = engine.metadata<InterfaceMetadata>(value.interfaceKey);
       const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
       if (!meta || !view) throw new Error(`interface ${lastSegment(value.interfaceKey)} is not applied`);
-      await addAddress(view, meta.ifindex, value.cidr, value.noDad);
-      // On a link of others: the book of originals keeps it, to be taken off even after a restart.
+      // On a link of others: the book of originals keeps it (before it is added), to be taken off
+      // even after a restart.
       if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
+      await addAddress(view, meta.ifindex, value.cidr, value.noDad);
       return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
     },
     async delete(engine, _key, value, meta) {
@@ -84,12 +86,14 @@ export function addressDescriptor(
         }
         return present;
       };
+      const wantedOnLinks = new Set<string>();
       for (const [interfaceKey, items] of byInterface) {
         const meta = engine.metadata<InterfaceMetadata>(interfaceKey);
         const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
         if (!meta || !view) continue;
         const set = await presentIn(view);
         for (const item of items) {
+          wantedOnLinks.add(`${view.identity}#${meta.ifindex}#${item.value.cidr}`);
           if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
             found.push({
               key: item.key,
@@ -100,38 +104,46 @@ export function addressDescriptor(
           }
         }
       }
-      found.push(...(await addressesNoLongerWanted(ctx, desired, presentIn)));
+      found.push(...(await addressesNoLongerWanted(ctx, engine, wantedOnLinks, presentIn)));
       return found;
     },
   };
 }
 
 /**
- * Addresses the book of originals says we added to links of others, that no item wants now (e.g.
- * their EXISTING item was deleted while the agent was down): reported, so that they are taken off.
- * One recorded but no longer in the kernel is forgotten.
+ * Addresses the book of originals says we added to links of others, that no item wants on that link
+ * now (e.g. their EXISTING item was deleted while the agent was down, or lists them no more):
+ * reported, so that they are taken off. One recorded but no longer in the kernel is forgotten; an
+ * entry the book cannot believe any more is left to the interfaces' resync, which forgets it.
  */
 async function addressesNoLongerWanted(
   ctx: LinuxContext,
-  desired: readonly { key: string }[],
+  engine: EngineView,
+  wantedOnLinks: ReadonlySet<string>,
   presentIn: (view: NamespaceView) => Promise<Set<string>>,
 ): Promise<Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[]> {
-  const wanted = new Set(desired.map((d) => d.key));
   const orphans: Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[] = [];
   for (const entry of ctx.originals.all()) {
     const view = ctx.views.get(entry.namespaceId);
     if (!entry.addresses?.length || !view || view.identity !== entry.namespaceIdentity) continue;
+    const link = view.links.get(entry.ifindex);
+    if (!link || !trustedEntry(ctx, view.identity, link)) continue;
     const present = await presentIn(view);
+    // Under the interface item that has the link now, else under the one removed for it.
+    const holder = engine.metadata<InterfaceMetadata>(entry.key);
+    const interfaceKey =
+      holder?.ifindex === entry.ifindex && holder.namespaceIdentity === entry.namespaceIdentity
+        ? entry.key
+        : orphanKey(entry, (key) => engine.value(key) !== undefined);
     for (const cidr of entry.addresses) {
-      const key = addressItem(entry.key, cidr);
-      if (wanted.has(key)) continue;
+      if (wantedOnLinks.has(`${entry.namespaceIdentity}#${entry.ifindex}#${cidr}`)) continue;
       if (!present.has(`${entry.ifindex}#${cidr}`)) {
         ctx.originals.noteAddress(entry.namespaceIdentity, entry.ifindex, cidr, false);
         continue;
       }
       orphans.push({
-        key,
-        value: { interfaceKey: entry.key, cidr, noDad: false, goesWithLink: false },
+        key: addressItem(interfaceKey, cidr),
+        value: { interfaceKey, cidr, noDad: false, goesWithLink: false },
         metadata: { ifindex: entry.ifindex, namespaceId: entry.namespaceId },
         managed: true,
       });

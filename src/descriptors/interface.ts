@@ -10,7 +10,6 @@
 import {
   describeNamespace,
   namespaceId,
-  parseNamespaceId,
   type AutoTapInterface,
   type LinuxInterface,
   type VethInterface,
@@ -30,12 +29,11 @@ import {
   detachTap,
   isUnmarkedOwnLink,
   linkDifferences,
-  linkOriginal,
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
 import { ownedConfigName, tapTempNameOf } from './ownership.js';
-import { originalKey, type ForeignLinkType } from './originals.js';
+import { foreignLinksIn, foreignLinksNoLongerWanted, nsRefOf, recordOriginal } from './foreign-links.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
@@ -177,17 +175,17 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           return createDummy(ctx.label, value, view);
         case 'AUTO_TAP':
-          return rememberOriginal(
-            ctx,
-            key,
-            value.type,
-            await attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view),
+          return attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view, (link, original) =>
+            recordOriginal(ctx, key, 'AUTO_TAP', value, view, link, original),
           );
         case 'LOOPBACK':
         case 'EXISTING': {
-          const meta = await configureForeignLink(value, view);
+          const type = value.type;
+          const meta = await configureForeignLink(value, view, (link) =>
+            recordOriginal(ctx, key, type, value, view, link),
+          );
           ctx.noteForeignLink(view.id, meta.ifindex, key);
-          return rememberOriginal(ctx, key, value.type, meta);
+          return meta;
         }
       }
     },
@@ -223,13 +221,17 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             field: 'host_if_name',
           });
       }
+      // A link of others: the book learns what we are to set before we set it.
+      const original =
+        after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP'
+          ? recordOriginal(ctx, key, after.type, after, view, link, metadata.original)
+          : metadata.original;
       await applyLinkDifferences(view, link, wanted);
-      const updated =
-        metadata.hostIfName === after.hostIfName ? metadata : { ...metadata, hostIfName: after.hostIfName };
-      // Others' links found by a resync are configured here, not in create: the book learns them here.
-      return after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP'
-        ? rememberOriginal(ctx, key, after.type, updated)
-        : updated;
+      return {
+        ...metadata,
+        hostIfName: after.hostIfName,
+        ...(original ? { original } : {}),
+      };
     },
 
     async delete(engine, _key, value, metadata) {
@@ -335,79 +337,6 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
 }
 
 /**
- * The links of others we configure (EXISTING, LOOPBACK) bear no mark: they are found by host name
- * in their namespace. Found, they are not configured again (a restart writes nothing when they are
- * right), and a resync in a running agent keeps what they were before we configured them, so that
- * removing the item still undoes exactly what we set. After a restart, that comes from the book of
- * originals (originals.ts); a link the book does not know counts as it is now.
- */
-function foreignLinksIn(
-  ctx: LinuxContext,
-  engine: EngineView,
-  desired: readonly { key: string; value: LinuxInterface }[],
-): Retrieved<LinuxInterface, InterfaceMetadata>[] {
-  const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
-  for (const { key, value } of desired) {
-    if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK') continue;
-    const view = ctx.views.get(namespaceId(value.namespace));
-    const link = view?.links.get(value.hostIfName);
-    if (!view || !link) continue;
-    const previous = engine.metadata<InterfaceMetadata>(key);
-    const original =
-      previous?.ifindex === link.index && previous.namespaceIdentity === view.identity && previous.original
-        ? previous.original
-        : (ctx.originals.get(view.identity, link.index)?.original ?? linkOriginal(link));
-    const right = Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
-    ctx.noteForeignLink(view.id, link.index, key);
-    found.push({
-      key,
-      value: right ? value : { ...value, mtu: -1 },
-      metadata: foreignLinkMetadata(view, link, original),
-      managed: true,
-    });
-  }
-  return found;
-}
-
-/**
- * Links of others the book says we configured for an item the configuration no longer has (e.g.
- * deleted while the agent was down): reported, so that the engine removes them, which undoes what
- * we set. AUTO_TAPs are not here: they bear our mark, and are found by it. A recorded link that is
- * gone, or whose namespace is another one now, is forgotten.
- */
-function foreignLinksNoLongerWanted(
-  ctx: LinuxContext,
-  desired: readonly { key: string; value: LinuxInterface }[],
-  found: readonly Retrieved<LinuxInterface, InterfaceMetadata>[],
-): Retrieved<LinuxInterface, InterfaceMetadata>[] {
-  const entries = ctx.originals.all();
-  if (entries.length === 0) return [];
-  const wantedKeys = new Set(desired.map((d) => d.key));
-  const seen = new Set(found.map((f) => originalKey(f.metadata.namespaceIdentity, f.metadata.ifindex)));
-  const orphans: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
-  for (const entry of entries) {
-    if (entry.type === 'AUTO_TAP' || wantedKeys.has(entry.key)) continue;
-    const view = ctx.views.get(entry.namespaceId);
-    if (!view) continue; // not looked at in this resync
-    const link = view.identity === entry.namespaceIdentity ? view.links.get(entry.ifindex) : undefined;
-    if (!link || link.name !== entry.hostIfName) {
-      ctx.originals.forget(entry.namespaceIdentity, entry.ifindex);
-      continue;
-    }
-    if (seen.has(originalKey(entry.namespaceIdentity, entry.ifindex))) continue; // another item has it
-    const name = entry.key.slice(entry.key.lastIndexOf('/') + 1);
-    const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name };
-    orphans.push({
-      key: entry.key,
-      value: { ...common, type: entry.type, namespace: nsRefOf(view.id) },
-      metadata: foreignLinkMetadata(view, link, entry.original),
-      managed: true,
-    });
-  }
-  return orphans;
-}
-
-/**
  * A link of ours holding the name another of ours is to take, and itself to be renamed (names
  * shifted or traded in one change): it is given a temporary name now, and its own update renames
  * it on from there, whichever of the two runs first. False when the holder is not such a link.
@@ -424,45 +353,6 @@ async function moveAsideOurs(
   const temporary = `na-${holder.index.toString(36)}-${randomBytes(2).toString('hex')}`;
   await applyLinkDifferences(view, holder, { name: temporary });
   return true;
-}
-
-function foreignLinkMetadata(
-  view: NamespaceView,
-  link: Link,
-  original: NonNullable<InterfaceMetadata['original']>,
-): InterfaceMetadata {
-  return {
-    ifindex: link.index,
-    namespaceId: view.id,
-    namespaceIdentity: view.identity,
-    hostIfName: link.name,
-    owned: false,
-    original,
-  };
-}
-
-/**
- * Records what a link of others was before we configured it (or, when the book knows it from
- * before a restart, takes that): removal undoes our changes even after a restart.
- */
-function rememberOriginal(
-  ctx: LinuxContext,
-  key: string,
-  type: ForeignLinkType,
-  meta: InterfaceMetadata,
-): InterfaceMetadata {
-  const original = ctx.originals.get(meta.namespaceIdentity, meta.ifindex)?.original ?? meta.original;
-  if (!original) return meta;
-  ctx.originals.record({
-    key,
-    type,
-    namespaceId: meta.namespaceId,
-    namespaceIdentity: meta.namespaceIdentity,
-    ifindex: meta.ifindex,
-    hostIfName: meta.hostIfName,
-    original,
-  });
-  return { ...meta, original };
 }
 
 async function freshLinkIsRight(
@@ -484,8 +374,4 @@ function orphanValue(name: string, link: Link, namespace: LinuxInterface['namesp
   if (link.kind === 'tun')
     return { ...common, type: 'AUTO_TAP', tap: { tempIfName: tapTempNameOf(link.alias) ?? link.name } };
   return { ...common, type: 'DUMMY' };
-}
-
-function nsRefOf(id: string): LinuxInterface['namespace'] {
-  return parseNamespaceId(id) ?? { kind: 'default' };
 }

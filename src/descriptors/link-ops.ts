@@ -2,11 +2,12 @@
  * The kernel side of interfaces: what each interface type does to links, through the netlink handle
  * of the namespace. No engine knowledge here; the descriptors decide when to call what.
  */
-import { NetlinkError, type Link, type LinkAttributes } from '../netlink/index.js';
+import { NetlinkError, type Link, type LinkAttributes, type NetlinkHandle } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownedGroup, ownerAlias } from './ownership.js';
 import { InterfaceNotFoundError } from './errors.js';
+import type { LinkOriginal } from './originals.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
 export interface InterfaceMetadata {
@@ -20,7 +21,7 @@ export interface InterfaceMetadata {
   /** VETH pair creator: the other end's ifindex as the kernel reported it at creation, and when. */
   peerIndex?: { ifindex: number; at: number };
   /** For EXISTING and AUTO_TAP: what the link was before we configured it, to undo on removal. */
-  original?: { mtu: number; mac?: string; up: boolean; name: string };
+  original?: LinkOriginal;
 }
 
 export function isGone(error: unknown): boolean {
@@ -204,16 +205,18 @@ export function linkOriginal(link: Link): NonNullable<InterfaceMetadata['origina
 }
 
 /**
- * Configures a link someone else made (EXISTING, LOOPBACK): remembers what it was, so that removing
- * the config undoes exactly what we set. No owner mark: we never delete it.
+ * Configures a link someone else made (EXISTING, LOOPBACK). `remember` records what it was before
+ * the first change (src/descriptors/foreign-links.ts), so that removing the config undoes exactly
+ * what we set, even after a restart. No owner mark: we never delete it.
  */
 export async function configureForeignLink(
   self: LinuxInterface,
   view: NamespaceView,
+  remember: (link: Link) => LinkOriginal,
 ): Promise<InterfaceMetadata> {
   const link = await findLink(view, self.hostIfName);
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
-  const original = linkOriginal(link);
+  const original = remember(link);
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, undefined));
   return { ...metadata(view, link, self.hostIfName, false), original };
 }
@@ -232,28 +235,36 @@ export async function restoreForeignLink(
 
 /**
  * AUTO_TAP: the TAP someone else made under a temporary name in our namespace is renamed and moved
- * into its namespace in one request, then configured there.
+ * into its namespace in one request, then configured there. What it was is remembered before the
+ * move (under the ifindex it keeps when that one is free there) and again after it, if it changed.
  */
 export async function attachTap(
   label: string,
   self: LinuxInterface & { tap: { tempIfName: string } },
   ownView: NamespaceView,
   view: NamespaceView,
+  remember: (link: Link, original?: LinkOriginal) => LinkOriginal,
 ): Promise<InterfaceMetadata> {
   let link = await findLink(view, self.hostIfName);
-  let original: InterfaceMetadata['original'];
-  if (!link) {
+  let original: LinkOriginal;
+  if (link) {
+    original = remember(link);
+  } else {
     const tap = await findLink(ownView, self.tap.tempIfName);
     if (!tap) throw new InterfaceNotFoundError(self.tap.tempIfName, ownView.description, 'TAP');
     original = linkOriginal(tap);
+    // Recorded under the place it is going to, unless another link has that ifindex there.
+    const indexFree = view.id === ownView.id || !view.links.get(tap.index);
+    if (indexFree) remember({ ...tap, name: self.hostIfName }, original);
     if (tap.up) await ownView.handle.linkSetDown(tap.index);
     if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
     else await ownView.handle.linkSetNamespace(tap.index, view.filePath, self.hostIfName);
     link = await findLink(view, self.hostIfName);
     if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'TAP');
+    if (!indexFree || link.index !== tap.index) remember(link, original);
   }
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
-  return { ...metadata(view, link, self.hostIfName, false), ...(original ? { original } : {}) };
+  return { ...metadata(view, link, self.hostIfName, false), original };
 }
 
 /** Gives a TAP back: down, its temporary name again, in our own namespace, without our mark. */
@@ -266,14 +277,42 @@ export async function detachTap(
   if (!view) return;
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link) return;
-  const restore: LinkAttributes = { up: false, alias: '' };
-  if (meta.original) {
-    restore.mtu = meta.original.mtu;
-    if (meta.original.mac) restore.mac = meta.original.mac;
+  await giveTapBack(
+    view.handle,
+    link.index,
+    self.tap.tempIfName,
+    meta.original,
+    view.id === ownView.id ? 'here' : ownView,
+  );
+}
+
+/**
+ * Gives a TAP back to whoever made it: down, what it was (MTU, MAC), under its temporary name in our
+ * own namespace (`home`, or 'here' when it is there already). Our mark goes last, once it is home:
+ * a TAP that could not be moved (its temporary name taken meanwhile) still says it is ours, so it
+ * is tried again, and never goes with a namespace deleted under it.
+ */
+export async function giveTapBack(
+  handle: NetlinkHandle,
+  index: number,
+  tempName: string,
+  original: LinkOriginal | undefined,
+  home: Pick<NamespaceView, 'handle' | 'filePath'> | 'here',
+): Promise<void> {
+  const restore: LinkAttributes = { up: false };
+  if (original) {
+    restore.mtu = original.mtu;
+    if (original.mac) restore.mac = original.mac;
   }
-  await applyLinkDifferences(view, link, restore);
-  if (view.id === ownView.id) await view.handle.linkSetName(link.index, self.tap.tempIfName);
-  else await view.handle.linkSetNamespace(link.index, ownView.filePath, self.tap.tempIfName);
+  await handle.linkSet(index, restore);
+  if (home === 'here') {
+    await handle.linkSetName(index, tempName);
+    await handle.linkSet(index, { alias: '' });
+    return;
+  }
+  await handle.linkSetNamespace(index, home.filePath, tempName);
+  const moved = await home.handle.linkGet(tempName);
+  if (moved) await home.handle.linkSet(moved.index, { alias: '' });
 }
 
 /** Deletes a link we made; a link (or namespace) already gone counts as done. */

@@ -3,6 +3,8 @@
  * namespace the configuration references as it becomes available, and feeds the engine with
  * facts (namespaces, links, gateways) and with drift (managed things changed by someone else).
  */
+import { existsSync } from 'node:fs';
+import { namedNamespacePath } from './named-namespaces.js';
 import {
   describeNamespace,
   hostNameClaim,
@@ -184,7 +186,10 @@ export class LinuxPlugin {
     for (const ref of refs) unique.set(namespaceId(ref), ref);
     for (const entry of this.ctx.originals.all()) {
       const ref = unique.has(entry.namespaceId) ? undefined : parseNamespaceId(entry.namespaceId);
-      if (ref) unique.set(entry.namespaceId, ref);
+      if (ref?.kind === 'named' && !existsSync(namedNamespacePath(ref.name))) {
+        // Gone (a namespace made again under its name is another one): nothing to give back.
+        this.ctx.originals.forget(entry.namespaceIdentity, entry.ifindex);
+      } else if (ref) unique.set(entry.namespaceId, ref);
     }
     this.tracker.setReferences([...unique.values()]);
   }

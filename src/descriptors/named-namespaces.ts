@@ -14,6 +14,8 @@ import {
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
+import { giveTapBack } from './link-ops.js';
+import { trustedEntry } from './foreign-links.js';
 import { ALIAS_PREFIX, ownedConfigName, tapTempNameOf } from './ownership.js';
 
 export const NETNS_DIR = NAMED_NAMESPACE_DIR;
@@ -125,13 +127,9 @@ async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
   await withHandle(name, async (handle) => {
     for (const link of await handle.linkList()) {
       if (link.kind !== 'tun' || ownedConfigName(ctx.label, link.alias) === undefined) continue;
-      const original = ctx.originals.get(identity, link.index)?.original;
-      await handle.linkSet(link.index, {
-        up: false,
-        alias: '',
-        ...(original ? { mtu: original.mtu, ...(original.mac ? { mac: original.mac } : {}) } : {}),
-      });
-      await handle.linkSetNamespace(link.index, home.filePath, tapTempNameOf(link.alias) ?? link.name);
+      const temp = tapTempNameOf(link.alias) ?? link.name;
+      // A failure stops the namespace's deletion: it is tried again, the TAP still marked ours.
+      await giveTapBack(handle, link.index, temp, trustedEntry(ctx, identity, link)?.original, home);
       ctx.originals.forget(identity, link.index);
     }
   });

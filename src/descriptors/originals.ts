@@ -28,6 +28,8 @@ export interface RecordedOriginal {
   /** The link's name while configured (its host name). */
   hostIfName: string;
   original: LinkOriginal;
+  /** What we set on it: the entry is believed only while the link still has it. */
+  set?: { mtu?: number; mac?: string; up?: boolean };
   /** Addresses we added to it (CIDR), to be taken off again. */
   addresses?: string[];
 }
@@ -58,12 +60,12 @@ export class MemoryOriginals implements OriginalsBook {
   }
 
   record(entry: RecordedOriginal): void {
-    // Configured again (e.g. after a restart): the addresses we added are still ours to take off.
-    const addresses = this.get(entry.namespaceIdentity, entry.ifindex)?.addresses;
-    this.entries.set(originalKey(entry.namespaceIdentity, entry.ifindex), {
-      ...entry,
-      ...(addresses?.length && !entry.addresses ? { addresses } : {}),
-    });
+    const key = originalKey(entry.namespaceIdentity, entry.ifindex);
+    const { addresses, ...rest } = entry;
+    const normalized = addresses?.length ? { ...rest, addresses } : rest;
+    // A resync records what it finds each time: the file is written only when something changed.
+    if (JSON.stringify(this.entries.get(key)) === JSON.stringify(normalized)) return;
+    this.entries.set(key, normalized);
     this.changed();
   }
 

@@ -67,6 +67,17 @@ test('etcd credentials: only the given authorities, and the client certificate w
       () => etcdCredentials(['10.0.0.1:2379'], { certFile: cert, keyFile: notPem }, {}),
       /--etcd-key .*\/x: no PEM "PRIVATE KEY" block/,
     );
+    const encrypted = file(
+      'enc.pem',
+      '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n',
+    );
+    assert.throws(
+      () => etcdCredentials(['10.0.0.1:2379'], { certFile: cert, keyFile: encrypted }, {}),
+      (error: Error & { code?: string; field?: string }) =>
+        /--etcd-key .*enc\.pem: the key is encrypted/.test(error.message) &&
+        error.code === 'ERR_ETCD_TLS_SETTING' &&
+        error.field === '--etcd-key',
+    );
     assert.throws(() => etcdCredentials(['10.0.0.1:2379'], { certFile: cert }, {}), /--etcd-cert needs/);
     // The client is not made when they are wrong.
     assert.throws(

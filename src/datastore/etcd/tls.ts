@@ -5,7 +5,7 @@
  * by option and file: a typo in a path must not look like an unreachable cluster.
  */
 import { readFileSync } from 'node:fs';
-import { DatastoreError } from '../errors.js';
+import { EtcdTlsSettingError } from '../errors.js';
 import { extraCaFile, rootsWithExtra, usualRoots } from './trust.js';
 import { etcdTlsProblems, type EtcdTlsOptions } from './tls-options.js';
 
@@ -28,7 +28,7 @@ export function etcdCredentials(
   env: NodeJS.ProcessEnv = process.env,
 ): EtcdCredentials | undefined {
   const problems = etcdTlsProblems(endpoints, tls);
-  if (problems.length > 0) throw new DatastoreError(`etcd: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new EtcdTlsSettingError(`etcd: ${problems.join('; ')}`);
   if (!tls.caFile && !tls.certFile) {
     // As before these options: https:// endpoints checked against the usual roots and the extra file.
     const extraCa = extraCaFile(endpoints, env);
@@ -49,19 +49,25 @@ export function etcdCredentials(
   return credentials;
 }
 
-/** A PEM file's bytes, after checking it holds a block of that kind (e.g. "PRIVATE KEY"). */
+/**
+ * A PEM file's bytes, after checking it holds a block of that kind (e.g. "PRIVATE KEY") and, for a
+ * key, that it is not encrypted (the client has no passphrase to give: the handshake would fail
+ * later, looking like an unreachable cluster).
+ */
 function readPemFile(file: string, option: string, block: string): Buffer {
+  const refuse = (why: string): never => {
+    throw new EtcdTlsSettingError(`etcd: ${option} ${file}: ${why}`, { field: option });
+  };
   let data: Buffer;
   try {
     data = readFileSync(file);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new DatastoreError(`etcd: ${option} ${file}: cannot read it (${reason})`);
+    return refuse(`cannot read it (${error instanceof Error ? error.message : String(error)})`);
   }
+  const text = data.toString('latin1');
   // "-----BEGIN PRIVATE KEY-----", "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN RSA PRIVATE KEY-----".
-  const begin = new RegExp(`-----BEGIN [A-Z ]*${block}-----`);
-  if (!begin.test(data.toString('latin1'))) {
-    throw new DatastoreError(`etcd: ${option} ${file}: no PEM "${block}" block in it`);
-  }
+  if (!new RegExp(`-----BEGIN [A-Z ]*${block}-----`).test(text)) refuse(`no PEM "${block}" block in it`);
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text))
+    refuse('the key is encrypted (give it unencrypted, readable by the agent only)');
   return data;
 }

@@ -20,6 +20,7 @@ import {
   isUp,
   link,
   linkOrFail,
+  pause,
   named,
   routes,
   TestAgent,
@@ -52,30 +53,75 @@ function existingAndLoopback(ns: string, loAddresses: string[] = []): [ItemKind,
   ];
 }
 
-function tapTestNames(): { temp: string; host: string; label: string; ns1: string } {
-  return { temp: `kt${hex(4)}`, host: `kh${hex(4)}`, label: `kt${hex(4)}`, ns1: `ktn${hex(4)}` };
+/**
+ * Agents of one label started one after another, as across restarts, sharing a book of originals
+ * in a file; a namespace ns1 made for them. Everything goes afterwards, whatever happened.
+ */
+async function restartLab(
+  run: (lab: { ns1: string; file: string; start: () => Promise<TestAgent> }) => Promise<void>,
+): Promise<void> {
+  const label = `kx${hex(4)}`;
+  const ns1 = `kxn${hex(4)}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
+  const file = FileOriginals.fileFor(dir, label);
+  const agents: TestAgent[] = [];
+  const start = async (): Promise<TestAgent> => {
+    const agent = await TestAgent.start({ label, originals: new FileOriginals(file) });
+    agents.push(agent);
+    return agent;
+  };
+  try {
+    ip(null, ['netns', 'add', ns1]);
+    await run({ ns1, file, start });
+  } finally {
+    for (const agent of agents) await agent.close();
+    ipTry(null, ['netns', 'del', ns1]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-/** A TAP made with `ip tuntap` under `temp`, attached as `host` in ns1 by an agent that then stops. */
-async function attachTapThenStop(
-  agents: TestAgent[],
-  label: string,
-  ns1: string,
-  temp: string,
-  host: string,
-): Promise<ReturnType<typeof linkOrFail>> {
-  ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-  const tap = example('linux-tap');
-  tap['namespace'] = named(ns1);
-  tap['host_if_name'] = host;
-  tap['tap'] = { temp_if_name: temp };
-  const first = await TestAgent.start({ label });
-  agents.push(first);
-  await first.replaceAll(['interface', 'tap1', tap]);
-  await first.waitConfigured(['interface', 'tap1']);
-  const attached = linkOrFail(ns1, host);
-  await first.close();
-  return attached;
+/**
+ * A TAP made with `ip tuntap`, attached in ns1 by an agent that then stops; `start` starts the next
+ * agent of the label, as after a restart. Everything goes afterwards, whatever happened (a TAP may
+ * end in our own namespace under its host name: see the test of one that cannot be given back).
+ */
+async function tapRestartLab(
+  namespace: 'made by the test' | 'made by the agent',
+  run: (lab: {
+    temp: string;
+    host: string;
+    ns1: string;
+    attached: ReturnType<typeof linkOrFail>;
+    start: () => Promise<TestAgent>;
+  }) => Promise<void>,
+): Promise<void> {
+  const [temp, host, label, ns1] = [`kt${hex(4)}`, `kh${hex(4)}`, `kt${hex(4)}`, `ktn${hex(4)}`];
+  const agents: TestAgent[] = [];
+  const start = async (): Promise<TestAgent> => {
+    const agent = await TestAgent.start({ label });
+    agents.push(agent);
+    return agent;
+  };
+  try {
+    if (namespace === 'made by the test') ip(null, ['netns', 'add', ns1]);
+    ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+    const tap = example('linux-tap');
+    tap['namespace'] = named(ns1);
+    tap['host_if_name'] = host;
+    tap['tap'] = { temp_if_name: temp };
+    const first = await start();
+    await first.replaceAll(['interface', 'tap1', tap]);
+    await first.waitConfigured(['interface', 'tap1']);
+    const attached = linkOrFail(ns1, host);
+    await first.close();
+    await run({ temp, host, ns1, attached, start });
+  } finally {
+    for (const agent of agents) await agent.close();
+    ipTry(null, ['link', 'del', temp]);
+    ipTry(null, ['link', 'del', host]);
+    ipTry(ns1, ['link', 'del', host]);
+    ipTry(null, ['netns', 'del', ns1]);
+  }
 }
 
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
@@ -252,17 +298,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
-  test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', async () => {
-    const { temp, host, label, ns1 } = tapTestNames();
-    const agents: TestAgent[] = [];
-    try {
-      ip(null, ['netns', 'add', ns1]);
-      const attached = await attachTapThenStop(agents, label, ns1, temp, host);
-
+  test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', () =>
+    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, start }) => {
       // The store lost the TAP meanwhile: the next agent starts without it (with another item in
       // the TAP's namespace: resync looks at the namespaces the configuration names).
-      const second = await TestAgent.start({ label });
-      agents.push(second);
+      const second = await start();
       await second.replaceAll([
         'interface',
         'lo1',
@@ -275,23 +315,12 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(back.ifalias ?? '', '', 'our mark is gone');
       });
       assert.equal(link(ns1, host), undefined);
-    } finally {
-      for (const agent of agents) await agent.close();
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(ns1, ['link', 'del', host]);
-      ipTry(null, ['netns', 'del', ns1]);
-    }
-  });
+    }));
 
-  test('AUTO_TAP and the named namespace we made for it both gone from the store while the agent was down: the TAP is given back first', async () => {
-    const { temp, host, label, ns1 } = tapTestNames();
-    const agents: TestAgent[] = [];
-    try {
-      // ns1 is made by the agent: ours to delete when nothing uses it.
-      const attached = await attachTapThenStop(agents, label, ns1, temp, host);
-
-      const second = await TestAgent.start({ label });
-      agents.push(second);
+  test('AUTO_TAP and the named namespace we made for it both gone from the store while the agent was down: the TAP is given back first', () =>
+    // ns1 is made by the agent: ours to delete when nothing uses it.
+    tapRestartLab('made by the agent', async ({ temp, ns1, attached, start }) => {
+      const second = await start();
       await second.replaceAll();
       await eventually(() => {
         const back = linkOrFail(null, temp);
@@ -301,12 +330,21 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       await eventually(() =>
         assert.ok(!ip(null, ['netns', 'list']).includes(ns1), 'the namespace we made is gone'),
       );
-    } finally {
-      for (const agent of agents) await agent.close();
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(null, ['netns', 'del', ns1]);
-    }
-  });
+    }));
+
+  test('a TAP that cannot be given back (its temporary name taken meanwhile) keeps our mark, and its namespace is not deleted', () =>
+    tapRestartLab('made by the agent', async ({ temp, host, ns1, attached, start }) => {
+      ip(null, ['link', 'add', temp, 'type', 'veth', 'peer', 'name', `${temp}p`]);
+      const second = await start();
+      await second.replaceAll();
+      await second.engine.idle();
+      await pause(300);
+      assert.ok(ip(null, ['netns', 'list']).includes(ns1), 'the namespace is still there');
+      // The kernel moves the TAP before it refuses the name: it may be home under its host name.
+      const kept = link(ns1, host) ?? linkOrFail(null, host);
+      assert.equal(kept.ifindex, attached.ifindex, 'the TAP is still there');
+      assert.match(kept.ifalias ?? '', new RegExp(`tap=${temp}`), 'still marked ours');
+    }));
 
   test('EXISTING: waits for the link, configures it; removal undoes MTU/up and never deletes it', () =>
     withAgent(1, async (agent, [ns1]) => {
@@ -340,18 +378,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       linkOrFail(ns1!, 'ex1');
     }));
 
-  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal restores the owner's MTU, also after the restart", async () => {
-    const label = `kx${hex(4)}`;
-    const ns1 = `kxn${hex(4)}`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
-    const book = (): FileOriginals => new FileOriginals(FileOriginals.fileFor(dir, label));
-    const agents: TestAgent[] = [];
-    const items = existingAndLoopback(ns1, ['10.4.0.1/32']);
-    try {
-      ip(null, ['netns', 'add', ns1]);
+  test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal restores the owner's MTU, also after the restart", () =>
+    restartLab(async ({ ns1, start }) => {
+      const items = existingAndLoopback(ns1, ['10.4.0.1/32']);
       ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
-      const first = await TestAgent.start({ label, originals: book() });
-      agents.push(first);
+      const first = await start();
       await first.replaceAll(...items);
       await first.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
       const configured = linkOrFail(ns1, 'ex0');
@@ -369,8 +400,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
 
       // A restart (another process: the book comes from its file): nothing written either, and
       // removal undoes our address and the MTU ex0 had before the first agent.
-      const second = await TestAgent.start({ label, originals: book() });
-      agents.push(second);
+      const second = await start();
       const restart = await second.replaceAll(...items);
       await second.engine.idle();
       assert.equal(writes([restart]), 0, 'a restart writes nothing');
@@ -380,25 +410,13 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.deepEqual(addresses(ns1, 'ex0'), [], 'our address removed');
         assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600, "the owner's MTU, known from before the restart");
       });
-    } finally {
-      for (const agent of agents) await agent.close();
-      ipTry(null, ['netns', 'del', ns1]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('EXISTING removed from the configuration while the agent was down: undone at the restart (MTU, up, our address); the book empties', async () => {
-    const label = `kx${hex(4)}`;
-    const ns1 = `kxn${hex(4)}`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'kx-state-'));
-    const file = FileOriginals.fileFor(dir, label);
-    const agents: TestAgent[] = [];
-    const [ex, loop] = existingAndLoopback(ns1);
-    try {
-      ip(null, ['netns', 'add', ns1]);
+  test('EXISTING removed from the configuration while the agent was down: undone at the restart (MTU, up, our address); the book empties', () =>
+    restartLab(async ({ ns1, file, start }) => {
+      const [ex, loop] = existingAndLoopback(ns1);
       ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
-      const first = await TestAgent.start({ label, originals: new FileOriginals(file) });
-      agents.push(first);
+      const first = await start();
       await first.replaceAll(ex!, loop!);
       await first.waitConfigured(['interface', 'ex'], ['interface', 'loop']);
       assert.equal(linkOrFail(ns1, 'ex0').mtu, 1400);
@@ -408,8 +426,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       await first.close();
 
       // The store lost ex meanwhile (the loopback item keeps the namespace looked at).
-      const second = await TestAgent.start({ label, originals: new FileOriginals(file) });
-      agents.push(second);
+      const second = await start();
       await second.replaceAll(loop!);
       await eventually(() => {
         const restored = linkOrFail(ns1, 'ex0');
@@ -419,12 +436,52 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
       await second.del(['interface', 'loop']);
       await eventually(() => assert.equal(existsSync(file), false, 'nothing left to undo: no book'));
-    } finally {
-      for (const agent of agents) await agent.close();
-      ipTry(null, ['netns', 'del', ns1]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
+
+  test('while the agent was down: EXISTING given another host name is undone on the old link; one reconfigured by someone else is left alone', () =>
+    restartLab(async ({ ns1, file, start }) => {
+      const existing = (name: string, host: string, address: string): [ItemKind, string, unknown] => [
+        'interface',
+        name,
+        {
+          name,
+          type: 'EXISTING',
+          enabled: true,
+          host_if_name: host,
+          mtu: 1400,
+          namespace: named(ns1),
+          ip_addresses: [address],
+        },
+      ];
+      for (const [a, b] of [
+        ['ex0', 'ex1'],
+        ['ey0', 'ey1'],
+        ['ez0', 'ez1'],
+      ] as const)
+        ip(ns1, ['link', 'add', a, 'mtu', '1600', 'type', 'veth', 'peer', 'name', b]);
+      const first = await start();
+      await first.replaceAll(existing('ex', 'ex0', '10.3.0.1/24'), existing('ey', 'ey0', '10.3.1.1/24'));
+      await first.waitConfigured(['interface', 'ex'], ['interface', 'ey']);
+      await first.close();
+
+      // Meanwhile: ex names ez0 now; someone gives ey0 another MTU, and ey is deleted.
+      ip(ns1, ['link', 'set', 'ey0', 'mtu', '1500']);
+      const second = await start();
+      await second.replaceAll(existing('ex', 'ez0', '10.3.0.1/24'));
+      await second.waitConfigured(['interface', 'ex']);
+      await eventually(() => {
+        const old = linkOrFail(ns1, 'ex0');
+        assert.equal(old.mtu, 1600, "ex0: the owner's MTU");
+        assert.equal(isUp(old), false);
+        assert.deepEqual(addresses(ns1, 'ex0'), [], 'ex0: our address taken off');
+      });
+      assert.equal(linkOrFail(ns1, 'ez0').mtu, 1400);
+      assert.deepEqual(addresses(ns1, 'ez0'), ['10.3.0.1/24']);
+      const ey = linkOrFail(ns1, 'ey0');
+      assert.equal(ey.mtu, 1500, 'not as we left it: not ours to undo');
+      assert.deepEqual(addresses(ns1, 'ey0'), ['10.3.1.1/24']);
+      assert.doesNotMatch(readFileSync(file, 'utf8'), /"ey0"|"ex0"/, 'both forgotten');
+    }));
 
   test('EXISTING and LOOPBACK changed by someone else: put back within a second', () =>
     withAgent(1, async (agent, [ns1]) => {

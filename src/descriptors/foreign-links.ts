@@ -1,0 +1,169 @@
+/**
+ * The links of others we configure (EXISTING, LOOPBACK, an AUTO_TAP's TAP) bear no mark of ours:
+ * what each was before we configured it is kept in the book of originals (originals.ts), written
+ * before the first change we make to it. A resync finds EXISTING and LOOPBACK links by host name;
+ * a restarted agent takes their originals from the book, and undoes what it set on links the book
+ * names that no item wants any more.
+ *
+ * The book is trusted for a link only while the link still has what we set on it (MTU, MAC, up): a
+ * namespace made again under a reused inode number, or a link someone else reconfigured since, is
+ * not undone from a stale entry.
+ */
+import { namespaceId, parseNamespaceId, type LinuxInterface } from '../model/index.js';
+import type { Link } from '../netlink/index.js';
+import type { LinuxContext } from './context.js';
+import type { EngineView, Retrieved } from './engine-contract.js';
+import { desiredLinkAttributes, linkDifferences, linkOriginal, type InterfaceMetadata } from './link-ops.js';
+import type { NamespaceView } from './namespace-views.js';
+import { originalKey, type ForeignLinkType, type LinkOriginal, type RecordedOriginal } from './originals.js';
+
+type Found = Retrieved<LinuxInterface, InterfaceMetadata>;
+
+export function nsRefOf(id: string): LinuxInterface['namespace'] {
+  return parseNamespaceId(id) ?? { kind: 'default' };
+}
+
+/** What configuring `value` sets on its link (and what a trusted book entry finds there). */
+function whatWeSet(value: LinuxInterface): RecordedOriginal['set'] {
+  const { up, mtu, mac } = desiredLinkAttributes(value, undefined);
+  return {
+    ...(up !== undefined ? { up } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
+    ...(mac ? { mac } : {}),
+  };
+}
+
+/** The book's entry for this link, if it can be believed: same name, and what we set still there. */
+export function trustedEntry(
+  ctx: LinuxContext,
+  namespaceIdentity: string,
+  link: Link,
+): RecordedOriginal | undefined {
+  const entry = ctx.originals.get(namespaceIdentity, link.index);
+  if (!entry || entry.hostIfName !== link.name) return undefined;
+  return Object.keys(linkDifferences(link, entry.set ?? {})).length === 0 ? entry : undefined;
+}
+
+/**
+ * Records, before we change it, what a link of others is (or what the book knew it was, when the
+ * book can be believed); returns the original removal gives back.
+ */
+export function recordOriginal(
+  ctx: LinuxContext,
+  key: string,
+  type: ForeignLinkType,
+  value: LinuxInterface,
+  view: NamespaceView,
+  link: Link,
+  /** What this run knows it was (its metadata), when the book cannot say. */
+  known?: LinkOriginal,
+): LinkOriginal {
+  const believed = trustedEntry(ctx, view.identity, link);
+  const original = believed?.original ?? known ?? linkOriginal(link);
+  ctx.originals.record({
+    key,
+    type,
+    namespaceId: view.id,
+    namespaceIdentity: view.identity,
+    ifindex: link.index,
+    hostIfName: value.hostIfName,
+    original,
+    set: whatWeSet(value),
+    // Addresses we added stay ours to take off only while the entry is believed.
+    addresses: believed?.addresses ?? [],
+  });
+  return original;
+}
+
+export function foreignLinkMetadata(
+  view: NamespaceView,
+  link: Link,
+  original: LinkOriginal,
+): InterfaceMetadata {
+  return {
+    ifindex: link.index,
+    namespaceId: view.id,
+    namespaceIdentity: view.identity,
+    hostIfName: link.name,
+    owned: false,
+    original,
+  };
+}
+
+/**
+ * The EXISTING and LOOPBACK links the configuration wants, found by host name. Found, they are not
+ * configured again (a restart writes nothing when they are right), and removing the item still
+ * undoes exactly what we set: the original comes from this run's metadata, else from the book.
+ */
+export function foreignLinksIn(
+  ctx: LinuxContext,
+  engine: EngineView,
+  desired: readonly { key: string; value: LinuxInterface }[],
+): Found[] {
+  const found: Found[] = [];
+  for (const { key, value } of desired) {
+    if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK') continue;
+    const view = ctx.views.get(namespaceId(value.namespace));
+    const link = view?.links.get(value.hostIfName);
+    if (!view || !link) continue;
+    const previous = engine.metadata<InterfaceMetadata>(key);
+    const right = Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
+    const original =
+      previous?.ifindex === link.index && previous.namespaceIdentity === view.identity && previous.original
+        ? previous.original
+        : recordOriginal(ctx, key, value.type, value, view, link);
+    ctx.noteForeignLink(view.id, link.index, key);
+    found.push({
+      key,
+      value: right ? value : { ...value, mtu: -1 },
+      metadata: foreignLinkMetadata(view, link, original),
+      managed: true,
+    });
+  }
+  return found;
+}
+
+/**
+ * Links of others the book says we configured and that no item wants now (deleted, or given
+ * another host name, while the agent was down): reported so that the engine removes them, which
+ * undoes what we set. An entry whose key an item still has (for another link) is reported under a
+ * key of its own. AUTO_TAPs are not here: they bear our mark and are found by it. An entry that
+ * cannot be believed any more (link gone, renamed or reconfigured, namespace another one) is
+ * forgotten.
+ */
+export function foreignLinksNoLongerWanted(
+  ctx: LinuxContext,
+  desired: readonly { key: string }[],
+  found: readonly Found[],
+): Found[] {
+  const entries = ctx.originals.all();
+  if (entries.length === 0) return [];
+  const wantedKeys = new Set(desired.map((d) => d.key));
+  const taken = new Set(found.map((f) => originalKey(f.metadata.namespaceIdentity, f.metadata.ifindex)));
+  const orphans: Found[] = [];
+  for (const entry of entries) {
+    if (entry.type === 'AUTO_TAP' || taken.has(originalKey(entry.namespaceIdentity, entry.ifindex))) continue;
+    const view = ctx.views.get(entry.namespaceId);
+    if (!view) continue; // not looked at in this resync
+    const link = view.identity === entry.namespaceIdentity ? view.links.get(entry.ifindex) : undefined;
+    if (!link || !trustedEntry(ctx, view.identity, link)) {
+      ctx.originals.forget(entry.namespaceIdentity, entry.ifindex);
+      continue;
+    }
+    const key = orphanKey(entry, (k) => wantedKeys.has(k));
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name };
+    orphans.push({
+      key,
+      value: { ...common, type: entry.type, namespace: nsRefOf(view.id) },
+      metadata: foreignLinkMetadata(view, link, entry.original),
+      managed: true,
+    });
+  }
+  return orphans;
+}
+
+/** The key a link of others no item wants is removed under (see foreignLinksNoLongerWanted). */
+export function orphanKey(entry: RecordedOriginal, isWanted: (key: string) => boolean): string {
+  return isWanted(entry.key) ? `${entry.key}.was-${entry.hostIfName}-${entry.ifindex}` : entry.key;
+}
