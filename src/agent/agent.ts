@@ -285,6 +285,10 @@ export class Agent {
     }
     await firstRead;
     this.publisher.start();
+    // States change with the kernel's link events and with the items' statuses: published soon.
+    const publisher = this.publisher;
+    this.plugin.views.on('links', () => publisher.changed());
+    this.engine.onStatus(() => publisher.changed());
     logger.info('started');
   }
 

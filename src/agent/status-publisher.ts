@@ -1,7 +1,9 @@
 /**
  * Publishes what the kernel reports for each managed interface (ifindex, oper state, MAC, MTU,
- * counters) under /vnf-agent/<label>/linux/status/v1/interface/<name>, at most every few seconds
- * and only when something changed. The seeds' agent had "no notifications and statistics yet".
+ * counters) under /vnf-agent/<label>/linux/status/v1/interface/<name>, only what changed. A change
+ * of state (a link up or down, renamed, another MTU or MAC; an interface configured or removed) is
+ * published within a second of the kernel's event; counters, which move all the time, every
+ * interval (a few seconds). The seeds' agent had "no notifications and statistics yet".
  */
 import { interfaceStatusKey, interfaceStatusPrefix, type LinuxInterface } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
@@ -20,11 +22,19 @@ const SLICE = 25;
 const PAUSE_MS = 5;
 const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, PAUSE_MS));
 
+/** A change of state is published this long after it, and publications of changes are this far apart at least. */
+const CHANGE_DELAY_MS = 100;
+const CHANGE_GAP_MS = 1000;
+
 export class InterfaceStatePublisher {
   /** What the datastore holds under our status prefix: read once, then kept as we write. */
   private readonly published = new Map<string, string>();
   private loaded = false;
   private timer: NodeJS.Timeout | undefined;
+  private changeTimer: NodeJS.Timeout | undefined;
+  private lastChangePublish = 0;
+  /** A change came while a publication was running: publish again after it. */
+  private changedMeanwhile = false;
   private running = false;
 
   constructor(
@@ -38,6 +48,25 @@ export class InterfaceStatePublisher {
   start(): void {
     this.timer = setInterval(() => void this.publish(), this.intervalMs);
     this.timer.unref();
+  }
+
+  /**
+   * Something may have changed the state of an interface (a link event, an item's status): it is
+   * published soon, without refreshing counters. Cheap to call for every event.
+   */
+  changed(): void {
+    if (!this.timer || this.changeTimer) return;
+    if (this.running) {
+      this.changedMeanwhile = true;
+      return;
+    }
+    const delay = Math.max(CHANGE_DELAY_MS, this.lastChangePublish + CHANGE_GAP_MS - Date.now());
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.lastChangePublish = Date.now();
+      void this.publish({ counters: false });
+    }, delay);
+    this.changeTimer.unref();
   }
 
   /** The current state of every applied interface, from the link registries (no request). */
@@ -72,9 +101,14 @@ export class InterfaceStatePublisher {
     };
   }
 
-  async publish(): Promise<void> {
-    if (this.running) return;
+  async publish(options: { counters: boolean } = { counters: true }): Promise<void> {
+    if (this.running) {
+      // A change is published after this run; a round of counters that finds one running is skipped.
+      if (!options.counters) this.changedMeanwhile = true;
+      return;
+    }
     this.running = true;
+    this.changedMeanwhile = false;
     try {
       if (!this.loaded) {
         // What an earlier run left: states still right are not written again, and those of
@@ -86,7 +120,7 @@ export class InterfaceStatePublisher {
       // The registries follow every link's state from events, but not its counters: refresh those
       // first, one namespace at a time, with stats dumps (a link dump of thousands of links held
       // the event loop for tens of milliseconds every interval).
-      for (const view of this.views.all()) {
+      for (const view of options.counters ? this.views.all() : []) {
         try {
           await view.links.refreshStatistics();
         } catch {
@@ -132,10 +166,14 @@ export class InterfaceStatePublisher {
       // The store may be unreachable; the next round tries again.
     } finally {
       this.running = false;
+      if (this.changedMeanwhile) this.changed();
     }
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.changeTimer) clearTimeout(this.changeTimer);
+    this.timer = undefined;
+    this.changeTimer = undefined;
   }
 }

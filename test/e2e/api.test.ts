@@ -95,7 +95,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       assert.deepEqual(got.value, pair.veth1);
       const listed = await agent.json<{ key: string }[]>(
         'GET',
-        `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/`)}`,
+        `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/linux/config/`)}`,
       );
       assert.deepEqual(listed.map((e) => e.key).sort(), [pair.key1, pair.key2]);
       const none = await agent.json<unknown[]>(

@@ -1,0 +1,60 @@
+/**
+ * State publishing on change: with counters published only every minute, a change of an
+ * interface's state (its peer set down: oper state lower-layer-down; another MTU) still reaches
+ * the datastore within a couple of seconds of the kernel's event.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { SqliteStore } from '../../src/datastore/index.js';
+import { configKey, interfaceStatusKey } from '../../src/model/index.js';
+import { eventually, ip, ipTry, skipUnlessRoot } from '../helpers/kernel.js';
+import { AgentProcess, tag } from '../helpers/agent.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'status-changes-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('interface state published on change', { skip: skipUnlessRoot() }, () => {
+  test('a link event reaches the status key long before the next round of counters', async () => {
+    const label = `stc${tag()}`;
+    const ns = `stcn${tag()}`;
+    const file = path.join(dir, `${label}.db`);
+    const store = new SqliteStore({ file });
+    const statusKey = interfaceStatusKey(label, 'ex');
+    const published = async (): Promise<{ operState: string; mtu: number } | undefined> => {
+      const kv = await store.get(statusKey);
+      return kv ? (JSON.parse(kv.value) as { operState: string; mtu: number }) : undefined;
+    };
+    let agent: AgentProcess | undefined;
+    try {
+      ip(null, ['netns', 'add', ns]);
+      ip(ns, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+      ip(ns, ['link', 'set', 'ex1', 'up']);
+      await store.put(
+        configKey(label, 'interface', 'ex'),
+        JSON.stringify({
+          name: 'ex',
+          type: 'EXISTING',
+          enabled: true,
+          host_if_name: 'ex0',
+          namespace: { type: 'NAMED_NS', name: ns },
+        }),
+      );
+      agent = await AgentProcess.start({ label, store: file, statusIntervalMs: 60_000 });
+      await eventually(async () => assert.equal((await published())?.operState, 'up'), 5000);
+
+      const changedAt = Date.now();
+      ip(ns, ['link', 'set', 'ex1', 'down']);
+      await eventually(async () => assert.equal((await published())?.operState, 'lowerlayerdown'), 5000);
+      ip(ns, ['link', 'set', 'ex0', 'mtu', '1400']);
+      await eventually(async () => assert.equal((await published())?.mtu, 1400), 5000);
+      assert.ok(Date.now() - changedAt < 10_000, 'well before the minute of the counters');
+    } finally {
+      await agent?.stop();
+      store.close();
+      ipTry(null, ['netns', 'del', ns]);
+    }
+  });
+});
