@@ -284,6 +284,7 @@ export class Agent {
       logger.info({ address: this.api.address }, 'HTTP API listening');
     }
     await firstRead;
+    if (this.stopped) return; // stopped while starting: nothing more to start
     this.publisher.start();
     // States change with the kernel's link events and with the items' statuses: published soon.
     const publisher = this.publisher;

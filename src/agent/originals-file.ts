@@ -48,6 +48,7 @@ export class FileOriginals extends MemoryOriginals {
   private readonly bootId: string;
   /** False once the file must not be written (it could not be read, or is not to be trusted). */
   private persist = true;
+  private writeQueued = false;
 
   constructor(
     readonly file: string,
@@ -62,8 +63,18 @@ export class FileOriginals extends MemoryOriginals {
     return path.join(stateDir, `${label}.originals.json`);
   }
 
+  /** Several changes of one turn of the event loop are one write (queued before any request of it). */
   protected override changed(): void {
-    if (!this.persist) return;
+    if (!this.persist || this.writeQueued) return;
+    this.writeQueued = true;
+    queueMicrotask(() => {
+      this.writeQueued = false;
+      this.write();
+    });
+  }
+
+  private write(): void {
+    let temporary: string | undefined;
     try {
       if (this.entries.size === 0) {
         rmSync(this.file, { force: true });
@@ -72,7 +83,7 @@ export class FileOriginals extends MemoryOriginals {
       const dir = path.dirname(this.file);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const text = JSON.stringify({ format: FORMAT, bootId: this.bootId, links: this.all() }, null, 2) + '\n';
-      const temporary = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
+      temporary = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
       // O_EXCL: a new file of ours, never one (or a link) someone put there.
       const fd = openSync(temporary, 'wx', 0o600);
       try {
@@ -82,8 +93,10 @@ export class FileOriginals extends MemoryOriginals {
         closeSync(fd);
       }
       renameSync(temporary, this.file);
+      temporary = undefined;
       syncDirectory(dir);
     } catch (error) {
+      if (temporary) rmSync(temporary, { force: true });
       this.options.onError?.(`cannot write ${this.file}`, error);
     }
   }

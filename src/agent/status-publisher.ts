@@ -35,6 +35,8 @@ export class InterfaceStatePublisher {
   private lastChangePublish = 0;
   /** A change came while a publication was running: publish again after it. */
   private changedMeanwhile = false;
+  /** The interval's round of counters came while a publication was running. */
+  private countersMeanwhile = false;
   private running = false;
 
   constructor(
@@ -48,6 +50,9 @@ export class InterfaceStatePublisher {
   start(): void {
     this.timer = setInterval(() => void this.publish(), this.intervalMs);
     this.timer.unref();
+    // Not in the first second: a restart's events would have it compare every state while the
+    // resync's last statuses are still being read.
+    this.lastChangePublish = Date.now();
   }
 
   /**
@@ -103,12 +108,15 @@ export class InterfaceStatePublisher {
 
   async publish(options: { counters: boolean } = { counters: true }): Promise<void> {
     if (this.running) {
-      // A change is published after this run; a round of counters that finds one running is skipped.
-      if (!options.counters) this.changedMeanwhile = true;
+      // Done after this run: a change soon, a round of counters at once (not skipped: a steady
+      // stream of changes would starve the counters).
+      if (options.counters) this.countersMeanwhile = true;
+      else this.changedMeanwhile = true;
       return;
     }
     this.running = true;
     this.changedMeanwhile = false;
+    this.countersMeanwhile = false;
     try {
       if (!this.loaded) {
         // What an earlier run left: states still right are not written again, and those of
@@ -166,7 +174,8 @@ export class InterfaceStatePublisher {
       // The store may be unreachable; the next round tries again.
     } finally {
       this.running = false;
-      if (this.changedMeanwhile) this.changed();
+      if (this.countersMeanwhile && this.timer) void this.publish();
+      else if (this.changedMeanwhile) this.changed();
     }
   }
 

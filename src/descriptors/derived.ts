@@ -56,7 +56,12 @@ export function addressDescriptor(
       // On a link of others: the book of originals keeps it (before it is added), to be taken off
       // even after a restart.
       if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
-      await addAddress(view, meta.ifindex, value.cidr, value.noDad);
+      try {
+        await addAddress(view, meta.ifindex, value.cidr, value.noDad);
+      } catch (error) {
+        if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
+        throw error;
+      }
       return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
     },
     async delete(engine, _key, value, meta) {

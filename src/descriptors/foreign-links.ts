@@ -5,9 +5,9 @@
  * a restarted agent takes their originals from the book, and undoes what it set on links the book
  * names that no item wants any more.
  *
- * The book is trusted for a link only while the link still has what we set on it (MTU, MAC, up): a
- * namespace made again under a reused inode number, or a link someone else reconfigured since, is
- * not undone from a stale entry.
+ * The book is believed for a link only while each attribute we set on it (MTU, MAC, up) is what we
+ * set or what it was: a namespace made again under a reused inode number, or a link someone else
+ * reconfigured since, is not undone from a stale entry.
  */
 import { namespaceId, parseNamespaceId, type LinuxInterface } from '../model/index.js';
 import type { Link } from '../netlink/index.js';
@@ -33,15 +33,32 @@ function whatWeSet(value: LinuxInterface): RecordedOriginal['set'] {
   };
 }
 
-/** The book's entry for this link, if it can be believed: same name, and what we set still there. */
+/**
+ * The book's entry for this link, if it can be believed: same name, and each attribute we set is
+ * either what we set or what it was before (a change under way, or undone) — not a third value,
+ * which means someone else has configured it since, or it is another link in a namespace made again.
+ */
 export function trustedEntry(
   ctx: LinuxContext,
   namespaceIdentity: string,
   link: Link,
 ): RecordedOriginal | undefined {
+  const entry = sameLinkEntry(ctx, namespaceIdentity, link);
+  if (!entry) return undefined;
+  const { set = {}, original } = entry;
+  const ours = (key: 'mtu' | 'mac' | 'up'): boolean =>
+    set[key] === undefined || link[key] === set[key] || link[key] === original[key];
+  return ours('mtu') && ours('mac') && ours('up') ? entry : undefined;
+}
+
+/** The book's entry for this link by place and name, believed or not. */
+function sameLinkEntry(
+  ctx: LinuxContext,
+  namespaceIdentity: string,
+  link: Link,
+): RecordedOriginal | undefined {
   const entry = ctx.originals.get(namespaceIdentity, link.index);
-  if (!entry || entry.hostIfName !== link.name) return undefined;
-  return Object.keys(linkDifferences(link, entry.set ?? {})).length === 0 ? entry : undefined;
+  return entry?.hostIfName === link.name ? entry : undefined;
 }
 
 /**
@@ -55,11 +72,11 @@ export function recordOriginal(
   value: LinuxInterface,
   view: NamespaceView,
   link: Link,
-  /** What this run knows it was (its metadata), when the book cannot say. */
+  /** What this run knows it was (its metadata): it has the last word. */
   known?: LinkOriginal,
 ): LinkOriginal {
-  const believed = trustedEntry(ctx, view.identity, link);
-  const original = believed?.original ?? known ?? linkOriginal(link);
+  const believed = known ? undefined : trustedEntry(ctx, view.identity, link);
+  const original = known ?? believed?.original ?? linkOriginal(link);
   ctx.originals.record({
     key,
     type,
@@ -69,8 +86,8 @@ export function recordOriginal(
     hostIfName: value.hostIfName,
     original,
     set: whatWeSet(value),
-    // Addresses we added stay ours to take off only while the entry is believed.
-    addresses: believed?.addresses ?? [],
+    // Addresses we added to this link stay ours to take off.
+    addresses: sameLinkEntry(ctx, view.identity, link)?.addresses ?? [],
   });
   return original;
 }

@@ -256,6 +256,8 @@ export async function attachTap(
     // Recorded under the place it is going to, unless another link has that ifindex there.
     const indexFree = view.id === ownView.id || !view.links.get(tap.index);
     if (indexFree) remember({ ...tap, name: self.hostIfName }, original);
+    // Our mark first (it goes along with the move): a TAP of ours is never taken for someone else's.
+    await ownView.handle.linkSet(tap.index, { alias: desiredLinkAttributes(self, label).alias ?? '' });
     if (tap.up) await ownView.handle.linkSetDown(tap.index);
     if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
     else await ownView.handle.linkSetNamespace(tap.index, view.filePath, self.hostIfName);

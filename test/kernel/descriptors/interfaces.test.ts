@@ -483,6 +483,30 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.doesNotMatch(readFileSync(file, 'utf8'), /"ey0"|"ex0"/, 'both forgotten');
     }));
 
+  test("an EXISTING's MTU changed in the store while the agent was down: updated; removal still gives back the owner's MTU and takes our address off", () =>
+    restartLab(async ({ ns1, file, start }) => {
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      const [ex] = existingAndLoopback(ns1);
+      const first = await start();
+      await first.replaceAll(ex!);
+      await first.waitConfigured(['interface', 'ex']);
+      await first.close();
+
+      const second = await start();
+      const [kind, name, value] = ex!;
+      await second.replaceAll([kind, name, { ...(value as object), mtu: 1300 }]);
+      await second.waitConfigured(['interface', 'ex']);
+      assert.equal(linkOrFail(ns1, 'ex0').mtu, 1300);
+      await eventually(() =>
+        assert.match(readFileSync(file, 'utf8'), /10\.3\.0\.1\/24/, 'our address still known'),
+      );
+      await second.del(['interface', 'ex']);
+      await eventually(() => {
+        assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600);
+        assert.deepEqual(addresses(ns1, 'ex0'), []);
+      });
+    }));
+
   test('EXISTING and LOOPBACK changed by someone else: put back within a second', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);

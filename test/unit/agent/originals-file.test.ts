@@ -26,14 +26,17 @@ const entry: RecordedOriginal = {
   set: { up: true, mtu: 1400 },
 };
 
-function withDir(run: (dir: string) => void): void {
+async function withDir(run: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'originals-'));
   try {
-    run(dir);
+    await run(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Writes of one turn are one, made at its end. */
+const written = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const book = (file: string, told: string[] = [], bootId = 'boot-1'): FileOriginals =>
   new FileOriginals(file, {
@@ -42,15 +45,17 @@ const book = (file: string, told: string[] = [], bootId = 'boot-1'): FileOrigina
   });
 
 test('book of originals: kept in its file (mode 0600) across instances; no file once empty', () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const file = FileOriginals.fileFor(path.join(dir, 'state'), 'a');
     const first = book(file);
     assert.deepEqual(first.all(), []);
     assert.equal(existsSync(file), false, 'nothing recorded: no file');
     first.record(entry);
+    await written();
     assert.equal(statSync(file).mode & 0o777, 0o600);
     first.noteAddress(entry.namespaceIdentity, entry.ifindex, '10.3.0.1/24', true);
     first.noteAddress(entry.namespaceIdentity, 99, '10.3.0.2/24', true); // not a recorded link
+    await written();
     const second = book(file);
     assert.deepEqual(second.get(entry.namespaceIdentity, entry.ifindex), {
       ...entry,
@@ -58,16 +63,19 @@ test('book of originals: kept in its file (mode 0600) across instances; no file 
     });
     assert.equal(second.get(entry.namespaceIdentity, 8), undefined);
     second.noteAddress(entry.namespaceIdentity, entry.ifindex, '10.3.0.1/24', false);
+    await written();
     assert.deepEqual(book(file).get(entry.namespaceIdentity, entry.ifindex), entry);
     second.forget(entry.namespaceIdentity, entry.ifindex);
+    await written();
     assert.equal(existsSync(file), false);
     assert.deepEqual(readdirSync(path.dirname(file)), [], 'no temporary file left');
   }));
 
 test('book of originals: from another boot, not used; bad entries left out, the others kept', () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const file = FileOriginals.fileFor(dir, 'a');
     book(file).record(entry);
+    await written();
     const told: string[] = [];
     assert.deepEqual(book(file, told, 'boot-2').all(), []);
     assert.match(told.join(), /from another boot/);
@@ -80,7 +88,7 @@ test('book of originals: from another boot, not used; bad entries left out, the 
   }));
 
 test('book of originals: a file that cannot be used is set aside, told, and the book starts empty', () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const file = FileOriginals.fileFor(dir, 'a');
     const told: string[] = [];
     for (const text of ['{not json', '{"format":1,"links":[]}']) {
@@ -94,14 +102,16 @@ test('book of originals: a file that cannot be used is set aside, told, and the 
   }));
 
 test('book of originals: one others could have written is not read, nor overwritten', () =>
-  withDir((dir) => {
+  withDir(async (dir) => {
     const file = FileOriginals.fileFor(dir, 'a');
     book(file).record(entry);
+    await written();
     chmodSync(file, 0o666);
     const told: string[] = [];
     const untrusted = book(file, told);
     assert.deepEqual(untrusted.all(), []);
     assert.match(told.join(), /stays in memory: not owned by uid \d+, or writable by others \(mode 666\)/);
     untrusted.record({ ...entry, ifindex: 8 });
+    await written();
     assert.match(readFileSync(file, 'utf8'), /"ifindex": 7/, 'left as it was');
   }));
