@@ -288,8 +288,12 @@ export class Agent {
     this.publisher.start();
     // States change with the kernel's link events and with the items' statuses: published soon.
     const publisher = this.publisher;
-    this.plugin.views.on('links', () => publisher.changed());
-    this.engine.onStatus(() => publisher.changed());
+    this.plugin.views.on('links', (view, changes) => {
+      for (const change of changes) publisher.linkChanged(view.id, change.link.index);
+    });
+    this.engine.onStatus((changes) => {
+      for (const status of changes) if (status.descriptor === 'interface') publisher.itemChanged(status.key);
+    });
     logger.info('started');
   }
 

@@ -37,6 +37,9 @@ export class InterfaceStatePublisher {
   private changedMeanwhile = false;
   /** The interval's round of counters came while a publication was running. */
   private countersMeanwhile = false;
+  /** What changed since the last publication: links (`<namespace id>#<ifindex>`) and items (config keys). */
+  private readonly changedLinks = new Set<string>();
+  private readonly changedItems = new Set<string>();
   private running = false;
 
   constructor(
@@ -55,11 +58,23 @@ export class InterfaceStatePublisher {
     this.lastChangePublish = Date.now();
   }
 
+  /** A link changed (a kernel event): its interface's state is published soon. */
+  linkChanged(namespaceId: string, ifindex: number): void {
+    this.changedLinks.add(`${namespaceId}#${ifindex}`);
+    this.changed();
+  }
+
+  /** An interface item's status changed (configured, removed...): its state is published soon. */
+  itemChanged(key: string): void {
+    this.changedItems.add(key);
+    this.changed();
+  }
+
   /**
-   * Something may have changed the state of an interface (a link event, an item's status): it is
-   * published soon, without refreshing counters. Cheap to call for every event.
+   * Something may have changed the state of an interface: what changed is published soon, without
+   * refreshing counters. Cheap to call for every event.
    */
-  changed(): void {
+  private changed(): void {
     if (!this.timer || this.changeTimer) return;
     if (this.running) {
       this.changedMeanwhile = true;
@@ -135,17 +150,26 @@ export class InterfaceStatePublisher {
           // the namespace is going away: its interfaces' states go with it
         }
       }
+      // A publication of changes looks at what changed only; a round of counters at everything.
+      const links = new Set(this.changedLinks);
+      const items = new Set(this.changedItems);
+      this.changedLinks.clear();
+      this.changedItems.clear();
+      const everything = options.counters;
       // Each state is made where it is compared, in slices: made all at once (thousands of them),
       // they held the event loop for ~7 ms.
       const entries: { key: string; value: string }[] = [];
       const seen = new Set<string>();
       let sinceYield = 0;
       for (const item of this.engine.appliedItems('interface')) {
+        const meta = item.metadata as InterfaceMetadata;
+        if (!everything && !items.has(item.key) && !links.has(`${meta.namespaceId}#${meta.ifindex}`))
+          continue;
         if (++sinceYield === SLICE * 2) {
           sinceYield = 0;
           await pause();
         }
-        const state = this.stateOf(item.value as LinuxInterface, item.metadata as InterfaceMetadata);
+        const state = this.stateOf(item.value as LinuxInterface, meta);
         if (!state) continue;
         const key = interfaceStatusKey(this.label, state.name);
         seen.add(key);
@@ -163,7 +187,10 @@ export class InterfaceStatePublisher {
       }
       // Gone interfaces: one write for all of them (one per key was one fsync each: thousands of
       // them after a large configuration was removed).
-      const gone = [...this.published.keys()].filter((key) => !seen.has(key));
+      const candidates = everything
+        ? [...this.published.keys()]
+        : [...items].map((key) => interfaceStatusKey(this.label, key.slice(key.lastIndexOf('/') + 1)));
+      const gone = candidates.filter((key) => this.published.has(key) && !seen.has(key));
       for (let i = 0; i < gone.length; i += SLICE * 10) {
         if (i > 0) await pause();
         const slice = gone.slice(i, i + SLICE * 10);
