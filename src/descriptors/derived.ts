@@ -30,9 +30,14 @@ function lastSegment(key: string): string {
   return key.slice(key.lastIndexOf('/') + 1);
 }
 
-export function addressDescriptor(
-  ctx: LinuxContext,
-): LinuxDescriptor<AddressValue, { ifindex: number; namespaceId: string }> {
+export interface AddressMetadata {
+  ifindex: number;
+  namespaceId: string;
+  /** On a link of others, there before we asked for it: not ours to take off. */
+  theirs?: boolean;
+}
+
+export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressValue, AddressMetadata> {
   return {
     name: 'address',
     keyPrefix: ctx.prefix('interface'),
@@ -53,20 +58,30 @@ export function addressDescriptor(
       const meta = engine.metadata<InterfaceMetadata>(value.interfaceKey);
       const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
       if (!meta || !view) throw new Error(`interface ${lastSegment(value.interfaceKey)} is not applied`);
-      // On a link of others: the book of originals keeps it (before it is added), to be taken off
-      // even after a restart.
-      if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
+      const placed = { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
+      if (value.goesWithLink) {
+        await addAddress(view, meta.ifindex, value.cidr, value.noDad);
+        return placed;
+      }
+      // On a link of others: one there already is theirs (we only undo what we set); one we add is
+      // kept in the book of originals before it is added, to be taken off even after a restart.
+      const there = (await view.handle.addrList()).some(
+        (a) => a.index === meta.ifindex && addressCidr(a) === value.cidr,
+      );
+      if (there && !ctx.originals.get(view.identity, meta.ifindex)?.addresses?.includes(value.cidr))
+        return { ...placed, theirs: true };
+      ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
       try {
         await addAddress(view, meta.ifindex, value.cidr, value.noDad);
       } catch (error) {
-        if (!value.goesWithLink) ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
+        ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
         throw error;
       }
-      return { ifindex: meta.ifindex, namespaceId: meta.namespaceId };
+      return placed;
     },
     async delete(engine, _key, value, meta) {
       const view = ctx.views.get(meta.namespaceId);
-      if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
+      if (meta.theirs || ctx.linkGoingAway(engine, view, meta.ifindex)) return;
       await removeAddress(view, meta.ifindex, value.cidr);
       if (view && !value.goesWithLink)
         ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
@@ -100,10 +115,17 @@ export function addressDescriptor(
         for (const item of items) {
           wantedOnLinks.add(`${view.identity}#${meta.ifindex}#${item.value.cidr}`);
           if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
+            // On a link of others the book knows, an address it does not list as ours is theirs.
+            const book = item.value.goesWithLink ? undefined : ctx.originals.get(view.identity, meta.ifindex);
+            const theirs = book !== undefined && !(book.addresses ?? []).includes(item.value.cidr);
             found.push({
               key: item.key,
               value: item.value,
-              metadata: { ifindex: meta.ifindex, namespaceId: meta.namespaceId },
+              metadata: {
+                ifindex: meta.ifindex,
+                namespaceId: meta.namespaceId,
+                ...(theirs ? { theirs } : {}),
+              },
               managed: true,
             });
           }
@@ -126,8 +148,8 @@ async function addressesNoLongerWanted(
   engine: EngineView,
   wantedOnLinks: ReadonlySet<string>,
   presentIn: (view: NamespaceView) => Promise<Set<string>>,
-): Promise<Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[]> {
-  const orphans: Retrieved<AddressValue, { ifindex: number; namespaceId: string }>[] = [];
+): Promise<Retrieved<AddressValue, AddressMetadata>[]> {
+  const orphans: Retrieved<AddressValue, AddressMetadata>[] = [];
   for (const entry of ctx.originals.all()) {
     const view = ctx.views.get(entry.namespaceId);
     if (!entry.addresses?.length || !view || view.identity !== entry.namespaceIdentity) continue;

@@ -29,22 +29,24 @@ import {
   writes,
 } from './harness.js';
 
+/** A link someone else made (ex0 by default) as an EXISTING item of ns. */
+function existingItem(
+  ns: string,
+  extra: Record<string, unknown> = {},
+  name = 'ex',
+  host = 'ex0',
+): [ItemKind, string, unknown] {
+  return [
+    'interface',
+    name,
+    { name, type: 'EXISTING', enabled: true, host_if_name: host, namespace: named(ns), ...extra },
+  ];
+}
+
 /** ex0 (a link someone else made) as an EXISTING item, and the namespace's lo as a LOOPBACK one. */
 function existingAndLoopback(ns: string, loAddresses: string[] = []): [ItemKind, string, unknown][] {
   return [
-    [
-      'interface',
-      'ex',
-      {
-        name: 'ex',
-        type: 'EXISTING',
-        enabled: true,
-        host_if_name: 'ex0',
-        mtu: 1400,
-        namespace: named(ns),
-        ip_addresses: ['10.3.0.1/24'],
-      },
-    ],
+    existingItem(ns, { mtu: 1400, ip_addresses: ['10.3.0.1/24'] }),
     [
       'interface',
       'loop',
@@ -440,19 +442,8 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
 
   test('while the agent was down: EXISTING given another host name is undone on the old link; one reconfigured by someone else is left alone', () =>
     restartLab(async ({ ns1, file, start }) => {
-      const existing = (name: string, host: string, address: string): [ItemKind, string, unknown] => [
-        'interface',
-        name,
-        {
-          name,
-          type: 'EXISTING',
-          enabled: true,
-          host_if_name: host,
-          mtu: 1400,
-          namespace: named(ns1),
-          ip_addresses: [address],
-        },
-      ];
+      const existing = (name: string, host: string, address: string): [ItemKind, string, unknown] =>
+        existingItem(ns1, { mtu: 1400, ip_addresses: [address] }, name, host);
       for (const [a, b] of [
         ['ex0', 'ex1'],
         ['ey0', 'ey1'],
@@ -505,6 +496,29 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600);
         assert.deepEqual(addresses(ns1, 'ex0'), []);
       });
+    }));
+
+  test('an address the EXISTING link had before its item asked for it stays when the item goes, also after a restart; ours goes', () =>
+    restartLab(async ({ ns1, start }) => {
+      ip(ns1, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+      ip(ns1, ['addr', 'add', '10.3.0.1/24', 'dev', 'ex0']);
+      const item = existingItem(ns1, { ip_addresses: ['10.3.0.1/24', '10.3.0.9/24'] });
+      for (const restart of [false, true]) {
+        const first = await start();
+        await first.replaceAll(item);
+        await first.waitConfigured(['interface', 'ex']);
+        assert.deepEqual(addresses(ns1, 'ex0').sort(), ['10.3.0.1/24', '10.3.0.9/24']);
+        const remover = restart ? (await first.close(), await start()) : first;
+        if (restart) {
+          await remover.replaceAll(item);
+          await remover.waitConfigured(['interface', 'ex']);
+        }
+        await remover.del(['interface', 'ex']);
+        await eventually(() =>
+          assert.deepEqual(addresses(ns1, 'ex0'), ['10.3.0.1/24'], `restart: ${restart}`),
+        );
+        await remover.close();
+      }
     }));
 
   test('EXISTING and LOOPBACK changed by someone else: put back within a second', () =>
