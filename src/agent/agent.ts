@@ -18,6 +18,7 @@ import { AgentMetrics } from '../api/metrics.js';
 import { startApi, type ApiServer } from '../api/server.js';
 import { createLogger, RecentLines, type Logger } from './logger.js';
 import type { EtcdTlsOptions } from '../datastore/etcd/tls-options.js';
+import type { EtcdAuthOptions } from '../datastore/etcd/auth-options.js';
 import { ConfigSync } from './config-sync.js';
 import { FileOriginals } from './originals-file.js';
 import { AgentApiService } from './service.js';
@@ -29,6 +30,8 @@ export interface AgentOptions {
   etcd?: string[];
   /** TLS to etcd: `--etcd-ca`, `--etcd-cert`, `--etcd-key`. */
   etcdTls?: EtcdTlsOptions;
+  /** etcd's user and password: `--etcd-user`. */
+  etcdAuth?: EtcdAuthOptions;
   storeFile?: string;
   /**
    * Where the agent keeps what is its own to know across restarts (the book of originals, see
@@ -130,7 +133,10 @@ export class Agent {
     }
     this.store = await openDatastoreLazily({
       ...(options.etcd?.length ? { etcd: options.etcd } : {}),
-      ...(options.etcdTls ? { etcdOptions: { tls: options.etcdTls } } : {}),
+      etcdOptions: {
+        ...(options.etcdTls ? { tls: options.etcdTls } : {}),
+        ...(options.etcdAuth ? { auth: options.etcdAuth } : {}),
+      },
       ...(options.storeFile ? { file: options.storeFile } : {}),
       sqlite: { backgroundCheckpoints: true },
     });

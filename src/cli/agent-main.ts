@@ -1,7 +1,7 @@
 /**
  * bin/netns-agent: the daemon. Options also come from the environment (MICROSERVICE_LABEL for the
  * label, as the seeds' agent did; NETNS_AGENT_ETCD, NETNS_AGENT_ETCD_CA, NETNS_AGENT_ETCD_CERT,
- * NETNS_AGENT_ETCD_KEY, NETNS_AGENT_STORE, NETNS_AGENT_STATE_DIR, NETNS_AGENT_HTTP, NETNS_AGENT_TOKEN,
+ * NETNS_AGENT_ETCD_KEY, NETNS_AGENT_ETCD_USER, NETNS_AGENT_ETCD_PASSWORD(_FILE), NETNS_AGENT_STORE, NETNS_AGENT_STATE_DIR, NETNS_AGENT_HTTP, NETNS_AGENT_TOKEN,
  * NETNS_AGENT_LOG_LEVEL). For reliability tests only: NETNS_AGENT_FAULTS turns
  * on netlink fault injection (src/netlink/fault-injection.ts); unset, nothing is injected.
  */
@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
 import { etcdTlsFromOptions, etcdTlsProblems } from '../datastore/etcd/tls-options.js';
+import { etcdAuthFromOptions, etcdAuthProblems } from '../datastore/etcd/auth-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 
@@ -36,6 +37,16 @@ const program = new Command('netns-agent')
     env.NETNS_AGENT_ETCD_CERT,
   )
   .option('--etcd-key <file>', 'PEM private key of --etcd-cert', env.NETNS_AGENT_ETCD_KEY)
+  .option(
+    '--etcd-user <name>',
+    "etcd user (etcd's auth); its password from NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file",
+    env.NETNS_AGENT_ETCD_USER,
+  )
+  .option(
+    '--etcd-password-file <file>',
+    'file holding the password of --etcd-user',
+    env.NETNS_AGENT_ETCD_PASSWORD_FILE,
+  )
   .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
   .option(
     '--state-dir <dir>',
@@ -71,6 +82,8 @@ const opts = program.opts<{
   etcdCa?: string;
   etcdCert?: string;
   etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
   store?: string;
   stateDir?: string;
   http: string;
@@ -97,9 +110,13 @@ if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
 const etcdEndpoints = parseEndpoints(opts.etcd);
 const etcdTls = etcdTlsFromOptions(opts);
 // Checked before anything starts (exit 2, as other option errors); the files are read by the client.
-const tlsProblems = etcdTlsProblems(etcdEndpoints, etcdTls);
-if (tlsProblems.length > 0) {
-  for (const problem of tlsProblems) console.error(problem);
+const etcdAuth = etcdAuthFromOptions({ ...opts, password: env.NETNS_AGENT_ETCD_PASSWORD });
+const optionProblems = [
+  ...etcdTlsProblems(etcdEndpoints, etcdTls),
+  ...etcdAuthProblems(etcdAuth, !!(env.NETNS_AGENT_ETCD_PASSWORD || opts.etcdPasswordFile)),
+];
+if (optionProblems.length > 0) {
+  for (const problem of optionProblems) console.error(problem);
   process.exit(2);
 }
 
@@ -107,6 +124,7 @@ const agent = new Agent({
   label: opts.label,
   ...(etcdEndpoints.length ? { etcd: etcdEndpoints } : {}),
   ...(Object.keys(etcdTls).length ? { etcdTls } : {}),
+  ...(etcdAuth ? { etcdAuth } : {}),
   ...(opts.store ? { storeFile: opts.store } : {}),
   ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
   http: opts.http,

@@ -14,9 +14,9 @@ export class DatastoreError extends AgentError {
   readonly code = 'ERR_DATASTORE';
 }
 
-/** A TLS setting for etcd that cannot work (`field`: the option, e.g. `--etcd-key`). */
-export class EtcdTlsSettingError extends AgentError {
-  readonly code = 'ERR_ETCD_TLS_SETTING';
+/** An etcd setting (TLS, user) that cannot work (`field`: the option, e.g. `--etcd-key`). */
+export class EtcdSettingError extends AgentError {
+  readonly code = 'ERR_ETCD_SETTING';
 }
 
 /** A key or prefix the store cannot hold (empty key, not a string). */

@@ -102,11 +102,6 @@ function healthy(endpoint: string, withClientCertificate: boolean): Promise<bool
   });
 }
 
-async function datastoreState(agent: AgentProcess): Promise<string | undefined> {
-  const about = await agent.json<{ datastore?: { state?: string } }>('GET', '/v1/about');
-  return about.datastore?.state;
-}
-
 before(() => {
   if (!skipUnlessRoot()) makeCertificates();
 });
@@ -126,44 +121,28 @@ describe('etcd over TLS, trusted through NODE_EXTRA_CA_CERTS', { skip: skipUnles
     const label = `tls${tag()}`;
     const agent = await AgentProcess.start({ label, etcd: [endpoint], env: { NODE_EXTRA_CA_CERTS: ca } });
     try {
-      assert.equal(await datastoreState(agent), 'in-sync');
-      // Through etcd only. A microservice namespace: the agent (without Docker) keeps the item
-      // pending, and the kernel is not touched.
-      const key = configKey(label, 'interface', 'tls0');
-      const value = {
-        name: 'tls0',
-        type: 'DUMMY',
-        namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' },
-      };
-      const put = spawnSync(path.join(ROOT, 'bin/netnsctl'), ['--etcd', endpoint, 'put', key, '-'], {
-        input: JSON.stringify(value),
-        env: { ...process.env, NODE_EXTRA_CA_CERTS: ca },
-        encoding: 'utf8',
+      assert.equal(await agent.datastoreState(), 'in-sync');
+      // Through etcd only.
+      await agent.putPendingThroughNetnsctl('tls0', ['--etcd', endpoint], {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: ca,
       });
-      assert.equal(put.status, 0, put.stderr);
-      await eventually(async () => assert.equal((await agent.stateOf(key))?.state, 'pending'));
     } finally {
       await agent.stop();
     }
   });
 
-  test('without the authority the agent does not trust the server', async () => {
-    const agent = await AgentProcess.start({
-      label: `tls${tag()}`,
-      etcd: [endpoint],
-      ready: 'listening',
-      // Trust only another file (node's own roots, as on a host without the variable).
-      env: { NODE_EXTRA_CA_CERTS: '', GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: '' },
-    });
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      assert.notEqual(await datastoreState(agent), 'in-sync');
-      // The log says why, not only that the member keeps failing.
-      assert.match(agent.logText(), /unable to verify|self.signed|certificate/i);
-    } finally {
-      await agent.stop();
-    }
-  });
+  test('without the authority the agent does not trust the server', () =>
+    // The log says why, not only that the member keeps failing.
+    AgentProcess.expectRefused(
+      {
+        label: `tls${tag()}`,
+        etcd: [endpoint],
+        // Trust only another file (node's own roots, as on a host without the variable).
+        env: { NODE_EXTRA_CA_CERTS: '', GRPC_DEFAULT_SSL_ROOTS_FILE_PATH: '' },
+      },
+      /unable to verify|self.signed|certificate/i,
+    ));
 });
 
 describe(
@@ -196,17 +175,12 @@ describe(
         },
       });
       try {
-        assert.equal(await datastoreState(agent), 'in-sync');
-        const key = configKey(label, 'interface', 'mtls0');
-        const value = {
-          name: 'mtls0',
-          type: 'DUMMY',
-          namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' },
-        };
+        assert.equal(await agent.datastoreState(), 'in-sync');
         const tls = ['--etcd-ca', ca, '--etcd-cert', file('client.pem'), '--etcd-key', file('client.key')];
-        const put = netnsctl(['--etcd', endpoint, ...tls, 'put', key, '-'], JSON.stringify(value));
-        assert.equal(put.status, 0, put.stderr);
-        await eventually(async () => assert.equal((await agent.stateOf(key))?.state, 'pending'));
+        const key = await agent.putPendingThroughNetnsctl('mtls0', ['--etcd', endpoint, ...tls], {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: '',
+        });
         const get = netnsctl(['--etcd', endpoint, ...tls, '-o', 'json', 'get', key]);
         assert.equal(get.status, 0, get.stderr);
         assert.match(get.stdout, /"mtls0"/);
@@ -215,21 +189,15 @@ describe(
       }
     });
 
-    test('without a client certificate the agent is refused, and says why', async () => {
-      const agent = await AgentProcess.start({
-        label: `mtls${tag()}`,
-        etcd: [endpoint],
-        ready: 'listening',
-        env: { NODE_EXTRA_CA_CERTS: '', NETNS_AGENT_ETCD_CA: ca },
-      });
-      try {
-        await new Promise((resolve) => setTimeout(resolve, 2000));
-        assert.notEqual(await datastoreState(agent), 'in-sync');
-        assert.match(agent.logText(), /certificate|handshake|alert/i);
-      } finally {
-        await agent.stop();
-      }
-    });
+    test('without a client certificate the agent is refused, and says why', () =>
+      AgentProcess.expectRefused(
+        {
+          label: `mtls${tag()}`,
+          etcd: [endpoint],
+          env: { NODE_EXTRA_CA_CERTS: '', NETNS_AGENT_ETCD_CA: ca },
+        },
+        /certificate|handshake|alert/i,
+      ));
 
     test('options that cannot work exit 2 and name the option (and the file)', () => {
       const key = configKey(`mtls${tag()}`, 'interface', 'x');

@@ -3,8 +3,9 @@
  * HTTP calls against it, bin/netnsctl as a child process, the seeds' VETH pair with the test's own
  * namespace names, `eventually()`, and a cleanup list that runs even when a test fails.
  */
+import assert from 'node:assert/strict';
 import { eventually as eventuallyKernel } from './kernel.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,48 @@ export class AgentProcess {
       await sleep(50);
     }
     return agent;
+  }
+
+  /** The datastore's state as /v1/about shows it (e.g. 'in-sync'). */
+  async datastoreState(): Promise<string | undefined> {
+    return (await this.json<{ datastore?: { state?: string } }>('GET', '/v1/about')).datastore?.state;
+  }
+
+  /**
+   * Starts an agent its datastore is to refuse (a certificate not trusted, a wrong password): after
+   * two seconds it is still not in sync, and its log says why (`why`).
+   */
+  static async expectRefused(options: AgentOptions, why: RegExp): Promise<void> {
+    const agent = await AgentProcess.start({ ...options, ready: 'listening' });
+    try {
+      await sleep(2000);
+      assert.notEqual(await agent.datastoreState(), 'in-sync');
+      assert.match(agent.logText(), why);
+    } finally {
+      await agent.stop();
+    }
+  }
+
+  /**
+   * Puts through bin/netnsctl (with `netnsctlArgs`, e.g. `--etcd URL`) a DUMMY in a microservice's
+   * namespace: without Docker the agent keeps it pending and the kernel is not touched. Resolves
+   * when the agent shows it pending; returns its key.
+   */
+  async putPendingThroughNetnsctl(
+    name: string,
+    netnsctlArgs: string[],
+    env?: NodeJS.ProcessEnv,
+  ): Promise<string> {
+    const key = configKey(this.options.label, 'interface', name);
+    const value = { name, type: 'DUMMY', namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' } };
+    const put = spawnSync(path.join(ROOT, 'bin/netnsctl'), [...netnsctlArgs, 'put', key, '-'], {
+      input: JSON.stringify(value),
+      encoding: 'utf8',
+      ...(env ? { env } : {}),
+    });
+    assert.equal(put.status, 0, put.stderr);
+    await eventually(async () => assert.equal((await this.stateOf(key))?.state, 'pending'));
+    return key;
   }
 
   logText(): string {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { etcdTlsFromOptions, etcdTlsProblems } from '../../src/datastore/etcd/tls-options.js';
+import { etcdAuthFromOptions, etcdAuthProblems } from '../../src/datastore/etcd/auth-options.js';
 import { etcdCredentials } from '../../src/datastore/etcd/tls.js';
 import { createEtcdClient } from '../../src/datastore/etcd/client.js';
 
@@ -75,7 +76,7 @@ test('etcd credentials: only the given authorities, and the client certificate w
       () => etcdCredentials(['10.0.0.1:2379'], { certFile: cert, keyFile: encrypted }, {}),
       (error: Error & { code?: string; field?: string }) =>
         /--etcd-key .*enc\.pem: the key is encrypted/.test(error.message) &&
-        error.code === 'ERR_ETCD_TLS_SETTING' &&
+        error.code === 'ERR_ETCD_SETTING' &&
         error.field === '--etcd-key',
     );
     assert.throws(() => etcdCredentials(['10.0.0.1:2379'], { certFile: cert }, {}), /--etcd-cert needs/);
@@ -87,4 +88,25 @@ test('etcd credentials: only the given authorities, and the client certificate w
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('etcd user options: a user needs exactly one password source; a password needs a user', () => {
+  assert.equal(etcdAuthFromOptions({}), undefined);
+  const user = etcdAuthFromOptions({ etcdUser: 'root', password: 'pw' });
+  assert.deepEqual(user, { username: 'root', password: 'pw' });
+  assert.deepEqual(etcdAuthProblems(user, true), []);
+  assert.deepEqual(
+    etcdAuthProblems(etcdAuthFromOptions({ etcdUser: 'root', etcdPasswordFile: 'f' }), true),
+    [],
+  );
+  assert.match(etcdAuthProblems(etcdAuthFromOptions({ etcdUser: 'root' }), false).join(), /needs a password/);
+  assert.match(
+    etcdAuthProblems(
+      etcdAuthFromOptions({ etcdUser: 'root', password: 'pw', etcdPasswordFile: 'f' }),
+      true,
+    ).join(),
+    /give one of them/,
+  );
+  assert.match(etcdAuthProblems(undefined, true).join(), /without --etcd-user/);
+  assert.deepEqual(etcdAuthProblems(undefined, false), []);
 });

@@ -11,6 +11,7 @@ import { isRetriable } from '../../errors.js';
 import { configValueErrors, type FieldError } from '../../model/index.js';
 import type { Datastore } from '../../datastore/types.js';
 import type { EtcdTlsOptions } from '../../datastore/etcd/tls-options.js';
+import type { EtcdAuthOptions } from '../../datastore/etcd/auth-options.js';
 import { jsonOrText } from '../../util/json-or-text.js';
 import { CliError, type ApiClient } from './client.js';
 
@@ -125,12 +126,22 @@ export async function sqliteConfigAccess(path: string, writes: boolean): Promise
 }
 
 /** The etcd store for `--etcd`, loaded only then (its client is large). */
-export async function etcdConfigAccess(endpoints: string[], tls: EtcdTlsOptions = {}): Promise<ConfigAccess> {
+export async function etcdConfigAccess(
+  endpoints: string[],
+  tls: EtcdTlsOptions = {},
+  auth?: EtcdAuthOptions,
+): Promise<ConfigAccess> {
   const { EtcdStore } = await import('../../datastore/etcd/store.js');
   let store;
   try {
     // Short deadlines: a person is waiting, and a dead member is skipped for the next.
-    store = new EtcdStore({ endpoints, callTimeoutMs: 3000, dialTimeoutMs: 2000, tls });
+    store = new EtcdStore({
+      endpoints,
+      callTimeoutMs: 3000,
+      dialTimeoutMs: 2000,
+      tls,
+      ...(auth ? { auth } : {}),
+    });
   } catch (error) {
     // A certificate file that cannot be read or is not PEM: the command line is wrong.
     throw new CliError(error instanceof Error ? error.message : String(error), 2);

@@ -13,6 +13,7 @@ import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { etcdTlsFromOptions, etcdTlsProblems } from '../../datastore/etcd/tls-options.js';
+import { etcdAuthFromOptions, etcdAuthProblems } from '../../datastore/etcd/auth-options.js';
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
@@ -25,6 +26,8 @@ interface GlobalOptions {
   etcdCa?: string;
   etcdCert?: string;
   etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
   store?: string;
   token?: string;
   label: string;
@@ -68,6 +71,16 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     )
     .option('--etcd-key <file>', 'PEM private key of --etcd-cert', process.env.NETNS_AGENT_ETCD_KEY)
     .option(
+      '--etcd-user <name>',
+      "etcd user (etcd's auth); its password from NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file",
+      process.env.NETNS_AGENT_ETCD_USER,
+    )
+    .option(
+      '--etcd-password-file <file>',
+      'file holding the password of --etcd-user',
+      process.env.NETNS_AGENT_ETCD_PASSWORD_FILE,
+    )
+    .option(
       '--store <file>',
       "read and write the configuration in the agent's embedded store file (the daemon's default: /var/lib/netns-agent/store.db) instead of through the agent",
       process.env.NETNS_AGENT_STORE,
@@ -103,12 +116,17 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const endpoints = parseEndpoints(g.etcd);
     if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
     const tls = etcdTlsFromOptions(g);
+    const password = process.env.NETNS_AGENT_ETCD_PASSWORD;
+    const auth = etcdAuthFromOptions({ ...g, password });
     if (endpoints.length) {
-      const problems = etcdTlsProblems(endpoints, tls);
+      const problems = [
+        ...etcdTlsProblems(endpoints, tls),
+        ...etcdAuthProblems(auth, !!(password || g.etcdPasswordFile)),
+      ];
       if (problems.length) throw new CliError(problems.join('\n'), 2);
     }
     const config = endpoints.length
-      ? await etcdConfigAccess(endpoints, tls)
+      ? await etcdConfigAccess(endpoints, tls, auth)
       : g.store
         ? await sqliteConfigAccess(g.store, writes)
         : new ApiConfigAccess(client(), g.server);

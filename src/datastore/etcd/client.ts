@@ -10,9 +10,11 @@ import {
   type IOptions,
 } from 'etcd3';
 import { AgentError, ClosedError } from '../../errors.js';
-import { DatastoreError, DatastoreUnavailableError } from '../errors.js';
+import { DatastoreError, DatastoreUnavailableError, EtcdSettingError } from '../errors.js';
 import { memberBreakerPolicy } from './member-breaker.js';
+import { readFileSync } from 'node:fs';
 import { etcdCredentials, type EtcdTlsOptions } from './tls.js';
+import type { EtcdAuthOptions } from './auth-options.js';
 
 export interface EtcdClientOptions {
   /** Cluster members, e.g. ['http://10.0.0.1:2379', '10.0.0.2:2379']. Calls go to any live one. */
@@ -25,6 +27,8 @@ export interface EtcdClientOptions {
   memberSkipMs?: number;
   /** Authorities and client certificate for TLS (etcd's --client-cert-auth). */
   tls?: EtcdTlsOptions;
+  /** A user and password (etcd's `auth enable`). */
+  auth?: EtcdAuthOptions;
 }
 
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
@@ -33,9 +37,13 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   if (options.endpoints.length === 0) throw new DatastoreError('etcd: no endpoints given');
   const callTimeoutMs = options.callTimeoutMs ?? 5000;
   const credentials = etcdCredentials(options.endpoints, options.tls);
+  const auth = options.auth
+    ? { username: options.auth.username, password: etcdPassword(options.auth) }
+    : undefined;
   const clientOptions: IOptions = {
     hosts: [...options.endpoints],
     ...(credentials ? { credentials } : {}),
+    ...(auth ? { auth } : {}),
     dialTimeout: options.dialTimeoutMs ?? 3000,
     // Streams (the watch) live for ever; unary calls must not hang on a member that went silent.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
@@ -53,6 +61,20 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
     faultHandling: { host: memberBreakerPolicy({ openMs: options.memberSkipMs ?? 1000 }) },
   };
   return new Etcd3(clientOptions);
+}
+
+/** The password of these settings, read from its file when it is in one. */
+function etcdPassword(auth: EtcdAuthOptions): string {
+  if (auth.password !== undefined) return auth.password;
+  const file = auth.passwordFile ?? '';
+  try {
+    return readFileSync(file, 'utf8').split('\n')[0] ?? '';
+  } catch (error) {
+    throw new EtcdSettingError(
+      `etcd: --etcd-password-file ${file}: cannot read it (${error instanceof Error ? error.message : String(error)})`,
+      { field: '--etcd-password-file' },
+    );
+  }
 }
 
 function isBrokenCircuit(error: Error): boolean {

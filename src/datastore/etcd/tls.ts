@@ -5,7 +5,7 @@
  * by option and file: a typo in a path must not look like an unreachable cluster.
  */
 import { readFileSync } from 'node:fs';
-import { EtcdTlsSettingError } from '../errors.js';
+import { EtcdSettingError } from '../errors.js';
 import { extraCaFile, rootsWithExtra, usualRoots } from './trust.js';
 import { etcdTlsProblems, type EtcdTlsOptions } from './tls-options.js';
 
@@ -28,7 +28,7 @@ export function etcdCredentials(
   env: NodeJS.ProcessEnv = process.env,
 ): EtcdCredentials | undefined {
   const problems = etcdTlsProblems(endpoints, tls);
-  if (problems.length > 0) throw new EtcdTlsSettingError(`etcd: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new EtcdSettingError(`etcd: ${problems.join('; ')}`);
   if (!tls.caFile && !tls.certFile) {
     // As before these options: https:// endpoints checked against the usual roots and the extra file.
     const extraCa = extraCaFile(endpoints, env);
@@ -56,7 +56,7 @@ export function etcdCredentials(
  */
 function readPemFile(file: string, option: string, block: string): Buffer {
   const refuse = (why: string): never => {
-    throw new EtcdTlsSettingError(`etcd: ${option} ${file}: ${why}`, { field: option });
+    throw new EtcdSettingError(`etcd: ${option} ${file}: ${why}`, { field: option });
   };
   let data: Buffer;
   try {
