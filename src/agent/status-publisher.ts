@@ -29,6 +29,8 @@ const CHANGE_GAP_MS = 1000;
 export class InterfaceStatePublisher {
   /** What the datastore holds under our status prefix: read once, then kept as we write. */
   private readonly published = new Map<string, string>();
+  /** The link (`<namespace id>#<ifindex>`) each state was published for, by status key. */
+  private readonly publishedPlace = new Map<string, string>();
   private loaded = false;
   private timer: NodeJS.Timeout | undefined;
   private changeTimer: NodeJS.Timeout | undefined;
@@ -132,6 +134,8 @@ export class InterfaceStatePublisher {
     this.running = true;
     this.changedMeanwhile = false;
     this.countersMeanwhile = false;
+    let links = new Set<string>();
+    let items = new Set<string>();
     try {
       if (!this.loaded) {
         // What an earlier run left: states still right are not written again, and those of
@@ -151,54 +155,76 @@ export class InterfaceStatePublisher {
         }
       }
       // A publication of changes looks at what changed only; a round of counters at everything.
-      const links = new Set(this.changedLinks);
-      const items = new Set(this.changedItems);
+      links = new Set(this.changedLinks);
+      items = new Set(this.changedItems);
       this.changedLinks.clear();
       this.changedItems.clear();
       const everything = options.counters;
       // Each state is made where it is compared, in slices: made all at once (thousands of them),
       // they held the event loop for ~7 ms.
-      const entries: { key: string; value: string }[] = [];
+      const entries: { key: string; value: string; place: string }[] = [];
       const seen = new Set<string>();
+      const vanished: string[] = [];
       let sinceYield = 0;
       for (const item of this.engine.appliedItems('interface')) {
         const meta = item.metadata as InterfaceMetadata;
-        if (!everything && !items.has(item.key) && !links.has(`${meta.namespaceId}#${meta.ifindex}`))
-          continue;
+        const value = item.value as LinuxInterface;
+        const place = `${meta.namespaceId}#${meta.ifindex}`;
+        const key = interfaceStatusKey(this.label, value.name);
+        // Also an interface now on another link than the one published (re-created, or another
+        // host name of an EXISTING link already right): no event may have told.
+        const touched = items.has(item.key) || links.has(place) || this.publishedPlace.get(key) !== place;
+        if (!everything && !touched) continue;
         if (++sinceYield === SLICE * 2) {
           sinceYield = 0;
           await pause();
         }
-        const state = this.stateOf(item.value as LinuxInterface, meta);
-        if (!state) continue;
-        const key = interfaceStatusKey(this.label, state.name);
+        const state = this.stateOf(value, meta);
+        if (!state) {
+          vanished.push(key); // applied, but its link is not known: its published state goes
+          continue;
+        }
         seen.add(key);
         const text = JSON.stringify(state);
         if (this.published.get(key) === text) continue;
-        entries.push({ key, value: text });
+        entries.push({ key, value: text, place });
       }
       // Written in slices: the embedded store writes synchronously, and after a restart every
       // interface's state may be new. Remembered once written: a failed write is tried again.
       for (let i = 0; i < entries.length; i += SLICE) {
         if (i > 0) await pause();
         const slice = entries.slice(i, i + SLICE);
-        await this.store.putMany(slice, { durable: false });
-        for (const { key, value } of slice) this.published.set(key, value);
+        await this.store.putMany(
+          slice.map(({ key, value }) => ({ key, value })),
+          { durable: false },
+        );
+        for (const { key, value, place } of slice) {
+          this.published.set(key, value);
+          this.publishedPlace.set(key, place);
+        }
       }
       // Gone interfaces: one write for all of them (one per key was one fsync each: thousands of
       // them after a large configuration was removed).
       const candidates = everything
         ? [...this.published.keys()]
-        : [...items].map((key) => interfaceStatusKey(this.label, key.slice(key.lastIndexOf('/') + 1)));
-      const gone = candidates.filter((key) => this.published.has(key) && !seen.has(key));
+        : [
+            ...[...items].map((key) => interfaceStatusKey(this.label, key.slice(key.lastIndexOf('/') + 1))),
+            ...vanished,
+          ];
+      const gone = [...new Set(candidates)].filter((key) => this.published.has(key) && !seen.has(key));
       for (let i = 0; i < gone.length; i += SLICE * 10) {
         if (i > 0) await pause();
         const slice = gone.slice(i, i + SLICE * 10);
         await this.store.deleteMany(slice, { durable: false });
-        for (const key of slice) this.published.delete(key);
+        for (const key of slice) {
+          this.published.delete(key);
+          this.publishedPlace.delete(key);
+        }
       }
     } catch {
-      // The store may be unreachable; the next round tries again.
+      // The store may be unreachable: what changed is looked at again next time.
+      for (const link of links) this.changedLinks.add(link);
+      for (const item of items) this.changedItems.add(item);
     } finally {
       this.running = false;
       if (this.countersMeanwhile && this.timer) void this.publish();

@@ -110,11 +110,17 @@ if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
 const etcdEndpoints = parseEndpoints(opts.etcd);
 const etcdTls = etcdTlsFromOptions(opts);
 // Checked before anything starts (exit 2, as other option errors); the files are read by the client.
-const etcdAuth = etcdAuthFromOptions({ ...opts, password: env.NETNS_AGENT_ETCD_PASSWORD });
-const optionProblems = [
-  ...etcdTlsProblems(etcdEndpoints, etcdTls),
-  ...etcdAuthProblems(etcdAuth, !!(env.NETNS_AGENT_ETCD_PASSWORD || opts.etcdPasswordFile)),
-];
+const etcdPassword = env.NETNS_AGENT_ETCD_PASSWORD;
+const etcdAuth = etcdAuthFromOptions({ ...opts, password: etcdPassword });
+// Read once: not left in the environment of the running daemon (its children, /proc/PID/environ).
+delete env.NETNS_AGENT_ETCD_PASSWORD;
+// Checked only with etcd: a password exported for netnsctl must not stop an agent on its own store.
+const optionProblems = etcdEndpoints.length
+  ? [
+      ...etcdTlsProblems(etcdEndpoints, etcdTls),
+      ...etcdAuthProblems(etcdAuth, !!(etcdPassword || opts.etcdPasswordFile)),
+    ]
+  : [];
 if (optionProblems.length > 0) {
   for (const problem of optionProblems) console.error(problem);
   process.exit(2);

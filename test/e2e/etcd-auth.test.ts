@@ -76,7 +76,7 @@ describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, (
       { encoding: 'utf8', env: { ...process.env, NETNS_AGENT_ETCD_PASSWORD: '' } },
     );
     assert.equal(netnsctl.status, 2, netnsctl.stderr);
-    assert.match(netnsctl.stderr, /--etcd-user needs a password/);
+    assert.match(netnsctl.stderr, /--etcd-user \(NETNS_AGENT_ETCD_USER\) needs a password/);
     const daemon = spawnSync(
       path.join(ROOT, 'bin/netns-agent'),
       ['--etcd', endpoint, '--etcd-password-file', passwordFile, '--http', '', '--no-docker'],

@@ -1,6 +1,7 @@
 /**
  * State publishing on change: with counters published only every minute, a change of an
- * interface's state (its peer set down: oper state lower-layer-down; another MTU; the item removed)
+ * interface's state (its peer set down: oper state lower-layer-down; another MTU; another host name
+ * whose link is already right, so that only the item changes; the item removed)
  * still reaches the datastore within a couple of seconds.
  */
 import assert from 'node:assert/strict';
@@ -23,25 +24,29 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
     const file = path.join(dir, `${label}.db`);
     const store = new SqliteStore({ file });
     const statusKey = interfaceStatusKey(label, 'ex');
-    const published = async (): Promise<{ operState: string; mtu: number } | undefined> => {
+    type Published = { operState: string; mtu: number; hostIfName: string };
+    const published = async (): Promise<Published | undefined> => {
       const kv = await store.get(statusKey);
-      return kv ? (JSON.parse(kv.value) as { operState: string; mtu: number }) : undefined;
+      return kv ? (JSON.parse(kv.value) as Published) : undefined;
     };
+    const item = (host: string): string =>
+      JSON.stringify({
+        name: 'ex',
+        type: 'EXISTING',
+        enabled: true,
+        host_if_name: host,
+        namespace: { type: 'NAMED_NS', name: ns },
+      });
     let agent: AgentProcess | undefined;
     try {
       ip(null, ['netns', 'add', ns]);
       ip(ns, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
       ip(ns, ['link', 'set', 'ex1', 'up']);
-      await store.put(
-        configKey(label, 'interface', 'ex'),
-        JSON.stringify({
-          name: 'ex',
-          type: 'EXISTING',
-          enabled: true,
-          host_if_name: 'ex0',
-          namespace: { type: 'NAMED_NS', name: ns },
-        }),
-      );
+      // ey0: already as the item wants it, so taking it makes no event of its own.
+      ip(ns, ['link', 'add', 'ey0', 'type', 'veth', 'peer', 'name', 'ey1']);
+      ip(ns, ['link', 'set', 'ey0', 'up']);
+      ip(ns, ['link', 'set', 'ey1', 'up']);
+      await store.put(configKey(label, 'interface', 'ex'), item('ex0'));
       agent = await AgentProcess.start({ label, store: file, statusIntervalMs: 60_000 });
       await eventually(async () => assert.equal((await published())?.operState, 'up'), 5000);
 
@@ -50,6 +55,9 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       await eventually(async () => assert.equal((await published())?.operState, 'lowerlayerdown'), 5000);
       ip(ns, ['link', 'set', 'ex0', 'mtu', '1400']);
       await eventually(async () => assert.equal((await published())?.mtu, 1400), 5000);
+      // Another host name, a link already right: the state follows the item to it.
+      await store.put(configKey(label, 'interface', 'ex'), item('ey0'));
+      await eventually(async () => assert.equal((await published())?.hostIfName, 'ey0'), 5000);
       // The item removed: its state goes as soon.
       await store.delete(configKey(label, 'interface', 'ex'));
       await eventually(async () => assert.equal(await published(), undefined), 5000);

@@ -30,11 +30,15 @@ export function etcdAuthFromOptions(options: {
 export function etcdAuthProblems(auth: EtcdAuthOptions | undefined, passwordWithoutUser: boolean): string[] {
   if (!auth) {
     return passwordWithoutUser
-      ? ['an etcd password is given (NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file) without --etcd-user']
+      ? [
+          'an etcd password is given (NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file) without --etcd-user (NETNS_AGENT_ETCD_USER)',
+        ]
       : [];
   }
   if (auth.password === undefined && auth.passwordFile === undefined)
-    return ['--etcd-user needs a password: NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file'];
+    return [
+      '--etcd-user (NETNS_AGENT_ETCD_USER) needs a password: NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file',
+    ];
   if (auth.password !== undefined && auth.passwordFile !== undefined)
     return ['NETNS_AGENT_ETCD_PASSWORD and --etcd-password-file: give one of them'];
   return [];

@@ -67,14 +67,20 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
 function etcdPassword(auth: EtcdAuthOptions): string {
   if (auth.password !== undefined) return auth.password;
   const file = auth.passwordFile ?? '';
+  let password: string;
   try {
-    return readFileSync(file, 'utf8').split('\n')[0] ?? '';
+    password = readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '';
   } catch (error) {
     throw new EtcdSettingError(
       `etcd: --etcd-password-file ${file}: cannot read it (${error instanceof Error ? error.message : String(error)})`,
       { field: '--etcd-password-file' },
     );
   }
+  if (password === '')
+    throw new EtcdSettingError(`etcd: --etcd-password-file ${file}: its first line is empty`, {
+      field: '--etcd-password-file',
+    });
+  return password;
 }
 
 function isBrokenCircuit(error: Error): boolean {
