@@ -8,8 +8,7 @@
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
-import { etcdTlsFromOptions, etcdTlsProblems } from '../datastore/etcd/tls-options.js';
-import { etcdAuthFromOptions, etcdAuthProblems } from '../datastore/etcd/auth-options.js';
+import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from './etcd-access-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 
@@ -25,28 +24,8 @@ const program = new Command('netns-agent')
     '--etcd <urls>',
     'etcd endpoints, comma-separated (default: the embedded store)',
     env.NETNS_AGENT_ETCD,
-  )
-  .option(
-    '--etcd-ca <file>',
-    'PEM authorities of the etcd members (TLS; default: the usual roots)',
-    env.NETNS_AGENT_ETCD_CA,
-  )
-  .option(
-    '--etcd-cert <file>',
-    'PEM client certificate for etcd (its --client-cert-auth)',
-    env.NETNS_AGENT_ETCD_CERT,
-  )
-  .option('--etcd-key <file>', 'PEM private key of --etcd-cert', env.NETNS_AGENT_ETCD_KEY)
-  .option(
-    '--etcd-user <name>',
-    "etcd user (etcd's auth); its password from NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file",
-    env.NETNS_AGENT_ETCD_USER,
-  )
-  .option(
-    '--etcd-password-file <file>',
-    'file holding the password of --etcd-user',
-    env.NETNS_AGENT_ETCD_PASSWORD_FILE,
-  )
+  );
+addEtcdAccessOptions(program, env)
   .option('--store <file>', 'embedded store file', env.NETNS_AGENT_STORE)
   .option(
     '--state-dir <dir>',
@@ -71,27 +50,24 @@ const program = new Command('netns-agent')
   .option('--no-docker', 'do not watch Docker (microservice namespaces stay pending)')
   .option(
     '--status-interval <ms>',
-    'how often interface state and counters are written to the datastore (at most)',
+    'how often interface counters are written to the datastore (changes of state go within a second)',
     env.NETNS_AGENT_STATUS_INTERVAL ?? '5000',
   )
   .parse();
 
-const opts = program.opts<{
-  label: string;
-  etcd?: string;
-  etcdCa?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdUser?: string;
-  etcdPasswordFile?: string;
-  store?: string;
-  stateDir?: string;
-  http: string;
-  httpToken?: string;
-  logLevel: string;
-  docker: boolean;
-  statusInterval: string;
-}>();
+const opts = program.opts<
+  EtcdAccessFlags & {
+    label: string;
+    etcd?: string;
+    store?: string;
+    stateDir?: string;
+    http: string;
+    httpToken?: string;
+    logLevel: string;
+    docker: boolean;
+    statusInterval: string;
+  }
+>();
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 if (!LOG_LEVELS.includes(opts.logLevel)) {
@@ -108,19 +84,14 @@ if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
 }
 
 const etcdEndpoints = parseEndpoints(opts.etcd);
-const etcdTls = etcdTlsFromOptions(opts);
 // Checked before anything starts (exit 2, as other option errors); the files are read by the client.
-const etcdPassword = env.NETNS_AGENT_ETCD_PASSWORD;
-const etcdAuth = etcdAuthFromOptions({ ...opts, password: etcdPassword });
+const {
+  tls: etcdTls,
+  auth: etcdAuth,
+  problems: optionProblems,
+} = etcdAccess(etcdEndpoints, opts, env.NETNS_AGENT_ETCD_PASSWORD);
 // Read once: not left in the environment of the running daemon (its children, /proc/PID/environ).
 delete env.NETNS_AGENT_ETCD_PASSWORD;
-// Checked only with etcd: a password exported for netnsctl must not stop an agent on its own store.
-const optionProblems = etcdEndpoints.length
-  ? [
-      ...etcdTlsProblems(etcdEndpoints, etcdTls),
-      ...etcdAuthProblems(etcdAuth, !!(etcdPassword || opts.etcdPasswordFile)),
-    ]
-  : [];
 if (optionProblems.length > 0) {
   for (const problem of optionProblems) console.error(problem);
   process.exit(2);

@@ -65,7 +65,7 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       }
       // On a link of others: one there already is theirs (we only undo what we set); one we add is
       // kept in the book of originals before it is added, to be taken off even after a restart.
-      const there = (await view.handle.addrList()).some(
+      const there = (await view.handle.addrList({ index: meta.ifindex })).some(
         (a) => a.index === meta.ifindex && addressCidr(a) === value.cidr,
       );
       if (there && !ctx.originals.get(view.identity, meta.ifindex)?.addresses?.includes(value.cidr))

@@ -73,13 +73,7 @@ export class MemoryOriginals implements OriginalsBook {
     const entry = this.get(namespaceIdentity, ifindex);
     if (!entry || (entry.addresses?.includes(cidr) ?? false) === added) return;
     const others = (entry.addresses ?? []).filter((a) => a !== cidr);
-    const addresses = added ? [...others, cidr] : others;
-    const { addresses: _, ...rest } = entry;
-    this.entries.set(
-      originalKey(namespaceIdentity, ifindex),
-      addresses.length ? { ...rest, addresses } : rest,
-    );
-    this.changed();
+    this.record({ ...entry, addresses: added ? [...others, cidr] : others });
   }
 
   forget(namespaceIdentity: string, ifindex: number): void {

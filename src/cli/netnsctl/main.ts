@@ -12,22 +12,16 @@ import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
-import { etcdTlsFromOptions, etcdTlsProblems } from '../../datastore/etcd/tls-options.js';
-import { etcdAuthFromOptions, etcdAuthProblems } from '../../datastore/etcd/auth-options.js';
+import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
 import { parseConfigKey } from '../../model/index.js';
 import { render, type OutputFormat } from './output.js';
 
-interface GlobalOptions {
+interface GlobalOptions extends EtcdAccessFlags {
   server: string;
   etcd?: string;
-  etcdCa?: string;
-  etcdCert?: string;
-  etcdKey?: string;
-  etcdUser?: string;
-  etcdPasswordFile?: string;
   store?: string;
   token?: string;
   label: string;
@@ -62,24 +56,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       '--etcd <urls>',
       'read and write the configuration in etcd (comma-separated endpoints) instead of through the agent',
       process.env.NETNS_AGENT_ETCD,
-    )
-    .option('--etcd-ca <file>', 'PEM authorities of the etcd members (TLS)', process.env.NETNS_AGENT_ETCD_CA)
-    .option(
-      '--etcd-cert <file>',
-      'PEM client certificate for etcd (its --client-cert-auth)',
-      process.env.NETNS_AGENT_ETCD_CERT,
-    )
-    .option('--etcd-key <file>', 'PEM private key of --etcd-cert', process.env.NETNS_AGENT_ETCD_KEY)
-    .option(
-      '--etcd-user <name>',
-      "etcd user (etcd's auth); its password from NETNS_AGENT_ETCD_PASSWORD or --etcd-password-file",
-      process.env.NETNS_AGENT_ETCD_USER,
-    )
-    .option(
-      '--etcd-password-file <file>',
-      'file holding the password of --etcd-user',
-      process.env.NETNS_AGENT_ETCD_PASSWORD_FILE,
-    )
+    );
+  addEtcdAccessOptions(program, process.env)
     .option(
       '--store <file>',
       "read and write the configuration in the agent's embedded store file (the daemon's default: /var/lib/netns-agent/store.db) instead of through the agent",
@@ -115,16 +93,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
     if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
-    const tls = etcdTlsFromOptions(g);
-    const password = process.env.NETNS_AGENT_ETCD_PASSWORD;
-    const auth = etcdAuthFromOptions({ ...g, password });
-    if (endpoints.length) {
-      const problems = [
-        ...etcdTlsProblems(endpoints, tls),
-        ...etcdAuthProblems(auth, !!(password || g.etcdPasswordFile)),
-      ];
-      if (problems.length) throw new CliError(problems.join('\n'), 2);
-    }
+    const { tls, auth, problems } = etcdAccess(endpoints, g, process.env.NETNS_AGENT_ETCD_PASSWORD);
+    if (problems.length) throw new CliError(problems.join('\n'), 2);
     const config = endpoints.length
       ? await etcdConfigAccess(endpoints, tls, auth)
       : g.store
