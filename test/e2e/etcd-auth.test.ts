@@ -10,9 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { skipUnlessRoot } from '../helpers/kernel.js';
-import { startEtcd, type EtcdCluster } from '../helpers/etcd.js';
-import { AgentProcess, ROOT, tag } from '../helpers/agent.js';
+import { TcpProxy, startEtcd, type EtcdCluster } from '../helpers/etcd.js';
+import { AgentProcess, ROOT, eventually, tag } from '../helpers/agent.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'netns-etcd-auth-'));
 const passwordFile = path.join(dir, 'password');
@@ -28,7 +29,8 @@ async function gateway(route: string, body: object): Promise<void> {
 
 describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, () => {
   before(async () => {
-    cluster = await startEtcd(1);
+    // Tokens that expire after 2 s of not being used: an agent that idles longer holds a dead one.
+    cluster = await startEtcd(1, ['--auth-token-ttl', '2']);
     endpoint = cluster.endpoints[0]!;
     await gateway('auth/user/add', { name: 'root', password: PASSWORD });
     await gateway('auth/user/grant', { user: 'root', role: 'root' });
@@ -56,6 +58,51 @@ describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, (
       ]);
     } finally {
       await agent.stop();
+    }
+  });
+
+  test('etcd restarted (every token it gave is gone): the agent logs in again and follows', async () => {
+    const label = `auth${tag()}`;
+    const agent = await AgentProcess.start({
+      label,
+      etcd: [endpoint],
+      env: { NETNS_AGENT_ETCD_USER: 'root', NETNS_AGENT_ETCD_PASSWORD: PASSWORD },
+    });
+    try {
+      assert.equal(await agent.datastoreState(), 'in-sync');
+      await cluster!.stopAll('SIGTERM');
+      await cluster!.startAll();
+      await agent.putPendingThroughNetnsctl('auth1', [
+        ...['--etcd', endpoint],
+        ...['--etcd-user', 'root', '--etcd-password-file', passwordFile],
+      ]);
+      await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'));
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  test('its token expired while it idled, then the connection broke: the agent logs in again and follows', async () => {
+    const proxy = await TcpProxy.start(endpoint);
+    const agent = await AgentProcess.start({
+      label: `auth${tag()}`,
+      etcd: [proxy.url],
+      env: { NETNS_AGENT_ETCD_USER: 'root', NETNS_AGENT_ETCD_PASSWORD: PASSWORD },
+    });
+    try {
+      assert.equal(await agent.datastoreState(), 'in-sync');
+      await sleep(3000);
+      proxy.cut();
+      await eventually(async () => assert.notEqual(await agent.datastoreState(), 'in-sync'));
+      proxy.restore();
+      await agent.putPendingThroughNetnsctl('auth2', [
+        ...['--etcd', endpoint],
+        ...['--etcd-user', 'root', '--etcd-password-file', passwordFile],
+      ]);
+      await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'));
+    } finally {
+      await agent.stop();
+      await proxy.close();
     }
   });
 

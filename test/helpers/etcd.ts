@@ -50,8 +50,9 @@ export class EtcdMember {
     this.dataDir = dataDir;
   }
 
-  configure(initialCluster: string, token: string): void {
+  configure(initialCluster: string, token: string, extraArgs: string[] = []): void {
     this.#args = [
+      ...extraArgs,
       '--name',
       this.name,
       '--data-dir',
@@ -193,8 +194,11 @@ export class EtcdCluster {
   }
 }
 
-/** Starts a fresh cluster of `size` members (1 or 3) and waits until it is healthy. */
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
+/**
+ * Starts a fresh cluster of `size` members (1 or 3) and waits until it is healthy; `extraArgs` go
+ * to every member (e.g. `--auth-token-ttl`).
+ */
+export async function startEtcd(size = 1, extraArgs: string[] = []): Promise<EtcdCluster> {
   const root = mkdtempSync(join(tmpdir(), 'netns-agent-etcd-'));
   const members: EtcdMember[] = [];
   for (let i = 0; i < size; i++) {
@@ -205,7 +209,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
   const cluster = new EtcdCluster(members, root);
   try {
     for (const member of members) {
-      member.configure(initialCluster, token);
+      member.configure(initialCluster, token, extraArgs);
       member.start();
     }
     await cluster.waitHealthy();
