@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -406,6 +407,32 @@ static napi_value nl_read_now(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// attachFilter(handle, program): program is a Buffer of struct sock_filter (classic BPF) that the
+// kernel runs on every datagram before queueing it (SO_ATTACH_FILTER); what it drops never reaches
+// us. Throws with errno when the kernel refuses the program.
+static napi_value nl_attach_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  nl_socket *sock = socket_of(env, argv[0]);
+  if (!sock || sock->closing) {
+    napi_throw_error(env, "ECLOSED", "netlink socket is closed");
+    return NULL;
+  }
+  void *data;
+  size_t length;
+  CALL(env, napi_get_buffer_info(env, argv[1], &data, &length));
+  size_t count = length / sizeof(struct sock_filter);
+  if (count == 0 || count > BPF_MAXINSNS || length % sizeof(struct sock_filter) != 0) {
+    napi_throw_range_error(env, NULL, "a filter is 1 to 4096 sock_filter structs");
+    return NULL;
+  }
+  struct sock_fprog program = {(unsigned short)count, (struct sock_filter *)data};
+  if (setsockopt(sock->fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) < 0)
+    return throw_errno(env, errno, "setsockopt", "SO_ATTACH_FILTER");
+  return NULL;
+}
+
 static napi_value nl_set_polling(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -582,6 +609,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, nl_open, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, nl_send, NULL, NULL, NULL, napi_default, NULL},
       {"setPolling", NULL, nl_set_polling, NULL, NULL, NULL, napi_default, NULL},
+      {"attachFilter", NULL, nl_attach_filter, NULL, NULL, NULL, napi_default, NULL},
       {"readNow", NULL, nl_read_now, NULL, NULL, NULL, napi_default, NULL},
       {"unref", NULL, nl_unref, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, nl_ref, NULL, NULL, NULL, napi_default, NULL},

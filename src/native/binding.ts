@@ -33,6 +33,8 @@ export interface NativeBinding {
   /** Returns bytes sent, or a negative errno. */
   send(handle: NativeSocketHandle, data: Buffer): number;
   setPolling(handle: NativeSocketHandle, on: boolean): void;
+  /** SO_ATTACH_FILTER: `program` is classic BPF (struct sock_filter[]), run by the kernel on each datagram. */
+  attachFilter(handle: NativeSocketHandle, program: Buffer): void;
   /** Reads every datagram queued now; they reach `onData` before this returns. */
   readNow(handle: NativeSocketHandle): void;
   unref(handle: NativeSocketHandle): void;

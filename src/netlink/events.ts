@@ -23,6 +23,7 @@ import {
   RTNLGRP_NEIGH,
 } from './codec/constants.js';
 import { splitMessages } from './codec/message.js';
+import { multicastNeighbourFilter } from './codec/socket-filter.js';
 import { decodeLink, type Link } from './codec/link.js';
 import { decodeAddress, type Address } from './codec/address.js';
 import { decodeRoute, isKernelLocalRoute, type Route } from './codec/route.js';
@@ -68,6 +69,8 @@ export interface EventStreamOptions {
 /** Receive buffer of an event socket unless told otherwise: bursts of thousands of events fit. */
 export const EVENT_RECEIVE_BUFFER_BYTES = 64 * 1024 * 1024;
 
+const MULTICAST_NEIGHBOUR_FILTER = multicastNeighbourFilter();
+
 export function decodeEvent(
   type: number,
   message: Parameters<typeof decodeLink>[0],
@@ -99,6 +102,8 @@ export class KernelEventStream {
   private readonly faults: EventSocketFaults | undefined;
   /** Events that could not be decoded (counted, skipped). */
   undecodable = 0;
+  /** Whether the kernel runs the multicast neighbour filter on this socket. */
+  filtered = false;
 
   constructor(private readonly options: EventStreamOptions) {
     const topics = options.topics ?? ['link', 'address', 'route', 'neighbour'];
@@ -114,6 +119,17 @@ export class KernelEventStream {
         if (!this.closed) this.options.onLost(`event socket of ${this.label}: ${errnoName(errno)}`);
       },
     );
+    // Neighbour entries the kernel makes for multicast addresses come and go by the thousand and
+    // are never ours (codec/socket-filter.ts): the kernel drops them before they are queued.
+    // Only a saving: a kernel that refused the filter would still deliver everything, decoded as before.
+    if (topics.includes('neighbour')) {
+      try {
+        native().attachFilter(this.handle, MULTICAST_NEIGHBOUR_FILTER);
+        this.filtered = true;
+      } catch {
+        this.filtered = false;
+      }
+    }
   }
 
   get label(): string {

@@ -115,4 +115,56 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal(seen.length, count);
     }));
+
+  test('neighbours of multicast addresses are dropped by the kernel, before they reach us', () =>
+    withNamespaces(1, async ([a]) => {
+      const seen: string[] = [];
+      const stream = new KernelEventStream({
+        namespacePath: a!.path,
+        onEvents: (events) => seen.push(...events.map(describeEvent)),
+        onLost: () => undefined,
+      });
+      try {
+        assert.equal(stream.filtered, true);
+        ipBatch(a!.name, [
+          'link add m0 type veth peer name m1',
+          'link set m0 up',
+          'neigh add ff02::1:ff00:9 lladdr 33:33:ff:00:00:09 dev m0 nud permanent',
+          'neigh add 239.1.2.3 lladdr 01:00:5e:01:02:03 dev m0 nud permanent',
+          'neigh add 10.6.0.9 lladdr 02:00:00:00:00:09 dev m0 nud permanent',
+          'neigh add 2001:db8:6::9 lladdr 02:00:00:00:00:19 dev m0 nud permanent',
+          'neigh del ff02::1:ff00:9 dev m0',
+          'neigh del 239.1.2.3 dev m0',
+          'neigh del 10.6.0.9 dev m0',
+        ]);
+        // Unicast ones, and the rest, still come, in order: the multicast ones were in between.
+        await eventually(() => assert.ok(seen.includes('del neighbour 10.6.0.9'), JSON.stringify(seen)));
+        assert.ok(seen.includes('new link m0'));
+        assert.ok(seen.includes('new neighbour 10.6.0.9 02:00:00:00:00:09'));
+        assert.ok(seen.includes('new neighbour 2001:db8:6::9 02:00:00:00:00:19'));
+        assert.deepEqual(
+          seen.filter((s) => s.includes('ff02:') || s.includes('239.')),
+          [],
+          JSON.stringify(seen),
+        );
+        assert.equal(stream.undecodable, 0);
+      } finally {
+        stream.close();
+      }
+    }));
+
+  test('a stream without neighbours has no filter', () =>
+    withNamespaces(1, ([a]) => {
+      const stream = new KernelEventStream({
+        namespacePath: a!.path,
+        topics: ['link'],
+        onEvents: () => undefined,
+        onLost: () => undefined,
+      });
+      try {
+        assert.equal(stream.filtered, false);
+      } finally {
+        stream.close();
+      }
+    }));
 });

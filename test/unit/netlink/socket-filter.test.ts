@@ -1,0 +1,149 @@
+/**
+ * The classic BPF assembler and the multicast neighbour filter (codec/socket-filter.ts), run here by
+ * a small interpreter of the instructions they use; the kernel tier runs the filter for real
+ * (test/kernel/netlink/events.test.ts).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SOCK_FILTER_BYTES,
+  assemble,
+  multicastNeighbourFilter,
+} from '../../../src/netlink/codec/socket-filter.js';
+import {
+  AF_INET,
+  AF_INET6,
+  NDA_DST,
+  NDA_LLADDR,
+  NUD_PERMANENT,
+  RTM_DELNEIGH,
+  RTM_NEWLINK,
+  RTM_NEWNEIGH,
+} from '../../../src/netlink/codec/constants.js';
+import { encodeNeighbourRequest } from '../../../src/netlink/codec/neighbour.js';
+
+/** What the kernel's interpreter returns for `packet`: 0 drops it, anything else keeps it. */
+function run(program: Buffer, packet: Buffer): number {
+  let a = 0;
+  for (let pc = 0; pc < program.length / SOCK_FILTER_BYTES; pc++) {
+    const at = pc * SOCK_FILTER_BYTES;
+    const code = program.readUInt16LE(at);
+    const jt = program.readUInt8(at + 2);
+    const jf = program.readUInt8(at + 3);
+    const k = program.readUInt32LE(at + 4);
+    switch (code) {
+      case 0x30: // ldb [k]
+        if (k >= packet.length) return 0;
+        a = packet[k]!;
+        break;
+      case 0x80: // ld len
+        a = packet.length;
+        break;
+      case 0x54: // and #k
+        a = (a & k) >>> 0;
+        break;
+      case 0x15: // jeq #k
+        pc += a === k ? jt : jf;
+        break;
+      case 0x35: // jge #k
+        pc += a >= k ? jt : jf;
+        break;
+      case 0x06: // ret #k
+        return k;
+      default:
+        throw new Error(`instruction ${code.toString(16)} not known to this interpreter`);
+    }
+  }
+  throw new Error('ran off the end of the program');
+}
+
+function neighbour(type: number, address: string): Buffer {
+  return encodeNeighbourRequest(type, 0, {
+    index: 3,
+    address,
+    mac: '02:00:00:00:00:01',
+    state: NUD_PERMANENT,
+  });
+}
+
+describe('socket filter', () => {
+  const filter = multicastNeighbourFilter();
+
+  test('drops neighbours of IPv6 and IPv4 multicast addresses, added or removed', () => {
+    for (const type of [RTM_NEWNEIGH, RTM_DELNEIGH])
+      for (const address of ['ff02::1:ff00:9', 'ff02::16', '224.0.0.251', '239.1.2.3'])
+        assert.equal(run(filter, neighbour(type, address)), 0, `${type} ${address}`);
+  });
+
+  test('keeps unicast neighbours and every other message', () => {
+    for (const type of [RTM_NEWNEIGH, RTM_DELNEIGH])
+      for (const address of ['10.0.0.1', '2001:db8::1', 'fe80::1', '223.255.255.255', '240.0.0.1'])
+        assert.notEqual(run(filter, neighbour(type, address)), 0, `${type} ${address}`);
+    const link = Buffer.alloc(32);
+    link.writeUInt32LE(32, 0);
+    link.writeUInt16LE(RTM_NEWLINK, 4);
+    link.writeUInt8(0xff, 32 - 1);
+    assert.notEqual(run(filter, link), 0);
+    // A type whose low byte is a neighbour's, high byte not.
+    const other = neighbour(RTM_NEWNEIGH, 'ff02::1');
+    other.writeUInt16LE(RTM_NEWNEIGH + 0x100, 4);
+    assert.notEqual(run(filter, other), 0);
+  });
+
+  test('keeps a neighbour message it cannot read as expected', () => {
+    const multicast = neighbour(RTM_DELNEIGH, 'ff02::1');
+    // Too short to hold an address.
+    assert.notEqual(run(filter, multicast.subarray(0, 32)), 0);
+    // First attribute not NDA_DST, or with flag bits.
+    const lladdrFirst = Buffer.from(multicast);
+    lladdrFirst.writeUInt16LE(NDA_LLADDR, 30);
+    assert.notEqual(run(filter, lladdrFirst), 0);
+    const flagged = Buffer.from(multicast);
+    flagged.writeUInt16LE(NDA_DST | 0x8000, 30);
+    assert.notEqual(run(filter, flagged), 0);
+    // A family other than IPv4 and IPv6.
+    const bridge = Buffer.from(multicast);
+    bridge.writeUInt8(7, 16);
+    assert.notEqual(run(filter, bridge), 0);
+    assert.equal(multicast.readUInt8(16), AF_INET6);
+    assert.equal(neighbour(RTM_NEWNEIGH, '239.1.2.3').readUInt8(16), AF_INET);
+  });
+
+  test('assemble: 8 bytes per instruction, forward jumps by label', () => {
+    const program = assemble([
+      { op: 'loadByte', offset: 4 },
+      { op: 'jumpIfEqual', value: 7, then: 'yes', otherwise: 'next' },
+      { op: 'return', accept: false },
+      { op: 'label', name: 'yes' },
+      { op: 'return', accept: true },
+    ]);
+    assert.equal(program.length, 4 * SOCK_FILTER_BYTES);
+    assert.deepEqual([...program.subarray(8, 16)], [0x15, 0, 1, 0, 7, 0, 0, 0]);
+    assert.equal(run(program, Buffer.from([0, 0, 0, 0, 7])), 0xffffffff);
+    assert.equal(run(program, Buffer.from([0, 0, 0, 0, 8])), 0);
+  });
+
+  test('assemble refuses unknown, repeated and backward labels', () => {
+    assert.throws(
+      () => assemble([{ op: 'jumpIfEqual', value: 1, then: 'nowhere', otherwise: 'next' }]),
+      /no label nowhere/,
+    );
+    assert.throws(
+      () =>
+        assemble([
+          { op: 'label', name: 'x' },
+          { op: 'label', name: 'x' },
+        ]),
+      /defined twice/,
+    );
+    assert.throws(
+      () =>
+        assemble([
+          { op: 'label', name: 'back' },
+          { op: 'return', accept: true },
+          { op: 'jumpIfEqual', value: 1, then: 'back', otherwise: 'next' },
+        ]),
+      /out of reach/,
+    );
+  });
+});
