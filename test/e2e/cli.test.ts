@@ -112,6 +112,21 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal((JSON.parse(one.stdout) as { state: string }).state, 'configured');
     const oneYaml = await netnsctl([...base, 'status', 'interface/veth2']);
     assert.equal((parseYaml(oneYaml.stdout) as { state: string }).state, 'configured');
+
+    // -o table asked for: nested values as tables too.
+    const getTable = await netnsctl([...base, 'get', 'interface/veth1', '-o', 'table']);
+    assert.equal(getTable.code, 0, getTable.stderr);
+    assert.match(getTable.stdout, /^FIELD\s+VALUE\n/);
+    assert.match(getTable.stdout, /^namespace\.name\s+\S+$/m);
+    const oneTable = await netnsctl([...base, 'status', 'interface/veth1', '-o', 'table']);
+    assert.match(oneTable.stdout, /^state\s+configured$/m);
+    const historyTable = await netnsctl([...base, 'history', '-o', 'table']);
+    assert.equal(historyTable.code, 0, historyTable.stderr);
+    assert.match(historyTable.stdout, /^SEQ\s+STARTED\s+MS\s+CAUSES/);
+    const dumpTable = await netnsctl([...base, 'dump', '-o', 'table']);
+    assert.equal(dumpTable.code, 0, dumpTable.stderr);
+    assert.match(dumpTable.stdout, /^NAMESPACE\s+KIND\s+WHAT\s+MANAGED/);
+    assert.match(dumpTable.stdout, /\blink\s+\S+ #\d+ up .*\S+$/m);
   });
 
   test('dump and history', async () => {
@@ -189,6 +204,10 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.deepEqual(planned.invalid, []);
     assert.ok(planned.plan.actions.length > 0);
     assert.ok(plan.stdout.includes(pair.key1));
+    const planTable = await netnsctl([...base, 'plan', '-f', f, '-o', 'table']);
+    assert.equal(planTable.code, 0, planTable.stderr);
+    assert.match(planTable.stdout, /^KEY\s+CHANGE\s+WHY\n/);
+    assert.match(planTable.stdout, new RegExp(`^${pair.key1}\\s+create\\s`, 'm'));
     assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined, 'plan changes nothing');
 
     const apply = await netnsctl([...base, 'apply', '-f', f]);

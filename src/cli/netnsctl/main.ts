@@ -17,7 +17,8 @@ import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
 import { parseConfigKey } from '../../model/index.js';
-import { render, type OutputFormat } from './output.js';
+import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
+import { dumpTable, historyTable, planTable } from './tables.js';
 
 interface GlobalOptions extends EtcdAccessFlags {
   server: string;
@@ -26,6 +27,8 @@ interface GlobalOptions extends EtcdAccessFlags {
   token?: string;
   label: string;
   output: OutputFormat;
+  /** -o table given: nested values too are shown as tables (field by field) instead of YAML or JSON. */
+  tableAsked: boolean;
 }
 
 function readInput(file: string): string {
@@ -69,13 +72,17 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       process.env.MICROSERVICE_LABEL ?? 'vpp1',
     )
     .addOption(
-      new Option('-o, --output <format>', 'output format')
-        .choices(['json', 'yaml', 'table'])
-        .default('table'),
+      new Option(
+        '-o, --output <format>',
+        'output format (default: tables for lists, YAML or JSON for nested values)',
+      ).choices(['json', 'yaml', 'table']),
     )
     .showHelpAfterError();
 
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const globals = (): GlobalOptions => {
+    const options = program.opts<Omit<GlobalOptions, 'output' | 'tableAsked'> & { output?: OutputFormat }>();
+    return { ...options, output: options.output ?? 'table', tableAsked: options.output === 'table' };
+  };
   /** What a command did: a sentence in the table form, the same as data with -o json|yaml. */
   const tell = (sentence: string, data: unknown): void => {
     const { output } = globals();
@@ -142,9 +149,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       if (parseConfigKey(prefix)) {
         const exact = entries.find((e) => e.key === prefix);
         if (!exact) throw new CliError(`no value under ${prefix}`, 2);
+        if (g.tableAsked) return print(fieldTable(exact.value));
         return print(render(exact.value, g.output === 'table' ? 'json' : g.output));
       }
       if (entries.length === 0) throw new CliError(`nothing under ${prefix}`, 2);
+      if (g.tableAsked) return print(keyedFieldTable(entries));
       print(render(entries, g.output === 'table' ? 'json' : g.output));
     });
 
@@ -254,6 +263,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           ...(options.replace ? { replace: true } : {}),
         }),
       );
+      if (g.tableAsked) return print(planTable(plan, problems));
       print(render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output));
     });
 
@@ -265,6 +275,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const g = globals();
       if (key) {
         const status = await client().expectOk('GET', `/v1/status${expandKey(key, g.label)}`);
+        if (g.tableAsked) return print(fieldTable(status));
         return print(render(status, g.output === 'table' ? 'yaml' : g.output));
       }
       const api = client();
@@ -286,26 +297,20 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   program
     .command('dump')
     .description('what the kernel holds in every namespace the agent sees, managed or not')
-    .action(async () =>
-      print(
-        render(
-          await client().expectOk('GET', '/v1/kernel'),
-          globals().output === 'table' ? 'yaml' : globals().output,
-        ),
-      ),
-    );
+    .action(async () => {
+      const g = globals();
+      const dump = await client().expectOk('GET', '/v1/kernel');
+      print(g.tableAsked ? dumpTable(dump) : render(dump, g.output === 'table' ? 'yaml' : g.output));
+    });
 
   program
     .command('history')
     .description('recent transactions of the agent')
-    .action(async () =>
-      print(
-        render(
-          await client().expectOk('GET', '/v1/history'),
-          globals().output === 'table' ? 'yaml' : globals().output,
-        ),
-      ),
-    );
+    .action(async () => {
+      const g = globals();
+      const history = await client().expectOk('GET', '/v1/history');
+      print(g.tableAsked ? historyTable(history) : render(history, g.output === 'table' ? 'yaml' : g.output));
+    });
 
   program
     .command('watch')

@@ -26,3 +26,33 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
     ...rows.map((r) => line(columns.map((c) => cell(r, c)))),
   ].join('\n');
 }
+
+/**
+ * A value as rows of field and value, nested fields by path (`namespace.type`,
+ * `ip_addresses[1]`): the table form of one configuration value or status.
+ */
+export function fieldRows(value: unknown, path = ''): { field: string; value: string }[] {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return [{ field: path, value: '[]' }];
+    return value.flatMap((v, i) => fieldRows(v, `${path}[${i}]`));
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) return [{ field: path, value: '{}' }];
+    return entries.flatMap(([k, v]) => fieldRows(v, path ? `${path}.${k}` : k));
+  }
+  return [{ field: path, value: value === undefined || value === null ? '' : String(value) }];
+}
+
+/** One value as a FIELD VALUE table. */
+export function fieldTable(value: unknown): string {
+  return table(fieldRows(value), ['field', 'value']);
+}
+
+/** Several keyed values as a KEY FIELD VALUE table, the key on each value's first row only. */
+export function keyedFieldTable(entries: { key: string; value: unknown }[]): string {
+  const rows = entries.flatMap(({ key, value }) =>
+    fieldRows(value).map((row, i) => ({ key: i === 0 ? key : '', ...row })),
+  );
+  return table(rows, ['key', 'field', 'value']);
+}

@@ -1,0 +1,134 @@
+/**
+ * `-o table` for what is nested by nature (a plan, the history, the kernel dump): one row per thing
+ * a user scans for, the details left to `-o json|yaml`. Pure: the API's answers in, text out.
+ */
+import type { FileProblem } from './documents.js';
+import { table } from './output.js';
+
+interface PlanAnswer {
+  summary?: { entries?: { key: string; change: string; why: string }[] };
+  assumed?: string;
+}
+
+/** KEY CHANGE WHY per item, the file's own invalid items first. */
+export function planTable(answer: unknown, problems: FileProblem[]): string {
+  const plan = answer as PlanAnswer;
+  const rows = [
+    ...problems.map((p) => ({
+      key: p.key ?? `document ${p.index + 1}`,
+      change: 'invalid',
+      why:
+        typeof p.errors === 'string' ? p.errors : p.errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    })),
+    ...(plan.summary?.entries ?? []),
+  ];
+  const text = table(rows, ['key', 'change', 'why']);
+  return plan.assumed ? `${text}\n(${plan.assumed})` : text;
+}
+
+interface HistoryAnswer {
+  seq: number;
+  causes: string[];
+  startedAt: number;
+  durationMs: number;
+  counts: Record<string, number>;
+  errors: unknown[];
+}
+
+/** SEQ STARTED MS CAUSES and the operation counts, one row per transaction. */
+export function historyTable(answer: unknown): string {
+  const rows = (answer as HistoryAnswer[]).map((t) => ({
+    seq: t.seq,
+    started: new Date(t.startedAt).toISOString(),
+    ms: Math.round(t.durationMs),
+    causes: t.causes.join(','),
+    create: t.counts.create,
+    update: t.counts.update,
+    delete: t.counts.delete,
+    failed: t.counts.failed,
+    pending: t.counts.pending,
+    invalid: t.counts.invalid,
+    errors: t.errors.length,
+  }));
+  return table(rows, [
+    'seq',
+    'started',
+    'ms',
+    'causes',
+    'create',
+    'update',
+    'delete',
+    'failed',
+    'pending',
+    'invalid',
+    'errors',
+  ]);
+}
+
+interface DumpAnswer {
+  namespace: string;
+  links: {
+    index: number;
+    name: string;
+    mtu?: number;
+    mac?: string;
+    up?: boolean;
+    operState?: string;
+    managed?: string;
+  }[];
+  addresses: { index: number; address: string; prefixLength: number }[];
+  routes: {
+    dst?: string;
+    dstLength: number;
+    gateway?: string;
+    oif?: number;
+    table?: number;
+    managed?: true;
+  }[];
+  neighbours: { index: number; address: string; mac?: string; managed?: true }[];
+}
+
+/** NAMESPACE KIND WHAT MANAGED: every link, address, route and neighbour entry, one per row. */
+export function dumpTable(answer: unknown): string {
+  const rows: Record<string, unknown>[] = [];
+  for (const ns of answer as DumpAnswer[]) {
+    const names = new Map(ns.links.map((l) => [l.index, l.name]));
+    const dev = (index: number | undefined): string =>
+      index === undefined ? '' : ` dev ${names.get(index) ?? `#${index}`}`;
+    for (const l of ns.links)
+      rows.push({
+        namespace: ns.namespace,
+        kind: 'link',
+        what: [
+          `${l.name} #${l.index}`,
+          l.up === undefined ? '' : l.up ? 'up' : 'down',
+          l.mtu === undefined ? '' : `mtu ${l.mtu}`,
+          l.mac ?? '',
+        ]
+          .filter(Boolean)
+          .join(' '),
+        managed: l.managed ?? '',
+      });
+    for (const a of ns.addresses)
+      rows.push({
+        namespace: ns.namespace,
+        kind: 'address',
+        what: `${a.address}/${a.prefixLength}${dev(a.index)}`,
+      });
+    for (const r of ns.routes)
+      rows.push({
+        namespace: ns.namespace,
+        kind: 'route',
+        what: `${r.dst ?? 'default'}${r.dst ? `/${r.dstLength}` : ''}${r.gateway ? ` via ${r.gateway}` : ''}${dev(r.oif)}${r.table !== undefined && r.table !== 254 ? ` table ${r.table}` : ''}`,
+        managed: r.managed ? 'yes' : '',
+      });
+    for (const n of ns.neighbours)
+      rows.push({
+        namespace: ns.namespace,
+        kind: 'neighbour',
+        what: `${n.address}${n.mac ? ` lladdr ${n.mac}` : ''}${dev(n.index)}`,
+        managed: n.managed ? 'yes' : '',
+      });
+  }
+  return table(rows, ['namespace', 'kind', 'what', 'managed']);
+}
