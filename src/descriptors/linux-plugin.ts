@@ -319,10 +319,11 @@ export class LinuxPlugin {
     const key = this.interfaceKeyOf(link?.alias) ?? this.ctx.foreignLinkKey(view.id, ifindex);
     if (!key) return;
     const addressKey = addressItem(key, cidr);
-    // Still wanted and applied: someone else removed it (our own removals drop the desired value
-    // first; a link of ours being deleted or re-created takes its addresses with it).
+    // Still wanted and applied: it must be put back (our own removals drop the desired value
+    // first, and a link of ours being deleted or re-created has its addresses' operations planned
+    // too). That holds while the link itself is being changed: the kernel drops a link's IPv6
+    // addresses when it goes down, and we set it down to rename it or to disable it.
     if (
-      this.engine.isOperating(key) ||
       this.engine.isOperating(addressKey) ||
       this.engine.state.metadata(addressKey) === undefined ||
       this.engine.state.value(addressKey) === undefined
@@ -330,7 +331,9 @@ export class LinuxPlugin {
       return;
     this.logger?.info(
       { key: addressKey, namespace: view.id },
-      'managed address removed outside the agent; re-checking',
+      this.engine.isOperating(key)
+        ? 'address dropped by the kernel as its link was set down; re-checking'
+        : 'managed address removed outside the agent; re-checking',
     );
     this.scheduleDrift({ key: addressKey });
   }

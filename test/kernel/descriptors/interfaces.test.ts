@@ -190,8 +190,9 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
 
   test('a new host name renames the link in place: same ifindex, addresses kept, its route made again', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
+      // The IPv6 address goes when the link is set down to be renamed (keep_addr_on_down is off).
       const a = (host: string): Record<string, unknown> =>
-        veth('a', 'b', ns1!, { host_if_name: host, ip_addresses: ['10.1.0.1/24'] });
+        veth('a', 'b', ns1!, { host_if_name: host, ip_addresses: ['10.1.0.1/24', 'fd00:61::1/64'] });
       const b = veth('b', 'a', ns2!, { host_if_name: 'nb', ip_addresses: ['10.1.0.2/24'] });
       const route = {
         name: 'r',
@@ -215,7 +216,18 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.equal(after.ifindex, before.ifindex, 'the same link');
       assert.equal(link(ns1!, 'na'), undefined);
       assert.ok(isUp(after));
-      assert.deepEqual(addresses(ns1!, 'na2'), ['10.1.0.1/24']);
+      await eventually(() => assert.deepEqual(addresses(ns1!, 'na2'), ['10.1.0.1/24', 'fd00:61::1/64']));
+      // Set down and up by someone else afterwards: the IPv6 address the kernel dropped comes back.
+      ip(ns1!, ['link', 'set', 'na2', 'down']);
+      ip(ns1!, ['link', 'set', 'na2', 'up']);
+      await eventually(() => assert.deepEqual(addresses(ns1!, 'na2'), ['10.1.0.1/24', 'fd00:61::1/64']));
+      // Disabled, then enabled again: the same.
+      await agent.put(['interface', 'a', { ...a('na2'), enabled: false }]);
+      await agent.waitConfigured(['interface', 'a']);
+      await agent.put(['interface', 'a', a('na2')]);
+      await agent.waitConfigured(['interface', 'a']);
+      assert.ok(isUp(linkOrFail(ns1!, 'na2')));
+      await eventually(() => assert.deepEqual(addresses(ns1!, 'na2'), ['10.1.0.1/24', 'fd00:61::1/64']));
       await eventually(() =>
         assert.ok(
           routes(ns1!).some((r) => r.dst === '10.60.0.0/16' && r.dev === 'na2'),
