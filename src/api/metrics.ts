@@ -92,7 +92,17 @@ export class AgentMetrics {
   private async build(): Promise<Loaded> {
     const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = await import('prom-client');
     const registry = new Registry();
+    // prom-client counts CPU from the moment it is loaded, which is the first scrape here: what the
+    // process used before is added, so the counters are the process's whole CPU time, as users read them.
+    const usedBefore = process.cpuUsage();
     collectDefaultMetrics({ register: registry, prefix: 'netns_agent_' });
+    const addCpu = (name: string, micros: number): void => {
+      const metric = registry.getSingleMetric(`netns_agent_process_cpu_${name}`);
+      if (metric instanceof Counter) metric.inc(micros / 1e6);
+    };
+    addCpu('user_seconds_total', usedBefore.user);
+    addCpu('system_seconds_total', usedBefore.system);
+    addCpu('seconds_total', usedBefore.user + usedBefore.system);
     // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
     const transactions = (): { ok: number; errors: number } => this.transactionCounts;
     const reconnects = (): Map<string, number> => this.reconnectCounts;

@@ -34,6 +34,8 @@ function problemView(problem: FileProblem): DocumentProblem {
   return { index: problem.index, ...(problem.key ? { key: problem.key } : {}), errors };
 }
 
+const PLAN_BODY_FIELDS = ['puts', 'deletes', 'document', 'replace', 'topology'];
+
 /** Parses the body; throws PlanBodyError for what is not a plan request. */
 export async function parsePlanBody(
   text: string,
@@ -47,6 +49,11 @@ export async function parsePlanBody(
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new PlanBodyError('plan body must be an object: {puts, deletes} or {document}');
+  const unknown = Object.keys(body).filter((field) => !PLAN_BODY_FIELDS.includes(field));
+  if (unknown.length > 0)
+    throw new PlanBodyError(
+      `plan body: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${PLAN_BODY_FIELDS.join(', ')})`,
+    );
   const puts: PlanRequest['puts'] = [];
   if (body.puts !== undefined) {
     if (!Array.isArray(body.puts)) throw new PlanBodyError('puts must be a list of {key, value}');

@@ -20,6 +20,7 @@ import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
+import { parseListen } from './listen-address.js';
 
 export interface ApiOptions {
   /** HOST:PORT, or unix:/path/to/socket. */
@@ -41,15 +42,6 @@ function keyFromParams(request: FastifyRequest): string {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1' || host === '[::1]';
-}
-
-export function parseListen(listen: string): { path: string } | { host: string; port: number } {
-  if (listen.startsWith('unix:')) return { path: listen.slice(5) };
-  const colon = listen.lastIndexOf(':');
-  const host = colon > 0 ? listen.slice(0, colon).replace(/^\[|\]$/g, '') : '127.0.0.1';
-  const port = Number(listen.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad listen address ${listen}`);
-  return { host, port };
 }
 
 /**

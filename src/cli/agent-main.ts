@@ -8,6 +8,7 @@
 import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { parseListen } from '../api/listen-address.js';
 import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from './etcd-access-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
@@ -53,6 +54,8 @@ addEtcdAccessOptions(program, env)
     'how often interface counters are written to the datastore (changes of state go within a second)',
     env.NETNS_AGENT_STATUS_INTERVAL ?? '5000',
   )
+  // A usage error (unknown option, missing value) exits 2, as the checks below do.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2))
   .parse();
 
 const opts = program.opts<
@@ -81,6 +84,15 @@ if (!Number.isInteger(statusIntervalMs) || statusIntervalMs < 100) {
     `--status-interval: ${JSON.stringify(opts.statusInterval)} is not a whole number of ms >= 100`,
   );
   process.exit(2);
+}
+
+if (opts.http !== '') {
+  try {
+    parseListen(opts.http);
+  } catch {
+    console.error(`--http: ${JSON.stringify(opts.http)} is not HOST:PORT, unix:/path or ""`);
+    process.exit(2);
+  }
 }
 
 const etcdEndpoints = parseEndpoints(opts.etcd);

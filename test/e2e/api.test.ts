@@ -4,7 +4,7 @@
  * /metrics, and a unix-socket listener with mode 0600.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -308,6 +308,9 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
   });
 
   test('/metrics: Prometheus text with transactions, items by state, netlink, datastore and process metrics', async () => {
+    // The process's CPU time since it started (not since the first scrape), in clock ticks of 1/100 s.
+    const stat = readFileSync(`/proc/${agent.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const cpuBefore = (Number(stat[11]) + Number(stat[12])) / 100;
     const r = await agent.request('GET', '/metrics', undefined, null);
     assert.equal(r.status, 200);
     assert.match(String(r.headers['content-type']), /text\/plain/);
@@ -328,6 +331,8 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     const requests = Number(/^netns_agent_netlink_requests_total (\d+)/m.exec(r.text)?.[1]);
     assert.ok(requests > 0, 'netlink requests counted');
     assert.match(r.text, /^netns_agent_transactions_total\{outcome="ok"\} [1-9]/m);
+    const cpu = Number(/^netns_agent_process_cpu_seconds_total (\S+)/m.exec(r.text)?.[1]);
+    assert.ok(cpu >= cpuBefore * 0.9, `CPU ${cpu} s against ${cpuBefore} s in /proc`);
   });
   test('an address the kernel refuses shows on its interface: failed, naming the address, in status and events', async (t) => {
     const refusing = seedPair(label, 'e2r');

@@ -254,6 +254,12 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     assert.ok(ipLink(pair.ns2, 'veth2Name'), 'plan changes nothing');
 
+    // The same file planned: the plan of the valid item is shown, and the invalid one makes it exit 5.
+    const planMixed = await netnsctl([...base, 'plan', '-f', mixed, '-o', 'table']);
+    assert.equal(planMixed.code, 5, `${planMixed.stdout}${planMixed.stderr}`);
+    assert.match(planMixed.stdout, /^\S*broken\s+invalid\s+mtu/m);
+    assert.match(planMixed.stderr, /1 invalid item/);
+
     const partial = await netnsctl([...base, 'apply', '-f', mixed]);
     assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);
     assert.match(partial.stderr, /invalid .*broken.*mtu/);
@@ -312,7 +318,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal(existsSync(path.join(dir, 'never.db')), false, 'no store was created');
   });
 
-  test('errors: invalid value -> 5, bad key -> 2, unreachable agent -> 3, wrong token -> 4, bad usage -> non-zero', async () => {
+  test('errors: invalid value -> 5, bad key -> 2, unreachable agent -> 3, wrong token -> 4, bad usage -> 2', async () => {
     const invalid = await netnsctl(
       [...base, 'put', 'interface/veth1', '-'],
       JSON.stringify({ ...pair.veth1, mtu: 99_999 }),
@@ -357,9 +363,10 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal(noToken.code, 4);
 
     const usage = await netnsctl(['frobnicate']);
-    assert.notEqual(usage.code, 0);
+    assert.equal(usage.code, 2);
+    assert.equal((await netnsctl(['-o', 'xml', 'status'])).code, 2, 'a value not among the choices');
     const missingArg = await netnsctl([...base, 'put', 'interface/veth1']);
-    assert.notEqual(missingArg.code, 0);
+    assert.equal(missingArg.code, 2);
     const help = await netnsctl(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /apply/);

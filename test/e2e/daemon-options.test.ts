@@ -60,4 +60,19 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
     assert.equal(run.status, 2);
     assert.match(run.stderr, /--log-level: "loud" is not one of fatal, error, warn, info, debug, trace/);
   });
+
+  test('an unknown option or a bad --http address: exit 2, as every usage error', () => {
+    for (const [args, why] of [
+      [['--bogus'], /unknown option '--bogus'/],
+      [['--http', '127.0.0.1:notaport'], /--http: "127.0.0.1:notaport" is not HOST:PORT/],
+    ] as const) {
+      const run = spawnSync(
+        path.join(ROOT, 'bin/netns-agent'),
+        [...args, '--store', path.join(dir, 'x.db'), '--no-docker'],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, why);
+    }
+  });
 });

@@ -77,7 +77,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         'output format (default: tables for lists, YAML or JSON for nested values)',
       ).choices(['json', 'yaml', 'table']),
     )
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before the commands are declared, so that they inherit it: main() maps usage errors to exit 2.
+    .exitOverride();
 
   const globals = (): GlobalOptions => {
     const options = program.opts<Omit<GlobalOptions, 'output' | 'tableAsked'> & { output?: OutputFormat }>();
@@ -263,8 +265,23 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           ...(options.replace ? { replace: true } : {}),
         }),
       );
-      if (g.tableAsked) return print(planTable(plan, problems));
-      print(render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output));
+      print(
+        g.tableAsked
+          ? planTable(plan, problems)
+          : render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output),
+      );
+      // As apply: a file with invalid items is an error, though the plan of the rest is shown.
+      // Refused by the agent's checks, or by a conflict with another item (a host name claimed twice).
+      const answer = plan as {
+        invalid?: { key: string }[];
+        summary?: { entries?: { key: string; change: string }[] };
+      };
+      const refused = new Set([
+        ...(answer.invalid ?? []).map((i) => i.key),
+        ...(answer.summary?.entries ?? []).filter((e) => e.change === 'invalid').map((e) => e.key),
+      ]);
+      if (problems.length > 0 || refused.size > 0)
+        throw new CliError(`${problems.length + refused.size} invalid item(s) in ${options.file}`, 5);
     });
 
   program
@@ -396,7 +413,6 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return 0;
@@ -407,9 +423,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = (error as { code?: string; exitCode?: number }).code;
     if (typeof code === 'string' && code.startsWith('commander.')) {
-      return code === 'commander.helpDisplayed' || code === 'commander.version'
-        ? 0
-        : ((error as { exitCode?: number }).exitCode ?? 2);
+      // Help and version exit 0; every usage error (unknown command or option, a missing
+      // argument, a value not among the choices) exits 2, as the README says.
+      return (error as { exitCode?: number }).exitCode === 0 ? 0 : 2;
     }
     process.stderr.write(`netnsctl: ${(error as Error).message}\n`);
     return 1;

@@ -238,6 +238,8 @@ describe('POST /v1/plan body', () => {
       JSON.stringify({ puts: 3 }),
       JSON.stringify({ document: 5 }),
       JSON.stringify({ document: 'a: [' }),
+      JSON.stringify({ bogus: 1 }),
+      JSON.stringify({ puts: [], delete: ['k'] }),
     ]) {
       await assert.rejects(() => parsePlanBody(body, label), PlanBodyError, body);
     }
