@@ -21,6 +21,7 @@ import type { EtcdTlsOptions } from '../datastore/etcd/tls-options.js';
 import type { EtcdAuthOptions } from '../datastore/etcd/auth-options.js';
 import { ConfigSync } from './config-sync.js';
 import { FileOriginals } from './originals-file.js';
+import { FileLastValid } from './last-valid-file.js';
 import { AgentApiService } from './service.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
 
@@ -52,6 +53,8 @@ export interface AgentOptions {
 
 export class Agent {
   readonly logger: Logger;
+  /** Each key's last valid value, for a value made invalid while the agent is down. */
+  private readonly lastValid: FileLastValid;
   readonly engine: Engine;
   readonly plugin: LinuxPlugin;
   readonly metrics = new AgentMetrics();
@@ -92,14 +95,14 @@ export class Agent {
     const stateDir =
       options.stateDir ??
       path.dirname(options.etcd?.length ? DEFAULT_STORE_FILE : (options.storeFile ?? DEFAULT_STORE_FILE));
+    const warn = (message: string, error?: unknown): void =>
+      this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message);
+    this.lastValid = new FileLastValid(FileLastValid.fileFor(stateDir, options.label), warn);
     this.plugin = new LinuxPlugin({
       label: options.label,
       engine: this.engine,
       logger: this.logger,
-      originals: new FileOriginals(FileOriginals.fileFor(stateDir, options.label), {
-        onError: (message, error) =>
-          this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message),
-      }),
+      originals: new FileOriginals(FileOriginals.fileFor(stateDir, options.label), { onError: warn }),
       ...(options.docker !== false
         ? {
             microservices: {
@@ -250,6 +253,7 @@ export class Agent {
       this.engine,
       (refs) => this.plugin.setReferencedNamespaces(refs),
       (entries) => this.plugin.prepare(entries),
+      this.lastValid,
     );
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
@@ -308,6 +312,7 @@ export class Agent {
       this.logger.info('stopping');
       await this.watcher?.close();
       await this.engine.close();
+      await this.lastValid.close();
       this.publisher?.close();
       await this.api?.close();
       await this.microservices?.close();

@@ -15,6 +15,7 @@ import {
 import type { Engine, TransactionRecord } from '../scheduler/index.js';
 import type { Change, KeyValue } from '../datastore/index.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
+import { MemoryLastValid, type LastValidValues } from './last-valid-file.js';
 
 export interface ParsedEntry {
   key: string;
@@ -52,18 +53,34 @@ export class ConfigSync {
     private readonly onNamespaces: (refs: NamespaceRef[]) => void,
     /** Resolves when what these entries need is ready (namespaces open, gateway facts read). */
     private readonly prepare: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
+    /** The last valid value of each key, kept across restarts (last-valid-file.ts). */
+    private readonly lastValid: LastValidValues = new MemoryLastValid(),
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
   async replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
     const puts: ParsedEntry[] = [];
+    const validTexts = new Map<string, string>();
     for (const key of [...this.valid.keys()]) this.setValid(key, undefined);
     for (const item of items) {
       const entry = parseEntry(item.key, item.value);
       if (!entry) continue;
+      if (entry.value instanceof InvalidConfigValue) {
+        // Made invalid while the agent was down: its last valid value stays applied, as it would
+        // have at run time (the engine takes the valid value, then keeps it when the next is refused).
+        const previous = this.lastValidEntry(item.key);
+        if (previous) {
+          puts.push(previous.entry);
+          this.setValid(item.key, previous.entry.value);
+          validTexts.set(item.key, previous.text);
+        }
+      } else {
+        this.setValid(entry.key, entry.value);
+        validTexts.set(item.key, item.value);
+      }
       puts.push(entry);
-      if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
     }
+    this.lastValid.replaceAll(validTexts);
     this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     try {
@@ -81,13 +98,17 @@ export class ConfigSync {
         puts.delete(change.key);
         deletes.add(change.key);
         this.setValid(change.key, undefined);
+        this.lastValid.delete(change.key);
         continue;
       }
       const entry = parseEntry(change.key, change.value);
       if (!entry) continue;
       deletes.delete(change.key);
       puts.set(change.key, entry);
-      if (!(entry.value instanceof InvalidConfigValue)) this.setValid(entry.key, entry.value);
+      if (!(entry.value instanceof InvalidConfigValue)) {
+        this.setValid(entry.key, entry.value);
+        this.lastValid.set(entry.key, change.value);
+      }
     }
     // Namespaces referenced for the first time open before the commit, so that one transaction
     // creates everything instead of a trickle of them as each namespace's fact arrives.
@@ -100,6 +121,17 @@ export class ConfigSync {
       // desired", not first as "waiting for the namespace" when the last of them is deleted.
       this.publishNamespaces('all');
     }
+  }
+
+  /** The last valid value known for `key`, when there is one and it is still valid. */
+  private lastValidEntry(
+    key: string,
+  ): { entry: { key: string; value: ModelItem['value'] }; text: string } | undefined {
+    const text = this.lastValid.get(key);
+    if (text === undefined) return undefined;
+    const entry = parseEntry(key, text);
+    if (!entry || entry.value instanceof InvalidConfigValue) return undefined;
+    return { entry: { key, value: entry.value }, text };
   }
 
   /** Records the valid value of a key (undefined: none any more) and the namespace it uses. */

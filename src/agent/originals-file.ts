@@ -15,22 +15,10 @@
  *   costs what the book is for, not the start. One that cannot even be read (or set aside) is left
  *   alone, and the agent keeps its book in memory only, so as not to overwrite it.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryOriginals, originalKey, type RecordedOriginal } from '../descriptors/originals.js';
+import { readStateFile, setAside, writeAtomically } from './state-file.js';
 
 interface OriginalsFileOptions {
   /** Told what went wrong with the file (the book goes on in memory). */
@@ -40,8 +28,6 @@ interface OriginalsFileOptions {
 }
 
 const FORMAT = 2;
-/** S_ISVTX: in a sticky directory (/tmp) only a file's owner may rename or remove it. */
-const STICKY = 0o1000;
 const TYPES = new Set(['EXISTING', 'LOOPBACK', 'AUTO_TAP']);
 
 export class FileOriginals extends MemoryOriginals {
@@ -74,43 +60,26 @@ export class FileOriginals extends MemoryOriginals {
   }
 
   private write(): void {
-    let temporary: string | undefined;
     try {
       if (this.entries.size === 0) {
         rmSync(this.file, { force: true });
         return;
       }
-      const dir = path.dirname(this.file);
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const text = JSON.stringify({ format: FORMAT, bootId: this.bootId, links: this.all() }, null, 2) + '\n';
-      temporary = `${this.file}.${randomBytes(6).toString('hex')}.tmp`;
-      // O_EXCL: a new file of ours, never one (or a link) someone put there.
-      const fd = openSync(temporary, 'wx', 0o600);
-      try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(temporary, this.file);
-      temporary = undefined;
-      syncDirectory(dir);
+      writeAtomically(this.file, text);
     } catch (error) {
-      if (temporary) rmSync(temporary, { force: true });
       this.options.onError?.(`cannot write ${this.file}`, error);
     }
   }
 
   private load(): void {
-    let text: string;
-    try {
-      text = readOwnFile(this.file);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.persist = false;
-      this.options.onError?.(`cannot use ${this.file}; the book of originals stays in memory`, error);
-      return;
-    }
+    const { text, usable } = readStateFile(
+      this.file,
+      'the book of originals stays in memory',
+      this.options.onError,
+    );
+    this.persist = usable;
+    if (text === undefined) return;
     let parsed: { format?: unknown; bootId?: unknown; links?: unknown };
     try {
       parsed = JSON.parse(text) as typeof parsed;
@@ -135,12 +104,8 @@ export class FileOriginals extends MemoryOriginals {
   }
 
   private setAside(error: unknown): void {
-    this.options.onError?.(`${this.file} cannot be used; set aside as ${this.file}.bad`, error);
-    try {
-      renameSync(this.file, `${this.file}.bad`);
-    } catch {
-      this.persist = false; // not overwritten: looked at again at the next start
-    }
+    // Not overwritten when it cannot be set aside: looked at again at the next start.
+    if (!setAside(this.file, error, this.options.onError)) this.persist = false;
   }
 }
 
@@ -149,34 +114,6 @@ function readBootId(): string {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
     return 'unknown';
-  }
-}
-
-/** The file's text, when this user owns it (not through a symbolic link) and only it may write it. */
-function readOwnFile(file: string): string {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const stat = fstatSync(fd);
-    const uid = process.geteuid?.() ?? stat.uid;
-    if (stat.uid !== uid || (stat.mode & 0o022) !== 0)
-      throw new Error(
-        `not owned by uid ${uid}, or writable by others (mode ${(stat.mode & 0o777).toString(8)})`,
-      );
-    const dir = statSync(path.dirname(file));
-    if ((dir.mode & 0o002) !== 0 && (dir.mode & STICKY) === 0)
-      throw new Error(`its directory is writable by anyone (mode ${(dir.mode & 0o7777).toString(8)})`);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 

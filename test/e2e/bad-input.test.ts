@@ -115,4 +115,27 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'good1 untouched');
     assert.equal(ipLink(ns2, 'veth2Name')?.ifindex, before2, 'good2 untouched');
   });
+
+  test('made invalid while the agent was down: at its start the last valid value stays applied', async () => {
+    await agent.stop();
+    const direct = new SqliteStore({ file: store });
+    try {
+      const good2 = { ...seedExample('veth2', ns2), name: 'good2', veth: { peer_if_name: 'good1' }, mtu: 10 };
+      await direct.put(goodKeys[1]!, JSON.stringify(good2));
+    } finally {
+      await direct.close();
+    }
+    agent = await AgentProcess.start({ label, store });
+    await agent.until([goodKeys[1]!], 'invalid');
+    const row = (await agent.stateOf(goodKeys[1]!)) as { fieldErrors?: { field: string }[] } | undefined;
+    assert.ok(
+      row?.fieldErrors?.some((e) => e.field === 'mtu'),
+      JSON.stringify(row),
+    );
+    assert.equal((await agent.stateOf(goodKeys[0]!))?.state, 'configured');
+    // The pair was neither removed nor re-created, and keeps the MTU it had.
+    assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'good1 untouched');
+    assert.equal(ipLink(ns2, 'veth2Name')?.ifindex, before2, 'good2 untouched');
+    assert.equal(ipLink(ns2, 'veth2Name')?.mtu, seedExample('veth2', ns2).mtu);
+  });
 });

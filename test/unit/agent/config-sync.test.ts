@@ -7,6 +7,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSync } from '../../../src/agent/config-sync.js';
+import { MemoryLastValid } from '../../../src/agent/last-valid-file.js';
+import { InvalidConfigValue } from '../../../src/descriptors/invalid-value.js';
 import { configKey, namespaceId, type NamespaceRef } from '../../../src/model/index.js';
 import type { Engine } from '../../../src/scheduler/index.js';
 
@@ -88,5 +90,42 @@ describe('config sync: namespaces around commits', () => {
       'commit puts=b deletes=',
       'namespaces named/ns2',
     ]);
+  });
+
+  test('a value made invalid while the agent was down: its last valid value goes first, then the refused one', async () => {
+    const commits: { key: string; value: unknown }[][] = [];
+    const engine = {
+      commit: async (change: { puts?: { key: string; value: unknown }[] }) => {
+        commits.push(change.puts ?? []);
+        return {};
+      },
+    } as unknown as Engine;
+    const lastValid = new MemoryLastValid();
+    const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
+    const good = veth('a', 'b', 'ns1');
+    const bad = JSON.stringify({ ...(JSON.parse(good) as object), mtu: 10 });
+    await sync.apply([put('a', good)]);
+    assert.equal(lastValid.get(key('a')), good, 'a valid value is recorded');
+    await sync.apply([put('a', bad)]);
+    assert.equal(lastValid.get(key('a')), good, 'a refused one is not');
+
+    // A start: the store holds the bad value; its last valid one is put before it.
+    await sync.replaceAll([
+      { key: key('a'), value: bad, modRevision: 3 },
+      { key: key('c'), value: bad.replace('"name":"a"', '"name":"c"'), modRevision: 3 },
+    ]);
+    const puts = commits.at(-1)!;
+    assert.deepEqual(
+      puts.map((p) => [p.key.slice(p.key.lastIndexOf('/') + 1), p.value instanceof InvalidConfigValue]),
+      [
+        ['a', false],
+        ['a', true],
+        ['c', true], // never valid: refused alone
+      ],
+    );
+    assert.equal(lastValid.get(key('a')), good, 'still the valid value in effect');
+    assert.equal(lastValid.get(key('c')), undefined);
+    await sync.apply([del('a')]);
+    assert.equal(lastValid.get(key('a')), undefined, 'forgotten with its key');
   });
 });

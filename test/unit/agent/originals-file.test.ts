@@ -1,17 +1,8 @@
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { withTempDir } from '../../helpers/temp-dir.js';
 import { FileOriginals } from '../../../src/agent/originals-file.js';
 import type { RecordedOriginal } from '../../../src/descriptors/originals.js';
 
@@ -26,14 +17,7 @@ const entry: RecordedOriginal = {
   set: { up: true, mtu: 1400 },
 };
 
-async function withDir(run: (dir: string) => void | Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'originals-'));
-  try {
-    await run(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const withDir = (run: (dir: string) => void | Promise<void>): Promise<void> => withTempDir('originals-', run);
 
 /** Writes of one turn are one, made at its end. */
 const written = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

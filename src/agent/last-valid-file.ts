@@ -1,0 +1,153 @@
+/**
+ * The last valid value of every configuration key, in a file of the agent's state directory
+ * (`<label>.last-valid.json`), for one case: a value that became invalid while the agent was down.
+ * At run time the engine keeps an item's previous valid value applied when a new one is refused;
+ * after a restart that previous value is known only from here. Without it the item would have no
+ * valid value at all, and what the kernel holds for it (a VETH pair, the routes through it) would be
+ * removed at the start for an edit that was never applied.
+ *
+ * - Values are kept as the text the store held. The file is read only when a start meets an invalid
+ *   value (most starts never read it), and written whole, atomically, at most once a second and off
+ *   the event loop's thread: a crash within that second leaves the values before it.
+ * - The same rules as the book of originals: used only when this user owns it and no one else can
+ *   write it; one that does not parse is set aside (`.bad`).
+ */
+import path from 'node:path';
+import { readStateFile, setAside, writeAtomicallyAsync } from './state-file.js';
+
+export interface LastValidValues {
+  /** The text of the last valid value stored under `key`, if one is known. */
+  get(key: string): string | undefined;
+  set(key: string, text: string): void;
+  delete(key: string): void;
+  /** A full read of the store: exactly these are the valid values now. */
+  replaceAll(values: Map<string, string>): void;
+  /** Writes what is pending; idempotent. */
+  close(): Promise<void>;
+}
+
+/** In memory only (tests, or no state directory). */
+export class MemoryLastValid implements LastValidValues {
+  protected values = new Map<string, string>();
+
+  get(key: string): string | undefined {
+    return this.values.get(key);
+  }
+
+  set(key: string, text: string): void {
+    if (this.values.get(key) === text) return;
+    this.values.set(key, text);
+    this.changed();
+  }
+
+  delete(key: string): void {
+    if (this.values.delete(key)) this.changed();
+  }
+
+  replaceAll(values: Map<string, string>): void {
+    this.values = values;
+    this.changed();
+  }
+
+  async close(): Promise<void> {}
+
+  protected changed(): void {}
+}
+
+const FORMAT = 1;
+const WRITE_DELAY_MS = 1000;
+
+export class FileLastValid extends MemoryLastValid {
+  /** The file was read (or replaced by a full read): the map is the whole truth. */
+  private loaded = false;
+  /** False once the file must not be written (it could not be read, or is not to be trusted). */
+  private persist = true;
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    readonly file: string,
+    private readonly onError?: (message: string, error?: unknown) => void,
+  ) {
+    super();
+  }
+
+  static fileFor(stateDir: string, label: string): string {
+    return path.join(stateDir, `${label}.last-valid.json`);
+  }
+
+  override get(key: string): string | undefined {
+    this.load();
+    return super.get(key);
+  }
+
+  override set(key: string, text: string): void {
+    this.load();
+    super.set(key, text);
+  }
+
+  override delete(key: string): void {
+    this.load();
+    super.delete(key);
+  }
+
+  override replaceAll(values: Map<string, string>): void {
+    this.loaded = true;
+    super.replaceAll(values);
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return this.writing;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.writing;
+    if (this.dirty) await this.write();
+  }
+
+  protected override changed(): void {
+    this.dirty = true;
+    if (!this.persist || this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.writing) {
+        this.changed(); // one write at a time: the next one after this one
+        return;
+      }
+      this.writing = this.write().finally(() => (this.writing = undefined));
+    }, WRITE_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private async write(): Promise<void> {
+    if (!this.persist) return;
+    this.dirty = false;
+    const text = JSON.stringify({ format: FORMAT, values: Object.fromEntries(this.values) });
+    try {
+      await writeAtomicallyAsync(this.file, text);
+    } catch (error) {
+      this.onError?.(`cannot write ${this.file}`, error);
+    }
+  }
+
+  private load(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    const { text, usable } = readStateFile(this.file, 'the last valid values stay in memory', this.onError);
+    this.persist = usable;
+    if (text === undefined) return;
+    try {
+      const parsed = JSON.parse(text) as { format?: unknown; values?: unknown };
+      const values = parsed.values;
+      if (parsed.format !== FORMAT || typeof values !== 'object' || values === null || Array.isArray(values))
+        throw new Error('not a file of last valid values');
+      for (const [key, value] of Object.entries(values as Record<string, unknown>))
+        if (typeof value === 'string') this.values.set(key, value);
+    } catch (error) {
+      // Not overwritten when it cannot be set aside: looked at again at the next start.
+      if (!setAside(this.file, error, this.onError)) this.persist = false;
+    }
+  }
+}

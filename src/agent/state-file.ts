@@ -1,0 +1,134 @@
+/**
+ * Files of the agent's state directory (the book of originals, the last valid values): read only
+ * when this user owns them and no one else may write them, written whole and atomically (a new
+ * temporary file, synced, renamed over the old one, the directory synced), so a crash or a power
+ * cut leaves the old file or the new one.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+
+/** S_ISVTX: in a sticky directory (/tmp) only a file's owner may rename or remove it. */
+const STICKY = 0o1000;
+
+/** The file's text, when this user owns it (not through a symbolic link) and only it may write it. */
+export function readOwnFile(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const stat = fstatSync(fd);
+    const uid = process.geteuid?.() ?? stat.uid;
+    if (stat.uid !== uid || (stat.mode & 0o022) !== 0)
+      throw new Error(
+        `not owned by uid ${uid}, or writable by others (mode ${(stat.mode & 0o777).toString(8)})`,
+      );
+    const dir = statSync(path.dirname(file));
+    if ((dir.mode & 0o002) !== 0 && (dir.mode & STICKY) === 0)
+      throw new Error(`its directory is writable by anyone (mode ${(dir.mode & 0o7777).toString(8)})`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function temporaryFor(file: string): string {
+  return `${file}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+/** Replaces `file` with `text` atomically, synchronously (before a request that depends on it). */
+export function writeAtomically(file: string, text: string): void {
+  const dir = path.dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temporary = temporaryFor(file);
+  try {
+    // O_EXCL: a new file of ours, never one (or a link) someone put there.
+    const fd = openSync(temporary, 'wx', 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, file);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+/** The same off the event loop's thread (the writing and syncing run in libuv's pool). */
+export async function writeAtomicallyAsync(file: string, text: string): Promise<void> {
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temporary = temporaryFor(file);
+  try {
+    const handle = await open(temporary, 'wx', 0o600);
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+  const dirHandle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+/**
+ * What a state file holds, for its owner to parse: `text` undefined when there is none yet;
+ * `usable` false when it exists but must be neither used nor overwritten (told to `onError`).
+ */
+export function readStateFile(
+  file: string,
+  inMemory: string,
+  onError?: (message: string, error?: unknown) => void,
+): { text?: string; usable: boolean } {
+  try {
+    return { text: readOwnFile(file), usable: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { usable: true };
+    onError?.(`cannot use ${file}; ${inMemory}`, error);
+    return { usable: false };
+  }
+}
+
+/** A state file that does not parse: renamed `.bad` (false when even that fails: left alone). */
+export function setAside(
+  file: string,
+  error: unknown,
+  onError?: (message: string, error?: unknown) => void,
+): boolean {
+  onError?.(`${file} cannot be used; set aside as ${file}.bad`, error);
+  try {
+    renameSync(file, `${file}.bad`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,70 @@
+/** The last valid values in the state directory (src/agent/last-valid-file.ts). */
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { withTempDir } from '../../helpers/temp-dir.js';
+import { FileLastValid } from '../../../src/agent/last-valid-file.js';
+
+const withDir = (run: (dir: string) => void | Promise<void>): Promise<void> =>
+  withTempDir('last-valid-', run);
+
+test('written at close (or a second after a change), read back by the next agent, atomically', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'a1');
+    const first = new FileLastValid(file);
+    first.replaceAll(new Map([['k1', '{"v":1}']]));
+    first.set('k2', '{"v":2}');
+    first.delete('k1');
+    await first.close();
+    await first.close(); // idempotent
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { format: 1, values: { k2: '{"v":2}' } });
+    assert.deepEqual(readdirSync(dir), ['a1.last-valid.json'], 'no temporary file left');
+
+    const second = new FileLastValid(file);
+    assert.equal(second.get('k2'), '{"v":2}');
+    assert.equal(second.get('k1'), undefined);
+    await second.close();
+  }));
+
+test('a write follows a change by about a second, without close', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'a2');
+    const values = new FileLastValid(file);
+    values.set('k', 'v');
+    assert.equal(existsSync(file), false, 'not at once');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { k: 'v' });
+    await values.close();
+  }));
+
+test('a full read replaces what the file held without reading it', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'a3');
+    writeFileSync(file, JSON.stringify({ format: 1, values: { old: 'x' } }), { mode: 0o600 });
+    const values = new FileLastValid(file);
+    values.replaceAll(new Map([['new', 'y']]));
+    assert.equal(values.get('old'), undefined);
+    await values.close();
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { new: 'y' });
+  }));
+
+test('a file that does not parse is set aside; one others can write is neither used nor overwritten', () =>
+  withDir(async (dir) => {
+    const errors: string[] = [];
+    const bad = FileLastValid.fileFor(dir, 'bad');
+    writeFileSync(bad, '{not json', { mode: 0o600 });
+    const fromBad = new FileLastValid(bad, (message) => errors.push(message));
+    assert.equal(fromBad.get('k'), undefined);
+    assert.ok(existsSync(`${bad}.bad`));
+    await fromBad.close();
+
+    const open = FileLastValid.fileFor(dir, 'open');
+    writeFileSync(open, JSON.stringify({ format: 1, values: { k: 'theirs' } }));
+    chmodSync(open, 0o666);
+    const fromOpen = new FileLastValid(open, (message) => errors.push(message));
+    assert.equal(fromOpen.get('k'), undefined, 'not believed');
+    fromOpen.set('k', 'ours');
+    await fromOpen.close();
+    assert.equal(JSON.parse(readFileSync(open, 'utf8')).values.k, 'theirs', 'not overwritten');
+    assert.equal(errors.length, 2, errors.join('\n'));
+  }));
