@@ -17,6 +17,7 @@ import {
   deleteNamespaces,
   eventually,
   ipLink,
+  netnsctl,
   seedPair,
   tag,
   followEvents,
@@ -396,5 +397,11 @@ describe('HTTP API on a unix socket', { skip: skipUnlessRoot() }, () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, []);
     assert.equal((await agent.request('GET', '/metrics')).status, 200);
+    // netnsctl reaches it there too.
+    const status = await netnsctl(['--server', `unix:${socket}`, 'status', '-o', 'json']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout), []);
+    const gone = await netnsctl(['--server', `unix:${path.join(dir, 'none.sock')}`, 'status']);
+    assert.equal(gone.code, 3, gone.stderr);
   });
 });

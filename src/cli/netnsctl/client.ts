@@ -1,4 +1,8 @@
-/** netnsctl's view of the agent: its HTTP API (default) — the same endpoints users can call. */
+/**
+ * netnsctl's view of the agent: its HTTP API (default) — the same endpoints users can call — over
+ * TCP or the unix socket the daemon can listen on.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { AgentError } from '../../errors.js';
 
 export class CliError extends AgentError {
@@ -17,41 +21,65 @@ export interface ClientOptions {
   token?: string;
 }
 
+/** Where the agent listens: http://HOST:PORT, or unix:/path (the daemon's --http unix:/path). */
+function target(server: string): { socketPath: string } | { host: string; port: number; base: string } {
+  if (server.startsWith('unix:'))
+    return { socketPath: server.slice('unix:'.length).replace(/^\/\/(?=\/)/, '') };
+  const url = new URL(server);
+  if (url.protocol !== 'http:')
+    throw new CliError(`--server: ${server} is not http://HOST:PORT or unix:/path`, 2);
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || 80),
+    base: url.pathname.replace(/\/$/, ''),
+  };
+}
+
 export class ApiClient {
   constructor(private readonly options: ClientOptions) {}
 
-  private url(path: string): string {
-    return `${this.options.server.replace(/\/$/, '')}${path}`;
+  /** One request; resolves with the response once its headers are in (the body is read by the caller). */
+  private send(method: string, path: string, body?: string): Promise<IncomingMessage> {
+    const where = target(this.options.server);
+    const headers: Record<string, string> = {};
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(
+        'socketPath' in where
+          ? { socketPath: where.socketPath, path, method, headers }
+          : { host: where.host, port: where.port, path: `${where.base}${path}`, method, headers },
+        resolve,
+      );
+      request.on('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          new CliError(
+            `cannot reach the agent at ${this.options.server} (${error.code ?? error.message}); is netns-agent running? (--server)`,
+            3,
+          ),
+        ),
+      );
+      request.end(body);
+    });
   }
 
   async request(method: string, path: string, body?: string): Promise<{ status: number; json: unknown }> {
-    let response: Response;
-    try {
-      response = await fetch(this.url(path), {
-        method,
-        headers: {
-          ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body } : {}),
-      });
-    } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CliError(
-        `cannot reach the agent at ${this.options.server} (${cause}); is netns-agent running? (--server)`,
-        3,
-      );
-    }
-    const text = await response.text();
+    const response = await this.send(method, path, body);
+    let text = '';
+    response.setEncoding('utf8');
+    for await (const chunk of response) text += chunk as string;
     let json: unknown = text;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       // not JSON (e.g. /metrics); keep the text
     }
-    if (response.status === 401)
+    if (response.statusCode === 401)
       throw new CliError('the agent refused the request: missing or wrong --token', 4);
-    return { status: response.status, json };
+    return { status: response.statusCode ?? 0, json };
   }
 
   async expectOk(method: string, path: string, body?: string): Promise<unknown> {
@@ -65,16 +93,14 @@ export class ApiClient {
 
   /** Opens the server-sent event stream and calls back for each event until the process ends. */
   async events(onEvent: (type: string, data: unknown) => void): Promise<void> {
-    const response = await fetch(this.url('/v1/events'), {
-      headers: this.options.token ? { authorization: `Bearer ${this.options.token}` } : {},
-    }).catch((error: unknown) => {
-      throw new CliError(`cannot reach the agent at ${this.options.server}: ${(error as Error).message}`, 3);
-    });
-    if (!response.ok || !response.body) throw new CliError(`event stream refused: HTTP ${response.status}`);
-    const decoder = new TextDecoder();
+    const response = await this.send('GET', '/v1/events');
+    if (response.statusCode === 401)
+      throw new CliError('the agent refused the request: missing or wrong --token', 4);
+    if (response.statusCode !== 200) throw new CliError(`event stream refused: HTTP ${response.statusCode}`);
+    response.setEncoding('utf8');
     let buffer = '';
-    for await (const chunk of response.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+    for await (const chunk of response) {
+      buffer += chunk as string;
       let end;
       while ((end = buffer.indexOf('\n\n')) !== -1) {
         const block = buffer.slice(0, end);

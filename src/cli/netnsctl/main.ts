@@ -53,7 +53,11 @@ function loadItems(file: string, label: string): ReturnType<typeof toItems> {
 export function buildProgram(print: (text: string) => void = (t) => process.stdout.write(t + '\n')): Command {
   const program = new Command('netnsctl')
     .description('Client of netns-agent: put, inspect and watch the desired Linux network configuration')
-    .option('--server <url>', 'agent HTTP API', process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191')
+    .option(
+      '--server <url>',
+      'agent HTTP API: http://HOST:PORT or unix:/path',
+      process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191',
+    )
     .option('--token <token>', 'bearer token of the agent API', process.env.NETNS_AGENT_TOKEN)
     .option(
       '--etcd <urls>',
