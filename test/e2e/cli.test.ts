@@ -113,6 +113,14 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const oneYaml = await netnsctl([...base, 'status', 'interface/veth2']);
     assert.equal((parseYaml(oneYaml.stdout) as { state: string }).state, 'configured');
 
+    // A status key whole: its value only, as for a config key.
+    const statusKey = `/vnf-agent/${label}/linux/status/v1/interface/veth1`;
+    await eventually(async () => {
+      const state = await netnsctl([...base, 'get', statusKey]);
+      assert.equal(state.code, 0, state.stderr);
+      assert.equal((JSON.parse(state.stdout) as { name?: string }).name, 'veth1', state.stdout);
+    });
+
     // -o table asked for: nested values as tables too.
     const getTable = await netnsctl([...base, 'get', 'interface/veth1', '-o', 'table']);
     assert.equal(getTable.code, 0, getTable.stderr);

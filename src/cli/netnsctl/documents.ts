@@ -55,6 +55,16 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       return;
     }
     const { kind, name, value, ...inline } = doc as Record<string, unknown>;
+    if (kind === undefined) {
+      // Most likely one of the seeds' bare values (e.g. veth1.json): it has no kind to say where it goes.
+      problems.push({
+        index,
+        errors:
+          'no kind: a document is {kind: interface|route|arp, name, value} (or kind and name with the ' +
+          "value's fields inline); a bare value goes in with `netnsctl put KEY FILE`",
+      });
+      return;
+    }
     if (typeof kind !== 'string' || !isItemKind(kind)) {
       problems.push({ index, errors: `kind must be interface, route or arp, not ${JSON.stringify(kind)}` });
       return;

@@ -16,7 +16,7 @@ import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from '../etcd-
 import { EXAMPLES } from './examples.js';
 import { readDocuments, toItems } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
-import { parseConfigKey } from '../../model/index.js';
+import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
 import { dumpTable, historyTable, planTable } from './tables.js';
 
@@ -152,7 +152,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         entries = await config.list(prefix);
       });
       // A key names one value: `interface/veth1` must not show veth10 when veth1 is missing.
-      if (parseConfigKey(prefix)) {
+      if (parseConfigKey(prefix) || parseStatusKey(prefix)) {
         const exact = entries.find((e) => e.key === prefix);
         if (!exact) throw new CliError(`no value under ${prefix}`, 2);
         if (g.tableAsked) return print(fieldTable(exact.value));
@@ -301,8 +301,18 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       }
       const api = client();
       const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
-      const view = rows.map((r) => ({ ...r, reason: r.reason ?? r.error ?? '' }));
-      print(render(view, g.output, ['key', 'state', 'reason']));
+      if (g.output !== 'table') print(render(rows, g.output));
+      else {
+        // By key, and an invalid item's field errors as its reason.
+        const fieldErrors = (r: Record<string, unknown>): string =>
+          ((r.fieldErrors ?? []) as { field: string; message: string }[])
+            .map((e) => `${e.field}: ${e.message}`)
+            .join('; ');
+        const view = rows
+          .map((r): Record<string, unknown> => ({ ...r, reason: r.reason ?? r.error ?? fieldErrors(r) }))
+          .sort((a, b) => String(a.key).localeCompare(String(b.key)));
+        print(render(view, g.output, ['key', 'state', 'reason']));
+      }
       // The states above are the kernel's; say so when the agent cannot see its datastore.
       const { datastore } = (await api.expectOk('GET', '/v1/about')) as {
         datastore?: { state: string; since: string; error?: string };
@@ -378,7 +388,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('<dir>')
     .action(async (dir: string) => {
       const api = client();
-      mkdirSync(dir, { recursive: true });
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (error) {
+        throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
+      }
       const g = globals();
       const parts: [string, string][] = [
         ['status.json', '/v1/status'],

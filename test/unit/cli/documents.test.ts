@@ -1,0 +1,42 @@
+/** netnsctl's files of items (src/cli/netnsctl/documents.ts): documents to keyed items, problems by position. */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readDocuments, toItems } from '../../../src/cli/netnsctl/documents.js';
+
+describe('netnsctl documents', () => {
+  test('YAML documents, with the value nested or inline, become keyed items', () => {
+    const documents = readDocuments(
+      [
+        'kind: interface',
+        'name: d0',
+        'value: {type: DUMMY, namespace: {type: NAMED_NS, name: ns1}}',
+        '---',
+        'kind: interface',
+        'name: d1',
+        'type: DUMMY',
+        'namespace: {type: NAMED_NS, name: ns1}',
+      ].join('\n'),
+    );
+    const { items, problems } = toItems(documents, 'l1');
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      items.map((i) => i.key),
+      ['/vnf-agent/l1/linux/config/v1/interface/d0', '/vnf-agent/l1/linux/config/v1/interface/d1'],
+    );
+  });
+
+  test('a bare value (no kind) is told how to go in; an unknown kind is named', () => {
+    const { items, problems } = toItems(
+      [{ name: 'veth1', type: 'VETH' }, { kind: 'bridge', name: 'b' }, 'text'],
+      'l1',
+    );
+    assert.deepEqual(items, []);
+    assert.match(String(problems[0]?.errors), /no kind: .*netnsctl put KEY FILE/);
+    assert.match(String(problems[1]?.errors), /kind must be interface, route or arp, not "bridge"/);
+    assert.match(String(problems[2]?.errors), /must be an object/);
+    assert.deepEqual(
+      problems.map((p) => p.index),
+      [0, 1, 2],
+    );
+  });
+});
