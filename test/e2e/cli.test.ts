@@ -274,6 +274,22 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.match(partial.stdout, /applied 1 of 2 items \(1 invalid, 0 failed\)/);
     await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1300));
 
+    // Two items claiming one host name: the agent's dry run refuses the second, which is not stored.
+    const existing = (name: string) => ({
+      kind: 'interface',
+      name,
+      type: 'EXISTING',
+      host_if_name: 'kclaim0',
+      namespace: { type: 'NAMED_NS', name: pair.ns1 },
+    });
+    const claims = file('claims.json', JSON.stringify([existing('ex1'), existing('ex2')]));
+    const claimed = await netnsctl([...base, 'apply', '-f', claims]);
+    assert.equal(claimed.code, 5, `${claimed.stdout}${claimed.stderr}`);
+    assert.match(claimed.stdout, /applied 1 of 2 items \(1 invalid, 0 failed\)/);
+    assert.match(claimed.stderr, /invalid \S+\/ex2: .*kclaim0/);
+    assert.equal((await netnsctl([...base, 'get', 'interface/ex2'])).code, 2, 'not stored');
+    assert.equal((await netnsctl([...base, 'del', 'interface/ex1'])).code, 0);
+
     const missing = await netnsctl([...base, 'apply', '-f', path.join(dir, 'no-such-file.yaml')]);
     assert.equal(missing.code, 2);
     for (const key of ['interface/veth1', 'interface/veth2'])

@@ -14,7 +14,7 @@ import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAcces
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
-import { readDocuments, toItems } from './documents.js';
+import { readDocuments, toItems, type FileItem } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
 import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
@@ -194,13 +194,37 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       );
     });
 
+  /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
+  const refusedByAgent = async (items: FileItem[]): Promise<Map<string, string>> => {
+    const answer = (await client().expectOk(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })) }),
+    )) as { summary?: { entries?: { key: string; change: string; why: string }[] } };
+    const inFile = new Set(items.map((i) => i.key));
+    return new Map(
+      (answer.summary?.entries ?? [])
+        .filter((e) => e.change === 'invalid' && inFile.has(e.key))
+        .map((e) => [e.key, e.why]),
+    );
+  };
+
   program
     .command('apply')
     .description('store every item of a YAML/JSON file (documents with kind and name)')
     .requiredOption('-f, --file <file>', 'file, or - for standard input')
     .action(async (options: { file: string }) => {
       const g = globals();
-      const { items, problems } = loadItems(options.file, g.label);
+      const loaded = loadItems(options.file, g.label);
+      const problems = loaded.problems;
+      let items = loaded.items;
+      // Through the agent, what only it can tell is asked first (its dry run): an item whose host
+      // name another item claims would be stored only to show invalid. Such items are left out.
+      if (!g.etcd && !g.store && items.length > 0) {
+        const refused = await refusedByAgent(items);
+        items = items.filter((item) => !refused.has(item.key));
+        for (const [key, why] of refused) problems.push({ index: -1, key, errors: why });
+      }
       for (const p of problems) {
         const where = p.key ?? `document ${p.index + 1}`;
         const text =
