@@ -38,6 +38,14 @@ export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue):
   const routePrefix = configPrefix(label, 'route');
   /** Host interface (namespace id + host name) -> prefixes the plan adds to it. */
   const addedPrefixes = new Map<string, string[]>();
+  // A link the plan removes, or sets down, is no longer up: what waits for it would go pending.
+  const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
+  for (const op of dry.plan.deletes) {
+    if (op.descriptor.name !== 'interface' || !op.key.startsWith(interfacePrefix) || recreated.has(op.key))
+      continue;
+    const value = op.value as LinuxInterface | undefined;
+    if (value) facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
+  }
   for (const op of dry.plan.applies) {
     if (op.descriptor.name === 'named-namespace' && op.key.startsWith(NAMED_NAMESPACE)) {
       facts.push({
@@ -55,6 +63,14 @@ export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue):
       if (value?.enabled) {
         facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), value: ASSUMED_VALUE });
       }
+    } else if (
+      op.descriptor.name === 'interface' &&
+      op.kind === 'update' &&
+      op.key.startsWith(interfacePrefix)
+    ) {
+      const value = valueOf(op.key) as LinuxInterface | undefined;
+      if (value && !value.enabled)
+        facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
     } else if (op.descriptor.name === 'address') {
       const address = parseAddressItem(op.key);
       const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;

@@ -281,8 +281,9 @@ export class AgentApiService implements AgentService {
       ...(facts.length
         ? {
             assumed:
-              'the kernel reports what the plan creates: named namespaces exist, interfaces set up are up, ' +
-              'their addresses make gateways on the same network reachable',
+              'the kernel reports what the plan does: named namespaces exist, interfaces set up are up, ' +
+              'their addresses make gateways on the same network reachable, and interfaces it removes or ' +
+              'sets down are no longer up',
           }
         : {}),
     };

@@ -262,6 +262,30 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     assert.ok(ipLink(pair.ns2, 'veth2Name'), 'plan changes nothing');
 
+    // A route through veth1: a plan that removes veth1, or sets it down, says the route would wait.
+    const route = {
+      name: 'r1',
+      namespace: { type: 'NAMED_NS', name: pair.ns1 },
+      interface: 'veth1',
+      dst_ip_addr: '10.99.0.0/16',
+      gw_addr: '192.168.22.2',
+    };
+    const routeKey = `/vnf-agent/${label}/linux/config/v1/route/r1`;
+    assert.equal((await netnsctl([...base, 'put', 'route/r1', '-'], JSON.stringify(route))).code, 0);
+    await agent.until([routeKey], 'configured');
+    for (const change of [
+      { deletes: [pair.key1] },
+      { puts: [{ key: pair.key1, value: { ...pair.veth1, enabled: false } }] },
+    ]) {
+      const dry = await agent.request('POST', '/v1/plan', JSON.stringify(change));
+      const entries = (dry.json as { summary: { entries: { key: string; change: string; why: string }[] } })
+        .summary.entries;
+      const routeEntry = entries.find((e) => e.key === routeKey);
+      assert.ok(routeEntry, `${JSON.stringify(change)}: ${dry.text}`);
+      assert.match(routeEntry.why, /veth1/, dry.text);
+    }
+    assert.equal((await netnsctl([...base, 'del', 'route/r1'])).code, 0);
+
     // The same file planned: the plan of the valid item is shown, and the invalid one makes it exit 5.
     const planMixed = await netnsctl([...base, 'plan', '-f', mixed, '-o', 'table']);
     assert.equal(planMixed.code, 5, `${planMixed.stdout}${planMixed.stderr}`);

@@ -100,7 +100,7 @@ describe('buildTopology', () => {
 
 /** A dry run as the engine returns it, with only what the summary reads. */
 function dryRun(parts: {
-  deletes?: { key: string; descriptor: string; recreate?: boolean; why?: string }[];
+  deletes?: { key: string; descriptor: string; recreate?: boolean; why?: string; value?: unknown }[];
   applies?: {
     key: string;
     descriptor: string;
@@ -112,9 +112,17 @@ function dryRun(parts: {
 }): DryRun {
   const op =
     (kind: string) =>
-    (o: { key: string; descriptor: string; kind?: string; recreate?: boolean; why?: string }) => ({
+    (o: {
+      key: string;
+      descriptor: string;
+      kind?: string;
+      recreate?: boolean;
+      why?: string;
+      value?: unknown;
+    }) => ({
       kind: o.kind ?? kind,
       key: o.key,
+      value: o.value,
       descriptor: { name: o.descriptor },
       recreate: o.recreate ?? false,
       why: o.why ?? 'new',
@@ -192,6 +200,29 @@ describe('assumedFacts', () => {
         'fact/reach/named/ns1/veth1Name/192.168.22.2',
       ],
     );
+  });
+
+  test('an interface removed, or updated to disabled, is no longer up; one re-created is', () => {
+    const veth2 = { ...veth1, name: 'veth2', hostIfName: 'veth2Name' };
+    const values = new Map<string, unknown>([[key('interface', 'veth2'), { ...veth2, enabled: false }]]);
+    const facts = assumedFacts(
+      dryRun({
+        deletes: [
+          { key: key('interface', 'veth1'), descriptor: 'interface', value: veth1 },
+          { key: key('interface', 'veth3'), descriptor: 'interface', value: veth1, recreate: true },
+        ],
+        applies: [
+          { key: key('interface', 'veth2'), descriptor: 'interface', kind: 'update' },
+          { key: key('interface', 'veth3'), descriptor: 'interface', recreate: true },
+        ],
+      }),
+      label,
+      (k) => values.get(k),
+    );
+    assert.deepEqual(facts, [
+      { key: 'fact/link-up/named/ns1/veth1Name', deleted: true },
+      { key: 'fact/link-up/named/ns1/veth2Name', deleted: true },
+    ]);
   });
 
   test('prefixCovers', () => {
