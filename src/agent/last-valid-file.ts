@@ -6,12 +6,13 @@
  * valid value at all, and what the kernel holds for it (a VETH pair, the routes through it) would be
  * removed at the start for an edit that was never applied.
  *
- * - Values are kept as the text the store held. The file is read only when a start meets an invalid
+ * - Values are kept as the text the store held; no values, no file. The file is read only when a start meets an invalid
  *   value (most starts never read it), and written whole, atomically, at most once a second and off
  *   the event loop's thread: a crash within that second leaves the values before it.
  * - The same rules as the book of originals: used only when this user owns it and no one else can
  *   write it; one that does not parse is set aside (`.bad`).
  */
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readStateFile, setAside, writeAtomicallyAsync } from './state-file.js';
 
@@ -124,8 +125,10 @@ export class FileLastValid extends MemoryLastValid {
   private async write(): Promise<void> {
     if (!this.persist) return;
     this.dirty = false;
-    const text = JSON.stringify({ format: FORMAT, values: Object.fromEntries(this.values) });
     try {
+      // No configuration, no file (as the book of originals: removed when empty).
+      if (this.values.size === 0) return await rm(this.file, { force: true });
+      const text = JSON.stringify({ format: FORMAT, values: Object.fromEntries(this.values) });
       await writeAtomicallyAsync(this.file, text);
     } catch (error) {
       this.onError?.(`cannot write ${this.file}`, error);

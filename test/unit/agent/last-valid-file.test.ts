@@ -26,6 +26,19 @@ test('written at close (or a second after a change), read back by the next agent
     await second.close();
   }));
 
+test('no values, no file', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'a4');
+    const values = new FileLastValid(file);
+    values.set('k', 'v');
+    await values.close();
+    assert.ok(existsSync(file));
+    const again = new FileLastValid(file);
+    again.replaceAll(new Map());
+    await again.close();
+    assert.equal(existsSync(file), false);
+  }));
+
 test('a write follows a change by about a second, without close', () =>
   withDir(async (dir) => {
     const file = FileLastValid.fileFor(dir, 'a2');
