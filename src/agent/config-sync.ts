@@ -15,7 +15,7 @@ import {
 import type { Engine, TransactionRecord } from '../scheduler/index.js';
 import type { Change, KeyValue } from '../datastore/index.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
-import { MemoryLastValid, type LastValidValues } from './last-valid-file.js';
+import { MemoryLastValid, type LastValid, type LastValidValues } from './last-valid-file.js';
 
 export interface ParsedEntry {
   key: string;
@@ -38,7 +38,14 @@ export function parseEntry(key: string, text: string): ParsedEntry | undefined {
   }
 }
 
+/** A valid value proposed to the engine, with what the file of last valid values keeps of it. */
+interface Candidate extends LastValid {
+  entry: { key: string; value: ModelItem['value'] };
+}
+
 export class ConfigSync {
+  /** Each key's create revision in the store (see KeyValue.createRevision). */
+  private readonly created = new Map<string, number>();
   /** Valid desired values by key, to know which namespaces the configuration references. */
   private readonly valid = new Map<string, ModelItem['value']>();
   /** Per referenced namespace, how many valid values use it: kept as values come and go, so a
@@ -60,32 +67,42 @@ export class ConfigSync {
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
   async replaceAll(items: readonly KeyValue[]): Promise<TransactionRecord> {
     const puts: ParsedEntry[] = [];
-    const validTexts = new Map<string, string>();
+    /** Valid values proposed, to be recorded once the engine has accepted them. */
+    const candidates: Candidate[] = [];
     for (const key of [...this.valid.keys()]) this.setValid(key, undefined);
+    this.created.clear();
     for (const item of items) {
       const entry = parseEntry(item.key, item.value);
       if (!entry) continue;
+      this.created.set(item.key, item.createRevision);
       if (entry.value instanceof InvalidConfigValue) {
         // Made invalid while the agent was down: its last valid value stays applied, as it would
-        // have at run time (the engine takes the valid value, then keeps it when the next is refused).
-        const previous = this.lastValidEntry(item.key);
+        // have at run time (the engine takes the valid value, then keeps it when the next is
+        // refused). Not when the key was deleted and put again meanwhile: that is another item.
+        const previous = this.lastValidEntry(item.key, item.createRevision);
         if (previous) {
           puts.push(previous.entry);
           this.setValid(item.key, previous.entry.value);
-          validTexts.set(item.key, previous.text);
+          candidates.push(previous);
         }
       } else {
         this.setValid(entry.key, entry.value);
-        validTexts.set(item.key, item.value);
+        candidates.push({
+          entry: { key: entry.key, value: entry.value },
+          text: item.value,
+          created: item.createRevision,
+        });
       }
       puts.push(entry);
     }
-    this.lastValid.replaceAll(validTexts);
     this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     try {
       return await this.engine.commit({ puts, replace: true, resync: true });
     } finally {
+      this.lastValid.replaceAll(
+        new Map(this.accepted(candidates).map((c) => [c.entry.key, { text: c.text, created: c.created }])),
+      );
       this.publishNamespaces('all');
     }
   }
@@ -93,11 +110,14 @@ export class ConfigSync {
   async apply(changes: readonly Change[]): Promise<TransactionRecord> {
     const puts = new Map<string, ParsedEntry>();
     const deletes = new Set<string>();
+    const candidates = new Map<string, Candidate>();
     for (const change of changes) {
       if (change.type === 'delete') {
         puts.delete(change.key);
+        candidates.delete(change.key);
         deletes.add(change.key);
         this.setValid(change.key, undefined);
+        this.created.delete(change.key);
         this.lastValid.delete(change.key);
         continue;
       }
@@ -105,10 +125,17 @@ export class ConfigSync {
       if (!entry) continue;
       deletes.delete(change.key);
       puts.set(change.key, entry);
+      // A key the store did not hold is created by this put (etcd's create_revision).
+      let created = this.created.get(change.key);
+      if (created === undefined) this.created.set(change.key, (created = change.revision));
       if (!(entry.value instanceof InvalidConfigValue)) {
         this.setValid(entry.key, entry.value);
-        this.lastValid.set(entry.key, change.value);
-      }
+        candidates.set(entry.key, {
+          entry: { key: entry.key, value: entry.value },
+          text: change.value,
+          created,
+        });
+      } else candidates.delete(entry.key);
     }
     // Namespaces referenced for the first time open before the commit, so that one transaction
     // creates everything instead of a trickle of them as each namespace's fact arrives.
@@ -117,21 +144,29 @@ export class ConfigSync {
     try {
       return await this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
     } finally {
+      for (const c of this.accepted([...candidates.values()]))
+        this.lastValid.set(c.entry.key, { text: c.text, created: c.created });
       // Namespaces no longer referenced are let go only now: their items are removed as "no longer
       // desired", not first as "waiting for the namespace" when the last of them is deleted.
       this.publishNamespaces('all');
     }
   }
 
-  /** The last valid value known for `key`, when there is one and it is still valid. */
-  private lastValidEntry(
-    key: string,
-  ): { entry: { key: string; value: ModelItem['value'] }; text: string } | undefined {
-    const text = this.lastValid.get(key);
-    if (text === undefined) return undefined;
-    const entry = parseEntry(key, text);
+  /**
+   * The candidates the engine took as their key's value: a value it refused (a host name another
+   * item claims) is not one to fall back on.
+   */
+  private accepted(candidates: Candidate[]): Candidate[] {
+    return candidates.filter((c) => this.engine.state.value(c.entry.key) === c.entry.value);
+  }
+
+  /** The last valid value known for `key`, when it is still valid and of the same item. */
+  private lastValidEntry(key: string, createRevision: number): Candidate | undefined {
+    const last = this.lastValid.get(key);
+    if (last === undefined || last.created !== createRevision) return undefined;
+    const entry = parseEntry(key, last.text);
     if (!entry || entry.value instanceof InvalidConfigValue) return undefined;
-    return { entry: { key, value: entry.value }, text };
+    return { entry: { key, value: entry.value }, text: last.text, created: last.created };
   }
 
   /** Records the valid value of a key (undefined: none any more) and the namespace it uses. */

@@ -14,30 +14,38 @@
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { readStateFile, setAside, writeAtomicallyAsync } from './state-file.js';
+import { checkStateFile, readStateFile, setAside, writeAtomicallyAsync } from './state-file.js';
+
+/** A value the engine accepted, as the store held it, and the revision that created its key. */
+export interface LastValid {
+  text: string;
+  /** The key's create revision then: a key deleted and put again since is another item. */
+  created: number;
+}
 
 export interface LastValidValues {
-  /** The text of the last valid value stored under `key`, if one is known. */
-  get(key: string): string | undefined;
-  set(key: string, text: string): void;
+  /** The last valid value stored under `key`, if one is known. */
+  get(key: string): LastValid | undefined;
+  set(key: string, value: LastValid): void;
   delete(key: string): void;
   /** A full read of the store: exactly these are the valid values now. */
-  replaceAll(values: Map<string, string>): void;
+  replaceAll(values: Map<string, LastValid>): void;
   /** Writes what is pending; idempotent. */
   close(): Promise<void>;
 }
 
 /** In memory only (tests, or no state directory). */
 export class MemoryLastValid implements LastValidValues {
-  protected values = new Map<string, string>();
+  protected values = new Map<string, LastValid>();
 
-  get(key: string): string | undefined {
+  get(key: string): LastValid | undefined {
     return this.values.get(key);
   }
 
-  set(key: string, text: string): void {
-    if (this.values.get(key) === text) return;
-    this.values.set(key, text);
+  set(key: string, value: LastValid): void {
+    const now = this.values.get(key);
+    if (now?.text === value.text && now.created === value.created) return;
+    this.values.set(key, value);
     this.changed();
   }
 
@@ -45,7 +53,7 @@ export class MemoryLastValid implements LastValidValues {
     if (this.values.delete(key)) this.changed();
   }
 
-  replaceAll(values: Map<string, string>): void {
+  replaceAll(values: Map<string, LastValid>): void {
     this.values = values;
     this.changed();
   }
@@ -55,7 +63,7 @@ export class MemoryLastValid implements LastValidValues {
   protected changed(): void {}
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
 const WRITE_DELAY_MS = 1000;
 
 export class FileLastValid extends MemoryLastValid {
@@ -67,6 +75,7 @@ export class FileLastValid extends MemoryLastValid {
   private writing: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   constructor(
     readonly file: string,
@@ -79,14 +88,14 @@ export class FileLastValid extends MemoryLastValid {
     return path.join(stateDir, `${label}.last-valid.json`);
   }
 
-  override get(key: string): string | undefined {
+  override get(key: string): LastValid | undefined {
     this.load();
     return super.get(key);
   }
 
-  override set(key: string, text: string): void {
+  override set(key: string, value: LastValid): void {
     this.load();
-    super.set(key, text);
+    super.set(key, value);
   }
 
   override delete(key: string): void {
@@ -94,18 +103,24 @@ export class FileLastValid extends MemoryLastValid {
     super.delete(key);
   }
 
-  override replaceAll(values: Map<string, string>): void {
-    this.loaded = true;
+  override replaceAll(values: Map<string, LastValid>): void {
+    if (!this.loaded) {
+      // Not read, but looked at: a file this user does not own, or that others can write, is
+      // neither used nor overwritten.
+      this.loaded = true;
+      this.persist = checkStateFile(this.file, 'the last valid values stay in memory', this.onError);
+    }
     super.replaceAll(values);
   }
 
-  override async close(): Promise<void> {
-    if (this.closed) return this.writing;
-    this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.writing;
-    if (this.dirty) await this.write();
+  override close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      this.closed = true;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.writing;
+      if (this.dirty) await this.write();
+    })());
   }
 
   protected override changed(): void {
@@ -132,6 +147,11 @@ export class FileLastValid extends MemoryLastValid {
       await writeAtomicallyAsync(this.file, text);
     } catch (error) {
       this.onError?.(`cannot write ${this.file}`, error);
+      // Tried again a second later (or at close), not left stale until the next change.
+      if (!this.closed) {
+        this.dirty = true;
+        queueMicrotask(() => this.changed());
+      }
     }
   }
 
@@ -146,8 +166,11 @@ export class FileLastValid extends MemoryLastValid {
       const values = parsed.values;
       if (parsed.format !== FORMAT || typeof values !== 'object' || values === null || Array.isArray(values))
         throw new Error('not a file of last valid values');
-      for (const [key, value] of Object.entries(values as Record<string, unknown>))
-        if (typeof value === 'string') this.values.set(key, value);
+      for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
+        const { text, created } = (value ?? {}) as Partial<LastValid>;
+        if (typeof text === 'string' && Number.isInteger(created))
+          this.values.set(key, { text, created: created! });
+      }
     } catch (error) {
       // Not overwritten when it cannot be set aside: looked at again at the next start.
       if (!setAside(this.file, error, this.onError)) this.persist = false;

@@ -41,10 +41,14 @@ export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue):
   // A link the plan removes, or sets down, is no longer up: what waits for it would go pending.
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
   for (const op of dry.plan.deletes) {
-    if (op.descriptor.name !== 'interface' || !op.key.startsWith(interfacePrefix) || recreated.has(op.key))
-      continue;
+    if (op.descriptor.name !== 'interface' || !op.key.startsWith(interfacePrefix)) continue;
     const value = op.value as LinuxInterface | undefined;
-    if (value) facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
+    if (!value) continue;
+    const fact = linkUpFact(namespaceId(value.namespace), value.hostIfName);
+    // Re-created: down only where it was, if it moves (another namespace or host name).
+    const next = recreated.has(op.key) ? (valueOf(op.key) as LinuxInterface | undefined) : undefined;
+    if (next && linkUpFact(namespaceId(next.namespace), next.hostIfName) === fact) continue;
+    facts.push({ key: fact, deleted: true });
   }
   for (const op of dry.plan.applies) {
     if (op.descriptor.name === 'named-namespace' && op.key.startsWith(NAMED_NAMESPACE)) {
@@ -178,6 +182,12 @@ export function summarizePlan(
     } else if (outcome.state === 'invalid') {
       note(key, 'invalid', outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
     }
+  }
+  // A new value refused while the key's current one stays in effect: the outcome says configured.
+  for (const { key, fieldErrors } of dry.refused) {
+    if (dry.plan.outcomes.get(key)?.state === 'invalid') continue;
+    const errors = fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    entries.set(key, { key, change: 'invalid', why: `${errors} (its current value stays in effect)` });
   }
   return [...entries.values()].sort((a, b) => naturalCompare(a.key, b.key));
 }

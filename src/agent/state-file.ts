@@ -26,6 +26,10 @@ const STICKY = 0o1000;
 
 /** The file's text, when this user owns it (not through a symbolic link) and only it may write it. */
 export function readOwnFile(file: string): string {
+  return withOwnFile(file, (fd) => readFileSync(fd, 'utf8'));
+}
+
+function withOwnFile<T>(file: string, use: (fd: number) => T): T {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const stat = fstatSync(fd);
@@ -37,7 +41,7 @@ export function readOwnFile(file: string): string {
     const dir = statSync(path.dirname(file));
     if ((dir.mode & 0o002) !== 0 && (dir.mode & STICKY) === 0)
       throw new Error(`its directory is writable by anyone (mode ${(dir.mode & 0o7777).toString(8)})`);
-    return readFileSync(fd, 'utf8');
+    return use(fd);
   } finally {
     closeSync(fd);
   }
@@ -129,6 +133,22 @@ export function setAside(
     renameSync(file, `${file}.bad`);
     return true;
   } catch {
+    return false;
+  }
+}
+
+/** Whether a state file may be written: it does not exist yet, or it passes readOwnFile's checks. */
+export function checkStateFile(
+  file: string,
+  inMemory: string,
+  onError?: (message: string, error?: unknown) => void,
+): boolean {
+  try {
+    withOwnFile(file, () => undefined);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    onError?.(`cannot use ${file}; ${inMemory}`, error);
     return false;
   }
 }

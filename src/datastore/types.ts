@@ -10,6 +10,11 @@ export interface KeyValue {
   readonly key: string;
   readonly value: string;
   readonly modRevision: number;
+  /**
+   * The revision that created the key (after its last deletion, if any): a key deleted and put
+   * again has a new one, which tells a new item from a changed one.
+   */
+  readonly createRevision: number;
 }
 
 /** A consistent read of a prefix: the items, and the store revision the read saw. */

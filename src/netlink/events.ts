@@ -55,6 +55,11 @@ export interface EventStreamOptions {
   label?: string;
   topics?: EventTopic[];
   receiveBufferBytes?: number;
+  /**
+   * Whether the kernel drops neighbour notifications about multicast addresses before queueing
+   * them (codec/socket-filter.ts); default true, as no owner here needs them.
+   */
+  dropMulticastNeighbours?: boolean;
   /** Called with each batch of decoded events, in kernel order. */
   onEvents: (events: KernelEvent[]) => void;
   /** Events were lost (ENOBUFS) or the socket failed: re-read the namespace's state. */
@@ -103,7 +108,9 @@ export class KernelEventStream {
   /** Events that could not be decoded (counted, skipped). */
   undecodable = 0;
   /** Whether the kernel runs the multicast neighbour filter on this socket. */
-  filtered = false;
+  private filterAttached = false;
+  /** Why the kernel refused the filter, if it did (shown by diagnostics; events still come). */
+  filterError: string | undefined;
 
   constructor(private readonly options: EventStreamOptions) {
     const topics = options.topics ?? ['link', 'address', 'route', 'neighbour'];
@@ -121,15 +128,20 @@ export class KernelEventStream {
     );
     // Neighbour entries the kernel makes for multicast addresses come and go by the thousand and
     // are never ours (codec/socket-filter.ts): the kernel drops them before they are queued.
-    // Only a saving: a kernel that refused the filter would still deliver everything, decoded as before.
-    if (topics.includes('neighbour')) {
+    if (topics.includes('neighbour') && options.dropMulticastNeighbours !== false) {
       try {
         native().attachFilter(this.handle, MULTICAST_NEIGHBOUR_FILTER);
-        this.filtered = true;
-      } catch {
-        this.filtered = false;
+        this.filterAttached = true;
+      } catch (error) {
+        // Only a saving lost: everything still comes, decoded as before (filterError says why).
+        this.filterError = error instanceof Error ? error.message : String(error);
       }
     }
+  }
+
+  /** Whether the kernel runs the multicast neighbour filter on this socket. */
+  get filtered(): boolean {
+    return this.filterAttached;
   }
 
   get label(): string {

@@ -11,6 +11,7 @@ import type {
   EngineView,
   ErrorInfo,
   FactChange,
+  FieldError,
   ItemStatus,
   ResyncScope,
 } from './types.js';
@@ -72,6 +73,11 @@ export interface AppliedEntry {
 export interface DryRun {
   actions: PlannedAction[];
   plan: Plan;
+  /**
+   * Puts the graph would refuse (field errors, or a claim another item holds), also those whose key
+   * keeps a valid value in effect, which the plan's outcomes show as configured.
+   */
+  refused: { key: string; fieldErrors: FieldError[] }[];
 }
 
 type StatusListener = (changes: readonly ItemStatus[]) => void;
@@ -177,7 +183,12 @@ export class Engine {
       for (const key of change.deletes ?? []) graph.deleteConfig(key, dirty);
     }, dirty);
     const plan = makePlan({ graph, applied: this.applied, dirty, stuckRemovals: this.liveStuckRemovals() });
-    return { actions: describePlan(plan), plan };
+    const refused: DryRun['refused'] = [];
+    for (const { key } of change.puts ?? []) {
+      const fieldErrors = graph.items.get(key)?.fieldErrors ?? [];
+      if (fieldErrors.length > 0) refused.push({ key, fieldErrors });
+    }
+    return { actions: describePlan(plan), plan, refused };
   }
 
   status(key: string): ItemStatus | undefined {

@@ -3,6 +3,7 @@
  * TCP or the unix socket the daemon can listen on.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { AgentError } from '../../errors.js';
 
 export class CliError extends AgentError {
@@ -21,17 +22,29 @@ export interface ClientOptions {
   token?: string;
 }
 
-/** Where the agent listens: http://HOST:PORT, or unix:/path (the daemon's --http unix:/path). */
-function target(server: string): { socketPath: string } | { host: string; port: number; base: string } {
+/** Longest wait for an answer (a stream of events excepted): a hung agent must not hang scripts. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
+type Target = { socketPath: string } | { host: string; port: number; base: string; secure: boolean };
+
+/** Where the agent listens: http(s)://HOST:PORT, HOST:PORT, or unix:/path (the daemon's --http unix:/path). */
+function target(server: string): Target {
   if (server.startsWith('unix:'))
     return { socketPath: server.slice('unix:'.length).replace(/^\/\/(?=\/)/, '') };
-  const url = new URL(server);
-  if (url.protocol !== 'http:')
-    throw new CliError(`--server: ${server} is not http://HOST:PORT or unix:/path`, 2);
+  let url: URL;
+  try {
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`);
+  } catch {
+    throw new CliError(`--server: ${server} is not http://HOST:PORT, HOST:PORT or unix:/path`, 2);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError(`--server: ${server} is not http://HOST:PORT, HOST:PORT or unix:/path`, 2);
+  const secure = url.protocol === 'https:';
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: Number(url.port || 80),
+    port: Number(url.port || (secure ? 443 : 80)),
     base: url.pathname.replace(/\/$/, ''),
+    secure,
   };
 }
 
@@ -39,7 +52,7 @@ export class ApiClient {
   constructor(private readonly options: ClientOptions) {}
 
   /** One request; resolves with the response once its headers are in (the body is read by the caller). */
-  private send(method: string, path: string, body?: string): Promise<IncomingMessage> {
+  private send(method: string, path: string, body?: string, stream = false): Promise<IncomingMessage> {
     const where = target(this.options.server);
     const headers: Record<string, string> = {};
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -48,12 +61,18 @@ export class ApiClient {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     return new Promise((resolve, reject) => {
-      const request = httpRequest(
+      const options =
         'socketPath' in where
           ? { socketPath: where.socketPath, path, method, headers }
-          : { host: where.host, port: where.port, path: `${where.base}${path}`, method, headers },
-        resolve,
-      );
+          : { host: where.host, port: where.port, path: `${where.base}${path}`, method, headers };
+      const secure = 'secure' in where && where.secure;
+      const request = (secure ? httpsRequest : httpRequest)(options, resolve);
+      if (!stream)
+        request.setTimeout(ANSWER_TIMEOUT_MS, () =>
+          request.destroy(
+            Object.assign(new Error('no answer'), { code: `no answer in ${ANSWER_TIMEOUT_MS / 1000} s` }),
+          ),
+        );
       request.on('error', (error: NodeJS.ErrnoException) =>
         reject(
           new CliError(
@@ -93,7 +112,7 @@ export class ApiClient {
 
   /** Opens the server-sent event stream and calls back for each event until the process ends. */
   async events(onEvent: (type: string, data: unknown) => void): Promise<void> {
-    const response = await this.send('GET', '/v1/events');
+    const response = await this.send('GET', '/v1/events', undefined, true);
     if (response.statusCode === 401)
       throw new CliError('the agent refused the request: missing or wrong --token', 4);
     if (response.statusCode !== 200) throw new CliError(`event stream refused: HTTP ${response.statusCode}`);

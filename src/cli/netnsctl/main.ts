@@ -102,6 +102,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
    * Runs a configuration command on the agent's API, on etcd or on the store file, and closes the
    * connection. `writes`: the command stores values (only then may a missing store file be made).
    */
+  /** Configuration commands go through the agent unless --etcd or --store says otherwise. */
+  const throughAgent = (g: GlobalOptions): boolean => parseEndpoints(g.etcd).length === 0 && !g.store;
   const withConfig = async (writes: boolean, run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
@@ -220,7 +222,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       let items = loaded.items;
       // Through the agent, what only it can tell is asked first (its dry run): an item whose host
       // name another item claims would be stored only to show invalid. Such items are left out.
-      if (!g.etcd && !g.store && items.length > 0) {
+      if (throughAgent(g) && items.length > 0) {
         const refused = await refusedByAgent(items);
         items = items.filter((item) => !refused.has(item.key));
         for (const [key, why] of refused) problems.push({ index: -1, key, errors: why });
@@ -304,10 +306,14 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         invalid?: { key: string }[];
         summary?: { entries?: { key: string; change: string }[] };
       };
-      const refused = new Set([
-        ...(answer.invalid ?? []).map((i) => i.key),
-        ...(answer.summary?.entries ?? []).filter((e) => e.change === 'invalid').map((e) => e.key),
-      ]);
+      // Only the file's items: others of the configuration may be invalid already.
+      const inFile = new Set(items.map((i) => i.key));
+      const refused = new Set(
+        [
+          ...(answer.invalid ?? []).map((i) => i.key),
+          ...(answer.summary?.entries ?? []).filter((e) => e.change === 'invalid').map((e) => e.key),
+        ].filter((key) => inFile.has(key)),
+      );
       if (problems.length > 0 || refused.size > 0)
         throw new CliError(`${problems.length + refused.size} invalid item(s) in ${options.file}`, 5);
     });

@@ -20,6 +20,7 @@ function toKeyValue(kv: IKeyValue): KeyValue {
     key: kv.key.toString('utf8'),
     value: kv.value.toString('utf8'),
     modRevision: Number(kv.mod_revision),
+    createRevision: Number(kv.create_revision),
   };
 }
 

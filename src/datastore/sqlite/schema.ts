@@ -1,18 +1,20 @@
 /**
- * The embedded store's tables. `kv` holds the current values; `changes` is an append-only log of
+ * The embedded store's tables. `kv` holds the current values (with the revisions that last wrote
+ * and that created each key); `changes` is an append-only log of
  * every write with its revision, which is how watchers (in this process and in others sharing the
  * file, e.g. the daemon and netnsctl) learn about writes; `meta` holds the global revision and the
  * revision up to which the log has been compacted.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const CREATE = `
   CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL,
-    mod_revision INTEGER NOT NULL
+    mod_revision INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL
   ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS changes (
     revision INTEGER NOT NULL,
@@ -51,7 +53,13 @@ export function prepareDatabase(db: BetterSqlite3.Database, options: PragmaOptio
   }
   // IMMEDIATE: two processes opening a new file at once must not both create it half-way.
   db.transaction(() => {
-    db.exec(CREATE);
+    const now = db.pragma('user_version', { simple: true });
+    if (now === 1) {
+      // Version 2 adds each key's create revision. A key's history before is not known: taken as
+      // created when last written (a later put keeps it, a deletion and a put give a new one).
+      db.exec('ALTER TABLE kv ADD COLUMN create_revision INTEGER NOT NULL DEFAULT 0');
+      db.exec('UPDATE kv SET create_revision = mod_revision');
+    } else if (now !== SCHEMA_VERSION) db.exec(CREATE);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -10,6 +10,7 @@ interface KvRow {
   key: string;
   value: string;
   mod_revision: number;
+  create_revision: number;
 }
 
 interface ChangeRow {
@@ -29,7 +30,12 @@ function rangeOf(prefix: string): Range {
 }
 
 function toKeyValue(row: KvRow): KeyValue {
-  return { key: row.key, value: row.value, modRevision: row.mod_revision };
+  return {
+    key: row.key,
+    value: row.value,
+    modRevision: row.mod_revision,
+    createRevision: row.create_revision,
+  };
 }
 
 function toChange(row: ChangeRow): Change {
@@ -66,19 +72,22 @@ export class Statements {
     this.#bumpRevision = db.prepare<[], { value: number }>(
       "UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value",
     );
-    this.#get = db.prepare<[string], KvRow>('SELECT key, value, mod_revision FROM kv WHERE key = ?');
+    this.#get = db.prepare<[string], KvRow>(
+      'SELECT key, value, mod_revision, create_revision FROM kv WHERE key = ?',
+    );
     this.#listBounded = db.prepare<[string, string], KvRow>(
-      'SELECT key, value, mod_revision FROM kv WHERE key >= ? AND key < ? ORDER BY key',
+      'SELECT key, value, mod_revision, create_revision FROM kv WHERE key >= ? AND key < ? ORDER BY key',
     );
     this.#listAll = db.prepare<[string], KvRow>(
-      'SELECT key, value, mod_revision FROM kv WHERE key >= ? ORDER BY key',
+      'SELECT key, value, mod_revision, create_revision FROM kv WHERE key >= ? ORDER BY key',
     );
     this.#keysBounded = db.prepare<[string, string], { key: string }>(
       'SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key',
     );
     this.#keysAll = db.prepare<[string], { key: string }>('SELECT key FROM kv WHERE key >= ? ORDER BY key');
-    this.#upsert = db.prepare<[string, string, number]>(
-      'INSERT INTO kv (key, value, mod_revision) VALUES (?, ?, ?) ' +
+    // A new key is created at this revision; an existing one keeps its create revision.
+    this.#upsert = db.prepare<[string, string, number, number]>(
+      'INSERT INTO kv (key, value, mod_revision, create_revision) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision',
     );
     this.#deleteKey = db.prepare<[string]>('DELETE FROM kv WHERE key = ?');
@@ -148,7 +157,7 @@ export class Statements {
       .transaction(() => {
         const revision = this.#nextRevision();
         for (const [key, value] of latest) {
-          this.#upsert.run(key, value, revision);
+          this.#upsert.run(key, value, revision, revision);
           this.#logChange.run(revision, key, value);
         }
         return revision;

@@ -25,7 +25,16 @@ describe('EtcdStore on a real etcd', () => {
     const r2 = await store.put('/t1/b', 'B');
     await store.put('/t1x', 'neighbour');
     assert.equal(r2, r1 + 1);
-    assert.deepEqual(await store.get('/t1/a'), { key: '/t1/a', value: 'A', modRevision: r1 });
+    assert.deepEqual(await store.get('/t1/a'), {
+      key: '/t1/a',
+      value: 'A',
+      modRevision: r1,
+      createRevision: r1,
+    });
+    // A change keeps the create revision; a deletion and a put give a new one.
+    const r3 = await store.put('/t1/a', 'A2');
+    assert.equal((await store.get('/t1/a'))?.createRevision, r1);
+    assert.equal((await store.get('/t1/a'))?.modRevision, r3);
     assert.equal(await store.get('/t1/none'), undefined);
     const listed = await store.list('/t1/');
     assert.deepEqual(

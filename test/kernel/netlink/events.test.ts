@@ -119,13 +119,22 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
   test('neighbours of multicast addresses are dropped by the kernel, before they reach us', () =>
     withNamespaces(1, async ([a]) => {
       const seen: string[] = [];
+      const unfiltered: string[] = [];
       const stream = new KernelEventStream({
         namespacePath: a!.path,
         onEvents: (events) => seen.push(...events.map(describeEvent)),
         onLost: () => undefined,
       });
+      // The control: the same namespace heard without the filter.
+      const control = new KernelEventStream({
+        namespacePath: a!.path,
+        dropMulticastNeighbours: false,
+        onEvents: (events) => unfiltered.push(...events.map(describeEvent)),
+        onLost: () => undefined,
+      });
       try {
         assert.equal(stream.filtered, true);
+        assert.equal(control.filtered, false);
         ipBatch(a!.name, [
           'link add m0 type veth peer name m1',
           'link set m0 up',
@@ -137,7 +146,18 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
           'neigh del 239.1.2.3 dev m0',
           'neigh del 10.6.0.9 dev m0',
         ]);
-        // Unicast ones, and the rest, still come, in order: the multicast ones were in between.
+        await eventually(() => assert.ok(unfiltered.includes('del neighbour 10.6.0.9')));
+        for (const multicast of [
+          'new neighbour ff02::1:ff00:9 33:33:ff:00:00:09',
+          'new neighbour 239.1.2.3 01:00:5e:01:02:03',
+          'del neighbour ff02::1:ff00:9',
+          'del neighbour 239.1.2.3',
+        ])
+          assert.ok(
+            unfiltered.includes(multicast),
+            `the kernel reports ${multicast}: ${JSON.stringify(unfiltered)}`,
+          );
+        // With the filter: unicast ones and the rest still come, the multicast ones do not.
         await eventually(() => assert.ok(seen.includes('del neighbour 10.6.0.9'), JSON.stringify(seen)));
         assert.ok(seen.includes('new link m0'));
         assert.ok(seen.includes('new neighbour 10.6.0.9 02:00:00:00:00:09'));
@@ -150,6 +170,7 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
         assert.equal(stream.undecodable, 0);
       } finally {
         stream.close();
+        control.close();
       }
     }));
 

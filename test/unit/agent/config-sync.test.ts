@@ -35,6 +35,7 @@ function harness(): { sync: ConfigSync; log: string[] } {
       );
       return {};
     },
+    state: { value: () => undefined },
   } as unknown as Engine;
   const onNamespaces = (refs: NamespaceRef[]): void => {
     log.push(`namespaces ${refs.map(namespaceId).sort().join(',')}`);
@@ -81,8 +82,12 @@ describe('config sync: namespaces around commits', () => {
 
   test('a full read that drops a namespace lets it go after the commit', async () => {
     const { sync, log } = harness();
-    await sync.replaceAll([{ key: key('a'), value: veth('a', 'b', 'ns1'), modRevision: 1 }]);
-    await sync.replaceAll([{ key: key('b'), value: veth('b', 'a', 'ns2'), modRevision: 2 }]);
+    await sync.replaceAll([
+      { key: key('a'), value: veth('a', 'b', 'ns1'), modRevision: 1, createRevision: 1 },
+    ]);
+    await sync.replaceAll([
+      { key: key('b'), value: veth('b', 'a', 'ns2'), modRevision: 2, createRevision: 2 },
+    ]);
     assert.deepEqual(log, [
       'namespaces named/ns1',
       'commit puts=a deletes=',
@@ -94,38 +99,74 @@ describe('config sync: namespaces around commits', () => {
 
   test('a value made invalid while the agent was down: its last valid value goes first, then the refused one', async () => {
     const commits: { key: string; value: unknown }[][] = [];
+    /** What the engine takes: every valid value but those of `refusing` (a claim of another item). */
+    const inEffect = new Map<string, unknown>();
+    let refusing = new Set<string>();
     const engine = {
-      commit: async (change: { puts?: { key: string; value: unknown }[] }) => {
+      commit: async (change: { puts?: { key: string; value: unknown }[]; deletes?: string[] }) => {
         commits.push(change.puts ?? []);
+        for (const p of change.puts ?? [])
+          if (!(p.value instanceof InvalidConfigValue) && !refusing.has(p.key)) inEffect.set(p.key, p.value);
+        for (const k of change.deletes ?? []) inEffect.delete(k);
         return {};
       },
+      state: { value: (k: string) => inEffect.get(k) },
     } as unknown as Engine;
     const lastValid = new MemoryLastValid();
     const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
     const good = veth('a', 'b', 'ns1');
+    const other = veth('a', 'c', 'ns1');
     const bad = JSON.stringify({ ...(JSON.parse(good) as object), mtu: 10 });
-    await sync.apply([put('a', good)]);
-    assert.equal(lastValid.get(key('a')), good, 'a valid value is recorded');
-    await sync.apply([put('a', bad)]);
-    assert.equal(lastValid.get(key('a')), good, 'a refused one is not');
+    await sync.apply([{ ...put('a', good), revision: 5 }]);
+    assert.deepEqual(lastValid.get(key('a')), { text: good, created: 5 }, 'a valid value is recorded');
+    await sync.apply([{ ...put('a', bad), revision: 6 }]);
+    assert.deepEqual(lastValid.get(key('a')), { text: good, created: 5 }, 'a refused one is not');
+    refusing = new Set([key('a')]);
+    await sync.apply([{ ...put('a', other), revision: 7 }]);
+    assert.equal(lastValid.get(key('a'))?.text, good, 'nor one the engine refused (a claim)');
+    refusing = new Set();
 
-    // A start: the store holds the bad value; its last valid one is put before it.
+    // A start: the store holds the bad value of the same item (created at 5); its last valid one
+    // is put before it. An item never valid is refused alone.
     await sync.replaceAll([
-      { key: key('a'), value: bad, modRevision: 3 },
-      { key: key('c'), value: bad.replace('"name":"a"', '"name":"c"'), modRevision: 3 },
+      { key: key('a'), value: bad, modRevision: 8, createRevision: 5 },
+      { key: key('c'), value: bad.replace('"name":"a"', '"name":"c"'), modRevision: 8, createRevision: 8 },
     ]);
-    const puts = commits.at(-1)!;
-    assert.deepEqual(
-      puts.map((p) => [p.key.slice(p.key.lastIndexOf('/') + 1), p.value instanceof InvalidConfigValue]),
-      [
-        ['a', false],
-        ['a', true],
-        ['c', true], // never valid: refused alone
-      ],
-    );
-    assert.equal(lastValid.get(key('a')), good, 'still the valid value in effect');
+    const kinds = (puts: { key: string; value: unknown }[]) =>
+      puts.map((p) => [p.key.slice(p.key.lastIndexOf('/') + 1), p.value instanceof InvalidConfigValue]);
+    assert.deepEqual(kinds(commits.at(-1)!), [
+      ['a', false],
+      ['a', true],
+      ['c', true],
+    ]);
+    assert.deepEqual(lastValid.get(key('a')), { text: good, created: 5 }, 'still the value in effect');
     assert.equal(lastValid.get(key('c')), undefined);
-    await sync.apply([del('a')]);
-    assert.equal(lastValid.get(key('a')), undefined, 'forgotten with its key');
+
+    // Deleted and put again (broken) while the agent was down: another item, nothing to fall back on.
+    await sync.replaceAll([{ key: key('a'), value: bad, modRevision: 12, createRevision: 11 }]);
+    assert.deepEqual(kinds(commits.at(-1)!), [['a', true]]);
+    assert.equal(lastValid.get(key('a')), undefined);
+  });
+
+  test('a key deleted and put again at run time is recorded with its new create revision', async () => {
+    const inEffect = new Map<string, unknown>();
+    const engine = {
+      commit: async (change: { puts?: { key: string; value: unknown }[]; deletes?: string[] }) => {
+        for (const p of change.puts ?? []) inEffect.set(p.key, p.value);
+        for (const k of change.deletes ?? []) inEffect.delete(k);
+        return {};
+      },
+      state: { value: (k: string) => inEffect.get(k) },
+    } as unknown as Engine;
+    const lastValid = new MemoryLastValid();
+    const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
+    const good = veth('a', 'b', 'ns1');
+    await sync.apply([{ ...put('a', good), revision: 3 }]);
+    await sync.apply([{ ...put('a', good.replace('"ns1"', '"ns2"')), revision: 4 }]);
+    assert.equal(lastValid.get(key('a'))?.created, 3, 'a change keeps the create revision');
+    await sync.apply([{ ...del('a'), revision: 5 }]);
+    assert.equal(lastValid.get(key('a')), undefined);
+    await sync.apply([{ ...put('a', good), revision: 6 }]);
+    assert.equal(lastValid.get(key('a'))?.created, 6);
   });
 });

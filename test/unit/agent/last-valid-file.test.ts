@@ -7,21 +7,24 @@ import { FileLastValid } from '../../../src/agent/last-valid-file.js';
 
 const withDir = (run: (dir: string) => void | Promise<void>): Promise<void> =>
   withTempDir('last-valid-', run);
+const v = (text: string, created = 1) => ({ text, created });
 
 test('written at close (or a second after a change), read back by the next agent, atomically', () =>
   withDir(async (dir) => {
     const file = FileLastValid.fileFor(dir, 'a1');
     const first = new FileLastValid(file);
-    first.replaceAll(new Map([['k1', '{"v":1}']]));
-    first.set('k2', '{"v":2}');
+    first.replaceAll(new Map([['k1', v('{"v":1}')]]));
+    first.set('k2', v('{"v":2}', 7));
     first.delete('k1');
-    await first.close();
-    await first.close(); // idempotent
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { format: 1, values: { k2: '{"v":2}' } });
+    await Promise.all([first.close(), first.close()]); // idempotent, both wait for the write
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+      format: 2,
+      values: { k2: { text: '{"v":2}', created: 7 } },
+    });
     assert.deepEqual(readdirSync(dir), ['a1.last-valid.json'], 'no temporary file left');
 
     const second = new FileLastValid(file);
-    assert.equal(second.get('k2'), '{"v":2}');
+    assert.deepEqual(second.get('k2'), v('{"v":2}', 7));
     assert.equal(second.get('k1'), undefined);
     await second.close();
   }));
@@ -30,7 +33,7 @@ test('no values, no file', () =>
   withDir(async (dir) => {
     const file = FileLastValid.fileFor(dir, 'a4');
     const values = new FileLastValid(file);
-    values.set('k', 'v');
+    values.set('k', v('v'));
     await values.close();
     assert.ok(existsSync(file));
     const again = new FileLastValid(file);
@@ -43,22 +46,22 @@ test('a write follows a change by about a second, without close', () =>
   withDir(async (dir) => {
     const file = FileLastValid.fileFor(dir, 'a2');
     const values = new FileLastValid(file);
-    values.set('k', 'v');
+    values.set('k', v('v'));
     assert.equal(existsSync(file), false, 'not at once');
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { k: 'v' });
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { k: v('v') });
     await values.close();
   }));
 
 test('a full read replaces what the file held without reading it', () =>
   withDir(async (dir) => {
     const file = FileLastValid.fileFor(dir, 'a3');
-    writeFileSync(file, JSON.stringify({ format: 1, values: { old: 'x' } }), { mode: 0o600 });
+    writeFileSync(file, JSON.stringify({ format: 2, values: { old: v('x') } }), { mode: 0o600 });
     const values = new FileLastValid(file);
-    values.replaceAll(new Map([['new', 'y']]));
+    values.replaceAll(new Map([['new', v('y')]]));
     assert.equal(values.get('old'), undefined);
     await values.close();
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { new: 'y' });
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')).values, { new: v('y') });
   }));
 
 test('a file that does not parse is set aside; one others can write is neither used nor overwritten', () =>
@@ -72,12 +75,17 @@ test('a file that does not parse is set aside; one others can write is neither u
     await fromBad.close();
 
     const open = FileLastValid.fileFor(dir, 'open');
-    writeFileSync(open, JSON.stringify({ format: 1, values: { k: 'theirs' } }));
+    const theirs = JSON.stringify({ format: 2, values: { k: v('theirs') } });
+    writeFileSync(open, theirs);
     chmodSync(open, 0o666);
     const fromOpen = new FileLastValid(open, (message) => errors.push(message));
     assert.equal(fromOpen.get('k'), undefined, 'not believed');
-    fromOpen.set('k', 'ours');
+    fromOpen.set('k', v('ours'));
     await fromOpen.close();
-    assert.equal(JSON.parse(readFileSync(open, 'utf8')).values.k, 'theirs', 'not overwritten');
-    assert.equal(errors.length, 2, errors.join('\n'));
+    // Nor by a full read, which does not read the file but must not replace it either.
+    const replacing = new FileLastValid(open, (message) => errors.push(message));
+    replacing.replaceAll(new Map([['k', v('ours')]]));
+    await replacing.close();
+    assert.equal(readFileSync(open, 'utf8'), theirs, 'not overwritten');
+    assert.equal(errors.length, 3, errors.join('\n'));
   }));

@@ -109,6 +109,7 @@ function dryRun(parts: {
     why?: string;
   }[];
   outcomes?: [string, { state: 'pending'; reason: string } | { state: 'configured' }][];
+  refused?: { key: string; fieldErrors: { field: string; message: string }[] }[];
 }): DryRun {
   const op =
     (kind: string) =>
@@ -135,6 +136,7 @@ function dryRun(parts: {
       outcomes: new Map(parts.outcomes ?? []),
       regionSize: 0,
     },
+    refused: parts.refused ?? [],
   } as unknown as DryRun;
 }
 
@@ -174,6 +176,23 @@ describe('summarizePlan', () => {
   });
 });
 
+test('summarizePlan: a new value refused while the current one stays in effect is invalid', () => {
+  const entries = summarizePlan(
+    dryRun({
+      outcomes: [[key('interface', 'veth1'), { state: 'configured' }]],
+      refused: [
+        { key: key('interface', 'veth1'), fieldErrors: [{ field: 'host_if_name', message: 'claimed' }] },
+      ],
+    }),
+    label,
+    (_key, reason) => reason,
+  );
+  assert.deepEqual(
+    entries.map((e) => [e.change, e.why]),
+    [['invalid', 'host_if_name: claimed (its current value stays in effect)']],
+  );
+});
+
 describe('assumedFacts', () => {
   test('a created named namespace is available, an enabled interface up, a gateway on its new network reachable', () => {
     const values = new Map<string, unknown>([
@@ -202,14 +221,19 @@ describe('assumedFacts', () => {
     );
   });
 
-  test('an interface removed, or updated to disabled, is no longer up; one re-created is', () => {
+  test('an interface removed, updated to disabled, or re-created elsewhere is no longer up where it was', () => {
     const veth2 = { ...veth1, name: 'veth2', hostIfName: 'veth2Name' };
-    const values = new Map<string, unknown>([[key('interface', 'veth2'), { ...veth2, enabled: false }]]);
+    const values = new Map<string, unknown>([
+      [key('interface', 'veth2'), { ...veth2, enabled: false }],
+      [key('interface', 'veth3'), veth1],
+      [key('interface', 'veth4'), { ...veth1, hostIfName: 'moved' }],
+    ]);
     const facts = assumedFacts(
       dryRun({
         deletes: [
           { key: key('interface', 'veth1'), descriptor: 'interface', value: veth1 },
           { key: key('interface', 'veth3'), descriptor: 'interface', value: veth1, recreate: true },
+          { key: key('interface', 'veth4'), descriptor: 'interface', value: veth2, recreate: true },
         ],
         applies: [
           { key: key('interface', 'veth2'), descriptor: 'interface', kind: 'update' },
@@ -222,6 +246,9 @@ describe('assumedFacts', () => {
     assert.deepEqual(facts, [
       { key: 'fact/link-up/named/ns1/veth1Name', deleted: true },
       { key: 'fact/link-up/named/ns1/veth2Name', deleted: true },
+      { key: 'fact/link-up/named/ns1/veth2Name', deleted: true },
+      // veth3, re-created in place, is up again.
+      { key: 'fact/link-up/named/ns1/veth1Name', value: { planned: true } },
     ]);
   });
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ClosedError } from '../../../src/errors.js';
 import { InvalidKeyError, SqliteStore } from '../../../src/datastore/index.js';
@@ -27,12 +28,17 @@ describe('SqliteStore', () => {
       assert.equal(await store.put('/p/b', 'B1'), 2);
       assert.equal(await store.put('/q/c', 'C1'), 3);
       assert.equal(await store.put('/p/a', 'A2'), 4);
-      assert.deepEqual(await store.get('/p/a'), { key: '/p/a', value: 'A2', modRevision: 4 });
+      assert.deepEqual(await store.get('/p/a'), {
+        key: '/p/a',
+        value: 'A2',
+        modRevision: 4,
+        createRevision: 1,
+      });
       assert.equal(await store.get('/p/missing'), undefined);
       assert.deepEqual(await store.list('/p/'), {
         items: [
-          { key: '/p/a', value: 'A2', modRevision: 4 },
-          { key: '/p/b', value: 'B1', modRevision: 2 },
+          { key: '/p/a', value: 'A2', modRevision: 4, createRevision: 1 },
+          { key: '/p/b', value: 'B1', modRevision: 2, createRevision: 2 },
         ],
         revision: 4,
       });
@@ -45,6 +51,42 @@ describe('SqliteStore', () => {
         (await store.list('/p/')).items.map((item) => item.key),
         ['/p/a'],
       );
+      // Deleted and put again: created anew.
+      assert.equal(await store.put('/p/b', 'B2'), 6);
+      assert.equal((await store.get('/p/b'))?.createRevision, 6);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a store of schema 1 gains create revisions (each key taken as created when last written)', async () => {
+    const file = storeFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, mod_revision INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE changes (revision INTEGER NOT NULL, key TEXT NOT NULL, value TEXT, PRIMARY KEY (revision, key)) WITHOUT ROWID;
+      CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta (name, value) VALUES ('revision', 3), ('compacted', 0);
+      INSERT INTO kv (key, value, mod_revision) VALUES ('/m/a', 'A', 3);
+      PRAGMA user_version = 1;
+    `);
+    old.close();
+    const store = new SqliteStore({ file });
+    try {
+      assert.deepEqual(await store.get('/m/a'), {
+        key: '/m/a',
+        value: 'A',
+        modRevision: 3,
+        createRevision: 3,
+      });
+      await store.put('/m/a', 'A2');
+      assert.deepEqual(await store.get('/m/a'), {
+        key: '/m/a',
+        value: 'A2',
+        modRevision: 4,
+        createRevision: 3,
+      });
     } finally {
       await store.close();
     }
@@ -212,7 +254,7 @@ describe('SqliteStore', () => {
     await first.close();
     const second = new SqliteStore({ file });
     try {
-      assert.deepEqual(await second.get('/k'), { key: '/k', value: 'v', modRevision: 1 });
+      assert.deepEqual(await second.get('/k'), { key: '/k', value: 'v', modRevision: 1, createRevision: 1 });
       assert.equal(await second.put('/k2', 'v2'), 2);
     } finally {
       await second.close();

@@ -46,7 +46,7 @@ describe('SqliteStore watch', () => {
       assert.deepEqual(resync, {
         type: 'resync',
         reason: 'initial',
-        items: [{ key: '/p/old', value: 'o', modRevision: 1 }],
+        items: [{ key: '/p/old', value: 'o', modRevision: 1, createRevision: 1 }],
         revision: 2,
       });
       for (let i = 0; i < 50; i++) await store.put(`/p/k${i % 7}`, String(i));
@@ -160,7 +160,7 @@ describe('SqliteStore watch', () => {
     const store = new SqliteStore({ file });
     try {
       assert.deepEqual((await store.list('/p/')).items, [
-        { key: '/p/offline', value: 'yes', modRevision: 1 },
+        { key: '/p/offline', value: 'yes', modRevision: 1, createRevision: 1 },
       ]);
     } finally {
       await store.close();

@@ -11,7 +11,10 @@ function fakeSource() {
   let failNextPoll = 0;
   let attached: SqliteWatcher | undefined;
   const source: ChangeSource = {
-    list: (): ListResult => ({ items: [{ key: '/f/a', value: 'fresh', modRevision: 9 }], revision: 9 }),
+    list: (): ListResult => ({
+      items: [{ key: '/f/a', value: 'fresh', modRevision: 9, createRevision: 9 }],
+      revision: 9,
+    }),
     changesAfter: (_prefix, after): ChangesRead => {
       if (failNextPoll > 0) {
         failNextPoll--;
