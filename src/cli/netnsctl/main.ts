@@ -5,50 +5,20 @@
  * or store unreachable, 4 refused (token), 5 invalid values.
  */
 import { Command, Option } from 'commander';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import cliProgress from 'cli-progress';
 import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
-import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from '../etcd-access-options.js';
+import { addEtcdAccessOptions, etcdAccess } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
-import { readDocuments, toItems, type FileItem } from './documents.js';
 import { expandKey, expandPrefix } from './keys.js';
 import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
-import { dumpTable, historyTable, planTable } from './tables.js';
-
-interface GlobalOptions extends EtcdAccessFlags {
-  server: string;
-  etcd?: string;
-  store?: string;
-  token?: string;
-  label: string;
-  output: OutputFormat;
-  /** -o table given: nested values too are shown as tables (field by field) instead of YAML or JSON. */
-  tableAsked: boolean;
-}
-
-function readInput(file: string): string {
-  try {
-    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as Error).message}`, 2);
-  }
-}
-
-function loadItems(file: string, label: string): ReturnType<typeof toItems> {
-  let documents: unknown[];
-  try {
-    documents = readDocuments(readInput(file));
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw new CliError(`${file}: ${(error as Error).message}`, 2);
-  }
-  return toItems(documents, label);
-}
+import { dumpTable, historyTable } from './tables.js';
+import { readInput, type GlobalOptions } from './context.js';
+import { addFileCommands } from './file-commands.js';
 
 export function buildProgram(print: (text: string) => void = (t) => process.stdout.write(t + '\n')): Command {
   const program = new Command('netnsctl')
@@ -98,12 +68,12 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const g = globals();
     return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
   };
+  /** Configuration commands go through the agent unless --etcd or --store says otherwise. */
+  const throughAgent = (g: GlobalOptions): boolean => parseEndpoints(g.etcd).length === 0 && !g.store;
   /**
    * Runs a configuration command on the agent's API, on etcd or on the store file, and closes the
    * connection. `writes`: the command stores values (only then may a missing store file be made).
    */
-  /** Configuration commands go through the agent unless --etcd or --store says otherwise. */
-  const throughAgent = (g: GlobalOptions): boolean => parseEndpoints(g.etcd).length === 0 && !g.store;
   const withConfig = async (writes: boolean, run: (config: ConfigAccess) => Promise<void>): Promise<void> => {
     const g = globals();
     const endpoints = parseEndpoints(g.etcd);
@@ -196,127 +166,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       );
     });
 
-  /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
-  const refusedByAgent = async (items: FileItem[]): Promise<Map<string, string>> => {
-    const answer = (await client().expectOk(
-      'POST',
-      '/v1/plan',
-      JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })) }),
-    )) as { summary?: { entries?: { key: string; change: string; why: string }[] } };
-    const inFile = new Set(items.map((i) => i.key));
-    return new Map(
-      (answer.summary?.entries ?? [])
-        .filter((e) => e.change === 'invalid' && inFile.has(e.key))
-        .map((e) => [e.key, e.why]),
-    );
-  };
-
-  program
-    .command('apply')
-    .description('store every item of a YAML/JSON file (documents with kind and name)')
-    .requiredOption('-f, --file <file>', 'file, or - for standard input')
-    .action(async (options: { file: string }) => {
-      const g = globals();
-      const loaded = loadItems(options.file, g.label);
-      const problems = loaded.problems;
-      let items = loaded.items;
-      // Through the agent, what only it can tell is asked first (its dry run): an item whose host
-      // name another item claims would be stored only to show invalid. Such items are left out.
-      if (throughAgent(g) && items.length > 0) {
-        const refused = await refusedByAgent(items);
-        items = items.filter((item) => !refused.has(item.key));
-        for (const [key, why] of refused) problems.push({ index: -1, key, errors: why });
-      }
-      for (const p of problems) {
-        const where = p.key ?? `document ${p.index + 1}`;
-        const text =
-          typeof p.errors === 'string'
-            ? p.errors
-            : p.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
-        process.stderr.write(`invalid ${where}: ${text}\n`);
-      }
-      const bar =
-        items.length >= 50 && process.stderr.isTTY
-          ? new cliProgress.SingleBar(
-              { format: 'apply [{bar}] {value}/{total}' },
-              cliProgress.Presets.shades_classic,
-            )
-          : undefined;
-      bar?.start(items.length, 0);
-      let stored = 0;
-      const failures: string[] = [];
-      const queue = [...items];
-      await withConfig(true, (config) =>
-        Promise.all(
-          Array.from({ length: Math.min(16, queue.length) }, async () => {
-            for (let item = queue.shift(); item; item = queue.shift()) {
-              const outcome = await config.put(item.key, item.valueText).catch((error: unknown) => {
-                if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
-                return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
-              });
-              if (outcome.ok) stored++;
-              else
-                failures.push(
-                  `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
-                );
-              bar?.increment();
-            }
-          }),
-        ).then(() => undefined),
-      );
-      bar?.stop();
-      for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      tell(
-        `applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`,
-        {
-          applied: stored,
-          total: items.length + problems.length,
-          invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
-          failed: failures,
-        },
-      );
-      if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
-    });
-
-  program
-    .command('plan')
-    .description('show what applying a file would change, without changing anything')
-    .requiredOption('-f, --file <file>', 'file, or - for standard input')
-    .option('--replace', 'the file is the whole configuration: show what everything else would lose')
-    .action(async (options: { file: string; replace?: boolean }) => {
-      const g = globals();
-      const { items, problems } = loadItems(options.file, g.label);
-      const plan = await client().expectOk(
-        'POST',
-        '/v1/plan',
-        JSON.stringify({
-          puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })),
-          deletes: [],
-          ...(options.replace ? { replace: true } : {}),
-        }),
-      );
-      print(
-        g.tableAsked
-          ? planTable(plan, problems)
-          : render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output),
-      );
-      // As apply: a file with invalid items is an error, though the plan of the rest is shown.
-      // Refused by the agent's checks, or by a conflict with another item (a host name claimed twice).
-      const answer = plan as {
-        invalid?: { key: string }[];
-        summary?: { entries?: { key: string; change: string }[] };
-      };
-      // Only the file's items: others of the configuration may be invalid already.
-      const inFile = new Set(items.map((i) => i.key));
-      const refused = new Set(
-        [
-          ...(answer.invalid ?? []).map((i) => i.key),
-          ...(answer.summary?.entries ?? []).filter((e) => e.change === 'invalid').map((e) => e.key),
-        ].filter((key) => inFile.has(key)),
-      );
-      if (problems.length > 0 || refused.size > 0)
-        throw new CliError(`${problems.length + refused.size} invalid item(s) in ${options.file}`, 5);
-    });
+  addFileCommands(program, { globals, client, print, tell, withConfig, throughAgent });
 
   program
     .command('status')

@@ -1,0 +1,134 @@
+/** netnsctl's commands on files of items: `apply -f` stores them, `plan -f` shows what they would change. */
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { CliError, type ApiClient } from './client.js';
+import { loadItems, type CommandContext } from './context.js';
+import type { FileItem } from './documents.js';
+import { render } from './output.js';
+import { planTable } from './tables.js';
+
+/** Items of a file the agent's dry run calls invalid (claims of others), with why. */
+async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
+  const answer = (await client.expectOk(
+    'POST',
+    '/v1/plan',
+    JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })) }),
+  )) as { summary?: { entries?: { key: string; change: string; why: string }[] } };
+  const inFile = new Set(items.map((i) => i.key));
+  return new Map(
+    (answer.summary?.entries ?? [])
+      .filter((e) => e.change === 'invalid' && inFile.has(e.key))
+      .map((e) => [e.key, e.why]),
+  );
+}
+
+/** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */
+export function addFileCommands(program: Command, ctx: CommandContext): void {
+  const { globals, client, print, tell, withConfig, throughAgent } = ctx;
+  program
+    .command('apply')
+    .description('store every item of a YAML/JSON file (documents with kind and name)')
+    .requiredOption('-f, --file <file>', 'file, or - for standard input')
+    .action(async (options: { file: string }) => {
+      const g = globals();
+      const loaded = loadItems(options.file, g.label);
+      const problems = loaded.problems;
+      let items = loaded.items;
+      // Through the agent, what only it can tell is asked first (its dry run): an item whose host
+      // name another item claims would be stored only to show invalid. Such items are left out.
+      if (throughAgent(g) && items.length > 0) {
+        const refused = await refusedByAgent(client(), items);
+        items = items.filter((item) => !refused.has(item.key));
+        for (const [key, why] of refused) problems.push({ index: -1, key, errors: why });
+      }
+      for (const p of problems) {
+        const where = p.key ?? `document ${p.index + 1}`;
+        const text =
+          typeof p.errors === 'string'
+            ? p.errors
+            : p.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+        process.stderr.write(`invalid ${where}: ${text}\n`);
+      }
+      const bar =
+        items.length >= 50 && process.stderr.isTTY
+          ? new cliProgress.SingleBar(
+              { format: 'apply [{bar}] {value}/{total}' },
+              cliProgress.Presets.shades_classic,
+            )
+          : undefined;
+      bar?.start(items.length, 0);
+      let stored = 0;
+      const failures: string[] = [];
+      const queue = [...items];
+      await withConfig(true, (config) =>
+        Promise.all(
+          Array.from({ length: Math.min(16, queue.length) }, async () => {
+            for (let item = queue.shift(); item; item = queue.shift()) {
+              const outcome = await config.put(item.key, item.valueText).catch((error: unknown) => {
+                if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
+                return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
+              });
+              if (outcome.ok) stored++;
+              else
+                failures.push(
+                  `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+                );
+              bar?.increment();
+            }
+          }),
+        ).then(() => undefined),
+      );
+      bar?.stop();
+      for (const f of failures) process.stderr.write(`failed ${f}\n`);
+      tell(
+        `applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`,
+        {
+          applied: stored,
+          total: items.length + problems.length,
+          invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
+          failed: failures,
+        },
+      );
+      if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
+    });
+
+  program
+    .command('plan')
+    .description('show what applying a file would change, without changing anything')
+    .requiredOption('-f, --file <file>', 'file, or - for standard input')
+    .option('--replace', 'the file is the whole configuration: show what everything else would lose')
+    .action(async (options: { file: string; replace?: boolean }) => {
+      const g = globals();
+      const { items, problems } = loadItems(options.file, g.label);
+      const plan = await client().expectOk(
+        'POST',
+        '/v1/plan',
+        JSON.stringify({
+          puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })),
+          deletes: [],
+          ...(options.replace ? { replace: true } : {}),
+        }),
+      );
+      print(
+        g.tableAsked
+          ? planTable(plan, problems)
+          : render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output),
+      );
+      // As apply: a file with invalid items is an error, though the plan of the rest is shown.
+      // Refused by the agent's checks, or by a conflict with another item (a host name claimed twice).
+      const answer = plan as {
+        invalid?: { key: string }[];
+        summary?: { entries?: { key: string; change: string }[] };
+      };
+      // Only the file's items: others of the configuration may be invalid already.
+      const inFile = new Set(items.map((i) => i.key));
+      const refused = new Set(
+        [
+          ...(answer.invalid ?? []).map((i) => i.key),
+          ...(answer.summary?.entries ?? []).filter((e) => e.change === 'invalid').map((e) => e.key),
+        ].filter((key) => inFile.has(key)),
+      );
+      if (problems.length > 0 || refused.size > 0)
+        throw new CliError(`${problems.length + refused.size} invalid item(s) in ${options.file}`, 5);
+    });
+}
