@@ -40,7 +40,7 @@ describe('EtcdStore on a real etcd', () => {
     assert.deepEqual(
       listed.items.map((item) => [item.key, item.value]),
       [
-        ['/t1/a', 'A'],
+        ['/t1/a', 'A2'],
         ['/t1/b', 'B'],
       ],
     );
