@@ -65,6 +65,13 @@ export function buildApi(
     bodyLimit: 64 * 1024 * 1024,
     schemaController: NO_SCHEMAS,
   });
+  // Event streams never end by themselves: ended when the server closes, or closing (a SIGTERM)
+  // would wait for every `netnsctl watch` to go away.
+  const streams = new Set<() => void>();
+  app.addHook('preClose', (done) => {
+    for (const end of streams) end();
+    done();
+  });
   // Values are taken as text: the agent parses them itself and reports JSON errors with the key.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
@@ -138,7 +145,7 @@ export function buildApi(
   });
   app.get('/v1/topology', async () => service.topology());
 
-  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply));
+  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply, streams));
 
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await service.metrics();
@@ -179,7 +186,12 @@ function servePage(app: FastifyInstance, files: Map<string, StaticFile>): void {
   });
 }
 
-function streamEvents(service: AgentService, request: FastifyRequest, reply: FastifyReply): void {
+function streamEvents(
+  service: AgentService,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  streams: Set<() => void>,
+): void {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -203,10 +215,15 @@ function streamEvents(service: AgentService, request: FastifyRequest, reply: Fas
     burst.push(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
   });
   const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  const end = (): void => {
+    if (!closed) raw.end();
+  };
+  streams.add(end);
   request.raw.on('close', () => {
     closed = true;
     clearInterval(keepAlive);
     unsubscribe();
+    streams.delete(end);
   });
 }
 

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../helpers/etcd.js';
 import { skipUnlessRoot } from '../helpers/kernel.js';
-import { ROOT, eventually, tag } from '../helpers/agent.js';
+import { AgentProcess, ROOT, eventually, netnsctlSpawn, tag } from '../helpers/agent.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'netns-daemon-options-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,6 +73,40 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
       );
       assert.equal(run.status, 2, run.stderr);
       assert.match(run.stderr, why);
+    }
+  });
+
+  test('SIGTERM with `netnsctl watch` connected: the agent ends the stream and exits 0 at once', async () => {
+    const agent = await AgentProcess.start({ label: `wt${tag()}`, store: path.join(dir, 'watch.db') });
+    const watch = netnsctlSpawn(['--server', agent.server, 'watch']);
+    let watchOut = '';
+    watch.stderr!.setEncoding('utf8').on('data', (d: string) => (watchOut += d));
+    const watchExit = new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    try {
+      // Connected once it prints a state change the agent made after it started.
+      let watchLines = '';
+      watch.stdout!.setEncoding('utf8').on('data', (d: string) => (watchLines += d));
+      const label = agent.options.label;
+      await eventually(async () => {
+        const key = `/vnf-agent/${label}/linux/config/v1/interface/w${tag(4)}`;
+        const value = {
+          name: key.slice(key.lastIndexOf('/') + 1),
+          type: 'DUMMY',
+          namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' },
+        };
+        await agent.request('PUT', `/v1/config${key}`, JSON.stringify(value));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.match(watchLines, /pending/);
+      });
+      const started = Date.now();
+      await agent.stop();
+      assert.ok(Date.now() - started < 5000, `stopped in ${Date.now() - started} ms`);
+      assert.equal(agent.child.exitCode, 0, agent.logText());
+      assert.equal(await watchExit, 3, watchOut);
+      assert.match(watchOut, /ended the event stream/);
+    } finally {
+      watch.kill('SIGKILL');
+      await agent.stop();
     }
   });
 });

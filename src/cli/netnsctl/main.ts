@@ -237,6 +237,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
         else print(JSON.stringify({ type, data }));
       });
+      // The stream ends only when the agent does (it is stopping).
+      throw new CliError('the agent ended the event stream (is it stopping?)', 3);
     });
 
   program
