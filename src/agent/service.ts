@@ -1,6 +1,7 @@
 /** The HTTP API's view of a running agent (src/api/service.ts), over its engine, store and views. */
 import { EventEmitter } from 'node:events';
-import { configValueErrors, type ModelItem } from '../model/index.js';
+import { AgentError } from '../errors.js';
+import { configValueErrors, parseConfigKey, type ModelItem } from '../model/index.js';
 import { jsonOrText } from '../util/json-or-text.js';
 import type { DryRun, Engine, FactChange, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
@@ -9,6 +10,7 @@ import type {
   AgentService,
   ConfigEntry,
   DatastoreState,
+  FieldErrorView,
   ItemState,
   ItemStatus,
   PlanRequest,
@@ -25,6 +27,15 @@ import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, summarizePlan } from './plan-view.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
+
+/** A write of a key under another agent's label (HTTP 400). */
+export class ForeignLabelError extends AgentError {
+  readonly code = 'ERR_FOREIGN_LABEL';
+  readonly statusCode = 400;
+  constructor(key: string, message: string) {
+    super(`${key}: ${message}`, { key, field: '$key' });
+  }
+}
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -227,14 +238,32 @@ export class AgentApiService implements AgentService {
   }
 
   async putConfig(key: string, valueText: string): Promise<PutResult> {
-    const errors = configValueErrors(key, valueText);
+    const errors = [...this.labelErrors(key), ...configValueErrors(key, valueText)];
     if (errors.length) return { ok: false, errors };
     const revision = await this.store.put(key, valueText);
     return { ok: true, revision };
   }
 
   deleteConfig(key: string): Promise<boolean> {
+    const [wrongLabel] = this.labelErrors(key);
+    if (wrongLabel) return Promise.reject(new ForeignLabelError(key, wrongLabel.message));
     return this.store.delete(key);
+  }
+
+  /**
+   * A key of another agent's label is not this agent's to write: that agent would apply it without
+   * the checks only it can make (claims of its items). Read-only access stays open.
+   */
+  private labelErrors(key: string): FieldErrorView[] {
+    const parsed = parseConfigKey(key);
+    if (!parsed || parsed.label === this.label) return [];
+    return [
+      {
+        key,
+        field: '$key',
+        message: `belongs to agent label ${parsed.label}; this agent manages ${this.label} (use that agent's API, or netnsctl --etcd)`,
+      },
+    ];
   }
 
   async kernel(): Promise<unknown> {
@@ -249,6 +278,11 @@ export class AgentApiService implements AgentService {
     const puts: ParsedEntry[] = [];
     const invalid = [];
     for (const p of change.puts) {
+      const wrongLabel = this.labelErrors(p.key);
+      if (wrongLabel.length) {
+        invalid.push({ key: p.key, errors: wrongLabel });
+        continue;
+      }
       const entry = parseEntry(p.key, p.valueText);
       if (!entry) {
         invalid.push({ key: p.key, errors: [{ field: '$key', message: 'not a config key of this agent' }] });

@@ -170,6 +170,32 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test("another label's keys: writes refused with 400 naming the key, reads allowed", async () => {
+    const key = configKey(`${label}x`, 'interface', 'theirs');
+    const value = JSON.stringify({
+      name: 'theirs',
+      type: 'DUMMY',
+      namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' },
+    });
+    const put = await agent.request('PUT', `/v1/config${key}`, value);
+    assert.equal(put.status, 400, put.text);
+    const body = put.json as { key?: string; errors?: { field: string; message: string }[] };
+    assert.equal(body.key, key);
+    assert.equal(body.errors?.[0]?.field, '$key');
+    assert.match(body.errors?.[0]?.message ?? '', new RegExp(`belongs to agent label ${label}x`));
+    const del = await agent.request('DELETE', `/v1/config${key}`);
+    assert.equal(del.status, 400, del.text);
+    assert.match((del.json as { error: string }).error, /belongs to agent label/);
+    const plan = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ puts: [{ key, value: JSON.parse(value) as unknown }] }),
+    );
+    assert.equal(plan.status, 200, plan.text);
+    assert.equal((plan.json as { invalid: { key: string }[] }).invalid[0]?.key, key);
+    assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
+  });
+
   test('invalid values: 400 with the field errors; nothing stored', async () => {
     const key = configKey(label, 'interface', 'badone');
     const bad = await agent.request(
