@@ -279,13 +279,19 @@ export async function detachTap(
   if (!view) return;
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link) return;
-  await giveTapBack(
-    view.handle,
-    link.index,
-    self.tap.tempIfName,
-    meta.original,
-    view.id === ownView.id ? 'here' : ownView,
-  );
+  try {
+    await giveTapBack(
+      view.handle,
+      link.index,
+      self.tap.tempIfName,
+      meta.original,
+      view.id === ownView.id ? 'here' : ownView,
+    );
+  } catch (error) {
+    // The deletion of the namespace we made for it may be giving it back at the same moment: the
+    // link vanished from under us.
+    if (!isGone(error) || (await view.handle.linkGet(meta.ifindex)) !== undefined) throw error;
+  }
 }
 
 /**

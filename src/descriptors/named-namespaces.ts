@@ -14,7 +14,7 @@ import {
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
-import { giveTapBack } from './link-ops.js';
+import { giveTapBack, isGone } from './link-ops.js';
 import { trustedEntry } from './foreign-links.js';
 import { ALIAS_PREFIX, ownedConfigName, tapTempNameOf } from './ownership.js';
 
@@ -128,8 +128,15 @@ async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
     for (const link of await handle.linkList()) {
       if (link.kind !== 'tun' || ownedConfigName(ctx.label, link.alias) === undefined) continue;
       const temp = tapTempNameOf(link.alias) ?? link.name;
-      // A failure stops the namespace's deletion: it is tried again, the TAP still marked ours.
-      await giveTapBack(handle, link.index, temp, trustedEntry(ctx, identity, link)?.original, home);
+      try {
+        await giveTapBack(handle, link.index, temp, trustedEntry(ctx, identity, link)?.original, home);
+      } catch (error) {
+        // Its own item may be giving it back at the same moment (both removed in one change): the
+        // link vanished from under us, and gone from here is what was wanted. Any other failure
+        // stops the namespace's deletion, the TAP still marked ours.
+        if (isGone(error) && (await handle.linkGet(link.index)) === undefined) continue;
+        throw error;
+      }
       ctx.originals.forget(identity, link.index);
     }
   });

@@ -312,6 +312,39 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test('AUTO_TAP in a named namespace the agent made: removal gives the TAP back and deletes the namespace', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    try {
+      await withAgent(
+        1,
+        async (agent, [ns1]) => {
+          const tap = example('linux-tap');
+          tap['namespace'] = named(ns1!);
+          tap['host_if_name'] = host;
+          tap['tap'] = { temp_if_name: temp };
+          ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+          await agent.put(['interface', 'tap1', tap]);
+          await agent.waitConfigured(['interface', 'tap1']);
+          assert.ok(existsSync(`/var/run/netns/${ns1!}`), 'made by the agent');
+
+          await agent.del(['interface', 'tap1']);
+          await eventually(() => {
+            const back = linkOrFail(null, temp);
+            assert.equal(isUp(back), false);
+            assert.equal(back.ifalias ?? '', '', 'given back: our mark is gone');
+          });
+          await eventually(() =>
+            assert.equal(existsSync(`/var/run/netns/${ns1!}`), false, 'no longer used: deleted'),
+          );
+        },
+        { create: false },
+      );
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+    }
+  });
+
   test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', () =>
     tapRestartLab('made by the test', async ({ temp, host, ns1, attached, start }) => {
       // The store lost the TAP meanwhile: the next agent starts without it (with another item in
