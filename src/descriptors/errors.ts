@@ -16,3 +16,17 @@ export class NamespaceUnavailableError extends AgentError {
     super(`${description} is not available`, { retriable: true });
   }
 }
+
+/**
+ * A named namespace we made holds links that are not ours (another agent's, or made by hand): it is
+ * not deleted while they are there; tried again, so it goes once they do.
+ */
+export class NamespaceInUseError extends AgentError {
+  readonly code = 'ERR_NAMESPACE_IN_USE';
+  constructor(namespace: string, links: string[]) {
+    super(
+      `named namespace ${namespace} is kept while it holds links that are not ours (${links.join(', ')})`,
+      { retriable: true },
+    );
+  }
+}

@@ -15,8 +15,9 @@ import {
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
 import { giveTapBack, isGone } from './link-ops.js';
+import { NamespaceInUseError } from './errors.js';
 import { trustedEntry } from './foreign-links.js';
-import { ALIAS_PREFIX, ownedConfigName, tapTempNameOf } from './ownership.js';
+import { ALIAS_PREFIX, isHalfMadeLink, ownedConfigName, tapTempNameOf } from './ownership.js';
 
 export const NETNS_DIR = NAMED_NAMESPACE_DIR;
 
@@ -109,8 +110,26 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
   if (!madeUnmarked(ctx, name) && !(await createdByUs(ctx, name))) return;
   await giveBackTaps(ctx, name);
+  // "Nothing uses it any more" includes others: links another agent (or someone by hand) put there
+  // would go with it.
+  const others = await linksOfOthers(ctx, name);
+  if (others.length > 0) throw new NamespaceInUseError(name, others);
   deleteNamed(name);
   unmarkedOf(ctx).delete(name);
+}
+
+/** Links of the namespace that are neither its `lo` nor ours (marked, or half-made by us). */
+async function linksOfOthers(ctx: LinuxContext, name: string): Promise<string[]> {
+  return withHandle(name, async (handle) =>
+    (await handle.linkList())
+      .filter(
+        (link) =>
+          link.name !== 'lo' &&
+          ownedConfigName(ctx.label, link.alias) === undefined &&
+          !isHalfMadeLink(link, ctx.label),
+      )
+      .map((link) => link.name),
+  );
 }
 
 /**

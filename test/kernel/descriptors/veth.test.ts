@@ -289,6 +289,28 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       { create: false },
     ));
 
+  test('a named namespace we made is kept while it holds links of others, and removed once they go', () =>
+    withAgent(
+      2,
+      async (agent, [ns1, ns2]) => {
+        await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        // Someone else (another agent, or by hand) puts a pair of theirs in ns2.
+        ip(ns2!, ['link', 'add', 'kfor0', 'type', 'veth', 'peer', 'name', 'kfor1']);
+        await agent.del(['interface', 'a'], ['interface', 'b']);
+        await eventually(() => assert.equal(spawnSync('ip', ['netns', 'pids', ns1!]).status === 0, false));
+        await pause(500);
+        assert.ok(spawnSync('ip', ['netns', 'pids', ns2!]).status === 0, `${ns2} kept: it holds kfor0`);
+        linkOrFail(ns2!, 'kfor0');
+        ip(ns2!, ['link', 'del', 'kfor0']);
+        await eventually(
+          () => assert.equal(spawnSync('ip', ['netns', 'pids', ns2!]).status === 0, false, `${ns2} removed`),
+          10_000,
+        );
+      },
+      { create: false },
+    ));
+
   test('named namespaces we created and the changed store no longer needs are removed at the restart; others stay', async () => {
     const label = `kn${hex(4)}`;
     const [kept, dropped, theirs] = ['k', 'd', 't'].map((c) => `kn${c}${hex(3)}`) as [string, string, string];
