@@ -14,6 +14,7 @@ import {
   type LinuxInterface,
   type VethInterface,
 } from '../model/index.js';
+import { InterfaceNotFoundError } from './errors.js';
 import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
 import type { Dep, DerivedItem, EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
@@ -144,7 +145,12 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (!createsPair(value)) {
             const creator = engine.metadata<InterfaceMetadata>(ctx.interfaceKey(value.veth.peerIfName));
-            return adoptVethEnd(ctx.label, value, view, creator?.peerIndex);
+            try {
+              return await adoptVethEnd(ctx.label, value, view, creator?.peerIndex);
+            } catch (error) {
+              if (error instanceof InterfaceNotFoundError && creator) await endLonePair(ctx, peer, creator);
+              throw error;
+            }
           }
           if (existing && owner !== value.name) {
             throw new HostNameTakenError(
@@ -156,7 +162,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             // Ours from before (e.g. a half-finished run): start from scratch, as its peer may be wrong.
             await ctx.deletes.delete(view, existing.index, { amidCreations: true });
           }
-          return createVethPair(ctx.label, value, peer, view, ctx.view(peer.namespace));
+          const peerView = ctx.view(peer.namespace);
+          await clearPeerName(ctx, peer, peerView);
+          return createVethPair(ctx.label, value, peer, view, peerView);
         }
         case 'DUMMY':
           if (existing && owner !== value.name) {
@@ -334,6 +342,45 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return error instanceof AgentError ? error.retriable : false;
     },
   };
+}
+
+/**
+ * This end is not where its pair put it (someone moved it into another namespace) while the other
+ * end, ours, is still in place: a pair cannot be mended, so that end goes (taking this one wherever
+ * it is), and the pair is made again as for any link of ours deleted by someone. Not right after the
+ * pair was made: this end may not be visible yet.
+ */
+async function endLonePair(
+  ctx: LinuxContext,
+  creatorValue: VethInterface,
+  creator: InterfaceMetadata,
+): Promise<void> {
+  if (creator.peerIndex && Date.now() - creator.peerIndex.at < LONE_PAIR_GRACE_MS) return;
+  const creatorView = ctx.views.get(creator.namespaceId);
+  const link = await creatorView?.handle.linkGet(creator.ifindex);
+  if (!creatorView || !link || ownedConfigName(ctx.label, link.alias) !== creatorValue.name) return;
+  await ctx.deletes.delete(creatorView, link.index, { amidCreations: true });
+}
+
+const LONE_PAIR_GRACE_MS = 2000;
+
+/**
+ * The other end's name must be free where the pair puts it. Held by our own end of this pair (this
+ * end was moved away or deleted by someone, the other stayed): that one goes, and the pair is made
+ * anew. Held by a link that is not ours: refused, naming it (the kernel would say only EEXIST).
+ */
+async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: NamespaceView): Promise<void> {
+  const holder = peerView.links.get(peer.hostIfName);
+  if (!holder || ctx.deletes.wasDeleted(peerView, holder.index)) return;
+  const ours =
+    isUnmarkedOwnLink(peerView, holder.index, ctx.label) ||
+    ownedConfigName(ctx.label, holder.alias) === peer.name;
+  if (!ours)
+    throw new HostNameTakenError(
+      `${peer.hostIfName}, the name of VETH peer ${peer.name}, already exists in ${peerView.description} and is not managed by this agent`,
+      { field: 'veth.peer_if_name' },
+    );
+  await ctx.deletes.delete(peerView, holder.index, { amidCreations: true });
 }
 
 /**

@@ -289,6 +289,23 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       { create: false },
     ));
 
+  for (const moved of ['a', 'b'] as const)
+    test(`${moved === 'a' ? 'the creating' : 'the other'} end moved into another namespace by someone: the pair is made again where it belongs`, () =>
+      withAgent(3, async (agent, [ns1, ns2, elsewhere]) => {
+        await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        const from = moved === 'a' ? ns1! : ns2!;
+        ip(from, ['link', 'set', 'dev', moved, 'netns', elsewhere!]);
+        await eventually(() => {
+          linkOrFail(ns1!, 'a');
+          linkOrFail(ns2!, 'b');
+        }, 10_000);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        await eventually(() =>
+          assert.equal(link(elsewhere!, moved), undefined, 'the stray end went with its pair'),
+        );
+      }));
+
   test('a named namespace we made is kept while it holds links of others, and removed once they go', () =>
     withAgent(
       2,
