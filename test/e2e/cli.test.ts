@@ -171,7 +171,11 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     ip(null, ['link', 'del', probe]);
     const changed = { ...pair.veth1, mtu: 1400 };
     assert.equal((await netnsctl([...base, 'put', 'interface/veth1', '-'], JSON.stringify(changed))).code, 0);
-    await eventually(() => assert.match(out, /^\d{4}-\d\d-\d\dT\S+ transaction/m), 10_000);
+    // A transaction in words: its number and what it did.
+    await eventually(
+      () => assert.match(out, /^\d{4}-\d\d-\d\dT\S+ transaction #\d+ update 1 in \d+ ms$/m),
+      10_000,
+    );
     await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1400));
     // veth2 goes: veth1 waits for its peer (pending with a reason); veth2 back: both configured
     assert.equal((await netnsctl([...base, 'del', 'interface/veth2'])).code, 0);

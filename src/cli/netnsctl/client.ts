@@ -105,7 +105,8 @@ export class ApiClient {
     const { status, json } = await this.request(method, path, body);
     if (status >= 400) {
       const message = (json as { error?: string })?.error ?? `HTTP ${status}`;
-      throw new CliError(message, status === 404 ? 2 : 1, json);
+      // 503: the agent is up but cannot reach its datastore (exit 3, as when the agent is not).
+      throw new CliError(message, status === 404 ? 2 : status === 503 ? 3 : 1, json);
     }
     return json;
   }

@@ -52,14 +52,16 @@ export class ApiConfigAccess implements ConfigAccess {
   async put(key: string, valueText: string): Promise<PutOutcome> {
     const { status, json } = await this.api.request('PUT', `/v1/config${key}`, valueText);
     if (status === 400) return { ok: false, errors: (json as { errors?: FieldError[] }).errors ?? [] };
-    if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
+    if (status >= 400)
+      throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);
     return { ok: true };
   }
 
   async delete(key: string): Promise<boolean> {
     const { status, json } = await this.api.request('DELETE', `/v1/config${key}`);
     if (status === 404) return false;
-    if (status >= 400) throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`);
+    if (status >= 400)
+      throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);
     return true;
   }
 

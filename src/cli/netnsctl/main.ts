@@ -20,6 +20,16 @@ import { dumpTable, historyTable } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
 
+/** A transaction event in a line: its number and what it did (a drift healed shows here too). */
+function transactionWords(d: Record<string, unknown>): string {
+  const counts = (d.counts ?? {}) as Record<string, number>;
+  const done = ['create', 'update', 'delete', 'failed', 'pending', 'invalid']
+    .filter((k) => (counts[k] ?? 0) > 0)
+    .map((k) => `${k} ${counts[k]}`);
+  const ms = typeof d.durationMs === 'number' ? ` in ${Math.round(d.durationMs)} ms` : '';
+  return `#${String(d.seq)} ${done.length ? done.join(', ') : 'nothing to do'}${ms}`;
+}
+
 export function buildProgram(print: (text: string) => void = (t) => process.stdout.write(t + '\n')): Command {
   const program = new Command('netnsctl')
     .description('Client of netns-agent: put, inspect and watch the desired Linux network configuration')
@@ -231,9 +241,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       await client().events((type, data) => {
         if (g.output === 'table') {
           const d = data as Record<string, unknown>;
-          print(
-            `${new Date().toISOString()} ${type} ${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''} ${d.reason ?? d.error ?? ''}`.trimEnd(),
-          );
+          const what =
+            type === 'transaction'
+              ? transactionWords(d)
+              : `${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''}`;
+          print(`${new Date().toISOString()} ${type} ${what} ${d.reason ?? d.error ?? ''}`.trimEnd());
         } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
         else print(JSON.stringify({ type, data }));
       });
