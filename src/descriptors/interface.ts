@@ -366,20 +366,14 @@ const LONE_PAIR_GRACE_MS = 2000;
 
 /**
  * The other end's name must be free where the pair puts it. Held by our own end of this pair (this
- * end was moved away or deleted by someone, the other stayed): that one goes, and the pair is made
- * anew. Held by a link that is not ours: refused, naming it (the kernel would say only EEXIST).
+ * end was moved away by someone, the other stayed): that one goes, and the pair is made anew. Held
+ * by anything else (an end of a pair being deleted, not marked yet, or someone else's link) it is
+ * left to the kernel, whose EEXIST is retried.
  */
 async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: NamespaceView): Promise<void> {
   const holder = peerView.links.get(peer.hostIfName);
   if (!holder || ctx.deletes.wasDeleted(peerView, holder.index)) return;
-  const ours =
-    isUnmarkedOwnLink(peerView, holder.index, ctx.label) ||
-    ownedConfigName(ctx.label, holder.alias) === peer.name;
-  if (!ours)
-    throw new HostNameTakenError(
-      `${peer.hostIfName}, the name of VETH peer ${peer.name}, already exists in ${peerView.description} and is not managed by this agent`,
-      { field: 'veth.peer_if_name' },
-    );
+  if (ownedConfigName(ctx.label, holder.alias) !== peer.name) return;
   await ctx.deletes.delete(peerView, holder.index, { amidCreations: true });
 }
 
