@@ -7,8 +7,8 @@
  * removed at the start for an edit that was never applied.
  *
  * - Values are kept as the text the store held; no values, no file. The file is read only when a start meets an invalid
- *   value (most starts never read it), and written whole, atomically, at most once a second and off
- *   the event loop's thread: a crash within that second leaves the values before it.
+ *   value (most starts never read it), and written whole, atomically, at most every 5 s and off
+ *   the event loop's thread: a crash within that time leaves the values before it.
  * - The same rules as the book of originals: used only when this user owns it and no one else can
  *   write it; one that does not parse is set aside (`.bad`).
  */
@@ -64,7 +64,12 @@ export class MemoryLastValid implements LastValidValues {
 }
 
 const FORMAT = 2;
-const WRITE_DELAY_MS = 1000;
+/**
+ * Writes at most this often: each is the whole file (~1 MB for 4000 items) and a sync, which
+ * competes with the store's own syncs (pair rounds measured ~1 ms slower at p50 with a write every
+ * second). A crash within this time leaves the values before it.
+ */
+const WRITE_DELAY_MS = 5000;
 
 export class FileLastValid extends MemoryLastValid {
   /** The file was read (or replaced by a full read): the map is the whole truth. */
@@ -80,6 +85,7 @@ export class FileLastValid extends MemoryLastValid {
   constructor(
     readonly file: string,
     private readonly onError?: (message: string, error?: unknown) => void,
+    private readonly writeDelayMs = WRITE_DELAY_MS,
   ) {
     super();
   }
@@ -133,7 +139,7 @@ export class FileLastValid extends MemoryLastValid {
         return;
       }
       this.writing = this.write().finally(() => (this.writing = undefined));
-    }, WRITE_DELAY_MS);
+    }, this.writeDelayMs);
     this.timer.unref();
   }
 
