@@ -368,20 +368,31 @@ static nl_socket *socket_of(napi_env env, napi_value handle) {
   return (nl_socket *)data;
 }
 
-// send(handle, buffer) -> bytes sent, or -errno. The kernel handles every message of the buffer
-// inside this call.
-static napi_value nl_send(napi_env env, napi_callback_info info) {
+// The (handle, buffer) arguments of send and attachFilter: the open socket and the buffer's bytes.
+// NULL (with a JS exception pending) when the socket is closed or the arguments are wrong.
+static nl_socket *socket_and_buffer(napi_env env, napi_callback_info info, void **data, size_t *length) {
   size_t argc = 2;
   napi_value argv[2];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   nl_socket *sock = socket_of(env, argv[0]);
   if (!sock || sock->closing) {
     napi_throw_error(env, "ECLOSED", "netlink socket is closed");
     return NULL;
   }
+  if (napi_get_buffer_info(env, argv[1], data, length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a Buffer");
+    return NULL;
+  }
+  return sock;
+}
+
+// send(handle, buffer) -> bytes sent, or -errno. The kernel handles every message of the buffer
+// inside this call.
+static napi_value nl_send(napi_env env, napi_callback_info info) {
   void *data;
   size_t length;
-  CALL(env, napi_get_buffer_info(env, argv[1], &data, &length));
+  nl_socket *sock = socket_and_buffer(env, info, &data, &length);
+  if (!sock) return NULL;
   struct sockaddr_nl kernel = {0};
   kernel.nl_family = AF_NETLINK;
   ssize_t n;
@@ -411,17 +422,10 @@ static napi_value nl_read_now(napi_env env, napi_callback_info info) {
 // kernel runs on every datagram before queueing it (SO_ATTACH_FILTER); what it drops never reaches
 // us. Throws with errno when the kernel refuses the program.
 static napi_value nl_attach_filter(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  nl_socket *sock = socket_of(env, argv[0]);
-  if (!sock || sock->closing) {
-    napi_throw_error(env, "ECLOSED", "netlink socket is closed");
-    return NULL;
-  }
   void *data;
   size_t length;
-  CALL(env, napi_get_buffer_info(env, argv[1], &data, &length));
+  nl_socket *sock = socket_and_buffer(env, info, &data, &length);
+  if (!sock) return NULL;
   size_t count = length / sizeof(struct sock_filter);
   if (count == 0 || count > BPF_MAXINSNS || length % sizeof(struct sock_filter) != 0) {
     napi_throw_range_error(env, NULL, "a filter is 1 to 4096 sock_filter structs");

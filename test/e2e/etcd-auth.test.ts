@@ -43,13 +43,16 @@ describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, (
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the agent and netnsctl log in; the agent follows what netnsctl puts', async () => {
-    const label = `auth${tag()}`;
-    const agent = await AgentProcess.start({
-      label,
-      etcd: [endpoint],
+  /** An agent logging in as root with the right password, on `endpoints` (default the cluster's). */
+  const startWithUser = (endpoints = [endpoint]): Promise<AgentProcess> =>
+    AgentProcess.start({
+      label: `auth${tag()}`,
+      etcd: endpoints,
       env: { NETNS_AGENT_ETCD_USER: 'root', NETNS_AGENT_ETCD_PASSWORD: PASSWORD },
     });
+
+  test('the agent and netnsctl log in; the agent follows what netnsctl puts', async () => {
+    const agent = await startWithUser();
     try {
       assert.equal(await agent.datastoreState(), 'in-sync');
       await agent.putPendingThroughNetnsctl('auth0', [
@@ -62,12 +65,7 @@ describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, (
   });
 
   test('etcd restarted (every token it gave is gone): the agent logs in again and follows', async () => {
-    const label = `auth${tag()}`;
-    const agent = await AgentProcess.start({
-      label,
-      etcd: [endpoint],
-      env: { NETNS_AGENT_ETCD_USER: 'root', NETNS_AGENT_ETCD_PASSWORD: PASSWORD },
-    });
+    const agent = await startWithUser();
     try {
       assert.equal(await agent.datastoreState(), 'in-sync');
       await cluster!.stopAll('SIGTERM');
@@ -84,11 +82,7 @@ describe("etcd's own authentication: --etcd-user", { skip: skipUnlessRoot() }, (
 
   test('its token expired while it idled, then the connection broke: the agent logs in again and follows', async () => {
     const proxy = await TcpProxy.start(endpoint);
-    const agent = await AgentProcess.start({
-      label: `auth${tag()}`,
-      etcd: [proxy.url],
-      env: { NETNS_AGENT_ETCD_USER: 'root', NETNS_AGENT_ETCD_PASSWORD: PASSWORD },
-    });
+    const agent = await startWithUser([proxy.url]);
     try {
       // Its first token may have expired already on a slow machine (2 s): in sync once logged in.
       await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'));

@@ -44,6 +44,31 @@ function harness(): { sync: ConfigSync; log: string[] } {
 }
 
 const key = (name: string): string => configKey(LABEL, 'interface', name);
+
+/**
+ * An engine that takes every valid value put (but those of keys in `refusing`: a claim of another
+ * item) and records each commit's puts.
+ */
+function keepingEngine(): {
+  engine: Engine;
+  commits: { key: string; value: unknown }[][];
+  refusing: Set<string>;
+} {
+  const commits: { key: string; value: unknown }[][] = [];
+  const inEffect = new Map<string, unknown>();
+  const refusing = new Set<string>();
+  const engine = {
+    commit: async (change: { puts?: { key: string; value: unknown }[]; deletes?: string[] }) => {
+      commits.push(change.puts ?? []);
+      for (const p of change.puts ?? [])
+        if (!(p.value instanceof InvalidConfigValue) && !refusing.has(p.key)) inEffect.set(p.key, p.value);
+      for (const k of change.deletes ?? []) inEffect.delete(k);
+      return {};
+    },
+    state: { value: (k: string) => inEffect.get(k) },
+  } as unknown as Engine;
+  return { engine, commits, refusing };
+}
 const put = (name: string, value: string) => ({ type: 'put' as const, key: key(name), value, revision: 1 });
 const del = (name: string) => ({ type: 'delete' as const, key: key(name), revision: 2 });
 
@@ -98,20 +123,7 @@ describe('config sync: namespaces around commits', () => {
   });
 
   test('a value made invalid while the agent was down: its last valid value goes first, then the refused one', async () => {
-    const commits: { key: string; value: unknown }[][] = [];
-    /** What the engine takes: every valid value but those of `refusing` (a claim of another item). */
-    const inEffect = new Map<string, unknown>();
-    let refusing = new Set<string>();
-    const engine = {
-      commit: async (change: { puts?: { key: string; value: unknown }[]; deletes?: string[] }) => {
-        commits.push(change.puts ?? []);
-        for (const p of change.puts ?? [])
-          if (!(p.value instanceof InvalidConfigValue) && !refusing.has(p.key)) inEffect.set(p.key, p.value);
-        for (const k of change.deletes ?? []) inEffect.delete(k);
-        return {};
-      },
-      state: { value: (k: string) => inEffect.get(k) },
-    } as unknown as Engine;
+    const { engine, commits, refusing } = keepingEngine();
     const lastValid = new MemoryLastValid();
     const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
     const good = veth('a', 'b', 'ns1');
@@ -121,10 +133,10 @@ describe('config sync: namespaces around commits', () => {
     assert.deepEqual(lastValid.get(key('a')), { text: good, created: 5 }, 'a valid value is recorded');
     await sync.apply([{ ...put('a', bad), revision: 6 }]);
     assert.deepEqual(lastValid.get(key('a')), { text: good, created: 5 }, 'a refused one is not');
-    refusing = new Set([key('a')]);
+    refusing.add(key('a'));
     await sync.apply([{ ...put('a', other), revision: 7 }]);
     assert.equal(lastValid.get(key('a'))?.text, good, 'nor one the engine refused (a claim)');
-    refusing = new Set();
+    refusing.clear();
 
     // A start: the store holds the bad value of the same item (created at 5); its last valid one
     // is put before it. An item never valid is refused alone.
@@ -149,15 +161,7 @@ describe('config sync: namespaces around commits', () => {
   });
 
   test('a key deleted and put again at run time is recorded with its new create revision', async () => {
-    const inEffect = new Map<string, unknown>();
-    const engine = {
-      commit: async (change: { puts?: { key: string; value: unknown }[]; deletes?: string[] }) => {
-        for (const p of change.puts ?? []) inEffect.set(p.key, p.value);
-        for (const k of change.deletes ?? []) inEffect.delete(k);
-        return {};
-      },
-      state: { value: (k: string) => inEffect.get(k) },
-    } as unknown as Engine;
+    const { engine } = keepingEngine();
     const lastValid = new MemoryLastValid();
     const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
     const good = veth('a', 'b', 'ns1');
