@@ -267,7 +267,15 @@ export class AgentApiService implements AgentService {
   }
 
   async kernel(): Promise<unknown> {
-    return Promise.all(this.views.all().map((v) => dumpNamespace(v.id, v.handle, this.label)));
+    const configured = new Map<string, Map<number, string>>();
+    for (const state of this.interfaces.states().values()) {
+      let byIndex = configured.get(state.namespace);
+      if (!byIndex) configured.set(state.namespace, (byIndex = new Map()));
+      byIndex.set(state.ifindex, state.name);
+    }
+    return Promise.all(
+      this.views.all().map((v) => dumpNamespace(v.id, v.handle, this.label, configured.get(v.id))),
+    );
   }
 
   history(): unknown[] {

@@ -75,6 +75,7 @@ interface DumpAnswer {
     up?: boolean;
     operState?: string;
     managed?: string;
+    configured?: string;
   }[];
   addresses: { index: number; address: string; prefixLength: number }[];
   routes: {
@@ -107,7 +108,7 @@ export function dumpTable(answer: unknown): string {
         ]
           .filter(Boolean)
           .join(' '),
-        managed: l.managed ?? '',
+        managed: l.managed ?? (l.configured ? `${l.configured} (configured)` : ''),
       });
     for (const a of ns.addresses)
       rows.push({

@@ -88,12 +88,21 @@ function isBrokenCircuit(error: Error): boolean {
   return error.name === 'BrokenCircuitError' || error.constructor.name === 'BrokenCircuitError';
 }
 
+/**
+ * gRPC's text for a member it cannot reach ends with "Resolution note: " and nothing after it when
+ * the name resolved fine; that empty tail (and the error class repeated inside it) only confuses
+ * a reader of the log.
+ */
+export function tidyGrpcMessage(message: string): string {
+  return message.replace(/\.?\s*Resolution note:\s*$/, '').replace(/Last error: Error: /, 'Last error: ');
+}
+
 /** An etcd3 error as an AgentError. */
 export function etcdError(what: string, error: unknown): Error {
   if (error instanceof AgentError) return error;
   if (error instanceof ClientClosedError) return new ClosedError('etcd store');
   const cause = error instanceof Error ? error : new Error(String(error));
-  const message = `etcd ${what}: ${cause.message}`;
+  const message = `etcd ${what}: ${tidyGrpcMessage(cause.message)}`;
   if (isRecoverableError(cause) || cause instanceof GRPCDeadlineExceededError || isBrokenCircuit(cause)) {
     return new DatastoreUnavailableError(message, { cause });
   }

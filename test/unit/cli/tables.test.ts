@@ -79,7 +79,10 @@ describe('netnsctl tables', () => {
     const rows = dumpTable([
       {
         namespace: 'named/ns1',
-        links: [{ index: 2, name: 'v0', up: true, mtu: 1400, mac: '02:00:00:00:00:01', managed: 'v0' }],
+        links: [
+          { index: 1, name: 'lo', up: true, configured: 'lo1' },
+          { index: 2, name: 'v0', up: true, mtu: 1400, mac: '02:00:00:00:00:01', managed: 'v0' },
+        ],
         addresses: [{ index: 2, address: '10.0.0.1', prefixLength: 24 }],
         routes: [
           { dst: '10.1.0.0', dstLength: 16, gateway: '10.0.0.9', oif: 2, table: 254, managed: true },
@@ -92,6 +95,7 @@ describe('netnsctl tables', () => {
       .map((l) => l.split(/\s{2,}/));
     assert.deepEqual(rows, [
       ['NAMESPACE', 'KIND', 'WHAT', 'MANAGED'],
+      ['named/ns1', 'link', 'lo #1 up', 'lo1 (configured)'],
       ['named/ns1', 'link', 'v0 #2 up mtu 1400 02:00:00:00:00:01', 'v0'],
       ['named/ns1', 'address', '10.0.0.1/24 dev v0'],
       ['named/ns1', 'route', '10.1.0.0/16 via 10.0.0.9 dev v0', 'yes'],

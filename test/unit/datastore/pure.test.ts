@@ -9,6 +9,7 @@ import {
   prefixEnd,
 } from '../../../src/datastore/index.js';
 import { MemberBreaker } from '../../../src/datastore/etcd/member-breaker.js';
+import { etcdError, tidyGrpcMessage } from '../../../src/datastore/etcd/client.js';
 import { compactionCut } from '../../../src/datastore/sqlite/compaction.js';
 
 /** Compares like SQLite's BINARY collation and etcd: by UTF-8 bytes. */
@@ -111,5 +112,20 @@ describe('MemberBreaker', () => {
     now = 1000;
     assert.ok(breaker.allows());
     assert.equal(breaker.lastFailure, 'unavailable', 'what the last connection failure said');
+  });
+});
+
+describe('etcd error messages', () => {
+  test("gRPC's empty resolution note and repeated error class are left out", () => {
+    const grpc =
+      '14 UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:23999. Resolution note: ';
+    assert.equal(
+      tidyGrpcMessage(grpc),
+      '14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:23999',
+    );
+    assert.equal(tidyGrpcMessage('Resolution note: DNS failed'), 'Resolution note: DNS failed');
+    const error = etcdError('read', Object.assign(new Error(grpc), { [RecoverableError]: true }));
+    assert.equal(error.message.includes('Resolution note'), false);
+    assert.match(error.message, /^etcd read: 14 UNAVAILABLE: .*ECONNREFUSED 127\.0\.0\.1:23999$/);
   });
 });
