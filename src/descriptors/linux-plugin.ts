@@ -17,7 +17,7 @@ import {
 } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
-import type { LinkChange, Neighbour, Route } from '../netlink/index.js';
+import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
 import { routeMatches } from './l3-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
@@ -61,6 +61,8 @@ export class LinuxPlugin {
   private readonly logger: PluginLogger | undefined;
   private readonly driftKeys = new Set<string>();
   private readonly driftDescriptors = new Set<string>();
+  /** Managed links seen differing from their items, by key, confirmed when the debounce ends. */
+  private readonly linkSuspects = new Map<string, { namespaceId: string; ifindex: number }>();
   private driftTimer: NodeJS.Timeout | undefined;
   private readonly opening = new Set<Promise<void>>();
   /** Unreferenced namespaces whose views stay open while items of ours are left there. */
@@ -287,31 +289,61 @@ export class LinuxPlugin {
         this.interfaceKeyOf(change.link.alias) ??
         this.interfaceKeyOf(change.previous?.alias) ??
         this.ctx.foreignLinkKey(view.id, change.link.index);
-      // Our own operation on it (e.g. a VETH end that goes with its peer): its outcome counts.
-      if (!key || this.engine.isOperating(key)) continue;
-      const applied = this.engine.state.metadata<{ ifindex: number; namespaceId: string }>(key);
-      if (!applied || applied.ifindex !== change.link.index || applied.namespaceId !== view.id) continue;
-      const desired = this.engine.state.value<LinuxInterface>(key);
-      if (!desired) continue;
-      const link = change.link;
-      const drifted =
-        change.kind === 'removed' ||
-        link.name !== desired.hostIfName ||
-        link.up !== desired.enabled ||
-        (desired.mtu !== undefined && link.mtu !== desired.mtu) ||
-        (desired.physAddress !== undefined && link.mac !== desired.physAddress);
-      if (drifted) {
-        this.logger?.info(
-          { key, namespace: view.id, link: link.name, change: change.kind },
-          'managed link changed outside the agent; re-checking',
-        );
-        this.scheduleDrift({ key });
-        // Its addresses went with it: re-read them too, or the engine would keep them as applied
-        // while it re-creates the link under them.
-        if (change.kind === 'removed')
-          for (const cidr of desired.ipAddresses) this.scheduleDrift({ key: addressItem(key, cidr) });
-      }
+      if (!key) continue;
+      const link = change.kind === 'removed' ? undefined : change.link;
+      if (this.linkDrift(key, view.id, change.link.index, link) === undefined) continue;
+      // Confirmed when the debounce ends: the notifications of our own last steps on a link (a TAP
+      // renamed, moved, then set up) can be read after the operation ended, and an intermediate
+      // one is no change by someone else once the later ones are in.
+      this.linkSuspects.set(key, { namespaceId: view.id, ifindex: change.link.index });
+      this.scheduleDrift({});
     }
+  }
+
+  /**
+   * How a managed link (`undefined`: gone) differs from its item, or undefined when it does not, or
+   * when it is not the item's applied link, or the item's own operation is running (its outcome
+   * counts, e.g. a VETH end that goes with its peer).
+   */
+  private linkDrift(
+    key: string,
+    namespaceId: string,
+    ifindex: number,
+    link: Link | undefined,
+  ): string | undefined {
+    if (this.engine.isOperating(key)) return undefined;
+    const applied = this.engine.state.metadata<{ ifindex: number; namespaceId: string }>(key);
+    if (!applied || applied.ifindex !== ifindex || applied.namespaceId !== namespaceId) return undefined;
+    const desired = this.engine.state.value<LinuxInterface>(key);
+    if (!desired) return undefined;
+    if (!link) return 'removed';
+    if (link.name !== desired.hostIfName) return 'renamed';
+    if (link.up !== desired.enabled) return link.up ? 'set up' : 'set down';
+    if (desired.mtu !== undefined && link.mtu !== desired.mtu) return 'mtu';
+    if (desired.physAddress !== undefined && link.mac !== desired.physAddress) return 'mac';
+    return undefined;
+  }
+
+  /** The link drift still there now that the debounce ended, logged and re-checked. */
+  private confirmLinkDrift(): string[] {
+    const keys: string[] = [];
+    for (const [key, suspect] of this.linkSuspects) {
+      const link = this.views.get(suspect.namespaceId)?.links.get(suspect.ifindex);
+      const change = this.linkDrift(key, suspect.namespaceId, suspect.ifindex, link);
+      if (change === undefined) continue;
+      this.logger?.info(
+        { key, namespace: suspect.namespaceId, link: link?.name, change },
+        'managed link changed outside the agent; re-checking',
+      );
+      keys.push(key);
+      // Its addresses went with it: re-read them too, or the engine would keep them as applied
+      // while it re-creates the link under them.
+      const desired = this.engine.state.value<LinuxInterface>(key);
+      if (change === 'removed' && desired)
+        for (const cidr of desired.ipAddresses) keys.push(addressItem(key, cidr));
+    }
+    this.linkSuspects.clear();
+    return keys;
   }
 
   private onAddressRemoved(view: NamespaceView, ifindex: number, cidr: string): void {
@@ -397,11 +429,11 @@ export class LinuxPlugin {
     if (this.driftTimer) return;
     this.driftTimer = setTimeout(() => {
       this.driftTimer = undefined;
-      const keys = [...this.driftKeys];
+      const keys = [...this.driftKeys, ...this.confirmLinkDrift()];
       const descriptors = [...this.driftDescriptors];
       this.driftKeys.clear();
       this.driftDescriptors.clear();
-      if (this.closed) return;
+      if (this.closed || (keys.length === 0 && descriptors.length === 0)) return;
       void this.engine
         .resync({ ...(keys.length ? { keys } : {}), ...(descriptors.length ? { descriptors } : {}) })
         .catch(() => undefined);

@@ -297,6 +297,10 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(moved.mtu, 1500);
         assert.ok(isUp(moved));
         assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']);
+        // The agent's own steps (rename, move, set up) are not someone else's change.
+        await pause(300);
+        const drift = agent.logs.filter((l) => /outside the agent/.test(l.message ?? ''));
+        assert.deepEqual(drift, [], 'no drift logged for our own attach');
 
         await agent.del(['interface', 'tap1']);
         await eventually(() => {
