@@ -12,9 +12,14 @@
  * - The same rules as the book of originals: used only when this user owns it and no one else can
  *   write it; one that does not parse is set aside (`.bad`).
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { checkStateFile, readStateFile, setAside, writeAtomicallyAsync } from './state-file.js';
+import {
+  checkStateFile,
+  readStateFile,
+  removeDurablyAsync,
+  setAside,
+  writeAtomicallyAsync,
+} from './state-file.js';
 
 /** A value the engine accepted, as the store held it, and the revision that created its key. */
 export interface LastValid {
@@ -148,7 +153,7 @@ export class FileLastValid extends MemoryLastValid {
     this.dirty = false;
     try {
       // No configuration, no file (as the book of originals: removed when empty).
-      if (this.values.size === 0) return await rm(this.file, { force: true });
+      if (this.values.size === 0) return await removeDurablyAsync(this.file);
       const text = JSON.stringify({ format: FORMAT, values: Object.fromEntries(this.values) });
       await writeAtomicallyAsync(this.file, text);
     } catch (error) {

@@ -15,10 +15,10 @@
  *   costs what the book is for, not the start. One that cannot even be read (or set aside) is left
  *   alone, and the agent keeps its book in memory only, so as not to overwrite it.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MemoryOriginals, originalKey, type RecordedOriginal } from '../descriptors/originals.js';
-import { readStateFile, setAside, writeAtomically } from './state-file.js';
+import { readStateFile, removeDurably, setAside, writeAtomically } from './state-file.js';
 
 interface OriginalsFileOptions {
   /** Told what went wrong with the file (the book goes on in memory). */
@@ -62,7 +62,7 @@ export class FileOriginals extends MemoryOriginals {
   private write(): void {
     try {
       if (this.entries.size === 0) {
-        rmSync(this.file, { force: true });
+        removeDurably(this.file);
         return;
       }
       const text = JSON.stringify({ format: FORMAT, bootId: this.bootId, links: this.all() }, null, 2) + '\n';

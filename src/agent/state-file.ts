@@ -11,7 +11,9 @@ import {
   fstatSync,
   fsyncSync,
   mkdirSync,
+  lstatSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -51,6 +53,71 @@ function temporaryFor(file: string): string {
   return `${file}.${randomBytes(6).toString('hex')}.tmp`;
 }
 
+/**
+ * Temporary files of `file` a crash left behind (between their creation and their rename): this
+ * user's regular files named as temporaryFor names them. Only their owner writes such files, and
+ * it calls this before its first write.
+ */
+export function removeLeftovers(file: string): void {
+  const dir = path.dirname(file);
+  const base = path.basename(file);
+  const uid = process.geteuid?.();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`) || !/^\.[0-9a-f]{12}\.tmp$/.test(name.slice(base.length))) continue;
+    const leftover = path.join(dir, name);
+    try {
+      const stat = lstatSync(leftover);
+      if (stat.isFile() && (uid === undefined || stat.uid === uid)) rmSync(leftover, { force: true });
+    } catch {
+      // Gone meanwhile, or not ours to remove: left alone.
+    }
+  }
+}
+
+/** Removes `file`, and syncs its directory so the removal survives a power cut as a write would. */
+export function removeDurably(file: string): void {
+  rmSync(file, { force: true });
+  syncDirectory(path.dirname(file));
+}
+
+/** The same off the event loop's thread. */
+export async function removeDurablyAsync(file: string): Promise<void> {
+  await rm(file, { force: true });
+  let dirHandle;
+  try {
+    dirHandle = await open(path.dirname(file), constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+function syncDirectory(dir: string): void {
+  let dirFd: number;
+  try {
+    dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
 /** Replaces `file` with `text` atomically, synchronously (before a request that depends on it). */
 export function writeAtomically(file: string, text: string): void {
   const dir = path.dirname(file);
@@ -70,12 +137,7 @@ export function writeAtomically(file: string, text: string): void {
     rmSync(temporary, { force: true });
     throw error;
   }
-  const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(dirFd);
-  } finally {
-    closeSync(dirFd);
-  }
+  syncDirectory(dir);
 }
 
 /** The same off the event loop's thread (the writing and syncing run in libuv's pool). */
@@ -114,9 +176,14 @@ export function readStateFile(
   onError?: (message: string, error?: unknown) => void,
 ): { text?: string; usable: boolean } {
   try {
-    return { text: readOwnFile(file), usable: true };
+    const text = readOwnFile(file);
+    removeLeftovers(file);
+    return { text, usable: true };
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { usable: true };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      removeLeftovers(file);
+      return { usable: true };
+    }
     onError?.(`cannot use ${file}; ${inMemory}`, error);
     return { usable: false };
   }
@@ -145,9 +212,13 @@ export function checkStateFile(
 ): boolean {
   try {
     withOwnFile(file, () => undefined);
+    removeLeftovers(file);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      removeLeftovers(file);
+      return true;
+    }
     onError?.(`cannot use ${file}; ${inMemory}`, error);
     return false;
   }

@@ -89,3 +89,29 @@ test('a file that does not parse is set aside; one others can write is neither u
     assert.equal(readFileSync(open, 'utf8'), theirs, 'not overwritten');
     assert.equal(errors.length, 3, errors.join('\n'));
   }));
+
+test("a crash's temporary files are removed before the first write; others' files are left", () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'a9');
+    const leftover = `${file}.0123456789ab.tmp`;
+    const notOurs = [
+      `${file}.tmp`,
+      `${file}.0123456789ab.tmp.keep`,
+      'other.last-valid.json.0123456789ab.tmp',
+    ];
+    for (const name of [leftover, ...notOurs.map((n) => (n.startsWith('/') ? n : `${dir}/${n}`))])
+      writeFileSync(name, 'half', { mode: 0o600 });
+    const values = new FileLastValid(file);
+    values.replaceAll(new Map([['k', v('v')]]));
+    assert.equal(existsSync(leftover), false);
+    await values.close();
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      [
+        'a9.last-valid.json',
+        'a9.last-valid.json.0123456789ab.tmp.keep',
+        'a9.last-valid.json.tmp',
+        'other.last-valid.json.0123456789ab.tmp',
+      ].sort(),
+    );
+  }));
