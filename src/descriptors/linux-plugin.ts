@@ -123,6 +123,10 @@ export class LinuxPlugin {
           );
       }
     });
+    this.views.on('degraded', (view, reason) => {
+      // E.g. a kernel without classic BPF socket filters: every notification is read and decoded.
+      this.logger?.warn({ namespace: view.id, reason }, 'namespace view degraded; the agent works on');
+    });
     this.views.on('resynced', (view, reason) => {
       // Events were lost there: any managed thing may have changed unseen, routes and neighbours too.
       this.logger?.warn({ namespace: view.id, reason }, 'kernel events lost; namespace re-read');

@@ -32,6 +32,8 @@ interface ViewEvents {
   kernel: [NamespaceView, KernelEvent[]];
   /** Events were lost in a namespace and its links were re-read. */
   resynced: [NamespaceView, string];
+  /** The view works, but less well than it should (the reason). */
+  degraded: [NamespaceView, string];
 }
 
 export const OWN_NAMESPACE_FILE = '/proc/self/ns/net';
@@ -86,6 +88,8 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
       throw new Error('namespace views are closed');
     }
     this.views.set(location.id, view);
+    if (links.eventFilterError !== undefined)
+      this.emit('degraded', view, `the kernel refused the event socket's filter: ${links.eventFilterError}`);
     return view;
   }
 

@@ -30,6 +30,7 @@ import { decodeRoute, isKernelLocalRoute, type Route } from './codec/route.js';
 import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
 import { NetlinkCodecError, errnoName } from './errors.js';
 import {
+  INJECTED_MESSAGE,
   installedNetlinkFaults,
   type EventSocketFaults,
   type NetlinkFaultInjector,
@@ -130,6 +131,7 @@ export class KernelEventStream {
     // are never ours (codec/socket-filter.ts): the kernel drops them before they are queued.
     if (topics.includes('neighbour') && options.dropMulticastNeighbours !== false) {
       try {
+        if (this.faults?.filterRefused) throw new Error(`EINVAL (${INJECTED_MESSAGE})`);
         native().attachFilter(this.handle, MULTICAST_NEIGHBOUR_FILTER);
         this.filterAttached = true;
       } catch (error) {

@@ -18,6 +18,7 @@
  *   events-enobufs-every=N   every Nth datagram of an event socket overflows (1: every one)
  *   events-enobufs-drop=D    datagrams dropped from each overflowing one on (default 1)
  *   events-rcvbuf=BYTES      receive buffer of event sockets (the kernel doubles it; min ~2 KiB)
+ *   events-filter=refuse     the kernel refuses the event sockets' filter (SO_ATTACH_FILTER)
  *   events-ns=A|B            only event sockets whose label contains A or B (e.g. a namespace name,
  *                            or "own namespace")
  *   request-errno=EBUSY|EAGAIN   errno(s) of injected refusals (default EBUSY; picked at random)
@@ -44,6 +45,7 @@ export interface NetlinkFaultPlan {
   eventsEnobufsDrop?: number;
   eventsReceiveBufferBytes?: number;
   eventsWhere?: string[];
+  eventsFilterRefused?: boolean;
   /** Errno numbers (positive). */
   requestErrnos?: number[];
   requestRate?: number;
@@ -97,6 +99,13 @@ export function parseFaultSpec(spec: string): NetlinkFaultPlan {
         break;
       case 'events-rcvbuf':
         plan.eventsReceiveBufferBytes = positiveInteger(key, text);
+        break;
+      case 'events-filter':
+        if (text !== 'refuse')
+          throw new FaultSpecError(
+            `${FAULTS_ENV}: ${key}: only "refuse" is known, not ${JSON.stringify(text)}`,
+          );
+        plan.eventsFilterRefused = true;
         break;
       case 'events-ns':
         plan.eventsWhere = list();
@@ -178,8 +187,9 @@ export class NetlinkFaultInjector {
 
   /** The faults of one event socket, or undefined when none apply to it. */
   forEvents(label: string): EventSocketFaults | undefined {
-    const { eventsEnobufsEvery, eventsReceiveBufferBytes, eventsWhere } = this.plan;
-    if (eventsEnobufsEvery === undefined && eventsReceiveBufferBytes === undefined) return undefined;
+    const { eventsEnobufsEvery, eventsReceiveBufferBytes, eventsWhere, eventsFilterRefused } = this.plan;
+    if (eventsEnobufsEvery === undefined && eventsReceiveBufferBytes === undefined && !eventsFilterRefused)
+      return undefined;
     if (!matches(label, eventsWhere)) return undefined;
     return new EventSocketFaults(this, label);
   }
@@ -215,6 +225,11 @@ export class EventSocketFaults {
   /** The receive buffer to ask for instead of the socket's own choice, if the plan says so. */
   get receiveBufferBytes(): number | undefined {
     return this.injector.plan.eventsReceiveBufferBytes;
+  }
+
+  /** Whether the "kernel" refuses the socket's filter. */
+  get filterRefused(): boolean {
+    return this.injector.plan.eventsFilterRefused === true;
   }
 
   /**

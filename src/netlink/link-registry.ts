@@ -67,6 +67,11 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
     await this.resync('initial dump', false);
   }
 
+  /** Why the kernel refused the event socket's filter, if it did (events still come, unfiltered). */
+  get eventFilterError(): string | undefined {
+    return this.stream?.filterError;
+  }
+
   get(nameOrIndex: string | number): Link | undefined {
     return typeof nameOrIndex === 'number' ? this.byIndex.get(nameOrIndex) : this.byName.get(nameOrIndex);
   }

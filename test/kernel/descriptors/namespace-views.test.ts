@@ -2,6 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { NamespaceViews } from '../../../src/descriptors/namespace-views.js';
 import { namespaceIdentity } from '../../../src/netns/index.js';
+import {
+  installNetlinkFaults,
+  NetlinkFaultInjector,
+  parseFaultSpec,
+} from '../../../src/netlink/fault-injection.js';
 import { skipUnlessRoot, withNamespaces } from '../../helpers/kernel.js';
 
 describe('namespace views', { skip: skipUnlessRoot() }, () => {
@@ -28,5 +33,32 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
         }
       },
       'nvw',
+    ));
+
+  test('a view whose event socket the kernel gave no filter says so, and works on', () =>
+    withNamespaces(
+      1,
+      async ([ns]) => {
+        const views = new NamespaceViews();
+        const degraded: string[] = [];
+        views.on('degraded', (view, reason) => degraded.push(`${view.id}: ${reason}`));
+        installNetlinkFaults(new NetlinkFaultInjector(parseFaultSpec('events-filter=refuse')));
+        try {
+          const view = await views.open({
+            id: `named/${ns!.name}`,
+            description: `named namespace ${ns!.name}`,
+            path: ns!.path,
+            identity: namespaceIdentity(ns!.path)!,
+          });
+          assert.deepEqual(degraded, [
+            `named/${ns!.name}: the kernel refused the event socket's filter: EINVAL (fault injected)`,
+          ]);
+          assert.ok(view.links.get('lo'), 'its links are known');
+        } finally {
+          installNetlinkFaults(undefined);
+          views.closeAll();
+        }
+      },
+      'nvf',
     ));
 });
