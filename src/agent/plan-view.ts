@@ -137,6 +137,7 @@ export function summarizePlan(
   dry: DryRun,
   label: string,
   explain: (key: string, reason: string) => string,
+  existingNamespaces: ReadonlySet<string> = new Set(),
 ): PlanEntry[] {
   const prefix = configPrefix(label);
   const entries = new Map<string, PlanEntry>();
@@ -157,6 +158,10 @@ export function summarizePlan(
     const owner = ownerOf(op.key);
     if (!owner) continue;
     const outcome = dry.plan.outcomes.get(op.key);
+    // A named namespace that is there already is used as it is: nothing in the kernel changes.
+    if (op.kind === 'create' && op.key.startsWith(NAMED_NAMESPACE)) {
+      if (existingNamespaces.has(op.key.slice(NAMED_NAMESPACE.length))) continue;
+    }
     if (owner !== op.key) {
       if (op.descriptor.name !== 'veth-end') note(owner, 'change', derivedWords(op));
       continue;

@@ -25,6 +25,7 @@ import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, summarizePlan } from './plan-view.js';
+import { namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
@@ -301,8 +302,12 @@ export class AgentApiService implements AgentService {
     }
     const planned = this.plannedValues(puts, change.deletes, change.replace === true);
     const valueOf = (key: string): unknown => planned.get(key);
+    const observed = await observeNamedNamespaces(
+      namedNamespacesOf(planned.values()),
+      (nsId) => this.views.get(nsId) !== undefined,
+    );
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
-    let facts: FactChange[] = [];
+    let facts: FactChange[] = observed.facts;
     let dry: DryRun;
     for (let round = 0; ; round++) {
       dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
@@ -312,7 +317,12 @@ export class AgentApiService implements AgentService {
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }
-    const entries = summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason));
+    const entries = summarizePlan(
+      dry,
+      this.label,
+      (key, reason) => this.explainReason(key, reason),
+      observed.existing,
+    );
     return {
       actions: dry.actions,
       invalid,
@@ -320,7 +330,7 @@ export class AgentApiService implements AgentService {
         entries,
         ...(change.topology ? { topology: this.plannedTopology(dry, planned, puts) } : {}),
       },
-      ...(facts.length
+      ...(facts.length > observed.facts.length
         ? {
             assumed:
               'the kernel reports what the plan does: named namespaces exist, interfaces set up are up, ' +

@@ -325,6 +325,41 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     await eventually(() => assert.equal(ipLink(pair.ns2, 'veth2Name'), undefined));
   });
 
+  test('plan: a named namespace that exists is used as it is, and an EXISTING link in it is configured', async () => {
+    const ns = `e2cx${tag(4)}`;
+    const host = `kx${tag(4)}`;
+    ip(null, ['netns', 'add', ns]);
+    try {
+      ip(ns, ['link', 'add', host, 'type', 'veth', 'peer', 'name', `${host}p`]);
+      ip(ns, ['link', 'set', host, 'up']);
+      const item = {
+        kind: 'interface',
+        name: 'ex9',
+        type: 'EXISTING',
+        enabled: true,
+        host_if_name: host,
+        ip_addresses: ['10.77.0.1/24'],
+        namespace: { type: 'NAMED_NS', name: ns },
+      };
+      const f = file('existing-ns.json', JSON.stringify([item]));
+      const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
+      assert.equal(plan.code, 0, plan.stderr);
+      const entries = (
+        JSON.parse(plan.stdout) as {
+          plan: { summary: { entries: { key: string; change: string; why: string }[] } };
+        }
+      ).plan.summary.entries;
+      assert.deepEqual(
+        entries.map((e) => [e.key, e.change]),
+        [[`/vnf-agent/${label}/linux/config/v1/interface/ex9`, 'create']],
+        plan.stdout,
+      );
+      assert.equal(ipTry(ns, ['-j', 'addr', 'show', 'dev', host]).stdout.includes('10.77.0.1'), false);
+    } finally {
+      ipTry(null, ['netns', 'del', ns]);
+    }
+  });
+
   test('report DIR: a support bundle', async () => {
     const out = path.join(dir, 'report');
     const report = await netnsctl([...base, 'report', out]);

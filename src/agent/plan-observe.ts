@@ -1,0 +1,66 @@
+/**
+ * What the kernel holds in the named namespaces a plan refers to that the agent has not opened (it
+ * opens a namespace only once an item needs it): whether each exists, and its links. The engine
+ * knows only what the kernel told it, so without this a plan says it would create a namespace
+ * that is there already, and an EXISTING link in it "waits to exist". Read-only: a dump.
+ */
+import { existsSync } from 'node:fs';
+import { NetlinkHandle } from '../netlink/index.js';
+import { namespaceIdentity } from '../netns/index.js';
+import { namedNamespacePath } from '../descriptors/named-namespaces.js';
+import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
+import type { FactChange } from '../scheduler/index.js';
+import type { ModelItem } from '../model/index.js';
+
+export interface ObservedNamespaces {
+  /** Names of named namespaces that exist now. */
+  existing: Set<string>;
+  /** The facts the agent would learn on opening them. */
+  facts: FactChange[];
+}
+
+/** Names of the named namespaces the values refer to (interfaces, VETH peers, routes, ARP entries). */
+export function namedNamespacesOf(values: Iterable<ModelItem['value']>): Set<string> {
+  const names = new Set<string>();
+  for (const value of values) {
+    const ref = (value as { namespace?: { kind?: string; name?: string } }).namespace;
+    if (ref?.kind === 'named' && ref.name) names.add(ref.name);
+  }
+  return names;
+}
+
+export async function observeNamedNamespaces(
+  names: Iterable<string>,
+  isOpen: (nsId: string) => boolean,
+): Promise<ObservedNamespaces> {
+  const observed: ObservedNamespaces = { existing: new Set(), facts: [] };
+  await Promise.all(
+    [...names].map(async (name) => {
+      const nsId = `named/${name}`;
+      const path = namedNamespacePath(name);
+      if (!existsSync(path)) return;
+      observed.existing.add(name);
+      if (isOpen(nsId)) return; // the engine knows it already
+      const identity = namespaceIdentity(path);
+      if (identity === undefined) return;
+      const handle = new NetlinkHandle({ namespacePath: path, label: `plan: named namespace ${name}` });
+      try {
+        const links = await handle.linkList();
+        observed.facts.push({ key: namespaceFact(nsId), value: { identity } });
+        for (const link of links) {
+          observed.facts.push({ key: linkFact(nsId, link.name), value: { ifindex: link.index } });
+          if (link.up)
+            observed.facts.push({
+              key: linkUpFact(nsId, link.name),
+              value: { ifindex: link.index, upSeq: 0 },
+            });
+        }
+      } catch {
+        // Gone meanwhile, or not ours to read: the plan says what it says without it.
+      } finally {
+        handle.close();
+      }
+    }),
+  );
+  return observed;
+}
