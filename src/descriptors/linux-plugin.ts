@@ -30,7 +30,7 @@ import { arpDescriptor } from './arp.js';
 import { namespaceFact, addressItem } from './fact-keys.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { validateConfig } from './invalid-value.js';
-import { AGENT_PROTOCOL, isHalfMadeLink, ownedConfigName } from './ownership.js';
+import { AGENT_PROTOCOL, creatingGroup, isHalfMadeLink, ownedConfigName } from './ownership.js';
 
 export interface PluginLogger {
   info(object: object, message?: string): void;
@@ -229,12 +229,23 @@ export class LinuxPlugin {
    * are created again. No operation of ours can be under way in a namespace whose view just opened.
    */
   private async removeHalfMadeLinks(view: NamespaceView): Promise<void> {
-    for (const link of view.links.list()) {
-      if (!isHalfMadeLink(link, this.options.label)) continue;
-      this.logger?.warn(
-        { namespace: view.id, link: link.name, ifindex: link.index },
-        'removing a link an earlier run created and did not finish',
-      );
+    const halfMade = view.links.list().filter((link) => isHalfMadeLink(link, this.options.label));
+    if (halfMade.length === 0) return;
+    this.logger?.warn(
+      { namespace: view.id, count: halfMade.length, links: halfMade.slice(0, 20).map((l) => l.name) },
+      'removing links an earlier run created and did not finish',
+    );
+    if (halfMade.length > 1) {
+      // All in the creating group, and nothing of ours is being created here yet: one request
+      // deletes them together (one RCU grace period, ~16 ms, instead of one each).
+      try {
+        await view.handle.linkDelGroup(creatingGroup(this.options.label));
+        return;
+      } catch (error) {
+        this.logger?.warn({ namespace: view.id, error: String(error) }, 'cannot remove them together');
+      }
+    }
+    for (const link of halfMade) {
       try {
         await view.handle.linkDel(link.index);
       } catch (error) {
