@@ -7,9 +7,10 @@ benches=(engine w1-raw w1-engine w1-agent ms-attach)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # The W1 benchmarks that run the agent's layers in their own process get the agent's V8 flags (the
-# first line of bin/netns-agent), as those that start bin/netns-agent do; the engine's own
+# NODE_FLAGS line of bin/netns-agent), as those that start bin/netns-agent do; the engine's own
 # benchmark (no kernel, an algorithmic figure) keeps node's defaults, as in earlier sessions.
-mapfile -t agent_flags < <(head -1 bin/netns-agent | grep -o -- '--[^ ]*')
+mapfile -t agent_flags < <(sed -n "s/^NODE_FLAGS='\(.*\)'$/\1/p" bin/netns-agent | grep -o -- '--[^ ]*')
+[ "${#agent_flags[@]}" -gt 0 ] || { echo "bench: no NODE_FLAGS line in bin/netns-agent" >&2; exit 1; }
 in_process=" w1-raw w1-engine "
 for b in "${benches[@]}"; do
   [ -f "dist/bench/$b.js" ] || continue

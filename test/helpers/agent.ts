@@ -56,8 +56,8 @@ export interface AgentOptions {
   /** `--status-interval`: how often interface state is written to the datastore. */
   statusIntervalMs?: number;
   /**
-   * Extra node flags (e.g. `--cpu-prof`): node then runs bin/netns-agent with the flags of its first
-   * line, followed by these.
+   * Extra node flags (e.g. `--cpu-prof`): node then runs bin/netns-agent.mjs with the flags
+   * bin/netns-agent gives it, followed by these.
    */
   nodeFlags?: string[];
   /**
@@ -119,18 +119,13 @@ export class AgentProcess {
     if (options.statusIntervalMs) args.push('--status-interval', String(options.statusIntervalMs));
     const entry = path.join(ROOT, 'bin/netns-agent');
     const nodeFlags = options.nodeFlags ?? [];
-    const shebangFlags = nodeFlags.length
-      ? readFileSync(entry, 'utf8')
-          .split('\n')[0]!
-          .split(' ')
-          .filter((word) => word.startsWith('--'))
-      : [];
+    const launcherFlags = nodeFlags.length ? agentNodeFlags() : [];
     const spawnOptions = {
       stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[],
       ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     };
     const child = nodeFlags.length
-      ? spawn(process.execPath, [...shebangFlags, ...nodeFlags, entry, ...args], spawnOptions)
+      ? spawn(process.execPath, [...launcherFlags, ...nodeFlags, `${entry}.mjs`, ...args], spawnOptions)
       : spawn(entry, args, spawnOptions);
     live.add(child);
     child.once('exit', () => live.delete(child));
@@ -332,6 +327,14 @@ export function kernelWrites(transactions: Transaction[]): number {
 }
 
 /** `eventually` of the kernel helpers, with the longer defaults an agent process needs. */
+/** The node flags bin/netns-agent starts the daemon with (its NODE_FLAGS line). */
+export function agentNodeFlags(): string[] {
+  const launcher = readFileSync(path.join(ROOT, 'bin/netns-agent'), 'utf8');
+  const line = /^NODE_FLAGS='([^']*)'$/m.exec(launcher);
+  if (!line) throw new Error('bin/netns-agent has no NODE_FLAGS line');
+  return line[1]!.split(' ').filter((word) => word.startsWith('--'));
+}
+
 export function eventually<T>(check: () => T | Promise<T>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
   return eventuallyKernel(check, timeoutMs, intervalMs);
 }
