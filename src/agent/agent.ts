@@ -4,7 +4,6 @@
  * side. start() opens everything and applies the stored configuration (with a kernel resync);
  * stop() lets the running transaction finish and closes everything, leaving the kernel configured.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { configPrefix } from '../model/index.js';
 import { Engine } from '../scheduler/index.js';
@@ -24,6 +23,7 @@ import { FileOriginals } from './originals-file.js';
 import { FileLastValid } from './last-valid-file.js';
 import { AgentApiService } from './service.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
+import { makeDirectories } from '../util/make-directories.js';
 
 export interface AgentOptions {
   label: string;
@@ -132,7 +132,7 @@ export class Agent {
     const { options, logger } = this;
     if (!options.etcd?.length) {
       const file = options.storeFile ?? DEFAULT_STORE_FILE;
-      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      makeDirectories(path.dirname(file), 0o700);
     }
     this.store = await openDatastoreLazily({
       ...(options.etcd?.length ? { etcd: options.etcd } : {}),

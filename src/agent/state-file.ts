@@ -10,7 +10,6 @@ import {
   constants,
   fstatSync,
   fsyncSync,
-  mkdirSync,
   lstatSync,
   openSync,
   readdirSync,
@@ -20,8 +19,9 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { makeDirectories } from '../util/make-directories.js';
 
 /** S_ISVTX: in a sticky directory (/tmp) only a file's owner may rename or remove it. */
 const STICKY = 0o1000;
@@ -121,7 +121,7 @@ function syncDirectory(dir: string): void {
 /** Replaces `file` with `text` atomically, synchronously (before a request that depends on it). */
 export function writeAtomically(file: string, text: string): void {
   const dir = path.dirname(file);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectories(dir, 0o700);
   const temporary = temporaryFor(file);
   try {
     // O_EXCL: a new file of ours, never one (or a link) someone put there.
@@ -143,7 +143,7 @@ export function writeAtomically(file: string, text: string): void {
 /** The same off the event loop's thread (the writing and syncing run in libuv's pool). */
 export async function writeAtomicallyAsync(file: string, text: string): Promise<void> {
   const dir = path.dirname(file);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  makeDirectories(dir, 0o700); // a few stat() calls: not worth a trip to the pool
   const temporary = temporaryFor(file);
   try {
     const handle = await open(temporary, 'wx', 0o600);

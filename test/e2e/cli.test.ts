@@ -390,6 +390,10 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       logs.some((line) => (JSON.parse(line) as { msg?: string }).msg === 'started'),
       'the agent log is in the bundle',
     );
+    // A directory the kernel cannot make (Node's recursive mkdir spun for ever there).
+    const proc = await netnsctl([...base, 'report', '/proc/netns-agent-nope/report']);
+    assert.equal(proc.code, 2, proc.stderr);
+    assert.match(proc.stderr, /cannot make the report directory .*ENOENT/);
   });
 
   test('netns-agent refuses a bad --status-interval before it opens anything (exit 2)', () => {

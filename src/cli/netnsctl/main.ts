@@ -5,7 +5,7 @@
  * or store unreachable, 4 refused (token), 5 invalid values.
  */
 import { Command, Option } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
@@ -19,6 +19,7 @@ import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output
 import { dumpTable, historyTable } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
+import { makeDirectories } from '../../util/make-directories.js';
 
 /** A transaction event in a line: its number and what it did (a drift healed shows here too). */
 function transactionWords(d: Record<string, unknown>): string {
@@ -283,7 +284,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .action(async (dir: string) => {
       const api = client();
       try {
-        mkdirSync(dir, { recursive: true });
+        makeDirectories(dir);
       } catch (error) {
         throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
       }

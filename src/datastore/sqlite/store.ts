@@ -4,7 +4,7 @@
  * that also see writes made by other processes on the same file.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync, watch, type FSWatcher } from 'node:fs';
+import { chmodSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { AgentError, ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError, DatastoreUnavailableError } from '../errors.js';
@@ -14,6 +14,7 @@ import { compact, type CompactionLimits } from './compaction.js';
 import { prepareDatabase, type Synchronous } from './schema.js';
 import { Statements, type ChangesRead } from './statements.js';
 import { SqliteWatcher, type ChangeSource } from './watcher.js';
+import { makeDirectories } from '../../util/make-directories.js';
 
 export const DEFAULT_STORE_FILE = '/var/lib/netns-agent/store.db';
 
@@ -88,7 +89,7 @@ export class SqliteStore implements Datastore {
       maxRows: options.maxChangeRows ?? 200_000,
     };
     const isNew = !existsSync(this.file);
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
+    makeDirectories(dirname(this.file), 0o700);
     try {
       this.#db = new Database(this.file, { timeout: options.busyTimeoutMs ?? 5000 });
     } catch (error) {
