@@ -77,6 +77,9 @@ const SCOPES: Record<string, number> = {
   HOST: RT_SCOPE_HOST,
 };
 
+/** The metric the kernel gives an IPv6 route that asks for none (IP6_RT_PRIO_USER). */
+export const IPV6_DEFAULT_METRIC = 1024;
+
 export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec {
   const { address, prefixLength } = splitCidr(route.dst);
   const spec: RouteSpec = {
@@ -90,6 +93,9 @@ export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec
   if (route.source !== undefined) spec.source = route.source;
   if (oif !== undefined) spec.oif = oif;
   if (route.metric) spec.metric = route.metric;
+  // The kernel keeps an IPv6 route asked for with metric 0 as metric 1024 (IP6_RT_PRIO_USER): ask
+  // for that, or the route read back is another one, and resync replaces it for ever.
+  else if (spec.family === AF_INET6) spec.metric = IPV6_DEFAULT_METRIC;
   if (route.scope !== undefined && SCOPES[route.scope] !== undefined) spec.scope = SCOPES[route.scope];
   else if (route.gateway === undefined && oif !== undefined) spec.scope = RT_SCOPE_LINK;
   return spec;

@@ -16,6 +16,7 @@ import {
   pause,
   routes,
   veth,
+  writes,
   withAgent,
   type IpRouteJson,
   type TestAgent,
@@ -304,6 +305,46 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.ok(v6, 'v6 route');
       assert.equal(v6.gateway, 'fd00:9::fe');
       assert.equal(v6.metric, 300);
+
+      // An IPv6 route without a metric: the kernel keeps it as metric 1024, which is the route
+      // asked for (it was replaced by every resync its own notification started, for ever).
+      await agent.put([
+        'route',
+        'v6d',
+        {
+          name: 'v6d',
+          namespace: named(ns1!),
+          interface: 'a',
+          dst_ip_addr: 'fd00:78::/48',
+          gw_addr: 'fd00:9::fe',
+        },
+      ]);
+      await agent.waitConfigured(['route', 'v6d']);
+      assert.equal(routes(ns1!, 6).find((r) => r.dst === 'fd00:78::/48')?.metric, 1024);
+      await pause(300);
+      const seen = agent.engine.transactions().length;
+      await pause(700);
+      const later = agent.engine.transactions().slice(seen);
+      assert.equal(writes(later), 0, JSON.stringify(later.map((t) => t.operations)));
+      const full = await agent.replaceAll(
+        ...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] }),
+        [
+          'route',
+          'v6d',
+          {
+            name: 'v6d',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: 'fd00:78::/48',
+            gw_addr: 'fd00:9::fe',
+          },
+        ],
+      );
+      assert.equal(
+        full.operations.filter((op) => op.key.includes('v6d')).length,
+        0,
+        `a full read leaves it: ${JSON.stringify(full.operations)}`,
+      );
     }));
 });
 
