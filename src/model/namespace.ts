@@ -60,7 +60,10 @@ export function readNamespace(reader: MessageReader | undefined, errors: FieldEr
   );
   const needed = FIELD_OF_TYPE[type];
   if (setFields.length === 0) {
-    if (type === 'PID_REF_NS') return DEFAULT_NAMESPACE;
+    // The seeds' own words: an end "in the default namespace (namespace.Name="")". A pid of 0, a
+    // name or a file left empty all mean the agent's namespace, as in vpp-agent; a microservice
+    // without a label means nothing.
+    if (type !== 'MICROSERVICE_REF_NS') return DEFAULT_NAMESPACE;
     errors.add(
       reader.pathOf(needed),
       `${label(type)} needs ${needed} (leave namespace out, or empty, for the agent's own namespace)`,

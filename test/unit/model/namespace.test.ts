@@ -23,6 +23,10 @@ describe('namespace references', () => {
     [{}, { kind: 'default' }],
     [{ type: 0, pid: 0 }, { kind: 'default' }],
     [{ type: 'PID_REF_NS', pid: '0', name: '', microservice: null }, { kind: 'default' }],
+    // The seeds' "default namespace (namespace.Name="")", as vpp-agent read it.
+    [{ type: 2 }, { kind: 'default' }],
+    [{ type: 'NAMED_NS', name: '' }, { kind: 'default' }],
+    [{ type: 'FILE_REF_NS', filepath: '' }, { kind: 'default' }],
     [
       { type: 0, pid: 123 },
       { kind: 'pid', pid: 123 },
