@@ -13,6 +13,7 @@ import {
   AF_INET6,
   IFA_F_DADFAILED,
   RTN_UNICAST,
+  RT_SCOPE_LINK,
   ipToBytes,
   type Address,
   type KernelEvent,
@@ -102,7 +103,13 @@ export class OnLinkTable {
   private applyRoute(route: Route, removed: boolean, changed: Set<number>): void {
     const dst = route.dst ?? (route.family === AF_INET6 ? '::' : '0.0.0.0');
     const key = `${route.table}|${dst}/${route.dstLength}|${route.metric ?? 0}|${route.tos}`;
-    const onLink = !route.gateway && route.oif !== undefined && route.type === RTN_UNICAST;
+    // IPv4 resolves a gateway only through routes of link or host scope (fib_check_nh): a
+    // gateway-less route someone gave global scope does not make its network on-link.
+    const onLink =
+      !route.gateway &&
+      route.oif !== undefined &&
+      route.type === RTN_UNICAST &&
+      (route.family === AF_INET6 || route.scope >= RT_SCOPE_LINK);
     if (removed || !onLink) {
       // A replaced route that now has a gateway no longer makes its destination on-link.
       return this.remove(this.routes, key, changed);

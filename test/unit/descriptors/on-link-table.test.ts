@@ -24,7 +24,7 @@ const route = (fields: Partial<Route> & { dstLength: number }): Route => ({
   srcLength: 0,
   table: 254,
   protocol: 4,
-  scope: 0,
+  scope: 253, // link: what a gateway-less route gets unless asked otherwise
   type: RTN_UNICAST,
   tos: 0,
   flags: 0,
@@ -32,6 +32,14 @@ const route = (fields: Partial<Route> & { dstLength: number }): Route => ({
 });
 
 describe('OnLinkTable', () => {
+  it('an IPv4 gateway-less route of global scope makes nothing on-link (the kernel would refuse the gateway)', () => {
+    const global = route({ dst: '192.168.50.0', dstLength: 24, oif: 7, scope: 0 });
+    const table = OnLinkTable.from([], [global]);
+    assert.equal(table.covers(7, '192.168.50.1'), false);
+    const v6 = route({ family: AF_INET6, dst: 'fd00:50::', dstLength: 64, oif: 7, scope: 0 });
+    assert.equal(OnLinkTable.from([], [v6]).covers(7, 'fd00:50::1'), true, 'IPv6 routes have no such scope');
+  });
+
   it('covers a gateway inside an address prefix of the same interface only', () => {
     const table = OnLinkTable.from([address(3, '10.0.2.15', 24)], []);
     assert.equal(table.covers(3, '10.0.2.2'), true);
