@@ -11,6 +11,7 @@ import type { Datastore, Watcher } from '../datastore/types.js';
 import { openDatastoreLazily } from '../datastore/open-lazy.js';
 import { DEFAULT_STORE_FILE } from '../datastore/sqlite/store.js';
 import type { MicroserviceWatcher } from '../containers/watcher.js';
+import { MicroserviceMemory } from './microservice-memory.js';
 import { LinuxPlugin } from '../descriptors/linux-plugin.js';
 import { parseAddressItem } from '../descriptors/fact-keys.js';
 import { AgentMetrics } from '../api/metrics.js';
@@ -62,6 +63,9 @@ export class Agent {
   private watcher: Watcher | undefined;
   private api: ApiServer | undefined;
   private microservices: MicroserviceWatcher | undefined;
+  private microserviceMemory: MicroserviceMemory | undefined;
+  /** Docker's first container list is in: the watcher alone says where microservices run. */
+  private dockerListed = false;
   private publisher: InterfaceStatePublisher | undefined;
   private service: AgentApiService | undefined;
   private stopped: Promise<void> | undefined;
@@ -98,6 +102,11 @@ export class Agent {
     const warn = (message: string, error?: unknown): void =>
       this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message);
     this.lastValid = new FileLastValid(FileLastValid.fileFor(stateDir, options.label), warn);
+    if (options.docker !== false)
+      this.microserviceMemory = new MicroserviceMemory(
+        MicroserviceMemory.fileFor(stateDir, options.label),
+        warn,
+      );
     this.plugin = new LinuxPlugin({
       label: options.label,
       engine: this.engine,
@@ -106,7 +115,11 @@ export class Agent {
       ...(options.docker !== false
         ? {
             microservices: {
-              pidOf: (label: string) => this.microservices?.get(label)?.pid,
+              // Until Docker's first list, where a microservice ran before the restart, if that
+              // process still runs there (microservice-memory.ts): not "not running".
+              pidOf: (label: string) =>
+                this.microservices?.get(label)?.pid ??
+                (this.dockerListed ? undefined : this.microserviceMemory?.pidOf(label)),
               on: (event: 'microservice-up' | 'microservice-down', listener: () => void) =>
                 this.microservices?.on(event, listener),
             },
@@ -170,6 +183,19 @@ export class Agent {
             this.logger.warn({ component: 'docker', ...fields }, message),
         },
       });
+    }
+    if (this.microservices) {
+      const watcher = this.microservices;
+      const remember = (): void => this.microserviceMemory?.record(watcher.list());
+      watcher.on('microservice-up', remember);
+      watcher.on('microservice-down', remember);
+      void watcher.ready.then(
+        () => {
+          this.dockerListed = true;
+          remember();
+        },
+        () => undefined,
+      );
     }
     await this.plugin.start();
     this.microservices?.start();
@@ -316,6 +342,7 @@ export class Agent {
       this.publisher?.close();
       await this.api?.close();
       await this.microservices?.close();
+      await this.microserviceMemory?.close();
       this.plugin.close();
       await this.store?.close();
       this.logger.info('stopped; the kernel stays configured');

@@ -151,8 +151,13 @@ export async function startAgent(
   items: Map<string, unknown>,
   docker: boolean,
   dockerHost?: string,
+  /** A directory of the caller's (store and state files): kept by stop(), for a restart on it. */
+  keptDir?: string,
 ): Promise<RunningAgent> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'netns-agent-ms-'));
+  const dir = keptDir ?? mkdtempSync(path.join(tmpdir(), 'netns-agent-ms-'));
+  const removeDir = (): void => {
+    if (keptDir === undefined) rmSync(dir, { recursive: true, force: true });
+  };
   const storeFile = path.join(dir, 'store.db');
   const store = openDatastore({ file: storeFile });
   let agent: Agent | undefined;
@@ -202,13 +207,13 @@ export async function startAgent(
       async stop() {
         await started.stop();
         await store.close();
-        rmSync(dir, { recursive: true, force: true });
+        removeDir();
       },
     };
   } catch (error) {
     await agent?.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
     throw error;
   }
 }
