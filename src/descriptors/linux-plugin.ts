@@ -51,6 +51,8 @@ export interface LinuxPluginOptions {
 }
 
 const DRIFT_DEBOUNCE_MS = 50;
+/** An item failed for a reason of the kernel's state is tried again on a change at most this often. */
+const STATE_RETRY_MIN_MS = 1000;
 
 export class LinuxPlugin {
   readonly views = new NamespaceViews();
@@ -61,6 +63,9 @@ export class LinuxPlugin {
   private readonly logger: PluginLogger | undefined;
   private readonly driftKeys = new Set<string>();
   private readonly driftDescriptors = new Set<string>();
+  /** `descriptor\nnamespace id` where failed items may succeed now (retryFailedIn). */
+  private retryNamespaces = new Set<string>();
+  private readonly lastStateRetry = new Map<string, number>();
   /** Managed links seen differing from their items, by key, confirmed when the debounce ends. */
   private readonly linkSuspects = new Map<string, { namespaceId: string; ifindex: number }>();
   private driftTimer: NodeJS.Timeout | undefined;
@@ -121,6 +126,7 @@ export class LinuxPlugin {
             event.address.index,
             `${event.address.address}/${event.address.prefixLength}`,
           );
+        else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
       }
     });
     this.views.on('degraded', (view, reason) => {
@@ -300,6 +306,8 @@ export class LinuxPlugin {
 
   private onLinkChanges(view: NamespaceView, changes: LinkChange[]): void {
     for (const change of changes) {
+      if (change.kind === 'removed' || (change.previous && change.previous.name !== change.link.name))
+        this.retryFailedIn(view.id, 'interface'); // a host name is free there now
       const key =
         this.interfaceKeyOf(change.link.alias) ??
         this.interfaceKeyOf(change.previous?.alias) ??
@@ -437,6 +445,48 @@ export class LinuxPlugin {
     );
   }
 
+  /**
+   * Items of `descriptor` in a namespace that failed for a reason of the kernel's state there (a
+   * host name taken, a route's source address missing) are tried again once that state changed:
+   * such errors have no retry timer of their own. Debounced with the drift checks, and at most once
+   * a second per item, so that an item whose own attempts change the namespace cannot loop.
+   */
+  private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route'): void {
+    this.retryNamespaces.add(`${descriptor}\n${namespaceId}`);
+    this.scheduleDrift({});
+  }
+
+  private retryFailedItems(): void {
+    if (this.retryNamespaces.size === 0) return;
+    const wanted = this.retryNamespaces;
+    this.retryNamespaces = new Set();
+    const now = Date.now();
+    const keys: string[] = [];
+    const later = new Set<string>();
+    for (const status of this.engine.statusList()) {
+      if (status.state !== 'failed' || status.origin !== 'config' || status.nextRetryAt !== undefined)
+        continue;
+      const value = this.engine.state.value<{ namespace?: NamespaceRef }>(status.key);
+      if (!value?.namespace || !wanted.has(`${status.descriptor}\n${namespaceId(value.namespace)}`)) continue;
+      const place = `${status.descriptor}\n${namespaceId(value.namespace)}`;
+      if (now - (this.lastStateRetry.get(status.key) ?? 0) < STATE_RETRY_MIN_MS) {
+        later.add(place); // asked again once its second is over: the change is not lost
+        continue;
+      }
+      this.lastStateRetry.set(status.key, now);
+      keys.push(status.key);
+    }
+    const tried = this.engine.retryFailed(keys);
+    if (tried.length)
+      this.logger?.info({ keys: tried }, 'the kernel changed where these failed; trying again');
+    if (this.lastStateRetry.size > 1000) this.lastStateRetry.clear();
+    if (later.size && !this.closed)
+      setTimeout(() => {
+        for (const place of later) this.retryNamespaces.add(place);
+        this.scheduleDrift({});
+      }, STATE_RETRY_MIN_MS).unref();
+  }
+
   private scheduleDrift(what: { key?: string; descriptor?: string }): void {
     if (this.closed) return;
     if (what.key) this.driftKeys.add(what.key);
@@ -444,6 +494,7 @@ export class LinuxPlugin {
     if (this.driftTimer) return;
     this.driftTimer = setTimeout(() => {
       this.driftTimer = undefined;
+      this.retryFailedItems();
       const keys = [...this.driftKeys, ...this.confirmLinkDrift()];
       const descriptors = [...this.driftDescriptors];
       this.driftKeys.clear();

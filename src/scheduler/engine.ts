@@ -167,6 +167,25 @@ export class Engine {
     });
   }
 
+  /**
+   * Tries again, now, those of `keys` that failed with an error that is not retried by itself
+   * (the kernel refused them for a reason of its state: a name taken, an address missing): the
+   * owner saw that state change. Returns the keys tried.
+   */
+  retryFailed(keys: Iterable<string>): string[] {
+    if (this.closed) return [];
+    const due: string[] = [];
+    for (const key of keys) {
+      const status = this.statuses.get(key);
+      if (status?.state === 'failed' && status.nextRetryAt === undefined && !this.isOperating(key))
+        due.push(key);
+    }
+    if (due.length === 0) return due;
+    this.queue.addRetries(due);
+    this.kick();
+    return due;
+  }
+
   /** Dry run: what `commit(change)` (and `facts`) would do now, without doing anything. */
   plan(change: Change & { facts?: readonly FactChange[] }): DryRun {
     const graph = this.graph.clone();

@@ -242,6 +242,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       const left = linkOrFail(ns1!, 'na2');
       assert.equal(left.ifindex, before.ifindex);
       assert.ok(isUp(left), 'not left down');
+
+      // Once its owner deletes it, the name is free: tried again at once, no retry timer needed.
+      ip(ns1!, ['link', 'del', 'taken0']);
+      await agent.waitConfigured(['interface', 'a']);
+      assert.ok(isUp(linkOrFail(ns1!, 'taken0')), 'renamed into the freed name');
     }));
 
   test('two of our links trade host names, or shift them, in one change: renamed in place', () =>

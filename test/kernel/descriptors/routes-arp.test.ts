@@ -306,6 +306,28 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(v6.gateway, 'fd00:9::fe');
       assert.equal(v6.metric, 300);
 
+      // A source address the interface does not have: refused (EINVAL), and tried again as soon
+      // as the address is there.
+      await agent.put([
+        'route',
+        'src',
+        {
+          name: 'src',
+          namespace: named(ns1!),
+          interface: 'a',
+          dst_ip_addr: '10.9.0.0/16',
+          gw_addr: '10.0.9.254',
+          src_ip_addr: '10.0.9.50',
+        },
+      ]);
+      await agent.waitFor('route', 'src', 'failed', /prefsrc|EINVAL/);
+      await agent.put(...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64', '10.0.9.50/24'] }));
+      await agent.waitConfigured(['route', 'src']);
+      assert.ok(
+        routes(ns1!).some((r) => r.dst === '10.9.0.0/16'),
+        'the route once its source is there',
+      );
+
       // An IPv6 route without a metric: the kernel keeps it as metric 1024, which is the route
       // asked for (it was replaced by every resync its own notification started, for ever).
       await agent.put([
