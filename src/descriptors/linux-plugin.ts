@@ -8,8 +8,10 @@ import { namedNamespacePath } from './named-namespaces.js';
 import {
   describeNamespace,
   hostNameClaim,
+  neighbourClaim,
   namespaceId,
   parseNamespaceId,
+  routePlaceClaim,
   type LinuxArpEntry,
   type LinuxInterface,
   type LinuxRoute,
@@ -108,8 +110,18 @@ export class LinuxPlugin {
       })
       .register({ ...addressDescriptor(ctx), retrieveAfter: ['interface'] })
       .register(vethEndDescriptor(ctx))
-      .register({ ...route, validate: validateConfig, retrieveAfter: ['interface'] })
-      .register({ ...arp, validate: validateConfig, retrieveAfter: ['interface'] });
+      .register({
+        ...route,
+        validate: validateConfig,
+        claims: (_key: string, value: LinuxRoute) => [routePlaceClaim(value)],
+        retrieveAfter: ['interface'],
+      })
+      .register({
+        ...arp,
+        validate: validateConfig,
+        claims: (_key: string, value: LinuxArpEntry) => [neighbourClaim(value)],
+        retrieveAfter: ['interface'],
+      });
   }
 
   /** Opens the agent's own namespace and starts following namespaces, links and drift. */

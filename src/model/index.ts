@@ -61,7 +61,13 @@ export {
   sameNamespace,
   type NamespaceRef,
 } from './namespace.js';
-export { findHostNameConflict, hostNameClaim, type ClaimedInterface } from './claims.js';
+export {
+  findHostNameConflict,
+  hostNameClaim,
+  neighbourClaim,
+  routePlaceClaim,
+  type ClaimedInterface,
+} from './claims.js';
 export {
   familyName,
   formatIp,

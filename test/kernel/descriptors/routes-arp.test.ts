@@ -306,6 +306,26 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(v6.gateway, 'fd00:9::fe');
       assert.equal(v6.metric, 300);
 
+      // Two items for one place in the table (another gateway): the later one is refused, naming
+      // the other, instead of each replacing the other for ever.
+      await agent.put([
+        'route',
+        't100b',
+        {
+          name: 't100b',
+          namespace: named(ns1!),
+          interface: 'a',
+          dst_ip_addr: '10.7.0.0/16',
+          gw_addr: '10.0.9.253',
+          table: 100,
+          metric: 7,
+        },
+      ]);
+      await agent.waitFor('route', 't100b', 'invalid', /already claimed by \S+route\/t100/);
+      await pause(300);
+      assert.equal(routes(ns1!, 4, '100').find((r) => r.dst === '10.7.0.0/16')?.gateway, '10.0.9.254');
+      await agent.del(['route', 't100b']);
+
       // A source address the interface does not have: refused (EINVAL), and tried again as soon
       // as the address is there.
       await agent.put([

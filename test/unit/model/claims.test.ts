@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   findHostNameConflict,
+  neighbourClaim,
+  routePlaceClaim,
   interfaceKey,
   parseItem,
   type ClaimedInterface,
@@ -34,4 +36,43 @@ test('two LOOPBACK items in one namespace both claim lo', () => {
   const a = claimed('lo-a', { type: 'LOOPBACK' });
   const b = claimed('lo-b', { type: 'LOOPBACK' });
   assert.notEqual(findHostNameConflict(b, [a]), undefined);
+});
+
+test('routes claim their place in the table (metric as the kernel counts it), ARP entries their address on an interface', () => {
+  const route = (json: Record<string, unknown>) => {
+    const item = parseItem('/vnf-agent/a/linux/config/v1/route/r', { interface: 'v1', ...json });
+    assert.equal(item.kind, 'route');
+    return routePlaceClaim(item.value).id;
+  };
+  const ns = { type: 'NAMED_NS', name: 'ns1' };
+  const viaA = route({ namespace: ns, dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.2' });
+  assert.equal(
+    route({ namespace: ns, dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.3' }),
+    viaA,
+    'another gateway: the same place',
+  );
+  assert.equal(
+    route({ namespace: ns, dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.2', table: 254 }),
+    viaA,
+    'table 0 is main',
+  );
+  assert.notEqual(route({ namespace: ns, dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.2', metric: 5 }), viaA);
+  assert.notEqual(
+    route({ namespace: ns, dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.2', table: 100 }),
+    viaA,
+  );
+  assert.notEqual(route({ dst_ip_addr: '10.1.0.0/16', gw_addr: '10.0.0.2' }), viaA, 'another namespace');
+  assert.equal(
+    route({ dst_ip_addr: 'fd00:1::/48', gw_addr: 'fd00::2' }),
+    route({ dst_ip_addr: 'fd00:1::/48', gw_addr: 'fd00::3', metric: 1024 }),
+    'IPv6: no metric is 1024',
+  );
+  const arp = (json: Record<string, unknown>) => {
+    const item = parseItem('/vnf-agent/a/linux/config/v1/arp/e', { interface: 'v1', ...json });
+    assert.equal(item.kind, 'arp');
+    return neighbourClaim(item.value).id;
+  };
+  const entry = arp({ ip_addr: '10.0.0.9', hw_address: '02:00:00:00:00:09' });
+  assert.equal(arp({ ip_addr: '10.0.0.9', hw_address: '02:00:00:00:00:10' }), entry);
+  assert.notEqual(arp({ ip_addr: '10.0.0.9', hw_address: '02:00:00:00:00:09', interface: 'v2' }), entry);
 });
