@@ -12,6 +12,7 @@ import { openDatastoreLazily } from '../datastore/open-lazy.js';
 import { DEFAULT_STORE_FILE } from '../datastore/sqlite/store.js';
 import type { MicroserviceWatcher } from '../containers/watcher.js';
 import { MicroserviceMemory } from './microservice-memory.js';
+import { FileUsedNamespaces } from './used-namespaces-file.js';
 import { LinuxPlugin } from '../descriptors/linux-plugin.js';
 import { parseAddressItem } from '../descriptors/fact-keys.js';
 import { AgentMetrics } from '../api/metrics.js';
@@ -64,6 +65,7 @@ export class Agent {
   private api: ApiServer | undefined;
   private microservices: MicroserviceWatcher | undefined;
   private microserviceMemory: MicroserviceMemory | undefined;
+  private readonly usedNamespaces: FileUsedNamespaces;
   /** Docker's first container list is in: the watcher alone says where microservices run. */
   private dockerListed = false;
   private publisher: InterfaceStatePublisher | undefined;
@@ -102,6 +104,7 @@ export class Agent {
     const warn = (message: string, error?: unknown): void =>
       this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message);
     this.lastValid = new FileLastValid(FileLastValid.fileFor(stateDir, options.label), warn);
+    this.usedNamespaces = new FileUsedNamespaces(FileUsedNamespaces.fileFor(stateDir, options.label), warn);
     if (options.docker !== false)
       this.microserviceMemory = new MicroserviceMemory(
         MicroserviceMemory.fileFor(stateDir, options.label),
@@ -112,6 +115,7 @@ export class Agent {
       engine: this.engine,
       logger: this.logger,
       originals: new FileOriginals(FileOriginals.fileFor(stateDir, options.label), { onError: warn }),
+      usedNamespaces: this.usedNamespaces,
       ...(options.docker !== false
         ? {
             microservices: {
@@ -344,6 +348,7 @@ export class Agent {
       await this.microservices?.close();
       await this.microserviceMemory?.close();
       this.plugin.close();
+      await this.usedNamespaces.close();
       await this.store?.close();
       this.logger.info('stopped; the kernel stays configured');
     })());

@@ -25,6 +25,7 @@ import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
 import { MemoryOriginals, type OriginalsBook } from './originals.js';
+import { MemoryUsedNamespaces, type UsedNamespaces } from './used-namespaces.js';
 import { interfaceDescriptor } from './interface.js';
 import { addressDescriptor, namedNamespaceDescriptor, vethEndDescriptor } from './derived.js';
 import { routeDescriptor } from './route.js';
@@ -50,9 +51,13 @@ export interface LinuxPluginOptions {
   namespaceCheckMs?: number;
   /** Where the originals of others' links are kept across restarts (default: memory only). */
   originals?: OriginalsBook;
+  /** Where the namespaces the agent made something in are kept across restarts (default: memory). */
+  usedNamespaces?: UsedNamespaces;
 }
 
 const DRIFT_DEBOUNCE_MS = 50;
+/** The namespaces used are written down this long after a change of the items' states. */
+const USED_NAMESPACES_DELAY_MS = 1000;
 /** An item failed for a reason of the kernel's state is tried again on a change at most this often. */
 const STATE_RETRY_MIN_MS = 1000;
 
@@ -68,6 +73,8 @@ export class LinuxPlugin {
   /** `descriptor\nnamespace id` where failed items may succeed now (retryFailedIn). */
   private retryNamespaces = new Set<string>();
   private readonly lastStateRetry = new Map<string, number>();
+  private readonly used: UsedNamespaces;
+  private usedTimer: NodeJS.Timeout | undefined;
   /** Managed links seen differing from their items, by key, confirmed when the debounce ends. */
   private readonly linkSuspects = new Map<string, { namespaceId: string; ifindex: number }>();
   private driftTimer: NodeJS.Timeout | undefined;
@@ -78,6 +85,7 @@ export class LinuxPlugin {
 
   constructor(private readonly options: LinuxPluginOptions) {
     this.engine = options.engine;
+    this.used = options.usedNamespaces ?? new MemoryUsedNamespaces();
     this.logger = options.logger;
     this.facts = new KernelFacts(this.views);
     this.ctx = new LinuxContext(
@@ -160,6 +168,14 @@ export class LinuxPlugin {
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
+    this.engine.onStatus(() => {
+      if (this.usedTimer || this.closed) return;
+      this.usedTimer = setTimeout(() => {
+        this.usedTimer = undefined;
+        this.recordUsedNamespaces();
+      }, USED_NAMESPACES_DELAY_MS);
+      this.usedTimer.unref();
+    });
     // Our own namespace, and those where the book of originals has links to give back.
     this.setReferencedNamespaces([]);
   }
@@ -208,6 +224,12 @@ export class LinuxPlugin {
   setReferencedNamespaces(refs: NamespaceRef[]): void {
     const unique = new Map<string, NamespaceRef>([['default', { kind: 'default' }]]);
     for (const ref of refs) unique.set(namespaceId(ref), ref);
+    // Where an earlier run made something: a resync must see it to remove what is no longer wanted.
+    for (const id of this.used.ids()) {
+      if (unique.has(id)) continue;
+      const ref = parseNamespaceId(id);
+      if (ref && this.mayStillExist(ref)) unique.set(id, ref);
+    }
     for (const entry of this.ctx.originals.all()) {
       const ref = unique.has(entry.namespaceId) ? undefined : parseNamespaceId(entry.namespaceId);
       if (ref?.kind === 'named' && !existsSync(namedNamespacePath(ref.name))) {
@@ -216,6 +238,38 @@ export class LinuxPlugin {
       } else if (ref) unique.set(entry.namespaceId, ref);
     }
     this.tracker.setReferences([...unique.values()]);
+  }
+
+  /**
+   * The namespaces where something of ours is applied now, and those recorded before that cannot be
+   * looked into now but may still exist (a stopped container's): written down for the next run.
+   */
+  private recordUsedNamespaces(): void {
+    const ids = new Set<string>();
+    for (const item of this.engine.appliedItems()) {
+      const id = (item.metadata as { namespaceId?: string } | undefined)?.namespaceId;
+      if (id !== undefined && id !== 'default') ids.add(id);
+    }
+    for (const id of this.used.ids()) {
+      if (ids.has(id) || this.views.get(id) !== undefined) continue;
+      const ref = parseNamespaceId(id);
+      if (ref && this.mayStillExist(ref)) ids.add(id);
+    }
+    this.used.set(ids);
+  }
+
+  /** False only when the namespace is surely gone (and with it whatever we made there). */
+  private mayStillExist(ref: NamespaceRef): boolean {
+    switch (ref.kind) {
+      case 'named':
+        return existsSync(namedNamespacePath(ref.name));
+      case 'pid':
+        return existsSync(`/proc/${ref.pid}`);
+      case 'file':
+        return existsSync(ref.path);
+      default:
+        return true;
+    }
   }
 
   private forwardFacts(changes: FactChange[]): void {
@@ -520,6 +574,10 @@ export class LinuxPlugin {
 
   close(): void {
     if (this.closed) return;
+    clearTimeout(this.usedTimer);
+    this.usedTimer = undefined;
+    // Also without a pending change: an orphan removed (no item, no status) leaves a namespace empty.
+    this.recordUsedNamespaces();
     this.closed = true;
     if (this.driftTimer) clearTimeout(this.driftTimer);
     this.tracker.close();

@@ -16,6 +16,7 @@ import {
   type TransactionRecord,
 } from '../../../src/scheduler/index.js';
 import { LinuxPlugin } from '../../../src/descriptors/linux-plugin.js';
+import type { UsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
 import type { OriginalsBook } from '../../../src/descriptors/originals.js';
 import { InvalidConfigValue } from '../../../src/descriptors/invalid-value.js';
 import {
@@ -118,6 +119,8 @@ export interface TestAgentOptions {
   namespaceCheckMs?: number;
   /** The book of originals (shared by a test's agents to stand for a restart). */
   originals?: OriginalsBook;
+  /** The namespaces used (shared the same way). */
+  usedNamespaces?: UsedNamespaces;
 }
 
 export interface LogLine {
@@ -156,6 +159,7 @@ export class TestAgent {
       logger,
       namespaceCheckMs: options.namespaceCheckMs ?? 50,
       ...(options.originals ? { originals: options.originals } : {}),
+      ...(options.usedNamespaces ? { usedNamespaces: options.usedNamespaces } : {}),
     });
   }
 

@@ -7,8 +7,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import { eventually, ip, ipTry, skipUnlessRoot } from '../../helpers/kernel.js';
+import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
 import {
+  hex,
   isUp,
   linkOrFail,
   named,
@@ -18,8 +20,8 @@ import {
   veth,
   writes,
   withAgent,
+  TestAgent,
   type IpRouteJson,
-  type TestAgent,
 } from './harness.js';
 import type { ItemKind } from '../../../src/model/index.js';
 
@@ -494,4 +496,53 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assertGatewayRoutes(ns1!);
       assertNeighbours(ns1!);
     }));
+});
+
+describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => {
+  test('a route deleted while the agent was down, the last item of a namespace someone else made: removed at the next start', async () => {
+    const label = `kr${hex(4)}`;
+    const ns1 = `krn${hex(4)}`;
+    const used = new MemoryUsedNamespaces();
+    const agents: TestAgent[] = [];
+    const start = async (): Promise<TestAgent> => {
+      const agent = await TestAgent.start({ label, usedNamespaces: used });
+      agents.push(agent);
+      return agent;
+    };
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(ns1, ['link', 'add', 'rx0', 'type', 'veth', 'peer', 'name', 'rx1']);
+      ip(ns1, ['link', 'set', 'rx0', 'up']);
+      ip(ns1, ['addr', 'add', '10.61.0.1/24', 'dev', 'rx0']);
+      const first = await start();
+      await first.put([
+        'route',
+        'r',
+        {
+          name: 'r',
+          namespace: named(ns1),
+          interface: 'rx0',
+          dst_ip_addr: '10.62.0.0/16',
+          gw_addr: '10.61.0.2',
+        },
+      ]);
+      await first.waitConfigured(['route', 'r']);
+      await first.close();
+      assert.deepEqual(used.ids(), [`named/${ns1}`], 'where it made something is written down');
+
+      // The store lost the route meanwhile: the next start has no item naming ns1.
+      const second = await start();
+      await second.replaceAll();
+      await eventually(() => assert.ok(!routes(ns1).some((r) => r.dst === '10.62.0.0/16'), 'route removed'));
+      assert.ok(
+        routes(ns1).some((r) => r.dst === '10.61.0.0/24'),
+        "the kernel's own route stays",
+      );
+      await second.close();
+      assert.deepEqual(used.ids(), [], 'nothing of ours is left there');
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['netns', 'del', ns1]);
+    }
+  });
 });

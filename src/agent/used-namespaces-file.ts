@@ -1,0 +1,73 @@
+/**
+ * The namespaces the agent made something in (src/descriptors/used-namespaces.ts), in the state
+ * directory: `<label>.namespaces.json`, written whole and atomically off the event loop when the
+ * set changes, removed when it is empty; the same file rules as the other state files.
+ */
+import path from 'node:path';
+import { MemoryUsedNamespaces } from '../descriptors/used-namespaces.js';
+import { readStateFile, removeDurablyAsync, setAside, writeAtomicallyAsync } from './state-file.js';
+
+const FORMAT = 1;
+
+export class FileUsedNamespaces extends MemoryUsedNamespaces {
+  private persist = true;
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+  private closed = false;
+
+  constructor(
+    readonly file: string,
+    private readonly onError?: (message: string, error?: unknown) => void,
+  ) {
+    super();
+    this.load();
+  }
+
+  static fileFor(stateDir: string, label: string): string {
+    return path.join(stateDir, `${label}.namespaces.json`);
+  }
+
+  override async close(): Promise<void> {
+    this.closed = true;
+    await this.writing;
+  }
+
+  protected override changed(): void {
+    if (!this.persist || this.closed) return;
+    this.dirty = true;
+    this.writing ??= this.writeLoop();
+  }
+
+  private async writeLoop(): Promise<void> {
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        const ids = this.current;
+        try {
+          if (ids.length === 0) await removeDurablyAsync(this.file);
+          else await writeAtomicallyAsync(this.file, JSON.stringify({ format: FORMAT, namespaces: ids }));
+        } catch (error) {
+          this.onError?.(`cannot write ${this.file}`, error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private load(): void {
+    const { text, usable } = readStateFile(this.file, 'the namespaces used are not remembered', this.onError);
+    this.persist = usable;
+    if (text === undefined) return;
+    try {
+      const parsed = JSON.parse(text) as { format?: unknown; namespaces?: unknown };
+      if (parsed.format !== FORMAT || !Array.isArray(parsed.namespaces))
+        throw new Error('not a file of namespaces');
+      this.current = [
+        ...new Set(parsed.namespaces.filter((id): id is string => typeof id === 'string')),
+      ].sort();
+    } catch (error) {
+      if (!setAside(this.file, error, this.onError)) this.persist = false;
+    }
+  }
+}
