@@ -68,6 +68,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   private async create(location: NamespaceLocation): Promise<NamespaceView> {
     const handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
     const links = new LinkRegistry(handle, location.path);
+    handle.nameOfIndex = (index) => links.get(index)?.name;
     const view: NamespaceView = { ...location, handle, links, filePath: location.path ?? OWN_NAMESPACE_FILE };
     links.on('change', (changes) => this.emit('links', view, changes));
     links.on('kernel', (events) => this.emit('kernel', view, events));

@@ -93,10 +93,10 @@ function cidr(spec: { address: string; prefixLength: number }): string {
   return `${spec.address}/${spec.prefixLength}`;
 }
 
-function routeText(spec: RouteSpec): string {
+function routeText(spec: RouteSpec, device: (index: number) => string): string {
   const dst = spec.dst === undefined || spec.dstLength === 0 ? 'default' : `${spec.dst}/${spec.dstLength}`;
   const via = spec.gateway ? ` via ${spec.gateway}` : '';
-  const dev = spec.oif ? ` dev #${spec.oif}` : '';
+  const dev = spec.oif ? ` dev ${device(spec.oif)}` : '';
   const table = spec.table ? ` table ${spec.table}` : '';
   const metric = spec.metric !== undefined ? ` metric ${spec.metric}` : '';
   return `${dst}${via}${dev}${table}${metric}`;
@@ -118,8 +118,19 @@ export class NetlinkHandle {
     this.label = this.socket.label;
   }
 
+  /**
+   * Names a link in the texts of requests and errors ("dev veth1 (#7)" rather than "dev #7"); set by
+   * whoever keeps the namespace's link table.
+   */
+  nameOfIndex: ((index: number) => string | undefined) | undefined;
+
   close(): void {
     this.socket.close();
+  }
+
+  private device(index: number): string {
+    const name = this.nameOfIndex?.(index);
+    return name === undefined ? `#${index}` : `${name} (#${index})`;
   }
 
   private request(message: Buffer, what: string): Promise<NetlinkMessage[]> {
@@ -271,7 +282,7 @@ export class NetlinkHandle {
     const parts = Object.entries(attrs).map(([k, v]) => `${k} ${String(v)}`);
     await this.request(
       encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
-      `link set #${index} ${parts.join(' ')}`,
+      `link set ${this.device(index)} ${parts.join(' ')}`,
     );
   }
 
@@ -303,13 +314,13 @@ export class NetlinkHandle {
       const attrs: LinkAttributes = { namespaceFd: fd as number, ...(newName ? { name: newName } : {}) };
       await this.request(
         encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
-        `link set #${index} netns ${namespacePath}`,
+        `link set ${this.device(index)} netns ${namespacePath}`,
       );
     });
   }
 
   async linkDel(index: number): Promise<void> {
-    await this.request(encodeLinkRequest(RTM_DELLINK, 0, index, {}), `link del #${index}`);
+    await this.request(encodeLinkRequest(RTM_DELLINK, 0, index, {}), `link del ${this.device(index)}`);
   }
 
   /**
@@ -332,21 +343,21 @@ export class NetlinkHandle {
   async addrAdd(spec: AddressSpec): Promise<void> {
     await this.request(
       encodeAddressRequest(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, spec),
-      `addr add ${cidr(spec)} dev #${spec.index}`,
+      `addr add ${cidr(spec)} dev ${this.device(spec.index)}`,
     );
   }
 
   async addrReplace(spec: AddressSpec): Promise<void> {
     await this.request(
       encodeAddressRequest(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, spec),
-      `addr replace ${cidr(spec)} dev #${spec.index}`,
+      `addr replace ${cidr(spec)} dev ${this.device(spec.index)}`,
     );
   }
 
   async addrDel(spec: AddressSpec): Promise<void> {
     await this.request(
       encodeAddressRequest(RTM_DELADDR, 0, spec),
-      `addr del ${cidr(spec)} dev #${spec.index}`,
+      `addr del ${cidr(spec)} dev ${this.device(spec.index)}`,
     );
   }
 
@@ -365,19 +376,22 @@ export class NetlinkHandle {
   async routeAdd(spec: RouteSpec): Promise<void> {
     await this.request(
       encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, spec),
-      `route add ${routeText(spec)}`,
+      `route add ${routeText(spec, (i) => this.device(i))}`,
     );
   }
 
   async routeReplace(spec: RouteSpec): Promise<void> {
     await this.request(
       encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, spec),
-      `route replace ${routeText(spec)}`,
+      `route replace ${routeText(spec, (i) => this.device(i))}`,
     );
   }
 
   async routeDel(spec: RouteSpec): Promise<void> {
-    await this.request(encodeRouteRequest(RTM_DELROUTE, 0, spec), `route del ${routeText(spec)}`);
+    await this.request(
+      encodeRouteRequest(RTM_DELROUTE, 0, spec),
+      `route del ${routeText(spec, (i) => this.device(i))}`,
+    );
   }
 
   // ---- neighbours -------------------------------------------------------------------------
@@ -392,21 +406,21 @@ export class NetlinkHandle {
   async neighAdd(spec: NeighbourSpec): Promise<void> {
     await this.request(
       encodeNeighbourRequest(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, spec),
-      `neigh add ${spec.address} dev #${spec.index}`,
+      `neigh add ${spec.address} dev ${this.device(spec.index)}`,
     );
   }
 
   async neighReplace(spec: NeighbourSpec): Promise<void> {
     await this.request(
       encodeNeighbourRequest(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, spec),
-      `neigh replace ${spec.address} dev #${spec.index}`,
+      `neigh replace ${spec.address} dev ${this.device(spec.index)}`,
     );
   }
 
   async neighDel(spec: Omit<NeighbourSpec, 'state'> & { state?: number }): Promise<void> {
     await this.request(
       encodeNeighbourRequest(RTM_DELNEIGH, 0, { ...spec, state: spec.state ?? 0 }),
-      `neigh del ${spec.address} dev #${spec.index}`,
+      `neigh del ${spec.address} dev ${this.device(spec.index)}`,
     );
   }
 }

@@ -342,7 +342,7 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
           src_ip_addr: '10.0.9.50',
         },
       ]);
-      await agent.waitFor('route', 'src', 'failed', /prefsrc|EINVAL/);
+      await agent.waitFor('route', 'src', 'failed', /dev ra \(#\d+\).*EINVAL|EINVAL.*dev ra \(#\d+\)/);
       await agent.put(...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64', '10.0.9.50/24'] }));
       await agent.waitConfigured(['route', 'src']);
       assert.ok(
