@@ -202,6 +202,39 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const get = await netnsctl([...base, 'get', 'interface/veth1']);
     assert.equal(get.code, 2, `get of a missing key: ${get.stdout}${get.stderr}`);
     assert.equal((await netnsctl([...base, 'del', 'interface/veth2'])).code, 0);
+
+    // Names holding what a URL gives a meaning to reach the agent as written.
+    const odd = ['k#1', 'k?x=1', 'k%41', 'ké'];
+    const value = (n: number) => ({
+      type: 'VETH',
+      enabled: true,
+      host_if_name: `kodd${n}`,
+      namespace: { type: 'NAMED_NS', name: pair.ns1 },
+      veth: { peer_if_name: 'nobody' },
+    });
+    for (const [n, name] of odd.entries()) {
+      const put = await netnsctl(
+        [...base, 'put', `interface/${name}`, '-'],
+        JSON.stringify({ ...value(n), name }),
+      );
+      assert.equal(put.code, 0, `${name}: ${put.stderr}`);
+    }
+    const listed = await netnsctl([...base, 'list']);
+    assert.deepEqual(
+      listed.stdout.trim().split('\n').sort(),
+      odd.map((name) => `/vnf-agent/${label}/linux/config/v1/interface/${name}`).sort(),
+    );
+    for (const name of odd) {
+      const status = await netnsctl([...base, 'status', `interface/${name}`, '-o', 'json']);
+      assert.equal(status.code, 0, `${name}: ${status.stderr}`);
+      assert.equal(
+        (JSON.parse(status.stdout) as { key: string }).key.endsWith(`/${name}`),
+        true,
+        status.stdout,
+      );
+      assert.equal((await netnsctl([...base, 'del', `interface/${name}`])).code, 0, name);
+    }
+    assert.equal((await netnsctl([...base, 'list'])).stdout.trim(), '');
   });
 
   test('plan -f and apply -f: the seed pair from `example veth`, then removed', async () => {

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { isRetriable } from '../../errors.js';
 import { configValueErrors, type FieldError } from '../../model/index.js';
 import type { Datastore } from '../../datastore/types.js';
+import { keyPath } from './keys.js';
 import type { EtcdTlsOptions } from '../../datastore/etcd/tls-options.js';
 import type { EtcdAuthOptions } from '../../datastore/etcd/auth-options.js';
 import { jsonOrText } from '../../util/json-or-text.js';
@@ -50,7 +51,7 @@ export class ApiConfigAccess implements ConfigAccess {
   }
 
   async put(key: string, valueText: string): Promise<PutOutcome> {
-    const { status, json } = await this.api.request('PUT', `/v1/config${key}`, valueText);
+    const { status, json } = await this.api.request('PUT', `/v1/config${keyPath(key)}`, valueText);
     if (status === 400) return { ok: false, errors: (json as { errors?: FieldError[] }).errors ?? [] };
     if (status >= 400)
       throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);
@@ -58,7 +59,7 @@ export class ApiConfigAccess implements ConfigAccess {
   }
 
   async delete(key: string): Promise<boolean> {
-    const { status, json } = await this.api.request('DELETE', `/v1/config${key}`);
+    const { status, json } = await this.api.request('DELETE', `/v1/config${keyPath(key)}`);
     if (status === 404) return false;
     if (status >= 400)
       throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);

@@ -19,3 +19,11 @@ export function expandPrefix(arg: string | undefined, label: string): string {
   if (isItemKind(arg)) return configPrefix(label, arg);
   return expandKey(arg, label);
 }
+
+/**
+ * A key as a URL path: each segment percent-encoded, so that a name holding `#`, `?`, `%` or
+ * non-ASCII reaches the agent as written (raw, `uat#1` was stored as `uat`, and `del` deleted it).
+ */
+export function keyPath(key: string): string {
+  return key.split('/').map(encodeURIComponent).join('/');
+}

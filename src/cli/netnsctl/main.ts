@@ -13,7 +13,7 @@ import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAcces
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { addEtcdAccessOptions, etcdAccess } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
-import { expandKey, expandPrefix } from './keys.js';
+import { expandKey, expandPrefix, keyPath } from './keys.js';
 import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
 import { dumpTable, historyTable } from './tables.js';
@@ -186,7 +186,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .action(async (key: string | undefined) => {
       const g = globals();
       if (key) {
-        const status = await client().expectOk('GET', `/v1/status${expandKey(key, g.label)}`);
+        const status = await client().expectOk('GET', `/v1/status${keyPath(expandKey(key, g.label))}`);
         if (g.tableAsked) return print(fieldTable(status));
         return print(render(status, g.output === 'table' ? 'yaml' : g.output));
       }
