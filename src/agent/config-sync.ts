@@ -62,6 +62,11 @@ export class ConfigSync {
     private readonly prepare: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
     /** The last valid value of each key, kept across restarts (last-valid-file.ts). */
     private readonly lastValid: LastValidValues = new MemoryLastValid(),
+    /**
+     * Whether the kernel holds this entry's claim already (its link, marked as this item's): such
+     * entries go first in a full read, where the order of the puts decides who gets a claim.
+     */
+    private readonly holdsClaim: (entry: ParsedEntry) => boolean = () => false,
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
@@ -97,6 +102,13 @@ export class ConfigSync {
     }
     this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
+    // Of two items claiming one host name, the one whose link the kernel holds keeps it: at run
+    // time the first claimant wins, and a restart must not hand the name to the other by key order.
+    const holders = puts.filter((p) => this.holdsClaim(p));
+    if (holders.length > 0 && holders.length < puts.length) {
+      const first = new Set(holders);
+      puts.splice(0, puts.length, ...holders, ...puts.filter((p) => !first.has(p)));
+    }
     try {
       return await this.engine.commit({ puts, replace: true, resync: true });
     } finally {

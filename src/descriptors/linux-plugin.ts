@@ -216,6 +216,16 @@ export class LinuxPlugin {
     if (fresh.size > 0) await this.facts.recheckNow([...fresh]);
   }
 
+  /** Whether the kernel holds this interface item's link already: its host name, marked as this item's. */
+  holdsLinkOf(key: string, value: unknown): boolean {
+    if (!key.startsWith(this.ctx.prefix('interface')) || typeof value !== 'object' || value === null)
+      return false;
+    const iface = value as Partial<LinuxInterface>;
+    if (!iface.namespace || !iface.hostIfName || !iface.name) return false;
+    const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
+    return link !== undefined && ownedConfigName(this.options.label, link.alias) === iface.name;
+  }
+
   /**
    * Tells which namespaces the configuration references now (so they are watched). Those where the
    * book of originals has links of others still to give back are watched too, so that a resync sees

@@ -138,4 +138,41 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     assert.equal(ipLink(ns2, 'veth2Name')?.ifindex, before2, 'good2 untouched');
     assert.equal(ipLink(ns2, 'veth2Name')?.mtu, seedExample('veth2', ns2).mtu);
   });
+
+  test('a host name another item holds: PUT refuses it (400); stored anyway, the holder keeps it across a restart', async () => {
+    // "a0" sorts before "good1": in a full read by key order it would have taken the name.
+    const keyA = configKey(label, 'interface', 'a0');
+    const keyB = configKey(label, 'interface', 'b0');
+    const a0 = {
+      ...seedExample('veth1', ns1),
+      name: 'a0',
+      veth: { peer_if_name: 'b0' },
+      ip_addresses: ['10.66.0.1/24'],
+    };
+    const b0 = {
+      ...seedExample('veth2', ns2),
+      name: 'b0',
+      host_if_name: 'kb0',
+      veth: { peer_if_name: 'a0' },
+      ip_addresses: [],
+    };
+    const put = await agent.request('PUT', `/v1/config${keyA}`, JSON.stringify(a0));
+    assert.equal(put.status, 400, put.text);
+    assert.match(put.text, /host_if_name.*already claimed by \S+good1/);
+
+    await agent.stop();
+    const direct = new SqliteStore({ file: store });
+    try {
+      await direct.put(keyA, JSON.stringify(a0));
+      await direct.put(keyB, JSON.stringify(b0));
+    } finally {
+      await direct.close();
+    }
+    agent = await AgentProcess.start({ label, store });
+    await agent.until([keyA], 'invalid');
+    assert.equal((await agent.stateOf(goodKeys[0]!))?.state, 'configured');
+    assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'the holder keeps its link');
+    await agent.request('DELETE', `/v1/config${keyA}`);
+    await agent.request('DELETE', `/v1/config${keyB}`);
+  });
 });
