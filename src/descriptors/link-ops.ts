@@ -228,7 +228,9 @@ export async function restoreForeignLink(
 ): Promise<void> {
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link || !meta.original) return;
-  const wanted: LinkAttributes = { mtu: meta.original.mtu, up: keepUp ? link.up : meta.original.up };
+  // A loopback stays up, and goes up again if it was up before us (a user may have had it down).
+  const up = keepUp ? link.up || meta.original.up : meta.original.up;
+  const wanted: LinkAttributes = { mtu: meta.original.mtu, up };
   if (meta.original.mac) wanted.mac = meta.original.mac;
   await applyLinkDifferences(view, link, wanted);
 }

@@ -205,6 +205,16 @@ export function readInterface(reader: MessageReader, errors: FieldErrors, name: 
   const mtu = readMtu(reader, errors, ipAddresses);
   if (mtu !== undefined) common.mtu = mtu;
   // With an unknown type, checks that depend on the type would only add noise.
+  if (type === 'LOOPBACK') {
+    // A namespace's loopback is up (the item says so by being there): left out, `enabled` means up,
+    // not proto3's false, which took lo down and with it everything on 127.0.0.1 there.
+    if (!reader.has('enabled')) common.enabled = true;
+    else if (!common.enabled)
+      errors.add(
+        reader.pathOf('enabled'),
+        "a LOOPBACK's lo is kept up (taking it down cuts the namespace off from itself); leave enabled out or set it true",
+      );
+  }
   const typeKnown = !errors.has(reader.pathOf('type'));
   const specific = typeKnown ? readTypeSpecific(reader, errors, name, type) : {};
   if (type === 'VETH') return { ...common, type, veth: specific.veth ?? { peerIfName: '' } };

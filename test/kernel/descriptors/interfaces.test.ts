@@ -402,6 +402,18 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.match(kept.ifalias ?? '', new RegExp(`tap=${temp}`), 'still marked ours');
     }));
 
+  test('LOOPBACK without enabled: lo is brought up, not down, and stays up when the item goes', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'set', 'lo', 'up']);
+      await agent.put(['interface', 'lo1', { name: 'lo1', type: 'LOOPBACK', namespace: named(ns1!) }]);
+      await agent.waitConfigured(['interface', 'lo1']);
+      await pause(200);
+      assert.ok(isUp(linkOrFail(ns1!, 'lo')), 'lo up with the item');
+      await agent.del(['interface', 'lo1']);
+      await pause(200);
+      assert.ok(isUp(linkOrFail(ns1!, 'lo')), 'lo up after it');
+    }));
+
   test('EXISTING: waits for the link, configures it; removal undoes MTU/up and never deletes it', () =>
     withAgent(1, async (agent, [ns1]) => {
       const existing = {

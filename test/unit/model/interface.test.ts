@@ -117,6 +117,16 @@ describe('proto3 JSON forms', () => {
     assert.equal(parseInterface('e', { type: 102, host_if_name: 'eth0' }).type, 'EXISTING');
   });
 
+  test("a LOOPBACK's lo is up: enabled left out means up, false is refused", () => {
+    assert.equal(parseInterface('l', { type: 'LOOPBACK' }).enabled, true);
+    assert.equal(parseInterface('l', { type: 'LOOPBACK', enabled: true }).enabled, true);
+    assert.throws(
+      () => parseInterface('l', { type: 'LOOPBACK', enabled: false }),
+      /enabled: a LOOPBACK's lo is kept up/,
+    );
+    assert.equal(parseInterface('d', { type: 'DUMMY' }).enabled, false, 'other types: proto3 false');
+  });
+
   test('mtu 0 keeps the default; 68 and 65535 are the limits', () => {
     assert.equal(parseInterface('d', { type: 'DUMMY', mtu: 0 }).mtu, undefined);
     assert.equal(parseInterface('d', { type: 'DUMMY', mtu: 68 }).mtu, 68);

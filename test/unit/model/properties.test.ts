@@ -82,7 +82,7 @@ const validInterface = fc
   .map((r) => {
     const raw: Record<string, unknown> = {
       type: r.type,
-      enabled: r.enabled,
+      enabled: r.enabled || r.type === 'LOOPBACK', // a LOOPBACK's lo is kept up
       description: r.description,
       ip_addresses: r.addresses,
       mtu: r.mtu,
