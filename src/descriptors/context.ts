@@ -79,6 +79,11 @@ export class LinuxContext {
     this.routes.delete(`${nsId}\n${specPlace(spec)}`);
   }
 
+  /** The item whose route was last made at this spec's place (until it was removed by us). */
+  routeKeyAtPlace(nsId: string, spec: RouteSpec): string | undefined {
+    return this.routes.get(`${nsId}\n${specPlace(spec)}`)?.key;
+  }
+
   routeAt(nsId: string, route: Route): { key: string; spec: RouteSpec } | undefined {
     return this.routes.size === 0 ? undefined : this.routes.get(`${nsId}\n${routePlace(route)}`);
   }

@@ -30,3 +30,12 @@ export class NamespaceInUseError extends AgentError {
     );
   }
 }
+
+/**
+ * The place of a route (table, destination, metric) is held by a route the agent did not make (the
+ * kernel's own route of an address's network, another program's): not replaced, since its removal
+ * later would cut what that route served. Tried again when a route goes away in that namespace.
+ */
+export class RoutePlaceTakenError extends AgentError {
+  readonly code = 'ERR_ROUTE_PLACE_TAKEN';
+}

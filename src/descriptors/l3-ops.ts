@@ -16,6 +16,8 @@ import {
   RT_SCOPE_SITE,
   RT_SCOPE_UNIVERSE,
   RT_TABLE_MAIN,
+  RTPROT_KERNEL,
+  NetlinkError,
   type Address,
   type Neighbour,
   type Route,
@@ -25,6 +27,7 @@ import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 import { isGone } from './link-ops.js';
+import { RoutePlaceTakenError } from './errors.js';
 
 export interface Cidr {
   address: string;
@@ -101,7 +104,34 @@ export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec
   return spec;
 }
 
-export async function addRoute(view: NamespaceView, spec: RouteSpec): Promise<void> {
+/**
+ * Adds a route where no other is; where one is, replaces it only if it is ours (a route of an
+ * earlier run, or the previous value's), or the place was ours until someone replaced our route
+ * (drift, `placeWasOurs`). Another's (the kernel's own network route of an address,
+ * another program's) is left alone: a RoutePlaceTakenError.
+ */
+export async function addRoute(view: NamespaceView, spec: RouteSpec, placeWasOurs = false): Promise<void> {
+  if (placeWasOurs) return view.handle.routeReplace(spec);
+  try {
+    await view.handle.routeAdd(spec);
+    return;
+  } catch (error) {
+    if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
+  }
+  const place = specPlace(spec);
+  const family = spec.family ?? specFamily(spec);
+  const holder = (await view.handle.routeList({ family, table: spec.table ?? RT_TABLE_MAIN })).find(
+    (route) => routePlace(route) === place,
+  );
+  if (holder && holder.protocol !== AGENT_PROTOCOL) {
+    const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
+    const how =
+      holder.protocol === RTPROT_KERNEL ? "the kernel's own route" : `a route of protocol ${holder.protocol}`;
+    throw new RoutePlaceTakenError(
+      `route ${dst} (table ${holder.table}, metric ${holder.metric ?? 0}) in ${view.description} is ${how}, not made by this agent: not replaced`,
+      { field: 'dst_ip_addr' },
+    );
+  }
   await view.handle.routeReplace(spec);
 }
 

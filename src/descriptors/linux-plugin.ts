@@ -138,8 +138,10 @@ export class LinuxPlugin {
     this.views.on('links', (view, changes) => this.onLinkChanges(view, changes));
     this.views.on('kernel', (view, events) => {
       for (const event of events) {
-        if (event.topic === 'route') this.onRouteEvent(view, event.route, event.removed);
-        else if (event.topic === 'neighbour') this.onNeighbourEvent(view, event.neighbour, event.removed);
+        if (event.topic === 'route') {
+          this.onRouteEvent(view, event.route, event.removed);
+          if (event.removed) this.retryFailedIn(view.id, 'route'); // a place in a table is free
+        } else if (event.topic === 'neighbour') this.onNeighbourEvent(view, event.neighbour, event.removed);
         else if (event.topic === 'address' && event.removed)
           this.onAddressRemoved(
             view,

@@ -66,7 +66,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index
           : undefined;
       const spec = routeSpec(value, oif);
-      await addRoute(view, spec);
+      // Our route at this place replaced by someone (drift): ours to put back over theirs.
+      await addRoute(view, spec, ctx.routeKeyAtPlace(view.id, spec) === key);
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },

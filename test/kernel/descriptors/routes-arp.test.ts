@@ -328,6 +328,20 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(routes(ns1!, 4, '100').find((r) => r.dst === '10.7.0.0/16')?.gateway, '10.0.9.254');
       await agent.del(['route', 't100b']);
 
+      // The place of the kernel's own route of an address's network: not replaced (deleting ours
+      // later would have cut the network off), failed with a reason, the kernel's route intact.
+      await agent.put([
+        'route',
+        'net',
+        { name: 'net', namespace: named(ns1!), interface: 'a', dst_ip_addr: '10.0.9.0/24' },
+      ]);
+      await agent.waitFor('route', 'net', 'failed', /kernel's own route, not made by this agent/);
+      const kernelRoute = () => routes(ns1!).find((r) => r.dst === '10.0.9.0/24');
+      assert.equal(kernelRoute()?.protocol, 'kernel');
+      await agent.del(['route', 'net']);
+      await pause(200);
+      assert.equal(kernelRoute()?.protocol, 'kernel', 'still there');
+
       // A source address the interface does not have: refused (EINVAL), and tried again as soon
       // as the address is there.
       await agent.put([
