@@ -12,6 +12,7 @@ import { parseListen } from '../api/listen-address.js';
 import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from './etcd-access-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
+import { parseLabel } from './label-option.js';
 
 const env = process.env;
 const program = new Command('netns-agent')
@@ -19,6 +20,7 @@ const program = new Command('netns-agent')
   .option(
     '--label <label>',
     'agent label: the datastore prefix /vnf-agent/<label>/',
+    parseLabel,
     env.MICROSERVICE_LABEL ?? 'vpp1',
   )
   .option(

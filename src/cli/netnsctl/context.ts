@@ -17,9 +17,11 @@ export interface GlobalOptions extends EtcdAccessFlags {
   tableAsked: boolean;
 }
 
+/** A file's text (or stdin's, for `-`), without the byte order mark some editors write first. */
 export function readInput(file: string): string {
   try {
-    return file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    const text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as Error).message}`, 2);
   }

@@ -20,6 +20,7 @@ import { dumpTable, historyTable } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
 import { makeDirectories } from '../../util/make-directories.js';
+import { parseLabel } from '../label-option.js';
 
 /** A transaction event in a line: its number and what it did (a drift healed shows here too). */
 function transactionWords(d: Record<string, unknown>): string {
@@ -54,6 +55,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .option(
       '--label <label>',
       'agent label used to expand short keys',
+      parseLabel,
       process.env.MICROSERVICE_LABEL ?? 'vpp1',
     )
     .addOption(

@@ -10,10 +10,23 @@ export function render(value: unknown, format: OutputFormat, columns?: string[])
   return stringify(value).trimEnd();
 }
 
+/**
+ * Control characters shown as escapes (`\x1b`): a reason or a value is the kernel's or a user's
+ * text, and a terminal would obey an escape sequence in it (clear the screen, colour, move).
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
   const cell = (row: Record<string, unknown>, column: string): string => {
     const v = row[column];
-    return v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    const text = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return printable(text);
   };
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r, c).length)));
   const line = (values: string[]): string =>

@@ -1,7 +1,7 @@
 /** netnsctl's `-o table` forms of nested values (src/cli/netnsctl/output.ts and tables.ts). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fieldRows, fieldTable, keyedFieldTable } from '../../../src/cli/netnsctl/output.js';
+import { fieldRows, fieldTable, keyedFieldTable, printable } from '../../../src/cli/netnsctl/output.js';
 import { dumpTable, historyTable, planTable } from '../../../src/cli/netnsctl/tables.js';
 
 const veth = {
@@ -102,5 +102,12 @@ describe('netnsctl tables', () => {
       ['named/ns1', 'route', 'default dev #3 table 255'],
       ['named/ns1', 'neighbour', '10.0.0.9 lladdr 02:00:00:00:00:09 dev v0', 'yes'],
     ]);
+  });
+});
+
+describe('printable', () => {
+  test('control characters from the kernel or a user are shown, not obeyed by the terminal', () => {
+    assert.equal(printable('a\x1b[2J\x1b[31mOWNED\tb'), 'a\\x1b[2J\\x1b[31mOWNED\\x09b');
+    assert.equal(printable('plain ünïcode'), 'plain ünïcode');
   });
 });
