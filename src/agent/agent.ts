@@ -5,7 +5,7 @@
  * stop() lets the running transaction finish and closes everything, leaving the kernel configured.
  */
 import path from 'node:path';
-import { configPrefix } from '../model/index.js';
+import { configKeyProblem, configPrefix } from '../model/index.js';
 import { Engine } from '../scheduler/index.js';
 import type { Datastore, Watcher } from '../datastore/types.js';
 import { openDatastoreLazily } from '../datastore/open-lazy.js';
@@ -66,6 +66,7 @@ export class Agent {
   private microservices: MicroserviceWatcher | undefined;
   private microserviceMemory: MicroserviceMemory | undefined;
   private readonly usedNamespaces: FileUsedNamespaces;
+  private readonly ignoredKeys = new Set<string>();
   /** Docker's first container list is in: the watcher alone says where microservices run. */
   private dockerListed = false;
   private publisher: InterfaceStatePublisher | undefined;
@@ -289,6 +290,9 @@ export class Agent {
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
+          if (event.type === 'resync') this.noteIgnoredKeys(event.items.map((item) => item.key));
+          else if (event.type === 'changes')
+            this.noteIgnoredKeys(event.changes.filter((c) => c.type !== 'delete').map((c) => c.key));
           if (event.type === 'resync') {
             logger.info(
               { reason: event.reason, items: event.items.length, revision: event.revision },
@@ -336,6 +340,20 @@ export class Agent {
       for (const status of changes) if (status.descriptor === 'interface') publisher.itemChanged(status.key);
     });
     logger.info('started');
+  }
+
+  /**
+   * Keys under the configuration prefix that are not configuration keys (written by hand into
+   * etcd: a wrong kind, a name with '/' or a space) cannot be items: said once each, in the log.
+   */
+  private noteIgnoredKeys(keys: string[]): void {
+    for (const key of keys) {
+      if (this.ignoredKeys.has(key)) continue;
+      const problem = configKeyProblem(key);
+      if (problem === undefined) continue;
+      if (this.ignoredKeys.size < 10_000) this.ignoredKeys.add(key);
+      this.logger.warn({ key, problem }, 'ignored: not a configuration key');
+    }
   }
 
   stop(): Promise<void> {

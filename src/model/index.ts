@@ -9,6 +9,7 @@ export {
   interfaceStatusKey,
   interfaceStatusPrefix,
   isItemKind,
+  configKeyProblem,
   parseConfigKey,
   parseStatusKey,
   requireConfigKey,

@@ -86,6 +86,12 @@ export function parseConfigKey(key: string): ConfigKey | undefined {
   return typeof parsed === 'string' ? undefined : parsed;
 }
 
+/** Why a key is not a config key, or undefined when it is one. */
+export function configKeyProblem(key: string): string | undefined {
+  const parsed = explainConfigKey(key);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
 /** The parts of a config key; throws InvalidKeyError saying what is wrong with it. */
 export function requireConfigKey(key: string): ConfigKey {
   const parsed = explainConfigKey(key);

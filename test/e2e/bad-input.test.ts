@@ -165,6 +165,7 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     try {
       await direct.put(keyA, JSON.stringify(a0));
       await direct.put(keyB, JSON.stringify(b0));
+      await direct.put(`/vnf-agent/${label}/linux/config/v1/widget/x`, '{}'); // no such kind
     } finally {
       await direct.close();
     }
@@ -172,6 +173,11 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     await agent.until([keyA], 'invalid');
     assert.equal((await agent.stateOf(goodKeys[0]!))?.state, 'configured');
     assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'the holder keeps its link');
+    assert.ok(
+      agent.log.some((line) => line.includes('ignored: not a configuration key') && line.includes('widget')),
+      'a key that cannot be an item is said in the log',
+    );
+    await agent.request('DELETE', `/v1/config/vnf-agent/${label}/linux/config/v1/widget/x`);
     await agent.request('DELETE', `/v1/config${keyA}`);
     await agent.request('DELETE', `/v1/config${keyB}`);
   });
