@@ -36,6 +36,9 @@ function problemView(problem: FileProblem): DocumentProblem {
 
 const PLAN_BODY_FIELDS = ['puts', 'deletes', 'document', 'replace', 'topology'];
 
+/** Items one plan may hold (W1, 4,000 items, plans in ~1 s). */
+export const MAX_PLAN_ITEMS = 20_000;
+
 /** Parses the body; throws PlanBodyError for what is not a plan request. */
 export async function parsePlanBody(
   text: string,
@@ -83,6 +86,14 @@ export async function parsePlanBody(
   const deletes = body.deletes ?? [];
   if (!Array.isArray(deletes) || deletes.some((d) => typeof d !== 'string'))
     throw new PlanBodyError('deletes must be a list of keys');
+  // A plan runs on the agent's event loop: 100,000 items held it (and drift healing) for ~50 s.
+  if (puts.length + deletes.length > MAX_PLAN_ITEMS)
+    throw new PlanBodyError(
+      `a plan takes at most ${MAX_PLAN_ITEMS} items (this one has ${puts.length + deletes.length}): plan the file in parts`,
+    );
+  for (const flag of ['replace', 'topology'] as const)
+    if (body[flag] !== undefined && typeof body[flag] !== 'boolean')
+      throw new PlanBodyError(`${flag} must be true or false`);
   return {
     request: {
       puts,

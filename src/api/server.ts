@@ -62,7 +62,7 @@ export function buildApi(
 ): FastifyInstance {
   const app = Fastify({
     logger: false,
-    bodyLimit: 64 * 1024 * 1024,
+    bodyLimit: 16 * 1024 * 1024, // a plan of MAX_PLAN_ITEMS items fits
     schemaController: NO_SCHEMAS,
   });
   // Event streams never end by themselves: ended when the server closes, or closing (a SIGTERM)

@@ -298,6 +298,9 @@ describe('POST /v1/plan body', () => {
       JSON.stringify({ document: 'a: [' }),
       JSON.stringify({ bogus: 1 }),
       JSON.stringify({ puts: [], delete: ['k'] }),
+      JSON.stringify({ puts: [], replace: 'yes' }),
+      JSON.stringify({ puts: [], topology: 1 }),
+      JSON.stringify({ deletes: Array.from({ length: 20_001 }, (_, i) => `k${i}`) }),
     ]) {
       await assert.rejects(() => parsePlanBody(body, label), PlanBodyError, body);
     }
