@@ -25,6 +25,7 @@ import {
 } from '../descriptors/fact-keys.js';
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
+import { ownedConfigName } from '../descriptors/ownership.js';
 
 /** The desired value of a key as it would be after the change (puts applied). */
 export type PlannedValue = (key: string) => unknown;
@@ -195,4 +196,38 @@ export function summarizePlan(
     entries.set(key, { key, change: 'invalid', why: `${errors} (its current value stays in effect)` });
   }
   return [...entries.values()].sort((a, b) => naturalCompare(a.key, b.key));
+}
+
+/**
+ * What the dry run cannot see but the operation would meet, appended to a created interface's
+ * words: a VETH whose peer names another, a host name held by a link this agent did not make
+ * (`linkIn`: the kernel's link of that name in an open namespace).
+ */
+export function foreseeFailures(
+  entries: PlanEntry[],
+  label: string,
+  valueOf: PlannedValue,
+  linkIn: (nsId: string, hostIfName: string) => { alias?: string } | undefined,
+): PlanEntry[] {
+  const prefix = configPrefix(label, 'interface');
+  return entries.map((entry) => {
+    if ((entry.change !== 'create' && entry.change !== 'recreate') || !entry.key.startsWith(prefix))
+      return entry;
+    const value = valueOf(entry.key) as LinuxInterface | undefined;
+    if (!value) return entry;
+    const problems: string[] = [];
+    if (value.type === 'VETH') {
+      const peerName = value.veth.peerIfName;
+      const peer = valueOf(prefix + peerName) as LinuxInterface | undefined;
+      if (peer && peer.type !== 'VETH') problems.push(`its peer ${peerName} is not a VETH`);
+      else if (peer?.type === 'VETH' && peer.veth.peerIfName !== value.name)
+        problems.push(`its peer ${peerName} names ${peer.veth.peerIfName} as its peer`);
+    }
+    if (value.type === 'VETH' || value.type === 'DUMMY') {
+      const link = linkIn(namespaceId(value.namespace), value.hostIfName);
+      if (link && ownedConfigName(label, link.alias) === undefined)
+        problems.push(`${value.hostIfName} already exists there and is not managed by this agent`);
+    }
+    return problems.length ? { ...entry, why: `${entry.why}; would fail: ${problems.join('; ')}` } : entry;
+  });
 }

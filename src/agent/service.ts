@@ -24,7 +24,7 @@ import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
-import { assumedFacts, summarizePlan } from './plan-view.js';
+import { assumedFacts, foreseeFailures, summarizePlan } from './plan-view.js';
 import { namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
@@ -324,11 +324,11 @@ export class AgentApiService implements AgentService {
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }
-    const entries = summarizePlan(
-      dry,
+    const entries = foreseeFailures(
+      summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason), observed.existing),
       this.label,
-      (key, reason) => this.explainReason(key, reason),
-      observed.existing,
+      valueOf,
+      (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
     );
     return {
       actions: dry.actions,

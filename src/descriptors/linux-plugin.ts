@@ -541,8 +541,9 @@ export class LinuxPlugin {
     const now = Date.now();
     const keys: string[] = [];
     const later = new Set<string>();
-    for (const status of this.engine.statusList()) {
-      if (status.state !== 'failed' || status.origin !== 'config' || status.nextRetryAt !== undefined)
+    for (const failed of this.engine.failedKeys()) {
+      const status = this.engine.status(failed);
+      if (status?.state !== 'failed' || status.origin !== 'config' || status.nextRetryAt !== undefined)
         continue;
       const value = this.engine.state.value<{ namespace?: NamespaceRef }>(status.key);
       if (!value?.namespace || !wanted.has(`${status.descriptor}\n${namespaceId(value.namespace)}`)) continue;

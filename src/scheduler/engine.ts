@@ -167,6 +167,11 @@ export class Engine {
     });
   }
 
+  /** The keys whose last operation failed (usually none). */
+  failedKeys(): string[] {
+    return [...this.failures.keys()];
+  }
+
   /**
    * Tries again, now, those of `keys` that failed with an error that is not retried by itself
    * (the kernel refused them for a reason of its state: a name taken, an address missing): the

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseItem, type LinuxInterface, type LinuxRoute } from '../../../src/model/index.js';
 import { buildTopology, type TopologyInput } from '../../../src/agent/topology.js';
-import { assumedFacts, prefixCovers, summarizePlan } from '../../../src/agent/plan-view.js';
+import { assumedFacts, foreseeFailures, prefixCovers, summarizePlan } from '../../../src/agent/plan-view.js';
 import { PlanBodyError, parsePlanBody } from '../../../src/api/plan-request.js';
 import type { DryRun } from '../../../src/scheduler/index.js';
 
@@ -305,4 +305,31 @@ describe('POST /v1/plan body', () => {
       await assert.rejects(() => parsePlanBody(body, label), PlanBodyError, body);
     }
   });
+});
+
+test('foreseeFailures: a VETH whose peer names another, a host name a foreign link holds', () => {
+  const veth3 = value<LinuxInterface>(key('interface', 'veth2'), {
+    type: 'VETH',
+    enabled: true,
+    namespace: { type: 'NAMED_NS', name: 'ns2' },
+    veth: { peer_if_name: 'veth3' },
+  });
+  const values = new Map<string, unknown>([
+    [key('interface', 'veth1'), veth1],
+    [key('interface', 'veth2'), veth3],
+  ]);
+  const entries = foreseeFailures(
+    [
+      { key: key('interface', 'veth1'), change: 'create', why: 'new' },
+      { key: key('route', 'to-lan'), change: 'create', why: 'new' },
+    ],
+    label,
+    (k) => values.get(k),
+    (nsId, name) => (nsId === 'named/ns1' && name === 'veth1Name' ? { alias: 'someone else' } : undefined),
+  );
+  assert.equal(
+    entries[0]!.why,
+    'new; would fail: its peer veth2 names veth3 as its peer; veth1Name already exists there and is not managed by this agent',
+  );
+  assert.equal(entries[1]!.why, 'new', 'only interfaces');
 });
