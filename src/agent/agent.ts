@@ -122,9 +122,16 @@ export class Agent {
             microservices: {
               // Until Docker's first list, where a microservice ran before the restart, if that
               // process still runs there (microservice-memory.ts): not "not running".
-              pidOf: (label: string) =>
-                this.microservices?.get(label)?.pid ??
-                (this.dockerListed ? undefined : this.microserviceMemory?.pidOf(label)),
+              pidOf: (label: string) => {
+                try {
+                  return (
+                    this.microservices?.get(label)?.pid ??
+                    (this.dockerListed ? undefined : this.microserviceMemory?.pidOf(label))
+                  );
+                } catch {
+                  return undefined; // the watcher is closed: stopping, after the engine
+                }
+              },
               on: (event: 'microservice-up' | 'microservice-down', listener: () => void) =>
                 this.microservices?.on(event, listener),
             },
@@ -191,7 +198,11 @@ export class Agent {
     }
     if (this.microservices) {
       const watcher = this.microservices;
-      const remember = (): void => this.microserviceMemory?.record(watcher.list());
+      // Only Docker's whole list replaces what is remembered: while the first list is read, each
+      // container inspected would otherwise make the memory forget the others not yet inspected.
+      const remember = (): void => {
+        if (this.dockerListed) this.microserviceMemory?.record(watcher.list());
+      };
       watcher.on('microservice-up', remember);
       watcher.on('microservice-down', remember);
       void watcher.ready.then(

@@ -36,6 +36,8 @@ export class LinuxContext {
   }
 
   private readonly routeGateways = new Map<string, string>();
+  /** True while the engine plans without doing (set by the plugin). */
+  dryRun: () => boolean = () => false;
 
   /**
    * Links of others we configure (EXISTING, LOOPBACK) by namespace and ifindex: they bear no mark,
@@ -112,6 +114,9 @@ export class LinuxContext {
     onNew?: () => void,
   ): string {
     const fact = reachFact(nsId, hostIfName, gateway);
+    // A dry run's values are not the items': what they watch stays as it is (re-pointing it took
+    // an applied route's gateway fact away, and the route out of the kernel, on a mere plan).
+    if (this.dryRun()) return fact;
     const current = this.routeGateways.get(routeKey);
     if (current === fact) return fact;
     onNew?.();

@@ -94,6 +94,7 @@ export class LinuxPlugin {
       this.facts,
       options.originals ?? new MemoryOriginals(),
     );
+    this.ctx.dryRun = () => this.engine.planning;
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs);
     this.register();
   }

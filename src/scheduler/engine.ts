@@ -88,6 +88,7 @@ export class Engine {
   private readonly applied: AppliedState = new Map();
   private readonly statuses: StatusTable;
   private readonly failures = new Map<string, { retries: number }>();
+  private dryRunning = false;
   /** Removals put off because a dependent's removal failed: dependent -> those keys. */
   private readonly blockedRemovals = new Map<string, Set<string>>();
   /** Applied items whose removal failed or was skipped (see PlanInput.stuckRemovals). */
@@ -193,6 +194,23 @@ export class Engine {
 
   /** Dry run: what `commit(change)` (and `facts`) would do now, without doing anything. */
   plan(change: Change & { facts?: readonly FactChange[] }): DryRun {
+    this.dryRunning = true;
+    try {
+      return this.dryRun(change);
+    } finally {
+      this.dryRunning = false;
+    }
+  }
+
+  /**
+   * True while a dry run computes its graph: descriptors whose dependencies() start watching
+   * something in the world (a gateway's reachability) must not change what the real items watch.
+   */
+  get planning(): boolean {
+    return this.dryRunning;
+  }
+
+  private dryRun(change: Change & { facts?: readonly FactChange[] }): DryRun {
     const graph = this.graph.clone();
     const dirty = new Set<string>();
     for (const f of change.facts ?? []) {

@@ -47,20 +47,35 @@ describe('agent restart with a microservice running', () => {
     const hub = makeNamespace('msr');
     namespaces.push(hub);
     const s = scenario(tag(), hub.name);
+    // A second container: Docker's first list is read one container at a time, and none may be
+    // forgotten meanwhile.
+    const s2 = scenario(tag(), hub.name, s.agentLabel);
+    const items = new Map([...s.items, ...s2.items]);
     const dir = mkdtempSync(path.join(tmpdir(), 'netns-agent-msr-'));
     dirs.push(dir);
     const c = await containers.run({ label: s.microservice });
+    const c2 = await containers.run({ label: s2.microservice });
     const pid = (await containerState(c.id)).pid;
-    const keys = [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp];
+    const pid2 = (await containerState(c2.id)).pid;
+    const keys = [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp, s2.keys.hub, s2.keys.ms];
 
-    const first = await startAgent(s.agentLabel, s.items, true, undefined, dir);
+    const first = await startAgent(s.agentLabel, items, true, undefined, dir);
     agents.push(first);
     await first.waitFor(keys, 'configured');
     const hubIndex = (): number | undefined =>
       ipJson<IpLink[]>(hub.name, ['link', 'show']).find((l) => l.ifname === s.hubIf)?.ifindex;
     const msIndex = async (): Promise<number | undefined> => (await containerView(pid, s)).link?.ifindex;
-    const before = { hub: hubIndex(), ms: await msIndex() };
-    assert.ok(before.hub && before.ms, 'the pair is there');
+    const hubIndex2 = (): number | undefined =>
+      ipJson<IpLink[]>(hub.name, ['link', 'show']).find((l) => l.ifname === s2.hubIf)?.ifindex;
+    const msIndex2 = async (): Promise<number | undefined> => (await containerView(pid2, s2)).link?.ifindex;
+    const indexes = async () => ({
+      hub: hubIndex(),
+      ms: await msIndex(),
+      hub2: hubIndex2(),
+      ms2: await msIndex2(),
+    });
+    const before = await indexes();
+    assert.ok(before.hub && before.ms && before.hub2 && before.ms2, 'the pairs are there');
     await first.stop();
     agents.splice(agents.indexOf(first), 1);
     assert.ok(
@@ -72,7 +87,7 @@ describe('agent restart with a microservice running', () => {
       ['Docker watched', undefined],
       ['Docker unreachable', `unix://${path.join(dir, 'no-docker.sock')}`],
     ] as const) {
-      const again = await startAgent(s.agentLabel, s.items, true, dockerHost, dir);
+      const again = await startAgent(s.agentLabel, items, true, dockerHost, dir);
       agents.push(again);
       await again.waitFor(keys, 'configured');
       await new Promise((resolve) => setTimeout(resolve, 1000)); // Docker's list (or its absence) is in
@@ -82,7 +97,7 @@ describe('agent restart with a microservice running', () => {
         .flatMap((tr) => tr.operations)
         .filter((op) => op.kind === 'delete');
       assert.deepEqual(deletions, [], `${what}: nothing deleted`);
-      assert.deepEqual({ hub: hubIndex(), ms: await msIndex() }, before, `${what}: the same pair`);
+      assert.deepEqual(await indexes(), before, `${what}: the same pairs`);
       const routes = await ipInPid<{ dst: string }[]>(pid, ['route', 'show']);
       assert.ok(
         routes.some((r) => r.dst === s.routeDst),

@@ -308,6 +308,31 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(v6.gateway, 'fd00:9::fe');
       assert.equal(v6.metric, 300);
 
+      // A dry run of another gateway changes nothing: the real route keeps its gateway watched,
+      // stays configured and in the kernel.
+      const moved = {
+        name: 't100',
+        namespace: named(ns1!),
+        interface: 'a',
+        dst_ip_addr: '10.7.0.0/16',
+        gw_addr: '10.0.9.250',
+        table: 100,
+        metric: 7,
+      };
+      const seenBefore = agent.engine.transactions().length;
+      agent.engine.plan({
+        puts: [agent.parse('route', 't100', moved)],
+      });
+      await pause(400);
+      const afterPlan = agent.engine.transactions().slice(seenBefore);
+      assert.equal(
+        writes(afterPlan),
+        0,
+        `a plan wrote: ${JSON.stringify(afterPlan.map((t) => t.operations))}`,
+      );
+      assert.equal(agent.status('route', 't100')?.state, 'configured');
+      assert.equal(routes(ns1!, 4, '100').find((r) => r.dst === '10.7.0.0/16')?.gateway, '10.0.9.254');
+
       // Two items for one place in the table (another gateway): the later one is refused, naming
       // the other, instead of each replacing the other for ever.
       await agent.put([
