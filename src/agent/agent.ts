@@ -310,7 +310,10 @@ export class Agent {
               'full read of the configuration',
             );
             void sync.replaceAll(event.items).then(
-              () => resolve(),
+              () => {
+                this.plugin.fullReadApplied();
+                resolve();
+              },
               (error: unknown) => {
                 logger.error({ error: String(error) }, 'applying the configuration failed');
                 resolve();

@@ -241,13 +241,6 @@ export class AgentApiService implements AgentService {
   async putConfig(key: string, valueText: string): Promise<PutResult> {
     const errors = [...this.labelErrors(key), ...configValueErrors(key, valueText)];
     if (errors.length) return { ok: false, errors };
-    // What only the agent can check: a claim another item holds (a host name in a namespace, a
-    // route's place in a table). Stored anyway, the value would only show `invalid`.
-    const entry = parseEntry(key, valueText);
-    if (entry && !(entry.value instanceof InvalidConfigValue)) {
-      const refused = this.engine.plan({ puts: [entry] }).refused.find((r) => r.key === key);
-      if (refused) return { ok: false, errors: refused.fieldErrors.map((e) => ({ key, ...e })) };
-    }
     const revision = await this.store.put(key, valueText);
     return { ok: true, revision };
   }

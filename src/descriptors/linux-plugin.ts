@@ -74,6 +74,8 @@ export class LinuxPlugin {
   private retryNamespaces = new Set<string>();
   private readonly lastStateRetry = new Map<string, number>();
   private readonly used: UsedNamespaces;
+  private fullReadDone = false;
+  private lastRefs: NamespaceRef[] = [];
   private usedTimer: NodeJS.Timeout | undefined;
   /** Managed links seen differing from their items, by key, confirmed when the debounce ends. */
   private readonly linkSuspects = new Map<string, { namespaceId: string; ifindex: number }>();
@@ -171,14 +173,7 @@ export class LinuxPlugin {
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
-    this.engine.onStatus(() => {
-      if (this.usedTimer || this.closed) return;
-      this.usedTimer = setTimeout(() => {
-        this.usedTimer = undefined;
-        this.recordUsedNamespaces();
-      }, USED_NAMESPACES_DELAY_MS);
-      this.usedTimer.unref();
-    });
+    this.engine.onStatus(() => this.scheduleUsedRecord());
     // Our own namespace, and those where the book of originals has links to give back.
     this.setReferencedNamespaces([]);
   }
@@ -235,6 +230,7 @@ export class LinuxPlugin {
    * them (e.g. an EXISTING item deleted while the agent was down, the last in its namespace).
    */
   setReferencedNamespaces(refs: NamespaceRef[]): void {
+    this.lastRefs = refs;
     const unique = new Map<string, NamespaceRef>([['default', { kind: 'default' }]]);
     for (const ref of refs) unique.set(namespaceId(ref), ref);
     // Where an earlier run made something: a resync must see it to remove what is no longer wanted.
@@ -258,6 +254,10 @@ export class LinuxPlugin {
    * looked into now but may still exist (a stopped container's): written down for the next run.
    */
   private recordUsedNamespaces(): void {
+    // Before a full read has been applied, nothing of ours is known as applied yet: what the last
+    // run wrote down stays (a stop before the first read would have forgotten it all).
+    if (!this.fullReadDone) return;
+    const before = this.used.ids();
     const ids = new Set<string>();
     for (const item of this.engine.appliedItems()) {
       const id = (item.metadata as { namespaceId?: string } | undefined)?.namespaceId;
@@ -269,6 +269,24 @@ export class LinuxPlugin {
       if (ref && this.mayStillExist(ref)) ids.add(id);
     }
     this.used.set(ids);
+    // Those no longer written down are no longer watched for it: their views may close.
+    if (!this.closed && before.some((id) => !ids.has(id))) this.setReferencedNamespaces(this.lastRefs);
+  }
+
+  /** A full read of the configuration was applied (resync included): what is ours is known. */
+  fullReadApplied(): void {
+    this.fullReadDone = true;
+    // Its resync may have removed orphans (no item, no status change) and emptied namespaces.
+    this.scheduleUsedRecord();
+  }
+
+  private scheduleUsedRecord(): void {
+    if (this.usedTimer || this.closed) return;
+    this.usedTimer = setTimeout(() => {
+      this.usedTimer = undefined;
+      this.recordUsedNamespaces();
+    }, USED_NAMESPACES_DELAY_MS);
+    this.usedTimer.unref();
   }
 
   /** False only when the namespace is surely gone (and with it whatever we made there). */
@@ -559,7 +577,10 @@ export class LinuxPlugin {
     const tried = this.engine.retryFailed(keys);
     if (tried.length)
       this.logger?.info({ keys: tried }, 'the kernel changed where these failed; trying again');
-    if (this.lastStateRetry.size > 1000) this.lastStateRetry.clear();
+    // Forget only what no longer limits anything (a clear would lift the limit for all at once).
+    if (this.lastStateRetry.size > 1000)
+      for (const [key, at] of this.lastStateRetry)
+        if (now - at >= STATE_RETRY_MIN_MS) this.lastStateRetry.delete(key);
     if (later.size && !this.closed)
       setTimeout(() => {
         for (const place of later) this.retryNamespaces.add(place);

@@ -223,7 +223,9 @@ export class TestAgent {
     for (const p of puts) this.desired.set(p.key, p.value);
     this.plugin.setReferencedNamespaces(this.references());
     await this.plugin.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
-    return this.engine.commit({ puts, replace: true, resync: true });
+    const record = await this.engine.commit({ puts, replace: true, resync: true });
+    this.plugin.fullReadApplied();
+    return record;
   }
 
   /** As users see it (the API's roll-up): an interface is configured once its addresses are too. */

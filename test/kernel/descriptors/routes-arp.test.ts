@@ -554,7 +554,7 @@ describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => 
       ip(ns1, ['link', 'set', 'rx0', 'up']);
       ip(ns1, ['addr', 'add', '10.61.0.1/24', 'dev', 'rx0']);
       const first = await start();
-      await first.put([
+      await first.replaceAll([
         'route',
         'r',
         {
@@ -569,6 +569,10 @@ describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => 
       await first.close();
       assert.deepEqual(used.ids(), [`named/${ns1}`], 'where it made something is written down');
 
+      // A start stopped before its first full read (a store that does not answer) forgets nothing.
+      await (await start()).close();
+      assert.deepEqual(used.ids(), [`named/${ns1}`], 'still written down');
+
       // The store lost the route meanwhile: the next start has no item naming ns1.
       const second = await start();
       await second.replaceAll();
@@ -577,8 +581,10 @@ describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => 
         routes(ns1).some((r) => r.dst === '10.61.0.0/24'),
         "the kernel's own route stays",
       );
-      await second.close();
+      await pause(1300); // written down a second after the change
       assert.deepEqual(used.ids(), [], 'nothing of ours is left there');
+      assert.equal(second.plugin.views.get(`named/${ns1}`), undefined, 'and its view is closed');
+      await second.close();
     } finally {
       for (const agent of agents) await agent.close();
       ipTry(null, ['netns', 'del', ns1]);
