@@ -296,7 +296,7 @@ export class Agent {
       (refs) => this.plugin.setReferencedNamespaces(refs),
       (entries) => this.plugin.prepare(entries),
       this.lastValid,
-      (entry) => this.plugin.holdsLinkOf(entry.key, entry.value),
+      (entries) => this.plugin.claimHolders(entries),
     );
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {

@@ -63,10 +63,11 @@ export class ConfigSync {
     /** The last valid value of each key, kept across restarts (last-valid-file.ts). */
     private readonly lastValid: LastValidValues = new MemoryLastValid(),
     /**
-     * Whether the kernel holds this entry's claim already (its link, marked as this item's): such
-     * entries go first in a full read, where the order of the puts decides who gets a claim.
+     * The keys of entries whose disputed claim the kernel holds already (their link, their route):
+     * such entries go first in a full read, where the order of the puts decides who gets a claim.
      */
-    private readonly holdsClaim: (entry: ParsedEntry) => boolean = () => false,
+    private readonly claimHolders: (entries: readonly ParsedEntry[]) => Promise<Set<string>> = async () =>
+      new Set(),
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
@@ -102,9 +103,11 @@ export class ConfigSync {
     }
     this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
-    // Of two items claiming one host name, the one whose link the kernel holds keeps it: at run
-    // time the first claimant wins, and a restart must not hand the name to the other by key order.
-    const holders = puts.filter((p) => this.holdsClaim(p));
+    // Of two items claiming one host name (or one route place), the one whose link (route) the
+    // kernel holds keeps it: at run time the first claimant wins, and a restart must not hand the
+    // claim to the other by key order.
+    const holding = await this.claimHolders(puts);
+    const holders = holding.size === 0 ? [] : puts.filter((p) => holding.has(p.key));
     if (holders.length > 0 && holders.length < puts.length) {
       const first = new Set(holders);
       puts.splice(0, puts.length, ...holders, ...puts.filter((p) => !first.has(p)));

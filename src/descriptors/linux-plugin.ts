@@ -20,7 +20,7 @@ import {
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
-import { routeMatches } from './l3-ops.js';
+import { routeMatches, routeSpec } from './l3-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
@@ -32,7 +32,7 @@ import { routeDescriptor } from './route.js';
 import { arpDescriptor } from './arp.js';
 import { namespaceFact, addressItem } from './fact-keys.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
-import { validateConfig } from './invalid-value.js';
+import { InvalidConfigValue, validateConfig } from './invalid-value.js';
 import { AGENT_PROTOCOL, creatingGroup, isHalfMadeLink, ownedConfigName } from './ownership.js';
 
 export interface PluginLogger {
@@ -214,14 +214,71 @@ export class LinuxPlugin {
     if (fresh.size > 0) await this.facts.recheckNow([...fresh]);
   }
 
-  /** Whether the kernel holds this interface item's link already: its host name, marked as this item's. */
-  holdsLinkOf(key: string, value: unknown): boolean {
-    if (!key.startsWith(this.ctx.prefix('interface')) || typeof value !== 'object' || value === null)
-      return false;
-    const iface = value as Partial<LinuxInterface>;
-    if (!iface.namespace || !iface.hostIfName || !iface.name) return false;
-    const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
-    return link !== undefined && ownedConfigName(this.options.label, link.alias) === iface.name;
+  /**
+   * Of the entries that dispute a claim (two interfaces one host name, two routes one place in a
+   * table), those whose kernel object is there as theirs: the link of that name marked as the
+   * item's, our route at that place matching the item. A full read puts them first, so that a
+   * restart leaves each claim where it was instead of handing it over by key order. Routes cost a
+   * dump of their namespace, only where a place is disputed.
+   */
+  async claimHolders(entries: readonly { key: string; value: unknown }[]): Promise<Set<string>> {
+    const holders = new Set<string>();
+    const groups = new Map<string, { key: string; value: unknown }[]>();
+    const hostNames = new Map<string, string>();
+    for (const entry of entries) {
+      if (
+        typeof entry.value !== 'object' ||
+        entry.value === null ||
+        entry.value instanceof InvalidConfigValue
+      )
+        continue;
+      let claim: string | undefined;
+      if (entry.key.startsWith(this.ctx.prefix('interface'))) {
+        const iface = entry.value as LinuxInterface;
+        hostNames.set(iface.name, iface.hostIfName);
+        claim = `interface ${hostNameClaim(iface)}`;
+      } else if (entry.key.startsWith(this.ctx.prefix('route'))) {
+        claim = routePlaceClaim(entry.value as LinuxRoute).id;
+      }
+      if (claim === undefined) continue;
+      const group = groups.get(claim);
+      if (group) group.push(entry);
+      else groups.set(claim, [entry]);
+    }
+    const disputedRoutes = new Map<string, { key: string; value: LinuxRoute }[]>();
+    for (const group of groups.values()) {
+      if (group.length < 2) continue;
+      for (const entry of group) {
+        if (entry.key.startsWith(this.ctx.prefix('interface'))) {
+          const iface = entry.value as LinuxInterface;
+          const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
+          if (link && ownedConfigName(this.options.label, link.alias) === iface.name) holders.add(entry.key);
+        } else {
+          const route = entry.value as LinuxRoute;
+          const nsId = namespaceId(route.namespace);
+          const list = disputedRoutes.get(nsId);
+          if (list) list.push({ key: entry.key, value: route });
+          else disputedRoutes.set(nsId, [{ key: entry.key, value: route }]);
+        }
+      }
+    }
+    await Promise.all(
+      [...disputedRoutes].map(async ([nsId, routes]) => {
+        const view = this.views.get(nsId);
+        if (!view) return;
+        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter(
+          (r) => r.protocol === AGENT_PROTOCOL,
+        );
+        for (const { key, value } of routes) {
+          const host =
+            value.interface === undefined ? undefined : (hostNames.get(value.interface) ?? value.interface);
+          const oif = host === undefined ? undefined : view.links.get(host)?.index;
+          const spec = routeSpec(value, oif);
+          if (ours.some((r) => routeMatches(r, spec))) holders.add(key);
+        }
+      }),
+    );
+    return holders;
   }
 
   /**

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SqliteStore } from '../../src/datastore/index.js';
 import { parseConfigKey } from '../../src/model/index.js';
-import { skipUnlessRoot } from '../helpers/kernel.js';
+import { ipTry, skipUnlessRoot } from '../helpers/kernel.js';
 import {
   AgentProcess,
   Cleanup,
@@ -182,5 +182,36 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     await agent.request('DELETE', `/v1/config/vnf-agent/${label}/linux/config/v1/widget/x`);
     await agent.request('DELETE', `/v1/config${keyA}`);
     await agent.request('DELETE', `/v1/config${keyB}`);
+  });
+
+  test('a route place another route holds: the holder keeps it across a restart, with no kernel write', async () => {
+    // "ra" sorts before "rz": in a full read by key order it would have taken the place.
+    const route = (name: string, gateway: string) => ({
+      name,
+      namespace: { type: 'NAMED_NS', name: ns1 },
+      interface: 'good1',
+      dst_ip_addr: '10.55.0.0/16',
+      gw_addr: gateway,
+    });
+    const rz = configKey(label, 'route', 'rz');
+    const ra = configKey(label, 'route', 'ra');
+    assert.equal(
+      (await agent.request('PUT', `/v1/config${rz}`, JSON.stringify(route('rz', '192.168.22.2')))).status,
+      200,
+    );
+    await agent.until([rz], 'configured');
+    assert.equal(
+      (await agent.request('PUT', `/v1/config${ra}`, JSON.stringify(route('ra', '192.168.22.3')))).status,
+      200,
+    );
+    await agent.until([ra], 'invalid');
+    await agent.stop();
+    agent = await AgentProcess.start({ label, store });
+    await agent.until([rz], 'configured');
+    await agent.until([ra], 'invalid');
+    const kernel = ipTry(ns1, ['-j', 'route', 'show', '10.55.0.0/16']).stdout;
+    assert.match(kernel, /"gateway":"192\.168\.22\.2"/, kernel);
+    await agent.request('DELETE', `/v1/config${ra}`);
+    await agent.request('DELETE', `/v1/config${rz}`);
   });
 });
