@@ -125,6 +125,14 @@ export class LinuxContext {
     return fact;
   }
 
+  /** A route item is gone from the configuration: its gateway is no longer followed for it. */
+  releaseGateway(routeKey: string): void {
+    const current = this.routeGateways.get(routeKey);
+    if (current === undefined) return;
+    this.routeGateways.delete(routeKey);
+    this.facts.unwatchGateway(current);
+  }
+
   /**
    * True when the link is an interface we created whose config is being removed (still applied,
    * no longer desired), or one we have just deleted: the kernel drops its addresses, routes and

@@ -96,6 +96,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.publish(changes);
   }
 
+  /** How many gateways' reachability is followed now. */
+  get watchedGateways(): number {
+    return this.gateways.size;
+  }
+
   /** Starts (or counts another user of) the reachability fact of a gateway. */
   watchGateway(nsId: string, hostIfName: string, gateway: string): string {
     const key = reachFact(nsId, hostIfName, gateway);

@@ -173,7 +173,12 @@ export class LinuxPlugin {
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
-    this.engine.onStatus(() => this.scheduleUsedRecord());
+    this.engine.onStatus((changes) => {
+      this.scheduleUsedRecord();
+      // A route deleted from the configuration: its gateway watch goes too (it stayed for ever).
+      for (const change of changes)
+        if (change.state === 'removed' && change.descriptor === 'route') this.ctx.releaseGateway(change.key);
+    });
     // Our own namespace, and those where the book of originals has links to give back.
     this.setReferencedNamespaces([]);
   }

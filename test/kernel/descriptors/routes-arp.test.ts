@@ -428,6 +428,11 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
         0,
         `a full read leaves it: ${JSON.stringify(full.operations)}`,
       );
+
+      // Routes deleted from the configuration: their gateways are no longer followed.
+      assert.ok(agent.plugin.facts.watchedGateways > 0);
+      await agent.replaceAll(...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] }));
+      await eventually(() => assert.equal(agent.plugin.facts.watchedGateways, 0));
     }));
 });
 
