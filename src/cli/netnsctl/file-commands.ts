@@ -58,9 +58,10 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           : undefined;
       bar?.start(items.length, 0);
       let stored = 0;
+      const storedKeys = new Set<string>();
       const failures: string[] = [];
       const queue = [...items];
-      await withConfig(true, (config) =>
+      const storing = withConfig(true, (config) =>
         Promise.all(
           Array.from({ length: Math.min(16, queue.length) }, async () => {
             for (let item = queue.shift(); item; item = queue.shift()) {
@@ -68,8 +69,10 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
                 if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
                 return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
               });
-              if (outcome.ok) stored++;
-              else
+              if (outcome.ok) {
+                stored++;
+                storedKeys.add(item.key);
+              } else
                 failures.push(
                   `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
                 );
@@ -78,6 +81,21 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           }),
         ).then(() => undefined),
       );
+      try {
+        await storing;
+      } catch (error) {
+        bar?.stop();
+        if (error instanceof CliError && error.exitCode === 3) {
+          // Stopped midway (the agent went away): say what is stored, so the file can be applied
+          // again knowingly (a put is idempotent) or the rest found.
+          const missing = items.filter((item) => !storedKeys.has(item.key)).map((item) => item.key);
+          process.stderr.write(
+            `netnsctl: stopped after storing ${stored} of ${items.length} items; not stored (${missing.length}): ` +
+              `${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}\n`,
+          );
+        }
+        throw error;
+      }
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
       tell(
