@@ -65,6 +65,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       ).choices(['json', 'yaml', 'table']),
     )
     .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 error, 2 bad usage / not found, 3 agent unreachable, 4 refused (token), 5 invalid values.',
+    )
     // Before the commands are declared, so that they inherit it: main() maps usage errors to exit 2.
     .exitOverride();
 
@@ -183,9 +187,13 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
 
   program
     .command('status')
-    .description('state of every item (configured, pending, failed, invalid), or of one')
+    .description(
+      'state of every item (configured, pending, failed, invalid), or of one; the table leaves out ' +
+        'items deleted from the configuration (removed) unless --all',
+    )
     .argument('[key]')
-    .action(async (key: string | undefined) => {
+    .option('--all', 'show removed items too (the agent keeps the last 1000)')
+    .action(async (key: string | undefined, options: { all?: boolean }) => {
       const g = globals();
       if (key) {
         const status = await client().expectOk('GET', `/v1/status${keyPath(expandKey(key, g.label))}`);
@@ -202,6 +210,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
             .map((e) => `${e.field}: ${e.message}`)
             .join('; ');
         const view = rows
+          .filter((r) => options.all === true || r.state !== 'removed')
           .map((r): Record<string, unknown> => ({ ...r, reason: r.reason ?? r.error ?? fieldErrors(r) }))
           .sort((a, b) => String(a.key).localeCompare(String(b.key)));
         print(render(view, g.output, ['key', 'state', 'reason']));
