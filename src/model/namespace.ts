@@ -132,7 +132,7 @@ export function namespaceToJson(ref: NamespaceRef): Record<string, string | numb
 
 /**
  * A canonical id: `default`, `pid/123`, `microservice/<label>`, `named/<name>`, `file/<path>`
- * (so `file//proc/1/ns/net`). Two references name the same namespace iff their ids are equal
+ * (so `file//proc/1/ns/net`; a file in /var/run/netns is `named/<name>`). Two references name the same namespace iff their ids are equal
  * (as far as the model can tell: a file may be a bind mount of a named namespace).
  */
 export function namespaceId(ref: NamespaceRef): string {
@@ -145,9 +145,25 @@ export function namespaceId(ref: NamespaceRef): string {
       return `microservice/${ref.label}`;
     case 'named':
       return `named/${ref.name}`;
-    case 'file':
-      return `file/${ref.path}`;
+    case 'file': {
+      // A file of the named namespaces' directory is that named namespace: one id, one view, one
+      // set of claims (two ids made the agent take its own routes there for another's, for ever).
+      const name = namedNamespaceOfFile(ref.path);
+      return name === undefined ? `file/${ref.path}` : `named/${name}`;
+    }
   }
+}
+
+const NAMED_NAMESPACE_DIRS = ['/var/run/netns/', '/run/netns/'];
+
+/** The name of the named namespace a file is (`/var/run/netns/<name>`), if it is one. */
+export function namedNamespaceOfFile(path: string): string | undefined {
+  for (const dir of NAMED_NAMESPACE_DIRS) {
+    if (!path.startsWith(dir)) continue;
+    const name = path.slice(dir.length);
+    if (namespaceNameProblem(name) === undefined) return name;
+  }
+  return undefined;
 }
 
 /** The reference a namespaceId() came from, or undefined when `id` is not one. */

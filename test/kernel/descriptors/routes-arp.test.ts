@@ -349,6 +349,22 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
         },
       ]);
       await agent.waitFor('route', 't100b', 'invalid', /already claimed by \S+route\/t100/);
+      // The same namespace named through its file is the same place.
+      await agent.put([
+        'route',
+        't100f',
+        {
+          name: 't100f',
+          namespace: { type: 'FILE_REF_NS', filepath: `/var/run/netns/${ns1!}` },
+          interface: 'ra',
+          dst_ip_addr: '10.7.0.0/16',
+          gw_addr: '10.0.9.252',
+          table: 100,
+          metric: 7,
+        },
+      ]);
+      await agent.waitFor('route', 't100f', 'invalid', /already claimed by \S+route\/t100/);
+      await agent.del(['route', 't100f']);
       await pause(300);
       assert.equal(routes(ns1!, 4, '100').find((r) => r.dst === '10.7.0.0/16')?.gateway, '10.0.9.254');
       await agent.del(['route', 't100b']);

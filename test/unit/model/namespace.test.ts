@@ -89,3 +89,9 @@ describe('namespace ids and descriptions', () => {
     test(`${JSON.stringify(bad)} is not an id`, () => assert.equal(parseNamespaceId(bad), undefined));
   }
 });
+
+test('a file of the named namespaces directory has the named namespace id (one namespace, one id)', () => {
+  assert.equal(namespaceId({ kind: 'file', path: '/var/run/netns/ns1' }), 'named/ns1');
+  assert.equal(namespaceId({ kind: 'file', path: '/run/netns/ns1' }), 'named/ns1');
+  assert.equal(namespaceId({ kind: 'file', path: '/proc/1/ns/net' }), 'file//proc/1/ns/net');
+});
