@@ -293,6 +293,11 @@ export class LinuxPlugin {
    */
   setReferencedNamespaces(refs: NamespaceRef[]): void {
     this.lastRefs = refs;
+    // A namespace the configuration names for the first time is written down at once, before
+    // anything is made there: a crash right after the first change must not lose it.
+    const known = new Set(this.used.ids());
+    const named = refs.map(namespaceId).filter((id) => id !== 'default' && !known.has(id));
+    if (named.length > 0) this.used.set([...known, ...named]);
     const unique = new Map<string, NamespaceRef>([['default', { kind: 'default' }]]);
     for (const ref of refs) unique.set(namespaceId(ref), ref);
     // Where an earlier run made something: a resync must see it to remove what is no longer wanted.
@@ -325,6 +330,8 @@ export class LinuxPlugin {
       const id = (item.metadata as { namespaceId?: string } | undefined)?.namespaceId;
       if (id !== undefined && id !== 'default') ids.add(id);
     }
+    // Those the configuration names stay too: they were written down when first named (below).
+    for (const ref of this.lastRefs) if (ref.kind !== 'default') ids.add(namespaceId(ref));
     for (const id of this.used.ids()) {
       if (ids.has(id) || this.views.get(id) !== undefined) continue;
       const ref = parseNamespaceId(id);

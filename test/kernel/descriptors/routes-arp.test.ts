@@ -586,6 +586,8 @@ describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => 
           gw_addr: '10.61.0.2',
         },
       ]);
+      // Written down as soon as the configuration names it (a crash then must not lose it).
+      assert.deepEqual(used.ids(), [`named/${ns1}`]);
       await first.waitConfigured(['route', 'r']);
       await first.close();
       assert.deepEqual(used.ids(), [`named/${ns1}`], 'where it made something is written down');
