@@ -232,6 +232,9 @@ export class Agent {
       options.label,
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
+    this.service.setReachability((nsId, host, gateway) =>
+      this.plugin.facts.reachableNow(nsId, host, gateway),
+    );
     this.service.setAbout(
       {
         label: options.label,

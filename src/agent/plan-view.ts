@@ -33,7 +33,13 @@ export type PlannedValue = (key: string) => unknown;
 const ASSUMED_VALUE = { planned: true };
 
 /** Facts the kernel would report once `dry`'s operations are done. */
-export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue): FactChange[] {
+export function assumedFacts(
+  dry: DryRun,
+  label: string,
+  valueOf: PlannedValue,
+  /** Whether the kernel reaches the gateway through that link now (a network it has already). */
+  reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined = () => undefined,
+): FactChange[] {
   const facts: FactChange[] = [];
   const interfacePrefix = configPrefix(label, 'interface');
   const routePrefix = configPrefix(label, 'route');
@@ -91,8 +97,12 @@ export function assumedFacts(dry: DryRun, label: string, valueOf: PlannedValue):
     const nsId = namespaceId(route.namespace);
     const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
     const host = configured?.hostIfName ?? route.interface;
-    const prefixes = addedPrefixes.get(`${nsId}\n${host}`) ?? [];
-    if (prefixes.some((cidr) => prefixCovers(cidr, route.gateway!))) {
+    // The plan's new addresses there, and the configured interface's own (already in the kernel).
+    const prefixes = [...(addedPrefixes.get(`${nsId}\n${host}`) ?? []), ...(configured?.ipAddresses ?? [])];
+    if (
+      prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
+      reachableNow(nsId, host, route.gateway) === true
+    ) {
       facts.push({ key: reachFact(nsId, host, route.gateway), value: ASSUMED_VALUE });
     }
   }

@@ -70,6 +70,8 @@ const MICROSERVICE_WAIT = /^waiting for microservice (\S+)$/;
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured$/;
 
 export class AgentApiService implements AgentService {
+  private reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined = () =>
+    undefined;
   /**
    * Counts by state, kept until a status changes: pollers ask for them every few milliseconds
    * (waiting for "everything configured"), and counting thousands of items each time took ~5 ms
@@ -123,6 +125,13 @@ export class AgentApiService implements AgentService {
 
   logs(): string[] {
     return this.recentLogs();
+  }
+
+  /** How the plan learns that a gateway is reachable now (the plugin's kernel facts). */
+  setReachability(
+    reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined,
+  ): void {
+    this.reachableNow = reachableNow;
   }
 
   setMicroserviceReason(reason: MicroserviceReason): void {
@@ -313,7 +322,7 @@ export class AgentApiService implements AgentService {
       dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
       if (round + 1 >= PLAN_ROUNDS) break;
       const known = new Set(facts.map((f) => f.key));
-      const more = assumedFacts(dry, this.label, valueOf).filter((f) => !known.has(f.key));
+      const more = assumedFacts(dry, this.label, valueOf, this.reachableNow).filter((f) => !known.has(f.key));
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }

@@ -101,6 +101,18 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     return this.gateways.size;
   }
 
+  /**
+   * Whether a gateway is reachable now through the link of that name, as far as the namespace's
+   * loaded on-link table tells (undefined: no table yet). For a dry run, which watches nothing.
+   */
+  reachableNow(nsId: string, hostIfName: string, gateway: string): boolean | undefined {
+    const state = this.tables.get(nsId);
+    const view = this.views.get(nsId);
+    if (!state || state.loading || !view) return undefined;
+    const link = view.links.get(hostIfName);
+    return link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway));
+  }
+
   /** Starts (or counts another user of) the reachability fact of a gateway. */
   watchGateway(nsId: string, hostIfName: string, gateway: string): string {
     const key = reachFact(nsId, hostIfName, gateway);

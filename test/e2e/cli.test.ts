@@ -308,6 +308,16 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       gw_addr: '192.168.22.2',
     };
     const routeKey = `/vnf-agent/${label}/linux/config/v1/route/r1`;
+    // Its gateway is on veth1's network, in the kernel already: the plan creates it, as apply does.
+    const routePlan = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ puts: [{ key: routeKey, value: route }] }),
+    );
+    const plannedRoute = (
+      routePlan.json as { summary: { entries: { key: string; change: string }[] } }
+    ).summary.entries.find((e) => e.key === routeKey);
+    assert.equal(plannedRoute?.change, 'create', routePlan.text);
     assert.equal((await netnsctl([...base, 'put', 'route/r1', '-'], JSON.stringify(route))).code, 0);
     await agent.until([routeKey], 'configured');
     for (const change of [
