@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { namespaceIdentity } from '../netns/index.js';
-import { readStateFile, removeDurablyAsync, setAside, writeAtomicallyAsync } from './state-file.js';
+import { LatestStateWrite, readStateFile, setAside } from './state-file.js';
 import path from 'node:path';
 
 const FORMAT = 1;
@@ -52,14 +52,21 @@ export function placeOf(pid: number, containerId: string): RememberedMicroservic
 export class MicroserviceMemory {
   private remembered = new Map<string, RememberedMicroservice>();
   private persist = true;
-  private writing: Promise<void> | undefined;
-  private pending: Map<string, RememberedMicroservice> | undefined;
   private closed = false;
+  private readonly writes: LatestStateWrite;
 
   constructor(
     readonly file: string,
     private readonly onError?: (message: string, error?: unknown) => void,
   ) {
+    this.writes = new LatestStateWrite(
+      file,
+      () =>
+        this.remembered.size === 0
+          ? undefined
+          : JSON.stringify({ format: FORMAT, microservices: Object.fromEntries(this.remembered) }),
+      onError,
+    );
     this.load();
   }
 
@@ -85,35 +92,12 @@ export class MicroserviceMemory {
       if (place) places.set(m.label, place);
     }
     this.remembered = places;
-    if (!this.persist || this.closed) return;
-    this.pending = places;
-    this.writing ??= this.writeLoop();
+    if (this.persist && !this.closed) this.writes.request();
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
-  }
-
-  private async writeLoop(): Promise<void> {
-    try {
-      while (this.pending) {
-        const places = this.pending;
-        this.pending = undefined;
-        try {
-          if (places.size === 0) await removeDurablyAsync(this.file);
-          else
-            await writeAtomicallyAsync(
-              this.file,
-              JSON.stringify({ format: FORMAT, microservices: Object.fromEntries(places) }),
-            );
-        } catch (error) {
-          this.onError?.(`cannot write ${this.file}`, error);
-        }
-      }
-    } finally {
-      this.writing = undefined;
-    }
+    await this.writes.settled();
   }
 
   private load(): void {

@@ -223,3 +223,45 @@ export function checkStateFile(
     return false;
   }
 }
+
+/**
+ * The latest state of a file, written off the event loop, one write at a time: a change while a
+ * write runs is written after it (once, however many came). `text()` undefined: no file.
+ */
+export class LatestStateWrite {
+  private writing: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly text: () => string | undefined,
+    private readonly onError?: (message: string, error?: unknown) => void,
+  ) {}
+
+  request(): void {
+    this.dirty = true;
+    this.writing ??= this.loop();
+  }
+
+  /** Resolves once the writes asked for so far are done. */
+  async settled(): Promise<void> {
+    await this.writing;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        const text = this.text();
+        try {
+          if (text === undefined) await removeDurablyAsync(this.file);
+          else await writeAtomicallyAsync(this.file, text);
+        } catch (error) {
+          this.onError?.(`cannot write ${this.file}`, error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+}

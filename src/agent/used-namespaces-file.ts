@@ -5,21 +5,26 @@
  */
 import path from 'node:path';
 import { MemoryUsedNamespaces } from '../descriptors/used-namespaces.js';
-import { readStateFile, removeDurablyAsync, setAside, writeAtomicallyAsync } from './state-file.js';
+import { LatestStateWrite, readStateFile, setAside } from './state-file.js';
 
 const FORMAT = 1;
 
 export class FileUsedNamespaces extends MemoryUsedNamespaces {
   private persist = true;
-  private writing: Promise<void> | undefined;
-  private dirty = false;
   private closed = false;
+  private readonly writes: LatestStateWrite;
 
   constructor(
     readonly file: string,
     private readonly onError?: (message: string, error?: unknown) => void,
   ) {
     super();
+    this.writes = new LatestStateWrite(
+      file,
+      () =>
+        this.current.length === 0 ? undefined : JSON.stringify({ format: FORMAT, namespaces: this.current }),
+      onError,
+    );
     this.load();
   }
 
@@ -29,32 +34,12 @@ export class FileUsedNamespaces extends MemoryUsedNamespaces {
 
   override async close(): Promise<void> {
     this.closed = true;
-    await this.writing;
+    await this.writes.settled();
   }
 
   protected override changed(): void {
-    if (!this.persist || this.closed) return;
-    this.dirty = true;
-    this.writing ??= this.writeLoop();
+    if (this.persist && !this.closed) this.writes.request();
   }
-
-  private async writeLoop(): Promise<void> {
-    try {
-      while (this.dirty) {
-        this.dirty = false;
-        const ids = this.current;
-        try {
-          if (ids.length === 0) await removeDurablyAsync(this.file);
-          else await writeAtomicallyAsync(this.file, JSON.stringify({ format: FORMAT, namespaces: ids }));
-        } catch (error) {
-          this.onError?.(`cannot write ${this.file}`, error);
-        }
-      }
-    } finally {
-      this.writing = undefined;
-    }
-  }
-
   private load(): void {
     const { text, usable } = readStateFile(this.file, 'the namespaces used are not remembered', this.onError);
     this.persist = usable;

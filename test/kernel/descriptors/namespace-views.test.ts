@@ -9,6 +9,16 @@ import {
 } from '../../../src/netlink/fault-injection.js';
 import { skipUnlessRoot, withNamespaces } from '../../helpers/kernel.js';
 
+/** A test namespace as the views open it. */
+function locationOf(ns: { name: string; path: string }): Parameters<NamespaceViews['open']>[0] {
+  return {
+    id: `named/${ns.name}`,
+    description: `named namespace ${ns.name}`,
+    path: ns.path,
+    identity: namespaceIdentity(ns.path)!,
+  };
+}
+
 describe('namespace views', { skip: skipUnlessRoot() }, () => {
   test('netlink totals are counters: closing a view keeps what its socket counted', () =>
     withNamespaces(
@@ -16,12 +26,7 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
       async ([ns]) => {
         const views = new NamespaceViews();
         try {
-          const view = await views.open({
-            id: `named/${ns!.name}`,
-            description: `named namespace ${ns!.name}`,
-            path: ns!.path,
-            identity: namespaceIdentity(ns!.path)!,
-          });
+          const view = await views.open(locationOf(ns!));
           await view.handle.linkList();
           await view.handle.linkDel(999_999).catch(() => undefined); // refused: counted as an error
           const open = views.netlinkTotals();
@@ -44,12 +49,7 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
         views.on('degraded', (view, reason) => degraded.push(`${view.id}: ${reason}`));
         installNetlinkFaults(new NetlinkFaultInjector(parseFaultSpec('events-filter=refuse')));
         try {
-          const view = await views.open({
-            id: `named/${ns!.name}`,
-            description: `named namespace ${ns!.name}`,
-            path: ns!.path,
-            identity: namespaceIdentity(ns!.path)!,
-          });
+          const view = await views.open(locationOf(ns!));
           assert.deepEqual(degraded, [
             `named/${ns!.name}: the kernel refused the event socket's filter: EINVAL (fault injected)`,
           ]);

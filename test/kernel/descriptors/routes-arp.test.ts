@@ -407,17 +407,14 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
 
       // An IPv6 route without a metric: the kernel keeps it as metric 1024, which is the route
       // asked for (it was replaced by every resync its own notification started, for ever).
-      await agent.put([
-        'route',
-        'v6d',
-        {
-          name: 'v6d',
-          namespace: named(ns1!),
-          interface: 'a',
-          dst_ip_addr: 'fd00:78::/48',
-          gw_addr: 'fd00:9::fe',
-        },
-      ]);
+      const v6d = {
+        name: 'v6d',
+        namespace: named(ns1!),
+        interface: 'a',
+        dst_ip_addr: 'fd00:78::/48',
+        gw_addr: 'fd00:9::fe',
+      };
+      await agent.put(['route', 'v6d', v6d]);
       await agent.waitConfigured(['route', 'v6d']);
       assert.equal(routes(ns1!, 6).find((r) => r.dst === 'fd00:78::/48')?.metric, 1024);
       await pause(300);
@@ -427,17 +424,7 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(writes(later), 0, JSON.stringify(later.map((t) => t.operations)));
       const full = await agent.replaceAll(
         ...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', 'fd00:9::1/64'] }),
-        [
-          'route',
-          'v6d',
-          {
-            name: 'v6d',
-            namespace: named(ns1!),
-            interface: 'a',
-            dst_ip_addr: 'fd00:78::/48',
-            gw_addr: 'fd00:9::fe',
-          },
-        ],
+        ['route', 'v6d', v6d],
       );
       assert.equal(
         full.operations.filter((op) => op.key.includes('v6d')).length,
