@@ -1,6 +1,7 @@
 /** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
 import { describeNamespace, namespaceId, type LinuxArpEntry } from '../model/index.js';
 import { NetlinkError } from '../netlink/index.js';
+import { NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { linkUpFact } from './fact-keys.js';
@@ -40,6 +41,14 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         throw new NetlinkError(
           19,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
+        );
+      // Claims are by the interface as each item names it (model/claims.ts): two items can still
+      // name one link two ways. The first to make the entry keeps it.
+      const holder = ctx.neighbourAt(view.id, link.index, value.ipAddress);
+      if (holder !== undefined && holder !== key)
+        throw new NeighbourTakenError(
+          `ARP entry ${value.ipAddress} on ${link.name} in ${view.description} is already configured by ${holder}`,
+          { key, field: 'interface' },
         );
       await addNeighbour(view, link.index, value);
       ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);

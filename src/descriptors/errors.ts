@@ -39,3 +39,13 @@ export class NamespaceInUseError extends AgentError {
 export class RoutePlaceTakenError extends AgentError {
   readonly code = 'ERR_ROUTE_PLACE_TAKEN';
 }
+
+/**
+ * A neighbour entry (address on a link) is already configured by another ARP item that names the
+ * same link another way (by its config name, the other by its host name, or the reverse): one entry,
+ * two owners, each would put its own back over the other's. Tried again when a neighbour entry goes
+ * away in that namespace.
+ */
+export class NeighbourTakenError extends AgentError {
+  readonly code = 'ERR_NEIGHBOUR_TAKEN';
+}

@@ -144,8 +144,10 @@ export class LinuxPlugin {
         if (event.topic === 'route') {
           this.onRouteEvent(view, event.route, event.removed);
           if (event.removed) this.retryFailedIn(view.id, 'route'); // a place in a table is free
-        } else if (event.topic === 'neighbour') this.onNeighbourEvent(view, event.neighbour, event.removed);
-        else if (event.topic === 'address' && event.removed)
+        } else if (event.topic === 'neighbour') {
+          this.onNeighbourEvent(view, event.neighbour, event.removed);
+          if (event.removed) this.retryFailedIn(view.id, 'arp'); // an entry another item held is free
+        } else if (event.topic === 'address' && event.removed)
           this.onAddressRemoved(
             view,
             event.address.index,
@@ -613,11 +615,11 @@ export class LinuxPlugin {
 
   /**
    * Items of `descriptor` in a namespace that failed for a reason of the kernel's state there (a
-   * host name taken, a route's source address missing) are tried again once that state changed:
+   * host name taken, a route's source address missing, a neighbour entry another item holds) are tried again once that state changed:
    * such errors have no retry timer of their own. Debounced with the drift checks, and at most once
    * a second per item, so that an item whose own attempts change the namespace cannot loop.
    */
-  private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route'): void {
+  private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route' | 'arp'): void {
     this.retryNamespaces.add(`${descriptor}\n${namespaceId}`);
     this.scheduleDrift({});
   }

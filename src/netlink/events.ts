@@ -23,7 +23,7 @@ import {
   RTNLGRP_NEIGH,
 } from './codec/constants.js';
 import { splitMessages } from './codec/message.js';
-import { multicastNeighbourFilter } from './codec/socket-filter.js';
+import { kernelNoiseFilter } from './codec/socket-filter.js';
 import { decodeLink, type Link } from './codec/link.js';
 import { decodeAddress, type Address } from './codec/address.js';
 import { decodeRoute, isKernelLocalRoute, type Route } from './codec/route.js';
@@ -57,10 +57,11 @@ export interface EventStreamOptions {
   topics?: EventTopic[];
   receiveBufferBytes?: number;
   /**
-   * Whether the kernel drops neighbour notifications about multicast addresses before queueing
-   * them (codec/socket-filter.ts); default true, as no owner here needs them.
+   * Whether the kernel drops neighbour notifications about multicast addresses and its own
+   * local-table routes before queueing them (codec/socket-filter.ts); default true, as no owner
+   * here needs them.
    */
-  dropMulticastNeighbours?: boolean;
+  dropKernelNoise?: boolean;
   /** Called with each batch of decoded events, in kernel order. */
   onEvents: (events: KernelEvent[]) => void;
   /** Events were lost (ENOBUFS) or the socket failed: re-read the namespace's state. */
@@ -75,7 +76,7 @@ export interface EventStreamOptions {
 /** Receive buffer of an event socket unless told otherwise: bursts of thousands of events fit. */
 export const EVENT_RECEIVE_BUFFER_BYTES = 64 * 1024 * 1024;
 
-const MULTICAST_NEIGHBOUR_FILTER = multicastNeighbourFilter();
+const KERNEL_NOISE_FILTER = kernelNoiseFilter();
 
 export function decodeEvent(
   type: number,
@@ -108,7 +109,9 @@ export class KernelEventStream {
   private readonly faults: EventSocketFaults | undefined;
   /** Events that could not be decoded (counted, skipped). */
   undecodable = 0;
-  /** Whether the kernel runs the multicast neighbour filter on this socket. */
+  /** Messages received that no owner reads (e.g. the kernel's local routes, when not filtered). */
+  ignored = 0;
+  /** Whether the kernel runs the noise filter (codec/socket-filter.ts) on this socket. */
   private filterAttached = false;
   /** Why the kernel refused the filter, if it did (shown by diagnostics; events still come). */
   filterError: string | undefined;
@@ -127,12 +130,13 @@ export class KernelEventStream {
         if (!this.closed) this.options.onLost(`event socket of ${this.label}: ${errnoName(errno)}`);
       },
     );
-    // Neighbour entries the kernel makes for multicast addresses come and go by the thousand and
-    // are never ours (codec/socket-filter.ts): the kernel drops them before they are queued.
-    if (topics.includes('neighbour') && options.dropMulticastNeighbours !== false) {
+    // Neighbour entries the kernel makes for multicast addresses, and its local-table routes, come
+    // and go by the thousand and are never ours (codec/socket-filter.ts): the kernel drops them
+    // before they are queued.
+    if ((topics.includes('neighbour') || topics.includes('route')) && options.dropKernelNoise !== false) {
       try {
         if (this.faults?.filterRefused) throw new Error(`EINVAL (${INJECTED_MESSAGE})`);
-        native().attachFilter(this.handle, MULTICAST_NEIGHBOUR_FILTER);
+        native().attachFilter(this.handle, KERNEL_NOISE_FILTER);
         this.filterAttached = true;
       } catch (error) {
         // Only a saving lost: everything still comes, decoded as before (filterError says why).
@@ -141,7 +145,7 @@ export class KernelEventStream {
     }
   }
 
-  /** Whether the kernel runs the multicast neighbour filter on this socket. */
+  /** Whether the kernel runs the noise filter (codec/socket-filter.ts) on this socket. */
   get filtered(): boolean {
     return this.filterAttached;
   }
@@ -184,6 +188,7 @@ export class KernelEventStream {
         for (const message of splitMessages(datagram)) {
           const event = decodeEvent(message.type, message);
           if (event) events.push(event);
+          else this.ignored++;
         }
       } catch (error) {
         if (!(error instanceof NetlinkCodecError)) throw error;

@@ -2,17 +2,33 @@
  * Classic BPF socket filters for event sockets: the kernel runs them on every notification before
  * it queues it, so what they drop costs no wake-up, no copy and no decoding.
  *
- * The one filter here drops neighbour notifications about multicast addresses. The kernel makes
- * and frees such entries by itself as interfaces come up (IPv6 multicast listener reports,
- * solicited-node addresses): ~10,000 deletions follow 1000 VETH pairs set up, more than every other
- * event of that work together. None can be ours: a static ARP entry must be unicast (model/arp.ts).
+ * The one filter here drops two kinds of notification the kernel sends by the thousand and no owner
+ * here reads:
+ * - neighbours of multicast addresses. The kernel makes and frees such entries by itself as
+ *   interfaces come up (IPv6 multicast listener reports, solicited-node addresses): ~10,000
+ *   deletions follow 1000 VETH pairs set up, more than every other event of that work together.
+ *   None can be ours: a static ARP entry must be unicast (model/arp.ts).
+ * - the kernel's own routes in its local table (local, broadcast, IPv6 multicast): two to four per
+ *   address, a third of the notifications of setting up VETH pairs. The decoder skipped them
+ *   already (isKernelLocalRoute in route.ts); dropped here they cost no copy and no wake-up.
  *
  * Offsets are those of one rtnetlink message in a datagram (the kernel sends each notification on
  * its own): struct nlmsghdr (16 bytes, nlmsg_type at 4, little-endian as the codec reads it), then
- * struct ndmsg (12 bytes, family at 16), then the attributes, of which the kernel writes NDA_DST
- * first (nla_len at 28, nla_type at 30, the address from 32). Anything else is let through.
+ * for a neighbour struct ndmsg (12 bytes, family at 16), then the attributes, of which the kernel
+ * writes NDA_DST first (nla_len at 28, nla_type at 30, the address from 32); for a route struct
+ * rtmsg (12 bytes, rtm_table at 20, rtm_protocol at 21). Anything else is let through.
  */
-import { AF_INET, AF_INET6, NDA_DST, RTM_DELNEIGH, RTM_NEWNEIGH } from './constants.js';
+import {
+  AF_INET,
+  AF_INET6,
+  NDA_DST,
+  RTM_DELNEIGH,
+  RTM_DELROUTE,
+  RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTPROT_KERNEL,
+  RT_TABLE_LOCAL,
+} from './constants.js';
 
 // Instruction classes and modes of classic BPF (linux/filter.h).
 const BPF_LD = 0x00;
@@ -108,9 +124,14 @@ const NLMSG_TYPE = 4;
 const NDM_FAMILY = 16;
 const FIRST_ATTRIBUTE_TYPE = 30;
 const FIRST_ATTRIBUTE_DATA = 32;
+const RTM_TABLE = 20;
+const RTM_PROTOCOL = 21;
 
-/** The filter described at the top: multicast neighbours dropped, everything else kept. */
-export function multicastNeighbourFilter(): Buffer {
+/**
+ * The filter described at the top: multicast neighbours and the kernel's local-table routes
+ * dropped, everything else kept.
+ */
+export function kernelNoiseFilter(): Buffer {
   const ifEqual = (value: number, then: FilterTarget, otherwise: FilterTarget): FilterStep => ({
     op: 'jumpIfEqual',
     value,
@@ -122,8 +143,18 @@ export function multicastNeighbourFilter(): Buffer {
     { op: 'loadByte', offset: NLMSG_TYPE + 1 },
     ifEqual(0, 'next', 'accept'),
     { op: 'loadByte', offset: NLMSG_TYPE },
+    ifEqual(RTM_NEWROUTE, 'route', 'next'),
+    ifEqual(RTM_DELROUTE, 'route', 'next'),
     ifEqual(RTM_NEWNEIGH, 'neighbour', 'next'),
     ifEqual(RTM_DELNEIGH, 'neighbour', 'accept'),
+    { op: 'label', name: 'route' },
+    // Long enough to hold rtm_protocol (a load past the end drops).
+    { op: 'loadLength' },
+    { op: 'jumpIfAtLeast', value: RTM_PROTOCOL + 1, then: 'next', otherwise: 'accept' },
+    { op: 'loadByte', offset: RTM_TABLE },
+    ifEqual(RT_TABLE_LOCAL, 'next', 'accept'),
+    { op: 'loadByte', offset: RTM_PROTOCOL },
+    ifEqual(RTPROT_KERNEL, 'drop', 'accept'),
     { op: 'label', name: 'neighbour' },
     // Long enough to hold the first attribute's first address byte (a load past the end drops).
     { op: 'loadLength' },

@@ -495,6 +495,37 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test('two ARP items for one entry, one naming the link by config name, the other by host name: the later one fails, no fight', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const arp = (name: string, iface: string, mac: string): Item => [
+        'arp',
+        name,
+        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.40', hw_address: mac },
+      ];
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(arp('byname', 'a', '02:00:00:00:00:41'));
+      await agent.waitFor('arp', 'byname', 'configured');
+      await agent.put(arp('byhost', 'ra', '02:00:00:00:00:42'));
+      await agent.waitFor(
+        'arp',
+        'byhost',
+        'failed',
+        /10\.0\.9\.40 on ra .* is already configured by \S+arp\/byname/,
+      );
+      const seen = agent.engine.transactions().length;
+      await pause(1200);
+      const entry = () => neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.40');
+      assert.equal(entry()?.lladdr, '02:00:00:00:00:41');
+      assert.equal(writes(agent.engine.transactions().slice(seen)), 0, 'no item wrote over the other');
+
+      // The holder goes: the other is tried again and takes the entry.
+      await agent.del(['arp', 'byname']);
+      await agent.waitFor('arp', 'byhost', 'configured');
+      await eventually(() => assert.equal(entry()?.lladdr, '02:00:00:00:00:42'));
+      await agent.del(['arp', 'byhost']);
+      await eventually(() => assert.equal(entry(), undefined));
+    }));
+
   test('enabled=false: the link goes down, its routes and ARP entries go pending; enabled again: back', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const [def, lan] = gatewayRoutes(ns1!);

@@ -128,7 +128,7 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
       // The control: the same namespace heard without the filter.
       const control = new KernelEventStream({
         namespacePath: a!.path,
-        dropMulticastNeighbours: false,
+        dropKernelNoise: false,
         onEvents: (events) => unfiltered.push(...events.map(describeEvent)),
         onLost: () => undefined,
       });
@@ -174,7 +174,51 @@ describe('kernel events', { skip: skipUnlessRoot() }, () => {
       }
     }));
 
-  test('a stream without neighbours has no filter', () =>
+  test("the kernel's own local-table routes are dropped by the kernel; other routes still come", () =>
+    withNamespaces(1, async ([a]) => {
+      const seen: string[] = [];
+      const stream = new KernelEventStream({
+        namespacePath: a!.path,
+        topics: ['route'],
+        onEvents: (events) => seen.push(...events.map(describeEvent)),
+        onLost: () => undefined,
+      });
+      const control = new KernelEventStream({
+        namespacePath: a!.path,
+        topics: ['route'],
+        dropKernelNoise: false,
+        onEvents: () => undefined,
+        onLost: () => undefined,
+      });
+      try {
+        assert.equal(stream.filtered, true);
+        ipBatch(a!.name, [
+          'link add m0 type veth peer name m1',
+          'link set m0 up',
+          'addr add 10.8.0.1/24 dev m0',
+          'route add 10.9.0.0/24 via 10.8.0.2 dev m0',
+        ]);
+        // The address makes local and broadcast routes in the local table: the control hears them
+        // (and skips them), the filtered stream never receives them.
+        await eventually(() =>
+          assert.ok(
+            seen.some((s) => s.startsWith('new route 10.9.0.0')),
+            JSON.stringify(seen),
+          ),
+        );
+        await eventually(() => assert.ok(control.ignored >= 2, `control ignored ${control.ignored}`));
+        assert.equal(stream.ignored, 0);
+        assert.ok(
+          seen.some((s) => s.startsWith('new route 10.8.0.0')),
+          JSON.stringify(seen),
+        );
+      } finally {
+        stream.close();
+        control.close();
+      }
+    }));
+
+  test('a stream without neighbours or routes has no filter', () =>
     withNamespaces(1, ([a]) => {
       const stream = new KernelEventStream({
         namespacePath: a!.path,

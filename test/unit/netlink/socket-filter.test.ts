@@ -1,15 +1,11 @@
 /**
- * The classic BPF assembler and the multicast neighbour filter (codec/socket-filter.ts), run here by
+ * The classic BPF assembler and the kernel noise filter (codec/socket-filter.ts), run here by
  * a small interpreter of the instructions they use; the kernel tier runs the filter for real
  * (test/kernel/netlink/events.test.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  SOCK_FILTER_BYTES,
-  assemble,
-  multicastNeighbourFilter,
-} from '../../../src/netlink/codec/socket-filter.js';
+import { SOCK_FILTER_BYTES, assemble, kernelNoiseFilter } from '../../../src/netlink/codec/socket-filter.js';
 import {
   AF_INET,
   AF_INET6,
@@ -17,10 +13,17 @@ import {
   NDA_LLADDR,
   NUD_PERMANENT,
   RTM_DELNEIGH,
+  RTM_DELROUTE,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTM_NEWROUTE,
+  RTPROT_KERNEL,
+  RTPROT_STATIC,
+  RT_TABLE_LOCAL,
+  RT_TABLE_MAIN,
 } from '../../../src/netlink/codec/constants.js';
 import { encodeNeighbourRequest } from '../../../src/netlink/codec/neighbour.js';
+import { encodeRouteRequest, type RouteSpec } from '../../../src/netlink/codec/route.js';
 
 /** What the kernel's interpreter returns for `packet`: 0 drops it, anything else keeps it. */
 function run(program: Buffer, packet: Buffer): number {
@@ -67,7 +70,7 @@ function neighbour(type: number, address: string): Buffer {
 }
 
 describe('socket filter', () => {
-  const filter = multicastNeighbourFilter();
+  const filter = kernelNoiseFilter();
 
   test('drops neighbours of IPv6 and IPv4 multicast addresses, added or removed', () => {
     for (const type of [RTM_NEWNEIGH, RTM_DELNEIGH])
@@ -107,6 +110,26 @@ describe('socket filter', () => {
     assert.notEqual(run(filter, bridge), 0);
     assert.equal(multicast.readUInt8(16), AF_INET6);
     assert.equal(neighbour(RTM_NEWNEIGH, '239.1.2.3').readUInt8(16), AF_INET);
+  });
+
+  test("drops the kernel's own local-table routes, added or removed, and keeps every other route", () => {
+    const route = (type: number, spec: Partial<RouteSpec>): Buffer =>
+      encodeRouteRequest(type, 0, { dst: '10.8.0.1', dstLength: 32, oif: 3, ...spec });
+    for (const type of [RTM_NEWROUTE, RTM_DELROUTE]) {
+      for (const dst of ['10.8.0.1', '10.8.0.255', 'ff00::', 'fe80::1'])
+        assert.equal(
+          run(filter, route(type, { dst, table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL })),
+          0,
+          `${type} ${dst}`,
+        );
+      // Someone's route in the local table, the kernel's routes of the main table, ours.
+      assert.notEqual(run(filter, route(type, { table: RT_TABLE_LOCAL, protocol: RTPROT_STATIC })), 0);
+      assert.notEqual(run(filter, route(type, { table: RT_TABLE_MAIN, protocol: RTPROT_KERNEL })), 0);
+      assert.notEqual(run(filter, route(type, { table: 100, protocol: 196 })), 0);
+    }
+    // Too short to hold rtm_protocol.
+    const local = route(RTM_NEWROUTE, { table: RT_TABLE_LOCAL, protocol: RTPROT_KERNEL });
+    assert.notEqual(run(filter, local.subarray(0, 21)), 0);
   });
 
   test('assemble: 8 bytes per instruction, forward jumps by label', () => {
