@@ -5,7 +5,7 @@
  */
 import { INTERFACE_TYPES, type InterfaceType } from './enums.js';
 import type { FieldErrors } from './errors.js';
-import { isLimitedBroadcast, isMulticast, isUnspecified, parsePrefix } from './ip.js';
+import { isIpv6Loopback, isLimitedBroadcast, isMulticast, isUnspecified, parsePrefix } from './ip.js';
 import { deviceMacProblem, parseMac } from './mac.js';
 import { hostIfNameProblem, itemNameProblem } from './names.js';
 import { NAMESPACE_FIELDS, namespaceToJson, readNamespace, type NamespaceRef } from './namespace.js';
@@ -58,7 +58,7 @@ export const MIN_IPV6_MTU = 1280;
 export const MAX_ADDRESSES = 256;
 const LOOPBACK_NAME = 'lo';
 
-function readAddresses(reader: MessageReader, errors: FieldErrors): string[] {
+function readAddresses(reader: MessageReader, errors: FieldErrors, loopback: boolean): string[] {
   const out: string[] = [];
   const seen = new Map<string, string>();
   for (const { path, text } of reader.stringList('ip_addresses', MAX_ADDRESSES)) {
@@ -73,6 +73,11 @@ function readAddresses(reader: MessageReader, errors: FieldErrors): string[] {
         path,
         `${address.text} cannot be an interface address (unspecified, multicast or broadcast)`,
       );
+      continue;
+    }
+    if (!loopback && isIpv6Loopback(address)) {
+      // The kernel refuses it (EADDRNOTAVAIL): caught here, not after the link is made.
+      errors.add(path, `${address.text} is the IPv6 loopback address: only a LOOPBACK interface can have it`);
       continue;
     }
     const earlier = seen.get(address.text);
@@ -191,7 +196,7 @@ function readTypeSpecific(
 /** Reads and checks an interface; `name` is the key's name (already checked against `name`). */
 export function readInterface(reader: MessageReader, errors: FieldErrors, name: string): LinuxInterface {
   const type = reader.enumValue('type', INTERFACE_TYPES);
-  const ipAddresses = readAddresses(reader, errors);
+  const ipAddresses = readAddresses(reader, errors, type === 'LOOPBACK');
   const common: InterfaceCommon = {
     name,
     description: reader.string('description'),

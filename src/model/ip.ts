@@ -126,6 +126,11 @@ export function isMulticast(address: IpAddress): boolean {
   return address.family === 4 ? first >= 224 && first <= 239 : first === 0xff;
 }
 
+/** ::1, which the kernel lets only a loopback interface have. */
+export function isIpv6Loopback(address: IpAddress): boolean {
+  return address.family === 6 && address.bytes.every((b, i) => b === (i === 15 ? 1 : 0));
+}
+
 /** 255.255.255.255, which no interface can own. */
 export function isLimitedBroadcast(address: IpAddress): boolean {
   return address.family === 4 && address.bytes.every((b) => b === 255);

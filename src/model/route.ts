@@ -7,6 +7,8 @@ import {
   defaultPrefixText,
   familyName,
   hasHostBits,
+  isIpv6Loopback,
+  isLimitedBroadcast,
   isMulticast,
   isUnspecified,
   networkOf,
@@ -115,6 +117,12 @@ function readAddress(
   const what = field === 'gw_addr' ? 'gateway' : 'source address';
   if (isUnspecified(address) || isMulticast(address)) {
     errors.add(path, `${address.text} cannot be a ${what} (unspecified or multicast)`);
+  } else if (field === 'gw_addr' && (isLimitedBroadcast(address) || isIpv6Loopback(address))) {
+    // The kernel refuses both ("Nexthop has invalid gateway", "Gateway can not be a local address").
+    errors.add(
+      path,
+      `${address.text} cannot be a gateway (${isIpv6Loopback(address) ? 'the loopback address' : 'broadcast'})`,
+    );
   } else if (family !== undefined && address.family !== family) {
     errors.add(
       path,

@@ -127,6 +127,26 @@ describe('proto3 JSON forms', () => {
     assert.equal(parseInterface('d', { type: 'DUMMY' }).enabled, false, 'other types: proto3 false');
   });
 
+  test('::1 only on a LOOPBACK (the kernel refuses it elsewhere); other IPv6 addresses anywhere', () => {
+    assert.deepEqual(parseInterface('l', { type: 'LOOPBACK', ip_addresses: ['::1/128'] }).ipAddresses, [
+      '::1/128',
+    ]);
+    for (const type of ['VETH', 'DUMMY', 'EXISTING'])
+      assert.throws(
+        () =>
+          parseInterface('d', {
+            type,
+            ip_addresses: ['::1/128'],
+            veth: type === 'VETH' ? { peer_if_name: 'p' } : undefined,
+          }),
+        /ip_addresses\[0\]: ::1 is the IPv6 loopback address: only a LOOPBACK interface can have it/,
+      );
+    assert.deepEqual(
+      parseInterface('d', { type: 'DUMMY', ip_addresses: ['::2/128', '::1:0/112'] }).ipAddresses,
+      ['::2/128', '::1:0/112'],
+    );
+  });
+
   test('mtu 0 keeps the default; 68 and 65535 are the limits', () => {
     assert.equal(parseInterface('d', { type: 'DUMMY', mtu: 0 }).mtu, undefined);
     assert.equal(parseInterface('d', { type: 'DUMMY', mtu: 68 }).mtu, 68);
