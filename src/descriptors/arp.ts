@@ -50,7 +50,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `ARP entry ${value.ipAddress} on ${link.name} in ${view.description} is already configured by ${holder}`,
           { key, field: 'interface' },
         );
-      await addNeighbour(view, link.index, value);
+      // Our entry someone replaced (drift): ours to put back over theirs.
+      await addNeighbour(view, link.index, value, holder === key);
       ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
@@ -62,7 +63,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     async update(_engine, _key, _before, after, meta) {
       const view = ctx.view(after.namespace);
-      await addNeighbour(view, meta.ifindex, after);
+      await addNeighbour(view, meta.ifindex, after, true);
       return meta;
     },
 
@@ -79,20 +80,25 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       const views = ctx.views.all();
       const dumps = await Promise.all(views.map((view) => view.handle.neighList()));
       // The wanted entries by namespace, address and host interface: looked up, not searched.
-      const wanted = new Map<string, { key: string; value: LinuxArpEntry }>();
+      // Several items can want one entry (naming its link two ways): the one whose value the
+      // kernel holds keeps it (the others then fail as taken), not the one whose key sorts first.
+      const wanted = new Map<string, { key: string; value: LinuxArpEntry }[]>();
       for (const d of desired) {
         const id = neighbourIdentity(
           namespaceId(d.value.namespace),
           d.value.ipAddress,
           ctx.hostNameOf(engine, d.value.interface),
         );
-        if (!wanted.has(id)) wanted.set(id, d);
+        const list = wanted.get(id);
+        if (list) list.push(d);
+        else wanted.set(id, [d]);
       }
       for (const [i, view] of views.entries()) {
         const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
         for (const entry of entries) {
           const link = view.links.get(entry.index);
-          const match = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
+          const candidates = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
+          const match = candidates?.find((c) => neighbourMatches(entry, c.value)) ?? candidates?.[0];
           const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
           if (match) {
             ctx.noteNeighbour(view.id, entry.index, entry.address, match.key);

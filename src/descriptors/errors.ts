@@ -41,10 +41,10 @@ export class RoutePlaceTakenError extends AgentError {
 }
 
 /**
- * A neighbour entry (address on a link) is already configured by another ARP item that names the
- * same link another way (by its config name, the other by its host name, or the reverse): one entry,
- * two owners, each would put its own back over the other's. Tried again when a neighbour entry goes
- * away in that namespace.
+ * A neighbour entry (address on a link) is taken: configured by another ARP item that names the
+ * same link another way (by its config name, the other by its host name, or the reverse: each would
+ * put its own back over the other's), or a static entry someone else made (removing the item later
+ * would delete it). Tried again when a neighbour entry goes away in that namespace.
  */
 export class NeighbourTakenError extends AgentError {
   readonly code = 'ERR_NEIGHBOUR_TAKEN';

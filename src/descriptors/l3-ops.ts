@@ -27,7 +27,7 @@ import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 import { isGone } from './link-ops.js';
-import { RoutePlaceTakenError } from './errors.js';
+import { NeighbourTakenError, RoutePlaceTakenError } from './errors.js';
 
 export interface Cidr {
   address: string;
@@ -211,18 +211,43 @@ export function neighbourState(entry: LinuxArpEntry): number {
   return NUD[entry.state] ?? NUD_PERMANENT;
 }
 
+/**
+ * Adds a neighbour entry where none is; where one is, replaces it unless it is a static entry
+ * (PERMANENT, NOARP) someone else made: that one is left alone (a NeighbourTakenError), since the
+ * item's removal later would delete it. Entries the kernel learned, ours of an earlier run, and our
+ * entry someone replaced (drift, `placeWasOurs`) are replaced.
+ */
 export async function addNeighbour(
   view: NamespaceView,
   ifindex: number,
   entry: LinuxArpEntry,
+  placeWasOurs = false,
 ): Promise<void> {
-  await view.handle.neighReplace({
+  const spec = {
     index: ifindex,
     address: entry.ipAddress,
     mac: entry.hwAddress,
     state: neighbourState(entry),
     protocol: AGENT_PROTOCOL,
-  });
+  };
+  if (placeWasOurs) return view.handle.neighReplace(spec);
+  try {
+    await view.handle.neighAdd(spec);
+    return;
+  } catch (error) {
+    if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
+  }
+  const holder = (await view.handle.neighList({ index: ifindex })).find(
+    (n) => n.index === ifindex && n.address === entry.ipAddress,
+  );
+  if (holder && holder.protocol !== AGENT_PROTOCOL && (holder.state & (NUD_PERMANENT | NUD_NOARP)) !== 0) {
+    const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
+    throw new NeighbourTakenError(
+      `ARP entry ${entry.ipAddress} on ${view.links.get(ifindex)?.name ?? `#${ifindex}`} in ${view.description} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`,
+      { field: 'ip_addr' },
+    );
+  }
+  await view.handle.neighReplace(spec);
 }
 
 export async function removeNeighbour(

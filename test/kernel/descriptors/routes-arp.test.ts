@@ -518,6 +518,79 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entry()?.lladdr, '02:00:00:00:00:41');
       assert.equal(writes(agent.engine.transactions().slice(seen)), 0, 'no item wrote over the other');
 
+      // A restart keeps the entry with the item whose value the kernel holds, whichever key sorts
+      // first (here the holder's key sorts after the other's).
+      // (the full read lists the other first, as a store listing keys in order would)
+      const items = [
+        ...pair(ns1!, ns2!),
+        arp('abyhost', 'ra', '02:00:00:00:00:42'),
+        arp('byname', 'a', '02:00:00:00:00:41'),
+      ];
+      await agent.del(['arp', 'byhost']);
+      await agent.put(items[2]!);
+      await agent.waitFor('arp', 'abyhost', 'failed', /already configured by \S+arp\/byname/);
+      await agent.close();
+      const restarted = await TestAgent.start({ label: agent.label });
+      try {
+        const before = restarted.engine.transactions().length;
+        await restarted.replaceAll(...items);
+        await restarted.waitFor('arp', 'byname', 'configured');
+        await restarted.waitFor('arp', 'abyhost', 'failed', /already configured by \S+arp\/byname/);
+        await pause(300);
+        assert.equal(entry()?.lladdr, '02:00:00:00:00:41', 'the kernel keeps its holder');
+        assert.equal(writes(restarted.engine.transactions().slice(before)), 0, 'the start wrote nothing');
+      } finally {
+        await restarted.close();
+      }
+    }));
+
+  test('a static ARP entry someone else made is not replaced (nor deleted with the item); one the kernel learned is', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const arp = (name: string, ipAddr: string): Item => [
+        'arp',
+        name,
+        { name, namespace: named(ns1!), interface: 'a', ip_addr: ipAddr, hw_address: '02:00:00:00:00:51' },
+      ];
+      const entry = (ipAddr: string) => neighbours(ns1!, 'ra').find((n) => n.dst === ipAddr);
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.waitConfigured(['interface', 'a']);
+      ip(ns1!, ['neigh', 'add', '10.0.9.50', 'lladdr', '02:00:00:00:00:99', 'dev', 'ra', 'nud', 'permanent']);
+      ip(ns1!, ['neigh', 'add', '10.0.9.51', 'lladdr', '02:00:00:00:00:98', 'dev', 'ra', 'nud', 'stale']);
+      await agent.put(arp('theirs', '10.0.9.50'), arp('learned', '10.0.9.51'));
+      await agent.waitFor(
+        'arp',
+        'theirs',
+        'failed',
+        /10\.0\.9\.50 on ra .* is a static \(permanent\) entry not made by this agent \(lladdr 02:00:00:00:00:99\): not replaced/,
+      );
+      await agent.waitFor('arp', 'learned', 'configured');
+      assert.equal(entry('10.0.9.51')?.lladdr, '02:00:00:00:00:51');
+      assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:99');
+      await agent.del(['arp', 'theirs']);
+      await pause(200);
+      assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:99', 'still theirs');
+
+      // Put again, then theirs goes: the item is tried again and makes its own.
+      await agent.put(arp('theirs', '10.0.9.50'));
+      await agent.waitFor('arp', 'theirs', 'failed', /not made by this agent/);
+      ip(ns1!, ['neigh', 'del', '10.0.9.50', 'dev', 'ra']);
+      await agent.waitFor('arp', 'theirs', 'configured');
+      assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:51');
+    }));
+
+  test('two ARP items, the holder goes: the other is tried again', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const arp = (name: string, iface: string, mac: string): Item => [
+        'arp',
+        name,
+        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.40', hw_address: mac },
+      ];
+      const entry = () => neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.40');
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(arp('byname', 'a', '02:00:00:00:00:41'));
+      await agent.waitFor('arp', 'byname', 'configured');
+      await agent.put(arp('byhost', 'ra', '02:00:00:00:00:42'));
+      await agent.waitFor('arp', 'byhost', 'failed', /already configured by/);
       // The holder goes: the other is tried again and takes the entry.
       await agent.del(['arp', 'byname']);
       await agent.waitFor('arp', 'byhost', 'configured');
