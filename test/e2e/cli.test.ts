@@ -338,6 +338,13 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal(planMixed.code, 5, `${planMixed.stdout}${planMixed.stderr}`);
     assert.match(planMixed.stdout, /^\S*broken\s+invalid\s+mtu/m);
     assert.match(planMixed.stderr, /1 invalid item/);
+    // As JSON: one `invalid` list holding it, not a second, empty one inside the plan.
+    const planMixedJson = await netnsctl([...base, 'plan', '-f', mixed, '-o', 'json']);
+    assert.equal(planMixedJson.code, 5);
+    const mixedPlan = JSON.parse(planMixedJson.stdout) as { invalid: { key?: string }[]; plan: object };
+    assert.equal(mixedPlan.invalid.length, 1, planMixedJson.stdout);
+    assert.match(mixedPlan.invalid[0]?.key ?? '', /broken/);
+    assert.equal('invalid' in mixedPlan.plan, false, planMixedJson.stdout);
 
     const partial = await netnsctl([...base, 'apply', '-f', mixed]);
     assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);

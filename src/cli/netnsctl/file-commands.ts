@@ -127,10 +127,16 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           ...(options.replace ? { replace: true } : {}),
         }),
       );
+      // One `invalid` list: the file's own refused items (never sent) and those the agent refused.
+      // Two lists, one of them empty, read as a contradiction.
+      const { invalid: agentInvalid = [], ...planned } = plan as { invalid?: unknown[] };
       print(
         g.tableAsked
           ? planTable(plan, problems)
-          : render({ invalid: problems, plan }, g.output === 'table' ? 'yaml' : g.output),
+          : render(
+              { invalid: [...problems, ...agentInvalid], plan: planned },
+              g.output === 'table' ? 'yaml' : g.output,
+            ),
       );
       // As apply: a file with invalid items is an error, though the plan of the rest is shown.
       // Refused by the agent's checks, or by a conflict with another item (a host name claimed twice).
