@@ -12,6 +12,7 @@ import {
   namespaceId,
   parseIp,
   parsePrefix,
+  type LinuxArpEntry,
   type LinuxInterface,
   type LinuxRoute,
 } from '../model/index.js';
@@ -218,11 +219,15 @@ export function foreseeFailures(
   label: string,
   valueOf: PlannedValue,
   linkIn: (nsId: string, hostIfName: string) => { alias?: string } | undefined,
+  plannedKeys: Iterable<string> = [],
 ): PlanEntry[] {
   const prefix = configPrefix(label, 'interface');
+  const neighbourHolders = foreseeNeighbourHolders(entries, plannedKeys, label, valueOf);
   return entries.map((entry) => {
-    if ((entry.change !== 'create' && entry.change !== 'recreate') || !entry.key.startsWith(prefix))
-      return entry;
+    const making = entry.change === 'create' || entry.change === 'recreate';
+    const holder = making ? neighbourHolders.get(entry.key) : undefined;
+    if (holder !== undefined) return { ...entry, why: `${entry.why}; would fail: ${holder}` };
+    if (!making || !entry.key.startsWith(prefix)) return entry;
     const value = valueOf(entry.key) as LinuxInterface | undefined;
     if (!value) return entry;
     const problems: string[] = [];
@@ -240,4 +245,52 @@ export function foreseeFailures(
     }
     return problems.length ? { ...entry, why: `${entry.why}; would fail: ${problems.join('; ')}` } : entry;
   });
+}
+
+/**
+ * ARP items that would make an entry another item makes or holds, naming its link another way (by
+ * config name, the other by host name: their claims differ, so the plan's claims do not catch them).
+ * By key, what the later one would fail with. Items already applied hold their entry; otherwise the
+ * first in the plan's order does.
+ */
+function foreseeNeighbourHolders(
+  entries: PlanEntry[],
+  plannedKeys: Iterable<string>,
+  label: string,
+  valueOf: PlannedValue,
+): Map<string, string> {
+  const arpPrefix = configPrefix(label, 'arp');
+  const interfacePrefix = configPrefix(label, 'interface');
+  const refused = new Set(entries.filter((e) => e.change === 'invalid').map((e) => e.key));
+  const byEntry = new Map<string, { key: string; value: LinuxArpEntry; host: string }[]>();
+  for (const key of plannedKeys) {
+    if (!key.startsWith(arpPrefix) || refused.has(key)) continue;
+    const value = valueOf(key) as LinuxArpEntry | undefined;
+    // A value the model refused is no entry (its class instance has no address).
+    if (!value || typeof value.ipAddress !== 'string') continue;
+    const configured = valueOf(interfacePrefix + value.interface) as LinuxInterface | undefined;
+    const host = configured?.hostIfName ?? value.interface;
+    const id = `${namespaceId(value.namespace)}\n${host}\n${value.ipAddress}`;
+    const list = byEntry.get(id);
+    const item = { key, value, host };
+    if (list) list.push(item);
+    else byEntry.set(id, [item]);
+  }
+  const making = new Set(
+    entries.filter((e) => e.change === 'create' || e.change === 'recreate').map((e) => e.key),
+  );
+  const out = new Map<string, string>();
+  for (const list of byEntry.values()) {
+    if (list.length < 2) continue;
+    const holder = list.find((i) => !making.has(i.key)) ?? list[0]!;
+    for (const item of list) {
+      // The same naming is a claim the engine refuses already (invalid).
+      if (item === holder || item.value.interface === holder.value.interface) continue;
+      out.set(
+        item.key,
+        `ARP entry ${item.value.ipAddress} on ${item.host} is already configured by ${holder.key}`,
+      );
+    }
+  }
+  return out;
 }

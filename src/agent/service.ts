@@ -331,6 +331,7 @@ export class AgentApiService implements AgentService {
       this.label,
       valueOf,
       (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
+      planned.keys(),
     );
     return {
       actions: dry.actions,

@@ -50,9 +50,15 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `ARP entry ${value.ipAddress} on ${link.name} in ${view.description} is already configured by ${holder}`,
           { key, field: 'interface' },
         );
-      // Our entry someone replaced (drift): ours to put back over theirs.
-      await addNeighbour(view, link.index, value, holder === key);
+      // Noted before the request: another item's create running meanwhile sees it taken.
       ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);
+      try {
+        // Our entry someone replaced (drift): ours to put back over theirs.
+        await addNeighbour(view, link.index, value, holder === key);
+      } catch (error) {
+        if (holder !== key) ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
+        throw error;
+      }
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
 

@@ -578,6 +578,26 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:51');
     }));
 
+  test('two ARP items for one entry put in one transaction: one makes it, the other fails', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const arp = (name: string, iface: string, mac: string): Item => [
+        'arp',
+        name,
+        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.45', hw_address: mac },
+      ];
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.waitConfigured(['interface', 'a']);
+      await agent.put(arp('one', 'a', '02:00:00:00:00:45'), arp('two', 'ra', '02:00:00:00:00:46'));
+      await eventually(() => {
+        const states = [agent.status('arp', 'one')?.state, agent.status('arp', 'two')?.state].sort();
+        assert.deepEqual(states, ['configured', 'failed']);
+      });
+      const holder =
+        agent.status('arp', 'one')?.state === 'configured' ? '02:00:00:00:00:45' : '02:00:00:00:00:46';
+      await pause(500);
+      assert.equal(neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.45')?.lladdr, holder);
+    }));
+
   test('two ARP items, the holder goes: the other is tried again', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const arp = (name: string, iface: string, mac: string): Item => [

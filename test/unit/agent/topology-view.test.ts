@@ -333,3 +333,43 @@ test('foreseeFailures: a VETH whose peer names another, a host name a foreign li
   );
   assert.equal(entries[1]!.why, 'new', 'only interfaces');
 });
+
+test('foreseeFailures: an ARP item for an entry another makes or holds, naming its link another way', () => {
+  const arp = (name: string, iface: string): [string, unknown] => {
+    const k = key('arp', name);
+    return [
+      k,
+      value(k, {
+        namespace: { type: 'NAMED_NS', name: 'ns1' },
+        interface: iface,
+        ip_addr: '192.168.22.9',
+        hw_address: '02:00:00:00:00:09',
+      }),
+    ];
+  };
+  const values = new Map<string, unknown>([
+    [key('interface', 'veth1'), veth1],
+    arp('held', 'veth1'),
+    arp('by-host', 'veth1Name'),
+    arp('same-way', 'veth1'),
+    arp('elsewhere', 'veth9'),
+  ]);
+  const entries = foreseeFailures(
+    [
+      { key: key('arp', 'by-host'), change: 'create', why: 'new' },
+      { key: key('arp', 'same-way'), change: 'create', why: 'new' },
+      { key: key('arp', 'elsewhere'), change: 'create', why: 'new' },
+    ],
+    label,
+    (k) => values.get(k),
+    () => undefined,
+    values.keys(),
+  );
+  // `held` is applied already (no change planned): it keeps the entry.
+  assert.equal(
+    entries[0]!.why,
+    `new; would fail: ARP entry 192.168.22.9 on veth1Name is already configured by ${key('arp', 'held')}`,
+  );
+  assert.equal(entries[1]!.why, 'new', 'named the same way: a claim the engine refuses already');
+  assert.equal(entries[2]!.why, 'new', 'another link');
+});
