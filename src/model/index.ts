@@ -73,6 +73,8 @@ export {
   familyName,
   formatIp,
   hasHostBits,
+  isIpv6Loopback,
+  isLimitedBroadcast,
   isMulticast,
   isUnspecified,
   networkOf,

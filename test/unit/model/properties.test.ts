@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import {
   configKey,
   InvalidValueError,
+  isIpv6Loopback,
+  isLimitedBroadcast,
   isMulticast,
   isUnspecified,
   networkOf,
@@ -37,7 +39,12 @@ const usableIp = (family: 4 | 6): fc.Arbitrary<string> =>
   (family === 4 ? fc.ipV4() : fc.ipV6()).filter((text) => {
     const parsed = parseIp(text);
     return (
-      parsed.ok && !isMulticast(parsed.value) && !isUnspecified(parsed.value) && text !== '255.255.255.255'
+      parsed.ok &&
+      !isMulticast(parsed.value) &&
+      !isUnspecified(parsed.value) &&
+      !isLimitedBroadcast(parsed.value) &&
+      // Only a LOOPBACK may have it, and no route may use it as its gateway.
+      !isIpv6Loopback(parsed.value)
     );
   });
 const family = fc.constantFrom<4 | 6>(4, 6);
