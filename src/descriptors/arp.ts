@@ -16,6 +16,8 @@ export interface ArpMetadata {
 }
 
 export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry, ArpMetadata> {
+  /** Items whose create is under way (they hold the entry they noted before it is applied). */
+  const creating = new Set<string>();
   return {
     name: 'arp',
     keyPrefix: ctx.prefix('arp'),
@@ -43,8 +45,18 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
       // Claims are by the interface as each item names it (model/claims.ts): two items can still
-      // name one link two ways. The first to make the entry keeps it.
-      const holder = ctx.neighbourAt(view.id, link.index, value.ipAddress);
+      // name one link two ways. The first to make the entry keeps it, while it still wants it and
+      // holds it (or is making it now): a note its item outlived blocks nobody.
+      const noted = ctx.neighbourAt(view.id, link.index, value.ipAddress);
+      const holds = (other: string): boolean => {
+        if (engine.value(other) === undefined) return false;
+        const meta = engine.metadata<ArpMetadata>(other);
+        if (meta === undefined) return creating.has(other);
+        return (
+          meta.namespaceId === view.id && meta.ifindex === link.index && meta.address === value.ipAddress
+        );
+      };
+      const holder = noted === key || (noted !== undefined && holds(noted)) ? noted : undefined;
       if (holder !== undefined && holder !== key)
         throw new NeighbourTakenError(
           `ARP entry ${value.ipAddress} on ${link.name} in ${view.description} is already configured by ${holder}`,
@@ -52,12 +64,15 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         );
       // Noted before the request: another item's create running meanwhile sees it taken.
       ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);
+      creating.add(key);
       try {
         // Our entry someone replaced (drift): ours to put back over theirs.
         await addNeighbour(view, link.index, value, holder === key);
       } catch (error) {
         if (holder !== key) ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
         throw error;
+      } finally {
+        creating.delete(key);
       }
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
@@ -75,9 +90,11 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     async delete(engine, _key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);
+      // Forgotten once the entry is gone: a removal that fails keeps the item applied, and the
+      // entry its own.
+      if (!ctx.linkGoingAway(engine, view, meta.ifindex))
+        await removeNeighbour(view, meta.ifindex, meta.address);
       ctx.forgetNeighbour(meta.namespaceId, meta.ifindex, meta.address);
-      if (ctx.linkGoingAway(engine, view, meta.ifindex)) return;
-      await removeNeighbour(view, meta.ifindex, meta.address);
     },
 
     async retrieve(engine, desired) {

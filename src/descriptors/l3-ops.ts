@@ -6,6 +6,8 @@ import {
   AF_INET,
   AF_INET6,
   IFA_F_NODAD,
+  IFF_LOOPBACK,
+  IFF_NOARP,
   NUD_NOARP,
   NUD_PERMANENT,
   NUD_REACHABLE,
@@ -240,7 +242,11 @@ export async function addNeighbour(
   const holder = (await view.handle.neighList({ index: ifindex })).find(
     (n) => n.index === ifindex && n.address === entry.ipAddress,
   );
-  if (holder && holder.protocol !== AGENT_PROTOCOL && (holder.state & (NUD_PERMANENT | NUD_NOARP)) !== 0) {
+  // On a link without ARP (IFF_NOARP, a loopback) the kernel itself makes every entry NOARP:
+  // there only PERMANENT says someone set it.
+  const linkFlags = view.links.get(ifindex)?.flags ?? 0;
+  const staticStates = linkFlags & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
+  if (holder && holder.protocol !== AGENT_PROTOCOL && (holder.state & staticStates) !== 0) {
     const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
     throw new NeighbourTakenError(
       `ARP entry ${entry.ipAddress} on ${view.links.get(ifindex)?.name ?? `#${ifindex}`} in ${view.description} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`,

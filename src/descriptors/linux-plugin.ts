@@ -615,9 +615,10 @@ export class LinuxPlugin {
 
   /**
    * Items of `descriptor` in a namespace that failed for a reason of the kernel's state there (a
-   * host name taken, a route's source address missing, a neighbour entry another item holds) are tried again once that state changed:
-   * such errors have no retry timer of their own. Debounced with the drift checks, and at most once
-   * a second per item, so that an item whose own attempts change the namespace cannot loop.
+   * host name taken, a route's source address missing, a neighbour entry another item holds) are
+   * tried again once that state changed: such errors have no retry timer of their own. Debounced
+   * with the drift checks, and at most once a second per item, so that an item whose own attempts
+   * change the namespace cannot loop.
    */
   private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route' | 'arp'): void {
     this.retryNamespaces.add(`${descriptor}\n${namespaceId}`);

@@ -77,7 +77,10 @@ function readAddresses(reader: MessageReader, errors: FieldErrors, loopback: boo
     }
     if (!loopback && isIpv6Loopback(address)) {
       // The kernel refuses it (EADDRNOTAVAIL): caught here, not after the link is made.
-      errors.add(path, `${address.text} is the IPv6 loopback address: only a LOOPBACK interface can have it`);
+      errors.add(
+        path,
+        `${address.text} is the IPv6 loopback address: only a LOOPBACK (or an EXISTING loopback device) can have it`,
+      );
       continue;
     }
     const earlier = seen.get(address.text);
@@ -196,7 +199,8 @@ function readTypeSpecific(
 /** Reads and checks an interface; `name` is the key's name (already checked against `name`). */
 export function readInterface(reader: MessageReader, errors: FieldErrors, name: string): LinuxInterface {
   const type = reader.enumValue('type', INTERFACE_TYPES);
-  const ipAddresses = readAddresses(reader, errors, type === 'LOOPBACK');
+  // An EXISTING link may be a loopback or VRF device, which the kernel lets have ::1: it answers there.
+  const ipAddresses = readAddresses(reader, errors, type === 'LOOPBACK' || type === 'EXISTING');
   const common: InterfaceCommon = {
     name,
     description: reader.string('description'),

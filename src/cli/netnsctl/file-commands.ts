@@ -134,7 +134,14 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         g.tableAsked
           ? planTable(plan, problems)
           : render(
-              { invalid: [...problems, ...agentInvalid], plan: planned },
+              {
+                // As `apply` names them: a document without a key by its number.
+                invalid: [
+                  ...problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
+                  ...agentInvalid,
+                ],
+                plan: planned,
+              },
               g.output === 'table' ? 'yaml' : g.output,
             ),
       );

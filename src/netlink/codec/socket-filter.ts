@@ -139,7 +139,7 @@ export function kernelNoiseFilter(): Buffer {
     otherwise,
   });
   return assemble([
-    // A neighbour message? (both bytes of the type: 28 or 29, high byte 0)
+    // A route or neighbour message? (type 24, 25, 28 or 29: high byte 0)
     { op: 'loadByte', offset: NLMSG_TYPE + 1 },
     ifEqual(0, 'next', 'accept'),
     { op: 'loadByte', offset: NLMSG_TYPE },

@@ -578,6 +578,27 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:51');
     }));
 
+  test('on a link without ARP, a NOARP entry (as the kernel makes them there) is replaced', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.waitConfigured(['interface', 'a']);
+      ip(ns1!, ['link', 'set', 'ra', 'arp', 'off']);
+      ip(ns1!, ['neigh', 'add', '10.0.9.60', 'lladdr', '02:00:00:00:00:97', 'dev', 'ra', 'nud', 'noarp']);
+      await agent.put([
+        'arp',
+        'noarp',
+        {
+          name: 'noarp',
+          namespace: named(ns1!),
+          interface: 'a',
+          ip_addr: '10.0.9.60',
+          hw_address: '02:00:00:00:00:60',
+        },
+      ]);
+      await agent.waitFor('arp', 'noarp', 'configured');
+      assert.equal(neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.60')?.lladdr, '02:00:00:00:00:60');
+    }));
+
   test('two ARP items for one entry put in one transaction: one makes it, the other fails', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const arp = (name: string, iface: string, mac: string): Item => [

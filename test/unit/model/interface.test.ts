@@ -131,15 +131,20 @@ describe('proto3 JSON forms', () => {
     assert.deepEqual(parseInterface('l', { type: 'LOOPBACK', ip_addresses: ['::1/128'] }).ipAddresses, [
       '::1/128',
     ]);
-    for (const type of ['VETH', 'DUMMY', 'EXISTING'])
+    assert.deepEqual(
+      parseInterface('e', { type: 'EXISTING', host_if_name: 'lo', ip_addresses: ['::1/128'] }).ipAddresses,
+      ['::1/128'],
+    );
+    for (const type of ['VETH', 'DUMMY', 'AUTO_TAP'])
       assert.throws(
         () =>
           parseInterface('d', {
             type,
             ip_addresses: ['::1/128'],
             veth: type === 'VETH' ? { peer_if_name: 'p' } : undefined,
+            tap: type === 'AUTO_TAP' ? { temp_if_name: 't' } : undefined,
           }),
-        /ip_addresses\[0\]: ::1 is the IPv6 loopback address: only a LOOPBACK interface can have it/,
+        /ip_addresses\[0\]: ::1 is the IPv6 loopback address: only a LOOPBACK \(or an EXISTING loopback device\) can have it/,
       );
     assert.deepEqual(
       parseInterface('d', { type: 'DUMMY', ip_addresses: ['::2/128', '::1:0/112'] }).ipAddresses,
