@@ -244,12 +244,13 @@ export async function addNeighbour(
   );
   // On a link without ARP (IFF_NOARP, a loopback) the kernel itself makes every entry NOARP:
   // there only PERMANENT says someone set it.
-  const linkFlags = view.links.get(ifindex)?.flags ?? 0;
-  const staticStates = linkFlags & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
+  const link = view.links.get(ifindex);
+  const staticStates =
+    (link?.flags ?? 0) & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
   if (holder && holder.protocol !== AGENT_PROTOCOL && (holder.state & staticStates) !== 0) {
     const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
     throw new NeighbourTakenError(
-      `ARP entry ${entry.ipAddress} on ${view.links.get(ifindex)?.name ?? `#${ifindex}`} in ${view.description} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`,
+      `ARP entry ${entry.ipAddress} on ${link?.name ?? `#${ifindex}`} in ${view.description} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`,
       { field: 'ip_addr' },
     );
   }

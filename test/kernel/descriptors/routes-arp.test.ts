@@ -21,6 +21,7 @@ import {
   writes,
   withAgent,
   TestAgent,
+  type IpNeighJson,
   type IpRouteJson,
 } from './harness.js';
 import type { ItemKind } from '../../../src/model/index.js';
@@ -478,6 +479,16 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
     }
   }
 
+  /** A permanent ARP item in ns1 on `iface` (config name `a` or host name `ra` of one link). */
+  function arp(ns1: string, name: string, iface: string, ipAddr: string, mac: string): Item {
+    return ['arp', name, { name, namespace: named(ns1), interface: iface, ip_addr: ipAddr, hw_address: mac }];
+  }
+
+  /** The kernel's entry for `ipAddr` on `ra` in ns1. */
+  function entryOf(ns1: string, ipAddr: string): IpNeighJson | undefined {
+    return neighbours(ns1, 'ra').find((n) => n.dst === ipAddr);
+  }
+
   test('every state, v4 and v6: pending until the interface is up, then in the kernel', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(...arpItems(ns1!));
@@ -497,15 +508,12 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
 
   test('two ARP items for one entry, one naming the link by config name, the other by host name: the later one fails, no fight', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      const arp = (name: string, iface: string, mac: string): Item => [
-        'arp',
-        name,
-        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.40', hw_address: mac },
-      ];
+      const byName = arp(ns1!, 'byname', 'a', '10.0.9.40', '02:00:00:00:00:41');
+      const entry = () => entryOf(ns1!, '10.0.9.40');
       await agent.put(...pair(ns1!, ns2!));
-      await agent.put(arp('byname', 'a', '02:00:00:00:00:41'));
+      await agent.put(byName);
       await agent.waitFor('arp', 'byname', 'configured');
-      await agent.put(arp('byhost', 'ra', '02:00:00:00:00:42'));
+      await agent.put(arp(ns1!, 'byhost', 'ra', '10.0.9.40', '02:00:00:00:00:42'));
       await agent.waitFor(
         'arp',
         'byhost',
@@ -514,7 +522,6 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       );
       const seen = agent.engine.transactions().length;
       await pause(1200);
-      const entry = () => neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.40');
       assert.equal(entry()?.lladdr, '02:00:00:00:00:41');
       assert.equal(writes(agent.engine.transactions().slice(seen)), 0, 'no item wrote over the other');
 
@@ -523,8 +530,8 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       // (the full read lists the other first, as a store listing keys in order would)
       const items = [
         ...pair(ns1!, ns2!),
-        arp('abyhost', 'ra', '02:00:00:00:00:42'),
-        arp('byname', 'a', '02:00:00:00:00:41'),
+        arp(ns1!, 'abyhost', 'ra', '10.0.9.40', '02:00:00:00:00:42'),
+        byName,
       ];
       await agent.del(['arp', 'byhost']);
       await agent.put(items[2]!);
@@ -546,17 +553,13 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
 
   test('a static ARP entry someone else made is not replaced (nor deleted with the item); one the kernel learned is', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      const arp = (name: string, ipAddr: string): Item => [
-        'arp',
-        name,
-        { name, namespace: named(ns1!), interface: 'a', ip_addr: ipAddr, hw_address: '02:00:00:00:00:51' },
-      ];
-      const entry = (ipAddr: string) => neighbours(ns1!, 'ra').find((n) => n.dst === ipAddr);
+      const ours = (name: string, ipAddr: string): Item => arp(ns1!, name, 'a', ipAddr, '02:00:00:00:00:51');
+      const entry = (ipAddr: string) => entryOf(ns1!, ipAddr);
       await agent.put(...pair(ns1!, ns2!));
       await agent.waitConfigured(['interface', 'a']);
       ip(ns1!, ['neigh', 'add', '10.0.9.50', 'lladdr', '02:00:00:00:00:99', 'dev', 'ra', 'nud', 'permanent']);
       ip(ns1!, ['neigh', 'add', '10.0.9.51', 'lladdr', '02:00:00:00:00:98', 'dev', 'ra', 'nud', 'stale']);
-      await agent.put(arp('theirs', '10.0.9.50'), arp('learned', '10.0.9.51'));
+      await agent.put(ours('theirs', '10.0.9.50'), ours('learned', '10.0.9.51'));
       await agent.waitFor(
         'arp',
         'theirs',
@@ -571,7 +574,7 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:99', 'still theirs');
 
       // Put again, then theirs goes: the item is tried again and makes its own.
-      await agent.put(arp('theirs', '10.0.9.50'));
+      await agent.put(ours('theirs', '10.0.9.50'));
       await agent.waitFor('arp', 'theirs', 'failed', /not made by this agent/);
       ip(ns1!, ['neigh', 'del', '10.0.9.50', 'dev', 'ra']);
       await agent.waitFor('arp', 'theirs', 'configured');
@@ -584,31 +587,19 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await agent.waitConfigured(['interface', 'a']);
       ip(ns1!, ['link', 'set', 'ra', 'arp', 'off']);
       ip(ns1!, ['neigh', 'add', '10.0.9.60', 'lladdr', '02:00:00:00:00:97', 'dev', 'ra', 'nud', 'noarp']);
-      await agent.put([
-        'arp',
-        'noarp',
-        {
-          name: 'noarp',
-          namespace: named(ns1!),
-          interface: 'a',
-          ip_addr: '10.0.9.60',
-          hw_address: '02:00:00:00:00:60',
-        },
-      ]);
+      await agent.put(arp(ns1!, 'noarp', 'a', '10.0.9.60', '02:00:00:00:00:60'));
       await agent.waitFor('arp', 'noarp', 'configured');
-      assert.equal(neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.60')?.lladdr, '02:00:00:00:00:60');
+      assert.equal(entryOf(ns1!, '10.0.9.60')?.lladdr, '02:00:00:00:00:60');
     }));
 
   test('two ARP items for one entry put in one transaction: one makes it, the other fails', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      const arp = (name: string, iface: string, mac: string): Item => [
-        'arp',
-        name,
-        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.45', hw_address: mac },
-      ];
       await agent.put(...pair(ns1!, ns2!));
       await agent.waitConfigured(['interface', 'a']);
-      await agent.put(arp('one', 'a', '02:00:00:00:00:45'), arp('two', 'ra', '02:00:00:00:00:46'));
+      await agent.put(
+        arp(ns1!, 'one', 'a', '10.0.9.45', '02:00:00:00:00:45'),
+        arp(ns1!, 'two', 'ra', '10.0.9.45', '02:00:00:00:00:46'),
+      );
       await eventually(() => {
         const states = [agent.status('arp', 'one')?.state, agent.status('arp', 'two')?.state].sort();
         assert.deepEqual(states, ['configured', 'failed']);
@@ -616,21 +607,16 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       const holder =
         agent.status('arp', 'one')?.state === 'configured' ? '02:00:00:00:00:45' : '02:00:00:00:00:46';
       await pause(500);
-      assert.equal(neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.45')?.lladdr, holder);
+      assert.equal(entryOf(ns1!, '10.0.9.45')?.lladdr, holder);
     }));
 
   test('two ARP items, the holder goes: the other is tried again', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      const arp = (name: string, iface: string, mac: string): Item => [
-        'arp',
-        name,
-        { name, namespace: named(ns1!), interface: iface, ip_addr: '10.0.9.40', hw_address: mac },
-      ];
-      const entry = () => neighbours(ns1!, 'ra').find((n) => n.dst === '10.0.9.40');
+      const entry = () => entryOf(ns1!, '10.0.9.40');
       await agent.put(...pair(ns1!, ns2!));
-      await agent.put(arp('byname', 'a', '02:00:00:00:00:41'));
+      await agent.put(arp(ns1!, 'byname', 'a', '10.0.9.40', '02:00:00:00:00:41'));
       await agent.waitFor('arp', 'byname', 'configured');
-      await agent.put(arp('byhost', 'ra', '02:00:00:00:00:42'));
+      await agent.put(arp(ns1!, 'byhost', 'ra', '10.0.9.40', '02:00:00:00:00:42'));
       await agent.waitFor('arp', 'byhost', 'failed', /already configured by/);
       // The holder goes: the other is tried again and takes the entry.
       await agent.del(['arp', 'byname']);
