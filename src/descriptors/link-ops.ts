@@ -139,7 +139,7 @@ export async function createVethPair(
       name: peer.hostIfName,
       ...(peerAttrs.mtu !== undefined ? { mtu: peerAttrs.mtu } : {}),
       ...(peerAttrs.mac !== undefined ? { mac: peerAttrs.mac } : {}),
-      ...(peerView.id !== view.id ? { namespacePath: peerView.filePath } : {}),
+      ...(peerView.id !== view.id ? { namespaceFd: peerView.fileFd } : {}),
     },
   });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');

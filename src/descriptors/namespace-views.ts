@@ -5,6 +5,7 @@
  * them lets a dead container's namespace, and the VETH ends in it, really go away.
  */
 import { EventEmitter } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
 import { LinkRegistry, NetlinkHandle, type KernelEvent, type LinkChange } from '../netlink/index.js';
 
 export interface NamespaceLocation {
@@ -23,6 +24,12 @@ export interface NamespaceView extends NamespaceLocation {
   links: LinkRegistry;
   /** A path others can open to put a link into this namespace (IFLA_NET_NS_FD). */
   filePath: string;
+  /**
+   * That file, open while the view is (closed with it). A VETH end made here from another namespace
+   * names it: no open and close per pair, and the end lands in the namespace this view watches even
+   * if the path has meanwhile been given to a new one.
+   */
+  fileFd: number;
 }
 
 interface ViewEvents {
@@ -66,10 +73,18 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   }
 
   private async create(location: NamespaceLocation): Promise<NamespaceView> {
-    const handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
+    const filePath = location.path ?? OWN_NAMESPACE_FILE;
+    const fileFd = openSync(filePath, 'r');
+    let handle: NetlinkHandle;
+    try {
+      handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
+    } catch (error) {
+      closeSync(fileFd);
+      throw error;
+    }
     const links = new LinkRegistry(handle, location.path);
     handle.nameOfIndex = (index) => links.get(index)?.name;
-    const view: NamespaceView = { ...location, handle, links, filePath: location.path ?? OWN_NAMESPACE_FILE };
+    const view: NamespaceView = { ...location, handle, links, filePath, fileFd };
     links.on('change', (changes) => this.emit('links', view, changes));
     links.on('kernel', (events) => this.emit('kernel', view, events));
     links.on('resynced', (reason) => this.emit('resynced', view, reason));
@@ -80,12 +95,12 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
       await links.start();
     } catch (error) {
       links.close();
-      this.retire(handle);
+      this.retire(view);
       throw error;
     }
     if (this.closed) {
       links.close();
-      this.retire(handle);
+      this.retire(view);
       throw new Error('namespace views are closed');
     }
     this.views.set(location.id, view);
@@ -99,14 +114,16 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     if (!view) return;
     this.views.delete(id);
     view.links.close();
-    this.retire(view.handle);
+    this.retire(view);
   }
 
-  /** Closes a handle, keeping its counts: the totals are counters, they never go down. */
-  private retire(handle: NetlinkHandle): void {
+  /** Closes a view's handle and file, keeping its counts: the totals are counters, they never go down. */
+  private retire(view: NamespaceView): void {
+    const { handle } = view;
     this.retired.requests += handle.socket.counters.requests;
     this.retired.errors += handle.socket.counters.errors;
     handle.close();
+    closeSync(view.fileFd);
   }
 
   closeAll(): void {

@@ -61,12 +61,17 @@ import {
 } from './codec/neighbour.js';
 import { HEADER_FLAGS_OFFSET, type NetlinkMessage } from './codec/message.js';
 
-/** Attributes of a link to create; `namespacePath` creates it directly in another namespace. */
+/**
+ * Attributes of a link to create; `namespacePath` or `namespaceFd` creates it directly in another
+ * namespace.
+ */
 export interface NewLinkAttributes extends Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'> {
   name: string;
   /** Ask for this ifindex (0 or absent: the kernel picks). */
   index?: number;
   namespacePath?: string;
+  /** An open file of the namespace, which the caller keeps open (saves an open and a close per link). */
+  namespaceFd?: number;
 }
 
 export interface VethSpec extends NewLinkAttributes {
@@ -82,8 +87,10 @@ export type HandleOptions = NetlinkSocketOptions;
 
 function withNamespaceFd<T>(
   path: string | undefined,
+  openFd: number | undefined,
   run: (fd: number | undefined) => Promise<T>,
 ): Promise<T> {
+  if (openFd !== undefined) return run(openFd);
   if (path === undefined) return run(undefined);
   const fd = openSync(path, 'r');
   return run(fd).finally(() => closeSync(fd));
@@ -205,10 +212,10 @@ export class NetlinkHandle {
    */
   /** Resolves with the new local end (undefined when it was created in another namespace). */
   linkAddVeth(spec: VethSpec): Promise<Link | undefined> {
-    const { peer, namespacePath, index, ...local } = spec;
-    const { namespacePath: peerPath, index: peerIndex, ...peerAttrs } = peer;
-    return withNamespaceFd(namespacePath, (fd) =>
-      withNamespaceFd(peerPath, (peerFd) => {
+    const { peer, namespacePath, namespaceFd, index, ...local } = spec;
+    const { namespacePath: peerPath, namespaceFd: peerOpenFd, index: peerIndex, ...peerAttrs } = peer;
+    return withNamespaceFd(namespacePath, namespaceFd, (fd) =>
+      withNamespaceFd(peerPath, peerOpenFd, (peerFd) => {
         const message = encodeLinkRequest(
           RTM_NEWLINK,
           NLM_F_CREATE | NLM_F_EXCL,
@@ -227,7 +234,7 @@ export class NetlinkHandle {
           message,
           spec.name,
           `link add ${spec.name} type veth peer ${peer.name}`,
-          namespacePath !== undefined,
+          fd !== undefined,
         );
       }),
     );
@@ -255,8 +262,8 @@ export class NetlinkHandle {
 
   /** Creates a link of a kind without extra data (dummy, ...). */
   linkAdd(kind: string, attrs: NewLinkAttributes): Promise<Link | undefined> {
-    const { namespacePath, index, ...rest } = attrs;
-    return withNamespaceFd(namespacePath, (fd) => {
+    const { namespacePath, namespaceFd, index, ...rest } = attrs;
+    return withNamespaceFd(namespacePath, namespaceFd, (fd) => {
       const message = encodeLinkRequest(
         RTM_NEWLINK,
         NLM_F_CREATE | NLM_F_EXCL,
@@ -268,7 +275,7 @@ export class NetlinkHandle {
         message,
         attrs.name,
         `link add ${attrs.name} type ${kind}`,
-        namespacePath !== undefined,
+        fd !== undefined,
       );
     });
   }
@@ -310,7 +317,7 @@ export class NetlinkHandle {
 
   /** Moves a link to another namespace (it loses its addresses and routes there). */
   linkSetNamespace(index: number, namespacePath: string, newName?: string): Promise<void> {
-    return withNamespaceFd(namespacePath, async (fd) => {
+    return withNamespaceFd(namespacePath, undefined, async (fd) => {
       const attrs: LinkAttributes = { namespaceFd: fd as number, ...(newName ? { name: newName } : {}) };
       await this.request(
         encodeLinkRequest(RTM_SETLINK, 0, index, attrs),

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fstatSync, statSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { NamespaceViews } from '../../../src/descriptors/namespace-views.js';
 import { namespaceIdentity } from '../../../src/netns/index.js';
@@ -60,5 +62,33 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
         }
       },
       'nvf',
+    ));
+
+  test("a view keeps its namespace's file open, gives VETH peers through it, and closes it with itself", () =>
+    withNamespaces(
+      2,
+      async ([hub, other]) => {
+        const views = new NamespaceViews();
+        try {
+          const hubView = await views.open(locationOf(hub!));
+          const otherView = await views.open(locationOf(other!));
+          const file = statSync(other!.path);
+          const open = fstatSync(otherView.fileFd);
+          assert.deepEqual([open.dev, open.ino], [file.dev, file.ino]);
+          await hubView.handle.linkAddVeth({
+            name: 'nvp0',
+            peer: { name: 'nvp1', namespaceFd: otherView.fileFd },
+          });
+          const peer = execFileSync('ip', ['-n', other!.name, '-json', 'link', 'show', 'nvp1'], {
+            encoding: 'utf8',
+          });
+          assert.equal((JSON.parse(peer) as { ifname: string }[])[0]?.ifname, 'nvp1');
+          views.close(otherView.id);
+          assert.throws(() => fstatSync(otherView.fileFd), /EBADF/);
+        } finally {
+          views.closeAll();
+        }
+      },
+      'nvd',
     ));
 });
