@@ -1,11 +1,10 @@
 /** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
-import { describeNamespace, namespaceId, type LinuxArpEntry } from '../model/index.js';
+import { namespaceId, type LinuxArpEntry } from '../model/index.js';
 import { NetlinkError } from '../netlink/index.js';
 import { NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { linkUpFact } from './fact-keys.js';
-import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
+import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addNeighbour, neighbourMatches, removeNeighbour } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 
@@ -25,12 +24,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     dependencies(_key, value, desired) {
       return [
         namespaceDependency(value.namespace),
-        {
-          key: linkUpFact(namespaceId(value.namespace), ctx.hostNameOf(desired, value.interface)),
-          reason: `waiting for interface ${value.interface} to be up in ${describeNamespace(value.namespace)}`,
-          // Came up again: the kernel flushed the entry when the link went down (kernel-facts.ts).
-          recreateOnChange: true,
-        },
+        ...linkDependencies(value.namespace, ctx.hostNameOf(desired, value.interface), value.interface),
       ];
     },
 

@@ -18,7 +18,14 @@ import { InterfaceNotFoundError } from './errors.js';
 import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
 import type { Dep, DerivedItem, EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
-import { addressItem, linkFact, namedNamespaceItem, namespaceFact, vethEndItem } from './fact-keys.js';
+import {
+  addressItem,
+  linkFact,
+  linkUpFact,
+  namedNamespaceItem,
+  namespaceFact,
+  vethEndItem,
+} from './fact-keys.js';
 import {
   adoptVethEnd,
   applyLinkDifferences,
@@ -55,6 +62,31 @@ export function createsPair(value: VethInterface): boolean {
 export function namespaceDependency(ref: LinuxInterface['namespace']): Dep {
   const what = ref.kind === 'microservice' ? `microservice ${ref.label}` : describeNamespace(ref);
   return { key: namespaceFact(namespaceId(ref)), reason: `waiting for ${what}`, recreateOnChange: true };
+}
+
+/**
+ * What a route or an ARP entry through a link needs of it: that it exists, then that it is up (the
+ * first unmet one gives the pending reason). Up again after it went down: the kernel flushed the
+ * routes and neighbours through it meanwhile, so the item is made again (kernel-facts.ts).
+ */
+export function linkDependencies(
+  ref: LinuxInterface['namespace'],
+  hostIfName: string,
+  interfaceName: string,
+): Dep[] {
+  const nsId = namespaceId(ref);
+  const where = describeNamespace(ref);
+  return [
+    {
+      key: linkFact(nsId, hostIfName),
+      reason: `waiting for interface ${interfaceName} to exist in ${where}`,
+    },
+    {
+      key: linkUpFact(nsId, hostIfName),
+      reason: `waiting for interface ${interfaceName} to be up in ${where}`,
+      recreateOnChange: true,
+    },
+  ];
 }
 
 /** Items derived from an interface: its addresses, its VETH end marker, the named namespace it needs. */

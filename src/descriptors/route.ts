@@ -10,8 +10,8 @@ import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.
 import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { ANY_INTERFACE, linkUpFact } from './fact-keys.js';
-import { namedNamespaceNeeded, namespaceDependency } from './interface.js';
+import { ANY_INTERFACE } from './fact-keys.js';
+import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addRoute, removeRoute, routeIdentity, routeMatches, routeSpec, specIdentity } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 
@@ -33,12 +33,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         // The host name is resolved when the dependencies are computed; the plugin recomputes them
         // when the interface's config changes (see linux-plugin.ts).
         const host = ctx.hostNameOf(desired, value.interface);
-        deps.push({
-          key: linkUpFact(nsId, host),
-          reason: `waiting for interface ${value.interface} to be up in ${where}`,
-          // Came up again: the kernel flushed the route when the link went down (kernel-facts.ts).
-          recreateOnChange: true,
-        });
+        deps.push(...linkDependencies(value.namespace, host, value.interface));
         if (value.gateway !== undefined) {
           const fact = ctx.gatewayFact(key, nsId, host, value.gateway);
           deps.push({

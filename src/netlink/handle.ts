@@ -271,12 +271,7 @@ export class NetlinkHandle {
         { ...rest, ...(fd === undefined ? {} : { namespaceFd: fd }) },
         { kind },
       );
-      return this.createThenGet(
-        message,
-        attrs.name,
-        `link add ${attrs.name} type ${kind}`,
-        fd !== undefined,
-      );
+      return this.createThenGet(message, attrs.name, `link add ${attrs.name} type ${kind}`, fd !== undefined);
     });
   }
 
