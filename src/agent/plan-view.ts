@@ -27,6 +27,7 @@ import {
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
 import { ownedConfigName } from '../descriptors/ownership.js';
+import { gatewayProblem } from './plan-gateways.js';
 
 /** The desired value of a key as it would be after the change (puts applied). */
 export type PlannedValue = (key: string) => unknown;
@@ -222,11 +223,29 @@ export function foreseeFailures(
   plannedKeys: Iterable<string> = [],
 ): PlanEntry[] {
   const prefix = configPrefix(label, 'interface');
-  const neighbourHolders = foreseeNeighbourHolders(entries, plannedKeys, label, valueOf);
+  const routePrefix = configPrefix(label, 'route');
+  const planned = [...plannedKeys];
+  const neighbourHolders = foreseeNeighbourHolders(entries, planned, label, valueOf);
+  let interfacesByNamespace: Map<string, LinuxInterface[]> | undefined;
+  const gatewayOf = (route: LinuxRoute): string | undefined => {
+    interfacesByNamespace ??= plannedInterfaces(planned, prefix, valueOf);
+    const inNamespace = interfacesByNamespace.get(namespaceId(route.namespace)) ?? [];
+    const named = route.interface;
+    const through =
+      named === undefined
+        ? inNamespace
+        : inNamespace.filter((i) => i.name === named || i.hostIfName === named);
+    return gatewayProblem(route, through, inNamespace);
+  };
   return entries.map((entry) => {
     const making = entry.change === 'create' || entry.change === 'recreate';
     const holder = making ? neighbourHolders.get(entry.key) : undefined;
     if (holder !== undefined) return { ...entry, why: `${entry.why}; would fail: ${holder}` };
+    if ((making || entry.change === 'change') && entry.key.startsWith(routePrefix)) {
+      const route = valueOf(entry.key) as LinuxRoute | undefined;
+      const problem = route && typeof route.dst === 'string' ? gatewayOf(route) : undefined;
+      return problem ? { ...entry, why: `${entry.why}; would fail: ${problem}` } : entry;
+    }
     if (!making || !entry.key.startsWith(prefix)) return entry;
     const value = valueOf(entry.key) as LinuxInterface | undefined;
     if (!value) return entry;
@@ -247,6 +266,26 @@ export function foreseeFailures(
   });
 }
 
+/** The planned, valid interface values, by namespace id. */
+function plannedInterfaces(
+  plannedKeys: readonly string[],
+  interfacePrefix: string,
+  valueOf: PlannedValue,
+): Map<string, LinuxInterface[]> {
+  const byNamespace = new Map<string, LinuxInterface[]>();
+  for (const key of plannedKeys) {
+    if (!key.startsWith(interfacePrefix) || key.indexOf('/', interfacePrefix.length) !== -1) continue;
+    const value = valueOf(key) as LinuxInterface | undefined;
+    // A value the model refused has no address list.
+    if (!value || !Array.isArray(value.ipAddresses)) continue;
+    const id = namespaceId(value.namespace);
+    const list = byNamespace.get(id);
+    if (list) list.push(value);
+    else byNamespace.set(id, [value]);
+  }
+  return byNamespace;
+}
+
 /**
  * ARP items that would make an entry another item makes or holds, naming its link another way (by
  * config name, the other by host name: their claims differ, so the plan's claims do not catch them).
@@ -255,7 +294,7 @@ export function foreseeFailures(
  */
 function foreseeNeighbourHolders(
   entries: PlanEntry[],
-  plannedKeys: Iterable<string>,
+  plannedKeys: readonly string[],
   label: string,
   valueOf: PlannedValue,
 ): Map<string, string> {

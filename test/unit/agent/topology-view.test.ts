@@ -373,3 +373,72 @@ test('foreseeFailures: an ARP item for an entry another makes or holds, naming i
   assert.equal(entries[1]!.why, 'new', 'named the same way: a claim the engine refuses already');
   assert.equal(entries[2]!.why, 'new', 'another link');
 });
+
+test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the interface, IPv6 local address)', () => {
+  const routeTo = (name: string, json: Record<string, unknown>): [string, unknown] => {
+    const k = key('route', name);
+    return [
+      k,
+      value(k, { namespace: { type: 'NAMED_NS', name: 'ns1' }, dst_ip_addr: '10.10.0.0/16', ...json }),
+    ];
+  };
+  const dual = value<LinuxInterface>(key('interface', 'veth1'), {
+    name: 'veth1',
+    type: 'VETH',
+    enabled: true,
+    host_if_name: 'veth1Name',
+    ip_addresses: ['192.168.22.1/24', 'fd00:22::1/64', '10.0.0.1/31'],
+    namespace: { type: 'NAMED_NS', name: 'ns1' },
+    veth: { peer_if_name: 'veth2' },
+  });
+  const values = new Map<string, unknown>([
+    [key('interface', 'veth1'), dual],
+    routeTo('bcast', { interface: 'veth1', gw_addr: '192.168.22.255' }),
+    routeTo('bcast-by-host', { interface: 'veth1Name', gw_addr: '192.168.22.255' }),
+    routeTo('bcast-any', { gw_addr: '192.168.22.255' }),
+    routeTo('network', { interface: 'veth1', gw_addr: '192.168.22.0' }),
+    routeTo('own', { interface: 'veth1', gw_addr: '192.168.22.1' }),
+    routeTo('slash31', { interface: 'veth1', gw_addr: '10.0.0.1' }),
+    routeTo('other-link', { interface: 'veth9', gw_addr: '192.168.22.255' }),
+    [
+      key('route', 'v6-local'),
+      value(key('route', 'v6-local'), {
+        namespace: { type: 'NAMED_NS', name: 'ns1' },
+        interface: 'veth9',
+        dst_ip_addr: 'fd09::/64',
+        gw_addr: 'fd00:22::1',
+      }),
+    ],
+  ]);
+  const names = [
+    'bcast',
+    'bcast-by-host',
+    'bcast-any',
+    'network',
+    'own',
+    'slash31',
+    'other-link',
+    'v6-local',
+  ];
+  const entries = foreseeFailures(
+    names.map((n) => ({ key: key('route', n), change: n === 'own' ? 'change' : 'create', why: 'new' })),
+    label,
+    (k) => values.get(k),
+    () => undefined,
+    values.keys(),
+  );
+  const why = new Map(entries.map((e) => [e.key.slice(e.key.lastIndexOf('/') + 1), e.why]));
+  const broadcast =
+    'new; would fail: gateway 192.168.22.255 is the broadcast address of 192.168.22.1/24 on veth1: the kernel refuses it';
+  assert.equal(why.get('bcast'), broadcast);
+  assert.equal(why.get('bcast-by-host'), broadcast, 'the interface named by its host name');
+  assert.equal(why.get('bcast-any'), broadcast, 'no interface named: any of the namespace');
+  assert.equal(why.get('network'), 'new', 'the network address is accepted');
+  assert.equal(why.get('own'), 'new', 'an own IPv4 address is accepted');
+  assert.equal(why.get('slash31'), 'new', 'a /31 has no broadcast address');
+  assert.equal(why.get('other-link'), 'new', 'the broadcast of another link');
+  assert.equal(
+    why.get('v6-local'),
+    'new; would fail: gateway fd00:22::1 is an address of veth1 in the same namespace: the kernel refuses a local gateway',
+  );
+});
