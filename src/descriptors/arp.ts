@@ -3,7 +3,8 @@ import { namespaceId, type LinuxArpEntry } from '../model/index.js';
 import { NetlinkError } from '../netlink/index.js';
 import { NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
-import type { LinuxDescriptor, Retrieved } from './engine-contract.js';
+import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import type { NamespaceView } from './namespace-views.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import { addNeighbour, neighbourMatches, removeNeighbour } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
@@ -15,8 +16,13 @@ export interface ArpMetadata {
 }
 
 export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry, ArpMetadata> {
-  /** Items whose create is under way (they hold the entry they noted before it is applied). */
-  const creating = new Set<string>();
+  const hostNameOf = (engine: EngineView, name: string): string => ctx.hostNameOf(engine, name);
+  /**
+   * Items whose entry was removed while they still wanted it (their link went down): they hold it,
+   * but what is there when they make it again is not theirs to replace without a look (someone may
+   * have made a static entry meanwhile).
+   */
+  const removedWhileWanted = new Set<string>();
   return {
     name: 'arp',
     keyPrefix: ctx.prefix('arp'),
@@ -39,15 +45,22 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
       // Claims are by the interface as each item names it (model/claims.ts): two items can still
-      // name one link two ways. The first to make the entry keeps it, while it still wants it and
-      // holds it (or is making it now): a note its item outlived blocks nobody.
+      // name one link two ways. The first to make the entry keeps it while it still wants it there:
+      // applied there, being made, or waiting with the other for the link to come up again (both
+      // name one link, so they wait together: the holder is not the one that happens to run first).
+      // A note its item outlived blocks nobody.
       const noted = ctx.neighbourAt(view.id, link.index, value.ipAddress);
+      const wantsHere = (other: string): boolean =>
+        wantsEntryAt(engine, other, view, link.index, value.ipAddress, hostNameOf);
       const holds = (other: string): boolean => {
-        if (engine.value(other) === undefined) return false;
         const meta = engine.metadata<ArpMetadata>(other);
-        if (meta === undefined) return creating.has(other);
+        // Not applied: being made, or waiting for the link with this item.
+        if (meta === undefined) return wantsHere(other);
         return (
-          meta.namespaceId === view.id && meta.ifindex === link.index && meta.address === value.ipAddress
+          engine.value(other) !== undefined &&
+          meta.namespaceId === view.id &&
+          meta.ifindex === link.index &&
+          meta.address === value.ipAddress
         );
       };
       const holder = noted === key || (noted !== undefined && holds(noted)) ? noted : undefined;
@@ -58,15 +71,17 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         );
       // Noted before the request: another item's create running meanwhile sees it taken.
       ctx.noteNeighbour(view.id, link.index, value.ipAddress, key);
-      creating.add(key);
+      const madeAgain = removedWhileWanted.delete(key);
       try {
         // Our entry someone replaced (drift): ours to put back over theirs.
-        await addNeighbour(view, link.index, value, holder === key);
+        await addNeighbour(view, link.index, value, holder === key && !madeAgain);
       } catch (error) {
-        if (holder !== key) ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
+        // Not made: it holds nothing, and an item that failed as it held the entry may have it.
+        if (ctx.neighbourAt(view.id, link.index, value.ipAddress) === key) {
+          ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
+          ctx.neighbourReleased(view.id);
+        }
         throw error;
-      } finally {
-        creating.delete(key);
       }
       return { namespaceId: view.id, ifindex: link.index, address: value.ipAddress };
     },
@@ -82,13 +97,19 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       return meta;
     },
 
-    async delete(engine, _key, _value, meta) {
+    async delete(engine, key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);
       // Forgotten once the entry is gone: a removal that fails keeps the item applied, and the
-      // entry its own.
+      // entry its own. Kept while the item still wants the entry there (it goes pending as its
+      // link goes down): made again when the link comes back, it is still the holder's.
       if (!ctx.linkGoingAway(engine, view, meta.ifindex))
         await removeNeighbour(view, meta.ifindex, meta.address);
-      ctx.forgetNeighbour(meta.namespaceId, meta.ifindex, meta.address);
+      if (view && wantsEntryAt(engine, key, view, meta.ifindex, meta.address, hostNameOf))
+        removedWhileWanted.add(key);
+      else {
+        removedWhileWanted.delete(key);
+        ctx.forgetNeighbour(meta.namespaceId, meta.ifindex, meta.address);
+      }
     },
 
     async retrieve(engine, desired) {
@@ -152,6 +173,24 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     isRetriable: (error) =>
       error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
   };
+}
+
+/** Whether an item's desired value is the entry of `address` on link `ifindex` of `view`. */
+function wantsEntryAt(
+  engine: EngineView,
+  key: string,
+  view: NamespaceView,
+  ifindex: number,
+  address: string,
+  hostNameOf: (engine: EngineView, name: string) => string,
+): boolean {
+  const wanted = engine.value<LinuxArpEntry>(key);
+  return (
+    wanted !== undefined &&
+    namespaceId(wanted.namespace) === view.id &&
+    wanted.ipAddress === address &&
+    view.links.get(hostNameOf(engine, wanted.interface))?.index === ifindex
+  );
 }
 
 function neighbourIdentity(nsId: string, address: string, hostIfName: string): string {

@@ -38,6 +38,11 @@ export class LinuxContext {
   private readonly routeGateways = new Map<string, string>();
   /** True while the engine plans without doing (set by the plugin). */
   dryRun: () => boolean = () => false;
+  /**
+   * An item gave up an ARP entry it had noted without its kernel entry going away (its create
+   * failed): items that failed as it held the entry are tried again (set by the plugin).
+   */
+  neighbourReleased: (nsId: string) => void = () => undefined;
 
   /**
    * Links of others we configure (EXISTING, LOOPBACK) by namespace and ifindex: they bear no mark,

@@ -97,6 +97,7 @@ export class LinuxPlugin {
       options.originals ?? new MemoryOriginals(),
     );
     this.ctx.dryRun = () => this.engine.planning;
+    this.ctx.neighbourReleased = (nsId) => this.retryFailedIn(nsId, 'arp');
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs);
     this.register();
   }

@@ -25,6 +25,7 @@ import {
   type IpRouteJson,
 } from './harness.js';
 import type { ItemKind } from '../../../src/model/index.js';
+import { NetlinkError } from '../../../src/netlink/index.js';
 
 type Item = [ItemKind, string, unknown];
 
@@ -624,6 +625,60 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await eventually(() => assert.equal(entry()?.lladdr, '02:00:00:00:00:42'));
       await agent.del(['arp', 'byhost']);
       await eventually(() => assert.equal(entry(), undefined));
+    }));
+
+  test('the holder of a disputed ARP entry keeps it through link flaps, whichever item is made first', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const holder = arp(ns1!, 'holder', 'a', '10.0.9.47', '02:00:00:00:00:47');
+      const other = arp(ns1!, 'other', 'ra', '10.0.9.47', '02:00:00:00:00:48');
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(holder);
+      await agent.waitFor('arp', 'holder', 'configured');
+      await agent.close();
+      // Restarted with the other listed first: made again in one transaction, it comes first.
+      const restarted = await TestAgent.start({ label: agent.label });
+      try {
+        await restarted.replaceAll(...pair(ns1!, ns2!), other, holder);
+        await restarted.waitFor('arp', 'holder', 'configured');
+        await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+        for (let flap = 0; flap < 3; flap++) {
+          ip(ns1!, ['link', 'set', 'ra', 'down']);
+          await restarted.waitFor('arp', 'holder', 'pending', /waiting for interface a to be up/);
+          // The agent sets its link up again (drift); both items are made again at once.
+          await restarted.waitFor('arp', 'holder', 'configured');
+          await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+          await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.47')?.lladdr, '02:00:00:00:00:47'));
+        }
+      } finally {
+        await restarted.close();
+      }
+    }));
+
+  test('the holder of a disputed ARP entry fails to make it again: the other is tried again and takes it', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(arp(ns1!, 'holder', 'a', '10.0.9.48', '02:00:00:00:00:49'));
+      await agent.waitFor('arp', 'holder', 'configured');
+      await agent.put(arp(ns1!, 'other', 'ra', '10.0.9.48', '02:00:00:00:00:4a'));
+      await agent.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+      // The kernel refuses the holder's next entry (once): it holds nothing then.
+      const handle = agent.plugin.views.get(`named/${ns1!}`)!.handle;
+      const neighAdd = handle.neighAdd.bind(handle);
+      let refused = 0;
+      handle.neighAdd = async (spec) => {
+        if (spec.mac === '02:00:00:00:00:49' && refused++ === 0)
+          throw new NetlinkError(1, `neigh add ${spec.address} (refused by the test)`);
+        return neighAdd(spec);
+      };
+      try {
+        ip(ns1!, ['link', 'set', 'ra', 'down']);
+        await agent.waitFor('arp', 'other', 'configured');
+        await agent.waitFor('arp', 'holder', 'failed', /already configured by \S+arp\/other/);
+        assert.equal(refused >= 1, true);
+        await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.48')?.lladdr, '02:00:00:00:00:4a'));
+      } finally {
+        handle.neighAdd = neighAdd;
+      }
     }));
 
   test('enabled=false: the link goes down, its routes and ARP entries go pending; enabled again: back', () =>
