@@ -221,11 +221,13 @@ export function foreseeFailures(
   valueOf: PlannedValue,
   linkIn: (nsId: string, hostIfName: string) => { alias?: string } | undefined,
   plannedKeys: Iterable<string> = [],
+  /** The state of an item now (an unchanged item holds an ARP entry unless it failed). */
+  stateOf: (key: string) => string | undefined = () => undefined,
 ): PlanEntry[] {
   const prefix = configPrefix(label, 'interface');
   const routePrefix = configPrefix(label, 'route');
   const planned = [...plannedKeys];
-  const neighbourHolders = foreseeNeighbourHolders(entries, planned, label, valueOf);
+  const neighbourHolders = foreseeNeighbourHolders(entries, planned, label, valueOf, stateOf);
   let interfacesByNamespace: Map<string, LinuxInterface[]> | undefined;
   const gatewayOf = (route: LinuxRoute): string | undefined => {
     interfacesByNamespace ??= plannedInterfaces(planned, prefix, valueOf);
@@ -289,14 +291,16 @@ function plannedInterfaces(
 /**
  * ARP items that would make an entry another item makes or holds, naming its link another way (by
  * config name, the other by host name: their claims differ, so the plan's claims do not catch them).
- * By key, what the later one would fail with. Items already applied hold their entry; otherwise the
- * first in the plan's order does.
+ * By key, what the later one would fail with. An item the plan leaves as it is holds its entry
+ * (applied, or waiting for its link with the others) unless it failed; otherwise the first in the
+ * plan's order does.
  */
 function foreseeNeighbourHolders(
   entries: PlanEntry[],
   plannedKeys: readonly string[],
   label: string,
   valueOf: PlannedValue,
+  stateOf: (key: string) => string | undefined,
 ): Map<string, string> {
   const arpPrefix = configPrefix(label, 'arp');
   const interfacePrefix = configPrefix(label, 'interface');
@@ -321,7 +325,8 @@ function foreseeNeighbourHolders(
   const out = new Map<string, string>();
   for (const list of byEntry.values()) {
     if (list.length < 2) continue;
-    const holder = list.find((i) => !making.has(i.key)) ?? list[0]!;
+    // An unchanged item that failed (e.g. as the other held the entry) holds nothing.
+    const holder = list.find((i) => !making.has(i.key) && stateOf(i.key) !== 'failed') ?? list[0]!;
     for (const item of list) {
       // The same naming is a claim the engine refuses already (invalid).
       if (item === holder || item.value.interface === holder.value.interface) continue;

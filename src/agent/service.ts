@@ -332,6 +332,7 @@ export class AgentApiService implements AgentService {
       valueOf,
       (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
       planned.keys(),
+      (key) => this.engine.status(key)?.state,
     );
     return {
       actions: dry.actions,

@@ -374,6 +374,44 @@ test('foreseeFailures: an ARP item for an entry another makes or holds, naming i
   assert.equal(entries[2]!.why, 'new', 'another link');
 });
 
+test('foreseeFailures: an unchanged ARP item that failed holds nothing; one that is configured does', () => {
+  const arp = (name: string, iface: string): [string, unknown] => {
+    const k = key('arp', name);
+    return [
+      k,
+      value(k, {
+        namespace: { type: 'NAMED_NS', name: 'ns1' },
+        interface: iface,
+        ip_addr: '192.168.22.9',
+        hw_address: '02:00:00:00:00:09',
+      }),
+    ];
+  };
+  // Listed first: the item that failed as `held` holds the entry.
+  const values = new Map<string, unknown>([
+    [key('interface', 'veth1'), veth1],
+    arp('lost', 'veth1Name'),
+    arp('held', 'veth1'),
+    arp('new', 'veth1Name'),
+  ]);
+  const states = new Map([
+    [key('arp', 'lost'), 'failed'],
+    [key('arp', 'held'), 'configured'],
+  ]);
+  const [entry] = foreseeFailures(
+    [{ key: key('arp', 'new'), change: 'create', why: 'new' }],
+    label,
+    (k) => values.get(k),
+    () => undefined,
+    values.keys(),
+    (k) => states.get(k),
+  );
+  assert.equal(
+    entry!.why,
+    `new; would fail: ARP entry 192.168.22.9 on veth1Name is already configured by ${key('arp', 'held')}`,
+  );
+});
+
 test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the interface, IPv6 local address)', () => {
   const routeTo = (name: string, json: Record<string, unknown>): [string, unknown] => {
     const k = key('route', name);
