@@ -147,7 +147,10 @@ export class LinuxPlugin {
           if (event.removed) this.retryFailedIn(view.id, 'route'); // a place in a table is free
         } else if (event.topic === 'neighbour') {
           this.onNeighbourEvent(view, event.neighbour, event.removed);
-          if (event.removed) this.retryFailedIn(view.id, 'arp'); // an entry another item held is free
+          // An entry another item (or someone else) held is free. Only where an ARP item failed:
+          // learned entries age out all the time, and a retry each time would fill the history.
+          if (event.removed && this.failedArpFor(view.id, event.neighbour.address))
+            this.retryFailedIn(view.id, 'arp');
         } else if (event.topic === 'address' && event.removed)
           this.onAddressRemoved(
             view,
@@ -624,6 +627,16 @@ export class LinuxPlugin {
   private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route' | 'arp'): void {
     this.retryNamespaces.add(`${descriptor}\n${namespaceId}`);
     this.scheduleDrift({});
+  }
+
+  /** Whether an ARP item of that address in that namespace failed (few fail: a short walk). */
+  private failedArpFor(nsId: string, address: string): boolean {
+    for (const key of this.engine.failedKeys()) {
+      if (this.engine.status(key)?.descriptor !== 'arp') continue;
+      const value = this.engine.state.value<LinuxArpEntry>(key);
+      if (value?.ipAddress === address && namespaceId(value.namespace) === nsId) return true;
+    }
+    return false;
   }
 
   private retryFailedItems(): void {

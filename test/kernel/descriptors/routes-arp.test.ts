@@ -627,6 +627,39 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await eventually(() => assert.equal(entry(), undefined));
     }));
 
+  test('an ARP item that failed as taken is not tried again when unrelated entries go', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(arp(ns1!, 'holder', 'a', '10.0.9.46', '02:00:00:00:00:46'));
+      await agent.waitFor('arp', 'holder', 'configured');
+      await agent.put(arp(ns1!, 'other', 'ra', '10.0.9.46', '02:00:00:00:00:4b'));
+      await agent.waitFor('arp', 'other', 'failed', /already configured by/);
+      await pause(1100); // past the once-a-second limit of retries
+      const seen = agent.engine.transactions().length;
+      // As learned entries age out: added and removed by someone else, at other addresses.
+      for (let i = 0; i < 3; i++) {
+        ip(ns1!, [
+          'neigh',
+          'add',
+          `10.0.9.${90 + i}`,
+          'lladdr',
+          '02:00:00:00:00:90',
+          'dev',
+          'ra',
+          'nud',
+          'stale',
+        ]);
+        ip(ns1!, ['neigh', 'del', `10.0.9.${90 + i}`, 'dev', 'ra']);
+      }
+      await pause(600);
+      const tried = agent.engine
+        .transactions()
+        .slice(seen)
+        .flatMap((t) => t.operations.filter((op) => op.key === agent.key('arp', 'other')));
+      assert.deepEqual(tried, [], 'not tried again');
+      assert.equal(agent.status('arp', 'other')?.state, 'failed');
+    }));
+
   test('the holder of a disputed ARP entry keeps it through link flaps, whichever item is made first', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const holder = arp(ns1!, 'holder', 'a', '10.0.9.47', '02:00:00:00:00:47');
