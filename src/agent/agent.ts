@@ -232,8 +232,9 @@ export class Agent {
       options.label,
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
-    this.service.setReachability((nsId, host, gateway) =>
-      this.plugin.facts.reachableNow(nsId, host, gateway),
+    this.service.setReachability(
+      (nsId, host, gateway, table) => this.plugin.facts.reachableNow(nsId, host, gateway, table),
+      (nsIds) => this.plugin.facts.loadTables(nsIds),
     );
     this.service.setAbout(
       {

@@ -10,7 +10,7 @@ import { namespaceIdentity } from '../netns/index.js';
 import { namedNamespacePath } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
-import type { ModelItem } from '../model/index.js';
+import { namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
 
 export interface ObservedNamespaces {
   /** Names of named namespaces that exist now. */
@@ -27,6 +27,16 @@ export function namedNamespacesOf(values: Iterable<ModelItem['value']>): Set<str
     if (ref?.kind === 'named' && ref.name) names.add(ref.name);
   }
   return names;
+}
+
+/** Ids of the namespaces of the routes with a gateway among the values. */
+export function gatewayNamespacesOf(values: Iterable<unknown>): string[] {
+  const ids = new Set<string>();
+  for (const value of values) {
+    const route = value as { gateway?: unknown; namespace?: NamespaceRef };
+    if (typeof route.gateway === 'string' && route.namespace) ids.add(namespaceId(route.namespace));
+  }
+  return [...ids];
 }
 
 export async function observeNamedNamespaces(

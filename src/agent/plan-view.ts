@@ -40,7 +40,12 @@ export function assumedFacts(
   label: string,
   valueOf: PlannedValue,
   /** Whether the kernel reaches the gateway through that link now (a network it has already). */
-  reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined = () => undefined,
+  reachableNow: (
+    nsId: string,
+    hostIfName: string,
+    gateway: string,
+    table: number,
+  ) => boolean | undefined = () => undefined,
 ): FactChange[] {
   const facts: FactChange[] = [];
   const interfacePrefix = configPrefix(label, 'interface');
@@ -103,9 +108,9 @@ export function assumedFacts(
     const prefixes = [...(addedPrefixes.get(`${nsId}\n${host}`) ?? []), ...(configured?.ipAddresses ?? [])];
     if (
       prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
-      reachableNow(nsId, host, route.gateway) === true
+      reachableNow(nsId, host, route.gateway, route.table) === true
     ) {
-      facts.push({ key: reachFact(nsId, host, route.gateway), value: ASSUMED_VALUE });
+      facts.push({ key: reachFact(nsId, host, route.gateway, route.table), value: ASSUMED_VALUE });
     }
   }
   return facts;

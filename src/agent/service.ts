@@ -25,7 +25,7 @@ import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, foreseeFailures, summarizePlan } from './plan-view.js';
-import { namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
+import { gatewayNamespacesOf, namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
@@ -70,8 +70,13 @@ const MICROSERVICE_WAIT = /^waiting for microservice (\S+)$/;
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured$/;
 
 export class AgentApiService implements AgentService {
-  private reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined = () =>
-    undefined;
+  private reachableNow: (
+    nsId: string,
+    hostIfName: string,
+    gateway: string,
+    table: number,
+  ) => boolean | undefined = () => undefined;
+  private loadReachability: (nsIds: string[]) => Promise<void> = async () => undefined;
   /**
    * Counts by state, kept until a status changes: pollers ask for them every few milliseconds
    * (waiting for "everything configured"), and counting thousands of items each time took ~5 ms
@@ -127,11 +132,16 @@ export class AgentApiService implements AgentService {
     return this.recentLogs();
   }
 
-  /** How the plan learns that a gateway is reachable now (the plugin's kernel facts). */
+  /**
+   * How the plan learns that a gateway is reachable now (the plugin's kernel facts), and how it has
+   * them read the namespaces it asks about.
+   */
   setReachability(
-    reachableNow: (nsId: string, hostIfName: string, gateway: string) => boolean | undefined,
+    reachableNow: (nsId: string, hostIfName: string, gateway: string, table: number) => boolean | undefined,
+    loadTables: (nsIds: string[]) => Promise<void> = async () => undefined,
   ): void {
     this.reachableNow = reachableNow;
+    this.loadReachability = loadTables;
   }
 
   setMicroserviceReason(reason: MicroserviceReason): void {
@@ -311,6 +321,8 @@ export class AgentApiService implements AgentService {
     }
     const planned = this.plannedValues(puts, change.deletes, change.replace === true);
     const valueOf = (key: string): unknown => planned.get(key);
+    // Gateways of routes no route watches yet: their namespaces' on-link tables are read first.
+    await this.loadReachability(gatewayNamespacesOf(puts.map((p) => p.value)));
     const observed = await observeNamedNamespaces(
       namedNamespacesOf(planned.values()),
       (nsId) => this.views.get(nsId) !== undefined,

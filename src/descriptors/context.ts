@@ -116,9 +116,10 @@ export class LinuxContext {
     nsId: string,
     hostIfName: string,
     gateway: string,
+    table: number,
     onNew?: () => void,
   ): string {
-    const fact = reachFact(nsId, hostIfName, gateway);
+    const fact = reachFact(nsId, hostIfName, gateway, table);
     // A dry run's values are not the items': what they watch stays as it is (re-pointing it took
     // an applied route's gateway fact away, and the route out of the kernel, on a mere plan).
     if (this.dryRun()) return fact;
@@ -126,7 +127,7 @@ export class LinuxContext {
     if (current === fact) return fact;
     onNew?.();
     if (current) this.facts.unwatchGateway(current);
-    this.routeGateways.set(routeKey, this.facts.watchGateway(nsId, hostIfName, gateway));
+    this.routeGateways.set(routeKey, this.facts.watchGateway(nsId, hostIfName, gateway, table));
     return fact;
   }
 

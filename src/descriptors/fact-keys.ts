@@ -16,8 +16,17 @@ export const linkUpFact = (nsId: string, hostIfName: string): string =>
   `${FACT_LINK_UP}${nsId}/${hostIfName}`;
 /** For reachFact: through any interface that is up (a route that names none). */
 export const ANY_INTERFACE = '';
-export const reachFact = (nsId: string, hostIfName: string, gateway: string): string =>
-  `${FACT_REACH}${nsId}/${hostIfName}/${gateway}`;
+/**
+ * The kernel resolves a route's gateway in the route's own table, then through its rules (by
+ * default the local, main and default tables): a route in a table of its own has a fact of its own.
+ */
+export const reachFact = (nsId: string, hostIfName: string, gateway: string, table = 0): string =>
+  `${FACT_REACH}${nsId}/${hostIfName}/${gateway}${ownLookupTable(table) ? `@${table}` : ''}`;
+
+/** Whether a route table is looked in besides those every lookup sees (local, main, default). */
+export function ownLookupTable(table: number): boolean {
+  return table !== 0 && table !== 253 && table !== 254 && table !== 255;
+}
 export const namedNamespaceItem = (name: string): string => `${NAMED_NAMESPACE}${name}`;
 
 /** Derived from an interface's config key. */

@@ -46,6 +46,8 @@ interface GatewayWatch {
   hostIfName: string;
   gateway: string;
   gatewayBytes: Buffer;
+  /** The route's table (0: main). */
+  table: number;
   users: number;
 }
 
@@ -105,21 +107,34 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
    * Whether a gateway is reachable now through the link of that name, as far as the namespace's
    * loaded on-link table tells (undefined: no table yet). For a dry run, which watches nothing.
    */
-  reachableNow(nsId: string, hostIfName: string, gateway: string): boolean | undefined {
+  reachableNow(nsId: string, hostIfName: string, gateway: string, table: number): boolean | undefined {
     const state = this.tables.get(nsId);
     const view = this.views.get(nsId);
     if (!state || state.loading || !view) return undefined;
     const link = view.links.get(hostIfName);
-    return link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway));
+    return link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway), table);
+  }
+
+  /**
+   * Loads the on-link tables of these namespaces, for a dry run's `reachableNow` about gateways no
+   * route watches yet (a table no watch needs is dropped at the next re-check).
+   */
+  async loadTables(nsIds: Iterable<string>): Promise<void> {
+    await Promise.all(
+      [...new Set(nsIds)].map((id) => {
+        const view = this.views.get(id);
+        return view ? this.tableOf(view) : undefined;
+      }),
+    );
   }
 
   /** Starts (or counts another user of) the reachability fact of a gateway. */
-  watchGateway(nsId: string, hostIfName: string, gateway: string): string {
-    const key = reachFact(nsId, hostIfName, gateway);
+  watchGateway(nsId: string, hostIfName: string, gateway: string, table: number): string {
+    const key = reachFact(nsId, hostIfName, gateway, table);
     const watch = this.gateways.get(key);
     if (watch) watch.users++;
     else {
-      const added = { nsId, hostIfName, gateway, gatewayBytes: ipToBytes(gateway), users: 1 };
+      const added = { nsId, hostIfName, gateway, gatewayBytes: ipToBytes(gateway), table, users: 1 };
       this.gateways.set(key, added);
       let inNamespace = this.gatewaysByNamespace.get(nsId);
       if (!inNamespace) this.gatewaysByNamespace.set(nsId, (inNamespace = new Map()));
@@ -289,7 +304,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
         // The value is the covering link's "up" fact: a link down and up again between two looks
         // (the kernel flushed the routes through it unannounced) is a new value, and the route is
         // made again (recreateOnChange in route.ts), as for routes that name their interface.
-        const index = table.interfaceCovering(watch.gatewayBytes, (i) => view.links.get(i)?.up === true);
+        const index = table.interfaceCovering(
+          watch.gatewayBytes,
+          (i) => view.links.get(i)?.up === true,
+          watch.table,
+        );
         const link = index === undefined ? undefined : view.links.get(index);
         const up = link && this.upFacts.get(linkUpFact(view.id, link.name));
         this.set(key, up ? { ...up } : undefined, changes);
@@ -297,7 +316,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       }
       const link = view.links.get(watch.hostIfName);
       if (onlyInterfaces && (link === undefined || !onlyInterfaces.has(link.index))) continue;
-      const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes);
+      const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes, watch.table);
       this.set(key, ok ? true : undefined, changes);
     }
   }

@@ -216,9 +216,8 @@ export class LinuxPlugin {
       const route = value as Partial<LinuxRoute>;
       if (!route.gateway || !route.interface || !route.namespace) continue;
       const nsId = namespaceId(route.namespace);
-      this.ctx.gatewayFact(key, nsId, hostNames.get(route.interface) ?? route.interface, route.gateway, () =>
-        fresh.add(nsId),
-      );
+      const host = hostNames.get(route.interface) ?? route.interface;
+      this.ctx.gatewayFact(key, nsId, host, route.gateway, route.table ?? 0, () => fresh.add(nsId));
     }
     await this.namespacesReady();
     // Reachability is read only where a gateway is watched for the first time.

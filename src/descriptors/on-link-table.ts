@@ -19,11 +19,14 @@ import {
   type KernelEvent,
   type Route,
 } from '../netlink/index.js';
+import { ownLookupTable } from './fact-keys.js';
 
 interface Network {
   index: number;
   bytes: Buffer;
   prefixLength: number;
+  /** A route's table; undefined for an address (its network is on-link whatever the table). */
+  table?: number;
 }
 
 export class OnLinkTable {
@@ -54,14 +57,20 @@ export class OnLinkTable {
   }
 
   /** An interface (ifindex) that `usable` accepts with a network that holds the gateway. */
-  interfaceCovering(gateway: Buffer, usable: (index: number) => boolean): number | undefined {
-    for (const index of this.byIndex.keys()) if (usable(index) && this.covers(index, gateway)) return index;
+  interfaceCovering(gateway: Buffer, usable: (index: number) => boolean, table = 0): number | undefined {
+    for (const index of this.byIndex.keys())
+      if (usable(index) && this.covers(index, gateway, table)) return index;
     return undefined;
   }
 
-  covers(index: number, gateway: string | Buffer): boolean {
+  /**
+   * Whether a network of the interface holds the gateway of a route in `table` (0: main): an
+   * address's, or a route's in that table or in one every lookup sees (fact-keys.ts).
+   */
+  covers(index: number, gateway: string | Buffer, table = 0): boolean {
     const bytes = typeof gateway === 'string' ? ipToBytes(gateway) : gateway;
     for (const n of this.byIndex.get(index) ?? []) {
+      if (n.table !== undefined && n.table !== table && ownLookupTable(n.table)) continue;
       if (n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength)) return true;
     }
     return false;
@@ -115,8 +124,13 @@ export class OnLinkTable {
       return this.remove(this.routes, key, changed);
     }
     const before = this.routes.get(key);
-    if (before && before.index === route.oif) return;
-    const network = { index: route.oif!, bytes: ipToBytes(dst), prefixLength: route.dstLength };
+    if (before && before.index === route.oif) return; // the same table: it is in the key
+    const network = {
+      index: route.oif!,
+      bytes: ipToBytes(dst),
+      prefixLength: route.dstLength,
+      table: route.table,
+    };
     this.put(this.routes, key, network, changed);
   }
 }

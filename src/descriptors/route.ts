@@ -35,7 +35,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         const host = ctx.hostNameOf(desired, value.interface);
         deps.push(...linkDependencies(value.namespace, host, value.interface));
         if (value.gateway !== undefined) {
-          const fact = ctx.gatewayFact(key, nsId, host, value.gateway);
+          const fact = ctx.gatewayFact(key, nsId, host, value.gateway, value.table);
           deps.push({
             key: fact,
             reason: `waiting for gateway ${value.gateway} to be reachable through ${value.interface}`,
@@ -44,7 +44,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       } else if (value.gateway !== undefined) {
         // No interface named: the kernel picks the one whose network holds the gateway.
         deps.push({
-          key: ctx.gatewayFact(key, nsId, ANY_INTERFACE, value.gateway),
+          key: ctx.gatewayFact(key, nsId, ANY_INTERFACE, value.gateway, value.table),
           reason: `waiting for gateway ${value.gateway} to be reachable in ${where}`,
           recreateOnChange: true,
         });

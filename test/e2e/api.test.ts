@@ -157,6 +157,28 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         'what is not ours is shown unmarked',
       );
 
+      // A plan of the seeds' route (naming the pair's host name): the first route of its namespace,
+      // whose gateway no route watches yet, is created, not "waiting for gateway".
+      const routeKey = configKey(label, 'route', 'to-ns2-lan');
+      const route = {
+        name: 'to-ns2-lan',
+        namespace: pair.veth1['namespace'],
+        interface: 'veth1Name',
+        dst_ip_addr: '10.10.0.0/16',
+        gw_addr: '192.168.22.2',
+        metric: 100,
+      };
+      const plan = await agent.json<{ summary: { entries: { key: string; change: string; why: string }[] } }>(
+        'POST',
+        '/v1/plan',
+        JSON.stringify({ puts: [{ key: routeKey, value: route }] }),
+      );
+      assert.equal(
+        plan.summary.entries.find((e) => e.key === routeKey)?.change,
+        'create',
+        JSON.stringify(plan),
+      );
+
       const history = await agent.json<
         { seq: number; causes: string[]; operations: { key: string; kind: string }[] }[]
       >('GET', '/v1/history');

@@ -254,6 +254,34 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(after.ifalias, undefined);
     }));
 
+  test("a gateway is reachable through a link route of the route's own table, or of main, not of another table", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const route = (name: string, json: Record<string, unknown>): Item => [
+        'route',
+        name,
+        { name, namespace: named(ns1!), interface: 'a', ...json },
+      ];
+      await agent.put(
+        ...pair(ns1!, ns2!),
+        route('link100', { dst_ip_addr: '10.90.0.0/16', scope: { type: 'LINK' }, table: 100 }),
+        route('via-main', { dst_ip_addr: '10.91.0.0/16', gw_addr: '10.90.1.1' }),
+        route('via-100', { dst_ip_addr: '10.92.0.0/16', gw_addr: '10.90.1.1', table: 100 }),
+        route('via-200', { dst_ip_addr: '10.93.0.0/16', gw_addr: '10.90.1.1', table: 200 }),
+      );
+      await agent.waitConfigured(['route', 'link100'], ['route', 'via-100']);
+      // The kernel would refuse these ("Nexthop has invalid gateway"): they wait, and are not tried.
+      await agent.waitFor('route', 'via-main', 'pending', /waiting for gateway 10\.90\.1\.1 to be reachable/);
+      await agent.waitFor('route', 'via-200', 'pending', /waiting for gateway 10\.90\.1\.1 to be reachable/);
+      assert.ok(routes(ns1!, 4, '100').some((r) => r.dst === '10.92.0.0/16'));
+
+      // The same network in main: now reachable for main and for table 200 too (their lookups
+      // end in main).
+      await agent.put(route('link-main', { dst_ip_addr: '10.90.0.0/16', scope: { type: 'LINK' } }));
+      await agent.waitConfigured(['route', 'via-main'], ['route', 'via-200']);
+      assert.ok(findRoute(routes(ns1!), '10.91.0.0/16', 'ra'));
+      assert.ok(routes(ns1!, 4, '200').some((r) => r.dst === '10.93.0.0/16'));
+    }));
+
   test('table, metric, scope, source and IPv6 routes', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(
