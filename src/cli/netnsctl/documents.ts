@@ -78,6 +78,21 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
     let key: string;
     try {
       key = configKey(label, kind, itemName);
+      // With `value`, the document has nothing else: a field written beside it (e.g. mtu one
+      // indent too far left) would be lost without a word.
+      const beside = value === undefined ? [] : Object.keys(inline);
+      if (beside.length > 0) {
+        problems.push({
+          index,
+          key,
+          errors: beside.map((field) => ({
+            key,
+            field,
+            message: 'not a field of the document {kind, name, value}: it belongs inside value',
+          })),
+        });
+        return;
+      }
       parseItem(key, body);
     } catch (error) {
       if (error instanceof InvalidValueError)

@@ -39,4 +39,32 @@ describe('netnsctl documents', () => {
       [0, 1, 2],
     );
   });
+
+  test('a field beside `value` is refused, naming it, not dropped', () => {
+    const key = '/vnf-agent/l1/linux/config/v1/interface/d0';
+    const { items, problems } = toItems(
+      [
+        {
+          kind: 'interface',
+          name: 'd0',
+          value: { type: 'DUMMY', namespace: { type: 'NAMED_NS', name: 'ns1' } },
+          mtu: 9000,
+          extra: 1,
+        },
+      ],
+      'l1',
+    );
+    assert.deepEqual(items, []);
+    assert.deepEqual(problems, [
+      {
+        index: 0,
+        key,
+        errors: ['mtu', 'extra'].map((field) => ({
+          key,
+          field,
+          message: 'not a field of the document {kind, name, value}: it belongs inside value',
+        })),
+      },
+    ]);
+  });
 });
