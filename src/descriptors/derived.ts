@@ -3,6 +3,7 @@
  * end is configured and its namespace open, and the named namespaces they need.
  */
 import { existsSync } from 'node:fs';
+import { NetlinkError } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { orphanKey, trustedEntry } from './foreign-links.js';
@@ -86,6 +87,10 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       if (view && !value.goesWithLink)
         ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
     },
+    // EACCES: IPv6 is disabled on the link, a setting whose change sends no event: tried again on
+    // the usual backoff, not left failed until the agent restarts. ENODEV: the link went meanwhile.
+    isRetriable: (error) =>
+      error instanceof NetlinkError && (error.retriable || ['EACCES', 'ENODEV'].includes(error.errnoName)),
     async retrieve(engine, desired) {
       const found = [];
       const byInterface = new Map<string, { key: string; value: AddressValue }[]>();
