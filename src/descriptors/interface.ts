@@ -101,7 +101,8 @@ export function interfaceDerived(key: string, value: LinuxInterface): DerivedIte
     },
     descriptor: 'address',
   }));
-  if (value.type === 'VETH') {
+  // Only the end that waits for the other to make the pair has a marker: the maker depends on it.
+  if (value.type === 'VETH' && !createsPair(value)) {
     derived.push({
       key: vethEndItem(key),
       value: { namespace: namespaceId(value.namespace) },
