@@ -1,7 +1,15 @@
 /** The HTTP API's view of a running agent (src/api/service.ts), over its engine, store and views. */
 import { EventEmitter } from 'node:events';
 import { AgentError } from '../errors.js';
-import { configValueErrors, parseConfigKey, type ModelItem } from '../model/index.js';
+import {
+  configValueErrors,
+  describeNamespace,
+  namespaceId,
+  parseConfigKey,
+  type LinuxInterface,
+  type ModelItem,
+  type NamespaceRef,
+} from '../model/index.js';
 import { jsonOrText } from '../util/json-or-text.js';
 import type { DryRun, Engine, FactChange, ItemStatus as EngineStatus } from '../scheduler/index.js';
 import type { Datastore } from '../datastore/index.js';
@@ -69,6 +77,20 @@ type ModelValue = ModelItem['value'];
 const MICROSERVICE_WAIT = /^waiting for microservice (\S+)$/;
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured$/;
 
+/** What makes a VETH's peer item unable to be its other end, if anything (undefined: none yet). */
+function peerMismatch(key: string, peer: LinuxInterface | undefined): string | undefined {
+  if (!peer) return undefined;
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  if (peer.type !== 'VETH') return `${peer.name} is ${articled(peer.type)} interface, not a VETH`;
+  if (peer.veth.peerIfName !== name)
+    return `${peer.name} names ${peer.veth.peerIfName} as its peer, not ${name}`;
+  return undefined;
+}
+
+function articled(type: string): string {
+  return /^[AEIOU]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
 export class AgentApiService implements AgentService {
   private reachableNow: (
     nsId: string,
@@ -87,6 +109,7 @@ export class AgentApiService implements AgentService {
   readonly version = AGENT_VERSION;
   private readonly events = new EventEmitter<{ event: [AgentEvent] }>();
   private microserviceReason: MicroserviceReason = () => undefined;
+  private namespaceProblem: (nsId: string) => string | undefined = () => undefined;
   private containerOf: ContainerLookup = () => undefined;
   private aboutInfo: Record<string, unknown> = {};
   private recentLogs: () => string[] = () => [];
@@ -148,6 +171,11 @@ export class AgentApiService implements AgentService {
     this.microserviceReason = reason;
   }
 
+  /** Why a referenced namespace is not available though something is there (the plugin's tracker). */
+  setNamespaceProblem(problem: (nsId: string) => string | undefined): void {
+    this.namespaceProblem = problem;
+  }
+
   setContainerLookup(lookup: ContainerLookup): void {
     this.containerOf = lookup;
   }
@@ -163,6 +191,11 @@ export class AgentApiService implements AgentService {
   }
 
   private explainReason(key: string, reason: string, depth = 0): string {
+    const value = this.engine.state.value<{ namespace?: NamespaceRef }>(key);
+    if (value?.namespace && reason === `waiting for ${describeNamespace(value.namespace)}`) {
+      const problem = this.namespaceProblem(namespaceId(value.namespace));
+      if (problem) return `${reason} (${problem})`;
+    }
     const microservice = MICROSERVICE_WAIT.exec(reason);
     if (microservice) {
       const why = this.microserviceReason(microservice[1]!);
@@ -172,6 +205,8 @@ export class AgentApiService implements AgentService {
     const peer = PEER_WAIT.exec(reason);
     if (peer && depth === 0) {
       const peerKey = key.slice(0, key.lastIndexOf('/') + 1) + peer[1];
+      const mismatch = peerMismatch(key, this.engine.state.value<LinuxInterface>(peerKey));
+      if (mismatch) return `${reason} (${mismatch})`;
       const peerStatus = this.engine.status(peerKey);
       const peerReason = peerStatus ? this.explain(peerStatus, depth + 1) : undefined;
       if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason))

@@ -136,6 +136,11 @@ export class LinuxPlugin {
       });
   }
 
+  /** Why a namespace the configuration references is not available though something is there. */
+  namespaceProblem(nsId: string): string | undefined {
+    return this.tracker.problem(nsId);
+  }
+
   /** Opens the agent's own namespace and starts following namespaces, links and drift. */
   async start(): Promise<void> {
     this.facts.on('change', (changes) => this.forwardFacts(changes));

@@ -12,6 +12,7 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  NamespaceNotFoundError,
   NamespaceWatcher,
   identityKey,
   normalizeRef,
@@ -102,6 +103,17 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
 
   isReferenced(id: string): boolean {
     return this.refs.has(id);
+  }
+
+  /**
+   * Why a referenced namespace that is there in some form is not available, e.g. a file that is
+   * not (yet) a network namespace; undefined when it is available, or simply not there yet.
+   */
+  problem(id: string): string | undefined {
+    const watched = this.watchedAs.get(id);
+    const status = watched === undefined ? undefined : this.watcher.status(watched);
+    if (!status || status.identity !== undefined || status.error === undefined) return undefined;
+    return status.error instanceof NamespaceNotFoundError ? undefined : status.error.message;
   }
 
   /** Checks every reference now (also called on Docker events and periodically). */

@@ -264,6 +264,53 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal((await agent.request('GET', `/v1/status${key}`)).status, 404);
   });
 
+  test('pending reasons say what is wrong: a namespace file that is not a namespace, a peer that cannot be the other end', async (t) => {
+    const ns = `e2w${tag(4)}`;
+    const names = ['lof', 'vx', 'exx', 'vy', 'vz'];
+    t.after(async () => {
+      for (const name of names)
+        await agent.request('DELETE', `/v1/config${configKey(label, 'interface', name)}`);
+      deleteNamespaces(ns);
+    });
+    const named = { type: 'NAMED_NS', name: ns };
+    const items: [string, Record<string, unknown>][] = [
+      [
+        'lof',
+        { type: 'LOOPBACK', enabled: true, namespace: { type: 'FILE_REF_NS', filepath: '/etc/hostname' } },
+      ],
+      ['vx', { type: 'VETH', enabled: true, namespace: named, veth: { peer_if_name: 'exx' } }],
+      ['exx', { type: 'EXISTING', enabled: true, host_if_name: 'e2wnone', namespace: named }],
+      ['vy', { type: 'VETH', enabled: true, namespace: named, veth: { peer_if_name: 'vz' } }],
+      ['vz', { type: 'VETH', enabled: true, namespace: named, veth: { peer_if_name: 'vzz' } }],
+    ];
+    for (const [name, value] of items) {
+      const put = await agent.request(
+        'PUT',
+        `/v1/config${configKey(label, 'interface', name)}`,
+        JSON.stringify({ name, ...value }),
+      );
+      assert.equal(put.status, 200, put.text);
+    }
+    const reasonOf = async (name: string): Promise<string> =>
+      eventually(async () => {
+        const row = await agent.json<StatusRow>('GET', `/v1/status${configKey(label, 'interface', name)}`);
+        assert.equal(row.state, 'pending', JSON.stringify(row));
+        return String(row.reason);
+      });
+    assert.match(
+      await reasonOf('lof'),
+      /^waiting for namespace file \/etc\/hostname \(.*\/etc\/hostname is not a network namespace \(.*not nsfs\)\)$/,
+    );
+    assert.equal(
+      await reasonOf('vx'),
+      'waiting for VETH peer exx to be configured (exx is an EXISTING interface, not a VETH)',
+    );
+    assert.equal(
+      await reasonOf('vy'),
+      'waiting for VETH peer vz to be configured (vz names vzz as its peer, not vy)',
+    );
+  });
+
   test('404 for unknown keys', async () => {
     const key = configKey(label, 'interface', 'nobody');
     for (const [method, url] of [
