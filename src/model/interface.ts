@@ -127,7 +127,11 @@ function readHostIfName(
     return LOOPBACK_NAME;
   }
   const hostIfName = given === '' ? name : given;
-  const problem = hostIfNameProblem(hostIfName);
+  // Every namespace has its lo: a link the agent makes or renames can never take that name.
+  const problem =
+    hostIfName === LOOPBACK_NAME && type !== 'EXISTING'
+      ? `is the namespace's loopback interface, which every namespace has: a ${type} cannot be named so (type LOOPBACK configures it)`
+      : hostIfNameProblem(hostIfName);
   if (problem !== undefined) {
     errors.add(
       path,

@@ -127,6 +127,20 @@ describe('proto3 JSON forms', () => {
     assert.equal(parseInterface('d', { type: 'DUMMY' }).enabled, false, 'other types: proto3 false');
   });
 
+  test('lo: the name of LOOPBACK and maybe of an EXISTING item, never of a link the agent makes or renames', () => {
+    assert.equal(parseInterface('e', { type: 'EXISTING', host_if_name: 'lo' }).hostIfName, 'lo');
+    for (const type of ['VETH', 'DUMMY', 'AUTO_TAP'])
+      assert.throws(
+        () =>
+          parseInterface('lo', {
+            type,
+            veth: type === 'VETH' ? { peer_if_name: 'p' } : undefined,
+            tap: type === 'AUTO_TAP' ? { temp_if_name: 't' } : undefined,
+          }),
+        /host_if_name: absent, so the name "lo" is used, which is the namespace's loopback interface/,
+      );
+  });
+
   test('::1 only on a LOOPBACK (the kernel refuses it elsewhere); other IPv6 addresses anywhere', () => {
     assert.deepEqual(parseInterface('l', { type: 'LOOPBACK', ip_addresses: ['::1/128'] }).ipAddresses, [
       '::1/128',

@@ -33,7 +33,8 @@ function onlyInvalidValueErrors(run: () => unknown): void {
 }
 
 // ---- valid building blocks ----
-const hostName = fc.stringMatching(/^[a-z][a-z0-9_.-]{0,14}$/);
+// Not lo: every namespace has one, and only LOOPBACK or EXISTING items may name it.
+const hostName = fc.stringMatching(/^[a-z][a-z0-9_.-]{0,14}$/).filter((name) => name !== 'lo');
 const itemName = fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_.-]{0,20}$/);
 const usableIp = (family: 4 | 6): fc.Arbitrary<string> =>
   (family === 4 ? fc.ipV4() : fc.ipV6()).filter((text) => {
