@@ -304,6 +304,7 @@ export class Agent {
       this.lastValid,
       (entries) => this.plugin.claimHolders(entries),
     );
+    let datastoreLost = false;
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
@@ -332,7 +333,13 @@ export class Agent {
           } else if (event.type === 'state') {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
             this.service?.noteDatastoreState(event.state, event.error?.message);
-            if (event.state === 'lost') this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
+            // Counted once per outage, when the connection is back: a connection that comes back
+            // after several attempts (each one lost again) was lost and re-established once.
+            if (event.state === 'lost') datastoreLost = true;
+            else if (event.state === 'in-sync' && datastoreLost) {
+              datastoreLost = false;
+              this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
+            }
           }
         },
         onListenerError: (error) =>

@@ -41,8 +41,11 @@ import type { Topology } from '../web/contract/topology.js';
 export class ForeignLabelError extends AgentError {
   readonly code = 'ERR_FOREIGN_LABEL';
   readonly statusCode = 400;
+  /** As a refused PUT gives them (the API answers both alike). */
+  readonly errors: FieldErrorView[];
   constructor(key: string, message: string) {
     super(`${key}: ${message}`, { key, field: '$key' });
+    this.errors = [{ key, field: '$key', message }];
   }
 }
 

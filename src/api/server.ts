@@ -160,8 +160,12 @@ export function buildApi(
       return reply.code(503).header('retry-after', '1').send({ error: error.message, code });
     const message = error instanceof Error ? error.message : String(error);
     const status = (error as { statusCode?: number } | undefined)?.statusCode;
-    if (status !== undefined && status >= 400 && status < 500)
-      return reply.code(status).send({ error: message, ...(code ? { code } : {}) });
+    if (status !== undefined && status >= 400 && status < 500) {
+      // With the key and field errors where the error has them, as a refused PUT answers.
+      const errors = (error as { errors?: unknown }).errors;
+      const fields = error instanceof AgentError && Array.isArray(errors) ? { key: error.key, errors } : {};
+      return reply.code(status).send({ error: message, ...(code ? { code } : {}), ...fields });
+    }
     return reply.code(500).send({ error: message, ...(code ? { code } : {}) });
   });
   return app;

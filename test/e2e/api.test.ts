@@ -219,6 +219,10 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     const del = await agent.request('DELETE', `/v1/config${key}`);
     assert.equal(del.status, 400, del.text);
     assert.match((del.json as { error: string }).error, /belongs to agent label/);
+    // Answered as the PUT is: the key, and the field error.
+    const delBody = del.json as typeof body;
+    assert.equal(delBody.key, key);
+    assert.deepEqual(delBody.errors, body.errors);
     const plan = await agent.request(
       'POST',
       '/v1/plan',

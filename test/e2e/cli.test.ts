@@ -469,6 +469,18 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.match(invalid.stderr, /mtu: /);
     const notJson = await netnsctl([...base, 'put', 'interface/veth1', '-'], '{"mtu": ');
     assert.equal(notJson.code, 5, notJson.stderr);
+    // Asked for data: the field errors are data too, on standard output.
+    const asJson = await netnsctl(
+      [...base, '-o', 'json', 'put', 'interface/veth1', '-'],
+      JSON.stringify({ ...pair.veth1, mtu: 99_999 }),
+    );
+    assert.equal(asJson.code, 5, asJson.stderr);
+    const data = JSON.parse(asJson.stdout) as { key: string; errors: { field: string }[] };
+    assert.match(data.key, /interface\/veth1$/);
+    assert.deepEqual(
+      data.errors.map((e) => e.field),
+      ['mtu'],
+    );
 
     for (const args of [
       ['put', 'veth1', '-'],

@@ -343,6 +343,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CliError) {
       process.stderr.write(`netnsctl: ${error.message}\n`);
+      // Asked for data: what went wrong is data too (e.g. an invalid value's field errors).
+      const format = (program.opts() as { output?: string }).output;
+      if (error.details !== undefined && (format === 'json' || format === 'yaml'))
+        process.stdout.write(`${render(error.details, format)}\n`);
       return error.exitCode;
     }
     const code = (error as { code?: string; exitCode?: number }).code;
