@@ -12,6 +12,7 @@ import {
 import { AgentError, ClosedError } from '../../errors.js';
 import { DatastoreError, DatastoreUnavailableError, EtcdSettingError } from '../errors.js';
 import { memberBreakerPolicy } from './member-breaker.js';
+import { tidyGrpcMessage } from './grpc-message.js';
 import { readFileSync } from 'node:fs';
 import { etcdCredentials, type EtcdTlsOptions } from './tls.js';
 import type { EtcdAuthOptions } from './auth-options.js';
@@ -86,15 +87,6 @@ function etcdPassword(auth: EtcdAuthOptions): string {
 function isBrokenCircuit(error: Error): boolean {
   // cockatiel's error once every member's circuit breaker is open: all members are failing.
   return error.name === 'BrokenCircuitError' || error.constructor.name === 'BrokenCircuitError';
-}
-
-/**
- * gRPC's text for a member it cannot reach ends with "Resolution note: " and nothing after it when
- * the name resolved fine; that empty tail (and the error class repeated inside it) only confuses
- * a reader of the log.
- */
-export function tidyGrpcMessage(message: string): string {
-  return message.replace(/\.?\s*Resolution note:\s*$/, '').replace(/Last error: Error: /, 'Last error: ');
 }
 
 /** An etcd3 error as an AgentError. */

@@ -7,6 +7,7 @@
  */
 import { isRecoverableError, type IOptions } from 'etcd3';
 import { DatastoreUnavailableError } from '../errors.js';
+import { tidyGrpcMessage } from './grpc-message.js';
 
 type HostPolicyFactory = NonNullable<NonNullable<IOptions['faultHandling']>['host']>;
 export type HostPolicy = ReturnType<HostPolicyFactory>;
@@ -49,7 +50,7 @@ export class MemberBreaker {
   /** Counts a failure; only connection-level (recoverable) failures say anything about the member. */
   failed(error: unknown): void {
     if (!(error instanceof Error) || !isRecoverableError(error)) return;
-    this.lastFailure = error.message;
+    this.lastFailure = tidyGrpcMessage(error.message);
     this.#failures++;
     if (this.#failures >= this.#threshold) {
       this.#failures = 0;

@@ -8,6 +8,7 @@
 import type { Etcd3, IWatchResponse, Watcher as Etcd3Watcher } from 'etcd3';
 import { CompactedError, DatastoreUnavailableError } from '../errors.js';
 import { WatcherBase } from '../watcher-base.js';
+import { tidyGrpcMessage } from './grpc-message.js';
 import type { Change, ListResult, ResyncReason, WatchOptions } from '../types.js';
 
 /** How long to wait for etcd to confirm a watch cancellation before forgetting the watch anyway. */
@@ -69,7 +70,9 @@ export class EtcdWatcher extends WatcherBase {
     watch.on('disconnected', (error: Error) =>
       this.fail(
         generation,
-        new DatastoreUnavailableError(`etcd watch disconnected: ${error.message}`, { cause: error }),
+        new DatastoreUnavailableError(`etcd watch disconnected: ${tidyGrpcMessage(error.message)}`, {
+          cause: error,
+        }),
       ),
     );
     watch.on('error', (error: Error) => {

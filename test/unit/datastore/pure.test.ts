@@ -9,7 +9,8 @@ import {
   prefixEnd,
 } from '../../../src/datastore/index.js';
 import { MemberBreaker } from '../../../src/datastore/etcd/member-breaker.js';
-import { etcdError, tidyGrpcMessage } from '../../../src/datastore/etcd/client.js';
+import { etcdError } from '../../../src/datastore/etcd/client.js';
+import { tidyGrpcMessage } from '../../../src/datastore/etcd/grpc-message.js';
 import { compactionCut } from '../../../src/datastore/sqlite/compaction.js';
 
 /** Compares like SQLite's BINARY collation and etcd: by UTF-8 bytes. */
@@ -127,5 +128,9 @@ describe('etcd error messages', () => {
     const error = etcdError('read', Object.assign(new Error(grpc), { [RecoverableError]: true }));
     assert.equal(error.message.includes('Resolution note'), false);
     assert.match(error.message, /^etcd read: 14 UNAVAILABLE: .*ECONNREFUSED 127\.0\.0\.1:23999$/);
+    // The member breaker's "last failure" (in its refusals) is tidied the same way.
+    const breaker = new MemberBreaker('m');
+    breaker.failed(Object.assign(new Error(grpc), { [RecoverableError]: true }));
+    assert.equal(breaker.lastFailure?.includes('Resolution note'), false);
   });
 });
