@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { eventually as eventuallyKernel } from './kernel.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
@@ -23,16 +23,13 @@ export const EXAMPLES_DIR = path.join(ROOT, 'test/data/examples');
 const live = new Set<ChildProcess>();
 /**
  * The state directory of agents on etcd (an agent on a store file keeps its state next to it):
- * never the machine's /var/lib/netns-agent. Removed at exit when the agents left nothing there.
+ * never the machine's /var/lib/netns-agent. Removed at exit with what the agents wrote there (their
+ * last valid values and namespaces: a passing run left one directory per test file in /tmp).
  */
 export const TEST_STATE_DIR = path.join(tmpdir(), `netns-agent-test-state-${process.pid}`);
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
-  try {
-    rmdirSync(TEST_STATE_DIR);
-  } catch {
-    // absent, or something left in it: kept, to be looked at
-  }
+  rmSync(TEST_STATE_DIR, { recursive: true, force: true });
 });
 
 /** A short unique tag of hex digits (for labels, namespace names, ports are separate). */
