@@ -33,6 +33,7 @@ import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, foreseeFailures, summarizePlan } from './plan-view.js';
+import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
 import { gatewayNamespacesOf, namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
@@ -376,13 +377,25 @@ export class AgentApiService implements AgentService {
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }
-    const entries = foreseeFailures(
-      summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason), observed.existing),
+    const tables = new Map<string, KernelTables>();
+    const entries = await foreseeForeignHolders(
+      foreseeFailures(
+        summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason), observed.existing),
+        this.label,
+        valueOf,
+        (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
+        planned.keys(),
+        (key) => this.engine.status(key)?.state,
+      ),
       this.label,
       valueOf,
-      (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
-      planned.keys(),
-      (key) => this.engine.status(key)?.state,
+      (nsId) => {
+        const view = this.views.get(nsId);
+        if (!view) return undefined;
+        let read = tables.get(nsId);
+        if (!read) tables.set(nsId, (read = kernelTablesOf(view)));
+        return read;
+      },
     );
     return {
       actions: dry.actions,

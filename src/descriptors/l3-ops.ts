@@ -120,21 +120,28 @@ export async function addRoute(view: NamespaceView, spec: RouteSpec, placeWasOur
   } catch (error) {
     if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
   }
-  const place = specPlace(spec);
-  const family = spec.family ?? specFamily(spec);
-  const holder = (await view.handle.routeList({ family, table: spec.table ?? RT_TABLE_MAIN })).find(
-    (route) => routePlace(route) === place,
-  );
-  if (holder && holder.protocol !== AGENT_PROTOCOL) {
-    const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
-    const how =
-      holder.protocol === RTPROT_KERNEL ? "the kernel's own route" : `a route of protocol ${holder.protocol}`;
-    throw new RoutePlaceTakenError(
-      `route ${dst} (table ${holder.table}, metric ${holder.metric ?? 0}) in ${view.description} is ${how}, not made by this agent: not replaced`,
-      { field: 'dst_ip_addr' },
-    );
-  }
+  const taken = foreignRouteAt(await view.handle.routeList(routeDumpFilter(spec)), spec, view.description);
+  if (taken) throw new RoutePlaceTakenError(taken, { field: 'dst_ip_addr' });
   await view.handle.routeReplace(spec);
+}
+
+/** The dump that holds the routes at a spec's place (`foreignRouteAt`). */
+export function routeDumpFilter(spec: RouteSpec): { family: number; table: number } {
+  return { family: spec.family ?? specFamily(spec), table: spec.table ?? RT_TABLE_MAIN };
+}
+
+/**
+ * Why a route cannot be made at the spec's place without taking another's route (the kernel's own,
+ * another program's), or undefined when the place is free or holds a route of this agent.
+ */
+export function foreignRouteAt(routes: readonly Route[], spec: RouteSpec, where: string): string | undefined {
+  const place = specPlace(spec);
+  const holder = routes.find((route) => routePlace(route) === place);
+  if (!holder || holder.protocol === AGENT_PROTOCOL) return undefined;
+  const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
+  const how =
+    holder.protocol === RTPROT_KERNEL ? "the kernel's own route" : `a route of protocol ${holder.protocol}`;
+  return `route ${dst} (table ${holder.table}, metric ${holder.metric ?? 0}) in ${where} is ${how}, not made by this agent: not replaced`;
 }
 
 export async function removeRoute(view: NamespaceView | undefined, spec: RouteSpec): Promise<void> {
@@ -239,22 +246,35 @@ export async function addNeighbour(
   } catch (error) {
     if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
   }
-  const holder = (await view.handle.neighList({ index: ifindex })).find(
-    (n) => n.index === ifindex && n.address === entry.ipAddress,
+  const link = view.links.get(ifindex);
+  const taken = foreignNeighbourAt(
+    await view.handle.neighList({ index: ifindex }),
+    { index: ifindex, name: link?.name, flags: link?.flags },
+    entry.ipAddress,
+    view.description,
   );
+  if (taken) throw new NeighbourTakenError(taken, { field: 'ip_addr' });
+  await view.handle.neighReplace(spec);
+}
+
+/**
+ * Why an entry for `address` on the link cannot be made without replacing a static entry (PERMANENT,
+ * NOARP) someone else made, or undefined: no entry, a learned one, or ours.
+ */
+export function foreignNeighbourAt(
+  neighbours: readonly Neighbour[],
+  link: { index: number; name?: string | undefined; flags?: number | undefined },
+  address: string,
+  where: string,
+): string | undefined {
+  const holder = neighbours.find((n) => n.index === link.index && n.address === address);
   // On a link without ARP (IFF_NOARP, a loopback) the kernel itself makes every entry NOARP:
   // there only PERMANENT says someone set it.
-  const link = view.links.get(ifindex);
   const staticStates =
-    (link?.flags ?? 0) & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
-  if (holder && holder.protocol !== AGENT_PROTOCOL && (holder.state & staticStates) !== 0) {
-    const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
-    throw new NeighbourTakenError(
-      `ARP entry ${entry.ipAddress} on ${link?.name ?? `#${ifindex}`} in ${view.description} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`,
-      { field: 'ip_addr' },
-    );
-  }
-  await view.handle.neighReplace(spec);
+    (link.flags ?? 0) & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
+  if (!holder || holder.protocol === AGENT_PROTOCOL || (holder.state & staticStates) === 0) return undefined;
+  const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
+  return `ARP entry ${address} on ${link.name ?? `#${link.index}`} in ${where} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`;
 }
 
 export async function removeNeighbour(

@@ -410,6 +410,81 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test("plan: a route or ARP entry where another program's is says it would fail, and apply leaves that one alone", async () => {
+    const ns = `e2cf${tag(4)}`;
+    const host = `kf${tag(4)}`;
+    // An EXISTING link (some kernels have no dummy type): the agent opens the namespace for it.
+    const existing = {
+      kind: 'interface',
+      name: 'df1',
+      type: 'EXISTING',
+      enabled: true,
+      host_if_name: host,
+      ip_addresses: ['10.78.0.1/24'],
+      namespace: { type: 'NAMED_NS', name: ns },
+    };
+    const route = {
+      kind: 'route',
+      name: 'rf1',
+      namespace: { type: 'NAMED_NS', name: ns },
+      interface: 'df1',
+      dst_ip_addr: '10.79.0.0/24',
+    };
+    const arp = {
+      kind: 'arp',
+      name: 'af1',
+      namespace: { type: 'NAMED_NS', name: ns },
+      interface: host,
+      ip_addr: '10.78.0.9',
+      hw_address: '02:00:00:00:78:09',
+      state: { type: 'PERMANENT' },
+    };
+    try {
+      ip(null, ['netns', 'add', ns]);
+      ip(ns, ['link', 'add', host, 'type', 'veth', 'peer', 'name', `${host}p`]);
+      const put = await netnsctl([...base, 'apply', '-f', file('foreign.json', JSON.stringify([existing]))]);
+      assert.equal(put.code, 0, put.stderr);
+      await eventually(() => assert.ok(ipLink(ns, host)?.flags.includes('UP'), 'the link is up'));
+      // Another program's route and static entry, at the places the items would take.
+      ip(ns, ['route', 'add', '10.79.0.0/24', 'dev', host, 'proto', 'static']);
+      ip(ns, ['neigh', 'add', '10.78.0.9', 'lladdr', '02:00:00:00:99:99', 'dev', host, 'nud', 'permanent']);
+      const f = file('foreign-items.json', JSON.stringify([route, arp]));
+      const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
+      assert.equal(plan.code, 0, plan.stderr);
+      const entries = (
+        JSON.parse(plan.stdout) as {
+          plan: { summary: { entries: { key: string; change: string; why: string }[] } };
+        }
+      ).plan.summary.entries;
+      const why = (kind: string, name: string): string | undefined =>
+        entries.find((e) => e.key === `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`)?.why;
+      assert.match(
+        why('route', 'rf1') ?? '',
+        /^new; would fail: route 10\.79\.0\.0\/24 \(table 254, metric 0\) in .* is a route of protocol 4, not made by this agent/,
+        plan.stdout,
+      );
+      assert.match(
+        why('arp', 'af1') ?? '',
+        /^new; would fail: ARP entry 10\.78\.0\.9 on kf\w+ in .* is a static \(permanent\) entry not made by this agent \(lladdr 02:00:00:00:99:99\)/,
+        plan.stdout,
+      );
+      // As planned: both fail, and the kernel keeps the other program's.
+      const applied = await netnsctl([...base, 'apply', '-f', f]);
+      assert.equal(applied.code, 0, applied.stderr);
+      await eventually(async () => {
+        for (const key of ['route/rf1', 'arp/af1']) {
+          const status = await netnsctl([...base, 'status', key, '-o', 'json']);
+          assert.equal((JSON.parse(status.stdout) as { state: string }).state, 'failed', status.stdout);
+        }
+      });
+      assert.match(ipTry(ns, ['neigh', 'show', '10.78.0.9', 'dev', host]).stdout, /02:00:00:00:99:99/);
+      assert.match(ipTry(ns, ['route', 'show', '10.79.0.0/24']).stdout, /proto static/);
+    } finally {
+      for (const key of ['route/rf1', 'arp/af1', 'interface/df1']) await netnsctl([...base, 'del', key]);
+      ipTry(null, ['netns', 'del', ns]);
+    }
+  });
+
   test('report DIR: a support bundle', async () => {
     const out = path.join(dir, 'report');
     const report = await netnsctl([...base, 'report', out]);
