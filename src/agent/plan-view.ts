@@ -19,6 +19,7 @@ import {
 import type { DryRun, FactChange, PlannedOperation } from '../scheduler/index.js';
 import {
   NAMED_NAMESPACE,
+  linkFact,
   linkUpFact,
   namespaceFact,
   parseAddressItem,
@@ -63,6 +64,9 @@ export function assumedFacts(
     const next = recreated.has(op.key) ? (valueOf(op.key) as LinuxInterface | undefined) : undefined;
     if (next && linkUpFact(namespaceId(next.namespace), next.hostIfName) === fact) continue;
     facts.push({ key: fact, deleted: true });
+    // Gone too, unless someone else's link stays (EXISTING, a namespace's lo).
+    if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK')
+      facts.push({ key: linkFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
   }
   for (const op of dry.plan.applies) {
     if (op.descriptor.name === 'named-namespace' && op.key.startsWith(NAMED_NAMESPACE)) {
@@ -78,6 +82,10 @@ export function assumedFacts(
       // Created only: a link changed in place stays up, and its fact (routes are made again when
       // its value changes) must keep the value the kernel gave it.
       const value = valueOf(op.key) as LinuxInterface | undefined;
+      // Routes and ARP entries wait for the link to exist, then to be up.
+      // (An EXISTING link or a lo is there before its item is made: its fact is the kernel's.)
+      if (value && value.type !== 'EXISTING' && value.type !== 'LOOPBACK')
+        facts.push({ key: linkFact(namespaceId(value.namespace), value.hostIfName), value: ASSUMED_VALUE });
       if (value?.enabled) {
         facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), value: ASSUMED_VALUE });
       }

@@ -254,6 +254,20 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.match(planTable.stdout, /^KEY\s+CHANGE\s+WHY\n/);
     assert.match(planTable.stdout, new RegExp(`^${pair.key1}\\s+create\\s`, 'm'));
     assert.equal(ipLink(pair.ns1, 'veth1Name'), undefined, 'plan changes nothing');
+    // With the route and ARP entry through veth1: made once the pair is (not "waiting for veth1Name
+    // to exist": the plan assumes the links it creates exist).
+    const more = await Promise.all(['route', 'arp'].map((name) => netnsctl(['example', name])));
+    const all = file(
+      'veth-route-arp.yaml',
+      [text, ...more.map((m) => m.stdout.replaceAll('name: ns1', `name: ${pair.ns1}`))].join('---\n'),
+    );
+    const planAll = await netnsctl([...base, 'plan', '-f', all, '-o', 'table']);
+    assert.equal(planAll.code, 0, planAll.stderr);
+    for (const kind of ['route/to-ns2-lan', 'arp/veth2-arp'])
+      assert.match(
+        planAll.stdout,
+        new RegExp(`^/vnf-agent/${label}/linux/config/v1/${kind}\\s+create\\s`, 'm'),
+      );
 
     const apply = await netnsctl([...base, 'apply', '-f', f]);
     assert.equal(apply.code, 0, apply.stderr);

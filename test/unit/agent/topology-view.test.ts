@@ -215,6 +215,7 @@ describe('assumedFacts', () => {
       facts.map((f) => f.key),
       [
         'fact/ns/named/ns1',
+        'fact/link/named/ns1/veth1Name',
         'fact/link-up/named/ns1/veth1Name',
         'fact/reach/named/ns1/veth1Name/192.168.22.2',
       ],
@@ -245,9 +246,12 @@ describe('assumedFacts', () => {
     );
     assert.deepEqual(facts, [
       { key: 'fact/link-up/named/ns1/veth1Name', deleted: true },
+      { key: 'fact/link/named/ns1/veth1Name', deleted: true },
       { key: 'fact/link-up/named/ns1/veth2Name', deleted: true },
+      { key: 'fact/link/named/ns1/veth2Name', deleted: true },
       { key: 'fact/link-up/named/ns1/veth2Name', deleted: true },
-      // veth3, re-created in place, is up again.
+      // veth3, re-created in place, exists and is up again.
+      { key: 'fact/link/named/ns1/veth1Name', value: { planned: true } },
       { key: 'fact/link-up/named/ns1/veth1Name', value: { planned: true } },
     ]);
   });
