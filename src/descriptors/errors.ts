@@ -49,3 +49,17 @@ export class RoutePlaceTakenError extends AgentError {
 export class NeighbourTakenError extends AgentError {
   readonly code = 'ERR_NEIGHBOUR_TAKEN';
 }
+
+/**
+ * The link an AUTO_TAP waits for has its temporary name but is not a TAP (a host's interface, a
+ * VETH): it is not taken (renamed, moved, set down). Retriable: a TAP of that name may come.
+ */
+export class NotATapError extends AgentError {
+  readonly code = 'ERR_NOT_A_TAP';
+  constructor(name: string, kind: string, where: string) {
+    super(`${name} in ${where} is a link of kind ${kind}, not a TAP: not taken`, {
+      retriable: true,
+      field: 'tap.temp_if_name',
+    });
+  }
+}

@@ -6,7 +6,7 @@ import { NetlinkError, type Link, type LinkAttributes, type NetlinkHandle } from
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownedGroup, ownerAlias } from './ownership.js';
-import { InterfaceNotFoundError } from './errors.js';
+import { InterfaceNotFoundError, NotATapError } from './errors.js';
 import type { LinkOriginal } from './originals.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -254,6 +254,9 @@ export async function attachTap(
   } else {
     const tap = await findLink(ownView, self.tap.tempIfName);
     if (!tap) throw new InterfaceNotFoundError(self.tap.tempIfName, ownView.description, 'TAP');
+    // Only a TAP is taken: a temporary name that is the host's lo or eth0 must not take it down.
+    if (tap.kind !== 'tun')
+      throw new NotATapError(tap.name, tap.kind ?? 'none (a device)', ownView.description);
     original = linkOriginal(tap);
     // Recorded under the place it is going to, unless another link has that ifindex there.
     const indexFree = view.id === ownView.id || !view.links.get(tap.index);

@@ -195,6 +195,7 @@ function readTypeSpecific(
     if (tempIfName === '')
       errors.add(path, 'an AUTO_TAP needs the name the TAP is created with (temp_if_name)');
     else if (problem !== undefined) errors.add(path, `${JSON.stringify(tempIfName)} ${problem}`);
+    else if (tempIfName === 'lo') errors.add(path, "lo is the namespace's loopback, not a TAP");
     return { tap: { tempIfName } };
   }
   return {};

@@ -321,6 +321,37 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test('AUTO_TAP: a link of its temporary name that is not a TAP is not taken; a TAP of that name then is', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    try {
+      ip(null, ['link', 'add', temp, 'type', 'veth', 'peer', 'name', `${temp}p`]);
+      ip(null, ['link', 'set', temp, 'up']);
+      const before = linkOrFail(null, temp);
+      await withAgent(1, async (agent, [ns1]) => {
+        const tap = example('linux-tap');
+        tap['namespace'] = named(ns1!);
+        tap['host_if_name'] = host;
+        tap['tap'] = { temp_if_name: temp };
+        await agent.put(['interface', 'tap1', tap]);
+        await agent.waitFor('interface', 'tap1', 'failed', /is a link of kind veth, not a TAP: not taken/);
+        const after = linkOrFail(null, temp);
+        assert.equal(after.ifindex, before.ifindex);
+        assert.ok(isUp(after), 'left up');
+        assert.equal(after.ifalias ?? '', '', 'not marked');
+        assert.equal(link(ns1!, host), undefined);
+
+        ip(null, ['link', 'del', temp]);
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(linkOrFail(ns1!, host).linkinfo?.info_kind, 'tun');
+      });
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(null, ['link', 'del', host]);
+    }
+  });
+
   test('AUTO_TAP in a named namespace the agent made: removal gives the TAP back and deletes the namespace', async () => {
     const temp = `kt${hex(4)}`;
     const host = `kh${hex(4)}`;

@@ -139,6 +139,11 @@ describe('proto3 JSON forms', () => {
           }),
         /host_if_name: absent, so the name "lo" is used, which is the namespace's loopback interface/,
       );
+    // Nor the TAP an AUTO_TAP takes (renamed, moved, set down).
+    assert.throws(
+      () => parseInterface('t', { type: 'AUTO_TAP', host_if_name: 'tap9', tap: { temp_if_name: 'lo' } }),
+      /tap\.temp_if_name: lo is the namespace's loopback, not a TAP/,
+    );
   });
 
   test('::1 only on a LOOPBACK (the kernel refuses it elsewhere); other IPv6 addresses anywhere', () => {
