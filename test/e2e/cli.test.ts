@@ -570,6 +570,13 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       data.errors.map((e) => e.field),
       ['mtu'],
     );
+    // Another label's key: its delete is refused as its put is (exit 5, key and field errors).
+    const foreign = `/vnf-agent/${label}x/linux/config/v1/interface/veth1`;
+    const del = await netnsctl([...base, '-o', 'json', 'del', foreign]);
+    assert.equal(del.code, 5, del.stderr);
+    const delData = JSON.parse(del.stdout) as { key: string; errors: { field: string; message: string }[] };
+    assert.equal(delData.key, foreign);
+    assert.match(delData.errors[0]?.message ?? '', new RegExp(`belongs to agent label ${label}x`));
 
     for (const args of [
       ['put', 'veth1', '-'],

@@ -61,6 +61,15 @@ export class ApiConfigAccess implements ConfigAccess {
   async delete(key: string): Promise<boolean> {
     const { status, json } = await this.api.request('DELETE', `/v1/config${keyPath(key)}`);
     if (status === 404) return false;
+    if (status === 400) {
+      // Another label's key: refused as its put is, with the key and field errors.
+      const errors = (json as { errors?: FieldError[] }).errors ?? [];
+      throw new CliError(
+        `cannot delete ${key}:\n${errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
+        5,
+        { error: `cannot delete ${key}`, key, errors },
+      );
+    }
     if (status >= 400)
       throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);
     return true;
