@@ -17,7 +17,7 @@ import type { Neighbour, Route } from '../netlink/index.js';
 import { foreignNeighbourAt, foreignRouteAt, routeDumpFilter, routeSpec } from '../descriptors/l3-ops.js';
 import type { NamespaceView } from '../descriptors/namespace-views.js';
 import type { PlanEntry } from '../web/contract/topology.js';
-import type { PlannedValue } from './plan-view.js';
+import { WOULD_FAIL, type PlannedValue } from './plan-view.js';
 
 /** The kernel's routes and neighbours of a namespace, as far as a plan asks for them. */
 export interface KernelTables {
@@ -42,14 +42,9 @@ export function kernelTablesOf(view: NamespaceView): KernelTables {
     neighbours() {
       return (neighbourDump ??= view.handle.neighList());
     },
-    link(hostIfName) {
-      const link = view.links.get(hostIfName);
-      return link && { index: link.index, name: link.name, flags: link.flags };
-    },
+    link: (hostIfName) => view.links.get(hostIfName),
   };
 }
-
-const WOULD_FAIL = '; would fail: ';
 
 export async function foreseeForeignHolders(
   entries: PlanEntry[],

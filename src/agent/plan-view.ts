@@ -35,6 +35,9 @@ export type PlannedValue = (key: string) => unknown;
 
 const ASSUMED_VALUE = { planned: true };
 
+/** How a plan entry's words go on when the operation would fail (`foreseeFailures` and the like). */
+export const WOULD_FAIL = '; would fail: ';
+
 /** Facts the kernel would report once `dry`'s operations are done. */
 export function assumedFacts(
   dry: DryRun,
@@ -255,11 +258,11 @@ export function foreseeFailures(
   return entries.map((entry) => {
     const making = entry.change === 'create' || entry.change === 'recreate';
     const holder = making ? neighbourHolders.get(entry.key) : undefined;
-    if (holder !== undefined) return { ...entry, why: `${entry.why}; would fail: ${holder}` };
+    if (holder !== undefined) return { ...entry, why: `${entry.why}${WOULD_FAIL}${holder}` };
     if ((making || entry.change === 'change') && entry.key.startsWith(routePrefix)) {
       const route = valueOf(entry.key) as LinuxRoute | undefined;
       const problem = route && typeof route.dst === 'string' ? gatewayOf(route) : undefined;
-      return problem ? { ...entry, why: `${entry.why}; would fail: ${problem}` } : entry;
+      return problem ? { ...entry, why: `${entry.why}${WOULD_FAIL}${problem}` } : entry;
     }
     if (!making || !entry.key.startsWith(prefix)) return entry;
     const value = valueOf(entry.key) as LinuxInterface | undefined;
@@ -277,7 +280,7 @@ export function foreseeFailures(
       if (link && ownedConfigName(label, link.alias) === undefined)
         problems.push(`${value.hostIfName} already exists there and is not managed by this agent`);
     }
-    return problems.length ? { ...entry, why: `${entry.why}; would fail: ${problems.join('; ')}` } : entry;
+    return problems.length ? { ...entry, why: `${entry.why}${WOULD_FAIL}${problems.join('; ')}` } : entry;
   });
 }
 

@@ -27,6 +27,13 @@ import {
   type SeedPair,
 } from '../helpers/agent.js';
 
+/** The per-item entries of `netnsctl plan -o json`. */
+function planEntries(stdout: string): { key: string; change: string; why: string }[] {
+  return (
+    JSON.parse(stdout) as { plan: { summary: { entries: { key: string; change: string; why: string }[] } } }
+  ).plan.summary.entries;
+}
+
 describe('netnsctl', { skip: skipUnlessRoot() }, () => {
   const cleanup = new Cleanup();
   const label = `e2ec${tag()}`;
@@ -293,11 +300,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     const replacing = await netnsctl([...base, 'plan', '-f', onlyVeth1, '--replace', '-o', 'json']);
     assert.equal(replacing.code, 0, replacing.stderr);
-    const entries = (
-      JSON.parse(replacing.stdout) as {
-        plan: { summary: { entries: { key: string; change: string; why: string }[] } };
-      }
-    ).plan.summary.entries;
+    const entries = planEntries(replacing.stdout);
     assert.equal(entries.find((e) => e.key === pair.key2)?.change, 'remove', replacing.stdout);
     // veth1 stays configured, but a VETH end cannot exist without its peer
     assert.match(
@@ -408,11 +411,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       const f = file('existing-ns.json', JSON.stringify([item]));
       const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
       assert.equal(plan.code, 0, plan.stderr);
-      const entries = (
-        JSON.parse(plan.stdout) as {
-          plan: { summary: { entries: { key: string; change: string; why: string }[] } };
-        }
-      ).plan.summary.entries;
+      const entries = planEntries(plan.stdout);
       assert.deepEqual(
         entries.map((e) => [e.key, e.change]),
         [[`/vnf-agent/${label}/linux/config/v1/interface/ex9`, 'create']],
@@ -465,11 +464,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       const f = file('foreign-items.json', JSON.stringify([route, arp]));
       const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
       assert.equal(plan.code, 0, plan.stderr);
-      const entries = (
-        JSON.parse(plan.stdout) as {
-          plan: { summary: { entries: { key: string; change: string; why: string }[] } };
-        }
-      ).plan.summary.entries;
+      const entries = planEntries(plan.stdout);
       const why = (kind: string, name: string): string | undefined =>
         entries.find((e) => e.key === `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`)?.why;
       assert.match(

@@ -281,16 +281,20 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.equal(link(ns1!, 'sw2'), undefined);
     }));
 
+  /** The seeds' TAP, into `ns` as `host`, taking the TAP named `temp`. */
+  const tapItem = (ns: string, host: string, temp: string): Record<string, unknown> => ({
+    ...example('linux-tap'),
+    namespace: named(ns),
+    host_if_name: host,
+    tap: { temp_if_name: temp },
+  });
+
   test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
     const temp = `kt${hex(4)}`;
     const host = `kh${hex(4)}`;
     try {
       await withAgent(1, async (agent, [ns1]) => {
-        const tap = example('linux-tap');
-        tap['namespace'] = named(ns1!);
-        tap['host_if_name'] = host;
-        tap['tap'] = { temp_if_name: temp };
-        await agent.put(['interface', 'tap1', tap]);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
         await agent.waitFor('interface', 'tap1', 'pending', new RegExp(`waiting for TAP ${temp} to appear`));
 
         ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
@@ -329,11 +333,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       ip(null, ['link', 'set', temp, 'up']);
       const before = linkOrFail(null, temp);
       await withAgent(1, async (agent, [ns1]) => {
-        const tap = example('linux-tap');
-        tap['namespace'] = named(ns1!);
-        tap['host_if_name'] = host;
-        tap['tap'] = { temp_if_name: temp };
-        await agent.put(['interface', 'tap1', tap]);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
         await agent.waitFor('interface', 'tap1', 'failed', /is a link of kind veth, not a TAP: not taken/);
         const after = linkOrFail(null, temp);
         assert.equal(after.ifindex, before.ifindex);
