@@ -129,19 +129,21 @@ export async function createVethPair(
 ): Promise<InterfaceMetadata> {
   const attrs = desiredLinkAttributes(self, undefined);
   const peerAttrs = desiredLinkAttributes(peer, undefined);
-  const link = await view.handle.linkAddVeth({
-    name: self.hostIfName,
-    group: creatingGroup(label),
-    ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
-    ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
-    up: self.enabled,
-    peer: {
-      name: peer.hostIfName,
-      ...(peerAttrs.mtu !== undefined ? { mtu: peerAttrs.mtu } : {}),
-      ...(peerAttrs.mac !== undefined ? { mac: peerAttrs.mac } : {}),
-      ...(peerView.id !== view.id ? { namespaceFd: peerView.fileFd } : {}),
-    },
-  });
+  const add = (peerFd: number | undefined) =>
+    view.handle.linkAddVeth({
+      name: self.hostIfName,
+      group: creatingGroup(label),
+      ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
+      ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
+      up: self.enabled,
+      peer: {
+        name: peer.hostIfName,
+        ...(peerAttrs.mtu !== undefined ? { mtu: peerAttrs.mtu } : {}),
+        ...(peerAttrs.mac !== undefined ? { mac: peerAttrs.mac } : {}),
+        ...(peerFd !== undefined ? { namespaceFd: peerFd } : {}),
+      },
+    });
+  const link = await (peerView.id !== view.id ? peerView.file.use(add) : add(undefined));
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new VETH end');
   await markNewLink(view, link.index, label, self.name);
   const meta = metadata(view, link, self.hostIfName);
@@ -265,7 +267,10 @@ export async function attachTap(
     await ownView.handle.linkSet(tap.index, { alias: desiredLinkAttributes(self, label).alias ?? '' });
     if (tap.up) await ownView.handle.linkSetDown(tap.index);
     if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
-    else await ownView.handle.linkSetNamespace(tap.index, view.filePath, self.hostIfName);
+    else
+      await view.file.use((fd) =>
+        ownView.handle.linkSetNamespace(tap.index, { fd, path: view.file.path }, self.hostIfName),
+      );
     link = await findLink(view, self.hostIfName);
     if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'TAP');
     if (!indexFree || link.index !== tap.index) remember(link, original);
@@ -310,7 +315,7 @@ export async function giveTapBack(
   index: number,
   tempName: string,
   original: LinkOriginal | undefined,
-  home: Pick<NamespaceView, 'handle' | 'filePath'> | 'here',
+  home: Pick<NamespaceView, 'handle' | 'file'> | 'here',
 ): Promise<void> {
   const restore: LinkAttributes = { up: false };
   if (original) {
@@ -323,7 +328,7 @@ export async function giveTapBack(
     await handle.linkSet(index, { alias: '' });
     return;
   }
-  await handle.linkSetNamespace(index, home.filePath, tempName);
+  await home.file.use((fd) => handle.linkSetNamespace(index, { fd, path: home.file.path }, tempName));
   const moved = await home.handle.linkGet(tempName);
   if (moved) await home.handle.linkSet(moved.index, { alias: '' });
 }

@@ -5,8 +5,8 @@
  * them lets a dead container's namespace, and the VETH ends in it, really go away.
  */
 import { EventEmitter } from 'node:events';
-import { closeSync, openSync } from 'node:fs';
 import { LinkRegistry, NetlinkHandle, type KernelEvent, type LinkChange } from '../netlink/index.js';
+import { NamespaceFile } from '../netns/index.js';
 
 export interface NamespaceLocation {
   /** Canonical namespace id (model's namespaceId): 'default', 'named/ns1', 'microservice/ms-a'... */
@@ -22,14 +22,12 @@ export interface NamespaceLocation {
 export interface NamespaceView extends NamespaceLocation {
   handle: NetlinkHandle;
   links: LinkRegistry;
-  /** A path others can open to put a link into this namespace (IFLA_NET_NS_FD). */
-  filePath: string;
   /**
-   * That file, open while the view is (closed with it). A VETH end made here from another namespace
-   * names it: no open and close per pair, and the end lands in the namespace this view watches even
-   * if the path has meanwhile been given to a new one.
+   * The namespace's file, open while the view is, lent to requests that put a link here from another
+   * namespace (IFLA_NET_NS_FD): no open and close per VETH pair, and the link lands in the namespace
+   * this view watches even if the path has meanwhile been given to a new one.
    */
-  fileFd: number;
+  file: NamespaceFile;
 }
 
 interface ViewEvents {
@@ -73,18 +71,17 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   }
 
   private async create(location: NamespaceLocation): Promise<NamespaceView> {
-    const filePath = location.path ?? OWN_NAMESPACE_FILE;
-    const fileFd = openSync(filePath, 'r');
+    const file = new NamespaceFile(location.path ?? OWN_NAMESPACE_FILE, location.description);
     let handle: NetlinkHandle;
     try {
       handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
     } catch (error) {
-      closeSync(fileFd);
+      file.close();
       throw error;
     }
     const links = new LinkRegistry(handle, location.path);
     handle.nameOfIndex = (index) => links.get(index)?.name;
-    const view: NamespaceView = { ...location, handle, links, filePath, fileFd };
+    const view: NamespaceView = { ...location, handle, links, file };
     links.on('change', (changes) => this.emit('links', view, changes));
     links.on('kernel', (events) => this.emit('kernel', view, events));
     links.on('resynced', (reason) => this.emit('resynced', view, reason));
@@ -117,13 +114,16 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     this.retire(view);
   }
 
-  /** Closes a view's handle and file, keeping its counts: the totals are counters, they never go down. */
+  /**
+   * Closes a view's handle and file (once requests borrowing it are done), keeping its counts: the
+   * totals are counters, they never go down.
+   */
   private retire(view: NamespaceView): void {
     const { handle } = view;
     this.retired.requests += handle.socket.counters.requests;
     this.retired.errors += handle.socket.counters.errors;
     handle.close();
-    closeSync(view.fileFd);
+    view.file.close();
   }
 
   closeAll(): void {

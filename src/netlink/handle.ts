@@ -310,13 +310,22 @@ export class NetlinkHandle {
     return this.linkSet(index, { group });
   }
 
-  /** Moves a link to another namespace (it loses its addresses and routes there). */
-  linkSetNamespace(index: number, namespacePath: string, newName?: string): Promise<void> {
-    return withNamespaceFd(namespacePath, undefined, async (fd) => {
+  /**
+   * Moves a link to another namespace (it loses its addresses and routes there), named by its path
+   * or by a file of it the caller keeps open until this settles.
+   */
+  linkSetNamespace(
+    index: number,
+    namespace: string | { fd: number; path: string },
+    newName?: string,
+  ): Promise<void> {
+    const [path, openFd] =
+      typeof namespace === 'string' ? [namespace, undefined] : [namespace.path, namespace.fd];
+    return withNamespaceFd(path, openFd, async (fd) => {
       const attrs: LinkAttributes = { namespaceFd: fd as number, ...(newName ? { name: newName } : {}) };
       await this.request(
         encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
-        `link set ${this.device(index)} netns ${namespacePath}`,
+        `link set ${this.device(index)} netns ${path}`,
       );
     });
   }

@@ -30,6 +30,7 @@ export {
   NotANamespaceError,
   namespaceErrorFrom,
 } from './errors.js';
+export { NamespaceFile, type FileDescriptors } from './namespace-file.js';
 export { systemFiles, type FileStat, type NamespaceFiles, type NamespaceFileInfo } from './files.js';
 export {
   defaultNamespacePath,

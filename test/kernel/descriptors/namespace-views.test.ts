@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { fstatSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { NamespaceViews } from '../../../src/descriptors/namespace-views.js';
 import { namespaceIdentity } from '../../../src/netns/index.js';
@@ -19,6 +19,12 @@ function locationOf(ns: { name: string; path: string }): Parameters<NamespaceVie
     path: ns.path,
     identity: namespaceIdentity(ns.path)!,
   };
+}
+
+/** Names of the links called `name` in a named namespace, as `ip` sees them. */
+function hostLinkNames(namespace: string, name: string): string[] {
+  const out = execFileSync('ip', ['-n', namespace, '-json', 'link', 'show'], { encoding: 'utf8' });
+  return (JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n === name);
 }
 
 describe('namespace views', { skip: skipUnlessRoot() }, () => {
@@ -73,22 +79,51 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
           const hubView = await views.open(locationOf(hub!));
           const otherView = await views.open(locationOf(other!));
           const file = statSync(other!.path);
-          const open = fstatSync(otherView.fileFd);
-          assert.deepEqual([open.dev, open.ino], [file.dev, file.ino]);
-          await hubView.handle.linkAddVeth({
-            name: 'nvp0',
-            peer: { name: 'nvp1', namespaceFd: otherView.fileFd },
+          let lent = -1;
+          await otherView.file.use((fd) => {
+            lent = fd;
+            const open = fstatSync(fd);
+            assert.deepEqual([open.dev, open.ino], [file.dev, file.ino]);
+            return hubView.handle.linkAddVeth({ name: 'nvp0', peer: { name: 'nvp1', namespaceFd: fd } });
           });
-          const peer = execFileSync('ip', ['-n', other!.name, '-json', 'link', 'show', 'nvp1'], {
-            encoding: 'utf8',
-          });
-          assert.equal((JSON.parse(peer) as { ifname: string }[])[0]?.ifname, 'nvp1');
+          assert.deepEqual(hostLinkNames(other!.name, 'nvp1'), ['nvp1']);
           views.close(otherView.id);
-          assert.throws(() => fstatSync(otherView.fileFd), /EBADF/);
+          assert.throws(() => fstatSync(lent), /EBADF/);
+          await assert.rejects(
+            otherView.file.use(() => Promise.resolve()),
+            (error: Error & { code?: string }) => error.code === 'ERR_NAMESPACE_NOT_FOUND',
+          );
         } finally {
           views.closeAll();
         }
       },
       'nvd',
+    ));
+
+  test("a view closed while a VETH peer is on its way there: the peer still lands in that view's namespace", () =>
+    withNamespaces(
+      3,
+      async ([hub, other, third]) => {
+        const views = new NamespaceViews();
+        let thirdFd: number | undefined;
+        try {
+          const hubView = await views.open(locationOf(hub!));
+          const otherView = await views.open(locationOf(other!));
+          // Queued, not yet sent, when the view closes; the number, if closed then, would be the
+          // next one open(2) hands out: the third namespace's file, opened right after.
+          const adding = otherView.file.use((fd) =>
+            hubView.handle.linkAddVeth({ name: 'nvq0', peer: { name: 'nvq1', namespaceFd: fd } }),
+          );
+          views.close(otherView.id);
+          thirdFd = openSync(third!.path, 'r');
+          await adding;
+          assert.deepEqual(hostLinkNames(other!.name, 'nvq1'), ['nvq1']);
+          assert.deepEqual(hostLinkNames(third!.name, 'nvq1'), []);
+        } finally {
+          if (thirdFd !== undefined) closeSync(thirdFd);
+          views.closeAll();
+        }
+      },
+      'nvr',
     ));
 });
