@@ -34,6 +34,7 @@ import {
   createDummy,
   createVethPair,
   desiredLinkAttributes,
+  givenBackAttributes,
   detachTap,
   isUnmarkedOwnLink,
   linkDifferences,
@@ -244,7 +245,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return false;
     },
 
-    async update(engine, key, _before, after, metadata) {
+    async update(engine, key, before, after, metadata) {
       const view = ctx.view(after.namespace);
       const link = await view.handle.linkGet(metadata.ifindex);
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
@@ -267,6 +268,8 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP'
           ? recordOriginal(ctx, key, after.type, after, view, link, metadata.original)
           : metadata.original;
+      if (after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP')
+        Object.assign(wanted, givenBackAttributes(before, after, original));
       await applyLinkDifferences(view, link, wanted);
       return {
         ...metadata,

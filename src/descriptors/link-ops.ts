@@ -30,13 +30,39 @@ export function isGone(error: unknown): boolean {
   );
 }
 
-/** Properties of a link the config sets: absent MTU/MAC keep the kernel's values. */
+/** The MTU the kernel gives a VETH or DUMMY it makes (ETH_DATA_LEN). */
+export const KERNEL_DEFAULT_MTU = 1500;
+
+/**
+ * Properties of a link the config sets. An absent MTU is the kernel's default on links we make (a
+ * VETH or DUMMY whose `mtu` is removed goes back to it) and is left alone on others' links (their
+ * update gives back the original, see `givenBackAttributes`). An absent MAC keeps the link's.
+ */
 export function desiredLinkAttributes(value: LinuxInterface, label: string | undefined): LinkAttributes {
   const attrs: LinkAttributes = { up: value.enabled };
   if (value.mtu !== undefined) attrs.mtu = value.mtu;
+  else if (value.type === 'VETH' || value.type === 'DUMMY') attrs.mtu = KERNEL_DEFAULT_MTU;
   if (value.physAddress !== undefined) attrs.mac = value.physAddress;
   if (label !== undefined)
     attrs.alias = ownerAlias(label, value.name, value.type === 'AUTO_TAP' ? value.tap.tempIfName : undefined);
+  return attrs;
+}
+
+/**
+ * A link of others (EXISTING, LOOPBACK, AUTO_TAP) whose config drops its `mtu` or `phys_address`:
+ * what it had before we set them, as its removal would give back. A field that was never set is
+ * not given back: the link's owner may have changed it since.
+ */
+export function givenBackAttributes(
+  before: LinuxInterface,
+  after: LinuxInterface,
+  original: LinkOriginal | undefined,
+): LinkAttributes {
+  const attrs: LinkAttributes = {};
+  if (!original) return attrs;
+  if (before.mtu !== undefined && after.mtu === undefined) attrs.mtu = original.mtu;
+  if (before.physAddress !== undefined && after.physAddress === undefined && original.mac)
+    attrs.mac = original.mac;
   return attrs;
 }
 

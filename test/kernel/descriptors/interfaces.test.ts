@@ -188,6 +188,64 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.ok(isUp(linkOrFail(ns2!, 'ub')));
     }));
 
+  test("mtu removed from a VETH end: the kernel's default again; phys_address removed: the MAC stays (same ifindex)", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const mac = '02:00:00:00:02:01';
+      const a = (extra: Record<string, unknown>): Record<string, unknown> =>
+        veth('a', 'b', ns1!, { host_if_name: 'ma', ip_addresses: ['10.1.2.1/24'], ...extra });
+      await agent.put(
+        ['interface', 'a', a({ mtu: 9000, phys_address: mac })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'mb' })],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const before = linkOrFail(ns1!, 'ma');
+      assert.deepEqual([before.mtu, before.address], [9000, mac]);
+
+      await agent.put(['interface', 'a', a({})]);
+      await agent.waitConfigured(['interface', 'a']);
+      await eventually(() => {
+        const after = linkOrFail(ns1!, 'ma');
+        assert.deepEqual([after.mtu, after.address, after.ifindex], [1500, mac, before.ifindex]);
+        assert.ok(isUp(after));
+      });
+      assert.deepEqual(addresses(ns1!, 'ma'), ['10.1.2.1/24']);
+    }));
+
+  test("EXISTING whose config drops mtu and phys_address: the owner's MTU and MAC are given back, the rest stays", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, [
+        'link',
+        'add',
+        'ex0',
+        'mtu',
+        '1600',
+        'address',
+        '02:00:00:00:03:01',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'ex1',
+      ]);
+      const [kind, name, value] = existingItem(ns1!, { ip_addresses: ['10.3.1.1/24'] });
+      await agent.put([kind, name, { ...(value as object), mtu: 1400, phys_address: '02:00:00:00:03:99' }]);
+      await agent.waitConfigured(['interface', 'ex']);
+      const configured = linkOrFail(ns1!, 'ex0');
+      assert.deepEqual([configured.mtu, configured.address], [1400, '02:00:00:00:03:99']);
+
+      await agent.put([kind, name, value]);
+      await agent.waitConfigured(['interface', 'ex']);
+      await eventually(() => {
+        const after = linkOrFail(ns1!, 'ex0');
+        assert.deepEqual(
+          [after.mtu, after.address, after.ifindex],
+          [1600, '02:00:00:00:03:01', configured.ifindex],
+        );
+        assert.ok(isUp(after), 'still up, as configured');
+        assert.deepEqual(addresses(ns1!, 'ex0'), ['10.3.1.1/24']);
+      });
+    }));
+
   test('a new host name renames the link in place: same ifindex, addresses kept, its route made again', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       // The IPv6 address goes when the link is set down to be renamed (keep_addr_on_down is off).

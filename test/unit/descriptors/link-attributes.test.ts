@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  desiredLinkAttributes,
+  givenBackAttributes,
+  KERNEL_DEFAULT_MTU,
+} from '../../../src/descriptors/link-ops.js';
+import { interfaceKey, parseItem, type LinuxInterface } from '../../../src/model/index.js';
+
+function iface(json: Record<string, unknown>): LinuxInterface {
+  const item = parseItem(interfaceKey('a', 'i'), { name: 'i', enabled: true, ...json });
+  assert.equal(item.kind, 'interface');
+  return item.value as LinuxInterface;
+}
+
+const veth = { type: 'VETH', veth: { peer_if_name: 'p' } };
+const existing = { type: 'EXISTING', host_if_name: 'eth1' };
+const original = { mtu: 1600, mac: '02:00:00:00:00:01', up: false, name: 'eth1' };
+
+describe('link attributes a value sets', () => {
+  test("a VETH or DUMMY without mtu wants the kernel's default; others' links keep theirs", () => {
+    assert.equal(desiredLinkAttributes(iface(veth), undefined).mtu, KERNEL_DEFAULT_MTU);
+    assert.equal(desiredLinkAttributes(iface({ type: 'DUMMY' }), undefined).mtu, KERNEL_DEFAULT_MTU);
+    assert.equal(desiredLinkAttributes(iface({ ...veth, mtu: 9000 }), undefined).mtu, 9000);
+    assert.equal(desiredLinkAttributes(iface(existing), undefined).mtu, undefined);
+    assert.equal(
+      desiredLinkAttributes(iface(veth), undefined).mac,
+      undefined,
+      'no MAC: the link keeps its own',
+    );
+  });
+
+  test("others' links: mtu and phys_address dropped from the config give back the originals; fields never set are left alone", () => {
+    const set = iface({ ...existing, mtu: 1400, phys_address: '02:00:00:00:00:99' });
+    assert.deepEqual(givenBackAttributes(set, iface(existing), original), {
+      mtu: 1600,
+      mac: '02:00:00:00:00:01',
+    });
+    assert.deepEqual(givenBackAttributes(set, set, original), {});
+    assert.deepEqual(givenBackAttributes(iface(existing), iface(existing), original), {});
+    assert.deepEqual(givenBackAttributes(set, iface(existing), undefined), {});
+  });
+});
