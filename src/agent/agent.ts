@@ -233,7 +233,8 @@ export class Agent {
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
     this.service.setReachability(
-      (nsId, host, gateway, table) => this.plugin.facts.reachableNow(nsId, host, gateway, table),
+      (nsId, host, gateway, table, without) =>
+        this.plugin.facts.reachableNow(nsId, host, gateway, table, without),
       (nsIds) => this.plugin.facts.loadTables(nsIds),
     );
     this.service.setAbout(

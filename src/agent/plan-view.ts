@@ -38,27 +38,38 @@ const ASSUMED_VALUE = { planned: true };
 /** How a plan entry's words go on when the operation would fail (`foreseeFailures` and the like). */
 export const WOULD_FAIL = '; would fail: ';
 
+/**
+ * Whether the kernel reaches the gateway through that link now (a network it has already), or,
+ * with `without`, once those addresses (CIDR) of the link are gone; undefined: not known.
+ */
+export type ReachableNow = (
+  nsId: string,
+  hostIfName: string,
+  gateway: string,
+  table: number,
+  without?: readonly string[],
+) => boolean | undefined;
+
 /** Facts the kernel would report once `dry`'s operations are done. */
 export function assumedFacts(
   dry: DryRun,
   label: string,
   valueOf: PlannedValue,
-  /** Whether the kernel reaches the gateway through that link now (a network it has already). */
-  reachableNow: (
-    nsId: string,
-    hostIfName: string,
-    gateway: string,
-    table: number,
-  ) => boolean | undefined = () => undefined,
+  reachableNow: ReachableNow = () => undefined,
+  /** Every key of the configuration once the change is applied. */
+  plannedKeys: Iterable<string> = [],
 ): FactChange[] {
   const facts: FactChange[] = [];
   const interfacePrefix = configPrefix(label, 'interface');
   const routePrefix = configPrefix(label, 'route');
   /** Host interface (namespace id + host name) -> prefixes the plan adds to it. */
   const addedPrefixes = new Map<string, string[]>();
+  /** The same -> prefixes the plan takes off it. */
+  const removedPrefixes = new Map<string, string[]>();
   // A link the plan removes, or sets down, is no longer up: what waits for it would go pending.
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
   for (const op of dry.plan.deletes) {
+    if (op.descriptor.name === 'address') noteAddress(removedPrefixes, op.key, valueOf);
     if (op.descriptor.name !== 'interface' || !op.key.startsWith(interfacePrefix)) continue;
     const value = op.value as LinuxInterface | undefined;
     if (!value) continue;
@@ -101,11 +112,7 @@ export function assumedFacts(
       if (value && !value.enabled)
         facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
     } else if (op.descriptor.name === 'address') {
-      const address = parseAddressItem(op.key);
-      const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;
-      if (!address || !owner) continue;
-      const where = `${namespaceId(owner.namespace)}\n${owner.hostIfName}`;
-      addedPrefixes.set(where, [...(addedPrefixes.get(where) ?? []), address.cidr]);
+      noteAddress(addedPrefixes, op.key, valueOf);
     }
   }
   for (const [key, outcome] of dry.plan.outcomes) {
@@ -124,7 +131,57 @@ export function assumedFacts(
       facts.push({ key: reachFact(nsId, host, route.gateway, route.table), value: ASSUMED_VALUE });
     }
   }
+  if (removedPrefixes.size > 0)
+    facts.push(
+      ...gatewaysLost(dry, plannedKeys, label, valueOf, addedPrefixes, removedPrefixes, reachableNow),
+    );
   return facts;
+}
+
+/** Enters an address item's prefix under its interface (namespace id + host name). */
+function noteAddress(byInterface: Map<string, string[]>, key: string, valueOf: PlannedValue): void {
+  const address = parseAddressItem(key);
+  const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;
+  if (!address || !owner) return;
+  const where = `${namespaceId(owner.namespace)}\n${owner.hostIfName}`;
+  byInterface.set(where, [...(byInterface.get(where) ?? []), address.cidr]);
+}
+
+/**
+ * Routes whose gateway only an address the plan removes made reachable: their reachability goes
+ * (they would leave the kernel and wait). Kept when another address of the link, new or staying,
+ * holds the gateway, or the kernel reaches it another way there; when the kernel's table of that
+ * namespace is not known, assumed kept.
+ */
+function gatewaysLost(
+  dry: DryRun,
+  plannedKeys: Iterable<string>,
+  label: string,
+  valueOf: PlannedValue,
+  addedPrefixes: ReadonlyMap<string, string[]>,
+  removedPrefixes: ReadonlyMap<string, string[]>,
+  reachableNow: ReachableNow,
+): FactChange[] {
+  const interfacePrefix = configPrefix(label, 'interface');
+  const routePrefix = configPrefix(label, 'route');
+  const lost: FactChange[] = [];
+  for (const key of plannedKeys) {
+    if (!key.startsWith(routePrefix) || dry.plan.outcomes.get(key)?.state === 'pending') continue;
+    const route = valueOf(key) as LinuxRoute | undefined;
+    const gateway = route?.gateway;
+    if (!route || gateway === undefined || route.interface === undefined) continue;
+    const nsId = namespaceId(route.namespace);
+    const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
+    const host = configured?.hostIfName ?? route.interface;
+    const where = `${nsId}\n${host}`;
+    const removed = removedPrefixes.get(where) ?? [];
+    if (!removed.some((cidr) => prefixCovers(cidr, gateway))) continue;
+    const staying = [...(addedPrefixes.get(where) ?? []), ...(configured?.ipAddresses ?? [])];
+    if (staying.some((cidr) => prefixCovers(cidr, gateway))) continue;
+    if (reachableNow(nsId, host, gateway, route.table, removed) !== false) continue;
+    lost.push({ key: reachFact(nsId, host, gateway, route.table), deleted: true });
+  }
+  return lost;
 }
 
 /** Whether `address` lies in the network of `cidr` (same family). */

@@ -32,7 +32,7 @@ import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
-import { assumedFacts, foreseeFailures, summarizePlan } from './plan-view.js';
+import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
 import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
 import { gatewayNamespacesOf, namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
@@ -96,12 +96,7 @@ function articled(type: string): string {
 }
 
 export class AgentApiService implements AgentService {
-  private reachableNow: (
-    nsId: string,
-    hostIfName: string,
-    gateway: string,
-    table: number,
-  ) => boolean | undefined = () => undefined;
+  private reachableNow: ReachableNow = () => undefined;
   private loadReachability: (nsIds: string[]) => Promise<void> = async () => undefined;
   /**
    * Counts by state, kept until a status changes: pollers ask for them every few milliseconds
@@ -164,7 +159,7 @@ export class AgentApiService implements AgentService {
    * them read the namespaces it asks about.
    */
   setReachability(
-    reachableNow: (nsId: string, hostIfName: string, gateway: string, table: number) => boolean | undefined,
+    reachableNow: ReachableNow,
     loadTables: (nsIds: string[]) => Promise<void> = async () => undefined,
   ): void {
     this.reachableNow = reachableNow;
@@ -373,7 +368,9 @@ export class AgentApiService implements AgentService {
       dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
       if (round + 1 >= PLAN_ROUNDS) break;
       const known = new Set(facts.map((f) => f.key));
-      const more = assumedFacts(dry, this.label, valueOf, this.reachableNow).filter((f) => !known.has(f.key));
+      const more = assumedFacts(dry, this.label, valueOf, this.reachableNow, planned.keys()).filter(
+        (f) => !known.has(f.key),
+      );
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }
@@ -409,7 +406,7 @@ export class AgentApiService implements AgentService {
             assumed:
               'the kernel reports what the plan does: named namespaces exist, interfaces set up are up, ' +
               'their addresses make gateways on the same network reachable, and interfaces it removes or ' +
-              'sets down are no longer up',
+              'sets down are no longer up, nor gateways reachable that only an address it removes reached',
           }
         : {}),
     };

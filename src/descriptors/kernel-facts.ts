@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { ANY_INTERFACE, linkFact, linkUpFact, reachFact } from './fact-keys.js';
-import { OnLinkTable } from './on-link-table.js';
+import { OnLinkTable, addressPrefixOf } from './on-link-table.js';
 
 export interface FactChange {
   key: string;
@@ -105,14 +105,24 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   /**
    * Whether a gateway is reachable now through the link of that name, as far as the namespace's
-   * loaded on-link table tells (undefined: no table yet). For a dry run, which watches nothing.
+   * loaded on-link table tells (undefined: no table yet). For a dry run, which watches nothing;
+   * `without`: addresses (CIDR) of that link the dry run removes.
    */
-  reachableNow(nsId: string, hostIfName: string, gateway: string, table: number): boolean | undefined {
+  reachableNow(
+    nsId: string,
+    hostIfName: string,
+    gateway: string,
+    table: number,
+    without: readonly string[] = [],
+  ): boolean | undefined {
     const state = this.tables.get(nsId);
     const view = this.views.get(nsId);
     if (!state || state.loading || !view) return undefined;
     const link = view.links.get(hostIfName);
-    return link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway), table);
+    const removed = without.map(addressPrefixOf).filter((a) => a !== undefined);
+    return (
+      link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway), table, removed)
+    );
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   type KernelEvent,
   type Route,
 } from '../netlink/index.js';
+import { parsePrefix } from '../model/index.js';
 import { ownLookupTable } from './fact-keys.js';
 
 interface Network {
@@ -27,6 +28,30 @@ interface Network {
   prefixLength: number;
   /** A route's table; undefined for an address (its network is on-link whatever the table). */
   table?: number;
+}
+
+/** An interface address with its prefix length. */
+export interface AddressPrefix {
+  bytes: Buffer;
+  prefixLength: number;
+}
+
+/** An address in CIDR form as the table compares it (undefined: not an address/prefix). */
+export function addressPrefixOf(cidr: string): AddressPrefix | undefined {
+  const parsed = parsePrefix(cidr);
+  if (!parsed.ok) return undefined;
+  return { bytes: Buffer.from(parsed.value.address.bytes), prefixLength: parsed.value.prefixLength };
+}
+
+/**
+ * Whether a network goes when the address goes: the address itself, or a route of its network (the
+ * kernel's connected route; one of another program for the very same network is taken along).
+ */
+function goesWith(network: Network, address: AddressPrefix): boolean {
+  if (network.prefixLength !== address.prefixLength || network.bytes.length !== address.bytes.length)
+    return false;
+  if (network.table === undefined) return network.bytes.equals(address.bytes);
+  return samePrefix(network.bytes, address.bytes, address.prefixLength);
 }
 
 export class OnLinkTable {
@@ -65,12 +90,19 @@ export class OnLinkTable {
 
   /**
    * Whether a network of the interface holds the gateway of a route in `table` (0: main): an
-   * address's, or a route's in that table or in one every lookup sees (fact-keys.ts).
+   * address's, or a route's in that table or in one every lookup sees (fact-keys.ts). `without`:
+   * addresses taken as removed (a dry run's), with the kernel's routes of their networks.
    */
-  covers(index: number, gateway: string | Buffer, table = 0): boolean {
+  covers(
+    index: number,
+    gateway: string | Buffer,
+    table = 0,
+    without: readonly AddressPrefix[] = [],
+  ): boolean {
     const bytes = typeof gateway === 'string' ? ipToBytes(gateway) : gateway;
     for (const n of this.byIndex.get(index) ?? []) {
       if (n.table !== undefined && n.table !== table && ownLookupTable(n.table)) continue;
+      if (without.length > 0 && without.some((w) => goesWith(n, w))) continue;
       if (n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength)) return true;
     }
     return false;

@@ -348,6 +348,19 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.ok(routeEntry, `${JSON.stringify(change)}: ${dry.text}`);
       assert.match(routeEntry.why, /veth1/, dry.text);
     }
+    // veth1's address on the gateway's network replaced by another: the route would wait for it.
+    const readdressed = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({
+        puts: [{ key: pair.key1, value: { ...pair.veth1, ip_addresses: ['10.55.0.1/24'] } }],
+      }),
+    );
+    const waiting = (
+      readdressed.json as { summary: { entries: { key: string; change: string; why: string }[] } }
+    ).summary.entries.find((e) => e.key === routeKey);
+    assert.equal(waiting?.change, 'remove', readdressed.text);
+    assert.match(waiting?.why ?? '', /stays pending: .*192\.168\.22\.2/, readdressed.text);
     assert.equal((await netnsctl([...base, 'del', 'route/r1'])).code, 0);
 
     // The same file planned: the plan of the valid item is shown, and the invalid one makes it exit 5.

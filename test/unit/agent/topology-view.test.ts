@@ -256,6 +256,50 @@ describe('assumedFacts', () => {
     ]);
   });
 
+  test("an address the plan removes takes its gateway's reachability with it, unless another address or the kernel still reaches it", () => {
+    const gateway = 'fact/reach/named/ns1/veth1Name/192.168.22.2';
+    const withoutAddress = { ...veth1, ipAddresses: [] };
+    const run = (
+      after: LinuxInterface,
+      reachable: boolean | undefined,
+      added: string[] = [],
+    ): { facts: string[]; asked: (readonly string[] | undefined)[] } => {
+      const values = new Map<string, unknown>([
+        [key('interface', 'veth1'), after],
+        [key('route', 'to-lan'), route],
+      ]);
+      const asked: (readonly string[] | undefined)[] = [];
+      const facts = assumedFacts(
+        dryRun({
+          deletes: [{ key: `${key('interface', 'veth1')}/address/192.168.22.1/24`, descriptor: 'address' }],
+          applies: added.map((cidr) => ({
+            key: `${key('interface', 'veth1')}/address/${cidr}`,
+            descriptor: 'address',
+          })),
+          outcomes: [[key('route', 'to-lan'), { state: 'configured' }]],
+        }),
+        label,
+        (k) => values.get(k),
+        (_ns, _host, _gw, _table, without) => {
+          asked.push(without);
+          return reachable;
+        },
+        values.keys(),
+      );
+      return { facts: facts.map((f) => `${f.key}${'deleted' in f ? ' deleted' : ''}`), asked };
+    };
+    const lost = run(withoutAddress, false);
+    assert.deepEqual(lost.facts, [`${gateway} deleted`]);
+    assert.deepEqual(lost.asked, [['192.168.22.1/24']], 'the kernel is asked without the removed address');
+    assert.deepEqual(run(withoutAddress, true).facts, [], 'the kernel reaches it another way');
+    assert.deepEqual(run(withoutAddress, undefined).facts, [], 'not known: assumed kept');
+    assert.deepEqual(run({ ...veth1, ipAddresses: ['192.168.22.9/24'] }, false, ['192.168.22.9/24']).facts, [
+      // The new address's network holds it: not lost. (Its reach fact is the pending loop's business.)
+    ]);
+    const otherNetwork = { ...veth1, ipAddresses: ['10.9.0.1/24'] };
+    assert.deepEqual(run(otherNetwork, false, ['10.9.0.1/24']).facts, [`${gateway} deleted`]);
+  });
+
   test('prefixCovers', () => {
     assert.equal(prefixCovers('192.168.22.1/24', '192.168.22.200'), true);
     assert.equal(prefixCovers('192.168.22.1/24', '192.168.23.1'), false);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OnLinkTable } from '../../../src/descriptors/on-link-table.js';
+import { OnLinkTable, addressPrefixOf } from '../../../src/descriptors/on-link-table.js';
 import {
   AF_INET,
   AF_INET6,
@@ -32,6 +32,26 @@ const route = (fields: Partial<Route> & { dstLength: number }): Route => ({
 });
 
 describe('OnLinkTable', () => {
+  it('covers without some addresses: their own network and the routes of it go, another address of it stays', () => {
+    const connected = route({ dst: '10.0.2.0', dstLength: 24, oif: 7 });
+    const other = route({ dst: '10.0.3.0', dstLength: 24, oif: 7 });
+    const table = OnLinkTable.from([address(7, '10.0.2.1', 24)], [connected, other]);
+    const removed = [addressPrefixOf('10.0.2.1/24')!];
+    assert.equal(table.covers(7, '10.0.2.2'), true);
+    assert.equal(table.covers(7, '10.0.2.2', 0, removed), false);
+    assert.equal(table.covers(7, '10.0.3.2', 0, removed), true, 'a route of another network stays');
+    const twoAddresses = OnLinkTable.from(
+      [address(7, '10.0.2.1', 24), address(7, '10.0.2.7', 24)],
+      [connected],
+    );
+    assert.equal(
+      twoAddresses.covers(7, '10.0.2.2', 0, removed),
+      true,
+      'the other address of that network stays',
+    );
+    assert.equal(addressPrefixOf('not an address'), undefined);
+  });
+
   it('an IPv4 gateway-less route of global scope makes nothing on-link (the kernel would refuse the gateway)', () => {
     const global = route({ dst: '192.168.50.0', dstLength: 24, oif: 7, scope: 0 });
     const table = OnLinkTable.from([], [global]);
