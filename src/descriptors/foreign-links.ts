@@ -62,6 +62,26 @@ function sameLinkEntry(
 }
 
 /**
+ * What the book says we set on a link and its value no longer asks for (`mtu` or `phys_address`
+ * removed while the agent was down), still on the link and not what it was: as the value had it,
+ * so that the item's update gives the original back. Undefined when there is none.
+ */
+export function settingsDropped(
+  entry: RecordedOriginal | undefined,
+  value: LinuxInterface,
+  link: Link,
+): { mtu?: number; physAddress?: string } | undefined {
+  if (!entry?.set) return undefined;
+  const { set, original } = entry;
+  const dropped: { mtu?: number; physAddress?: string } = {};
+  if (value.mtu === undefined && set.mtu !== undefined && link.mtu === set.mtu && set.mtu !== original.mtu)
+    dropped.mtu = set.mtu;
+  if (value.physAddress === undefined && set.mac && link.mac === set.mac && set.mac !== original.mac)
+    dropped.physAddress = set.mac;
+  return Object.keys(dropped).length > 0 ? dropped : undefined;
+}
+
+/**
  * Records, before we change it, what a link of others is (or what the book knew it was, when the
  * book can be believed); returns the original removal gives back.
  */
@@ -124,7 +144,10 @@ export function foreignLinksIn(
     const link = view?.links.get(value.hostIfName);
     if (!view || !link) continue;
     const previous = engine.metadata<InterfaceMetadata>(key);
-    const right = Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
+    const dropped = settingsDropped(trustedEntry(ctx, view.identity, link), value, link);
+    const right =
+      dropped === undefined &&
+      Object.keys(linkDifferences(link, desiredLinkAttributes(value, undefined))).length === 0;
     const original =
       previous?.ifindex === link.index && previous.namespaceIdentity === view.identity && previous.original
         ? previous.original
@@ -132,7 +155,7 @@ export function foreignLinksIn(
     ctx.noteForeignLink(view.id, link.index, key);
     found.push({
       key,
-      value: right ? value : { ...value, mtu: -1 },
+      value: right ? value : { ...value, mtu: -1, ...dropped },
       metadata: foreignLinkMetadata(view, link, original),
       managed: true,
     });

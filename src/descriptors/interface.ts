@@ -42,7 +42,13 @@ import {
   type InterfaceMetadata,
 } from './link-ops.js';
 import { ownedConfigName, tapTempNameOf } from './ownership.js';
-import { foreignLinksIn, foreignLinksNoLongerWanted, nsRefOf, recordOriginal } from './foreign-links.js';
+import {
+  foreignLinksIn,
+  foreignLinksNoLongerWanted,
+  nsRefOf,
+  recordOriginal,
+  settingsDropped,
+} from './foreign-links.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
@@ -353,12 +359,15 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;
           // The registry follows the kernel's events and may lag behind our own last change (its
           // event not read yet): ask the kernel before calling a link wrong.
+          // A TAP whose item dropped its MTU or MAC while the agent was down gets its own back.
+          const dropped = value.type === 'AUTO_TAP' ? settingsDropped(recorded, value, link) : undefined;
           const right =
             sameNamespace &&
+            dropped === undefined &&
             (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
           found.push({
             key: wanted.key,
-            value: right ? value : { ...value, mtu: -1 },
+            value: right ? value : { ...value, mtu: -1, ...dropped },
             metadata: meta,
             managed: true,
           });

@@ -60,7 +60,8 @@ export function givenBackAttributes(
 ): LinkAttributes {
   const attrs: LinkAttributes = {};
   if (!original) return attrs;
-  if (before.mtu !== undefined && after.mtu === undefined) attrs.mtu = original.mtu;
+  // (-1: a resync's mark of a link found not right, not an MTU the config had.)
+  if (before.mtu !== undefined && before.mtu > 0 && after.mtu === undefined) attrs.mtu = original.mtu;
   if (before.physAddress !== undefined && after.physAddress === undefined && original.mac)
     attrs.mac = original.mac;
   return attrs;

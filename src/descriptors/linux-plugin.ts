@@ -21,6 +21,7 @@ import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
 import { routeMatches, routeSpec } from './l3-ops.js';
+import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
@@ -518,7 +519,9 @@ export class LinuxPlugin {
     if (!link) return 'removed';
     if (link.name !== desired.hostIfName) return 'renamed';
     if (link.up !== desired.enabled) return link.up ? 'set up' : 'set down';
-    if (desired.mtu !== undefined && link.mtu !== desired.mtu) return 'mtu';
+    // Our own links without an MTU in their config want the kernel's default.
+    const mtu = desiredLinkAttributes(desired, undefined).mtu;
+    if (mtu !== undefined && link.mtu !== mtu) return 'mtu';
     if (desired.physAddress !== undefined && link.mac !== desired.physAddress) return 'mac';
     return undefined;
   }

@@ -653,6 +653,31 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test("an EXISTING's mtu and phys_address removed from the store while the agent was down: the owner's are given back at the restart", () =>
+    restartLab(async ({ ns1, start }) => {
+      const mac = '02:00:00:00:04:01';
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'address', mac, 'type', 'veth', 'peer', 'name', 'ex1']);
+      const [kind, name, value] = existingItem(ns1, { ip_addresses: ['10.3.2.1/24'] });
+      const first = await start();
+      await first.replaceAll([
+        kind,
+        name,
+        { ...(value as object), mtu: 1400, phys_address: '02:00:00:00:04:99' },
+      ]);
+      await first.waitConfigured(['interface', 'ex']);
+      await first.close();
+
+      const second = await start();
+      await second.replaceAll([kind, name, value]);
+      await second.waitConfigured(['interface', 'ex']);
+      await eventually(() => {
+        const link = linkOrFail(ns1, 'ex0');
+        assert.deepEqual([link.mtu, link.address], [1600, mac]);
+        assert.ok(isUp(link));
+        assert.deepEqual(addresses(ns1, 'ex0'), ['10.3.2.1/24']);
+      });
+    }));
+
   test('an address the EXISTING link had before its item asked for it stays when the item goes, also after a restart; ours goes', () =>
     restartLab(async ({ ns1, start }) => {
       ip(ns1, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
@@ -690,6 +715,33 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.deepEqual(addresses(ns1!, 'ex0'), ['10.3.0.1/24']);
         assert.ok(isUp(linkOrFail(ns1!, 'lo')));
       }, 1500);
+    }));
+
+  test("a VETH end without mtu given another MTU by someone: the kernel's default is put back", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'da' })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'db' })],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const before = linkOrFail(ns1!, 'da');
+      ip(ns1!, ['link', 'set', 'da', 'mtu', '9000']);
+      await eventually(() => {
+        const after = linkOrFail(ns1!, 'da');
+        assert.deepEqual([after.mtu, after.ifindex], [1500, before.ifindex]);
+      }, 1500);
+    }));
+
+  test("EXISTING without mtu: the owner's MTU is left alone, also when the agent heals another change", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      await agent.put(existingItem(ns1!));
+      await agent.waitConfigured(['interface', 'ex']);
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '9000']);
+      ip(ns1!, ['link', 'set', 'ex0', 'down']);
+      await eventually(() => assert.ok(isUp(linkOrFail(ns1!, 'ex0')), 'set up again'), 1500);
+      await pause(300);
+      assert.equal(linkOrFail(ns1!, 'ex0').mtu, 9000, "the owner's MTU");
     }));
 
   test('LOOPBACK: lo up with addresses; removal takes the addresses away', () =>

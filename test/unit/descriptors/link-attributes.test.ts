@@ -5,6 +5,8 @@ import {
   givenBackAttributes,
   KERNEL_DEFAULT_MTU,
 } from '../../../src/descriptors/link-ops.js';
+import { settingsDropped } from '../../../src/descriptors/foreign-links.js';
+import type { Link } from '../../../src/netlink/index.js';
 import { interfaceKey, parseItem, type LinuxInterface } from '../../../src/model/index.js';
 
 function iface(json: Record<string, unknown>): LinuxInterface {
@@ -39,5 +41,37 @@ describe('link attributes a value sets', () => {
     assert.deepEqual(givenBackAttributes(set, set, original), {});
     assert.deepEqual(givenBackAttributes(iface(existing), iface(existing), original), {});
     assert.deepEqual(givenBackAttributes(set, iface(existing), undefined), {});
+    const foundWrong = { ...iface(existing), mtu: -1 };
+    assert.deepEqual(
+      givenBackAttributes(foundWrong, iface(existing), original),
+      {},
+      "a resync's mark is no MTU",
+    );
+  });
+
+  test('settings the book says we set and the value dropped while the agent was down, still on the link', () => {
+    const entry = {
+      key: 'k',
+      type: 'EXISTING' as const,
+      namespaceId: 'default',
+      namespaceIdentity: '1:2',
+      ifindex: 7,
+      hostIfName: 'eth1',
+      original,
+      set: { up: true, mtu: 1400, mac: '02:00:00:00:00:99' },
+    };
+    const link = { index: 7, name: 'eth1', up: true, mtu: 1400, mac: '02:00:00:00:00:99' } as Link;
+    assert.deepEqual(settingsDropped(entry, iface(existing), link), {
+      mtu: 1400,
+      physAddress: '02:00:00:00:00:99',
+    });
+    assert.deepEqual(settingsDropped(entry, iface({ ...existing, mtu: 1400 }), link), {
+      physAddress: '02:00:00:00:00:99',
+    });
+    assert.equal(
+      settingsDropped(entry, iface(existing), { ...link, mtu: 9000, mac: original.mac }),
+      undefined,
+    );
+    assert.equal(settingsDropped(undefined, iface(existing), link), undefined);
   });
 });
