@@ -134,6 +134,7 @@ export class Agent {
               },
               on: (event: 'microservice-up' | 'microservice-down', listener: () => void) =>
                 this.microservices?.on(event, listener),
+              listed: () => this.dockerListed,
             },
           }
         : {}),

@@ -47,6 +47,11 @@ export interface LinuxPluginOptions {
   logger?: PluginLogger;
   microservices?: MicroserviceSource & {
     on(event: 'microservice-up' | 'microservice-down', listener: () => void): unknown;
+    /**
+     * Whether every running container is known (Docker has listed them): a microservice with no pid
+     * then runs nowhere, and the namespace it had, with what we made there, is gone.
+     */
+    listed?(): boolean;
   };
   /** Period of namespace availability checks, ms. */
   namespaceCheckMs?: number;
@@ -378,6 +383,12 @@ export class LinuxPlugin {
         return existsSync(`/proc/${ref.pid}`);
       case 'file':
         return existsSync(ref.path);
+      case 'microservice': {
+        // A stopped container's namespace went with its process (a view of ours no longer holds
+        // it: this is asked only without one); a new start is another namespace.
+        const source = this.options.microservices;
+        return source?.listed?.() !== true || source.pidOf(ref.label) !== undefined;
+      }
       default:
         return true;
     }

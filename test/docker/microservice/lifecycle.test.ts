@@ -6,6 +6,9 @@
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { DockerTestContainers, containerState, docker, dockerAnswers } from '../../helpers/docker.js';
 import {
   deleteNamespace,
@@ -166,6 +169,40 @@ describe('microservice lifecycle through the agent', () => {
     const pid3 = (await containerState(c.id)).pid;
     await assertApplied(pid3, s);
     assert.ok(pingFrom(hub.name, s.msAddr), `ping ${s.msAddr} after start`);
+  });
+
+  test("a microservice's namespace is forgotten once its container and its items are gone", async (t) => {
+    if (!available) return t.skip('dockerd does not answer');
+    const hub = makeNamespace('msh');
+    namespaces.push(hub);
+    const s = scenario(tag(), hub.name);
+    const dir = mkdtempSync(path.join(tmpdir(), 'netns-agent-msu-'));
+    try {
+      const c = await containers.run({ label: s.microservice });
+      const a = await startAgent(s.agentLabel, s.items, true, undefined, dir);
+      agents.push(a);
+      await a.waitFor([s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp], 'configured', 5000);
+      const file = path.join(dir, `${s.agentLabel}.namespaces.json`);
+      const used = (): string[] =>
+        existsSync(file)
+          ? (JSON.parse(readFileSync(file, 'utf8')) as { namespaces: string[] }).namespaces
+          : [];
+      await eventually(
+        () => assert.ok(used().includes(`microservice/${s.microservice}`), used().join()),
+        5000,
+      );
+
+      await docker('rm', '-f', c.id);
+      await a.waitFor([s.keys.ms], 'pending', 5000);
+      for (const key of [s.keys.ms, s.keys.route, s.keys.arp]) await a.store.delete(key);
+      await eventually(() => {
+        assert.ok(!used().includes(`microservice/${s.microservice}`), used().join());
+        assert.ok(used().includes(`named/${hub.name}`), 'the hub end is still configured there');
+      }, 5000);
+    } finally {
+      for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the host end pending reason names the microservice too', async (t) => {
