@@ -23,6 +23,14 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
    * have made a static entry meanwhile).
    */
   const removedWhileWanted = new Set<string>();
+  /**
+   * Holders whose link went away (deleted, to be made again: a new ifindex) while they still want
+   * their entry on a link of that name: by namespace, host name and address. The link made again,
+   * the holder is still the holder, whichever item is tried first.
+   */
+  const heldForLink = new Map<string, string>();
+  const isRetriable = (error: unknown): boolean =>
+    error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV');
   return {
     name: 'arp',
     keyPrefix: ctx.prefix('arp'),
@@ -49,9 +57,16 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       // applied there, being made, or waiting with the other for the link to come up again (both
       // name one link, so they wait together: the holder is not the one that happens to run first).
       // A note its item outlived blocks nobody.
-      const noted = ctx.neighbourAt(view.id, link.index, value.ipAddress);
       const wantsHere = (other: string): boolean =>
         wantsEntryAt(engine, other, view, link.index, value.ipAddress, hostNameOf);
+      const byName = neighbourIdentity(view.id, value.ipAddress, link.name);
+      const waiting = heldForLink.get(byName);
+      if (waiting !== undefined && (waiting === key || !wantsHere(waiting))) heldForLink.delete(byName);
+      // Its holder's link was made again: the note follows it to the new ifindex.
+      if (waiting !== undefined && ctx.neighbourAt(view.id, link.index, value.ipAddress) === undefined)
+        ctx.noteNeighbour(view.id, link.index, value.ipAddress, waiting);
+      if (waiting === key) removedWhileWanted.add(key);
+      const noted = ctx.neighbourAt(view.id, link.index, value.ipAddress);
       const holds = (other: string): boolean => {
         const meta = engine.metadata<ArpMetadata>(other);
         // Not applied: being made, or waiting for the link with this item.
@@ -77,7 +92,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         await addNeighbour(view, link.index, value, holder === key && !madeAgain);
       } catch (error) {
         // Not made: it holds nothing, and an item that failed as it held the entry may have it.
-        if (ctx.neighbourAt(view.id, link.index, value.ipAddress) === key) {
+        // A transient refusal (EBUSY...) is retried: the entry stays the holder's meanwhile.
+        if (!isRetriable(error) && ctx.neighbourAt(view.id, link.index, value.ipAddress) === key) {
           ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
           ctx.neighbourReleased(view.id);
         }
@@ -108,6 +124,19 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         removedWhileWanted.add(key);
       else {
         removedWhileWanted.delete(key);
+        const wanted = engine.value<LinuxArpEntry>(key);
+        // Its link goes (to be made again) while it still wants the entry on a link of that name.
+        if (
+          ctx.neighbourAt(meta.namespaceId, meta.ifindex, meta.address) === key &&
+          wanted !== undefined &&
+          namespaceId(wanted.namespace) === meta.namespaceId &&
+          wanted.ipAddress === meta.address &&
+          view?.links.get(hostNameOf(engine, wanted.interface))?.index !== meta.ifindex
+        )
+          heldForLink.set(
+            neighbourIdentity(meta.namespaceId, meta.address, hostNameOf(engine, wanted.interface)),
+            key,
+          );
         ctx.forgetNeighbour(meta.namespaceId, meta.ifindex, meta.address);
       }
     },
@@ -170,8 +199,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       return found;
     },
 
-    isRetriable: (error) =>
-      error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'),
+    isRetriable,
   };
 }
 

@@ -12,6 +12,7 @@ import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.j
 import {
   hex,
   isUp,
+  link,
   linkOrFail,
   named,
   neighbours,
@@ -737,6 +738,61 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
         await agent.waitFor('arp', 'holder', 'failed', /already configured by \S+arp\/other/);
         assert.equal(refused >= 1, true);
         await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.48')?.lladdr, '02:00:00:00:00:4a'));
+      } finally {
+        handle.neighAdd = neighAdd;
+      }
+    }));
+
+  test('the holder of a disputed ARP entry keeps it when its link is deleted and made again (a new ifindex)', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const holder = arp(ns1!, 'holder', 'a', '10.0.9.49', '02:00:00:00:00:4b');
+      const other = arp(ns1!, 'other', 'ra', '10.0.9.49', '02:00:00:00:00:4c');
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(holder);
+      await agent.waitFor('arp', 'holder', 'configured');
+      await agent.close();
+      // Restarted with the other listed first: made again in one transaction, it comes first.
+      const restarted = await TestAgent.start({ label: agent.label });
+      try {
+        await restarted.replaceAll(...pair(ns1!, ns2!), other, holder);
+        await restarted.waitFor('arp', 'holder', 'configured');
+        await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+        for (let round = 0; round < 3; round++) {
+          const before = linkOrFail(ns1!, 'ra').ifindex;
+          ip(ns1!, ['link', 'del', 'ra']);
+          // The agent makes its pair again (drift): a new ifindex, both items tried again.
+          await eventually(() => assert.notEqual(link(ns1!, 'ra')?.ifindex ?? before, before), 3000);
+          await restarted.waitFor('arp', 'holder', 'configured');
+          await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+          await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.49')?.lladdr, '02:00:00:00:00:4b'));
+        }
+      } finally {
+        await restarted.close();
+      }
+    }));
+
+  test('the holder of a disputed ARP entry refused for a moment (EBUSY) keeps it: tried again, the other stays failed', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!));
+      await agent.put(arp(ns1!, 'holder', 'a', '10.0.9.50', '02:00:00:00:00:4d'));
+      await agent.waitFor('arp', 'holder', 'configured');
+      await agent.put(arp(ns1!, 'other', 'ra', '10.0.9.50', '02:00:00:00:00:4e'));
+      await agent.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+      const handle = agent.plugin.views.get(`named/${ns1!}`)!.handle;
+      const neighAdd = handle.neighAdd.bind(handle);
+      let refused = 0;
+      handle.neighAdd = async (spec) => {
+        if (spec.mac === '02:00:00:00:00:4d' && refused++ === 0)
+          throw new NetlinkError(16, `neigh add ${spec.address} (busy, says the test)`);
+        return neighAdd(spec);
+      };
+      try {
+        ip(ns1!, ['link', 'set', 'ra', 'down']);
+        await eventually(() => assert.equal(refused >= 1, true), 3000);
+        await agent.waitFor('arp', 'holder', 'configured');
+        await pause(300);
+        assert.equal(agent.engine.status(agent.key('arp', 'other'))?.state, 'failed');
+        await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.50')?.lladdr, '02:00:00:00:00:4d'));
       } finally {
         handle.neighAdd = neighAdd;
       }
