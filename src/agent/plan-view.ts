@@ -239,6 +239,10 @@ export function summarizePlan(
     if (!current || RANK[change] > RANK[current.change]) entries.set(key, { key, change, why });
   };
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
+  /** By item, what its derived items' operations do (addresses added, removed). */
+  const derived = new Map<string, string[]>();
+  /** By item, why it is updated itself. */
+  const updated = new Map<string, string>();
   const operations = [...dry.plan.deletes, ...dry.plan.applies];
   for (const op of operations) {
     const owner = ownerOf(op.key);
@@ -249,7 +253,11 @@ export function summarizePlan(
       if (existingNamespaces.has(op.key.slice(NAMED_NAMESPACE.length))) continue;
     }
     if (owner !== op.key) {
-      if (op.descriptor.name !== 'veth-end') note(owner, 'change', derivedWords(op));
+      if (op.descriptor.name === 'veth-end') continue;
+      note(owner, 'change', derivedWords(op));
+      const words = derived.get(owner);
+      if (words) words.push(derivedWords(op));
+      else derived.set(owner, [derivedWords(op)]);
       continue;
     }
     if (op.kind === 'delete') {
@@ -258,7 +266,10 @@ export function summarizePlan(
         note(owner, 'remove', `removed from the kernel, stays pending: ${explain(op.key, outcome.reason)}`);
       else note(owner, 'remove', op.why);
     } else if (op.recreate) note(owner, 'recreate', op.why);
-    else note(owner, op.kind === 'update' ? 'change' : 'create', op.why);
+    else {
+      note(owner, op.kind === 'update' ? 'change' : 'create', op.why);
+      if (op.kind === 'update') updated.set(owner, op.why);
+    }
   }
   for (const [key, outcome] of dry.plan.outcomes) {
     if (key !== ownerOf(key)) continue;
@@ -273,6 +284,14 @@ export function summarizePlan(
     } else if (outcome.state === 'invalid') {
       note(key, 'invalid', outcome.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; '));
     }
+  }
+  // A changed item says everything its derived items do, not only the first.
+  for (const [owner, words] of derived) {
+    const entry = entries.get(owner);
+    if (entry?.change !== 'change') continue;
+    const own = updated.get(owner);
+    const parts = own === undefined ? words : [own, ...words];
+    entries.set(owner, { ...entry, why: [...new Set(parts)].join('; ') });
   }
   // A new value refused while the key's current one stays in effect: the outcome says configured.
   for (const { key, fieldErrors } of dry.refused) {

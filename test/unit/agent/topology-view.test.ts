@@ -149,9 +149,13 @@ describe('summarizePlan', () => {
           { key: i1, descriptor: 'interface', recreate: true },
           { key: key('interface', 'old'), descriptor: 'interface', why: 'no longer desired' },
           { key: `${key('interface', 'dummy0')}/address/10.0.0.1/24`, descriptor: 'address' },
+          { key: `${key('interface', 'dummy1')}/address/10.0.1.1/24`, descriptor: 'address' },
         ],
         applies: [
           { key: 'named-namespace/ns1', descriptor: 'named-namespace' },
+          { key: key('interface', 'dummy1'), descriptor: 'interface', kind: 'update', why: 'value changed' },
+          { key: `${key('interface', 'dummy1')}/address/10.0.2.1/24`, descriptor: 'address' },
+          { key: `${key('interface', 'dummy1')}/address/fd00::1/64`, descriptor: 'address' },
           { key: i1, descriptor: 'interface', recreate: true, why: 'value changed' },
           { key: `${i1}/veth-end`, descriptor: 'veth-end' },
         ],
@@ -167,6 +171,11 @@ describe('summarizePlan', () => {
       entries.map((e) => [e.key.replace(`/vnf-agent/${label}/linux/config/v1/`, ''), e.change, e.why]),
       [
         ['interface/dummy0', 'change', 'removes address 10.0.0.1/24'],
+        [
+          'interface/dummy1',
+          'change',
+          'value changed; removes address 10.0.1.1/24; adds address 10.0.2.1/24; adds address fd00::1/64',
+        ],
         ['interface/old', 'remove', 'no longer desired'],
         ['interface/veth1', 'recreate', 'value changed'],
         ['route/r', 'pending', 'waiting for interface veth1 to be up!'],
