@@ -54,6 +54,9 @@ export async function addAddress(
     address,
     prefixLength,
     ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}),
+    // The kernel refuses an IPv4 loopback address (127/8) of global scope ("Invalid scope value");
+    // `ip` gives it host scope too.
+    ...(!v6 && address.startsWith('127.') ? { scope: RT_SCOPE_HOST } : {}),
   });
 }
 

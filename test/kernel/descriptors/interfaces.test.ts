@@ -751,7 +751,8 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         type: 'LOOPBACK',
         enabled: true,
         namespace: named(ns1!),
-        ip_addresses: ['10.4.0.1/32', 'fd00:4::1/128'],
+        // 127.0.0.2/8: the kernel takes a loopback address only with host scope, as `ip` gives it.
+        ip_addresses: ['10.4.0.1/32', 'fd00:4::1/128', '127.0.0.2/8'],
       };
       assert.equal(isUp(linkOrFail(ns1!, 'lo')), false);
       await agent.put(['interface', 'loop', lo]);
@@ -760,8 +761,10 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.ok(isUp(up));
       assert.ok(addresses(ns1!, 'lo').includes('10.4.0.1/32'));
       assert.ok(addresses(ns1!, 'lo').includes('fd00:4::1/128'));
+      assert.ok(addresses(ns1!, 'lo').includes('127.0.0.2/8'));
       await agent.del(['interface', 'loop']);
       await eventually(() => {
+        assert.ok(!addresses(ns1!, 'lo').includes('127.0.0.2/8'));
         assert.ok(!addresses(ns1!, 'lo').includes('10.4.0.1/32'));
         assert.ok(!addresses(ns1!, 'lo').includes('fd00:4::1/128'));
       });
