@@ -192,7 +192,17 @@ export function foreignLinksNoLongerWanted(
     }
     const key = orphanKey(entry, (k) => wantedKeys.has(k));
     const name = key.slice(key.lastIndexOf('/') + 1);
-    const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name };
+    // What we set is what removal gives back (an entry of an older book says nothing: all of it).
+    const set = entry.set ?? { mtu: entry.original.mtu, mac: entry.original.mac };
+    const common = {
+      name,
+      description: '',
+      enabled: false,
+      ipAddresses: [],
+      hostIfName: link.name,
+      ...(set.mtu !== undefined ? { mtu: set.mtu } : {}),
+      ...(set.mac !== undefined ? { physAddress: set.mac } : {}),
+    };
     orphans.push({
       key,
       value: { ...common, type: entry.type, namespace: nsRefOf(view.id) },

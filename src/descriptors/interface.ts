@@ -38,6 +38,7 @@ import {
   detachTap,
   isUnmarkedOwnLink,
   linkDifferences,
+  refreshedOriginal,
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
@@ -272,7 +273,15 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       // A link of others: the book learns what we are to set before we set it.
       const original =
         after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP'
-          ? recordOriginal(ctx, key, after.type, after, view, link, metadata.original)
+          ? recordOriginal(
+              ctx,
+              key,
+              after.type,
+              after,
+              view,
+              link,
+              metadata.original && refreshedOriginal(metadata.original, before, after, link),
+            )
           : metadata.original;
       if (after.type === 'EXISTING' || after.type === 'LOOPBACK' || after.type === 'AUTO_TAP')
         Object.assign(wanted, givenBackAttributes(before, after, original));
@@ -316,7 +325,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
         case 'LOOPBACK':
         case 'EXISTING':
-          await restoreForeignLink(view, metadata, value.type === 'LOOPBACK');
+          await restoreForeignLink(view, metadata, value.type === 'LOOPBACK', value);
           return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
       }
     },

@@ -254,14 +254,42 @@ export async function restoreForeignLink(
   view: NamespaceView,
   meta: InterfaceMetadata,
   keepUp: boolean,
+  value: LinuxInterface,
 ): Promise<void> {
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link || !meta.original) return;
   // A loopback stays up, and goes up again if it was up before us (a user may have had it down).
   const up = keepUp ? link.up || meta.original.up : meta.original.up;
-  const wanted: LinkAttributes = { mtu: meta.original.mtu, up };
-  if (meta.original.mac) wanted.mac = meta.original.mac;
-  await applyLinkDifferences(view, link, wanted);
+  await applyLinkDifferences(view, link, { up, ...setByUs(value, meta.original) });
+}
+
+/**
+ * The MTU and MAC a link of others gets back when its item goes: only those its value set (an MTU
+ * its owner changed while the value had none stays the owner's).
+ */
+export function setByUs(value: LinuxInterface, original: LinkOriginal): LinkAttributes {
+  const attrs: LinkAttributes = {};
+  if (value.mtu !== undefined) attrs.mtu = original.mtu;
+  if (value.physAddress !== undefined && original.mac) attrs.mac = original.mac;
+  return attrs;
+}
+
+/**
+ * A link of others' original, as its value starts to set MTU or MAC: the original of a field the
+ * value did not set before is what the link has now (its owner may have changed it since the
+ * item was first configured).
+ */
+export function refreshedOriginal(
+  original: LinkOriginal,
+  before: LinuxInterface,
+  after: LinuxInterface,
+  link: Link,
+): LinkOriginal {
+  const refreshed = { ...original };
+  if (before.mtu === undefined && after.mtu !== undefined) refreshed.mtu = link.mtu;
+  if (before.physAddress === undefined && after.physAddress !== undefined && link.mac)
+    refreshed.mac = link.mac;
+  return refreshed;
 }
 
 /**

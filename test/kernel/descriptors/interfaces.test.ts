@@ -653,6 +653,45 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test('EXISTING: the MTU and MAC given back are those the link had when the value started to set them; removal leaves what it never set', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, [
+        'link',
+        'add',
+        'ex0',
+        'mtu',
+        '1400',
+        'address',
+        '02:00:00:00:05:01',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'ex1',
+      ]);
+      const [kind, name, value] = existingItem(ns1!);
+      await agent.put([kind, name, value]);
+      await agent.waitConfigured(['interface', 'ex']);
+      // The owner changes its link while the value sets neither MTU nor MAC: left alone.
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1300', 'address', '02:00:00:00:05:02']);
+      await agent.put([kind, name, { ...(value as object), mtu: 8000, phys_address: '02:00:00:00:05:99' }]);
+      await agent.waitConfigured(['interface', 'ex']);
+      await eventually(() => assert.equal(linkOrFail(ns1!, 'ex0').mtu, 8000));
+      await agent.put([kind, name, value]);
+      await agent.waitConfigured(['interface', 'ex']);
+      await eventually(() => {
+        const link = linkOrFail(ns1!, 'ex0');
+        assert.deepEqual([link.mtu, link.address], [1300, '02:00:00:00:05:02']);
+      });
+      // Changed again by its owner, then the item goes: the owner's MTU and MAC stay.
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1350', 'address', '02:00:00:00:05:03']);
+      await pause(300);
+      await agent.del(['interface', 'ex']);
+      await eventually(() => assert.equal(isUp(linkOrFail(ns1!, 'ex0')), false, 'down again, as it was'));
+      const after = linkOrFail(ns1!, 'ex0');
+      assert.deepEqual([after.mtu, after.address], [1350, '02:00:00:00:05:03']);
+    }));
+
   test("an EXISTING's mtu and phys_address removed from the store while the agent was down: the owner's are given back at the restart", () =>
     restartLab(async ({ ns1, start }) => {
       const mac = '02:00:00:00:04:01';

@@ -4,6 +4,8 @@ import {
   desiredLinkAttributes,
   givenBackAttributes,
   KERNEL_DEFAULT_MTU,
+  refreshedOriginal,
+  setByUs,
 } from '../../../src/descriptors/link-ops.js';
 import { settingsDropped } from '../../../src/descriptors/foreign-links.js';
 import type { Link } from '../../../src/netlink/index.js';
@@ -73,5 +75,29 @@ describe('link attributes a value sets', () => {
       undefined,
     );
     assert.equal(settingsDropped(undefined, iface(existing), link), undefined);
+  });
+
+  test("removal gives back only what the value set; a field the value starts to set takes the link's value as its original", () => {
+    assert.deepEqual(setByUs(iface(existing), original), {});
+    assert.deepEqual(
+      setByUs(iface({ ...existing, mtu: 1400, phys_address: '02:00:00:00:00:99' }), original),
+      {
+        mtu: 1600,
+        mac: '02:00:00:00:00:01',
+      },
+    );
+    const link = { index: 7, name: 'eth1', up: true, mtu: 1300, mac: '02:00:00:00:00:02' } as Link;
+    const setting = iface({ ...existing, mtu: 9000, phys_address: '02:00:00:00:00:99' });
+    assert.deepEqual(refreshedOriginal(original, iface(existing), setting, link), {
+      ...original,
+      mtu: 1300,
+      mac: '02:00:00:00:00:02',
+    });
+    assert.deepEqual(refreshedOriginal(original, setting, setting, link), original, 'set before: kept');
+    assert.deepEqual(
+      refreshedOriginal(original, { ...setting, mtu: -1 }, setting, link).mtu,
+      1600,
+      "a resync's mark",
+    );
   });
 });
