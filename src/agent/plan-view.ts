@@ -50,15 +50,24 @@ export type ReachableNow = (
   without?: readonly string[],
 ) => boolean | undefined;
 
+/** What assumedFacts may ask about the kernel and the configuration as they are. */
+export interface KernelNow {
+  reachableNow?: ReachableNow;
+  /** Every key of the configuration once the change is applied. */
+  plannedKeys?: Iterable<string>;
+  /** Whether the kernel asserts that fact now (e.g. a link is up). */
+  factHolds?: (key: string) => boolean;
+}
+
 /** Facts the kernel would report once `dry`'s operations are done. */
 export function assumedFacts(
   dry: DryRun,
   label: string,
   valueOf: PlannedValue,
-  reachableNow: ReachableNow = () => undefined,
-  /** Every key of the configuration once the change is applied. */
-  plannedKeys: Iterable<string> = [],
+  now: KernelNow = {},
 ): FactChange[] {
+  const reachableNow = now.reachableNow ?? (() => undefined);
+  const plannedKeys = [...(now.plannedKeys ?? [])];
   const facts: FactChange[] = [];
   const interfacePrefix = configPrefix(label, 'interface');
   const routePrefix = configPrefix(label, 'route');
@@ -109,26 +118,39 @@ export function assumedFacts(
       op.key.startsWith(interfacePrefix)
     ) {
       const value = valueOf(op.key) as LinuxInterface | undefined;
-      if (value && !value.enabled)
-        facts.push({ key: linkUpFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
+      if (!value) continue;
+      const upFact = linkUpFact(namespaceId(value.namespace), value.hostIfName);
+      if (!value.enabled) facts.push({ key: upFact, deleted: true });
+      // Set up again: what waits for it would be made. (One up already keeps the kernel's fact:
+      // a new value of it would make its routes again.)
+      else if (now.factHolds?.(upFact) === false) facts.push({ key: upFact, value: ASSUMED_VALUE });
     } else if (op.descriptor.name === 'address') {
       noteAddress(addedPrefixes, op.key, valueOf);
     }
   }
-  for (const [key, outcome] of dry.plan.outcomes) {
-    if (outcome.state !== 'pending' || !key.startsWith(routePrefix)) continue;
+  // Routes waiting for their gateway: those the plan touches, and those it leaves pending as they
+  // are (a new address may be what they wait for).
+  const waiting = new Set<string>();
+  for (const [key, outcome] of dry.plan.outcomes)
+    if (outcome.state === 'pending' && key.startsWith(routePrefix)) waiting.add(key);
+  for (const key of plannedKeys)
+    if (key.startsWith(routePrefix) && !dry.plan.outcomes.has(key)) waiting.add(key);
+  for (const key of waiting) {
     const route = valueOf(key) as LinuxRoute | undefined;
     if (!route?.gateway || route.interface === undefined) continue;
     const nsId = namespaceId(route.namespace);
     const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
     const host = configured?.hostIfName ?? route.interface;
+    const fact = reachFact(nsId, host, route.gateway, route.table);
+    // Left as it is by the plan: only one waiting for its gateway now.
+    if (!dry.plan.outcomes.has(key) && now.factHolds?.(fact) !== false) continue;
     // The plan's new addresses there, and the configured interface's own (already in the kernel).
     const prefixes = [...(addedPrefixes.get(`${nsId}\n${host}`) ?? []), ...(configured?.ipAddresses ?? [])];
     if (
       prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
       reachableNow(nsId, host, route.gateway, route.table) === true
     ) {
-      facts.push({ key: reachFact(nsId, host, route.gateway, route.table), value: ASSUMED_VALUE });
+      facts.push({ key: fact, value: ASSUMED_VALUE });
     }
   }
   if (removedPrefixes.size > 0)

@@ -368,9 +368,11 @@ export class AgentApiService implements AgentService {
       dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
       if (round + 1 >= PLAN_ROUNDS) break;
       const known = new Set(facts.map((f) => f.key));
-      const more = assumedFacts(dry, this.label, valueOf, this.reachableNow, planned.keys()).filter(
-        (f) => !known.has(f.key),
-      );
+      const more = assumedFacts(dry, this.label, valueOf, {
+        reachableNow: this.reachableNow,
+        plannedKeys: planned.keys(),
+        factHolds: (key) => this.engine.state.fact(key) !== undefined,
+      }).filter((f) => !known.has(f.key));
       if (more.length === 0) break;
       facts = [...facts, ...more];
     }

@@ -361,6 +361,29 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     ).summary.entries.find((e) => e.key === routeKey);
     assert.equal(waiting?.change, 'remove', readdressed.text);
     assert.match(waiting?.why ?? '', /stays pending: .*192\.168\.22\.2/, readdressed.text);
+    // Applied, the route waits; a plan of what makes it possible again says it would be made.
+    for (const [away, back] of [
+      [{ ip_addresses: ['10.55.0.1/24'] }, {}],
+      [{ enabled: false }, {}],
+    ] as const) {
+      const put = async (extra: object): Promise<void> => {
+        const value = JSON.stringify({ ...pair.veth1, ...extra });
+        assert.equal((await netnsctl([...base, 'put', 'interface/veth1', '-'], value)).code, 0);
+      };
+      await put(away);
+      await agent.until([routeKey], 'pending');
+      const dry = await agent.request(
+        'POST',
+        '/v1/plan',
+        JSON.stringify({ puts: [{ key: pair.key1, value: { ...pair.veth1, ...back } }] }),
+      );
+      const made = (
+        dry.json as { summary: { entries: { key: string; change: string; why: string }[] } }
+      ).summary.entries.find((e) => e.key === routeKey);
+      assert.equal(made?.change, 'create', `${JSON.stringify(away)}: ${dry.text}`);
+      await put(back);
+      await agent.until([routeKey], 'configured');
+    }
     assert.equal((await netnsctl([...base, 'del', 'route/r1'])).code, 0);
 
     // The same file planned: the plan of the valid item is shown, and the invalid one makes it exit 5.

@@ -289,11 +289,13 @@ describe('assumedFacts', () => {
         }),
         label,
         (k) => values.get(k),
-        (_ns, _host, _gw, _table, without) => {
-          asked.push(without);
-          return reachable;
+        {
+          reachableNow: (_ns, _host, _gw, _table, without) => {
+            asked.push(without);
+            return reachable;
+          },
+          plannedKeys: values.keys(),
         },
-        values.keys(),
       );
       return { facts: facts.map((f) => `${f.key}${'deleted' in f ? ' deleted' : ''}`), asked };
     };
@@ -307,6 +309,37 @@ describe('assumedFacts', () => {
     ]);
     const otherNetwork = { ...veth1, ipAddresses: ['10.9.0.1/24'] };
     assert.deepEqual(run(otherNetwork, false, ['10.9.0.1/24']).facts, [`${gateway} deleted`]);
+  });
+
+  test('what the plan leaves as it is but makes possible: a waiting route whose gateway a new address holds, a link set up again', () => {
+    const reach = 'fact/reach/named/ns1/veth1Name/192.168.22.2';
+    const up = 'fact/link-up/named/ns1/veth1Name';
+    const values = new Map<string, unknown>([
+      [key('interface', 'veth1'), veth1],
+      [key('route', 'to-lan'), route],
+    ]);
+    const plan = (holds: (fact: string) => boolean): string[] =>
+      assumedFacts(
+        dryRun({
+          applies: [
+            { key: key('interface', 'veth1'), descriptor: 'interface', kind: 'update' },
+            { key: `${key('interface', 'veth1')}/address/192.168.22.1/24`, descriptor: 'address' },
+          ],
+        }),
+        label,
+        (k) => values.get(k),
+        { plannedKeys: values.keys(), factHolds: holds },
+      ).map((f) => f.key);
+    assert.deepEqual(
+      plan(() => false),
+      [up, reach],
+      'down and waiting now: both assumed',
+    );
+    assert.deepEqual(
+      plan(() => true),
+      [],
+      "up and reachable now: the kernel's facts stay",
+    );
   });
 
   test('prefixCovers', () => {
