@@ -141,7 +141,9 @@ export class MicroserviceWatcher {
 
   /**
    * Why an item referencing `label` cannot be applied now, or undefined when the label resolves to a
-   * running container (and the map is in sync with Docker).
+   * running container (and the map is in sync with Docker). While Docker is unreachable it is said
+   * even for a label of the last known map: its item waits because the container's process is
+   * gone (e.g. stopped with dockerd), which Docker cannot tell us now.
    */
   pendingReason(label: string): string | undefined {
     this.assertOpen();
@@ -150,9 +152,9 @@ export class MicroserviceWatcher {
       if (state === 'unreachable') return reason;
       return `waiting for the list of Docker containers (microservice ${label})`;
     }
-    if (this.table.get(label) !== undefined) return undefined;
     if (state === 'unreachable')
       return `waiting for microservice ${label} (${reason ?? 'Docker is unreachable'})`;
+    if (this.table.get(label) !== undefined) return undefined;
     return `waiting for microservice ${label}`;
   }
 

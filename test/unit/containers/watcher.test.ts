@@ -200,6 +200,11 @@ describe('MicroserviceWatcher', () => {
       watcher.pendingReason('cache') ?? '',
       /^waiting for microservice cache \(Docker is unreachable: /,
     );
+    // A label of the last known map too: an item of it waits because its process went.
+    assert.match(
+      watcher.pendingReason('web') ?? '',
+      /^waiting for microservice web \(Docker is unreachable: /,
+    );
     docker.unreachable = undefined;
     await eventually(() => watcher.status().state === 'connected');
     assert.equal(docker.openStreams, 1);
