@@ -101,6 +101,10 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const getYaml = await netnsctl([...base, '-o', 'yaml', 'get']);
     assert.equal(getYaml.code, 0);
     assert.equal((parseYaml(getYaml.stdout) as unknown[]).length, 2);
+    // What get prints goes back in with apply (nothing changes: both already hold those values).
+    const roundTrip = await netnsctl([...base, 'apply', '-f', file('all.yaml', getYaml.stdout)]);
+    assert.equal(roundTrip.code, 0, `${roundTrip.stdout}${roundTrip.stderr}`);
+    assert.match(roundTrip.stdout, /applied 2 of 2 items/);
 
     const list = await netnsctl([...base, 'list']);
     assert.equal(list.code, 0);

@@ -1,12 +1,16 @@
 /**
  * `apply -f` files: YAML or JSON, one document per item, each `{kind, name, value}` or the value's
- * fields inline next to `kind` (e.g. `kind: interface` plus `name`, `type`, ...). A JSON array or a
+ * fields inline next to `kind` (e.g. `kind: interface` plus `name`, `type`, ...), or `{key, value}`
+ * as `netnsctl get` prints them. A JSON array or a
  * YAML stream holds many. Each becomes a datastore key and the value's JSON text.
  */
 import { parseAllDocuments } from 'yaml';
 import {
   configKey,
+  configKeyProblem,
+  configPrefix,
   isItemKind,
+  parseConfigKey,
   parseItem,
   InvalidValueError,
   InvalidKeyError,
@@ -45,6 +49,26 @@ export function readDocuments(text: string): unknown[] {
   return out;
 }
 
+/**
+ * A document `{key, value}` as `netnsctl get PREFIX` prints them (the key whole, of this label, or
+ * short: `interface/veth1`), as `{kind, name, value}`; a string says what is wrong with its key;
+ * undefined when the document is not of that form.
+ */
+function keyedDocument(
+  doc: Record<string, unknown>,
+  label: string,
+): Record<string, unknown> | string | undefined {
+  // `revision` is the store's, printed by get: not part of what goes back in.
+  const { key, value, revision: _revision, ...rest } = doc;
+  if (typeof key !== 'string' || doc['kind'] !== undefined) return undefined;
+  const full = key.startsWith('/') ? key : `${configPrefix(label)}${key}`;
+  const parsed = parseConfigKey(full);
+  if (!parsed) return `key ${JSON.stringify(key)}: ${configKeyProblem(full) ?? 'not a config key'}`;
+  if (parsed.label !== label)
+    return `key ${key} is of the agent labelled ${parsed.label}, not ${label} (give --label ${parsed.label})`;
+  return { kind: parsed.kind, name: parsed.name, ...(value !== undefined ? { value } : {}), ...rest };
+}
+
 /** Turns documents into keyed items, validating each with the model; problems are collected. */
 export function toItems(documents: unknown[], label: string): { items: FileItem[]; problems: FileProblem[] } {
   const items: FileItem[] = [];
@@ -54,14 +78,20 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       problems.push({ index, errors: 'a document must be an object with kind and name' });
       return;
     }
-    const { kind, name, value, ...inline } = doc as Record<string, unknown>;
+    const fromKey = keyedDocument(doc as Record<string, unknown>, label);
+    if (typeof fromKey === 'string') {
+      problems.push({ index, errors: fromKey });
+      return;
+    }
+    const { kind, name, value, ...inline } = fromKey ?? (doc as Record<string, unknown>);
     if (kind === undefined) {
       // Most likely one of the seeds' bare values (e.g. veth1.json): it has no kind to say where it goes.
       problems.push({
         index,
         errors:
           'no kind: a document is {kind: interface|route|arp, name, value} (or kind and name with the ' +
-          "value's fields inline); a bare value goes in with `netnsctl put KEY FILE`",
+          "value's fields inline, or {key, value} as `netnsctl get` prints them); a bare value goes in " +
+          'with `netnsctl put KEY FILE`',
       });
       return;
     }

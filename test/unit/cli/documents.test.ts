@@ -25,6 +25,32 @@ describe('netnsctl documents', () => {
     );
   });
 
+  test('{key, value} documents, as `netnsctl get` prints them, go back in; a key of another label is refused', () => {
+    const value = { name: 'd0', type: 'DUMMY', namespace: { type: 'NAMED_NS', name: 'ns1' } };
+    const { items, problems } = toItems(
+      [
+        { key: '/vnf-agent/l1/linux/config/v1/interface/d0', value, revision: 7 },
+        { key: 'interface/d1', value: { ...value, name: 'd1' } },
+        { key: '/vnf-agent/l2/linux/config/v1/interface/d0', value },
+        { key: '/vnf-agent/l1/linux/status/v1/interface/d0', value },
+      ],
+      'l1',
+    );
+    assert.deepEqual(
+      items.map((i) => [i.key, JSON.parse(i.valueText) as unknown]),
+      [
+        ['/vnf-agent/l1/linux/config/v1/interface/d0', value],
+        ['/vnf-agent/l1/linux/config/v1/interface/d1', { ...value, name: 'd1' }],
+      ],
+    );
+    assert.deepEqual(
+      problems.map((p) => p.index),
+      [2, 3],
+    );
+    assert.match(String(problems[0]?.errors), /of the agent labelled l2, not l1/);
+    assert.match(String(problems[1]?.errors), /^key "\/vnf-agent\/l1\/linux\/status/);
+  });
+
   test('a bare value (no kind) is told how to go in; an unknown kind is named', () => {
     const { items, problems } = toItems(
       [{ name: 'veth1', type: 'VETH' }, { kind: 'bridge', name: 'b' }, 'text'],
