@@ -564,6 +564,26 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       logs.some((line) => (JSON.parse(line) as { msg?: string }).msg === 'started'),
       'the agent log is in the bundle',
     );
+    // The agent not answering: what can be read without it is written (the configuration from
+    // --store), and exit 3 says the agent did not answer.
+    const downOut = path.join(dir, 'report-down');
+    const server = `http://127.0.0.1:${await freePort()}`;
+    const store = path.join(dir, 'store.db');
+    const down = await netnsctl(['--server', server, '--label', label, '--store', store, 'report', downOut]);
+    assert.equal(down.code, 3, `${down.stdout}${down.stderr}`);
+    assert.match(down.stderr, /the agent did not answer .*the report holds what could be read without it/);
+    const downConfig = JSON.parse(readFileSync(path.join(downOut, 'config.json'), 'utf8')) as {
+      source?: string;
+    };
+    assert.equal(downConfig.source, 'store');
+    const downStatus = JSON.parse(readFileSync(path.join(downOut, 'status.json'), 'utf8')) as {
+      error?: string;
+    };
+    assert.match(downStatus.error ?? '', /cannot reach the agent/);
+    const downAbout = JSON.parse(readFileSync(path.join(downOut, 'about.json'), 'utf8')) as {
+      agentDidNotAnswer?: string;
+    };
+    assert.match(downAbout.agentDidNotAnswer ?? '', /cannot reach the agent/);
     // A directory the kernel cannot make (Node's recursive mkdir spun for ever there).
     const proc = await netnsctl([...base, 'report', '/proc/netns-agent-nope/report']);
     assert.equal(proc.code, 2, proc.stderr);

@@ -286,6 +286,17 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       print(example.documents.map((d) => stringify(d).trimEnd()).join('\n---\n'));
     });
 
+  /** The configuration as --store or --etcd holds it (for a report without the agent). */
+  const configFromStore = async (fallback: string): Promise<string> => {
+    let text = fallback;
+    await withConfig(false, async (config) => {
+      text = JSON.stringify({ source: 'store', body: await config.list('/vnf-agent/') }, null, 2);
+    }).catch((error: unknown) => {
+      text = JSON.stringify({ error: (error as Error).message }, null, 2);
+    });
+    return text;
+  };
+
   program
     .command('report')
     .description(
@@ -310,18 +321,34 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         ['agent-logs.jsonl', '/v1/logs'],
       ];
       const written: string[] = [];
+      // An agent that does not answer is when a report is most wanted: each part says why it is
+      // missing, and the configuration is read from --store or --etcd when given.
+      const unanswered: string[] = [];
       for (const [file, endpoint] of parts) {
-        const { status, json } = await api.request('GET', endpoint);
-        writeFileSync(
-          path.join(dir, file),
-          typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2),
-        );
+        let text: string;
+        try {
+          const { status, json } = await api.request('GET', endpoint);
+          text = typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2);
+        } catch (error) {
+          if (!(error instanceof CliError) || error.exitCode !== 3) throw error;
+          unanswered.push(error.message);
+          text = JSON.stringify({ error: error.message }, null, 2);
+          if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text);
+        }
+        writeFileSync(path.join(dir, file), text);
         written.push(file);
       }
+      const agentDown = unanswered.length === parts.length;
       writeFileSync(
         path.join(dir, 'about.json'),
         JSON.stringify(
-          { server: g.server, label: g.label, collectedAt: new Date().toISOString(), node: process.version },
+          {
+            server: g.server,
+            label: g.label,
+            collectedAt: new Date().toISOString(),
+            node: process.version,
+            ...(unanswered.length ? { agentDidNotAnswer: unanswered[0] } : {}),
+          },
           null,
           2,
         ),
@@ -330,6 +357,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         dir,
         files: [...written, 'about.json'],
       });
+      if (agentDown)
+        throw new CliError(
+          `the agent did not answer (${unanswered[0]}): the report holds what could be read without it`,
+          3,
+        );
     });
 
   return program;
