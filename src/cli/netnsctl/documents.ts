@@ -31,11 +31,36 @@ export interface FileProblem {
 export function readDocuments(text: string): unknown[] {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
-    const json = JSON.parse(text) as unknown;
+    let json: unknown;
+    try {
+      json = JSON.parse(text) as unknown;
+    } catch (error) {
+      // JSON objects separated by `---` are a YAML stream (YAML reads JSON); otherwise the JSON
+      // error, with its line and column.
+      try {
+        return readYaml(text);
+      } catch {
+        throw new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
+      }
+    }
     if (Array.isArray(json)) return json;
     const items = (json as { items?: unknown }).items;
     return Array.isArray(items) ? items : [json];
   }
+  return readYaml(text);
+}
+
+/** "... at position 176": the line and column of that position too. */
+function withLineAndColumn(message: string, text: string): string {
+  const match = /at position (\d+)/.exec(message);
+  if (!match) return message;
+  const before = text.slice(0, Number(match[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `${message} (line ${line}, column ${column})`;
+}
+
+function readYaml(text: string): unknown[] {
   const out: unknown[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(`YAML: ${doc.errors[0]!.message}`);
@@ -73,6 +98,8 @@ function keyedDocument(
 export function toItems(documents: unknown[], label: string): { items: FileItem[]; problems: FileProblem[] } {
   const items: FileItem[] = [];
   const problems: FileProblem[] = [];
+  /** Keys of the items so far, with their document's index. */
+  const seen = new Map<string, number>();
   documents.forEach((doc, index) => {
     if (typeof doc !== 'object' || doc === null) {
       problems.push({ index, errors: 'a document must be an object with kind and name' });
@@ -131,6 +158,16 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       else throw error;
       return;
     }
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push({
+        index,
+        key,
+        errors: `the same item as document ${first + 1} (one file holds one value per key): left out`,
+      });
+      return;
+    }
+    seen.set(key, index);
     items.push({ key, valueText: JSON.stringify(body) });
   });
   return { items, problems };

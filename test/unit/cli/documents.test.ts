@@ -51,6 +51,21 @@ describe('netnsctl documents', () => {
     assert.match(String(problems[1]?.errors), /^key "\/vnf-agent\/l1\/linux\/status/);
   });
 
+  test('JSON objects separated by --- are a YAML stream; broken JSON says where; the same item twice is refused', () => {
+    const doc = (name: string): string => JSON.stringify({ kind: 'interface', name, type: 'DUMMY' });
+    assert.equal(readDocuments([doc('d0'), '---', doc('d1')].join('\n')).length, 2);
+    assert.throws(
+      () => readDocuments('{\n  "kind": "interface",\n  "name": "d0" "type": 1\n}'),
+      /^Error: JSON: .*\(line 3, column \d+\)/,
+    );
+    const { items, problems } = toItems(readDocuments([doc('d0'), '---', doc('d0')].join('\n')), 'l1');
+    assert.equal(items.length, 1);
+    assert.deepEqual(
+      problems.map((p) => [p.index, p.errors]),
+      [[1, 'the same item as document 1 (one file holds one value per key): left out']],
+    );
+  });
+
   test('a bare value (no kind) is told how to go in; an unknown kind is named', () => {
     const { items, problems } = toItems(
       [{ name: 'veth1', type: 'VETH' }, { kind: 'bridge', name: 'b' }, 'text'],
