@@ -170,6 +170,7 @@ export class Agent {
       sqlite: { backgroundCheckpoints: true },
     });
     logger.info({ label: options.label, store: this.store.kind }, 'starting');
+    this.metrics.datastoreUsed(this.store.kind);
     if (options.docker !== false) {
       const [{ MicroserviceWatcher: Watcher }, { DockerodeApi }] = await Promise.all([
         import('../containers/watcher.js'),

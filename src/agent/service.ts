@@ -315,7 +315,7 @@ export class AgentApiService implements AgentService {
       {
         key,
         field: '$key',
-        message: `belongs to agent label ${parsed.label}; this agent manages ${this.label} (use that agent's API, or netnsctl --etcd)`,
+        message: `belongs to agent label ${parsed.label}; this agent manages ${this.label} (use that agent's API, or netnsctl --label ${parsed.label} with --store FILE or --etcd URL)`,
       },
     ];
   }

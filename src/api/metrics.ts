@@ -64,6 +64,11 @@ export class AgentMetrics {
     this.netlinkTotals = read;
   }
 
+  /** The store in use: its reconnect count is exported from the start, at 0. */
+  datastoreUsed(store: string): void {
+    if (!this.reconnectCounts.has(store)) this.reconnectCounts.set(store, 0);
+  }
+
   datastoreReconnect(store: string): void {
     this.reconnectCounts.set(store, (this.reconnectCounts.get(store) ?? 0) + 1);
   }

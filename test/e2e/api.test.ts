@@ -439,6 +439,8 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     ]) {
       assert.ok(r.text.includes(name), `${name} in /metrics`);
     }
+    // The store in use has its sample from the start (0: no reconnect yet).
+    assert.match(r.text, /^netns_agent_datastore_reconnects_total\{store="sqlite"\} 0$/m);
     const requests = Number(/^netns_agent_netlink_requests_total (\d+)/m.exec(r.text)?.[1]);
     assert.ok(requests > 0, 'netlink requests counted');
     assert.match(r.text, /^netns_agent_transactions_total\{outcome="ok"\} [1-9]/m);
