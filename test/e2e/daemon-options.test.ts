@@ -109,4 +109,43 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
       await agent.stop();
     }
   });
+
+  test('watch --follow goes on watching across an agent restart', async () => {
+    const label = `wf${tag()}`;
+    const store = path.join(dir, 'follow.db');
+    const first = await AgentProcess.start({ label, store });
+    const http = first.server.replace(/^http:\/\//, '');
+    const watch = netnsctlSpawn(['--server', first.server, 'watch', '--follow']);
+    let out = '';
+    let err = '';
+    watch.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    watch.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    let second: AgentProcess | undefined;
+    const put = async (agent: AgentProcess, name: string): Promise<void> => {
+      const key = `/vnf-agent/${label}/linux/config/v1/interface/${name}`;
+      const value = { name, type: 'DUMMY', namespace: { type: 'MICROSERVICE_REF_NS', microservice: 'none' } };
+      await agent.request('PUT', `/v1/config${key}`, JSON.stringify(value));
+    };
+    try {
+      await eventually(async () => {
+        await put(first, `a${tag(4)}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.match(out, /pending/);
+      });
+      await first.stop();
+      await eventually(() => assert.match(err, /waiting for it to come back/));
+      assert.equal(watch.exitCode, null, 'still watching');
+      second = await AgentProcess.start({ label, store, http });
+      const before = out.length;
+      await eventually(async () => {
+        await put(second!, `b${tag(4)}`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.match(out.slice(before), /pending/);
+      }, 10_000);
+    } finally {
+      watch.kill('SIGKILL');
+      await first.stop();
+      await second?.stop();
+    }
+  });
 });

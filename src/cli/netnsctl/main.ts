@@ -248,9 +248,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   program
     .command('watch')
     .description('follow item state changes and interface index events')
-    .action(async () => {
+    .option('--follow', 'when the agent goes away (a restart), wait for it and go on watching')
+    .action(async (options: { follow?: boolean }) => {
       const g = globals();
-      await client().events((type, data) => {
+      const show = (type: string, data: unknown): void => {
         if (g.output === 'table') {
           const d = data as Record<string, unknown>;
           const what =
@@ -260,9 +261,23 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           print(`${new Date().toISOString()} ${type} ${what} ${d.reason ?? d.error ?? ''}`.trimEnd());
         } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
         else print(JSON.stringify({ type, data }));
-      });
+      };
+      await client().events(show);
       // The stream ends only when the agent does (it is stopping).
-      throw new CliError('the agent ended the event stream (is it stopping?)', 3);
+      if (!options.follow) throw new CliError('the agent ended the event stream (is it stopping?)', 3);
+      for (;;) {
+        process.stderr.write('netnsctl: the agent ended the event stream; waiting for it to come back\n');
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS));
+          try {
+            await client().events(show);
+            break;
+          } catch (error) {
+            // Not there yet, or gone again: wait on; refused (a wrong token) or anything else: stop.
+            if (!agentAway(error)) throw error;
+          }
+        }
+      }
     });
 
   program
@@ -365,6 +380,16 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     });
 
   return program;
+}
+
+/** How long `watch --follow` waits between attempts to reach the agent again. */
+const FOLLOW_RETRY_MS = 1000;
+
+/** An error that means the agent is not there (stopped, restarting), not that it refused. */
+function agentAway(error: unknown): boolean {
+  if (error instanceof CliError) return error.exitCode === 3;
+  const code = (error as { code?: unknown }).code;
+  return code === 'ECONNRESET' || code === 'ECONNREFUSED' || (error as Error).message === 'aborted';
 }
 
 export async function main(argv: string[]): Promise<number> {
