@@ -1,6 +1,7 @@
 /**
- * What the kernel holds in the named namespaces a plan refers to that the agent has not opened (it
- * opens a namespace only once an item needs it): whether each exists, and its links. The engine
+ * What the kernel holds in the named namespaces and running containers a plan refers to that the
+ * agent has not opened (it opens a namespace only once an item needs it): whether each exists, and
+ * its links. The engine
  * knows only what the kernel told it, so without this a plan says it would create a namespace
  * that is there already, and an EXISTING link in it "waits to exist". Read-only: a dump.
  */
@@ -21,10 +22,20 @@ export interface ObservedNamespaces {
 
 /** Names of the named namespaces the values refer to (interfaces, VETH peers, routes, ARP entries). */
 export function namedNamespacesOf(values: Iterable<ModelItem['value']>): Set<string> {
+  return namespaceNamesOf(values, 'named');
+}
+
+/** Labels of the microservices the values refer to. */
+export function microservicesOf(values: Iterable<ModelItem['value']>): Set<string> {
+  return namespaceNamesOf(values, 'microservice');
+}
+
+function namespaceNamesOf(values: Iterable<ModelItem['value']>, kind: 'named' | 'microservice'): Set<string> {
   const names = new Set<string>();
   for (const value of values) {
-    const ref = (value as { namespace?: { kind?: string; name?: string } }).namespace;
-    if (ref?.kind === 'named' && ref.name) names.add(ref.name);
+    const ref = (value as { namespace?: NamespaceRef }).namespace;
+    if (ref?.kind === 'named' && kind === 'named' && ref.name) names.add(ref.name);
+    if (ref?.kind === 'microservice' && kind === 'microservice' && ref.label) names.add(ref.label);
   }
   return names;
 }
@@ -42,18 +53,34 @@ export function gatewayNamespacesOf(values: Iterable<unknown>): string[] {
 export async function observeNamedNamespaces(
   names: Iterable<string>,
   isOpen: (nsId: string) => boolean,
+  /** Microservices the plan refers to, with the pid of the container each resolves to now. */
+  microservices: Iterable<[label: string, pid: number | undefined]> = [],
 ): Promise<ObservedNamespaces> {
   const observed: ObservedNamespaces = { existing: new Set(), facts: [] };
+  const places: { nsId: string; path: string; what: string; name?: string }[] = [];
+  for (const name of names)
+    places.push({
+      nsId: `named/${name}`,
+      path: namedNamespacePath(name),
+      what: `named namespace ${name}`,
+      name,
+    });
+  // A running container no item referred to yet: the agent is not watching its namespace.
+  for (const [label, pid] of microservices)
+    if (pid !== undefined)
+      places.push({
+        nsId: `microservice/${label}`,
+        path: `/proc/${pid}/ns/net`,
+        what: `microservice ${label}`,
+      });
   await Promise.all(
-    [...names].map(async (name) => {
-      const nsId = `named/${name}`;
-      const path = namedNamespacePath(name);
+    places.map(async ({ nsId, path, what, name }) => {
       if (!existsSync(path)) return;
-      observed.existing.add(name);
+      if (name !== undefined) observed.existing.add(name);
       if (isOpen(nsId)) return; // the engine knows it already
       const identity = namespaceIdentity(path);
       if (identity === undefined) return;
-      const handle = new NetlinkHandle({ namespacePath: path, label: `plan: named namespace ${name}` });
+      const handle = new NetlinkHandle({ namespacePath: path, label: `plan: ${what}` });
       try {
         const links = await handle.linkList();
         observed.facts.push({ key: namespaceFact(nsId), value: { identity } });

@@ -34,7 +34,12 @@ import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
 import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
 import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
-import { gatewayNamespacesOf, namedNamespacesOf, observeNamedNamespaces } from './plan-observe.js';
+import {
+  gatewayNamespacesOf,
+  microservicesOf,
+  namedNamespacesOf,
+  observeNamedNamespaces,
+} from './plan-observe.js';
 import { withAddresses } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
@@ -360,6 +365,7 @@ export class AgentApiService implements AgentService {
     const observed = await observeNamedNamespaces(
       namedNamespacesOf(planned.values()),
       (nsId) => this.views.get(nsId) !== undefined,
+      [...microservicesOf(planned.values())].map((label) => [label, this.containerOf(label)?.pid]),
     );
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
     let facts: FactChange[] = observed.facts;

@@ -153,6 +153,8 @@ export async function startAgent(
   dockerHost?: string,
   /** A directory of the caller's (store and state files): kept by stop(), for a restart on it. */
   keptDir?: string,
+  /** HOST:PORT for the agent's API (none by default). */
+  http = '',
 ): Promise<RunningAgent> {
   const dir = keptDir ?? mkdtempSync(path.join(tmpdir(), 'netns-agent-ms-'));
   const removeDir = (): void => {
@@ -167,7 +169,7 @@ export async function startAgent(
     const saved = process.env['DOCKER_HOST'];
     if (dockerHost !== undefined) process.env['DOCKER_HOST'] = dockerHost;
     try {
-      agent = new Agent({ label, storeFile, http: '', docker, logger: createLogger(level, process.stderr) });
+      agent = new Agent({ label, storeFile, http, docker, logger: createLogger(level, process.stderr) });
     } finally {
       if (saved === undefined) delete process.env['DOCKER_HOST'];
       else process.env['DOCKER_HOST'] = saved;

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DockerTestContainers, containerState, docker, dockerAnswers } from '../../helpers/docker.js';
+import { freePort } from '../../helpers/etcd.js';
 import {
   deleteNamespace,
   eventually,
@@ -203,6 +204,30 @@ describe('microservice lifecycle through the agent', () => {
       for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('plan: a running container no item referred to yet is seen, the pair into it would be created', async (t) => {
+    if (!available) return t.skip('dockerd does not answer');
+    const hub = makeNamespace('msh');
+    namespaces.push(hub);
+    const s = scenario(tag(), hub.name);
+    await containers.run({ label: s.microservice });
+    const port = await freePort();
+    const a = await startAgent(s.agentLabel, new Map(), true, undefined, undefined, `127.0.0.1:${port}`);
+    agents.push(a);
+    const puts = [...s.items].map(([key, value]) => ({ key, value }));
+    const response = await fetch(`http://127.0.0.1:${port}/v1/plan`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ puts }),
+    });
+    const text = await response.text();
+    assert.equal(response.status, 200, text);
+    const entries = (JSON.parse(text) as { summary: { entries: { key: string; change: string }[] } }).summary
+      .entries;
+    const changeOf = (key: string): string | undefined => entries.find((e) => e.key === key)?.change;
+    for (const key of [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp])
+      assert.equal(changeOf(key), 'create', `${key}: ${text}`);
   });
 
   test('the host end pending reason names the microservice too', async (t) => {
