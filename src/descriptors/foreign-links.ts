@@ -51,6 +51,24 @@ export function trustedEntry(
   return ours('mtu') && ours('mac') && ours('up') ? entry : undefined;
 }
 
+/**
+ * What a link was, from an entry not believed as a whole: each attribute still what we set, or what
+ * it was, keeps the book's original; one someone else changed since (a third value) is theirs now,
+ * and what the link has is its original. (An EXISTING link down before us, whose owner changed its
+ * MTU while the agent was down, is still set down again when its item goes.)
+ */
+function mergedOriginal(entry: RecordedOriginal, link: Link): LinkOriginal {
+  const { set = {}, original } = entry;
+  const now = linkOriginal(link);
+  const kept = (key: 'mtu' | 'mac' | 'up'): boolean => link[key] === set[key] || link[key] === original[key];
+  return {
+    ...now,
+    ...(kept('mtu') ? { mtu: original.mtu } : {}),
+    ...(kept('up') ? { up: original.up } : {}),
+    ...(kept('mac') && original.mac ? { mac: original.mac } : {}),
+  };
+}
+
 /** The book's entry for this link by place and name, believed or not. */
 function sameLinkEntry(
   ctx: LinuxContext,
@@ -96,7 +114,9 @@ export function recordOriginal(
   known?: LinkOriginal,
 ): LinkOriginal {
   const believed = known ? undefined : trustedEntry(ctx, view.identity, link);
-  const original = known ?? believed?.original ?? linkOriginal(link);
+  const partly = known || believed ? undefined : sameLinkEntry(ctx, view.identity, link);
+  const original =
+    known ?? believed?.original ?? (partly ? mergedOriginal(partly, link) : linkOriginal(link));
   ctx.originals.record({
     key,
     type,

@@ -629,6 +629,28 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.doesNotMatch(readFileSync(file, 'utf8'), /"ey0"|"ex0"/, 'both forgotten');
     }));
 
+  test("an EXISTING's owner changed its MTU while the agent was down: removal gives back that MTU, and the link's first admin state", () =>
+    restartLab(async ({ ns1, start }) => {
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      const [kind, name, value] = existingItem(ns1, { mtu: 9000 });
+      const first = await start();
+      await first.replaceAll([kind, name, value]);
+      await first.waitConfigured(['interface', 'ex']);
+      await first.close();
+
+      ip(ns1, ['link', 'set', 'ex0', 'mtu', '1300']);
+      const second = await start();
+      await second.replaceAll([kind, name, value]);
+      await second.waitConfigured(['interface', 'ex']);
+      await eventually(() => assert.equal(linkOrFail(ns1, 'ex0').mtu, 9000));
+      await second.del(['interface', 'ex']);
+      await eventually(() => {
+        const link = linkOrFail(ns1, 'ex0');
+        assert.equal(link.mtu, 1300, "the owner's MTU of the meantime");
+        assert.equal(isUp(link), false, 'down, as it was before the agent');
+      });
+    }));
+
   test("an EXISTING's MTU changed in the store while the agent was down: updated; removal still gives back the owner's MTU and takes our address off", () =>
     restartLab(async ({ ns1, file, start }) => {
       ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
