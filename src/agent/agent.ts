@@ -251,7 +251,6 @@ export class Agent {
       () => this.recentLogs.list(),
     );
     this.service.setNamespaceProblem((nsId) => this.plugin.namespaceProblem(nsId));
-    this.service.setNamespaceProblem((nsId) => this.plugin.namespaceProblem(nsId));
     if (this.microservices) {
       const watcher = this.microservices;
       this.service.setMicroserviceReason((label) => watcher.pendingReason(label));

@@ -440,7 +440,11 @@ function foreseeNeighbourHolders(
   for (const list of byEntry.values()) {
     if (list.length < 2) continue;
     // An unchanged item that failed (e.g. as the other held the entry) holds nothing.
-    const holder = list.find((i) => !making.has(i.key) && stateOf(i.key) !== 'failed') ?? list[0]!;
+    // Otherwise the first the plan makes (an unchanged failed one is only retried later).
+    const holder =
+      list.find((i) => !making.has(i.key) && stateOf(i.key) !== 'failed') ??
+      list.find((i) => making.has(i.key)) ??
+      list[0]!;
     for (const item of list) {
       // The same naming is a claim the engine refuses already (invalid).
       if (item === holder || item.value.interface === holder.value.interface) continue;

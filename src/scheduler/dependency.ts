@@ -54,6 +54,16 @@ export function sameTargets(a: readonly NormalizedDependency[], b: readonly Norm
   return true;
 }
 
+/** The reasons of the dependencies in `after` that `before` does not have (same targets). */
+export function addedDependencies(
+  before: readonly NormalizedDependency[],
+  after: readonly NormalizedDependency[],
+): string[] {
+  const target = (d: NormalizedDependency): string => `${d.prefix ?? ''}\n${d.keys.join('\n')}`;
+  const had = new Set(before.map(target));
+  return after.filter((d) => !had.has(target(d))).map((d) => d.reason);
+}
+
 /**
  * Whether `d` holds, given a test of single keys and, for prefix dependencies, the keys under
  * the prefix that might hold.

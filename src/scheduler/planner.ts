@@ -17,7 +17,7 @@
 import type { AnyDescriptor } from './types.js';
 import type { DesiredGraph, DesiredItem } from './desired-graph.js';
 import type { AppliedItem } from './applied-state.js';
-import { dependencyHolds, sameTargets, type NormalizedDependency } from './dependency.js';
+import { addedDependencies, dependencyHolds, sameTargets, type NormalizedDependency } from './dependency.js';
 import type { Outcome, Plan, PlannedOperation } from './plan.js';
 import { deepEqual } from './deep-equal.js';
 import { forEachFolderOf } from './key-prefixes.js';
@@ -256,7 +256,11 @@ function pendingReason(
 function recreateReason(graph: DesiredGraph, a: AppliedItem, item: DesiredItem): string | undefined {
   const d = item.descriptor!;
   if (a.descriptor !== d) return `kind changed from ${a.descriptor.name} to ${d.name}`;
-  if (!sameTargets(a.deps, item.deps)) return 'dependencies changed';
+  if (!sameTargets(a.deps, item.deps)) {
+    // Said as what the item now needs ("waiting for named namespace ns2" -> "named namespace ns2").
+    const added = addedDependencies(a.deps, item.deps).map((r) => r.replace(/^waiting for /, ''));
+    return added.length ? `dependencies changed (now: ${added.join('; ')})` : 'dependencies changed';
+  }
   if (a.factValues !== undefined) {
     for (const [fact, value] of a.factValues) {
       if (graph.facts.has(fact) && !deepEqual(graph.facts.get(fact), value)) return `${fact} changed`;

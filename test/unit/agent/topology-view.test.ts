@@ -500,6 +500,27 @@ test('foreseeFailures: an unchanged ARP item that failed holds nothing; one that
     entry!.why,
     `new; would fail: ARP entry 192.168.22.9 on veth1Name is already configured by ${key('arp', 'held')}`,
   );
+  // Only a failed item and new ones: the first the plan makes holds it, not the failed one.
+  values.delete(key('arp', 'held'));
+  values.set(...arp('newer', 'veth1'));
+  const entries = foreseeFailures(
+    [
+      { key: key('arp', 'new'), change: 'create', why: 'new' },
+      { key: key('arp', 'newer'), change: 'create', why: 'new' },
+    ],
+    label,
+    (k) => values.get(k),
+    () => undefined,
+    values.keys(),
+    (k) => states.get(k),
+  );
+  assert.deepEqual(
+    entries.map((e) => e.why),
+    [
+      'new',
+      `new; would fail: ARP entry 192.168.22.9 on veth1Name is already configured by ${key('arp', 'new')}`,
+    ],
+  );
 });
 
 test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the interface, IPv6 local address)', () => {

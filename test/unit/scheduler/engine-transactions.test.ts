@@ -116,6 +116,12 @@ describe('engine: transactions', () => {
       ['delete n/b', 'delete n/a'],
     );
     assert.equal(dryDelete.actions[0]?.why, 'waiting for n/a');
+    // A re-creation for new dependencies says what the item now needs.
+    await r.put(['n/z', {}]);
+    const moved = r.engine.plan({ puts: [{ key: 'n/b', value: { deps: ['n/z'] } }] });
+    const recreated = moved.actions.find((a) => a.key === 'n/b');
+    assert.equal(recreated?.action, 'recreate');
+    assert.equal(recreated?.why, 'dependencies changed (now: n/z)');
   });
 
   test('history keeps the last transactions with operations, timings and errors; hooks see them', async () => {
