@@ -11,6 +11,8 @@ import { NAMED_NAMESPACE, addressItem, namedNamespaceItem, namespaceFact } from 
 import type { InterfaceMetadata } from './link-ops.js';
 import type { NamespaceView } from './namespace-views.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
+import { prepareIpv4Removal } from './address-swap.js';
+import { namespaceId, type LinuxInterface } from '../model/index.js';
 import {
   createdByUs,
   createNamedNamespace,
@@ -83,6 +85,17 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
     async delete(engine, _key, value, meta) {
       const view = ctx.views.get(meta.namespaceId);
       if (meta.theirs || ctx.linkGoingAway(engine, view, meta.ifindex)) return;
+      // Readdressed: the new addresses first, or the kernel flushes the link's routes and entries.
+      const wantedBy = engine.value<LinuxInterface>(value.interfaceKey);
+      // Only where the interface stays (not one going, moving or renamed away from this link).
+      const stays =
+        wantedBy !== undefined &&
+        namespaceId(wantedBy.namespace) === meta.namespaceId &&
+        view?.links.get(meta.ifindex)?.name === wantedBy.hostIfName;
+      if (view && stays)
+        await prepareIpv4Removal(view, meta.ifindex, value.cidr, wantedBy, value.goesWithLink, (cidr) =>
+          ctx.originals.noteAddress(view.identity, meta.ifindex, cidr, true),
+        );
       await removeAddress(view, meta.ifindex, value.cidr);
       if (view && !value.goesWithLink)
         ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);

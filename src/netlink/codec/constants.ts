@@ -86,7 +86,12 @@ export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_PID = 19;
 export const IFLA_IFALIAS = 20;
 export const IFLA_STATS64 = 23;
+export const IFLA_AF_SPEC = 26;
 export const IFLA_GROUP = 27;
+/** Inside IFLA_AF_SPEC's AF_INET: the interface's IPv4 settings (ipv4_devconf), by IPV4_DEVCONF_* id. */
+export const IFLA_INET_CONF = 1;
+/** /proc/sys/net/ipv4/conf/<if>/promote_secondaries: a primary address's removal keeps its secondaries. */
+export const IPV4_DEVCONF_PROMOTE_SECONDARIES = 20;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
 export const IFLA_CARRIER = 33;

@@ -10,7 +10,10 @@ import {
   IFF_RUNNING,
   IFF_UP,
   IFINFOMSG_LEN,
+  AF_INET,
   IFLA_ADDRESS,
+  IFLA_AF_SPEC,
+  IFLA_INET_CONF,
   IFLA_ALT_IFNAME,
   IFLA_CARRIER,
   IFLA_EXT_MASK,
@@ -52,6 +55,8 @@ export interface LinkAttributes {
   /** Move to (or create in) the namespace of this open file descriptor. */
   namespaceFd?: number;
   namespacePid?: number;
+  /** IPv4 settings of the interface (IFLA_AF_SPEC / AF_INET / IFLA_INET_CONF), IPV4_DEVCONF_* id -> value. */
+  ipv4Settings?: ReadonlyMap<number, number>;
 }
 
 export type LinkKindSpec =
@@ -118,6 +123,15 @@ function writeLinkAttributes(writer: MessageWriter, attrs: LinkAttributes): void
   if (attrs.alias !== undefined) writer.attrString(IFLA_IFALIAS, attrs.alias);
   if (attrs.namespaceFd !== undefined) writer.attrU32(IFLA_NET_NS_FD, attrs.namespaceFd);
   if (attrs.namespacePid !== undefined) writer.attrU32(IFLA_NET_NS_PID, attrs.namespacePid);
+  if (attrs.ipv4Settings?.size) {
+    const spec = writer.nestStart(IFLA_AF_SPEC);
+    const inet = writer.nestStart(AF_INET);
+    const conf = writer.nestStart(IFLA_INET_CONF);
+    for (const [id, value] of attrs.ipv4Settings) writer.attrU32(id, value);
+    writer.nestEnd(conf);
+    writer.nestEnd(inet);
+    writer.nestEnd(spec);
+  }
 }
 
 function writeIfinfo(writer: MessageWriter, offset: number, index: number, up: boolean | undefined): void {

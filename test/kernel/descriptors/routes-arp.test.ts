@@ -5,11 +5,13 @@
  * a route steps back when its gateway stops being reachable; ARP entries of every state, v4 and v6,
  * wait for their interface to be up; enabled=false sends routes and ARP entries to pending.
  */
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, ip, ipTry, skipUnlessRoot } from '../../helpers/kernel.js';
 import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
 import {
+  addresses,
   hex,
   isUp,
   link,
@@ -796,6 +798,56 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       } finally {
         handle.neighAdd = neighAdd;
       }
+    }));
+
+  test('readdressed (the only IPv4 address replaced, same network or another): routes and static ARP entries of the link are never flushed', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const a = (address: string): Item => [
+        'interface',
+        'a',
+        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: [address] }),
+      ];
+      const route: Item = [
+        'route',
+        'far',
+        {
+          name: 'far',
+          namespace: named(ns1!),
+          interface: 'a',
+          dst_ip_addr: '10.50.0.0/16',
+          gw_addr: '10.0.2.2',
+        },
+      ];
+      const entry = arp(ns1!, 'gw', 'a', '10.0.2.2', '02:00:00:00:00:22');
+      await agent.put(a('10.0.2.1/24'), pair(ns1!, ns2!)[1]!, route, entry);
+      await agent.waitFor('route', 'far', 'configured');
+      await agent.waitFor('arp', 'gw', 'configured');
+      const monitor = spawn('ip', ['-n', ns1!, 'monitor', 'route', 'neigh']);
+      let seen = '';
+      monitor.stdout.setEncoding('utf8').on('data', (d: string) => (seen += d));
+      try {
+        await pause(200);
+        // The same network: the new address is a secondary until the old primary goes.
+        await agent.put(a('10.0.2.5/24'));
+        await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.2.5/24']));
+        await agent.waitFor('route', 'far', 'configured');
+        // Another network: the route's gateway is no longer reachable (it waits), the entry stays.
+        await agent.put(a('10.0.3.1/24'));
+        await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.3.1/24']));
+        await agent.waitFor('route', 'far', 'pending', /gateway 10\.0\.2\.2/);
+        await pause(300);
+      } finally {
+        monitor.kill();
+      }
+      const deleted = seen.split('\n').filter((l) => l.startsWith('Deleted'));
+      assert.deepEqual(
+        deleted.filter((l) => l.includes('10.0.2.2 dev ra lladdr')),
+        [],
+        `the static entry was never flushed: ${seen}`,
+      );
+      // The route went once, when its gateway became unreachable: not with the first readdressing.
+      assert.equal(deleted.filter((l) => l.includes('10.50.0.0/16')).length, 1, seen);
+      assert.equal(entryOf(ns1!, '10.0.2.2')?.lladdr, '02:00:00:00:00:22');
     }));
 
   test('enabled=false: the link goes down, its routes and ARP entries go pending; enabled again: back', () =>

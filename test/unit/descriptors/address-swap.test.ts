@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { sameNetwork, swapSteps } from '../../../src/descriptors/address-swap.js';
+
+describe('readdressing without a flush', () => {
+  test('sameNetwork: one network of one prefix length', () => {
+    assert.equal(sameNetwork('10.0.2.1/24', '10.0.2.200/24'), true);
+    assert.equal(sameNetwork('10.0.2.1/24', '10.0.3.1/24'), false);
+    assert.equal(sameNetwork('10.0.2.1/24', '10.0.2.1/25'), false);
+    assert.equal(sameNetwork('10.0.2.1/24', 'fd00::1/24'), false);
+  });
+
+  test('the last address replaced: the new ones first; promoted when they are of its network', () => {
+    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24'], ['10.0.2.5/24']), {
+      addFirst: ['10.0.2.5/24'],
+      promote: true,
+    });
+    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24'], ['10.0.3.1/24']), {
+      addFirst: ['10.0.3.1/24'],
+      promote: false,
+    });
+    // A secondary of its network staying (wanted, there already): promoted, nothing added.
+    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.2.7/24'], ['10.0.2.7/24']), {
+      addFirst: [],
+      promote: true,
+    });
+  });
+
+  test('nothing to do: another network stays, or nothing new is wanted', () => {
+    const none = { addFirst: [], promote: false };
+    assert.deepEqual(
+      swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.9.1/24', '10.0.2.5/24']),
+      none,
+    );
+    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24'], ['10.0.2.1/24']), none);
+  });
+});
