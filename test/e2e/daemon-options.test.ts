@@ -110,7 +110,7 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
     }
   });
 
-  test('watch --follow goes on watching across an agent restart', async () => {
+  test('watch --follow goes on watching across an agent restart (the first one killed)', async () => {
     const label = `wf${tag()}`;
     const store = path.join(dir, 'follow.db');
     const first = await AgentProcess.start({ label, store });
@@ -132,7 +132,10 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         assert.match(out, /pending/);
       });
-      await first.stop();
+      // Killed, not stopped: the stream ends abruptly (no clean end of the response).
+      const exited = new Promise((resolve) => first.child.once('exit', resolve));
+      first.child.kill('SIGKILL');
+      await exited;
       await eventually(() => assert.match(err, /waiting for it to come back/));
       assert.equal(watch.exitCode, null, 'still watching');
       second = await AgentProcess.start({ label, store, http });

@@ -111,12 +111,16 @@ export class ApiClient {
     return json;
   }
 
-  /** Opens the server-sent event stream and calls back for each event until the process ends. */
-  async events(onEvent: (type: string, data: unknown) => void): Promise<void> {
+  /**
+   * Opens the server-sent event stream and calls back for each event until the stream ends;
+   * `onOpen` once the agent has accepted it.
+   */
+  async events(onEvent: (type: string, data: unknown) => void, onOpen?: () => void): Promise<void> {
     const response = await this.send('GET', '/v1/events', undefined, true);
     if (response.statusCode === 401)
       throw new CliError('the agent refused the request: missing or wrong --token', 4);
     if (response.statusCode !== 200) throw new CliError(`event stream refused: HTTP ${response.statusCode}`);
+    onOpen?.();
     response.setEncoding('utf8');
     let buffer = '';
     for await (const chunk of response) {

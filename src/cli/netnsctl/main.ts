@@ -262,21 +262,30 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
         else print(JSON.stringify({ type, data }));
       };
-      await client().events(show);
-      // The stream ends only when the agent does (it is stopping).
-      if (!options.follow) throw new CliError('the agent ended the event stream (is it stopping?)', 3);
+      if (!options.follow) {
+        await client().events(show);
+        // The stream ends only when the agent does (it is stopping).
+        throw new CliError('the agent ended the event stream (is it stopping?)', 3);
+      }
+      // The first connection's errors are as without --follow (an agent not there: exit 3).
+      let connectedOnce = false;
+      let open = false;
+      const opened = (): void => {
+        connectedOnce = true;
+        open = true;
+      };
       for (;;) {
-        process.stderr.write('netnsctl: the agent ended the event stream; waiting for it to come back\n');
-        for (;;) {
-          await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS));
-          try {
-            await client().events(show);
-            break;
-          } catch (error) {
-            // Not there yet, or gone again: wait on; refused (a wrong token) or anything else: stop.
-            if (!agentAway(error)) throw error;
-          }
+        try {
+          await client().events(show, opened);
+        } catch (error) {
+          // Not there yet, or gone (also abruptly: killed): wait on; refused (a wrong token) or
+          // anything else: stop.
+          if (!connectedOnce || !agentAway(error)) throw error;
         }
+        if (open)
+          process.stderr.write('netnsctl: the agent ended the event stream; waiting for it to come back\n');
+        open = false;
+        await new Promise((resolve) => setTimeout(resolve, FOLLOW_RETRY_MS));
       }
     });
 
