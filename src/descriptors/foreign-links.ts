@@ -69,6 +69,31 @@ function mergedOriginal(entry: RecordedOriginal, link: Link): LinkOriginal {
   };
 }
 
+/**
+ * A believed entry's original, for a value that now sets what the entry says we never set (its
+ * `mtu` or `phys_address` added while the agent was down): that attribute's original is what the
+ * link has now (its owner's, maybe changed since the entry was written). An entry of an older book
+ * (no `set`) is taken as it is.
+ */
+function newlySetOriginal(
+  entry: RecordedOriginal,
+  setNow: RecordedOriginal['set'],
+  link: Link,
+): LinkOriginal {
+  const { set, original } = entry;
+  if (!set || !setNow) return original;
+  return {
+    ...original,
+    ...(set.mtu === undefined && setNow.mtu !== undefined ? { mtu: link.mtu } : {}),
+    ...(set.mac === undefined && setNow.mac !== undefined && link.mac ? { mac: link.mac } : {}),
+  };
+}
+
+/** The original of a recorded link for `value` (see newlySetOriginal). */
+export function originalFor(entry: RecordedOriginal, value: LinuxInterface, link: Link): LinkOriginal {
+  return newlySetOriginal(entry, whatWeSet(value), link);
+}
+
 /** The book's entry for this link by place and name, believed or not. */
 function sameLinkEntry(
   ctx: LinuxContext,
@@ -116,7 +141,9 @@ export function recordOriginal(
   const believed = known ? undefined : trustedEntry(ctx, view.identity, link);
   const partly = known || believed ? undefined : sameLinkEntry(ctx, view.identity, link);
   const original =
-    known ?? believed?.original ?? (partly ? mergedOriginal(partly, link) : linkOriginal(link));
+    known ??
+    (believed ? newlySetOriginal(believed, whatWeSet(value), link) : undefined) ??
+    (partly ? mergedOriginal(partly, link) : linkOriginal(link));
   ctx.originals.record({
     key,
     type,

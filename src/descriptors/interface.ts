@@ -47,6 +47,7 @@ import {
   foreignLinksIn,
   foreignLinksNoLongerWanted,
   nsRefOf,
+  originalFor,
   recordOriginal,
   settingsDropped,
 } from './foreign-links.js';
@@ -362,6 +363,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (!wanted) continue;
           const value = wanted.value;
+          if (recorded && value.type === 'AUTO_TAP') meta.original = originalFor(recorded, value, link);
           const sameNamespace = namespaceId(value.namespace) === view.id;
           const rightLink = (l: Link): boolean =>
             l.name === value.hostIfName &&

@@ -344,12 +344,18 @@ export async function detachTap(
   if (!view) return;
   const link = await view.handle.linkGet(meta.ifindex);
   if (!link) return;
+  // Only what the value set is given back: an MTU or MAC the TAP's owner changed meanwhile stays.
+  const original = meta.original && {
+    ...meta.original,
+    ...(self.mtu === undefined ? { mtu: link.mtu } : {}),
+    ...(self.physAddress === undefined && link.mac ? { mac: link.mac } : {}),
+  };
   try {
     await giveTapBack(
       view.handle,
       link.index,
       self.tap.tempIfName,
-      meta.original,
+      original,
       view.id === ownView.id ? 'here' : ownView,
     );
   } catch (error) {

@@ -383,6 +383,29 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test('AUTO_TAP without mtu: removal gives back the MAC it set, and leaves the MTU its owner changed meanwhile', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    try {
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const mac = linkOrFail(null, temp).address;
+        await agent.put(['interface', 'tap1', { ...tapItem(ns1!, host, temp), mtu: undefined }]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        ip(ns1!, ['link', 'set', host, 'mtu', '1400']);
+        await pause(300);
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => {
+          const back = linkOrFail(null, temp);
+          assert.deepEqual([back.mtu, back.address], [1400, mac]);
+        });
+      });
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(null, ['link', 'del', host]);
+    }
+  });
+
   test('AUTO_TAP: a link of its temporary name that is not a TAP is not taken; a TAP of that name then is', async () => {
     const temp = `kt${hex(4)}`;
     const host = `kh${hex(4)}`;
@@ -648,6 +671,45 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         const link = linkOrFail(ns1, 'ex0');
         assert.equal(link.mtu, 1300, "the owner's MTU of the meantime");
         assert.equal(isUp(link), false, 'down, as it was before the agent');
+      });
+    }));
+
+  test("an EXISTING's value starts to set mtu and phys_address while the agent was down, after its owner changed them: removal gives back the owner's", () =>
+    restartLab(async ({ ns1, start }) => {
+      ip(ns1, [
+        'link',
+        'add',
+        'ex0',
+        'mtu',
+        '1400',
+        'address',
+        '02:00:00:00:06:01',
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'ex1',
+      ]);
+      const [kind, name, value] = existingItem(ns1);
+      const first = await start();
+      await first.replaceAll([kind, name, value]);
+      await first.waitConfigured(['interface', 'ex']);
+      ip(ns1, ['link', 'set', 'ex0', 'mtu', '1300', 'address', '02:00:00:00:06:02']);
+      await pause(300);
+      await first.close();
+
+      const second = await start();
+      await second.replaceAll([
+        kind,
+        name,
+        { ...(value as object), mtu: 9000, phys_address: '02:00:00:00:06:99' },
+      ]);
+      await second.waitConfigured(['interface', 'ex']);
+      await eventually(() => assert.equal(linkOrFail(ns1, 'ex0').mtu, 9000));
+      await second.del(['interface', 'ex']);
+      await eventually(() => {
+        const link = linkOrFail(ns1, 'ex0');
+        assert.deepEqual([link.mtu, link.address], [1300, '02:00:00:00:06:02']);
       });
     }));
 
