@@ -244,10 +244,21 @@ export function namedNamespaceDescriptor(
       // Deletes only a namespace that carries our creator mark, whatever this run remembers.
       await deleteNamedNamespace(ctx, value.name);
     },
-    async retrieve(_engine, desired) {
+    async retrieve(engine, desired) {
+      // One this run has applied and someone deleted is not made again by a resync (e.g. after a
+      // datastore outage) behind the user's back: its items wait for it. A start makes it again.
       const found: Retrieved<{ name: string }, NamedNamespaceMetadata>[] = desired
-        .filter((d) => existsSync(namedNamespacePath(d.value.name)))
-        .map((d) => ({ key: d.key, value: d.value, metadata: { created: false }, managed: true }));
+        .filter(
+          (d) =>
+            existsSync(namedNamespacePath(d.value.name)) ||
+            engine.metadata<NamedNamespaceMetadata>(d.key) !== undefined,
+        )
+        .map((d) => ({
+          key: d.key,
+          value: d.value,
+          metadata: engine.metadata<NamedNamespaceMetadata>(d.key) ?? { created: false },
+          managed: true,
+        }));
       // Ours and no longer needed (the store changed while the agent was down): removed. Only
       // namespaces bearing our creator mark are reported, so only those are ever deleted.
       const wanted = new Set(desired.map((d) => d.value.name));

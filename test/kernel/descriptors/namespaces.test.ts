@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import type { ItemKind } from '../../../src/model/index.js';
 import {
   addresses,
   hex,
@@ -119,7 +120,7 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
     test(`VETH: the ${gone === 0 ? 'creating' : 'other'} end's named namespace deleted out of band and re-created`, () =>
       withAgent(2, async (agent, namespaces) => {
         const [ns1, ns2] = namespaces as [string, string];
-        await agent.put(
+        const items: [ItemKind, string, unknown][] = [
           [
             'interface',
             'a',
@@ -130,7 +131,8 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
             'b',
             veth('b', 'a', ns2, { host_if_name: 'nb', mtu: 1400, ip_addresses: ['10.13.0.2/24'] }),
           ],
-        );
+        ];
+        await agent.put(...items);
         await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
         const victim = namespaces[gone]!;
         const survivor = namespaces[1 - gone]!;
@@ -147,6 +149,12 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
         await eventually(() =>
           assert.equal(link(survivor, survivorLink), undefined, `${survivorLink} gone with the pair`),
         );
+        // A full read and resync, as after a datastore outage: the namespace is not made again
+        // behind the user's back.
+        await agent.replaceAll(...items);
+        await pause(300);
+        assert.equal(existsSync(`/run/netns/${victim}`), false, 'not re-created by a resync');
+        assert.equal(agent.engine.status(agent.key('interface', victimItem))?.state, 'pending');
 
         ip(null, ['netns', 'add', victim]);
         await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
