@@ -58,6 +58,14 @@ export class InterfaceStatePublisher {
     // Not in the first second: a restart's events would have it compare every state while the
     // resync's last statuses are still being read.
     this.lastChangePublish = Date.now();
+    // Then the first publication compares every state, what an earlier run left too (interfaces
+    // removed while the agent was down), without waiting for the first round of counters.
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.lastChangePublish = Date.now();
+      void this.publish({ counters: false });
+    }, CHANGE_GAP_MS);
+    this.changeTimer.unref();
   }
 
   /** A link changed (a kernel event): its interface's state is published soon. */
@@ -137,7 +145,8 @@ export class InterfaceStatePublisher {
     let links = new Set<string>();
     let items = new Set<string>();
     try {
-      if (!this.loaded) {
+      const firstLoad = !this.loaded;
+      if (firstLoad) {
         // What an earlier run left: states still right are not written again, and those of
         // interfaces that went while we were away are deleted.
         const { items } = await this.store.list(interfaceStatusPrefix(this.label));
@@ -159,7 +168,7 @@ export class InterfaceStatePublisher {
       items = new Set(this.changedItems);
       this.changedLinks.clear();
       this.changedItems.clear();
-      const everything = options.counters;
+      const everything = options.counters || firstLoad;
       // Each state is made where it is compared, in slices: made all at once (thousands of them),
       // they held the event loop for ~7 ms.
       const entries: { key: string; value: string; place: string }[] = [];

@@ -62,6 +62,17 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       await store.delete(configKey(label, 'interface', 'ex'));
       await eventually(async () => assert.equal(await published(), undefined), 5000);
       assert.ok(Date.now() - changedAt < 15_000, 'well before the minute of the counters');
+
+      // Removed while the agent was down: its state goes soon after the start, not at the first
+      // round of counters.
+      await store.put(configKey(label, 'interface', 'ex'), item('ex0'));
+      await eventually(async () => assert.equal((await published())?.hostIfName, 'ex0'), 5000);
+      await agent.stop();
+      await store.delete(configKey(label, 'interface', 'ex'));
+      const restartedAt = Date.now();
+      agent = await AgentProcess.start({ label, store: file, statusIntervalMs: 60_000 });
+      await eventually(async () => assert.equal(await published(), undefined), 5000);
+      assert.ok(Date.now() - restartedAt < 5000, `gone ${Date.now() - restartedAt} ms after the start`);
     } finally {
       await agent?.stop();
       store.close();
