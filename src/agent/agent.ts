@@ -4,6 +4,7 @@
  * side. start() opens everything and applies the stored configuration (with a kernel resync);
  * stop() lets the running transaction finish and closes everything, leaving the kernel configured.
  */
+import { ClosedError } from '../errors.js';
 import path from 'node:path';
 import { configKeyProblem, configPrefix } from '../model/index.js';
 import { Engine } from '../scheduler/index.js';
@@ -329,9 +330,12 @@ export class Agent {
               },
             );
           } else if (event.type === 'changes') {
-            void sync
-              .apply(event.changes)
-              .catch((error: unknown) => logger.error({ error: String(error) }, 'applying changes failed'));
+            void sync.apply(event.changes).catch((error: unknown) => {
+              // Stopping: what was not applied is in the store, applied at the next start.
+              if (error instanceof ClosedError)
+                logger.info({ keys: event.changes.length }, 'changes not applied: the agent is stopping');
+              else logger.error({ error: String(error) }, 'applying changes failed');
+            });
           } else if (event.type === 'state') {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
             this.service?.noteDatastoreState(event.state, event.error?.message);
