@@ -6,6 +6,8 @@ function digest(text: string): Buffer {
 }
 
 export function tokenMatches(expected: string, authorization: string | undefined): boolean {
-  if (!authorization?.startsWith('Bearer ')) return false;
-  return timingSafeEqual(digest(expected), digest(authorization.slice('Bearer '.length)));
+  // The scheme's name is case-insensitive (RFC 7235): `bearer` too.
+  const match = /^bearer +(.*)$/i.exec(authorization ?? '');
+  if (!match) return false;
+  return timingSafeEqual(digest(expected), digest(match[1]!));
 }

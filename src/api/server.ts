@@ -82,7 +82,10 @@ export function buildApi(
       if (request.url === '/metrics' || request.url.startsWith('/metrics?')) return;
       if (request.method === 'GET' && isPublicPath(request.url)) return;
       if (!tokenMatches(token, request.headers.authorization)) {
-        await reply.code(401).send({ error: 'missing or wrong bearer token' });
+        await reply
+          .code(401)
+          .header('www-authenticate', 'Bearer realm="netns-agent"')
+          .send({ error: 'missing or wrong bearer token' });
       }
     });
   }
@@ -244,7 +247,12 @@ export async function startApi(service: AgentService, options: ApiOptions): Prom
         `HTTP API listens on ${target.host}, beyond loopback, without --http-token: anyone who reaches it can change the host's network`,
       );
     }
-    address = await app.listen({ host: target.host, port: target.port });
+    await app.listen({ host: target.host, port: target.port });
+    // Fastify answers with one of the addresses it listens on (127.0.0.1 for 0.0.0.0): say what
+    // was asked, with the port it got.
+    const bound = app.server.address();
+    const port = bound && typeof bound === 'object' ? bound.port : target.port;
+    address = target.host.includes(':') ? `http://[${target.host}]:${port}` : `http://${target.host}:${port}`;
   }
   let closed: Promise<void> | undefined;
   return {

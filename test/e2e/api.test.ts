@@ -59,6 +59,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       for (const bad of [null, 'wrong-token']) {
         const r = await agent.request(method, url, body, bad);
         assert.equal(r.status, 401, `${method} ${url} with token ${bad}: ${r.status} ${r.text}`);
+        assert.match(String(r.headers['www-authenticate']), /^Bearer /, 'the scheme to use is said');
       }
     }
     const events = followEvents(agent, undefined);

@@ -151,4 +151,24 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
       await second?.stop();
     }
   });
+
+  test('--http 0.0.0.0:PORT without a token: a warning, and the address it listens on as given', async () => {
+    const port = await freePort();
+    const agent = await AgentProcess.start({
+      label: `wl${tag()}`,
+      store: path.join(dir, 'listen.db'),
+      http: `0.0.0.0:${port}`,
+    });
+    try {
+      await eventually(() => {
+        assert.match(agent.logText(), /beyond loopback, without --http-token/);
+        assert.match(
+          agent.logText(),
+          new RegExp(`"address":"http://0\\.0\\.0\\.0:${port}".*HTTP API listening`),
+        );
+      });
+    } finally {
+      await agent.stop();
+    }
+  });
 });
