@@ -120,6 +120,10 @@ export function assumedFacts(
       const value = valueOf(op.key) as LinuxInterface | undefined;
       if (!value) continue;
       const upFact = linkUpFact(namespaceId(value.namespace), value.hostIfName);
+      // Renamed in place (a new host name of ours): the link exists under it once the plan is done.
+      const linkKey = linkFact(namespaceId(value.namespace), value.hostIfName);
+      if ((value.type === 'VETH' || value.type === 'DUMMY') && now.factHolds?.(linkKey) === false)
+        facts.push({ key: linkKey, value: ASSUMED_VALUE });
       if (!value.enabled) facts.push({ key: upFact, deleted: true });
       // Set up again: what waits for it would be made. (One up already keeps the kernel's fact:
       // a new value of it would make its routes again.)

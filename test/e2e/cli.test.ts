@@ -388,6 +388,17 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       await put(back);
       await agent.until([routeKey], 'configured');
     }
+    // veth1 renamed in place: the route is made again through the new name, not left waiting.
+    const renamed = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ puts: [{ key: pair.key1, value: { ...pair.veth1, host_if_name: 'veth1Renamed' } }] }),
+    );
+    const throughRenamed = (
+      renamed.json as { summary: { entries: { key: string; change: string; why: string }[] } }
+    ).summary.entries.find((e) => e.key === routeKey);
+    assert.ok(throughRenamed && throughRenamed.change !== 'remove', renamed.text);
+    assert.doesNotMatch(throughRenamed.why, /pending/, renamed.text);
     assert.equal((await netnsctl([...base, 'del', 'route/r1'])).code, 0);
 
     // The same file planned: the plan of the valid item is shown, and the invalid one makes it exit 5.
