@@ -330,10 +330,16 @@ describe('assumedFacts', () => {
         (k) => values.get(k),
         { plannedKeys: values.keys(), factHolds: holds },
       ).map((f) => f.key);
+    // The link exists (down): its up fact and the gateway are assumed, not the link itself.
     assert.deepEqual(
-      plan(() => false),
+      plan((fact) => fact.startsWith('fact/link/')),
       [up, reach],
       'down and waiting now: both assumed',
+    );
+    // Renamed in place (no link of the new name yet): it is assumed to exist too.
+    assert.deepEqual(
+      plan(() => false),
+      ['fact/link/named/ns1/veth1Name', up, reach],
     );
     assert.deepEqual(
       plan(() => true),
