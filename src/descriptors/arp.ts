@@ -59,6 +59,10 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       // A note its item outlived blocks nobody.
       const wantsHere = (other: string): boolean =>
         wantsEntryAt(engine, other, view, link.index, value.ipAddress, hostNameOf);
+      // A holder deleted while its link was away (never made again) holds nothing: its notes go,
+      // so that the map does not keep them for ever.
+      for (const [where, holder] of heldForLink)
+        if (engine.value(holder) === undefined) heldForLink.delete(where);
       const byName = neighbourIdentity(view.id, value.ipAddress, link.name);
       const waiting = heldForLink.get(byName);
       if (waiting !== undefined && (waiting === key || !wantsHere(waiting))) heldForLink.delete(byName);

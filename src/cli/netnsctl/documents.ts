@@ -107,7 +107,8 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
     }
     const fromKey = keyedDocument(doc as Record<string, unknown>, label);
     if (typeof fromKey === 'string') {
-      problems.push({ index, errors: fromKey });
+      const key = (doc as { key?: unknown }).key;
+      problems.push({ index, ...(typeof key === 'string' ? { key } : {}), errors: fromKey });
       return;
     }
     const { kind, name, value, ...inline } = fromKey ?? (doc as Record<string, unknown>);
@@ -135,6 +136,17 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
     let key: string;
     try {
       key = configKey(label, kind, itemName);
+      // Twice in one file (valid or not the first time): the second is refused, naming the first.
+      const first = seen.get(key);
+      if (first !== undefined) {
+        problems.push({
+          index,
+          key,
+          errors: `the same item as document ${first + 1} (one file holds one value per key): left out`,
+        });
+        return;
+      }
+      seen.set(key, index);
       // With `value`, the document has nothing else: a field written beside it (e.g. mtu one
       // indent too far left) would be lost without a word.
       const beside = value === undefined ? [] : Object.keys(inline);
@@ -158,16 +170,6 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       else throw error;
       return;
     }
-    const first = seen.get(key);
-    if (first !== undefined) {
-      problems.push({
-        index,
-        key,
-        errors: `the same item as document ${first + 1} (one file holds one value per key): left out`,
-      });
-      return;
-    }
-    seen.set(key, index);
     items.push({ key, valueText: JSON.stringify(body) });
   });
   return { items, problems };

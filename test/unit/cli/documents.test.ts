@@ -48,6 +48,7 @@ describe('netnsctl documents', () => {
       [2, 3],
     );
     assert.match(String(problems[0]?.errors), /of the agent labelled l2, not l1/);
+    assert.equal(problems[0]?.key, '/vnf-agent/l2/linux/config/v1/interface/d0', 'the problem names its key');
     assert.match(String(problems[1]?.errors), /^key "\/vnf-agent\/l1\/linux\/status/);
   });
 
@@ -63,6 +64,14 @@ describe('netnsctl documents', () => {
     assert.deepEqual(
       problems.map((p) => [p.index, p.errors]),
       [[1, 'the same item as document 1 (one file holds one value per key): left out']],
+    );
+    // The first copy invalid: the second is still the same item twice, not the one that goes in.
+    const bad = JSON.stringify({ kind: 'interface', name: 'd0', type: 'DUMMY', mtu: 1 });
+    const twice = toItems(readDocuments([bad, '---', doc('d0')].join('\n')), 'l1');
+    assert.deepEqual(twice.items, []);
+    assert.deepEqual(
+      twice.problems.map((p) => p.index),
+      [0, 1],
     );
   });
 
