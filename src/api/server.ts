@@ -94,7 +94,12 @@ export function buildApi(
     // ?summary: counts by state only, for pollers that wait for "everything configured".
     if ((request.query as { summary?: string }).summary !== undefined) {
       const counts = service.statusCounts();
-      const total = Object.values(counts).reduce((n, c) => n + (c ?? 0), 0);
+      // The items of the configuration: those removed from it are counted apart, not in total (a
+      // poller comparing `configured` with `total` would wait for ever after a removal).
+      const total = Object.entries(counts).reduce(
+        (n, [state, c]) => n + (state === 'removed' ? 0 : (c ?? 0)),
+        0,
+      );
       return { total, counts, datastore: service.datastore() };
     }
     return service.status();

@@ -481,8 +481,14 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         JSON.stringify(states),
       );
     }, 5000);
-    const summary = await agent.json<{ counts: Record<string, number> }>('GET', '/v1/status?summary');
+    const summary = await agent.json<{ total: number; counts: Record<string, number> }>(
+      'GET',
+      '/v1/status?summary',
+    );
     assert.ok((summary.counts.failed ?? 0) >= 1, JSON.stringify(summary));
+    // Items removed from the configuration are counted apart, not in total.
+    const inConfig = Object.entries(summary.counts).reduce((n, [s, c]) => n + (s === 'removed' ? 0 : c), 0);
+    assert.equal(summary.total, inConfig, JSON.stringify(summary));
 
     // IPv6 allowed on the link again (a setting that sends no event): the address is tried again
     // on its own, and the interface is configured.
