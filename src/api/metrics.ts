@@ -75,7 +75,10 @@ export class AgentMetrics {
 
   async exposition(): Promise<{ contentType: string; body: string }> {
     const { registry } = await this.load();
-    return { contentType: registry.contentType, body: await registry.metrics() };
+    // prom-client writes a gauge without samples yet (the event loop's mean delay) as "Nan"; the
+    // text format spells it NaN, and Prometheus refuses the other.
+    const body = (await registry.metrics()).replace(/ Nan$/gm, ' NaN');
+    return { contentType: registry.contentType, body };
   }
 
   private load(): Promise<Loaded> {

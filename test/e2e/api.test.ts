@@ -440,6 +440,8 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     ]) {
       assert.ok(r.text.includes(name), `${name} in /metrics`);
     }
+    // Every sample is a number the text format knows (prom-client wrote "Nan").
+    assert.doesNotMatch(r.text, / Nan$/m);
     // The store in use has its sample from the start (0: no reconnect yet).
     assert.match(r.text, /^netns_agent_datastore_reconnects_total\{store="sqlite"\} 0$/m);
     const requests = Number(/^netns_agent_netlink_requests_total (\d+)/m.exec(r.text)?.[1]);
