@@ -311,6 +311,15 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       entries.find((e) => e.key === pair.key1)?.why ?? '',
       /stays pending: waiting for VETH peer veth2/,
     );
+    // --replace with an item the file cannot give: no plan (it would remove what apply keeps).
+    const replacingMixed = await netnsctl([...base, 'plan', '-f', mixed, '--replace', '-o', 'json']);
+    assert.equal(replacingMixed.code, 5, replacingMixed.stderr);
+    assert.match(replacingMixed.stderr, /a --replace plan needs every item of the file/);
+    assert.match(
+      JSON.stringify(JSON.parse(replacingMixed.stdout) as unknown),
+      /broken/,
+      'the invalid item is listed',
+    );
     const additive = await netnsctl([...base, 'plan', '-f', onlyVeth1, '-o', 'json']);
     assert.ok(
       !(

@@ -118,6 +118,16 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
     .action(async (options: { file: string; replace?: boolean }) => {
       const g = globals();
       const { items, problems } = loadItems(options.file, g.label);
+      if (options.replace && problems.length > 0) {
+        // The file is to be the whole configuration: an item it could not read would be planned
+        // as removed, though applying would keep it. No plan rather than a wrong one.
+        const invalid = problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors }));
+        print(render({ invalid }, g.output === 'table' ? 'yaml' : g.output));
+        throw new CliError(
+          `${problems.length} invalid item(s) in ${options.file}: a --replace plan needs every item of the file; fix them first`,
+          5,
+        );
+      }
       const plan = await client().expectOk(
         'POST',
         '/v1/plan',
