@@ -3,7 +3,8 @@
  * meets the kernel's error (checked with `ip` on the kernel we run on):
  * - IPv4: the broadcast address of a network of the route's interface ("Nexthop has invalid
  *   gateway"). Its network address, or one of its own addresses, is accepted.
- * - IPv6: an address of any interface of the namespace ("Gateway can not be a local address").
+ * - IPv6: an address of any interface of the namespace ("Gateway can not be a local address"); a
+ *   link-local one only of the route's own interfaces.
  * Only configured addresses are known here: the kernel's own (link-local) and those of links this
  * agent does not configure are not. Pure.
  */
@@ -39,7 +40,9 @@ export function gatewayProblem(
           return `gateway ${text} is the broadcast address of ${cidr} on ${link.name}: the kernel refuses it`;
     return undefined;
   }
-  for (const link of inNamespace)
+  // A link-local address is local to its link only: another link's is a gateway like any other.
+  const linkLocal = gateway.value.bytes[0] === 0xfe && (gateway.value.bytes[1]! & 0xc0) === 0x80;
+  for (const link of linkLocal ? through : inNamespace)
     for (const cidr of link.ipAddresses) {
       const own = parsePrefix(cidr);
       if (own.ok && own.value.address.text === text)

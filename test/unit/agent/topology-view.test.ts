@@ -542,12 +542,24 @@ test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the inter
     type: 'VETH',
     enabled: true,
     host_if_name: 'veth1Name',
-    ip_addresses: ['192.168.22.1/24', 'fd00:22::1/64', '10.0.0.1/31'],
+    ip_addresses: ['192.168.22.1/24', 'fd00:22::1/64', '10.0.0.1/31', 'fe80::22/64'],
     namespace: { type: 'NAMED_NS', name: 'ns1' },
     veth: { peer_if_name: 'veth2' },
   });
+  const v6Route = (name: string, iface: string, gw: string): [string, unknown] => [
+    key('route', name),
+    value(key('route', name), {
+      namespace: { type: 'NAMED_NS', name: 'ns1' },
+      interface: iface,
+      dst_ip_addr: 'fd09::/64',
+      gw_addr: gw,
+    }),
+  ];
   const values = new Map<string, unknown>([
     [key('interface', 'veth1'), dual],
+    // A link-local address is local to its own link only (checked with ip on this kernel).
+    v6Route('ll-own', 'veth1', 'fe80::22'),
+    v6Route('ll-other', 'veth9', 'fe80::22'),
     routeTo('bcast', { interface: 'veth1', gw_addr: '192.168.22.255' }),
     routeTo('bcast-by-host', { interface: 'veth1Name', gw_addr: '192.168.22.255' }),
     routeTo('bcast-any', { gw_addr: '192.168.22.255' }),
@@ -574,6 +586,8 @@ test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the inter
     'slash31',
     'other-link',
     'v6-local',
+    'll-own',
+    'll-other',
   ];
   const entries = foreseeFailures(
     names.map((n) => ({ key: key('route', n), change: n === 'own' ? 'change' : 'create', why: 'new' })),
@@ -596,4 +610,6 @@ test('foreseeFailures: a gateway the kernel refuses (IPv4 broadcast of the inter
     why.get('v6-local'),
     'new; would fail: gateway fd00:22::1 is an address of veth1 in the same namespace: the kernel refuses a local gateway',
   );
+  assert.match(why.get('ll-own') ?? '', /would fail: gateway fe80::22 is an address of veth1/);
+  assert.equal(why.get('ll-other'), 'new', "another link's link-local address is a gateway like any");
 });
