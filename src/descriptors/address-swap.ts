@@ -37,8 +37,12 @@ export function swapSteps(
   removing: string,
   present: readonly string[],
   wanted: readonly string[],
+  /** Whether an address of the link is someone else's (it stays whatever the value wants). */
+  theirs: (cidr: string) => boolean = () => false,
 ): { addFirst: string[]; promote: boolean } {
-  const staying = present.filter((c) => c !== removing);
+  // What stays: what the value still wants, and others' addresses. Not an old address of ours
+  // whose own removal may run at the same time (removals run concurrently).
+  const staying = present.filter((c) => c !== removing && (wanted.includes(c) || theirs(c)));
   if (staying.some((c) => !sameNetwork(c, removing))) return { addFirst: [], promote: false };
   const addFirst = wanted.filter((c) => !present.includes(c));
   if (addFirst.length === 0 && staying.length === 0) return { addFirst: [], promote: false };
@@ -59,12 +63,14 @@ export async function prepareIpv4Removal(
   wantedBy: LinuxInterface | undefined,
   ours: boolean,
   noteOurs: (cidr: string) => void,
+  /** On a link of others: whether an address there is theirs (not one we added). */
+  theirs: (cidr: string) => boolean = () => false,
 ): Promise<void> {
   if (!wantedBy || removing.includes(':')) return;
   const wanted = wantedBy.ipAddresses.filter((c) => !c.includes(':'));
   if (wanted.length === 0) return;
   const present = (await view.handle.addrList({ index: ifindex, family: AF_INET })).map(addressCidr);
-  const { addFirst, promote } = swapSteps(removing, present, wanted);
+  const { addFirst, promote } = swapSteps(removing, present, wanted, ours ? () => false : theirs);
   if (promote && ours)
     await view.handle.linkSet(ifindex, { ipv4Settings: new Map([[IPV4_DEVCONF_PROMOTE_SECONDARIES, 1]]) });
   for (const cidr of addFirst) {

@@ -87,15 +87,29 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       if (meta.theirs || ctx.linkGoingAway(engine, view, meta.ifindex)) return;
       // Readdressed: the new addresses first, or the kernel flushes the link's routes and entries.
       const wantedBy = engine.value<LinuxInterface>(value.interfaceKey);
-      // Only where the interface stays (not one going, moving or renamed away from this link).
+      const applied = engine.metadata<InterfaceMetadata>(value.interfaceKey);
+      // Only where the interface stays on this link: not one going, moving, or made again as
+      // another type (EXISTING -> VETH); ours may be renamed in place (same ifindex), another
+      // host name of someone else's is another link.
+      const ours = wantedBy?.type === 'VETH' || wantedBy?.type === 'DUMMY';
       const stays =
         wantedBy !== undefined &&
+        ours === value.goesWithLink &&
         namespaceId(wantedBy.namespace) === meta.namespaceId &&
-        view?.links.get(meta.ifindex)?.name === wantedBy.hostIfName;
-      if (view && stays)
-        await prepareIpv4Removal(view, meta.ifindex, value.cidr, wantedBy, value.goesWithLink, (cidr) =>
-          ctx.originals.noteAddress(view.identity, meta.ifindex, cidr, true),
+        applied?.ifindex === meta.ifindex &&
+        (ours || view?.links.get(meta.ifindex)?.name === wantedBy.hostIfName);
+      if (view && stays) {
+        const added = ctx.originals.get(view.identity, meta.ifindex)?.addresses ?? [];
+        await prepareIpv4Removal(
+          view,
+          meta.ifindex,
+          value.cidr,
+          wantedBy,
+          ours,
+          (cidr) => ctx.originals.noteAddress(view.identity, meta.ifindex, cidr, true),
+          (cidr) => !added.includes(cidr),
         );
+      }
       await removeAddress(view, meta.ifindex, value.cidr);
       if (view && !value.goesWithLink)
         ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);

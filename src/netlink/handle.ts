@@ -281,7 +281,11 @@ export class NetlinkHandle {
 
   /** Changes several properties of a link in one request. */
   async linkSet(index: number, attrs: Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'>): Promise<void> {
-    const parts = Object.entries(attrs).map(([k, v]) => `${k} ${String(v)}`);
+    const parts = Object.entries(attrs).map(([k, v]) =>
+      v instanceof Map
+        ? `${k} ${[...v].map(([id, value]) => `${id}=${value}`).join(',')}`
+        : `${k} ${String(v)}`,
+    );
     await this.request(
       encodeLinkRequest(RTM_SETLINK, 0, index, attrs),
       `link set ${this.device(index)} ${parts.join(' ')}`,

@@ -800,12 +800,12 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       }
     }));
 
-  test('readdressed (the only IPv4 address replaced, same network or another): routes and static ARP entries of the link are never flushed', () =>
+  test('readdressed (the IPv4 addresses replaced: same network, another, two at once): routes and static ARP entries of the link are never flushed', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
-      const a = (address: string): Item => [
+      const a = (...addressList: string[]): Item => [
         'interface',
         'a',
-        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: [address] }),
+        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: addressList }),
       ];
       const route: Item = [
         'route',
@@ -835,6 +835,12 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
         await agent.put(a('10.0.3.1/24'));
         await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.3.1/24']));
         await agent.waitFor('route', 'far', 'pending', /gateway 10\.0\.2\.2/);
+        // Two networks, both readdressed at once (their removals run side by side).
+        await agent.put(a('10.0.3.1/24', '10.0.4.1/24'));
+        await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.3.1/24', '10.0.4.1/24']));
+        await agent.put(a('10.0.3.5/24', '10.0.4.5/24'));
+        await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.3.5/24', '10.0.4.5/24']));
+        await agent.waitFor('interface', 'a', 'configured');
         await pause(300);
       } finally {
         monitor.kill();

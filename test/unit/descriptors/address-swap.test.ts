@@ -26,6 +26,21 @@ describe('readdressing without a flush', () => {
     });
   });
 
+  test("old addresses of ours are not taken as staying (their removals run at the same time); others' are", () => {
+    assert.deepEqual(
+      swapSteps('10.0.3.1/24', ['10.0.3.1/24', '10.0.4.1/24'], ['10.0.3.5/24', '10.0.4.5/24']),
+      {
+        addFirst: ['10.0.3.5/24', '10.0.4.5/24'],
+        promote: true,
+      },
+    );
+    const theirs = (cidr: string): boolean => cidr === '10.0.9.1/24';
+    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.2.5/24'], theirs), {
+      addFirst: [],
+      promote: false,
+    });
+  });
+
   test('nothing to do: another network stays, or nothing new is wanted', () => {
     const none = { addFirst: [], promote: false };
     assert.deepEqual(
