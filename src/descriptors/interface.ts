@@ -53,6 +53,7 @@ import {
 } from './foreign-links.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
+import type { RecordedOriginal } from './originals.js';
 import { randomBytes } from 'node:crypto';
 
 export class VethPeerMismatchError extends AgentError {
@@ -355,7 +356,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             // Ours, no longer wanted: report it so that it is removed.
             found.push({
               key: ctx.interfaceKey(name),
-              value: orphanValue(name, link, nsRefOf(view.id)),
+              value: orphanValue(name, link, nsRefOf(view.id), recorded),
               metadata: meta,
               managed: true,
             });
@@ -466,9 +467,26 @@ async function freshLinkIsRight(
  * is deleted; a TAP is someone else's and is given back under the temporary name its mark names
  * (its own name when the mark has none: marked by an older version).
  */
-function orphanValue(name: string, link: Link, namespace: LinuxInterface['namespace']): LinuxInterface {
+/**
+ * The value a link of ours no item wants is removed under. A TAP's carries the MTU and MAC the book
+ * says its item set (all of them for an entry of an older book): removal gives back those.
+ */
+function orphanValue(
+  name: string,
+  link: Link,
+  namespace: LinuxInterface['namespace'],
+  recorded?: RecordedOriginal,
+): LinuxInterface {
   const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name, namespace };
-  if (link.kind === 'tun')
-    return { ...common, type: 'AUTO_TAP', tap: { tempIfName: tapTempNameOf(link.alias) ?? link.name } };
+  if (link.kind === 'tun') {
+    const set = recorded ? (recorded.set ?? { mtu: recorded.original.mtu, mac: recorded.original.mac }) : {};
+    return {
+      ...common,
+      ...(set.mtu !== undefined ? { mtu: set.mtu } : {}),
+      ...(set.mac !== undefined ? { physAddress: set.mac } : {}),
+      type: 'AUTO_TAP',
+      tap: { tempIfName: tapTempNameOf(link.alias) ?? link.name },
+    };
+  }
   return { ...common, type: 'DUMMY' };
 }

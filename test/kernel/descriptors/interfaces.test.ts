@@ -94,19 +94,25 @@ async function tapRestartLab(
     host: string;
     ns1: string;
     attached: ReturnType<typeof linkOrFail>;
+    /** The TAP's MAC before the agent set the example's. */
+    originalMac: string | undefined;
     start: () => Promise<TestAgent>;
   }) => Promise<void>,
 ): Promise<void> {
   const [temp, host, label, ns1] = [`kt${hex(4)}`, `kh${hex(4)}`, `kt${hex(4)}`, `ktn${hex(4)}`];
   const agents: TestAgent[] = [];
+  // One book of originals for the agents, in a file, as the agent keeps it across restarts.
+  const dir = mkdtempSync(path.join(tmpdir(), 'kt-state-'));
+  const book = FileOriginals.fileFor(dir, label);
   const start = async (): Promise<TestAgent> => {
-    const agent = await TestAgent.start({ label });
+    const agent = await TestAgent.start({ label, originals: new FileOriginals(book) });
     agents.push(agent);
     return agent;
   };
   try {
     if (namespace === 'made by the test') ip(null, ['netns', 'add', ns1]);
     ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+    const originalMac = linkOrFail(null, temp).address;
     const tap = example('linux-tap');
     tap['namespace'] = named(ns1);
     tap['host_if_name'] = host;
@@ -116,9 +122,10 @@ async function tapRestartLab(
     await first.waitConfigured(['interface', 'tap1']);
     const attached = linkOrFail(ns1, host);
     await first.close();
-    await run({ temp, host, ns1, attached, start });
+    await run({ temp, host, ns1, attached, originalMac, start });
   } finally {
     for (const agent of agents) await agent.close();
+    rmSync(dir, { recursive: true, force: true });
     ipTry(null, ['link', 'del', temp]);
     ipTry(null, ['link', 'del', host]);
     ipTry(ns1, ['link', 'del', host]);
@@ -467,7 +474,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
   });
 
   test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', () =>
-    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, start }) => {
+    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, originalMac, start }) => {
       // The store lost the TAP meanwhile: the next agent starts without it (with another item in
       // the TAP's namespace: resync looks at the namespaces the configuration names).
       const second = await start();
@@ -481,6 +488,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(back.ifindex, attached.ifindex, 'the same TAP, not a new one');
         assert.equal(isUp(back), false);
         assert.equal(back.ifalias ?? '', '', 'our mark is gone');
+        assert.equal(back.address, originalMac, 'the MAC its item set is given back');
       });
       assert.equal(link(ns1, host), undefined);
     }));
