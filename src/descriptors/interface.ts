@@ -299,6 +299,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       ctx.forgetForeignLink(metadata.namespaceId, metadata.ifindex);
       const view = ctx.views.get(metadata.namespaceId);
       if (!view || view.identity !== metadata.namespaceIdentity) {
+        // A TAP is never gone with its namespace (the kernel moves it home): one a failed give-back
+        // left home under its host name is given back there.
+        if (value.type === 'AUTO_TAP')
+          await detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), undefined, metadata);
         // Gone with its namespace (a namespace that comes back is another one, with other links).
         ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
         return;

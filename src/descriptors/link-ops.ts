@@ -5,7 +5,14 @@
 import { NetlinkError, type Link, type LinkAttributes, type NetlinkHandle } from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { creatingGroup, DOOMED_GROUP, isHalfMadeLink, ownedGroup, ownerAlias } from './ownership.js';
+import {
+  creatingGroup,
+  DOOMED_GROUP,
+  isHalfMadeLink,
+  ownedGroup,
+  ownerAlias,
+  tapTempNameOf,
+} from './ownership.js';
 import { InterfaceNotFoundError, NotATapError } from './errors.js';
 import type { LinkOriginal } from './originals.js';
 
@@ -341,8 +348,14 @@ export async function detachTap(
   view: NamespaceView | undefined,
   meta: InterfaceMetadata,
 ): Promise<void> {
-  if (!view) return;
-  const link = await view.handle.linkGet(meta.ifindex);
+  const there = view ? await view.handle.linkGet(meta.ifindex) : undefined;
+  // Not there: a move that failed halfway (the kernel moved it home, then refused the temporary
+  // name another link holds) left it in our own namespace under its host name, still marked: it
+  // is renamed there once the name is free (EEXIST until then, retried).
+  const home = there ? undefined : await ownView.handle.linkGet(self.hostIfName);
+  const strandedHome =
+    home !== undefined && home.kind === 'tun' && tapTempNameOf(home.alias) === self.tap.tempIfName;
+  const link = there ?? (strandedHome ? home : undefined);
   if (!link) return;
   // Only what the value set is given back: an MTU or MAC the TAP's owner changed meanwhile stays.
   const original = meta.original && {
@@ -352,16 +365,16 @@ export async function detachTap(
   };
   try {
     await giveTapBack(
-      view.handle,
+      there && view ? view.handle : ownView.handle,
       link.index,
       self.tap.tempIfName,
       original,
-      view.id === ownView.id ? 'here' : ownView,
+      !there || view?.id === ownView.id ? 'here' : ownView,
     );
   } catch (error) {
     // The deletion of the namespace we made for it may be giving it back at the same moment: the
     // link vanished from under us.
-    if (!isGone(error) || (await view.handle.linkGet(meta.ifindex)) !== undefined) throw error;
+    if (!isGone(error) || !view || (await view.handle.linkGet(meta.ifindex)) !== undefined) throw error;
   }
 }
 

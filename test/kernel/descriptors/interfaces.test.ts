@@ -508,18 +508,25 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       );
     }));
 
-  test('a TAP that cannot be given back (its temporary name taken meanwhile) keeps our mark, and its namespace is not deleted', () =>
+  test('a TAP that cannot be given back (its temporary name taken meanwhile) keeps our mark, and is given back once the name is free', () =>
     tapRestartLab('made by the agent', async ({ temp, host, ns1, attached, start }) => {
       ip(null, ['link', 'add', temp, 'type', 'veth', 'peer', 'name', `${temp}p`]);
       const second = await start();
       await second.replaceAll();
       await second.engine.idle();
       await pause(300);
-      assert.ok(ip(null, ['netns', 'list']).includes(ns1), 'the namespace is still there');
-      // The kernel moves the TAP before it refuses the name: it may be home under its host name.
+      // The kernel moves the TAP before it refuses the name: it may be home under its host name
+      // (and its namespace, with nothing of ours left in it, deleted).
       const kept = link(ns1, host) ?? linkOrFail(null, host);
       assert.equal(kept.ifindex, attached.ifindex, 'the TAP is still there');
       assert.match(kept.ifalias ?? '', new RegExp(`tap=${temp}`), 'still marked ours');
+      // The name freed: tried again, the TAP goes home under it, unmarked.
+      ip(null, ['link', 'del', temp]);
+      await eventually(() => {
+        const back = linkOrFail(null, temp);
+        assert.equal(back.ifindex, attached.ifindex);
+        assert.equal(back.ifalias ?? '', '');
+      }, 20_000);
     }));
 
   test('LOOPBACK without enabled: lo is brought up, not down, and stays up when the item goes', () =>
