@@ -3,11 +3,12 @@
  * before it adds the new one, and the kernel, when the last IPv4 address of a link goes, flushes
  * every route and neighbour entry of the link (fib_disable_ip), static ARP entries included; removing
  * a primary address also removes the secondaries of its network unless the link promotes them. The
- * routes and entries came back from the agent ~50 ms later, but traffic through them was cut. So the
- * last address's removal adds the interface's new IPv4 addresses first, and on a link of ours has
- * its secondaries promoted (promote_secondaries), which it does not do on others' links.
+ * routes and entries came back from the agent ~50 ms later, but traffic through them was cut. And a
+ * network that loses its last address (IPv4 or IPv6) takes the routes through its gateways along.
+ * So such a removal adds the interface's new addresses first, and on a link of ours has its
+ * secondaries promoted (promote_secondaries), which it does not do on others' links.
  */
-import { AF_INET, IPV4_DEVCONF_PROMOTE_SECONDARIES } from '../netlink/index.js';
+import { AF_INET, AF_INET6, IPV4_DEVCONF_PROMOTE_SECONDARIES } from '../netlink/index.js';
 import { parsePrefix, type LinuxInterface } from '../model/index.js';
 import { addAddress, addressCidr } from './l3-ops.js';
 import type { NamespaceView } from './namespace-views.js';
@@ -29,34 +30,38 @@ export function sameNetwork(a: string, b: string): boolean {
 }
 
 /**
- * What to do before removing `removing` from a link holding `present` (its IPv4 addresses) whose
- * interface wants `wanted` (IPv4 too): the addresses to add first, and whether the link must promote
- * secondaries. Nothing when another network's address stays (no flush) or nothing new is wanted.
+ * What to do before removing `removing` from a link holding `present` (its addresses of that
+ * family) whose interface wants `wanted` (same family): the addresses to add first, and whether the
+ * link must promote secondaries (IPv4). `theirs`: an address of someone else's, which stays.
+ * - The link's last IPv4 network goes (the kernel flushes the link): every new address first.
+ * - Its network loses its last address (a route through a gateway there would go, then come back):
+ *   its new addresses of that network first.
  */
 export function swapSteps(
   removing: string,
   present: readonly string[],
   wanted: readonly string[],
-  /** Whether an address of the link is someone else's (it stays whatever the value wants). */
   theirs: (cidr: string) => boolean = () => false,
 ): { addFirst: string[]; promote: boolean } {
   // What stays: what the value still wants, and others' addresses. Not an old address of ours
   // whose own removal may run at the same time (removals run concurrently).
   const staying = present.filter((c) => c !== removing && (wanted.includes(c) || theirs(c)));
-  if (staying.some((c) => !sameNetwork(c, removing))) return { addFirst: [], promote: false };
-  const addFirst = wanted.filter((c) => !present.includes(c));
-  if (addFirst.length === 0 && staying.length === 0) return { addFirst: [], promote: false };
-  // What stays of its network (added now, or there already) goes with it unless promoted.
-  const promote = [...staying, ...addFirst].some((c) => sameNetwork(c, removing));
+  const fresh = wanted.filter((c) => !present.includes(c));
+  const v6 = removing.includes(':');
+  const linkEmpties = !v6 && staying.every((c) => sameNetwork(c, removing));
+  const networkEmpties = !staying.some((c) => sameNetwork(c, removing));
+  const addFirst = linkEmpties ? fresh : networkEmpties ? fresh.filter((c) => sameNetwork(c, removing)) : [];
+  // What stays of its network (added now, or there already) goes with a primary unless promoted.
+  const promote = !v6 && [...staying, ...addFirst].some((c) => sameNetwork(c, removing));
   return { addFirst, promote };
 }
 
 /**
- * Before the removal of an IPv4 address: the new addresses of its interface are added, and the link
- * promotes secondaries when it is ours (`ours`). `noteOurs` records an address added to a link of
- * others (the book of originals) before it is added.
+ * Before the removal of an address: the new addresses of its interface are added (see swapSteps),
+ * and the link promotes secondaries when it is ours (`ours`). `noteOurs` records an address added
+ * to a link of others (the book of originals) before it is added.
  */
-export async function prepareIpv4Removal(
+export async function prepareAddressRemoval(
   view: NamespaceView,
   ifindex: number,
   removing: string,
@@ -66,15 +71,19 @@ export async function prepareIpv4Removal(
   /** On a link of others: whether an address there is theirs (not one we added). */
   theirs: (cidr: string) => boolean = () => false,
 ): Promise<void> {
-  if (!wantedBy || removing.includes(':')) return;
-  const wanted = wantedBy.ipAddresses.filter((c) => !c.includes(':'));
+  if (!wantedBy) return;
+  const v6 = removing.includes(':');
+  const wanted = wantedBy.ipAddresses.filter((c) => c.includes(':') === v6);
   if (wanted.length === 0) return;
-  const present = (await view.handle.addrList({ index: ifindex, family: AF_INET })).map(addressCidr);
+  const family = v6 ? AF_INET6 : AF_INET;
+  const present = (await view.handle.addrList({ index: ifindex, family })).map(addressCidr);
   const { addFirst, promote } = swapSteps(removing, present, wanted, ours ? () => false : theirs);
   if (promote && ours)
     await view.handle.linkSet(ifindex, { ipv4Settings: new Map([[IPV4_DEVCONF_PROMOTE_SECONDARIES, 1]]) });
+  // As their own creation would add them (no duplicate address detection but on others' links).
+  const noDad = wantedBy.type !== 'EXISTING' && wantedBy.type !== 'AUTO_TAP';
   for (const cidr of addFirst) {
     if (!ours) noteOurs(cidr);
-    await addAddress(view, ifindex, cidr, false);
+    await addAddress(view, ifindex, cidr, noDad);
   }
 }

@@ -11,7 +11,7 @@ import { NAMED_NAMESPACE, addressItem, namedNamespaceItem, namespaceFact } from 
 import type { InterfaceMetadata } from './link-ops.js';
 import type { NamespaceView } from './namespace-views.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
-import { prepareIpv4Removal } from './address-swap.js';
+import { prepareAddressRemoval } from './address-swap.js';
 import { namespaceId, type LinuxInterface } from '../model/index.js';
 import {
   createdByUs,
@@ -100,7 +100,7 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         (ours || view?.links.get(meta.ifindex)?.name === wantedBy.hostIfName);
       if (view && stays) {
         const added = ctx.originals.get(view.identity, meta.ifindex)?.addresses ?? [];
-        await prepareIpv4Removal(
+        await prepareAddressRemoval(
           view,
           meta.ifindex,
           value.cidr,

@@ -856,6 +856,51 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entryOf(ns1!, '10.0.2.2')?.lladdr, '02:00:00:00:00:22');
     }));
 
+  test('one network of a link readdressed (IPv4 beside another network, IPv6): routes via its gateways stay in the kernel', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const a = (v4: string, v6: string): Item => [
+        'interface',
+        'a',
+        veth('a', 'b', ns1!, { host_if_name: 'ra', ip_addresses: ['10.1.0.1/24', v4, v6] }),
+      ];
+      const via = (name: string, dst: string, gw: string): Item => [
+        'route',
+        name,
+        { name, namespace: named(ns1!), interface: 'a', dst_ip_addr: dst, gw_addr: gw },
+      ];
+      await agent.put(
+        a('10.3.0.1/24', '2001:db8:1::9/64'),
+        pair(ns1!, ns2!)[1]!,
+        via('v4', '10.60.0.0/16', '10.3.0.2'),
+        via('v6', '2001:db8:99::/48', '2001:db8:1::2'),
+      );
+      await agent.waitFor('route', 'v4', 'configured');
+      await agent.waitFor('route', 'v6', 'configured');
+      const monitor = spawn('ip', ['-n', ns1!, 'monitor', 'route']);
+      let seen = '';
+      monitor.stdout.setEncoding('utf8').on('data', (d: string) => (seen += d));
+      try {
+        await pause(200);
+        await agent.put(a('10.3.0.5/24', '2001:db8:1::7/64'));
+        await eventually(() =>
+          assert.deepEqual(
+            addresses(ns1!, 'ra').filter((c) => !c.startsWith('fe80')),
+            ['10.1.0.1/24', '10.3.0.5/24', '2001:db8:1::7/64'],
+          ),
+        );
+        await agent.waitFor('interface', 'a', 'configured');
+        await pause(300);
+      } finally {
+        monitor.kill();
+      }
+      const deleted = seen.split('\n').filter((l) => l.startsWith('Deleted'));
+      assert.deepEqual(
+        deleted.filter((l) => l.includes('10.60.0.0/16') || l.includes('2001:db8:99::/48')),
+        [],
+        seen,
+      );
+    }));
+
   test('enabled=false: the link goes down, its routes and ARP entries go pending; enabled again: back', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const [def, lan] = gatewayRoutes(ns1!);

@@ -34,19 +34,40 @@ describe('readdressing without a flush', () => {
         promote: true,
       },
     );
+    // Their address of another network stays: only the new one of the network that empties.
     const theirs = (cidr: string): boolean => cidr === '10.0.9.1/24';
-    assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.2.5/24'], theirs), {
-      addFirst: [],
-      promote: false,
-    });
+    assert.deepEqual(
+      swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.2.5/24', '10.0.8.1/24'], theirs),
+      { addFirst: ['10.0.2.5/24'], promote: true },
+    );
   });
 
-  test('nothing to do: another network stays, or nothing new is wanted', () => {
+  test('one network of several readdressed: its new address first (routes via its gateways stay); IPv6 too', () => {
+    assert.deepEqual(
+      swapSteps('10.3.0.1/24', ['10.1.0.1/24', '10.3.0.1/24'], ['10.1.0.1/24', '10.3.0.5/24']),
+      {
+        addFirst: ['10.3.0.5/24'],
+        promote: true,
+      },
+    );
+    assert.deepEqual(
+      swapSteps('2001:db8:1::9/64', ['2001:db8:1::9/64', 'fe80::1/64'], ['2001:db8:1::7/64'], (c) =>
+        c.startsWith('fe80'),
+      ),
+      { addFirst: ['2001:db8:1::7/64'], promote: false },
+    );
+  });
+
+  test('nothing to do: its network keeps an address, or nothing new is wanted', () => {
     const none = { addFirst: [], promote: false };
     assert.deepEqual(
-      swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.9.1/24', '10.0.2.5/24']),
+      swapSteps('10.0.2.1/24', ['10.0.2.1/24', '10.0.9.1/24'], ['10.0.9.1/24', '10.0.7.1/24']),
       none,
     );
     assert.deepEqual(swapSteps('10.0.2.1/24', ['10.0.2.1/24'], ['10.0.2.1/24']), none);
+    assert.deepEqual(
+      swapSteps('2001:db8::1/64', ['2001:db8::1/64', '2001:db8::2/64'], ['2001:db8::2/64', 'fd00::1/64']),
+      none,
+    );
   });
 });
