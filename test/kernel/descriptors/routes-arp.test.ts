@@ -71,6 +71,28 @@ function assertGatewayRoutes(ns1: string): void {
   assert.equal(lan.gateway, undefined);
 }
 
+/**
+ * What `ip monitor` reports deleted in a namespace while `run` runs (and 300 ms after it), with all
+ * it reported.
+ */
+async function deletionsDuring(
+  ns: string,
+  topics: string[],
+  run: () => Promise<void>,
+): Promise<{ deleted: string[]; seen: string }> {
+  const monitor = spawn('ip', ['-n', ns, 'monitor', ...topics]);
+  let seen = '';
+  monitor.stdout.setEncoding('utf8').on('data', (d: string) => (seen += d));
+  try {
+    await pause(200);
+    await run();
+    await pause(300);
+  } finally {
+    monitor.kill();
+  }
+  return { deleted: seen.split('\n').filter((l) => l.startsWith('Deleted')), seen };
+}
+
 describe('routes', { skip: skipUnlessRoot() }, () => {
   /** Every order of the four items (24). */
   function permutations<T>(list: T[]): T[][] {
@@ -822,11 +844,7 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await agent.put(a('10.0.2.1/24'), pair(ns1!, ns2!)[1]!, route, entry);
       await agent.waitFor('route', 'far', 'configured');
       await agent.waitFor('arp', 'gw', 'configured');
-      const monitor = spawn('ip', ['-n', ns1!, 'monitor', 'route', 'neigh']);
-      let seen = '';
-      monitor.stdout.setEncoding('utf8').on('data', (d: string) => (seen += d));
-      try {
-        await pause(200);
+      const { deleted, seen } = await deletionsDuring(ns1!, ['route', 'neigh'], async () => {
         // The same network: the new address is a secondary until the old primary goes.
         await agent.put(a('10.0.2.5/24'));
         await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.2.5/24']));
@@ -841,11 +859,7 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
         await agent.put(a('10.0.3.5/24', '10.0.4.5/24'));
         await eventually(() => assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.3.5/24', '10.0.4.5/24']));
         await agent.waitFor('interface', 'a', 'configured');
-        await pause(300);
-      } finally {
-        monitor.kill();
-      }
-      const deleted = seen.split('\n').filter((l) => l.startsWith('Deleted'));
+      });
       assert.deepEqual(
         deleted.filter((l) => l.includes('10.0.2.2 dev ra lladdr')),
         [],
@@ -876,11 +890,7 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       );
       await agent.waitFor('route', 'v4', 'configured');
       await agent.waitFor('route', 'v6', 'configured');
-      const monitor = spawn('ip', ['-n', ns1!, 'monitor', 'route']);
-      let seen = '';
-      monitor.stdout.setEncoding('utf8').on('data', (d: string) => (seen += d));
-      try {
-        await pause(200);
+      const { deleted, seen } = await deletionsDuring(ns1!, ['route'], async () => {
         await agent.put(a('10.3.0.5/24', '2001:db8:1::7/64'));
         await eventually(() =>
           assert.deepEqual(
@@ -889,11 +899,7 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
           ),
         );
         await agent.waitFor('interface', 'a', 'configured');
-        await pause(300);
-      } finally {
-        monitor.kill();
-      }
-      const deleted = seen.split('\n').filter((l) => l.startsWith('Deleted'));
+      });
       assert.deepEqual(
         deleted.filter((l) => l.includes('10.60.0.0/16') || l.includes('2001:db8:99::/48')),
         [],
