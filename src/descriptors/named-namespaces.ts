@@ -4,7 +4,7 @@
  * agent deletes only namespaces it made, and only when nothing uses them any more.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { NetlinkHandle } from '../netlink/index.js';
+import { NetlinkHandle, type Link } from '../netlink/index.js';
 import {
   createNamed,
   deleteNamed,
@@ -17,6 +17,7 @@ import type { LinuxContext } from './context.js';
 import { giveTapBack, isGone } from './link-ops.js';
 import { NamespaceInUseError } from './errors.js';
 import { trustedEntry } from './foreign-links.js';
+import type { LinkOriginal, RecordedOriginal } from './originals.js';
 import { ALIAS_PREFIX, isHalfMadeLink, ownedConfigName, tapTempNameOf } from './ownership.js';
 
 export const NETNS_DIR = NAMED_NAMESPACE_DIR;
@@ -139,6 +140,21 @@ async function linksOfOthers(ctx: LinuxContext, name: string): Promise<string[]>
  * before the namespace goes; this is for a restart after the store lost both the TAP's item and
  * the namespace's last user, when the namespace is not one the agent looks into.
  */
+/**
+ * What a TAP gets back: the original MTU and MAC only where its item set them (the book's entry
+ * says; an entry of an older book, all of them); an owner's change of the rest stays.
+ */
+function setOriginal(entry: RecordedOriginal | undefined, link: Link): LinkOriginal | undefined {
+  if (!entry) return undefined;
+  const { original, set } = entry;
+  if (!set) return original;
+  return {
+    ...original,
+    ...(set.mtu === undefined ? { mtu: link.mtu } : {}),
+    ...(set.mac === undefined && link.mac ? { mac: link.mac } : {}),
+  };
+}
+
 async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
   const identity = namespaceIdentity(namedNamespacePath(name));
   const home = ctx.views.get('default');
@@ -148,7 +164,13 @@ async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
       if (link.kind !== 'tun' || ownedConfigName(ctx.label, link.alias) === undefined) continue;
       const temp = tapTempNameOf(link.alias) ?? link.name;
       try {
-        await giveTapBack(handle, link.index, temp, trustedEntry(ctx, identity, link)?.original, home);
+        await giveTapBack(
+          handle,
+          link.index,
+          temp,
+          setOriginal(trustedEntry(ctx, identity, link), link),
+          home,
+        );
       } catch (error) {
         // Its own item may be giving it back at the same moment (both removed in one change): the
         // link vanished from under us, and gone from here is what was wanted. Any other failure

@@ -413,6 +413,27 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test('AUTO_TAP without phys_address in a namespace the agent made: removal leaves the MAC its owner set meanwhile', async () => {
+    const temp = `kt${hex(4)}`;
+    const host = `kh${hex(4)}`;
+    const ns = `ktm${hex(4)}`;
+    try {
+      await withAgent(1, async (agent) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', { ...tapItem(ns, host, temp), phys_address: undefined }]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        ip(ns, ['link', 'set', host, 'address', '02:ff:00:00:00:16']);
+        await pause(300);
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).address, '02:ff:00:00:00:16'));
+      });
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(null, ['link', 'del', host]);
+      ipTry(null, ['netns', 'del', ns]);
+    }
+  });
+
   test('AUTO_TAP: a link of its temporary name that is not a TAP is not taken; a TAP of that name then is', async () => {
     const temp = `kt${hex(4)}`;
     const host = `kh${hex(4)}`;
