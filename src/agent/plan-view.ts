@@ -90,6 +90,9 @@ export function assumedFacts(
     // Gone too, unless someone else's link stays (EXISTING, a namespace's lo).
     if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK')
       facts.push({ key: linkFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
+    // A TAP is given back: home under its temporary name, where its item (moved) takes it again.
+    if (value.type === 'AUTO_TAP')
+      facts.push({ key: linkFact('default', value.tap.tempIfName), value: ASSUMED_VALUE });
   }
   for (const op of dry.plan.applies) {
     if (op.descriptor.name === 'named-namespace' && op.key.startsWith(NAMED_NAMESPACE)) {

@@ -32,6 +32,7 @@ import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
+import { NAMED_NAMESPACE } from '../descriptors/fact-keys.js';
 import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
 import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
 import {
@@ -403,7 +404,15 @@ export class AgentApiService implements AgentService {
       },
     );
     return {
-      actions: dry.actions,
+      // A named namespace that exists is used as it is (the summary says nothing of it either).
+      actions: dry.actions.filter(
+        (a) =>
+          !(
+            a.action === 'create' &&
+            a.key.startsWith(NAMED_NAMESPACE) &&
+            observed.existing.has(a.key.slice(NAMED_NAMESPACE.length))
+          ),
+      ),
       invalid,
       summary: {
         entries,

@@ -477,6 +477,9 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
         [[`/vnf-agent/${label}/linux/config/v1/interface/ex9`, 'create']],
         plan.stdout,
       );
+      // The engine's actions do not say it either.
+      const actions = (JSON.parse(plan.stdout) as { plan: { actions: { key: string }[] } }).plan.actions;
+      assert.ok(!actions.some((a) => a.key === `named-namespace/${ns}`), plan.stdout);
       assert.equal(ipTry(ns, ['-j', 'addr', 'show', 'dev', host]).stdout.includes('10.77.0.1'), false);
     } finally {
       ipTry(null, ['netns', 'del', ns]);

@@ -348,6 +348,30 @@ describe('assumedFacts', () => {
     );
   });
 
+  test('a TAP moved to another namespace comes home under its temporary name first, where its item takes it again', () => {
+    const tap = value<LinuxInterface>(key('interface', 'tap1'), {
+      name: 'tap1',
+      type: 'AUTO_TAP',
+      enabled: true,
+      host_if_name: 'tapHost',
+      namespace: { type: 'NAMED_NS', name: 'ns1' },
+      tap: { temp_if_name: 'tapTemp' },
+    });
+    const moved = { ...tap, namespace: { kind: 'named', name: 'ns2' } };
+    const facts = assumedFacts(
+      dryRun({
+        deletes: [{ key: key('interface', 'tap1'), descriptor: 'interface', value: tap, recreate: true }],
+        applies: [{ key: key('interface', 'tap1'), descriptor: 'interface', recreate: true }],
+      }),
+      label,
+      (k) => (k === key('interface', 'tap1') ? moved : undefined),
+    );
+    assert.ok(
+      facts.some((f) => f.key === 'fact/link/default/tapTemp' && !('deleted' in f)),
+      JSON.stringify(facts),
+    );
+  });
+
   test('prefixCovers', () => {
     assert.equal(prefixCovers('192.168.22.1/24', '192.168.22.200'), true);
     assert.equal(prefixCovers('192.168.22.1/24', '192.168.23.1'), false);
