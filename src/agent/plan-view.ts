@@ -12,6 +12,7 @@ import {
   namespaceId,
   parseIp,
   parsePrefix,
+  samePrefixBits,
   type LinuxArpEntry,
   type LinuxInterface,
   type LinuxRoute,
@@ -218,15 +219,7 @@ export function prefixCovers(cidr: string, address: string): boolean {
   const network = parsePrefix(cidr);
   const host = parseIp(address);
   if (!network.ok || !host.ok) return false;
-  const a = network.value.address.bytes;
-  const b = host.value.bytes;
-  if (a.length !== b.length) return false;
-  let bits = network.value.prefixLength;
-  for (let i = 0; i < a.length && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((a[i]! & mask) !== (b[i]! & mask)) return false;
-  }
-  return true;
+  return samePrefixBits(network.value.address.bytes, host.value.bytes, network.value.prefixLength);
 }
 
 const RANK: Record<PlanChange, number> = {

@@ -60,12 +60,7 @@ export class InterfaceStatePublisher {
     this.lastChangePublish = Date.now();
     // Then the first publication compares every state, what an earlier run left too (interfaces
     // removed while the agent was down), without waiting for the first round of counters.
-    this.changeTimer = setTimeout(() => {
-      this.changeTimer = undefined;
-      this.lastChangePublish = Date.now();
-      void this.publish({ counters: false });
-    }, CHANGE_GAP_MS);
-    this.changeTimer.unref();
+    this.publishChangesIn(CHANGE_GAP_MS);
   }
 
   /** A link changed (a kernel event): its interface's state is published soon. */
@@ -90,7 +85,11 @@ export class InterfaceStatePublisher {
       this.changedMeanwhile = true;
       return;
     }
-    const delay = Math.max(CHANGE_DELAY_MS, this.lastChangePublish + CHANGE_GAP_MS - Date.now());
+    this.publishChangesIn(Math.max(CHANGE_DELAY_MS, this.lastChangePublish + CHANGE_GAP_MS - Date.now()));
+  }
+
+  /** A publication of changes (no counters) in `delay` ms. */
+  private publishChangesIn(delay: number): void {
     this.changeTimer = setTimeout(() => {
       this.changeTimer = undefined;
       this.lastChangePublish = Date.now();

@@ -9,7 +9,7 @@
  * secondaries promoted (promote_secondaries), which it does not do on others' links.
  */
 import { AF_INET, AF_INET6, IPV4_DEVCONF_PROMOTE_SECONDARIES } from '../netlink/index.js';
-import { parsePrefix, type LinuxInterface } from '../model/index.js';
+import { parsePrefix, samePrefixBits, type LinuxInterface } from '../model/index.js';
 import { addAddress, addressCidr } from './l3-ops.js';
 import type { NamespaceView } from './namespace-views.js';
 
@@ -18,15 +18,7 @@ export function sameNetwork(a: string, b: string): boolean {
   const x = parsePrefix(a);
   const y = parsePrefix(b);
   if (!x.ok || !y.ok || x.value.prefixLength !== y.value.prefixLength) return false;
-  const p = x.value.address.bytes;
-  const q = y.value.address.bytes;
-  if (p.length !== q.length) return false;
-  let bits = x.value.prefixLength;
-  for (let i = 0; i < p.length && bits > 0; i++, bits -= 8) {
-    const mask = bits >= 8 ? 0xff : (0xff << (8 - bits)) & 0xff;
-    if ((p[i]! & mask) !== (q[i]! & mask)) return false;
-  }
-  return true;
+  return samePrefixBits(x.value.address.bytes, y.value.address.bytes, x.value.prefixLength);
 }
 
 /**

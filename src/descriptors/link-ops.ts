@@ -267,18 +267,32 @@ export async function restoreForeignLink(
   if (!link || !meta.original) return;
   // A loopback stays up, and goes up again if it was up before us (a user may have had it down).
   const up = keepUp ? link.up || meta.original.up : meta.original.up;
-  await applyLinkDifferences(view, link, { up, ...setByUs(value, meta.original) });
+  const { mtu, mac } = givenBackOriginal(meta.original, setByValue(value), link);
+  await applyLinkDifferences(view, link, { up, mtu, ...(mac ? { mac } : {}) });
 }
 
 /**
- * The MTU and MAC a link of others gets back when its item goes: only those its value set (an MTU
- * its owner changed while the value had none stays the owner's).
+ * What a link of others gets back when its item goes: its original MTU and MAC where the item set
+ * them (`set`), and what it has now where it did not (its owner's, maybe changed meanwhile).
  */
-export function setByUs(value: LinuxInterface, original: LinkOriginal): LinkAttributes {
-  const attrs: LinkAttributes = {};
-  if (value.mtu !== undefined) attrs.mtu = original.mtu;
-  if (value.physAddress !== undefined && original.mac) attrs.mac = original.mac;
-  return attrs;
+export function givenBackOriginal(
+  original: LinkOriginal,
+  set: { mtu?: unknown; mac?: unknown },
+  link: Link,
+): LinkOriginal {
+  return {
+    ...original,
+    ...(set.mtu === undefined ? { mtu: link.mtu } : {}),
+    ...(set.mac === undefined && link.mac ? { mac: link.mac } : {}),
+  };
+}
+
+/** What the value of a link of others sets, as givenBackOriginal reads it. */
+export function setByValue(value: LinuxInterface): { mtu?: number; mac?: string } {
+  return {
+    ...(value.mtu !== undefined ? { mtu: value.mtu } : {}),
+    ...(value.physAddress !== undefined ? { mac: value.physAddress } : {}),
+  };
 }
 
 /**
@@ -358,11 +372,7 @@ export async function detachTap(
   const link = there ?? (strandedHome ? home : undefined);
   if (!link) return;
   // Only what the value set is given back: an MTU or MAC the TAP's owner changed meanwhile stays.
-  const original = meta.original && {
-    ...meta.original,
-    ...(self.mtu === undefined ? { mtu: link.mtu } : {}),
-    ...(self.physAddress === undefined && link.mac ? { mac: link.mac } : {}),
-  };
+  const original = meta.original && givenBackOriginal(meta.original, setByValue(self), link);
   try {
     await giveTapBack(
       there && view ? view.handle : ownView.handle,

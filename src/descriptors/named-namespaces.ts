@@ -14,7 +14,7 @@ import {
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
-import { giveTapBack, isGone } from './link-ops.js';
+import { giveTapBack, givenBackOriginal, isGone } from './link-ops.js';
 import { NamespaceInUseError } from './errors.js';
 import { trustedEntry } from './foreign-links.js';
 import type { LinkOriginal, RecordedOriginal } from './originals.js';
@@ -140,19 +140,9 @@ async function linksOfOthers(ctx: LinuxContext, name: string): Promise<string[]>
  * before the namespace goes; this is for a restart after the store lost both the TAP's item and
  * the namespace's last user, when the namespace is not one the agent looks into.
  */
-/**
- * What a TAP gets back: the original MTU and MAC only where its item set them (the book's entry
- * says; an entry of an older book, all of them); an owner's change of the rest stays.
- */
-function setOriginal(entry: RecordedOriginal | undefined, link: Link): LinkOriginal | undefined {
-  if (!entry) return undefined;
-  const { original, set } = entry;
-  if (!set) return original;
-  return {
-    ...original,
-    ...(set.mtu === undefined ? { mtu: link.mtu } : {}),
-    ...(set.mac === undefined && link.mac ? { mac: link.mac } : {}),
-  };
+/** A TAP's original as its book entry says what its item set (an older book's: all of it). */
+function givenBackFromBook(entry: RecordedOriginal | undefined, link: Link): LinkOriginal | undefined {
+  return entry && (entry.set ? givenBackOriginal(entry.original, entry.set, link) : entry.original);
 }
 
 async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
@@ -168,7 +158,7 @@ async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
           handle,
           link.index,
           temp,
-          setOriginal(trustedEntry(ctx, identity, link), link),
+          givenBackFromBook(trustedEntry(ctx, identity, link), link),
           home,
         );
       } catch (error) {

@@ -19,7 +19,7 @@ import {
   type KernelEvent,
   type Route,
 } from '../netlink/index.js';
-import { parsePrefix } from '../model/index.js';
+import { parsePrefix, samePrefixBits } from '../model/index.js';
 import { ownLookupTable } from './fact-keys.js';
 
 interface Network {
@@ -51,7 +51,7 @@ function goesWith(network: Network, address: AddressPrefix): boolean {
   if (network.prefixLength !== address.prefixLength || network.bytes.length !== address.bytes.length)
     return false;
   if (network.table === undefined) return network.bytes.equals(address.bytes);
-  return samePrefix(network.bytes, address.bytes, address.prefixLength);
+  return samePrefixBits(network.bytes, address.bytes, address.prefixLength);
 }
 
 export class OnLinkTable {
@@ -103,7 +103,7 @@ export class OnLinkTable {
     for (const n of this.byIndex.get(index) ?? []) {
       if (n.table !== undefined && n.table !== table && ownLookupTable(n.table)) continue;
       if (without.length > 0 && without.some((w) => goesWith(n, w))) continue;
-      if (n.bytes.length === bytes.length && samePrefix(n.bytes, bytes, n.prefixLength)) return true;
+      if (samePrefixBits(n.bytes, bytes, n.prefixLength)) return true;
     }
     return false;
   }
@@ -165,13 +165,4 @@ export class OnLinkTable {
     };
     this.put(this.routes, key, network, changed);
   }
-}
-
-function samePrefix(a: Buffer, b: Buffer, bits: number): boolean {
-  const whole = bits >> 3;
-  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
-  const rest = bits & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((a[whole]! ^ b[whole]!) & mask) === 0;
 }

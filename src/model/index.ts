@@ -78,6 +78,7 @@ export {
   isMulticast,
   isUnspecified,
   networkOf,
+  samePrefixBits,
   parseIp,
   parsePrefix,
   type IpAddress,

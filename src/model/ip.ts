@@ -136,6 +136,17 @@ export function isLimitedBroadcast(address: IpAddress): boolean {
   return address.family === 4 && address.bytes.every((b) => b === 255);
 }
 
+/** Whether two addresses (their bytes, one family) agree on their first `bits` bits. */
+export function samePrefixBits(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  if (a.length !== b.length) return false;
+  const whole = bits >> 3;
+  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return ((a[whole]! ^ b[whole]!) & mask) === 0;
+}
+
 /** The prefix with every bit after the prefix length cleared. */
 export function networkOf(prefix: IpPrefix): IpPrefix {
   const bytes = prefix.address.bytes.slice();

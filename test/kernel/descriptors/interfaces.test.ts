@@ -354,10 +354,23 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     tap: { temp_if_name: temp },
   });
 
-  test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
+  /** A TAP's temporary and host names for one test; links left under them go afterwards. */
+  async function withTapNames(
+    run: (temp: string, host: string) => Promise<void>,
+    cleanUp: () => void = () => undefined,
+  ): Promise<void> {
+    const [temp, host] = [`kt${hex(4)}`, `kh${hex(4)}`];
     try {
+      await run(temp, host);
+    } finally {
+      ipTry(null, ['link', 'del', temp]);
+      ipTry(null, ['link', 'del', host]);
+      cleanUp();
+    }
+  }
+
+  test('AUTO_TAP: the TAP is renamed, moved, configured; removal gives it back under its temp name', async () => {
+    await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
         await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
         await agent.waitFor('interface', 'tap1', 'pending', new RegExp(`waiting for TAP ${temp} to appear`));
@@ -384,16 +397,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         });
         assert.equal(link(ns1!, host), undefined);
       });
-    } finally {
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(null, ['link', 'del', host]);
-    }
+    });
   });
 
   test('AUTO_TAP without mtu: removal gives back the MAC it set, and leaves the MTU its owner changed meanwhile', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
-    try {
+    await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
         ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
         const mac = linkOrFail(null, temp).address;
@@ -407,37 +415,29 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
           assert.deepEqual([back.mtu, back.address], [1400, mac]);
         });
       });
-    } finally {
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(null, ['link', 'del', host]);
-    }
+    });
   });
 
   test('AUTO_TAP without phys_address in a namespace the agent made: removal leaves the MAC its owner set meanwhile', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
     const ns = `ktm${hex(4)}`;
-    try {
-      await withAgent(1, async (agent) => {
-        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-        await agent.put(['interface', 'tap1', { ...tapItem(ns, host, temp), phys_address: undefined }]);
-        await agent.waitConfigured(['interface', 'tap1']);
-        ip(ns, ['link', 'set', host, 'address', '02:ff:00:00:00:16']);
-        await pause(300);
-        await agent.del(['interface', 'tap1']);
-        await eventually(() => assert.equal(linkOrFail(null, temp).address, '02:ff:00:00:00:16'));
-      });
-    } finally {
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(null, ['link', 'del', host]);
-      ipTry(null, ['netns', 'del', ns]);
-    }
+    await withTapNames(
+      async (temp, host) => {
+        await withAgent(1, async (agent) => {
+          ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+          await agent.put(['interface', 'tap1', { ...tapItem(ns, host, temp), phys_address: undefined }]);
+          await agent.waitConfigured(['interface', 'tap1']);
+          ip(ns, ['link', 'set', host, 'address', '02:ff:00:00:00:16']);
+          await pause(300);
+          await agent.del(['interface', 'tap1']);
+          await eventually(() => assert.equal(linkOrFail(null, temp).address, '02:ff:00:00:00:16'));
+        });
+      },
+      () => ipTry(null, ['netns', 'del', ns]),
+    );
   });
 
   test('AUTO_TAP: a link of its temporary name that is not a TAP is not taken; a TAP of that name then is', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
-    try {
+    await withTapNames(async (temp, host) => {
       ip(null, ['link', 'add', temp, 'type', 'veth', 'peer', 'name', `${temp}p`]);
       ip(null, ['link', 'set', temp, 'up']);
       const before = linkOrFail(null, temp);
@@ -455,16 +455,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         await agent.waitConfigured(['interface', 'tap1']);
         assert.equal(linkOrFail(ns1!, host).linkinfo?.info_kind, 'tun');
       });
-    } finally {
-      ipTry(null, ['link', 'del', temp]);
-      ipTry(null, ['link', 'del', host]);
-    }
+    });
   });
 
   test('AUTO_TAP in a named namespace the agent made: removal gives the TAP back and deletes the namespace', async () => {
-    const temp = `kt${hex(4)}`;
-    const host = `kh${hex(4)}`;
-    try {
+    await withTapNames(async (temp, host) => {
       await withAgent(
         1,
         async (agent, [ns1]) => {
@@ -489,9 +484,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         },
         { create: false },
       );
-    } finally {
-      ipTry(null, ['link', 'del', temp]);
-    }
+    });
   });
 
   test('AUTO_TAP removed from the configuration while the agent was down: given back at the restart, not deleted', () =>

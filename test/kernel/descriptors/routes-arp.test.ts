@@ -543,6 +543,44 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
     return neighbours(ns1, 'ra').find((n) => n.dst === ipAddr);
   }
 
+  /**
+   * `holder` (by config name) makes the entry; the agent restarts with `other` (by host name) listed
+   * first, so that it is made first in the start's one transaction; the holder keeps the entry.
+   * Returns the restarted agent (the caller closes it).
+   */
+  async function restartedWithDispute(agent: TestAgent, ns1: string, ns2: string, holder: Item, other: Item) {
+    await agent.put(...pair(ns1, ns2));
+    await agent.put(holder);
+    await agent.waitFor('arp', 'holder', 'configured');
+    await agent.close();
+    const restarted = await TestAgent.start({ label: agent.label });
+    try {
+      await restarted.replaceAll(...pair(ns1, ns2), other, holder);
+      await restarted.waitFor('arp', 'holder', 'configured');
+      await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
+    } catch (error) {
+      await restarted.close();
+      throw error;
+    }
+    return restarted;
+  }
+
+  /**
+   * The kernel refuses the next entry with `mac` in ns1 once, with `errno`. Returns how many it
+   * refused so far, and how to stop refusing.
+   */
+  function refuseOnce(agent: TestAgent, ns1: string, mac: string, errno: number) {
+    const handle = agent.plugin.views.get(`named/${ns1}`)!.handle;
+    const neighAdd = handle.neighAdd.bind(handle);
+    let refused = 0;
+    handle.neighAdd = async (spec) => {
+      if (spec.mac === mac && refused++ === 0)
+        throw new NetlinkError(errno, `neigh add ${spec.address} (refused by the test)`);
+      return neighAdd(spec);
+    };
+    return { refused: () => refused, restore: () => (handle.neighAdd = neighAdd) };
+  }
+
   test('every state, v4 and v6: pending until the interface is up, then in the kernel', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(...arpItems(ns1!));
@@ -717,16 +755,8 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
     withAgent(2, async (agent, [ns1, ns2]) => {
       const holder = arp(ns1!, 'holder', 'a', '10.0.9.47', '02:00:00:00:00:47');
       const other = arp(ns1!, 'other', 'ra', '10.0.9.47', '02:00:00:00:00:48');
-      await agent.put(...pair(ns1!, ns2!));
-      await agent.put(holder);
-      await agent.waitFor('arp', 'holder', 'configured');
-      await agent.close();
-      // Restarted with the other listed first: made again in one transaction, it comes first.
-      const restarted = await TestAgent.start({ label: agent.label });
+      const restarted = await restartedWithDispute(agent, ns1!, ns2!, holder, other);
       try {
-        await restarted.replaceAll(...pair(ns1!, ns2!), other, holder);
-        await restarted.waitFor('arp', 'holder', 'configured');
-        await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
         for (let flap = 0; flap < 3; flap++) {
           ip(ns1!, ['link', 'set', 'ra', 'down']);
           await restarted.waitFor('arp', 'holder', 'pending', /waiting for interface a to be up/);
@@ -747,23 +777,16 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await agent.waitFor('arp', 'holder', 'configured');
       await agent.put(arp(ns1!, 'other', 'ra', '10.0.9.48', '02:00:00:00:00:4a'));
       await agent.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
-      // The kernel refuses the holder's next entry (once): it holds nothing then.
-      const handle = agent.plugin.views.get(`named/${ns1!}`)!.handle;
-      const neighAdd = handle.neighAdd.bind(handle);
-      let refused = 0;
-      handle.neighAdd = async (spec) => {
-        if (spec.mac === '02:00:00:00:00:49' && refused++ === 0)
-          throw new NetlinkError(1, `neigh add ${spec.address} (refused by the test)`);
-        return neighAdd(spec);
-      };
+      // The kernel refuses the holder's next entry (once, EPERM): it holds nothing then.
+      const refusing = refuseOnce(agent, ns1!, '02:00:00:00:00:49', 1);
       try {
         ip(ns1!, ['link', 'set', 'ra', 'down']);
         await agent.waitFor('arp', 'other', 'configured');
         await agent.waitFor('arp', 'holder', 'failed', /already configured by \S+arp\/other/);
-        assert.equal(refused >= 1, true);
+        assert.equal(refusing.refused() >= 1, true);
         await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.48')?.lladdr, '02:00:00:00:00:4a'));
       } finally {
-        handle.neighAdd = neighAdd;
+        refusing.restore();
       }
     }));
 
@@ -771,16 +794,8 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
     withAgent(2, async (agent, [ns1, ns2]) => {
       const holder = arp(ns1!, 'holder', 'a', '10.0.9.49', '02:00:00:00:00:4b');
       const other = arp(ns1!, 'other', 'ra', '10.0.9.49', '02:00:00:00:00:4c');
-      await agent.put(...pair(ns1!, ns2!));
-      await agent.put(holder);
-      await agent.waitFor('arp', 'holder', 'configured');
-      await agent.close();
-      // Restarted with the other listed first: made again in one transaction, it comes first.
-      const restarted = await TestAgent.start({ label: agent.label });
+      const restarted = await restartedWithDispute(agent, ns1!, ns2!, holder, other);
       try {
-        await restarted.replaceAll(...pair(ns1!, ns2!), other, holder);
-        await restarted.waitFor('arp', 'holder', 'configured');
-        await restarted.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
         for (let round = 0; round < 3; round++) {
           const before = linkOrFail(ns1!, 'ra').ifindex;
           ip(ns1!, ['link', 'del', 'ra']);
@@ -802,23 +817,16 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await agent.waitFor('arp', 'holder', 'configured');
       await agent.put(arp(ns1!, 'other', 'ra', '10.0.9.50', '02:00:00:00:00:4e'));
       await agent.waitFor('arp', 'other', 'failed', /already configured by \S+arp\/holder/);
-      const handle = agent.plugin.views.get(`named/${ns1!}`)!.handle;
-      const neighAdd = handle.neighAdd.bind(handle);
-      let refused = 0;
-      handle.neighAdd = async (spec) => {
-        if (spec.mac === '02:00:00:00:00:4d' && refused++ === 0)
-          throw new NetlinkError(16, `neigh add ${spec.address} (busy, says the test)`);
-        return neighAdd(spec);
-      };
+      const refusing = refuseOnce(agent, ns1!, '02:00:00:00:00:4d', 16); // EBUSY
       try {
         ip(ns1!, ['link', 'set', 'ra', 'down']);
-        await eventually(() => assert.equal(refused >= 1, true), 3000);
+        await eventually(() => assert.equal(refusing.refused() >= 1, true), 3000);
         await agent.waitFor('arp', 'holder', 'configured');
         await pause(300);
         assert.equal(agent.engine.status(agent.key('arp', 'other'))?.state, 'failed');
         await eventually(() => assert.equal(entryOf(ns1!, '10.0.9.50')?.lladdr, '02:00:00:00:00:4d'));
       } finally {
-        handle.neighAdd = neighAdd;
+        refusing.restore();
       }
     }));
 

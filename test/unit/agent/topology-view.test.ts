@@ -454,19 +454,21 @@ test('foreseeFailures: a VETH whose peer names another, a host name a foreign li
   assert.equal(entries[1]!.why, 'new', 'only interfaces');
 });
 
+/** An ARP item for 192.168.22.9 in ns1 on `iface` (a config or host name), keyed. */
+function arp(name: string, iface: string): [string, unknown] {
+  const k = key('arp', name);
+  return [
+    k,
+    value(k, {
+      namespace: { type: 'NAMED_NS', name: 'ns1' },
+      interface: iface,
+      ip_addr: '192.168.22.9',
+      hw_address: '02:00:00:00:00:09',
+    }),
+  ];
+}
+
 test('foreseeFailures: an ARP item for an entry another makes or holds, naming its link another way', () => {
-  const arp = (name: string, iface: string): [string, unknown] => {
-    const k = key('arp', name);
-    return [
-      k,
-      value(k, {
-        namespace: { type: 'NAMED_NS', name: 'ns1' },
-        interface: iface,
-        ip_addr: '192.168.22.9',
-        hw_address: '02:00:00:00:00:09',
-      }),
-    ];
-  };
   const values = new Map<string, unknown>([
     [key('interface', 'veth1'), veth1],
     arp('held', 'veth1'),
@@ -495,18 +497,6 @@ test('foreseeFailures: an ARP item for an entry another makes or holds, naming i
 });
 
 test('foreseeFailures: an unchanged ARP item that failed holds nothing; one that is configured does', () => {
-  const arp = (name: string, iface: string): [string, unknown] => {
-    const k = key('arp', name);
-    return [
-      k,
-      value(k, {
-        namespace: { type: 'NAMED_NS', name: 'ns1' },
-        interface: iface,
-        ip_addr: '192.168.22.9',
-        hw_address: '02:00:00:00:00:09',
-      }),
-    ];
-  };
   // Listed first: the item that failed as `held` holds the entry.
   const values = new Map<string, unknown>([
     [key('interface', 'veth1'), veth1],

@@ -5,7 +5,8 @@ import {
   givenBackAttributes,
   KERNEL_DEFAULT_MTU,
   refreshedOriginal,
-  setByUs,
+  givenBackOriginal,
+  setByValue,
 } from '../../../src/descriptors/link-ops.js';
 import { settingsDropped } from '../../../src/descriptors/foreign-links.js';
 import type { Link } from '../../../src/netlink/index.js';
@@ -78,13 +79,19 @@ describe('link attributes a value sets', () => {
   });
 
   test("removal gives back only what the value set; a field the value starts to set takes the link's value as its original", () => {
-    assert.deepEqual(setByUs(iface(existing), original), {});
+    const now = { index: 7, name: 'eth1', up: true, mtu: 1300, mac: '02:00:00:00:00:02' } as Link;
+    assert.deepEqual(givenBackOriginal(original, setByValue(iface(existing)), now), {
+      ...original,
+      mtu: 1300,
+      mac: '02:00:00:00:00:02',
+    });
     assert.deepEqual(
-      setByUs(iface({ ...existing, mtu: 1400, phys_address: '02:00:00:00:00:99' }), original),
-      {
-        mtu: 1600,
-        mac: '02:00:00:00:00:01',
-      },
+      givenBackOriginal(
+        original,
+        setByValue(iface({ ...existing, mtu: 1400, phys_address: '02:00:00:00:00:99' })),
+        now,
+      ),
+      original,
     );
     const link = { index: 7, name: 'eth1', up: true, mtu: 1300, mac: '02:00:00:00:00:02' } as Link;
     const setting = iface({ ...existing, mtu: 9000, phys_address: '02:00:00:00:00:99' });
