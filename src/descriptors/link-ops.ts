@@ -363,29 +363,34 @@ export async function detachTap(
   meta: InterfaceMetadata,
 ): Promise<void> {
   const there = view ? await view.handle.linkGet(meta.ifindex) : undefined;
+  if (there && view) {
+    try {
+      await giveBackFound(self, meta, view.handle, there, view.id === ownView.id ? 'here' : ownView);
+      return;
+    } catch (error) {
+      // The deletion of the namespace we made for it may be giving it back at the same moment: the
+      // link vanished from under us. That give-back can fail halfway too (below).
+      if (!isGone(error) || (await view.handle.linkGet(meta.ifindex)) !== undefined) throw error;
+    }
+  }
   // Not there: a move that failed halfway (the kernel moved it home, then refused the temporary
   // name another link holds) left it in our own namespace under its host name, still marked: it
   // is renamed there once the name is free (EEXIST until then, retried).
-  const home = there ? undefined : await ownView.handle.linkGet(self.hostIfName);
-  const strandedHome =
-    home !== undefined && home.kind === 'tun' && tapTempNameOf(home.alias) === self.tap.tempIfName;
-  const link = there ?? (strandedHome ? home : undefined);
-  if (!link) return;
+  const home = await ownView.handle.linkGet(self.hostIfName);
+  if (home === undefined || home.kind !== 'tun' || tapTempNameOf(home.alias) !== self.tap.tempIfName) return;
+  await giveBackFound(self, meta, ownView.handle, home, 'here');
+}
+
+async function giveBackFound(
+  self: LinuxInterface & { tap: { tempIfName: string } },
+  meta: InterfaceMetadata,
+  handle: NetlinkHandle,
+  link: Link,
+  home: Pick<NamespaceView, 'handle' | 'file'> | 'here',
+): Promise<void> {
   // Only what the value set is given back: an MTU or MAC the TAP's owner changed meanwhile stays.
   const original = meta.original && givenBackOriginal(meta.original, setByValue(self), link);
-  try {
-    await giveTapBack(
-      there && view ? view.handle : ownView.handle,
-      link.index,
-      self.tap.tempIfName,
-      original,
-      !there || view?.id === ownView.id ? 'here' : ownView,
-    );
-  } catch (error) {
-    // The deletion of the namespace we made for it may be giving it back at the same moment: the
-    // link vanished from under us.
-    if (!isGone(error) || !view || (await view.handle.linkGet(meta.ifindex)) !== undefined) throw error;
-  }
+  await giveTapBack(handle, link.index, self.tap.tempIfName, original, home);
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   namedNamespacePath as pathOfNamed,
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
-import { giveTapBack, givenBackOriginal, isGone } from './link-ops.js';
+import { giveTapBack, givenBackOriginal } from './link-ops.js';
 import { NamespaceInUseError } from './errors.js';
 import { trustedEntry } from './foreign-links.js';
 import type { LinkOriginal, RecordedOriginal } from './originals.js';
@@ -162,11 +162,12 @@ async function giveBackTaps(ctx: LinuxContext, name: string): Promise<void> {
           home,
         );
       } catch (error) {
-        // Its own item may be giving it back at the same moment (both removed in one change): the
-        // link vanished from under us, and gone from here is what was wanted. Any other failure
-        // stops the namespace's deletion, the TAP still marked ours.
-        if (isGone(error) && (await handle.linkGet(link.index)) === undefined) continue;
-        throw error;
+        // Gone from here is what was wanted: its own item may be giving it back at the same moment
+        // (both removed in one change), or the move went through and the kernel then refused the
+        // temporary name (another link holds it): the TAP is home under its host name, still
+        // marked, and its item (or the next resync) renames it once the name is free. Any other
+        // failure stops the namespace's deletion, the TAP still here and marked ours.
+        if ((await handle.linkGet(link.index)) !== undefined) throw error;
       }
       ctx.originals.forget(identity, link.index);
     }

@@ -529,11 +529,15 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       await second.replaceAll();
       await second.engine.idle();
       await pause(300);
-      // The kernel moves the TAP before it refuses the name: it may be home under its host name
-      // (and its namespace, with nothing of ours left in it, deleted).
-      const kept = link(ns1, host) ?? linkOrFail(null, host);
+      // The kernel moves the TAP before it refuses the name: it is home under its host name, and
+      // its namespace, with nothing of ours left in it, deleted, whichever of the TAP's removal
+      // and the namespace's deletion (which gives TAPs back too) moved it.
+      const kept = linkOrFail(null, host);
       assert.equal(kept.ifindex, attached.ifindex, 'the TAP is still there');
       assert.match(kept.ifalias ?? '', new RegExp(`tap=${temp}`), 'still marked ours');
+      await eventually(() =>
+        assert.ok(!ip(null, ['netns', 'list']).includes(ns1), 'the namespace we made is gone'),
+      );
       // The name freed: tried again, the TAP goes home under it, unmarked.
       ip(null, ['link', 'del', temp]);
       await eventually(() => {
