@@ -6,7 +6,7 @@
  * and transaction durations as a bounded list that is replayed into the histogram when it loads
  * (it loads anyway when the list is full, so nothing is ever dropped).
  */
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Histogram, Metric, Registry } from 'prom-client';
 import type { ItemState } from './service.js';
 
 const STATES: ItemState[] = ['configured', 'pending', 'failed', 'invalid', 'removed'];
@@ -23,6 +23,24 @@ interface Loaded {
   registry: Registry;
   transactionSeconds: Histogram;
   operations: Counter<'kind' | 'outcome'>;
+}
+
+/** 2^63 ns, rounded down: no real delay comes near it. */
+const EMPTY_HISTOGRAM_MIN_SECONDS = 9e9;
+
+/**
+ * The event loop's delay histogram says 2^63 ns as its minimum while it holds no sample (the first
+ * scrape, which is when prom-client starts sampling here): that reads as a 292-year lag. Reported
+ * as NaN (no value) instead, as its mean already is.
+ */
+function withoutEmptyLagMinimum(metric: Metric | undefined): void {
+  if (metric === undefined) return;
+  const get = metric.get.bind(metric);
+  metric.get = async () => {
+    const snapshot = await get();
+    for (const sample of snapshot.values) if (sample.value >= EMPTY_HISTOGRAM_MIN_SECONDS) sample.value = NaN;
+    return snapshot;
+  };
 }
 
 export class AgentMetrics {
@@ -111,6 +129,7 @@ export class AgentMetrics {
     addCpu('user_seconds_total', usedBefore.user);
     addCpu('system_seconds_total', usedBefore.system);
     addCpu('seconds_total', usedBefore.user + usedBefore.system);
+    withoutEmptyLagMinimum(registry.getSingleMetric('netns_agent_nodejs_eventloop_lag_min_seconds'));
     // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
     const transactions = (): { ok: number; errors: number } => this.transactionCounts;
     const reconnects = (): Map<string, number> => this.reconnectCounts;
