@@ -103,6 +103,9 @@ const DEFAULTS = {
   dumpAttempts: 10,
 };
 
+/** Where the messages of a batch are put together before one sendmsg(); grows as batches need. */
+let sendBuffer = Buffer.allocUnsafe(DEFAULTS.maxBatchBytes);
+
 export class NetlinkSocket {
   readonly label: string;
   readonly counters: SocketCounters = { requests: 0, errors: 0, sendCalls: 0, dumps: 0, dumpRetries: 0 };
@@ -283,13 +286,19 @@ export class NetlinkSocket {
       pending.sentAt = now;
       this.pending.set(pending.seq, pending);
     }
-    const data =
-      batch.length === 1
-        ? batch[0]!.message
-        : Buffer.concat(
-            batch.map((q) => q.message),
-            bytes,
-          );
+    let data = batch[0]!.message;
+    if (batch.length > 1) {
+      // The kernel copies the bytes inside sendmsg(), which returns before anything else runs: one
+      // buffer serves every batch of every socket (Buffer.concat allocated a new one per batch:
+      // ~0.1 s of the W1 apply's profile, against a few ms for these copies).
+      if (sendBuffer.length < bytes) sendBuffer = Buffer.allocUnsafe(bytes);
+      let offset = 0;
+      for (const { message } of batch) {
+        sendBuffer.set(message, offset);
+        offset += message.length;
+      }
+      data = sendBuffer.subarray(0, bytes);
+    }
     this.counters.sendCalls++;
     const result = native().send(this.handle, data);
     if (result < 0) {
