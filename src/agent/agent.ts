@@ -308,6 +308,7 @@ export class Agent {
       (entries) => this.plugin.claimHolders(entries),
     );
     let datastoreLost = false;
+    let datastoreInSync = false;
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
@@ -340,11 +341,13 @@ export class Agent {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
             this.service?.noteDatastoreState(event.state, event.error?.message);
             // Counted once per outage, when the connection is back: a connection that comes back
-            // after several attempts (each one lost again) was lost and re-established once.
-            if (event.state === 'lost') datastoreLost = true;
-            else if (event.state === 'in-sync' && datastoreLost) {
+            // after several attempts (each one lost again) was lost and re-established once. A
+            // datastore that was down at the start is connected, not reconnected, when it comes.
+            if (event.state === 'lost') datastoreLost = datastoreInSync;
+            else if (event.state === 'in-sync') {
+              if (datastoreLost) this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
               datastoreLost = false;
-              this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
+              datastoreInSync = true;
             }
           }
         },

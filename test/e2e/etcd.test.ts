@@ -107,6 +107,31 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  test('etcd unreachable when the agent starts: it connects when etcd comes, which is no reconnect; an outage after is one', async (t) => {
+    const local = new Cleanup();
+    t.after(() => local.run());
+    const label = `e2eu${tag()}`;
+    const proxy = await TcpProxy.start(cluster.member(0).clientUrl);
+    local.add(() => proxy.close());
+    proxy.cut();
+    const agent = await AgentProcess.start({ label, etcd: [proxy.url], ready: 'listening' });
+    local.add(() => agent.stop());
+    const reconnects = async (): Promise<number> => {
+      const metrics = (await agent.request('GET', '/metrics')).text;
+      return Number(/netns_agent_datastore_reconnects_total\{store="etcd"\} (\d+)/.exec(metrics)?.[1]);
+    };
+    await sleep(1500);
+    assert.notEqual(await agent.datastoreState(), 'in-sync');
+    proxy.restore();
+    await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'), 30_000);
+    assert.equal(await reconnects(), 0, 'the first connection is not a reconnect');
+
+    proxy.cut();
+    await eventually(async () => assert.notEqual(await agent.datastoreState(), 'in-sync'), 30_000);
+    proxy.restore();
+    await eventually(async () => assert.equal(await reconnects(), 1), 30_000);
+  });
+
   test('invalid JSON and invalid fields put straight into etcd: invalid with a message, the previous value stays applied', async (t) => {
     const local = new Cleanup();
     t.after(() => local.run());
