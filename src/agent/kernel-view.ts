@@ -7,7 +7,8 @@
  * (`configured`): it is the agent's to configure, not to delete.
  */
 import type { Address, Link, NetlinkHandle, Neighbour, Route } from '../netlink/index.js';
-import { AGENT_PROTOCOL, ownedConfigName } from '../descriptors/ownership.js';
+import { ownedConfigName } from '../descriptors/ownership.js';
+import { isOwnNeighbour, isOwnRoute } from '../descriptors/l3-ops.js';
 
 export interface NamespaceDump {
   namespace: string;
@@ -29,6 +30,8 @@ export async function dumpNamespace(
     handle.routeList(),
     handle.neighList(),
   ]);
+  const indexed = new Map(links.map((link) => [link.index, link]));
+  const byIndex = { get: (index: number) => indexed.get(index) };
   return {
     namespace,
     links: links.map((link) => {
@@ -38,7 +41,7 @@ export async function dumpNamespace(
       return configured === undefined ? link : { ...link, configured };
     }),
     addresses,
-    routes: routes.map((route) => (route.protocol === AGENT_PROTOCOL ? { ...route, managed: true } : route)),
-    neighbours: neighbours.map((n) => (n.protocol === AGENT_PROTOCOL ? { ...n, managed: true } : n)),
+    routes: routes.map((route) => (isOwnRoute(label, byIndex, route) ? { ...route, managed: true } : route)),
+    neighbours: neighbours.map((n) => (isOwnNeighbour(label, byIndex, n) ? { ...n, managed: true } : n)),
   };
 }

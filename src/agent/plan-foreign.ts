@@ -24,7 +24,10 @@ export interface KernelTables {
   description: string;
   routes(filter: { family: number; table: number }): Promise<readonly Route[]>;
   neighbours(): Promise<readonly Neighbour[]>;
-  link(hostIfName: string): { index: number; name?: string; flags?: number } | undefined;
+  /** A link by host name or ifindex; its alias says whose it is. */
+  link(
+    nameOrIndex: string | number,
+  ): { index: number; name?: string; flags?: number; alias?: string } | undefined;
 }
 
 /** An open namespace view read through dumps kept for one plan. */
@@ -42,7 +45,7 @@ export function kernelTablesOf(view: NamespaceView): KernelTables {
     neighbours() {
       return (neighbourDump ??= view.handle.neighList());
     },
-    link: (hostIfName) => view.links.get(hostIfName),
+    link: (nameOrIndex) => view.links.get(nameOrIndex),
   };
 }
 
@@ -66,7 +69,14 @@ export async function foreseeForeignHolders(
       const tables = tablesOf(namespaceId(route.namespace));
       if (!tables) return undefined;
       const spec = routeSpec(route, undefined);
-      return foreignRouteAt(await tables.routes(routeDumpFilter(spec)), spec, tables.description);
+      const links = { get: (index: number) => tables.link(index) };
+      return foreignRouteAt(
+        await tables.routes(routeDumpFilter(spec)),
+        spec,
+        tables.description,
+        label,
+        links,
+      );
     }
     if (entry.key.startsWith(arpPrefix)) {
       const arp = valueOf(entry.key) as LinuxArpEntry | undefined;
@@ -75,7 +85,7 @@ export async function foreseeForeignHolders(
       const configured = valueOf(interfacePrefix + arp.interface) as LinuxInterface | undefined;
       const link = tables?.link(configured?.hostIfName ?? arp.interface);
       if (!tables || !link) return undefined;
-      return foreignNeighbourAt(await tables.neighbours(), link, arp.ipAddress, tables.description);
+      return foreignNeighbourAt(await tables.neighbours(), link, arp.ipAddress, tables.description, label);
     }
     return undefined;
   };

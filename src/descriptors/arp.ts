@@ -6,8 +6,14 @@ import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { NamespaceView } from './namespace-views.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
-import { addNeighbour, neighbourMatches, removeNeighbour } from './l3-ops.js';
-import { AGENT_PROTOCOL } from './ownership.js';
+import {
+  addNeighbour,
+  isOwnNeighbour,
+  neighbourMatches,
+  neighbourStateDrifted,
+  neighbourStateName,
+  removeNeighbour,
+} from './l3-ops.js';
 
 export interface ArpMetadata {
   namespaceId: string;
@@ -93,7 +99,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       const madeAgain = removedWhileWanted.delete(key);
       try {
         // Our entry someone replaced (drift): ours to put back over theirs.
-        await addNeighbour(view, link.index, value, holder === key && !madeAgain);
+        await addNeighbour(view, link.index, value, ctx.label, holder === key && !madeAgain);
       } catch (error) {
         // Not made: it holds nothing, and an item that failed as it held the entry may have it.
         // A transient refusal (EBUSY...) is retried: the entry stays the holder's meanwhile.
@@ -113,7 +119,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
 
     async update(_engine, _key, _before, after, meta) {
       const view = ctx.view(after.namespace);
-      await addNeighbour(view, meta.ifindex, after, true);
+      await addNeighbour(view, meta.ifindex, after, ctx.label, true);
       return meta;
     },
 
@@ -165,7 +171,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         else wanted.set(id, [d]);
       }
       for (const [i, view] of views.entries()) {
-        const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
+        // Ours: another label's entries (on its links) are that agent's to keep or remove.
+        const entries = dumps[i]!.filter((n) => isOwnNeighbour(ctx.label, view.links, n));
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const candidates = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
@@ -177,7 +184,13 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
               key: match.key,
               value: neighbourMatches(entry, match.value)
                 ? match.value
-                : { ...match.value, hwAddress: entry.mac ?? '' },
+                : {
+                    ...match.value,
+                    hwAddress: entry.mac ?? '',
+                    ...(neighbourStateDrifted(entry, match.value)
+                      ? { state: neighbourStateName(entry.state) }
+                      : {}),
+                  },
               metadata,
               managed: true,
             });

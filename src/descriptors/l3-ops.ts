@@ -27,7 +27,7 @@ import {
 } from '../netlink/index.js';
 import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
-import { AGENT_PROTOCOL } from './ownership.js';
+import { AGENT_PROTOCOL, isOwnEntry, otherAgentOf } from './ownership.js';
 import { isGone } from './link-ops.js';
 import { NeighbourTakenError, RoutePlaceTakenError } from './errors.js';
 
@@ -115,7 +115,12 @@ export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec
  * (drift, `placeWasOurs`). Another's (the kernel's own network route of an address,
  * another program's) is left alone: a RoutePlaceTakenError.
  */
-export async function addRoute(view: NamespaceView, spec: RouteSpec, placeWasOurs = false): Promise<void> {
+export async function addRoute(
+  view: NamespaceView,
+  spec: RouteSpec,
+  label: string,
+  placeWasOurs = false,
+): Promise<void> {
   if (placeWasOurs) return view.handle.routeReplace(spec);
   try {
     await view.handle.routeAdd(spec);
@@ -123,7 +128,13 @@ export async function addRoute(view: NamespaceView, spec: RouteSpec, placeWasOur
   } catch (error) {
     if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
   }
-  const taken = foreignRouteAt(await view.handle.routeList(routeDumpFilter(spec)), spec, view.description);
+  const taken = foreignRouteAt(
+    await view.handle.routeList(routeDumpFilter(spec)),
+    spec,
+    view.description,
+    label,
+    view.links,
+  );
   if (taken) throw new RoutePlaceTakenError(taken, { field: 'dst_ip_addr' });
   await view.handle.routeReplace(spec);
 }
@@ -133,17 +144,47 @@ export function routeDumpFilter(spec: RouteSpec): { family: number; table: numbe
   return { family: spec.family ?? specFamily(spec), table: spec.table ?? RT_TABLE_MAIN };
 }
 
+/** The links of a namespace by ifindex (a view's registry), for the aliases that tell whose they are. */
+export interface LinksByIndex {
+  get(index: number): { alias?: string | undefined; name?: string } | undefined;
+}
+
+/** A route of this agent: our protocol, through no link another agent marked. */
+export function isOwnRoute(label: string, links: LinksByIndex, route: Route): boolean {
+  return isOwnEntry(label, route.protocol, route.oif === undefined ? undefined : links.get(route.oif)?.alias);
+}
+
+/** A neighbour entry of this agent: our protocol, on no link another agent marked. */
+export function isOwnNeighbour(label: string, links: LinksByIndex, neighbour: Neighbour): boolean {
+  return isOwnEntry(label, neighbour.protocol, links.get(neighbour.index)?.alias);
+}
+
 /**
  * Why a route cannot be made at the spec's place without taking another's route (the kernel's own,
- * another program's), or undefined when the place is free or holds a route of this agent.
+ * another program's, another agent's), or undefined when the place is free or holds a route of
+ * this agent.
  */
-export function foreignRouteAt(routes: readonly Route[], spec: RouteSpec, where: string): string | undefined {
+export function foreignRouteAt(
+  routes: readonly Route[],
+  spec: RouteSpec,
+  where: string,
+  label: string,
+  links: LinksByIndex,
+): string | undefined {
   const place = specPlace(spec);
   const holder = routes.find((route) => routePlace(route) === place);
-  if (!holder || holder.protocol === AGENT_PROTOCOL) return undefined;
+  if (!holder || isOwnRoute(label, links, holder)) return undefined;
   const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
+  const other =
+    holder.protocol === AGENT_PROTOCOL && holder.oif !== undefined
+      ? otherAgentOf(label, links.get(holder.oif)?.alias)
+      : undefined;
   const how =
-    holder.protocol === RTPROT_KERNEL ? "the kernel's own route" : `a route of protocol ${holder.protocol}`;
+    other !== undefined
+      ? `a route of the agent labelled ${other}`
+      : holder.protocol === RTPROT_KERNEL
+        ? "the kernel's own route"
+        : `a route of protocol ${holder.protocol}`;
   return `route ${dst} (table ${holder.table}, metric ${holder.metric ?? 0}) in ${where} is ${how}, not made by this agent: not replaced`;
 }
 
@@ -233,6 +274,7 @@ export async function addNeighbour(
   view: NamespaceView,
   ifindex: number,
   entry: LinuxArpEntry,
+  label: string,
   placeWasOurs = false,
 ): Promise<void> {
   const spec = {
@@ -252,9 +294,10 @@ export async function addNeighbour(
   const link = view.links.get(ifindex);
   const taken = foreignNeighbourAt(
     await view.handle.neighList({ index: ifindex }),
-    { index: ifindex, name: link?.name, flags: link?.flags },
+    { index: ifindex, name: link?.name, flags: link?.flags, alias: link?.alias },
     entry.ipAddress,
     view.description,
+    label,
   );
   if (taken) throw new NeighbourTakenError(taken, { field: 'ip_addr' });
   await view.handle.neighReplace(spec);
@@ -266,18 +309,26 @@ export async function addNeighbour(
  */
 export function foreignNeighbourAt(
   neighbours: readonly Neighbour[],
-  link: { index: number; name?: string | undefined; flags?: number | undefined },
+  link: { index: number; name?: string | undefined; flags?: number | undefined; alias?: string | undefined },
   address: string,
   where: string,
+  label: string,
 ): string | undefined {
   const holder = neighbours.find((n) => n.index === link.index && n.address === address);
   // On a link without ARP (IFF_NOARP, a loopback) the kernel itself makes every entry NOARP:
   // there only PERMANENT says someone set it.
   const staticStates =
     (link.flags ?? 0) & (IFF_NOARP | IFF_LOOPBACK) ? NUD_PERMANENT : NUD_PERMANENT | NUD_NOARP;
-  if (!holder || holder.protocol === AGENT_PROTOCOL || (holder.state & staticStates) === 0) return undefined;
+  if (!holder || isOwnEntry(label, holder.protocol, link.alias)) return undefined;
+  // Another agent's entry is left alone whatever its state; someone else's only when static.
+  const other = holder.protocol === AGENT_PROTOCOL ? otherAgentOf(label, link.alias) : undefined;
+  const entryWhere = `ARP entry ${address} on ${link.name ?? `#${link.index}`} in ${where}`;
+  const lladdr = holder.mac ? ` (lladdr ${holder.mac})` : '';
+  if (other !== undefined)
+    return `${entryWhere} is an entry of the agent labelled ${other}${lladdr}: not replaced`;
+  if ((holder.state & staticStates) === 0) return undefined;
   const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
-  return `ARP entry ${address} on ${link.name ?? `#${link.index}`} in ${where} is a static (${state}) entry not made by this agent${holder.mac ? ` (lladdr ${holder.mac})` : ''}: not replaced`;
+  return `${entryWhere} is a static (${state}) entry not made by this agent${lladdr}: not replaced`;
 }
 
 export async function removeNeighbour(
@@ -291,6 +342,22 @@ export async function removeNeighbour(
   } catch (error) {
     if (!isGone(error)) throw error;
   }
+}
+
+/**
+ * A static entry (PERMANENT, NOARP) of ours that someone turned into another state (`ip neigh
+ * change ... nud stale`): no longer static, the kernel may forget it or learn another MAC. (A
+ * REACHABLE one turning STALE is the kernel's own ageing, not drift.)
+ */
+export function neighbourStateDrifted(neighbour: Neighbour, entry: LinuxArpEntry): boolean {
+  const wanted = neighbourState(entry);
+  return (wanted & (NUD_PERMANENT | NUD_NOARP)) !== 0 && (neighbour.state & wanted) === 0;
+}
+
+/** The state name of the model that a kernel state is, as far as it is one of them. */
+export function neighbourStateName(state: number): LinuxArpEntry['state'] {
+  const named = Object.entries(NUD).find(([, bit]) => (state & bit) !== 0);
+  return (named?.[0] ?? 'STALE') as LinuxArpEntry['state'];
 }
 
 export function neighbourMatches(neighbour: Neighbour, entry: LinuxArpEntry): boolean {

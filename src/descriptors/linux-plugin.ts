@@ -20,7 +20,7 @@ import {
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
-import { routeMatches, routeSpec } from './l3-ops.js';
+import { isOwnRoute, neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
@@ -287,8 +287,8 @@ export class LinuxPlugin {
       [...disputedRoutes].map(async ([nsId, routes]) => {
         const view = this.views.get(nsId);
         if (!view) return;
-        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter(
-          (r) => r.protocol === AGENT_PROTOCOL,
+        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter((r) =>
+          isOwnRoute(this.ctx.label, view.links, r),
         );
         for (const { key, value } of routes) {
           const host =
@@ -617,8 +617,15 @@ export class LinuxPlugin {
     const key = this.ctx.neighbourAt(view.id, neighbour.index, neighbour.address);
     if (!key || !this.stillWanted(key)) return;
     const wanted = this.engine.state.value<LinuxArpEntry>(key);
-    // The MAC and the mark only: the kernel moves REACHABLE entries to STALE by itself.
-    if (!wanted || (neighbour.protocol === AGENT_PROTOCOL && neighbour.mac === wanted.hwAddress)) return;
+    // The mark, the MAC and, for a static entry, its state (the kernel moves REACHABLE entries to
+    // STALE by itself; a PERMANENT one set STALE by someone is no longer static).
+    if (
+      !wanted ||
+      (neighbour.protocol === AGENT_PROTOCOL &&
+        neighbour.mac === wanted.hwAddress &&
+        !neighbourStateDrifted(neighbour, wanted))
+    )
+      return;
     this.logger?.info(
       { key, namespace: view.id },
       'managed neighbour entry changed outside the agent; re-checking',

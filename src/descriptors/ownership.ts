@@ -70,6 +70,26 @@ export function ownedConfigName(label: string, alias: string | undefined): strin
   return end === -1 ? alias.slice(prefix.length) : alias.slice(prefix.length, end);
 }
 
+/** The label of the other agent (another label) whose mark the alias is, if it is one. */
+export function otherAgentOf(label: string, alias: string | undefined): string | undefined {
+  if (!alias?.startsWith(`${ALIAS_PREFIX}:`) || ownedConfigName(label, alias) !== undefined) return undefined;
+  const end = alias.indexOf(':', ALIAS_PREFIX.length + 1);
+  return end === -1 ? undefined : alias.slice(ALIAS_PREFIX.length + 1, end);
+}
+
+/**
+ * Routes and neighbour entries carry our protocol number, which every agent on the host shares: one
+ * on a link another agent marked (another label's VETH, TAP...) is that agent's, never ours to keep,
+ * replace or remove. `linkAlias` is the alias of the entry's link (a route's output interface).
+ */
+export function isOwnEntry(
+  label: string,
+  protocol: number | undefined,
+  linkAlias: string | undefined,
+): boolean {
+  return protocol === AGENT_PROTOCOL && otherAgentOf(label, linkAlias) === undefined;
+}
+
 /** The temporary name an AUTO_TAP's mark names, if any. */
 export function tapTempNameOf(alias: string | undefined): string | undefined {
   if (alias === undefined) return undefined;

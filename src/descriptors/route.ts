@@ -12,7 +12,15 @@ import type { LinuxContext } from './context.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
-import { addRoute, removeRoute, routeIdentity, routeMatches, routeSpec, specIdentity } from './l3-ops.js';
+import {
+  addRoute,
+  isOwnRoute,
+  removeRoute,
+  routeIdentity,
+  routeMatches,
+  routeSpec,
+  specIdentity,
+} from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 
 export interface RouteMetadata {
@@ -62,7 +70,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           : undefined;
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
-      await addRoute(view, spec, ctx.routeKeyAtPlace(view.id, spec) === key);
+      await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },
@@ -98,7 +106,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         else wanted.set(id, [{ ...w, spec }]);
       }
       for (const [i, view] of views.entries()) {
-        const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
+        // Ours: another label's routes (through its links) are that agent's to keep or remove.
+        const routes = dumps[i]!.filter((r) => isOwnRoute(ctx.label, view.links, r));
         for (const route of routes) {
           const inNamespace = (id: string) =>
             wanted.get(`${view.id}\n${id}`)?.find((w) => routeMatches(route, w.spec));

@@ -226,8 +226,112 @@ describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
   });
 });
 
+describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () => {
+  test("another label's routes and ARP entries (through its links) are never taken as ours: not removed at a restart, their place not taken", async () => {
+    const ns1 = `ko${hex(3)}`;
+    const ns2 = `ko${hex(3)}`;
+    const agents: TestAgent[] = [];
+    const start = async (label: string): Promise<TestAgent> => {
+      const agent = await TestAgent.start({ label });
+      agents.push(agent);
+      return agent;
+    };
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(null, ['netns', 'add', ns2]);
+      const [labelA, labelB] = [`koa${hex(3)}`, `kob${hex(3)}`];
+      // Each agent its own pair between ns1 and ns2; A a route and an ARP entry in ns1 through its own.
+      const pairOf = (p: string, net: number): Item[] => [
+        ['interface', `${p}1`, veth(`${p}1`, `${p}2`, ns1, { ip_addresses: [`10.${net}.0.1/24`] })],
+        ['interface', `${p}2`, veth(`${p}2`, `${p}1`, ns2, { ip_addresses: [`10.${net}.0.2/24`] })],
+      ];
+      const routeVia = (p: string, gateway: string): Item => [
+        'route',
+        'shared',
+        {
+          name: 'shared',
+          namespace: named(ns1),
+          interface: `${p}1`,
+          dst_ip_addr: '10.50.0.0/16',
+          gw_addr: gateway,
+          metric: 100,
+        },
+      ];
+      const arpA: Item = [
+        'arp',
+        'n',
+        {
+          name: 'n',
+          namespace: named(ns1),
+          interface: 'oa1',
+          ip_addr: '10.61.0.9',
+          hw_address: '02:00:00:00:61:09',
+        },
+      ];
+      const a = await start(labelA);
+      const itemsA = [...pairOf('oa', 61), routeVia('oa', '10.61.0.2'), arpA];
+      await a.replaceAll(...itemsA);
+      await a.waitConfigured(...itemsA.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+      const itemsB = pairOf('ob', 62);
+      const b = await start(labelB);
+      await b.replaceAll(...itemsB);
+      await b.waitConfigured(...itemsB.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+      await a.close(); // A down: nothing would put its entries back
+
+      // B restarts: A's route and entry are not B's "ours and no longer wanted".
+      await b.close();
+      const b2 = await start(labelB);
+      const restart = await b2.replaceAll(...itemsB);
+      assert.equal(writes([restart]), 0, `B's restart writes: ${writtenKeys(restart).join(', ')}`);
+      const routeA = (): boolean =>
+        routes(ns1).some((r) => r.dst === '10.50.0.0/16' && r.gateway === '10.61.0.2' && r.dev === 'oa1');
+      assert.ok(routeA(), "A's route kept");
+      assert.ok(
+        neighbours(ns1, 'oa1').some((n) => n.dst === '10.61.0.9'),
+        "A's ARP entry kept",
+      );
+
+      // B wants the same place: refused, naming A; A's route stays.
+      await b2.put(routeVia('ob', '10.62.0.2'));
+      const failed = await b2.waitFor('route', 'shared', 'failed', new RegExp(`agent labelled ${labelA}`));
+      assert.match(failed.error?.message ?? '', /not replaced/);
+      assert.ok(routeA(), "A's route still there");
+    } finally {
+      for (const agent of agents) await agent.close();
+      deleteNamespace(ns1);
+      deleteNamespace(ns2);
+    }
+  });
+});
+
 describe('drift', { skip: skipUnlessRoot() }, () => {
   const WITHIN = 1000;
+
+  test('a static ARP entry of ours made dynamic (nud stale) by someone is made static again within a second', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const items: Item[] = [
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'sa', ip_addresses: ['10.0.3.1/24'] })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'sb' })],
+        [
+          'arp',
+          'n',
+          {
+            name: 'n',
+            namespace: named(ns1!),
+            interface: 'a',
+            ip_addr: '10.0.3.50',
+            hw_address: '02:00:00:00:03:50',
+          },
+        ],
+      ];
+      await agent.put(...items);
+      await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+      const state = (): string[] => neighbours(ns1!, 'sa').find((n) => n.dst === '10.0.3.50')?.state ?? [];
+      assert.deepEqual(state(), ['PERMANENT']);
+      ip(ns1!, ['neigh', 'change', '10.0.3.50', 'lladdr', '02:00:00:00:03:50', 'dev', 'sa', 'nud', 'stale']);
+      await eventually(() => assert.deepEqual(state(), ['PERMANENT']), WITHIN);
+      assert.ok(agent.logs.some((l) => /neighbour entry changed outside the agent/.test(l.message ?? '')));
+    }));
 
   test('a managed VETH deleted, an address removed, an MTU changed, a route or neighbour deleted or replaced: put back within a second', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
