@@ -307,6 +307,29 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
 describe('drift', { skip: skipUnlessRoot() }, () => {
   const WITHIN = 1000;
 
+  test("a VETH end moved into a namespace the agent looks into (its peer's, the agent's own) is made again where it belongs", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const items: Item[] = [
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'vma', ip_addresses: ['10.0.4.1/24'] })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'vmb', ip_addresses: ['10.0.4.2/24'] })],
+      ];
+      await agent.put(...items);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const whole = (): void => {
+        assert.deepEqual(addresses(ns1!, 'vma'), ['10.0.4.1/24']);
+        assert.deepEqual(addresses(ns2!, 'vmb'), ['10.0.4.2/24']);
+        assert.equal(link(null, 'vma'), undefined, 'nothing left in the default namespace');
+        assert.equal(link(ns2!, 'vma'), undefined, `nothing left in ${ns2}`);
+      };
+      // (`ip -n` cannot name a namespace as the target: through `ip netns exec`.)
+      ip(null, ['netns', 'exec', ns1!, 'ip', 'link', 'set', 'vma', 'netns', ns2!]);
+      await eventually(whole, 3000);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      ip(null, ['netns', 'exec', ns1!, 'ip', 'link', 'set', 'vma', 'netns', '1']);
+      await eventually(whole, 3000);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+    }));
+
   test('a static ARP entry of ours made dynamic (nud stale) by someone is made static again within a second', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const items: Item[] = [
