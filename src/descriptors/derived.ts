@@ -3,7 +3,8 @@
  * end is configured and its namespace open, and the named namespaces they need.
  */
 import { existsSync } from 'node:fs';
-import { NetlinkError } from '../netlink/index.js';
+import { AF_INET6, IFA_F_PERMANENT, NetlinkError, RT_SCOPE_LINK, type Address } from '../netlink/index.js';
+import { ownedConfigName } from './ownership.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { orphanKey, trustedEntry } from './foreign-links.js';
@@ -127,14 +128,18 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         byInterface.set(d.value.interfaceKey, list);
       }
       // One address dump per namespace, not one per interface.
-      const perView = new Map<string, Promise<Set<string>>>();
+      const perView = new Map<string, Promise<Address[]>>();
+      const listIn = (view: NamespaceView): Promise<Address[]> => {
+        let list = perView.get(view.id);
+        if (!list) perView.set(view.id, (list = view.handle.addrList()));
+        return list;
+      };
+      const presentSets = new Map<string, Promise<Set<string>>>();
       const presentIn = (view: NamespaceView): Promise<Set<string>> => {
-        let present = perView.get(view.id);
+        let present = presentSets.get(view.id);
         if (!present) {
-          present = view.handle
-            .addrList()
-            .then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
-          perView.set(view.id, present);
+          present = listIn(view).then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
+          presentSets.set(view.id, present);
         }
         return present;
       };
@@ -164,6 +169,7 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         }
       }
       found.push(...(await addressesNoLongerWanted(ctx, engine, wantedOnLinks, presentIn)));
+      found.push(...(await strayAddressesOfOwnLinks(ctx, engine, wantedOnLinks, listIn)));
       return found;
     },
   };
@@ -209,6 +215,47 @@ async function addressesNoLongerWanted(
     }
   }
   return orphans;
+}
+
+/**
+ * Addresses on links we made (VETH, DUMMY) that no item wants: the value listed them when the agent
+ * stopped, and lists them no more (a change made while it was down). The link is ours, so are the
+ * addresses someone put on it; reported, so that they are taken off. Left alone: what the kernel
+ * gives every link (IPv6 link-local) and addresses it made for a while (not IFA_F_PERMANENT).
+ */
+async function strayAddressesOfOwnLinks(
+  ctx: LinuxContext,
+  engine: EngineView,
+  wantedOnLinks: ReadonlySet<string>,
+  listIn: (view: NamespaceView) => Promise<Address[]>,
+): Promise<Retrieved<AddressValue, AddressMetadata>[]> {
+  const stray: Retrieved<AddressValue, AddressMetadata>[] = [];
+  for (const view of ctx.views.all()) {
+    const own = new Map<number, string>();
+    for (const link of view.links.list()) {
+      const name = ownedConfigName(ctx.label, link.alias);
+      if (name === undefined) continue;
+      const key = ctx.interfaceKey(name);
+      const meta = engine.metadata<InterfaceMetadata>(key);
+      if (meta?.owned === true && meta.ifindex === link.index && meta.namespaceId === view.id)
+        own.set(link.index, key);
+    }
+    if (own.size === 0) continue;
+    for (const address of await listIn(view)) {
+      const interfaceKey = own.get(address.index);
+      if (interfaceKey === undefined || (address.flags & IFA_F_PERMANENT) === 0) continue;
+      if (address.family === AF_INET6 && address.scope === RT_SCOPE_LINK) continue;
+      const cidr = addressCidr(address);
+      if (wantedOnLinks.has(`${view.identity}#${address.index}#${cidr}`)) continue;
+      stray.push({
+        key: addressItem(interfaceKey, cidr),
+        value: { interfaceKey, cidr, noDad: false, goesWithLink: true },
+        metadata: { ifindex: address.index, namespaceId: view.id },
+        managed: true,
+      });
+    }
+  }
+  return stray;
 }
 
 /** Exists while its VETH end is configured and its namespace is there; the other end waits on it. */

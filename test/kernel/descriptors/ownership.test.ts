@@ -226,6 +226,42 @@ describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
   });
 });
 
+describe('addresses changed while the agent was down', { skip: skipUnlessRoot() }, () => {
+  test('an address a VETH no longer lists is taken off its link at the restart (the link kept); the IPv6 link-local stays', async () => {
+    const ns1 = `kd${hex(3)}`;
+    const ns2 = `kd${hex(3)}`;
+    const label = `kda${hex(3)}`;
+    const agents: TestAgent[] = [];
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(null, ['netns', 'add', ns2]);
+      const pair = (addressesA: string[]): Item[] => [
+        ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'ra', ip_addresses: addressesA })],
+        ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'rb', ip_addresses: ['10.7.0.2/24'] })],
+      ];
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(...pair(['10.7.0.1/24', 'fd07::1/64']));
+      await first.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const index = linkOrFail(ns1, 'ra').ifindex;
+      await first.close();
+
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll(...pair(['10.7.0.11/24']));
+      await second.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await eventually(() => assert.deepEqual(addresses(ns1, 'ra'), ['10.7.0.11/24']));
+      assert.equal(linkOrFail(ns1, 'ra').ifindex, index, 'the same link');
+      const linkLocal = ip(ns1, ['-6', 'addr', 'show', 'dev', 'ra', 'scope', 'link']);
+      assert.match(linkLocal, /fe80::/, 'the link-local address stays');
+    } finally {
+      for (const agent of agents) await agent.close();
+      deleteNamespace(ns1);
+      deleteNamespace(ns2);
+    }
+  });
+});
+
 describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () => {
   test("another label's routes and ARP entries (through its links) are never taken as ours: not removed at a restart, their place not taken", async () => {
     const ns1 = `ko${hex(3)}`;
