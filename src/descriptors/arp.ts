@@ -44,7 +44,12 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     dependencies(_key, value, desired) {
       return [
         namespaceDependency(value.namespace),
-        ...linkDependencies(value.namespace, ctx.hostNameOf(desired, value.interface), value.interface),
+        ...linkDependencies(
+          value.namespace,
+          ctx.hostNameOf(desired, value.interface),
+          value.interface,
+          ctx.interfaceItemOf(desired, value.interface),
+        ),
       ];
     },
 
@@ -58,6 +63,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           19,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
+      ctx.checkItemLink(engine, value.interface, view, link.index);
       // Claims are by the interface as each item names it (model/claims.ts): two items can still
       // name one link two ways. The first to make the entry keeps it while it still wants it there:
       // applied there, being made, or waiting with the other for the link to come up again (both

@@ -11,7 +11,7 @@ import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { KernelFacts } from './kernel-facts.js';
 import type { DesiredView, EngineView } from './engine-contract.js';
 import { ownedConfigName } from './ownership.js';
-import { NamespaceUnavailableError } from './errors.js';
+import { InterfaceNotConfiguredError, NamespaceUnavailableError } from './errors.js';
 import { DeleteBatcher } from './delete-batcher.js';
 import type { OriginalsBook } from './originals.js';
 import { reachFact } from './fact-keys.js';
@@ -170,6 +170,28 @@ export class LinuxContext {
    * The host name a route or ARP entry means by `interface`: the host_if_name of the configured
    * interface of that name, else the name itself (an interface we do not manage).
    */
+  /** The key of the interface item a route or ARP entry names by `interface`, if one is configured. */
+  interfaceItemOf(engine: DesiredView, interfaceName: string): string | undefined {
+    const key = this.interfaceKey(interfaceName);
+    return engine.value(key) === undefined ? undefined : key;
+  }
+
+  /**
+   * Refuses (retriable) a link found by host name for an `interface` that names an interface item
+   * when it is not that item's applied link: someone else's link of that name while the item fails.
+   */
+  checkItemLink(engine: EngineView, interfaceName: string, view: NamespaceView, ifindex: number): void {
+    const key = this.interfaceItemOf(engine, interfaceName);
+    if (key === undefined) return;
+    const applied = engine.metadata<{ ifindex: number; namespaceId: string }>(key);
+    if (applied?.ifindex === ifindex && applied.namespaceId === view.id) return;
+    throw new InterfaceNotConfiguredError(
+      interfaceName,
+      view.links.get(ifindex)?.name ?? `#${ifindex}`,
+      view.description,
+    );
+  }
+
   hostNameOf(engine: DesiredView, interfaceName: string): string {
     const configured = engine.value<LinuxInterface>(this.interfaceKey(interfaceName));
     return configured?.hostIfName ?? interfaceName;

@@ -9,6 +9,20 @@ export class InterfaceNotFoundError extends AgentError {
   }
 }
 
+/**
+ * A route's or ARP entry's interface item is not configured on the link its host name finds (that
+ * link is someone else's while the item fails, e.g. on the name's holder): nothing is put there.
+ */
+export class InterfaceNotConfiguredError extends AgentError {
+  readonly code = 'ERR_INTERFACE_NOT_CONFIGURED';
+  constructor(name: string, hostIfName: string, where: string) {
+    super(
+      `interface ${name} is not configured as ${hostIfName} in ${where}: the link ${hostIfName} there is not its own`,
+      { retriable: true },
+    );
+  }
+}
+
 /** The namespace an item needs is not open in the agent. */
 export class NamespaceUnavailableError extends AgentError {
   readonly code = 'ERR_NAMESPACE_UNAVAILABLE';

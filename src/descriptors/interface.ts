@@ -77,16 +77,19 @@ export function namespaceDependency(ref: LinuxInterface['namespace']): Dep {
 /**
  * What a route or an ARP entry through a link needs of it: that it exists, then that it is up (the
  * first unmet one gives the pending reason). Up again after it went down: the kernel flushed the
- * routes and neighbours through it meanwhile, so the item is made again (kernel-facts.ts).
+ * routes and neighbours through it meanwhile, so the item is made again (kernel-facts.ts). A link
+ * named by its interface item (`itemKey`) is also waited for as that item: configured, not merely
+ * a link of that host name, which may be someone else's while the item has failed.
  */
 export function linkDependencies(
   ref: LinuxInterface['namespace'],
   hostIfName: string,
   interfaceName: string,
+  itemKey: string | undefined,
 ): Dep[] {
   const nsId = namespaceId(ref);
   const where = describeNamespace(ref);
-  return [
+  const deps: Dep[] = [
     {
       key: linkFact(nsId, hostIfName),
       reason: `waiting for interface ${interfaceName} to exist in ${where}`,
@@ -97,6 +100,9 @@ export function linkDependencies(
       recreateOnChange: true,
     },
   ];
+  if (itemKey !== undefined)
+    deps.push({ key: itemKey, reason: `waiting for interface ${interfaceName} to be configured` });
+  return deps;
 }
 
 /** Items derived from an interface: its addresses, its VETH end marker, the named namespace it needs. */

@@ -41,7 +41,14 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         // The host name is resolved when the dependencies are computed; the plugin recomputes them
         // when the interface's config changes (see linux-plugin.ts).
         const host = ctx.hostNameOf(desired, value.interface);
-        deps.push(...linkDependencies(value.namespace, host, value.interface));
+        deps.push(
+          ...linkDependencies(
+            value.namespace,
+            host,
+            value.interface,
+            ctx.interfaceItemOf(desired, value.interface),
+          ),
+        );
         if (value.gateway !== undefined) {
           const fact = ctx.gatewayFact(key, nsId, host, value.gateway, value.table);
           deps.push({
@@ -68,6 +75,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         value.interface !== undefined
           ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index
           : undefined;
+      if (value.interface !== undefined && oif !== undefined)
+        ctx.checkItemLink(engine, value.interface, view, oif);
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
       await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);

@@ -1021,3 +1021,55 @@ describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => 
     }
   });
 });
+
+describe('routes and ARP entries naming an interface item', { skip: skipUnlessRoot() }, () => {
+  test("wait for that item: never put on someone else's link that has its host name while the item fails", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const a = (host: string): Record<string, unknown> =>
+        veth('a', 'b', ns1!, { host_if_name: host, ip_addresses: ['10.0.5.1/24'] });
+      const items: [ItemKind, string, unknown][] = [
+        ['interface', 'a', a('ha')],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'hb', ip_addresses: ['10.0.5.2/24'] })],
+        [
+          'route',
+          'r',
+          {
+            name: 'r',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.35.0.0/16',
+            gw_addr: '10.0.5.2',
+          },
+        ],
+        [
+          'arp',
+          'n',
+          {
+            name: 'n',
+            namespace: named(ns1!),
+            interface: 'a',
+            ip_addr: '10.0.5.50',
+            hw_address: '02:00:00:00:05:50',
+          },
+        ],
+      ];
+      await agent.put(...items);
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'r'], ['arp', 'n']);
+      // Someone's pair in ns1, up, in the same network; then the item asks for its host name.
+      ip(ns1!, ['link', 'add', 'hx', 'type', 'veth', 'peer', 'name', 'hy']);
+      ip(ns1!, ['link', 'set', 'hx', 'up']);
+      ip(ns1!, ['link', 'set', 'hy', 'up']);
+      ip(ns1!, ['addr', 'add', '10.0.5.77/24', 'dev', 'hx']);
+      await agent.put(['interface', 'a', a('hx')]);
+      await agent.waitFor('interface', 'a', 'failed', /hx/);
+      await pause(300);
+      assert.ok(
+        !routes(ns1!).some((r) => r.dev === 'hx' && r.dst === '10.35.0.0/16'),
+        'no route of ours through their link',
+      );
+      assert.ok(
+        !neighbours(ns1!, 'hx').some((n) => n.dst === '10.0.5.50'),
+        'no ARP entry of ours on their link',
+      );
+    }));
+});
