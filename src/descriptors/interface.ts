@@ -42,7 +42,7 @@ import {
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { ownedConfigName, tapTempNameOf } from './ownership.js';
+import { isHalfMadeLink, ownedConfigName, tapTempNameOf } from './ownership.js';
 import {
   foreignLinksIn,
   foreignLinksNoLongerWanted,
@@ -436,14 +436,26 @@ const LONE_PAIR_GRACE_MS = 2000;
 
 /**
  * The other end's name must be free where the pair puts it. Held by our own end of this pair (this
- * end was moved away by someone, the other stayed): that one goes, and the pair is made anew. Held
- * by anything else (an end of a pair being deleted, not marked yet, or someone else's link) it is
- * left to the kernel, whose EEXIST is retried.
+ * end was moved away by someone, the other stayed): that one goes, and the pair is made anew.
+ * Held by someone else's link: refused as a taken host name of the peer (tried again when a link
+ * there goes, see linux-plugin.ts). Held by anything else of ours (an end of a pair being deleted,
+ * one not marked yet) it is left to the kernel, whose EEXIST is retried.
  */
 async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: NamespaceView): Promise<void> {
   const holder = peerView.links.get(peer.hostIfName);
   if (!holder || ctx.deletes.wasDeleted(peerView, holder.index)) return;
-  if (ownedConfigName(ctx.label, holder.alias) !== peer.name) return;
+  const owner = ownedConfigName(ctx.label, holder.alias);
+  if (
+    owner === undefined &&
+    !isUnmarkedOwnLink(peerView, holder.index, ctx.label) &&
+    !isHalfMadeLink(holder, ctx.label)
+  ) {
+    throw new HostNameTakenError(
+      `${peer.hostIfName} (host name of its VETH peer ${peer.name}) already exists in ${peerView.description} and is not managed by this agent`,
+      { field: 'veth.peer_if_name' },
+    );
+  }
+  if (owner !== peer.name) return;
   await ctx.deletes.delete(peerView, holder.index, { amidCreations: true });
 }
 

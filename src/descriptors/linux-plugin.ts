@@ -675,9 +675,21 @@ export class LinuxPlugin {
       const status = this.engine.status(failed);
       if (status?.state !== 'failed' || status.origin !== 'config' || status.nextRetryAt !== undefined)
         continue;
-      const value = this.engine.state.value<{ namespace?: NamespaceRef }>(status.key);
-      if (!value?.namespace || !wanted.has(`${status.descriptor}\n${namespaceId(value.namespace)}`)) continue;
-      const place = `${status.descriptor}\n${namespaceId(value.namespace)}`;
+      const value = this.engine.state.value<{ namespace?: NamespaceRef; veth?: { peerIfName: string } }>(
+        status.key,
+      );
+      if (!value?.namespace) continue;
+      // A VETH that creates its pair also fails on a name its peer's namespace holds.
+      const peer =
+        status.descriptor === 'interface' && value.veth
+          ? this.engine.state.value<{ namespace?: NamespaceRef }>(
+              this.ctx.interfaceKey(value.veth.peerIfName),
+            )
+          : undefined;
+      const place = [value.namespace, ...(peer?.namespace ? [peer.namespace] : [])]
+        .map((ref) => `${status.descriptor}\n${namespaceId(ref)}`)
+        .find((candidate) => wanted.has(candidate));
+      if (place === undefined) continue;
       if (now - (this.lastStateRetry.get(status.key) ?? 0) < STATE_RETRY_MIN_MS) {
         later.add(place); // asked again once its second is over: the change is not lost
         continue;

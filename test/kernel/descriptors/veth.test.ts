@@ -306,6 +306,26 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
         );
       }));
 
+  test("the other end's host name held by someone's link in its namespace: the pair fails naming it there, and is made as soon as that link goes", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      ip(ns2!, ['link', 'add', 'ptk1', 'type', 'veth', 'peer', 'name', 'ptk2']);
+      await agent.put(
+        ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'pta' })],
+        ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'ptk1' })],
+      );
+      const failed = await agent.waitFor('interface', 'a', 'failed', /ptk1/);
+      assert.match(
+        failed.error?.message ?? '',
+        new RegExp(`ptk1 \\(host name of its VETH peer b\\) already exists in named namespace ${ns2}`),
+      );
+      assert.equal(failed.error?.retriable, false, 'no timer: tried again when the kernel changes there');
+      ip(ns2!, ['link', 'del', 'ptk1']);
+      // Tried again on the link's deletion (at most once a second), not on a growing backoff.
+      await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      linkOrFail(ns1!, 'pta');
+      linkOrFail(ns2!, 'ptk1');
+    }));
+
   test('a named namespace we made is kept while it holds links of others, and removed once they go', () =>
     withAgent(
       2,
