@@ -559,6 +559,13 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
 
   test('report DIR: a support bundle', async () => {
     const out = path.join(dir, 'report');
+    // Another label's key in the same store: not this agent's, not in its bundle.
+    const otherKey = `/vnf-agent/other${label}/linux/config/v1/interface/x`;
+    const other = await netnsctl(
+      ['--store', path.join(dir, 'store.db'), '--label', `other${label}`, 'put', otherKey, '-'],
+      JSON.stringify({ name: 'x', type: 'DUMMY' }),
+    );
+    assert.equal(other.code, 0, other.stderr);
     const report = await netnsctl([...base, 'report', out]);
     assert.equal(report.code, 0, report.stderr);
     for (const f of [
@@ -576,6 +583,15 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.match(readFileSync(path.join(out, 'metrics.txt'), 'utf8'), /netns_agent_transactions_total/);
     const about = JSON.parse(readFileSync(path.join(out, 'about.json'), 'utf8')) as { label: string };
     assert.equal(about.label, label);
+    const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as {
+      body: { key: string }[];
+    };
+    assert.ok(Array.isArray(config.body), JSON.stringify(config));
+    assert.deepEqual(
+      config.body.filter((entry) => !entry.key.startsWith(`/vnf-agent/${label}/`)).map((entry) => entry.key),
+      [],
+      "only this agent's keys",
+    );
     JSON.parse(readFileSync(path.join(out, 'kernel.json'), 'utf8'));
     const agent = JSON.parse(readFileSync(path.join(out, 'agent.json'), 'utf8')) as {
       body: { version: string; label: string };

@@ -311,10 +311,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     });
 
   /** The configuration as --store or --etcd holds it (for a report without the agent). */
-  const configFromStore = async (fallback: string): Promise<string> => {
+  const configFromStore = async (fallback: string, label: string): Promise<string> => {
     let text = fallback;
     await withConfig(false, async (config) => {
-      text = JSON.stringify({ source: 'store', body: await config.list('/vnf-agent/') }, null, 2);
+      text = JSON.stringify({ source: 'store', body: await config.list(`/vnf-agent/${label}/`) }, null, 2);
     }).catch((error: unknown) => {
       text = JSON.stringify({ error: (error as Error).message }, null, 2);
     });
@@ -335,10 +335,17 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
       }
       const g = globals();
+      // The agent's own keys (configuration and published status), not other labels' on a shared
+      // etcd: under the label the agent says it has, else the one given here.
+      const agentLabel = await api
+        .request('GET', '/v1/about')
+        .then(({ json }) => (json as { label?: unknown } | undefined)?.label)
+        .catch(() => undefined);
+      const label = typeof agentLabel === 'string' ? agentLabel : g.label;
       const parts: [string, string][] = [
         ['status.json', '/v1/status'],
         ['history.json', '/v1/history'],
-        ['config.json', `/v1/config?prefix=${encodeURIComponent('/vnf-agent/')}`],
+        ['config.json', `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/`)}`],
         ['kernel.json', '/v1/kernel'],
         ['metrics.txt', '/metrics'],
         ['agent.json', '/v1/about'],
@@ -357,7 +364,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           if (!(error instanceof CliError) || error.exitCode !== 3) throw error;
           unanswered.push(error.message);
           text = JSON.stringify({ error: error.message }, null, 2);
-          if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text);
+          if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text, label);
         }
         writeFileSync(path.join(dir, file), text);
         written.push(file);
