@@ -69,8 +69,10 @@ export function memberBreakerPolicy(options: BreakerOptions = {}): HostPolicyFac
       onFailure: noEvent,
       async execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> {
         if (!breaker.allows()) {
-          const last = breaker.lastFailure ? ` (last: ${breaker.lastFailure})` : '';
-          throw new DatastoreUnavailableError(`etcd member ${member} skipped: it keeps failing${last}`);
+          // What the member said when it was last tried: the reason users need (ECONNREFUSED, a
+          // certificate refused), not the breaker's bookkeeping.
+          const why = breaker.lastFailure ? `: ${breaker.lastFailure}` : '';
+          throw new DatastoreUnavailableError(`etcd member ${member} cannot be reached${why}`);
         }
         try {
           const result = await fn({ signal: new AbortController().signal });
