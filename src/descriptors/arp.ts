@@ -1,10 +1,11 @@
 /** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
 import { namespaceId, type LinuxArpEntry } from '../model/index.js';
 import { NetlinkError } from '../netlink/index.js';
-import { NeighbourTakenError } from './errors.js';
+import { InterfaceNotConfiguredError, NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { NamespaceView } from './namespace-views.js';
+import { AGENT_PROTOCOL } from './ownership.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import {
   addNeighbour,
@@ -36,7 +37,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
    */
   const heldForLink = new Map<string, string>();
   const isRetriable = (error: unknown): boolean =>
-    error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV');
+    error instanceof InterfaceNotConfiguredError ||
+    (error instanceof NetlinkError && (error.retriable || error.errnoName === 'ENODEV'));
   return {
     name: 'arp',
     keyPrefix: ctx.prefix('arp'),
@@ -48,7 +50,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           value.namespace,
           ctx.hostNameOf(desired, value.interface),
           value.interface,
-          ctx.interfaceItemOf(desired, value.interface),
+          ctx.interfaceItemOf(desired, value.interface, value.namespace),
         ),
       ];
     },
@@ -63,7 +65,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           19,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
-      ctx.checkItemLink(engine, value.interface, view, link.index);
+      ctx.checkItemLink(engine, value.interface, value.namespace, view, link.index);
       // Claims are by the interface as each item names it (model/claims.ts): two items can still
       // name one link two ways. The first to make the entry keeps it while it still wants it there:
       // applied there, being made, or waiting with the other for the link to come up again (both
@@ -177,8 +179,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         else wanted.set(id, [d]);
       }
       for (const [i, view] of views.entries()) {
-        // Ours: another label's entries (on its links) are that agent's to keep or remove.
-        const entries = dumps[i]!.filter((n) => isOwnNeighbour(ctx.label, view.links, n));
+        const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const candidates = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
@@ -200,7 +201,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
               metadata,
               managed: true,
             });
-          } else {
+          } else if (isOwnNeighbour(ctx.label, view.links, entry)) {
+            // Ours, not wanted any more. Not one on a link another label marked: that agent's.
             const orphanKey = `${ctx.prefix('arp')}.orphan-${view.id.replace(/\//g, '_')}-${entry.index}-${entry.address}`;
             found.push({
               key: orphanKey,

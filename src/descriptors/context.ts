@@ -20,6 +20,12 @@ import type { Route, RouteSpec } from '../netlink/index.js';
 
 export class LinuxContext {
   readonly deletes: DeleteBatcher;
+  /**
+   * Until the start's full read of the configuration is applied: its resync also takes off the
+   * addresses our own links hold that no item wants (a change made while the agent was down). Later
+   * resyncs (lost events, a datastore reconnect) leave addresses someone added meanwhile alone.
+   */
+  startingResync = true;
 
   constructor(
     readonly label: string,
@@ -167,24 +173,36 @@ export class LinuxContext {
   }
 
   /**
-   * The host name a route or ARP entry means by `interface`: the host_if_name of the configured
-   * interface of that name, else the name itself (an interface we do not manage).
+   * The key of the interface item a route or ARP entry in `where` names by `interface`, when that
+   * item is one whose link is known by our mark (VETH, DUMMY, AUTO_TAP) in that same namespace: the
+   * link of its host name there is then that item's only once the item has it. An EXISTING or
+   * LOOPBACK item's link is someone else's whatever we do, and an item of that name in another
+   * namespace leaves `interface` a host name here.
    */
-  /** The key of the interface item a route or ARP entry names by `interface`, if one is configured. */
-  interfaceItemOf(engine: DesiredView, interfaceName: string): string | undefined {
+  interfaceItemOf(engine: DesiredView, interfaceName: string, where: NamespaceRef): string | undefined {
     const key = this.interfaceKey(interfaceName);
-    return engine.value(key) === undefined ? undefined : key;
+    const item = engine.value<LinuxInterface>(key);
+    if (item === undefined || item.type === 'EXISTING' || item.type === 'LOOPBACK') return undefined;
+    return namespaceId(item.namespace) === namespaceId(where) ? key : undefined;
   }
 
   /**
    * Refuses (retriable) a link found by host name for an `interface` that names an interface item
-   * when it is not that item's applied link: someone else's link of that name while the item fails.
+   * (interfaceItemOf) when it is not that item's applied link: someone else's link of that name
+   * while the item fails to take it.
    */
-  checkItemLink(engine: EngineView, interfaceName: string, view: NamespaceView, ifindex: number): void {
-    const key = this.interfaceItemOf(engine, interfaceName);
+  checkItemLink(
+    engine: EngineView,
+    interfaceName: string,
+    where: NamespaceRef,
+    view: NamespaceView,
+    ifindex: number,
+  ): void {
+    const key = this.interfaceItemOf(engine, interfaceName, where);
     if (key === undefined) return;
-    const applied = engine.metadata<{ ifindex: number; namespaceId: string }>(key);
-    if (applied?.ifindex === ifindex && applied.namespaceId === view.id) return;
+    const applied = engine.metadata<{ ifindex: number; namespaceIdentity: string }>(key);
+    // The namespace itself, not its reference: one namespace may be named two ways (named, pid).
+    if (applied?.ifindex === ifindex && applied.namespaceIdentity === view.identity) return;
     throw new InterfaceNotConfiguredError(
       interfaceName,
       view.links.get(ifindex)?.name ?? `#${ifindex}`,
@@ -192,6 +210,10 @@ export class LinuxContext {
     );
   }
 
+  /**
+   * The host name a route or ARP entry means by `interface`: the host_if_name of the configured
+   * interface of that name, else the name itself (an interface we do not manage).
+   */
   hostNameOf(engine: DesiredView, interfaceName: string): string {
     const configured = engine.value<LinuxInterface>(this.interfaceKey(interfaceName));
     return configured?.hostIfName ?? interfaceName;

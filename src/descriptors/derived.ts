@@ -169,7 +169,8 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         }
       }
       found.push(...(await addressesNoLongerWanted(ctx, engine, wantedOnLinks, presentIn)));
-      found.push(...(await strayAddressesOfOwnLinks(ctx, engine, wantedOnLinks, listIn)));
+      if (ctx.startingResync)
+        found.push(...(await strayAddressesOfOwnLinks(ctx, engine, wantedOnLinks, listIn)));
       return found;
     },
   };
@@ -218,10 +219,10 @@ async function addressesNoLongerWanted(
 }
 
 /**
- * Addresses on links we made (VETH, DUMMY) that no item wants: the value listed them when the agent
- * stopped, and lists them no more (a change made while it was down). The link is ours, so are the
- * addresses someone put on it; reported, so that they are taken off. Left alone: what the kernel
- * gives every link (IPv6 link-local) and addresses it made for a while (not IFA_F_PERMANENT).
+ * Addresses on links we made (VETH, DUMMY) that no item wants, at the start: the value listed them
+ * when the agent stopped, and lists them no more (a change made while it was down). The link is
+ * ours, so are the addresses on it then; reported, so that they are taken off. Left alone: what the
+ * kernel gives every link (IPv6 link-local) and addresses it made for a while (not IFA_F_PERMANENT).
  */
 async function strayAddressesOfOwnLinks(
   ctx: LinuxContext,

@@ -250,8 +250,15 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     needsRecreate(_key, before, after, metadata) {
       if (before.type !== after.type) return true;
       // Found in another namespace than its value's (someone moved it, `ip link set ... netns`):
-      // made again where it belongs.
-      if (metadata !== undefined && metadata.namespaceId !== namespaceId(after.namespace)) return true;
+      // made again where it belongs. The namespaces themselves are compared, not their references
+      // (one namespace may be named two ways, by name and by a pid in it).
+      const wantedView = ctx.views.get(namespaceId(after.namespace));
+      if (
+        metadata !== undefined &&
+        wantedView !== undefined &&
+        metadata.namespaceIdentity !== wantedView.identity
+      )
+        return true;
       // Ours are renamed in place (same ifindex); another host name of someone else's is another link.
       const renamedInPlace = after.type === 'VETH' || after.type === 'DUMMY';
       if (before.hostIfName !== after.hostIfName && !renamedInPlace) return true;

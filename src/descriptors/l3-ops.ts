@@ -173,7 +173,10 @@ export function foreignRouteAt(
 ): string | undefined {
   const place = specPlace(spec);
   const holder = routes.find((route) => routePlace(route) === place);
-  if (!holder || isOwnRoute(label, links, holder)) return undefined;
+  // The route wanted here, as made (by us: a route naming no interface may go through another
+  // label's link), is ours whoever's link it uses.
+  const asWanted = holder?.protocol === AGENT_PROTOCOL && routeMatches(holder, spec);
+  if (!holder || asWanted || isOwnRoute(label, links, holder)) return undefined;
   const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
   const other =
     holder.protocol === AGENT_PROTOCOL && holder.oif !== undefined

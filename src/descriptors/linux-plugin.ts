@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { namedNamespacePath } from './named-namespaces.js';
+import { ANY_INTERFACE } from './fact-keys.js';
 import {
   describeNamespace,
   hostNameClaim,
@@ -20,7 +21,7 @@ import {
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
-import { isOwnRoute, neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
+import { neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
@@ -225,9 +226,11 @@ export class LinuxPlugin {
     for (const { key, value } of entries) {
       if (!key.startsWith(this.ctx.prefix('route'))) continue;
       const route = value as Partial<LinuxRoute>;
-      if (!route.gateway || !route.interface || !route.namespace) continue;
+      if (!route.gateway || !route.namespace) continue;
       const nsId = namespaceId(route.namespace);
-      const host = hostNames.get(route.interface) ?? route.interface;
+      // A route naming no interface needs its gateway reachable through any (route.ts).
+      const host =
+        route.interface === undefined ? ANY_INTERFACE : (hostNames.get(route.interface) ?? route.interface);
       this.ctx.gatewayFact(key, nsId, host, route.gateway, route.table ?? 0, () => fresh.add(nsId));
     }
     await this.namespacesReady();
@@ -287,8 +290,9 @@ export class LinuxPlugin {
       [...disputedRoutes].map(async ([nsId, routes]) => {
         const view = this.views.get(nsId);
         if (!view) return;
-        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter((r) =>
-          isOwnRoute(this.ctx.label, view.links, r),
+        // Of our protocol: the routes of either item are the ones matching its spec.
+        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter(
+          (r) => r.protocol === AGENT_PROTOCOL,
         );
         for (const { key, value } of routes) {
           const host =
@@ -361,6 +365,7 @@ export class LinuxPlugin {
   /** A full read of the configuration was applied (resync included): what is ours is known. */
   fullReadApplied(): void {
     this.fullReadDone = true;
+    this.ctx.startingResync = false;
     // Its resync may have removed orphans (no item, no status change) and emptied namespaces.
     this.scheduleUsedRecord();
   }

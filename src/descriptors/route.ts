@@ -9,6 +9,7 @@
 import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.js';
 import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
+import { InterfaceNotConfiguredError } from './errors.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
@@ -46,7 +47,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             value.namespace,
             host,
             value.interface,
-            ctx.interfaceItemOf(desired, value.interface),
+            ctx.interfaceItemOf(desired, value.interface, value.namespace),
           ),
         );
         if (value.gateway !== undefined) {
@@ -76,7 +77,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           ? view.links.get(ctx.hostNameOf(engine, value.interface))?.index
           : undefined;
       if (value.interface !== undefined && oif !== undefined)
-        ctx.checkItemLink(engine, value.interface, view, oif);
+        ctx.checkItemLink(engine, value.interface, value.namespace, view, oif);
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
       await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);
@@ -115,8 +116,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         else wanted.set(id, [{ ...w, spec }]);
       }
       for (const [i, view] of views.entries()) {
-        // Ours: another label's routes (through its links) are that agent's to keep or remove.
-        const routes = dumps[i]!.filter((r) => isOwnRoute(ctx.label, view.links, r));
+        const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
           const inNamespace = (id: string) =>
             wanted.get(`${view.id}\n${id}`)?.find((w) => routeMatches(route, w.spec));
@@ -140,8 +140,10 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
               metadata: { namespaceId: view.id, spec },
               managed: true,
             });
-          } else {
-            // Ours but not wanted any more: an orphan the engine removes.
+          } else if (isOwnRoute(ctx.label, view.links, route)) {
+            // Ours but not wanted any more: an orphan the engine removes. Not one through a link
+            // another label marked: that agent's to keep or remove (a wanted one of ours the kernel
+            // sent through such a link, naming no interface, is matched above).
             const orphanKey = `${ctx.prefix('route')}.orphan-${view.id.replace(/\//g, '_')}-${route.dst ?? 'default'}_${route.dstLength}-t${route.table}-m${route.metric ?? 0}`;
             found.push({
               key: orphanKey,
@@ -156,10 +158,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
     },
 
     isRetriable(error) {
-      // A gateway not reachable yet, or the interface going down under us: try again later.
+      // A gateway not reachable yet, the interface going down under us, or its item not having its
+      // link yet: try again later.
       return (
-        error instanceof NetlinkError &&
-        (error.retriable || ['ENETUNREACH', 'ENETDOWN', 'ENODEV'].includes(error.errnoName))
+        error instanceof InterfaceNotConfiguredError ||
+        (error instanceof NetlinkError &&
+          (error.retriable || ['ENETUNREACH', 'ENETDOWN', 'ENODEV'].includes(error.errnoName)))
       );
     },
   };

@@ -35,6 +35,43 @@ function pidAddresses(pid: number, name: string): IpAddrJson | undefined {
 }
 
 describe('namespace references', { skip: skipUnlessRoot() }, () => {
+  test('one namespace named two ways (by name, by a pid in it): a resync does not make the link again, a route there through an item of the other reference is made', async () => {
+    await withAgent(2, async (agent, [ns1, ns2]) => {
+      const child = spawn('ip', ['netns', 'exec', ns1!, 'sleep', '60'], { stdio: 'ignore' });
+      const pid = child.pid!;
+      try {
+        await eventually(() => {
+          const its = spawnSync('ip', ['netns', 'identify', String(pid)], { encoding: 'utf8' }).stdout.trim();
+          assert.equal(its, ns1);
+        });
+        const byPid = { type: 'PID_REF_NS', pid };
+        const items: [ItemKind, string, unknown][] = [
+          ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'twa', ip_addresses: ['10.0.6.1/24'] })],
+          ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'twb', ip_addresses: ['10.0.6.2/24'] })],
+          [
+            'route',
+            'r',
+            { name: 'r', namespace: byPid, interface: 'a', dst_ip_addr: '10.36.0.0/16', gw_addr: '10.0.6.2' },
+          ],
+        ];
+        await agent.put(...items);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'r']);
+        const index = linkOrFail(ns1!, 'twa').ifindex;
+        // (Known gap: the two views of one namespace each read it, so a resync still writes: an
+        // update of the interface, the route taken for an orphan in the other view and made again.)
+        const resync = await agent.engine.resync();
+        assert.ok(
+          !resync.operations.some((op) => op.key === agent.key('interface', 'a') && op.recreate),
+          JSON.stringify(resync.operations),
+        );
+        assert.equal(linkOrFail(ns1!, 'twa').ifindex, index, 'the same link');
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'r']);
+      } finally {
+        child.kill();
+      }
+    });
+  });
+
   test('PID_REF_NS: waited for, configured, pending when the process exits', async () => {
     const child = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
     const pid = child.pid!;

@@ -252,6 +252,11 @@ describe('addresses changed while the agent was down', { skip: skipUnlessRoot() 
       await second.waitConfigured(['interface', 'a'], ['interface', 'b']);
       await eventually(() => assert.deepEqual(addresses(ns1, 'ra'), ['10.7.0.11/24']));
       assert.equal(linkOrFail(ns1, 'ra').ifindex, index, 'the same link');
+      // Someone's address added later is not taken off by a resync of the running agent.
+      ip(ns1, ['addr', 'add', '10.7.0.100/24', 'dev', 'ra']);
+      const later = await second.engine.resync();
+      assert.equal(writes([later]), 0, `resync writes: ${writtenKeys(later).join(', ')}`);
+      assert.deepEqual(addresses(ns1, 'ra').sort(), ['10.7.0.100/24', '10.7.0.11/24']);
       const linkLocal = ip(ns1, ['-6', 'addr', 'show', 'dev', 'ra', 'scope', 'link']);
       assert.match(linkLocal, /fe80::/, 'the link-local address stays');
     } finally {
@@ -308,7 +313,16 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
       const itemsA = [...pairOf('oa', 61), routeVia('oa', '10.61.0.2'), arpA];
       await a.replaceAll(...itemsA);
       await a.waitConfigured(...itemsA.map(([kind, name]) => [kind, name] as [ItemKind, string]));
-      const itemsB = pairOf('ob', 62);
+      // B's own route naming no interface: the kernel sends it through A's link (its gateway's
+      // network): still B's.
+      const itemsB: Item[] = [
+        ...pairOf('ob', 62),
+        [
+          'route',
+          'via-a',
+          { name: 'via-a', namespace: named(ns1), dst_ip_addr: '10.70.0.0/16', gw_addr: '10.61.0.2' },
+        ],
+      ];
       const b = await start(labelB);
       await b.replaceAll(...itemsB);
       await b.waitConfigured(...itemsB.map(([kind, name]) => [kind, name] as [ItemKind, string]));
@@ -318,7 +332,12 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
       await b.close();
       const b2 = await start(labelB);
       const restart = await b2.replaceAll(...itemsB);
-      assert.equal(writes([restart]), 0, `B's restart writes: ${writtenKeys(restart).join(', ')}`);
+      assert.equal(writes([restart]), 0, `B's restart writes: ${JSON.stringify(restart.operations)}`);
+      await b2.waitConfigured(...itemsB.map(([kind, name]) => [kind, name] as [ItemKind, string]));
+      assert.ok(
+        routes(ns1).some((r) => r.dst === '10.70.0.0/16' && r.dev === 'oa1'),
+        "B's route through A's link kept",
+      );
       const routeA = (): boolean =>
         routes(ns1).some((r) => r.dst === '10.50.0.0/16' && r.gateway === '10.61.0.2' && r.dev === 'oa1');
       assert.ok(routeA(), "A's route kept");
