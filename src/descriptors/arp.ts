@@ -51,6 +51,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           ctx.hostNameOf(desired, value.interface),
           value.interface,
           ctx.interfaceItemOf(desired, value.interface, value.namespace),
+          ctx.interfaceItemElsewhere(desired, value.interface, value.namespace),
         ),
       ];
     },

@@ -186,6 +186,16 @@ export class LinuxContext {
     return namespaceId(item.namespace) === namespaceId(where) ? key : undefined;
   }
 
+  /** The namespace of the interface item of that name, when it is not `where`. */
+  interfaceItemElsewhere(
+    engine: DesiredView,
+    interfaceName: string,
+    where: NamespaceRef,
+  ): NamespaceRef | undefined {
+    const item = engine.value<LinuxInterface>(this.interfaceKey(interfaceName));
+    return item && namespaceId(item.namespace) !== namespaceId(where) ? item.namespace : undefined;
+  }
+
   /**
    * Refuses (retriable) a link found by host name for an `interface` that names an interface item
    * (interfaceItemOf) when it is not that item's applied link: someone else's link of that name

@@ -86,13 +86,18 @@ export function linkDependencies(
   hostIfName: string,
   interfaceName: string,
   itemKey: string | undefined,
+  elsewhere?: LinuxInterface['namespace'],
 ): Dep[] {
   const nsId = namespaceId(ref);
   const where = describeNamespace(ref);
+  // An interface item of that name lives in another namespace: the wait may never end, say why.
+  const note = elsewhere
+    ? ` (the interface item ${interfaceName} is in ${describeNamespace(elsewhere)})`
+    : '';
   const deps: Dep[] = [
     {
       key: linkFact(nsId, hostIfName),
-      reason: `waiting for interface ${interfaceName} to exist in ${where}`,
+      reason: `waiting for interface ${interfaceName} to exist in ${where}${note}`,
     },
     {
       key: linkUpFact(nsId, hostIfName),

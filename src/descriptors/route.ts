@@ -48,6 +48,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             host,
             value.interface,
             ctx.interfaceItemOf(desired, value.interface, value.namespace),
+            ctx.interfaceItemElsewhere(desired, value.interface, value.namespace),
           ),
         );
         if (value.gateway !== undefined) {
