@@ -327,6 +327,7 @@ export class Agent {
               },
               (error: unknown) => {
                 logger.error({ error: String(error) }, 'applying the configuration failed');
+                this.plugin.startingReadOver();
                 resolve();
               },
             );

@@ -5,7 +5,6 @@ import { InterfaceNotConfiguredError, NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import type { NamespaceView } from './namespace-views.js';
-import { AGENT_PROTOCOL } from './ownership.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import {
   addNeighbour,
@@ -180,7 +179,9 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         else wanted.set(id, [d]);
       }
       for (const [i, view] of views.entries()) {
-        const entries = dumps[i]!.filter((n) => n.protocol === AGENT_PROTOCOL);
+        // Ours: another label's entries (on its links) are that agent's to keep or remove. (An
+        // entry always names its link, unlike a route naming no interface.)
+        const entries = dumps[i]!.filter((n) => isOwnNeighbour(ctx.label, view.links, n));
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const candidates = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
@@ -202,8 +203,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
               metadata,
               managed: true,
             });
-          } else if (isOwnNeighbour(ctx.label, view.links, entry)) {
-            // Ours, not wanted any more. Not one on a link another label marked: that agent's.
+          } else {
             const orphanKey = `${ctx.prefix('arp')}.orphan-${view.id.replace(/\//g, '_')}-${entry.index}-${entry.address}`;
             found.push({
               key: orphanKey,

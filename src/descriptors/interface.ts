@@ -42,7 +42,7 @@ import {
   restoreForeignLink,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { isHalfMadeLink, ownedConfigName, tapTempNameOf } from './ownership.js';
+import { ownedConfigName, tapTempNameOf } from './ownership.js';
 import {
   foreignLinksIn,
   foreignLinksNoLongerWanted,
@@ -457,10 +457,12 @@ async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: N
   const holder = peerView.links.get(peer.hostIfName);
   if (!holder || ctx.deletes.wasDeleted(peerView, holder.index)) return;
   const owner = ownedConfigName(ctx.label, holder.alias);
+  // The registry may lag a deletion of ours just made (a half-made pair's unmarked peer end): the
+  // kernel has the last word before the name is called someone else's.
   if (
     owner === undefined &&
     !isUnmarkedOwnLink(peerView, holder.index, ctx.label) &&
-    !isHalfMadeLink(holder, ctx.label)
+    (await peerView.handle.linkGet(peer.hostIfName)) !== undefined
   ) {
     throw new HostNameTakenError(
       `${peer.hostIfName} (host name of its VETH peer ${peer.name}) already exists in ${peerView.description} and is not managed by this agent`,

@@ -173,9 +173,9 @@ export function foreignRouteAt(
 ): string | undefined {
   const place = specPlace(spec);
   const holder = routes.find((route) => routePlace(route) === place);
-  // The route wanted here, as made (by us: a route naming no interface may go through another
-  // label's link), is ours whoever's link it uses.
-  const asWanted = holder?.protocol === AGENT_PROTOCOL && routeMatches(holder, spec);
+  // The route wanted here naming no interface, as made: ours whoever's link the kernel picked.
+  const asWanted =
+    spec.oif === undefined && holder?.protocol === AGENT_PROTOCOL && routeMatches(holder, spec);
   if (!holder || asWanted || isOwnRoute(label, links, holder)) return undefined;
   const dst = spec.dstLength > 0 ? `${spec.dst}/${spec.dstLength}` : 'default';
   const other =

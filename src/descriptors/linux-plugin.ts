@@ -362,10 +362,18 @@ export class LinuxPlugin {
     if (!this.closed && before.some((id) => !ids.has(id))) this.setReferencedNamespaces(this.lastRefs);
   }
 
+  /**
+   * The start's full read is over, applied or not: later resyncs no longer take stray addresses off
+   * our links (see LinuxContext.startingResync).
+   */
+  startingReadOver(): void {
+    this.ctx.startingResync = false;
+  }
+
   /** A full read of the configuration was applied (resync included): what is ours is known. */
   fullReadApplied(): void {
     this.fullReadDone = true;
-    this.ctx.startingResync = false;
+    this.startingReadOver();
     // Its resync may have removed orphans (no item, no status change) and emptied namespaces.
     this.scheduleUsedRecord();
   }

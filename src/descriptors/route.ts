@@ -133,7 +133,9 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             ...(route.oif !== undefined ? { oif: route.oif } : {}),
             ...(route.metric !== undefined ? { metric: route.metric } : {}),
           };
-          if (match) {
+          // Through a link another label marked, only a wanted route naming no interface (the
+          // kernel picked that link) is ours; one naming an interface is that agent's route.
+          if (match && (match.value.interface === undefined || isOwnRoute(ctx.label, view.links, route))) {
             ctx.noteRoute(view.id, spec, match.key);
             found.push({
               key: match.key,

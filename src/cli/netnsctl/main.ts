@@ -375,7 +375,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
         JSON.stringify(
           {
             server: g.server,
-            label: g.label,
+            label,
             collectedAt: new Date().toISOString(),
             node: process.version,
             ...(unanswered.length ? { agentDidNotAnswer: unanswered[0] } : {}),
