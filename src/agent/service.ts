@@ -41,7 +41,7 @@ import {
   namedNamespacesOf,
   observeNamedNamespaces,
 } from './plan-observe.js';
-import { withAddresses } from './status-rollup.js';
+import { asUsersSee } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
 /** A write of a key under another agent's label (HTTP 400). */
@@ -223,11 +223,11 @@ export class AgentApiService implements AgentService {
   /** The status users see of a config item (addresses folded in), if the engine has one. */
   engineStatusOf(key: string): EngineStatus | undefined {
     const status = this.engine.status(key);
-    return status && withAddresses(status, this.engine);
+    return status && asUsersSee(status, this.engine);
   }
 
   private view(engineStatus: EngineStatus): ItemStatus {
-    const status = withAddresses(engineStatus, this.engine);
+    const status = asUsersSee(engineStatus, this.engine);
     const view = toApiStatus(status);
     const reason = this.explain(status);
     return reason ? { ...view, reason } : view;
@@ -273,7 +273,7 @@ export class AgentApiService implements AgentService {
     const counts: Partial<Record<ItemState, number>> = {};
     for (const s of this.engine.statusList()) {
       if (s.origin !== 'config') continue;
-      const state = withAddresses(s, this.engine).state;
+      const state = asUsersSee(s, this.engine).state;
       counts[state] = (counts[state] ?? 0) + 1;
     }
     return counts;

@@ -61,3 +61,22 @@ export function withAddresses(status: EngineStatus, engine: StatusSource): Engin
     })),
   );
 }
+
+/**
+ * A named namespace the agent made, kept because links that are not ours are still in it: its
+ * removal waits for them (retried until they go), as README says. Shown as waiting, with why, not as
+ * a failure (nor logged as one at each retry).
+ */
+export function keptNamespaceWaits(status: EngineStatus): EngineStatus {
+  if (status.state !== 'failed' || status.error?.code !== 'ERR_NAMESPACE_IN_USE') return status;
+  const waiting: EngineStatus = { ...status, state: 'pending', reason: status.error.message };
+  delete waiting.error;
+  delete waiting.retries;
+  delete waiting.nextRetryAt;
+  return waiting;
+}
+
+/** A config item's status as users see it (API, events, logs, counts). */
+export function asUsersSee(status: EngineStatus, engine: StatusSource): EngineStatus {
+  return keptNamespaceWaits(withAddresses(status, engine));
+}

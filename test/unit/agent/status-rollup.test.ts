@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rollUp } from '../../../src/agent/status-rollup.js';
+import { keptNamespaceWaits, rollUp } from '../../../src/agent/status-rollup.js';
 import type { ItemStatus } from '../../../src/scheduler/index.js';
 
 const item = (state: ItemStatus['state'], extra: Partial<ItemStatus> = {}): ItemStatus => ({
@@ -69,5 +69,24 @@ describe('status roll-up of an item and its addresses', () => {
   test('an item that is not configured is shown as it is', () => {
     const s = item('pending', { reason: 'waiting' });
     assert.equal(rollUp(s, [{ label: 'a', status: item('failed') }]), s);
+  });
+});
+
+describe('a named namespace kept for links of others', () => {
+  test('its removal waiting for them is pending with why, not failed; other failures stay failed', () => {
+    const message = 'named namespace ns2 is kept while it holds links that are not ours (x1)';
+    const kept = keptNamespaceWaits(
+      item('failed', {
+        error: { message, code: 'ERR_NAMESPACE_IN_USE', retriable: true },
+        retries: 3,
+        nextRetryAt: 99,
+      }),
+    );
+    assert.equal(kept.state, 'pending');
+    assert.equal(kept.reason, message);
+    assert.equal(kept.error, undefined);
+    assert.equal(kept.nextRetryAt, undefined);
+    const other = item('failed', { error: { message: 'EBUSY', code: 'ERR_NETLINK', retriable: true } });
+    assert.equal(keptNamespaceWaits(other), other);
   });
 });
