@@ -4,7 +4,7 @@ import { NetlinkError } from '../netlink/index.js';
 import { InterfaceNotConfiguredError, NeighbourTakenError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
-import type { NamespaceView } from './namespace-views.js';
+import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import {
   addNeighbour,
@@ -162,33 +162,39 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
     async retrieve(engine, desired) {
       const found: Retrieved<LinuxArpEntry, ArpMetadata>[] = [];
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
-      const views = ctx.views.all();
-      const dumps = await Promise.all(views.map((view) => view.handle.neighList()));
+      // Each namespace once, whatever references it is open under (viewsByNamespace).
+      const groups = viewsByNamespace(ctx.views.all());
+      const dumps = await Promise.all(groups.map(([view]) => view!.handle.neighList()));
       // The wanted entries by namespace, address and host interface: looked up, not searched.
       // Several items can want one entry (naming its link two ways): the one whose value the
       // kernel holds keeps it (the others then fail as taken), not the one whose key sorts first.
-      const wanted = new Map<string, { key: string; value: LinuxArpEntry }[]>();
+      const wanted = new Map<string, { key: string; value: LinuxArpEntry; viewId: string }[]>();
       for (const d of desired) {
+        const itsView = ctx.views.get(namespaceId(d.value.namespace));
+        if (!itsView) continue;
         const id = neighbourIdentity(
-          namespaceId(d.value.namespace),
+          itsView.identity,
           d.value.ipAddress,
           ctx.hostNameOf(engine, d.value.interface),
         );
         const list = wanted.get(id);
-        if (list) list.push(d);
-        else wanted.set(id, [d]);
+        if (list) list.push({ ...d, viewId: itsView.id });
+        else wanted.set(id, [{ ...d, viewId: itsView.id }]);
       }
-      for (const [i, view] of views.entries()) {
+      for (const [i, [view]] of groups.entries()) {
+        if (!view) continue;
         // Ours: another label's entries (on its links) are that agent's to keep or remove. (An
         // entry always names its link, unlike a route naming no interface.)
         const entries = dumps[i]!.filter((n) => isOwnNeighbour(ctx.label, view.links, n));
         for (const entry of entries) {
           const link = view.links.get(entry.index);
-          const candidates = link && wanted.get(neighbourIdentity(view.id, entry.address, link.name));
+          const candidates = link && wanted.get(neighbourIdentity(view.identity, entry.address, link.name));
           const match = candidates?.find((c) => neighbourMatches(entry, c.value)) ?? candidates?.[0];
-          const metadata = { namespaceId: view.id, ifindex: entry.index, address: entry.address };
+          // Under the reference its item names.
+          const viewId = match?.viewId ?? view.id;
+          const metadata = { namespaceId: viewId, ifindex: entry.index, address: entry.address };
           if (match) {
-            ctx.noteNeighbour(view.id, entry.index, entry.address, match.key);
+            ctx.noteNeighbour(viewId, entry.index, entry.address, match.key);
             found.push({
               key: match.key,
               value: neighbourMatches(entry, match.value)

@@ -51,7 +51,7 @@ import {
   recordOriginal,
   settingsDropped,
 } from './foreign-links.js';
-import type { NamespaceView } from './namespace-views.js';
+import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
 import type { RecordedOriginal } from './originals.js';
 import { randomBytes } from 'node:crypto';
@@ -362,7 +362,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       for (const view of ctx.views.all()) view.links.catchUp();
       const byName = new Map(desired.map((d) => [d.value.name, d]));
       const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
-      for (const view of ctx.views.all()) {
+      // Each namespace once, whatever references it is open under (viewsByNamespace).
+      for (const [view] of viewsByNamespace(ctx.views.all())) {
+        if (!view) continue;
         for (const link of view.links.list()) {
           const name = ownedConfigName(ctx.label, link.alias);
           const wanted = name !== undefined ? byName.get(name) : undefined;
@@ -390,7 +392,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           if (!wanted) continue;
           const value = wanted.value;
           if (recorded && value.type === 'AUTO_TAP') meta.original = originalFor(recorded, value, link);
-          const sameNamespace = namespaceId(value.namespace) === view.id;
+          // In the namespace its value names, under whichever reference: reported under that one.
+          const wantedView = ctx.views.get(namespaceId(value.namespace));
+          const sameNamespace = wantedView !== undefined && wantedView.identity === view.identity;
+          if (sameNamespace) meta.namespaceId = wantedView.id;
           const rightLink = (l: Link): boolean =>
             l.name === value.hostIfName &&
             Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;

@@ -43,6 +43,22 @@ interface ViewEvents {
 
 export const OWN_NAMESPACE_FILE = '/proc/self/ns/net';
 
+/**
+ * The views grouped by the namespace they show: one namespace can be open under several references
+ * (a container run with --network host shares the agent's own; a named namespace also named by the
+ * pid of a process in it). A resync reads each namespace once, and matches there what is wanted
+ * under any of its references: read under each, one reference's items were the other's orphans.
+ */
+export function viewsByNamespace(views: readonly NamespaceView[]): NamespaceView[][] {
+  const groups = new Map<string, NamespaceView[]>();
+  for (const view of views) {
+    const group = groups.get(view.identity);
+    if (group) group.push(view);
+    else groups.set(view.identity, [view]);
+  }
+  return [...groups.values()];
+}
+
 export class NamespaceViews extends EventEmitter<ViewEvents> {
   private readonly views = new Map<string, NamespaceView>();
   private readonly opening = new Map<string, Promise<NamespaceView>>();

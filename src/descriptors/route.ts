@@ -11,6 +11,7 @@ import { NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import { InterfaceNotConfiguredError } from './errors.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { viewsByNamespace } from './namespace-views.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import {
@@ -98,11 +99,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
     async retrieve(engine, desired) {
       const found: Retrieved<LinuxRoute, RouteMetadata>[] = [];
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
-      const views = ctx.views.all();
-      const dumps = await Promise.all(views.map((view) => view.handle.routeList({ kernelLocal: false })));
+      // Each namespace once, whatever references it is open under (viewsByNamespace).
+      const groups = viewsByNamespace(ctx.views.all());
+      const dumps = await Promise.all(groups.map(([view]) => view!.handle.routeList({ kernelLocal: false })));
       // The wanted routes by namespace and what a dumped route must equal: thousands of routes in
       // a namespace are matched by lookup, not each against every wanted one.
-      const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec }[]>();
+      const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec; viewId: string }[]>();
       for (const w of desired) {
         const view = ctx.views.get(namespaceId(w.value.namespace));
         if (!view) continue;
@@ -111,16 +113,17 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             ? view.links.get(ctx.hostNameOf(engine, w.value.interface))?.index
             : undefined;
         const spec = routeSpec(w.value, oif);
-        const id = `${view.id}\n${specIdentity(spec)}`;
+        const id = `${view.identity}\n${specIdentity(spec)}`;
         const list = wanted.get(id);
-        if (list) list.push({ ...w, spec });
-        else wanted.set(id, [{ ...w, spec }]);
+        if (list) list.push({ ...w, spec, viewId: view.id });
+        else wanted.set(id, [{ ...w, spec, viewId: view.id }]);
       }
-      for (const [i, view] of views.entries()) {
+      for (const [i, [view]] of groups.entries()) {
+        if (!view) continue;
         const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
           const inNamespace = (id: string) =>
-            wanted.get(`${view.id}\n${id}`)?.find((w) => routeMatches(route, w.spec));
+            wanted.get(`${view.identity}\n${id}`)?.find((w) => routeMatches(route, w.spec));
           // A wanted route that names no interface matches the one the kernel picked.
           const match = inNamespace(routeIdentity(route)) ?? inNamespace(routeIdentity(route, true));
           const spec: RouteSpec = {
@@ -136,11 +139,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           // Through a link another label marked, only a wanted route naming no interface (the
           // kernel picked that link) is ours; one naming an interface is that agent's route.
           if (match && (match.value.interface === undefined || isOwnRoute(ctx.label, view.links, route))) {
-            ctx.noteRoute(view.id, spec, match.key);
+            // Under the reference its item names.
+            ctx.noteRoute(match.viewId, spec, match.key);
             found.push({
               key: match.key,
               value: match.value,
-              metadata: { namespaceId: view.id, spec },
+              metadata: { namespaceId: match.viewId, spec },
               managed: true,
             });
           } else if (isOwnRoute(ctx.label, view.links, route)) {
