@@ -3,6 +3,7 @@
  * Persistent and crash-safe (every write is one transaction), with etcd-like revisions and watches
  * that also see writes made by other processes on the same file.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { chmodSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
@@ -43,6 +44,11 @@ const COMPACT_EVERY_ROWS = 20_000;
 
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY']);
 
+/** How long SQLite itself waits for another writer's lock in one attempt (it blocks the thread). */
+const BUSY_SLICE_MS = 5;
+/** Between two attempts of a write that found the store locked (the event loop runs meanwhile). */
+const BUSY_RETRY_MS = 10;
+
 function storeError(what: string, error: unknown): Error {
   if (error instanceof AgentError) return error;
   const code = error instanceof Database.SqliteError ? error.code : undefined;
@@ -79,6 +85,7 @@ export class SqliteStore implements Datastore {
   #closing: Promise<void> | undefined;
   readonly #backgroundCheckpoints: boolean;
   #checkpointer: Checkpointer | undefined;
+  #busyTimeoutMs = 5000;
 
   constructor(options: SqliteStoreOptions = {}) {
     this.file = options.file ?? DEFAULT_STORE_FILE;
@@ -102,6 +109,11 @@ export class SqliteStore implements Datastore {
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
         synchronous: this.#synchronous,
       });
+      // Opening waited for another process's write as long as it takes (above); from now on a write
+      // waits only a moment inside SQLite, the rest of busyTimeoutMs between attempts (#writeSoon),
+      // so that the event loop is not held while another program keeps the store locked.
+      this.#busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+      this.#db.pragma(`busy_timeout = ${Math.min(BUSY_SLICE_MS, this.#busyTimeoutMs)}`);
       this.#sql = new Statements(this.#db);
       this.#dataVersion = this.#sql.dataVersion();
       this.#backgroundCheckpoints = options.backgroundCheckpoints === true;
@@ -129,7 +141,7 @@ export class SqliteStore implements Datastore {
   }
 
   async putMany(entries: readonly PutEntry[], options: { durable?: boolean } = {}): Promise<number> {
-    return this.#write('put', () => {
+    return this.#writeSoon('put', () => {
       for (const entry of entries) {
         checkKey(entry.key);
         if (typeof entry.value !== 'string') {
@@ -147,7 +159,7 @@ export class SqliteStore implements Datastore {
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.#write('delete', () => {
+    return this.#writeSoon('delete', () => {
       const deleted = this.#sql.deleteKeys(() => this.#sql.existingKey(checkKey(key)));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted > 0;
@@ -155,7 +167,7 @@ export class SqliteStore implements Datastore {
   }
 
   async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<number> {
-    return this.#write('deleteMany', () => {
+    return this.#writeSoon('deleteMany', () => {
       for (const key of keys) checkKey(key);
       if (keys.length === 0) return 0;
       const existing = () => [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0);
@@ -169,7 +181,7 @@ export class SqliteStore implements Datastore {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    return this.#write('deletePrefix', () => {
+    return this.#writeSoon('deletePrefix', () => {
       const deleted = this.#sql.deleteKeys(() => this.#sql.keysUnder(prefix));
       if (deleted > 0) this.#afterWrite(deleted);
       return deleted;
@@ -339,6 +351,24 @@ export class SqliteStore implements Datastore {
   }
 
   /** #run for an operation that writes: the checkpoint worker starts first (#startCheckpointer). */
+  /**
+   * A write that finds the store locked by another process (SQLITE_BUSY) is tried again after a
+   * pause, until busyTimeoutMs has passed: the wait is not spent inside SQLite, where it would hold
+   * the event loop (the API, drift healing). Each attempt is a whole transaction, rolled back on
+   * failure, so trying again is safe.
+   */
+  async #writeSoon<T>(what: string, operation: () => T): Promise<T> {
+    const deadline = Date.now() + this.#busyTimeoutMs;
+    for (;;) {
+      try {
+        return this.#write(what, operation);
+      } catch (error) {
+        if (!(error instanceof DatastoreUnavailableError) || Date.now() >= deadline) throw error;
+      }
+      await sleep(BUSY_RETRY_MS);
+    }
+  }
+
   #write<T>(what: string, operation: () => T): T {
     return this.#run(what, () => {
       this.#startCheckpointer();

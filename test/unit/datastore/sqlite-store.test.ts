@@ -20,6 +20,37 @@ function sleep(ms: number): Promise<void> {
 }
 
 describe('SqliteStore', () => {
+  test("a write waiting for another process's lock does not hold the event loop, and gives up after busyTimeoutMs", async () => {
+    const file = storeFile();
+    const store = new SqliteStore({ file, busyTimeoutMs: 1000 });
+    const other = new Database(file);
+    try {
+      await store.put('/p/a', 'A1');
+      other.exec('BEGIN IMMEDIATE');
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 5);
+      const put = store.put('/p/a', 'A2');
+      await sleep(200);
+      clearInterval(ticker);
+      // Timers kept running while the write waited (it used to wait inside SQLite, blocking them).
+      assert.ok(ticks >= 10, `timers ran ${ticks} times in 200 ms`);
+      other.exec('ROLLBACK');
+      assert.equal(await put, 2);
+      assert.equal((await store.get('/p/a'))?.value, 'A2');
+      other.exec('BEGIN IMMEDIATE');
+      const started = Date.now();
+      await assert.rejects(store.put('/p/a', 'A3'), (error: Error) => {
+        assert.equal((error as { code?: string }).code, 'ERR_DATASTORE_UNAVAILABLE');
+        return true;
+      });
+      assert.ok(Date.now() - started >= 900, 'waited for busyTimeoutMs');
+      other.exec('ROLLBACK');
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
   test('put/get/list/delete with revisions', async () => {
     const store = new SqliteStore({ file: storeFile() });
     try {
