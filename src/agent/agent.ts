@@ -293,9 +293,14 @@ export class Agent {
     this.plugin.views.on('links', (view, changes) => {
       if (view.id !== 'default') return;
       for (const change of changes) {
+        // A rename says the name it had: whoever waits for a link by name learns that name is gone.
+        const renamedFrom =
+          change.kind === 'changed' && change.previous && change.previous.name !== change.link.name
+            ? { previousName: change.previous.name }
+            : {};
         this.service?.emit({
           type: 'link',
-          data: { kind: change.kind, name: change.link.name, ifindex: change.link.index },
+          data: { kind: change.kind, name: change.link.name, ifindex: change.link.index, ...renamedFrom },
         });
       }
     });

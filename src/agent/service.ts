@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { AgentError } from '../errors.js';
 import {
+  configPrefix,
   configValueErrors,
   describeNamespace,
   namespaceId,
@@ -49,6 +50,17 @@ export class ForeignLabelError extends AgentError {
   readonly code = 'ERR_FOREIGN_LABEL';
   readonly statusCode = 400;
   /** As a refused PUT gives them (the API answers both alike). */
+  readonly errors: FieldErrorView[];
+  constructor(key: string, message: string) {
+    super(`${key}: ${message}`, { key, field: '$key' });
+    this.errors = [{ key, field: '$key', message }];
+  }
+}
+
+/** A DELETE of a key that is not configuration (the agent's status keys) (HTTP 400). */
+export class NotConfigKeyError extends AgentError {
+  readonly code = 'ERR_NOT_CONFIG_KEY';
+  readonly statusCode = 400;
   readonly errors: FieldErrorView[];
   constructor(key: string, message: string) {
     super(`${key}: ${message}`, { key, field: '$key' });
@@ -307,6 +319,13 @@ export class AgentApiService implements AgentService {
   deleteConfig(key: string): Promise<boolean> {
     const [wrongLabel] = this.labelErrors(key);
     if (wrongLabel) return Promise.reject(new ForeignLabelError(key, wrongLabel.message));
+    // Only configuration is deleted through the API, as only configuration is put (the agent's
+    // status keys are its own, written again at its next publication). Anything under the
+    // configuration prefix goes, also a key written there by hand that is no item's.
+    if (!key.startsWith(configPrefix(this.label)))
+      return Promise.reject(
+        new NotConfigKeyError(key, `not a configuration key: expected ${configPrefix(this.label)}...`),
+      );
     return this.store.delete(key);
   }
 

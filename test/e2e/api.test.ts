@@ -193,6 +193,12 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         assert.ok(events.events.some((e) => e.type === 'transaction' && typeof e.data.seq === 'number'));
       });
 
+      // The agent's status keys are not configuration: refused as a PUT of them is.
+      const statusKey = pair.key1.replace('/linux/config/v1/interface/', '/linux/status/v1/interface/');
+      const refused = await agent.request('DELETE', `/v1/config${statusKey}`);
+      assert.equal(refused.status, 400, refused.text);
+      assert.match(refused.text, /not a configuration key/);
+
       const del = await agent.request('DELETE', `/v1/config${pair.key1}`);
       assert.equal(del.status, 200, del.text);
       assert.deepEqual(del.json, { key: pair.key1, deleted: true });

@@ -179,7 +179,16 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       ip(null, ['link', 'add', probe, 'type', 'veth', 'peer', 'name', `${probe}p`]);
       await new Promise((r) => setTimeout(r, 300));
     }
-    ip(null, ['link', 'del', probe]);
+    assert.match(out, new RegExp(`link ${probe} \\(ifindex \\d+\\) added`), 'the ifindex is shown');
+    // A rename names the name the link had.
+    const renamed = `nr${tag(6)}`;
+    t.after(() => ipTry(null, ['link', 'del', renamed]));
+    ip(null, ['link', 'set', probe, 'name', renamed]);
+    await eventually(
+      () => assert.match(out, new RegExp(`link ${renamed} \\(ifindex \\d+\\) changed \\(was ${probe}\\)`)),
+      5000,
+    );
+    ip(null, ['link', 'del', renamed]);
     const changed = { ...pair.veth1, mtu: 1400 };
     assert.equal((await netnsctl([...base, 'put', 'interface/veth1', '-'], JSON.stringify(changed))).code, 0);
     // A transaction in words: its number and what it did.
@@ -210,6 +219,9 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const again = await netnsctl([...base, 'del', 'interface/veth1']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /no value/);
+    const asData = await netnsctl([...base, '-o', 'json', 'del', 'interface/veth1']);
+    assert.equal(asData.code, 2);
+    assert.deepEqual(JSON.parse(asData.stdout), { key: pair.key1, deleted: false });
     const get = await netnsctl([...base, 'get', 'interface/veth1']);
     assert.equal(get.code, 2, `get of a missing key: ${get.stdout}${get.stderr}`);
     assert.equal((await netnsctl([...base, 'del', 'interface/veth2'])).code, 0);

@@ -158,9 +158,15 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .argument('<key>')
     .action(async (key: string) => {
       const fullKey = expandKey(key, globals().label);
+      let deleted = false;
       await withConfig(false, async (config) => {
-        if (!(await config.delete(fullKey))) throw new CliError(`no value under ${fullKey}`, 2);
+        deleted = await config.delete(fullKey);
       });
+      if (!deleted) {
+        // As data too with -o json|yaml (what it did: nothing), then the error and exit 2.
+        if (globals().output !== 'table') tell('', { key: fullKey, deleted: false });
+        throw new CliError(`no value under ${fullKey}`, 2);
+      }
       tell(`deleted ${fullKey}`, { key: fullKey, deleted: true });
     });
 
@@ -254,11 +260,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const show = (type: string, data: unknown): void => {
         if (g.output === 'table') {
           const d = data as Record<string, unknown>;
-          const what =
-            type === 'transaction'
-              ? transactionWords(d)
-              : `${d.key ?? d.name ?? ''} ${d.state ?? d.kind ?? ''}`;
-          print(`${new Date().toISOString()} ${type} ${what} ${d.reason ?? d.error ?? ''}`.trimEnd());
+          print(`${new Date().toISOString()} ${type} ${watchWords(type, d)}`.trimEnd());
         } else if (g.output === 'yaml') print(`---\n${render({ type, data }, 'yaml')}`);
         else print(JSON.stringify({ type, data }));
       };
@@ -396,6 +398,22 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     });
 
   return program;
+}
+
+/** What `watch` prints of an event in a table: a link with its ifindex, an invalid item with its field errors. */
+function watchWords(type: string, d: Record<string, unknown>): string {
+  if (type === 'transaction') return transactionWords(d);
+  if (type === 'link') {
+    const renamed = typeof d.previousName === 'string' ? ` (was ${d.previousName})` : '';
+    return `${String(d.name)} (ifindex ${String(d.ifindex)}) ${String(d.kind)}${renamed}`;
+  }
+  const fieldErrors = Array.isArray(d.fieldErrors)
+    ? (d.fieldErrors as { field?: string; message?: string }[])
+        .map((e) => `${e.field ?? '$'}: ${e.message ?? ''}`)
+        .join('; ')
+    : '';
+  const why = d.reason ?? d.error ?? fieldErrors;
+  return `${String(d.key ?? '')} ${String(d.state ?? '')} ${typeof why === 'string' ? why : ''}`;
 }
 
 /** How long `watch --follow` waits between attempts to reach the agent again. */
