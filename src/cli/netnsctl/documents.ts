@@ -35,8 +35,11 @@ export function readDocuments(text: string): unknown[] {
     try {
       json = JSON.parse(text) as unknown;
     } catch (error) {
-      // JSON objects separated by `---` are a YAML stream (YAML reads JSON); otherwise the JSON
-      // error, with its line and column.
+      // JSON documents separated by `---`: each is read as JSON, so that an error names its own
+      // line and column in the file (not the first separator's, as the whole file read gave).
+      const documents = jsonDocuments(text);
+      if (documents) return documents;
+      // Otherwise a YAML stream (YAML reads JSON), or the JSON error with its line and column.
       try {
         return readYaml(text);
       } catch {
@@ -50,26 +53,59 @@ export function readDocuments(text: string): unknown[] {
   return readYaml(text);
 }
 
-/** "... at position 176": the line and column of that position too. */
-function withLineAndColumn(message: string, text: string): string {
+/**
+ * The documents of a file of JSON documents separated by `---` lines, or undefined when it is not
+ * one (one part only, or a part that is not JSON: then it is YAML's to read). A part that starts
+ * as JSON but is not is an error naming its line and column in the whole file.
+ */
+function jsonDocuments(text: string): unknown[] | undefined {
+  const parts: { start: number; body: string }[] = [];
+  const separator = /^---[ \t]*$/gm;
+  let start = 0;
+  for (let match = separator.exec(text); match; match = separator.exec(text)) {
+    parts.push({ start, body: text.slice(start, match.index) });
+    start = match.index + match[0].length;
+  }
+  parts.push({ start, body: text.slice(start) });
+  const filled = parts.filter((part) => part.body.trim() !== '');
+  if (filled.length < 2 || !filled.every((part) => /^\s*[[{]/.test(part.body))) return undefined;
+  const documents: unknown[] = [];
+  for (const part of filled) {
+    try {
+      documents.push(...documentItems(JSON.parse(part.body) as unknown));
+    } catch (error) {
+      throw new Error(`JSON: ${withLineAndColumn((error as Error).message, text, part.start)}`, {
+        cause: error,
+      });
+    }
+  }
+  return documents;
+}
+
+/** "... at position 176" (of the text from `offset`): the line and column in the whole text too. */
+function withLineAndColumn(message: string, text: string, offset = 0): string {
   const match = /at position (\d+)/.exec(message);
   if (!match) return message;
-  const before = text.slice(0, Number(match[1]));
+  const before = text.slice(0, offset + Number(match[1]));
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
   return `${message} (line ${line}, column ${column})`;
+}
+
+/** The items of one document: a list's, an `items` list's, or the document itself. */
+function documentItems(value: unknown): unknown[] {
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value as unknown[];
+  if (typeof value === 'object' && Array.isArray((value as { items?: unknown }).items))
+    return (value as { items: unknown[] }).items;
+  return [value];
 }
 
 function readYaml(text: string): unknown[] {
   const out: unknown[] = [];
   for (const doc of parseAllDocuments(text)) {
     if (doc.errors.length) throw new Error(`YAML: ${doc.errors[0]!.message}`);
-    const value = doc.toJS() as unknown;
-    if (value === null || value === undefined) continue;
-    if (Array.isArray(value)) out.push(...value);
-    else if (typeof value === 'object' && Array.isArray((value as { items?: unknown }).items)) {
-      out.push(...(value as { items: unknown[] }).items);
-    } else out.push(value);
+    out.push(...documentItems(doc.toJS() as unknown));
   }
   return out;
 }

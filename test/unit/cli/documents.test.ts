@@ -59,6 +59,11 @@ describe('netnsctl documents', () => {
       () => readDocuments('{\n  "kind": "interface",\n  "name": "d0" "type": 1\n}'),
       /^Error: JSON: .*\(line 3, column \d+\)/,
     );
+    // Broken JSON in the third document of a `---` stream: its own line, not the separator's.
+    assert.throws(
+      () => readDocuments([doc('d0'), '---', '{"kind": "interface",, "name": "d1"}'].join('\n')),
+      /^Error: JSON: .*\(line 3, column 22\)/,
+    );
     const { items, problems } = toItems(readDocuments([doc('d0'), '---', doc('d0')].join('\n')), 'l1');
     assert.equal(items.length, 1);
     assert.deepEqual(
