@@ -37,13 +37,19 @@ export function readDocuments(text: string): unknown[] {
     } catch (error) {
       // JSON documents separated by `---`: each is read as JSON, so that an error names its own
       // line and column in the file (not the first separator's, as the whole file read gave).
-      const documents = jsonDocuments(text);
-      if (documents) return documents;
-      // Otherwise a YAML stream (YAML reads JSON), or the JSON error with its line and column.
+      // Otherwise a YAML stream (YAML reads JSON, and flow documents, comments, `...` that JSON
+      // does not), or, read by neither, the JSON error with its line and column.
+      let partError: unknown;
+      try {
+        const documents = jsonDocuments(text);
+        if (documents) return documents;
+      } catch (documentError) {
+        partError = documentError;
+      }
       try {
         return readYaml(text);
       } catch {
-        throw new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
+        throw partError ?? new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
       }
     }
     if (Array.isArray(json)) return json;

@@ -124,16 +124,16 @@ export class SqliteStore implements Datastore {
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
-    return this.#run('get', () => this.#sql.get(checkKey(key)));
+    return this.#soon(() => this.#run('get', () => this.#sql.get(checkKey(key))));
   }
 
   async list(prefix: string): Promise<ListResult> {
-    return this.#run('list', () => this.#sql.list(prefix));
+    return this.#soon(() => this.#run('list', () => this.#sql.list(prefix)));
   }
 
   /** The store's current revision. */
   async revision(): Promise<number> {
-    return this.#run('revision', () => this.#sql.revision());
+    return this.#soon(() => this.#run('revision', () => this.#sql.revision()));
   }
 
   async put(key: string, value: string): Promise<number> {
@@ -350,18 +350,22 @@ export class SqliteStore implements Datastore {
     if (this.#closing) throw new ClosedError(`store ${this.file}`);
   }
 
-  /** #run for an operation that writes: the checkpoint worker starts first (#startCheckpointer). */
   /**
    * A write that finds the store locked by another process (SQLITE_BUSY) is tried again after a
    * pause, until busyTimeoutMs has passed: the wait is not spent inside SQLite, where it would hold
    * the event loop (the API, drift healing). Each attempt is a whole transaction, rolled back on
    * failure, so trying again is safe.
    */
-  async #writeSoon<T>(what: string, operation: () => T): Promise<T> {
+  #writeSoon<T>(what: string, operation: () => T): Promise<T> {
+    return this.#soon(() => this.#write(what, operation));
+  }
+
+  /** An attempt made again while the store is locked (above), up to busyTimeoutMs; reads too. */
+  async #soon<T>(attempt: () => T): Promise<T> {
     const deadline = Date.now() + this.#busyTimeoutMs;
     for (;;) {
       try {
-        return this.#write(what, operation);
+        return attempt();
       } catch (error) {
         if (!(error instanceof DatastoreUnavailableError) || Date.now() >= deadline) throw error;
       }
@@ -369,6 +373,7 @@ export class SqliteStore implements Datastore {
     }
   }
 
+  /** #run for an operation that writes: the checkpoint worker starts first (#startCheckpointer). */
   #write<T>(what: string, operation: () => T): T {
     return this.#run(what, () => {
       this.#startCheckpointer();

@@ -58,7 +58,20 @@ export class SqliteWatcher extends WatcherBase {
       }
       this.deliverChanges(generation, read.changes);
     } catch (error) {
+      // Another program holding the store a moment (its WAL recovery, a checkpoint): read again
+      // soon rather than call the watch lost.
+      if (isBusy(error)) {
+        setTimeout(() => this.poll(), BUSY_POLL_RETRY_MS).unref();
+        return;
+      }
       this.fail(generation, error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+const BUSY_POLL_RETRY_MS = 10;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }

@@ -59,6 +59,13 @@ describe('netnsctl documents', () => {
       () => readDocuments('{\n  "kind": "interface",\n  "name": "d0" "type": 1\n}'),
       /^Error: JSON: .*\(line 3, column \d+\)/,
     );
+    // YAML flow documents (and comments, `...`) in a `---` stream are still YAML's to read.
+    assert.equal(
+      readDocuments(
+        '{kind: interface, name: d0, type: DUMMY}\n--- # two\n{kind: interface, name: d1, type: DUMMY}\n...\n',
+      ).length,
+      2,
+    );
     // Broken JSON in the third document of a `---` stream: its own line, not the separator's.
     assert.throws(
       () => readDocuments([doc('d0'), '---', '{"kind": "interface",, "name": "d1"}'].join('\n')),
