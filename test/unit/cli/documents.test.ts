@@ -60,11 +60,10 @@ describe('netnsctl documents', () => {
       /^Error: JSON: .*\(line 3, column \d+\)/,
     );
     // YAML flow documents (and comments, `...`) in a `---` stream are still YAML's to read.
+    const flow = (name: string): string => `{kind: interface, name: ${name}, type: DUMMY}`;
     assert.equal(
-      readDocuments(
-        '{kind: interface, name: d0, type: DUMMY}\n--- # two\n{kind: interface, name: d1, type: DUMMY}\n...\n',
-      ).length,
-      2,
+      readDocuments([flow('d0'), '---', flow('d1'), '--- # three', flow('d2')].join('\n')).length,
+      3,
     );
     // Broken JSON in the third document of a `---` stream: its own line, not the separator's.
     assert.throws(
