@@ -45,11 +45,9 @@ import {
 import { asUsersSee } from './status-rollup.js';
 import type { Topology } from '../web/contract/topology.js';
 
-/** A write of a key under another agent's label (HTTP 400). */
-export class ForeignLabelError extends AgentError {
-  readonly code = 'ERR_FOREIGN_LABEL';
+/** A key the API refuses to write (HTTP 400), with its field error as a refused PUT gives them. */
+abstract class RefusedKeyError extends AgentError {
   readonly statusCode = 400;
-  /** As a refused PUT gives them (the API answers both alike). */
   readonly errors: FieldErrorView[];
   constructor(key: string, message: string) {
     super(`${key}: ${message}`, { key, field: '$key' });
@@ -57,15 +55,14 @@ export class ForeignLabelError extends AgentError {
   }
 }
 
-/** A DELETE of a key that is not configuration (the agent's status keys) (HTTP 400). */
-export class NotConfigKeyError extends AgentError {
+/** A write of a key under another agent's label. */
+export class ForeignLabelError extends RefusedKeyError {
+  readonly code = 'ERR_FOREIGN_LABEL';
+}
+
+/** A DELETE of a key that is not configuration (the agent's status keys). */
+export class NotConfigKeyError extends RefusedKeyError {
   readonly code = 'ERR_NOT_CONFIG_KEY';
-  readonly statusCode = 400;
-  readonly errors: FieldErrorView[];
-  constructor(key: string, message: string) {
-    super(`${key}: ${message}`, { key, field: '$key' });
-    this.errors = [{ key, field: '$key', message }];
-  }
 }
 
 export const AGENT_VERSION = '0.1.0';

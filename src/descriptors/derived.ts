@@ -207,15 +207,26 @@ async function addressesNoLongerWanted(
         ctx.originals.noteAddress(entry.namespaceIdentity, entry.ifindex, cidr, false);
         continue;
       }
-      orphans.push({
-        key: addressItem(interfaceKey, cidr),
-        value: { interfaceKey, cidr, noDad: false, goesWithLink: false },
-        metadata: { ifindex: entry.ifindex, namespaceId: entry.namespaceId },
-        managed: true,
-      });
+      orphans.push(addressToTakeOff(interfaceKey, cidr, false, entry.ifindex, entry.namespaceId));
     }
   }
   return orphans;
+}
+
+/** An address of ours in the kernel that no item wants, reported so that the engine removes it. */
+function addressToTakeOff(
+  interfaceKey: string,
+  cidr: string,
+  goesWithLink: boolean,
+  ifindex: number,
+  namespaceId: string,
+): Retrieved<AddressValue, AddressMetadata> {
+  return {
+    key: addressItem(interfaceKey, cidr),
+    value: { interfaceKey, cidr, noDad: false, goesWithLink },
+    metadata: { ifindex, namespaceId },
+    managed: true,
+  };
 }
 
 /**
@@ -248,12 +259,7 @@ async function strayAddressesOfOwnLinks(
       if (address.family === AF_INET6 && address.scope === RT_SCOPE_LINK) continue;
       const cidr = addressCidr(address);
       if (wantedOnLinks.has(`${view.identity}#${address.index}#${cidr}`)) continue;
-      stray.push({
-        key: addressItem(interfaceKey, cidr),
-        value: { interfaceKey, cidr, noDad: false, goesWithLink: true },
-        metadata: { ifindex: address.index, namespaceId: view.id },
-        managed: true,
-      });
+      stray.push(addressToTakeOff(interfaceKey, cidr, true, address.index, view.id));
     }
   }
   return stray;

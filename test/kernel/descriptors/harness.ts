@@ -317,6 +317,17 @@ export function veth(
   };
 }
 
+/** A static ARP entry as users write it (no `state`: PERMANENT). */
+export function arpEntry(
+  name: string,
+  ns: string,
+  iface: string,
+  ipAddress: string,
+  mac: string,
+): Record<string, unknown> {
+  return { name, namespace: named(ns), interface: iface, ip_addr: ipAddress, hw_address: mac };
+}
+
 export async function pause(ms: number): Promise<void> {
   await sleep(ms);
 }

@@ -13,6 +13,7 @@ import type { ItemKind } from '../../../src/model/index.js';
 import type { TransactionRecord } from '../../../src/scheduler/index.js';
 import {
   addresses,
+  arpEntry,
   hex,
   isUp,
   link,
@@ -39,6 +40,33 @@ function carrierChanges(ns: string, name: string): number {
 /** Keys (config and derived) a transaction wrote to. */
 function writtenKeys(record: TransactionRecord): string[] {
   return record.operations.filter((op) => op.outcome === 'done').map((op) => `${op.kind} ${op.key}`);
+}
+
+/**
+ * Two namespaces, and agents started as restarts of a label would be (`start(label)`); everything
+ * goes afterwards, whatever happened.
+ */
+async function twoNamespaceLab(
+  prefix: string,
+  run: (lab: { ns1: string; ns2: string; start: (label: string) => Promise<TestAgent> }) => Promise<void>,
+): Promise<void> {
+  const ns1 = `${prefix}${hex(3)}`;
+  const ns2 = `${prefix}${hex(3)}`;
+  const agents: TestAgent[] = [];
+  const start = async (label: string): Promise<TestAgent> => {
+    const agent = await TestAgent.start({ label });
+    agents.push(agent);
+    return agent;
+  };
+  try {
+    ip(null, ['netns', 'add', ns1]);
+    ip(null, ['netns', 'add', ns2]);
+    await run({ ns1, ns2, start });
+  } finally {
+    for (const agent of agents) await agent.close();
+    deleteNamespace(ns1);
+    deleteNamespace(ns2);
+  }
 }
 
 describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
@@ -92,34 +120,14 @@ describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
             metric: 5,
           },
         ],
-        [
-          'arp',
-          'n1',
-          {
-            name: 'n1',
-            namespace: named(ns1),
-            interface: 'a',
-            ip_addr: '10.0.1.50',
-            hw_address: '02:00:00:00:00:50',
-          },
-        ],
+        ['arp', 'n1', arpEntry('n1', ns1, 'a', '10.0.1.50', '02:00:00:00:00:50')],
       ];
       const e = (mtu: number): Item => ['interface', 'e', veth('e', 'f', ns1, { host_if_name: 'ke', mtu })];
       const unwanted: Item[] = [
         ['interface', 'c', veth('c', 'd', ns1, { host_if_name: 'uc', ip_addresses: ['10.0.3.1/24'] })],
         ['interface', 'd', veth('d', 'c', ns2, { host_if_name: 'ud' })],
         ['route', 'r2', { name: 'r2', namespace: named(ns1), interface: 'a', dst_ip_addr: '10.21.0.0/16' }],
-        [
-          'arp',
-          'n2',
-          {
-            name: 'n2',
-            namespace: named(ns1),
-            interface: 'a',
-            ip_addr: '10.0.1.51',
-            hw_address: '02:00:00:00:00:51',
-          },
-        ],
+        ['arp', 'n2', arpEntry('n2', ns1, 'a', '10.0.1.51', '02:00:00:00:00:51')],
       ];
 
       const first = await TestAgent.start({ label });
@@ -227,27 +235,20 @@ describe('ownership and resync', { skip: skipUnlessRoot() }, () => {
 });
 
 describe('addresses changed while the agent was down', { skip: skipUnlessRoot() }, () => {
-  test('an address a VETH no longer lists is taken off its link at the restart (the link kept); the IPv6 link-local stays', async () => {
-    const ns1 = `kd${hex(3)}`;
-    const ns2 = `kd${hex(3)}`;
-    const label = `kda${hex(3)}`;
-    const agents: TestAgent[] = [];
-    try {
-      ip(null, ['netns', 'add', ns1]);
-      ip(null, ['netns', 'add', ns2]);
+  test('an address a VETH no longer lists is taken off its link at the restart (the link kept); the IPv6 link-local stays', () =>
+    twoNamespaceLab('kd', async ({ ns1, ns2, start }) => {
+      const label = `kda${hex(3)}`;
       const pair = (addressesA: string[]): Item[] => [
         ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'ra', ip_addresses: addressesA })],
         ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'rb', ip_addresses: ['10.7.0.2/24'] })],
       ];
-      const first = await TestAgent.start({ label });
-      agents.push(first);
+      const first = await start(label);
       await first.replaceAll(...pair(['10.7.0.1/24', 'fd07::1/64']));
       await first.waitConfigured(['interface', 'a'], ['interface', 'b']);
       const index = linkOrFail(ns1, 'ra').ifindex;
       await first.close();
 
-      const second = await TestAgent.start({ label });
-      agents.push(second);
+      const second = await start(label);
       await second.replaceAll(...pair(['10.7.0.11/24']));
       await second.waitConfigured(['interface', 'a'], ['interface', 'b']);
       await eventually(() => assert.deepEqual(addresses(ns1, 'ra'), ['10.7.0.11/24']));
@@ -259,27 +260,12 @@ describe('addresses changed while the agent was down', { skip: skipUnlessRoot() 
       assert.deepEqual(addresses(ns1, 'ra').sort(), ['10.7.0.100/24', '10.7.0.11/24']);
       const linkLocal = ip(ns1, ['-6', 'addr', 'show', 'dev', 'ra', 'scope', 'link']);
       assert.match(linkLocal, /fe80::/, 'the link-local address stays');
-    } finally {
-      for (const agent of agents) await agent.close();
-      deleteNamespace(ns1);
-      deleteNamespace(ns2);
-    }
-  });
+    }));
 });
 
 describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () => {
-  test("another label's routes and ARP entries (through its links) are never taken as ours: not removed at a restart, their place not taken", async () => {
-    const ns1 = `ko${hex(3)}`;
-    const ns2 = `ko${hex(3)}`;
-    const agents: TestAgent[] = [];
-    const start = async (label: string): Promise<TestAgent> => {
-      const agent = await TestAgent.start({ label });
-      agents.push(agent);
-      return agent;
-    };
-    try {
-      ip(null, ['netns', 'add', ns1]);
-      ip(null, ['netns', 'add', ns2]);
+  test("another label's routes and ARP entries (through its links) are never taken as ours: not removed at a restart, their place not taken", () =>
+    twoNamespaceLab('ko', async ({ ns1, ns2, start }) => {
       const [labelA, labelB] = [`koa${hex(3)}`, `kob${hex(3)}`];
       // Each agent its own pair between ns1 and ns2; A a route and an ARP entry in ns1 through its own.
       const pairOf = (p: string, net: number): Item[] => [
@@ -298,17 +284,7 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
           metric: 100,
         },
       ];
-      const arpA: Item = [
-        'arp',
-        'n',
-        {
-          name: 'n',
-          namespace: named(ns1),
-          interface: 'oa1',
-          ip_addr: '10.61.0.9',
-          hw_address: '02:00:00:00:61:09',
-        },
-      ];
+      const arpA: Item = ['arp', 'n', arpEntry('n', ns1, 'oa1', '10.61.0.9', '02:00:00:00:61:09')];
       const a = await start(labelA);
       const itemsA = [...pairOf('oa', 61), routeVia('oa', '10.61.0.2'), arpA];
       await a.replaceAll(...itemsA);
@@ -351,12 +327,7 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
       const failed = await b2.waitFor('route', 'shared', 'failed', new RegExp(`agent labelled ${labelA}`));
       assert.match(failed.error?.message ?? '', /not replaced/);
       assert.ok(routeA(), "A's route still there");
-    } finally {
-      for (const agent of agents) await agent.close();
-      deleteNamespace(ns1);
-      deleteNamespace(ns2);
-    }
-  });
+    }));
 });
 
 describe('drift', { skip: skipUnlessRoot() }, () => {
@@ -390,17 +361,7 @@ describe('drift', { skip: skipUnlessRoot() }, () => {
       const items: Item[] = [
         ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'sa', ip_addresses: ['10.0.3.1/24'] })],
         ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'sb' })],
-        [
-          'arp',
-          'n',
-          {
-            name: 'n',
-            namespace: named(ns1!),
-            interface: 'a',
-            ip_addr: '10.0.3.50',
-            hw_address: '02:00:00:00:03:50',
-          },
-        ],
+        ['arp', 'n', arpEntry('n', ns1!, 'a', '10.0.3.50', '02:00:00:00:03:50')],
       ];
       await agent.put(...items);
       await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));
@@ -439,17 +400,7 @@ describe('drift', { skip: skipUnlessRoot() }, () => {
             gw_addr: '10.0.1.2',
           },
         ],
-        [
-          'arp',
-          'n',
-          {
-            name: 'n',
-            namespace: named(ns1!),
-            interface: 'a',
-            ip_addr: '10.0.1.50',
-            hw_address: '02:00:00:00:00:50',
-          },
-        ],
+        ['arp', 'n', arpEntry('n', ns1!, 'a', '10.0.1.50', '02:00:00:00:00:50')],
       ];
       await agent.put(...items);
       await agent.waitConfigured(...items.map(([kind, name]) => [kind, name] as [ItemKind, string]));

@@ -12,6 +12,7 @@ import { eventually, ip, ipTry, skipUnlessRoot } from '../../helpers/kernel.js';
 import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
 import {
   addresses,
+  arpEntry,
   hex,
   isUp,
   link,
@@ -203,13 +204,7 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       await agent.put(...pair(ns1!, ns2!), ...gatewayRoutes(ns1!), [
         'arp',
         'gw',
-        {
-          name: 'gw',
-          namespace: named(ns1!),
-          interface: 'a',
-          ip_addr: '10.0.2.9',
-          hw_address: '02:00:00:00:02:09',
-        },
+        arpEntry('gw', ns1!, 'a', '10.0.2.9', '02:00:00:00:02:09'),
       ]);
       await agent.waitConfigured(['route', 'def'], ['route', 'lan'], ['arp', 'gw']);
       for (let round = 0; round < 3; round++) {
@@ -233,17 +228,7 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
           'hr',
           { name: 'hr', namespace: named(ns1!), interface: 'hx0', dst_ip_addr: '10.40.0.0/16' },
         ],
-        [
-          'arp',
-          'hn',
-          {
-            name: 'hn',
-            namespace: named(ns1!),
-            interface: 'hx0',
-            ip_addr: '10.40.0.9',
-            hw_address: '02:00:00:00:40:09',
-          },
-        ],
+        ['arp', 'hn', arpEntry('hn', ns1!, 'hx0', '10.40.0.9', '02:00:00:00:40:09')],
       );
       await agent.waitFor('route', 'hr', 'pending', /waiting for interface hx0 to exist/);
       await agent.waitFor('arp', 'hn', 'pending', /waiting for interface hx0 to exist/);
@@ -1041,17 +1026,7 @@ describe('routes and ARP entries naming an interface item', { skip: skipUnlessRo
             gw_addr: '10.0.5.2',
           },
         ],
-        [
-          'arp',
-          'n',
-          {
-            name: 'n',
-            namespace: named(ns1!),
-            interface: 'a',
-            ip_addr: '10.0.5.50',
-            hw_address: '02:00:00:00:05:50',
-          },
-        ],
+        ['arp', 'n', arpEntry('n', ns1!, 'a', '10.0.5.50', '02:00:00:00:05:50')],
       ];
       await agent.put(...items);
       await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'r'], ['arp', 'n']);
