@@ -3,7 +3,7 @@
  * IPv4, no IPv6 zone index), a canonical text form (RFC 5952 for IPv6) so that equal addresses
  * compare equal as strings, and the classifications the kernel cares about. Pure.
  */
-import { formatIpBytes } from '../util/ip-text.js';
+import { formatIpBytes, parseIpBytes } from '../util/ip-text.js';
 
 export type IpFamily = 4 | 6;
 
@@ -27,63 +27,6 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 
-const IPV4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
-const HEXTET = /^[0-9a-fA-F]{1,4}$/;
-
-function parseIpv4Bytes(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i] ?? '';
-    if (!IPV4_OCTET.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    bytes[i] = n;
-  }
-  return bytes;
-}
-
-function parseHextets(text: string, allowV4Tail: boolean): number[] | undefined {
-  if (text === '') return [];
-  const parts = text.split(':');
-  const out: number[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] ?? '';
-    if (allowV4Tail && i === parts.length - 1 && part.includes('.')) {
-      const v4 = parseIpv4Bytes(part);
-      if (v4 === undefined) return undefined;
-      out.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
-    } else {
-      if (!HEXTET.test(part)) return undefined;
-      out.push(parseInt(part, 16));
-    }
-  }
-  return out;
-}
-
-function parseIpv6Bytes(text: string): Uint8Array | undefined {
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  let hextets: number[];
-  if (halves.length === 2) {
-    const head = parseHextets(halves[0] ?? '', false);
-    const tail = parseHextets(halves[1] ?? '', true);
-    if (head === undefined || tail === undefined || head.length + tail.length > 7) return undefined;
-    hextets = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    const all = parseHextets(text, true);
-    if (all === undefined || all.length !== 8) return undefined;
-    hextets = all;
-  }
-  const bytes = new Uint8Array(16);
-  hextets.forEach((h, i) => {
-    bytes[i * 2] = h >> 8;
-    bytes[i * 2 + 1] = h & 0xff;
-  });
-  return bytes;
-}
-
 /** Canonical text of 4 or 16 address bytes. */
 export function formatIp(bytes: Uint8Array): string {
   return formatIpBytes(bytes);
@@ -93,8 +36,10 @@ export function formatIp(bytes: Uint8Array): string {
 export function parseIp(text: string): Parsed<IpAddress> {
   if (text.includes('%')) return fail('an IPv6 zone index (%...) is not allowed');
   if (text.includes('/')) return fail('expected an address without prefix length');
-  const bytes = text.includes(':') ? parseIpv6Bytes(text) : parseIpv4Bytes(text);
-  if (bytes === undefined) return fail('not an IPv4 or IPv6 address');
+  const parsed = parseIpBytes(text);
+  if (parsed === undefined) return fail('not an IPv4 or IPv6 address');
+  // A plain copy, not the parser's pooled Buffer, whose slice() would share its memory.
+  const bytes = new Uint8Array(parsed);
   return ok({ family: bytes.length === 4 ? 4 : 6, bytes, text: formatIp(bytes) });
 }
 

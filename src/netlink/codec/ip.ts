@@ -1,55 +1,17 @@
 /** Conversions between text and the byte forms of IP and MAC addresses that rtnetlink carries. */
-import { formatIpBytes } from '../../util/ip-text.js';
-import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpBytes, parseIpBytes, parseIpv4Bytes, parseIpv6Bytes } from '../../util/ip-text.js';
 import { AF_INET, AF_INET6 } from './constants.js';
 import { NetlinkCodecError } from '../errors.js';
 
 export function familyOf(address: string): number {
-  if (ipv4Bytes(address) !== undefined || isIPv4(address)) return AF_INET;
-  if (isIPv6(address)) return AF_INET6;
+  if (parseIpv4Bytes(address) !== undefined) return AF_INET;
+  if (parseIpv6Bytes(address) !== undefined) return AF_INET6;
   throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
 }
 
-/** Dotted-quad text to its 4 bytes, or undefined when it is not exactly that (hot path: no regex). */
-function ipv4Bytes(address: string): Buffer | undefined {
-  const bytes = Buffer.allocUnsafe(4);
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= address.length; i++) {
-    const code = i < address.length ? address.charCodeAt(i) : 46; // a final '.' closes the last part
-    if (code >= 48 && code <= 57) {
-      // Leading zeros are refused, as node's isIPv4 does (they read as octal elsewhere).
-      if (digits > 0 && value === 0) return undefined;
-      value = value * 10 + (code - 48);
-      if (++digits > 3 || value > 255) return undefined;
-    } else if (code === 46 && digits > 0 && part < 4) {
-      bytes[part++] = value;
-      value = 0;
-      digits = 0;
-    } else return undefined;
-  }
-  return part === 4 ? bytes : undefined;
-}
-
 export function ipToBytes(address: string): Buffer {
-  const quad = ipv4Bytes(address);
-  if (quad) return quad;
-  if (!isIPv6(address)) throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
-  let text = address;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hextets.
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4?.[1]) {
-    const [a, b, c, d] = v4[1].split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -v4[1].length) + ((a << 8) | b).toString(16) + ':' + ((c << 8) | d).toString(16);
-  }
-  const [head = '', tail] = text.split('::') as [string, string | undefined];
-  const headParts = head === '' ? [] : head.split(':');
-  const tailParts = tail === undefined || tail === '' ? [] : tail.split(':');
-  const missing = 8 - headParts.length - tailParts.length;
-  const parts = [...headParts, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...tailParts];
-  const bytes = Buffer.alloc(16);
-  parts.forEach((part, i) => bytes.writeUInt16BE(parseInt(part, 16), i * 2));
+  const bytes = parseIpBytes(address);
+  if (bytes === undefined) throw new NetlinkCodecError(`not an IP address: ${JSON.stringify(address)}`);
   return bytes;
 }
 
