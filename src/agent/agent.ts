@@ -95,7 +95,23 @@ export class Agent {
             );
           }
         },
-        operation: (op) => this.metrics.observeOperation(op.kind, op.outcome === 'done'),
+        operation: (op) => {
+          this.metrics.observeOperation(op.kind, op.outcome === 'done');
+          // Every kernel operation, for whoever follows one item closely (--log-level debug).
+          if (this.logger.isLevelEnabled('debug'))
+            this.logger.debug(
+              {
+                key: op.key,
+                op: op.recreate ? `re${op.kind}` : op.kind,
+                why: op.why,
+                outcome: op.outcome,
+                ms: Math.round(op.durationMs * 10) / 10,
+                ...(op.error ? { error: op.error.message } : {}),
+                ...(op.skippedBecause ? { skippedBecause: op.skippedBecause } : {}),
+              },
+              'operation',
+            );
+        },
       },
     });
     // The Docker watcher is created in start() (its client is loaded only when Docker is watched);

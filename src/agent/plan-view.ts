@@ -19,6 +19,7 @@ import {
 } from '../model/index.js';
 import type { DryRun, FactChange, PlannedOperation } from '../scheduler/index.js';
 import {
+  ANY_INTERFACE,
   NAMED_NAMESPACE,
   linkFact,
   linkUpFact,
@@ -38,6 +39,8 @@ const ASSUMED_VALUE = { planned: true };
 
 /** How a plan entry's words go on when the operation would fail (`foreseeFailures` and the like). */
 export const WOULD_FAIL = '; would fail: ';
+/** The same, when the operation would not start: what it waits for would fail. */
+export const WOULD_WAIT = '; would stay pending: ';
 
 /**
  * Whether the kernel reaches the gateway through that link now (a network it has already), or,
@@ -145,15 +148,15 @@ export function assumedFacts(
     if (key.startsWith(routePrefix) && !dry.plan.outcomes.has(key)) waiting.add(key);
   for (const key of waiting) {
     const route = valueOf(key) as LinuxRoute | undefined;
-    if (!route?.gateway || route.interface === undefined) continue;
+    if (!route?.gateway) continue;
     const nsId = namespaceId(route.namespace);
-    const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
-    const host = configured?.hostIfName ?? route.interface;
+    const { host, configured } = routeInterface(route, interfacePrefix, valueOf);
     const fact = reachFact(nsId, host, route.gateway, route.table);
-    // Left as it is by the plan: only one waiting for its gateway now.
-    if (!dry.plan.outcomes.has(key) && now.factHolds?.(fact) !== false) continue;
+    // Left as it is by the plan: only one waiting for its gateway now. Through any interface, the
+    // fact's value is the covering link's (a new one re-creates the route): kept when it holds.
+    if ((host === ANY_INTERFACE || !dry.plan.outcomes.has(key)) && now.factHolds?.(fact) !== false) continue;
     // The plan's new addresses there, and the configured interface's own (already in the kernel).
-    const prefixes = [...(addedPrefixes.get(`${nsId}\n${host}`) ?? []), ...(configured?.ipAddresses ?? [])];
+    const prefixes = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
     if (
       prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
       reachableNow(nsId, host, route.gateway, route.table) === true
@@ -166,6 +169,28 @@ export function assumedFacts(
       ...gatewaysLost(dry, plannedKeys, label, valueOf, addedPrefixes, removedPrefixes, reachableNow),
     );
   return facts;
+}
+
+/**
+ * The host name of the interface a route goes through (ANY_INTERFACE when it names none: its
+ * gateway then decides) and that interface's planned value when it is configured.
+ */
+function routeInterface(
+  route: LinuxRoute,
+  interfacePrefix: string,
+  valueOf: PlannedValue,
+): { host: string; configured?: LinuxInterface } {
+  if (route.interface === undefined) return { host: ANY_INTERFACE };
+  const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
+  return configured ? { host: configured.hostIfName, configured } : { host: route.interface };
+}
+
+/** Prefixes entered for an interface (namespace id + host name), or for any of the namespace's. */
+function prefixesAt(byInterface: ReadonlyMap<string, string[]>, nsId: string, host: string): string[] {
+  if (host !== ANY_INTERFACE) return byInterface.get(`${nsId}\n${host}`) ?? [];
+  const all: string[] = [];
+  for (const [where, prefixes] of byInterface) if (where.startsWith(`${nsId}\n`)) all.push(...prefixes);
+  return all;
 }
 
 /** Enters an address item's prefix under its interface (namespace id + host name). */
@@ -199,14 +224,12 @@ function gatewaysLost(
     if (!key.startsWith(routePrefix) || dry.plan.outcomes.get(key)?.state === 'pending') continue;
     const route = valueOf(key) as LinuxRoute | undefined;
     const gateway = route?.gateway;
-    if (!route || gateway === undefined || route.interface === undefined) continue;
+    if (!route || gateway === undefined) continue;
     const nsId = namespaceId(route.namespace);
-    const configured = valueOf(interfacePrefix + route.interface) as LinuxInterface | undefined;
-    const host = configured?.hostIfName ?? route.interface;
-    const where = `${nsId}\n${host}`;
-    const removed = removedPrefixes.get(where) ?? [];
+    const { host, configured } = routeInterface(route, interfacePrefix, valueOf);
+    const removed = prefixesAt(removedPrefixes, nsId, host);
     if (!removed.some((cidr) => prefixCovers(cidr, gateway))) continue;
-    const staying = [...(addedPrefixes.get(where) ?? []), ...(configured?.ipAddresses ?? [])];
+    const staying = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
     if (staying.some((cidr) => prefixCovers(cidr, gateway))) continue;
     if (reachableNow(nsId, host, gateway, route.table, removed) !== false) continue;
     lost.push({ key: reachFact(nsId, host, gateway, route.table), deleted: true });
@@ -353,7 +376,7 @@ export function foreseeFailures(
         : inNamespace.filter((i) => i.name === named || i.hostIfName === named);
     return gatewayProblem(route, through, inNamespace);
   };
-  return entries.map((entry) => {
+  const foreseen = entries.map((entry) => {
     const making = entry.change === 'create' || entry.change === 'recreate';
     const holder = making ? neighbourHolders.get(entry.key) : undefined;
     if (holder !== undefined) return { ...entry, why: `${entry.why}${WOULD_FAIL}${holder}` };
@@ -379,6 +402,23 @@ export function foreseeFailures(
         problems.push(`${value.hostIfName} already exists there and is not managed by this agent`);
     }
     return problems.length ? { ...entry, why: `${entry.why}${WOULD_FAIL}${problems.join('; ')}` } : entry;
+  });
+  return pairsWaitForFailingEnds(foreseen, prefix, valueOf);
+}
+
+/**
+ * A VETH pair is made whole or not at all: an end whose other end would fail waits (pending,
+ * "waiting for VETH peer"), though nothing is wrong with it.
+ */
+function pairsWaitForFailingEnds(entries: PlanEntry[], prefix: string, valueOf: PlannedValue): PlanEntry[] {
+  const failing = new Set(entries.filter((e) => e.why.includes(WOULD_FAIL)).map((e) => e.key));
+  if (failing.size === 0) return entries;
+  return entries.map((entry) => {
+    if (failing.has(entry.key) || !entry.key.startsWith(prefix)) return entry;
+    if (entry.change !== 'create' && entry.change !== 'recreate') return entry;
+    const value = valueOf(entry.key) as LinuxInterface | undefined;
+    if (value?.type !== 'VETH' || !failing.has(prefix + value.veth.peerIfName)) return entry;
+    return { ...entry, why: `${entry.why}${WOULD_WAIT}its VETH peer ${value.veth.peerIfName} would fail` };
   });
 }
 

@@ -94,6 +94,16 @@ export async function parsePlanBody(
   for (const flag of ['replace', 'topology'] as const)
     if (body[flag] !== undefined && typeof body[flag] !== 'boolean')
       throw new PlanBodyError(`${flag} must be true or false`);
+  // As netnsctl plan --replace: the file is the whole configuration, so an item it fails to give
+  // would be planned as removed, though applying keeps its stored value.
+  if (body.replace === true && documentProblems.length > 0) {
+    const first = documentProblems[0]!;
+    const where = first.key ?? `document ${first.index + 1}`;
+    const why = first.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    throw new PlanBodyError(
+      `${documentProblems.length} invalid item(s) in the document (first: ${where}: ${why}): a replace plan needs every item of the file; fix them first`,
+    );
+  }
   return {
     request: {
       puts,

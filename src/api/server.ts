@@ -105,7 +105,9 @@ export function buildApi(
     return service.status();
   });
   app.get('/v1/status/*', async (request, reply) => {
-    const status = service.statusOf(keyFromParams(request));
+    // Configuration keys start with '/'; the agent's own items (named-namespace/ns2) do not.
+    const rest = (request.params as { '*': string })['*'];
+    const status = service.statusOf(keyFromParams(request)) ?? service.statusOf(rest);
     if (!status) return reply.code(404).send({ error: `no item ${keyFromParams(request)}` });
     return status;
   });

@@ -104,9 +104,9 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   }
 
   /**
-   * Whether a gateway is reachable now through the link of that name, as far as the namespace's
-   * loaded on-link table tells (undefined: no table yet). For a dry run, which watches nothing;
-   * `without`: addresses (CIDR) of that link the dry run removes.
+   * Whether a gateway is reachable now through the link of that name (ANY_INTERFACE: through any
+   * link that is up), as far as the namespace's loaded on-link table tells (undefined: no table
+   * yet). For a dry run, which watches nothing; `without`: addresses (CIDR) the dry run removes.
    */
   reachableNow(
     nsId: string,
@@ -118,11 +118,14 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     const state = this.tables.get(nsId);
     const view = this.views.get(nsId);
     if (!state || state.loading || !view) return undefined;
-    const link = view.links.get(hostIfName);
     const removed = without.map(addressPrefixOf).filter((a) => a !== undefined);
-    return (
-      link !== undefined && link.up && state.table.covers(link.index, ipToBytes(gateway), table, removed)
-    );
+    const bytes = ipToBytes(gateway);
+    if (hostIfName === ANY_INTERFACE) {
+      const up = (index: number): boolean => view.links.get(index)?.up === true;
+      return state.table.interfaceCovering(bytes, up, table, removed) !== undefined;
+    }
+    const link = view.links.get(hostIfName);
+    return link !== undefined && link.up && state.table.covers(link.index, bytes, table, removed);
   }
 
   /**

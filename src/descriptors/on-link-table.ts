@@ -81,10 +81,18 @@ export class OnLinkTable {
     return changed;
   }
 
-  /** An interface (ifindex) that `usable` accepts with a network that holds the gateway. */
-  interfaceCovering(gateway: Buffer, usable: (index: number) => boolean, table = 0): number | undefined {
+  /**
+   * An interface (ifindex) that `usable` accepts with a network that holds the gateway; `without`
+   * as for covers().
+   */
+  interfaceCovering(
+    gateway: Buffer,
+    usable: (index: number) => boolean,
+    table = 0,
+    without: readonly AddressPrefix[] = [],
+  ): number | undefined {
     for (const index of this.byIndex.keys())
-      if (usable(index) && this.covers(index, gateway, table)) return index;
+      if (usable(index) && this.covers(index, gateway, table, without)) return index;
     return undefined;
   }
 

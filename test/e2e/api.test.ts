@@ -124,6 +124,10 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       assert.equal(summary.counts['configured'], rows.filter((r) => r.state === 'configured').length);
       const one = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
       assert.equal(one.state, 'configured');
+      // The agent's own items have keys without a leading '/': the named namespace it made.
+      const made = await agent.json<StatusRow>('GET', `/v1/status/named-namespace/${pair.ns1}`);
+      assert.equal(made.key, `named-namespace/${pair.ns1}`);
+      assert.equal(made.state, 'configured');
       await eventually(async () => {
         const row = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
         assert.equal(row.interface?.ifindex, ifindex1);

@@ -132,7 +132,7 @@ function keyedDocument(
   const parsed = parseConfigKey(full);
   if (!parsed) return `key ${JSON.stringify(key)}: ${configKeyProblem(full) ?? 'not a config key'}`;
   if (parsed.label !== label)
-    return `key ${key} is of the agent labelled ${parsed.label}, not ${label} (give --label ${parsed.label})`;
+    return `key ${key} is of the agent labelled ${parsed.label}, not ${label} (its agent's: give --label ${parsed.label} with that agent's --server, or its --store or --etcd)`;
   return { kind: parsed.kind, name: parsed.name, ...(value !== undefined ? { value } : {}), ...rest };
 }
 

@@ -5,7 +5,14 @@ import { CliError } from './client.js';
 export function expandKey(arg: string, label: string): string {
   if (arg.startsWith('/')) return arg;
   const [kind, ...rest] = arg.split('/');
-  if (kind && isItemKind(kind) && rest.length === 1 && rest[0]) return configKey(label, kind, rest[0]);
+  if (kind && isItemKind(kind) && rest.length === 1 && rest[0]) {
+    try {
+      return configKey(label, kind, rest[0]);
+    } catch (error) {
+      // A name no key can hold (whitespace, too long): bad usage, as a malformed key is.
+      throw new CliError(`${JSON.stringify(arg)} is not a key: ${(error as Error).message}`, 2);
+    }
+  }
   throw new CliError(
     `${JSON.stringify(arg)} is not a key: give /vnf-agent/<label>/linux/config/v1/<kind>/<name> or <kind>/<name> (kind: interface, route, arp)`,
     2,

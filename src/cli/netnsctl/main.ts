@@ -16,7 +16,7 @@ import { EXAMPLES } from './examples.js';
 import { expandKey, expandPrefix, keyPath } from './keys.js';
 import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
-import { dumpTable, historyTable } from './tables.js';
+import { dumpTable, historyTable, statusWhy } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
 import { makeDirectories } from '../../util/make-directories.js';
@@ -211,13 +211,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       if (g.output !== 'table') print(render(rows, g.output));
       else {
         // By key, and an invalid item's field errors as its reason.
-        const fieldErrors = (r: Record<string, unknown>): string =>
-          ((r.fieldErrors ?? []) as { field: string; message: string }[])
-            .map((e) => `${e.field}: ${e.message}`)
-            .join('; ');
         const view = rows
           .filter((r) => options.all === true || r.state !== 'removed')
-          .map((r): Record<string, unknown> => ({ ...r, reason: r.reason ?? r.error ?? fieldErrors(r) }))
+          .map((r): Record<string, unknown> => ({ ...r, reason: statusWhy(r) }))
           .sort((a, b) => String(a.key).localeCompare(String(b.key)));
         print(render(view, g.output, ['key', 'state', 'reason']));
       }
@@ -407,13 +403,7 @@ function watchWords(type: string, d: Record<string, unknown>): string {
     const renamed = typeof d.previousName === 'string' ? ` (was ${d.previousName})` : '';
     return `${String(d.name)} (ifindex ${String(d.ifindex)}) ${String(d.kind)}${renamed}`;
   }
-  const fieldErrors = Array.isArray(d.fieldErrors)
-    ? (d.fieldErrors as { field?: string; message?: string }[])
-        .map((e) => `${e.field ?? '$'}: ${e.message ?? ''}`)
-        .join('; ')
-    : '';
-  const why = d.reason ?? d.error ?? fieldErrors;
-  return `${String(d.key ?? '')} ${String(d.state ?? '')} ${typeof why === 'string' ? why : ''}`;
+  return `${String(d.key ?? '')} ${String(d.state ?? '')} ${statusWhy(d)}`;
 }
 
 /** How long `watch --follow` waits between attempts to reach the agent again. */

@@ -133,3 +133,19 @@ export function dumpTable(answer: unknown): string {
   }
   return table(rows, ['namespace', 'kind', 'what', 'managed']);
 }
+
+/**
+ * Why an item is in its state, for a table row: an invalid item's field errors first (the refused
+ * value is the news), then what became of the value still in effect, if anything did.
+ */
+export function statusWhy(status: Record<string, unknown>): string {
+  const fieldErrors = Array.isArray(status.fieldErrors)
+    ? (status.fieldErrors as { field?: string; message?: string }[])
+        .map((e) => `${e.field ?? '$'}: ${e.message ?? ''}`)
+        .join('; ')
+    : '';
+  const why =
+    typeof status.reason === 'string' ? status.reason : typeof status.error === 'string' ? status.error : '';
+  if (fieldErrors === '') return why;
+  return why === '' ? fieldErrors : `${fieldErrors} (the value in effect: ${why})`;
+}

@@ -311,6 +311,72 @@ describe('assumedFacts', () => {
     assert.deepEqual(run(otherNetwork, false, ['10.9.0.1/24']).facts, [`${gateway} deleted`]);
   });
 
+  test('a route naming no interface: an address of any interface of its namespace makes or takes its gateway', () => {
+    const anyRoute = { ...route, interface: undefined };
+    const reach = 'fact/reach/named/ns1//192.168.22.2';
+    const address = `${key('interface', 'veth1')}/address/192.168.22.1/24`;
+    const values = new Map<string, unknown>([
+      [key('interface', 'veth1'), veth1],
+      [key('route', 'to-lan'), anyRoute],
+    ]);
+    const asked: string[] = [];
+    const facts = (
+      plan: Parameters<typeof dryRun>[0],
+      reachable: boolean | undefined,
+      holds: boolean,
+    ): string[] =>
+      assumedFacts(dryRun(plan), label, (k) => values.get(k), {
+        reachableNow: (_ns, host, _gw, _table, without) => {
+          asked.push(`${host}|${(without ?? []).join(',')}`);
+          return reachable;
+        },
+        plannedKeys: values.keys(),
+        factHolds: () => holds,
+      }).map((f) => `${f.key}${'deleted' in f ? ' deleted' : ''}`);
+    // The address comes: the waiting route's gateway is reachable through it.
+    assert.deepEqual(
+      facts(
+        {
+          applies: [{ key: address, descriptor: 'address' }],
+          outcomes: [[key('route', 'to-lan'), { state: 'pending', reason: 'waiting' }]],
+        },
+        false,
+        false,
+      ),
+      [reach],
+    );
+    // Already reachable (its fact holds, with the covering link's value): left as it is.
+    assert.deepEqual(
+      facts(
+        {
+          applies: [{ key: address, descriptor: 'address' }],
+          outcomes: [[key('route', 'to-lan'), { state: 'configured' }]],
+        },
+        true,
+        true,
+      ),
+      [],
+    );
+    // The address goes and nothing else there holds the gateway: lost.
+    asked.length = 0;
+    assert.deepEqual(
+      facts(
+        {
+          deletes: [{ key: address, descriptor: 'address' }],
+          outcomes: [[key('route', 'to-lan'), { state: 'configured' }]],
+        },
+        false,
+        true,
+      ),
+      [`${reach} deleted`],
+    );
+    assert.deepEqual(
+      asked,
+      ['|192.168.22.1/24'],
+      'the kernel is asked about any interface, without the address',
+    );
+  });
+
   test('what the plan leaves as it is but makes possible: a waiting route whose gateway a new address holds, a link set up again', () => {
     const reach = 'fact/reach/named/ns1/veth1Name/192.168.22.2';
     const up = 'fact/link-up/named/ns1/veth1Name';
@@ -409,6 +475,17 @@ describe('POST /v1/plan body', () => {
     assert.equal(documentProblems[0]?.index, 1);
   });
 
+  test('a replace plan of a document with an invalid item is refused, naming it (it would show removed what applying keeps)', async () => {
+    const document = 'kind: interface\nname: veth1\nvalue: {mtu: 5}';
+    await assert.rejects(
+      parsePlanBody(JSON.stringify({ document, replace: true }), label),
+      (error: unknown) =>
+        error instanceof PlanBodyError && /1 invalid item.*interface\/veth1.*mtu/.test(error.message),
+    );
+    const { documentProblems } = await parsePlanBody(JSON.stringify({ document }), label);
+    assert.equal(documentProblems.length, 1, 'without replace: planned, the problem reported');
+  });
+
   test('what is not a plan request is refused', async () => {
     for (const body of [
       'puts: nope',
@@ -452,6 +529,30 @@ test('foreseeFailures: a VETH whose peer names another, a host name a foreign li
     'new; would fail: its peer veth2 names veth3 as its peer; veth1Name already exists there and is not managed by this agent',
   );
   assert.equal(entries[1]!.why, 'new', 'only interfaces');
+});
+
+test('foreseeFailures: the other end of a VETH end that would fail stays pending (a pair is made whole)', () => {
+  const veth2 = value<LinuxInterface>(key('interface', 'veth2'), {
+    type: 'VETH',
+    enabled: true,
+    namespace: { type: 'NAMED_NS', name: 'ns2' },
+    veth: { peer_if_name: 'veth1' },
+  });
+  const values = new Map<string, unknown>([
+    [key('interface', 'veth1'), veth1],
+    [key('interface', 'veth2'), veth2],
+  ]);
+  const entries = foreseeFailures(
+    [
+      { key: key('interface', 'veth1'), change: 'create', why: 'new' },
+      { key: key('interface', 'veth2'), change: 'create', why: 'new' },
+    ],
+    label,
+    (k) => values.get(k),
+    (nsId, name) => (nsId === 'named/ns1' && name === 'veth1Name' ? { alias: 'someone else' } : undefined),
+  );
+  assert.match(entries[0]!.why, /would fail: veth1Name already exists there/);
+  assert.equal(entries[1]!.why, 'new; would stay pending: its VETH peer veth1 would fail');
 });
 
 /** An ARP item for 192.168.22.9 in ns1 on `iface` (a config or host name), keyed. */

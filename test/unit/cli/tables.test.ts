@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fieldRows, fieldTable, keyedFieldTable, printable } from '../../../src/cli/netnsctl/output.js';
-import { dumpTable, historyTable, planTable } from '../../../src/cli/netnsctl/tables.js';
+import { dumpTable, historyTable, planTable, statusWhy } from '../../../src/cli/netnsctl/tables.js';
 
 const veth = {
   name: 'veth1',
@@ -109,5 +109,25 @@ describe('printable', () => {
   test('control characters from the kernel or a user are shown, not obeyed by the terminal', () => {
     assert.equal(printable('a\x1b[2J\x1b[31mOWNED\tb'), 'a\\x1b[2J\\x1b[31mOWNED\\x09b');
     assert.equal(printable('plain ünïcode'), 'plain ünïcode');
+  });
+});
+
+describe('statusWhy', () => {
+  test("an invalid item's field errors come first, then what became of the value in effect", () => {
+    const status = {
+      state: 'invalid',
+      error: 'already configured by /vnf-agent/a/linux/config/v1/arp/x',
+      fieldErrors: [{ field: 'ip_addr', message: '192.168.22.2 is already claimed' }],
+    };
+    assert.equal(
+      statusWhy(status),
+      'ip_addr: 192.168.22.2 is already claimed (the value in effect: already configured by /vnf-agent/a/linux/config/v1/arp/x)',
+    );
+    assert.equal(
+      statusWhy({ state: 'invalid', fieldErrors: [{ field: 'mtu', message: 'too small' }] }),
+      'mtu: too small',
+    );
+    assert.equal(statusWhy({ state: 'pending', reason: 'waiting for x' }), 'waiting for x');
+    assert.equal(statusWhy({ state: 'configured' }), '');
   });
 });
