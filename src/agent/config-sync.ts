@@ -63,11 +63,16 @@ export class ConfigSync {
     /** The last valid value of each key, kept across restarts (last-valid-file.ts). */
     private readonly lastValid: LastValidValues = new MemoryLastValid(),
     /**
-     * The keys of entries whose disputed claim the kernel holds already (their link, their route):
-     * such entries go first in a full read, where the order of the puts decides who gets a claim.
+     * The keys of entries that dispute a claim, and of those whose claim the kernel holds already
+     * (their link, their route): holders go first in a full read, where the order of the puts
+     * decides who gets a claim.
      */
-    private readonly claimHolders: (entries: readonly ParsedEntry[]) => Promise<Set<string>> = async () =>
-      new Set(),
+    private readonly claimHolders: (
+      entries: readonly ParsedEntry[],
+    ) => Promise<{ holders: Set<string>; disputed: Set<string> }> = async () => ({
+      holders: new Set(),
+      disputed: new Set(),
+    }),
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
@@ -103,11 +108,22 @@ export class ConfigSync {
     }
     this.publishNamespaces('gained');
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
-    // Of two items claiming one host name (or one route place), the one whose link (route) the
-    // kernel holds keeps it: at run time the first claimant wins, and a restart must not hand the
-    // claim to the other by key order.
-    const holding = await this.claimHolders(puts);
-    const holders = holding.size === 0 ? [] : puts.filter((p) => holding.has(p.key));
+    // Of two items claiming one host name (one route place, one ARP entry), the one that held it
+    // keeps it: at run time the first claimant wins, and a restart must not hand the claim to the
+    // other by key order. The holder is the one whose link (route) the kernel holds as its own,
+    // else the one whose value was accepted before (the last valid values are only those the
+    // engine took: an EXISTING link carries no mark, and a route may be gone from the kernel).
+    const { holders: inKernel, disputed } = await this.claimHolders(puts);
+    const acceptedBefore = new Set<string>();
+    for (const item of items)
+      if (disputed.has(item.key) && !inKernel.has(item.key)) {
+        const last = this.lastValid.get(item.key);
+        if (last?.text === item.value && last.created === item.createRevision) acceptedBefore.add(item.key);
+      }
+    const holders = [
+      ...puts.filter((p) => inKernel.has(p.key)),
+      ...puts.filter((p) => acceptedBefore.has(p.key)),
+    ];
     if (holders.length > 0 && holders.length < puts.length) {
       const first = new Set(holders);
       puts.splice(0, puts.length, ...holders, ...puts.filter((p) => !first.has(p)));

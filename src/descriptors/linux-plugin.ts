@@ -239,14 +239,18 @@ export class LinuxPlugin {
   }
 
   /**
-   * Of the entries that dispute a claim (two interfaces one host name, two routes one place in a
-   * table), those whose kernel object is there as theirs: the link of that name marked as the
-   * item's, our route at that place matching the item. A full read puts them first, so that a
-   * restart leaves each claim where it was instead of handing it over by key order. Routes cost a
-   * dump of their namespace, only where a place is disputed.
+   * The entries that dispute a claim (two interfaces one host name, two routes one place in a
+   * table, two ARP items one entry), and of those, the holders: whose kernel object is there as
+   * theirs (the link of that name marked as the item's, our route at that place matching the item).
+   * A full read puts the holders first, so that a restart leaves each claim where it was instead of
+   * handing it over by key order. Routes cost a dump of their namespace, only where a place is
+   * disputed.
    */
-  async claimHolders(entries: readonly { key: string; value: unknown }[]): Promise<Set<string>> {
+  async claimHolders(
+    entries: readonly { key: string; value: unknown }[],
+  ): Promise<{ holders: Set<string>; disputed: Set<string> }> {
     const holders = new Set<string>();
+    const disputed = new Set<string>();
     const groups = new Map<string, { key: string; value: unknown }[]>();
     const hostNames = new Map<string, string>();
     for (const entry of entries) {
@@ -263,6 +267,8 @@ export class LinuxPlugin {
         claim = `interface ${hostNameClaim(iface)}`;
       } else if (entry.key.startsWith(this.ctx.prefix('route'))) {
         claim = routePlaceClaim(entry.value as LinuxRoute).id;
+      } else if (entry.key.startsWith(this.ctx.prefix('arp'))) {
+        claim = neighbourClaim(entry.value as LinuxArpEntry).id;
       }
       if (claim === undefined) continue;
       const group = groups.get(claim);
@@ -273,11 +279,12 @@ export class LinuxPlugin {
     for (const group of groups.values()) {
       if (group.length < 2) continue;
       for (const entry of group) {
+        disputed.add(entry.key);
         if (entry.key.startsWith(this.ctx.prefix('interface'))) {
           const iface = entry.value as LinuxInterface;
           const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
           if (link && ownedConfigName(this.options.label, link.alias) === iface.name) holders.add(entry.key);
-        } else {
+        } else if (entry.key.startsWith(this.ctx.prefix('route'))) {
           const route = entry.value as LinuxRoute;
           const nsId = namespaceId(route.namespace);
           const list = disputedRoutes.get(nsId);
@@ -303,7 +310,7 @@ export class LinuxPlugin {
         }
       }),
     );
-    return holders;
+    return { holders, disputed };
   }
 
   /**

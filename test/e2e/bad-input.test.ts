@@ -214,4 +214,50 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     await agent.request('DELETE', `/v1/config${ra}`);
     await agent.request('DELETE', `/v1/config${rz}`);
   });
+
+  test('a disputed route gone from the kernel, a disputed ARP entry: the item that held each keeps it across a restart', async () => {
+    // The kernel cannot say who held them (the route is gone, neighbour entries carry no mark):
+    // the values the agent took before do. "ra"/"na" sort first: by key order they would win.
+    const route = (name: string, gateway: string) => ({
+      name,
+      namespace: { type: 'NAMED_NS', name: ns1 },
+      interface: 'good1',
+      dst_ip_addr: '10.56.0.0/16',
+      gw_addr: gateway,
+    });
+    const arp = (name: string, mac: string) => ({
+      name,
+      namespace: { type: 'NAMED_NS', name: ns1 },
+      interface: 'good1',
+      ip_addr: '192.168.22.77',
+      hw_address: mac,
+    });
+    const keys = {
+      rz: configKey(label, 'route', 'rz'),
+      ra: configKey(label, 'route', 'ra'),
+      nz: configKey(label, 'arp', 'nz'),
+      na: configKey(label, 'arp', 'na'),
+    };
+    const putValue = async (k: string, value: object): Promise<void> =>
+      assert.equal((await agent.request('PUT', `/v1/config${k}`, JSON.stringify(value))).status, 200);
+    try {
+      await putValue(keys.rz, route('rz', '192.168.22.2'));
+      await putValue(keys.nz, arp('nz', '02:00:00:00:77:01'));
+      await agent.until([keys.rz, keys.nz], 'configured');
+      await putValue(keys.ra, route('ra', '192.168.22.3'));
+      await putValue(keys.na, arp('na', '02:00:00:00:77:02'));
+      await agent.until([keys.ra, keys.na], 'invalid');
+      await agent.stop();
+      ipTry(ns1, ['route', 'del', '10.56.0.0/16']);
+      agent = await AgentProcess.start({ label, store });
+      await agent.until([keys.rz, keys.nz], 'configured');
+      await agent.until([keys.ra, keys.na], 'invalid');
+      const routes = ipTry(ns1, ['-j', 'route', 'show', '10.56.0.0/16']).stdout;
+      assert.match(routes, /"gateway":"192\.168\.22\.2"/, routes);
+      const neighbours = ipTry(ns1, ['-j', 'neigh', 'show', '192.168.22.77']).stdout;
+      assert.match(neighbours, /"lladdr":"02:00:00:00:77:01"/, neighbours);
+    } finally {
+      for (const k of Object.values(keys)) await agent.request('DELETE', `/v1/config${k}`);
+    }
+  });
 });

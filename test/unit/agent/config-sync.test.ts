@@ -160,6 +160,47 @@ describe('config sync: namespaces around commits', () => {
     assert.equal(lastValid.get(key('a')), undefined);
   });
 
+  test('a start gives a disputed claim to the item that held it: the kernel says so, else the value accepted before', async () => {
+    const { engine, commits, refusing } = keepingEngine();
+    const lastValid = new MemoryLastValid();
+    const disputedKeys = new Set([key('x-a'), key('x-b'), key('y-a'), key('y-b')]);
+    const inKernel = new Set([key('y-b')]);
+    const sync = new ConfigSync(
+      engine,
+      () => undefined,
+      undefined,
+      lastValid,
+      async () => ({
+        holders: new Set(inKernel),
+        disputed: new Set(disputedKeys),
+      }),
+    );
+    const b = veth('x-b', 'p', 'ns1');
+    const a = veth('x-a', 'q', 'ns1');
+    // x-b came first and holds the claim; x-a was refused for it (not a last valid value).
+    await sync.apply([{ ...put('x-b', b), revision: 3 }]);
+    refusing.add(key('x-a'));
+    await sync.apply([{ ...put('x-a', a), revision: 4 }]);
+    const names = (): string[] => commits.at(-1)!.map((p) => p.key.slice(p.key.lastIndexOf('/') + 1));
+    await sync.replaceAll([
+      { key: key('x-a'), value: a, modRevision: 4, createRevision: 4 },
+      { key: key('x-b'), value: b, modRevision: 3, createRevision: 3 },
+      { key: key('y-a'), value: veth('y-a', 'r', 'ns1'), modRevision: 5, createRevision: 5 },
+      { key: key('y-b'), value: veth('y-b', 's', 'ns1'), modRevision: 6, createRevision: 6 },
+      { key: key('z'), value: veth('z', 't', 'ns1'), modRevision: 7, createRevision: 7 },
+    ]);
+    // The kernel's holder first, then the one accepted before, then the rest in the store's order.
+    assert.deepEqual(names(), ['y-b', 'x-b', 'x-a', 'y-a', 'z']);
+    assert.equal(lastValid.get(key('x-a')), undefined, 'refused again at the start');
+    // x-b changed while the agent was down: not the value accepted before, the store's order decides.
+    inKernel.clear();
+    await sync.replaceAll([
+      { key: key('x-a'), value: a, modRevision: 4, createRevision: 4 },
+      { key: key('x-b'), value: veth('x-b', 'p2', 'ns1'), modRevision: 9, createRevision: 3 },
+    ]);
+    assert.deepEqual(names(), ['x-a', 'x-b']);
+  });
+
   test('a key deleted and put again at run time is recorded with its new create revision', async () => {
     const { engine } = keepingEngine();
     const lastValid = new MemoryLastValid();
