@@ -179,6 +179,15 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
 
     derived: interfaceDerived,
 
+    // The links it deletes (a VETH, a DUMMY) or gives back under their temporary name (a TAP):
+    // the host name names no link of that namespace once the item goes. EXISTING links and the
+    // namespace's lo stay.
+    withdraws(_key, value) {
+      if (value.type === 'EXISTING' || value.type === 'LOOPBACK') return [];
+      const nsId = namespaceId(value.namespace);
+      return [linkFact(nsId, value.hostIfName), linkUpFact(nsId, value.hostIfName)];
+    },
+
     async create(engine, key, value) {
       const view = ctx.view(value.namespace);
       const existing = view.links.get(value.hostIfName);

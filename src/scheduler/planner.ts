@@ -41,7 +41,12 @@ const REMOVED: Outcome = { state: 'removed' };
 export function plan(input: PlanInput): Plan {
   const { graph, applied } = input;
   const region = regionOf(graph, input.dirty);
-  const wanted = wantedIn(graph, applied, region);
+  const withdrawn = withdrawnFacts(graph, applied, region);
+  const factHolds =
+    withdrawn.size === 0
+      ? (k: string): boolean => graph.facts.has(k)
+      : (k: string): boolean => graph.facts.has(k) && !withdrawn.has(k);
+  const wanted = wantedIn(graph, applied, region, factHolds);
 
   const removal = new Map<string, { recreate: boolean; why: string }>();
   const reasons = new Map<string, string>();
@@ -52,7 +57,7 @@ export function plan(input: PlanInput): Plan {
     if (!wanted.has(key)) {
       const why =
         item?.desired === true
-          ? pendingReason(graph, applied, region, wanted, item, reasons)
+          ? pendingReason(graph, applied, region, wanted, item, reasons, factHolds)
           : 'no longer desired';
       removal.set(key, { recreate: false, why });
     } else {
@@ -60,7 +65,7 @@ export function plan(input: PlanInput): Plan {
       if (why !== undefined) removal.set(key, { recreate: true, why });
     }
   }
-  cascadeRemovals(graph, applied, removal, wanted, input.stuckRemovals);
+  cascadeRemovals(graph, applied, removal, wanted, input.stuckRemovals, factHolds);
 
   const deletes: PlannedOperation[] = [];
   for (const [key, r] of removal) {
@@ -112,7 +117,7 @@ export function plan(input: PlanInput): Plan {
     } else if (item?.desired === true) {
       outcomes.set(key, {
         state: 'pending',
-        reason: pendingReason(graph, applied, region, wanted, item, reasons),
+        reason: pendingReason(graph, applied, region, wanted, item, reasons, factHolds),
       });
     } else if (item !== undefined && item.fieldErrors.length > 0) {
       outcomes.set(key, { state: 'invalid', fieldErrors: item.fieldErrors });
@@ -121,7 +126,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
   // A key that stays through the transaction: anyOf/prefix dependencies it satisfies need no order.
-  const stays = (k: string): boolean => graph.facts.has(k) || (applied.has(k) && !removal.has(k));
+  const stays = (k: string): boolean => factHolds(k) || (applied.has(k) && !removal.has(k));
   const members = (p: string): Iterable<string> => graph.membersOf(p);
   return {
     deletes: order(deletes, true, stays, members),
@@ -129,6 +134,24 @@ export function plan(input: PlanInput): Plan {
     outcomes,
     regionSize: region.size,
   };
+}
+
+/**
+ * Facts the removals of this transaction take away (Descriptor.withdraws): of applied items of
+ * the region no longer desired, which it certainly removes.
+ */
+function withdrawnFacts(
+  graph: DesiredGraph,
+  applied: ReadonlyMap<string, AppliedItem>,
+  region: ReadonlySet<string>,
+): Set<string> {
+  const withdrawn = new Set<string>();
+  for (const key of region) {
+    const a = applied.get(key);
+    if (a?.descriptor.withdraws === undefined || graph.isDesired(key)) continue;
+    for (const fact of a.descriptor.withdraws(key, a.value)) withdrawn.add(fact);
+  }
+  return withdrawn;
 }
 
 /** The dirty keys and everything that (transitively) depends on them. */
@@ -177,6 +200,7 @@ function wantedIn(
   graph: DesiredGraph,
   applied: ReadonlyMap<string, AppliedItem>,
   region: ReadonlySet<string>,
+  factHolds: (key: string) => boolean,
 ): Set<string> {
   const candidates = new Map<string, Candidate>();
   for (const key of region) {
@@ -186,7 +210,7 @@ function wantedIn(
     }
   }
   const holdsNow = (k: string): boolean =>
-    graph.facts.has(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
+    factHolds(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
   const members = (prefix: string): Iterable<string> => graph.membersOf(prefix);
   // Per key of the region: the candidates waiting for it, as pairs (candidate, dependency index).
   const waiting = new Map<string, (Candidate | number)[]>();
@@ -236,11 +260,12 @@ function pendingReason(
   wanted: ReadonlySet<string>,
   item: DesiredItem,
   cache: Map<string, string>,
+  factHolds: (key: string) => boolean,
 ): string {
   const cached = cache.get(item.key);
   if (cached !== undefined) return cached;
   const holds = (k: string): boolean =>
-    graph.facts.has(k) || wanted.has(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
+    factHolds(k) || wanted.has(k) || (!region.has(k) && applied.has(k) && graph.isDesired(k));
   let reason = 'waiting for its dependencies';
   for (const d of item.deps) {
     if (!dependencyHolds(d, holds, (p) => graph.membersOf(p))) {
@@ -287,8 +312,9 @@ function cascadeRemovals(
   removal: Map<string, { recreate: boolean; why: string }>,
   wanted: ReadonlySet<string>,
   stuckRemovals: ReadonlySet<string> | undefined,
+  factHolds: (key: string) => boolean,
 ): void {
-  const holds = (k: string): boolean => graph.facts.has(k) || (applied.has(k) && !removal.has(k));
+  const holds = (k: string): boolean => factHolds(k) || (applied.has(k) && !removal.has(k));
   const members = (p: string): Iterable<string> => graph.membersOf(p);
   // Stuck removals by what they depend on (by key; those with a folder dependency are always looked at).
   let stuckByKey: Map<string, string[]> | undefined;

@@ -99,6 +99,14 @@ export interface Descriptor<V = unknown, M = unknown> {
   needsRecreate?(key: string, before: V, after: V, metadata: M): boolean;
   delete(view: EngineView, key: string, value: V, metadata: M): Promise<void>;
   /**
+   * Facts that stop holding when an applied value of this kind that is no longer desired is
+   * removed (the link a VETH item deletes is no longer there, nor up). Facts come from outside,
+   * after the transaction; the planner counts these gone already, so that it does not create in
+   * the same transaction what needs them (a route through that link, named by its host name).
+   * Pure.
+   */
+  withdraws?(key: string, value: V): readonly string[];
+  /**
    * The real state of this kind, for resync. `desired` lists the desired values of the keys in
    * scope so that real objects can be correlated with them. Managed items the engine does not
    * want are deleted; unmanaged ones are never touched. Without `retrieve`, the engine trusts

@@ -153,6 +153,43 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.ok(findRoute(routes(ns1!), 'default', 'ra'));
     }));
 
+  test('an interface item deleted: the routes and ARP entry naming it wait, with no failed request', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      // Named by config name, which is also the host name: with the item gone, the name means the
+      // host link, still there when the deletion is planned.
+      await agent.put(
+        ['interface', 'wa1', veth('wa1', 'wb1', ns1!, { ip_addresses: ['10.0.7.1/24'] })],
+        ['interface', 'wb1', veth('wb1', 'wa1', ns2!, { ip_addresses: ['10.0.7.2/24'] })],
+        [
+          'route',
+          'via',
+          { namespace: named(ns1!), interface: 'wa1', dst_ip_addr: '10.8.0.0/16', gw_addr: '10.0.7.2' },
+        ],
+        [
+          'route',
+          'link',
+          { namespace: named(ns1!), interface: 'wa1', dst_ip_addr: '10.9.0.0/16', scope: { type: 'LINK' } },
+        ],
+        ['arp', 'n', arpEntry('n', ns1!, 'wa1', '10.0.7.9', '02:00:00:00:07:09')],
+      );
+      await agent.waitConfigured(['route', 'via'], ['route', 'link'], ['arp', 'n']);
+      const record = await agent.del(['interface', 'wa1']);
+      assert.equal(
+        record.counts.failed,
+        0,
+        JSON.stringify(record.operations.filter((o) => o.outcome === 'failed')),
+      );
+      assert.equal(
+        record.counts.create,
+        0,
+        JSON.stringify(record.operations.filter((o) => o.kind === 'create')),
+      );
+      await agent.waitFor('route', 'via', 'pending', /wa1/);
+      await agent.waitFor('route', 'link', 'pending', /wa1/);
+      await agent.waitFor('arp', 'n', 'pending', /wa1/);
+      assert.equal(link(ns1!, 'wa1'), undefined);
+    }));
+
   test('a route with a gateway and no interface waits for the gateway to be reachable through an interface that is up', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route: Item = [

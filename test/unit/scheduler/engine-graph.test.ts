@@ -266,6 +266,57 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     await engine.close();
   });
 
+  test('facts a removal withdraws: what needs them is not created in the same transaction', async () => {
+    // A route through a link named by its item's name, or, with no such item, by host name: the
+    // link item deleted, the route's dependencies change to the host name's fact, which still holds
+    // until the kernel says the link went. Created then, it would fail on a link just deleted.
+    const log: string[] = [];
+    const engine = new Engine();
+    const links: Descriptor<{ host: string }, null> = {
+      name: 'link',
+      keyPrefix: 'link/',
+      withdraws: (_key, value) => [`fact/up/${value.host}`],
+      create: async (_v, key) => {
+        log.push(`create ${key}`);
+        return null;
+      },
+      delete: async (_v, key) => void log.push(`delete ${key}`),
+    };
+    const routes: Descriptor<{ via: string }, null> = {
+      name: 'route',
+      keyPrefix: 'route/',
+      dependencies(_key, value, view) {
+        const link = view.value<{ host: string }>(`link/${value.via}`);
+        const up = { key: `fact/up/${link?.host ?? value.via}`, reason: `waiting for ${value.via} to be up` };
+        return link ? [{ key: `link/${value.via}`, reason: `waiting for link ${value.via}` }, up] : [up];
+      },
+      create: async (_v, key) => {
+        log.push(`create ${key}`);
+        return null;
+      },
+      delete: async (_v, key) => void log.push(`delete ${key}`),
+    };
+    engine.register(links).register(routes);
+    await engine.commit({
+      puts: [
+        { key: 'link/eth', value: { host: 'eth' } },
+        { key: 'route/r1', value: { via: 'eth' } },
+      ],
+    });
+    await engine.notify([{ key: 'fact/up/eth', value: true }]);
+    assert.equal(engine.status('route/r1')?.state, 'configured');
+    const record = await engine.commit({ deletes: ['link/eth'] });
+    assert.deepEqual(log, ['create link/eth', 'create route/r1', 'delete route/r1', 'delete link/eth']);
+    assert.equal(record.counts.failed, 0);
+    assert.deepEqual(
+      { state: engine.status('route/r1')?.state, reason: engine.status('route/r1')?.reason },
+      { state: 'pending', reason: 'waiting for eth to be up' },
+    );
+    await engine.notify([{ key: 'fact/up/eth', deleted: true }]);
+    assert.equal(log.length, 4, 'nothing more when the kernel says so');
+    await engine.close();
+  });
+
   test('a key nobody handles is refused by commit', async () => {
     const r = rig();
     await assert.rejects(r.engine.commit({ puts: [{ key: 'zzz/1', value: {} }] }), {
