@@ -8,7 +8,7 @@
  * Only configured addresses are known here: the kernel's own (link-local) and those of links this
  * agent does not configure are not. Pure.
  */
-import { parseIp, parsePrefix, type LinuxInterface, type LinuxRoute } from '../model/index.js';
+import { isIpv6LinkLocal, parseIp, parsePrefix, type LinuxInterface, type LinuxRoute } from '../model/index.js';
 
 /** The broadcast address of an IPv4 network, or undefined where it has none (/31, /32). */
 function ipv4Broadcast(cidr: string): string | undefined {
@@ -41,7 +41,7 @@ export function gatewayProblem(
     return undefined;
   }
   // A link-local address is local to its link only: another link's is a gateway like any other.
-  const linkLocal = gateway.value.bytes[0] === 0xfe && (gateway.value.bytes[1]! & 0xc0) === 0x80;
+  const linkLocal = isIpv6LinkLocal(gateway.value);
   for (const link of linkLocal ? through : inNamespace)
     for (const cidr of link.ipAddresses) {
       const own = parsePrefix(cidr);

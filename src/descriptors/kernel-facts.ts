@@ -125,7 +125,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       return state.table.interfaceCovering(bytes, up, table, removed) !== undefined;
     }
     const link = view.links.get(hostIfName);
-    return link !== undefined && link.up && state.table.covers(link.index, bytes, table, removed);
+    if (link === undefined || !link.up) return false;
+    return linkLocalIpv6(bytes) || state.table.covers(link.index, bytes, table, removed);
   }
 
   /**
@@ -329,8 +330,16 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       }
       const link = view.links.get(watch.hostIfName);
       if (onlyInterfaces && (link === undefined || !onlyInterfaces.has(link.index))) continue;
-      const ok = link !== undefined && table.covers(link.index, watch.gatewayBytes, watch.table);
+      // A link-local gateway is on the link by definition: the kernel asks for no network.
+      const ok =
+        link !== undefined &&
+        (linkLocalIpv6(watch.gatewayBytes) || table.covers(link.index, watch.gatewayBytes, watch.table));
       this.set(key, ok ? true : undefined, changes);
     }
   }
+}
+
+/** fe80::/10, as 16 bytes. */
+function linkLocalIpv6(bytes: Buffer): boolean {
+  return bytes.length === 16 && bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
 }

@@ -73,6 +73,7 @@ export {
   familyName,
   formatIp,
   hasHostBits,
+  isIpv6LinkLocal,
   isIpv6Loopback,
   isLimitedBroadcast,
   isMulticast,

@@ -76,6 +76,11 @@ export function isIpv6Loopback(address: IpAddress): boolean {
   return address.family === 6 && address.bytes.every((b, i) => b === (i === 15 ? 1 : 0));
 }
 
+/** fe80::/10: an IPv6 address that means something on one link only. */
+export function isIpv6LinkLocal(address: IpAddress): boolean {
+  return address.family === 6 && address.bytes[0] === 0xfe && (address.bytes[1]! & 0xc0) === 0x80;
+}
+
 /** 255.255.255.255, which no interface can own. */
 export function isLimitedBroadcast(address: IpAddress): boolean {
   return address.family === 4 && address.bytes.every((b) => b === 255);

@@ -7,6 +7,7 @@ import {
   defaultPrefixText,
   familyName,
   hasHostBits,
+  isIpv6LinkLocal,
   isIpv6Loopback,
   isLimitedBroadcast,
   isMulticast,
@@ -156,6 +157,12 @@ export function readRoute(reader: MessageReader, errors: FieldErrors, name: stri
     route.interface = iface;
   } else if (gateway === undefined) {
     errors.add(reader.pathOf('interface'), 'a route needs an interface, a gateway (gw_addr), or both');
+  } else if (isIpv6LinkLocal(gateway)) {
+    // fe80::/10 is on every link: the kernel cannot pick one ("Egress device not specified").
+    errors.add(
+      reader.pathOf('interface'),
+      `a route via the link-local gateway ${gateway.text} needs its interface: that address is on every link`,
+    );
   }
   if (gateway !== undefined) route.gateway = gateway.text;
   if (source !== undefined) route.source = source.text;

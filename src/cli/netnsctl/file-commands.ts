@@ -59,12 +59,16 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       bar?.start(items.length, 0);
       let stored = 0;
       const storedKeys = new Set<string>();
+      /** Puts sent: once the agent goes away, one sent and not answered may or may not be stored. */
+      const sentKeys = new Set<string>();
+      const refusedKeys = new Set<string>();
       const failures: string[] = [];
       const queue = [...items];
       const storing = withConfig(true, (config) =>
         Promise.all(
           Array.from({ length: Math.min(16, queue.length) }, async () => {
             for (let item = queue.shift(); item; item = queue.shift()) {
+              sentKeys.add(item.key);
               const outcome = await config.put(item.key, item.valueText).catch((error: unknown) => {
                 if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
                 return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
@@ -72,10 +76,12 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               if (outcome.ok) {
                 stored++;
                 storedKeys.add(item.key);
-              } else
+              } else {
+                refusedKeys.add(item.key);
                 failures.push(
                   `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
                 );
+              }
               bar?.increment();
             }
           }),
@@ -88,10 +94,16 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         if (error instanceof CliError && error.exitCode === 3) {
           // Stopped midway (the agent went away): say what is stored, so the file can be applied
           // again knowingly (a put is idempotent) or the rest found.
-          const missing = items.filter((item) => !storedKeys.has(item.key)).map((item) => item.key);
+          const list = (keys: string[]): string =>
+            `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
+          const missing = items.filter((item) => !sentKeys.has(item.key)).map((item) => item.key);
+          const unknown = [...sentKeys].filter((key) => !storedKeys.has(key) && !refusedKeys.has(key));
           process.stderr.write(
             `netnsctl: stopped after storing ${stored} of ${items.length} items; not stored (${missing.length}): ` +
-              `${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}\n`,
+              `${list(missing)}\n` +
+              (unknown.length > 0
+                ? `netnsctl: sent when the agent went away, maybe stored (${unknown.length}): ${list(unknown)}\n`
+                : ''),
           );
         }
         throw error;

@@ -82,11 +82,42 @@ interface DumpAnswer {
     dst?: string;
     dstLength: number;
     gateway?: string;
+    source?: string;
     oif?: number;
     table?: number;
+    metric?: number;
+    scope?: number;
     managed?: true;
   }[];
-  neighbours: { index: number; address: string; mac?: string; managed?: true }[];
+  neighbours: { index: number; address: string; mac?: string; state?: number; managed?: true }[];
+}
+
+/** rtnetlink's route scopes, as `ip route` names them (universe is the default: not shown). */
+const ROUTE_SCOPES: Record<number, string> = { 200: 'site', 253: 'link', 254: 'host', 255: 'nowhere' };
+/** Neighbour states (NUD_* bits), as `ip neigh` names them. */
+const NEIGHBOUR_STATES: [number, string][] = [
+  [0x80, 'PERMANENT'],
+  [0x40, 'NOARP'],
+  [0x02, 'REACHABLE'],
+  [0x04, 'STALE'],
+  [0x08, 'DELAY'],
+  [0x10, 'PROBE'],
+  [0x20, 'FAILED'],
+  [0x01, 'INCOMPLETE'],
+];
+
+function routeWords(r: DumpAnswer['routes'][number], dev: (index: number | undefined) => string): string {
+  return [
+    `${r.dst ?? 'default'}${r.dst ? `/${r.dstLength}` : ''}`,
+    r.gateway ? `via ${r.gateway}` : '',
+    dev(r.oif),
+    r.table !== undefined && r.table !== 254 ? `table ${r.table}` : '',
+    r.metric ? `metric ${r.metric}` : '',
+    r.scope !== undefined && ROUTE_SCOPES[r.scope] ? `scope ${ROUTE_SCOPES[r.scope]}` : '',
+    r.source ? `src ${r.source}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** NAMESPACE KIND WHAT MANAGED: every link, address, route and neighbour entry, one per row. */
@@ -95,7 +126,7 @@ export function dumpTable(answer: unknown): string {
   for (const ns of answer as DumpAnswer[]) {
     const names = new Map(ns.links.map((l) => [l.index, l.name]));
     const dev = (index: number | undefined): string =>
-      index === undefined ? '' : ` dev ${names.get(index) ?? `#${index}`}`;
+      index === undefined ? '' : `dev ${names.get(index) ?? `#${index}`}`;
     for (const l of ns.links)
       rows.push({
         namespace: ns.namespace,
@@ -114,20 +145,27 @@ export function dumpTable(answer: unknown): string {
       rows.push({
         namespace: ns.namespace,
         kind: 'address',
-        what: `${a.address}/${a.prefixLength}${dev(a.index)}`,
+        what: `${a.address}/${a.prefixLength} ${dev(a.index)}`,
       });
     for (const r of ns.routes)
       rows.push({
         namespace: ns.namespace,
         kind: 'route',
-        what: `${r.dst ?? 'default'}${r.dst ? `/${r.dstLength}` : ''}${r.gateway ? ` via ${r.gateway}` : ''}${dev(r.oif)}${r.table !== undefined && r.table !== 254 ? ` table ${r.table}` : ''}`,
+        what: routeWords(r, dev),
         managed: r.managed ? 'yes' : '',
       });
     for (const n of ns.neighbours)
       rows.push({
         namespace: ns.namespace,
         kind: 'neighbour',
-        what: `${n.address}${n.mac ? ` lladdr ${n.mac}` : ''}${dev(n.index)}`,
+        what: [
+          n.address,
+          n.mac ? `lladdr ${n.mac}` : '',
+          dev(n.index),
+          NEIGHBOUR_STATES.find(([bit]) => ((n.state ?? 0) & bit) !== 0)?.[1] ?? '',
+        ]
+          .filter(Boolean)
+          .join(' '),
         managed: n.managed ? 'yes' : '',
       });
   }

@@ -257,6 +257,22 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       }
     }));
 
+  test('an IPv6 route via a link-local gateway needs only its link up, not a network there (none without a link-local address)', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'hl0', 'type', 'veth', 'peer', 'name', 'hl1']);
+      ip(ns1!, ['link', 'set', 'hl0', 'addrgenmode', 'none']);
+      ip(ns1!, ['link', 'set', 'hl0', 'up']);
+      await agent.put([
+        'route',
+        'll',
+        { namespace: named(ns1!), interface: 'hl0', dst_ip_addr: '2001:db8:a2::/48', gw_addr: 'fe80::1' },
+      ]);
+      await agent.waitConfigured(['route', 'll']);
+      const route = routes(ns1!, 6).find((r) => r.dst === '2001:db8:a2::/48');
+      assert.equal(route?.gateway, 'fe80::1', JSON.stringify(routes(ns1!, 6)));
+      assert.equal(route?.dev, 'hl0');
+    }));
+
   test('a route and an ARP entry through a host interface the agent does not manage: wait for it to exist and be up, never touch it', () =>
     withAgent(1, async (agent, [ns1]) => {
       await agent.put(

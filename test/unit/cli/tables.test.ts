@@ -85,10 +85,19 @@ describe('netnsctl tables', () => {
         ],
         addresses: [{ index: 2, address: '10.0.0.1', prefixLength: 24 }],
         routes: [
-          { dst: '10.1.0.0', dstLength: 16, gateway: '10.0.0.9', oif: 2, table: 254, managed: true },
+          {
+            dst: '10.1.0.0',
+            dstLength: 16,
+            gateway: '10.0.0.9',
+            oif: 2,
+            table: 254,
+            metric: 100,
+            managed: true,
+          },
           { dstLength: 0, oif: 3, table: 255 },
+          { dst: '10.2.0.0', dstLength: 16, oif: 2, table: 254, scope: 253, source: '10.0.0.1' },
         ],
-        neighbours: [{ index: 2, address: '10.0.0.9', mac: '02:00:00:00:00:09', managed: true }],
+        neighbours: [{ index: 2, address: '10.0.0.9', mac: '02:00:00:00:00:09', state: 0x80, managed: true }],
       },
     ])
       .split('\n')
@@ -98,9 +107,10 @@ describe('netnsctl tables', () => {
       ['named/ns1', 'link', 'lo #1 up', 'lo1 (configured)'],
       ['named/ns1', 'link', 'v0 #2 up mtu 1400 02:00:00:00:00:01', 'v0'],
       ['named/ns1', 'address', '10.0.0.1/24 dev v0'],
-      ['named/ns1', 'route', '10.1.0.0/16 via 10.0.0.9 dev v0', 'yes'],
+      ['named/ns1', 'route', '10.1.0.0/16 via 10.0.0.9 dev v0 metric 100', 'yes'],
       ['named/ns1', 'route', 'default dev #3 table 255'],
-      ['named/ns1', 'neighbour', '10.0.0.9 lladdr 02:00:00:00:00:09 dev v0', 'yes'],
+      ['named/ns1', 'route', '10.2.0.0/16 dev v0 scope link src 10.0.0.1'],
+      ['named/ns1', 'neighbour', '10.0.0.9 lladdr 02:00:00:00:00:09 dev v0 PERMANENT', 'yes'],
     ]);
   });
 });
