@@ -8,7 +8,13 @@
  * Only configured addresses are known here: the kernel's own (link-local) and those of links this
  * agent does not configure are not. Pure.
  */
-import { isIpv6LinkLocal, parseIp, parsePrefix, type LinuxInterface, type LinuxRoute } from '../model/index.js';
+import {
+  isIpv6LinkLocal,
+  parseIp,
+  parsePrefix,
+  type LinuxInterface,
+  type LinuxRoute,
+} from '../model/index.js';
 
 /** The broadcast address of an IPv4 network, or undefined where it has none (/31, /32). */
 function ipv4Broadcast(cidr: string): string | undefined {
