@@ -419,6 +419,12 @@ export class AgentApiService implements AgentService {
         return read;
       },
     );
+    // A delete of a key the agent never had: nothing to remove, and nothing was removed.
+    const neverKnown = new Set(change.deletes.filter((key) => this.engine.status(key) === undefined));
+    if (neverKnown.size > 0)
+      for (const entry of entries)
+        if (neverKnown.has(entry.key) && entry.change === 'remove')
+          entry.why = 'not configured: nothing to remove';
     return {
       // A named namespace that exists is used as it is (the summary says nothing of it either).
       actions: dry.actions.filter(

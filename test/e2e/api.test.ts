@@ -367,6 +367,17 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal(invalid.status, 200);
     assert.equal((invalid.json as { invalid: { key: string }[] }).invalid[0]?.key, pair.key1);
 
+    const never = `/vnf-agent/${label}/linux/config/v1/interface/never-put`;
+    const nothing = await agent.json<{ summary: { entries: { key: string; why: string }[] } }>(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ deletes: [never] }),
+    );
+    assert.equal(
+      nothing.summary.entries.find((e) => e.key === never)?.why,
+      'not configured: nothing to remove',
+    );
+
     const notJson = await agent.request('POST', '/v1/plan', 'puts: nope');
     assert.equal(notJson.status, 400);
   });
