@@ -18,6 +18,8 @@ export interface ObservedNamespaces {
   existing: Set<string>;
   /** The facts the agent would learn on opening them. */
   facts: FactChange[];
+  /** Their links by namespace id and name (with the alias, which says whose a link is). */
+  links: Map<string, Map<string, { alias?: string }>>;
 }
 
 /** Names of the named namespaces the values refer to (interfaces, VETH peers, routes, ARP entries). */
@@ -56,7 +58,7 @@ export async function observeNamedNamespaces(
   /** Microservices the plan refers to, with the pid of the container each resolves to now. */
   microservices: Iterable<[label: string, pid: number | undefined]> = [],
 ): Promise<ObservedNamespaces> {
-  const observed: ObservedNamespaces = { existing: new Set(), facts: [] };
+  const observed: ObservedNamespaces = { existing: new Set(), facts: [], links: new Map() };
   const places: { nsId: string; path: string; what: string; name?: string }[] = [];
   for (const name of names)
     places.push({
@@ -84,6 +86,10 @@ export async function observeNamedNamespaces(
       try {
         const links = await handle.linkList();
         observed.facts.push({ key: namespaceFact(nsId), value: { identity } });
+        observed.links.set(
+          nsId,
+          new Map(links.map((link) => [link.name, link.alias === undefined ? {} : { alias: link.alias }])),
+        );
         for (const link of links) {
           observed.facts.push({ key: linkFact(nsId, link.name), value: { ifindex: link.index } });
           if (link.up)

@@ -405,7 +405,9 @@ export class AgentApiService implements AgentService {
         summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason), observed.existing),
         this.label,
         valueOf,
-        (nsId, hostIfName) => this.views.get(nsId)?.links.get(hostIfName),
+        // Namespaces the agent has not opened yet: as the plan read them.
+        (nsId, hostIfName) =>
+          this.views.get(nsId)?.links.get(hostIfName) ?? observed.links.get(nsId)?.get(hostIfName),
         planned.keys(),
         (key) => this.engine.status(key)?.state,
       ),

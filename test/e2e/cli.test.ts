@@ -493,6 +493,39 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       const actions = (JSON.parse(plan.stdout) as { plan: { actions: { key: string }[] } }).plan.actions;
       assert.ok(!actions.some((a) => a.key === `named-namespace/${ns}`), plan.stdout);
       assert.equal(ipTry(ns, ['-j', 'addr', 'show', 'dev', host]).stdout.includes('10.77.0.1'), false);
+
+      // A VETH end whose host name a link of someone else's holds there: the plan reads it too.
+      const pair = file(
+        'taken-ns.json',
+        JSON.stringify([
+          {
+            kind: 'interface',
+            name: 'tk1',
+            type: 'VETH',
+            host_if_name: host,
+            namespace: { type: 'NAMED_NS', name: ns },
+            veth: { peer_if_name: 'tk2' },
+          },
+          {
+            kind: 'interface',
+            name: 'tk2',
+            type: 'VETH',
+            namespace: { type: 'NAMED_NS', name: ns },
+            veth: { peer_if_name: 'tk1' },
+          },
+        ]),
+      );
+      const taken = await netnsctl([...base, 'plan', '-f', pair, '-o', 'json']);
+      assert.equal(taken.code, 0, taken.stderr);
+      const why = new Map(
+        planEntries(taken.stdout).map((e) => [e.key.slice(e.key.lastIndexOf('/') + 1), e.why]),
+      );
+      assert.match(
+        why.get('tk1') ?? '',
+        new RegExp(`would fail: ${host} already exists there`),
+        taken.stdout,
+      );
+      assert.match(why.get('tk2') ?? '', /would stay pending: its VETH peer tk1 would fail/, taken.stdout);
     } finally {
       ipTry(null, ['netns', 'del', ns]);
     }
