@@ -326,7 +326,10 @@ export class Agent {
       (refs) => this.plugin.setReferencedNamespaces(refs),
       (entries) => this.plugin.prepare(entries),
       this.lastValid,
-      (entries) => this.plugin.claimHolders(entries),
+      {
+        holders: (entries) => this.plugin.claimHolders(entries),
+        claimOf: (entry) => this.plugin.claimOf(entry),
+      },
     );
     let datastoreLost = false;
     let datastoreInSync = false;

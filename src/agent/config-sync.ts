@@ -39,11 +39,32 @@ export function parseEntry(key: string, text: string): ParsedEntry | undefined {
 }
 
 /** A valid value proposed to the engine, with what the file of last valid values keeps of it. */
+/** Exclusive claims (host names, route places, ARP entries) as the plugin sees them. */
+export interface ClaimLookup {
+  /**
+   * Of the entries, those that dispute a claim (with its id), and of those the ones whose claim the
+   * kernel holds as theirs (their link, their route).
+   */
+  holders(entries: readonly ParsedEntry[]): Promise<{ holders: Set<string>; disputed: Map<string, string> }>;
+  /** The claim id of a valid value, if it has one. */
+  claimOf(entry: ParsedEntry): string | undefined;
+}
+
+const NO_CLAIMS: ClaimLookup = {
+  holders: async () => ({ holders: new Set(), disputed: new Map() }),
+  claimOf: () => undefined,
+};
+
 interface Candidate extends LastValid {
   entry: { key: string; value: ModelItem['value'] };
 }
 
 export class ConfigSync {
+  /**
+   * Valid values the engine refused (a claim another item held), by key: taken later when that
+   * claim is let go, they are then the last valid values of their keys.
+   */
+  private readonly refused = new Map<string, Candidate>();
   /** Each key's create revision in the store (see KeyValue.createRevision). */
   private readonly created = new Map<string, number>();
   /** Valid desired values by key, to know which namespaces the configuration references. */
@@ -62,17 +83,8 @@ export class ConfigSync {
     private readonly prepare: (entries: ParsedEntry[]) => Promise<void> = async () => undefined,
     /** The last valid value of each key, kept across restarts (last-valid-file.ts). */
     private readonly lastValid: LastValidValues = new MemoryLastValid(),
-    /**
-     * The keys of entries that dispute a claim, and of those whose claim the kernel holds already
-     * (their link, their route): holders go first in a full read, where the order of the puts
-     * decides who gets a claim.
-     */
-    private readonly claimHolders: (
-      entries: readonly ParsedEntry[],
-    ) => Promise<{ holders: Set<string>; disputed: Set<string> }> = async () => ({
-      holders: new Set(),
-      disputed: new Set(),
-    }),
+    /** Who holds what: in a full read, where the order of the puts decides who gets a claim. */
+    private readonly claims: ClaimLookup = NO_CLAIMS,
   ) {}
 
   /** A full read: the desired state becomes exactly these items; the kernel is re-read. */
@@ -113,13 +125,16 @@ export class ConfigSync {
     // other by key order. The holder is the one whose link (route) the kernel holds as its own,
     // else the one whose value was accepted before (the last valid values are only those the
     // engine took: an EXISTING link carries no mark, and a route may be gone from the kernel).
-    const { holders: inKernel, disputed } = await this.claimHolders(puts);
+    const { holders: inKernel, disputed } = await this.claims.holders(puts);
     const acceptedBefore = new Set<string>();
-    for (const item of items)
-      if (disputed.has(item.key) && !inKernel.has(item.key)) {
-        const last = this.lastValid.get(item.key);
-        if (last?.text === item.value && last.created === item.createRevision) acceptedBefore.add(item.key);
-      }
+    for (const item of items) {
+      const claim = disputed.get(item.key);
+      if (claim === undefined || inKernel.has(item.key)) continue;
+      // The claim its value had when the engine took it last (also when it changed since, or is
+      // invalid now: the claim book keeps a holder through changes that keep the claim).
+      const last = this.lastValidEntry(item.key, item.createRevision);
+      if (last && this.claims.claimOf(last.entry) === claim) acceptedBefore.add(item.key);
+    }
     const holders = [
       ...puts.filter((p) => inKernel.has(p.key)),
       ...puts.filter((p) => acceptedBefore.has(p.key)),
@@ -131,9 +146,13 @@ export class ConfigSync {
     try {
       return await this.engine.commit({ puts, replace: true, resync: true });
     } finally {
+      this.refused.clear();
+      const accepted = this.accepted(candidates);
       this.lastValid.replaceAll(
-        new Map(this.accepted(candidates).map((c) => [c.entry.key, { text: c.text, created: c.created }])),
+        new Map(accepted.map((c) => [c.entry.key, { text: c.text, created: c.created }])),
       );
+      const taken = new Set(accepted);
+      for (const c of candidates) if (!taken.has(c)) this.refused.set(c.entry.key, c);
       this.publishNamespaces('all');
     }
   }
@@ -143,6 +162,7 @@ export class ConfigSync {
     const deletes = new Set<string>();
     const candidates = new Map<string, Candidate>();
     for (const change of changes) {
+      this.refused.delete(change.key);
       if (change.type === 'delete') {
         puts.delete(change.key);
         candidates.delete(change.key);
@@ -175,8 +195,15 @@ export class ConfigSync {
     try {
       return await this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
     } finally {
-      for (const c of this.accepted([...candidates.values()]))
-        this.lastValid.set(c.entry.key, { text: c.text, created: c.created });
+      // Refused values the engine took since (the claim they waited for was let go) count too.
+      const proposed = [...candidates.values(), ...this.refused.values()];
+      const accepted = new Set(this.accepted(proposed));
+      for (const c of proposed) {
+        if (accepted.has(c)) {
+          this.lastValid.set(c.entry.key, { text: c.text, created: c.created });
+          this.refused.delete(c.entry.key);
+        } else this.refused.set(c.entry.key, c);
+      }
       // Namespaces no longer referenced are let go only now: their items are removed as "no longer
       // desired", not first as "waiting for the namespace" when the last of them is deleted.
       this.publishNamespaces('all');

@@ -30,6 +30,7 @@ import {
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
 import { ownedConfigName } from '../descriptors/ownership.js';
+import { createsPair } from '../descriptors/interface.js';
 import { gatewayProblem } from './plan-gateways.js';
 
 /** The desired value of a key as it would be after the change (puts applied). */
@@ -136,7 +137,7 @@ export function assumedFacts(
       // a new value of it would make its routes again.)
       else if (now.factHolds?.(upFact) === false) facts.push({ key: upFact, value: ASSUMED_VALUE });
     } else if (op.descriptor.name === 'address') {
-      noteAddress(addedPrefixes, op.key, valueOf);
+      noteAddress(addedPrefixes, op.key, valueOf, true);
     }
   }
   // Routes waiting for their gateway: those the plan touches, and those it leaves pending as they
@@ -193,11 +194,19 @@ function prefixesAt(byInterface: ReadonlyMap<string, string[]>, nsId: string, ho
   return all;
 }
 
-/** Enters an address item's prefix under its interface (namespace id + host name). */
-function noteAddress(byInterface: Map<string, string[]>, key: string, valueOf: PlannedValue): void {
+/**
+ * Enters an address item's prefix under its interface (namespace id + host name). `upOnly`: not
+ * of an interface set down (its networks reach nothing).
+ */
+function noteAddress(
+  byInterface: Map<string, string[]>,
+  key: string,
+  valueOf: PlannedValue,
+  upOnly = false,
+): void {
   const address = parseAddressItem(key);
   const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;
-  if (!address || !owner) return;
+  if (!address || !owner || (upOnly && !owner.enabled)) return;
   const where = `${namespaceId(owner.namespace)}\n${owner.hostIfName}`;
   byInterface.set(where, [...(byInterface.get(where) ?? []), address.cidr]);
 }
@@ -376,6 +385,26 @@ export function foreseeFailures(
         : inNamespace.filter((i) => i.name === named || i.hostIfName === named);
     return gatewayProblem(route, through, inNamespace);
   };
+  // The end that makes a VETH pair makes both links: a host name taken for the other end is its
+  // failure (the other end waits), when it is made in this plan too.
+  const isMade = (entry: PlanEntry): boolean => entry.change === 'create' || entry.change === 'recreate';
+  const madeKeys = new Set(entries.filter(isMade).map((e) => e.key));
+  const forPairMaker = new Map<string, string>();
+  const hostNameTaken = (value: LinuxInterface): boolean => {
+    const link = linkIn(namespaceId(value.namespace), value.hostIfName);
+    return link !== undefined && ownedConfigName(label, link.alias) === undefined;
+  };
+  for (const entry of entries) {
+    if (!isMade(entry) || !entry.key.startsWith(prefix)) continue;
+    const value = valueOf(entry.key) as LinuxInterface | undefined;
+    if (value?.type !== 'VETH' || createsPair(value) || !madeKeys.has(prefix + value.veth.peerIfName))
+      continue;
+    if (hostNameTaken(value))
+      forPairMaker.set(
+        prefix + value.veth.peerIfName,
+        `${value.hostIfName} (host name of its VETH peer ${value.name}) already exists there and is not managed by this agent`,
+      );
+  }
   const foreseen = entries.map((entry) => {
     const making = entry.change === 'create' || entry.change === 'recreate';
     const holder = making ? neighbourHolders.get(entry.key) : undefined;
@@ -396,11 +425,12 @@ export function foreseeFailures(
       else if (peer?.type === 'VETH' && peer.veth.peerIfName !== value.name)
         problems.push(`its peer ${peerName} names ${peer.veth.peerIfName} as its peer`);
     }
-    if (value.type === 'VETH' || value.type === 'DUMMY') {
-      const link = linkIn(namespaceId(value.namespace), value.hostIfName);
-      if (link && ownedConfigName(label, link.alias) === undefined)
-        problems.push(`${value.hostIfName} already exists there and is not managed by this agent`);
-    }
+    const peerMade = value.type === 'VETH' && madeKeys.has(prefix + value.veth.peerIfName);
+    const reportedByMaker = value.type === 'VETH' && !createsPair(value) && peerMade;
+    if ((value.type === 'VETH' || value.type === 'DUMMY') && !reportedByMaker && hostNameTaken(value))
+      problems.push(`${value.hostIfName} already exists there and is not managed by this agent`);
+    const ofPeer = forPairMaker.get(entry.key);
+    if (ofPeer !== undefined) problems.push(ofPeer);
     return problems.length ? { ...entry, why: `${entry.why}${WOULD_FAIL}${problems.join('; ')}` } : entry;
   });
   return pairsWaitForFailingEnds(foreseen, prefix, valueOf);

@@ -185,6 +185,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
     withdraws(_key, value) {
       if (value.type === 'EXISTING' || value.type === 'LOOPBACK') return [];
       const nsId = namespaceId(value.namespace);
+      // A TAP given back where it is, under the name it has: the link of that name stays.
+      if (value.type === 'AUTO_TAP' && nsId === 'default' && value.hostIfName === value.tap.tempIfName)
+        return [];
       return [linkFact(nsId, value.hostIfName), linkUpFact(nsId, value.hostIfName)];
     },
 

@@ -248,38 +248,27 @@ export class LinuxPlugin {
    */
   async claimHolders(
     entries: readonly { key: string; value: unknown }[],
-  ): Promise<{ holders: Set<string>; disputed: Set<string> }> {
+  ): Promise<{ holders: Set<string>; disputed: Map<string, string> }> {
     const holders = new Set<string>();
-    const disputed = new Set<string>();
+    const disputed = new Map<string, string>();
     const groups = new Map<string, { key: string; value: unknown }[]>();
     const hostNames = new Map<string, string>();
     for (const entry of entries) {
-      if (
-        typeof entry.value !== 'object' ||
-        entry.value === null ||
-        entry.value instanceof InvalidConfigValue
-      )
-        continue;
-      let claim: string | undefined;
+      const claim = this.claimOf(entry);
+      if (claim === undefined) continue;
       if (entry.key.startsWith(this.ctx.prefix('interface'))) {
         const iface = entry.value as LinuxInterface;
         hostNames.set(iface.name, iface.hostIfName);
-        claim = `interface ${hostNameClaim(iface)}`;
-      } else if (entry.key.startsWith(this.ctx.prefix('route'))) {
-        claim = routePlaceClaim(entry.value as LinuxRoute).id;
-      } else if (entry.key.startsWith(this.ctx.prefix('arp'))) {
-        claim = neighbourClaim(entry.value as LinuxArpEntry).id;
       }
-      if (claim === undefined) continue;
       const group = groups.get(claim);
       if (group) group.push(entry);
       else groups.set(claim, [entry]);
     }
     const disputedRoutes = new Map<string, { key: string; value: LinuxRoute }[]>();
-    for (const group of groups.values()) {
+    for (const [claim, group] of groups) {
       if (group.length < 2) continue;
       for (const entry of group) {
-        disputed.add(entry.key);
+        disputed.set(entry.key, claim);
         if (entry.key.startsWith(this.ctx.prefix('interface'))) {
           const iface = entry.value as LinuxInterface;
           const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
@@ -311,6 +300,17 @@ export class LinuxPlugin {
       }),
     );
     return { holders, disputed };
+  }
+
+  /** The one exclusive claim of an item's valid value: its host name, route place or ARP entry. */
+  claimOf(entry: { key: string; value: unknown }): string | undefined {
+    const value = entry.value;
+    if (typeof value !== 'object' || value === null || value instanceof InvalidConfigValue) return undefined;
+    if (entry.key.startsWith(this.ctx.prefix('interface')))
+      return `interface ${hostNameClaim(value as LinuxInterface)}`;
+    if (entry.key.startsWith(this.ctx.prefix('route'))) return routePlaceClaim(value as LinuxRoute).id;
+    if (entry.key.startsWith(this.ctx.prefix('arp'))) return neighbourClaim(value as LinuxArpEntry).id;
+    return undefined;
   }
 
   /**

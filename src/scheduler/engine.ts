@@ -511,8 +511,16 @@ export class Engine {
         }
         break;
     }
-    if (op.kind === 'delete' && result.outcome !== 'done' && this.applied.has(op.key))
+    if (op.kind === 'delete' && result.outcome !== 'done' && this.applied.has(op.key)) {
       this.stuckRemovals.add(op.key);
+      // Its facts were counted gone (Descriptor.withdraws) and still hold: what waited for them
+      // is planned again, now with them (a stuck removal withdraws nothing).
+      const withdrawn = op.descriptor.withdraws?.(op.key, op.value) ?? [];
+      if (withdrawn.length > 0) {
+        this.queue.addRetries(withdrawn);
+        this.kick();
+      }
+    }
     if (record.operations.length < (this.options.historyOperationLimit ?? 1000)) record.operations.push(rec);
     else record.operationsOmitted++;
     this.options.hooks?.operation?.(rec);

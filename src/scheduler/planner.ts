@@ -41,7 +41,7 @@ const REMOVED: Outcome = { state: 'removed' };
 export function plan(input: PlanInput): Plan {
   const { graph, applied } = input;
   const region = regionOf(graph, input.dirty);
-  const withdrawn = withdrawnFacts(graph, applied, region);
+  const withdrawn = withdrawnFacts(graph, applied, region, input.stuckRemovals);
   const factHolds =
     withdrawn.size === 0
       ? (k: string): boolean => graph.facts.has(k)
@@ -138,17 +138,19 @@ export function plan(input: PlanInput): Plan {
 
 /**
  * Facts the removals of this transaction take away (Descriptor.withdraws): of applied items of
- * the region no longer desired, which it certainly removes.
+ * the region no longer desired, which it removes; not of those whose removal failed before (what
+ * they withdraw is there until one succeeds).
  */
 function withdrawnFacts(
   graph: DesiredGraph,
   applied: ReadonlyMap<string, AppliedItem>,
   region: ReadonlySet<string>,
+  stuckRemovals: ReadonlySet<string> | undefined,
 ): Set<string> {
   const withdrawn = new Set<string>();
   for (const key of region) {
     const a = applied.get(key);
-    if (a?.descriptor.withdraws === undefined || graph.isDesired(key)) continue;
+    if (a?.descriptor.withdraws === undefined || graph.isDesired(key) || stuckRemovals?.has(key)) continue;
     for (const fact of a.descriptor.withdraws(key, a.value)) withdrawn.add(fact);
   }
   return withdrawn;

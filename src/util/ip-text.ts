@@ -40,8 +40,8 @@ function readIpv4(text: string, start: number, end: number, out: Uint8Array, at:
 
 /** The 4 bytes of a strict dotted quad, or undefined. */
 export function parseIpv4Bytes(text: string): Buffer | undefined {
-  // Buffers come from a pool: a plain Uint8Array costs several times more, on a hot path.
-  const bytes = Buffer.allocUnsafe(4);
+  // Not from Buffer's pool, as for IPv6 below.
+  const bytes = Buffer.alloc(4);
   return readIpv4(text, 0, text.length, bytes, 0) ? bytes : undefined;
 }
 
@@ -51,7 +51,9 @@ export function parseIpv4Bytes(text: string): Buffer | undefined {
  */
 export function parseIpv6Bytes(text: string): Buffer | undefined {
   const n = text.length;
-  const bytes = Buffer.allocUnsafe(16);
+  // Not from Buffer's pool: the on-link table and the gateway watches keep these for long, and a
+  // kept pool slice would keep its whole 8 KiB slab.
+  const bytes = Buffer.alloc(16);
   let count = 0; // hextets read, written in order from the start
   let gapAt = -1; // hextets before the "::"
   let i = 0;

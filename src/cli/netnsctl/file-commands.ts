@@ -59,25 +59,30 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       bar?.start(items.length, 0);
       let stored = 0;
       const storedKeys = new Set<string>();
-      /** Puts sent: once the agent goes away, one sent and not answered may or may not be stored. */
-      const sentKeys = new Set<string>();
-      const refusedKeys = new Set<string>();
+      /** Puts sent and not answered (no answer, or the connection lost): maybe stored. */
+      const unanswered = new Set<string>();
+      let stopped = false;
       const failures: string[] = [];
       const queue = [...items];
+      // Every worker settles before a stop is reported: a put in flight then is known stored or not.
       const storing = withConfig(true, (config) =>
-        Promise.all(
+        Promise.allSettled(
           Array.from({ length: Math.min(16, queue.length) }, async () => {
-            for (let item = queue.shift(); item; item = queue.shift()) {
-              sentKeys.add(item.key);
-              const outcome = await config.put(item.key, item.valueText).catch((error: unknown) => {
-                if (error instanceof CliError && error.exitCode === 3) throw error; // unreachable: stop
+            for (let item = queue.shift(); item && !stopped; item = queue.shift()) {
+              const key = item.key;
+              const outcome = await config.put(key, item.valueText).catch((error: unknown) => {
+                if (error instanceof CliError && error.exitCode === 3) {
+                  // Unreachable, or up without its datastore (503, an answer: not stored): stop.
+                  if (error.details === undefined) unanswered.add(key);
+                  stopped = true;
+                  throw error;
+                }
                 return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
               });
               if (outcome.ok) {
                 stored++;
                 storedKeys.add(item.key);
               } else {
-                refusedKeys.add(item.key);
                 failures.push(
                   `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
                 );
@@ -85,7 +90,10 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               bar?.increment();
             }
           }),
-        ).then(() => undefined),
+        ).then((settled) => {
+          const failed = settled.find((r) => r.status === 'rejected');
+          if (failed) throw failed.reason;
+        }),
       );
       try {
         await storing;
@@ -96,13 +104,15 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           // again knowingly (a put is idempotent) or the rest found.
           const list = (keys: string[]): string =>
             `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
-          const missing = items.filter((item) => !sentKeys.has(item.key)).map((item) => item.key);
-          const unknown = [...sentKeys].filter((key) => !storedKeys.has(key) && !refusedKeys.has(key));
+          const missing = items
+            .filter((item) => !storedKeys.has(item.key) && !unanswered.has(item.key))
+            .map((item) => item.key);
+          const unknown = [...unanswered];
           process.stderr.write(
             `netnsctl: stopped after storing ${stored} of ${items.length} items; not stored (${missing.length}): ` +
               `${list(missing)}\n` +
               (unknown.length > 0
-                ? `netnsctl: sent when the agent went away, maybe stored (${unknown.length}): ${list(unknown)}\n`
+                ? `netnsctl: sent but not answered, maybe stored (${unknown.length}): ${list(unknown)}\n`
                 : ''),
           );
         }

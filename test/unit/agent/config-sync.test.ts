@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { ConfigSync } from '../../../src/agent/config-sync.js';
 import { MemoryLastValid } from '../../../src/agent/last-valid-file.js';
 import { InvalidConfigValue } from '../../../src/descriptors/invalid-value.js';
-import { configKey, namespaceId, type NamespaceRef } from '../../../src/model/index.js';
+import { configKey, namespaceId, type LinuxInterface, type NamespaceRef } from '../../../src/model/index.js';
 import type { Engine } from '../../../src/scheduler/index.js';
 
 const LABEL = 'vpp1';
@@ -53,6 +53,7 @@ function keepingEngine(): {
   engine: Engine;
   commits: { key: string; value: unknown }[][];
   refusing: Set<string>;
+  inEffect: Map<string, unknown>;
 } {
   const commits: { key: string; value: unknown }[][] = [];
   const inEffect = new Map<string, unknown>();
@@ -67,7 +68,7 @@ function keepingEngine(): {
     },
     state: { value: (k: string) => inEffect.get(k) },
   } as unknown as Engine;
-  return { engine, commits, refusing };
+  return { engine, commits, refusing, inEffect };
 }
 const put = (name: string, value: string) => ({ type: 'put' as const, key: key(name), value, revision: 1 });
 const del = (name: string) => ({ type: 'delete' as const, key: key(name), revision: 2 });
@@ -160,45 +161,80 @@ describe('config sync: namespaces around commits', () => {
     assert.equal(lastValid.get(key('a')), undefined);
   });
 
-  test('a start gives a disputed claim to the item that held it: the kernel says so, else the value accepted before', async () => {
+  test('a start gives a disputed claim to the item that held it: the kernel says so, else the value taken before', async () => {
     const { engine, commits, refusing } = keepingEngine();
     const lastValid = new MemoryLastValid();
-    const disputedKeys = new Set([key('x-a'), key('x-b'), key('y-a'), key('y-b')]);
-    const inKernel = new Set([key('y-b')]);
-    const sync = new ConfigSync(
-      engine,
-      () => undefined,
-      undefined,
-      lastValid,
-      async () => ({
-        holders: new Set(inKernel),
-        disputed: new Set(disputedKeys),
-      }),
-    );
-    const b = veth('x-b', 'p', 'ns1');
-    const a = veth('x-a', 'q', 'ns1');
-    // x-b came first and holds the claim; x-a was refused for it (not a last valid value).
-    await sync.apply([{ ...put('x-b', b), revision: 3 }]);
-    refusing.add(key('x-a'));
-    await sync.apply([{ ...put('x-a', a), revision: 4 }]);
+    const inKernel = new Set<string>();
+    const claimOf = (entry: { value: unknown }): string | undefined =>
+      entry.value instanceof InvalidConfigValue
+        ? undefined
+        : `host ${(entry.value as LinuxInterface).hostIfName}`;
+    const sync = new ConfigSync(engine, () => undefined, undefined, lastValid, {
+      claimOf,
+      holders: async (entries) => {
+        const byClaim = new Map<string, string[]>();
+        for (const e of entries) {
+          const claim = claimOf(e);
+          if (claim !== undefined) byClaim.set(claim, [...(byClaim.get(claim) ?? []), e.key]);
+        }
+        const disputed = new Map<string, string>();
+        for (const [claim, keys] of byClaim)
+          if (keys.length > 1) for (const k of keys) disputed.set(k, claim);
+        return { holders: new Set([...inKernel].filter((k) => disputed.has(k))), disputed };
+      },
+    });
+    const end = (name: string, host: string, mtu = 1500): string =>
+      JSON.stringify({ ...(JSON.parse(veth(name, 'p', 'ns1')) as object), host_if_name: host, mtu });
     const names = (): string[] => commits.at(-1)!.map((p) => p.key.slice(p.key.lastIndexOf('/') + 1));
+    const item = (name: string, value: string, created: number) => ({
+      key: key(name),
+      value,
+      modRevision: created,
+      createRevision: created,
+    });
+    // x-b came first and holds hx; x-a was refused for it (not a last valid value).
+    await sync.apply([{ ...put('x-b', end('x-b', 'hx')), revision: 3 }]);
+    refusing.add(key('x-a'));
+    await sync.apply([{ ...put('x-a', end('x-a', 'hx')), revision: 4 }]);
+    inKernel.add(key('y-b'));
     await sync.replaceAll([
-      { key: key('x-a'), value: a, modRevision: 4, createRevision: 4 },
-      { key: key('x-b'), value: b, modRevision: 3, createRevision: 3 },
-      { key: key('y-a'), value: veth('y-a', 'r', 'ns1'), modRevision: 5, createRevision: 5 },
-      { key: key('y-b'), value: veth('y-b', 's', 'ns1'), modRevision: 6, createRevision: 6 },
-      { key: key('z'), value: veth('z', 't', 'ns1'), modRevision: 7, createRevision: 7 },
+      item('x-a', end('x-a', 'hx'), 4),
+      item('x-b', end('x-b', 'hx'), 3),
+      item('y-a', end('y-a', 'hy'), 5),
+      item('y-b', end('y-b', 'hy'), 6),
+      item('z', end('z', 'hz'), 7),
     ]);
-    // The kernel's holder first, then the one accepted before, then the rest in the store's order.
+    // The kernel's holder first, then the one taken before, then the rest in the store's order.
     assert.deepEqual(names(), ['y-b', 'x-b', 'x-a', 'y-a', 'z']);
     assert.equal(lastValid.get(key('x-a')), undefined, 'refused again at the start');
-    // x-b changed while the agent was down: not the value accepted before, the store's order decides.
     inKernel.clear();
-    await sync.replaceAll([
-      { key: key('x-a'), value: a, modRevision: 4, createRevision: 4 },
-      { key: key('x-b'), value: veth('x-b', 'p2', 'ns1'), modRevision: 9, createRevision: 3 },
-    ]);
+    // x-b changed while the agent was down, keeping its claim: still the holder, as at run time.
+    await sync.replaceAll([item('x-a', end('x-a', 'hx'), 4), item('x-b', end('x-b', 'hx', 1400), 3)]);
+    assert.deepEqual(names(), ['x-b', 'x-a']);
+    // Made invalid while down: its last valid value is put first (then the refused one), and holds
+    // the claim.
+    await sync.replaceAll([item('x-a', end('x-a', 'hx'), 4), item('x-b', end('x-b', 'hx', 10), 3)]);
+    assert.deepEqual(names(), ['x-b', 'x-b', 'x-a']);
+    assert.ok(!(commits.at(-1)![0]!.value instanceof InvalidConfigValue));
+    // Given another claim while down: no holder of that one before, the store's order decides.
+    await sync.replaceAll([item('x-a', end('x-a', 'hq'), 4), item('x-b', end('x-b', 'hq'), 3)]);
     assert.deepEqual(names(), ['x-a', 'x-b']);
+  });
+
+  test('a refused value the engine takes later (the holder let its claim go) becomes the last valid one', async () => {
+    const { engine, refusing, inEffect, commits } = keepingEngine();
+    const lastValid = new MemoryLastValid();
+    const sync = new ConfigSync(engine, () => undefined, undefined, lastValid);
+    await sync.apply([{ ...put('n-z', veth('n-z', 'p', 'ns1')), revision: 3 }]);
+    refusing.add(key('n-a'));
+    const refusedText = veth('n-a', 'p', 'ns1');
+    await sync.apply([{ ...put('n-a', refusedText), revision: 4 }]);
+    assert.equal(lastValid.get(key('n-a')), undefined);
+    // The holder goes; the engine takes the value that waited (as the claim book does).
+    refusing.delete(key('n-a'));
+    inEffect.set(key('n-a'), commits.at(-1)!.find((p) => p.key === key('n-a'))!.value);
+    await sync.apply([{ ...del('n-z'), revision: 5 }]);
+    assert.deepEqual(lastValid.get(key('n-a')), { text: refusedText, created: 4 });
   });
 
   test('a key deleted and put again at run time is recorded with its new create revision', async () => {

@@ -553,6 +553,21 @@ test('foreseeFailures: the other end of a VETH end that would fail stays pending
   );
   assert.match(entries[0]!.why, /would fail: veth1Name already exists there/);
   assert.equal(entries[1]!.why, 'new; would stay pending: its VETH peer veth1 would fail');
+  // The other end's name taken: the end that makes the pair (veth1, first by name) fails for it.
+  const reverse = foreseeFailures(
+    [
+      { key: key('interface', 'veth1'), change: 'create', why: 'new' },
+      { key: key('interface', 'veth2'), change: 'create', why: 'new' },
+    ],
+    label,
+    (k) => values.get(k),
+    (nsId, name) => (nsId === 'named/ns2' && name === 'veth2' ? { alias: 'someone else' } : undefined),
+  );
+  assert.equal(
+    reverse[0]!.why,
+    'new; would fail: veth2 (host name of its VETH peer veth2) already exists there and is not managed by this agent',
+  );
+  assert.equal(reverse[1]!.why, 'new; would stay pending: its VETH peer veth1 would fail');
 });
 
 /** An ARP item for 192.168.22.9 in ns1 on `iface` (a config or host name), keyed. */

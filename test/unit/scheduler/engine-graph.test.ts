@@ -271,16 +271,21 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     // link item deleted, the route's dependencies change to the host name's fact, which still holds
     // until the kernel says the link went. Created then, it would fail on a link just deleted.
     const log: string[] = [];
+    let failDeletes = false;
     const engine = new Engine();
     const links: Descriptor<{ host: string }, null> = {
       name: 'link',
       keyPrefix: 'link/',
       withdraws: (_key, value) => [`fact/up/${value.host}`],
+      isRetriable: () => false,
       create: async (_v, key) => {
         log.push(`create ${key}`);
         return null;
       },
-      delete: async (_v, key) => void log.push(`delete ${key}`),
+      delete: async (_v, key) => {
+        if (failDeletes) throw new Error('EPERM');
+        log.push(`delete ${key}`);
+      },
     };
     const routes: Descriptor<{ via: string }, null> = {
       name: 'route',
@@ -314,6 +319,16 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     );
     await engine.notify([{ key: 'fact/up/eth', deleted: true }]);
     assert.equal(log.length, 4, 'nothing more when the kernel says so');
+
+    // The removal fails (the link stays, and up): what waited is planned again, with the fact.
+    failDeletes = true;
+    await engine.commit({ puts: [{ key: 'link/eth', value: { host: 'eth' } }] });
+    await engine.notify([{ key: 'fact/up/eth', value: true }]);
+    assert.equal(engine.status('route/r1')?.state, 'configured');
+    await engine.commit({ deletes: ['link/eth'] });
+    await engine.idle();
+    assert.equal(engine.status('link/eth')?.state, 'failed');
+    assert.equal(engine.status('route/r1')?.state, 'configured', JSON.stringify(engine.status('route/r1')));
     await engine.close();
   });
 
