@@ -65,6 +65,8 @@ export class ConfigSync {
    * claim is let go, they are then the last valid values of their keys.
    */
   private readonly refused = new Map<string, Candidate>();
+  /** Settles once the latest call has handed its commit to the engine (waitTurn). */
+  private turn: Promise<void> = Promise.resolve();
   /** Each key's create revision in the store (see KeyValue.createRevision). */
   private readonly created = new Map<string, number>();
   /** Valid desired values by key, to know which namespaces the configuration references. */
@@ -119,6 +121,46 @@ export class ConfigSync {
       puts.push(entry);
     }
     this.publishNamespaces('gained');
+    const release = await this.waitTurn();
+    let committing: Promise<TransactionRecord>;
+    try {
+      ({ committing } = await this.prepareFullRead(items, puts));
+    } finally {
+      release();
+    }
+    try {
+      return await committing;
+    } finally {
+      this.refused.clear();
+      const accepted = this.accepted(candidates);
+      this.lastValid.replaceAll(
+        new Map(accepted.map((c) => [c.entry.key, { text: c.text, created: c.created }])),
+      );
+      const taken = new Set(accepted);
+      for (const c of candidates) if (!taken.has(c)) this.refused.set(c.entry.key, c);
+      this.publishNamespaces('all');
+    }
+  }
+
+  /**
+   * Waits for the calls before this one to hand their commits to the engine (each prepares first,
+   * which takes longer for some changes than for others); call the function it gives once this
+   * one has. The engine then gets the changes in the order they came: a later change of a key is
+   * never overtaken by an earlier one, nor a change by the full read before it.
+   */
+  private async waitTurn(): Promise<() => void> {
+    const previous = this.turn;
+    let release!: () => void;
+    this.turn = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
+  }
+
+  /** A full read's puts prepared and ordered, then committed: the engine's transaction. */
+  private async prepareFullRead(
+    items: readonly KeyValue[],
+    puts: ParsedEntry[],
+  ): Promise<{ committing: Promise<TransactionRecord> }> {
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     // Of two items claiming one host name (one route place, one ARP entry), the one that held it
     // keeps it: at run time the first claimant wins, and a restart must not hand the claim to the
@@ -143,18 +185,8 @@ export class ConfigSync {
       const first = new Set(holders);
       puts.splice(0, puts.length, ...holders, ...puts.filter((p) => !first.has(p)));
     }
-    try {
-      return await this.engine.commit({ puts, replace: true, resync: true });
-    } finally {
-      this.refused.clear();
-      const accepted = this.accepted(candidates);
-      this.lastValid.replaceAll(
-        new Map(accepted.map((c) => [c.entry.key, { text: c.text, created: c.created }])),
-      );
-      const taken = new Set(accepted);
-      for (const c of candidates) if (!taken.has(c)) this.refused.set(c.entry.key, c);
-      this.publishNamespaces('all');
-    }
+    // Wrapped: awaiting it must not wait for the transaction (only for it to be handed over).
+    return { committing: this.engine.commit({ puts, replace: true, resync: true }) };
   }
 
   async apply(changes: readonly Change[]): Promise<TransactionRecord> {
@@ -191,9 +223,16 @@ export class ConfigSync {
     // Namespaces referenced for the first time open before the commit, so that one transaction
     // creates everything instead of a trickle of them as each namespace's fact arrives.
     this.publishNamespaces('gained');
-    await this.prepare([...puts.values()].filter((p) => !(p.value instanceof InvalidConfigValue)));
+    const release = await this.waitTurn();
+    let committing: Promise<TransactionRecord>;
     try {
-      return await this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
+      await this.prepare([...puts.values()].filter((p) => !(p.value instanceof InvalidConfigValue)));
+      committing = this.engine.commit({ puts: [...puts.values()], deletes: [...deletes] });
+    } finally {
+      release();
+    }
+    try {
+      return await committing;
     } finally {
       // Refused values the engine took since (the claim they waited for was let go) count too.
       const proposed = [...candidates.values(), ...this.refused.values()];

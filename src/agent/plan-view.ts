@@ -92,6 +92,8 @@ export function assumedFacts(
     const next = recreated.has(op.key) ? (valueOf(op.key) as LinuxInterface | undefined) : undefined;
     if (next && linkUpFact(namespaceId(next.namespace), next.hostIfName) === fact) continue;
     facts.push({ key: fact, deleted: true });
+    // Its networks go with it (a route naming no interface may have reached its gateway so).
+    notePrefixes(removedPrefixes, value, value.ipAddresses);
     // Gone too, unless someone else's link stays (EXISTING, a namespace's lo).
     if (value.type !== 'EXISTING' && value.type !== 'LOOPBACK')
       facts.push({ key: linkFact(namespaceId(value.namespace), value.hostIfName), deleted: true });
@@ -132,7 +134,10 @@ export function assumedFacts(
       const linkKey = linkFact(namespaceId(value.namespace), value.hostIfName);
       if ((value.type === 'VETH' || value.type === 'DUMMY') && now.factHolds?.(linkKey) === false)
         facts.push({ key: linkKey, value: ASSUMED_VALUE });
-      if (!value.enabled) facts.push({ key: upFact, deleted: true });
+      if (!value.enabled) {
+        facts.push({ key: upFact, deleted: true });
+        notePrefixes(removedPrefixes, value, value.ipAddresses);
+      }
       // Set up again: what waits for it would be made. (One up already keeps the kernel's fact:
       // a new value of it would make its routes again.)
       else if (now.factHolds?.(upFact) === false) facts.push({ key: upFact, value: ASSUMED_VALUE });
@@ -207,8 +212,18 @@ function noteAddress(
   const address = parseAddressItem(key);
   const owner = address ? (valueOf(address.interfaceKey) as LinuxInterface | undefined) : undefined;
   if (!address || !owner || (upOnly && !owner.enabled)) return;
+  notePrefixes(byInterface, owner, [address.cidr]);
+}
+
+/** Enters prefixes under an interface (namespace id + host name). */
+function notePrefixes(
+  byInterface: Map<string, string[]>,
+  owner: LinuxInterface,
+  cidrs: readonly string[],
+): void {
+  if (cidrs.length === 0) return;
   const where = `${namespaceId(owner.namespace)}\n${owner.hostIfName}`;
-  byInterface.set(where, [...(byInterface.get(where) ?? []), address.cidr]);
+  byInterface.set(where, [...(byInterface.get(where) ?? []), ...cidrs]);
 }
 
 /**

@@ -54,7 +54,12 @@ export class ApiConfigAccess implements ConfigAccess {
     const { status, json } = await this.api.request('PUT', `/v1/config${keyPath(key)}`, valueText);
     if (status === 400) return { ok: false, errors: (json as { errors?: FieldError[] }).errors ?? [] };
     if (status >= 400)
-      throw new CliError((json as { error?: string }).error ?? `HTTP ${status}`, status === 503 ? 3 : 1);
+      // With the answer as details: the agent said it did not store it (apply tells that apart).
+      throw new CliError(
+        (json as { error?: string }).error ?? `HTTP ${status}`,
+        status === 503 ? 3 : 1,
+        json,
+      );
     return { ok: true };
   }
 

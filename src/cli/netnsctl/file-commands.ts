@@ -72,7 +72,8 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               const key = item.key;
               const outcome = await config.put(key, item.valueText).catch((error: unknown) => {
                 if (error instanceof CliError && error.exitCode === 3) {
-                  // Unreachable, or up without its datastore (503, an answer: not stored): stop.
+                  // Unreachable, or up without its datastore (503: an answer, in the details:
+                  // not stored): stop.
                   if (error.details === undefined) unanswered.add(key);
                   stopped = true;
                   throw error;

@@ -237,6 +237,25 @@ describe('config sync: namespaces around commits', () => {
     assert.deepEqual(lastValid.get(key('n-a')), { text: refusedText, created: 4 });
   });
 
+  test('changes reach the engine in the order they came, however long each takes to prepare', async () => {
+    const { engine, commits } = keepingEngine();
+    let calls = 0;
+    // The first change waits longer (e.g. the first gateway of a namespace, read before its commit).
+    const prepare = async (): Promise<void> =>
+      new Promise((resolve) => setTimeout(resolve, calls++ === 0 ? 30 : 0));
+    const sync = new ConfigSync(engine, () => undefined, prepare);
+    const first = veth('a', 'b', 'ns1');
+    const second = veth('a', 'c', 'ns1');
+    await Promise.all([
+      sync.apply([{ ...put('a', first), revision: 3 }]),
+      sync.apply([{ ...put('a', second), revision: 4 }]),
+    ]);
+    const peers = commits.map(
+      (c) => (c[0]!.value as LinuxInterface & { veth: { peerIfName: string } }).veth.peerIfName,
+    );
+    assert.deepEqual(peers, ['b', 'c'], 'the later value last');
+  });
+
   test('a key deleted and put again at run time is recorded with its new create revision', async () => {
     const { engine } = keepingEngine();
     const lastValid = new MemoryLastValid();

@@ -375,6 +375,26 @@ describe('assumedFacts', () => {
       ['|192.168.22.1/24'],
       'the kernel is asked about any interface, without the address',
     );
+    // The interface deleted, or set down: its networks go with it.
+    const gone = facts(
+      {
+        deletes: [{ key: key('interface', 'veth1'), descriptor: 'interface', value: veth1 }],
+        outcomes: [[key('route', 'to-lan'), { state: 'configured' }]],
+      },
+      false,
+      true,
+    );
+    assert.ok(gone.includes(`${reach} deleted`), JSON.stringify(gone));
+    values.set(key('interface', 'veth1'), { ...veth1, enabled: false });
+    const down = facts(
+      {
+        applies: [{ key: key('interface', 'veth1'), descriptor: 'interface', kind: 'update' }],
+        outcomes: [[key('route', 'to-lan'), { state: 'configured' }]],
+      },
+      false,
+      true,
+    );
+    assert.ok(down.includes(`${reach} deleted`), JSON.stringify(down));
   });
 
   test('what the plan leaves as it is but makes possible: a waiting route whose gateway a new address holds, a link set up again', () => {

@@ -332,6 +332,41 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     await engine.close();
   });
 
+  test('a removal that fails of an item still desired re-plans nothing (no endless transactions)', async () => {
+    // As an AUTO_TAP: it depends on one of its own withdrawn facts; its namespace goes, it is
+    // removed (still desired, pending), and the removal keeps failing.
+    let attempts = 0;
+    const engine = new Engine();
+    const taps: Descriptor<{ host: string }, null> = {
+      name: 'tap',
+      keyPrefix: 'tap/',
+      dependencies: (_key, value) => [
+        { key: 'fact/ns', reason: 'waiting for the namespace' },
+        { anyOf: ['fact/temp', `fact/link/${value.host}`], reason: 'waiting for the TAP' },
+      ],
+      withdraws: (_key, value) => [`fact/link/${value.host}`],
+      isRetriable: () => false,
+      create: async () => null,
+      delete: async () => {
+        attempts++;
+        throw new Error('EEXIST');
+      },
+    };
+    engine.register(taps);
+    await engine.notify([
+      { key: 'fact/ns', value: 1 },
+      { key: 'fact/temp', value: 1 },
+    ]);
+    await engine.commit({ puts: [{ key: 'tap/t', value: { host: 'tap0' } }] });
+    await engine.notify([{ key: 'fact/link/tap0', value: 1 }]);
+    assert.equal(engine.status('tap/t')?.state, 'configured');
+    await engine.notify([{ key: 'fact/ns', deleted: true }]);
+    await engine.idle();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(attempts, 1, 'tried once, not again and again');
+    await engine.close();
+  });
+
   test('a key nobody handles is refused by commit', async () => {
     const r = rig();
     await assert.rejects(r.engine.commit({ puts: [{ key: 'zzz/1', value: {} }] }), {

@@ -1,0 +1,71 @@
+/**
+ * `netnsctl apply` stopped midway: against a stub of the agent's API, what it says was stored, not
+ * stored (the agent answered so: 503, its datastore away) and maybe stored (a put sent and never
+ * answered).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { netnsctl } from '../helpers/agent.js';
+
+type PutAnswer = 'ok' | '503' | 'none';
+
+/** Answers the dry run with nothing refused, and each PUT as `answers` says, in order. */
+async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: string }> {
+  let puts = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      if (request.method === 'PUT') {
+        const answer = answers[puts++] ?? 'ok';
+        if (answer === 'none') return request.socket.destroy();
+        if (answer === '503') {
+          response.writeHead(503, { 'content-type': 'application/json' });
+          return response.end(JSON.stringify({ error: 'the datastore is not reachable' }));
+        }
+        response.writeHead(200, { 'content-type': 'application/json' });
+        return response.end(JSON.stringify({ key: request.url, revision: puts }));
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ actions: [], invalid: [], summary: { entries: [] } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('netnsctl apply stopped midway', () => {
+  let dir: string;
+  let file: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'apply-stop-'));
+    file = path.join(dir, 'items.yaml');
+    const item = (name: string): string =>
+      `kind: arp\nname: ${name}\ninterface: eth0\nip_addr: 10.0.0.9\nhw_address: "02:00:00:00:00:09"\n`;
+    writeFileSync(file, ['as1', 'as2', 'as3'].map(item).join('---\n'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const [answers, notStored, maybe] of [
+    [['ok', '503', '503'], 2, 0],
+    [['ok', 'none', 'none'], 0, 2],
+  ] as [PutAnswer[], number, number][]) {
+    test(`puts answered ${answers.join(', ')}: ${notStored} not stored, ${maybe} maybe stored`, async () => {
+      const { server, url } = await stubAgent(answers);
+      try {
+        const result = await netnsctl(['--server', url, 'apply', '-f', file]);
+        assert.equal(result.code, 3, result.stderr);
+        assert.match(result.stderr, /stopped after storing 1 of 3 items/, result.stderr);
+        assert.match(result.stderr, new RegExp(`not stored \\(${notStored}\\)`), result.stderr);
+        if (maybe > 0) assert.match(result.stderr, new RegExp(`maybe stored \\(${maybe}\\)`), result.stderr);
+        else assert.doesNotMatch(result.stderr, /maybe stored/, result.stderr);
+      } finally {
+        server.close();
+      }
+    });
+  }
+});
