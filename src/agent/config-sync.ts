@@ -124,7 +124,7 @@ export class ConfigSync {
     const release = await this.waitTurn();
     let committing: Promise<TransactionRecord>;
     try {
-      ({ committing } = await this.prepareFullRead(items, puts));
+      ({ committing } = await this.prepareFullRead(items, puts, candidates));
     } finally {
       release();
     }
@@ -160,6 +160,7 @@ export class ConfigSync {
   private async prepareFullRead(
     items: readonly KeyValue[],
     puts: ParsedEntry[],
+    candidates: Candidate[],
   ): Promise<{ committing: Promise<TransactionRecord> }> {
     await this.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
     // Of two items claiming one host name (one route place, one ARP entry), the one that held it
@@ -169,6 +170,8 @@ export class ConfigSync {
     // engine took: an EXISTING link carries no mark, and a route may be gone from the kernel).
     const { holders: inKernel, disputed } = await this.claims.holders(puts);
     const acceptedBefore = new Set<string>();
+    /** Last valid values of disputed items that changed since: put before their new values. */
+    const earlier = new Map<string, Candidate>();
     for (const item of items) {
       const claim = disputed.get(item.key);
       if (claim === undefined || inKernel.has(item.key)) continue;
@@ -176,6 +179,21 @@ export class ConfigSync {
       // invalid now: the claim book keeps a holder through changes that keep the claim).
       const last = this.lastValidEntry(item.key, item.createRevision);
       if (last && this.claims.claimOf(last.entry) === claim) acceptedBefore.add(item.key);
+      // Changed while the agent was down to a value another item's claim may refuse: at run time
+      // the value before would stay in effect; so it does here (it goes first, the new one after).
+      else if (last && last.text !== item.value) earlier.set(item.key, last);
+    }
+    if (earlier.size > 0) {
+      const withEarlier: ParsedEntry[] = [];
+      for (const p of puts) {
+        const before = earlier.get(p.key);
+        if (before && !(p.value instanceof InvalidConfigValue)) {
+          withEarlier.push(before.entry);
+          candidates.push(before);
+        }
+        withEarlier.push(p);
+      }
+      puts.splice(0, puts.length, ...withEarlier);
     }
     const holders = [
       ...puts.filter((p) => inKernel.has(p.key)),

@@ -46,6 +46,16 @@ export class NamespaceInUseError extends AgentError {
 }
 
 /**
+ * A route or ARP entry through a link another agent (label) made: whose the entries on a link are is
+ * told by the link's mark, so one made there would pass for that agent's (a restart of it would
+ * take it off, and this agent would no longer know it as its own). Not made; tried again when the
+ * link changes.
+ */
+export class LinkOfAnotherAgentError extends AgentError {
+  readonly code = 'ERR_LINK_OF_ANOTHER_AGENT';
+}
+
+/**
  * The place of a route (table, destination, metric) is held by a route the agent did not make (the
  * kernel's own route of an address's network, another program's): not replaced, since its removal
  * later would cut what that route served. Tried again when a route goes away in that namespace.

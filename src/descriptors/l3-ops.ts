@@ -29,7 +29,7 @@ import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL, isOwnEntry, otherAgentOf } from './ownership.js';
 import { isGone } from './link-ops.js';
-import { NeighbourTakenError, RoutePlaceTakenError } from './errors.js';
+import { LinkOfAnotherAgentError, NeighbourTakenError, RoutePlaceTakenError } from './errors.js';
 
 export interface Cidr {
   address: string;
@@ -121,6 +121,7 @@ export async function addRoute(
   label: string,
   placeWasOurs = false,
 ): Promise<void> {
+  if (spec.oif !== undefined) refuseLinkOfAnotherAgent(view, spec.oif, label, 'route', 'interface');
   if (placeWasOurs) return view.handle.routeReplace(spec);
   try {
     await view.handle.routeAdd(spec);
@@ -137,6 +138,24 @@ export async function addRoute(
   );
   if (taken) throw new RoutePlaceTakenError(taken, { field: 'dst_ip_addr' });
   await view.handle.routeReplace(spec);
+}
+
+/** Throws LinkOfAnotherAgentError when the link is one another label's agent marked as its own. */
+function refuseLinkOfAnotherAgent(
+  view: NamespaceView,
+  ifindex: number,
+  label: string,
+  what: string,
+  field: string,
+): void {
+  const link = view.links.get(ifindex);
+  const other = otherAgentOf(label, link?.alias);
+  if (other === undefined) return;
+  throw new LinkOfAnotherAgentError(
+    `${link?.name ?? `#${ifindex}`} in ${view.description} is a link of the agent labelled ${other}: ` +
+      `a ${what} on it would pass for that agent's; not made`,
+    { field },
+  );
 }
 
 /** The dump that holds the routes at a spec's place (`foreignRouteAt`). */
@@ -287,6 +306,7 @@ export async function addNeighbour(
     state: neighbourState(entry),
     protocol: AGENT_PROTOCOL,
   };
+  refuseLinkOfAnotherAgent(view, ifindex, label, 'ARP entry', 'interface');
   if (placeWasOurs) return view.handle.neighReplace(spec);
   try {
     await view.handle.neighAdd(spec);

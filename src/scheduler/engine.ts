@@ -353,6 +353,7 @@ export class Engine {
         this.failures.delete(key); // a new value starts a new series of attempts
         if (c.deleteFirst) graph.deleteConfig(key, dirty);
         if (c.valid) graph.putConfig(key, c.valid.value, dirty);
+        if (c.thenValid) graph.putConfig(key, c.thenValid.value, dirty);
         if (c.refused) graph.putConfig(key, c.refused.value, dirty);
       }
     }, dirty);

@@ -14,6 +14,11 @@ import type { TransactionCause, TransactionRecord } from './history.js';
 export interface ConfigChange {
   deleteFirst: boolean;
   valid?: { value: unknown };
+  /**
+   * A later valid value put after `valid` in the same batch: proposed after it, so that, refused (a
+   * claim another item holds), `valid` stays in effect, as it would had they come one by one.
+   */
+  thenValid?: { value: unknown };
   refused?: { value: unknown };
 }
 export type FactUpdate = { asserted: true; value: unknown } | { asserted: false };
@@ -83,10 +88,19 @@ export class WorkQueue {
     for (const { key, value } of change.puts ?? []) {
       const previous = b.config.get(key);
       b.config.delete(key);
-      if (isValid(key, value)) b.config.set(key, { deleteFirst: false, valid: { value } });
-      else {
+      if (isValid(key, value)) {
+        // The valid value put last before this one in the batch, if any.
+        const before = previous?.thenValid ?? previous?.valid;
+        b.config.set(
+          key,
+          before
+            ? { deleteFirst: false, valid: before, thenValid: { value } }
+            : { deleteFirst: false, valid: { value } },
+        );
+      } else {
         const merged: ConfigChange = { deleteFirst: previous?.deleteFirst ?? false, refused: { value } };
         if (previous?.valid) merged.valid = previous.valid;
+        if (previous?.thenValid) merged.thenValid = previous.thenValid;
         b.config.set(key, merged);
       }
     }

@@ -184,6 +184,44 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     await agent.request('DELETE', `/v1/config${keyB}`);
   });
 
+  test('an item changed to a host name another item holds keeps its link, also across a restart', async () => {
+    const keyC = configKey(label, 'interface', 'c0');
+    const keyD = configKey(label, 'interface', 'd0');
+    const c0 = {
+      ...seedExample('veth1', ns1),
+      name: 'c0',
+      host_if_name: 'kc0',
+      veth: { peer_if_name: 'd0' },
+      ip_addresses: [],
+    };
+    const d0 = {
+      ...seedExample('veth2', ns2),
+      name: 'd0',
+      host_if_name: 'kd0',
+      veth: { peer_if_name: 'c0' },
+      ip_addresses: [],
+    };
+    try {
+      assert.equal((await agent.request('PUT', `/v1/config${keyC}`, JSON.stringify(c0))).status, 200);
+      assert.equal((await agent.request('PUT', `/v1/config${keyD}`, JSON.stringify(d0))).status, 200);
+      await agent.until([keyC, keyD], 'configured');
+      const kc0 = ipLink(ns1, 'kc0')!.ifindex;
+      // veth1Name is good1's: refused; kc0 stays, as c0's value before.
+      const clash = { ...c0, host_if_name: 'veth1Name' };
+      assert.equal((await agent.request('PUT', `/v1/config${keyC}`, JSON.stringify(clash))).status, 200);
+      await agent.until([keyC], 'invalid');
+      await agent.stop();
+      agent = await AgentProcess.start({ label, store });
+      await agent.until([keyC], 'invalid');
+      assert.equal((await agent.stateOf(goodKeys[0]!))?.state, 'configured');
+      assert.equal(ipLink(ns1, 'kc0')?.ifindex, kc0, 'c0 keeps its link across the restart');
+      assert.equal(ipLink(ns1, 'veth1Name')?.ifindex, before1, 'good1 keeps its name');
+    } finally {
+      await agent.request('DELETE', `/v1/config${keyC}`);
+      await agent.request('DELETE', `/v1/config${keyD}`);
+    }
+  });
+
   test('a route place another route holds: the holder keeps it across a restart, with no kernel write', async () => {
     // "ra" sorts before "rz": in a full read by key order it would have taken the place.
     const route = (name: string, gateway: string) => ({

@@ -327,6 +327,27 @@ describe('agents with other labels on the host', { skip: skipUnlessRoot() }, () 
       const failed = await b2.waitFor('route', 'shared', 'failed', new RegExp(`agent labelled ${labelA}`));
       assert.match(failed.error?.message ?? '', /not replaced/);
       assert.ok(routeA(), "A's route still there");
+
+      // B's route and ARP entry naming A's link: not made (they would pass for A's), naming A.
+      await b2.put(
+        [
+          'route',
+          'on-a',
+          { name: 'on-a', namespace: named(ns1), interface: 'oa1', dst_ip_addr: '10.63.0.0/24' },
+        ],
+        ['arp', 'on-a', arpEntry('on-a', ns1, 'oa1', '10.61.0.77', '02:00:00:00:61:77')],
+      );
+      for (const kind of ['route', 'arp'] as const) {
+        const refused = await b2.waitFor(
+          kind,
+          'on-a',
+          'failed',
+          new RegExp(`link of the agent labelled ${labelA}`),
+        );
+        assert.equal(refused.error?.code, 'ERR_LINK_OF_ANOTHER_AGENT');
+      }
+      assert.ok(!routes(ns1).some((r) => r.dst === '10.63.0.0/24'), "no route on A's link");
+      assert.ok(!neighbours(ns1, 'oa1').some((n) => n.dst === '10.61.0.77'), "no entry on A's link");
     }));
 });
 

@@ -216,9 +216,16 @@ describe('config sync: namespaces around commits', () => {
     await sync.replaceAll([item('x-a', end('x-a', 'hx'), 4), item('x-b', end('x-b', 'hx', 10), 3)]);
     assert.deepEqual(names(), ['x-b', 'x-b', 'x-a']);
     assert.ok(!(commits.at(-1)![0]!.value instanceof InvalidConfigValue));
-    // Given another claim while down: no holder of that one before, the store's order decides.
+    // Given another claim while down: no holder of that one before, the store's order decides; x-b's
+    // value before (the engine took it last, holding hx) goes just before its new one, and stays in
+    // effect if the new one is refused, as at run time.
     await sync.replaceAll([item('x-a', end('x-a', 'hq'), 4), item('x-b', end('x-b', 'hq'), 3)]);
-    assert.deepEqual(names(), ['x-a', 'x-b']);
+    assert.deepEqual(names(), ['x-a', 'x-b', 'x-b']);
+    const xb = commits.at(-1)!.filter((p) => p.key === key('x-b'));
+    assert.deepEqual(
+      xb.map((p) => (p.value as LinuxInterface).hostIfName),
+      ['hx', 'hq'],
+    );
   });
 
   test('a refused value the engine takes later (the holder let its claim go) becomes the last valid one', async () => {

@@ -115,6 +115,15 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     assert.equal(r.state('n/b'), 'invalid');
   });
 
+  test('two values of one key in one batch: the later refused for a claim, the earlier stays in effect', async () => {
+    const r = rig();
+    await r.put(['n/b', { claim: 'c' }]);
+    // As they would one by one: the first taken, the second refused (n/b holds c).
+    await r.put(['n/a', { claim: 'own' }], ['n/a', { claim: 'c' }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    assert.deepEqual(r.kernel.items.get('n/a'), { claim: 'own' });
+  });
+
   test('a claim released and claimed again in one commit goes to the item that waited for it', async () => {
     const r = rig();
     await r.put(['n/a', { claim: 'c' }]);
