@@ -96,7 +96,7 @@ export class Agent {
           }
         },
         operation: (op) => {
-          this.metrics.observeOperation(op.kind, op.outcome === 'done');
+          this.metrics.observeOperation(op.kind, op.outcome);
           // Every kernel operation, for whoever follows one item closely (--log-level debug).
           if (this.logger.isLevelEnabled('debug'))
             this.logger.debug(

@@ -86,6 +86,8 @@ export class FileLastValid extends MemoryLastValid {
   private dirty = false;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** Why the last write failed, once said (undefined after a write that succeeded). */
+  private writeError: string | undefined;
 
   constructor(
     readonly file: string,
@@ -156,8 +158,12 @@ export class FileLastValid extends MemoryLastValid {
       if (this.values.size === 0) return await removeDurablyAsync(this.file);
       const text = JSON.stringify({ format: FORMAT, values: Object.fromEntries(this.values) });
       await writeAtomicallyAsync(this.file, text);
+      this.writeError = undefined;
     } catch (error) {
-      this.onError?.(`cannot write ${this.file}`, error);
+      // Said once, not at every attempt (every few seconds while the cause lasts).
+      const why = error instanceof Error ? error.message : String(error);
+      if (why !== this.writeError) this.onError?.(`cannot write ${this.file} (tried again quietly)`, error);
+      this.writeError = why;
       // Tried again a second later (or at close), not left stale until the next change.
       if (!this.closed) {
         this.dirty = true;

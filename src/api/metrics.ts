@@ -64,8 +64,9 @@ export class AgentMetrics {
     }
   }
 
-  observeOperation(kind: string, ok: boolean): void {
-    const outcome = ok ? 'ok' : 'error';
+  /** `outcome`: done (ok), failed (error), skipped (not started: what it needs was missing). */
+  observeOperation(kind: string, result: 'done' | 'failed' | 'skipped'): void {
+    const outcome = result === 'done' ? 'ok' : result === 'failed' ? 'error' : 'skipped';
     if (this.loaded) this.loaded.operations.inc({ kind, outcome });
     else {
       const key = `${kind} ${outcome}`;
