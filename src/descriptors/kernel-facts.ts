@@ -10,6 +10,7 @@ import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netl
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { ANY_INTERFACE, linkFact, linkUpFact, reachFact } from './fact-keys.js';
 import { OnLinkTable, addressPrefixOf } from './on-link-table.js';
+import { isIpv6LinkLocalBytes } from '../util/ip-text.js';
 
 export interface FactChange {
   key: string;
@@ -126,7 +127,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     }
     const link = view.links.get(hostIfName);
     if (link === undefined || !link.up) return false;
-    return linkLocalIpv6(bytes) || state.table.covers(link.index, bytes, table, removed);
+    return isIpv6LinkLocalBytes(bytes) || state.table.covers(link.index, bytes, table, removed);
   }
 
   /**
@@ -333,13 +334,9 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       // A link-local gateway is on the link by definition: the kernel asks for no network.
       const ok =
         link !== undefined &&
-        (linkLocalIpv6(watch.gatewayBytes) || table.covers(link.index, watch.gatewayBytes, watch.table));
+        (isIpv6LinkLocalBytes(watch.gatewayBytes) ||
+          table.covers(link.index, watch.gatewayBytes, watch.table));
       this.set(key, ok ? true : undefined, changes);
     }
   }
-}
-
-/** fe80::/10, as 16 bytes. */
-function linkLocalIpv6(bytes: Buffer): boolean {
-  return bytes.length === 16 && bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
 }

@@ -3,7 +3,7 @@
  * IPv4, no IPv6 zone index), a canonical text form (RFC 5952 for IPv6) so that equal addresses
  * compare equal as strings, and the classifications the kernel cares about. Pure.
  */
-import { formatIpBytes, parseIpBytes } from '../util/ip-text.js';
+import { formatIpBytes, isIpv6LinkLocalBytes, parseIpBytes } from '../util/ip-text.js';
 
 export type IpFamily = 4 | 6;
 
@@ -78,7 +78,7 @@ export function isIpv6Loopback(address: IpAddress): boolean {
 
 /** fe80::/10: an IPv6 address that means something on one link only. */
 export function isIpv6LinkLocal(address: IpAddress): boolean {
-  return address.family === 6 && address.bytes[0] === 0xfe && (address.bytes[1]! & 0xc0) === 0x80;
+  return isIpv6LinkLocalBytes(address.bytes);
 }
 
 /** 255.255.255.255, which no interface can own. */

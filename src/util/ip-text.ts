@@ -101,6 +101,11 @@ export function parseIpv6Bytes(text: string): Buffer | undefined {
   return bytes;
 }
 
+/** fe80::/10 (16 bytes): an IPv6 address that means something on one link only. */
+export function isIpv6LinkLocalBytes(bytes: Uint8Array): boolean {
+  return bytes.length === 16 && bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
+}
+
 /** Either form; IPv6 when the text holds a ':'. */
 export function parseIpBytes(text: string): Buffer | undefined {
   return text.includes(':') ? parseIpv6Bytes(text) : parseIpv4Bytes(text);
