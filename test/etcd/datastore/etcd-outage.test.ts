@@ -98,15 +98,18 @@ describe('etcd outages', () => {
     await cluster.waitHealthy();
     const restartedAt = Date.now();
     // Changes made as soon as etcd is back, by someone else (another agent's netnsctl, say).
+    // The expected contents are read through this fresh client too: the watched client's own
+    // connection may still sit in gRPC's reconnect backoff (up to 2 s) and fail a unary call.
     const writer = new EtcdStore({ endpoints: cluster.endpoints });
+    let expected: Map<string, string>;
     try {
       await writer.delete('/o2/gone');
       await writer.put('/o2/changed', 'after');
       await writer.put('/o2/new', 'n');
+      expected = new Map((await writer.list('/o2/')).items.map((item) => [item.key, item.value]));
     } finally {
       await writer.close();
     }
-    const expected = new Map((await watched.list('/o2/')).items.map((item) => [item.key, item.value]));
     await events.until(
       () => watcher.state === 'in-sync' && resyncsAfter(events.events, lostAt).length > 0,
       15_000,
