@@ -138,14 +138,14 @@ export class AgentMetrics {
     const netlink = (): NetlinkTotals => this.netlinkTotals();
     new Counter({
       name: 'netns_agent_transactions_total',
-      help: 'Transactions executed by the reconcile engine, by outcome',
+      help: 'Transactions executed by the reconcile engine, by outcome: ok, or error (one operation or more failed)',
       labelNames: ['outcome'],
       registers: [registry],
       collect() {
         this.reset();
         const counts = transactions();
         this.inc({ outcome: 'ok' }, counts.ok);
-        this.inc({ outcome: 'errors' }, counts.errors);
+        this.inc({ outcome: 'error' }, counts.errors);
       },
     });
     const transactionSeconds = new Histogram({

@@ -638,11 +638,11 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       "only this agent's keys",
     );
     JSON.parse(readFileSync(path.join(out, 'kernel.json'), 'utf8'));
-    const agent = JSON.parse(readFileSync(path.join(out, 'agent.json'), 'utf8')) as {
+    const agentInfo = JSON.parse(readFileSync(path.join(out, 'agent.json'), 'utf8')) as {
       body: { version: string; label: string };
     };
-    assert.equal(agent.body.label, label);
-    assert.match(agent.body.version, /^\d+\.\d+\.\d+/);
+    assert.equal(agentInfo.body.label, label);
+    assert.match(agentInfo.body.version, /^\d+\.\d+\.\d+/);
     const logs = readFileSync(path.join(out, 'agent-logs.jsonl'), 'utf8').trim().split('\n');
     assert.ok(
       logs.some((line) => (JSON.parse(line) as { msg?: string }).msg === 'started'),
@@ -650,16 +650,39 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     // The agent not answering: what can be read without it is written (the configuration from
     // --store), and exit 3 says the agent did not answer.
+    // and the kernel, read by netnsctl itself, with this label's marks.
     const downOut = path.join(dir, 'report-down');
     const server = `http://127.0.0.1:${await freePort()}`;
     const store = path.join(dir, 'store.db');
+    for (const [key, value] of [
+      [pair.key1, pair.veth1],
+      [pair.key2, pair.veth2],
+    ] as const)
+      assert.equal((await netnsctl([...base, 'put', key, '-'], JSON.stringify(value))).code, 0);
+    await agent.until([pair.key1, pair.key2], 'configured');
     const down = await netnsctl(['--server', server, '--label', label, '--store', store, 'report', downOut]);
+    for (const key of [pair.key1, pair.key2]) await netnsctl([...base, 'del', key]);
     assert.equal(down.code, 3, `${down.stdout}${down.stderr}`);
     assert.match(down.stderr, /the agent did not answer .*the report holds what could be read without it/);
     const downConfig = JSON.parse(readFileSync(path.join(downOut, 'config.json'), 'utf8')) as {
       source?: string;
     };
     assert.equal(downConfig.source, 'store');
+    const downKernel = JSON.parse(readFileSync(path.join(downOut, 'kernel.json'), 'utf8')) as {
+      source?: string;
+      body?: { namespace: string; links: { name: string; managed?: string }[] }[];
+    };
+    assert.match(downKernel.source ?? '', /read by netnsctl/);
+    const namespaceOf = (id: string) => downKernel.body?.find((n) => n.namespace === id);
+    assert.ok(
+      namespaceOf('default')?.links.some((l) => l.name === 'lo'),
+      JSON.stringify(downKernel).slice(0, 500),
+    );
+    assert.equal(
+      namespaceOf(`named:${pair.ns1}`)?.links.find((l) => l.name === 'veth1Name')?.managed,
+      pair.veth1.name,
+      'the managed mark is read for --label',
+    );
     const downStatus = JSON.parse(readFileSync(path.join(downOut, 'status.json'), 'utf8')) as {
       error?: string;
     };

@@ -319,6 +319,22 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     return text;
   };
 
+  /** The kernel as netnsctl reads it (for a report without the agent); needs root, as the agent does. */
+  const kernelReadHere = async (fallback: string, label: string): Promise<string> => {
+    try {
+      const { readKernel } = await import('./kernel-read.js');
+      const { namespaces, unread } = await readKernel(label);
+      return JSON.stringify(
+        { source: 'kernel, read by netnsctl: default and named namespaces only', body: namespaces, unread },
+        null,
+        2,
+      );
+    } catch (error) {
+      const agentError = (JSON.parse(fallback) as { error?: string }).error;
+      return JSON.stringify({ error: agentError, kernelNotRead: (error as Error).message }, null, 2);
+    }
+  };
+
   program
     .command('report')
     .description(
@@ -363,6 +379,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           unanswered.push(error.message);
           text = JSON.stringify({ error: error.message }, null, 2);
           if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text, label);
+          if (file === 'kernel.json') text = await kernelReadHere(text, label);
         }
         writeFileSync(path.join(dir, file), text);
         written.push(file);
