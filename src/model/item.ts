@@ -3,6 +3,7 @@
  * YAML document) become a normalized, validated item, or an InvalidValueError listing every
  * problem. And back: the canonical JSON of an item. Pure.
  */
+import { findDuplicateKey } from '../util/json-duplicate-keys.js';
 import { arpEntryToJson, ARP_FIELDS, readArpEntry, type LinuxArpEntry } from './arp.js';
 import { FieldErrors, InvalidValueError, WHOLE_VALUE } from './errors.js';
 import { interfaceToJson, INTERFACE_FIELDS, readInterface, type LinuxInterface } from './interface.js';
@@ -55,6 +56,13 @@ export function parseItemText(key: string, text: string | Uint8Array): ModelItem
     json = JSON.parse(source.replace(/^\uFEFF/, ''));
   } catch (error) {
     throw invalid(key, `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const duplicate = findDuplicateKey(source);
+  if (duplicate !== undefined) {
+    const field = duplicate.path === '' ? duplicate.name : `${duplicate.path}.${duplicate.name}`;
+    throw new InvalidValueError(key, [
+      { key, field, message: 'given twice in the JSON text (JSON.parse would silently keep the last one)' },
+    ]);
   }
   // The text's size is checked already: no need to serialise the value again to measure it.
   return readItem(key, parts, json);

@@ -5,6 +5,7 @@
  * YAML stream holds many. Each becomes a datastore key and the value's JSON text.
  */
 import { parseAllDocuments } from 'yaml';
+import { findDuplicateKey } from '../../util/json-duplicate-keys.js';
 import {
   configKey,
   configKeyProblem,
@@ -52,6 +53,7 @@ export function readDocuments(text: string): unknown[] {
         throw partError ?? new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
       }
     }
+    refuseDuplicateKeys(text);
     if (Array.isArray(json)) return json;
     const items = (json as { items?: unknown }).items;
     return Array.isArray(items) ? items : [json];
@@ -78,14 +80,30 @@ function jsonDocuments(text: string): unknown[] | undefined {
   const documents: unknown[] = [];
   for (const part of filled) {
     try {
-      documents.push(...documentItems(JSON.parse(part.body) as unknown));
+      const json = JSON.parse(part.body) as unknown;
+      const begins = part.start + part.body.length - part.body.trimStart().length;
+      refuseDuplicateKeys(part.body, `the document at line ${text.slice(0, begins).split('\n').length}`);
+      documents.push(...documentItems(json));
     } catch (error) {
+      if (error instanceof DuplicateKeyError) throw error;
       throw new Error(`JSON: ${withLineAndColumn((error as Error).message, text, part.start)}`, {
         cause: error,
       });
     }
   }
   return documents;
+}
+
+class DuplicateKeyError extends Error {}
+
+/** JSON.parse keeps the last of two members of one name without a word: the file says which one? */
+function refuseDuplicateKeys(text: string, where = 'the file'): void {
+  const duplicate = findDuplicateKey(text);
+  if (duplicate === undefined) return;
+  const place = duplicate.path === '' ? where : `${duplicate.path} of ${where}`;
+  throw new DuplicateKeyError(
+    `JSON: ${JSON.stringify(duplicate.name)} is given twice in one object (${place}); JSON.parse would silently keep the last one`,
+  );
 }
 
 /** "... at position 176" (of the text from `offset`): the line and column in the whole text too. */
