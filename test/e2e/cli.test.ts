@@ -104,7 +104,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     // What get prints goes back in with apply (nothing changes: both already hold those values).
     const roundTrip = await netnsctl([...base, 'apply', '-f', file('all.yaml', getYaml.stdout)]);
     assert.equal(roundTrip.code, 0, `${roundTrip.stdout}${roundTrip.stderr}`);
-    assert.match(roundTrip.stdout, /applied 2 of 2 items/);
+    assert.match(roundTrip.stdout, /stored 2 of 2 items/);
 
     const list = await netnsctl([...base, 'list']);
     assert.equal(list.code, 0);
@@ -294,7 +294,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
 
     const apply = await netnsctl([...base, 'apply', '-f', f]);
     assert.equal(apply.code, 0, apply.stderr);
-    assert.match(apply.stdout, /applied 2 of 2 items \(0 invalid, 0 failed\)/);
+    assert.match(apply.stdout, /stored 2 of 2 items \(0 invalid, 0 failed\)/);
     await agent.until([pair.key1, pair.key2], 'configured');
     await eventually(() => checkSeedPair(pair), 5000);
 
@@ -438,7 +438,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const partial = await netnsctl([...base, 'apply', '-f', mixed]);
     assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);
     assert.match(partial.stderr, /invalid .*broken.*mtu/);
-    assert.match(partial.stdout, /applied 1 of 2 items \(1 invalid, 0 failed\)/);
+    assert.match(partial.stdout, /stored 1 of 2 items \(1 invalid, 0 failed\)/);
     await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1300));
 
     // Two items claiming one host name: the agent's dry run refuses the second, which is not stored.
@@ -452,7 +452,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const claims = file('claims.json', JSON.stringify([existing('ex1'), existing('ex2')]));
     const claimed = await netnsctl([...base, 'apply', '-f', claims]);
     assert.equal(claimed.code, 5, `${claimed.stdout}${claimed.stderr}`);
-    assert.match(claimed.stdout, /applied 1 of 2 items \(1 invalid, 0 failed\)/);
+    assert.match(claimed.stdout, /stored 1 of 2 items \(1 invalid, 0 failed\)/);
     assert.match(claimed.stderr, /invalid \S+\/ex2: .*kclaim0/);
     assert.equal((await netnsctl([...base, 'get', 'interface/ex2'])).code, 2, 'not stored');
     assert.equal((await netnsctl([...base, 'del', 'interface/ex1'])).code, 0);

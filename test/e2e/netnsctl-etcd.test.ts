@@ -85,7 +85,7 @@ describe('netnsctl --etcd', { skip: skipUnlessRoot() }, () => {
       );
       const apply = await netnsctl([...base, 'apply', '-f', file]);
       assert.equal(apply.code, 5, apply.stderr);
-      assert.match(apply.stdout, /applied 1 of 2/);
+      assert.match(apply.stdout, /stored 1 of 2/);
       assert.match(apply.stderr, /d4/);
       assert.ok(await reader.get(configKey(label, 'interface', 'd3')));
       assert.equal(await reader.get(configKey(label, 'interface', 'd4')), undefined);

@@ -122,15 +122,16 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
       tell(
-        `applied ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed)`,
+        // Stored: the agent applies them as it takes them in (netnsctl status says how far it is).
+        `stored ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`,
         {
-          applied: stored,
+          stored,
           total: items.length + problems.length,
           invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
           failed: failures,
         },
       );
-      if (problems.length || failures.length) throw new CliError('some items were not applied', 5);
+      if (problems.length || failures.length) throw new CliError('some items were not stored', 5);
     });
 
   program
