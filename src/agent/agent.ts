@@ -346,6 +346,7 @@ export class Agent {
             );
             void sync.replaceAll(event.items).then(
               () => {
+                this.service?.noteTakenIn(event.revision);
                 this.plugin.fullReadApplied();
                 resolve();
               },
@@ -356,12 +357,18 @@ export class Agent {
               },
             );
           } else if (event.type === 'changes') {
-            void sync.apply(event.changes).catch((error: unknown) => {
-              // Stopping: what was not applied is in the store, applied at the next start.
-              if (error instanceof ClosedError)
-                logger.info({ keys: event.changes.length }, 'changes not applied: the agent is stopping');
-              else logger.error({ error: String(error) }, 'applying changes failed');
-            });
+            void sync.apply(event.changes).then(
+              () => this.service?.noteTakenIn(event.revision),
+              (error: unknown) => {
+                // Stopping: what was not applied is in the store, applied at the next start.
+                if (error instanceof ClosedError)
+                  logger.info({ keys: event.changes.length }, 'changes not applied: the agent is stopping');
+                else {
+                  logger.error({ error: String(error) }, 'applying changes failed');
+                  this.service?.noteTakenIn(event.revision);
+                }
+              },
+            );
           } else if (event.type === 'state') {
             logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
             this.service?.noteDatastoreState(event.state, event.error?.message);

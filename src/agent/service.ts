@@ -129,6 +129,7 @@ export class AgentApiService implements AgentService {
   private recentLogs: () => string[] = () => [];
 
   private datastoreState: DatastoreState = { state: 'connecting', since: new Date().toISOString() };
+  private takenInRevision: number | undefined;
 
   setAbout(info: Record<string, unknown>, logs: () => string[]): void {
     this.aboutInfo = info;
@@ -161,8 +162,14 @@ export class AgentApiService implements AgentService {
     };
   }
 
+  /** Changes up to `revision` were handed to a transaction that has ended. */
+  noteTakenIn(revision: number): void {
+    if (revision > (this.takenInRevision ?? 0)) this.takenInRevision = revision;
+  }
+
   datastore(): DatastoreState {
-    return this.datastoreState;
+    if (this.takenInRevision === undefined) return this.datastoreState;
+    return { ...this.datastoreState, revision: this.takenInRevision };
   }
 
   logs(): string[] {

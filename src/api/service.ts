@@ -56,6 +56,11 @@ export interface DatastoreState {
   /** ISO time of the last change of state. */
   since: string;
   error?: string;
+  /**
+   * The store revision up to which the configuration is taken in: every change up to it was handed
+   * to a transaction that has ended (`netnsctl apply --wait` waits for its puts' revisions).
+   */
+  revision?: number;
 }
 
 /** POST /v1/plan: a set of puts and deletes, or the whole desired configuration (`replace`). */

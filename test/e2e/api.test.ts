@@ -121,6 +121,12 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
         'in-sync',
         'the agent follows its datastore',
       );
+      // Both items configured: the agent has taken in the puts' revisions.
+      assert.ok(
+        ((summary as unknown as { datastore: { revision?: number } }).datastore.revision ?? 0) >=
+          (put1.json as { revision: number }).revision,
+        JSON.stringify(summary),
+      );
       assert.equal(summary.counts['configured'], rows.filter((r) => r.state === 'configured').length);
       const one = await agent.json<StatusRow>('GET', `/v1/status${pair.key1}`);
       assert.equal(one.state, 'configured');

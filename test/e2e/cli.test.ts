@@ -292,11 +292,13 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
         new RegExp(`^/vnf-agent/${label}/linux/config/v1/${kind}\\s+create\\s`, 'm'),
       );
 
-    const apply = await netnsctl([...base, 'apply', '-f', f]);
+    // --wait: back once the agent has configured both (the kernel holds them then).
+    const apply = await netnsctl([...base, 'apply', '-f', f, '--wait', '20']);
     assert.equal(apply.code, 0, apply.stderr);
     assert.match(apply.stdout, /stored 2 of 2 items \(0 invalid, 0 failed\)/);
+    assert.match(apply.stdout, /configured 2 of 2 items \(waited [\d.]+ s\)/);
+    checkSeedPair(pair);
     await agent.until([pair.key1, pair.key2], 'configured');
-    await eventually(() => checkSeedPair(pair), 5000);
 
     const mixed = file(
       'mixed.json',
@@ -462,6 +464,28 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     for (const key of ['interface/veth1', 'interface/veth2'])
       assert.equal((await netnsctl([...base, 'del', key])).code, 0);
     await eventually(() => assert.equal(ipLink(pair.ns2, 'veth2Name'), undefined));
+
+    // --wait on an item that stays pending (its VETH peer is not configured): exit 6 when the time
+    // is up, saying which and why.
+    const lonely = file(
+      'lonely.json',
+      JSON.stringify([{ kind: 'interface', name: 'veth1', value: pair.veth1 }]),
+    );
+    const waited = await netnsctl([...base, 'apply', '-f', lonely, '--wait', '1.5', '-o', 'json']);
+    assert.equal(waited.code, 6, `${waited.stdout}${waited.stderr}`);
+    assert.match(waited.stderr, new RegExp(`not configured ${pair.key1}: pending: .*veth2`));
+    assert.match(waited.stderr, /1 items not configured within 1.5 s/);
+    const waitedData = JSON.parse(waited.stdout) as {
+      stored: number;
+      wait: { notConfigured: { key: string }[] };
+    };
+    assert.equal(waitedData.stored, 1, 'one JSON document: what was stored and what the wait saw');
+    assert.deepEqual(
+      waitedData.wait.notConfigured.map((n) => n.key),
+      [pair.key1],
+    );
+    assert.equal((await netnsctl([...base, 'apply', '-f', lonely, '--wait', 'soon'])).code, 2);
+    assert.equal((await netnsctl([...base, 'del', 'interface/veth1'])).code, 0);
   });
 
   test('plan: a named namespace that exists is used as it is, and an EXISTING link in it is configured', async () => {

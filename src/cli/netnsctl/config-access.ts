@@ -21,7 +21,8 @@ export interface ConfigEntry {
   value: unknown;
 }
 
-export type PutOutcome = { ok: true } | { ok: false; errors: Omit<FieldError, 'key'>[] };
+/** Stored, at the store's revision (when the store said), or refused with field errors. */
+export type PutOutcome = { ok: true; revision?: number } | { ok: false; errors: Omit<FieldError, 'key'>[] };
 
 export interface ConfigAccess {
   /** Where the values are, for messages ("the agent at ...", "etcd at ..."). */
@@ -60,7 +61,8 @@ export class ApiConfigAccess implements ConfigAccess {
         status === 503 ? 3 : 1,
         json,
       );
-    return { ok: true };
+    const revision = (json as { revision?: unknown } | undefined)?.revision;
+    return typeof revision === 'number' ? { ok: true, revision } : { ok: true };
   }
 
   async delete(key: string): Promise<boolean> {
@@ -98,8 +100,8 @@ export class StoreConfigAccess implements ConfigAccess {
   async put(key: string, valueText: string): Promise<PutOutcome> {
     const errors = configValueErrors(key, valueText);
     if (errors.length) return { ok: false, errors };
-    await this.unavailableAs(() => this.store.put(key, valueText));
-    return { ok: true };
+    const revision = await this.unavailableAs(() => this.store.put(key, valueText));
+    return { ok: true, revision };
   }
 
   delete(key: string): Promise<boolean> {

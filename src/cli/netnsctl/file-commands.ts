@@ -6,6 +6,7 @@ import { loadItems, type CommandContext } from './context.js';
 import type { FileItem } from './documents.js';
 import { render } from './output.js';
 import { planTable } from './tables.js';
+import { waitConfigured } from './wait-configured.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
@@ -22,6 +23,16 @@ async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map
   );
 }
 
+/** `--wait [seconds]` in milliseconds: 30 s when given bare, undefined when not given. */
+function waitOption(wait: string | true | undefined): number | undefined {
+  if (wait === undefined) return undefined;
+  if (wait === true) return 30_000;
+  const seconds = Number(wait);
+  if (!/^\d+(\.\d+)?$/.test(wait) || !(seconds > 0) || seconds > 86_400)
+    throw new CliError(`--wait ${wait}: expected seconds, more than 0 and at most 86400`, 2);
+  return seconds * 1000;
+}
+
 /** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */
 export function addFileCommands(program: Command, ctx: CommandContext): void {
   const { globals, client, print, tell, withConfig, throughAgent } = ctx;
@@ -29,8 +40,13 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
     .command('apply')
     .description('store every item of a YAML/JSON file (documents with kind and name)')
     .requiredOption('-f, --file <file>', 'file, or - for standard input')
-    .action(async (options: { file: string }) => {
+    .option(
+      '--wait [seconds]',
+      'then wait until the agent has configured every item (default 30 s); exit 6 if not all are by then',
+    )
+    .action(async (options: { file: string; wait?: string | true }) => {
       const g = globals();
+      const waitMs = waitOption(options.wait);
       const loaded = loadItems(options.file, g.label);
       const problems = loaded.problems;
       let items = loaded.items;
@@ -59,6 +75,8 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       bar?.start(items.length, 0);
       let stored = 0;
       const storedKeys = new Set<string>();
+      /** The highest store revision of the puts, when the store said (the agent's gate for --wait). */
+      let lastRevision: number | undefined;
       /** Puts sent and not answered (no answer, or the connection lost): maybe stored. */
       const unanswered = new Set<string>();
       let stopped = false;
@@ -83,6 +101,8 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               if (outcome.ok) {
                 stored++;
                 storedKeys.add(item.key);
+                if (outcome.revision !== undefined)
+                  lastRevision = Math.max(lastRevision ?? 0, outcome.revision);
               } else {
                 failures.push(
                   `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
@@ -121,17 +141,42 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       }
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      tell(
-        // Stored: the agent applies them as it takes them in (netnsctl status says how far it is).
-        `stored ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`,
-        {
-          stored,
-          total: items.length + problems.length,
-          invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
-          failed: failures,
-        },
-      );
+      const storedSentence = `stored ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`;
+      const storedData = {
+        stored,
+        total: items.length + problems.length,
+        invalid: problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors })),
+        failed: failures,
+      };
+      const waiting = waitMs !== undefined && storedKeys.size > 0 && !problems.length && !failures.length;
+      // Stored: the agent applies them as it takes them in. With --wait and -o json|yaml, one
+      // document at the end says both.
+      if (!waiting || g.output === 'table') tell(storedSentence, storedData);
       if (problems.length || failures.length) throw new CliError('some items were not stored', 5);
+      if (!waiting) return;
+      const startedAt = Date.now();
+      const waited = await waitConfigured(client(), [...storedKeys], lastRevision, waitMs);
+      const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+      for (const n of waited.notConfigured)
+        process.stderr.write(`not configured ${n.key}: ${n.state}${n.why ? `: ${n.why}` : ''}\n`);
+      const waitedData = {
+        configured: waited.configured,
+        notConfigured: waited.notConfigured,
+        takenIn: waited.takenIn,
+        seconds: Number(seconds),
+      };
+      tell(
+        waited.notConfigured.length === 0
+          ? `configured ${waited.configured.length} of ${storedKeys.size} items (waited ${seconds} s)`
+          : `configured ${waited.configured.length} of ${storedKeys.size} items after ${seconds} s` +
+              (waited.takenIn ? '' : ' (the agent had not taken in every put yet)'),
+        { ...storedData, wait: waitedData },
+      );
+      if (waited.notConfigured.length > 0)
+        throw new CliError(
+          `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,
+          6,
+        );
     });
 
   program
