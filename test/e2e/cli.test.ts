@@ -84,10 +84,21 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const put1 = await netnsctl([...base, 'put', 'interface/veth1', f1]);
     assert.equal(put1.code, 0, put1.stderr);
     assert.equal(put1.stdout.trim(), `stored ${pair.key1}`);
-    const put2 = await netnsctl([...base, 'put', pair.key2, '-'], JSON.stringify(pair.veth2));
+    // --wait: veth1 stays pending until its peer is put (exit 6, saying why); veth2 makes the pair.
+    const waitLonely = await netnsctl([...base, 'put', 'interface/veth1', f1, '--wait', '1']);
+    assert.equal(waitLonely.code, 6, `${waitLonely.stdout}${waitLonely.stderr}`);
+    assert.match(waitLonely.stderr, /not configured within 1 s: pending: waiting for VETH peer veth2/);
+    const put2 = await netnsctl(
+      [...base, 'put', pair.key2, '-', '--wait', '-o', 'json'],
+      JSON.stringify(pair.veth2),
+    );
     assert.equal(put2.code, 0, put2.stderr);
+    assert.deepEqual(
+      { ...(JSON.parse(put2.stdout) as Record<string, unknown>), seconds: 0 },
+      { key: pair.key2, stored: true, configured: true, seconds: 0 },
+    );
     await agent.until([pair.key1, pair.key2], 'configured');
-    await eventually(() => checkSeedPair(pair), 5000);
+    checkSeedPair(pair);
 
     const get = await netnsctl([...base, 'get', 'interface/veth1']);
     assert.equal(get.code, 0, get.stderr);

@@ -6,7 +6,7 @@ import { loadItems, type CommandContext } from './context.js';
 import type { FileItem } from './documents.js';
 import { render } from './output.js';
 import { planTable } from './tables.js';
-import { waitConfigured } from './wait-configured.js';
+import { waitConfigured, waitOption } from './wait-configured.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
@@ -21,16 +21,6 @@ async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map
       .filter((e) => e.change === 'invalid' && inFile.has(e.key))
       .map((e) => [e.key, e.why]),
   );
-}
-
-/** `--wait [seconds]` in milliseconds: 30 s when given bare, undefined when not given. */
-function waitOption(wait: string | true | undefined): number | undefined {
-  if (wait === undefined) return undefined;
-  if (wait === true) return 30_000;
-  const seconds = Number(wait);
-  if (!/^\d+(\.\d+)?$/.test(wait) || !(seconds > 0) || seconds > 86_400)
-    throw new CliError(`--wait ${wait}: expected seconds, more than 0 and at most 86400`, 2);
-  return seconds * 1000;
 }
 
 /** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */

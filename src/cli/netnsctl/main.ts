@@ -19,6 +19,7 @@ import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output
 import { dumpTable, historyTable, statusWhy } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
+import { waitConfigured, waitOption } from './wait-configured.js';
 import { makeDirectories } from '../../util/make-directories.js';
 import { parseLabel } from '../label-option.js';
 
@@ -114,9 +115,15 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description('store a value (JSON) under a key; FILE or - for standard input')
     .argument('<key>')
     .argument('<file>')
-    .action(async (key: string, file: string) => {
+    .option(
+      '--wait [seconds]',
+      'then wait until the agent has configured it (default 30 s); exit 6 if not by then',
+    )
+    .action(async (key: string, file: string, options: { wait?: string | true }) => {
       const fullKey = expandKey(key, globals().label);
+      const waitMs = waitOption(options.wait);
       const valueText = readInput(file);
+      let revision: number | undefined;
       await withConfig(true, async (config) => {
         const outcome = await config.put(fullKey, valueText);
         if (!outcome.ok)
@@ -125,8 +132,28 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
             5,
             { error: `invalid value for ${fullKey}`, key: fullKey, errors: outcome.errors },
           );
-        tell(`stored ${fullKey}`, { key: fullKey, stored: true });
+        revision = outcome.revision;
       });
+      if (waitMs === undefined) return tell(`stored ${fullKey}`, { key: fullKey, stored: true });
+      if (globals().output === 'table') print(`stored ${fullKey}`);
+      const startedAt = Date.now();
+      const waited = await waitConfigured(client(), [fullKey], revision, waitMs);
+      const seconds = Number(((Date.now() - startedAt) / 1000).toFixed(1));
+      const not = waited.notConfigured[0];
+      const data = {
+        key: fullKey,
+        stored: true,
+        configured: !not,
+        ...(not ? { state: not.state, why: not.why } : {}),
+        seconds,
+      };
+      if (!not) return tell(`configured ${fullKey} (waited ${seconds} s)`, data);
+      // As data too with -o json|yaml, then the error and exit 6.
+      if (globals().output !== 'table') tell('', data);
+      throw new CliError(
+        `${fullKey} not configured within ${waitMs / 1000} s: ${not.state}${not.why ? `: ${not.why}` : ''}`,
+        6,
+      );
     });
 
   program

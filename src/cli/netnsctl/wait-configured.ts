@@ -4,7 +4,7 @@
  * every item is configured, or the time is up. A pending item may still become configured (its
  * peer may come), so nothing but the deadline ends the wait early.
  */
-import type { ApiClient } from './client.js';
+import { CliError, type ApiClient } from './client.js';
 import { statusWhy } from './tables.js';
 
 export interface WaitOutcome {
@@ -54,4 +54,14 @@ export async function waitConfigured(
       );
     await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
   }
+}
+
+/** `--wait [seconds]` in milliseconds: 30 s when given bare, undefined when not given. */
+export function waitOption(wait: string | true | undefined): number | undefined {
+  if (wait === undefined) return undefined;
+  if (wait === true) return 30_000;
+  const seconds = Number(wait);
+  if (!/^\d+(\.\d+)?$/.test(wait) || !(seconds > 0) || seconds > 86_400)
+    throw new CliError(`--wait ${wait}: expected seconds, more than 0 and at most 86400`, 2);
+  return seconds * 1000;
 }
