@@ -64,6 +64,23 @@ export class HostNameTakenError extends AgentError {
   readonly code = 'ERR_HOST_NAME_TAKEN';
 }
 
+/**
+ * Why a host name cannot be taken: a link of another item of ours holds it (two items reaching one
+ * namespace by different references: a named namespace and a process in it, a container sharing
+ * the host's), or a link that is not ours.
+ */
+function nameTakenMessage(
+  hostIfName: string,
+  where: string,
+  label: string,
+  holderAlias: string | undefined,
+): string {
+  const holder = ownedConfigName(label, holderAlias);
+  return holder === undefined
+    ? `${hostIfName} already exists in ${where} and is not managed by this agent`
+    : `${hostIfName} already exists in ${where}, held by item ${holder} of this agent (the same namespace, referenced another way?)`;
+}
+
 /** The first end (by config name) creates the pair. */
 export function createsPair(value: VethInterface): boolean {
   return value.name < value.veth.peerIfName;
@@ -220,7 +237,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (existing && owner !== value.name) {
             throw new HostNameTakenError(
-              `${value.hostIfName} already exists in ${view.description} and is not managed by this agent`,
+              nameTakenMessage(value.hostIfName, view.description, ctx.label, existing.alias),
               { field: 'host_if_name' },
             );
           }
@@ -234,9 +251,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         }
         case 'DUMMY':
           if (existing && owner !== value.name) {
-            throw new HostNameTakenError(`${value.hostIfName} already exists in ${view.description}`, {
-              field: 'host_if_name',
-            });
+            throw new HostNameTakenError(
+              nameTakenMessage(value.hostIfName, view.description, ctx.label, existing.alias),
+              { field: 'host_if_name' },
+            );
           }
           if (existing) {
             await applyLinkDifferences(view, existing, desiredLinkAttributes(value, ctx.label));
@@ -301,9 +319,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         // (EEXIST) with the link left down.
         const holder = await view.handle.linkGet(after.hostIfName);
         if (holder && holder.index !== link.index && !(await moveAsideOurs(ctx, engine, view, holder)))
-          throw new HostNameTakenError(`${after.hostIfName} already exists in ${view.description}`, {
-            field: 'host_if_name',
-          });
+          throw new HostNameTakenError(
+            nameTakenMessage(after.hostIfName, view.description, ctx.label, holder.alias),
+            { field: 'host_if_name' },
+          );
       }
       // A link of others: the book learns what we are to set before we set it.
       const original =

@@ -44,8 +44,8 @@ function hasControl(text: string): boolean {
 }
 
 /**
- * A Linux interface name as the kernel's dev_valid_name() accepts it: 1 to 15 bytes, not '.' or
- * '..', no '/', ':' or whitespace. The kernel's isspace() also counts byte 0xa0, which occurs
+ * A Linux interface name as the kernel's dev_valid_name() accepts it, and meant literally: 1 to 15
+ * bytes, not '.', '..', 'all' or 'default', no '/', ':', '%' or whitespace. The kernel's isspace() also counts byte 0xa0, which occurs
  * inside some UTF-8 characters, so those are refused too.
  */
 export function hostIfNameProblem(name: string): string | undefined {
@@ -55,7 +55,14 @@ export function hostIfNameProblem(name: string): string | undefined {
     return `is ${bytes.length} bytes long; Linux interface names have at most ${MAX_HOST_IF_NAME_BYTES} bytes`;
   }
   if (name === '.' || name === '..') return `must not be '${name}'`;
+  // The names of /proc/sys/net/*/conf/all and .../default: newer kernels refuse them, older ones
+  // take them and then clash with those sysctl directories.
+  if (name === 'all' || name === 'default')
+    return `must not be '${name}' (reserved by the kernel's per-interface settings)`;
   if (name.includes('/') || name.includes(':')) return "must not contain '/' or ':'";
+  // The kernel reads '%' as a pattern ("veth%d" becomes the first free veth0, veth1...): the link
+  // would never have the name asked for, and the agent would rename it for ever.
+  if (name.includes('%')) return "must not contain '%' (the kernel takes it as a pattern such as eth%d)";
   if (bytes.some((b: number) => b === 0 || b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0)) {
     return 'must not contain whitespace or NUL';
   }

@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
 import {
   addresses,
@@ -324,6 +324,29 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
       linkOrFail(ns1!, 'pta');
       linkOrFail(ns2!, 'ptk1');
+    }));
+
+  test('a host name held by another item of ours in the same namespace reached another way (a process in it): the error names that item', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const inNs1 = spawn('ip', ['netns', 'exec', ns1!, 'sleep', '60'], { stdio: 'ignore' });
+      try {
+        await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
+        await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
+        const byPid = { type: 'PID_REF_NS', pid: inNs1.pid };
+        await agent.put(
+          ['interface', 'c', veth('c', 'd', undefined, { host_if_name: 'a', namespace: byPid })],
+          ['interface', 'd', veth('d', 'c', ns2!)],
+        );
+        const failed = await agent.waitFor('interface', 'c', 'failed', /already exists/);
+        assert.match(
+          failed.error?.message ?? '',
+          /a already exists in namespace of pid \d+, held by item a of this agent \(the same namespace, referenced another way\?\)/,
+        );
+        linkOrFail(ns1!, 'a');
+        await agent.del(['interface', 'c'], ['interface', 'd']);
+      } finally {
+        inNs1.kill();
+      }
     }));
 
   test('a named namespace we made is kept while it holds links of others, and removed once they go', () =>
