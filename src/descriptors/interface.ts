@@ -40,6 +40,7 @@ import {
   linkDifferences,
   refreshedOriginal,
   restoreForeignLink,
+  undoTapAttach,
   type InterfaceMetadata,
 } from './link-ops.js';
 import { ownedConfigName, tapTempNameOf } from './ownership.js';
@@ -53,7 +54,7 @@ import {
 } from './foreign-links.js';
 import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
-import type { RecordedOriginal } from './originals.js';
+import type { LinkOriginal, RecordedOriginal } from './originals.js';
 import { randomBytes } from 'node:crypto';
 
 export class VethPeerMismatchError extends AgentError {
@@ -266,16 +267,62 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             };
           }
           return createDummy(ctx.label, value, view);
-        case 'AUTO_TAP':
-          return attachTap(ctx.label, value, ctx.view({ kind: 'default' }), view, (link, original) =>
-            recordOriginal(ctx, key, 'AUTO_TAP', value, view, link, original),
-          );
+        case 'AUTO_TAP': {
+          // Nothing half-done with a link of others: a TAP taken and then refused a setting (an MTU
+          // above its maximum) is given back at once, as a failed item is not applied and its
+          // deletion would have nothing to undo.
+          const recorded: number[] = [];
+          const ownView = ctx.view({ kind: 'default' });
+          try {
+            return await attachTap(ctx.label, value, ownView, view, (link, original) => {
+              recorded.push(link.index);
+              return recordOriginal(ctx, key, 'AUTO_TAP', value, view, link, original);
+            });
+          } catch (error) {
+            const original = recorded.length ? ctx.originals.get(view.identity, recorded[0]!) : undefined;
+            // An undo that fails too leaves the TAP marked ours where it is: the next attempt
+            // takes it from there, and the item's error is the one that counts.
+            await undoTapAttach(
+              ctx.label,
+              value as AutoTapInterface,
+              ownView,
+              view,
+              original?.original,
+            ).catch(() => undefined);
+            for (const index of recorded) ctx.originals.forget(view.identity, index);
+            throw error;
+          }
+        }
         case 'LOOPBACK':
         case 'EXISTING': {
           const type = value.type;
-          const meta = await configureForeignLink(value, view, (link) =>
-            recordOriginal(ctx, key, type, value, view, link),
-          );
+          let touched: { index: number; original: LinkOriginal } | undefined;
+          let meta: InterfaceMetadata;
+          try {
+            meta = await configureForeignLink(value, view, (link) => {
+              const original = recordOriginal(ctx, key, type, value, view, link);
+              touched = { index: link.index, original };
+              return original;
+            });
+          } catch (error) {
+            // What was set before the refusal (a MAC before a refused MTU) is undone: a failed item
+            // is not applied, and its deletion would have nothing to undo.
+            if (touched) {
+              const { index, original } = touched;
+              const undone: InterfaceMetadata = {
+                ifindex: index,
+                namespaceId: view.id,
+                namespaceIdentity: view.identity,
+                hostIfName: value.hostIfName,
+                owned: false,
+                original,
+              };
+              // An undo that fails too (the link gone meanwhile) leaves the item's own error to say.
+              await restoreForeignLink(view, undone, type === 'LOOPBACK', value).catch(() => undefined);
+              ctx.originals.forget(view.identity, index);
+            }
+            throw error;
+          }
           ctx.noteForeignLink(view.id, meta.ifindex, key);
           return meta;
         }

@@ -9,6 +9,7 @@ import {
   creatingGroup,
   DOOMED_GROUP,
   isHalfMadeLink,
+  ownedConfigName,
   ownedGroup,
   ownerAlias,
   tapTempNameOf,
@@ -353,6 +354,30 @@ export async function attachTap(
   }
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, label));
   return { ...metadata(view, link, self.hostIfName, false), original };
+}
+
+/**
+ * Undoes an attachTap that failed part way (a setting the TAP refused): the TAP, found by our mark
+ * where it went or still at home, is given back as a removal would. Nothing of ours found: nothing
+ * was done.
+ */
+export async function undoTapAttach(
+  label: string,
+  self: LinuxInterface & { tap: { tempIfName: string } },
+  ownView: NamespaceView,
+  view: NamespaceView,
+  original: LinkOriginal | undefined,
+): Promise<void> {
+  const ours = (link: Link | undefined): link is Link =>
+    link !== undefined && link.kind === 'tun' && ownedConfigName(label, link.alias) === self.name;
+  const there = await view.handle.linkGet(self.hostIfName);
+  if (ours(there)) {
+    const home = view.id === ownView.id ? 'here' : ownView;
+    return giveTapBack(view.handle, there.index, self.tap.tempIfName, original, home);
+  }
+  // Not moved yet (marked, maybe set down, before the move was refused): our mark goes.
+  const home = await ownView.handle.linkGet(self.tap.tempIfName);
+  if (ours(home)) await giveTapBack(ownView.handle, home.index, self.tap.tempIfName, original, 'here');
 }
 
 /** Gives a TAP back: down, its temporary name again, in our own namespace, without our mark. */

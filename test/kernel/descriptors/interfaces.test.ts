@@ -400,6 +400,27 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  test('AUTO_TAP refused a setting once taken (an MTU above the TAP maximum): failed, and the TAP is given back at once', async () => {
+    await withTapNames(async (temp, host) => {
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const before = linkOrFail(null, temp);
+        await agent.put(['interface', 'tap1', { ...tapItem(ns1!, host, temp), mtu: 65535 }]);
+        const failed = await agent.waitFor('interface', 'tap1', 'failed');
+        assert.match(failed.error?.message ?? '', /EINVAL|Invalid argument|MTU/i);
+        const back = linkOrFail(null, temp);
+        assert.equal(back.ifindex, before.ifindex);
+        assert.equal(back.address, before.address, 'its MAC again');
+        assert.equal(back.mtu, before.mtu);
+        assert.equal(back.ifalias ?? '', '', 'without our mark');
+        assert.equal(link(ns1!, host), undefined, 'not left in the namespace');
+        await agent.del(['interface', 'tap1']);
+        await pause(200);
+        assert.equal(linkOrFail(null, temp).ifindex, before.ifindex, 'still there, under its temp name');
+      });
+    });
+  });
+
   test('AUTO_TAP without mtu: removal gives back the MAC it set, and leaves the MTU its owner changed meanwhile', async () => {
     await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
@@ -590,6 +611,25 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
       linkOrFail(ns1!, 'ex1');
     }));
+
+  test('EXISTING refused a setting after another was made (MAC set, MTU above the maximum): failed, and the MAC is given back at once', async () => {
+    await withTapNames(async (temp) => {
+      await withAgent(1, async (agent) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const before = linkOrFail(null, temp);
+        const existing = { name: 'ex', type: 'EXISTING', enabled: true, host_if_name: temp };
+        await agent.put(['interface', 'ex', { ...existing, phys_address: '02:00:00:00:bb:01', mtu: 65535 }]);
+        await agent.waitFor('interface', 'ex', 'failed');
+        const undone = linkOrFail(null, temp);
+        assert.equal(undone.address, before.address, 'the MAC set before the refused MTU is undone');
+        assert.equal(undone.mtu, before.mtu);
+        assert.equal(isUp(undone), isUp(before));
+        await agent.del(['interface', 'ex']);
+        await pause(200);
+        assert.equal(linkOrFail(null, temp).address, before.address);
+      });
+    });
+  });
 
   test("EXISTING and LOOPBACK through a full resync and a restart: nothing written again; removal restores the owner's MTU, also after the restart", () =>
     restartLab(async ({ ns1, start }) => {
