@@ -535,6 +535,61 @@ static napi_value ns_create_named(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// newNamespace() -> the fd of a fresh network namespace, mounted nowhere: it lives as long as the fd
+// (or a later mount of it). A namespace can so be prepared (e.g. marked) before it gets its name,
+// and a process killed meanwhile leaves nothing behind.
+static napi_value ns_new_namespace(napi_env env, napi_callback_info info) {
+  (void)info;
+  ns_guard guard;
+  int rc = ns_enter(&guard, -1);
+  if (rc < 0) return throw_errno(env, -rc, "open", "/proc/thread-self/ns/net");
+  int err = 0;
+  const char *failed = NULL;
+  int fd = -1;
+  if (unshare(CLONE_NEWNET) < 0) {
+    err = errno;
+    failed = "unshare";
+  } else if ((fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+    err = errno;
+    failed = "open";
+  }
+  ns_leave(&guard);
+  if (failed) return throw_errno(env, err, failed, "/proc/thread-self/ns/net");
+  napi_value result;
+  CALL(env, napi_create_int32(env, fd, &result));
+  return result;
+}
+
+// bindNamespace(dir, path, fd): names the namespace of fd as createNamed names a new one (path
+// must not exist). Throws with errno; EEXIST when path exists.
+static napi_value ns_bind_namespace(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char dir[4096], path[4096];
+  int32_t fd = -1;
+  if (argc < 3 || get_string(env, argv[0], dir, sizeof dir) < 0 ||
+      get_string(env, argv[1], path, sizeof path) < 0 ||
+      napi_get_value_int32(env, argv[2], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "bindNamespace(dir, path, fd)");
+    return NULL;
+  }
+  if (mkdir(dir, 0755) < 0 && errno != EEXIST) return throw_errno(env, errno, "mkdir", dir);
+  int rc = make_shared_mount_point(dir);
+  if (rc < 0) return throw_errno(env, -rc, "mount", dir);
+  int file = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (file < 0) return throw_errno(env, errno, "open", path);
+  close(file);
+  char source[64];
+  snprintf(source, sizeof source, "/proc/self/fd/%d", fd);
+  if (mount(source, path, "none", MS_BIND, NULL) < 0) {
+    int err = errno;
+    unlink(path);
+    return throw_errno(env, err, "mount", path);
+  }
+  return NULL;
+}
+
 // deleteNamed(path): unmount (lazily, as ip does) and remove the file. Missing is not an error.
 static napi_value ns_delete_named(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -620,6 +675,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_default, NULL},
       {"createNamed", NULL, ns_create_named, NULL, NULL, NULL, napi_default, NULL},
       {"deleteNamed", NULL, ns_delete_named, NULL, NULL, NULL, napi_default, NULL},
+      {"newNamespace", NULL, ns_new_namespace, NULL, NULL, NULL, napi_default, NULL},
+      {"bindNamespace", NULL, ns_bind_namespace, NULL, NULL, NULL, napi_default, NULL},
       {"inspect", NULL, ns_inspect, NULL, NULL, NULL, napi_default, NULL},
       {"currentNamespace", NULL, ns_current, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -6,9 +6,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { NetlinkHandle, type Link } from '../netlink/index.js';
 import {
-  createNamed,
+  createNamedPrepared,
   deleteNamed,
-  identityKey,
   NAMED_NAMESPACE_DIR,
   namespaceIdentity,
   namedNamespacePath as pathOfNamed,
@@ -40,11 +39,12 @@ function creatorMark(label: string): string {
   return `${ALIAS_PREFIX}-namespace:${label}`;
 }
 
-async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promise<T>): Promise<T> {
-  const handle = new NetlinkHandle({
-    namespacePath: namedNamespacePath(name),
-    label: `named namespace ${name}`,
-  });
+async function withHandle<T>(
+  name: string,
+  run: (handle: NetlinkHandle) => Promise<T>,
+  namespacePath = namedNamespacePath(name),
+): Promise<T> {
+  const handle = new NetlinkHandle({ namespacePath, label: `named namespace ${name}` });
   try {
     return await run(handle);
   } finally {
@@ -53,47 +53,26 @@ async function withHandle<T>(name: string, run: (handle: NetlinkHandle) => Promi
 }
 
 /**
- * Namespaces this agent made whose mark could not be set yet (name -> identity of the namespace
- * made), per plugin context. Deleting such a namespace to start over would pull it from under the
- * view that opened on it as soon as it appeared (and fail what was being created there); it is
- * marked on the retry instead, and until then this memory says it is ours.
- */
-const unmarked = new WeakMap<LinuxContext, Map<string, string>>();
-
-function unmarkedOf(ctx: LinuxContext): Map<string, string> {
-  let map = unmarked.get(ctx);
-  if (!map) unmarked.set(ctx, (map = new Map()));
-  return map;
-}
-
-/** True when the namespace under this name is still the one we made and could not mark. */
-function madeUnmarked(ctx: LinuxContext, name: string): boolean {
-  const pending = unmarkedOf(ctx);
-  if (!pending.has(name)) return false;
-  if (namespaceIdentity(namedNamespacePath(name)) === pending.get(name)) return true;
-  pending.delete(name); // gone, or another one under that name: not ours
-  return false;
-}
-
-/**
- * Makes the namespace and marks it; false when there is one already that is not ours to make (a
- * namespace we made and could not mark yet is marked now).
+ * Makes the namespace, marked; false when there is one already (not ours to make). The mark is set
+ * before the namespace gets its name: one named by us is marked from its first moment, and a
+ * failed mark, or an agent killed meanwhile, leaves no namespace behind (nothing unmarked that
+ * would pass for someone else's for ever).
  */
 export async function createNamedNamespace(ctx: LinuxContext, name: string): Promise<boolean> {
-  if (!madeUnmarked(ctx, name)) {
-    // One there already, or made by someone meanwhile, is theirs. (A file without a namespace on
-    // it, someone's half-made one, is left alone too: createNamed would refuse it.)
-    if (existsSync(namedNamespacePath(name))) return false;
-    const made = createNamed(name);
-    if (!made.created) return false;
-    unmarkedOf(ctx).set(name, identityKey(made.identity));
-  }
-  await withHandle(name, async (handle) => {
-    const lo = await handle.linkGet('lo');
-    if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
-  });
-  unmarkedOf(ctx).delete(name);
-  return true;
+  // One there already, or made by someone meanwhile, is theirs. (A file without a namespace on it,
+  // someone's half-made one, is refused: NamespaceExistsError.)
+  if (existsSync(namedNamespacePath(name))) return false;
+  const made = await createNamedPrepared(name, (namespacePath) =>
+    withHandle(
+      name,
+      async (handle) => {
+        const lo = await handle.linkGet('lo');
+        if (lo) await handle.linkSetAlias(lo.index, creatorMark(ctx.label));
+      },
+      namespacePath,
+    ),
+  );
+  return made.created;
 }
 
 /** True when this agent created the namespace (its mark is on `lo`). */
@@ -109,14 +88,13 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 }
 
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
-  if (!madeUnmarked(ctx, name) && !(await createdByUs(ctx, name))) return;
+  if (!(await createdByUs(ctx, name))) return;
   await giveBackTaps(ctx, name);
   // "Nothing uses it any more" includes others: links another agent (or someone by hand) put there
   // would go with it.
   const others = await linksOfOthers(ctx, name);
   if (others.length > 0) throw new NamespaceInUseError(name, others);
   deleteNamed(name);
-  unmarkedOf(ctx).delete(name);
 }
 
 /** Links of the namespace that are neither its `lo` nor ours (marked, or half-made by us). */

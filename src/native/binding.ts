@@ -42,6 +42,10 @@ export interface NativeBinding {
   close(handle: NativeSocketHandle): void;
   createNamed(dir: string, filePath: string): void;
   deleteNamed(filePath: string): void;
+  /** The fd of a fresh network namespace, mounted nowhere (it lives while the fd does). */
+  newNamespace(): number;
+  /** Names the namespace of `fd` at filePath as createNamed does (filePath must not exist). */
+  bindNamespace(dir: string, filePath: string, fd: number): void;
   inspect(filePath: string): NamespaceFileInfo;
   currentNamespace(): { dev: number; ino: number };
 }

@@ -3,7 +3,7 @@
  * naming and watching can be tested without root (with a fake) and checked on a real kernel (with
  * the native implementation). Every method throws errors carrying an errno code ('ENOENT'...).
  */
-import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { native, type NamespaceFileInfo } from '../native/binding.js';
 
 export type { NamespaceFileInfo };
@@ -31,6 +31,12 @@ export interface NamespaceFiles {
   createNamed(dir: string, path: string): void;
   /** `ip netns del`: lazy unmount and unlink; a missing path is not an error. */
   deleteNamed(path: string): void;
+  /** A fresh network namespace held by the returned fd only (see closeNamespace). */
+  newNamespace(): number;
+  /** As createNamed, for the namespace of `fd` (from newNamespace); EEXIST when path exists. */
+  bindNamespace(dir: string, path: string, fd: number): void;
+  /** Lets go of newNamespace's fd: a namespace not bound anywhere goes with it. */
+  closeNamespace(fd: number): void;
 }
 
 /** The real thing: node:fs and the native addon. */
@@ -53,5 +59,14 @@ export const systemFiles: NamespaceFiles = {
   },
   deleteNamed(path) {
     native().deleteNamed(path);
+  },
+  newNamespace() {
+    return native().newNamespace();
+  },
+  bindNamespace(dir, path, fd) {
+    native().bindNamespace(dir, path, fd);
+  },
+  closeNamespace(fd) {
+    closeSync(fd);
   },
 };

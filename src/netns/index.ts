@@ -44,6 +44,7 @@ export {
 } from './resolve.js';
 export {
   createNamed,
+  createNamedPrepared,
   deleteNamed,
   listNamed,
   type CreateNamedResult,

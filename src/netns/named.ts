@@ -70,6 +70,53 @@ export function createNamed(name: string, options: NamedOptions = {}): CreateNam
 }
 
 /**
+ * As createNamed, but the fresh namespace is first handed to `prepare` (at a /proc/self/fd path
+ * that reaches it), and named only once that succeeded: what prepare sets (a mark) is there from
+ * the moment the name is, and a process killed meanwhile leaves no namespace behind. An existing
+ * namespace of that name is returned as it is (created: false), unprepared.
+ */
+export async function createNamedPrepared(
+  name: string,
+  prepare: (namespacePath: string) => Promise<void>,
+  options: NamedOptions = {},
+): Promise<CreateNamedResult> {
+  validateNamespaceName(name);
+  const files = options.files ?? systemFiles;
+  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
+  const ref = namedNamespace(name);
+  const path = namedNamespacePath(name, dir);
+  const resolveOptions = { files, namedDir: dir };
+  const existing = (): CreateNamedResult => {
+    try {
+      return { ...resolve(ref, resolveOptions), created: false };
+    } catch (error) {
+      if (error instanceof NotANamespaceError)
+        throw new NamespaceExistsError(describeRef(ref), path, { cause: error });
+      throw error;
+    }
+  };
+  if (files.exists(path)) return existing();
+  let fd: number;
+  try {
+    fd = files.newNamespace();
+  } catch (error) {
+    throw namespaceErrorFrom(error, describeRef(ref), path);
+  }
+  try {
+    await prepare(`/proc/self/fd/${fd}`);
+    try {
+      files.bindNamespace(dir, path, fd);
+    } catch (error) {
+      if (errnoCodeOf(error) === 'EEXIST') return existing(); // made by someone meanwhile
+      throw namespaceErrorFrom(error, describeRef(ref), path);
+    }
+    return { ...resolve(ref, resolveOptions), created: true };
+  } finally {
+    files.closeNamespace(fd);
+  }
+}
+
+/**
  * Deletes the named namespace (its mount and file; the namespace itself lives on while processes or
  * open files hold it). Idempotent: returns false when there was nothing to delete.
  */

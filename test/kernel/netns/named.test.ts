@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import {
   NamespaceExistsError,
   createNamed,
+  createNamedPrepared,
   deleteNamed,
   fileNamespace,
   listNamed,
@@ -15,6 +16,7 @@ import {
   sameNamespace,
 } from '../../../src/netns/index.js';
 import { ip, ipJson, skipUnlessRoot } from '../../helpers/kernel.js';
+import { NetlinkHandle } from '../../../src/netlink/index.js';
 import { Scratch, ipNetnsList } from './fixtures.js';
 
 describe('named namespaces against iproute2', { skip: skipUnlessRoot() }, () => {
@@ -50,6 +52,40 @@ describe('named namespaces against iproute2', { skip: skipUnlessRoot() }, () => 
       assert.ok(!existsSync(`/var/run/netns/${name}`));
       assert.equal(deleteNamed(name), false);
       assert.ok(!listNamed().some((n) => n.name === name));
+    } finally {
+      scratch.cleanup();
+    }
+  });
+
+  test('prepared: what prepare sets in the fresh namespace is there when it gets its name; a failed prepare leaves nothing', async () => {
+    const scratch = new Scratch();
+    try {
+      const name = scratch.name();
+      let seenWhilePreparing: boolean | undefined;
+      const made = await createNamedPrepared(name, async (namespacePath) => {
+        seenWhilePreparing = existsSync(`/var/run/netns/${name}`);
+        const handle = new NetlinkHandle({ namespacePath });
+        try {
+          await handle.linkSetAlias(1, 'prepared');
+        } finally {
+          handle.close();
+        }
+      });
+      assert.equal(made.created, true);
+      assert.equal(seenWhilePreparing, false, 'not named while being prepared');
+      const lo = ipJson<{ ifname: string; ifalias?: string }[]>(name, ['link', 'show', 'lo'])[0];
+      assert.equal(lo?.ifalias, 'prepared');
+      const again = await createNamedPrepared(name, () => Promise.reject(new Error('not called')));
+      assert.equal(again.created, false);
+      assert.ok(sameNamespace(again.identity, made.identity));
+
+      const failing = scratch.name();
+      await assert.rejects(
+        createNamedPrepared(failing, () => Promise.reject(new Error('mark refused'))),
+        /mark refused/,
+      );
+      assert.ok(!existsSync(`/var/run/netns/${failing}`), 'no namespace, no file');
+      assert.ok(!ipNetnsList().includes(failing));
     } finally {
       scratch.cleanup();
     }

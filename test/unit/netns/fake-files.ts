@@ -102,4 +102,29 @@ export class FakeFiles implements NamespaceFiles {
     this.calls.push('deleteNamed');
     this.entries.delete(path);
   }
+
+  /** Fresh namespaces by fake fd, until bound or closed. */
+  readonly unbound = new Map<number, number>();
+  private nextFd = 100;
+
+  newNamespace(): number {
+    this.calls.push('newNamespace');
+    if (this.createError !== undefined) throw errnoError(this.createError, 'unshare');
+    const fd = this.nextFd++;
+    this.unbound.set(fd, this.nextIno++);
+    return fd;
+  }
+
+  bindNamespace(_dir: string, path: string, fd: number): void {
+    this.calls.push('bindNamespace');
+    const ino = this.unbound.get(fd);
+    if (ino === undefined) throw errnoError('EBADF', 'mount');
+    if (this.entries.has(path)) throw errnoError('EEXIST', 'open');
+    this.namespace(path, ino);
+  }
+
+  closeNamespace(fd: number): void {
+    this.calls.push('closeNamespace');
+    this.unbound.delete(fd);
+  }
 }
