@@ -25,6 +25,7 @@ import { ConfigSync } from './config-sync.js';
 import { FileOriginals } from './originals-file.js';
 import { FileLastValid } from './last-valid-file.js';
 import { AgentApiService } from './service.js';
+import { LabelLock } from './label-lock.js';
 import { InterfaceStatePublisher } from './status-publisher.js';
 import { makeDirectories } from '../util/make-directories.js';
 
@@ -42,6 +43,8 @@ export interface AgentOptions {
    * src/agent/originals-file.ts); default: the embedded store's directory, /var/lib/netns-agent.
    */
   stateDir?: string;
+  /** Where the one-agent-per-label lock files are (label-lock.ts); /run/netns-agent by default. */
+  lockDir?: string;
   /** HOST:PORT or unix:/path; empty string: no HTTP API. */
   http: string;
   httpToken?: string;
@@ -72,6 +75,7 @@ export class Agent {
   private dockerListed = false;
   private publisher: InterfaceStatePublisher | undefined;
   private service: AgentApiService | undefined;
+  private labelLock: LabelLock | undefined;
   private stopped: Promise<void> | undefined;
   private readonly dockerHost = process.env.DOCKER_HOST;
   private readonly recentLogs = new RecentLines();
@@ -173,6 +177,8 @@ export class Agent {
 
   async start(): Promise<void> {
     const { options, logger } = this;
+    // Before anything is opened: a second agent of this label would undo the first one's work.
+    this.labelLock = LabelLock.acquire(options.label, options.lockDir);
     if (!options.etcd?.length) {
       const file = options.storeFile ?? DEFAULT_STORE_FILE;
       makeDirectories(path.dirname(file), 0o700);
@@ -437,6 +443,7 @@ export class Agent {
       this.plugin.close();
       await this.usedNamespaces.close();
       await this.store?.close();
+      this.labelLock?.close();
       this.logger.info('stopped; the kernel stays configured');
     })());
   }

@@ -732,6 +732,31 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.match(proc.stderr, /cannot make the report directory .*ENOENT/);
   });
 
+  test('a second netns-agent of the same label on this host is refused at its start (another store, another port)', async () => {
+    const agentBin = fileURLToPath(new URL('../../../bin/netns-agent', import.meta.url));
+    const second = spawnSync(
+      agentBin,
+      [
+        '--label',
+        label,
+        '--store',
+        path.join(dir, 'second.db'),
+        '--http',
+        `127.0.0.1:${await freePort()}`,
+        '--no-docker',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    assert.equal(second.status, 1, `${second.stdout}${second.stderr}`);
+    assert.match(
+      `${second.stdout}${second.stderr}`,
+      new RegExp(`another agent of label ${label} runs on this host \\(pid ${agent.child.pid}`),
+    );
+    assert.equal(existsSync(path.join(dir, 'second.db')), false, 'it opened nothing');
+    const status = await netnsctl([...base, 'status', '-o', 'json']);
+    assert.equal(status.code, 0, 'the first one goes on');
+  });
+
   test('netns-agent refuses a bad --status-interval before it opens anything (exit 2)', () => {
     const agentBin = fileURLToPath(new URL('../../../bin/netns-agent', import.meta.url));
     for (const value of ['5', 'soon', '1.5e3x']) {
