@@ -8,6 +8,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AgentError } from '../errors.js';
+import { processStartTime } from '../util/process-start.js';
 
 export const LOCK_DIR = '/run/netns-agent';
 
@@ -22,22 +23,6 @@ export class LabelInUseError extends AgentError {
       `another agent of label ${label} runs on this host (pid ${pid}, ${file}): two would undo each other's work; stop it, or give this one another --label`,
       { field: '--label' },
     );
-  }
-}
-
-/**
- * A live process's start time in clock ticks since boot (/proc/PID/stat field 22), or undefined
- * when none runs under that pid (a zombie, exited and not reaped yet, runs no more).
- */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return fields[19];
-  } catch {
-    return undefined;
   }
 }
 
@@ -87,7 +72,7 @@ export class LabelLock {
     const pid = Number(pidText);
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
     const now = processStartTime(pid);
-    return now !== undefined && now === startTime ? pid : undefined;
+    return now !== undefined && String(now) === startTime ? pid : undefined;
   }
 
   /** Lets the lock go (only if the file is still ours). Idempotent. */

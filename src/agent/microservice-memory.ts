@@ -11,10 +11,12 @@
  * same start time, in the same network namespace (device and inode). Docker's first list replaces
  * every remembered place (the agent stops asking here once it has one).
  */
-import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { namespaceIdentity } from '../netns/index.js';
 import { LatestStateWrite, readStateFile, setAside } from './state-file.js';
-import path from 'node:path';
+import { processStartTime } from '../util/process-start.js';
+
+export { processStartTime };
 
 const FORMAT = 1;
 
@@ -25,20 +27,6 @@ export interface RememberedMicroservice {
   /** The network namespace's identity (netns/resolve.ts). */
   identity: string;
   containerId: string;
-}
-
-/** The process's start time, or undefined when it does not run. */
-export function processStartTime(pid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid ...": comm may hold spaces and parentheses; fields count from its end.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const started = Number(fields[19]);
-  return Number.isSafeInteger(started) ? started : undefined;
 }
 
 /** Where the process runs now, to be remembered; undefined when it is gone. */

@@ -23,6 +23,21 @@ export class NamespaceNotFoundError extends AgentError {
   }
 }
 
+/**
+ * A pid reference whose process has exited: the pid may name another process since (pids are
+ * reused), whose namespace is not the one meant. The reference stays unavailable until it changes.
+ */
+export class NamespaceProcessExitedError extends AgentError {
+  readonly code = 'ERR_NAMESPACE_PROCESS_EXITED';
+  constructor(what: string, pid: number, reused: boolean) {
+    super(
+      `${what}: the process first seen as pid ${pid} has exited` +
+        (reused ? `, and pid ${pid} is another process now, whose namespace is not taken` : '') +
+        ' (a new process needs its own pid in the configuration)',
+    );
+  }
+}
+
 /** The path exists but is not a network namespace (a regular file, a directory, a mount namespace...). */
 export class NotANamespaceError extends AgentError {
   readonly code = 'ERR_NOT_A_NAMESPACE';

@@ -5,6 +5,7 @@
  */
 import { closeSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { native, type NamespaceFileInfo } from '../native/binding.js';
+import { processStartTime } from '../util/process-start.js';
 
 export type { NamespaceFileInfo };
 
@@ -37,6 +38,8 @@ export interface NamespaceFiles {
   bindNamespace(dir: string, path: string, fd: number): void;
   /** Lets go of newNamespace's fd: a namespace not bound anywhere goes with it. */
   closeNamespace(fd: number): void;
+  /** When the process of `pid` started (util/process-start.ts); undefined when none runs. */
+  processStartTime?(pid: number): number | undefined;
 }
 
 /** The real thing: node:fs and the native addon. */
@@ -69,4 +72,5 @@ export const systemFiles: NamespaceFiles = {
   closeNamespace(fd) {
     closeSync(fd);
   },
+  processStartTime,
 };

@@ -25,6 +25,7 @@ export {
   InvalidNamespaceRefError,
   NamespaceExistsError,
   NamespaceNotFoundError,
+  NamespaceProcessExitedError,
   NamespacePermissionError,
   NamespaceSystemError,
   NotANamespaceError,

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { watch } from 'node:fs';
 import { AgentError, ClosedError } from '../errors.js';
-import { NamespaceNotFoundError, NamespaceSystemError } from './errors.js';
+import { NamespaceNotFoundError, NamespaceProcessExitedError, NamespaceSystemError } from './errors.js';
 import { systemFiles, type FileStat, type NamespaceFiles } from './files.js';
 import { sameNamespace, type NamespaceIdentity } from './identity.js';
 import { NAMED_NAMESPACE_DIR, describeRef, refKey, type NamespaceRef } from './ref.js';
@@ -82,6 +82,8 @@ interface Entry {
   path: string;
   identity: NamespaceIdentity | undefined;
   error: AgentError | undefined;
+  /** A pid reference: the start time of the process first seen with it (it alone is meant). */
+  processStarted?: number;
 }
 
 const fsDirectoryWatch: DirectoryWatch = (dir, onChange, onError) => {
@@ -212,6 +214,26 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
    */
   private identityOf(entry: Entry): NamespaceIdentity | undefined {
     if (entry.ref.kind === 'default' && entry.identity !== undefined) return entry.identity;
+    if (entry.ref.kind === 'pid') return this.identityOfProcess(entry, entry.ref.pid);
+    return this.identityOfFile(entry);
+  }
+
+  /**
+   * A pid reference means the process first seen with it: once that one exits, the pid (reused by
+   * the kernel for another process, maybe in the host's namespace) reaches nothing of it.
+   */
+  private identityOfProcess(entry: Entry, pid: number): NamespaceIdentity | undefined {
+    const started = this.files.processStartTime?.(pid);
+    if (entry.processStarted !== undefined && started !== entry.processStarted) {
+      entry.error = new NamespaceProcessExitedError(describeRef(entry.ref), pid, started !== undefined);
+      return undefined;
+    }
+    const identity = this.identityOfFile(entry);
+    if (identity !== undefined && started !== undefined) entry.processStarted ??= started;
+    return identity;
+  }
+
+  private identityOfFile(entry: Entry): NamespaceIdentity | undefined {
     let stat: FileStat | undefined | null;
     try {
       stat = this.files.stat(entry.path);

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { LabelInUseError, LabelLock, processStartTime } from '../../../src/agent/label-lock.js';
+import { LabelInUseError, LabelLock } from '../../../src/agent/label-lock.js';
+import { processStartTime } from '../../../src/util/process-start.js';
 
 function withDir(run: (dir: string) => void): void {
   const dir = mkdtempSync(path.join(tmpdir(), 'label-lock-'));
