@@ -87,3 +87,16 @@ export class NotATapError extends AgentError {
     });
   }
 }
+
+/**
+ * An MTU the link does not take (the kernel's min_mtu/max_mtu of its driver: a TAP takes at most
+ * 65521). Said before anything is changed, instead of the kernel's bare EINVAL half way through.
+ */
+export class MtuOutOfRangeError extends AgentError {
+  readonly code = 'ERR_MTU_OUT_OF_RANGE';
+  constructor(mtu: number, link: string, range: { min?: number; max?: number }) {
+    super(`MTU ${mtu} is out of what ${link} takes (${range.min ?? 0} to ${range.max ?? 'no limit'})`, {
+      field: 'mtu',
+    });
+  }
+}

@@ -38,6 +38,7 @@ import {
   detachTap,
   isUnmarkedOwnLink,
   linkDifferences,
+  checkMtuRange,
   refreshedOriginal,
   restoreForeignLink,
   undoTapAttach,
@@ -356,6 +357,8 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       const view = ctx.view(after.namespace);
       const link = await view.handle.linkGet(metadata.ifindex);
       if (!link) throw new NetlinkError(19, `link get #${metadata.ifindex} in ${view.description}`);
+      // Refused before anything changes: the value before stays whole in the kernel.
+      checkMtuRange(after, link, view.description);
       const foreign = after.type === 'EXISTING' || after.type === 'LOOPBACK';
       const wanted = desiredLinkAttributes(after, foreign ? undefined : ctx.label);
       // Ours are found by their mark: one renamed by someone else gets its name back, and a new

@@ -14,7 +14,7 @@ import {
   ownerAlias,
   tapTempNameOf,
 } from './ownership.js';
-import { InterfaceNotFoundError, NotATapError } from './errors.js';
+import { InterfaceNotFoundError, MtuOutOfRangeError, NotATapError } from './errors.js';
 import type { LinkOriginal } from './originals.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -236,6 +236,20 @@ export async function createDummy(
   return metadata(view, link, self.hostIfName);
 }
 
+/** Refuses, before anything is changed, an MTU outside the range the link's driver reports. */
+export function checkMtuRange(self: LinuxInterface, link: Link, where: string): void {
+  const mtu = self.mtu;
+  if (mtu === undefined) return;
+  if (
+    (link.maxMtu !== undefined && link.maxMtu > 0 && mtu > link.maxMtu) ||
+    (link.minMtu !== undefined && mtu < link.minMtu)
+  )
+    throw new MtuOutOfRangeError(mtu, `${link.name} in ${where}`, {
+      ...(link.minMtu !== undefined ? { min: link.minMtu } : {}),
+      ...(link.maxMtu ? { max: link.maxMtu } : {}),
+    });
+}
+
 /** What a link of others is now, to be given back on removal. */
 export function linkOriginal(link: Link): NonNullable<InterfaceMetadata['original']> {
   return { mtu: link.mtu, up: link.up, name: link.name, ...(link.mac ? { mac: link.mac } : {}) };
@@ -253,6 +267,7 @@ export async function configureForeignLink(
 ): Promise<InterfaceMetadata> {
   const link = await findLink(view, self.hostIfName);
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'interface');
+  checkMtuRange(self, link, view.description);
   const original = remember(link);
   await applyLinkDifferences(view, link, desiredLinkAttributes(self, undefined));
   return { ...metadata(view, link, self.hostIfName, false), original };
@@ -329,6 +344,7 @@ export async function attachTap(
   let link = await findLink(view, self.hostIfName);
   let original: LinkOriginal;
   if (link) {
+    checkMtuRange(self, link, view.description);
     original = remember(link);
   } else {
     const tap = await findLink(ownView, self.tap.tempIfName);
@@ -336,6 +352,7 @@ export async function attachTap(
     // Only a TAP is taken: a temporary name that is the host's lo or eth0 must not take it down.
     if (tap.kind !== 'tun')
       throw new NotATapError(tap.name, tap.kind ?? 'none (a device)', ownView.description);
+    checkMtuRange(self, tap, ownView.description);
     original = linkOriginal(tap);
     // Recorded under the place it is going to, unless another link has that ifindex there.
     const indexFree = view.id === ownView.id || !view.links.get(tap.index);

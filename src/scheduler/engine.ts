@@ -513,13 +513,12 @@ export class Engine {
         break;
     }
     if (op.kind === 'delete' && result.outcome !== 'done' && this.applied.has(op.key)) {
-      // Its facts were counted gone (Descriptor.withdraws: an item no longer desired, not stuck
-      // already) and still hold: what waited for them is planned again, now with them (a stuck
-      // removal withdraws nothing). Only then: a desired item in the region again would plan its
-      // removal again at once, and fail again, without end.
-      const counted = !this.stuckRemovals.has(op.key) && !op.recreate && !this.graph.isDesired(op.key);
+      // The facts the plan counted gone with it (op.withdrawn; never those of a removal stuck
+      // already) still hold: what waited for them is planned again, now with them. Once only: the
+      // removal is stuck now, and a stuck removal withdraws nothing (a desired item in the region
+      // again would otherwise plan its removal again at once, and fail again, without end).
       this.stuckRemovals.add(op.key);
-      const withdrawn = counted ? (op.descriptor.withdraws?.(op.key, op.value) ?? []) : [];
+      const withdrawn = op.withdrawn ?? [];
       if (withdrawn.length > 0) {
         this.queue.addRetries(withdrawn);
         this.kick();

@@ -18,6 +18,11 @@ export interface PlannedOperation {
   after: number[];
   /** delete: the dependencies it was created with; create/update: its dependencies now. */
   deps: readonly NormalizedDependency[];
+  /**
+   * delete: the facts the plan counted gone with it (Descriptor.withdraws). If it fails, they are
+   * there after all, and what waited for them is planned again.
+   */
+  withdrawn?: readonly string[];
 }
 
 /** What an item's status becomes when every operation succeeds. */

@@ -41,12 +41,30 @@ const REMOVED: Outcome = { state: 'removed' };
 export function plan(input: PlanInput): Plan {
   const { graph, applied } = input;
   const region = regionOf(graph, input.dirty);
-  const withdrawn = withdrawnFacts(graph, applied, region, input.stuckRemovals);
-  const factHolds =
-    withdrawn.size === 0
-      ? (k: string): boolean => graph.facts.has(k)
-      : (k: string): boolean => graph.facts.has(k) && !withdrawn.has(k);
-  const wanted = wantedIn(graph, applied, region, factHolds);
+  // Applied items of the region desired still, that must be made again (namespace, peer changed).
+  const recreates = new Map<string, string>();
+  for (const key of region) {
+    const a = applied.get(key);
+    const item = a && graph.items.get(key);
+    if (item?.desired !== true || item.descriptor === undefined) continue;
+    const why = recreateReason(graph, a!, item);
+    if (why !== undefined) recreates.set(key, why);
+  }
+  const withdrawn = withdrawnFacts(graph, applied, region, recreates, input.stuckRemovals);
+  // What needs a withdrawn fact is planned in this transaction too (a route through a link by its
+  // host name does not depend on the link's item).
+  if (withdrawn.facts.size > 0) widenRegion(graph, region, withdrawn.facts);
+  const factHolds = (k: string): boolean =>
+    graph.facts.has(k) && (withdrawn.facts.size === 0 || !withdrawn.facts.has(k));
+  let wanted = wantedIn(graph, applied, region, factHolds);
+  // A desired item that is not wanted is removed too (its VETH peer gone, its namespace...): what
+  // its removal withdraws makes more items unwanted, a few rounds at most.
+  for (let round = 0; round < 4; round++) {
+    const more = withdrawUnwanted(graph, applied, region, wanted, withdrawn, input.stuckRemovals);
+    if (more.length === 0) break;
+    widenRegion(graph, region, more);
+    wanted = wantedIn(graph, applied, region, factHolds);
+  }
 
   const removal = new Map<string, { recreate: boolean; why: string }>();
   const reasons = new Map<string, string>();
@@ -61,7 +79,7 @@ export function plan(input: PlanInput): Plan {
           : 'no longer desired';
       removal.set(key, { recreate: false, why });
     } else {
-      const why = recreateReason(graph, a, item!);
+      const why = recreates.get(key);
       if (why !== undefined) removal.set(key, { recreate: true, why });
     }
   }
@@ -79,6 +97,7 @@ export function plan(input: PlanInput): Plan {
       why: r.why,
       after: [],
       deps: a.deps,
+      ...(withdrawn.by.has(key) ? { withdrawn: withdrawn.by.get(key)! } : {}),
     });
   }
   const applies: PlannedOperation[] = [];
@@ -136,31 +155,85 @@ export function plan(input: PlanInput): Plan {
   };
 }
 
+interface Withdrawn {
+  facts: Set<string>;
+  /** By the key whose removal withdraws them. */
+  by: Map<string, string[]>;
+}
+
 /**
- * Facts the removals of this transaction take away (Descriptor.withdraws): of applied items of
- * the region no longer desired, which it removes; not of those whose removal failed before (what
- * they withdraw is there until one succeeds).
+ * Facts the removals of this transaction take away (Descriptor.withdraws): of applied items of the
+ * region no longer desired, which it removes, and of those it makes again elsewhere (what the old
+ * value gave and the new one does not: a link moved to another namespace is gone from the first);
+ * not of those whose removal failed before (what they withdraw is there until one succeeds).
  */
 function withdrawnFacts(
   graph: DesiredGraph,
   applied: ReadonlyMap<string, AppliedItem>,
   region: ReadonlySet<string>,
+  recreates: ReadonlyMap<string, string>,
   stuckRemovals: ReadonlySet<string> | undefined,
-): Set<string> {
-  const withdrawn = new Set<string>();
+): Withdrawn {
+  const withdrawn: Withdrawn = { facts: new Set(), by: new Map() };
   for (const key of region) {
     const a = applied.get(key);
-    if (a?.descriptor.withdraws === undefined || graph.isDesired(key) || stuckRemovals?.has(key)) continue;
-    for (const fact of a.descriptor.withdraws(key, a.value)) withdrawn.add(fact);
+    if (a?.descriptor.withdraws === undefined || stuckRemovals?.has(key)) continue;
+    if (!graph.isDesired(key)) {
+      noteWithdrawn(withdrawn, key, a.descriptor.withdraws(key, a.value));
+      continue;
+    }
+    if (!recreates.has(key)) continue;
+    const item = graph.items.get(key)!;
+    const given = new Set(
+      item.descriptor === a.descriptor ? (a.descriptor.withdraws(key, item.value) ?? []) : [],
+    );
+    noteWithdrawn(
+      withdrawn,
+      key,
+      a.descriptor.withdraws(key, a.value).filter((fact) => !given.has(fact)),
+    );
   }
   return withdrawn;
+}
+
+/** Adds what the removals of desired items that are not wanted withdraw; returns the new facts. */
+function withdrawUnwanted(
+  graph: DesiredGraph,
+  applied: ReadonlyMap<string, AppliedItem>,
+  region: ReadonlySet<string>,
+  wanted: ReadonlySet<string>,
+  withdrawn: Withdrawn,
+  stuckRemovals: ReadonlySet<string> | undefined,
+): string[] {
+  const added: string[] = [];
+  for (const key of region) {
+    const a = applied.get(key);
+    if (a?.descriptor.withdraws === undefined || wanted.has(key) || withdrawn.by.has(key)) continue;
+    if (!graph.isDesired(key) || stuckRemovals?.has(key)) continue;
+    const facts = a.descriptor.withdraws(key, a.value);
+    for (const fact of facts) if (!withdrawn.facts.has(fact)) added.push(fact);
+    noteWithdrawn(withdrawn, key, facts);
+  }
+  return added;
+}
+
+function noteWithdrawn(withdrawn: Withdrawn, key: string, facts: readonly string[]): void {
+  if (facts.length === 0) return;
+  withdrawn.by.set(key, [...facts]);
+  for (const fact of facts) withdrawn.facts.add(fact);
 }
 
 /** The dirty keys and everything that (transitively) depends on them. */
 function regionOf(graph: DesiredGraph, dirty: Iterable<string>): Set<string> {
   const region = new Set<string>();
+  widenRegion(graph, region, dirty);
+  return region;
+}
+
+/** Adds these keys and everything that (transitively) depends on them to the region. */
+function widenRegion(graph: DesiredGraph, region: Set<string>, keys: Iterable<string>): void {
   const queue: string[] = [];
-  for (const key of dirty) {
+  for (const key of keys) {
     if (region.has(key)) continue;
     region.add(key);
     queue.push(key);
@@ -171,7 +244,6 @@ function regionOf(graph: DesiredGraph, dirty: Iterable<string>): Set<string> {
     queue.push(dependent);
   };
   for (let i = 0; i < queue.length; i++) graph.forEachDependent(queue[i]!, visit);
-  return region;
 }
 
 interface Candidate {

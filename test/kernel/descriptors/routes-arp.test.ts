@@ -190,6 +190,45 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(link(ns1!, 'wa1'), undefined);
     }));
 
+  for (const change of ['its VETH peer deleted', 'moved to another namespace'] as const)
+    test(`an interface ${change}: the routes and ARP entry naming it where it was wait, with no failed request`, () =>
+      withAgent(3, async (agent, [ns1, ns2, ns3]) => {
+        const wa1 = veth('wa1', 'wb1', ns1!, { ip_addresses: ['10.0.7.1/24'] });
+        await agent.put(
+          ['interface', 'wa1', wa1],
+          ['interface', 'wb1', veth('wb1', 'wa1', ns2!, { ip_addresses: ['10.0.7.2/24'] })],
+          [
+            'route',
+            'via',
+            { namespace: named(ns1!), interface: 'wa1', dst_ip_addr: '10.8.0.0/16', gw_addr: '10.0.7.2' },
+          ],
+          ['arp', 'n', arpEntry('n', ns1!, 'wa1', '10.0.7.9', '02:00:00:00:07:09')],
+        );
+        await agent.waitConfigured(['route', 'via'], ['arp', 'n']);
+        const record =
+          change === 'its VETH peer deleted'
+            ? await agent.del(['interface', 'wb1'])
+            : await agent.put(['interface', 'wa1', { ...wa1, namespace: named(ns3!) }]);
+        assert.equal(
+          record.counts.failed,
+          0,
+          JSON.stringify(record.operations.filter((o) => o.outcome === 'failed')),
+        );
+        assert.deepEqual(
+          record.operations.filter((o) => o.kind === 'create' && /route|arp/.test(o.key)),
+          [],
+          'not made again where the link is no more',
+        );
+        await agent.waitFor('route', 'via', 'pending', /wa1/);
+        await agent.waitFor('arp', 'n', 'pending', /wa1/);
+        assert.equal(link(ns1!, 'wa1'), undefined);
+        await pause(300);
+        assert.ok(
+          agent.engine.transactions().every((t) => t.counts.failed === 0),
+          JSON.stringify(agent.engine.transactions().flatMap((t) => t.errors)),
+        );
+      }));
+
   test('a route with a gateway and no interface waits for the gateway to be reachable through an interface that is up', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route: Item = [
