@@ -127,11 +127,12 @@ export class Agent {
       this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message);
     this.lastValid = new FileLastValid(FileLastValid.fileFor(stateDir, options.label), warn);
     this.usedNamespaces = new FileUsedNamespaces(FileUsedNamespaces.fileFor(stateDir, options.label), warn);
-    if (options.docker !== false)
-      this.microserviceMemory = new MicroserviceMemory(
-        MicroserviceMemory.fileFor(stateDir, options.label),
-        warn,
-      );
+    // Also without Docker: a microservice stays where the agent last saw it, while that process
+    // runs (a restart with --no-docker must not cut every container off).
+    this.microserviceMemory = new MicroserviceMemory(
+      MicroserviceMemory.fileFor(stateDir, options.label),
+      warn,
+    );
     this.plugin = new LinuxPlugin({
       label: options.label,
       engine: this.engine,
@@ -158,7 +159,14 @@ export class Agent {
               listed: () => this.dockerListed,
             },
           }
-        : {}),
+        : {
+            microservices: {
+              // Not followed (no Docker): only where each one ran when the agent last saw it.
+              pidOf: (label: string) => this.microserviceMemory?.pidOf(label),
+              on: () => undefined,
+              listed: () => false,
+            },
+          }),
     });
   }
 

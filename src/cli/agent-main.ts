@@ -50,7 +50,10 @@ addEtcdAccessOptions(program, env)
     'fatal, error, warn, info, debug, trace',
     env.NETNS_AGENT_LOG_LEVEL ?? 'info',
   )
-  .option('--no-docker', 'do not watch Docker (microservice namespaces stay pending)')
+  .option(
+    '--no-docker',
+    'do not watch Docker (microservices stay where the agent last saw them, while those processes run)',
+  )
   .option(
     '--status-interval <ms>',
     'how often interface counters are written to the datastore (changes of state go within a second)',

@@ -27,6 +27,9 @@ export function itemNameProblem(name: string): string | undefined {
   for (let i = 0; i < name.length; i++) {
     const code = name.charCodeAt(i);
     if (code === 0x2f) return "must not contain '/' (it is a key segment)";
+    // What a decoder puts for bytes that are not UTF-8 (a key written to etcd as raw bytes): such
+    // a name could never be written back, so its item could never be deleted through the agent.
+    if (code === 0xfffd) return 'must be valid UTF-8 (it holds U+FFFD, the mark of bytes that are not)';
     if (code < 0x21 || code === 0x7f || (code >= 0x80 && WHITESPACE.test(name[i]!))) blank = true;
   }
   if (blank) return 'must not contain whitespace or control characters';

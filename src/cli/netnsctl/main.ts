@@ -206,6 +206,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       await withConfig(false, async (config) => {
         entries = await config.list(expandPrefix(undefined, g.label));
       });
+      // No keys: no line (an empty line would pass for a key to a script reading the lines).
+      if (g.output === 'table' && entries.length === 0) return;
       print(
         g.output === 'table'
           ? entries.map((e) => e.key).join('\n')

@@ -2,7 +2,7 @@
  * The agent restarted with a VETH pair into a running container: before Docker's first container
  * list (or while Docker is down), the container's namespace is where the agent last saw it
  * (src/agent/microservice-memory.ts), so the restart keeps the pair (same ifindexes, no deletion)
- * instead of taking the microservice's items for unwanted.
+ * instead of taking the microservice's items for unwanted. Also with --no-docker (not followed then).
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ describe('agent restart with a microservice running', () => {
     await containers.removeAll();
   });
 
-  test('keeps the pair into the container, whether Docker answers at once, later, or not at all', async (t) => {
+  test('keeps the pair into the container, whether Docker answers at once, later, not at all, or is not watched', async (t) => {
     if (!available) return t.skip('dockerd does not answer');
     const hub = makeNamespace('msr');
     namespaces.push(hub);
@@ -83,11 +83,12 @@ describe('agent restart with a microservice running', () => {
       'where the container ran is remembered',
     );
 
-    for (const [what, dockerHost] of [
-      ['Docker watched', undefined],
-      ['Docker unreachable', `unix://${path.join(dir, 'no-docker.sock')}`],
+    for (const [what, dockerHost, docker] of [
+      ['Docker watched', undefined, true],
+      ['Docker unreachable', `unix://${path.join(dir, 'no-docker.sock')}`, true],
+      ['Docker not watched (--no-docker)', undefined, false],
     ] as const) {
-      const again = await startAgent(s.agentLabel, items, true, dockerHost, dir);
+      const again = await startAgent(s.agentLabel, items, docker, dockerHost, dir);
       agents.push(again);
       await again.waitFor(keys, 'configured');
       await new Promise((resolve) => setTimeout(resolve, 1000)); // Docker's list (or its absence) is in

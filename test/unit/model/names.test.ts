@@ -28,7 +28,7 @@ describe('host interface names (dev_valid_name)', () => {
 describe('item names and namespace names', () => {
   test('item names', () => {
     assert.equal(itemNameProblem('veth-sixteen-bytes-or-more'), undefined);
-    for (const bad of ['', 'a/b', '.', '..', 'a b', 'x'.repeat(256)])
+    for (const bad of ['', 'a/b', '.', '..', 'a b', 'x'.repeat(256), 'wb\ufffdbad'])
       assert.notEqual(itemNameProblem(bad), undefined);
   });
   test('namespace names', () => {
