@@ -33,7 +33,9 @@ import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
-import { NAMED_NAMESPACE } from '../descriptors/fact-keys.js';
+import { NAMED_NAMESPACE, namespaceFact } from '../descriptors/fact-keys.js';
+import { namedNamespacePath } from '../netns/index.js';
+import { existsSync } from 'node:fs';
 import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
 import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
 import {
@@ -245,8 +247,23 @@ export class AgentApiService implements AgentService {
   private view(engineStatus: EngineStatus): ItemStatus {
     const status = asUsersSee(engineStatus, this.engine);
     const view = toApiStatus(status);
+    const gone = this.namedNamespaceGone(status);
+    if (gone) return { ...view, state: 'pending', reason: gone };
     const reason = this.explain(status);
     return reason ? { ...view, reason } : view;
+  }
+
+  /**
+   * A named namespace the agent made, deleted by someone else: not made again (its items wait for
+   * one of that name, as for any named namespace), so not "configured" either.
+   */
+  private namedNamespaceGone(status: EngineStatus): string | undefined {
+    if (status.state !== 'configured' || !status.key.startsWith(NAMED_NAMESPACE)) return undefined;
+    const name = status.key.slice(NAMED_NAMESPACE.length);
+    if (this.engine.state.fact(namespaceFact(`named/${name}`)) !== undefined) return undefined;
+    // Just made, and not announced yet: there all the same.
+    if (existsSync(namedNamespacePath(name))) return undefined;
+    return `deleted outside the agent: its items wait for a namespace of that name (ip netns add ${name})`;
   }
 
   constructor(

@@ -79,4 +79,37 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       ipTry(null, ['netns', 'del', ns]);
     }
   });
+
+  test('a named namespace the agent made, deleted by someone: its status says so, not configured', async () => {
+    const label = `stn${tag()}`;
+    const ns = `stnn${tag()}`;
+    const file = path.join(dir, `${label}.db`);
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await AgentProcess.start({ label, store: file });
+      const key = configKey(label, 'interface', 'lo');
+      const lo = { name: 'lo', type: 'LOOPBACK', enabled: true, namespace: { type: 'NAMED_NS', name: ns } };
+      assert.equal((await agent.request('PUT', `/v1/config${key}`, JSON.stringify(lo))).status, 200);
+      await agent.until([key], 'configured');
+      type Row = { state: string; reason?: string };
+      const made = () => agent!.json<Row>('GET', `/v1/status/named-namespace/${ns}`);
+      assert.equal((await made()).state, 'configured');
+      ip(null, ['netns', 'del', ns]);
+      await agent.until([key], 'pending');
+      await eventually(async () =>
+        assert.deepEqual(await made(), {
+          ...(await made()),
+          state: 'pending',
+          reason: `deleted outside the agent: its items wait for a namespace of that name (ip netns add ${ns})`,
+        }),
+      );
+      ip(null, ['netns', 'add', ns]);
+      await agent.until([key], 'configured');
+      assert.equal((await made()).state, 'configured');
+      await agent.request('DELETE', `/v1/config${key}`);
+    } finally {
+      await agent?.stop();
+      ipTry(null, ['netns', 'del', ns]);
+    }
+  });
 });
