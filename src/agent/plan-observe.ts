@@ -11,7 +11,7 @@ import { namespaceIdentity } from '../netns/index.js';
 import { namedNamespacePath } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
-import { namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
+import { namedNamespaceOfFile, namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
 
 export interface ObservedNamespaces {
   /** Names of named namespaces that exist now. */
@@ -37,9 +37,43 @@ function namespaceNamesOf(values: Iterable<ModelItem['value']>, kind: 'named' | 
   for (const value of values) {
     const ref = (value as { namespace?: NamespaceRef }).namespace;
     if (ref?.kind === 'named' && kind === 'named' && ref.name) names.add(ref.name);
+    // A file of /var/run/netns is that named namespace.
+    const namedFile = ref?.kind === 'file' && kind === 'named' ? namedNamespaceOfFile(ref.path) : undefined;
+    if (namedFile !== undefined) names.add(namedFile);
     if (ref?.kind === 'microservice' && kind === 'microservice' && ref.label) names.add(ref.label);
   }
   return names;
+}
+
+/** A namespace a plan looks into: its id, its file, and how to name it in messages. */
+export interface PlanPlace {
+  nsId: string;
+  path: string;
+  what: string;
+}
+
+/**
+ * The process and file references of the values (not named namespaces, not containers): a plan
+ * sees that those that exist exist, as the agent would once it opens them.
+ */
+export function processAndFileNamespacesOf(values: Iterable<ModelItem['value']>): PlanPlace[] {
+  const places = new Map<string, PlanPlace>();
+  for (const value of values) {
+    const ref = (value as { namespace?: NamespaceRef }).namespace;
+    if (ref?.kind === 'pid')
+      places.set(namespaceId(ref), {
+        nsId: namespaceId(ref),
+        path: `/proc/${ref.pid}/ns/net`,
+        what: `namespace of pid ${ref.pid}`,
+      });
+    else if (ref?.kind === 'file' && namedNamespaceOfFile(ref.path) === undefined)
+      places.set(namespaceId(ref), {
+        nsId: namespaceId(ref),
+        path: ref.path,
+        what: `namespace file ${ref.path}`,
+      });
+  }
+  return [...places.values()];
 }
 
 /** Ids of the namespaces of the routes with a gateway among the values. */
@@ -57,9 +91,11 @@ export async function observeNamedNamespaces(
   isOpen: (nsId: string) => boolean,
   /** Microservices the plan refers to, with the pid of the container each resolves to now. */
   microservices: Iterable<[label: string, pid: number | undefined]> = [],
+  /** Process and file references (processAndFileNamespacesOf). */
+  others: Iterable<PlanPlace> = [],
 ): Promise<ObservedNamespaces> {
   const observed: ObservedNamespaces = { existing: new Set(), facts: [], links: new Map() };
-  const places: { nsId: string; path: string; what: string; name?: string }[] = [];
+  const places: (PlanPlace & { name?: string })[] = [...others];
   for (const name of names)
     places.push({
       nsId: `named/${name}`,

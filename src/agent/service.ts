@@ -42,6 +42,7 @@ import {
   gatewayNamespacesOf,
   microservicesOf,
   namedNamespacesOf,
+  processAndFileNamespacesOf,
   observeNamedNamespaces,
 } from './plan-observe.js';
 import { asUsersSee } from './status-rollup.js';
@@ -407,6 +408,7 @@ export class AgentApiService implements AgentService {
       namedNamespacesOf(planned.values()),
       (nsId) => this.views.get(nsId) !== undefined,
       [...microservicesOf(planned.values())].map((label) => [label, this.containerOf(label)?.pid]),
+      processAndFileNamespacesOf(planned.values()),
     );
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
     let facts: FactChange[] = observed.facts;

@@ -58,6 +58,7 @@ export {
   DEFAULT_NAMESPACE,
   describeNamespace,
   namespaceId,
+  namedNamespaceOfFile,
   parseNamespaceId,
   sameNamespace,
   type NamespaceRef,

@@ -3,8 +3,8 @@
  * exit code, and the error codes (2 bad key / not found, 3 unreachable, 4 refused, 5 invalid value).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -497,6 +497,45 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     assert.equal((await netnsctl([...base, 'apply', '-f', lonely, '--wait', 'soon'])).code, 2);
     assert.equal((await netnsctl([...base, 'del', 'interface/veth1'])).code, 0);
+  });
+
+  test("plan: a process's namespace and a namespace file that exist are used as they are (created, not pending)", async () => {
+    const proc = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      const pid = proc.pid!;
+      // unshare has its own namespace once /proc/PID/ns/net differs from ours (it execs sleep after).
+      await eventually(() =>
+        assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net')),
+      );
+      const loopback = (name: string, namespace: Record<string, unknown>) => ({
+        kind: 'interface',
+        name,
+        type: 'LOOPBACK',
+        enabled: true,
+        namespace,
+      });
+      const f = file(
+        'pid-file.json',
+        JSON.stringify([
+          loopback('lpid', { type: 'PID_REF_NS', pid }),
+          loopback('lfile', { type: 'FILE_REF_NS', filepath: `/proc/${pid}/ns/net` }),
+        ]),
+      );
+      const plan = await netnsctl([...base, 'plan', '-f', f, '-o', 'json']);
+      assert.equal(plan.code, 0, plan.stderr);
+      assert.deepEqual(
+        planEntries(plan.stdout)
+          .map((e) => [e.key.split('/').at(-1), e.change])
+          .sort(),
+        [
+          ['lfile', 'create'],
+          ['lpid', 'create'],
+        ],
+        plan.stdout,
+      );
+    } finally {
+      proc.kill('SIGKILL');
+    }
   });
 
   test('plan: a named namespace that exists is used as it is, and an EXISTING link in it is configured', async () => {
