@@ -162,6 +162,17 @@ export function buildApi(
     return reply.type(contentType).send(body);
   });
   servePage(app, options.webFiles ?? loadWebFiles());
+  // A path the API has, asked with a method it does not take: 405 with the methods it takes.
+  app.setNotFoundHandler(async (request, reply) => {
+    const url = request.url.split('?')[0] ?? '';
+    const allowed = API_METHODS.filter((method) => app.findRoute({ method, url }) !== null);
+    if (allowed.length > 0)
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send({ error: `${request.method} is not allowed on ${url} (allowed: ${allowed.join(', ')})` });
+    return reply.code(404).send({ error: `no endpoint ${request.method} ${url}` });
+  });
   // The agent's own errors carry a stable code: a store that cannot be reached right now is the
   // client's cue to try again (503), not a fault of the agent (500).
   app.setErrorHandler(async (error, _request, reply) => {
@@ -240,6 +251,8 @@ function streamEvents(
     streams.delete(end);
   });
 }
+
+const API_METHODS = ['GET', 'PUT', 'POST', 'DELETE'] as const;
 
 export async function startApi(service: AgentService, options: ApiOptions): Promise<ApiServer> {
   const app = buildApi(service, options);

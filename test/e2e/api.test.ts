@@ -343,6 +343,14 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       assert.equal(r.status, 404, `${method} ${url}: ${r.status}`);
       assert.match((r.json as { error: string }).error, /nobody/);
     }
+    // A path the API has with a method it does not take: 405 naming those it takes; no path: 404.
+    const wrong = await agent.request('POST', `/v1/config${key}`, '{}');
+    assert.equal(wrong.status, 405);
+    assert.match((wrong.json as { error: string }).error, /allowed: GET, PUT, DELETE/);
+    assert.equal((await agent.request('DELETE', '/v1/kernel')).status, 405);
+    const none = await agent.request('GET', '/v1/nothing-here');
+    assert.equal(none.status, 404);
+    assert.match((none.json as { error: string }).error, /no endpoint GET \/v1\/nothing-here/);
   });
 
   test('POST /v1/plan: planned actions, nothing changed; 400 on a body that is not JSON', async () => {
