@@ -74,7 +74,14 @@ export function buildApi(
   });
   // Values are taken as text: the agent parses them itself and reports JSON errors with the key.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  // Bytes that are not UTF-8 (a body sent as latin1) are refused, not stored with U+FFFD in them.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    try {
+      done(null, STRICT_UTF8.decode(body as Buffer));
+    } catch {
+      done(new BodyNotUtf8Error(), undefined);
+    }
+  });
 
   if (options.token) {
     const token = options.token;
@@ -253,6 +260,15 @@ function streamEvents(
 }
 
 const API_METHODS = ['GET', 'PUT', 'POST', 'DELETE'] as const;
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+class BodyNotUtf8Error extends Error {
+  readonly statusCode = 400;
+  constructor() {
+    super('the body is not valid UTF-8 (values are JSON text, in UTF-8)');
+  }
+}
 
 export async function startApi(service: AgentService, options: ApiOptions): Promise<ApiServer> {
   const app = buildApi(service, options);

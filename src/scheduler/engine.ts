@@ -379,6 +379,13 @@ export class Engine {
     const withOps = new Set<string>();
     for (const op of plan.deletes) withOps.add(op.key);
     for (const op of plan.applies) withOps.add(op.key);
+    // A stuck removal whose item is wanted again and stays (no removal planned) is stuck no more:
+    // its next removal withdraws its facts as any other.
+    if (this.stuckRemovals.size > 0) {
+      const removing = new Set(plan.deletes.map((op) => op.key));
+      for (const [key, outcome] of plan.outcomes)
+        if (outcome.state === 'configured' && !removing.has(key)) this.stuckRemovals.delete(key);
+    }
     const skipped: string[] = [];
     const now = this.clock.now();
     for (const [key, outcome] of plan.outcomes) {

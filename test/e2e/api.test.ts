@@ -348,6 +348,15 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal(wrong.status, 405);
     assert.match((wrong.json as { error: string }).error, /allowed: GET, PUT, DELETE/);
     assert.equal((await agent.request('DELETE', '/v1/kernel')).status, 405);
+    // A body that is not UTF-8 (latin1 'é'): refused, not stored with U+FFFD in it.
+    const latin1 = await fetch(`${agent.server}/v1/config${key}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json; charset=latin1', authorization: `Bearer ${token}` },
+      body: Buffer.from('{"name": "nobody", "type": "DUMMY", "host_if_name": "caf\xe9"}', 'latin1'),
+    });
+    assert.equal(latin1.status, 400);
+    assert.match(((await latin1.json()) as { error: string }).error, /not valid UTF-8/);
+    assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
     const none = await agent.request('GET', '/v1/nothing-here');
     assert.equal(none.status, 404);
     assert.match((none.json as { error: string }).error, /no endpoint GET \/v1\/nothing-here/);

@@ -381,14 +381,10 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
     await engine.notify([{ key: 'fact/up/a/eth', value: true }]);
     assert.equal(engine.status('route/r1')?.state, 'configured');
     log.length = 0;
-    // Moved to namespace b; the route, still in a, is re-planned in the same transaction (its
-    // dependencies recomputed), while the kernel has not said yet that the link left a.
-    const record = await engine.commit({
-      puts: [
-        { key: 'link/eth', value: { ns: 'b', host: 'eth' } },
-        { key: 'route/r1', value: { ns: 'a', via: 'eth' } },
-      ],
-    });
+    // Moved to namespace b; the route, still in a and not put again, depends on the link's fact
+    // only: planned in the same transaction all the same, while the kernel has not said yet that
+    // the link left a.
+    const record = await engine.commit({ puts: [{ key: 'link/eth', value: { ns: 'b', host: 'eth' } }] });
     assert.equal(record.counts.failed, 0);
     // (In any order: the route depends on the link's fact, not on its item.)
     assert.deepEqual(log.slice(0, 2).sort(), ['delete link/eth in a', 'delete route/r1']);
@@ -457,6 +453,61 @@ describe('engine: changes, derived items, claims, dependency kinds', () => {
       { state: engine.status('route/r1')?.state, reason: engine.status('route/r1')?.reason },
       { state: 'pending', reason: 'waiting for b0 to be up' },
     );
+    await engine.close();
+  });
+
+  test('a removal that failed once, of an item wanted again since: its next removal withdraws its facts', async () => {
+    const log: string[] = [];
+    let failDelete = true;
+    const engine = new Engine();
+    const ends: Descriptor<{ host: string; peer: string }, null> = {
+      name: 'end',
+      keyPrefix: 'end/',
+      dependencies: (_key, value) => [{ key: `end/${value.peer}`, reason: `waiting for peer ${value.peer}` }],
+      withdraws: (_key, value) => [`fact/up/${value.host}`],
+      isRetriable: () => false,
+      create: async () => null,
+      delete: async (_v, key) => {
+        if (key === 'end/b' && failDelete) {
+          failDelete = false;
+          throw new Error('EBUSY');
+        }
+        log.push(`delete ${key}`);
+      },
+    };
+    const peers: Descriptor<{ host: string }, null> = {
+      name: 'peer',
+      keyPrefix: 'end/p',
+      create: async () => null,
+      delete: async () => undefined,
+    };
+    const routes: Descriptor<{ via: string }, null> = {
+      name: 'route',
+      keyPrefix: 'route/',
+      dependencies: (_key, value) => [
+        { key: `fact/up/${value.via}`, reason: `waiting for ${value.via} to be up` },
+      ],
+      create: async () => null,
+      delete: async (_v, key) => void log.push(`delete ${key}`),
+    };
+    engine.register(peers).register(ends).register(routes);
+    await engine.commit({
+      puts: [
+        { key: 'end/pa', value: { host: 'pa' } },
+        { key: 'end/b', value: { host: 'b0', peer: 'pa' } },
+        { key: 'route/r1', value: { via: 'b0' } },
+      ],
+    });
+    await engine.notify([{ key: 'fact/up/b0', value: true }]);
+    await engine.commit({ deletes: ['end/pa'] }); // b's removal fails: stuck
+    await engine.idle();
+    await engine.commit({ puts: [{ key: 'end/pa', value: { host: 'pa' } }] }); // b wanted again
+    await engine.idle();
+    assert.equal(engine.status('end/b')?.state, 'configured');
+    log.length = 0;
+    await engine.commit({ deletes: ['end/pa'] });
+    assert.deepEqual([...log].sort(), ['delete end/b', 'delete route/r1']);
+    assert.equal(engine.status('route/r1')?.state, 'pending');
     await engine.close();
   });
 
