@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -590,6 +591,28 @@ static napi_value ns_bind_namespace(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// lockFile(fd) -> true when this process now holds the exclusive lock of the open file (flock),
+// false when another process holds it. The kernel lets go of it when the fd closes or the process
+// dies: there is no stale lock to judge.
+static napi_value ns_lock_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "lockFile(fd)");
+    return NULL;
+  }
+  int rc;
+  do {
+    rc = flock(fd, LOCK_EX | LOCK_NB);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno != EWOULDBLOCK) return throw_errno(env, errno, "flock", NULL);
+  napi_value result;
+  CALL(env, napi_get_boolean(env, rc == 0, &result));
+  return result;
+}
+
 // deleteNamed(path): unmount (lazily, as ip does) and remove the file. Missing is not an error.
 static napi_value ns_delete_named(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -677,6 +700,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"deleteNamed", NULL, ns_delete_named, NULL, NULL, NULL, napi_default, NULL},
       {"newNamespace", NULL, ns_new_namespace, NULL, NULL, NULL, napi_default, NULL},
       {"bindNamespace", NULL, ns_bind_namespace, NULL, NULL, NULL, napi_default, NULL},
+      {"lockFile", NULL, ns_lock_file, NULL, NULL, NULL, napi_default, NULL},
       {"inspect", NULL, ns_inspect, NULL, NULL, NULL, napi_default, NULL},
       {"currentNamespace", NULL, ns_current, NULL, NULL, NULL, napi_default, NULL},
   };

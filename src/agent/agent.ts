@@ -120,6 +120,9 @@ export class Agent {
     });
     // The Docker watcher is created in start() (its client is loaded only when Docker is watched);
     // the plugin reaches it through this small facade.
+    // Before anything is read or opened: a second agent of this label would undo the first one's
+    // work (and its start would read, maybe set aside, the first one's state files).
+    this.labelLock = LabelLock.acquire(options.label, options.lockDir);
     const stateDir =
       options.stateDir ??
       path.dirname(options.etcd?.length ? DEFAULT_STORE_FILE : (options.storeFile ?? DEFAULT_STORE_FILE));
@@ -185,8 +188,6 @@ export class Agent {
 
   async start(): Promise<void> {
     const { options, logger } = this;
-    // Before anything is opened: a second agent of this label would undo the first one's work.
-    this.labelLock = LabelLock.acquire(options.label, options.lockDir);
     if (!options.etcd?.length) {
       const file = options.storeFile ?? DEFAULT_STORE_FILE;
       makeDirectories(path.dirname(file), 0o700);

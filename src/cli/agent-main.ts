@@ -114,20 +114,31 @@ if (optionProblems.length > 0) {
   process.exit(2);
 }
 
-const agent = new Agent({
-  label: opts.label,
-  ...(etcdEndpoints.length ? { etcd: etcdEndpoints } : {}),
-  ...(Object.keys(etcdTls).length ? { etcdTls } : {}),
-  ...(etcdAuth ? { etcdAuth } : {}),
-  ...(opts.store ? { storeFile: opts.store } : {}),
-  ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-  http: opts.http,
-  ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
-  logLevel: opts.logLevel,
-  docker: opts.docker,
-  statusIntervalMs,
-  codeCache: codeCacheState(),
-});
+let agent: Agent;
+try {
+  agent = makeAgent();
+} catch (error) {
+  // Another agent of this label runs (LabelInUseError), or the lock directory cannot be made.
+  console.error(`netns-agent: cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
+
+function makeAgent(): Agent {
+  return new Agent({
+    label: opts.label,
+    ...(etcdEndpoints.length ? { etcd: etcdEndpoints } : {}),
+    ...(Object.keys(etcdTls).length ? { etcdTls } : {}),
+    ...(etcdAuth ? { etcdAuth } : {}),
+    ...(opts.store ? { storeFile: opts.store } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    http: opts.http,
+    ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
+    logLevel: opts.logLevel,
+    docker: opts.docker,
+    statusIntervalMs,
+    codeCache: codeCacheState(),
+  });
+}
 
 // Read once, before any socket opens; a spec that does not parse stops the daemon (exit code 2).
 try {

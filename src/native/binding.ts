@@ -46,6 +46,8 @@ export interface NativeBinding {
   newNamespace(): number;
   /** Names the namespace of `fd` at filePath as createNamed does (filePath must not exist). */
   bindNamespace(dir: string, filePath: string, fd: number): void;
+  /** flock(LOCK_EX|LOCK_NB): true when this process holds the file's lock now, false when another does. */
+  lockFile(fd: number): boolean;
   inspect(filePath: string): NamespaceFileInfo;
   currentNamespace(): { dev: number; ino: number };
 }
