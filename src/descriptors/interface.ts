@@ -280,17 +280,22 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
               return recordOriginal(ctx, key, 'AUTO_TAP', value, view, link, original);
             });
           } catch (error) {
-            const original = recorded.length ? ctx.originals.get(view.identity, recorded[0]!) : undefined;
-            // An undo that fails too leaves the TAP marked ours where it is: the next attempt
-            // takes it from there, and the item's error is the one that counts.
-            await undoTapAttach(
+            // Nothing recorded: nothing was changed by this attempt (refused before it took anything).
+            if (recorded.length === 0) throw error;
+            const original = ctx.originals.get(view.identity, recorded[0]!);
+            // An undo that fails too leaves the TAP marked ours where it is, and its book entry
+            // kept: the next attempt takes it from there and trusts the entry for what it was.
+            const undone = await undoTapAttach(
               ctx.label,
               value as AutoTapInterface,
               ownView,
               view,
               original?.original,
-            ).catch(() => undefined);
-            for (const index of recorded) ctx.originals.forget(view.identity, index);
+            ).then(
+              () => true,
+              () => false,
+            );
+            if (undone) for (const index of recorded) ctx.originals.forget(view.identity, index);
             throw error;
           }
         }
@@ -318,9 +323,13 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
                 owned: false,
                 original,
               };
-              // An undo that fails too (the link gone meanwhile) leaves the item's own error to say.
-              await restoreForeignLink(view, undone, type === 'LOOPBACK', value).catch(() => undefined);
-              ctx.originals.forget(view.identity, index);
+              // An undo that fails too keeps the book entry: the next attempt, or the item's
+              // removal, trusts it for what the link was (not what it is now, half set).
+              const restored = await restoreForeignLink(view, undone, type === 'LOOPBACK', value).then(
+                () => true,
+                () => false,
+              );
+              if (restored) ctx.originals.forget(view.identity, index);
             }
             throw error;
           }

@@ -579,6 +579,42 @@ describe('the agent with injected netlink faults', { skip: skipUnlessRoot() }, (
     );
   });
 
+  test("an EXISTING link's MTU refused after its MAC was set: failed, and the MAC is given back at once (nothing half set)", async (t) => {
+    const cleanup = new Cleanup();
+    t.after(() => cleanup.run());
+    const label = `flte${tag()}`;
+    const ns = `fle${tag(4)}`;
+    ip(null, ['netns', 'add', ns]);
+    cleanup.add(() => ipTry(null, ['netns', 'del', ns]));
+    ip(ns, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+    ip(ns, ['link', 'set', 'ex0', 'up']);
+    const macOf = () => ipJson<{ address: string }[]>(ns, ['link', 'show', 'ex0'])[0]?.address;
+    const original = macOf();
+    // The writes in that namespace: the MAC (alone, as the link is up), then the MTU: refused.
+    const agent = await startWithFaults(
+      label,
+      `request-every=2,request-limit=1,request-errno=EINVAL,request-ns=named namespace ${ns}`,
+      cleanup,
+    );
+    const key = configKey(label, 'interface', 'ex');
+    await put(agent, key, {
+      name: 'ex',
+      type: 'EXISTING',
+      enabled: true,
+      host_if_name: 'ex0',
+      phys_address: '02:00:00:00:ee:01',
+      mtu: 1400,
+      namespace: { type: 2, name: ns },
+    });
+    await agent.until([key], 'failed', 10_000);
+    assert.equal(injected(agent, 'request-error').length, 1);
+    assert.equal(macOf(), original, 'the MAC set before the refused MTU is undone');
+    assert.equal(ipJson<{ mtu: number }[]>(ns, ['link', 'show', 'ex0'])[0]?.mtu, 1500);
+    assert.ok((await agent.request('DELETE', `/v1/config${key}`)).status < 300);
+    await agent.until([key], 'removed', 5000);
+    assert.equal(macOf(), original);
+  });
+
   test('the mark of a named namespace refused: no namespace is named unmarked; the retry makes it, marked, and it is deleted with its last item', async (t) => {
     const cleanup = new Cleanup();
     t.after(() => cleanup.run());

@@ -624,7 +624,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         await agent.put(['interface', 'ex', { ...existing, phys_address: '02:00:00:00:bb:01', mtu: 65535 }]);
         await agent.waitFor('interface', 'ex', 'failed');
         const undone = linkOrFail(null, temp);
-        assert.equal(undone.address, before.address, 'the MAC set before the refused MTU is undone');
+        assert.equal(undone.address, before.address, 'nothing set: the MTU is refused before the MAC');
         assert.equal(undone.mtu, before.mtu);
         assert.equal(isUp(undone), isUp(before));
         await agent.del(['interface', 'ex']);
