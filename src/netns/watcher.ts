@@ -229,7 +229,10 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
       return undefined;
     }
     const identity = this.identityOfFile(entry);
-    if (identity !== undefined && started !== undefined) entry.processStarted ??= started;
+    if (identity === undefined || started === undefined) return identity;
+    // The pid handed to another process between the two looks: that namespace may be its.
+    if (this.files.processStartTime?.(pid) !== started) return undefined;
+    entry.processStarted ??= started;
     return identity;
   }
 

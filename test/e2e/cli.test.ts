@@ -85,11 +85,11 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal(put1.code, 0, put1.stderr);
     assert.equal(put1.stdout.trim(), `stored ${pair.key1}`);
     // --wait: veth1 stays pending until its peer is put (exit 6, saying why); veth2 makes the pair.
-    const waitLonely = await netnsctl([...base, 'put', 'interface/veth1', f1, '--wait', '1']);
+    const waitLonely = await netnsctl([...base, 'put', '--wait-timeout', '1', 'interface/veth1', f1]);
     assert.equal(waitLonely.code, 6, `${waitLonely.stdout}${waitLonely.stderr}`);
     assert.match(waitLonely.stderr, /not configured within 1 s: pending: waiting for VETH peer veth2/);
     const put2 = await netnsctl(
-      [...base, 'put', pair.key2, '-', '--wait', '-o', 'json'],
+      [...base, 'put', '--wait', pair.key2, '-', '-o', 'json'],
       JSON.stringify(pair.veth2),
     );
     assert.equal(put2.code, 0, put2.stderr);
@@ -304,7 +304,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       );
 
     // --wait: back once the agent has configured both (the kernel holds them then).
-    const apply = await netnsctl([...base, 'apply', '-f', f, '--wait', '20']);
+    const apply = await netnsctl([...base, 'apply', '-f', f, '--wait-timeout', '20']);
     assert.equal(apply.code, 0, apply.stderr);
     assert.match(apply.stdout, /stored 2 of 2 items \(0 invalid, 0 failed\)/);
     assert.match(apply.stdout, /configured 2 of 2 items \(waited [\d.]+ s\)/);
@@ -482,7 +482,17 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       'lonely.json',
       JSON.stringify([{ kind: 'interface', name: 'veth1', value: pair.veth1 }]),
     );
-    const waited = await netnsctl([...base, 'apply', '-f', lonely, '--wait', '1.5', '-o', 'json']);
+    const waited = await netnsctl([
+      ...base,
+      'apply',
+      '-f',
+      lonely,
+      '--wait',
+      '--wait-timeout',
+      '1.5',
+      '-o',
+      'json',
+    ]);
     assert.equal(waited.code, 6, `${waited.stdout}${waited.stderr}`);
     assert.match(waited.stderr, new RegExp(`not configured ${pair.key1}: pending: .*veth2`));
     assert.match(waited.stderr, /1 items not configured within 1.5 s/);
@@ -495,7 +505,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       waitedData.wait.notConfigured.map((n) => n.key),
       [pair.key1],
     );
-    assert.equal((await netnsctl([...base, 'apply', '-f', lonely, '--wait', 'soon'])).code, 2);
+    assert.equal((await netnsctl([...base, 'apply', '-f', lonely, '--wait-timeout', 'soon'])).code, 2);
     assert.equal((await netnsctl([...base, 'del', 'interface/veth1'])).code, 0);
   });
 

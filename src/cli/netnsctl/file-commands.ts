@@ -30,13 +30,11 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
     .command('apply')
     .description('store every item of a YAML/JSON file (documents with kind and name)')
     .requiredOption('-f, --file <file>', 'file, or - for standard input')
-    .option(
-      '--wait [seconds]',
-      'then wait until the agent has configured every item (default 30 s); exit 6 if not all are by then',
-    )
-    .action(async (options: { file: string; wait?: string | true }) => {
+    .option('--wait', 'then wait until the agent has configured every item; exit 6 if not all are in time')
+    .option('--wait-timeout <seconds>', 'how long --wait waits (implies it; default 30)')
+    .action(async (options: { file: string; wait?: boolean; waitTimeout?: string }) => {
       const g = globals();
-      const waitMs = waitOption(options.wait);
+      const waitMs = waitOption(options.wait, options.waitTimeout);
       const loaded = loadItems(options.file, g.label);
       const problems = loaded.problems;
       let items = loaded.items;

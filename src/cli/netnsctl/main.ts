@@ -115,13 +115,11 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description('store a value (JSON) under a key; FILE or - for standard input')
     .argument('<key>')
     .argument('<file>')
-    .option(
-      '--wait [seconds]',
-      'then wait until the agent has configured it (default 30 s); exit 6 if not by then',
-    )
-    .action(async (key: string, file: string, options: { wait?: string | true }) => {
+    .option('--wait', 'then wait until the agent has configured it; exit 6 if not in time')
+    .option('--wait-timeout <seconds>', 'how long --wait waits (implies it; default 30)')
+    .action(async (key: string, file: string, options: { wait?: boolean; waitTimeout?: string }) => {
       const fullKey = expandKey(key, globals().label);
-      const waitMs = waitOption(options.wait);
+      const waitMs = waitOption(options.wait, options.waitTimeout);
       const valueText = readInput(file);
       let revision: number | undefined;
       await withConfig(true, async (config) => {

@@ -42,7 +42,8 @@ export async function waitConfigured(
         if (state === 'configured') outcome.configured.push(key);
         else outcome.notConfigured.push({ key, state, why: status ? statusWhy(status) : 'no status yet' });
       }
-      if (outcome.notConfigured.length === 0) return outcome;
+      // Done; or nothing left that can become configured without another put (invalid values).
+      if (outcome.notConfigured.every((n) => n.state === 'invalid')) return outcome;
     }
     if (Date.now() >= deadline)
       return (
@@ -56,12 +57,16 @@ export async function waitConfigured(
   }
 }
 
-/** `--wait [seconds]` in milliseconds: 30 s when given bare, undefined when not given. */
-export function waitOption(wait: string | true | undefined): number | undefined {
-  if (wait === undefined) return undefined;
-  if (wait === true) return 30_000;
-  const seconds = Number(wait);
-  if (!/^\d+(\.\d+)?$/.test(wait) || !(seconds > 0) || seconds > 86_400)
-    throw new CliError(`--wait ${wait}: expected seconds, more than 0 and at most 86400`, 2);
+/**
+ * `--wait` and `--wait-timeout SECONDS` (which implies --wait; 30 s by default) in milliseconds;
+ * undefined when not asked. A flag and an option of its own, not `--wait [seconds]`: that would
+ * take the next word (`put --wait interface/x f.json`) for its seconds.
+ */
+export function waitOption(wait: boolean | undefined, timeout: string | undefined): number | undefined {
+  if (!wait && timeout === undefined) return undefined;
+  if (timeout === undefined) return 30_000;
+  const seconds = Number(timeout);
+  if (!/^\d+(\.\d+)?$/.test(timeout) || !(seconds > 0) || seconds > 86_400)
+    throw new CliError(`--wait-timeout ${timeout}: expected seconds, more than 0 and at most 86400`, 2);
   return seconds * 1000;
 }
