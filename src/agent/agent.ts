@@ -70,7 +70,8 @@ export class Agent {
   private microservices: MicroserviceWatcher | undefined;
   private microserviceMemory: MicroserviceMemory | undefined;
   private readonly usedNamespaces: FileUsedNamespaces;
-  private readonly ignoredKeys = new Set<string>();
+  /** Keys under the configuration prefix that cannot be items, with why and since when. */
+  private readonly ignoredKeys = new Map<string, { problem: string; since: string }>();
   /** Docker's first container list is in: the watcher alone says where microservices run. */
   private dockerListed = false;
   private publisher: InterfaceStatePublisher | undefined;
@@ -283,6 +284,7 @@ export class Agent {
       () => this.recentLogs.list(),
     );
     this.service.setNamespaceProblem((nsId) => this.plugin.namespaceProblem(nsId));
+    this.service.setIgnoredKeys(() => this.ignoredKeys);
     if (this.microservices) {
       const watcher = this.microservices;
       this.service.setMicroserviceReason((label) => watcher.pendingReason(label));
@@ -351,9 +353,15 @@ export class Agent {
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
-          if (event.type === 'resync') this.noteIgnoredKeys(event.items.map((item) => item.key));
-          else if (event.type === 'changes')
+          if (event.type === 'resync')
+            this.noteIgnoredKeys(
+              event.items.map((item) => item.key),
+              true,
+            );
+          else if (event.type === 'changes') {
+            for (const c of event.changes) if (c.type === 'delete') this.ignoredKeys.delete(c.key);
             this.noteIgnoredKeys(event.changes.filter((c) => c.type !== 'delete').map((c) => c.key));
+          }
           if (event.type === 'resync') {
             logger.info(
               { reason: event.reason, items: event.items.length, revision: event.revision },
@@ -427,14 +435,23 @@ export class Agent {
 
   /**
    * Keys under the configuration prefix that are not configuration keys (written by hand into
-   * etcd: a wrong kind, a name with '/' or a space) cannot be items: said once each, in the log.
+   * etcd: a wrong kind, a name with '/' or a space) cannot be items: said once each in the log, and
+   * shown `invalid` in the status (field `$key`) until they are deleted. `all`: a full read, which
+   * holds every key there is.
    */
-  private noteIgnoredKeys(keys: string[]): void {
+  private noteIgnoredKeys(keys: string[], all = false): void {
+    const before = all ? new Map(this.ignoredKeys) : this.ignoredKeys;
+    if (all) this.ignoredKeys.clear();
     for (const key of keys) {
-      if (this.ignoredKeys.has(key)) continue;
+      const known = before.get(key);
+      if (known) {
+        this.ignoredKeys.set(key, known);
+        continue;
+      }
       const problem = configKeyProblem(key);
       if (problem === undefined) continue;
-      if (this.ignoredKeys.size < 10_000) this.ignoredKeys.add(key);
+      if (this.ignoredKeys.size < 10_000)
+        this.ignoredKeys.set(key, { problem, since: new Date().toISOString() });
       this.logger.warn({ key, problem }, 'ignored: not a configuration key');
     }
   }

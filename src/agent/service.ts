@@ -285,10 +285,26 @@ export class AgentApiService implements AgentService {
     this.events.emit('event', event);
   }
 
+  /** Keys under the configuration prefix that cannot be items, with why (agent.ts). */
+  private ignoredKeys: () => ReadonlyMap<string, { problem: string; since: string }> = () => new Map();
+
+  setIgnoredKeys(source: () => ReadonlyMap<string, { problem: string; since: string }>): void {
+    this.ignoredKeys = source;
+  }
+
+  private ignoredRow(key: string, ignored: { problem: string; since: string }): ItemStatus {
+    return {
+      key,
+      state: 'invalid',
+      fieldErrors: [{ key, field: '$key', message: `not a configuration key: ${ignored.problem}` }],
+      updatedAt: ignored.since,
+    };
+  }
+
   /** Config items only (derived items and facts are the engine's business), with kernel state. */
   status(): ItemStatus[] {
     const interfaces = this.interfaces.states();
-    return this.engine
+    const rows = this.engine
       .statusList()
       .filter((s) => s.origin === 'config')
       .map((s) => {
@@ -296,11 +312,15 @@ export class AgentApiService implements AgentService {
         const state = interfaces.get(s.key);
         return state ? { ...view, interface: state } : view;
       });
+    for (const [key, ignored] of this.ignoredKeys()) rows.push(this.ignoredRow(key, ignored));
+    return rows;
   }
 
   statusCounts(): Partial<Record<ItemState, number>> {
     this.counts ??= this.countStates();
-    return { ...this.counts };
+    const ignored = this.ignoredKeys().size;
+    if (ignored === 0) return { ...this.counts };
+    return { ...this.counts, invalid: (this.counts.invalid ?? 0) + ignored };
   }
 
   private countStates(): Partial<Record<ItemState, number>> {
@@ -315,7 +335,10 @@ export class AgentApiService implements AgentService {
 
   statusOf(key: string): ItemStatus | undefined {
     const status = this.engine.status(key);
-    if (!status) return undefined;
+    if (!status) {
+      const ignored = this.ignoredKeys().get(key);
+      return ignored && this.ignoredRow(key, ignored);
+    }
     const state = this.interfaces.stateOfKey(key);
     return state ? { ...this.view(status), interface: state } : this.view(status);
   }

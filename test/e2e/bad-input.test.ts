@@ -18,6 +18,7 @@ import {
   ROOT,
   configKey,
   deleteNamespaces,
+  eventually,
   ipLink,
   seedExample,
   tag,
@@ -107,6 +108,16 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
           `${key}: fields ${JSON.stringify(row?.fieldErrors?.map((e) => e.field))}, want ${want}`,
         );
       }
+      // A key under the prefix that no item can have (an unknown kind): invalid on its key, until
+      // it is deleted.
+      const bridge = `/vnf-agent/${label}/linux/config/v1/bridge/b1`;
+      await direct.put(bridge, '{}');
+      await agent.until([bridge], 'invalid', 5000);
+      const row = (await agent.stateOf(bridge)) as { fieldErrors?: { field: string; message: string }[] };
+      assert.equal(row.fieldErrors?.[0]?.field, '$key');
+      assert.match(row.fieldErrors?.[0]?.message ?? '', /not a configuration key/);
+      await direct.delete(bridge);
+      await eventually(async () => assert.equal(await agent.stateOf(bridge), undefined));
     } finally {
       await direct.close();
     }
