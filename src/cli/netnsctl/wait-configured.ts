@@ -53,7 +53,8 @@ export async function waitConfigured(
           notConfigured: keys.map((key) => ({ key, state: 'unknown', why: 'not taken in by the agent yet' })),
         }
       );
-    await sleep(Math.min(200, Math.max(0, deadline - Date.now())));
+    // The whole status list is read each time: less often for a large file (it costs the agent).
+    await sleep(Math.min(keys.length > 100 ? 500 : 200, Math.max(0, deadline - Date.now())));
   }
 }
 
