@@ -119,6 +119,14 @@ static int ns_enter(ns_guard *guard, int target_fd) {
 // Returns to the original namespace. A failure here would leave the main thread in another
 // namespace, which nothing in the process could survive correctly: abort loudly instead.
 static void ns_leave(ns_guard *guard) {
+  // Never left (a socket of the own namespace): nothing to return from. Without this, a process
+  // that may not setns (not root) aborted here after merely opening a socket.
+  struct stat here;
+  if (stat("/proc/thread-self/ns/net", &here) == 0 && here.st_ino == guard->original.st_ino &&
+      here.st_dev == guard->original.st_dev) {
+    close(guard->original_fd);
+    return;
+  }
   if (setns(guard->original_fd, CLONE_NEWNET) < 0) {
     fprintf(stderr, "netns_native: cannot return to the original network namespace: %s\n",
             strerror(errno));

@@ -431,7 +431,10 @@ export class AgentApiService implements AgentService {
       namedNamespacesOf(planned.values()),
       (nsId) => this.views.get(nsId) !== undefined,
       [...microservicesOf(planned.values())].map((label) => [label, this.containerOf(label)?.pid]),
-      processAndFileNamespacesOf(planned.values()),
+      // Not those the agent found to be no more (a pid reused by another process): its verdict stands.
+      processAndFileNamespacesOf(planned.values()).filter(
+        (place) => this.namespaceProblem(place.nsId) === undefined,
+      ),
     );
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
     let facts: FactChange[] = observed.facts;

@@ -4,6 +4,7 @@
  * files as they are; parsing YAML in the agent keeps a YAML library out of the browser). Options:
  * `replace` (the puts are the whole configuration), `topology` (return the planned topology too).
  */
+import { findDuplicateKey } from '../util/json-duplicate-keys.js';
 import type { FileProblem } from '../cli/netnsctl/documents.js';
 import type { FieldErrorView, PlanRequest } from './service.js';
 
@@ -52,6 +53,12 @@ export async function parsePlanBody(
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new PlanBodyError('plan body must be an object: {puts, deletes} or {document}');
+  // As a PUT refuses a value with a member given twice, a plan does (JSON.parse keeps the last).
+  const duplicate = findDuplicateKey(text);
+  if (duplicate !== undefined)
+    throw new PlanBodyError(
+      `plan body: ${JSON.stringify(duplicate.name)} is given twice in one object (${duplicate.path || 'the body'})`,
+    );
   const unknown = Object.keys(body).filter((field) => !PLAN_BODY_FIELDS.includes(field));
   if (unknown.length > 0)
     throw new PlanBodyError(

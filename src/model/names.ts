@@ -22,6 +22,8 @@ export function itemNameProblem(name: string): string | undefined {
   if (name.length > MAX_ITEM_NAME_BYTES || byteLength(name) > MAX_ITEM_NAME_BYTES)
     return `must be at most ${MAX_ITEM_NAME_BYTES} bytes`;
   if (name === '.' || name === '..') return `must not be '${name}'`;
+  if (LONE_SURROGATE.test(name))
+    return 'must be valid Unicode (it holds a lone surrogate escape, such as \\ud800)';
   // One pass over the characters (names are checked for every key of every change).
   let blank = false;
   for (let i = 0; i < name.length; i++) {
@@ -51,8 +53,13 @@ function hasControl(text: string): boolean {
  * bytes, not '.', '..', 'all' or 'default', no '/', ':', '%' or whitespace. The kernel's isspace() also counts byte 0xa0, which occurs
  * inside some UTF-8 characters, so those are refused too.
  */
+/** A UTF-16 surrogate without its pair (JSON can spell one, `"\ud800"`): no character at all. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function hostIfNameProblem(name: string): string | undefined {
   if (name === '') return 'must not be empty';
+  if (LONE_SURROGATE.test(name))
+    return 'must be valid Unicode (it holds a lone surrogate escape, such as \\ud800)';
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length > MAX_HOST_IF_NAME_BYTES) {
     return `is ${bytes.length} bytes long; Linux interface names have at most ${MAX_HOST_IF_NAME_BYTES} bytes`;

@@ -362,6 +362,20 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.match((none.json as { error: string }).error, /no endpoint GET \/v1\/nothing-here/);
   });
 
+  test('POST /v1/plan: a member given twice in the body is refused (400), as a PUT refuses it', async () => {
+    const key = configKey(label, 'interface', 'dup');
+    const r = await agent.request(
+      'POST',
+      '/v1/plan',
+      `{"puts": [{"key": "${key}", "value": {"name": "dup", "type": "VETH", "mtu": 1400, "mtu": 9000}}]}`,
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.match(
+      (r.json as { error: string }).error,
+      /"mtu" is given twice in one object \(puts\[0\]\.value\)/,
+    );
+  });
+
   test('POST /v1/plan: planned actions, nothing changed; 400 on a body that is not JSON', async () => {
     const plan = await agent.request(
       'POST',

@@ -763,7 +763,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       JSON.stringify(downKernel).slice(0, 500),
     );
     assert.equal(
-      namespaceOf(`named:${pair.ns1}`)?.links.find((l) => l.name === 'veth1Name')?.managed,
+      namespaceOf(`named/${pair.ns1}`)?.links.find((l) => l.name === 'veth1Name')?.managed,
       pair.veth1.name,
       'the managed mark is read for --label',
     );

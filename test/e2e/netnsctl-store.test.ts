@@ -56,6 +56,25 @@ describe('netnsctl --store', { skip: skipUnlessRoot() }, () => {
     try {
       assert.equal((await agent.stateOf(configKey(label, 'interface', 'd10')))?.state, 'pending');
       assert.equal(await agent.stateOf(configKey(label, 'interface', 'd2')), undefined, 'never stored');
+      // --wait with a value put into another store than the agent's: its revisions say nothing of
+      // the agent's; said at once, not "configured" from the agent's older state.
+      const other = await netnsctl(
+        [
+          '--store',
+          path.join(dir, 'other.db'),
+          '--label',
+          label,
+          '--server',
+          agent.server,
+          'put',
+          '--wait',
+          'interface/d10',
+          '-',
+        ],
+        value('d10', 1400),
+      );
+      assert.equal(other.code, 6, `${other.stdout}${other.stderr}`);
+      assert.match(other.stderr, /another store than the agent's/);
     } finally {
       await agent.stop();
     }

@@ -143,7 +143,10 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       if (problems.length || failures.length) throw new CliError('some items were not stored', 5);
       if (!waiting) return;
       const startedAt = Date.now();
-      const waited = await waitConfigured(client(), [...storedKeys], lastRevision, waitMs);
+      const around = throughAgent(g)
+        ? undefined
+        : new Map(items.filter((i) => storedKeys.has(i.key)).map((i) => [i.key, i.valueText]));
+      const waited = await waitConfigured(client(), [...storedKeys], lastRevision, waitMs, around);
       const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
       for (const n of waited.notConfigured)
         process.stderr.write(`not configured ${n.key}: ${n.state}${n.why ? `: ${n.why}` : ''}\n`);
@@ -160,6 +163,11 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               (waited.takenIn ? '' : ' (the agent had not taken in every put yet)'),
         { ...storedData, wait: waitedData },
       );
+      if (waited.notConfigured.length > 0 && waited.notConfigured.every((n) => n.state === 'invalid'))
+        throw new CliError(
+          `${waited.notConfigured.length} items invalid (the agent refused their values)`,
+          5,
+        );
       if (waited.notConfigured.length > 0)
         throw new CliError(
           `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,

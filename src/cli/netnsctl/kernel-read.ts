@@ -24,7 +24,7 @@ export async function readKernel(label: string, namedDir = NAMED_NAMESPACE_DIR):
   } catch {
     // no named namespace was ever made here
   }
-  for (const name of names) places.push({ id: `named:${name}`, path: path.join(namedDir, name) });
+  for (const name of names) places.push({ id: `named/${name}`, path: path.join(namedDir, name) });
   const read: KernelRead = { namespaces: [], unread: [] };
   for (const place of places) {
     let handle: NetlinkHandle | undefined;

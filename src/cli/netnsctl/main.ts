@@ -135,7 +135,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       if (waitMs === undefined) return tell(`stored ${fullKey}`, { key: fullKey, stored: true });
       if (globals().output === 'table') print(`stored ${fullKey}`);
       const startedAt = Date.now();
-      const waited = await waitConfigured(client(), [fullKey], revision, waitMs);
+      const around = throughAgent(globals()) ? undefined : new Map([[fullKey, valueText]]);
+      const waited = await waitConfigured(client(), [fullKey], revision, waitMs, around);
       const seconds = Number(((Date.now() - startedAt) / 1000).toFixed(1));
       const not = waited.notConfigured[0];
       const data = {
@@ -148,6 +149,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       if (!not) return tell(`configured ${fullKey} (waited ${seconds} s)`, data);
       // As data too with -o json|yaml, then the error and exit 6.
       if (globals().output !== 'table') tell('', data);
+      // Invalid (the agent refused the value: a claim another item holds): said at once, as 5.
+      if (not.state === 'invalid') throw new CliError(`${fullKey} is invalid: ${not.why}`, 5);
       throw new CliError(
         `${fullKey} not configured within ${waitMs / 1000} s: ${not.state}${not.why ? `: ${not.why}` : ''}`,
         6,

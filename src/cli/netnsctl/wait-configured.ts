@@ -16,11 +16,52 @@ export interface WaitOutcome {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The keys whose value the agent's store does not hold as it was put. */
+async function notInAgentStore(
+  client: ApiClient,
+  values: ReadonlyMap<string, string>,
+): Promise<WaitOutcome['notConfigured']> {
+  const prefix = commonPrefix([...values.keys()]);
+  const held = (await client.expectOk('GET', `/v1/config?prefix=${encodeURIComponent(prefix)}`)) as {
+    key: string;
+    value: unknown;
+  }[];
+  const heldByKey = new Map(held.map((entry) => [entry.key, JSON.stringify(entry.value)]));
+  const missing: WaitOutcome['notConfigured'] = [];
+  for (const [key, text] of values) {
+    let put: string;
+    try {
+      put = JSON.stringify(JSON.parse(text));
+    } catch {
+      put = text;
+    }
+    if (heldByKey.get(key) !== put)
+      missing.push({
+        key,
+        state: "not in the agent's store",
+        why: "the agent's store does not hold this value: was it put into another store than the agent's?",
+      });
+  }
+  return missing;
+}
+
+function commonPrefix(keys: string[]): string {
+  let prefix = keys[0] ?? '';
+  for (const key of keys)
+    while (!key.startsWith(prefix)) prefix = prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1);
+  return prefix;
+}
+
 export async function waitConfigured(
   client: ApiClient,
   keys: readonly string[],
   revision: number | undefined,
   timeoutMs: number,
+  /**
+   * The values put, when they were put around the agent (--store, --etcd): its store must hold them,
+   * or they went to another store than the agent's, whose revisions say nothing of its own.
+   */
+  putAround?: ReadonlyMap<string, string>,
 ): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
   let takenIn = revision === undefined;
@@ -30,6 +71,10 @@ export async function waitConfigured(
         datastore?: { revision?: number };
       };
       takenIn = (summary.datastore?.revision ?? 0) >= (revision ?? 0);
+      if (takenIn && putAround !== undefined) {
+        const elsewhere = await notInAgentStore(client, putAround);
+        if (elsewhere.length > 0) return { takenIn: false, configured: [], notConfigured: elsewhere };
+      }
     }
     let outcome: WaitOutcome | undefined;
     if (takenIn) {
