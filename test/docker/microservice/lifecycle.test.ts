@@ -216,18 +216,25 @@ describe('microservice lifecycle through the agent', () => {
     const a = await startAgent(s.agentLabel, new Map(), true, undefined, undefined, `127.0.0.1:${port}`);
     agents.push(a);
     const puts = [...s.items].map(([key, value]) => ({ key, value }));
-    const response = await fetch(`http://127.0.0.1:${port}/v1/plan`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ puts }),
-    });
-    const text = await response.text();
-    assert.equal(response.status, 200, text);
-    const entries = (JSON.parse(text) as { summary: { entries: { key: string; change: string }[] } }).summary
-      .entries;
-    const changeOf = (key: string): string | undefined => entries.find((e) => e.key === key)?.change;
-    for (const key of [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp])
-      assert.equal(changeOf(key), 'create', `${key}: ${text}`);
+    // Asked again until Docker's first container list is in (the agent's start does not wait for it).
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const response = await fetch(`http://127.0.0.1:${port}/v1/plan`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ puts }),
+      });
+      const text = await response.text();
+      assert.equal(response.status, 200, text);
+      const entries = (JSON.parse(text) as { summary: { entries: { key: string; change: string }[] } })
+        .summary.entries;
+      const changeOf = (key: string): string | undefined => entries.find((e) => e.key === key)?.change;
+      const keys = [s.keys.hub, s.keys.ms, s.keys.route, s.keys.arp];
+      if (keys.every((key) => changeOf(key) === 'create')) break;
+      if (Date.now() > deadline)
+        for (const key of keys) assert.equal(changeOf(key), 'create', `${key}: ${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   });
 
   test('the host end pending reason names the microservice too', async (t) => {
