@@ -3,10 +3,21 @@
  * claim the same links, routes and namespaces and undo each other's work; the second one is refused
  * as it starts. The lock is the kernel's (flock) on a file per label in /run/netns-agent: released
  * when the agent's process ends, however it ends, so there is never a stale lock to judge. The file
- * holds the pid of the agent that has it, for the message; it is never removed (removing a lock
- * file lets two processes lock two different files of one name).
+ * holds the pid of the agent that has it, for the message. The holder removes it as it lets go (an
+ * agent killed leaves it, for the next one to take); a taker that locked a file removed meanwhile,
+ * no longer the one under that name, lets go and tries again, so two can never hold one label.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { AgentError } from '../errors.js';
 import { native } from '../native/binding.js';
@@ -42,26 +53,45 @@ export class LabelLock {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The label is a key segment (no '/'); encoded anyway, for the file name.
     const file = path.join(dir, `${encodeURIComponent(label)}.lock`);
-    const fd = openSync(file, 'a+', 0o600);
-    try {
-      if (!native().lockFile(fd)) {
-        const pid = Number(readFileSync(file, 'utf8').trim());
-        throw new LabelInUseError(label, Number.isInteger(pid) && pid > 0 ? pid : undefined, file);
+    for (;;) {
+      const fd = openSync(file, 'a+', 0o600);
+      try {
+        if (!native().lockFile(fd)) {
+          let pid = Number.NaN;
+          try {
+            pid = Number(readFileSync(file, 'utf8').trim());
+          } catch {
+            // removed as its holder let go: the pid is not known
+          }
+          throw new LabelInUseError(label, Number.isInteger(pid) && pid > 0 ? pid : undefined, file);
+        }
+        // Locked a file its holder removed as it let go: not the lock of that name any more.
+        const here = statSync(file, { throwIfNoEntry: false });
+        const locked = fstatSync(fd);
+        if (here === undefined || here.ino !== locked.ino || here.dev !== locked.dev) {
+          closeSync(fd);
+          continue;
+        }
+        ftruncateSync(fd, 0);
+        writeSync(fd, `${process.pid}\n`);
+      } catch (error) {
+        closeSync(fd);
+        throw error;
       }
-      ftruncateSync(fd, 0);
-      writeSync(fd, `${process.pid}\n`);
-    } catch (error) {
-      closeSync(fd);
-      throw error;
+      return new LabelLock(file, fd);
     }
-    return new LabelLock(file, fd);
   }
 
-  /** Lets the lock go. Idempotent. */
+  /** Lets the lock go, removing its file first (while still holding it). Idempotent. */
   close(): void {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
+    try {
+      unlinkSync(this.file);
+    } catch {
+      // gone already: nothing to remove
+    }
     closeSync(fd);
   }
 }

@@ -1,7 +1,7 @@
 /** One agent per label on a host (src/agent/label-lock.ts): taken, refused while held, free again. */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { LabelInUseError, LabelLock } from '../../../src/agent/label-lock.js';
@@ -33,8 +33,21 @@ describe('LabelLock', () => {
       );
       LabelLock.acquire('l2', dir).close(); // another label, another lock
       lock.close();
+      assert.equal(existsSync(lock.file), false, 'its file removed as it lets go');
       lock.close();
       LabelLock.acquire('l1', dir).close();
+    }));
+
+  test('a file locked after its holder removed it is no lock of that name: taken again, afresh', () =>
+    withDir((dir) => {
+      const first = LabelLock.acquire('l4', dir);
+      // The first holder lets go (removes, closes) while a second one has the old file open: the
+      // second must not hold a lock on a file no longer under the name.
+      first.close();
+      const second = LabelLock.acquire('l4', dir);
+      assert.equal(readFileSync(second.file, 'utf8'), `${process.pid}\n`);
+      assert.ok(existsSync(second.file));
+      second.close();
     }));
 
   test('a file left by an agent that is gone is no lock: taken, its content replaced', () =>
