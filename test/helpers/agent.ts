@@ -13,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_DIR } from '../../src/agent/label-lock.js';
 import { freePort } from './etcd.js';
 import { ipJson, ipTry } from './kernel.js';
 
@@ -283,7 +284,13 @@ export class AgentProcess {
     if (!this.running) return Promise.resolve();
     this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 8000);
-    return this.#exited.finally(() => clearTimeout(timer));
+    return this.#exited.finally(() => {
+      clearTimeout(timer);
+      // An agent killed leaves its label's lock file (the next agent takes it): a test's goes
+      // with it, the machine as it was. One stopped removes its own.
+      if (this.child.signalCode === 'SIGKILL')
+        rmSync(path.join(LOCK_DIR, `${encodeURIComponent(this.options.label)}.lock`), { force: true });
+    });
   }
 }
 
