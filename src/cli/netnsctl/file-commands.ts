@@ -146,7 +146,13 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       const around = throughAgent(g)
         ? undefined
         : new Map(items.filter((i) => storedKeys.has(i.key)).map((i) => [i.key, i.valueText]));
-      const waited = await waitConfigured(client(), [...storedKeys], lastRevision, waitMs, around);
+      const waited = await waitConfigured(client(), [...storedKeys], lastRevision, waitMs, around).catch(
+        (error: unknown) => {
+          // The agent went away while waiting: what was stored is still said, as data too.
+          if (g.output !== 'table') tell('', storedData);
+          throw error;
+        },
+      );
       const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
       for (const n of waited.notConfigured)
         process.stderr.write(`not configured ${n.key}: ${n.state}${n.why ? `: ${n.why}` : ''}\n`);

@@ -136,7 +136,13 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       if (globals().output === 'table') print(`stored ${fullKey}`);
       const startedAt = Date.now();
       const around = throughAgent(globals()) ? undefined : new Map([[fullKey, valueText]]);
-      const waited = await waitConfigured(client(), [fullKey], revision, waitMs, around);
+      const waited = await waitConfigured(client(), [fullKey], revision, waitMs, around).catch(
+        (error: unknown) => {
+          // The agent went away while waiting: what was done (stored) is still said, as data too.
+          if (globals().output !== 'table') tell('', { key: fullKey, stored: true, configured: false });
+          throw error;
+        },
+      );
       const seconds = Number(((Date.now() - startedAt) / 1000).toFixed(1));
       const not = waited.notConfigured[0];
       const data = {
