@@ -503,47 +503,6 @@ static int make_shared_mount_point(const char *dir) {
   return 0;
 }
 
-// createNamed(dir, path): path must not exist. Returns nothing; throws with errno.
-static napi_value ns_create_named(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char dir[4096], path[4096];
-  if (argc < 2 || get_string(env, argv[0], dir, sizeof dir) < 0 ||
-      get_string(env, argv[1], path, sizeof path) < 0) {
-    napi_throw_type_error(env, NULL, "createNamed(dir, path)");
-    return NULL;
-  }
-  if (mkdir(dir, 0755) < 0 && errno != EEXIST) return throw_errno(env, errno, "mkdir", dir);
-  int rc = make_shared_mount_point(dir);
-  if (rc < 0) return throw_errno(env, -rc, "mount", dir);
-  int file = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
-  if (file < 0) return throw_errno(env, errno, "open", path);
-  close(file);
-
-  ns_guard guard;
-  rc = ns_enter(&guard, -1);
-  if (rc < 0) {
-    unlink(path);
-    return throw_errno(env, -rc, "open", "/proc/thread-self/ns/net");
-  }
-  int err = 0;
-  const char *failed = NULL;
-  if (unshare(CLONE_NEWNET) < 0) {
-    err = errno;
-    failed = "unshare";
-  } else if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) < 0) {
-    err = errno;
-    failed = "mount";
-  }
-  ns_leave(&guard);
-  if (failed) {
-    unlink(path);
-    return throw_errno(env, err, failed, path);
-  }
-  return NULL;
-}
-
 // newNamespace() -> the fd of a fresh network namespace, mounted nowhere: it lives as long as the fd
 // (or a later mount of it). A namespace can so be prepared (e.g. marked) before it gets its name,
 // and a process killed meanwhile leaves nothing behind.
@@ -569,8 +528,9 @@ static napi_value ns_new_namespace(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// bindNamespace(dir, path, fd): names the namespace of fd as createNamed names a new one (path
-// must not exist). Throws with errno; EEXIST when path exists.
+// bindNamespace(dir, path, fd): names the namespace of fd as `ip netns add` names a new one: dir
+// made a shared mount point, path (which must not exist) created and the namespace bind-mounted
+// on it. Throws with errno; EEXIST when path exists.
 static napi_value ns_bind_namespace(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -704,7 +664,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unref", NULL, nl_unref, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, nl_ref, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, nl_close, NULL, NULL, NULL, napi_default, NULL},
-      {"createNamed", NULL, ns_create_named, NULL, NULL, NULL, napi_default, NULL},
       {"deleteNamed", NULL, ns_delete_named, NULL, NULL, NULL, napi_default, NULL},
       {"newNamespace", NULL, ns_new_namespace, NULL, NULL, NULL, napi_default, NULL},
       {"bindNamespace", NULL, ns_bind_namespace, NULL, NULL, NULL, napi_default, NULL},

@@ -16,8 +16,6 @@ import { namespaceIdentity } from '../netns/index.js';
 import { LatestStateWrite, readStateFile, setAside } from './state-file.js';
 import { processStartTime } from '../util/process-start.js';
 
-export { processStartTime };
-
 const FORMAT = 1;
 
 export interface RememberedMicroservice {

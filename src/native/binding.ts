@@ -40,11 +40,10 @@ export interface NativeBinding {
   unref(handle: NativeSocketHandle): void;
   ref(handle: NativeSocketHandle): void;
   close(handle: NativeSocketHandle): void;
-  createNamed(dir: string, filePath: string): void;
   deleteNamed(filePath: string): void;
   /** The fd of a fresh network namespace, mounted nowhere (it lives while the fd does). */
   newNamespace(): number;
-  /** Names the namespace of `fd` at filePath as createNamed does (filePath must not exist). */
+  /** Names the namespace of `fd` at filePath, as `ip netns add` does (filePath must not exist). */
   bindNamespace(dir: string, filePath: string, fd: number): void;
   /** flock(LOCK_EX|LOCK_NB): true when this process holds the file's lock now, false when another does. */
   lockFile(fd: number): boolean;

@@ -28,13 +28,14 @@ export interface NamespaceFiles {
   inspect(path: string): NamespaceFileInfo;
   /** Entry names of a directory. */
   list(dir: string): string[];
-  /** `ip netns add`: dir made a shared mount point, a fresh network namespace bind-mounted at path. */
-  createNamed(dir: string, path: string): void;
   /** `ip netns del`: lazy unmount and unlink; a missing path is not an error. */
   deleteNamed(path: string): void;
   /** A fresh network namespace held by the returned fd only (see closeNamespace). */
   newNamespace(): number;
-  /** As createNamed, for the namespace of `fd` (from newNamespace); EEXIST when path exists. */
+  /**
+   * `ip netns add` for the namespace of `fd` (from newNamespace): dir made a shared mount point, the
+   * namespace bind-mounted at path; EEXIST when path exists.
+   */
   bindNamespace(dir: string, path: string, fd: number): void;
   /** Lets go of newNamespace's fd: a namespace not bound anywhere goes with it. */
   closeNamespace(fd: number): void;
@@ -56,9 +57,6 @@ export const systemFiles: NamespaceFiles = {
   },
   list(dir) {
     return readdirSync(dir);
-  },
-  createNamed(dir, path) {
-    native().createNamed(dir, path);
   },
   deleteNamed(path) {
     native().deleteNamed(path);

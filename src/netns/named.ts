@@ -19,6 +19,7 @@ import {
   namedNamespacePath,
   namespaceNameProblem,
   validateNamespaceName,
+  type NamespaceRef,
 } from './ref.js';
 
 export interface NamedOptions {
@@ -38,34 +39,80 @@ export interface NamedNamespace {
   readonly identity: ResolvedNamespace['identity'];
 }
 
+/** Where a named namespace goes, and how to look at it. */
+interface NamedTarget {
+  files: NamespaceFiles;
+  dir: string;
+  ref: NamespaceRef;
+  path: string;
+  resolveOptions: { files: NamespaceFiles; namedDir: string };
+}
+
+function namedTarget(name: string, options: NamedOptions): NamedTarget {
+  validateNamespaceName(name);
+  const files = options.files ?? systemFiles;
+  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
+  return {
+    files,
+    dir,
+    ref: namedNamespace(name),
+    path: namedNamespacePath(name, dir),
+    resolveOptions: { files, namedDir: dir },
+  };
+}
+
+/**
+ * The namespace under the name (created: false); undefined when there is none and `orNone` (one
+ * deleted between our attempt and this look). A file without a namespace on it: NamespaceExistsError.
+ */
+function existingNamed(target: NamedTarget, orNone: boolean): CreateNamedResult | undefined {
+  try {
+    return { ...resolve(target.ref, target.resolveOptions), created: false };
+  } catch (error) {
+    if (error instanceof NamespaceNotFoundError && orNone) return undefined;
+    if (error instanceof NotANamespaceError)
+      throw new NamespaceExistsError(describeRef(target.ref), target.path, { cause: error });
+    throw error;
+  }
+}
+
+/** A fresh network namespace, held by the returned fd only (closeNamespace lets it go). */
+function freshNamespace(target: NamedTarget): number {
+  try {
+    return target.files.newNamespace();
+  } catch (error) {
+    throw namespaceErrorFrom(error, describeRef(target.ref), target.path);
+  }
+}
+
+/**
+ * Names the namespace of `fd` (created: true), or finds the one someone else named so first;
+ * undefined when that one went again before we looked (`orNone`).
+ */
+function bindNamed(target: NamedTarget, fd: number, orNone: boolean): CreateNamedResult | undefined {
+  try {
+    target.files.bindNamespace(target.dir, target.path, fd);
+  } catch (error) {
+    if (errnoCodeOf(error) !== 'EEXIST')
+      throw namespaceErrorFrom(error, describeRef(target.ref), target.path);
+    return existingNamed(target, orNone);
+  }
+  return { ...resolve(target.ref, target.resolveOptions), created: true };
+}
+
 /**
  * Makes the named namespace, or finds it already there (created: false). Throws
  * InvalidNamespaceNameError, NamespacePermissionError (not root), or NamespaceExistsError when the
  * name's file exists without a namespace on it (another `ip netns add` half-way, or a leftover).
  */
 export function createNamed(name: string, options: NamedOptions = {}): CreateNamedResult {
-  validateNamespaceName(name);
-  const files = options.files ?? systemFiles;
-  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
-  const ref = namedNamespace(name);
-  const path = namedNamespacePath(name, dir);
-  const resolveOptions = { files, namedDir: dir };
-  // Twice at most: an existing namespace may be deleted between our create and our look at it.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      files.createNamed(dir, path);
-      return { ...resolve(ref, resolveOptions), created: true };
-    } catch (error) {
-      if (errnoCodeOf(error) !== 'EEXIST') throw namespaceErrorFrom(error, describeRef(ref), path);
-    }
-    try {
-      return { ...resolve(ref, resolveOptions), created: false };
-    } catch (error) {
-      if (error instanceof NamespaceNotFoundError && attempt === 0) continue;
-      if (error instanceof NotANamespaceError)
-        throw new NamespaceExistsError(describeRef(ref), path, { cause: error });
-      throw error;
-    }
+  const target = namedTarget(name, options);
+  const fd = freshNamespace(target);
+  try {
+    // Twice at most: an existing namespace may be deleted between our attempt and our look at it.
+    return bindNamed(target, fd, true) ?? bindNamed(target, fd, false)!;
+  } finally {
+    target.files.closeNamespace(fd);
   }
 }
 
@@ -80,39 +127,14 @@ export async function createNamedPrepared(
   prepare: (namespacePath: string) => Promise<void>,
   options: NamedOptions = {},
 ): Promise<CreateNamedResult> {
-  validateNamespaceName(name);
-  const files = options.files ?? systemFiles;
-  const dir = options.dir ?? NAMED_NAMESPACE_DIR;
-  const ref = namedNamespace(name);
-  const path = namedNamespacePath(name, dir);
-  const resolveOptions = { files, namedDir: dir };
-  const existing = (): CreateNamedResult => {
-    try {
-      return { ...resolve(ref, resolveOptions), created: false };
-    } catch (error) {
-      if (error instanceof NotANamespaceError)
-        throw new NamespaceExistsError(describeRef(ref), path, { cause: error });
-      throw error;
-    }
-  };
-  if (files.exists(path)) return existing();
-  let fd: number;
-  try {
-    fd = files.newNamespace();
-  } catch (error) {
-    throw namespaceErrorFrom(error, describeRef(ref), path);
-  }
+  const target = namedTarget(name, options);
+  if (target.files.exists(target.path)) return existingNamed(target, false)!;
+  const fd = freshNamespace(target);
   try {
     await prepare(`/proc/self/fd/${fd}`);
-    try {
-      files.bindNamespace(dir, path, fd);
-    } catch (error) {
-      if (errnoCodeOf(error) === 'EEXIST') return existing(); // made by someone meanwhile
-      throw namespaceErrorFrom(error, describeRef(ref), path);
-    }
-    return { ...resolve(ref, resolveOptions), created: true };
+    return bindNamed(target, fd, false)!;
   } finally {
-    files.closeNamespace(fd);
+    target.files.closeNamespace(fd);
   }
 }
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { withTempDir } from '../../helpers/temp-dir.js';
-import { MicroserviceMemory, processStartTime } from '../../../src/agent/microservice-memory.js';
+import { MicroserviceMemory } from '../../../src/agent/microservice-memory.js';
+import { processStartTime } from '../../../src/util/process-start.js';
 
 const withDir = (run: (dir: string) => void | Promise<void>): Promise<void> => withTempDir('ms-memory-', run);
 

@@ -21,7 +21,7 @@ export function errnoError(code: string, syscall = 'open'): Error {
 export class FakeFiles implements NamespaceFiles {
   readonly entries = new Map<string, FakeEntry>();
   readonly calls: string[] = [];
-  /** The error createNamed throws, if any. */
+  /** The error making a namespace throws (newNamespace), if any. */
   createError: string | undefined;
   private nextIno = 4026532000;
 
@@ -89,13 +89,6 @@ export class FakeFiles implements NamespaceFiles {
     }
     if (!found && names.length === 0) throw errnoError('ENOENT', 'scandir');
     return names.reverse();
-  }
-
-  createNamed(_dir: string, path: string): void {
-    this.calls.push('createNamed');
-    if (this.createError !== undefined) throw errnoError(this.createError, 'mount');
-    if (this.entries.has(path)) throw errnoError('EEXIST', 'open');
-    this.namespace(path);
   }
 
   deleteNamed(path: string): void {
