@@ -8,6 +8,7 @@
  * RESULT keys: engine_apply_ratio (target <= 1.2), engine_apply_ms, ip_batch_apply_ms,
  * engine_resync_writes (a full resync right after: target 0).
  */
+import { readFileSync, readdirSync } from 'node:fs';
 import { Engine } from '../src/scheduler/index.js';
 import { LinuxPlugin } from '../src/descriptors/linux-plugin.js';
 import { parseItem } from '../src/model/index.js';
@@ -77,6 +78,30 @@ async function startProfiler(): Promise<{ stop(file: string): Promise<void> }> {
   };
 }
 
+/** CPU time (user + system, ms) of each of this process's threads, by thread id and name. */
+function threadTimes(): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      times.set(`${tid} ${name}`, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+    } catch {
+      // the thread ended
+    }
+  }
+  return times;
+}
+
+function threadDelta(before: Map<string, number>, after: Map<string, number>): string {
+  return [...after]
+    .map(([thread, ms]) => [thread, ms - (before.get(thread) ?? 0)] as const)
+    .filter(([, ms]) => ms > 0)
+    .map(([thread, ms]) => `${thread}: ${ms}`)
+    .join(', ');
+}
+
 async function main(): Promise<void> {
   const prefix = uniquePrefix('w1e');
   const label = `bench${prefix}`;
@@ -102,6 +127,7 @@ async function main(): Promise<void> {
     const pairs = w1Pairs(N, M, { a: 'x', b: 'y' });
     const raw = w1Items(label, pairs, hub, namespaces);
     const profiler = process.env.W1_PROFILE ? await startProfiler() : undefined;
+    const threadsBefore = threadTimes();
     const usageBefore = process.cpuUsage();
     const ours = await timedCpu(async () => {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
@@ -116,6 +142,8 @@ async function main(): Promise<void> {
       );
     });
     const usage = process.cpuUsage(usageBefore);
+    if (process.env.W1_DEBUG)
+      console.log('apply CPU per thread (ms):', threadDelta(threadsBefore, threadTimes()));
     if (profiler) await profiler.stop(process.env.W1_PROFILE!);
     if (process.env.W1_DEBUG)
       console.log(
