@@ -17,6 +17,8 @@ const MAX_UNLOADED_OBSERVATIONS = 50_000;
 export interface NetlinkTotals {
   requests: number;
   errors: number;
+  /** Deletions answered "no such object": the object went with its link, or someone removed it. */
+  alreadyGone: number;
 }
 
 interface Loaded {
@@ -53,7 +55,7 @@ export class AgentMetrics {
   private readonly operationCounts = new Map<string, number>();
   private readonly reconnectCounts = new Map<string, number>();
   private itemCounts: () => Partial<Record<ItemState, number>> = () => ({});
-  private netlinkTotals: () => NetlinkTotals = () => ({ requests: 0, errors: 0 });
+  private netlinkTotals: () => NetlinkTotals = () => ({ requests: 0, errors: 0, alreadyGone: 0 });
 
   observeTransaction(seconds: number, ok: boolean): void {
     this.transactionCounts[ok ? 'ok' : 'errors']++;
@@ -188,11 +190,20 @@ export class AgentMetrics {
     });
     new Counter({
       name: 'netns_agent_netlink_errors_total',
-      help: 'rtnetlink requests the kernel refused or that failed',
+      help: 'rtnetlink requests the kernel refused or that failed (not deletions of what was already gone)',
       registers: [registry],
       collect() {
         this.reset();
         this.inc(netlink().errors);
+      },
+    });
+    new Counter({
+      name: 'netns_agent_netlink_already_gone_total',
+      help: 'rtnetlink deletions answered "no such object" (removed with its link, or by someone else)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(netlink().alreadyGone);
       },
     });
     new Counter({

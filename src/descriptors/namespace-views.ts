@@ -5,8 +5,17 @@
  * them lets a dead container's namespace, and the VETH ends in it, really go away.
  */
 import { EventEmitter } from 'node:events';
-import { LinkRegistry, NetlinkHandle, type KernelEvent, type LinkChange } from '../netlink/index.js';
+import {
+  LinkRegistry,
+  NetlinkHandle,
+  type KernelEvent,
+  type LinkChange,
+  type SocketCounters,
+} from '../netlink/index.js';
 import { NamespaceFile } from '../netns/index.js';
+
+/** What the metrics show of every socket's counters, summed. */
+export type NetlinkTotals = Pick<SocketCounters, 'requests' | 'errors' | 'alreadyGone'>;
 
 export interface NamespaceLocation {
   /** Canonical namespace id (model's namespaceId): 'default', 'named/ns1', 'microservice/ms-a'... */
@@ -64,7 +73,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   private readonly opening = new Map<string, Promise<NamespaceView>>();
   private closed = false;
   /** Counts of the handles of views closed so far. */
-  private readonly retired = { requests: 0, errors: 0 };
+  private readonly retired: NetlinkTotals = { requests: 0, errors: 0, alreadyGone: 0 };
 
   get(id: string): NamespaceView | undefined {
     return this.views.get(id);
@@ -138,6 +147,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     const { handle } = view;
     this.retired.requests += handle.socket.counters.requests;
     this.retired.errors += handle.socket.counters.errors;
+    this.retired.alreadyGone += handle.socket.counters.alreadyGone;
     handle.close();
     view.file.close();
   }
@@ -149,12 +159,14 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   }
 
   /** Totals of every socket's counters, for metrics. */
-  netlinkTotals(): { requests: number; errors: number } {
-    let { requests, errors } = this.retired;
+  netlinkTotals(): NetlinkTotals {
+    const totals = { ...this.retired };
     for (const view of this.views.values()) {
-      requests += view.handle.socket.counters.requests;
-      errors += view.handle.socket.counters.errors;
+      const { counters } = view.handle.socket;
+      totals.requests += counters.requests;
+      totals.errors += counters.errors;
+      totals.alreadyGone += counters.alreadyGone;
     }
-    return { requests, errors };
+    return totals;
   }
 }

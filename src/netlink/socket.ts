@@ -21,10 +21,12 @@ import {
   NLM_F_DUMP,
   NLM_F_DUMP_INTR,
   NLM_F_REQUEST,
+  RTM_BASE,
 } from './codec/constants.js';
 import {
   HEADER_FLAGS_OFFSET,
   HEADER_SEQ_OFFSET,
+  HEADER_TYPE_OFFSET,
   decodeAcknowledgement,
   splitMessages,
   type NetlinkMessage,
@@ -70,7 +72,10 @@ export interface NetlinkSocketOptions {
 /** Counters for metrics and benchmarks. */
 export interface SocketCounters {
   requests: number;
+  /** Requests the kernel refused, or that failed, except those counted in alreadyGone. */
   errors: number;
+  /** Deletions the kernel answered "no such object" (ENOENT, ESRCH, ENODEV, EADDRNOTAVAIL). */
+  alreadyGone: number;
   sendCalls: number;
   dumps: number;
   dumpRetries: number;
@@ -82,6 +87,8 @@ interface Pending {
   seq: number;
   describe: Describe;
   dump: boolean;
+  /** An RTM_DEL* request: "no such object" is an answer, not a failure, for the counters. */
+  removal: boolean;
   messages: NetlinkMessage[];
   interrupted: boolean;
   sentAt: number;
@@ -103,12 +110,27 @@ const DEFAULTS = {
   dumpAttempts: 10,
 };
 
+/** Answers to a deletion that say the object was not there (any more). */
+const ALREADY_GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV', 'EADDRNOTAVAIL']);
+
+/** rtnetlink's message types come in fours from RTM_BASE (16): NEW, DEL, GET, SET. */
+function isRemoval(type: number): boolean {
+  return type >= RTM_BASE && (type - RTM_BASE) % 4 === 1;
+}
+
 /** Where the messages of a batch are put together before one sendmsg(); grows as batches need. */
 let sendBuffer = Buffer.allocUnsafe(DEFAULTS.maxBatchBytes);
 
 export class NetlinkSocket {
   readonly label: string;
-  readonly counters: SocketCounters = { requests: 0, errors: 0, sendCalls: 0, dumps: 0, dumpRetries: 0 };
+  readonly counters: SocketCounters = {
+    requests: 0,
+    errors: 0,
+    alreadyGone: 0,
+    sendCalls: 0,
+    dumps: 0,
+    dumpRetries: 0,
+  };
   private readonly handle: NativeSocketHandle;
   private readonly options: typeof DEFAULTS;
   private readonly pending = new Map<number, Pending>();
@@ -215,6 +237,7 @@ export class NetlinkSocket {
         seq,
         describe,
         dump,
+        removal: isRemoval(message.readUInt16LE(HEADER_TYPE_OFFSET)),
         messages: [],
         interrupted: false,
         sentAt: 0,
@@ -392,7 +415,8 @@ export class NetlinkSocket {
           return;
         }
         if (ack.errno !== 0) {
-          this.counters.errors++;
+          if (pending.removal && ALREADY_GONE.has(errnoName(ack.errno))) this.counters.alreadyGone++;
+          else this.counters.errors++;
           pending.reject(new NetlinkError(ack.errno, pending.describe(), ack.message));
         } else if (pending.dump && pending.interrupted) {
           pending.reject(new DumpInterruptedError(pending.describe(), 1));

@@ -493,6 +493,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       'netns_agent_pending_items',
       'netns_agent_netlink_requests_total',
       'netns_agent_netlink_errors_total',
+      'netns_agent_netlink_already_gone_total',
       'netns_agent_datastore_reconnects_total',
       'netns_agent_process_resident_memory_bytes',
     ]) {

@@ -35,6 +35,8 @@ export const NLMSGERR_ATTR_OFFS = 2;
 
 export const NLMSG_HDRLEN = 16;
 
+/** rtnetlink message types come in fours from here: NEW, DEL, GET, SET. */
+export const RTM_BASE = 16;
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;

@@ -41,6 +41,7 @@ export function beginMessage(
 }
 
 /** Offsets of the header fields the socket patches when it sends a request. */
+export const HEADER_TYPE_OFFSET = 4;
 export const HEADER_FLAGS_OFFSET = 6;
 export const HEADER_SEQ_OFFSET = 8;
 

@@ -256,10 +256,18 @@ describe('links', { skip: skipUnlessRoot() }, () => {
       await hb!.linkDel(moved.ifindex);
       assert.equal(ipLink(b!.name, 'moved0'), undefined);
       await eventually(() => assert.equal(ipLink(a!.name, 'm1'), undefined, 'the peer goes too'));
+      const { errors, alreadyGone } = hb!.socket.counters;
       await assert.rejects(
         hb!.linkDel(moved.ifindex),
         (e: unknown) => e instanceof NetlinkError && e.errnoName === 'ENODEV',
       );
+      // A deletion of what is gone is counted apart from the requests the kernel refused.
+      assert.deepEqual(
+        { errors: hb!.socket.counters.errors, alreadyGone: hb!.socket.counters.alreadyGone },
+        { errors, alreadyGone: alreadyGone + 1 },
+      );
+      await assert.rejects(hb!.linkSetNamespace(moved.ifindex, a!.path), NetlinkError);
+      assert.equal(hb!.socket.counters.errors, errors + 1, 'a refused change is an error');
     }));
 
   test('linkDelGroup deletes every link of a group at once, and only those', () =>
