@@ -249,7 +249,11 @@ export class AgentApiService implements AgentService {
     const status = asUsersSee(engineStatus, this.engine);
     const view = toApiStatus(status);
     const gone = this.namedNamespaceGone(status);
-    if (gone) return { ...view, state: 'pending', reason: gone };
+    if (gone) {
+      const since = this.views.closedSince(`named/${status.key.slice(NAMED_NAMESPACE.length)}`);
+      const updatedAt = since && since > status.updatedAt ? new Date(since).toISOString() : view.updatedAt;
+      return { ...view, state: 'pending', reason: gone, updatedAt };
+    }
     const reason = this.explain(status);
     return reason ? { ...view, reason } : view;
   }

@@ -74,6 +74,8 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   private closed = false;
   /** Counts of the handles of views closed so far. */
   private readonly retired: NetlinkTotals = { requests: 0, errors: 0, alreadyGone: 0 };
+  /** Namespace id -> when its view was closed; dropped when a view of that id opens again. */
+  private readonly closedAt = new Map<string, number>();
 
   get(id: string): NamespaceView | undefined {
     return this.views.get(id);
@@ -126,6 +128,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
       throw new Error('namespace views are closed');
     }
     this.views.set(location.id, view);
+    this.closedAt.delete(location.id);
     if (links.eventFilterError !== undefined)
       this.emit('degraded', view, `the kernel refused the event socket's filter: ${links.eventFilterError}`);
     return view;
@@ -134,6 +137,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   close(id: string): void {
     const view = this.views.get(id);
     if (!view) return;
+    this.closedAt.set(id, Date.now());
     this.views.delete(id);
     view.links.close();
     this.retire(view);
@@ -150,6 +154,11 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     this.retired.alreadyGone += handle.socket.counters.alreadyGone;
     handle.close();
     view.file.close();
+  }
+
+  /** When the view of a namespace that has none now was closed (the namespace went), if it had one. */
+  closedSince(id: string): number | undefined {
+    return this.views.has(id) ? undefined : this.closedAt.get(id);
   }
 
   closeAll(): void {

@@ -91,9 +91,10 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       const lo = { name: 'lo', type: 'LOOPBACK', enabled: true, namespace: { type: 'NAMED_NS', name: ns } };
       assert.equal((await agent.request('PUT', `/v1/config${key}`, JSON.stringify(lo))).status, 200);
       await agent.until([key], 'configured');
-      type Row = { state: string; reason?: string };
+      type Row = { state: string; reason?: string; updatedAt: string };
       const made = () => agent!.json<Row>('GET', `/v1/status/named-namespace/${ns}`);
       assert.equal((await made()).state, 'configured');
+      const deletedAt = Date.now();
       ip(null, ['netns', 'del', ns]);
       await agent.until([key], 'pending');
       await eventually(async () =>
@@ -103,6 +104,8 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
           reason: `deleted outside the agent: its items wait for a namespace of that name (ip netns add ${ns})`,
         }),
       );
+      // Changed when the namespace went, not when the agent made it.
+      assert.ok(Date.parse((await made()).updatedAt) >= deletedAt, (await made()).updatedAt);
       ip(null, ['netns', 'add', ns]);
       await agent.until([key], 'configured');
       assert.equal((await made()).state, 'configured');
