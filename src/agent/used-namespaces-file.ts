@@ -22,7 +22,14 @@ export class FileUsedNamespaces extends MemoryUsedNamespaces {
     this.writes = new LatestStateWrite(
       file,
       () =>
-        this.current.length === 0 ? undefined : JSON.stringify({ format: FORMAT, namespaces: this.current }),
+        this.current.length === 0
+          ? undefined
+          : JSON.stringify({
+              format: FORMAT,
+              namespaces: this.current,
+              // Added later; a reader of the same format without it ignores it.
+              ...(this.starts.size > 0 ? { processStarts: Object.fromEntries(this.starts) } : {}),
+            }),
       onError,
     );
     this.load();
@@ -45,12 +52,17 @@ export class FileUsedNamespaces extends MemoryUsedNamespaces {
     this.persist = usable;
     if (text === undefined) return;
     try {
-      const parsed = JSON.parse(text) as { format?: unknown; namespaces?: unknown };
+      const parsed = JSON.parse(text) as { format?: unknown; namespaces?: unknown; processStarts?: unknown };
       if (parsed.format !== FORMAT || !Array.isArray(parsed.namespaces))
         throw new Error('not a file of namespaces');
       this.current = [
         ...new Set(parsed.namespaces.filter((id): id is string => typeof id === 'string')),
       ].sort();
+      const starts = parsed.processStarts;
+      if (typeof starts === 'object' && starts !== null && !Array.isArray(starts))
+        for (const [id, start] of Object.entries(starts))
+          if (this.current.includes(id) && Number.isSafeInteger(start) && (start as number) >= 0)
+            this.starts.set(id, start as number);
     } catch (error) {
       if (!setAside(this.file, error, this.onError)) this.persist = false;
     }

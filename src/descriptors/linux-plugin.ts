@@ -105,7 +105,9 @@ export class LinuxPlugin {
     );
     this.ctx.dryRun = () => this.engine.planning;
     this.ctx.neighbourReleased = (nsId) => this.retryFailedIn(nsId, 'arp');
-    this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs);
+    this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs, (id) =>
+      this.used.processStart(id),
+    );
     this.register();
   }
 
@@ -365,6 +367,10 @@ export class LinuxPlugin {
       if (ref && this.mayStillExist(ref)) ids.add(id);
     }
     this.used.set(ids);
+    for (const id of ids) {
+      const start = id.startsWith('pid/') ? this.tracker.processStartOf(id) : undefined;
+      if (start !== undefined) this.used.noteProcessStart(id, start);
+    }
     // Those no longer written down are no longer watched for it: their views may close.
     if (!this.closed && before.some((id) => !ids.has(id))) this.setReferencedNamespaces(this.lastRefs);
   }

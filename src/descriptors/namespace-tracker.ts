@@ -71,11 +71,18 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
   constructor(
     private readonly microservices?: MicroserviceSource,
     private readonly intervalMs = 250,
+    /** Of a `pid/N` id: the start time of its process when an earlier run used it (UsedNamespaces). */
+    rememberedProcessStart?: (id: string) => number | undefined,
   ) {
     super();
     // The periodic check is this tracker's (it looks up microservices' pids again first); the
     // watcher's own is only a fallback.
-    this.watcher = new NamespaceWatcher({ intervalMs: 60_000 });
+    this.watcher = new NamespaceWatcher({
+      intervalMs: 60_000,
+      // Only for a pid the configuration names as such: a container's pid is looked up afresh.
+      rememberedProcessStart: (pid) =>
+        this.refs.get(`pid/${pid}`)?.kind === 'pid' ? rememberedProcessStart?.(`pid/${pid}`) : undefined,
+    });
     const changed = ({ ref }: { ref: WatchedRef }): void => this.evaluateWatchedAs(refKey(ref));
     this.watcher.on('available', changed);
     this.watcher.on('gone', changed);
@@ -114,6 +121,13 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     const status = watched === undefined ? undefined : this.watcher.status(watched);
     if (!status || status.identity !== undefined || status.error === undefined) return undefined;
     return status.error instanceof NamespaceNotFoundError ? undefined : status.error.message;
+  }
+
+  /** Of a `pid/N` id: the start time of the process it means, once known. */
+  processStartOf(id: string): number | undefined {
+    const ref = this.refs.get(id);
+    if (ref?.kind !== 'pid') return undefined;
+    return this.watcher.status(ref)?.processStarted;
   }
 
   /** Checks every reference now (also called on Docker events and periodically). */

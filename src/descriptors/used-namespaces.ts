@@ -9,12 +9,20 @@ export interface UsedNamespaces {
   ids(): readonly string[];
   /** The ids now (the caller computes them); written when they changed. */
   set(ids: Iterable<string>): void;
+  /**
+   * Of a `pid/N` id written down: the start time of the process (clock ticks after boot, as in
+   * /proc/N/stat) the agent made something for. A pid the kernel hands to another process while the
+   * agent is down is then not taken for it.
+   */
+  processStart(id: string): number | undefined;
+  noteProcessStart(id: string, start: number): void;
   close(): Promise<void>;
 }
 
 /** A book that lasts as long as the process (the default). */
 export class MemoryUsedNamespaces implements UsedNamespaces {
   protected current: string[] = [];
+  protected starts = new Map<string, number>();
 
   ids(): readonly string[] {
     return this.current;
@@ -24,6 +32,18 @@ export class MemoryUsedNamespaces implements UsedNamespaces {
     const next = [...new Set(ids)].sort();
     if (next.length === this.current.length && next.every((id, i) => id === this.current[i])) return;
     this.current = next;
+    const kept = new Set(next);
+    for (const id of [...this.starts.keys()]) if (!kept.has(id)) this.starts.delete(id);
+    this.changed();
+  }
+
+  processStart(id: string): number | undefined {
+    return this.starts.get(id);
+  }
+
+  noteProcessStart(id: string, start: number): void {
+    if (this.starts.get(id) === start || !this.current.includes(id)) return;
+    this.starts.set(id, start);
     this.changed();
   }
 

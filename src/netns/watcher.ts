@@ -53,6 +53,8 @@ export interface NamespaceStatus {
   readonly identity: NamespaceIdentity | undefined;
   /** Why it is not available (NamespaceNotFoundError, NotANamespaceError...), for pending reasons. */
   readonly error: AgentError | undefined;
+  /** Of a pid reference: the start time of the process it means (see identityOfProcess), once known. */
+  readonly processStarted?: number;
 }
 
 /**
@@ -75,6 +77,11 @@ export interface NamespaceWatcherOptions {
   namedDir?: string;
   /** How to watch the named directory; false: periodic checks only. */
   directoryWatch?: DirectoryWatch | false;
+  /**
+   * The start time of the process a pid reference meant, remembered from an earlier run (the
+   * agent's state directory): a pid reused while the agent was down reaches nothing of it.
+   */
+  rememberedProcessStart?: (pid: number) => number | undefined;
 }
 
 interface Entry {
@@ -102,6 +109,7 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
   private readonly namedDir: string;
   private readonly directoryWatch: DirectoryWatch | false;
   private readonly settleMs: number;
+  private readonly rememberedProcessStart: ((pid: number) => number | undefined) | undefined;
   private readonly timer: NodeJS.Timeout;
   private settleTimer: NodeJS.Timeout | undefined;
   private dirWatcher: { close(): void } | undefined;
@@ -113,6 +121,7 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
     this.namedDir = options.namedDir ?? NAMED_NAMESPACE_DIR;
     this.directoryWatch = options.directoryWatch ?? fsDirectoryWatch;
     this.settleMs = options.settleMs ?? 50;
+    this.rememberedProcessStart = options.rememberedProcessStart;
     this.timer = setInterval(() => this.check(), options.intervalMs ?? 250);
     this.timer.unref();
   }
@@ -192,7 +201,10 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
   }
 
   private statusOf(entry: Entry): NamespaceStatus {
-    return { ref: entry.ref, path: entry.path, identity: entry.identity, error: entry.error };
+    const { ref, path, identity, error, processStarted } = entry;
+    return processStarted === undefined
+      ? { ref, path, identity, error }
+      : { ref, path, identity, error, processStarted };
   }
 
   private checkEntry(entry: Entry): void {
@@ -223,6 +235,7 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
    * the kernel for another process, maybe in the host's namespace) reaches nothing of it.
    */
   private identityOfProcess(entry: Entry, pid: number): NamespaceIdentity | undefined {
+    entry.processStarted ??= this.rememberedProcessStart?.(pid);
     const started = this.files.processStartTime?.(pid);
     if (entry.processStarted !== undefined && started !== entry.processStarted) {
       entry.error = new NamespaceProcessExitedError(describeRef(entry.ref), pid, started !== undefined);

@@ -20,8 +20,11 @@ import {
   pause,
   veth,
   withAgent,
+  TestAgent,
   type IpAddrJson,
 } from './harness.js';
+import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
+import { processStartTime } from '../../../src/util/process-start.js';
 
 /** `ip -json addr show dev NAME` inside the namespace of a process. */
 function pidAddresses(pid: number, name: string): IpAddrJson | undefined {
@@ -72,65 +75,100 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
     });
   });
 
-  test('PID_REF_NS: waited for, configured, pending when the process exits, also once its pid is reused', async (t) => {
+  test('PID_REF_NS: waited for, configured, pending when the process exits, also once its pid is reused, also after a restart', async (t) => {
     const child = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
     const pid = child.pid!;
+    const used = new MemoryUsedNamespaces();
     try {
-      await withAgent(0, async (agent) => {
-        // Wait for unshare to have switched to its own namespace (it execs sleep afterwards).
-        await eventually(() => {
-          const self = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
-          const its = spawnSync('readlink', [`/proc/${pid}/ns/net`], { encoding: 'utf8' }).stdout;
-          assert.notEqual(its.trim(), '');
-          assert.notEqual(its, self);
-        });
-        const lo = {
-          name: 'plo',
-          type: 'LOOPBACK',
-          enabled: true,
-          namespace: { type: 'PID_REF_NS', pid },
-          ip_addresses: ['10.11.0.1/32'],
-        };
-        await agent.put(['interface', 'plo', lo]);
-        await agent.waitConfigured(['interface', 'plo']);
-        const seen = pidAddresses(pid, 'lo');
-        assert.ok(seen?.flags.includes('UP'), 'lo up');
-        assert.ok(
-          seen?.addr_info.some((a) => a.local === '10.11.0.1'),
-          'address set',
-        );
-
-        child.kill('SIGKILL');
-        await agent.waitFor('interface', 'plo', 'pending', new RegExp(`waiting for namespace of pid ${pid}`));
-
-        // The pid handed to another process (here in the host's namespace): not the one meant, the
-        // item stays pending (it took the host's lo before). The kernel gives the next pid after
-        // ns_last_pid; another process may take it first, then this part is left out.
-        if (child.exitCode === null && child.signalCode === null)
-          await new Promise((resolve) => child.once('exit', resolve));
-        writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
-        const reuser = spawn('sleep', ['30'], { stdio: 'ignore' });
-        try {
-          if (reuser.pid !== pid) {
-            t.diagnostic(`pid ${pid} was not reused (got ${reuser.pid}): that part is left out`);
-            return;
-          }
-          // Why, as the API's status says it beside the pending reason.
-          await eventually(() =>
-            assert.match(
-              agent.plugin.namespaceProblem(`pid/${pid}`) ?? '',
-              new RegExp(
-                `the process first seen as pid ${pid} has exited, and pid ${pid} is another process now`,
-              ),
-            ),
+      await withAgent(
+        0,
+        async (agent) => {
+          // Wait for unshare to have switched to its own namespace (it execs sleep afterwards).
+          await eventually(() => {
+            const self = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
+            const its = spawnSync('readlink', [`/proc/${pid}/ns/net`], { encoding: 'utf8' }).stdout;
+            assert.notEqual(its.trim(), '');
+            assert.notEqual(its, self);
+          });
+          const lo = {
+            name: 'plo',
+            type: 'LOOPBACK',
+            enabled: true,
+            namespace: { type: 'PID_REF_NS', pid },
+            ip_addresses: ['10.11.0.1/32'],
+          };
+          await agent.replaceAll(['interface', 'plo', lo]);
+          await agent.waitConfigured(['interface', 'plo']);
+          // Written down with the process it means, for the next run.
+          await eventually(() => assert.equal(used.processStart(`pid/${pid}`), processStartTime(pid)));
+          const seen = pidAddresses(pid, 'lo');
+          assert.ok(seen?.flags.includes('UP'), 'lo up');
+          assert.ok(
+            seen?.addr_info.some((a) => a.local === '10.11.0.1'),
+            'address set',
           );
-          await pause(600);
-          assert.equal(agent.status('interface', 'plo')?.state, 'pending', 'still pending');
-          assert.ok(!(pidAddresses(process.pid, 'lo')?.addr_info ?? []).some((a) => a.local === '10.11.0.1'));
-        } finally {
-          reuser.kill('SIGKILL');
-        }
-      });
+
+          child.kill('SIGKILL');
+          await agent.waitFor(
+            'interface',
+            'plo',
+            'pending',
+            new RegExp(`waiting for namespace of pid ${pid}`),
+          );
+
+          // The pid handed to another process (here in the host's namespace): not the one meant, the
+          // item stays pending (it took the host's lo before). The kernel gives the next pid after
+          // ns_last_pid; another process may take it first, then this part is left out.
+          if (child.exitCode === null && child.signalCode === null)
+            await new Promise((resolve) => child.once('exit', resolve));
+          writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+          const reuser = spawn('sleep', ['30'], { stdio: 'ignore' });
+          try {
+            if (reuser.pid !== pid) {
+              t.diagnostic(`pid ${pid} was not reused (got ${reuser.pid}): that part is left out`);
+              return;
+            }
+            // Why, as the API's status says it beside the pending reason.
+            await eventually(() =>
+              assert.match(
+                agent.plugin.namespaceProblem(`pid/${pid}`) ?? '',
+                new RegExp(
+                  `the process first seen as pid ${pid} has exited, and pid ${pid} is another process now`,
+                ),
+              ),
+            );
+            await pause(600);
+            assert.equal(agent.status('interface', 'plo')?.state, 'pending', 'still pending');
+            assert.ok(
+              !(pidAddresses(process.pid, 'lo')?.addr_info ?? []).some((a) => a.local === '10.11.0.1'),
+            );
+
+            // The agent restarted: the pid is still not the process it made something for.
+            await agent.close();
+            const again = await TestAgent.start({ label: agent.label, usedNamespaces: used });
+            try {
+              await again.replaceAll(['interface', 'plo', lo]);
+              await eventually(() =>
+                assert.match(
+                  again.plugin.namespaceProblem(`pid/${pid}`) ?? '',
+                  /pid \d+ is another process now/,
+                ),
+              );
+              await pause(600);
+              assert.equal(again.status('interface', 'plo')?.state, 'pending', 'pending after the restart');
+              assert.ok(
+                !(pidAddresses(process.pid, 'lo')?.addr_info ?? []).some((a) => a.local === '10.11.0.1'),
+                "the host's lo untouched",
+              );
+            } finally {
+              await again.close();
+            }
+          } finally {
+            reuser.kill('SIGKILL');
+          }
+        },
+        { usedNamespaces: used },
+      );
     } finally {
       child.kill('SIGKILL');
     }

@@ -27,3 +27,24 @@ test('written when the set changes, read back by the next agent, removed when em
     assert.equal(errors.length, 1);
     assert.ok(existsSync(`${file}.bad`));
   }));
+
+test("the start time of a pid reference's process is kept with its id, and goes with it", () =>
+  withTempDir('used-ns-', async (dir) => {
+    const file = FileUsedNamespaces.fileFor(dir, 'a2');
+    const first = new FileUsedNamespaces(file);
+    first.set(['pid/77', 'named/b']);
+    first.noteProcessStart('pid/77', 123456);
+    first.noteProcessStart('pid/78', 1); // not written down: nothing to remember it for
+    await first.close();
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+      format: 1,
+      namespaces: ['named/b', 'pid/77'],
+      processStarts: { 'pid/77': 123456 },
+    });
+    const second = new FileUsedNamespaces(file);
+    assert.equal(second.processStart('pid/77'), 123456);
+    second.set(['named/b']);
+    assert.equal(second.processStart('pid/77'), undefined);
+    await second.close();
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { format: 1, namespaces: ['named/b'] });
+  }));

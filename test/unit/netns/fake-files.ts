@@ -91,6 +91,13 @@ export class FakeFiles implements NamespaceFiles {
     return names.reverse();
   }
 
+  /** Start time (clock ticks after boot) of each running process, by pid, where a test sets one. */
+  readonly processStarts = new Map<number, number>();
+
+  processStartTime(pid: number): number | undefined {
+    return this.processStarts.get(pid);
+  }
+
   deleteNamed(path: string): void {
     this.calls.push('deleteNamed');
     this.entries.delete(path);

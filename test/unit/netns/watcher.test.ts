@@ -120,6 +120,31 @@ describe('NamespaceWatcher (fake files)', () => {
     }
   });
 
+  test('a pid whose process started at another time than an earlier run remembered is not available', () => {
+    const { files, watcher, events } = setup({
+      rememberedProcessStart: (pid) => (pid === 60 ? 1000 : undefined),
+    });
+    try {
+      const ino = files.namespace('/proc/60/ns/net');
+      files.processStarts.set(60, 2000); // the pid handed to another process meanwhile
+      const status = watcher.add(pidNamespace(60));
+      assert.equal(status.identity, undefined);
+      assert.match(status.error?.message ?? '', /pid 60 is another process now/);
+      files.namespace('/proc/61/ns/net', ino + 1);
+      files.processStarts.set(61, 3000); // nothing remembered: the process seen first is the one
+      assert.equal(watcher.add(pidNamespace(61)).processStarted, 3000);
+      files.processStarts.set(60, 1000); // (a clock that says the same start: the same process)
+      watcher.check();
+      assert.deepEqual(events, [
+        ['available', 'pid:61', ino + 1, undefined],
+        ['available', 'pid:60', ino, undefined],
+      ]);
+      assert.equal(watcher.status(pidNamespace(60))?.processStarted, 1000);
+    } finally {
+      watcher.close();
+    }
+  });
+
   test('an unchanged namespace costs one stat per check', () => {
     const { files, watcher } = setup();
     try {
