@@ -72,6 +72,11 @@ export function memberBreakerPolicy(options: BreakerOptions = {}): HostPolicyFac
           // What the member said when it was last tried: the reason users need (ECONNREFUSED, a
           // certificate refused), not the breaker's bookkeeping.
           const why = breaker.lastFailure ? `: ${breaker.lastFailure}` : '';
+          // Reached, but without a leader (require-leader.ts): quorum lost, or this member cut off.
+          if (/no leader/.test(why))
+            throw new DatastoreUnavailableError(
+              `etcd member ${member} has no leader (the cluster lost its quorum, or this member is cut off from it)${why}`,
+            );
           throw new DatastoreUnavailableError(`etcd member ${member} cannot be reached${why}`);
         }
         try {

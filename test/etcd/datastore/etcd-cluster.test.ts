@@ -59,4 +59,42 @@ describe('3-member etcd cluster', () => {
     t.diagnostic(`${written} writes (slowest ${slowest} ms), watcher states: ${events.states().join(' ')}`);
     assert.equal(watcher.state, 'in-sync');
   });
+
+  test('quorum lost: a watch on the remaining member is lost (not in-sync), then back with the cluster', async (t) => {
+    const store = new EtcdStore({ endpoints: [cluster.member(0).clientUrl], callTimeoutMs: 3000 });
+    t.after(() => store.close());
+    const events = collector();
+    const watcher = store.watch('/q/', { backoff: constantBackoff(200), onEvent: events.onEvent });
+    t.after(() => watcher.close());
+    await events.until(() => watcher.state === 'in-sync', 5000, 'in-sync');
+    await store.put('/q/a', '1');
+    const stopped = Date.now();
+    try {
+      await cluster.member(1).stop('SIGKILL');
+      await cluster.member(2).stop('SIGKILL');
+      // The member left has no leader: etcd cancels the watch ("require leader"); it stayed open.
+      await events.until(() => watcher.state !== 'in-sync', 20_000, 'watch lost');
+      t.diagnostic(`lost ${Date.now() - stopped} ms after quorum went`);
+      await assert.rejects(store.put('/q/b', '2'), /no leader \(the cluster lost its quorum/);
+    } finally {
+      cluster.member(1).start();
+      cluster.member(2).start();
+      await cluster.waitHealthy();
+    }
+    // The members may still be electing a leader: a put is tried until one is there.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.put('/q/c', '3');
+        break;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await sleep(200);
+      }
+    }
+    await events.until(
+      () => watcher.state === 'in-sync' && foldEvents(events.events).get('/q/c') === '3',
+      20_000,
+      'back in sync',
+    );
+  });
 });
