@@ -350,6 +350,8 @@ export class Agent {
     );
     let datastoreLost = false;
     let datastoreInSync = false;
+    /** A loss was logged at warn in the outage now (once per outage, or once before the first sync). */
+    let datastoreLostSaid = false;
     const firstRead = new Promise<void>((resolve) => {
       this.watcher = this.store!.watch(configPrefix(options.label), {
         onEvent: (event) => {
@@ -393,7 +395,14 @@ export class Agent {
               },
             );
           } else if (event.type === 'state') {
-            logger.info({ state: event.state, error: event.error?.message }, 'datastore watch');
+            const fields = { state: event.state, error: event.error?.message };
+            // An outage is said once at warn (alerts on warn see it), its retries at debug, its end at info.
+            if (event.state === 'lost' && !datastoreLostSaid) {
+              logger.warn(fields, 'datastore watch lost: the kernel stays as it is until it is back');
+              datastoreLostSaid = true;
+            } else if (event.state === 'in-sync') logger.info(fields, 'datastore watch');
+            else logger.debug(fields, 'datastore watch');
+            this.metrics.datastoreInSync(this.store?.kind ?? 'store', event.state === 'in-sync');
             this.service?.noteDatastoreState(event.state, event.error?.message);
             // Counted once per outage, when the connection is back: a connection that comes back
             // after several attempts (each one lost again) was lost and re-established once. A
@@ -403,6 +412,7 @@ export class Agent {
               if (datastoreLost) this.metrics.datastoreReconnect(this.store?.kind ?? 'store');
               datastoreLost = false;
               datastoreInSync = true;
+              datastoreLostSaid = false;
             }
           }
         },

@@ -54,6 +54,7 @@ export class AgentMetrics {
   /** Operation counts by "kind outcome", before prom-client is loaded. */
   private readonly operationCounts = new Map<string, number>();
   private readonly reconnectCounts = new Map<string, number>();
+  private readonly inSync = new Map<string, boolean>();
   private itemCounts: () => Partial<Record<ItemState, number>> = () => ({});
   private netlinkTotals: () => NetlinkTotals = () => ({ requests: 0, errors: 0, alreadyGone: 0 });
 
@@ -88,10 +89,16 @@ export class AgentMetrics {
   /** The store in use: its reconnect count is exported from the start, at 0. */
   datastoreUsed(store: string): void {
     if (!this.reconnectCounts.has(store)) this.reconnectCounts.set(store, 0);
+    if (!this.inSync.has(store)) this.inSync.set(store, false);
   }
 
   datastoreReconnect(store: string): void {
     this.reconnectCounts.set(store, (this.reconnectCounts.get(store) ?? 0) + 1);
+  }
+
+  /** Whether the store's watch is in sync now (a gauge for alerts: reconnects count only outages that ended). */
+  datastoreInSync(store: string, inSync: boolean): void {
+    this.inSync.set(store, inSync);
   }
 
   async exposition(): Promise<{ contentType: string; body: string }> {
@@ -136,6 +143,7 @@ export class AgentMetrics {
     // prom-client calls collect() with the metric as `this`: read the agent's figures through closures.
     const transactions = (): { ok: number; errors: number } => this.transactionCounts;
     const reconnects = (): Map<string, number> => this.reconnectCounts;
+    const inSync = (): Map<string, boolean> => this.inSync;
     const itemCount = (state: ItemState): number => this.itemCounts()[state] ?? 0;
     const netlink = (): NetlinkTotals => this.netlinkTotals();
     new Counter({
@@ -214,6 +222,16 @@ export class AgentMetrics {
       collect() {
         this.reset();
         for (const [store, count] of reconnects()) this.inc({ store }, count);
+      },
+    });
+    new Gauge({
+      name: 'netns_agent_datastore_in_sync',
+      help: '1 while the datastore watch is in sync, 0 while it is connecting or lost (the kernel is kept as it is then)',
+      labelNames: ['store'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [store, ok] of inSync()) this.set({ store }, ok ? 1 : 0);
       },
     });
     return { registry, transactionSeconds, operations };

@@ -120,14 +120,30 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
       const metrics = (await agent.request('GET', '/metrics')).text;
       return Number(/netns_agent_datastore_reconnects_total\{store="etcd"\} (\d+)/.exec(metrics)?.[1]);
     };
+    const inSyncGauge = async (): Promise<number> => {
+      const metrics = (await agent.request('GET', '/metrics')).text;
+      return Number(/^netns_agent_datastore_in_sync\{store="etcd"\} (\d+)$/m.exec(metrics)?.[1]);
+    };
     await sleep(1500);
     assert.notEqual(await agent.datastoreState(), 'in-sync');
+    assert.equal(await inSyncGauge(), 0, 'not in sync yet, in /metrics');
     proxy.restore();
     await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'), 30_000);
     assert.equal(await reconnects(), 0, 'the first connection is not a reconnect');
+    assert.equal(await inSyncGauge(), 1);
 
     proxy.cut();
     await eventually(async () => assert.notEqual(await agent.datastoreState(), 'in-sync'), 30_000);
+    assert.equal(await inSyncGauge(), 0, 'an outage, in /metrics while it lasts');
+    // Said once at warn (level 40), however many attempts fail.
+    await sleep(3000);
+    const warned = agent.log
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level?: number; msg?: string })
+      .filter((l) => l.level === 40 && /datastore watch lost/.test(l.msg ?? ''));
+    assert.equal(warned.length, 2, 'one warning for the outage at the start, one for this one');
     proxy.restore();
     await eventually(async () => assert.equal(await reconnects(), 1), 30_000);
   });
