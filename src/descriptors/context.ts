@@ -97,6 +97,14 @@ export class LinuxContext {
     return this.routes.get(`${nsId}\n${specPlace(spec)}`)?.key;
   }
 
+  /** Whether a route of ours (as last made) goes through this link of the namespace. */
+  hasRouteThrough(nsId: string, ifindex: number): boolean {
+    const prefix = `${nsId}\n`;
+    for (const [place, { spec }] of this.routes)
+      if (spec.oif === ifindex && place.startsWith(prefix)) return true;
+    return false;
+  }
+
   routeAt(nsId: string, route: Route): { key: string; spec: RouteSpec } | undefined {
     return this.routes.size === 0 ? undefined : this.routes.get(`${nsId}\n${routePlace(route)}`);
   }

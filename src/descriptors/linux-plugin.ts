@@ -20,7 +20,7 @@ import {
 } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
-import type { Link, LinkChange, Neighbour, Route } from '../netlink/index.js';
+import { AF_INET, type Link, type LinkChange, type Neighbour, type Route } from '../netlink/index.js';
 import { neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
@@ -165,13 +165,14 @@ export class LinuxPlugin {
           // learned entries age out all the time, and a retry each time would fill the history.
           if (event.removed && this.failedArpFor(view.id, event.neighbour.address))
             this.retryFailedIn(view.id, 'arp');
-        } else if (event.topic === 'address' && event.removed)
+        } else if (event.topic === 'address' && event.removed) {
           this.onAddressRemoved(
             view,
             event.address.index,
             `${event.address.address}/${event.address.prefixLength}`,
           );
-        else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
+          if (event.address.family === AF_INET) this.onForeignIpv4AddressRemoved(view, event.address.index);
+        } else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
       }
     });
     this.views.on('degraded', (view, reason) => {
@@ -607,6 +608,22 @@ export class LinuxPlugin {
         : 'managed address removed outside the agent; re-checking',
     );
     this.scheduleDrift({ key: addressKey });
+  }
+
+  /**
+   * An IPv4 address gone from a link that is not ours (a host link, an EXISTING item's): when it was
+   * the link's last one, or the preferred source of a route, the kernel drops the routes through it
+   * without any notification. Ours there are checked (our own links' addresses are put back, with
+   * what depends on them).
+   */
+  private onForeignIpv4AddressRemoved(view: NamespaceView, ifindex: number): void {
+    if (this.interfaceKeyOf(view.links.get(ifindex)?.alias) !== undefined) return;
+    if (!this.ctx.hasRouteThrough(view.id, ifindex)) return;
+    this.logger?.info(
+      { namespace: view.id, ifindex },
+      'an IPv4 address went from a link managed routes go through (the kernel may drop them unannounced); re-checking',
+    );
+    this.scheduleDrift({ descriptor: 'route' });
   }
 
   /**

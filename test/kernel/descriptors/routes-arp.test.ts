@@ -356,6 +356,22 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(after.ifalias, undefined);
     }));
 
+  test('the last IPv4 address of a host interface removed (the kernel drops its routes unannounced): the route is made again', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'hy0', 'type', 'veth', 'peer', 'name', 'hy1']);
+      ip(ns1!, ['link', 'set', 'hy0', 'up']);
+      ip(ns1!, ['addr', 'add', '10.93.0.1/24', 'dev', 'hy0']);
+      await agent.put([
+        'route',
+        'hr',
+        { name: 'hr', namespace: named(ns1!), interface: 'hy0', dst_ip_addr: '10.80.0.0/16' },
+      ]);
+      await agent.waitConfigured(['route', 'hr']);
+      ip(ns1!, ['addr', 'del', '10.93.0.1/24', 'dev', 'hy0']);
+      await eventually(() => assert.ok(findRoute(routes(ns1!), '10.80.0.0/16', 'hy0'), 'made again'), 3000);
+      assert.equal(agent.status('route', 'hr')?.state, 'configured');
+    }));
+
   test("a gateway is reachable through a link route of the route's own table, or of main, not of another table", () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route = (name: string, json: Record<string, unknown>): Item => [
