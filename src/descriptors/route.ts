@@ -22,6 +22,7 @@ import {
   routeMatches,
   routeSpec,
   specIdentity,
+  specPlace,
 } from './l3-ops.js';
 import { AGENT_PROTOCOL } from './ownership.js';
 
@@ -87,7 +88,26 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       return { namespaceId: view.id, spec };
     },
 
-    needsRecreate: () => true,
+    // At the same place (namespace, table, destination, metric) through the same interface and
+    // gateway, a change is made in place: its description alone needs no request; its source or
+    // scope one replace, with no moment without a route. (A gateway or an interface changed is a
+    // dependency changed: the engine re-creates it, waiting for the new one.)
+    needsRecreate: (_key, before, after) =>
+      namespaceId(before.namespace) !== namespaceId(after.namespace) ||
+      before.interface !== after.interface ||
+      before.gateway !== after.gateway ||
+      specPlace(routeSpec(before, undefined)) !== specPlace(routeSpec(after, undefined)),
+
+    async update(_engine, key, before, after, meta) {
+      // The link it was made through (the kernel's pick when the item names none: not pinned).
+      const oif = after.interface !== undefined ? meta.spec.oif : undefined;
+      const spec = routeSpec(after, oif);
+      if (JSON.stringify(spec) === JSON.stringify(routeSpec(before, oif))) return meta;
+      const view = ctx.view(after.namespace);
+      await addRoute(view, spec, ctx.label, true);
+      ctx.noteRoute(view.id, spec, key);
+      return { namespaceId: view.id, spec };
+    },
 
     async delete(engine, _key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);

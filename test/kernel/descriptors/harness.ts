@@ -65,6 +65,7 @@ export interface IpRouteJson {
   metric?: number;
   scope?: string;
   table?: string;
+  prefsrc?: string;
 }
 
 export interface IpNeighJson {

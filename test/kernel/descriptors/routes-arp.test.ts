@@ -372,6 +372,41 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(agent.status('route', 'hr')?.state, 'configured');
     }));
 
+  test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
+      ip(ns1!, ['link', 'set', 'hz0', 'up']);
+      ip(ns1!, ['addr', 'add', '10.94.0.1/24', 'dev', 'hz0']);
+      const route = { name: 'hr', namespace: named(ns1!), interface: 'hz0', dst_ip_addr: '10.82.0.0/16' };
+      await agent.put(['route', 'hr', route]);
+      await agent.waitConfigured(['route', 'hr']);
+      const counts = async (value: object) => {
+        const { create, update, delete: removed } = (await agent.put(['route', 'hr', value])).counts;
+        return { create, update, removed };
+      };
+      assert.deepEqual(await counts({ ...route, description: 'now described' }), {
+        create: 0,
+        update: 1,
+        removed: 0,
+      });
+      assert.deepEqual(await counts({ ...route, src_ip_addr: '10.94.0.1', scope: { type: 'HOST' } }), {
+        create: 0,
+        update: 1,
+        removed: 0,
+      });
+      const replaced = routes(ns1!).filter((r) => r.dst === '10.82.0.0/16');
+      assert.equal(replaced.length, 1, JSON.stringify(replaced));
+      assert.equal(replaced[0]!.prefsrc, '10.94.0.1');
+      assert.equal(replaced[0]!.scope, 'host');
+      assert.deepEqual(await counts({ ...route, metric: 7 }), { create: 1, update: 0, removed: 1 });
+      const moved = routes(ns1!).filter((r) => r.dst === '10.82.0.0/16');
+      assert.deepEqual(
+        moved.map((r) => [r.metric, r.prefsrc]),
+        [[7, undefined]],
+      );
+      await agent.waitConfigured(['route', 'hr']);
+    }));
+
   test("a gateway is reachable through a link route of the route's own table, or of main, not of another table", () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route = (name: string, json: Record<string, unknown>): Item => [
