@@ -369,12 +369,15 @@ export async function removeNeighbour(
 
 /**
  * A static entry (PERMANENT, NOARP) of ours that someone turned into another state (`ip neigh
- * change ... nud stale`): no longer static, the kernel may forget it or learn another MAC. (A
- * REACHABLE one turning STALE is the kernel's own ageing, not drift.)
+ * change ... nud stale`): no longer static, the kernel may forget it or learn another MAC. Or the
+ * other way: a dynamic one (REACHABLE, STALE) made static, which would never age or learn again.
+ * (A REACHABLE one turning STALE, or probed, is the kernel's own ageing, not drift.)
  */
 export function neighbourStateDrifted(neighbour: Neighbour, entry: LinuxArpEntry): boolean {
   const wanted = neighbourState(entry);
-  return (wanted & (NUD_PERMANENT | NUD_NOARP)) !== 0 && (neighbour.state & wanted) === 0;
+  const isStatic = (state: number): boolean => (state & (NUD_PERMANENT | NUD_NOARP)) !== 0;
+  if (isStatic(wanted)) return (neighbour.state & wanted) === 0;
+  return isStatic(neighbour.state);
 }
 
 /** The state name of the model that a kernel state is, as far as it is one of them. */

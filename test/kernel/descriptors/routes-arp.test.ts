@@ -726,6 +726,27 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test('a STALE entry someone made PERMANENT is made STALE again (it would never age or learn)', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!));
+      const [kind, name, value] = arp(ns1!, 'dyn', 'a', '10.0.9.50', '02:00:00:00:00:51');
+      await agent.put([kind, name, { ...(value as object), state: { type: 'STALE' } }]);
+      await agent.waitFor('arp', 'dyn', 'configured');
+      assert.deepEqual(entryOf(ns1!, '10.0.9.50')?.state, ['STALE']);
+      ip(ns1!, [
+        'neigh',
+        'replace',
+        '10.0.9.50',
+        'dev',
+        'ra',
+        'lladdr',
+        '02:00:00:00:00:51',
+        'nud',
+        'permanent',
+      ]);
+      await eventually(() => assert.deepEqual(entryOf(ns1!, '10.0.9.50')?.state, ['STALE']), 3000);
+    }));
+
   test('two ARP items for one entry, one naming the link by config name, the other by host name: the later one fails, no fight', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const byName = arp(ns1!, 'byname', 'a', '10.0.9.40', '02:00:00:00:00:41');
