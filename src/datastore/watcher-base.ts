@@ -49,6 +49,8 @@ export abstract class WatcherBase implements Watcher {
   #timer: NodeJS.Timeout | undefined;
   /** What the next connection must start with: a full read (and why), or changes from `revision + 1`. */
   #nextResync: ResyncReason | null;
+  /** No read delivered yet of a watch opened without `fromRevision`: the next read is the initial one. */
+  #initialPending: boolean;
   #closing: Promise<void> | undefined;
   readonly #listener: WatchListener;
   readonly #onListenerError: ((error: unknown, event: WatchEvent) => void) | undefined;
@@ -60,6 +62,7 @@ export abstract class WatcherBase implements Watcher {
     this.#onListenerError = options.onListenerError;
     this.#backoff = options.backoff ?? exponentialBackoff();
     this.#nextResync = options.fromRevision === undefined ? 'initial' : null;
+    this.#initialPending = options.fromRevision === undefined;
     this.#revision = options.fromRevision === undefined ? 0 : Math.max(0, options.fromRevision - 1);
   }
 
@@ -95,6 +98,7 @@ export abstract class WatcherBase implements Watcher {
   protected deliverResync(generation: number, reason: ResyncReason, read: ListResult): void {
     if (!this.isCurrent(generation)) return;
     this.#revision = read.revision;
+    this.#initialPending = false;
     this.#emit({ type: 'resync', reason, items: read.items, revision: read.revision });
   }
 
@@ -119,7 +123,9 @@ export abstract class WatcherBase implements Watcher {
     this.#generation++;
     if (this.#inSyncSince !== undefined && Date.now() - this.#inSyncSince >= STABLE_MS) this.#attempt = 0;
     this.#inSyncSince = undefined;
-    this.#nextResync = error instanceof CompactedError ? 'compacted' : 'reconnected';
+    // Still the initial read when none came yet (a store down at the start is not a reconnect).
+    this.#nextResync =
+      error instanceof CompactedError ? 'compacted' : this.#initialPending ? 'initial' : 'reconnected';
     void Promise.resolve()
       .then(() => this.disconnect())
       .catch(() => undefined); // the connection is being abandoned; its errors do not matter

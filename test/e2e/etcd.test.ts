@@ -17,6 +17,7 @@ import {
   deleteNamespaces,
   eventually,
   ipLink,
+  netnsctl,
   seedPair,
   tag,
 } from '../helpers/agent.js';
@@ -127,6 +128,13 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
     await sleep(1500);
     assert.notEqual(await agent.datastoreState(), 'in-sync');
     assert.equal(await inSyncGauge(), 0, 'not in sync yet, in /metrics');
+    // Nothing read yet: an empty status would pass for "nothing configured".
+    const unread = await netnsctl(['--server', agent.server, '--label', label, 'status']);
+    assert.equal(unread.code, 3, unread.stderr);
+    assert.match(
+      unread.stderr,
+      /has not read its configuration since it started: its items are not known yet/,
+    );
     proxy.restore();
     await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'), 30_000);
     assert.equal(await reconnects(), 0, 'the first connection is not a reconnect');

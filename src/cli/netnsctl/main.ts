@@ -244,6 +244,24 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       }
       const api = client();
       const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
+      // The states are the kernel's; say so when the agent cannot see its datastore.
+      const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
+        datastore?: { state: string; since: string; error?: string; revision?: number };
+      };
+      const outage =
+        datastore && datastore.state !== 'in-sync'
+          ? `the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
+            `${datastore.error ? `: ${datastore.error}` : ''})`
+          : undefined;
+      // Started while its datastore was away: no item is known yet, an empty list says nothing.
+      if (outage && datastore?.revision === undefined) {
+        if (g.output !== 'table') print(render(rows, g.output));
+        throw new CliError(
+          `${outage} and has not read its configuration since it started: its items are not known yet; ` +
+            'the kernel is left as it is until it has',
+          3,
+        );
+      }
       if (g.output !== 'table') print(render(rows, g.output));
       else {
         // By key, and an invalid item's field errors as its reason.
@@ -253,15 +271,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           .sort((a, b) => String(a.key).localeCompare(String(b.key)));
         print(render(view, g.output, ['key', 'state', 'reason']));
       }
-      // The states above are the kernel's; say so when the agent cannot see its datastore.
-      const { datastore } = (await api.expectOk('GET', '/v1/about')) as {
-        datastore?: { state: string; since: string; error?: string };
-      };
-      if (datastore && datastore.state !== 'in-sync')
+      if (outage)
         process.stderr.write(
-          `warning: the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
-            `${datastore.error ? `: ${datastore.error}` : ''}); the kernel is kept as it is and ` +
-            `changes to the configuration are not seen yet\n`,
+          `warning: ${outage}; the kernel is kept as it is and changes to the configuration are not seen yet\n`,
         );
     });
 

@@ -9,12 +9,19 @@ import { collector } from './collect.js';
 function fakeSource() {
   const log: Change[] = [];
   let failNextPoll = 0;
+  let failNextList = 0;
   let attached: SqliteWatcher | undefined;
   const source: ChangeSource = {
-    list: (): ListResult => ({
-      items: [{ key: '/f/a', value: 'fresh', modRevision: 9, createRevision: 9 }],
-      revision: 9,
-    }),
+    list: (): ListResult => {
+      if (failNextList > 0) {
+        failNextList--;
+        throw new Error('database is locked');
+      }
+      return {
+        items: [{ key: '/f/a', value: 'fresh', modRevision: 9, createRevision: 9 }],
+        revision: 9,
+      };
+    },
     changesAfter: (_prefix, after): ChangesRead => {
       if (failNextPoll > 0) {
         failNextPoll--;
@@ -35,6 +42,9 @@ function fakeSource() {
     log,
     failPolls: (n: number) => {
       failNextPoll = n;
+    },
+    failLists: (n: number) => {
+      failNextList = n;
     },
     poll: () => attached?.poll(),
     isAttached: () => attached !== undefined,
@@ -94,6 +104,24 @@ describe('watcher lifecycle', () => {
     assert.equal(events.states().at(-1), 'closed');
     assert.equal(events.states().filter((state) => state === 'closed').length, 1);
     assert.ok(!fake.isAttached());
+  });
+
+  test('a store that fails its first reads: the read that comes is still the initial one', async () => {
+    const fake = fakeSource();
+    fake.failLists(2);
+    const events = collector();
+    const watcher = new SqliteWatcher(
+      '/f/',
+      { onEvent: events.onEvent, backoff: constantBackoff(5) },
+      fake.source,
+    );
+    await events.until(() => watcher.state === 'in-sync', 2000);
+    const resyncs = events.events.filter((event) => event.type === 'resync');
+    assert.deepEqual(
+      resyncs.map((event) => event.type === 'resync' && event.reason),
+      ['initial'],
+    );
+    await watcher.close();
   });
 
   test('closing while lost cancels the reconnect', async () => {
