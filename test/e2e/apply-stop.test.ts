@@ -60,7 +60,9 @@ describe('netnsctl apply stopped midway', () => {
         const result = await netnsctl(['--server', url, 'apply', '-f', file]);
         assert.equal(result.code, 3, result.stderr);
         assert.match(result.stderr, /stopped after storing 1 of 3 items/, result.stderr);
-        assert.match(result.stderr, new RegExp(`not stored \\(${notStored}\\)`), result.stderr);
+        if (notStored > 0)
+          assert.match(result.stderr, new RegExp(`not stored \\(${notStored}\\)`), result.stderr);
+        else assert.doesNotMatch(result.stderr, /not stored \(/, result.stderr);
         if (maybe > 0) assert.match(result.stderr, new RegExp(`maybe stored \\(${maybe}\\)`), result.stderr);
         else assert.doesNotMatch(result.stderr, /maybe stored/, result.stderr);
       } finally {
@@ -68,4 +70,21 @@ describe('netnsctl apply stopped midway', () => {
       }
     });
   }
+
+  test('etcd refusing every connection: nothing stored, nothing "maybe"; -o json says so on stdout', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const result = await netnsctl(['--etcd', `http://127.0.0.1:${port}`, '-o', 'json', 'apply', '-f', file]);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /stopped after storing 0 of 3 items; not stored \(3\)/, result.stderr);
+    assert.doesNotMatch(result.stderr, /maybe stored/, result.stderr);
+    const data = JSON.parse(result.stdout) as {
+      stored: string[];
+      notStored: string[];
+      maybeStored: string[];
+    };
+    assert.deepEqual([data.stored.length, data.notStored.length, data.maybeStored.length], [0, 3, 0]);
+  });
 });

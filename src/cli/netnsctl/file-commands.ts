@@ -8,6 +8,16 @@ import { render } from './output.js';
 import { planTable } from './tables.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 
+/**
+ * A failed put that cannot have been stored: the connection was refused, or the member answered
+ * that it has no leader, before anything was written.
+ */
+function neverSent(error: Error): boolean {
+  return /ECONNREFUSED|No connection established|cannot be reached|has no leader|EHOSTUNREACH|ENETUNREACH/.test(
+    error.message,
+  );
+}
+
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
   const answer = (await client.expectOk(
@@ -79,8 +89,8 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
               const outcome = await config.put(key, item.valueText).catch((error: unknown) => {
                 if (error instanceof CliError && error.exitCode === 3) {
                   // Unreachable, or up without its datastore (503: an answer, in the details:
-                  // not stored): stop.
-                  if (error.details === undefined) unanswered.add(key);
+                  // not stored): stop. A put that never left (the connection refused) is not stored.
+                  if (error.details === undefined && !neverSent(error)) unanswered.add(key);
                   stopped = true;
                   throw error;
                 }
@@ -118,12 +128,27 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
             .map((item) => item.key);
           const unknown = [...unanswered];
           process.stderr.write(
-            `netnsctl: stopped after storing ${stored} of ${items.length} items; not stored (${missing.length}): ` +
-              `${list(missing)}\n` +
+            `netnsctl: stopped after storing ${stored} of ${items.length} items` +
+              (missing.length > 0 ? `; not stored (${missing.length}): ${list(missing)}` : '') +
+              '\n' +
               (unknown.length > 0
                 ? `netnsctl: sent but not answered, maybe stored (${unknown.length}): ${list(unknown)}\n`
                 : ''),
           );
+          // As data too (stdout), for scripts that read it.
+          if (g.output !== 'table')
+            print(
+              render(
+                {
+                  stored: [...storedKeys],
+                  notStored: missing,
+                  maybeStored: unknown,
+                  total: items.length + problems.length,
+                  error: error.message,
+                },
+                g.output,
+              ),
+            );
         }
         throw error;
       }
