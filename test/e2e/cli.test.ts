@@ -266,8 +266,25 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
         true,
         status.stdout,
       );
-      assert.equal((await netnsctl([...base, 'del', `interface/${name}`])).code, 0, name);
     }
+    // Many at once: keys given, and the items of a file (as apply -f reads it); one not there is 2.
+    const many = await netnsctl([
+      ...base,
+      'del',
+      `interface/${odd[0]}`,
+      `interface/${odd[1]}`,
+      'interface/none',
+    ]);
+    assert.equal(many.code, 2, many.stderr);
+    assert.equal(many.stdout.trim(), 'deleted 2 of 3 keys');
+    assert.match(many.stderr, /no value under 1 of them: \S+interface\/none/);
+    const file = odd
+      .slice(2)
+      .map((name, n) => JSON.stringify({ kind: 'interface', ...value(n + 2), name }))
+      .join('\n---\n');
+    const fromFile = await netnsctl([...base, '-o', 'json', 'del', '-f', '-'], file);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    assert.deepEqual((JSON.parse(fromFile.stdout) as { deleted: string[] }).deleted.length, 2);
     assert.equal((await netnsctl([...base, 'list'])).stdout.trim(), '');
   });
 
