@@ -157,6 +157,23 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     assert.equal(dumpTable.code, 0, dumpTable.stderr);
     assert.match(dumpTable.stdout, /^NAMESPACE\s+KIND\s+WHAT\s+MANAGED/);
     assert.match(dumpTable.stdout, /\blink\s+\S+ #\d+ up .*\S+$/m);
+    // Asked under another label than the agent serves: said, beside its items.
+    const otherLabel = await netnsctl([
+      '--server',
+      agent.server,
+      '--token',
+      token,
+      '--label',
+      `${label}x`,
+      'status',
+    ]);
+    assert.equal(otherLabel.code, 0, otherLabel.stderr);
+    assert.match(otherLabel.stderr, new RegExp(`serves the label ${label}, not ${label}x`));
+    assert.doesNotMatch(
+      (await netnsctl([...base, 'status'])).stderr,
+      /serves the label/,
+      'not under its own label',
+    );
   });
 
   test('dump and history', async () => {

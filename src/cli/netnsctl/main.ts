@@ -280,6 +280,12 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
         datastore?: { state: string; since: string; error?: string; revision?: number };
       };
+      // The agent asked may serve another label than the one given (or the default): its items.
+      const { label: served } = (await api.expectOk('GET', '/v1/about')) as { label?: unknown };
+      if (typeof served === 'string' && served !== g.label)
+        process.stderr.write(
+          `note: the agent at ${g.server} serves the label ${served}, not ${g.label} (--label): these are its items\n`,
+        );
       const outage =
         datastore && datastore.state !== 'in-sync'
           ? `the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
