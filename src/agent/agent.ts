@@ -70,6 +70,8 @@ export class Agent {
   private microservices: MicroserviceWatcher | undefined;
   private microserviceMemory: MicroserviceMemory | undefined;
   private readonly usedNamespaces: FileUsedNamespaces;
+  /** Where the agent keeps its state files (shown in /v1/about, for `netnsctl report`). */
+  private readonly stateDir: string;
   /** Keys under the configuration prefix that cannot be items, with why and since when. */
   private readonly ignoredKeys = new Map<string, { problem: string; since: string }>();
   /** Docker's first container list is in: the watcher alone says where microservices run. */
@@ -124,9 +126,9 @@ export class Agent {
     // Before anything is read or opened: a second agent of this label would undo the first one's
     // work (and its start would read, maybe set aside, the first one's state files).
     this.labelLock = LabelLock.acquire(options.label, options.lockDir);
-    const stateDir =
+    const stateDir = (this.stateDir =
       options.stateDir ??
-      path.dirname(options.etcd?.length ? DEFAULT_STORE_FILE : (options.storeFile ?? DEFAULT_STORE_FILE));
+      path.dirname(options.etcd?.length ? DEFAULT_STORE_FILE : (options.storeFile ?? DEFAULT_STORE_FILE)));
     const warn = (message: string, error?: unknown): void =>
       this.logger.warn({ error: error instanceof Error ? error.message : String(error) }, message);
     this.lastValid = new FileLastValid(FileLastValid.fileFor(stateDir, options.label), warn);
@@ -275,6 +277,7 @@ export class Agent {
     this.service.setAbout(
       {
         label: options.label,
+        stateDir: this.stateDir,
         store: this.store.kind,
         http: options.http,
         docker: options.docker !== false,

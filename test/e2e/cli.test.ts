@@ -4,7 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -744,8 +752,22 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.ok(existsSync(path.join(out, f)), `${f} in the bundle`);
     }
     assert.match(readFileSync(path.join(out, 'metrics.txt'), 'utf8'), /netns_agent_transactions_total/);
-    const about = JSON.parse(readFileSync(path.join(out, 'about.json'), 'utf8')) as { label: string };
+    const about = JSON.parse(readFileSync(path.join(out, 'about.json'), 'utf8')) as {
+      label: string;
+      stateDir: string;
+    };
     assert.equal(about.label, label);
+    // The agent's state files of its label, beside its store here.
+    assert.equal(about.stateDir, dir);
+    assert.ok(
+      readdirSync(path.join(out, 'state')).every((name) => name.startsWith(`${label}.`)),
+      readdirSync(path.join(out, 'state')).join(' '),
+    );
+    assert.ok(existsSync(path.join(out, 'state', `${label}.namespaces.json`)), 'the namespaces used');
+    // An earlier bundle is never overwritten.
+    const again = await netnsctl([...base, 'report', out]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, /is not empty: give a new directory/);
     const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8')) as {
       body: { key: string }[];
     };
@@ -809,6 +831,11 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       agentDidNotAnswer?: string;
     };
     assert.match(downAbout.agentDidNotAnswer ?? '', /cannot reach the agent/);
+    assert.match(readFileSync(path.join(downOut, 'metrics.txt'), 'utf8'), /^# not collected: /);
+    assert.ok(
+      existsSync(path.join(downOut, 'state', `${label}.namespaces.json`)),
+      'state files, from --store',
+    );
     // A directory the kernel cannot make (Node's recursive mkdir spun for ever there).
     const proc = await netnsctl([...base, 'report', '/proc/netns-agent-nope/report']);
     assert.equal(proc.code, 2, proc.stderr);

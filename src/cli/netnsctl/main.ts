@@ -5,8 +5,6 @@
  * or store unreachable, 4 refused (token), 5 invalid values.
  */
 import { Command, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
@@ -19,8 +17,8 @@ import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output
 import { dumpTable, historyTable, statusWhy } from './tables.js';
 import { loadItems, readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
+import { addReportCommand } from './report-command.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
-import { makeDirectories } from '../../util/make-directories.js';
 import { parseLabel } from '../label-option.js';
 
 /** A transaction event in a line: its number and what it did (a drift healed shows here too). */
@@ -394,107 +392,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       print(example.documents.map((d) => stringify(d).trimEnd()).join('\n---\n'));
     });
 
-  /** The configuration as --store or --etcd holds it (for a report without the agent). */
-  const configFromStore = async (fallback: string, label: string): Promise<string> => {
-    let text = fallback;
-    await withConfig(false, async (config) => {
-      text = JSON.stringify({ source: 'store', body: await config.list(`/vnf-agent/${label}/`) }, null, 2);
-    }).catch((error: unknown) => {
-      text = JSON.stringify({ error: (error as Error).message }, null, 2);
-    });
-    return text;
-  };
-
-  /** The kernel as netnsctl reads it (for a report without the agent); needs root, as the agent does. */
-  const kernelReadHere = async (fallback: string, label: string): Promise<string> => {
-    try {
-      const { readKernel } = await import('./kernel-read.js');
-      const { namespaces, unread } = await readKernel(label);
-      return JSON.stringify(
-        { source: 'kernel, read by netnsctl: default and named namespaces only', body: namespaces, unread },
-        null,
-        2,
-      );
-    } catch (error) {
-      const agentError = (JSON.parse(fallback) as { error?: string }).error;
-      return JSON.stringify({ error: agentError, kernelNotRead: (error as Error).message }, null, 2);
-    }
-  };
-
-  program
-    .command('report')
-    .description(
-      'write a support bundle (status, history, config, kernel dump, metrics, agent version and logs) into DIR',
-    )
-    .argument('<dir>')
-    .action(async (dir: string) => {
-      const api = client();
-      try {
-        makeDirectories(dir);
-      } catch (error) {
-        throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
-      }
-      const g = globals();
-      // The agent's own keys (configuration and published status), not other labels' on a shared
-      // etcd: under the label the agent says it has, else the one given here.
-      const agentLabel = await api
-        .request('GET', '/v1/about')
-        .then(({ json }) => (json as { label?: unknown } | undefined)?.label)
-        .catch(() => undefined);
-      const label = typeof agentLabel === 'string' ? agentLabel : g.label;
-      const parts: [string, string][] = [
-        ['status.json', '/v1/status'],
-        ['history.json', '/v1/history'],
-        ['config.json', `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/`)}`],
-        ['kernel.json', '/v1/kernel'],
-        ['metrics.txt', '/metrics'],
-        ['agent.json', '/v1/about'],
-        ['agent-logs.jsonl', '/v1/logs'],
-      ];
-      const written: string[] = [];
-      // An agent that does not answer is when a report is most wanted: each part says why it is
-      // missing, and the configuration is read from --store or --etcd when given.
-      const unanswered: string[] = [];
-      for (const [file, endpoint] of parts) {
-        let text: string;
-        try {
-          const { status, json } = await api.request('GET', endpoint);
-          text = typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2);
-        } catch (error) {
-          if (!(error instanceof CliError) || error.exitCode !== 3) throw error;
-          unanswered.push(error.message);
-          text = JSON.stringify({ error: error.message }, null, 2);
-          if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text, label);
-          if (file === 'kernel.json') text = await kernelReadHere(text, label);
-        }
-        writeFileSync(path.join(dir, file), text);
-        written.push(file);
-      }
-      const agentDown = unanswered.length === parts.length;
-      writeFileSync(
-        path.join(dir, 'about.json'),
-        JSON.stringify(
-          {
-            server: g.server,
-            label,
-            collectedAt: new Date().toISOString(),
-            node: process.version,
-            ...(unanswered.length ? { agentDidNotAnswer: unanswered[0] } : {}),
-          },
-          null,
-          2,
-        ),
-      );
-      tell(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`, {
-        dir,
-        files: [...written, 'about.json'],
-      });
-      if (agentDown)
-        throw new CliError(
-          `the agent did not answer (${unanswered[0]}): the report holds what could be read without it`,
-          3,
-        );
-    });
+  addReportCommand(program, { globals, client, print, tell, withConfig, throughAgent });
 
   return program;
 }

@@ -17,7 +17,9 @@ import { Statements, type ChangesRead } from './statements.js';
 import { SqliteWatcher, type ChangeSource } from './watcher.js';
 import { makeDirectories } from '../../util/make-directories.js';
 
-export const DEFAULT_STORE_FILE = '/var/lib/netns-agent/store.db';
+import { DEFAULT_STORE_FILE } from './default-file.js';
+
+export { DEFAULT_STORE_FILE };
 
 export interface SqliteStoreOptions {
   /** Default /var/lib/netns-agent/store.db; a missing directory is created with mode 0700. */

@@ -1,0 +1,183 @@
+/**
+ * `netnsctl report DIR`: a support bundle for a bug report. What the agent's API tells (status,
+ * history, configuration, kernel dump, metrics, version, recent logs), and its state files; with
+ * the agent not answering, what can be read without it (the configuration from --store or --etcd,
+ * the kernel read by netnsctl itself, the state files), each missing part saying why.
+ */
+import type { Command } from 'commander';
+import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_STORE_FILE } from '../../datastore/sqlite/default-file.js';
+import { makeDirectories } from '../../util/make-directories.js';
+import { CliError } from './client.js';
+import type { CommandContext } from './context.js';
+
+const PARTS: readonly [file: string, endpoint: (label: string) => string][] = [
+  ['status.json', () => '/v1/status'],
+  ['history.json', () => '/v1/history'],
+  ['config.json', (label) => `/v1/config?prefix=${encodeURIComponent(`/vnf-agent/${label}/`)}`],
+  ['kernel.json', () => '/v1/kernel'],
+  ['metrics.txt', () => '/metrics'],
+  ['agent.json', () => '/v1/about'],
+  ['agent-logs.jsonl', () => '/v1/logs'],
+];
+
+/** A directory that holds nothing yet (or does not exist): an earlier bundle is never overwritten. */
+function refuseUsedDirectory(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return; // made below (or that says why not)
+  }
+  if (entries.length > 0)
+    throw new CliError(
+      `${dir} is not empty: give a new directory (an earlier report there would be overwritten)`,
+      2,
+    );
+}
+
+/**
+ * The agent's state files of this label (`<label>.*.json`, those set aside as `.bad` too) copied
+ * into `state/`; what could not be read is said instead.
+ */
+function copyStateFiles(
+  stateDir: string,
+  label: string,
+  bundle: string,
+): { copied: string[]; error?: string } {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir).filter(
+      (name) => name.startsWith(`${label}.`) && /\.json(\.bad)?$/.test(name),
+    );
+  } catch (error) {
+    return { copied: [], error: (error as Error).message };
+  }
+  const copied: string[] = [];
+  if (names.length > 0) makeDirectories(path.join(bundle, 'state'));
+  for (const name of names.sort()) {
+    try {
+      copyFileSync(path.join(stateDir, name), path.join(bundle, 'state', name));
+      copied.push(`state/${name}`);
+    } catch (error) {
+      return { copied, error: `${name}: ${(error as Error).message}` };
+    }
+  }
+  return { copied };
+}
+
+export function addReportCommand(program: Command, ctx: CommandContext): void {
+  const { globals, client, tell, withConfig } = ctx;
+
+  /** The configuration as --store or --etcd holds it (for a report without the agent). */
+  const configFromStore = async (fallback: string, label: string): Promise<string> => {
+    let text = fallback;
+    await withConfig(false, async (config) => {
+      text = JSON.stringify({ source: 'store', body: await config.list(`/vnf-agent/${label}/`) }, null, 2);
+    }).catch((error: unknown) => {
+      text = JSON.stringify({ error: (error as Error).message }, null, 2);
+    });
+    return text;
+  };
+
+  /** The kernel as netnsctl reads it (for a report without the agent); needs root, as the agent does. */
+  const kernelReadHere = async (fallback: string, label: string): Promise<string> => {
+    try {
+      const { readKernel } = await import('./kernel-read.js');
+      const { namespaces, unread } = await readKernel(label);
+      return JSON.stringify(
+        { source: 'kernel, read by netnsctl: default and named namespaces only', body: namespaces, unread },
+        null,
+        2,
+      );
+    } catch (error) {
+      const agentError = (JSON.parse(fallback) as { error?: string }).error;
+      return JSON.stringify({ error: agentError, kernelNotRead: (error as Error).message }, null, 2);
+    }
+  };
+
+  program
+    .command('report')
+    .description(
+      'write a support bundle (status, history, config, kernel dump, metrics, agent version and logs, state files) into DIR, a new or empty directory',
+    )
+    .argument('<dir>')
+    .option(
+      '--state-dir <dir>',
+      "the agent's state directory, when the agent does not answer (default: the --store file's, else /var/lib/netns-agent)",
+    )
+    .action(async (dir: string, options: { stateDir?: string }) => {
+      const api = client();
+      refuseUsedDirectory(dir);
+      try {
+        makeDirectories(dir);
+      } catch (error) {
+        throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
+      }
+      const g = globals();
+      // The agent's own keys (configuration and published status), not other labels' on a shared
+      // etcd: under the label the agent says it has, else the one given here.
+      const about = await api
+        .request('GET', '/v1/about')
+        .then(({ json }) => json as { label?: unknown; stateDir?: unknown } | undefined)
+        .catch(() => undefined);
+      const label = typeof about?.label === 'string' ? about.label : g.label;
+      const written: string[] = [];
+      // An agent that does not answer is when a report is most wanted: each part says why it is
+      // missing, and the configuration is read from --store or --etcd when given.
+      const unanswered: string[] = [];
+      for (const [file, endpoint] of PARTS) {
+        let text: string;
+        try {
+          const { status, json } = await api.request('GET', endpoint(label));
+          text = typeof json === 'string' ? json : JSON.stringify({ status, body: json }, null, 2);
+        } catch (error) {
+          if (!(error instanceof CliError) || error.exitCode !== 3) throw error;
+          unanswered.push(error.message);
+          text = JSON.stringify({ error: error.message }, null, 2);
+          if (file === 'metrics.txt') text = `# not collected: ${error.message}\n`;
+          if (file === 'config.json' && (g.store || g.etcd)) text = await configFromStore(text, label);
+          if (file === 'kernel.json') text = await kernelReadHere(text, label);
+        }
+        writeFileSync(path.join(dir, file), text);
+        written.push(file);
+      }
+      const agentDown = unanswered.length === PARTS.length;
+      const stateDir =
+        typeof about?.stateDir === 'string'
+          ? about.stateDir
+          : (options.stateDir ?? path.dirname(g.store ?? DEFAULT_STORE_FILE));
+      const state = copyStateFiles(stateDir, label, dir);
+      written.push(...state.copied);
+      writeFileSync(
+        path.join(dir, 'about.json'),
+        JSON.stringify(
+          {
+            server: g.server,
+            label,
+            collectedAt: new Date().toISOString(),
+            node: process.version,
+            stateDir,
+            ...(state.error ? { stateFilesNotRead: state.error } : {}),
+            ...(unanswered.length ? { agentDidNotAnswer: unanswered[0] } : {}),
+            // Its logs go to its standard output (journald, docker logs): read there when it is down.
+            ...(agentDown
+              ? { agentLogs: 'not collected: the agent did not answer; see its own output' }
+              : {}),
+          },
+          null,
+          2,
+        ),
+      );
+      tell(`wrote ${[...written, 'about.json'].join(', ')} to ${dir}`, {
+        dir,
+        files: [...written, 'about.json'],
+      });
+      if (agentDown)
+        throw new CliError(
+          `the agent did not answer (${unanswered[0]}): the report holds what could be read without it`,
+          3,
+        );
+    });
+}
