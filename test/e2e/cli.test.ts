@@ -549,6 +549,27 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     );
     assert.equal((await netnsctl([...base, 'apply', '-f', lonely, '--wait-timeout', 'soon'])).code, 2);
     assert.equal((await netnsctl([...base, 'del', 'interface/veth1'])).code, 0);
+
+    // Failed with no retry planned (the kernel refuses the source address for good): --wait does
+    // not wait out its time.
+    const ns = `${label}w`;
+    const refused = file(
+      'refused.yaml',
+      [
+        `kind: interface\nname: wlo\ntype: LOOPBACK\nenabled: true\nnamespace: {type: NAMED_NS, name: ${ns}}`,
+        `kind: route\nname: wr\nnamespace: {type: NAMED_NS, name: ${ns}}\ninterface: wlo\n` +
+          'dst_ip_addr: 10.99.0.0/16\nsrc_ip_addr: 10.250.250.250',
+      ].join('\n---\n'),
+    );
+    const startedAt = Date.now();
+    const failedWait = await netnsctl([...base, 'apply', '-f', refused, '--wait']);
+    try {
+      assert.equal(failedWait.code, 6, `${failedWait.stdout}${failedWait.stderr}`);
+      assert.match(failedWait.stderr, /1 items not configured: they failed and no retry is planned/);
+      assert.ok(Date.now() - startedAt < 15_000, `${Date.now() - startedAt} ms`);
+    } finally {
+      assert.equal((await netnsctl([...base, 'del', '-f', refused])).code, 0);
+    }
   });
 
   test("plan: a process's namespace and a namespace file that exist are used as they are (created, not pending)", async () => {

@@ -201,7 +201,9 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         );
       if (waited.notConfigured.length > 0)
         throw new CliError(
-          `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,
+          waited.failedForGood
+            ? `${waited.notConfigured.length} items not configured: they failed and no retry is planned`
+            : `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,
           6,
         );
     });

@@ -12,6 +12,8 @@ export interface WaitOutcome {
   takenIn: boolean;
   configured: string[];
   notConfigured: { key: string; state: string; why: string }[];
+  /** Ended before the time was up: those not configured failed and no retry is planned. */
+  failedForGood?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,6 +54,9 @@ function commonPrefix(keys: string[]): string {
   return prefix;
 }
 
+/** How long items failed with no retry planned stay so before --wait stops waiting for them. */
+const FAILED_FOR_GOOD_MS = 2000;
+
 export async function waitConfigured(
   client: ApiClient,
   keys: readonly string[],
@@ -65,6 +70,8 @@ export async function waitConfigured(
 ): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
   let takenIn = revision === undefined;
+  /** Since when every item not configured is invalid, or failed with no retry planned. */
+  let finalSince: number | undefined;
   for (;;) {
     if (!takenIn) {
       const summary = (await client.expectOk('GET', '/v1/status?summary')) as {
@@ -89,6 +96,14 @@ export async function waitConfigured(
       }
       // Done; or nothing left that can become configured without another put (invalid values).
       if (outcome.notConfigured.every((n) => n.state === 'invalid')) return outcome;
+      // Failed with no retry planned (the kernel refused for good, e.g. EOPNOTSUPP): for a while
+      // (an event may still have them tried again, e.g. a host name freed), then that is the outcome.
+      const final = outcome.notConfigured.every(
+        (n) => n.state === 'invalid' || (n.state === 'failed' && byKey.get(n.key)?.nextRetryAt === undefined),
+      );
+      if (!final) finalSince = undefined;
+      else if (finalSince === undefined) finalSince = Date.now();
+      else if (Date.now() - finalSince >= FAILED_FOR_GOOD_MS) return { ...outcome, failedForGood: true };
     }
     if (Date.now() >= deadline)
       return (
