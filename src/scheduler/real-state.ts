@@ -10,6 +10,7 @@ import { factSnapshot, type AppliedState } from './applied-state.js';
 import type { DescriptorRegistry } from './descriptor-registry.js';
 import type { ResyncRequest } from './work-queue.js';
 import { isEquivalent } from './planner.js';
+import { deepEqual } from './deep-equal.js';
 import { normalizeDependency, type NormalizedDependency } from './dependency.js';
 
 export interface RetrieveFailure {
@@ -64,7 +65,13 @@ export async function readRealState(
       const wanted = item?.desired === true && item.descriptor === d ? item : undefined;
       const right =
         wanted !== undefined && (r.value === wanted.value || isEquivalent(d, r.key, wanted.value, r.value));
-      const deps = wanted?.deps ?? previous?.deps ?? dependenciesOf(d, r.key, r.value, graph);
+      // What it stands on: the desired item's dependencies when it is as desired; else those of
+      // the value it has (what it was built on: its removal must come before theirs).
+      const deps = right
+        ? wanted.deps
+        : previous !== undefined && deepEqual(previous.value, r.value)
+          ? previous.deps
+          : dependenciesOf(d, r.key, r.value, graph);
       applied.set(r.key, {
         key: r.key,
         descriptor: d,

@@ -108,3 +108,24 @@ describe('engine: resync', () => {
     assert.equal(rec.counts.planned, 0);
   });
 });
+
+test('resync: an item whose real value is not the desired one stands on what that value needs (removals in the right order)', async () => {
+  const kernel = new FakeKernel();
+  const engine = new Engine();
+  engine.register(nodeDescriptor(kernel, { withRetrieve: true }));
+  const value = (deps: string[]): NodeValue => ({ deps, factDeps: [], x: 0, fixed: 'a' });
+  await engine.commit({ puts: [{ key: 'n/3', value: value([]) }] });
+  await engine.commit({ puts: [{ key: 'n/1', value: value(['n/3']) }] });
+  // n/3 to need n/1, which needs n/3: neither can stay. The removal of n/1 (first) fails.
+  kernel.fail('delete', 'n/1', 1, false);
+  await engine.commit({ puts: [{ key: 'n/3', value: value(['n/1']) }] });
+  assert.deepEqual([...kernel.items.keys()].sort(), ['n/1', 'n/3']);
+  // The resync reads n/3 as it is (needing nothing; desired: needing n/1): n/1, built on it, goes first.
+  await engine.resync();
+  assert.deepEqual(kernel.violations, []);
+  assert.deepEqual(
+    kernel.log.slice(-2).map((e) => `${e.op} ${e.key}`),
+    ['delete n/1', 'delete n/3'],
+  );
+  await engine.close();
+});

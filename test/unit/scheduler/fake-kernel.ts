@@ -115,7 +115,7 @@ export class FakeKernel {
           this.takenWith.add(k);
         }
       } else this.items.set(entry.key, entry.value as NodeValue);
-      if (entry.op === 'create') {
+      if (entry.op === 'create' || entry.op === 'update') {
         const facts = new Map<string, unknown>();
         for (const f of (entry.value as NodeValue).factDeps ?? []) facts.set(f, view.fact(f));
         this.builtOn.set(entry.key, facts);
@@ -127,8 +127,12 @@ export class FakeKernel {
 
   private check(view: EngineView, entry: LogEntry): void {
     const present = (k: string): boolean => this.items.has(k) || view.fact(k) !== undefined;
-    if (entry.op === 'create') {
-      if (this.items.has(entry.key)) this.violations.push(`create of existing ${entry.key}`);
+    // An update is made on what the item is built on, as a creation: those must hold too.
+    if (entry.op === 'create' || entry.op === 'update') {
+      if (entry.op === 'create' && this.items.has(entry.key))
+        this.violations.push(`create of existing ${entry.key}`);
+      if (entry.op === 'update' && !this.items.has(entry.key))
+        this.violations.push(`update of missing ${entry.key}`);
       for (const d of this.depsOf(entry.value as NodeValue)) {
         const ok =
           'key' in d
@@ -137,7 +141,8 @@ export class FakeKernel {
               ? d.anyOf.some(present)
               : [...this.items.keys()].some((k) => k.startsWith(d.prefix)) ||
                 view.fact(d.prefix) !== undefined;
-        if (!ok && !('prefix' in d)) this.violations.push(`create ${entry.key} before ${JSON.stringify(d)}`);
+        if (!ok && !('prefix' in d))
+          this.violations.push(`${entry.op} ${entry.key} before ${JSON.stringify(d)}`);
       }
     } else if (entry.op === 'delete') {
       if (!this.items.has(entry.key)) this.violations.push(`delete of missing ${entry.key}`);
@@ -147,7 +152,7 @@ export class FakeKernel {
         const single = deps.some((d) => 'key' in d && d.key === entry.key && d.removedWithIt !== true);
         if (single) this.violations.push(`delete ${entry.key} under dependent ${k}`);
       }
-    } else if (!this.items.has(entry.key)) this.violations.push(`update of missing ${entry.key}`);
+    }
   }
 }
 
