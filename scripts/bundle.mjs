@@ -2,8 +2,9 @@
 // bin/* run with a V8 code cache (src/cli/run-bundle.ts says why). `make build` runs it after tsc.
 //
 // Left out of the bundles and loaded from node_modules when used: packages with native code or
-// files read at run time (better-sqlite3; etcd3 reads its .proto files), and dockerode (loaded only
-// when Docker is watched). The worker the store starts (checkpoint-worker.js) stays in dist/src.
+// files read at run time (better-sqlite3; etcd3 reads its .proto files), @grpc/grpc-js (etcd3's:
+// the agent's interceptor must be of the copy etcd3 uses), and dockerode (loaded only when Docker is
+// watched). The worker the store starts (checkpoint-worker.js) stays in dist/src.
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +40,7 @@ for (const [name, entry] of Object.entries(programs)) {
     platform: 'node',
     format: 'cjs',
     target: 'node20',
-    external: ['better-sqlite3', 'etcd3', 'dockerode'],
+    external: ['better-sqlite3', 'etcd3', '@grpc/grpc-js', 'dockerode'],
     banner: {
       js: "const __moduleUrl = (fromBundle) => require('node:url').pathToFileURL(require('node:path').join(__dirname, fromBundle)).href;",
     },

@@ -12,8 +12,8 @@ import {
 import { AgentError, ClosedError } from '../../errors.js';
 import { DatastoreError, DatastoreUnavailableError, EtcdSettingError } from '../errors.js';
 import { memberBreakerPolicy } from './member-breaker.js';
-import { requireLeader } from './require-leader.js';
-import { tidyGrpcMessage } from './grpc-message.js';
+import { requireLeaderOnWatch } from './require-leader.js';
+import { saysNoLeader, tidyGrpcMessage } from './grpc-message.js';
 import { readFileSync } from 'node:fs';
 import { etcdCredentials, type EtcdTlsOptions } from './tls.js';
 import type { EtcdAuthOptions } from './auth-options.js';
@@ -59,8 +59,8 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
       // Come back quickly after an outage (gRPC's default waits up to 2 minutes between attempts).
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
-      // Given to each service client (grpc-js ClientOptions), so on every call and stream.
-      interceptors: [requireLeader],
+      // Given to each service client (grpc-js ClientOptions); it acts on the Watch stream only.
+      interceptors: [requireLeaderOnWatch],
     },
     faultHandling: { host: memberBreakerPolicy({ openMs: options.memberSkipMs ?? 1000 }) },
   };
@@ -98,8 +98,8 @@ export function etcdError(what: string, error: unknown): Error {
   if (error instanceof ClientClosedError) return new ClosedError('etcd store');
   const cause = error instanceof Error ? error : new Error(String(error));
   const said = tidyGrpcMessage(cause.message);
-  // A member reached without a leader refuses at once (require-leader.ts): say what it means.
-  const message = /no leader/.test(said)
+  // A member reached without a leader (etcd says so): say what it means.
+  const message = saysNoLeader(said)
     ? `etcd ${what}: the member has no leader (the cluster lost its quorum, or this member is cut off from it): ${said}`
     : `etcd ${what}: ${said}`;
   if (isRecoverableError(cause) || cause instanceof GRPCDeadlineExceededError || isBrokenCircuit(cause)) {

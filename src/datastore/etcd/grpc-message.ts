@@ -6,3 +6,8 @@
 export function tidyGrpcMessage(message: string): string {
   return message.replace(/\.?\s*Resolution note:\s*$/, '').replace(/Last error: Error: /, 'Last error: ');
 }
+
+/** etcd's answer of a member that has no leader ("etcdserver: no leader"): quorum lost, or cut off. */
+export function saysNoLeader(message: string): boolean {
+  return message.includes('etcdserver: no leader');
+}

@@ -7,7 +7,7 @@
  */
 import { isRecoverableError, type IOptions } from 'etcd3';
 import { DatastoreUnavailableError } from '../errors.js';
-import { tidyGrpcMessage } from './grpc-message.js';
+import { saysNoLeader, tidyGrpcMessage } from './grpc-message.js';
 
 type HostPolicyFactory = NonNullable<NonNullable<IOptions['faultHandling']>['host']>;
 export type HostPolicy = ReturnType<HostPolicyFactory>;
@@ -72,8 +72,8 @@ export function memberBreakerPolicy(options: BreakerOptions = {}): HostPolicyFac
           // What the member said when it was last tried: the reason users need (ECONNREFUSED, a
           // certificate refused), not the breaker's bookkeeping.
           const why = breaker.lastFailure ? `: ${breaker.lastFailure}` : '';
-          // Reached, but without a leader (require-leader.ts): quorum lost, or this member cut off.
-          if (/no leader/.test(why))
+          // Reached, but without a leader: quorum lost, or this member cut off.
+          if (saysNoLeader(why))
             throw new DatastoreUnavailableError(
               `etcd member ${member} has no leader (the cluster lost its quorum, or this member is cut off from it)${why}`,
             );

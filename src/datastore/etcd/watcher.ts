@@ -76,10 +76,11 @@ export class EtcdWatcher extends WatcherBase {
       ),
     );
     watch.on('error', (error: Error) => {
-      // The server cancelled the watch: its member lost its leader (require-leader.ts), or the
-      // start revision was compacted away (etcd 3.4 leaves cancel_reason empty then, and etcd3 does
-      // not pass compact_revision on).
-      const compacted = !/no leader/i.test(error.message) && /compact|Watcher canceled/i.test(error.message);
+      // The server cancelled the watch. Without auth etcd does that only when the start revision was
+      // compacted away (etcd 3.4 leaves cancel_reason empty then, and etcd3 does not pass
+      // compact_revision on). A member that lost its leader (require-leader.ts) ends the whole
+      // stream instead: 'disconnected' above.
+      const compacted = /compact|Watcher canceled/i.test(error.message);
       this.fail(generation, compacted ? new CompactedError(this.revision + 1, { cause: error }) : error);
     });
   }
