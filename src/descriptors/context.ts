@@ -97,11 +97,15 @@ export class LinuxContext {
     return this.routes.get(`${nsId}\n${specPlace(spec)}`)?.key;
   }
 
-  /** Whether a route of ours (as last made) goes through this link of the namespace. */
-  hasRouteThrough(nsId: string, ifindex: number): boolean {
+  /** Whether a route of ours (as last made) goes through this link of the namespace, or prefers this source. */
+  hasRouteThrough(nsId: string, ifindex: number, source?: string): boolean {
     const prefix = `${nsId}\n`;
     for (const [place, { spec }] of this.routes)
-      if (spec.oif === ifindex && place.startsWith(prefix)) return true;
+      if (
+        (spec.oif === ifindex || (source !== undefined && spec.source === source)) &&
+        place.startsWith(prefix)
+      )
+        return true;
     return false;
   }
 

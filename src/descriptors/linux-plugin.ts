@@ -171,7 +171,8 @@ export class LinuxPlugin {
             event.address.index,
             `${event.address.address}/${event.address.prefixLength}`,
           );
-          if (event.address.family === AF_INET) this.onForeignIpv4AddressRemoved(view, event.address.index);
+          if (event.address.family === AF_INET)
+            this.onIpv4AddressRemoved(view, event.address.index, event.address.address);
         } else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
       }
     });
@@ -611,14 +612,16 @@ export class LinuxPlugin {
   }
 
   /**
-   * An IPv4 address gone from a link that is not ours (a host link, an EXISTING item's): when it was
-   * the link's last one, or the preferred source of a route, the kernel drops the routes through it
-   * without any notification. Ours there are checked (our own links' addresses are put back, with
-   * what depends on them).
+   * An IPv4 address gone: when it was its link's last one, the kernel drops the routes through that
+   * link without a notification (older kernels also those preferring it as source). Ours there are
+   * checked, on any link: a gateway-less route does not depend on the address, so putting the
+   * address back (our own links) does not bring the route back. Not while our link is itself being
+   * changed or removed: that operation's transaction takes care of its routes.
    */
-  private onForeignIpv4AddressRemoved(view: NamespaceView, ifindex: number): void {
-    if (this.interfaceKeyOf(view.links.get(ifindex)?.alias) !== undefined) return;
-    if (!this.ctx.hasRouteThrough(view.id, ifindex)) return;
+  private onIpv4AddressRemoved(view: NamespaceView, ifindex: number, address: string): void {
+    const key = this.interfaceKeyOf(view.links.get(ifindex)?.alias);
+    if (key !== undefined && (this.engine.isOperating(key) || !this.stillWanted(key))) return;
+    if (!this.ctx.hasRouteThrough(view.id, ifindex, address)) return;
     this.logger?.info(
       { namespace: view.id, ifindex },
       'an IPv4 address went from a link managed routes go through (the kernel may drop them unannounced); re-checking',

@@ -372,6 +372,21 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(agent.status('route', 'hr')?.state, 'configured');
     }));
 
+  test('the last IPv4 address of one of our links removed: the address is put back, and the gateway-less route through it made again', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(...pair(ns1!, ns2!), [
+        'route',
+        'own',
+        { name: 'own', namespace: named(ns1!), interface: 'a', dst_ip_addr: '10.85.0.0/16' },
+      ]);
+      await agent.waitConfigured(['interface', 'a'], ['route', 'own']);
+      ip(ns1!, ['addr', 'del', '10.0.9.1/24', 'dev', 'ra']);
+      await eventually(() => {
+        assert.deepEqual(addresses(ns1!, 'ra'), ['10.0.9.1/24']);
+        assert.ok(findRoute(routes(ns1!), '10.85.0.0/16', 'ra'), 'made again');
+      }, 3000);
+    }));
+
   test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
