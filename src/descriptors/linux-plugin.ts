@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { namedNamespacePath } from './named-namespaces.js';
+import { processStartTime } from '../util/process-start.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import {
   describeNamespace,
@@ -324,6 +325,13 @@ export class LinuxPlugin {
    */
   setReferencedNamespaces(refs: NamespaceRef[]): void {
     this.lastRefs = refs;
+    // A pid the configuration no longer names: a reference to it put again later means the
+    // process that has it then (before the full read, the configuration is not known yet).
+    if (this.fullReadDone) {
+      const named = new Set(refs.map(namespaceId));
+      for (const id of this.used.ids())
+        if (id.startsWith('pid/') && !named.has(id)) this.used.forgetProcessStart(id);
+    }
     // A namespace the configuration names for the first time is written down at once, before
     // anything is made there: a crash right after the first change must not lose it.
     const known = new Set(this.used.ids());
@@ -407,8 +415,13 @@ export class LinuxPlugin {
     switch (ref.kind) {
       case 'named':
         return existsSync(namedNamespacePath(ref.name));
-      case 'pid':
-        return existsSync(`/proc/${ref.pid}`);
+      case 'pid': {
+        // The process an earlier run made something for: another one holding the pid now is not it.
+        const remembered = this.used.processStart(namespaceId(ref));
+        return remembered === undefined
+          ? existsSync(`/proc/${ref.pid}`)
+          : processStartTime(ref.pid) === remembered;
+      }
       case 'file':
         return existsSync(ref.path);
       case 'microservice': {
@@ -436,6 +449,9 @@ export class LinuxPlugin {
       const view = await this.views.open(location);
       if (this.closed) return;
       this.logger?.info({ namespace: location.id, identity: location.identity }, 'namespace available');
+      // Written down before anything is made there: a crash right after must not lose which process it was.
+      const started = this.tracker.processStartOf(location.id);
+      if (started !== undefined) this.used.noteProcessStart(location.id, started);
       // Before anything is planned in this namespace: what an earlier run made and never marked.
       if (!reused) await this.removeHalfMadeLinks(view);
       this.facts.namespaceOpened(view);

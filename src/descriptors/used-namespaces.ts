@@ -16,6 +16,7 @@ export interface UsedNamespaces {
    */
   processStart(id: string): number | undefined;
   noteProcessStart(id: string, start: number): void;
+  forgetProcessStart(id: string): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +46,10 @@ export class MemoryUsedNamespaces implements UsedNamespaces {
     if (this.starts.get(id) === start || !this.current.includes(id)) return;
     this.starts.set(id, start);
     this.changed();
+  }
+
+  forgetProcessStart(id: string): void {
+    if (this.starts.delete(id)) this.changed();
   }
 
   close(): Promise<void> {

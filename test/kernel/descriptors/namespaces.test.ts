@@ -160,6 +160,10 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
                 !(pidAddresses(process.pid, 'lo')?.addr_info ?? []).some((a) => a.local === '10.11.0.1'),
                 "the host's lo untouched",
               );
+              // No longer named by the configuration: a reference put again later means the
+              // process that has the pid then.
+              await again.replaceAll();
+              await eventually(() => assert.equal(used.processStart(`pid/${pid}`), undefined));
             } finally {
               await again.close();
             }
