@@ -7,7 +7,7 @@
  * is up.
  */
 import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.js';
-import { NetlinkError, type RouteSpec } from '../netlink/index.js';
+import { AF_INET6, NetlinkError, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import { InterfaceNotConfiguredError } from './errors.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
@@ -90,7 +90,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
 
     // At the same place (namespace, table, destination, metric) through the same interface and
     // gateway, a change is made in place: its description alone needs no request; its source or
-    // scope one replace, with no moment without a route. (A gateway or an interface changed is a
+    // scope one replace (IPv4), with no moment without a route. (A gateway or an interface changed is a
     // dependency changed: the engine re-creates it, waiting for the new one.)
     needsRecreate: (_key, before, after) =>
       namespaceId(before.namespace) !== namespaceId(after.namespace) ||
@@ -104,7 +104,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       const spec = routeSpec(after, oif);
       if (JSON.stringify(spec) === JSON.stringify(routeSpec(before, oif))) return meta;
       const view = ctx.view(after.namespace);
-      await addRoute(view, spec, ctx.label, true);
+      if (spec.family === AF_INET6) {
+        // An IPv6 replace takes the first route of that destination and metric, whatever its link:
+        // another program's may come first. Ours is deleted, then the new one added.
+        await removeRoute(view, meta.spec);
+        await addRoute(view, spec, ctx.label);
+      } else await addRoute(view, spec, ctx.label, true);
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },

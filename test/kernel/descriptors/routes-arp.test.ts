@@ -399,11 +399,13 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
         const { create, update, delete: removed } = (await agent.put(['route', 'hr', value])).counts;
         return { create, update, removed };
       };
+      const requests = agent.plugin.views.netlinkTotals().requests;
       assert.deepEqual(await counts({ ...route, description: 'now described' }), {
         create: 0,
         update: 1,
         removed: 0,
       });
+      assert.equal(agent.plugin.views.netlinkTotals().requests, requests, 'no request for a description');
       assert.deepEqual(await counts({ ...route, src_ip_addr: '10.94.0.1', scope: { type: 'HOST' } }), {
         create: 0,
         update: 1,
@@ -413,6 +415,18 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(replaced.length, 1, JSON.stringify(replaced));
       assert.equal(replaced[0]!.prefsrc, '10.94.0.1');
       assert.equal(replaced[0]!.scope, 'host');
+      // IPv6: ours deleted, then the new one added (a replace could take another program's).
+      ip(ns1!, ['addr', 'add', 'fd00:94::1/64', 'dev', 'hz0', 'nodad']);
+      const six = { name: 'h6', namespace: named(ns1!), interface: 'hz0', dst_ip_addr: 'fd00:95::/64' };
+      await agent.put(['route', 'h6', six]);
+      await agent.waitConfigured(['route', 'h6']);
+      const { counts: sixCounts } = await agent.put(['route', 'h6', { ...six, src_ip_addr: 'fd00:94::1' }]);
+      assert.deepEqual([sixCounts.create, sixCounts.update, sixCounts.delete], [0, 1, 0]);
+      const sixRoutes = routes(ns1!, 6).filter((r) => r.dst === 'fd00:95::/64');
+      assert.deepEqual(
+        sixRoutes.map((r) => r.prefsrc),
+        ['fd00:94::1'],
+      );
       assert.deepEqual(await counts({ ...route, metric: 7 }), { create: 1, update: 0, removed: 1 });
       const moved = routes(ns1!).filter((r) => r.dst === '10.82.0.0/16');
       assert.deepEqual(
