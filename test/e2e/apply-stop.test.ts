@@ -4,7 +4,7 @@
  * answered).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: s
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      if (request.method === 'PUT') {
+      if (request.method === 'PUT' || request.method === 'DELETE') {
         const answer = answers[puts++] ?? 'ok';
         if (answer === 'none') return request.socket.destroy();
         if (answer === '503') {
@@ -86,5 +86,25 @@ describe('netnsctl apply stopped midway', () => {
       maybeStored: string[];
     };
     assert.deepEqual([data.stored.length, data.notStored.length, data.maybeStored.length], [0, 3, 0]);
+  });
+
+  test('del -f stopped by an agent that went away: what was deleted, not deleted, maybe deleted; a document naming no item is said', async () => {
+    const { server, url } = await stubAgent(['ok', 'none', 'none']);
+    const withUnkeyed = path.join(dir, 'unkeyed.yaml');
+    writeFileSync(withUnkeyed, `${readFileSync(file, 'utf8')}---\nkind: nonsense\nname: x\n`);
+    try {
+      const result = await netnsctl(['--server', url, 'del', '-f', withUnkeyed]);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(result.stderr, /not deleted \(no key\): document 4: /);
+      assert.match(result.stderr, /stopped after deleting 1 of 3 keys/);
+      assert.match(result.stderr, /maybe deleted \(2\)/);
+    } finally {
+      server.close();
+    }
+    const onlyUnkeyed = path.join(dir, 'only-unkeyed.yaml');
+    writeFileSync(onlyUnkeyed, 'kind: nonsense\nname: x\n');
+    const none = await netnsctl(['--server', 'http://127.0.0.1:1', 'del', '-f', onlyUnkeyed]);
+    assert.equal(none.code, 5, none.stderr);
+    assert.match(none.stderr, /no document names an item/);
   });
 });

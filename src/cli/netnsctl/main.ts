@@ -15,9 +15,10 @@ import { expandKey, expandPrefix, keyPath } from './keys.js';
 import { parseConfigKey, parseStatusKey } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
 import { dumpTable, historyTable, statusWhy } from './tables.js';
-import { loadItems, readInput, type GlobalOptions } from './context.js';
+import { readInput, type GlobalOptions } from './context.js';
 import { addFileCommands } from './file-commands.js';
 import { addReportCommand } from './report-command.js';
+import { addDelCommand } from './del-command.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 import { parseLabel } from '../label-option.js';
 
@@ -185,55 +186,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       print(render(entries, g.output === 'table' ? 'json' : g.output));
     });
 
-  program
-    .command('del')
-    .description('delete the value under each key given, or of each item of a YAML/JSON file (-f)')
-    .argument('[keys...]')
-    .option(
-      '-f, --file <file>',
-      'delete the items of this file (as apply -f reads it), or - for standard input',
-    )
-    .action(async (given: string[], options: { file?: string }) => {
-      const g = globals();
-      const keys = given.map((key) => expandKey(key, g.label));
-      if (options.file !== undefined) {
-        const loaded = loadItems(options.file, g.label);
-        // Deleting needs the keys only: an item whose value is invalid is deleted all the same.
-        keys.push(...loaded.items.map((item) => item.key));
-        for (const p of loaded.problems) if (p.key !== undefined) keys.push(p.key);
-      }
-      const unique = [...new Set(keys)];
-      if (unique.length === 0) throw new CliError('del: give a key, or -f FILE', 2);
-      const missing: string[] = [];
-      const deleted: string[] = [];
-      await withConfig(false, async (config) => {
-        const queue = [...unique];
-        await Promise.all(
-          Array.from({ length: Math.min(16, queue.length) }, async () => {
-            for (let key = queue.shift(); key !== undefined; key = queue.shift())
-              ((await config.delete(key)) ? deleted : missing).push(key);
-          }),
-        );
-      });
-      if (unique.length === 1) {
-        const fullKey = unique[0]!;
-        if (missing.length > 0) {
-          // As data too with -o json|yaml (what it did: nothing), then the error and exit 2.
-          if (g.output !== 'table') tell('', { key: fullKey, deleted: false });
-          throw new CliError(`no value under ${fullKey}`, 2);
-        }
-        return tell(`deleted ${fullKey}`, { key: fullKey, deleted: true });
-      }
-      tell(`deleted ${deleted.length} of ${unique.length} keys`, {
-        deleted: deleted.sort(),
-        missing: missing.sort(),
-      });
-      if (missing.length > 0)
-        throw new CliError(
-          `no value under ${missing.length} of them: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
-          2,
-        );
-    });
+  addDelCommand(program, { globals, client, print, tell, withConfig, throughAgent });
 
   program
     .command('list')
