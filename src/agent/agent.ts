@@ -368,6 +368,7 @@ export class Agent {
             this.noteIgnoredKeys(event.changes.filter((c) => c.type !== 'delete').map((c) => c.key));
           }
           if (event.type === 'resync') {
+            this.service?.noteConfigurationRead();
             logger.info(
               { reason: event.reason, items: event.items.length, revision: event.revision },
               'full read of the configuration',

@@ -165,14 +165,24 @@ export class AgentApiService implements AgentService {
     };
   }
 
+  private configurationReadAt: string | undefined;
+
   /** Changes up to `revision` were handed to a transaction that has ended. */
   noteTakenIn(revision: number): void {
     if (revision > (this.takenInRevision ?? 0)) this.takenInRevision = revision;
   }
 
   datastore(): DatastoreState {
-    if (this.takenInRevision === undefined) return this.datastoreState;
-    return { ...this.datastoreState, revision: this.takenInRevision };
+    return {
+      ...this.datastoreState,
+      ...(this.takenInRevision !== undefined ? { revision: this.takenInRevision } : {}),
+      ...(this.configurationReadAt !== undefined ? { configurationReadAt: this.configurationReadAt } : {}),
+    };
+  }
+
+  /** The whole configuration was read (applied or not): from now on its items are known. */
+  noteConfigurationRead(): void {
+    this.configurationReadAt ??= new Date().toISOString();
   }
 
   logs(): string[] {

@@ -61,6 +61,8 @@ export interface DatastoreState {
    * to a transaction that has ended (`netnsctl apply --wait` waits for its puts' revisions).
    */
   revision?: number;
+  /** ISO time the agent first read its whole configuration; absent until it has (a datastore away since its start). */
+  configurationReadAt?: string;
 }
 
 /** POST /v1/plan: a set of puts and deletes, or the whole desired configuration (`replace`). */

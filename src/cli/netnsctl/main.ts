@@ -221,30 +221,31 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .option('--all', 'show removed items too (the agent keeps the last 1000)')
     .action(async (key: string | undefined, options: { all?: boolean }) => {
       const g = globals();
-      if (key) {
-        const status = await client().expectOk('GET', `/v1/status${keyPath(expandKey(key, g.label))}`);
-        if (g.tableAsked) return print(fieldTable(status));
-        return print(render(status, g.output === 'table' ? 'yaml' : g.output));
-      }
       const api = client();
-      const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
-      // The states are the kernel's; say so when the agent cannot see its datastore.
-      const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
-        datastore?: { state: string; since: string; error?: string; revision?: number };
-      };
       // The agent asked may serve another label than the one given (or the default): its items.
       const { label: served } = (await api.expectOk('GET', '/v1/about')) as { label?: unknown };
       if (typeof served === 'string' && served !== g.label)
         process.stderr.write(
-          `note: the agent at ${g.server} serves the label ${served}, not ${g.label} (--label): these are its items\n`,
+          `note: the agent at ${g.server} serves the label ${served}, not ${g.label} (--label)` +
+            `${key ? '' : ': these are its items'}\n`,
         );
+      if (key) {
+        const status = await api.expectOk('GET', `/v1/status${keyPath(expandKey(key, g.label))}`);
+        if (g.tableAsked) return print(fieldTable(status));
+        return print(render(status, g.output === 'table' ? 'yaml' : g.output));
+      }
+      const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
+      // The states are the kernel's; say so when the agent cannot see its datastore.
+      const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
+        datastore?: { state: string; since: string; error?: string; configurationReadAt?: string };
+      };
       const outage =
         datastore && datastore.state !== 'in-sync'
           ? `the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
             `${datastore.error ? `: ${datastore.error}` : ''})`
           : undefined;
       // Started while its datastore was away: no item is known yet, an empty list says nothing.
-      if (outage && datastore?.revision === undefined) {
+      if (outage && datastore?.configurationReadAt === undefined) {
         if (g.output !== 'table') print(render(rows, g.output));
         throw new CliError(
           `${outage} and has not read its configuration since it started: its items are not known yet; ` +
