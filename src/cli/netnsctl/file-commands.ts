@@ -6,16 +6,15 @@ import { loadItems, type CommandContext } from './context.js';
 import type { FileItem } from './documents.js';
 import { render } from './output.js';
 import { planTable } from './tables.js';
+import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 
 /**
- * A failed put that cannot have been stored: the connection was refused, or the member answered
- * that it has no leader, before anything was written.
+ * A failed put that cannot have been stored: its one endpoint refused the connection. With several
+ * etcd members a put is tried on another after a failure, and an earlier try may have been stored.
  */
-function neverSent(error: Error): boolean {
-  return /ECONNREFUSED|No connection established|cannot be reached|has no leader|EHOSTUNREACH|ENETUNREACH/.test(
-    error.message,
-  );
+function neverSent(error: Error, endpoints: number): boolean {
+  return endpoints <= 1 && /ECONNREFUSED|No connection established/.test(error.message);
 }
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
@@ -45,6 +44,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
     .action(async (options: { file: string; wait?: boolean; waitTimeout?: string }) => {
       const g = globals();
       const waitMs = waitOption(options.wait, options.waitTimeout);
+      const etcdEndpoints = parseEndpoints(g.etcd).length;
       const loaded = loadItems(options.file, g.label);
       const problems = loaded.problems;
       let items = loaded.items;
@@ -90,7 +90,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
                 if (error instanceof CliError && error.exitCode === 3) {
                   // Unreachable, or up without its datastore (503: an answer, in the details:
                   // not stored): stop. A put that never left (the connection refused) is not stored.
-                  if (error.details === undefined && !neverSent(error)) unanswered.add(key);
+                  if (error.details === undefined && !neverSent(error, etcdEndpoints)) unanswered.add(key);
                   stopped = true;
                   throw error;
                 }
@@ -140,10 +140,15 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
             print(
               render(
                 {
-                  stored: [...storedKeys],
+                  stored,
+                  total: items.length + problems.length,
+                  invalid: problems.map((p) => ({
+                    key: p.key ?? `document ${p.index + 1}`,
+                    errors: p.errors,
+                  })),
+                  storedKeys: [...storedKeys],
                   notStored: missing,
                   maybeStored: unknown,
-                  total: items.length + problems.length,
                   error: error.message,
                 },
                 g.output,
