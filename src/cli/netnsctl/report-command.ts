@@ -5,7 +5,7 @@
  * the kernel read by netnsctl itself, the state files), each missing part saying why.
  */
 import type { Command } from 'commander';
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_STORE_FILE } from '../../datastore/sqlite/default-file.js';
 import { makeDirectories } from '../../util/make-directories.js';
@@ -37,23 +37,26 @@ function refuseUsedDirectory(dir: string): void {
     );
 }
 
+/** The agent's state files (src/agent/*-file.ts, microservice-memory.ts), by what follows `<label>.`. */
+const STATE_FILES = ['last-valid.json', 'namespaces.json', 'microservices.json', 'originals.json'];
+
 /**
- * The agent's state files of this label (`<label>.*.json`, those set aside as `.bad` too) copied
- * into `state/`; what could not be read is said instead.
+ * The agent's state files of this label (those set aside as `.bad` too) copied into `state/`; what
+ * could not be read is said instead. Exact names: a label may hold dots (`vpp` and `vpp.2`).
  */
 function copyStateFiles(
   stateDir: string,
   label: string,
   bundle: string,
 ): { copied: string[]; error?: string } {
+  const wanted = new Set(STATE_FILES.flatMap((file) => [`${label}.${file}`, `${label}.${file}.bad`]));
   let names: string[];
   try {
-    names = readdirSync(stateDir).filter(
-      (name) => name.startsWith(`${label}.`) && /\.json(\.bad)?$/.test(name),
-    );
+    names = readdirSync(stateDir).filter((name) => wanted.has(name));
   } catch (error) {
     return { copied: [], error: (error as Error).message };
   }
+  if (names.length === 0) return { copied: [], error: `no state file of label ${label} in ${stateDir}` };
   const copied: string[] = [];
   if (names.length > 0) makeDirectories(path.join(bundle, 'state'));
   for (const name of names.sort()) {
@@ -65,6 +68,17 @@ function copyStateFiles(
     }
   }
   return { copied };
+}
+
+/** Whether the agent's URL names this host (its state directory is then a path here). */
+function isLoopback(server: string): boolean {
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\./.test(host);
 }
 
 export function addReportCommand(program: Command, ctx: CommandContext): void {
@@ -112,6 +126,7 @@ export function addReportCommand(program: Command, ctx: CommandContext): void {
       refuseUsedDirectory(dir);
       try {
         makeDirectories(dir);
+        if (!statSync(dir).isDirectory()) throw new Error('not a directory');
       } catch (error) {
         throw new CliError(`cannot make the report directory ${dir}: ${(error as Error).message}`, 2);
       }
@@ -144,11 +159,19 @@ export function addReportCommand(program: Command, ctx: CommandContext): void {
         written.push(file);
       }
       const agentDown = unanswered.length === PARTS.length;
+      // The agent's own directory is on its host: read here only when that is this one.
+      const local = isLoopback(g.server);
       const stateDir =
-        typeof about?.stateDir === 'string'
-          ? about.stateDir
-          : (options.stateDir ?? path.dirname(g.store ?? DEFAULT_STORE_FILE));
-      const state = copyStateFiles(stateDir, label, dir);
+        options.stateDir ??
+        (typeof about?.stateDir === 'string' ? (local ? about.stateDir : undefined) : undefined) ??
+        (about === undefined || local ? path.dirname(g.store ?? DEFAULT_STORE_FILE) : undefined);
+      const state =
+        stateDir === undefined
+          ? {
+              copied: [],
+              error: `the agent at ${g.server} is on another host: give --state-dir to read them here`,
+            }
+          : copyStateFiles(stateDir, label, dir);
       written.push(...state.copied);
       writeFileSync(
         path.join(dir, 'about.json'),
