@@ -74,7 +74,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   private closed = false;
   /** Counts of the handles of views closed so far. */
   private readonly retired: NetlinkTotals = { requests: 0, errors: 0, alreadyGone: 0 };
-  /** Namespace id -> when its view was closed; dropped when a view of that id opens again. */
+  /** Named namespace id -> when its view was closed; dropped when a view of that id opens again. */
   private readonly closedAt = new Map<string, number>();
 
   get(id: string): NamespaceView | undefined {
@@ -137,7 +137,8 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
   close(id: string): void {
     const view = this.views.get(id);
     if (!view) return;
-    this.closedAt.set(id, Date.now());
+    // Named ones only (their status says when they went); pid and microservice ids rarely come back.
+    if (id.startsWith('named/')) this.closedAt.set(id, Date.now());
     this.views.delete(id);
     view.links.close();
     this.retire(view);
@@ -165,6 +166,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     if (this.closed) return;
     this.closed = true;
     for (const id of [...this.views.keys()]) this.close(id);
+    this.closedAt.clear();
   }
 
   /** Totals of every socket's counters, for metrics. */

@@ -565,10 +565,36 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const failedWait = await netnsctl([...base, 'apply', '-f', refused, '--wait']);
     try {
       assert.equal(failedWait.code, 6, `${failedWait.stdout}${failedWait.stderr}`);
-      assert.match(failedWait.stderr, /1 items not configured: they failed and no retry is planned/);
+      assert.match(failedWait.stderr, /1 items not configured: invalid, failed with no retry planned/);
       assert.ok(Date.now() - startedAt < 15_000, `${Date.now() - startedAt} ms`);
     } finally {
       assert.equal((await netnsctl([...base, 'del', '-f', refused])).code, 0);
+    }
+
+    // A VETH pair one end of which takes a host name another program's link has: that end fails
+    // for good, the other waits for it; --wait does not wait out its time either.
+    const foreign = `${label.slice(0, 8)}f`;
+    ip(null, ['link', 'add', foreign, 'type', 'veth', 'peer', 'name', `${foreign}p`]);
+    const blocked = file(
+      'blocked.yaml',
+      [
+        `kind: interface\nname: wv1\ntype: VETH\nenabled: true\nhost_if_name: ${foreign}\nveth: {peer_if_name: wv2}`,
+        `kind: interface\nname: wv2\ntype: VETH\nenabled: true\nnamespace: {type: NAMED_NS, name: ${ns}}\n` +
+          'veth: {peer_if_name: wv1}',
+      ].join('\n---\n'),
+    );
+    const blockedAt = Date.now();
+    const blockedWait = await netnsctl([...base, 'apply', '-f', blocked, '--wait']);
+    try {
+      assert.equal(blockedWait.code, 6, `${blockedWait.stdout}${blockedWait.stderr}`);
+      assert.match(
+        blockedWait.stderr,
+        /2 items not configured: invalid, failed with no retry planned, or waiting/,
+      );
+      assert.ok(Date.now() - blockedAt < 15_000, `${Date.now() - blockedAt} ms`);
+    } finally {
+      assert.equal((await netnsctl([...base, 'del', '-f', blocked])).code, 0);
+      ipTry(null, ['link', 'del', foreign]);
     }
   });
 

@@ -207,7 +207,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       if (waited.notConfigured.length > 0)
         throw new CliError(
           waited.failedForGood
-            ? `${waited.notConfigured.length} items not configured: they failed and no retry is planned`
+            ? `${waited.notConfigured.length} items not configured: invalid, failed with no retry planned, or waiting for one that is`
             : `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,
           6,
         );

@@ -157,7 +157,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       // Invalid (the agent refused the value: a claim another item holds): said at once, as 5.
       if (not.state === 'invalid') throw new CliError(`${fullKey} is invalid: ${not.why}`, 5);
       throw new CliError(
-        `${fullKey} not configured ${waited.failedForGood ? '(failed, no retry planned)' : `within ${waitMs / 1000} s`}: ` +
+        `${fullKey} not configured ${waited.failedForGood ? '(no retry planned)' : `within ${waitMs / 1000} s`}: ` +
           `${not.state}${not.why ? `: ${not.why}` : ''}`,
         6,
       );

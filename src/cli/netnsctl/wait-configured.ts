@@ -2,7 +2,9 @@
  * `apply --wait`: after the puts are stored, wait until the agent has taken them in (its summary's
  * datastore revision reaches the puts' revisions, so a state from before them does not count) and
  * every item is configured, or the time is up. A pending item may still become configured (its
- * peer may come), so nothing but the deadline ends the wait early.
+ * peer may come); the wait ends early only when what is left cannot change without another put:
+ * invalid values, failures with no retry planned, VETH ends waiting for such a peer or for a peer
+ * that names another end.
  */
 import { CliError, type ApiClient } from './client.js';
 import { statusWhy } from './tables.js';
@@ -12,7 +14,7 @@ export interface WaitOutcome {
   takenIn: boolean;
   configured: string[];
   notConfigured: { key: string; state: string; why: string }[];
-  /** Ended before the time was up: those not configured failed and no retry is planned. */
+  /** Ended before the time was up: those not configured cannot change without another put. */
   failedForGood?: boolean;
 }
 
@@ -53,6 +55,10 @@ function commonPrefix(keys: string[]): string {
     while (!key.startsWith(prefix)) prefix = prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1);
   return prefix;
 }
+
+/** The pending reasons of a VETH end (src/agent/service.ts says them). */
+const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured/;
+const PEER_NAMES_ANOTHER = /names \S+ as its peer, not /;
 
 /** How long items failed with no retry planned stay so before --wait stops waiting for them. */
 const FAILED_FOR_GOOD_MS = 2000;
@@ -98,9 +104,20 @@ export async function waitConfigured(
       if (outcome.notConfigured.every((n) => n.state === 'invalid')) return outcome;
       // Failed with no retry planned (the kernel refused for good, e.g. EOPNOTSUPP): for a while
       // (an event may still have them tried again, e.g. a host name freed), then that is the outcome.
-      const final = outcome.notConfigured.every(
-        (n) => n.state === 'invalid' || (n.state === 'failed' && byKey.get(n.key)?.nextRetryAt === undefined),
-      );
+      const stuck = (key: string): boolean => {
+        const status = byKey.get(key);
+        return (
+          status?.state === 'invalid' || (status?.state === 'failed' && status.nextRetryAt === undefined)
+        );
+      };
+      // A VETH end waiting for a peer that is stuck so, or that names another end as its peer.
+      const peerStuck = (n: { key: string; state: string; why: string }): boolean => {
+        if (n.state !== 'pending') return false;
+        if (PEER_NAMES_ANOTHER.test(n.why)) return true;
+        const peer = PEER_WAIT.exec(n.why)?.[1];
+        return peer !== undefined && stuck(n.key.slice(0, n.key.lastIndexOf('/') + 1) + peer);
+      };
+      const final = outcome.notConfigured.every((n) => stuck(n.key) || peerStuck(n));
       if (!final) finalSince = undefined;
       else if (finalSince === undefined) finalSince = Date.now();
       else if (Date.now() - finalSince >= FAILED_FOR_GOOD_MS) return { ...outcome, failedForGood: true };
