@@ -128,6 +128,16 @@ export class LinuxPlugin {
             field: 'host_if_name',
             what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}`,
           },
+          // One TAP, one item: a second one waited for a TAP "to appear" that the first held.
+          ...(value.type === 'AUTO_TAP'
+            ? [
+                {
+                  id: `tap ${value.tap.tempIfName}`,
+                  field: 'tap.temp_if_name',
+                  what: `TAP ${value.tap.tempIfName}`,
+                },
+              ]
+            : []),
         ],
       })
       .register({ ...addressDescriptor(ctx), retrieveAfter: ['interface'] })

@@ -389,6 +389,20 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         const drift = agent.logs.filter((l) => /outside the agent/.test(l.message ?? ''));
         assert.deepEqual(drift, [], 'no drift logged for our own attach');
 
+        // A second item for the same TAP: invalid, naming the first (it waited for the TAP "to appear").
+        await agent.put([
+          'interface',
+          'tap2',
+          { ...tapItem(ns1!, `${host.slice(0, 12)}x`, temp), name: 'tap2' },
+        ]);
+        await agent.waitFor(
+          'interface',
+          'tap2',
+          'invalid',
+          /TAP \S+ is already claimed by \S+interface\/tap1/,
+        );
+        await agent.del(['interface', 'tap2']);
+
         await agent.del(['interface', 'tap1']);
         await eventually(() => {
           const back = linkOrFail(null, temp);
