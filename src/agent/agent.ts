@@ -402,7 +402,10 @@ export class Agent {
             const fields = { state: event.state, error: event.error?.message };
             // An outage is said once at warn (alerts on warn see it), its retries at debug, its end at info.
             if (event.state === 'lost' && !datastoreLostSaid) {
-              logger.warn(fields, 'datastore watch lost: the kernel stays as it is until it is back');
+              logger.warn(
+                { ...fields, kernel: 'kept as it is until the datastore is back' },
+                'datastore watch',
+              );
               datastoreLostSaid = true;
             } else if (event.state === 'in-sync') logger.info(fields, 'datastore watch');
             else logger.debug(fields, 'datastore watch');

@@ -149,8 +149,8 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
       .join('')
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { level?: number; msg?: string })
-      .filter((l) => l.level === 40 && /datastore watch lost/.test(l.msg ?? ''));
+      .map((l) => JSON.parse(l) as { level?: number; msg?: string; state?: string })
+      .filter((l) => l.level === 40 && l.msg === 'datastore watch' && l.state === 'lost');
     assert.equal(warned.length, 2, 'one warning for the outage at the start, one for this one');
     proxy.restore();
     await eventually(async () => assert.equal(await reconnects(), 1), 30_000);
