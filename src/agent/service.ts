@@ -115,7 +115,7 @@ function articled(type: string): string {
 
 export class AgentApiService implements AgentService {
   private reachableNow: ReachableNow = () => undefined;
-  private loadReachability: (nsIds: string[]) => Promise<void> = async () => undefined;
+  private loadReachability: (nsIds: string[]) => Promise<() => void> = async () => () => undefined;
   /**
    * Counts by state, kept until a status changes: pollers ask for them every few milliseconds
    * (waiting for "everything configured"), and counting thousands of items each time took ~5 ms
@@ -195,7 +195,7 @@ export class AgentApiService implements AgentService {
    */
   setReachability(
     reachableNow: ReachableNow,
-    loadTables: (nsIds: string[]) => Promise<void> = async () => undefined,
+    loadTables: (nsIds: string[]) => Promise<() => void> = async () => () => undefined,
   ): void {
     this.reachableNow = reachableNow;
     this.loadReachability = loadTables;
@@ -439,8 +439,6 @@ export class AgentApiService implements AgentService {
     }
     const planned = this.plannedValues(puts, change.deletes, change.replace === true);
     const valueOf = (key: string): unknown => planned.get(key);
-    // Gateways of routes no route watches yet: their namespaces' on-link tables are read first.
-    await this.loadReachability(gatewayNamespacesOf(puts.map((p) => p.value)));
     const observed = await observeNamedNamespaces(
       namedNamespacesOf(planned.values()),
       (nsId) => this.views.get(nsId) !== undefined,
@@ -450,20 +448,26 @@ export class AgentApiService implements AgentService {
         (place) => this.namespaceProblem(place.nsId) === undefined,
       ),
     );
+    // Gateways of routes no route watches yet: their namespaces' on-link tables, held while planning.
+    const releaseTables = await this.loadReachability(gatewayNamespacesOf(puts.map((p) => p.value)));
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
     let facts: FactChange[] = observed.facts;
     let dry: DryRun;
-    for (let round = 0; ; round++) {
-      dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
-      if (round + 1 >= PLAN_ROUNDS) break;
-      const known = new Set(facts.map((f) => f.key));
-      const more = assumedFacts(dry, this.label, valueOf, {
-        reachableNow: this.reachableNow,
-        plannedKeys: planned.keys(),
-        factHolds: (key) => this.engine.state.fact(key) !== undefined,
-      }).filter((f) => !known.has(f.key));
-      if (more.length === 0) break;
-      facts = [...facts, ...more];
+    try {
+      for (let round = 0; ; round++) {
+        dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
+        if (round + 1 >= PLAN_ROUNDS) break;
+        const known = new Set(facts.map((f) => f.key));
+        const more = assumedFacts(dry, this.label, valueOf, {
+          reachableNow: this.reachableNow,
+          plannedKeys: planned.keys(),
+          factHolds: (key) => this.engine.state.fact(key) !== undefined,
+        }).filter((f) => !known.has(f.key));
+        if (more.length === 0) break;
+        facts = [...facts, ...more];
+      }
+    } finally {
+      releaseTables();
     }
     const tables = new Map<string, KernelTables>();
     const entries = await foreseeForeignHolders(

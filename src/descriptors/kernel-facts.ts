@@ -70,6 +70,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   private recheckScheduled = false;
   /** Per namespace with watched gateways: what its interfaces reach on-link. */
   private readonly tables = new Map<string, TableState>();
+  /** Namespaces whose tables a dry run holds (loadTables), by how many. */
+  private readonly pinned = new Map<string, number>();
 
   constructor(private readonly views: NamespaceViews) {
     super();
@@ -132,15 +134,33 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   /**
    * Loads the on-link tables of these namespaces, for a dry run's `reachableNow` about gateways no
-   * route watches yet (a table no watch needs is dropped at the next re-check).
+   * route watches yet, and keeps them until `release` (a table no watch needs is dropped at the next
+   * re-check otherwise: one dropped between the load and the dry run made a reachable gateway
+   * look unknown).
    */
-  async loadTables(nsIds: Iterable<string>): Promise<void> {
+  async loadTables(nsIds: Iterable<string>): Promise<() => void> {
+    const ids = [...new Set(nsIds)];
+    for (const id of ids) this.pinned.set(id, (this.pinned.get(id) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      for (const id of ids) {
+        const count = (this.pinned.get(id) ?? 1) - 1;
+        if (count > 0) this.pinned.set(id, count);
+        else {
+          this.pinned.delete(id);
+          this.scheduleRecheck(id); // dropped now if no watch needs it
+        }
+      }
+    };
     await Promise.all(
-      [...new Set(nsIds)].map((id) => {
+      ids.map((id) => {
         const view = this.views.get(id);
         return view ? this.tableOf(view) : undefined;
       }),
     );
+    return release;
   }
 
   /** Starts (or counts another user of) the reachability fact of a gateway. */
@@ -259,7 +279,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       namespaces.map(async (nsId) => {
         const watches = this.gatewaysByNamespace.get(nsId);
         if (!watches || watches.size === 0) {
-          this.tables.delete(nsId);
+          if (!this.pinned.has(nsId)) this.tables.delete(nsId);
           return;
         }
         const view = this.views.get(nsId);
