@@ -147,10 +147,23 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         if (!view) continue;
         const routes = dumps[i]!.filter((r) => r.protocol === AGENT_PROTOCOL);
         for (const route of routes) {
-          const inNamespace = (id: string) =>
-            wanted.get(`${view.identity}\n${id}`)?.find((w) => routeMatches(route, w.spec));
+          const inNamespace = (id: string, spec: (w: { spec: RouteSpec }) => RouteSpec = (w) => w.spec) =>
+            wanted.get(`${view.identity}\n${id}`)?.find((w) => routeMatches(route, spec(w)));
           // A wanted route that names no interface matches the one the kernel picked.
-          const match = inNamespace(routeIdentity(route)) ?? inNamespace(routeIdentity(route, true));
+          let match = inNamespace(routeIdentity(route)) ?? inNamespace(routeIdentity(route, true));
+          // Ours with another preferred source (a change of it the kernel refused, or someone's):
+          // the item's, as it is, to be changed in place (not an orphan to delete).
+          const otherSource = match
+            ? undefined
+            : (inNamespace(routeIdentity(route), (w) => ({ ...w.spec, source: undefined })) ??
+              inNamespace(routeIdentity(route, true), (w) => ({ ...w.spec, source: undefined })));
+          if (otherSource) {
+            const { source: _wanted, ...rest } = otherSource.value;
+            match = {
+              ...otherSource,
+              value: route.source !== undefined ? { ...rest, source: route.source } : rest,
+            };
+          }
           const spec: RouteSpec = {
             family: route.family,
             dstLength: route.dstLength,

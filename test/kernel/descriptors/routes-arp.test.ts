@@ -387,6 +387,25 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       }, 3000);
     }));
 
+  test('a source change the kernel refuses on one of our links: failed, and the route as it was stays, also through a resync', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const route = { name: 'src', namespace: named(ns1!), interface: 'a', dst_ip_addr: '10.86.0.0/16' };
+      await agent.put(...pair(ns1!, ns2!), ['route', 'src', { ...route, src_ip_addr: '10.0.9.1' }]);
+      await agent.waitConfigured(['interface', 'a'], ['route', 'src']);
+      const refused = await agent.put(['route', 'src', { ...route, src_ip_addr: '10.250.250.250' }]);
+      assert.equal(refused.counts.failed, 1);
+      await agent.engine.resync();
+      assert.deepEqual(
+        routes(ns1!)
+          .filter((r) => r.dst === '10.86.0.0/16')
+          .map((r) => r.prefsrc),
+        ['10.0.9.1'],
+        'kept by the resync',
+      );
+      await agent.put(['route', 'src', route]);
+      await agent.waitConfigured(['route', 'src']);
+    }));
+
   test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
@@ -415,6 +434,20 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(replaced.length, 1, JSON.stringify(replaced));
       assert.equal(replaced[0]!.prefsrc, '10.94.0.1');
       assert.equal(replaced[0]!.scope, 'host');
+      // A source the kernel refuses: failed, and the route as it was stays, also through a resync.
+      const refused = await agent.put(['route', 'hr', { ...route, src_ip_addr: '10.250.250.250' }]);
+      assert.equal(refused.counts.failed, 1);
+      await agent.engine.resync();
+      assert.deepEqual(
+        routes(ns1!)
+          .filter((r) => r.dst === '10.82.0.0/16')
+          .map((r) => r.prefsrc),
+        ['10.94.0.1'],
+        'kept by the resync',
+      );
+      await agent.put(['route', 'hr', { ...route, src_ip_addr: '10.94.0.1', scope: { type: 'HOST' } }]);
+      await agent.waitConfigured(['route', 'hr']);
+
       // IPv6: ours deleted, then the new one added (a replace could take another program's).
       ip(ns1!, ['addr', 'add', 'fd00:94::1/64', 'dev', 'hz0', 'nodad']);
       const six = { name: 'h6', namespace: named(ns1!), interface: 'hz0', dst_ip_addr: 'fd00:95::/64' };
