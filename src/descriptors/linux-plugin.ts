@@ -243,9 +243,14 @@ export class LinuxPlugin {
       const route = value as Partial<LinuxRoute>;
       if (!route.gateway || !route.namespace) continue;
       const nsId = namespaceId(route.namespace);
-      // A route naming no interface needs its gateway reachable through any (route.ts).
+      // A route naming no interface needs its gateway reachable through any (route.ts). Its
+      // interface by the host name of this commit's value, else of the one desired now (a route put
+      // alone, naming an interface by its config name, moved its gateway watch to a link of that
+      // name for a moment: the route was deleted and made again, ~5 ms without it).
       const host =
-        route.interface === undefined ? ANY_INTERFACE : (hostNames.get(route.interface) ?? route.interface);
+        route.interface === undefined
+          ? ANY_INTERFACE
+          : (hostNames.get(route.interface) ?? this.ctx.hostNameOf(this.engine.state, route.interface));
       this.ctx.gatewayFact(key, nsId, host, route.gateway, route.table ?? 0, () => fresh.add(nsId));
     }
     await this.namespacesReady();

@@ -210,6 +210,15 @@ export class TestAgent {
     return this.engine.commit({ puts });
   }
 
+  /** As `put`, the way the agent takes in a change from its store: the plugin prepares it first. */
+  async putPrepared(...items: [ItemKind, string, unknown][]): Promise<TransactionRecord> {
+    const puts = items.map(([kind, name, value]) => this.parse(kind, name, value));
+    for (const p of puts) this.desired.set(p.key, p.value);
+    this.plugin.setReferencedNamespaces(this.references());
+    await this.plugin.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
+    return this.engine.commit({ puts });
+  }
+
   async del(...items: [ItemKind, string][]): Promise<TransactionRecord> {
     const deletes = items.map(([kind, name]) => this.key(kind, name));
     for (const key of deletes) this.desired.delete(key);

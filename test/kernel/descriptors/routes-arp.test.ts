@@ -387,6 +387,26 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       }, 3000);
     }));
 
+  test('a route through an interface named by its config name (host name another), put again alone: nothing sent, no moment without it', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const route = {
+        name: 'gw',
+        namespace: named(ns1!),
+        interface: 'a',
+        dst_ip_addr: '10.87.0.0/16',
+        gw_addr: '10.0.9.5',
+      };
+      await agent.putPrepared(...pair(ns1!, ns2!), ['route', 'gw', route]);
+      await agent.waitConfigured(['interface', 'a'], ['route', 'gw']);
+      const { deleted } = await deletionsDuring(ns1!, ['route'], async () => {
+        await agent.putPrepared(['route', 'gw', route]);
+        await agent.putPrepared(['route', 'gw', { ...route, description: 'described' }]);
+        await pause(200);
+      });
+      assert.deepEqual(deleted, []);
+      assert.equal(agent.status('route', 'gw')?.state, 'configured');
+    }));
+
   test('a source change the kernel refuses on one of our links: failed, and the route as it was stays, also through a resync', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route = { name: 'src', namespace: named(ns1!), interface: 'a', dst_ip_addr: '10.86.0.0/16' };
