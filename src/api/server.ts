@@ -58,7 +58,11 @@ const NO_SCHEMAS = {
 
 export function buildApi(
   service: AgentService,
-  options: Pick<ApiOptions, 'token'> & { webFiles?: Map<string, StaticFile> } = {},
+  options: Pick<ApiOptions, 'token'> & {
+    webFiles?: Map<string, StaticFile>;
+    /** Events a client has not taken, at most, before it is cut off (MAX_UNREAD_EVENT_BYTES). */
+    maxUnreadEventBytes?: number;
+  } = {},
 ): FastifyInstance {
   const app = Fastify({
     logger: false,
@@ -162,7 +166,8 @@ export function buildApi(
   });
   app.get('/v1/topology', async () => service.topology());
 
-  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply, streams));
+  const maxUnread = options.maxUnreadEventBytes ?? MAX_UNREAD_EVENT_BYTES;
+  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply, streams, maxUnread));
 
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await service.metrics();
@@ -223,6 +228,7 @@ function streamEvents(
   request: FastifyRequest,
   reply: FastifyReply,
   streams: Set<() => void>,
+  maxUnread: number,
 ): void {
   reply.hijack();
   const raw = reply.raw;
@@ -240,13 +246,22 @@ function streamEvents(
   const flush = (): void => {
     const text = burst.join('');
     burst = [];
-    if (!closed) raw.write(text);
+    if (closed) return;
+    raw.write(text);
+    // A client that does not read (a paused `watch | less`, a stalled tab): what it has not taken
+    // piles up in the agent's memory. Past a bound it is cut off; it may connect again.
+    if (raw.writableLength > maxUnread) {
+      closed = true;
+      raw.destroy();
+    }
   };
   const unsubscribe = service.subscribe((event) => {
     if (burst.length === 0) queueMicrotask(flush);
     burst.push(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
   });
-  const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  const keepAlive = setInterval(() => {
+    if (!closed) raw.write(': keep-alive\n\n');
+  }, 15_000);
   const end = (): void => {
     if (!closed) raw.end();
   };
@@ -258,6 +273,9 @@ function streamEvents(
     streams.delete(end);
   });
 }
+
+/** Events written to one client and not yet taken by it, at most (W1's first transaction is ~2 MB). */
+export const MAX_UNREAD_EVENT_BYTES = 16 * 1024 * 1024;
 
 const API_METHODS = ['GET', 'PUT', 'POST', 'DELETE'] as const;
 
