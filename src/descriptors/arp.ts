@@ -113,7 +113,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         // A transient refusal (EBUSY...) is retried: the entry stays the holder's meanwhile.
         if (!isRetriable(error) && ctx.neighbourAt(view.id, link.index, value.ipAddress) === key) {
           ctx.forgetNeighbour(view.id, link.index, value.ipAddress);
-          ctx.neighbourReleased(view.id);
+          ctx.neighbourReleased(view.id, key);
         }
         throw error;
       }

@@ -48,7 +48,7 @@ export class LinuxContext {
    * An item gave up an ARP entry it had noted without its kernel entry going away (its create
    * failed): items that failed as it held the entry are tried again (set by the plugin).
    */
-  neighbourReleased: (nsId: string) => void = () => undefined;
+  neighbourReleased: (nsId: string, by: string) => void = () => undefined;
 
   /**
    * Links of others we configure (EXISTING, LOOPBACK) by namespace and ifindex: they bear no mark,

@@ -80,6 +80,8 @@ export class LinuxPlugin {
   private readonly driftDescriptors = new Set<string>();
   /** `descriptor\nnamespace id` where failed items may succeed now (retryFailedIn). */
   private retryNamespaces = new Set<string>();
+  /** Per place of retryNamespaces asked only by releases: the items that released (retryFailedIn). */
+  private retryExcept = new Map<string, Set<string>>();
   private readonly lastStateRetry = new Map<string, number>();
   private readonly used: UsedNamespaces;
   private fullReadDone = false;
@@ -105,7 +107,7 @@ export class LinuxPlugin {
       options.originals ?? new MemoryOriginals(),
     );
     this.ctx.dryRun = () => this.engine.planning;
-    this.ctx.neighbourReleased = (nsId) => this.retryFailedIn(nsId, 'arp');
+    this.ctx.neighbourReleased = (nsId, by) => this.retryFailedIn(nsId, 'arp', by);
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs, (id) =>
       this.used.processStart(id),
     );
@@ -726,8 +728,24 @@ export class LinuxPlugin {
    * with the drift checks, and at most once a second per item, so that an item whose own attempts
    * change the namespace cannot loop.
    */
-  private retryFailedIn(namespaceId: string, descriptor: 'interface' | 'route' | 'arp'): void {
-    this.retryNamespaces.add(`${descriptor}\n${namespaceId}`);
+  /**
+   * `except`: the item whose own failure freed something there (an ARP item that failed as it held
+   * the entry): the others may take it now, not that one again (it tried itself again every second
+   * for ever, each time freeing the entry anew). Any other reason to retry there retries it too.
+   */
+  private retryFailedIn(
+    namespaceId: string,
+    descriptor: 'interface' | 'route' | 'arp',
+    except?: string,
+  ): void {
+    const place = `${descriptor}\n${namespaceId}`;
+    if (except === undefined) this.retryExcept.delete(place);
+    else if (!this.retryNamespaces.has(place) || this.retryExcept.has(place)) {
+      const excepted = this.retryExcept.get(place) ?? new Set<string>();
+      excepted.add(except);
+      this.retryExcept.set(place, excepted);
+    }
+    this.retryNamespaces.add(place);
     this.scheduleDrift({});
   }
 
@@ -745,6 +763,8 @@ export class LinuxPlugin {
     if (this.retryNamespaces.size === 0) return;
     const wanted = this.retryNamespaces;
     this.retryNamespaces = new Set();
+    const excepted = this.retryExcept;
+    this.retryExcept = new Map();
     const now = Date.now();
     const keys: string[] = [];
     const later = new Set<string>();
@@ -766,7 +786,7 @@ export class LinuxPlugin {
       const place = [value.namespace, ...(peer?.namespace ? [peer.namespace] : [])]
         .map((ref) => `${status.descriptor}\n${namespaceId(ref)}`)
         .find((candidate) => wanted.has(candidate));
-      if (place === undefined) continue;
+      if (place === undefined || excepted.get(place)?.has(status.key)) continue;
       if (now - (this.lastStateRetry.get(status.key) ?? 0) < STATE_RETRY_MIN_MS) {
         later.add(place); // asked again once its second is over: the change is not lost
         continue;

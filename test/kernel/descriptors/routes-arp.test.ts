@@ -892,6 +892,14 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       await agent.waitFor('arp', 'learned', 'configured');
       assert.equal(entry('10.0.9.51')?.lladdr, '02:00:00:00:00:51');
       assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:99');
+      // Failed for good: not tried again and again (its own failure freed the entry it noted).
+      const before = agent.engine.transactions().length;
+      await pause(2500);
+      const retries = agent.engine
+        .transactions()
+        .slice(before)
+        .filter((t) => t.causes.includes('retry'));
+      assert.ok(retries.length <= 1, `${retries.length} retry transactions in 2.5 s`);
       await agent.del(['arp', 'theirs']);
       await pause(200);
       assert.equal(entry('10.0.9.50')?.lladdr, '02:00:00:00:00:99', 'still theirs');
