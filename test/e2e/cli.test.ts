@@ -784,6 +784,14 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       JSON.stringify({ name: 'x', type: 'DUMMY' }),
     );
     assert.equal(other.code, 0, other.stderr);
+    // Something of the agent's in a named namespace: its book of namespaces used is in the bundle.
+    for (const [key, value] of [
+      [pair.key1, pair.veth1],
+      [pair.key2, pair.veth2],
+    ] as const)
+      assert.equal((await netnsctl([...base, 'put', key, '-'], JSON.stringify(value))).code, 0);
+    await agent.until([pair.key1, pair.key2], 'configured');
+    await eventually(() => assert.ok(existsSync(path.join(dir, `${label}.namespaces.json`))));
     const report = await netnsctl([...base, 'report', out]);
     assert.equal(report.code, 0, report.stderr);
     for (const f of [

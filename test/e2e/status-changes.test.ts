@@ -12,7 +12,7 @@ import { after, describe, test } from 'node:test';
 import { SqliteStore } from '../../src/datastore/index.js';
 import { configKey, interfaceStatusKey } from '../../src/model/index.js';
 import { eventually, ip, ipTry, skipUnlessRoot } from '../helpers/kernel.js';
-import { AgentProcess, tag } from '../helpers/agent.js';
+import { AgentProcess, netnsctl, tag } from '../helpers/agent.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'status-changes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,6 +106,19 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       );
       // Changed when the namespace went, not when the agent made it.
       assert.ok(Date.parse((await made()).updatedAt) >= deletedAt, (await made()).updatedAt);
+      // netnsctl status names it the same way.
+      const cli = await netnsctl([
+        '--server',
+        agent.server,
+        '--label',
+        label,
+        '-o',
+        'json',
+        'status',
+        `named-namespace/${ns}`,
+      ]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal((JSON.parse(cli.stdout) as Row).state, 'pending');
       ip(null, ['netns', 'add', ns]);
       await agent.until([key], 'configured');
       assert.equal((await made()).state, 'configured');

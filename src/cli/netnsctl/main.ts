@@ -230,7 +230,13 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
             `${key ? '' : ': these are its items'}\n`,
         );
       if (key) {
-        const status = await api.expectOk('GET', `/v1/status${keyPath(expandKey(key, g.label))}`);
+        // A named namespace the agent makes has a status of its own (not a configuration key).
+        const namespace = /^named-namespace\/([^/]+)$/.exec(key)?.[1];
+        const path =
+          namespace !== undefined
+            ? `/v1/status/named-namespace/${encodeURIComponent(namespace)}`
+            : `/v1/status${keyPath(expandKey(key, g.label))}`;
+        const status = await api.expectOk('GET', path);
         if (g.tableAsked) return print(fieldTable(status));
         return print(render(status, g.output === 'table' ? 'yaml' : g.output));
       }
