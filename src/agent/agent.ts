@@ -88,13 +88,15 @@ export class Agent {
       options.logger ?? createLogger((options.logLevel ?? 'info') as 'info', undefined, this.recentLogs);
     this.engine = new Engine({
       hooks: {
-        transaction: (record) => {
+        transaction: (record, kept) => {
           const failed = record.counts.failed > 0;
           this.metrics.observeTransaction(record.durationMs / 1000, !failed);
-          this.service?.emit({
-            type: 'transaction',
-            data: { seq: record.seq, counts: record.counts, durationMs: record.durationMs },
-          });
+          // As the history: not for a kernel notification that changed nothing (thousands of them).
+          if (kept)
+            this.service?.emit({
+              type: 'transaction',
+              data: { seq: record.seq, counts: record.counts, durationMs: record.durationMs },
+            });
           if (record.counts.create + record.counts.update + record.counts.delete + record.counts.failed > 0) {
             this.logger.info(
               { seq: record.seq, counts: record.counts, ms: Math.round(record.durationMs) },

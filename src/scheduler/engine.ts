@@ -31,7 +31,8 @@ import { NoDescriptorError } from './errors.js';
 
 export interface EngineHooks {
   /** After every transaction (metrics: duration, operation counts, errors). */
-  transaction?(record: TransactionRecord): void;
+  /** `kept`: whether the history keeps it (not a notification that changed nothing). */
+  transaction?(record: TransactionRecord, kept: boolean): void;
   /** After every operation. */
   operation?(record: OperationRecord): void;
 }
@@ -454,7 +455,7 @@ export class Engine {
       record.counts.pending === 0 &&
       record.errors.length === 0;
     if (!idleNotification) this.history.add(record);
-    this.options.hooks?.transaction?.(record);
+    this.options.hooks?.transaction?.(record, !idleNotification);
     this.publish();
     return record;
   }
