@@ -2,7 +2,13 @@
  * The kernel side of interfaces: what each interface type does to links, through the netlink handle
  * of the namespace. No engine knowledge here; the descriptors decide when to call what.
  */
-import { NetlinkError, type Link, type LinkAttributes, type NetlinkHandle } from '../netlink/index.js';
+import {
+  NetlinkError,
+  meansNoSuchObject,
+  type Link,
+  type LinkAttributes,
+  type NetlinkHandle,
+} from '../netlink/index.js';
 import type { LinuxInterface, VethInterface } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import {
@@ -33,9 +39,7 @@ export interface InterfaceMetadata {
 }
 
 export function isGone(error: unknown): boolean {
-  return (
-    error instanceof NetlinkError && ['ENODEV', 'ENOENT', 'ESRCH', 'EADDRNOTAVAIL'].includes(error.errnoName)
-  );
+  return error instanceof NetlinkError && meansNoSuchObject(error.errnoName);
 }
 
 /** The MTU the kernel gives a VETH or DUMMY it makes (ETH_DATA_LEN). */

@@ -17,6 +17,16 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `E${errno}`;
 }
 
+/**
+ * What the kernel answers about an object (link, address, route, neighbour) that is not there, or
+ * not any more: for a deletion, it is gone already.
+ */
+const NO_SUCH_OBJECT = new Set(['ENODEV', 'ENOENT', 'ESRCH', 'EADDRNOTAVAIL']);
+
+export function meansNoSuchObject(errnoName: string): boolean {
+  return NO_SUCH_OBJECT.has(errnoName);
+}
+
 /** Errors worth retrying: the kernel was busy or short of memory, or a name is still being freed. */
 const RETRIABLE_ERRNOS = new Set(['EBUSY', 'EAGAIN', 'ENOBUFS', 'ENOMEM', 'EINTR']);
 

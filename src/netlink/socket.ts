@@ -38,6 +38,7 @@ import {
   NetlinkOverrunError,
   NetlinkTimeoutError,
   errnoName,
+  meansNoSuchObject,
 } from './errors.js';
 import {
   INJECTED_MESSAGE,
@@ -109,9 +110,6 @@ const DEFAULTS = {
   requestTimeoutMs: 30_000,
   dumpAttempts: 10,
 };
-
-/** Answers to a deletion that say the object was not there (any more). */
-const ALREADY_GONE = new Set(['ENOENT', 'ESRCH', 'ENODEV', 'EADDRNOTAVAIL']);
 
 /** rtnetlink's message types come in fours from RTM_BASE (16): NEW, DEL, GET, SET. */
 function isRemoval(type: number): boolean {
@@ -415,7 +413,7 @@ export class NetlinkSocket {
           return;
         }
         if (ack.errno !== 0) {
-          if (pending.removal && ALREADY_GONE.has(errnoName(ack.errno))) this.counters.alreadyGone++;
+          if (pending.removal && meansNoSuchObject(errnoName(ack.errno))) this.counters.alreadyGone++;
           else this.counters.errors++;
           pending.reject(new NetlinkError(ack.errno, pending.describe(), ack.message));
         } else if (pending.dump && pending.interrupted) {

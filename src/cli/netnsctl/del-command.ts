@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 import { CliError } from './client.js';
 import { loadItems, type CommandContext } from './context.js';
 import { expandKey } from './keys.js';
-
-const list = (keys: readonly string[]): string =>
-  `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
+import { listKeys, stoppedMidway } from './stopped-midway.js';
 
 export function addDelCommand(program: Command, ctx: CommandContext): void {
   const { globals, tell, withConfig } = ctx;
@@ -81,12 +79,13 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
             (k) => !deleted.includes(k) && !missing.includes(k) && !unanswered.includes(k),
           );
           process.stderr.write(
-            `netnsctl: stopped after deleting ${deleted.length} of ${unique.length} keys` +
-              (notDeleted.length > 0 ? `; not deleted (${notDeleted.length}): ${list(notDeleted)}` : '') +
-              '\n' +
-              (unanswered.length > 0
-                ? `netnsctl: sent but not answered, maybe deleted (${unanswered.length}): ${list(unanswered)}\n`
-                : ''),
+            stoppedMidway(
+              { doing: 'deleting', done: 'deleted', noun: 'keys' },
+              deleted.length,
+              unique.length,
+              notDeleted,
+              unanswered,
+            ),
           );
           if (g.output !== 'table')
             tell('', {
@@ -112,7 +111,7 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
         missing: missing.sort(),
       });
       if (missing.length > 0)
-        throw new CliError(`no value under ${missing.length} of them: ${list(missing.sort())}`, 2);
+        throw new CliError(`no value under ${missing.length} of them: ${listKeys(missing.sort())}`, 2);
       if (unkeyed.length > 0) throw new CliError(`${unkeyed.length} documents name no item (not deleted)`, 5);
     });
 }

@@ -6,6 +6,7 @@ import { loadItems, type CommandContext } from './context.js';
 import type { FileItem } from './documents.js';
 import { render } from './output.js';
 import { planTable } from './tables.js';
+import { stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 
@@ -121,19 +122,18 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         if (error instanceof CliError && error.exitCode === 3) {
           // Stopped midway (the agent went away): say what is stored, so the file can be applied
           // again knowingly (a put is idempotent) or the rest found.
-          const list = (keys: string[]): string =>
-            `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
           const missing = items
             .filter((item) => !storedKeys.has(item.key) && !unanswered.has(item.key))
             .map((item) => item.key);
           const unknown = [...unanswered];
           process.stderr.write(
-            `netnsctl: stopped after storing ${stored} of ${items.length} items` +
-              (missing.length > 0 ? `; not stored (${missing.length}): ${list(missing)}` : '') +
-              '\n' +
-              (unknown.length > 0
-                ? `netnsctl: sent but not answered, maybe stored (${unknown.length}): ${list(unknown)}\n`
-                : ''),
+            stoppedMidway(
+              { doing: 'storing', done: 'stored', noun: 'items' },
+              stored,
+              items.length,
+              missing,
+              unknown,
+            ),
           );
           // As data too (stdout), for scripts that read it.
           if (g.output !== 'table')
