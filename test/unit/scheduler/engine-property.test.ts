@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Engine, deepEqual } from '../../../src/scheduler/index.js';
+import { Engine, deepEqual, type FactChange } from '../../../src/scheduler/index.js';
 import { FakeKernel, ManualClock, nodeDescriptor, type NodeValue } from './fake-kernel.js';
 
 const NODES = ['n/0', 'n/1', 'n/2', 'n/3', 'n/4'];
@@ -51,7 +51,9 @@ type Action =
   | { kind: 'fact'; key: string; value: number | undefined }
   | { kind: 'fail'; op: 'create' | 'update' | 'delete'; key: string; retriable: boolean }
   | { kind: 'tick' }
-  | { kind: 'burst'; actions: Action[] };
+  | { kind: 'burst'; actions: Action[] }
+  /** A fact changes while the change's transaction runs (or, if it runs no operation, right after). */
+  | { kind: 'during'; change: Action; fact: string; value: number | undefined };
 
 function simpleActionOf(valueArb: fc.Arbitrary<NodeValue>): fc.Arbitrary<Action> {
   return fc.oneof(
@@ -88,10 +90,23 @@ function simpleActionOf(valueArb: fc.Arbitrary<NodeValue>): fc.Arbitrary<Action>
   );
 }
 
+function duringOf(valueArb: fc.Arbitrary<NodeValue>): fc.Arbitrary<Action> {
+  return fc.record({
+    kind: fc.constant('during' as const),
+    change: fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), key: fc.constantFrom(...NODES), value: valueArb }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.constantFrom(...NODES) }),
+    ),
+    fact: fc.constantFrom(...FACTS),
+    value: fc.option(fc.integer({ min: 0, max: 1 }), { freq: 4, nil: undefined }),
+  });
+}
+
 function actionsOf(valueArb: fc.Arbitrary<NodeValue>): fc.Arbitrary<Action> {
   const simpleAction = simpleActionOf(valueArb);
   return fc.oneof(
     { weight: 6, arbitrary: simpleAction },
+    { weight: 2, arbitrary: duringOf(valueArb) },
     {
       weight: 1,
       arbitrary: fc.record({
@@ -128,6 +143,10 @@ class Model {
       else this.facts.set(a.key, a.value);
     }
     if (a.kind === 'burst') for (const b of a.actions) this.apply(b);
+    if (a.kind === 'during') {
+      this.apply(a.change);
+      this.apply({ kind: 'fact', key: a.fact, value: a.value });
+    }
   }
 
   /** Desired items whose dependencies hold transitively (least fixpoint). */
@@ -178,6 +197,19 @@ async function perform(engine: Engine, kernel: FakeKernel, clock: ManualClock, a
       clock.advance(1000);
       await engine.idle();
       break;
+    case 'during': {
+      const change: FactChange =
+        a.value === undefined ? { key: a.fact, deleted: true } : { key: a.fact, value: a.value };
+      let fired = false;
+      kernel.onNextOp = () => {
+        fired = true;
+        void engine.notify([change]);
+      };
+      await perform(engine, kernel, clock, a.change);
+      kernel.onNextOp = undefined;
+      if (!fired) await engine.notify([change]);
+      break;
+    }
     case 'burst': {
       // Not awaited one by one: they coalesce.
       const pending: Promise<unknown>[] = [];

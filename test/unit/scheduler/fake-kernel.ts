@@ -50,6 +50,8 @@ export class FakeKernel {
   private readonly builtOn = new Map<string, Map<string, unknown>>();
   /** Keys of items whose create/update/delete should pause (a promise each) before finishing. */
   delayMs = 0;
+  /** Called once, by the next operation while it is in flight (an outside event meanwhile). */
+  onNextOp: (() => void) | undefined;
   inFlight = 0;
   maxInFlight = 0;
 
@@ -94,6 +96,9 @@ export class FakeKernel {
     try {
       if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
       else await Promise.resolve();
+      const event = this.onNextOp;
+      this.onNextOp = undefined;
+      event?.();
       const planned = this.failures.find((f) => f.op === entry.op && f.key === entry.key && f.times > 0);
       if (planned) {
         planned.times--;
