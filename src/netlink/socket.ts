@@ -387,8 +387,7 @@ export class NetlinkSocket {
       }
       for (const message of messages) this.onMessage(message);
     }
-    if (this.queueHead < this.queue.length) this.scheduleFlush();
-    else if (this.pending.size === 0) this.setAwaiting(false);
+    this.afterAnswers();
   }
 
   private onMessage(message: NetlinkMessage): void {
@@ -438,6 +437,15 @@ export class NetlinkSocket {
     for (const pending of this.pending.values()) pending.reject(error);
     this.counters.errors += this.pending.size;
     this.pending.clear();
-    if (this.queueHead >= this.queue.length) this.setAwaiting(false);
+    this.afterAnswers();
+  }
+
+  /**
+   * Requests left the in-flight set: the queue goes on (a full window stops flush() from going on
+   * by itself; only answers, or this, start it again), or the socket stops holding the process.
+   */
+  private afterAnswers(): void {
+    if (this.queueHead < this.queue.length) this.scheduleFlush();
+    else if (this.pending.size === 0) this.setAwaiting(false);
   }
 }

@@ -197,4 +197,22 @@ describe('pipelining and errors', { skip: skipUnlessRoot() }, () => {
       assert.equal(h!.socket.inFlight, 0);
       assert.ok((await h!.linkList()).some((l) => l.name === 'lo'));
     }));
+
+  test('a refused batch that filled the window lets the requests queued behind it go', () =>
+    withNetlink(1, async ({ namespaces: [a] }) => {
+      // One request in flight at most: the second waits in the queue until the first is answered;
+      // a refusal of the whole sendmsg() is that answer (no acknowledgement ever comes for it).
+      const h = new NetlinkHandle({ namespacePath: a!.path, maxInFlight: 1 });
+      try {
+        const huge = Buffer.alloc(10 * 1024 * 1024);
+        huge.writeUInt32LE(huge.length, 0);
+        huge.writeUInt16LE(18 /* RTM_GETLINK */, 4);
+        const refused = h.socket.request(huge, () => 'oversized request');
+        const behind = h.linkList();
+        await assert.rejects(refused, (error: unknown) => error instanceof NetlinkError);
+        assert.ok((await behind).some((l) => l.name === 'lo'));
+      } finally {
+        h.close();
+      }
+    }));
 });
