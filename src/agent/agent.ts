@@ -320,6 +320,7 @@ export class Agent {
             reason: status.reason,
             error: status.error?.message,
             fieldErrors: status.fieldErrors,
+            updatedAt: new Date(status.updatedAt).toISOString(),
           },
         });
         if (status.state === 'invalid')

@@ -20,6 +20,7 @@ import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
+import { EventFanOut } from './event-log.js';
 import { parseListen } from './listen-address.js';
 
 export interface ApiOptions {
@@ -62,6 +63,8 @@ export function buildApi(
     webFiles?: Map<string, StaticFile>;
     /** Events a client has not taken, at most, before it is cut off (MAX_UNREAD_EVENT_BYTES). */
     maxUnreadEventBytes?: number;
+    /** Events kept for clients that come back (EVENT_LOG_SIZE). */
+    eventLogSize?: number;
   } = {},
 ): FastifyInstance {
   const app = Fastify({
@@ -167,7 +170,15 @@ export function buildApi(
   app.get('/v1/topology', async () => service.topology());
 
   const maxUnread = options.maxUnreadEventBytes ?? MAX_UNREAD_EVENT_BYTES;
-  app.get('/v1/events', (request, reply) => streamEvents(service, request, reply, streams, maxUnread));
+  // Every event is numbered and the newest kept, clients or not: one that comes back says where
+  // it was (event-log.ts).
+  const events = new EventFanOut(options.eventLogSize);
+  const unsubscribe = service.subscribe((event) => events.publish(event));
+  app.addHook('onClose', (_instance, done) => {
+    unsubscribe();
+    done();
+  });
+  app.get('/v1/events', (request, reply) => streamEvents(events, request, reply, streams, maxUnread));
 
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await service.metrics();
@@ -223,8 +234,16 @@ function servePage(app: FastifyInstance, files: Map<string, StaticFile>): void {
   });
 }
 
+/** `Last-Event-ID` (EventSource sends it when it reconnects), or `?lastEventId=` (curl). */
+function lastEventIdOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['last-event-id'];
+  if (typeof header === 'string' && header !== '') return header;
+  const query = (request.query as Record<string, unknown> | undefined)?.lastEventId;
+  return typeof query === 'string' && query !== '' ? query : undefined;
+}
+
 function streamEvents(
-  service: AgentService,
+  events: EventFanOut,
   request: FastifyRequest,
   reply: FastifyReply,
   streams: Set<() => void>,
@@ -249,16 +268,29 @@ function streamEvents(
     if (closed) return;
     raw.write(text);
     // A client that does not read (a paused `watch | less`, a stalled tab): what it has not taken
-    // piles up in the agent's memory. Past a bound it is cut off; it may connect again.
+    // piles up in the agent's memory. Past a bound it is cut off; it may connect again, with the
+    // id of the last event it took.
     if (raw.writableLength > maxUnread) {
       closed = true;
       raw.destroy();
     }
   };
-  const unsubscribe = service.subscribe((event) => {
+  const send = (text: string): void => {
     if (burst.length === 0) queueMicrotask(flush);
-    burst.push(`event: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
-  });
+    burst.push(text);
+  };
+  const unsubscribe = events.subscribe((event) => send(event.text));
+  const lastEventId = lastEventIdOf(request);
+  if (lastEventId !== undefined) {
+    const resumption = events.log.resume(lastEventId);
+    if (resumption.kind === 'replay') for (const event of resumption.events) send(event.text);
+    // Missed events cannot be given: the client reads the state again (GET /v1/status); the
+    // events after this one follow.
+    else
+      send(
+        `id: ${events.log.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason: resumption.reason })}\n\n`,
+      );
+  }
   const keepAlive = setInterval(() => {
     if (!closed) raw.write(': keep-alive\n\n');
   }, 15_000);

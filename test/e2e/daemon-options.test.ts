@@ -145,6 +145,8 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         assert.match(out.slice(before), /pending/);
       }, 10_000);
+      // It came back with the last event id it had, of the first agent's run: told what it missed.
+      assert.match(err, /events were missed \(the agent restarted since that event\)/);
     } finally {
       watch.kill('SIGKILL');
       await first.stop();

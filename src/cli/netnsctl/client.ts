@@ -52,9 +52,15 @@ export class ApiClient {
   constructor(private readonly options: ClientOptions) {}
 
   /** One request; resolves with the response once its headers are in (the body is read by the caller). */
-  private send(method: string, path: string, body?: string, stream = false): Promise<IncomingMessage> {
+  private send(
+    method: string,
+    path: string,
+    body?: string,
+    stream = false,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<IncomingMessage> {
     const where = target(this.options.server);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
@@ -112,11 +118,17 @@ export class ApiClient {
   }
 
   /**
-   * Opens the server-sent event stream and calls back for each event until the stream ends;
-   * `onOpen` once the agent has accepted it.
+   * Opens the server-sent event stream and calls back for each event (with its id) until the
+   * stream ends; `onOpen` once the agent has accepted it. With `lastEventId`, the agent first sends
+   * the events after that one, or a `reset` event when it cannot (they are lost).
    */
-  async events(onEvent: (type: string, data: unknown) => void, onOpen?: () => void): Promise<void> {
-    const response = await this.send('GET', '/v1/events', undefined, true);
+  async events(
+    onEvent: (type: string, data: unknown, id: string | undefined) => void,
+    onOpen?: () => void,
+    lastEventId?: string,
+  ): Promise<void> {
+    const headers: Record<string, string> = lastEventId ? { 'last-event-id': lastEventId } : {};
+    const response = await this.send('GET', '/v1/events', undefined, true, headers);
     if (response.statusCode === 401)
       throw new CliError('the agent refused the request: missing or wrong --token', 4);
     if (response.statusCode !== 200) throw new CliError(`event stream refused: HTTP ${response.statusCode}`);
@@ -131,11 +143,13 @@ export class ApiClient {
         buffer = buffer.slice(end + 2);
         let type = 'message';
         let data = '';
+        let id: string | undefined;
         for (const line of block.split('\n')) {
           if (line.startsWith('event: ')) type = line.slice(7);
           else if (line.startsWith('data: ')) data += line.slice(6);
+          else if (line.startsWith('id: ')) id = line.slice(4);
         }
-        if (data) onEvent(type, JSON.parse(data));
+        if (data) onEvent(type, JSON.parse(data), id);
       }
     }
   }

@@ -295,10 +295,22 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   program
     .command('watch')
     .description('follow item state changes and interface index events')
-    .option('--follow', 'when the agent goes away (a restart), wait for it and go on watching')
+    .option(
+      '--follow',
+      'when the stream ends (the agent restarts, or cut this client off), connect again and go on from the last event seen',
+    )
     .action(async (options: { follow?: boolean }) => {
       const g = globals();
-      const show = (type: string, data: unknown): void => {
+      let lastEventId: string | undefined;
+      const show = (type: string, data: unknown, id: string | undefined): void => {
+        if (id !== undefined) lastEventId = id;
+        if (type === 'reset') {
+          // Events were lost in between (the agent restarted, or kept too few): what changed
+          // meanwhile is only in the states.
+          process.stderr.write(
+            `netnsctl: events were missed (${String((data as { reason?: unknown }).reason)}); \`netnsctl status\` shows the states now\n`,
+          );
+        }
         if (g.output === 'table') {
           const d = data as Record<string, unknown>;
           print(`${new Date().toISOString()} ${type} ${watchWords(type, d)}`.trimEnd());
@@ -319,7 +331,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       };
       for (;;) {
         try {
-          await client().events(show, opened);
+          await client().events(show, opened, lastEventId);
         } catch (error) {
           // Not there yet, or gone (also abruptly: killed): wait on; refused (a wrong token) or
           // anything else: stop.
@@ -361,6 +373,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
 /** What `watch` prints of an event in a table: a link with its ifindex, an invalid item with its field errors. */
 function watchWords(type: string, d: Record<string, unknown>): string {
   if (type === 'transaction') return transactionWords(d);
+  if (type === 'reset') return `events missed: ${String(d.reason)}`;
   if (type === 'link') {
     const renamed = typeof d.previousName === 'string' ? ` (was ${d.previousName})` : '';
     return `${String(d.name)} (ifindex ${String(d.ifindex)}) ${String(d.kind)}${renamed}`;
