@@ -572,7 +572,8 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     }
 
     // A VETH pair one end of which takes a host name another program's link has: that end fails
-    // for good, the other waits for it; --wait does not wait out its time either.
+    // for good, the other waits for it, and so do a route and an ARP entry on that other end;
+    // --wait does not wait out its time either.
     const foreign = `${label.slice(0, 8)}f`;
     ip(null, ['link', 'add', foreign, 'type', 'veth', 'peer', 'name', `${foreign}p`]);
     const blocked = file(
@@ -580,7 +581,11 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       [
         `kind: interface\nname: wv1\ntype: VETH\nenabled: true\nhost_if_name: ${foreign}\nveth: {peer_if_name: wv2}`,
         `kind: interface\nname: wv2\ntype: VETH\nenabled: true\nnamespace: {type: NAMED_NS, name: ${ns}}\n` +
-          'veth: {peer_if_name: wv1}',
+          'veth: {peer_if_name: wv1}\nip_addresses: [10.98.0.1/24]',
+        `kind: route\nname: wvr\nnamespace: {type: NAMED_NS, name: ${ns}}\ninterface: wv2\n` +
+          'dst_ip_addr: 10.97.0.0/16\ngw_addr: 10.98.0.2',
+        `kind: arp\nname: wva\nnamespace: {type: NAMED_NS, name: ${ns}}\ninterface: wv2\n` +
+          'ip_addr: 10.98.0.2\nhw_address: 02:00:00:00:98:02',
       ].join('\n---\n'),
     );
     const blockedAt = Date.now();
@@ -589,7 +594,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.equal(blockedWait.code, 6, `${blockedWait.stdout}${blockedWait.stderr}`);
       assert.match(
         blockedWait.stderr,
-        /2 items not configured: invalid, failed with no retry planned, or waiting/,
+        /4 items not configured: invalid, failed with no retry planned, or waiting/,
       );
       assert.ok(Date.now() - blockedAt < 15_000, `${Date.now() - blockedAt} ms`);
     } finally {

@@ -4,10 +4,11 @@
  * every item is configured, or the time is up. A pending item may still become configured (its
  * peer may come); the wait ends early only when what is left cannot change without another put:
  * invalid values, failures with no retry planned, VETH ends waiting for such a peer or for a peer
- * that names another end.
+ * that names another end, routes and ARP entries waiting for such an interface item.
  */
 import { CliError, type ApiClient } from './client.js';
 import { statusWhy } from './tables.js';
+import { configKey, parseConfigKey } from '../../model/keys.js';
 
 export interface WaitOutcome {
   /** Whether the agent had taken in every put by the end (else the states below may be older). */
@@ -59,6 +60,9 @@ function commonPrefix(keys: string[]): string {
 /** The pending reasons of a VETH end (src/agent/service.ts says them). */
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured/;
 const PEER_NAMES_ANOTHER = /names \S+ as its peer, not /;
+/** The pending reasons of a route or ARP entry waiting for its interface (descriptors/interface.ts, route.ts). */
+const INTERFACE_WAIT =
+  /^waiting for (?:interface (\S+) to (?:exist|be up|be configured)|gateway \S+ to be reachable through (\S+))/;
 
 /** How long items failed with no retry planned stay so before --wait stops waiting for them. */
 const FAILED_FOR_GOOD_MS = 2000;
@@ -110,14 +114,29 @@ export async function waitConfigured(
           status?.state === 'invalid' || (status?.state === 'failed' && status.nextRetryAt === undefined)
         );
       };
-      // A VETH end waiting for a peer that is stuck so, or that names another end as its peer.
-      const peerStuck = (n: { key: string; state: string; why: string }): boolean => {
-        if (n.state !== 'pending') return false;
-        if (PEER_NAMES_ANOTHER.test(n.why)) return true;
-        const peer = PEER_WAIT.exec(n.why)?.[1];
-        return peer !== undefined && stuck(n.key.slice(0, n.key.lastIndexOf('/') + 1) + peer);
+      // Waiting for an item that is stuck so, or cannot be configured itself without another put:
+      // a VETH end for such a peer (or one that names another end as its peer), a route or an ARP
+      // entry for such an interface item.
+      const waitsInVain = (key: string, seen: Set<string>): boolean => {
+        if (stuck(key)) return true;
+        const status = byKey.get(key);
+        if (status?.state !== 'pending' || seen.has(key)) return false;
+        seen.add(key);
+        const why = statusWhy(status);
+        if (PEER_NAMES_ANOTHER.test(why)) return true;
+        const parsed = parseConfigKey(key);
+        const peer = PEER_WAIT.exec(why)?.[1];
+        if (peer !== undefined) return waitsInVain(key.slice(0, key.lastIndexOf('/') + 1) + peer, seen);
+        const wait = INTERFACE_WAIT.exec(why);
+        const name = wait?.[1] ?? wait?.[2];
+        // An interface named by its host name (no item of that name) may still appear.
+        return (
+          name !== undefined &&
+          parsed !== undefined &&
+          waitsInVain(configKey(parsed.label, 'interface', name), seen)
+        );
       };
-      const final = outcome.notConfigured.every((n) => stuck(n.key) || peerStuck(n));
+      const final = outcome.notConfigured.every((n) => waitsInVain(n.key, new Set()));
       if (!final) finalSince = undefined;
       else if (finalSince === undefined) finalSince = Date.now();
       else if (Date.now() - finalSince >= FAILED_FOR_GOOD_MS) return { ...outcome, failedForGood: true };
