@@ -9,6 +9,7 @@
  */
 import {
   configPrefix,
+  isIpv6LinkLocal,
   namespaceId,
   parseIp,
   parsePrefix,
@@ -163,7 +164,10 @@ export function assumedFacts(
     if ((host === ANY_INTERFACE || !dry.plan.outcomes.has(key)) && now.factHolds?.(fact) !== false) continue;
     // The plan's new addresses there, and the configured interface's own (already in the kernel).
     const prefixes = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
+    const gateway = parseIp(route.gateway);
     if (
+      // A link-local gateway is on its link by definition (kernel-facts.ts): no network needed.
+      (host !== ANY_INTERFACE && gateway.ok && isIpv6LinkLocal(gateway.value)) ||
       prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
       reachableNow(nsId, host, route.gateway, route.table) === true
     ) {

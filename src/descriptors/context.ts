@@ -109,6 +109,14 @@ export class LinuxContext {
     return false;
   }
 
+  /** Whether a route of ours in the namespace has `source` as its preferred source. */
+  hasRouteFrom(nsId: string, source: string): boolean {
+    const prefix = `${nsId}\n`;
+    for (const [place, { spec }] of this.routes)
+      if (spec.source === source && place.startsWith(prefix)) return true;
+    return false;
+  }
+
   routeAt(nsId: string, route: Route): { key: string; spec: RouteSpec } | undefined {
     return this.routes.size === 0 ? undefined : this.routes.get(`${nsId}\n${routePlace(route)}`);
   }

@@ -100,3 +100,17 @@ export class MtuOutOfRangeError extends AgentError {
     });
   }
 }
+
+/**
+ * An IPv6 address refused (EINVAL) on a link whose MTU is below 1280, the least IPv6 allows: the
+ * kernel turned IPv6 off there. Tried again when the link's MTU changes (linux-plugin.ts).
+ */
+export class Ipv6OffByMtuError extends AgentError {
+  readonly code = 'ERR_IPV6_OFF_BY_MTU';
+  constructor(cidr: string, hostIfName: string, mtu: number) {
+    super(
+      `address ${cidr}: IPv6 is off on ${hostIfName}, whose MTU ${mtu} is below 1280 (the least IPv6 allows); tried again when its MTU changes`,
+      { retriable: false },
+    );
+  }
+}

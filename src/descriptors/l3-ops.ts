@@ -26,10 +26,16 @@ import {
   type RouteSpec,
 } from '../netlink/index.js';
 import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
+import { MIN_IPV6_MTU } from '../model/interface.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL, isOwnEntry, otherAgentOf } from './ownership.js';
 import { isGone } from './link-ops.js';
-import { LinkOfAnotherAgentError, NeighbourTakenError, RoutePlaceTakenError } from './errors.js';
+import {
+  Ipv6OffByMtuError,
+  LinkOfAnotherAgentError,
+  NeighbourTakenError,
+  RoutePlaceTakenError,
+} from './errors.js';
 
 export interface Cidr {
   address: string;
@@ -49,15 +55,29 @@ export async function addAddress(
 ): Promise<void> {
   const { address, prefixLength } = splitCidr(cidr);
   const v6 = address.includes(':');
-  await view.handle.addrReplace({
-    index: ifindex,
-    address,
-    prefixLength,
-    ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}),
-    // The kernel refuses an IPv4 loopback address (127/8) of global scope ("Invalid scope value");
-    // `ip` gives it host scope too.
-    ...(!v6 && address.startsWith('127.') ? { scope: RT_SCOPE_HOST } : {}),
-  });
+  try {
+    await view.handle.addrReplace({
+      index: ifindex,
+      address,
+      prefixLength,
+      ...(v6 && noDad ? { flags: IFA_F_NODAD } : {}),
+      // The kernel refuses an IPv4 loopback address (127/8) of global scope ("Invalid scope value");
+      // `ip` gives it host scope too.
+      ...(!v6 && address.startsWith('127.') ? { scope: RT_SCOPE_HOST } : {}),
+    });
+  } catch (error) {
+    // Its bare EINVAL says nothing of why: an MTU below IPv6's least (the link's owner set it).
+    const link = view.links.get(ifindex);
+    if (
+      v6 &&
+      error instanceof NetlinkError &&
+      error.errnoName === 'EINVAL' &&
+      link &&
+      link.mtu < MIN_IPV6_MTU
+    )
+      throw new Ipv6OffByMtuError(cidr, link.name, link.mtu);
+    throw error;
+  }
 }
 
 export async function removeAddress(

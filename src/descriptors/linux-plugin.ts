@@ -23,7 +23,7 @@ import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import { AF_INET, type Link, type LinkChange, type Neighbour, type Route } from '../netlink/index.js';
 import { neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
-import { desiredLinkAttributes } from './link-ops.js';
+import { desiredLinkAttributes, type InterfaceMetadata } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
@@ -186,6 +186,7 @@ export class LinuxPlugin {
           );
           if (event.address.family === AF_INET)
             this.onIpv4AddressRemoved(view, event.address.index, event.address.address);
+          else this.onIpv6AddressRemoved(view, event.address.address);
         } else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
       }
     });
@@ -557,6 +558,8 @@ export class LinuxPlugin {
     for (const change of changes) {
       if (change.kind === 'removed' || (change.previous && change.previous.name !== change.link.name))
         this.retryFailedIn(view.id, 'interface'); // a host name is free there now
+      if (change.kind === 'changed' && change.previous && change.previous.mtu !== change.link.mtu)
+        this.retryAddressesOffByMtu(view.id, change.link.index);
       const key =
         this.interfaceKeyOf(change.link.alias) ??
         this.interfaceKeyOf(change.previous?.alias) ??
@@ -663,6 +666,20 @@ export class LinuxPlugin {
   }
 
   /**
+   * An IPv6 address went: the kernel keeps the routes that name it as their preferred source but
+   * clears that source, unannounced (a route of ours would stay without its `src`, "configured").
+   * Re-checked: made again with it once the address is back, or failed while it is not.
+   */
+  private onIpv6AddressRemoved(view: NamespaceView, address: string): void {
+    if (!this.ctx.hasRouteFrom(view.id, address)) return;
+    this.logger?.info(
+      { namespace: view.id, address },
+      'an IPv6 address managed routes take as their source went (the kernel clears it unannounced); re-checking',
+    );
+    this.scheduleDrift({ descriptor: 'route' });
+  }
+
+  /**
    * A route of ours removed, or replaced by someone else's at its place (`ip route replace`: only
    * the new route's event comes): put back. Our own removals find nothing to do.
    */
@@ -747,6 +764,27 @@ export class LinuxPlugin {
     }
     this.retryNamespaces.add(place);
     this.scheduleDrift({});
+  }
+
+  /**
+   * The link's MTU changed: its IPv6 addresses refused while the MTU was below IPv6's least are
+   * tried again (IPv6 may be on again; no other event says so).
+   */
+  private retryAddressesOffByMtu(nsId: string, ifindex: number): void {
+    const keys: string[] = [];
+    for (const key of this.engine.failedKeys()) {
+      const status = this.engine.status(key);
+      if (status?.descriptor !== 'address' || status.error?.code !== 'ERR_IPV6_OFF_BY_MTU') continue;
+      const value = this.engine.state.value<{ interfaceKey: string }>(key);
+      const link = value && this.engine.state.metadata<InterfaceMetadata>(value.interfaceKey);
+      if (link?.namespaceId === nsId && link.ifindex === ifindex) keys.push(key);
+    }
+    const tried = this.engine.retryFailed(keys);
+    if (tried.length)
+      this.logger?.info(
+        { keys: tried },
+        "a link's MTU changed where IPv6 was off; trying its addresses again",
+      );
   }
 
   /** Whether an ARP item of that address in that namespace failed (few fail: a short walk). */

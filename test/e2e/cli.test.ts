@@ -415,6 +415,47 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       routePlan.json as { summary: { entries: { key: string; change: string }[] } }
     ).summary.entries.find((e) => e.key === routeKey);
     assert.equal(plannedRoute?.change, 'create', routePlan.text);
+    // An IPv6 route via a link-local gateway through a VETH end the same plan makes (no address
+    // yet): the gateway is on its link by definition, so the route is created, as apply does.
+    const llKey = (kind: string, name: string): string =>
+      `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
+    const llEnd = (name: string, peer: string, ns: string) => ({
+      key: llKey('interface', name),
+      value: {
+        name,
+        type: 'VETH',
+        enabled: true,
+        namespace: { type: 'NAMED_NS', name: ns },
+        veth: { peer_if_name: peer },
+      },
+    });
+    const linkLocalPlan = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({
+        puts: [
+          llEnd('vll1', 'vll2', pair.ns1),
+          llEnd('vll2', 'vll1', pair.ns2),
+          {
+            key: llKey('route', 'r6ll'),
+            value: {
+              ...route,
+              name: 'r6ll',
+              interface: 'vll1',
+              dst_ip_addr: '2001:db8:99::/64',
+              gw_addr: 'fe80::5',
+            },
+          },
+        ],
+      }),
+    );
+    assert.equal(
+      (
+        linkLocalPlan.json as { summary: { entries: { key: string; change: string }[] } }
+      ).summary.entries.find((e) => e.key === llKey('route', 'r6ll'))?.change,
+      'create',
+      linkLocalPlan.text,
+    );
     assert.equal((await netnsctl([...base, 'put', 'route/r1', '-'], JSON.stringify(route))).code, 0);
     await agent.until([routeKey], 'configured');
     for (const change of [

@@ -957,6 +957,28 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.equal(linkOrFail(ns1!, 'ex0').mtu, 9000, "the owner's MTU");
     }));
 
+  test('EXISTING whose owner sets an MTU below 1280 (IPv6 off): its IPv6 address fails, saying so, and comes back with a larger MTU', () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+      ip(ns1!, ['link', 'set', 'ex1', 'up']);
+      await agent.put(existingItem(ns1!, { ip_addresses: ['2001:db8:3::1/64'] }));
+      await agent.waitConfigured(['interface', 'ex']);
+      const v6 = (): boolean => addresses(ns1!, 'ex0').includes('2001:db8:3::1/64');
+      assert.ok(v6());
+      const addressKey = `${agent.key('interface', 'ex')}/address/2001:db8:3::1/64`;
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1200']);
+      await eventually(() => {
+        const status = agent.engine.status(addressKey);
+        assert.equal(status?.state, 'failed');
+        assert.match(status?.error?.message ?? '', /IPv6 is off on ex0, whose MTU 1200 is below 1280/);
+      }, 3000);
+      ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1500']);
+      await eventually(() => {
+        assert.ok(v6(), 'the address is back');
+        assert.equal(agent.engine.status(addressKey)?.state, 'configured');
+      }, 3000);
+    }));
+
   test('LOOPBACK: lo up with addresses; removal takes the addresses away', () =>
     withAgent(1, async (agent, [ns1]) => {
       const lo = {

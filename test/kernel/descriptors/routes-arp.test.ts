@@ -387,6 +387,34 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       }, 3000);
     }));
 
+  test('the IPv6 source address of our route removed (the kernel clears the source unannounced): address and source put back', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', '2001:db8:9::1/64', '2001:db8:9::200/64'] }),
+        [
+          'route',
+          'src6',
+          {
+            name: 'src6',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '2001:db8:60::/64',
+            src_ip_addr: '2001:db8:9::200',
+          },
+        ],
+      );
+      await agent.waitConfigured(['interface', 'a'], ['route', 'src6']);
+      const src = (): string | undefined =>
+        routes(ns1!, 6).find((r) => r.dst === '2001:db8:60::/64' && r.dev === 'ra')?.prefsrc;
+      assert.equal(src(), '2001:db8:9::200');
+      ip(ns1!, ['addr', 'del', '2001:db8:9::200/64', 'dev', 'ra']);
+      await eventually(() => {
+        assert.ok(addresses(ns1!, 'ra').includes('2001:db8:9::200/64'), 'address put back');
+        assert.equal(src(), '2001:db8:9::200', 'the route has its source again');
+      }, 5000);
+      assert.equal(agent.engine.status(agent.key('route', 'src6'))?.state, 'configured');
+    }));
+
   test('a route through an interface named by its config name (host name another), put again alone: nothing sent, no moment without it', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const route = {
