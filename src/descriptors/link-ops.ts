@@ -111,7 +111,21 @@ export async function applyLinkDifferences(
     delete diff.mac;
     if (Object.keys(diff).length === 0) return;
   }
-  await view.handle.linkSet(link.index, diff);
+  await setLink(view, link.index, diff);
+}
+
+/**
+ * Sets a link's attributes; a new alias or group is told to the namespace's link registry, which
+ * hears of them from the kernel only when the link is up (LinkRegistry.noteUnannounced).
+ */
+async function setLink(
+  view: Pick<NamespaceView, 'handle' | 'links'>,
+  index: number,
+  attrs: Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'>,
+): Promise<void> {
+  await view.handle.linkSet(index, attrs);
+  if (attrs.alias !== undefined || attrs.group !== undefined)
+    view.links.noteUnannounced(index, { alias: attrs.alias, group: attrs.group });
 }
 
 /** A link by name, asking the kernel (the registry may lag behind our own last request). */
@@ -136,7 +150,7 @@ export function isUnmarkedOwnLink(view: NamespaceView, ifindex: number, label: s
 /** Marks a link just created as ours; if that fails it is deleted again (or remembered as ours). */
 async function markNewLink(view: NamespaceView, ifindex: number, label: string, name: string): Promise<void> {
   try {
-    await view.handle.linkSet(ifindex, { alias: ownerAlias(label, name), group: ownedGroup(label) });
+    await setLink(view, ifindex, { alias: ownerAlias(label, name), group: ownedGroup(label) });
     unmarkedOwnLinks.get(view)?.delete(ifindex);
   } catch (error) {
     try {
@@ -202,7 +216,7 @@ export async function adoptVethEnd(
   if (createdAs && Date.now() - createdAs.at < PEER_INDEX_FRESH_MS) {
     // Just born with the MTU and MAC asked for, down: only its state and our mark are missing.
     try {
-      await view.handle.linkSet(createdAs.ifindex, { up: self.enabled, alias: ownerAlias(label, self.name) });
+      await setLink(view, createdAs.ifindex, { up: self.enabled, alias: ownerAlias(label, self.name) });
       return {
         ifindex: createdAs.ifindex,
         namespaceId: view.id,
@@ -362,7 +376,7 @@ export async function attachTap(
     const indexFree = view.id === ownView.id || !view.links.get(tap.index);
     if (indexFree) remember({ ...tap, name: self.hostIfName }, original);
     // Our mark first (it goes along with the move): a TAP of ours is never taken for someone else's.
-    await ownView.handle.linkSet(tap.index, { alias: desiredLinkAttributes(self, label).alias ?? '' });
+    await setLink(ownView, tap.index, { alias: desiredLinkAttributes(self, label).alias ?? '' });
     if (tap.up) await ownView.handle.linkSetDown(tap.index);
     if (view.id === ownView.id) await ownView.handle.linkSetName(tap.index, self.hostIfName);
     else

@@ -101,6 +101,26 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
   }
 
   /**
+   * The alias or group we just set on a link (after the kernel acknowledged it). The kernel
+   * announces their change only for a link that is up: the registry would otherwise keep a down
+   * link's old mark (our own link taken for someone else's, until the next dump). Events queued
+   * before the acknowledgement are read first, so none of them, older, can undo this.
+   */
+  noteUnannounced(index: number, set: { alias?: string; group?: number }): void {
+    this.catchUp();
+    const known = this.byIndex.get(index);
+    if (!known) return;
+    const updated: Link = { ...known };
+    if (set.alias !== undefined) {
+      if (set.alias === '') delete updated.alias;
+      else updated.alias = set.alias;
+    }
+    if (set.group !== undefined) updated.group = set.group;
+    const change = this.put(updated);
+    if (change) this.emit('change', [change]);
+  }
+
+  /**
    * Re-dumps the links and reports what differs from what the registry believed; `announce`
    * false for a routine refresh (counters) that owners need not react to. Asked while a re-dump
    * runs, it runs once more after that one (whose dump may predate the events just lost), and the

@@ -73,6 +73,24 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       assert.equal(back.status, 0, `ping 192.168.22.1 from ${ns2}: ${back.stdout}${back.stderr}`);
     }));
 
+  test("a disabled end's mark is known to the agent at once (the kernel announces it only for a link that is up)", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ['interface', 'e1', veth('e1', 'e2', ns1!, { host_if_name: 'de1' })],
+        ['interface', 'e2', veth('e2', 'e1', ns2!, { host_if_name: 'de2', enabled: false })],
+      );
+      await agent.waitConfigured(['interface', 'e1'], ['interface', 'e2']);
+      for (const [ns, host, name] of [
+        [ns1!, 'de1', 'e1'],
+        [ns2!, 'de2', 'e2'],
+      ] as const) {
+        const known = agent.plugin.views.get(`named/${ns}`)?.links.get(host);
+        assert.match(known?.alias ?? '', new RegExp(`:${agent.label}:${name}$`), host);
+        assert.equal(known?.alias, linkOrFail(ns, host).ifalias, host);
+        assert.equal(known?.up, name === 'e1', host);
+      }
+    }));
+
   for (const only of ['veth1', 'veth2'] as const) {
     test(`one side only (${only}): nothing is created, it is pending for its peer`, () =>
       withAgent(2, async (agent, [ns1, ns2]) => {
