@@ -25,6 +25,7 @@ import {
   linkFact,
   linkUpFact,
   namespaceFact,
+  describeFactChange,
   parseAddressItem,
   reachFact,
 } from '../descriptors/fact-keys.js';
@@ -338,7 +339,7 @@ export function summarizePlan(
       if (outcome?.state === 'pending')
         note(owner, 'remove', `removed from the kernel, stays pending: ${explain(op.key, outcome.reason)}`);
       else note(owner, 'remove', op.why);
-    } else if (op.recreate) note(owner, 'recreate', op.why);
+    } else if (op.recreate) note(owner, 'recreate', describeFactChange(op.why));
     else {
       note(owner, op.kind === 'update' ? 'change' : 'create', op.why);
       if (op.kind === 'update') updated.set(owner, op.why);

@@ -33,7 +33,7 @@ import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
 import { InvalidConfigValue } from '../descriptors/invalid-value.js';
 import { buildTopology, type TopologyInput } from './topology.js';
-import { NAMED_NAMESPACE, namespaceFact } from '../descriptors/fact-keys.js';
+import { NAMED_NAMESPACE, describeFactChange, namespaceFact } from '../descriptors/fact-keys.js';
 import { namedNamespacePath } from '../netns/index.js';
 import { existsSync } from 'node:fs';
 import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
@@ -91,8 +91,12 @@ export type ContainerLookup = (
   label: string,
 ) => { containerId: string; name: string; pid: number } | undefined;
 
-/** Assumed facts make the plan look past what the kernel reports; a few rounds reach every chain. */
-const PLAN_ROUNDS = 3;
+/**
+ * Assumed facts make the plan look past what the kernel reports; each round reaches one step further
+ * along a chain (a new namespace, a VETH end made in it, its peer, a route through that peer). Most
+ * plans stop after one or two rounds: nothing new to assume.
+ */
+const PLAN_ROUNDS = 6;
 
 type ModelValue = ModelItem['value'];
 
@@ -417,7 +421,14 @@ export class AgentApiService implements AgentService {
   }
 
   history(): unknown[] {
-    return this.engine.transactions();
+    // The engine says why by fact keys; users read words (a link that came up anew).
+    return this.engine.transactions().map((t) => ({
+      ...t,
+      operations: t.operations.map((o) => {
+        const why = describeFactChange(o.why);
+        return why === o.why ? o : { ...o, why };
+      }),
+    }));
   }
 
   async plan(change: PlanRequest): Promise<PlanResult> {
@@ -452,19 +463,30 @@ export class AgentApiService implements AgentService {
     const releaseTables = await this.loadReachability(gatewayNamespacesOf(puts.map((p) => p.value)));
     // Plan, then plan again assuming what the kernel would report once the first plan is done.
     let facts: FactChange[] = observed.facts;
+    const observedKeys = new Set(observed.facts.map((f) => f.key));
+    // By key, the last of a round winning: a later round may see further (a link a first round
+    // saw only deleted, its VETH peer's namespace not made yet, is made again in the next).
+    const assumed = new Map<string, FactChange>();
     let dry: DryRun;
     try {
       for (let round = 0; ; round++) {
         dry = this.engine.plan({ puts, deletes: change.deletes, replace: change.replace === true, facts });
         if (round + 1 >= PLAN_ROUNDS) break;
-        const known = new Set(facts.map((f) => f.key));
-        const more = assumedFacts(dry, this.label, valueOf, {
+        let changed = false;
+        for (const f of assumedFacts(dry, this.label, valueOf, {
           reachableNow: this.reachableNow,
           plannedKeys: planned.keys(),
           factHolds: (key) => this.engine.state.fact(key) !== undefined,
-        }).filter((f) => !known.has(f.key));
-        if (more.length === 0) break;
-        facts = [...facts, ...more];
+        })) {
+          if (observedKeys.has(f.key)) continue;
+          const before = assumed.get(f.key);
+          if (before !== undefined && 'deleted' in before === 'deleted' in f) continue;
+          assumed.delete(f.key); // re-inserted last: the dry run applies the facts in order
+          assumed.set(f.key, f);
+          changed = true;
+        }
+        if (!changed) break;
+        facts = [...observed.facts, ...assumed.values()];
       }
     } finally {
       releaseTables();

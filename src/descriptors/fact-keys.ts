@@ -38,3 +38,28 @@ export function parseAddressItem(key: string): { interfaceKey: string; cidr: str
   if (at === -1) return undefined;
   return { interfaceKey: key.slice(0, at), cidr: key.slice(at + '/address/'.length) };
 }
+
+/** A namespace id (named/x, pid/42, file/path, microservice/x, default) in words. */
+function namespaceWords(nsId: string): string {
+  if (nsId === 'default') return "the agent's namespace";
+  const slash = nsId.indexOf('/');
+  const kind = nsId.slice(0, slash);
+  const rest = nsId.slice(slash + 1);
+  if (kind === 'named') return `named namespace ${rest}`;
+  if (kind === 'pid') return `the namespace of pid ${rest}`;
+  if (kind === 'file') return `namespace file ${rest}`;
+  return `the namespace of ${kind} ${rest}`;
+}
+
+/**
+ * The engine's "<fact> changed" (why an item is made again) in words: the engine knows facts by
+ * key only. Anything else is returned as it is.
+ */
+export function describeFactChange(why: string): string {
+  const match = /^(fact\/(?:link-up|link)\/)(.+)\/([^/]+) changed$/.exec(why);
+  if (!match) return why;
+  const [, kind, nsId, host] = match;
+  return kind === FACT_LINK_UP
+    ? `interface ${host} in ${namespaceWords(nsId!)} came up anew (the kernel drops what went through it when it goes down)`
+    : `interface ${host} in ${namespaceWords(nsId!)} is another link now`;
+}

@@ -469,6 +469,30 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.ok(routeEntry, `${JSON.stringify(change)}: ${dry.text}`);
       assert.match(routeEntry.why, /veth1/, dry.text);
     }
+    // veth2 moved to a namespace that does not exist yet: the pair is made again once the plan has
+    // made that namespace, and the route through veth1 with it (a later round of assumptions sees
+    // what a first one saw only removed), in words, not fact keys.
+    const moved = await agent.request(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({
+        puts: [
+          {
+            key: pair.key2,
+            value: { ...pair.veth2, namespace: { type: 'NAMED_NS', name: `${pair.ns2}x` } },
+          },
+        ],
+      }),
+    );
+    const movedRoute = (
+      moved.json as { summary: { entries: { key: string; change: string; why: string }[] } }
+    ).summary.entries.find((e) => e.key === routeKey);
+    assert.equal(movedRoute?.change, 'recreate', moved.text);
+    assert.match(
+      movedRoute?.why ?? '',
+      /^interface veth1Name in named namespace \S+ came up anew/,
+      moved.text,
+    );
     // veth1's address on the gateway's network replaced by another: the route would wait for it.
     const readdressed = await agent.request(
       'POST',
