@@ -30,7 +30,7 @@ export function readInput(file: string): string {
 export function loadItems(file: string, label: string): ReturnType<typeof toItems> {
   let documents: unknown[];
   try {
-    documents = readDocuments(readInput(file));
+    documents = readDocuments(readInput(file), { json: file.toLowerCase().endsWith('.json') });
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw new CliError(`${file}: ${(error as Error).message}`, 2);

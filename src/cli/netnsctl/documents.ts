@@ -29,8 +29,15 @@ export interface FileProblem {
   errors: readonly FieldError[] | string;
 }
 
-export function readDocuments(text: string): unknown[] {
+/**
+ * The documents of a file: JSON (one value, or documents separated by `---`) or YAML. With `json`
+ * (a file named *.json), JSON only: what JSON refuses (a trailing comma, a comment) is an error with
+ * its line and column, not read as YAML, which takes more than JSON does.
+ */
+export function readDocuments(text: string, options: { json?: boolean } = {}): unknown[] {
   const trimmed = text.trimStart();
+  if (options.json && !(trimmed.startsWith('[') || trimmed.startsWith('{')))
+    throw new Error('JSON: expected an object or an array (a file named *.json is read as JSON only)');
   if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
     let json: unknown;
     try {
@@ -47,10 +54,12 @@ export function readDocuments(text: string): unknown[] {
       } catch (documentError) {
         partError = documentError;
       }
+      const jsonError = partError ?? new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
+      if (options.json) throw jsonError;
       try {
         return readYaml(text);
       } catch {
-        throw partError ?? new Error(`JSON: ${withLineAndColumn((error as Error).message, text)}`);
+        throw jsonError;
       }
     }
     refuseDuplicateKeys(text);

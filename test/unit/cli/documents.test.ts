@@ -86,6 +86,22 @@ describe('netnsctl documents', () => {
     );
   });
 
+  test('a file named *.json is read as JSON only: what only YAML takes is an error with its line and column', () => {
+    const trailingComma = '{\n  "kind": "interface",\n  "name": "d0",\n  "type": "DUMMY",\n}\n';
+    // As YAML (a flow mapping may end with a comma) it is read...
+    assert.equal(readDocuments(trailingComma).length, 1);
+    // ...but not in a JSON file.
+    assert.throws(() => readDocuments(trailingComma, { json: true }), /^Error: JSON: .*line 5/);
+    assert.throws(() => readDocuments('kind: interface\nname: d0\n', { json: true }), /read as JSON only/);
+    assert.equal(readDocuments('{"kind": "interface", "name": "d0"}', { json: true }).length, 1);
+    assert.equal(
+      readDocuments('{"kind": "interface", "name": "d0"}\n---\n{"kind": "route", "name": "r"}', {
+        json: true,
+      }).length,
+      2,
+    );
+  });
+
   test('a bare value (no kind) is told how to go in; an unknown kind is named', () => {
     const { items, problems } = toItems(
       [{ name: 'veth1', type: 'VETH' }, { kind: 'bridge', name: 'b' }, 'text'],
