@@ -110,8 +110,14 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
         deleted: deleted.sort(),
         missing: missing.sort(),
       });
-      if (missing.length > 0)
-        throw new CliError(`no value under ${missing.length} of them: ${listKeys(missing.sort())}`, 2);
-      if (unkeyed.length > 0) throw new CliError(`${unkeyed.length} documents name no item (not deleted)`, 5);
+      const noValue =
+        missing.length > 0 ? `no value under ${missing.length} of them: ${listKeys(missing.sort())}` : '';
+      // A document that names no item is bad input (exit 5), before keys with nothing to delete (2).
+      if (unkeyed.length > 0)
+        throw new CliError(
+          `${unkeyed.length} documents name no item (not deleted)${noValue ? `; ${noValue}` : ''}`,
+          5,
+        );
+      if (noValue) throw new CliError(noValue, 2);
     });
 }
