@@ -448,6 +448,22 @@ export class AgentApiService implements AgentService {
       if (entry.value instanceof InvalidConfigValue) invalid.push({ key: p.key, errors: entry.value.errors });
       puts.push(entry);
     }
+    // A deletion the API itself would refuse (another label's key, not a configuration key) is
+    // listed as such, not planned as nothing to do.
+    const deletes: string[] = [];
+    for (const key of change.deletes) {
+      const wrongLabel = this.labelErrors(key);
+      if (wrongLabel.length) invalid.push({ key, errors: wrongLabel });
+      else if (!key.startsWith(configPrefix(this.label)))
+        invalid.push({
+          key,
+          errors: [
+            { field: '$key', message: `not a configuration key: expected ${configPrefix(this.label)}...` },
+          ],
+        });
+      else deletes.push(key);
+    }
+    change = { ...change, deletes };
     const planned = this.plannedValues(puts, change.deletes, change.replace === true);
     const valueOf = (key: string): unknown => planned.get(key);
     const observed = await observeNamedNamespaces(

@@ -98,6 +98,20 @@ export async function parsePlanBody(
     throw new PlanBodyError(
       `a plan takes at most ${MAX_PLAN_ITEMS} items (this one has ${puts.length + deletes.length}): plan the file in parts`,
     );
+  // One key, one thing to plan: as `apply -f` refuses an item given twice, the plan does not pick
+  // one of two values (or a value and a deletion) without a word.
+  const seen = new Map<string, string>();
+  const once = (key: string, where: string): void => {
+    const before = seen.get(key);
+    if (before !== undefined)
+      throw new PlanBodyError(
+        `${key} is given twice: ${before} and ${where}; a plan takes one change per key`,
+      );
+    seen.set(key, where);
+  };
+  const fromDocument = puts.length - (Array.isArray(body.puts) ? body.puts.length : 0);
+  puts.forEach((put, i) => once(put.key, i < puts.length - fromDocument ? `puts[${i}]` : 'the document'));
+  (deletes as string[]).forEach((key, i) => once(key, `deletes[${i}]`));
   for (const flag of ['replace', 'topology'] as const)
     if (body[flag] !== undefined && typeof body[flag] !== 'boolean')
       throw new PlanBodyError(`${flag} must be true or false`);

@@ -415,6 +415,22 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       'not configured: nothing to remove',
     );
 
+    // Deletions a DELETE would refuse are listed as invalid, not planned as nothing to do.
+    const foreign = '/vnf-agent/another-label/linux/config/v1/interface/x';
+    const refusedDeletes = await agent.json<{ invalid: { key: string; errors: { message: string }[] }[] }>(
+      'POST',
+      '/v1/plan',
+      JSON.stringify({ deletes: ['garbage', foreign] }),
+    );
+    assert.deepEqual(
+      refusedDeletes.invalid.map((i) => i.key),
+      ['garbage', foreign],
+    );
+    assert.match(refusedDeletes.invalid[1]!.errors[0]!.message, /another-label/);
+    // One change per key.
+    const twice = await agent.request('POST', '/v1/plan', JSON.stringify({ deletes: [never, never] }));
+    assert.equal(twice.status, 400, twice.text);
+
     const notJson = await agent.request('POST', '/v1/plan', 'puts: nope');
     assert.equal(notJson.status, 400);
   });

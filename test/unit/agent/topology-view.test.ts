@@ -477,6 +477,33 @@ describe('POST /v1/plan body', () => {
     assert.deepEqual(request, { puts: [{ key: 'k', valueText: '{"a":1}' }], deletes: ['d'], replace: true });
   });
 
+  test('one change per key: the same key twice (puts, the document, deletes) is refused, naming both places', async () => {
+    const k = key('interface', 'veth1');
+    const cases: [object, RegExp][] = [
+      [
+        {
+          puts: [
+            { key: k, value: {} },
+            { key: k, value: {} },
+          ],
+        },
+        /given twice: puts\[0\] and puts\[1\]/,
+      ],
+      [{ puts: [{ key: k, value: {} }], deletes: [k] }, /given twice: puts\[0\] and deletes\[0\]/],
+      [
+        { puts: [{ key: k, value: {} }], document: 'kind: interface\nname: veth1\ntype: DUMMY' },
+        /given twice: puts\[0\] and the document/,
+      ],
+      [{ deletes: ['x', 'x'] }, /x is given twice: deletes\[0\] and deletes\[1\]/],
+    ];
+    for (const [body, message] of cases)
+      await assert.rejects(parsePlanBody(JSON.stringify(body), label), (error: unknown) => {
+        assert.ok(error instanceof PlanBodyError);
+        assert.match(error.message, message);
+        return true;
+      });
+  });
+
   test('a YAML document as `apply -f` takes it becomes keyed puts; bad documents are reported', async () => {
     const document = [
       'kind: interface',
