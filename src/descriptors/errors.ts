@@ -1,5 +1,7 @@
 /** Errors of the Linux descriptors. */
 import { AgentError } from '../errors.js';
+import { NetlinkError } from '../netlink/index.js';
+import { MIN_IPV6_MTU } from '../model/interface.js';
 
 /** A link the configuration refers to is not there (yet): retried, as it may appear. */
 export class InterfaceNotFoundError extends AgentError {
@@ -102,15 +104,29 @@ export class MtuOutOfRangeError extends AgentError {
 }
 
 /**
- * An IPv6 address refused (EINVAL) on a link whose MTU is below 1280, the least IPv6 allows: the
- * kernel turned IPv6 off there. Tried again when the link's MTU changes (linux-plugin.ts).
+ * An IPv6 address, route or neighbour entry refused on a link whose MTU is below 1280, the least
+ * IPv6 allows: the kernel turned IPv6 off there (its own errno, EINVAL or ENODEV, says nothing of
+ * why). Tried again when a link's MTU changes (linux-plugin.ts).
  */
 export class Ipv6OffByMtuError extends AgentError {
   readonly code = 'ERR_IPV6_OFF_BY_MTU';
-  constructor(cidr: string, hostIfName: string, mtu: number) {
+  constructor(what: string, hostIfName: string, mtu: number, field: string) {
     super(
-      `address ${cidr}: IPv6 is off on ${hostIfName}, whose MTU ${mtu} is below 1280 (the least IPv6 allows); tried again when its MTU changes`,
-      { retriable: false },
+      `${what}: IPv6 is off on ${hostIfName}, whose MTU ${mtu} is below 1280 (the least IPv6 allows); tried again when its MTU changes`,
+      { retriable: false, field },
     );
   }
+}
+
+/** The error to report for a refused IPv6 request through a link: Ipv6OffByMtuError when that is why. */
+export function ipv6OffByMtu(
+  error: unknown,
+  link: { name: string; mtu: number } | undefined,
+  what: string,
+  field: string,
+): unknown {
+  if (link === undefined || link.mtu >= MIN_IPV6_MTU || !(error instanceof NetlinkError)) return error;
+  return ['EINVAL', 'ENODEV', 'EACCES'].includes(error.errnoName)
+    ? new Ipv6OffByMtuError(what, link.name, link.mtu, field)
+    : error;
 }

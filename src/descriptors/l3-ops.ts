@@ -26,15 +26,14 @@ import {
   type RouteSpec,
 } from '../netlink/index.js';
 import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
-import { MIN_IPV6_MTU } from '../model/interface.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL, isOwnEntry, otherAgentOf } from './ownership.js';
 import { isGone } from './link-ops.js';
 import {
-  Ipv6OffByMtuError,
   LinkOfAnotherAgentError,
   NeighbourTakenError,
   RoutePlaceTakenError,
+  ipv6OffByMtu,
 } from './errors.js';
 
 export interface Cidr {
@@ -66,17 +65,7 @@ export async function addAddress(
       ...(!v6 && address.startsWith('127.') ? { scope: RT_SCOPE_HOST } : {}),
     });
   } catch (error) {
-    // Its bare EINVAL says nothing of why: an MTU below IPv6's least (the link's owner set it).
-    const link = view.links.get(ifindex);
-    if (
-      v6 &&
-      error instanceof NetlinkError &&
-      error.errnoName === 'EINVAL' &&
-      link &&
-      link.mtu < MIN_IPV6_MTU
-    )
-      throw new Ipv6OffByMtuError(cidr, link.name, link.mtu);
-    throw error;
+    throw v6 ? ipv6OffByMtu(error, view.links.get(ifindex), `address ${cidr}`, 'ip_addresses') : error;
   }
 }
 
@@ -140,6 +129,22 @@ export async function addRoute(
   spec: RouteSpec,
   label: string,
   placeWasOurs = false,
+): Promise<void> {
+  try {
+    await addRouteThere(view, spec, label, placeWasOurs);
+  } catch (error) {
+    const v6 = (spec.dst ?? spec.gateway ?? '').includes(':') || spec.family === AF_INET6;
+    if (!v6 || spec.oif === undefined) throw error;
+    const place = spec.dst === undefined ? 'default' : `${spec.dst}/${spec.dstLength}`;
+    throw ipv6OffByMtu(error, view.links.get(spec.oif), `route ${place}`, 'interface');
+  }
+}
+
+async function addRouteThere(
+  view: NamespaceView,
+  spec: RouteSpec,
+  label: string,
+  placeWasOurs: boolean,
 ): Promise<void> {
   if (spec.oif !== undefined) refuseLinkOfAnotherAgent(view, spec.oif, label, 'route', 'interface');
   if (placeWasOurs) return view.handle.routeReplace(spec);
@@ -327,12 +332,21 @@ export async function addNeighbour(
     protocol: AGENT_PROTOCOL,
   };
   refuseLinkOfAnotherAgent(view, ifindex, label, 'ARP entry', 'interface');
-  if (placeWasOurs) return view.handle.neighReplace(spec);
+  const v6 = entry.ipAddress.includes(':');
+  const explained = (error: unknown): unknown =>
+    v6 ? ipv6OffByMtu(error, view.links.get(ifindex), `neighbour ${entry.ipAddress}`, 'interface') : error;
+  if (placeWasOurs) {
+    try {
+      return await view.handle.neighReplace(spec);
+    } catch (error) {
+      throw explained(error);
+    }
+  }
   try {
     await view.handle.neighAdd(spec);
     return;
   } catch (error) {
-    if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw error;
+    if (!(error instanceof NetlinkError) || error.errnoName !== 'EEXIST') throw explained(error);
   }
   const link = view.links.get(ifindex);
   const taken = foreignNeighbourAt(

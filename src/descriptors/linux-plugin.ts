@@ -23,7 +23,7 @@ import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import { AF_INET, type Link, type LinkChange, type Neighbour, type Route } from '../netlink/index.js';
 import { neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
-import { desiredLinkAttributes, type InterfaceMetadata } from './link-ops.js';
+import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
@@ -559,7 +559,7 @@ export class LinuxPlugin {
       if (change.kind === 'removed' || (change.previous && change.previous.name !== change.link.name))
         this.retryFailedIn(view.id, 'interface'); // a host name is free there now
       if (change.kind === 'changed' && change.previous && change.previous.mtu !== change.link.mtu)
-        this.retryAddressesOffByMtu(view.id, change.link.index);
+        this.retryIpv6OffByMtu();
       const key =
         this.interfaceKeyOf(change.link.alias) ??
         this.interfaceKeyOf(change.previous?.alias) ??
@@ -767,23 +767,19 @@ export class LinuxPlugin {
   }
 
   /**
-   * The link's MTU changed: its IPv6 addresses refused while the MTU was below IPv6's least are
-   * tried again (IPv6 may be on again; no other event says so).
+   * A link's MTU changed: IPv6 addresses, routes and neighbour entries refused while an MTU was
+   * below IPv6's least are tried again (IPv6 may be on again; no other event says so). Few fail so:
+   * all of them, wherever.
    */
-  private retryAddressesOffByMtu(nsId: string, ifindex: number): void {
-    const keys: string[] = [];
-    for (const key of this.engine.failedKeys()) {
-      const status = this.engine.status(key);
-      if (status?.descriptor !== 'address' || status.error?.code !== 'ERR_IPV6_OFF_BY_MTU') continue;
-      const value = this.engine.state.value<{ interfaceKey: string }>(key);
-      const link = value && this.engine.state.metadata<InterfaceMetadata>(value.interfaceKey);
-      if (link?.namespaceId === nsId && link.ifindex === ifindex) keys.push(key);
-    }
+  private retryIpv6OffByMtu(): void {
+    const keys = this.engine
+      .failedKeys()
+      .filter((key) => this.engine.status(key)?.error?.code === 'ERR_IPV6_OFF_BY_MTU');
     const tried = this.engine.retryFailed(keys);
     if (tried.length)
       this.logger?.info(
         { keys: tried },
-        "a link's MTU changed where IPv6 was off; trying its addresses again",
+        "a link's MTU changed; trying again what IPv6 being off there refused",
       );
   }
 

@@ -957,25 +957,39 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.equal(linkOrFail(ns1!, 'ex0').mtu, 9000, "the owner's MTU");
     }));
 
-  test('EXISTING whose owner sets an MTU below 1280 (IPv6 off): its IPv6 address fails, saying so, and comes back with a larger MTU', () =>
+  test('EXISTING whose owner sets an MTU below 1280 (IPv6 off): its IPv6 address and route fail, saying so, and come back with a larger MTU', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
       ip(ns1!, ['link', 'set', 'ex1', 'up']);
-      await agent.put(existingItem(ns1!, { ip_addresses: ['2001:db8:3::1/64'] }));
-      await agent.waitConfigured(['interface', 'ex']);
+      const route = {
+        name: 'r6',
+        namespace: named(ns1!),
+        interface: 'ex',
+        dst_ip_addr: '2001:db8:77::/64',
+      };
+      await agent.put(existingItem(ns1!, { ip_addresses: ['2001:db8:3::1/64'] }), ['route', 'r6', route]);
+      await agent.waitConfigured(['interface', 'ex'], ['route', 'r6']);
       const v6 = (): boolean => addresses(ns1!, 'ex0').includes('2001:db8:3::1/64');
-      assert.ok(v6());
+      const routed = (): boolean => routes(ns1!, 6).some((r) => r.dst === '2001:db8:77::/64');
+      assert.ok(v6() && routed());
       const addressKey = `${agent.key('interface', 'ex')}/address/2001:db8:3::1/64`;
       ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1200']);
       await eventually(() => {
-        const status = agent.engine.status(addressKey);
-        assert.equal(status?.state, 'failed');
-        assert.match(status?.error?.message ?? '', /IPv6 is off on ex0, whose MTU 1200 is below 1280/);
+        for (const [key, what] of [
+          [addressKey, /^address 2001:db8:3::1\/64: IPv6 is off on ex0, whose MTU 1200 is below 1280/],
+          [agent.key('route', 'r6'), /^route 2001:db8:77::\/64: IPv6 is off on ex0/],
+        ] as const) {
+          const status = agent.engine.status(key);
+          assert.equal(status?.state, 'failed', key);
+          assert.match(status?.error?.message ?? '', what);
+        }
       }, 3000);
       ip(ns1!, ['link', 'set', 'ex0', 'mtu', '1500']);
       await eventually(() => {
         assert.ok(v6(), 'the address is back');
+        assert.ok(routed(), 'the route is back');
         assert.equal(agent.engine.status(addressKey)?.state, 'configured');
+        assert.equal(agent.engine.status(agent.key('route', 'r6'))?.state, 'configured');
       }, 3000);
     }));
 
