@@ -49,12 +49,18 @@ export class EventLog {
     const logged = new LoggedEvent(++this.seq, this.run, event);
     this.kept.push(logged);
     if (this.kept.length - this.keptHead > this.size) this.keptHead++;
-    // Drop the consumed head now and then (not per event: a shift per event is quadratic).
-    if (this.keptHead >= this.size) {
+    // Drop the consumed head now and then (not per event: a shift per event is quadratic), soon
+    // enough that at most a quarter more than the size stays referenced.
+    if (this.keptHead > 0 && this.keptHead >= this.size / 4) {
       this.kept.splice(0, this.keptHead);
       this.keptHead = 0;
     }
     return logged;
+  }
+
+  /** How many events the log holds on to now (kept, and not yet spliced off): at most 1.25 x its size. */
+  get retained(): number {
+    return this.kept.length;
   }
 
   /** The id of the last event given (the place a client told to start over starts from). */

@@ -21,6 +21,7 @@ import {
   RTPROT_KERNEL,
   NetlinkError,
   type Address,
+  type Link,
   type Neighbour,
   type Route,
   type RouteSpec,
@@ -65,8 +66,14 @@ export async function addAddress(
       ...(!v6 && address.startsWith('127.') ? { scope: RT_SCOPE_HOST } : {}),
     });
   } catch (error) {
-    throw v6 ? ipv6OffByMtu(error, view.links.get(ifindex), `address ${cidr}`, 'ip_addresses') : error;
+    throw v6 ? ipv6OffByMtu(error, linkNow(view, ifindex), `address ${cidr}`, 'ip_addresses') : error;
   }
+}
+
+/** A link as the kernel has it now: the events it sent before answering us are read first. */
+function linkNow(view: NamespaceView, ifindex: number): Link | undefined {
+  view.links.catchUp();
+  return view.links.get(ifindex);
 }
 
 export async function removeAddress(
@@ -136,7 +143,7 @@ export async function addRoute(
     const v6 = (spec.dst ?? spec.gateway ?? '').includes(':') || spec.family === AF_INET6;
     if (!v6 || spec.oif === undefined) throw error;
     const place = spec.dst === undefined ? 'default' : `${spec.dst}/${spec.dstLength}`;
-    throw ipv6OffByMtu(error, view.links.get(spec.oif), `route ${place}`, 'interface');
+    throw ipv6OffByMtu(error, linkNow(view, spec.oif), `route ${place}`, 'interface');
   }
 }
 
@@ -334,7 +341,7 @@ export async function addNeighbour(
   refuseLinkOfAnotherAgent(view, ifindex, label, 'ARP entry', 'interface');
   const v6 = entry.ipAddress.includes(':');
   const explained = (error: unknown): unknown =>
-    v6 ? ipv6OffByMtu(error, view.links.get(ifindex), `neighbour ${entry.ipAddress}`, 'interface') : error;
+    v6 ? ipv6OffByMtu(error, linkNow(view, ifindex), `neighbour ${entry.ipAddress}`, 'interface') : error;
   if (placeWasOurs) {
     try {
       return await view.handle.neighReplace(spec);

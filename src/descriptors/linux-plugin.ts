@@ -671,6 +671,9 @@ export class LinuxPlugin {
    * Re-checked: made again with it once the address is back, or failed while it is not.
    */
   private onIpv6AddressRemoved(view: NamespaceView, address: string): void {
+    // Also when our own transaction took the address away (the configuration dropped it): the
+    // routes preferring it are as they would be after anyone's removal. Only routes that prefer
+    // this very address are looked for, and drift checks are debounced.
     if (!this.ctx.hasRouteFrom(view.id, address)) return;
     this.logger?.info(
       { namespace: view.id, address },

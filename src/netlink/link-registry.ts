@@ -116,6 +116,13 @@ export class LinkRegistry extends EventEmitter<LinkRegistryEvents> {
       else updated.alias = set.alias;
     }
     if (set.group !== undefined) updated.group = set.group;
+    // A dump in flight may predate it: applied after the dump, as the events held meanwhile are
+    // (a later event of the link replaces it there).
+    if (this.held) {
+      this.held.delete(index);
+      this.held.set(index, { topic: 'link', removed: false, link: updated });
+      return;
+    }
     const change = this.put(updated);
     if (change) this.emit('change', [change]);
   }

@@ -371,8 +371,8 @@ export class NetlinkSocket {
     if (this.pending.size === 0 && this.timeoutTimer) {
       clearInterval(this.timeoutTimer);
       this.timeoutTimer = undefined;
-      if (this.queueHead >= this.queue.length) this.setAwaiting(false);
     }
+    this.afterAnswers();
   }
 
   private onDatagrams(datagrams: Buffer[]): void {

@@ -115,7 +115,7 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
       // A document that names no item is bad input (exit 5), before keys with nothing to delete (2).
       if (unkeyed.length > 0)
         throw new CliError(
-          `${unkeyed.length} documents name no item (not deleted)${noValue ? `; ${noValue}` : ''}`,
+          `${unkeyed.length === 1 ? '1 document names' : `${unkeyed.length} documents name`} no item (not deleted)${noValue ? `; ${noValue}` : ''}`,
           5,
         );
       if (noValue) throw new CliError(noValue, 2);

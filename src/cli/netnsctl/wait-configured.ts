@@ -127,6 +127,9 @@ export async function waitConfigured(
         const parsed = parseConfigKey(key);
         const peer = PEER_WAIT.exec(why)?.[1];
         if (peer !== undefined) return waitsInVain(key.slice(0, key.lastIndexOf('/') + 1) + peer, seen);
+        // An interface item of that name in another namespace is not what it waits for: a link of
+        // that name may still appear where the route is.
+        if (why.includes('(the interface item ')) return false;
         const wait = INTERFACE_WAIT.exec(why);
         const name = wait?.[1] ?? wait?.[2];
         // An interface named by its host name (no item of that name) may still appear.

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../../src/api/server.js';
+import { EventLog } from '../../../src/api/event-log.js';
 import type { AgentEvent, AgentService } from '../../../src/api/service.js';
 
 /** Only what the event stream uses of the service; `emit` plays the agent. */
@@ -181,4 +182,19 @@ test('a client back with an id of another run, or one no longer kept, is told to
   } finally {
     await app.close();
   }
+});
+
+test('the event log holds on to at most a quarter more events than its size', () => {
+  const log = new EventLog(8);
+  let most = 0;
+  for (let i = 0; i < 1000; i++) {
+    log.add(state(`k${i}`));
+    most = Math.max(most, log.retained);
+  }
+  assert.ok(most <= 10, `held ${most}`);
+  // the last 8 are there still
+  const replay = log.resume(`${log.run}-992`);
+  assert.equal(replay.kind, 'replay');
+  assert.equal(replay.kind === 'replay' ? replay.events.length : 0, 8);
+  assert.equal(log.resume(`${log.run}-991`).kind, 'reset');
 });
