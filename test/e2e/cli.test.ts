@@ -1054,6 +1054,17 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.equal(down.code, 3, `${args.join(' ')}: ${down.code} ${down.stderr}`);
       assert.match(down.stderr, /cannot reach the agent/);
     }
+    // Deletions that never left (the connection refused) are not deleted, not "maybe deleted".
+    const delDown = await netnsctl([
+      '--server',
+      `http://127.0.0.1:${port}`,
+      'del',
+      'interface/a1',
+      'interface/a2',
+    ]);
+    assert.equal(delDown.code, 3, delDown.stderr);
+    assert.match(delDown.stderr, /not deleted \(2\)/);
+    assert.doesNotMatch(delDown.stderr, /maybe deleted/);
 
     const refused = await netnsctl([
       '--server',

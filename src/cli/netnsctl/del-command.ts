@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { CliError } from './client.js';
 import { loadItems, type CommandContext } from './context.js';
 import { expandKey } from './keys.js';
-import { listKeys, stoppedMidway } from './stopped-midway.js';
+import { listKeys, neverSent, stoppedMidway } from './stopped-midway.js';
+import { parseEndpoints } from '../../datastore/endpoints.js';
 
 export function addDelCommand(program: Command, ctx: CommandContext): void {
   const { globals, tell, withConfig } = ctx;
@@ -61,7 +62,12 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
                 ((await config.delete(key)) ? deleted : missing).push(key);
               } catch (error) {
                 stopped = true;
-                unanswered.push(key);
+                // One that never left (its one endpoint refused the connection) was not deleted.
+                const refused =
+                  error instanceof CliError &&
+                  error.details === undefined &&
+                  neverSent(error, parseEndpoints(g.etcd).length);
+                if (!refused) unanswered.push(key);
                 throw error;
               }
             }

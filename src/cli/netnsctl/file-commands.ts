@@ -6,17 +6,9 @@ import { loadItems, type CommandContext } from './context.js';
 import type { FileItem } from './documents.js';
 import { render } from './output.js';
 import { planTable } from './tables.js';
-import { stoppedMidway } from './stopped-midway.js';
+import { neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
-
-/**
- * A failed put that cannot have been stored: its one endpoint refused the connection. With several
- * etcd members a put is tried on another after a failure, and an earlier try may have been stored.
- */
-function neverSent(error: Error, endpoints: number): boolean {
-  return endpoints <= 1 && /ECONNREFUSED|No connection established/.test(error.message);
-}
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {

@@ -4,6 +4,14 @@
  * answer (maybe done), so that the rest can be found or the command run again knowingly.
  */
 
+/**
+ * A failed write that cannot have been made: its one endpoint refused the connection. With several
+ * etcd members a write is tried on another after a failure, and an earlier try may have been made.
+ */
+export function neverSent(error: Error, endpoints: number): boolean {
+  return endpoints <= 1 && /ECONNREFUSED|No connection established/.test(error.message);
+}
+
 /** Up to ten keys, then "...". */
 export function listKeys(keys: readonly string[]): string {
   return `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
