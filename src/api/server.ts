@@ -21,6 +21,7 @@ import { PlanBodyError, parsePlanBody } from './plan-request.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
 import { EventFanOut } from './event-log.js';
+import { NAMED_NAMESPACE } from '../descriptors/fact-keys.js';
 import { parseListen } from './listen-address.js';
 
 export interface ApiOptions {
@@ -122,7 +123,10 @@ export function buildApi(
     // Configuration keys start with '/'; the agent's own items (named-namespace/ns2) do not.
     const rest = (request.params as { '*': string })['*'];
     const status = service.statusOf(keyFromParams(request)) ?? service.statusOf(rest);
-    if (!status) return reply.code(404).send({ error: `no item ${keyFromParams(request)}` });
+    if (!status)
+      return reply
+        .code(404)
+        .send({ error: `no item ${rest.startsWith(NAMED_NAMESPACE) ? rest : keyFromParams(request)}` });
     return status;
   });
 
