@@ -23,9 +23,13 @@ export class LoggedEvent {
     private readonly event: AgentEvent,
   ) {}
 
-  /** The whole message: `id:`, `event:`, `data:` and the blank line. */
+  /**
+   * The whole message: `event:`, `id:`, `data:` and the blank line. The id is not first, nor data
+   * last but one: clients written before ids were sent (a block starting "event: state", the data
+   * from "data: " to its end) read these as they read those.
+   */
   get text(): string {
-    this.message ??= `id: ${this.run}-${this.seq}\nevent: ${this.event.type}\ndata: ${JSON.stringify(this.event.data)}\n\n`;
+    this.message ??= `event: ${this.event.type}\nid: ${this.run}-${this.seq}\ndata: ${JSON.stringify(this.event.data)}\n\n`;
     return this.message;
   }
 }

@@ -292,7 +292,7 @@ function streamEvents(
     // events after this one follow.
     else
       send(
-        `id: ${events.log.lastId}\nevent: reset\ndata: ${JSON.stringify({ reason: resumption.reason })}\n\n`,
+        `event: reset\nid: ${events.log.lastId}\ndata: ${JSON.stringify({ reason: resumption.reason })}\n\n`,
       );
   }
   const keepAlive = setInterval(() => {

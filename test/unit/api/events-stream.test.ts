@@ -198,3 +198,10 @@ test('the event log holds on to at most a quarter more events than its size', ()
   assert.equal(replay.kind === 'replay' ? replay.events.length : 0, 8);
   assert.equal(log.resume(`${log.run}-991`).kind, 'reset');
 });
+
+test('a message starts with its event type and ends with its data, as before ids were sent', () => {
+  // Clients written then (the benchmarks' own follower was one) take a block starting
+  // "event: state" and parse the data from "data: " to the block's end.
+  const text = new EventLog().add(state('a')).text;
+  assert.match(text, /^event: state\nid: [0-9a-f]+-1\ndata: \{"key":"a","state":"configured"\}\n\n$/);
+});
