@@ -121,7 +121,13 @@ function isRecordedOriginal(value: unknown): value is RecordedOriginal {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Partial<RecordedOriginal>;
   const o = e.original;
-  const set = e.set;
+  const settings = (set: RecordedOriginal['set']): boolean =>
+    set === undefined ||
+    (typeof set === 'object' &&
+      set !== null &&
+      (set.mtu === undefined || typeof set.mtu === 'number') &&
+      (set.up === undefined || typeof set.up === 'boolean') &&
+      (set.mac === undefined || typeof set.mac === 'string'));
   return (
     typeof e.key === 'string' &&
     typeof e.type === 'string' &&
@@ -136,12 +142,8 @@ function isRecordedOriginal(value: unknown): value is RecordedOriginal {
     typeof o.up === 'boolean' &&
     typeof o.name === 'string' &&
     (o.mac === undefined || typeof o.mac === 'string') &&
-    (set === undefined ||
-      (typeof set === 'object' &&
-        set !== null &&
-        (set.mtu === undefined || typeof set.mtu === 'number') &&
-        (set.up === undefined || typeof set.up === 'boolean') &&
-        (set.mac === undefined || typeof set.mac === 'string'))) &&
+    settings(e.set) &&
+    settings(e.setBefore) &&
     (e.addresses === undefined ||
       (Array.isArray(e.addresses) && e.addresses.every((a) => typeof a === 'string')))
   );

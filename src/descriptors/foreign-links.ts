@@ -45,10 +45,17 @@ export function trustedEntry(
 ): RecordedOriginal | undefined {
   const entry = sameLinkEntry(ctx, namespaceIdentity, link);
   if (!entry) return undefined;
-  const { set = {}, original } = entry;
+  const { set = {}, setBefore = {}, original } = entry;
   const ours = (key: 'mtu' | 'mac' | 'up'): boolean =>
-    set[key] === undefined || link[key] === set[key] || link[key] === original[key];
+    set[key] === undefined ||
+    link[key] === set[key] ||
+    link[key] === original[key] ||
+    (setBefore[key] !== undefined && link[key] === setBefore[key]);
   return ours('mtu') && ours('mac') && ours('up') ? entry : undefined;
+}
+
+function sameSet(a: RecordedOriginal['set'], b: RecordedOriginal['set']): boolean {
+  return a?.mtu === b?.mtu && a?.mac === b?.mac && a?.up === b?.up;
 }
 
 /**
@@ -144,6 +151,11 @@ export function recordOriginal(
     known ??
     (believed ? newlySetOriginal(believed, whatWeSet(value), link) : undefined) ??
     (partly ? mergedOriginal(partly, link) : linkOriginal(link));
+  const before = sameLinkEntry(ctx, view.identity, link);
+  const set = whatWeSet(value);
+  // The link may have what we set before until the new value is applied (only the link's own
+  // settings are checked then: what the book says it was, and what we set, before and now).
+  const setBefore = before?.set && !sameSet(before.set, set) ? before.set : undefined;
   ctx.originals.record({
     key,
     type,
@@ -152,9 +164,10 @@ export function recordOriginal(
     ifindex: link.index,
     hostIfName: value.hostIfName,
     original,
-    set: whatWeSet(value),
+    set,
+    ...(setBefore ? { setBefore } : {}),
     // Addresses we added to this link stay ours to take off.
-    addresses: sameLinkEntry(ctx, view.identity, link)?.addresses ?? [],
+    addresses: before?.addresses ?? [],
   });
   return original;
 }

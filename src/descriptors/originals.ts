@@ -30,6 +30,11 @@ export interface RecordedOriginal {
   original: LinkOriginal;
   /** What we set on it: the entry is believed only while the link still has it. */
   set?: { mtu?: number; mac?: string; up?: boolean };
+  /**
+   * What we had set before `set`, while the link may still have it: a new value is recorded when a
+   * resync finds the link, before it is applied (the value changed while the agent was down).
+   */
+  setBefore?: { mtu?: number; mac?: string; up?: boolean };
   /** Addresses we added to it (CIDR), to be taken off again. */
   addresses?: string[];
 }

@@ -827,6 +827,28 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test("an EXISTING's MTU changed and one of our addresses dropped in the store while the agent was down: that address is taken off at the start", () =>
+    restartLab(async ({ ns1, start }) => {
+      ip(ns1, ['link', 'add', 'ex0', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 'ex1']);
+      const item = (mtu: number, ipAddresses: string[]): [ItemKind, string, unknown] =>
+        existingItem(ns1, { mtu, ip_addresses: ipAddresses });
+      const first = await start();
+      await first.replaceAll(item(1400, ['10.3.0.1/24', '10.3.1.1/24']));
+      await first.waitConfigured(['interface', 'ex']);
+      await first.close();
+
+      const second = await start();
+      await second.replaceAll(item(1300, ['10.3.0.1/24']));
+      await second.waitConfigured(['interface', 'ex']);
+      assert.equal(linkOrFail(ns1, 'ex0').mtu, 1300);
+      await eventually(() => assert.deepEqual(addresses(ns1, 'ex0'), ['10.3.0.1/24']));
+      await second.del(['interface', 'ex']);
+      await eventually(() => {
+        assert.equal(linkOrFail(ns1, 'ex0').mtu, 1600);
+        assert.deepEqual(addresses(ns1, 'ex0'), []);
+      });
+    }));
+
   test('EXISTING: the MTU and MAC given back are those the link had when the value started to set them; removal leaves what it never set', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, [
