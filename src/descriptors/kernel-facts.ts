@@ -288,7 +288,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
           for (const [key] of watches) this.set(key, undefined, changes);
           return;
         }
-        const table = await this.tableOf(view);
+        let table = await this.tableOf(view);
+        // Dropped while it loaded (a link went meanwhile): read again, so that whoever waits for
+        // these facts (a start's resync) gets them, not a plan without them.
+        for (let again = 0; !table && again < 3 && this.views.get(nsId) === view; again++)
+          table = await this.tableOf(view);
         if (table) this.evaluate(view, table, changes);
       }),
     );

@@ -472,6 +472,8 @@ export class LinuxPlugin {
       if (started !== undefined) this.used.noteProcessStart(location.id, started);
       // Before anything is planned in this namespace: what an earlier run made and never marked.
       if (!reused) await this.removeHalfMadeLinks(view);
+      // Their removal's events read now: the namespace's facts start from what is left.
+      view.links.catchUp();
       this.facts.namespaceOpened(view);
       void this.engine.notify([{ key: namespaceFact(location.id), value: { identity: location.identity } }]);
     } catch (error) {

@@ -30,6 +30,7 @@ import {
 } from './harness.js';
 import type { ItemKind } from '../../../src/model/index.js';
 import { NetlinkError } from '../../../src/netlink/index.js';
+import { creatingGroup } from '../../../src/descriptors/ownership.js';
 
 type Item = [ItemKind, string, unknown];
 
@@ -1234,6 +1235,63 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
 });
 
 describe('namespaces used by an earlier run', { skip: skipUnlessRoot() }, () => {
+  test('links an earlier run left half made are removed at the start; the routes of the namespace stay untouched', async () => {
+    const label = `kh${hex(4)}`;
+    const [ns1, ns2] = [`khn${hex(4)}`, `khm${hex(4)}`];
+    const agents: TestAgent[] = [];
+    const start = async (): Promise<TestAgent> => {
+      const agent = await TestAgent.start({ label });
+      agents.push(agent);
+      return agent;
+    };
+    const config = [...pair(ns1, ns2), ...gatewayRoutes(ns1)] as Item[];
+    try {
+      ip(null, ['netns', 'add', ns1]);
+      ip(null, ['netns', 'add', ns2]);
+      const first = await start();
+      await first.replaceAll(...config);
+      await first.waitConfigured(['route', 'def'], ['route', 'lan']);
+      await first.close();
+      // Killed between making pairs and marking them: in the creating group, no alias.
+      for (let i = 0; i < 3; i++)
+        ip(ns1, [
+          'link',
+          'add',
+          `hm${i}`,
+          'group',
+          String(creatingGroup(label)),
+          'type',
+          'veth',
+          'peer',
+          'name',
+          `hp${i}`,
+          'netns',
+          ns2,
+        ]);
+      const second = await start();
+      const record = await second.replaceAll(...config);
+      await eventually(() => assert.equal(link(ns1, 'hm0'), undefined, 'half-made links removed'));
+      await pause(300);
+      const routeOps = second.engine
+        .transactions()
+        .flatMap((t) =>
+          t.operations
+            .filter((o) => o.descriptor === 'route')
+            .map((o) => `${t.seq} ${o.kind} ${o.key} ${o.why}`),
+        );
+      assert.deepEqual(
+        routeOps,
+        [],
+        `route operations at the start: ${JSON.stringify(routeOps)} (first record ${record.seq})`,
+      );
+      assertGatewayRoutes(ns1);
+    } finally {
+      for (const agent of agents) await agent.close();
+      ipTry(null, ['netns', 'del', ns1]);
+      ipTry(null, ['netns', 'del', ns2]);
+    }
+  });
+
   test('a route deleted while the agent was down, the last item of a namespace someone else made: removed at the next start', async () => {
     const label = `kr${hex(4)}`;
     const ns1 = `krn${hex(4)}`;
