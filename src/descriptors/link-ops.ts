@@ -124,7 +124,9 @@ async function setLink(
   attrs: Omit<LinkAttributes, 'namespaceFd' | 'namespacePid'>,
 ): Promise<void> {
   await view.handle.linkSet(index, attrs);
-  if (attrs.alias !== undefined || attrs.group !== undefined)
+  // Up (or set up by this request), the link's event says them: nothing to note (W1 marks 2000).
+  const announced = attrs.up === true || (attrs.up === undefined && view.links.get(index)?.up === true);
+  if ((attrs.alias !== undefined || attrs.group !== undefined) && !announced)
     view.links.noteUnannounced(index, { alias: attrs.alias, group: attrs.group });
 }
 
