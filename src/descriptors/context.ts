@@ -17,6 +17,7 @@ import type { OriginalsBook } from './originals.js';
 import { reachFact } from './fact-keys.js';
 import { routePlace, specPlace } from './l3-ops.js';
 import type { Route, RouteSpec } from '../netlink/index.js';
+import { DuplicateAddresses } from './duplicate-addresses.js';
 
 export class LinuxContext {
   readonly deletes: DeleteBatcher;
@@ -33,6 +34,8 @@ export class LinuxContext {
     readonly facts: KernelFacts,
     /** What the links of others we configure were before (originals.ts). */
     readonly originals: OriginalsBook,
+    /** IPv6 addresses of ours another host on the link has, tried again after a while. */
+    readonly duplicateAddresses = new DuplicateAddresses(),
   ) {
     this.deletes = new DeleteBatcher(label);
   }

@@ -3,7 +3,14 @@
  * end is configured and its namespace open, and the named namespaces they need.
  */
 import { existsSync } from 'node:fs';
-import { AF_INET6, IFA_F_PERMANENT, NetlinkError, RT_SCOPE_LINK, type Address } from '../netlink/index.js';
+import {
+  AF_INET6,
+  IFA_F_DADFAILED,
+  IFA_F_PERMANENT,
+  NetlinkError,
+  RT_SCOPE_LINK,
+  type Address,
+} from '../netlink/index.js';
 import { ownedConfigName } from './ownership.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
@@ -13,6 +20,7 @@ import type { InterfaceMetadata } from './link-ops.js';
 import type { NamespaceView } from './namespace-views.js';
 import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
 import { prepareAddressRemoval } from './address-swap.js';
+import { DuplicateAddressError } from './errors.js';
 import { namespaceId, type LinuxInterface } from '../model/index.js';
 import {
   createdByUs,
@@ -58,7 +66,7 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         },
       ];
     },
-    async create(engine, _key, value) {
+    async create(engine, key, value) {
       const meta = engine.metadata<InterfaceMetadata>(value.interfaceKey);
       const view = meta ? ctx.views.get(meta.namespaceId) : undefined;
       if (!meta || !view) throw new Error(`interface ${lastSegment(value.interfaceKey)} is not applied`);
@@ -69,11 +77,22 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       }
       // On a link of others: one there already is theirs (we only undo what we set); one we add is
       // kept in the book of originals before it is added, to be taken off even after a restart.
-      const there = (await view.handle.addrList({ index: meta.ifindex })).some(
+      const there = (await view.handle.addrList({ index: meta.ifindex })).find(
         (a) => a.index === meta.ifindex && addressCidr(a) === value.cidr,
       );
-      if (there && !ctx.originals.get(view.identity, meta.ifindex)?.addresses?.includes(value.cidr))
-        return { ...placed, theirs: true };
+      const ours = ctx.originals.get(view.identity, meta.ifindex)?.addresses?.includes(value.cidr) ?? false;
+      if (there && !ours) return { ...placed, theirs: true };
+      if (there && there.flags & IFA_F_DADFAILED) {
+        // Ours, unusable: another host has it. Taken off, and added again (checked anew) later.
+        await removeAddress(view, meta.ifindex, value.cidr);
+        ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, false);
+        const link = view.links.get(meta.ifindex);
+        throw new DuplicateAddressError(
+          value.cidr,
+          link?.name ?? `link ${meta.ifindex}`,
+          ctx.duplicateAddresses.failed(key),
+        );
+      }
       ctx.originals.noteAddress(view.identity, meta.ifindex, value.cidr, true);
       try {
         await addAddress(view, meta.ifindex, value.cidr, value.noDad);
@@ -83,7 +102,8 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       }
       return placed;
     },
-    async delete(engine, _key, value, meta) {
+    async delete(engine, key, value, meta) {
+      ctx.duplicateAddresses.forget(key);
       const view = ctx.views.get(meta.namespaceId);
       if (meta.theirs || ctx.linkGoingAway(engine, view, meta.ifindex)) return;
       // Readdressed: the new addresses first, or the kernel flushes the link's routes and entries.
@@ -134,11 +154,14 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         if (!list) perView.set(view.id, (list = view.handle.addrList()));
         return list;
       };
-      const presentSets = new Map<string, Promise<Set<string>>>();
-      const presentIn = (view: NamespaceView): Promise<Set<string>> => {
+      // With their flags: one that failed duplicate address detection is there but not usable.
+      const presentSets = new Map<string, Promise<Map<string, number>>>();
+      const presentIn = (view: NamespaceView): Promise<Map<string, number>> => {
         let present = presentSets.get(view.id);
         if (!present) {
-          present = listIn(view).then((list) => new Set(list.map((a) => `${a.index}#${addressCidr(a)}`)));
+          present = listIn(view).then(
+            (list) => new Map(list.map((a) => [`${a.index}#${addressCidr(a)}`, a.flags])),
+          );
           presentSets.set(view.id, present);
         }
         return present;
@@ -151,7 +174,9 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
         const set = await presentIn(view);
         for (const item of items) {
           wantedOnLinks.add(`${view.identity}#${meta.ifindex}#${item.value.cidr}`);
-          if (set.has(`${meta.ifindex}#${item.value.cidr}`)) {
+          const flags = set.get(`${meta.ifindex}#${item.value.cidr}`);
+          // One that failed detection is made again: its create says why, and takes it off.
+          if (flags !== undefined && !(flags & IFA_F_DADFAILED)) {
             // On a link of others the book knows, an address it does not list as ours is theirs.
             const book = item.value.goesWithLink ? undefined : ctx.originals.get(view.identity, meta.ifindex);
             const theirs = book !== undefined && !(book.addresses ?? []).includes(item.value.cidr);
@@ -186,7 +211,7 @@ async function addressesNoLongerWanted(
   ctx: LinuxContext,
   engine: EngineView,
   wantedOnLinks: ReadonlySet<string>,
-  presentIn: (view: NamespaceView) => Promise<Set<string>>,
+  presentIn: (view: NamespaceView) => Promise<ReadonlyMap<string, number>>,
 ): Promise<Retrieved<AddressValue, AddressMetadata>[]> {
   const orphans: Retrieved<AddressValue, AddressMetadata>[] = [];
   for (const entry of ctx.originals.all()) {

@@ -130,3 +130,18 @@ export function ipv6OffByMtu(
     ? new Ipv6OffByMtuError(what, link.name, link.mtu, field)
     : error;
 }
+
+/**
+ * An IPv6 address of ours failed the kernel's duplicate address detection: another host on the link
+ * has it. Taken off (the kernel keeps it unusable and never checks again) and added again after a
+ * delay (duplicate-addresses.ts), not on the engine's quick retries.
+ */
+export class DuplicateAddressError extends AgentError {
+  readonly code = 'ERR_DUPLICATE_ADDRESS';
+  constructor(cidr: string, hostIfName: string, retryMs: number) {
+    super(
+      `address ${cidr} is used by another host on the link of ${hostIfName} (IPv6 duplicate address detection failed); taken off, tried again in ${Math.round(retryMs / 1000)} s`,
+      { retriable: false, field: 'ip_addresses' },
+    );
+  }
+}

@@ -21,7 +21,16 @@ import {
 } from '../model/index.js';
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
-import { AF_INET, type Link, type LinkChange, type Neighbour, type Route } from '../netlink/index.js';
+import {
+  AF_INET,
+  IFA_F_DADFAILED,
+  IFA_F_TENTATIVE,
+  type Address,
+  type Link,
+  type LinkChange,
+  type Neighbour,
+  type Route,
+} from '../netlink/index.js';
 import { neighbourStateDrifted, routeMatches, routeSpec } from './l3-ops.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import { NamespaceViews, type NamespaceView } from './namespace-views.js';
@@ -34,6 +43,7 @@ import { addressDescriptor, namedNamespaceDescriptor, vethEndDescriptor } from '
 import { routeDescriptor } from './route.js';
 import { arpDescriptor } from './arp.js';
 import { namespaceFact, addressItem } from './fact-keys.js';
+import { DuplicateAddresses } from './duplicate-addresses.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { InvalidConfigValue, validateConfig } from './invalid-value.js';
 import { AGENT_PROTOCOL, creatingGroup, isHalfMadeLink, ownedConfigName } from './ownership.js';
@@ -61,6 +71,8 @@ export interface LinuxPluginOptions {
   originals?: OriginalsBook;
   /** Where the namespaces the agent made something in are kept across restarts (default: memory). */
   usedNamespaces?: UsedNamespaces;
+  /** First delay before an IPv6 address that failed duplicate address detection is added again, ms. */
+  duplicateAddressRetryMs?: number;
 }
 
 const DRIFT_DEBOUNCE_MS = 50;
@@ -105,8 +117,12 @@ export class LinuxPlugin {
       this.views,
       this.facts,
       options.originals ?? new MemoryOriginals(),
+      new DuplicateAddresses(options.duplicateAddressRetryMs),
     );
     this.ctx.dryRun = () => this.engine.planning;
+    this.ctx.duplicateAddresses.onDue = (key) => {
+      if (this.engine.retryFailed([key]).length === 0) this.ctx.duplicateAddresses.forget(key);
+    };
     this.ctx.neighbourReleased = (nsId, by) => this.retryFailedIn(nsId, 'arp', by);
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs, (id) =>
       this.used.processStart(id),
@@ -187,7 +203,10 @@ export class LinuxPlugin {
           if (event.address.family === AF_INET)
             this.onIpv4AddressRemoved(view, event.address.index, event.address.address);
           else this.onIpv6AddressRemoved(view, event.address.address);
-        } else if (event.topic === 'address') this.retryFailedIn(view.id, 'route');
+        } else if (event.topic === 'address') {
+          this.onAddressChanged(view, event.address);
+          this.retryFailedIn(view.id, 'route');
+        }
       }
     });
     this.views.on('degraded', (view, reason) => {
@@ -625,10 +644,35 @@ export class LinuxPlugin {
     return keys;
   }
 
+  /** The interface item of ours a link belongs to, if any. */
+  private interfaceKeyAt(view: NamespaceView, ifindex: number): string | undefined {
+    return this.interfaceKeyOf(view.links.get(ifindex)?.alias) ?? this.ctx.foreignLinkKey(view.id, ifindex);
+  }
+
+  /**
+   * An address announced anew: one of ours whose duplicate address detection failed is re-checked
+   * (its item fails, saying so); one that passed it starts a later failure's delays afresh.
+   */
+  private onAddressChanged(view: NamespaceView, address: Address): void {
+    if (address.family === AF_INET) return;
+    const key = this.interfaceKeyAt(view, address.index);
+    if (key === undefined) return;
+    const addressKey = addressItem(key, `${address.address}/${address.prefixLength}`);
+    if (!(address.flags & IFA_F_DADFAILED)) {
+      if (!(address.flags & IFA_F_TENTATIVE)) this.ctx.duplicateAddresses.forget(addressKey);
+      return;
+    }
+    if (!this.stillWanted(addressKey)) return;
+    this.logger?.warn(
+      { key: addressKey, namespace: view.id },
+      'IPv6 duplicate address detection failed: another host on the link has the address; re-checking',
+    );
+    this.scheduleDrift({ key: addressKey });
+  }
+
   private onAddressRemoved(view: NamespaceView, ifindex: number, cidr: string): void {
-    const link = view.links.get(ifindex);
-    const key = this.interfaceKeyOf(link?.alias) ?? this.ctx.foreignLinkKey(view.id, ifindex);
-    if (!key) return;
+    const key = this.interfaceKeyAt(view, ifindex);
+    if (key === undefined) return;
     const addressKey = addressItem(key, cidr);
     // Still wanted and applied: it must be put back (our own removals drop the desired value
     // first, and a link of ours being deleted or re-created has its addresses' operations planned
@@ -874,6 +918,7 @@ export class LinuxPlugin {
     this.recordUsedNamespaces();
     this.closed = true;
     if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.ctx.duplicateAddresses.close();
     this.tracker.close();
     this.views.closeAll();
   }

@@ -122,6 +122,8 @@ export interface TestAgentOptions {
   originals?: OriginalsBook;
   /** The namespaces used (shared the same way). */
   usedNamespaces?: UsedNamespaces;
+  /** First delay before an address that failed duplicate address detection is added again. */
+  duplicateAddressRetryMs?: number;
 }
 
 export interface LogLine {
@@ -161,6 +163,9 @@ export class TestAgent {
       namespaceCheckMs: options.namespaceCheckMs ?? 50,
       ...(options.originals ? { originals: options.originals } : {}),
       ...(options.usedNamespaces ? { usedNamespaces: options.usedNamespaces } : {}),
+      ...(options.duplicateAddressRetryMs !== undefined
+        ? { duplicateAddressRetryMs: options.duplicateAddressRetryMs }
+        : {}),
     });
   }
 

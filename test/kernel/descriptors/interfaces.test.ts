@@ -11,7 +11,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileOriginals } from '../../../src/agent/originals-file.js';
-import { eventually, ip, ipTry, kernelSupportsLinkKind, skipUnlessRoot } from '../../helpers/kernel.js';
+import {
+  eventually,
+  ip,
+  ipJson,
+  ipTry,
+  kernelSupportsLinkKind,
+  skipUnlessRoot,
+} from '../../helpers/kernel.js';
 import type { ItemKind } from '../../../src/model/index.js';
 import {
   addresses,
@@ -1014,6 +1021,47 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.equal(agent.engine.status(agent.key('route', 'r6'))?.state, 'configured');
       }, 3000);
     }));
+
+  test('EXISTING with an IPv6 address another host on the link has: failed, saying so, the address taken off; back once the other host gave it up', () =>
+    withAgent(
+      1,
+      async (agent, [ns1]) => {
+        // ex1, the other host on ex0's link, has the address already (no detection of its own).
+        ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+        ip(ns1!, ['addr', 'add', '2001:db8:5::1/64', 'dev', 'ex1', 'nodad']);
+        ip(ns1!, ['link', 'set', 'ex1', 'up']);
+        await agent.put(existingItem(ns1!, { ip_addresses: ['2001:db8:5::1/64'] }));
+        const addressKey = `${agent.key('interface', 'ex')}/address/2001:db8:5::1/64`;
+        await eventually(() => {
+          const status = agent.engine.status(addressKey);
+          assert.equal(status?.state, 'failed');
+          assert.equal(status?.error?.code, 'ERR_DUPLICATE_ADDRESS');
+          assert.match(
+            status?.error?.message ?? '',
+            /^address 2001:db8:5::1\/64 is used by another host on the link of ex0 \(IPv6 duplicate address detection failed\); taken off, tried again in \d+ s$/,
+          );
+          assert.deepEqual(addresses(ns1!, 'ex0'), [], 'the unusable address is taken off');
+        }, 6000);
+        assert.ok(
+          agent.logs.some((l) => /duplicate address detection failed/.test(l.message ?? '')),
+          'the failure is logged',
+        );
+        ip(ns1!, ['addr', 'del', '2001:db8:5::1/64', 'dev', 'ex1']);
+        await eventually(() => {
+          assert.equal(agent.engine.status(addressKey)?.state, 'configured');
+          const [entry] = ipJson<
+            { addr_info: { local: string; tentative?: boolean; dadfailed?: boolean }[] }[]
+          >(ns1!, ['addr', 'show', 'dev', 'ex0']);
+          const info = entry?.addr_info.find((a) => a.local === '2001:db8:5::1');
+          assert.ok(info, 'the address is back on ex0');
+          assert.ok(!info.dadfailed && !info.tentative, 'and passed detection');
+        }, 10000);
+        await agent.put(existingItem(ns1!, { ip_addresses: [] }));
+        await agent.waitConfigured(['interface', 'ex']);
+        assert.deepEqual(addresses(ns1!, 'ex0'), [], 'removed with the item');
+      },
+      { duplicateAddressRetryMs: 300 },
+    ));
 
   test('LOOPBACK: lo up with addresses; removal takes the addresses away', () =>
     withAgent(1, async (agent, [ns1]) => {
