@@ -274,6 +274,18 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           // deletion would have nothing to undo.
           const recorded: number[] = [];
           const ownView = ctx.view({ kind: 'default' });
+          // A link that has the host name already is taken only when it is this item's TAP (a
+          // restart finds it attached), or the TAP itself, given back where it is under that name.
+          // Someone's veth of that name (or the host's eth0) is not taken over, renamed or moved.
+          const itsTap = existing?.kind === 'tun' && owner === value.name;
+          const tapAtHome = view.id === ownView.id && value.hostIfName === value.tap.tempIfName;
+          if (existing && !itsTap && !tapAtHome)
+            throw new HostNameTakenError(
+              owner === value.name
+                ? `${value.hostIfName} in ${view.description} bears this item's mark but is a link of kind ${existing.kind ?? 'none (a device)'}, not a TAP: not taken`
+                : nameTakenMessage(value.hostIfName, view.description, ctx.label, existing.alias),
+              { field: 'host_if_name' },
+            );
           try {
             return await attachTap(ctx.label, value, ownView, view, (link, original) => {
               recorded.push(link.index);

@@ -421,6 +421,46 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  for (const where of ['the default namespace', 'a named namespace'] as const)
+    test(`AUTO_TAP whose host name a link of someone else has in ${where}: failed, naming it, neither link touched; attached once the name is free`, async () => {
+      await withTapNames(async (temp, host) => {
+        await withAgent(1, async (agent, [ns1]) => {
+          const ns = where === 'the default namespace' ? null : ns1!;
+          ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+          ip(ns, ['link', 'add', host, 'mtu', '1450', 'type', 'veth', 'peer', 'name', `${host}p`]);
+          ip(ns, ['link', 'set', host, 'up']);
+          try {
+            const before = linkOrFail(ns, host);
+            const item = tapItem(ns1!, host, temp);
+            if (ns === null) delete item['namespace'];
+            await agent.put(['interface', 'tap1', item]);
+            await agent.waitFor(
+              'interface',
+              'tap1',
+              'failed',
+              new RegExp(`${host} already exists in .* and is not managed by this agent`),
+            );
+            assert.equal(agent.status('interface', 'tap1')?.error?.code, 'ERR_HOST_NAME_TAKEN');
+            await pause(200);
+            const after = linkOrFail(ns, host);
+            assert.equal(after.ifindex, before.ifindex);
+            assert.equal(after.ifalias ?? '', '', 'not marked');
+            assert.equal(after.mtu, 1450);
+            assert.deepEqual(addresses(ns, host), []);
+            assert.ok(link(null, temp), 'the TAP is not taken');
+
+            ip(ns, ['link', 'del', host]);
+            await agent.waitConfigured(['interface', 'tap1']);
+            assert.equal(linkOrFail(ns, host).linkinfo?.info_kind, 'tun');
+            await agent.del(['interface', 'tap1']);
+            await eventually(() => assert.ok(link(null, temp), 'given back'));
+          } finally {
+            ipTry(ns, ['link', 'del', host]);
+          }
+        });
+      });
+    });
+
   test('AUTO_TAP with an MTU above the TAP maximum: failed, saying so, and the TAP is not taken', async () => {
     await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
