@@ -29,7 +29,12 @@ export function rollUp(item: EngineStatus, parts: readonly DerivedPart[]): Engin
         state: 'failed',
         updatedAt: Math.max(item.updatedAt, s.updatedAt),
       };
-      if (s.error) rolled.error = { ...s.error, message: `${part.label}: ${s.error.message}` };
+      // Named once: errors of addresses often name the address already.
+      if (s.error) {
+        const named =
+          s.error.message.startsWith(`${part.label}:`) || s.error.message.startsWith(`${part.label} `);
+        rolled.error = { ...s.error, message: named ? s.error.message : `${part.label}: ${s.error.message}` };
+      }
       if (s.retries !== undefined) rolled.retries = s.retries;
       if (s.nextRetryAt !== undefined) rolled.nextRetryAt = s.nextRetryAt;
       return rolled;

@@ -44,6 +44,18 @@ describe('status roll-up of an item and its addresses', () => {
     assert.equal(r.key, 'k');
   });
 
+  test('an error that names its address already is not prefixed with it again', () => {
+    for (const message of [
+      'address 2001:db8::1/64: IPv6 is off on x0, whose MTU 1200 is below 1280',
+      'address 2001:db8::1/64 is used by another host on the link of x0',
+    ]) {
+      const r = rollUp(item('configured'), [
+        { label: 'address 2001:db8::1/64', status: item('failed', { error: { message, retriable: false } }) },
+      ]);
+      assert.equal(r.error?.message, message);
+    }
+  });
+
   test('an address pending since before the interface was configured: the item is pending, the address being added', () => {
     const r = rollUp(item('configured', { changeSeq: 5 }), [
       {
