@@ -26,7 +26,7 @@ import {
   type Route,
   type RouteSpec,
 } from '../netlink/index.js';
-import type { LinuxArpEntry, LinuxRoute } from '../model/index.js';
+import type { LinuxArpEntry, LinuxRoute, RouteScope } from '../model/index.js';
 import type { NamespaceView } from './namespace-views.js';
 import { AGENT_PROTOCOL, isOwnEntry, otherAgentOf } from './ownership.js';
 import { isGone } from './link-ops.js';
@@ -94,12 +94,17 @@ export function addressCidr(address: Address): string {
   return `${address.address}/${address.prefixLength}`;
 }
 
-const SCOPES: Record<string, number> = {
+const SCOPES: Record<RouteScope, number> = {
   GLOBAL: RT_SCOPE_UNIVERSE,
   SITE: RT_SCOPE_SITE,
   LINK: RT_SCOPE_LINK,
   HOST: RT_SCOPE_HOST,
 };
+
+/** The configuration's name of a scope the kernel holds (undefined: one a user cannot ask for). */
+export function routeScopeName(scope: number): RouteScope | undefined {
+  return (Object.keys(SCOPES) as RouteScope[]).find((name) => SCOPES[name] === scope);
+}
 
 /** The metric the kernel gives an IPv6 route that asks for none (IP6_RT_PRIO_USER). */
 export const IPV6_DEFAULT_METRIC = 1024;
@@ -303,7 +308,9 @@ export function routeMatches(route: Route, spec: RouteSpec): boolean {
     route.gateway === spec.gateway &&
     (spec.oif === undefined || route.oif === spec.oif) &&
     (route.metric ?? 0) === (spec.metric ?? 0) &&
-    (spec.source === undefined || route.source === spec.source)
+    (spec.source === undefined || route.source === spec.source) &&
+    // IPv6 keeps no scope of its own (every route reads back as global).
+    (spec.scope === undefined || route.family === AF_INET6 || route.scope === spec.scope)
   );
 }
 

@@ -697,12 +697,13 @@ export class LinuxPlugin {
    * An IPv4 address gone: when it was its link's last one, the kernel drops the routes through that
    * link without a notification (older kernels also those preferring it as source). Ours there are
    * checked, on any link: a gateway-less route does not depend on the address, so putting the
-   * address back (our own links) does not bring the route back. Not while our link is itself being
-   * changed or removed: that operation's transaction takes care of its routes.
+   * address back (our own links) does not bring the route back. Also while our link is being
+   * updated (its configuration dropped the address: the update does not touch the routes through
+   * it); not when it goes (no longer wanted), as its routes go with it.
    */
   private onIpv4AddressRemoved(view: NamespaceView, ifindex: number, address: string): void {
     const key = this.interfaceKeyOf(view.links.get(ifindex)?.alias);
-    if (key !== undefined && (this.engine.isOperating(key) || !this.stillWanted(key))) return;
+    if (key !== undefined && this.engine.state.value(key) === undefined) return;
     if (!this.ctx.hasRouteThrough(view.id, ifindex, address)) return;
     this.logger?.info(
       { namespace: view.id, ifindex },

@@ -7,7 +7,7 @@
  * is up.
  */
 import { describeNamespace, namespaceId, type LinuxRoute } from '../model/index.js';
-import { AF_INET6, NetlinkError, type RouteSpec } from '../netlink/index.js';
+import { AF_INET6, NetlinkError, type Route, type RouteSpec } from '../netlink/index.js';
 import type { LinuxContext } from './context.js';
 import { InterfaceNotConfiguredError } from './errors.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
@@ -20,6 +20,7 @@ import {
   removeRoute,
   routeIdentity,
   routeMatches,
+  routeScopeName,
   routeSpec,
   specIdentity,
   specPlace,
@@ -151,19 +152,18 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             wanted.get(`${view.identity}\n${id}`)?.find((w) => routeMatches(route, spec(w)));
           // A wanted route that names no interface matches the one the kernel picked.
           let match = inNamespace(routeIdentity(route)) ?? inNamespace(routeIdentity(route, true));
-          // Ours with another preferred source (a change of it the kernel refused, or someone's):
-          // the item's, as it is, to be changed in place (not an orphan to delete).
-          const otherSource = match
+          // Ours with another preferred source (a change of it the kernel refused, or someone's)
+          // or another scope (someone's `ip route change`): the item's, as it is, to be changed in
+          // place (not an orphan to delete).
+          const loose = (w: { spec: RouteSpec }): RouteSpec => ({
+            ...w.spec,
+            source: undefined,
+            scope: undefined,
+          });
+          const near = match
             ? undefined
-            : (inNamespace(routeIdentity(route), (w) => ({ ...w.spec, source: undefined })) ??
-              inNamespace(routeIdentity(route, true), (w) => ({ ...w.spec, source: undefined })));
-          if (otherSource) {
-            const { source: _wanted, ...rest } = otherSource.value;
-            match = {
-              ...otherSource,
-              value: route.source !== undefined ? { ...rest, source: route.source } : rest,
-            };
-          }
+            : (inNamespace(routeIdentity(route), loose) ?? inNamespace(routeIdentity(route, true), loose));
+          if (near) match = { ...near, value: asHeld(near.value, near.spec, route) };
           const spec: RouteSpec = {
             family: route.family,
             dstLength: route.dstLength,
@@ -173,6 +173,8 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             ...(route.gateway !== undefined ? { gateway: route.gateway } : {}),
             ...(route.oif !== undefined ? { oif: route.oif } : {}),
             ...(route.metric !== undefined ? { metric: route.metric } : {}),
+            // As made (create notes the scope it asks for): a later change of it is drift.
+            ...(match?.spec.scope !== undefined && route.family !== AF_INET6 ? { scope: route.scope } : {}),
           };
           // Through a link another label marked, only a wanted route naming no interface (the
           // kernel picked that link) is ours; one naming an interface is that agent's route.
@@ -212,6 +214,16 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       );
     },
   };
+}
+
+/** A wanted route's value as the kernel holds it: its preferred source and scope, where they differ. */
+function asHeld(value: LinuxRoute, spec: RouteSpec, route: Route): LinuxRoute {
+  const { source: _wantedSource, scope: _wantedScope, ...rest } = value;
+  const held: LinuxRoute = route.source !== undefined ? { ...rest, source: route.source } : rest;
+  const other = spec.scope !== undefined && route.family !== AF_INET6 && spec.scope !== route.scope;
+  const scope = other ? routeScopeName(route.scope) : value.scope;
+  if (scope !== undefined) held.scope = scope;
+  return held;
 }
 
 function orphanRoute(name: string): LinuxRoute {

@@ -388,6 +388,92 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       }, 3000);
     }));
 
+  test("the configuration drops a link's last IPv4 address: the gateway-less routes through it (main and another table), which the kernel drops unannounced, are made again", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const [a, b] = pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', '2001:db8:9::1/64'] });
+      const through = (name: string, dst: string, extra: Record<string, unknown> = {}): Item => [
+        'route',
+        name,
+        { name, namespace: named(ns1!), interface: 'a', dst_ip_addr: dst, ...extra },
+      ];
+      await agent.put(
+        a!,
+        b!,
+        through('own', '10.85.0.0/16'),
+        through('host', '10.86.0.5/32', { scope: { type: 'HOST' } }),
+        through('other', '10.87.0.0/16', { table: 200 }),
+      );
+      await agent.waitConfigured(['interface', 'a'], ['route', 'own'], ['route', 'host'], ['route', 'other']);
+      await agent.put(pair(ns1!, ns2!, { ip_addresses: ['2001:db8:9::1/64'] })[0]!);
+      await agent.waitConfigured(['interface', 'a']);
+      await eventually(() => {
+        assert.deepEqual(addresses(ns1!, 'ra'), ['2001:db8:9::1/64']);
+        assert.ok(findRoute(routes(ns1!), '10.85.0.0/16', 'ra'), '10.85.0.0/16 made again');
+        assert.ok(findRoute(routes(ns1!), '10.86.0.5', 'ra'), '10.86.0.5 made again');
+        assert.ok(findRoute(routes(ns1!, 4, '200'), '10.87.0.0/16', 'ra'), 'table 200 route made again');
+      }, 3000);
+      for (const name of ['own', 'host', 'other'])
+        assert.equal(agent.status('route', name)?.state, 'configured');
+    }));
+
+  test('the scope of our route changed by someone (`ip route change`): put back, and the route via a gateway it serves made again', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      await agent.put(
+        ...pair(ns1!, ns2!),
+        [
+          'route',
+          'lnk',
+          { name: 'lnk', namespace: named(ns1!), interface: 'a', dst_ip_addr: '10.89.0.0/16' },
+        ],
+        [
+          'route',
+          'hst',
+          {
+            name: 'hst',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.90.0.5/32',
+            scope: { type: 'HOST' },
+          },
+        ],
+        [
+          'route',
+          'rec',
+          {
+            name: 'rec',
+            namespace: named(ns1!),
+            interface: 'a',
+            dst_ip_addr: '10.95.0.0/16',
+            gw_addr: '10.89.0.1',
+          },
+        ],
+        [
+          'route',
+          'v6',
+          { name: 'v6', namespace: named(ns1!), interface: 'a', dst_ip_addr: '2001:db8:95::/64' },
+        ],
+      );
+      await agent.waitConfigured(['route', 'lnk'], ['route', 'hst'], ['route', 'rec'], ['route', 'v6']);
+      const scopes = (): Record<string, string | undefined> => ({
+        lnk: findRoute(routes(ns1!), '10.89.0.0/16', 'ra')?.scope,
+        hst: findRoute(routes(ns1!), '10.90.0.5', 'ra')?.scope,
+        rec: findRoute(routes(ns1!), '10.95.0.0/16', 'ra')?.gateway,
+      });
+      assert.deepEqual(scopes(), { lnk: 'link', hst: 'host', rec: '10.89.0.1' });
+      // The kernel takes the gateway route away with its gateway's link route gone global.
+      ip(ns1!, ['route', 'change', '10.89.0.0/16', 'dev', 'ra', 'scope', 'global', 'proto', '144']);
+      ip(ns1!, ['route', 'change', '10.90.0.5/32', 'dev', 'ra', 'scope', 'link', 'proto', '144']);
+      await eventually(
+        () => assert.deepEqual(scopes(), { lnk: 'link', hst: 'host', rec: '10.89.0.1' }),
+        3000,
+      );
+      for (const name of ['lnk', 'hst', 'rec', 'v6'])
+        assert.equal(agent.status('route', name)?.state, 'configured');
+      // A resync finds nothing to do (IPv6 routes read back as global whatever was asked).
+      const resync = await agent.engine.resync();
+      assert.equal(writes([resync]), 0, JSON.stringify(resync.operations));
+    }));
+
   test('the IPv6 source address of our route removed (the kernel clears the source unannounced): address and source put back', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(
