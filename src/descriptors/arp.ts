@@ -1,7 +1,7 @@
 /** Static ARP/NDP entries on an interface of the entry's namespace; they wait for it to be up. */
 import { namespaceId, type LinuxArpEntry } from '../model/index.js';
-import { NetlinkError } from '../netlink/index.js';
-import { InterfaceNotConfiguredError, NeighbourTakenError } from './errors.js';
+import { IFF_LOOPBACK, IFF_POINTOPOINT, NetlinkError } from '../netlink/index.js';
+import { InterfaceNotConfiguredError, NeighbourTakenError, NoNeighboursOnLinkError } from './errors.js';
 import type { LinuxContext } from './context.js';
 import type { EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
 import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
@@ -9,6 +9,7 @@ import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './i
 import {
   addNeighbour,
   isOwnNeighbour,
+  neighbourlessLinkProblem,
   neighbourMatches,
   neighbourStateDrifted,
   neighbourStateName,
@@ -66,6 +67,13 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           `neigh add ${value.ipAddress} dev ${value.interface} in ${view.description}`,
         );
       ctx.checkItemLink(engine, value.interface, value.namespace, view, link.index);
+      // Refused before anything is noted or sent: the kernel would keep another entry than this one.
+      const problem = neighbourlessLinkProblem(link, value.ipAddress);
+      if (problem !== undefined)
+        throw new NoNeighboursOnLinkError(
+          `ARP entry ${value.ipAddress} on ${link.name} in ${view.description}: ${problem}`,
+          key,
+        );
       // Claims are by the interface as each item names it (model/claims.ts): two items can still
       // name one link two ways. The first to make the entry keeps it while it still wants it there:
       // applied there, being made, or waiting with the other for the link to come up again (both
@@ -181,6 +189,16 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         if (list) list.push({ ...d, viewId: itsView.id });
         else wanted.set(id, [{ ...d, viewId: itsView.id }]);
       }
+      // Applied IPv4 items by namespace and link: on a loopback or point-to-point link the kernel
+      // files an IPv4 entry under 0.0.0.0, and one there is such an item's while it stands (create
+      // refuses them now; taken for an orphan, it was removed and made again in a loop).
+      const standing = new Map<string, { key: string; value: LinuxArpEntry; viewId: string }>();
+      for (const d of desired) {
+        const meta = engine.metadata<ArpMetadata>(d.key);
+        const itsView = meta && ctx.views.get(meta.namespaceId);
+        if (itsView && !meta.address.includes(':'))
+          standing.set(`${itsView.identity}\n${meta.ifindex}`, { ...d, viewId: meta.namespaceId });
+      }
       for (const [i, [view]] of groups.entries()) {
         if (!view) continue;
         // Ours: another label's entries (on its links) are that agent's to keep or remove. (An
@@ -189,7 +207,12 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
         for (const entry of entries) {
           const link = view.links.get(entry.index);
           const candidates = link && wanted.get(neighbourIdentity(view.identity, entry.address, link.name));
-          const match = candidates?.find((c) => neighbourMatches(entry, c.value)) ?? candidates?.[0];
+          const rekeyed =
+            entry.address === '0.0.0.0' && ((link?.flags ?? 0) & (IFF_LOOPBACK | IFF_POINTOPOINT)) !== 0
+              ? standing.get(`${view.identity}\n${entry.index}`)
+              : undefined;
+          const match =
+            candidates?.find((c) => neighbourMatches(entry, c.value)) ?? candidates?.[0] ?? rekeyed;
           // Under the reference its item names.
           const viewId = match?.viewId ?? view.id;
           const metadata = { namespaceId: viewId, ifindex: entry.index, address: entry.address };

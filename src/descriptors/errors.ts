@@ -77,6 +77,20 @@ export class NeighbourTakenError extends AgentError {
 }
 
 /**
+ * An ARP entry on a link where the kernel cannot keep it as given: on a loopback or point-to-point
+ * link it files every IPv4 neighbour entry under 0.0.0.0 (so the entry would never be found at its
+ * address, and was taken for an orphan and made again in a loop); on a link without a MAC (a tun)
+ * it keeps no hardware address. Not retried: the link's kind does not change (a link of that name
+ * made again is tried anew).
+ */
+export class NoNeighboursOnLinkError extends AgentError {
+  readonly code = 'ERR_NO_NEIGHBOURS_ON_LINK';
+  constructor(message: string, key: string) {
+    super(message, { key, field: 'interface', retriable: false });
+  }
+}
+
+/**
  * The link an AUTO_TAP waits for has its temporary name but is not a TAP (a host's interface, a
  * VETH): it is not taken (renamed, moved, set down). Retriable: a TAP of that name may come.
  */

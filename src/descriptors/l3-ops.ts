@@ -8,6 +8,7 @@ import {
   IFA_F_NODAD,
   IFF_LOOPBACK,
   IFF_NOARP,
+  IFF_POINTOPOINT,
   NUD_NOARP,
   NUD_PERMANENT,
   NUD_REACHABLE,
@@ -400,6 +401,30 @@ export function foreignNeighbourAt(
   if ((holder.state & staticStates) === 0) return undefined;
   const state = holder.state & NUD_PERMANENT ? 'permanent' : 'noarp';
   return `${entryWhere} is a static (${state}) entry not made by this agent${lladdr}: not replaced`;
+}
+
+/**
+ * Why the kernel cannot keep a static entry for `address` on `link` as given, or undefined when it
+ * can. On a loopback or point-to-point link it files every IPv4 neighbour entry under 0.0.0.0 (one
+ * entry per link, whatever address it was asked for), so the entry is never found at its address: it
+ * looked missing and was made again, while the 0.0.0.0 one passed for an orphan and was removed, in a
+ * loop. IPv6 entries keep their address there (and on a loopback their MAC). A link without a MAC (a
+ * tun, an IP tunnel) keeps no Ethernet address in its entries, so hw_address is never there. A link
+ * set NOARP (`ip link set X arp off`) keeps both: its entries are only made NOARP by the kernel.
+ */
+export function neighbourlessLinkProblem(
+  link: { name?: string | undefined; flags?: number | undefined; mac?: string | undefined },
+  address: string,
+): string | undefined {
+  const name = link.name ?? 'the link';
+  const flags = link.flags ?? 0;
+  const kind =
+    flags & IFF_LOOPBACK ? 'a loopback link' : flags & IFF_POINTOPOINT ? 'a point-to-point link' : '';
+  if (kind !== '' && !address.includes(':'))
+    return `${name} is ${kind}, which has no IPv4 neighbour entries of their own (the kernel files every one under 0.0.0.0)`;
+  if (link.mac === undefined)
+    return `${name} has no MAC address, so a neighbour entry there holds no hardware address`;
+  return undefined;
 }
 
 export async function removeNeighbour(

@@ -1038,6 +1038,85 @@ describe('ARP entries', { skip: skipUnlessRoot() }, () => {
       assert.equal(entryOf(ns1!, '10.0.9.60')?.lladdr, '02:00:00:00:00:60');
     }));
 
+  test("on a loopback or point-to-point link an IPv4 entry (filed by the kernel under 0.0.0.0) fails naming the link, an earlier run's 0.0.0.0 entry is removed once, no delete/re-create loop; IPv6 on lo is kept", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      const tun = `tn${hex(3)}`;
+      ip(ns1!, ['link', 'set', 'lo', 'up']);
+      ip(ns1!, ['tuntap', 'add', 'dev', tun, 'mode', 'tun']);
+      ip(ns1!, ['link', 'set', tun, 'up']);
+      // As an earlier run left it: the kernel filed 10.9.9.9 under 0.0.0.0.
+      ip(ns1!, [
+        'neigh',
+        'add',
+        '10.9.9.9',
+        'lladdr',
+        '02:00:00:00:09:09',
+        'dev',
+        'lo',
+        'nud',
+        'permanent',
+        'proto',
+        '144',
+      ]);
+      assert.deepEqual(
+        neighbours(ns1!, 'lo').map((n) => n.dst),
+        ['0.0.0.0'],
+      );
+      const items: Item[] = [
+        ['arp', 'lo4', arpEntry('lo4', ns1!, 'lo', '10.9.9.9', '02:00:00:00:09:09')],
+        ['arp', 'tun4', arpEntry('tun4', ns1!, tun, '10.9.9.8', '02:00:00:00:09:08')],
+        ['arp', 'tun6', arpEntry('tun6', ns1!, tun, 'fd00:9::8', '02:00:00:00:09:18')],
+        ['arp', 'lo6', arpEntry('lo6', ns1!, 'lo', 'fd00:9::9', '02:00:00:00:09:19')],
+      ];
+      await agent.replaceAll(...items); // as at a start
+      const refused = async (name: string, message: RegExp): Promise<void> => {
+        const status = await agent.waitFor('arp', name, 'failed', message);
+        assert.equal(status.error?.code, 'ERR_NO_NEIGHBOURS_ON_LINK');
+        assert.equal(status.error?.retriable, false);
+        assert.equal(status.nextRetryAt, undefined, 'no retry timer');
+      };
+      await refused('lo4', /ARP entry 10\.9\.9\.9 on lo in .*: lo is a loopback link/);
+      await refused(
+        'tun4',
+        new RegExp(`ARP entry 10\\.9\\.9\\.8 on ${tun} in .*: ${tun} is a point-to-point link`),
+      );
+      await refused('tun6', new RegExp(`ARP entry fd00:9::8 on ${tun} in .*: ${tun} has no MAC address`));
+      await agent.waitFor('arp', 'lo6', 'configured');
+      // The earlier run's entry is removed, and nothing of ours is on the tun.
+      await eventually(() =>
+        assert.deepEqual(
+          neighbours(ns1!, 'lo').map((n) => `${n.dst} ${n.lladdr}`),
+          ['fd00:9::9 02:00:00:00:09:19'],
+        ),
+      );
+      assert.deepEqual(neighbours(ns1!, tun), []);
+      // A re-check of the ARP entries (a managed entry removed by someone): lo6 is put back, once,
+      // and nothing else is written.
+      await pause(300);
+      const seen = agent.engine.transactions().length;
+      ip(ns1!, ['neigh', 'del', 'fd00:9::9', 'dev', 'lo']);
+      await eventually(() =>
+        assert.ok(
+          neighbours(ns1!, 'lo').some((n) => n.dst === 'fd00:9::9'),
+          'lo6 put back',
+        ),
+      );
+      await pause(1000);
+      const later = agent.engine.transactions().slice(seen);
+      const ops = later.flatMap((t) => t.operations.map((o) => `${o.kind} ${o.key} ${o.outcome}`));
+      assert.ok(writes(later) <= 1, `writes after the re-check: ${JSON.stringify(ops)}`);
+      const orphanDeletes = agent.engine
+        .transactions()
+        .flatMap((t) => t.operations)
+        .filter((o) => o.key.includes('.orphan-') && o.kind === 'delete');
+      assert.equal(orphanDeletes.length, 1, JSON.stringify(orphanDeletes));
+      assert.deepEqual(
+        neighbours(ns1!, 'lo').map((n) => n.dst),
+        ['fd00:9::9'],
+      );
+      for (const name of ['lo4', 'tun4', 'tun6']) assert.equal(agent.status('arp', name)?.state, 'failed');
+    }));
+
   test('two ARP items for one entry put in one transaction: one makes it, the other fails', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(...pair(ns1!, ns2!));
