@@ -167,8 +167,13 @@ export function assumedFacts(
     const prefixes = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
     const gateway = parseIp(route.gateway);
     if (
-      // A link-local gateway is on its link by definition (kernel-facts.ts): no network needed.
-      (host !== ANY_INTERFACE && gateway.ok && isIpv6LinkLocal(gateway.value)) ||
+      // A link-local gateway is on its link by definition (kernel-facts.ts): no network needed,
+      // only the link, up (now, or by the plan). Not one waiting for a link no one makes: it
+      // would be listed in every plan, "pending" as it is.
+      (host !== ANY_INTERFACE &&
+        gateway.ok &&
+        isIpv6LinkLocal(gateway.value) &&
+        linkUpAfter(facts, now, linkUpFact(nsId, host))) ||
       prefixes.some((cidr) => prefixCovers(cidr, route.gateway!)) ||
       reachableNow(nsId, host, route.gateway, route.table) === true
     ) {
@@ -180,6 +185,13 @@ export function assumedFacts(
       ...gatewaysLost(dry, plannedKeys, label, valueOf, addedPrefixes, removedPrefixes, reachableNow),
     );
   return facts;
+}
+
+/** Whether a link is up once the plan is done: the plan sets it up, or it is up and stays so. */
+function linkUpAfter(facts: readonly FactChange[], now: KernelNow, upFact: string): boolean {
+  const planned = facts.findLast((f) => f.key === upFact);
+  if (planned) return !('deleted' in planned);
+  return now.factHolds?.(upFact) === true;
 }
 
 /**

@@ -405,16 +405,36 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       gw_addr: '192.168.22.2',
     };
     const routeKey = `/vnf-agent/${label}/linux/config/v1/route/r1`;
+    // A route via a link-local gateway waiting for a link no one makes: not in a plan of others.
+    const waitingKey = `/vnf-agent/${label}/linux/config/v1/route/r6wait`;
+    const waitingRoute = {
+      ...route,
+      name: 'r6wait',
+      interface: 'nolink0',
+      dst_ip_addr: '2001:db8:98::/64',
+      gw_addr: 'fe80::7',
+    };
+    assert.equal(
+      (await netnsctl([...base, 'put', 'route/r6wait', '-'], JSON.stringify(waitingRoute))).code,
+      0,
+    );
+    await agent.until([waitingKey], 'pending');
     // Its gateway is on veth1's network, in the kernel already: the plan creates it, as apply does.
     const routePlan = await agent.request(
       'POST',
       '/v1/plan',
       JSON.stringify({ puts: [{ key: routeKey, value: route }] }),
     );
-    const plannedRoute = (
-      routePlan.json as { summary: { entries: { key: string; change: string }[] } }
-    ).summary.entries.find((e) => e.key === routeKey);
+    const routePlanEntries = (routePlan.json as { summary: { entries: { key: string; change: string }[] } })
+      .summary.entries;
+    const plannedRoute = routePlanEntries.find((e) => e.key === routeKey);
     assert.equal(plannedRoute?.change, 'create', routePlan.text);
+    assert.equal(
+      routePlanEntries.find((e) => e.key === waitingKey),
+      undefined,
+      routePlan.text,
+    );
+    assert.equal((await netnsctl([...base, 'del', 'route/r6wait'])).code, 0);
     // An IPv6 route via a link-local gateway through a VETH end the same plan makes (no address
     // yet): the gateway is on its link by definition, so the route is created, as apply does.
     const llKey = (kind: string, name: string): string =>
