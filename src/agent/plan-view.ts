@@ -26,9 +26,11 @@ import {
   linkUpFact,
   namespaceFact,
   describeFactChange,
+  ownLookupTable,
   parseAddressItem,
   reachFact,
 } from '../descriptors/fact-keys.js';
+import { RT_TABLE_MAIN } from '../netlink/codec/constants.js';
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
 import { ownedConfigName } from '../descriptors/ownership.js';
@@ -82,6 +84,8 @@ export function assumedFacts(
   const addedPrefixes = new Map<string, string[]>();
   /** The same -> prefixes the plan takes off it. */
   const removedPrefixes = new Map<string, string[]>();
+  /** The same -> networks the plan's gateway-less routes make on-link there, by table. */
+  const linkRoutes = new Map<string, { cidr: string; table: number }[]>();
   // A link the plan removes, or sets down, is no longer up: what waits for it would go pending.
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
   for (const op of dry.plan.deletes) {
@@ -145,6 +149,8 @@ export function assumedFacts(
       else if (now.factHolds?.(upFact) === false) facts.push({ key: upFact, value: ASSUMED_VALUE });
     } else if (op.descriptor.name === 'address') {
       noteAddress(addedPrefixes, op.key, valueOf, true);
+    } else if (op.descriptor.name === 'route' && op.key.startsWith(routePrefix)) {
+      noteLinkRoute(linkRoutes, valueOf(op.key) as LinuxRoute | undefined, interfacePrefix, valueOf);
     }
   }
   // Routes waiting for their gateway: those the plan touches, and those it leaves pending as they
@@ -164,7 +170,15 @@ export function assumedFacts(
     // fact's value is the covering link's (a new one re-creates the route): kept when it holds.
     if ((host === ANY_INTERFACE || !dry.plan.outcomes.has(key)) && now.factHolds?.(fact) !== false) continue;
     // The plan's new addresses there, and the configured interface's own (already in the kernel).
-    const prefixes = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
+    // And the networks of its table's (or main's) link routes the plan makes.
+    const table = kernelTable(route.table);
+    const prefixes = [
+      ...prefixesAt(addedPrefixes, nsId, host),
+      ...(configured?.ipAddresses ?? []),
+      ...prefixesAt(linkRoutes, nsId, host)
+        .filter((r) => r.table === table || !ownLookupTable(r.table))
+        .map((r) => r.cidr),
+    ];
     const gateway = parseIp(route.gateway);
     if (
       // A link-local gateway is on its link by definition (kernel-facts.ts): no network needed,
@@ -208,10 +222,36 @@ function routeInterface(
   return configured ? { host: configured.hostIfName, configured } : { host: route.interface };
 }
 
-/** Prefixes entered for an interface (namespace id + host name), or for any of the namespace's. */
-function prefixesAt(byInterface: ReadonlyMap<string, string[]>, nsId: string, host: string): string[] {
+/** The kernel's number of a configured table (0: main). */
+function kernelTable(table: number): number {
+  return table === 0 ? RT_TABLE_MAIN : table;
+}
+
+/**
+ * Enters the network a gateway-less route through an interface makes on-link there: one of link or
+ * host scope (IPv4 resolves gateways only through those; the scope left out is link), any for IPv6.
+ */
+function noteLinkRoute(
+  byInterface: Map<string, { cidr: string; table: number }[]>,
+  route: LinuxRoute | undefined,
+  interfacePrefix: string,
+  valueOf: PlannedValue,
+): void {
+  if (!route || route.gateway !== undefined || route.interface === undefined) return;
+  if (route.family === 4 && route.scope !== undefined && route.scope !== 'LINK' && route.scope !== 'HOST')
+    return;
+  const { host } = routeInterface(route, interfacePrefix, valueOf);
+  const where = `${namespaceId(route.namespace)}\n${host}`;
+  byInterface.set(where, [
+    ...(byInterface.get(where) ?? []),
+    { cidr: route.dst, table: kernelTable(route.table) },
+  ]);
+}
+
+/** What was entered for an interface (namespace id + host name), or for any of the namespace's. */
+function prefixesAt<T>(byInterface: ReadonlyMap<string, T[]>, nsId: string, host: string): T[] {
   if (host !== ANY_INTERFACE) return byInterface.get(`${nsId}\n${host}`) ?? [];
-  const all: string[] = [];
+  const all: T[] = [];
   for (const [where, prefixes] of byInterface) if (where.startsWith(`${nsId}\n`)) all.push(...prefixes);
   return all;
 }

@@ -231,6 +231,45 @@ describe('assumedFacts', () => {
     );
   });
 
+  test("a gateway on the network of a link route the plan makes through the same interface is reachable (its table's or main's, link or host scope)", () => {
+    const gatewayRoute = { ...route, gateway: '10.211.0.1', table: 200 };
+    const linkRoute = (name: string, extra: Partial<LinuxRoute>): [string, LinuxRoute] => [
+      key('route', name),
+      { ...route, name, gateway: undefined, dst: '10.211.0.0/16', ...extra },
+    ];
+    const reach = 'fact/reach/named/ns1/veth1Name/10.211.0.1@200';
+    const run = (made: [string, LinuxRoute]): string[] => {
+      const values = new Map<string, unknown>([
+        [key('interface', 'veth1'), veth1],
+        [key('route', 'to-lan'), gatewayRoute],
+        made,
+      ]);
+      return assumedFacts(
+        dryRun({
+          applies: [{ key: made[0], descriptor: 'route' }],
+          outcomes: [[key('route', 'to-lan'), { state: 'pending', reason: 'waiting for gateway' }]],
+        }),
+        label,
+        (k) => values.get(k),
+      ).map((f) => f.key);
+    };
+    assert.deepEqual(run(linkRoute('main', { table: 0 })), [reach], 'main');
+    assert.deepEqual(run(linkRoute('same', { table: 200 })), [reach], 'its own table');
+    assert.deepEqual(run(linkRoute('host', { table: 0, scope: 'HOST' })), [reach], 'host scope');
+    assert.deepEqual(run(linkRoute('other', { table: 300 })), [], 'another table');
+    assert.deepEqual(run(linkRoute('global', { table: 0, scope: 'GLOBAL' })), [], 'global scope');
+    assert.deepEqual(
+      run(linkRoute('via', { table: 0, gateway: '192.168.22.2' })),
+      [],
+      'a route via a gateway',
+    );
+    assert.deepEqual(
+      run(linkRoute('elsewhere', { table: 0, interface: 'veth9' })),
+      [],
+      'through another interface',
+    );
+  });
+
   test('an interface removed, updated to disabled, or re-created elsewhere is no longer up where it was', () => {
     const veth2 = { ...veth1, name: 'veth2', hostIfName: 'veth2Name' };
     const values = new Map<string, unknown>([
