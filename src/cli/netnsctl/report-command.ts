@@ -38,7 +38,13 @@ function refuseUsedDirectory(dir: string): void {
 }
 
 /** The agent's state files (src/agent/*-file.ts, microservice-memory.ts), by what follows `<label>.`. */
-const STATE_FILES = ['last-valid.json', 'namespaces.json', 'microservices.json', 'originals.json'];
+const STATE_FILES = [
+  'last-valid.json',
+  'last-valid.journal',
+  'namespaces.json',
+  'microservices.json',
+  'originals.json',
+];
 
 /**
  * The agent's state files of this label (those set aside as `.bad` too) copied into `state/`; what

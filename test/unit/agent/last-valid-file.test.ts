@@ -18,10 +18,11 @@ test('written at close (or a while after a change), read back by the next agent,
     first.delete('k1');
     await Promise.all([first.close(), first.close()]); // idempotent, both wait for the write
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
-      format: 2,
+      format: 3,
+      seq: 3,
       values: { k2: { text: '{"v":2}', created: 7 } },
     });
-    assert.deepEqual(readdirSync(dir), ['a1.last-valid.json'], 'no temporary file left');
+    assert.deepEqual(readdirSync(dir), ['a1.last-valid.json'], 'no temporary file, no journal left');
 
     const second = new FileLastValid(file);
     assert.deepEqual(second.get('k2'), v('{"v":2}', 7));
@@ -114,4 +115,75 @@ test("a crash's temporary files are removed before the first write; others' file
         'other.last-valid.json.0123456789ab.tmp',
       ].sort(),
     );
+  }));
+
+/** A tick for the journal's append (off the event loop's thread) to land. */
+const appended = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
+
+test('a change is in the journal at once: an agent killed before the whole file is written still knows it', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'j1');
+    const first = new FileLastValid(file, undefined, 60_000);
+    first.replaceAll(new Map([['k1', v('a')]]));
+    first.set('k2', v('b'));
+    first.delete('k1');
+    await appended();
+    assert.equal(existsSync(file), false, 'the whole file is not written yet');
+    // Killed: never closed. The next agent reads the journal.
+    const second = new FileLastValid(file, undefined, 60_000);
+    assert.deepEqual(second.get('k2'), v('b'));
+    assert.equal(second.get('k1'), undefined);
+    second.set('k3', v('c'));
+    await appended();
+    const third = new FileLastValid(file);
+    assert.deepEqual([third.get('k2'), third.get('k3')], [v('b'), v('c')]);
+    await third.close();
+    assert.deepEqual(readdirSync(dir), ['j1.last-valid.json'], 'the journal goes with a whole write');
+  }));
+
+test('the journal: changes the file holds already are skipped, a line cut short by a crash is left out', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'j2');
+    writeFileSync(file, JSON.stringify({ format: 3, seq: 5, values: { k: v('new') } }), { mode: 0o600 });
+    const lines = [
+      { s: 4, k: 'k', v: v('old') },
+      { s: 6, k: 'k2', v: v('x') },
+      { s: 7, k: 'gone' },
+    ];
+    writeFileSync(
+      file.replace(/json$/, 'journal'),
+      `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"s":8,"k":"k","v":{"te`,
+      { mode: 0o600 },
+    );
+    const values = new FileLastValid(file);
+    assert.deepEqual([values.get('k'), values.get('k2')], [v('new'), v('x')]);
+    await values.close();
+  }));
+
+test('a start that never reads the file numbers its changes after the ones the file holds', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'j3');
+    writeFileSync(file, JSON.stringify({ format: 3, seq: 10, values: { k: v('a') } }), { mode: 0o600 });
+    const first = new FileLastValid(file, undefined, 60_000);
+    first.replaceAll(new Map([['k', v('b')]])); // the start's full read: the file is not parsed
+    first.set('k', v('c'));
+    await appended();
+    const second = new FileLastValid(file);
+    assert.deepEqual(second.get('k'), v('c'), 'not skipped as older than the file');
+    await second.close();
+  }));
+
+test('changes after a whole write are kept in the journal, cut to them', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(dir, 'j4');
+    const values = new FileLastValid(file, undefined, 100);
+    values.replaceAll(new Map([['k', v('a')]]));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.ok(existsSync(file));
+    assert.equal(existsSync(file.replace(/json$/, 'journal')), false, 'cut: the file holds everything');
+    values.set('k', v('b'));
+    await appended();
+    const killed = new FileLastValid(file);
+    assert.deepEqual(killed.get('k'), v('b'));
+    await values.close();
   }));
