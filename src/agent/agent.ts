@@ -351,7 +351,7 @@ export class Agent {
       this.lastValid,
       {
         holders: (entries) => this.plugin.claimHolders(entries),
-        claimOf: (entry) => this.plugin.claimOf(entry),
+        claimsOf: (entry) => this.plugin.claimsOf(entry),
       },
     );
     let datastoreLost = false;

@@ -46,13 +46,13 @@ export interface ClaimLookup {
    * kernel holds as theirs (their link, their route).
    */
   holders(entries: readonly ParsedEntry[]): Promise<{ holders: Set<string>; disputed: Map<string, string> }>;
-  /** The claim id of a valid value, if it has one. */
-  claimOf(entry: ParsedEntry): string | undefined;
+  /** The claim ids of a valid value (an AUTO_TAP has two: its host name and its TAP). */
+  claimsOf(entry: ParsedEntry): string[];
 }
 
 const NO_CLAIMS: ClaimLookup = {
   holders: async () => ({ holders: new Set(), disputed: new Map() }),
-  claimOf: () => undefined,
+  claimsOf: () => [],
 };
 
 interface Candidate extends LastValid {
@@ -178,7 +178,7 @@ export class ConfigSync {
       // The claim its value had when the engine took it last (also when it changed since, or is
       // invalid now: the claim book keeps a holder through changes that keep the claim).
       const last = this.lastValidEntry(item.key, item.createRevision);
-      if (last && this.claims.claimOf(last.entry) === claim) acceptedBefore.add(item.key);
+      if (last && this.claims.claimsOf(last.entry).includes(claim)) acceptedBefore.add(item.key);
       // Changed while the agent was down to a value another item's claim may refuse: at run time
       // the value before would stay in effect; so it does here (it goes first, the new one after).
       else if (last && last.text !== item.value) earlier.set(item.key, last);

@@ -493,6 +493,21 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           }
           if (!wanted) continue;
           const value = wanted.value;
+          // A TAP whose mark names another temporary name than its item now does (changed in the
+          // store while the agent was down): another temporary name is another TAP, so the item is
+          // made again (needsRecreate), as at run time. Reported as the link is, as a removal would
+          // see it: given back under the name in its mark, with what the book says its item set,
+          // not under the new name nor with the new value's settings.
+          const markedTemp = link.kind === 'tun' ? tapTempNameOf(link.alias) : undefined;
+          if (value.type === 'AUTO_TAP' && markedTemp !== undefined && markedTemp !== value.tap.tempIfName) {
+            found.push({
+              key: wanted.key,
+              value: orphanValue(value.name, link, nsRefOf(view.id), recorded),
+              metadata: meta,
+              managed: true,
+            });
+            continue;
+          }
           if (recorded && value.type === 'AUTO_TAP') meta.original = originalFor(recorded, value, link);
           // In the namespace its value names, under whichever reference: reported under that one.
           const wantedView = ctx.views.get(namespaceId(value.namespace));

@@ -46,7 +46,13 @@ import { namespaceFact, addressItem } from './fact-keys.js';
 import { DuplicateAddresses } from './duplicate-addresses.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { InvalidConfigValue, validateConfig } from './invalid-value.js';
-import { AGENT_PROTOCOL, creatingGroup, isHalfMadeLink, ownedConfigName } from './ownership.js';
+import {
+  AGENT_PROTOCOL,
+  creatingGroup,
+  isHalfMadeLink,
+  ownedConfigName,
+  tapTempNameOf,
+} from './ownership.js';
 
 export interface PluginLogger {
   info(object: object, message?: string): void;
@@ -140,23 +146,7 @@ export class LinuxPlugin {
       .register({
         ...iface,
         validate: validateConfig,
-        claims: (_key: string, value: LinuxInterface) => [
-          {
-            id: `host-if ${hostNameClaim(value)}`,
-            field: 'host_if_name',
-            what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}`,
-          },
-          // One TAP, one item: a second one waited for a TAP "to appear" that the first held.
-          ...(value.type === 'AUTO_TAP'
-            ? [
-                {
-                  id: `tap ${value.tap.tempIfName}`,
-                  field: 'tap.temp_if_name',
-                  what: `TAP ${value.tap.tempIfName}`,
-                },
-              ]
-            : []),
-        ],
+        claims: (_key: string, value: LinuxInterface) => interfaceClaims(value),
       })
       .register({ ...addressDescriptor(ctx), retrieveAfter: ['interface'] })
       .register(vethEndDescriptor(ctx))
@@ -281,12 +271,13 @@ export class LinuxPlugin {
   }
 
   /**
-   * The entries that dispute a claim (two interfaces one host name, two routes one place in a
-   * table, two ARP items one entry), and of those, the holders: whose kernel object is there as
-   * theirs (the link of that name marked as the item's, our route at that place matching the item).
-   * A full read puts the holders first, so that a restart leaves each claim where it was instead of
-   * handing it over by key order. Routes cost a dump of their namespace, only where a place is
-   * disputed.
+   * The entries that dispute a claim (two interfaces one host name or one TAP, two routes one place
+   * in a table, two ARP items one entry), and of those, the holders: whose kernel object is there as
+   * theirs (the link of that name marked as the item's, for a TAP its mark naming that temporary
+   * name; our route at that place matching the item). A full read puts the holders first, so that a
+   * restart leaves each claim where it was instead of handing it over by key order. Routes cost a
+   * dump of their namespace, only where a place is disputed. An entry in more than one dispute is
+   * given the first of them.
    */
   async claimHolders(
     entries: readonly { key: string; value: unknown }[],
@@ -296,25 +287,25 @@ export class LinuxPlugin {
     const groups = new Map<string, { key: string; value: unknown }[]>();
     const hostNames = new Map<string, string>();
     for (const entry of entries) {
-      const claim = this.claimOf(entry);
-      if (claim === undefined) continue;
+      const claims = this.claimsOf(entry);
+      if (claims.length === 0) continue;
       if (entry.key.startsWith(this.ctx.prefix('interface'))) {
         const iface = entry.value as LinuxInterface;
         hostNames.set(iface.name, iface.hostIfName);
       }
-      const group = groups.get(claim);
-      if (group) group.push(entry);
-      else groups.set(claim, [entry]);
+      for (const claim of claims) {
+        const group = groups.get(claim);
+        if (group) group.push(entry);
+        else groups.set(claim, [entry]);
+      }
     }
     const disputedRoutes = new Map<string, { key: string; value: LinuxRoute }[]>();
     for (const [claim, group] of groups) {
       if (group.length < 2) continue;
       for (const entry of group) {
-        disputed.set(entry.key, claim);
+        if (!disputed.has(entry.key)) disputed.set(entry.key, claim);
         if (entry.key.startsWith(this.ctx.prefix('interface'))) {
-          const iface = entry.value as LinuxInterface;
-          const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
-          if (link && ownedConfigName(this.options.label, link.alias) === iface.name) holders.add(entry.key);
+          if (this.holdsInKernel(entry.value as LinuxInterface, claim)) holders.add(entry.key);
         } else if (entry.key.startsWith(this.ctx.prefix('route'))) {
           const route = entry.value as LinuxRoute;
           const nsId = namespaceId(route.namespace);
@@ -344,15 +335,30 @@ export class LinuxPlugin {
     return { holders, disputed };
   }
 
-  /** The one exclusive claim of an item's valid value: its host name, route place or ARP entry. */
-  claimOf(entry: { key: string; value: unknown }): string | undefined {
+  /**
+   * Whether the kernel shows an interface item holding a claim: the link of its host name bears its
+   * mark; for the claim on its TAP, that mark also names the TAP's temporary name (an item whose
+   * temporary name changed while the agent was down has its old TAP attached, not the one it names).
+   */
+  private holdsInKernel(iface: LinuxInterface, claim: string): boolean {
+    const link = this.views.get(namespaceId(iface.namespace))?.links.get(iface.hostIfName);
+    if (!link || ownedConfigName(this.options.label, link.alias) !== iface.name) return false;
+    if (iface.type !== 'AUTO_TAP' || claim === hostIfClaimId(iface)) return true;
+    return tapTempNameOf(link.alias) === iface.tap.tempIfName;
+  }
+
+  /**
+   * The exclusive claims of an item's valid value, as the engine knows them: an interface's host
+   * name (and an AUTO_TAP's TAP), a route's place, an ARP entry.
+   */
+  claimsOf(entry: { key: string; value: unknown }): string[] {
     const value = entry.value;
-    if (typeof value !== 'object' || value === null || value instanceof InvalidConfigValue) return undefined;
+    if (typeof value !== 'object' || value === null || value instanceof InvalidConfigValue) return [];
     if (entry.key.startsWith(this.ctx.prefix('interface')))
-      return `interface ${hostNameClaim(value as LinuxInterface)}`;
-    if (entry.key.startsWith(this.ctx.prefix('route'))) return routePlaceClaim(value as LinuxRoute).id;
-    if (entry.key.startsWith(this.ctx.prefix('arp'))) return neighbourClaim(value as LinuxArpEntry).id;
-    return undefined;
+      return interfaceClaims(value as LinuxInterface).map((c) => c.id);
+    if (entry.key.startsWith(this.ctx.prefix('route'))) return [routePlaceClaim(value as LinuxRoute).id];
+    if (entry.key.startsWith(this.ctx.prefix('arp'))) return [neighbourClaim(value as LinuxArpEntry).id];
+    return [];
   }
 
   /**
@@ -923,4 +929,28 @@ export class LinuxPlugin {
     this.tracker.close();
     this.views.closeAll();
   }
+}
+
+function hostIfClaimId(value: LinuxInterface): string {
+  return `host-if ${hostNameClaim(value)}`;
+}
+
+/**
+ * An interface's exclusive claims: its host name in its namespace; an AUTO_TAP's also its TAP, as
+ * the name the TAP has in the agent's namespace. One TAP, one item (a second one would wait for a
+ * TAP "to appear" that the first holds); and no other item may have that name as its host name
+ * there (an EXISTING item of that name would configure the same link; a VETH end or DUMMY made under
+ * it would hold the name the TAP is given back under). A TAP given back where it is, under the name
+ * it has (its host name is its temporary name, in the agent's namespace), claims that name once.
+ */
+function interfaceClaims(value: LinuxInterface): { id: string; field: string; what: string }[] {
+  const hostName = {
+    id: hostIfClaimId(value),
+    field: 'host_if_name',
+    what: `host interface name ${value.hostIfName} in ${describeNamespace(value.namespace)}`,
+  };
+  if (value.type !== 'AUTO_TAP') return [hostName];
+  const tapId = hostIfClaimId({ ...value, namespace: { kind: 'default' }, hostIfName: value.tap.tempIfName });
+  if (tapId === hostName.id) return [hostName];
+  return [hostName, { id: tapId, field: 'tap.temp_if_name', what: `TAP ${value.tap.tempIfName}` }];
 }

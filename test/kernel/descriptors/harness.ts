@@ -233,11 +233,30 @@ export class TestAgent {
 
   /** The whole desired configuration, as a start-up full read: replace + resync (after preparing). */
   async replaceAll(...items: [ItemKind, string, unknown][]): Promise<TransactionRecord> {
-    const puts = items.map(([kind, name, value]) => this.parse(kind, name, value));
+    return this.fullRead(items, false);
+  }
+
+  /**
+   * As replaceAll, in the order the agent's start gives its full read (ConfigSync): of items that
+   * dispute a claim, those whose claim the kernel holds as theirs first, whatever their keys.
+   */
+  async replaceAllHoldersFirst(...items: [ItemKind, string, unknown][]): Promise<TransactionRecord> {
+    return this.fullRead(items, true);
+  }
+
+  private async fullRead(
+    items: [ItemKind, string, unknown][],
+    holdersFirst: boolean,
+  ): Promise<TransactionRecord> {
+    let puts = items.map(([kind, name, value]) => this.parse(kind, name, value));
     this.desired.clear();
     for (const p of puts) this.desired.set(p.key, p.value);
     this.plugin.setReferencedNamespaces(this.references());
     await this.plugin.prepare(puts.filter((p) => !(p.value instanceof InvalidConfigValue)));
+    if (holdersFirst) {
+      const { holders } = await this.plugin.claimHolders(puts);
+      puts = [...puts.filter((p) => holders.has(p.key)), ...puts.filter((p) => !holders.has(p.key))];
+    }
     const record = await this.engine.commit({ puts, replace: true, resync: true });
     this.plugin.fullReadApplied();
     return record;

@@ -632,6 +632,137 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       }, 20_000);
     }));
 
+  test('AUTO_TAP whose tap.temp_if_name changed in the store while the agent was down: the old TAP is given back under its old name, the new one attached', () =>
+    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, originalMac, start }) => {
+      const temp2 = `kt${hex(4)}`;
+      try {
+        ip(null, ['tuntap', 'add', temp2, 'mode', 'tap']);
+        const other = linkOrFail(null, temp2);
+        const second = await start();
+        await second.replaceAll(['interface', 'tap1', tapItem(ns1, host, temp2)]);
+        await second.waitConfigured(['interface', 'tap1']);
+        await eventually(() => {
+          const back = linkOrFail(null, temp);
+          assert.equal(back.ifindex, attached.ifindex, 'the old TAP, under the temporary name of its mark');
+          assert.equal(isUp(back), false);
+          assert.equal(back.ifalias ?? '', '', 'our mark is gone');
+          assert.equal(back.address, originalMac, 'the MAC its item set is given back');
+        });
+        const now = linkOrFail(ns1, host);
+        assert.equal(now.linkinfo?.info_kind, 'tun');
+        assert.equal(link(null, temp2), undefined, 'the TAP the item names now is taken');
+        assert.match(now.ifalias ?? '', new RegExp(` tap=${temp2}$`));
+        assert.equal(now.address, '92:c7:42:67:ab:cc');
+        assert.deepEqual(addresses(ns1, host), ['172.52.45.127/24']);
+        // Its removal gives that one back, under its own temporary name, with its own MAC.
+        await second.del(['interface', 'tap1']);
+        await eventually(() => {
+          const back = linkOrFail(null, temp2);
+          assert.equal(back.ifalias ?? '', '');
+          assert.equal(back.address, other.address);
+        });
+        assert.equal(link(ns1, host), undefined);
+        assert.equal(linkOrFail(null, temp).ifindex, attached.ifindex, 'the old TAP left alone');
+      } finally {
+        ipTry(null, ['link', 'del', temp2]);
+        ipTry(ns1, ['link', 'del', host]);
+      }
+    }));
+
+  test('two AUTO_TAP items for one TAP across a restart: the one holding it keeps it, whichever key sorts first; nothing is written', () =>
+    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, start }) => {
+      const ns2 = `ktn${hex(4)}`;
+      const host2 = `kh${hex(4)}`;
+      try {
+        ip(null, ['netns', 'add', ns2]);
+        const holder: [ItemKind, string, unknown] = ['interface', 'tap1', tapItem(ns1, host, temp)];
+        // Its key sorts before the holder's: a full read in key order would give it the TAP.
+        const rival: [ItemKind, string, unknown] = [
+          'interface',
+          'atap',
+          { ...tapItem(ns2, host2, temp), name: 'atap' },
+        ];
+        const second = await start();
+        await second.replaceAll(holder);
+        await second.waitConfigured(['interface', 'tap1']);
+        await second.put(rival);
+        await second.waitFor(
+          'interface',
+          'atap',
+          'invalid',
+          /TAP \S+ is already claimed by \S+interface\/tap1/,
+        );
+        await second.close();
+
+        const third = await start();
+        await third.replaceAllHoldersFirst(rival, holder);
+        await third.waitConfigured(['interface', 'tap1']);
+        await third.waitFor(
+          'interface',
+          'atap',
+          'invalid',
+          /TAP \S+ is already claimed by \S+interface\/tap1/,
+        );
+        assert.equal(writes(third.engine.transactions()), 0, 'the start wrote nothing');
+        const kept = linkOrFail(ns1, host);
+        assert.equal(kept.ifindex, attached.ifindex, 'the TAP stays where it is');
+        assert.equal(link(ns2, host2), undefined);
+      } finally {
+        ipTry(ns2, ['link', 'del', host2]);
+        ipTry(null, ['netns', 'del', ns2]);
+      }
+    }));
+
+  test("an EXISTING item whose host name is an AUTO_TAP's temporary name in the agent's namespace: the later is invalid, naming the other; a TAP given back where it is claims its name once", () =>
+    withTapNames(async (temp, host) => {
+      await withAgent(1, async (agent, [ns1]) => {
+        const existing = { name: 'ex', type: 'EXISTING', enabled: true, host_if_name: temp, mtu: 1400 };
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        await agent.put(['interface', 'ex', existing]);
+        const invalid = await agent.waitFor(
+          'interface',
+          'ex',
+          'invalid',
+          new RegExp(`host interface name ${temp} .* is already claimed by \\S+interface/tap1`),
+        );
+        assert.ok(
+          invalid.fieldErrors?.some((f) => f.field === 'host_if_name'),
+          JSON.stringify(invalid),
+        );
+
+        // The other way round: the EXISTING item first, the AUTO_TAP is the later.
+        await agent.del(['interface', 'ex'], ['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifalias ?? '', ''));
+        await agent.put(['interface', 'ex', existing]);
+        await agent.waitConfigured(['interface', 'ex']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        const refused = await agent.waitFor(
+          'interface',
+          'tap1',
+          'invalid',
+          new RegExp(`TAP ${temp} is already claimed by \\S+interface/ex`),
+        );
+        assert.ok(
+          refused.fieldErrors?.some((f) => f.field === 'tap.temp_if_name'),
+          JSON.stringify(refused),
+        );
+        assert.equal(linkOrFail(null, temp).mtu, 1400, 'the TAP stays with the EXISTING item');
+        await agent.del(['interface', 'ex'], ['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).mtu, 1500));
+
+        // A TAP given back where it is (its host name its temporary name, in the agent's namespace).
+        const home: Record<string, unknown> = { ...tapItem(ns1!, temp, temp), ip_addresses: [] };
+        delete home['namespace'];
+        await agent.put(['interface', 'tap1', home]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.match(linkOrFail(null, temp).ifalias ?? '', new RegExp(` tap=${temp}$`));
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifalias ?? '', ''));
+      });
+    }));
+
   test('LOOPBACK without enabled: lo is brought up, not down, and stays up when the item goes', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'set', 'lo', 'up']);

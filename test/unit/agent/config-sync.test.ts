@@ -170,7 +170,10 @@ describe('config sync: namespaces around commits', () => {
         ? undefined
         : `host ${(entry.value as LinuxInterface).hostIfName}`;
     const sync = new ConfigSync(engine, () => undefined, undefined, lastValid, {
-      claimOf,
+      claimsOf: (entry) => {
+        const claim = claimOf(entry);
+        return claim === undefined ? [] : [claim];
+      },
       holders: async (entries) => {
         const byClaim = new Map<string, string[]>();
         for (const e of entries) {
