@@ -18,7 +18,7 @@ import { orphanKey, trustedEntry } from './foreign-links.js';
 import { NAMED_NAMESPACE, addressItem, namedNamespaceItem, namespaceFact } from './fact-keys.js';
 import type { InterfaceMetadata } from './link-ops.js';
 import type { NamespaceView } from './namespace-views.js';
-import { addAddress, addressCidr, removeAddress } from './l3-ops.js';
+import { addAddress, addressCidr, isKernelLinkLocal, removeAddress } from './l3-ops.js';
 import { prepareAddressRemoval } from './address-swap.js';
 import { DuplicateAddressError } from './errors.js';
 import { namespaceId, type LinuxInterface } from '../model/index.js';
@@ -106,6 +106,8 @@ export function addressDescriptor(ctx: LinuxContext): LinuxDescriptor<AddressVal
       ctx.duplicateAddresses.forget(key);
       const view = ctx.views.get(meta.namespaceId);
       if (meta.theirs || ctx.linkGoingAway(engine, view, meta.ifindex)) return;
+      // The kernel's own link-local address of a link of ours, listed by the item: the kernel's.
+      if (value.goesWithLink && isKernelLinkLocal(value.cidr, view?.links.get(meta.ifindex)?.mac)) return;
       // Readdressed: the new addresses first, or the kernel flushes the link's routes and entries.
       const wantedBy = engine.value<LinuxInterface>(value.interfaceKey);
       const applied = engine.metadata<InterfaceMetadata>(value.interfaceKey);

@@ -21,6 +21,8 @@ import {
   RT_TABLE_MAIN,
   RTPROT_KERNEL,
   NetlinkError,
+  ipToBytes,
+  macToBytes,
   type Address,
   type Link,
   type Neighbour,
@@ -93,6 +95,21 @@ export async function removeAddress(
 
 export function addressCidr(address: Address): string {
   return `${address.address}/${address.prefixLength}`;
+}
+
+/**
+ * Whether `cidr` is the IPv6 link-local address the kernel gives a link of this MAC by itself
+ * (fe80::/64 with the EUI-64 interface id, the default way it makes one). An item listing it did not
+ * add it, so its removal from the item leaves it: without it the link has no link-local address,
+ * and neighbour discovery and routes via link-local gateways stop working there.
+ */
+export function isKernelLinkLocal(cidr: string, mac: string | undefined): boolean {
+  if (mac === undefined || !cidr.endsWith('/64') || !cidr.includes(':')) return false;
+  const hardware = macToBytes(mac);
+  if (hardware.length !== 6) return false;
+  const eui64 = Buffer.from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, hardware[0]! ^ 0x02, hardware[1]!, hardware[2]!]);
+  const own = Buffer.concat([eui64, Buffer.from([0xff, 0xfe, hardware[3]!, hardware[4]!, hardware[5]!])]);
+  return ipToBytes(cidr.slice(0, -3)).equals(own);
 }
 
 const SCOPES: Record<RouteScope, number> = {

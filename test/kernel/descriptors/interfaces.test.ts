@@ -141,6 +141,40 @@ async function tapRestartLab(
 }
 
 describe('interfaces', { skip: skipUnlessRoot() }, () => {
+  test("a VETH end that listed the kernel's own link-local address and drops it: it stays (a link-local of its own goes)", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      // The kernel's own link-local address of MAC 02:11:22:33:44:55 (EUI-64).
+      const kernels = 'fe80::11:22ff:fe33:4455';
+      const end = (ip_addresses: string[]): [ItemKind, string, unknown] => [
+        'interface',
+        'v1',
+        veth('v1', 'v2', ns1!, { host_if_name: 'll1', phys_address: '02:11:22:33:44:55', ip_addresses }),
+      ];
+      await agent.put(end([`${kernels}/64`, 'fe80::1/64', '2001:db8:5::1/64']), [
+        'interface',
+        'v2',
+        veth('v2', 'v1', ns2!, { host_if_name: 'll2' }),
+      ]);
+      await agent.waitConfigured(['interface', 'v1'], ['interface', 'v2']);
+      const linkLocal = (): string[] =>
+        ipJson<{ addr_info: { local: string }[] }[]>(ns1!, [
+          '-6',
+          'addr',
+          'show',
+          'dev',
+          'll1',
+          'scope',
+          'link',
+        ])
+          .flatMap((e) => e.addr_info.flatMap((a) => (a.local ? [a.local] : [])))
+          .sort();
+      assert.deepEqual(linkLocal(), ['fe80::1', kernels]);
+      await agent.put(end(['2001:db8:5::1/64']));
+      await agent.waitConfigured(['interface', 'v1']);
+      await eventually(() => assert.deepEqual(linkLocal(), [kernels], "the kernel's stays, ours goes"));
+      assert.deepEqual(addresses(ns1!, 'll1'), ['2001:db8:5::1/64']);
+    }));
+
   test('updates in place (MTU, MAC, admin state, addresses) keep the ifindex of both ends', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const a = (extra: Record<string, unknown>): Record<string, unknown> =>
