@@ -373,7 +373,12 @@ export class LinuxPlugin {
     if (this.fullReadDone) {
       const named = new Set(refs.map(namespaceId));
       for (const id of this.used.ids())
-        if (id.startsWith('pid/') && !named.has(id)) this.used.forgetProcessStart(id);
+        if (id.startsWith('pid/') && !named.has(id)) {
+          this.used.forgetProcessStart(id);
+          // The watch too, kept while something of ours may be there: it would go on meaning the
+          // process first seen (one exited, its pid another's, was never taken again).
+          this.tracker.forgetProcessStart(id);
+        }
     }
     // A namespace the configuration names for the first time is written down at once, before
     // anything is made there: a crash right after the first change must not lose it.
@@ -414,13 +419,16 @@ export class LinuxPlugin {
     }
     // Those the configuration names stay too: they were written down when first named (below).
     for (const ref of this.lastRefs) if (ref.kind !== 'default') ids.add(namespaceId(ref));
+    const inUse = new Set(ids);
     for (const id of this.used.ids()) {
       if (ids.has(id) || this.views.get(id) !== undefined) continue;
       const ref = parseNamespaceId(id);
       if (ref && this.mayStillExist(ref)) ids.add(id);
     }
     this.used.set(ids);
-    for (const id of ids) {
+    // The process a pid means, for those in use: one kept only as something of ours may be left
+    // there has had its process forgotten (setReferencedNamespaces), and it stays so.
+    for (const id of inUse) {
       const start = id.startsWith('pid/') ? this.tracker.processStartOf(id) : undefined;
       if (start !== undefined) this.used.noteProcessStart(id, start);
     }

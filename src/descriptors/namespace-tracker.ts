@@ -130,6 +130,12 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     return this.watcher.status(ref)?.processStarted;
   }
 
+  /** Of a `pid/N` id: the process it meant is forgotten (see NamespaceWatcher.forgetProcessStart). */
+  forgetProcessStart(id: string): void {
+    const ref = this.refs.get(id);
+    if (ref?.kind === 'pid') this.watcher.forgetProcessStart(ref);
+  }
+
   /** Checks every reference now (also called on Docker events and periodically). */
   check(): void {
     if (this.closed) return;

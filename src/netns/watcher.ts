@@ -150,6 +150,15 @@ export class NamespaceWatcher extends EventEmitter<NamespaceWatcherEvents> {
     return this.statusOf(entry);
   }
 
+  /**
+   * Of a pid reference: forgets the process it meant, so that the process that has the pid at the
+   * next check is the one meant (the configuration named the pid anew).
+   */
+  forgetProcessStart(ref: NamespaceRef & { kind: 'pid' }): void {
+    const entry = this.entries.get(refKey(ref));
+    if (entry) delete entry.processStarted;
+  }
+
   /** Stops watching a reference; no event. */
   remove(ref: NamespaceRef): void {
     this.entries.delete(refKey(ref));

@@ -75,7 +75,11 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
     });
   });
 
-  test('PID_REF_NS: waited for, configured, pending when the process exits, also once its pid is reused, also after a restart', async (t) => {
+  /** The network namespace of a process, as readlink shows it. */
+  const namespaceOf = (pid: number): string =>
+    spawnSync('readlink', [`/proc/${pid}/ns/net`], { encoding: 'utf8' }).stdout.trim();
+
+  test('PID_REF_NS: waited for, configured, pending when the process exits, also once its pid is reused, also after a restart; put again after a deletion, the process that has the pid then', async (t) => {
     const child = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
     const pid = child.pid!;
     const used = new MemoryUsedNamespaces();
@@ -122,7 +126,7 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
           if (child.exitCode === null && child.signalCode === null)
             await new Promise((resolve) => child.once('exit', resolve));
           writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
-          const reuser = spawn('sleep', ['30'], { stdio: 'ignore' });
+          const reuser = spawn('unshare', ['-n', 'sleep', '30'], { stdio: 'ignore' });
           try {
             if (reuser.pid !== pid) {
               t.diagnostic(`pid ${pid} was not reused (got ${reuser.pid}): that part is left out`);
@@ -164,6 +168,17 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
               // process that has the pid then.
               await again.replaceAll();
               await eventually(() => assert.equal(used.processStart(`pid/${pid}`), undefined));
+              // And stays so: the watch kept for what may be left there took it again.
+              await pause(1500);
+              assert.equal(used.processStart(`pid/${pid}`), undefined, 'not written down again');
+              // Put again: the process that has the pid now (in a namespace of its own).
+              await eventually(() => assert.notEqual(namespaceOf(pid), namespaceOf(process.pid)));
+              await again.replaceAll(['interface', 'plo', lo]);
+              await again.waitConfigured(['interface', 'plo']);
+              assert.ok(
+                pidAddresses(pid, 'lo')?.addr_info.some((a) => a.local === '10.11.0.1'),
+                "the new process's lo",
+              );
             } finally {
               await again.close();
             }
