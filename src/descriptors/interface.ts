@@ -248,7 +248,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             await ctx.deletes.delete(view, existing.index, { amidCreations: true });
           }
           const peerView = ctx.view(peer.namespace);
-          await clearPeerName(ctx, peer, peerView);
+          await clearPeerName(ctx, engine, peer, peerView);
           return createVethPair(ctx.label, value, peer, view, peerView);
         }
         case 'DUMMY':
@@ -575,7 +575,12 @@ const LONE_PAIR_GRACE_MS = 2000;
  * there goes, see linux-plugin.ts). Held by anything else of ours (an end of a pair being deleted,
  * one not marked yet) it is left to the kernel, whose EEXIST is retried.
  */
-async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: NamespaceView): Promise<void> {
+async function clearPeerName(
+  ctx: LinuxContext,
+  engine: EngineView,
+  peer: VethInterface,
+  peerView: NamespaceView,
+): Promise<void> {
   const holder = peerView.links.get(peer.hostIfName);
   if (!holder || ctx.deletes.wasDeleted(peerView, holder.index)) return;
   const owner = ownedConfigName(ctx.label, holder.alias);
@@ -591,8 +596,15 @@ async function clearPeerName(ctx: LinuxContext, peer: VethInterface, peerView: N
       { field: 'veth.peer_if_name' },
     );
   }
-  if (owner !== peer.name) return;
-  await ctx.deletes.delete(peerView, holder.index, { amidCreations: true });
+  if (owner === peer.name) return await ctx.deletes.delete(peerView, holder.index, { amidCreations: true });
+  // Another item of ours has the name: one being renamed in this change moves aside; else the two
+  // reach one namespace by different references (a named namespace and a process in it), which
+  // their claims could not tell (the kernel's bare EEXIST said nothing of it).
+  if (owner !== undefined && !(await moveAsideOurs(ctx, engine, peerView, holder)))
+    throw new HostNameTakenError(
+      `${peer.hostIfName} (host name of its VETH peer ${peer.name}) already exists in ${peerView.description}, held by item ${owner} of this agent (the same namespace, referenced another way?)`,
+      { field: 'veth.peer_if_name' },
+    );
 }
 
 /**

@@ -362,6 +362,19 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
         );
         linkOrFail(ns1!, 'a');
         await agent.del(['interface', 'c'], ['interface', 'd']);
+        // The same for the other end's host name (the pair's maker is in another namespace).
+        await agent.put(
+          ['interface', 'c', veth('c', 'd', ns2!, { host_if_name: 'c2' })],
+          ['interface', 'd', veth('d', 'c', undefined, { host_if_name: 'a', namespace: byPid })],
+        );
+        const peerFailed = await agent.waitFor('interface', 'c', 'failed', /already exists/);
+        assert.match(
+          peerFailed.error?.message ?? '',
+          /a \(host name of its VETH peer d\) already exists in namespace of pid \d+, held by item a of this agent \(the same namespace, referenced another way\?\)/,
+        );
+        assert.equal(peerFailed.error?.code, 'ERR_HOST_NAME_TAKEN');
+        linkOrFail(ns1!, 'a');
+        await agent.del(['interface', 'c'], ['interface', 'd']);
       } finally {
         inNs1.kill();
       }
