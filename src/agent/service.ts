@@ -232,7 +232,9 @@ export class AgentApiService implements AgentService {
     const value = this.engine.state.value<{ namespace?: NamespaceRef }>(key);
     if (value?.namespace && reason === `waiting for ${describeNamespace(value.namespace)}`) {
       const problem = this.namespaceProblem(namespaceId(value.namespace));
-      if (problem) return `${reason} (${problem})`;
+      // Named once: the problem's text starts with the namespace the reason names already.
+      const what = `${describeNamespace(value.namespace)}: `;
+      if (problem) return `${reason} (${problem.startsWith(what) ? problem.slice(what.length) : problem})`;
     }
     const microservice = MICROSERVICE_WAIT.exec(reason);
     if (microservice) {

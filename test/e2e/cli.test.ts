@@ -686,6 +686,25 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.equal((await netnsctl([...base, 'del', '-f', blocked])).code, 0);
       ipTry(null, ['link', 'del', foreign]);
     }
+
+    // An item in the namespace of a process that exited: another process never stands for it.
+    const exiting = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    const inExited = file(
+      'exited.yaml',
+      `kind: interface\nname: wgl\ntype: LOOPBACK\nenabled: true\nnamespace: {type: PID_REF_NS, pid: ${exiting.pid}}`,
+    );
+    try {
+      await eventually(() =>
+        assert.notEqual(readlinkSync(`/proc/${exiting.pid}/ns/net`), readlinkSync('/proc/self/ns/net')),
+      );
+      assert.equal((await netnsctl([...base, 'apply', '-f', inExited, '--wait'])).code, 0);
+      exiting.kill('SIGKILL');
+      await agent.until([`/vnf-agent/${label}/linux/config/v1/interface/wgl`], 'pending');
+      await waitEndsEarly(inExited, /\(the process first seen as pid \d+ has exited \(a new process/);
+    } finally {
+      exiting.kill('SIGKILL');
+      assert.equal((await netnsctl([...base, 'del', '-f', inExited])).code, 0);
+    }
   });
 
   test("plan: a process's namespace and a namespace file that exist are used as they are (created, not pending)", async () => {

@@ -60,6 +60,8 @@ function commonPrefix(keys: string[]): string {
 /** The pending reasons of a VETH end (src/agent/service.ts says them). */
 const PEER_WAIT = /^waiting for VETH peer (\S+) to be configured/;
 const PEER_NAMES_ANOTHER = /names \S+ as its peer, not /;
+/** A PID_REF_NS whose process exited (src/netns/errors.ts): another process never stands for it. */
+const PROCESS_EXITED = /the process first seen as pid \d+ has exited/;
 /** The pending reasons of a route or ARP entry waiting for its interface (descriptors/interface.ts, route.ts). */
 const INTERFACE_WAIT =
   /^waiting for (?:interface (\S+) to (?:exist|be up|be configured)|gateway \S+ to be reachable through (\S+))/;
@@ -123,7 +125,7 @@ export async function waitConfigured(
         if (status?.state !== 'pending' || seen.has(key)) return false;
         seen.add(key);
         const why = statusWhy(status);
-        if (PEER_NAMES_ANOTHER.test(why)) return true;
+        if (PEER_NAMES_ANOTHER.test(why) || PROCESS_EXITED.test(why)) return true;
         const parsed = parseConfigKey(key);
         const peer = PEER_WAIT.exec(why)?.[1];
         if (peer !== undefined) return waitsInVain(key.slice(0, key.lastIndexOf('/') + 1) + peer, seen);
