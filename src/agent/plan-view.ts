@@ -66,6 +66,8 @@ export interface KernelNow {
   plannedKeys?: Iterable<string>;
   /** Whether the kernel asserts that fact now (e.g. a link is up). */
   factHolds?: (key: string) => boolean;
+  /** The value an item has now, before the change. */
+  valueNow?: (key: string) => unknown;
 }
 
 /** Facts the kernel would report once `dry`'s operations are done. */
@@ -136,10 +138,22 @@ export function assumedFacts(
       const value = valueOf(op.key) as LinuxInterface | undefined;
       if (!value) continue;
       const upFact = linkUpFact(namespaceId(value.namespace), value.hostIfName);
-      // Renamed in place (a new host name of ours): the link exists under it once the plan is done.
+      // Renamed in place (a new host name of ours): the link exists under it once the plan is done,
+      // and no longer under the name it had (what names it by that name waits, as apply shows).
       const linkKey = linkFact(namespaceId(value.namespace), value.hostIfName);
-      if ((value.type === 'VETH' || value.type === 'DUMMY') && now.factHolds?.(linkKey) === false)
-        facts.push({ key: linkKey, value: ASSUMED_VALUE });
+      const ours = value.type === 'VETH' || value.type === 'DUMMY';
+      if (ours && now.factHolds?.(linkKey) === false) facts.push({ key: linkKey, value: ASSUMED_VALUE });
+      const was = now.valueNow?.(op.key) as LinuxInterface | undefined;
+      if (
+        ours &&
+        was !== undefined &&
+        was.hostIfName !== value.hostIfName &&
+        namespaceId(was.namespace) === namespaceId(value.namespace)
+      )
+        facts.push(
+          { key: linkFact(namespaceId(was.namespace), was.hostIfName), deleted: true },
+          { key: linkUpFact(namespaceId(was.namespace), was.hostIfName), deleted: true },
+        );
       if (!value.enabled) {
         facts.push({ key: upFact, deleted: true });
         notePrefixes(removedPrefixes, value, value.ipAddresses);

@@ -495,6 +495,7 @@ export class AgentApiService implements AgentService {
           reachableNow: this.reachableNow,
           plannedKeys: planned.keys(),
           factHolds: (key) => this.engine.state.fact(key) !== undefined,
+          valueNow: (key) => this.engine.state.value(key),
         })) {
           if (observedKeys.has(f.key)) continue;
           const before = assumed.get(f.key);

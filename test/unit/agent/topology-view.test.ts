@@ -270,6 +270,28 @@ describe('assumedFacts', () => {
     );
   });
 
+  test('an interface of ours given another host name: the link is there under the new name, no longer under the old', () => {
+    const renamed = { ...veth1, hostIfName: 'veth1New' };
+    const facts = assumedFacts(
+      dryRun({ applies: [{ key: key('interface', 'veth1'), descriptor: 'interface', kind: 'update' }] }),
+      label,
+      (k) => (k === key('interface', 'veth1') ? renamed : undefined),
+      {
+        factHolds: (k) => k === 'fact/link-up/named/ns1/veth1Name' || k === 'fact/link/named/ns1/veth1Name',
+        valueNow: (k) => (k === key('interface', 'veth1') ? veth1 : undefined),
+      },
+    );
+    assert.deepEqual(
+      facts.map((f) => `${f.key}${'deleted' in f ? ' deleted' : ''}`),
+      [
+        'fact/link/named/ns1/veth1New',
+        'fact/link/named/ns1/veth1Name deleted',
+        'fact/link-up/named/ns1/veth1Name deleted',
+        'fact/link-up/named/ns1/veth1New',
+      ],
+    );
+  });
+
   test('an interface removed, updated to disabled, or re-created elsewhere is no longer up where it was', () => {
     const veth2 = { ...veth1, name: 'veth2', hostIfName: 'veth2Name' };
     const values = new Map<string, unknown>([
