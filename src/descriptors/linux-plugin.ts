@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { namedNamespacePath } from './named-namespaces.js';
 import { processStartTime } from '../util/process-start.js';
+import { NamespaceNotFoundError, NotANamespaceError, inspectNamespaceFile } from '../netns/index.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import {
   describeNamespace,
@@ -474,7 +475,8 @@ export class LinuxPlugin {
           : processStartTime(ref.pid) === remembered;
       }
       case 'file':
-        return existsSync(ref.path);
+        // Not a namespace (any more): a bind mount taken off leaves the plain file it was on.
+        return mayBeNamespaceFile(ref.path);
       case 'microservice': {
         // A stopped container's namespace went with its process (a view of ours no longer holds
         // it: this is asked only without one); a new start is another namespace.
@@ -936,6 +938,16 @@ export class LinuxPlugin {
     this.ctx.duplicateAddresses.close();
     this.tracker.close();
     this.views.closeAll();
+  }
+}
+
+/** False only when the file is surely no network namespace: not there, or another kind of file. */
+function mayBeNamespaceFile(path: string): boolean {
+  try {
+    inspectNamespaceFile(path, path);
+    return true;
+  } catch (error) {
+    return !(error instanceof NamespaceNotFoundError || error instanceof NotANamespaceError);
   }
 }
 

@@ -8,7 +8,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
 import type { ItemKind } from '../../../src/model/index.js';
 import {
@@ -235,6 +237,42 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
       });
     } finally {
       deleteNamespace(name);
+    }
+  });
+
+  test('FILE_REF_NS of a bind mount: once its items are deleted and the mount taken off (a plain file left), it is no longer kept among the namespaces used', async () => {
+    const proc = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
+    const dir = mkdtempSync(path.join(tmpdir(), 'kt-nsfile-'));
+    const file = path.join(dir, 'net');
+    const used = new MemoryUsedNamespaces();
+    try {
+      await eventually(() => assert.notEqual(namespaceOf(proc.pid!), namespaceOf(process.pid)));
+      writeFileSync(file, '');
+      assert.equal(spawnSync('mount', ['--bind', `/proc/${proc.pid}/ns/net`, file]).status, 0);
+      await withAgent(
+        0,
+        async (agent) => {
+          const lo = {
+            name: 'flo',
+            type: 'LOOPBACK',
+            enabled: true,
+            namespace: { type: 'FILE_REF_NS', filepath: file },
+            ip_addresses: ['10.14.0.1/32'],
+          };
+          await agent.replaceAll(['interface', 'flo', lo]);
+          await agent.waitConfigured(['interface', 'flo']);
+          await eventually(() => assert.ok(used.ids().includes(`file/${file}`)));
+          await agent.replaceAll();
+          assert.equal(spawnSync('umount', ['-l', file]).status, 0); // the agent may hold it open
+          await pause(1500);
+          await eventually(() => assert.ok(!used.ids().includes(`file/${file}`), used.ids().join(', ')));
+        },
+        { usedNamespaces: used },
+      );
+    } finally {
+      spawnSync('umount', ['-l', file]);
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
