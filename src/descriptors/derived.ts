@@ -24,6 +24,7 @@ import { DuplicateAddressError } from './errors.js';
 import { namespaceId, type LinuxInterface } from '../model/index.js';
 import {
   createdByUs,
+  creatorOf,
   createNamedNamespace,
   deleteNamedNamespace,
   namedNamespaceNames,
@@ -322,6 +323,11 @@ export function vethEndDescriptor(ctx: LinuxContext): LinuxDescriptor<{ namespac
 export interface NamedNamespaceMetadata {
   /** True when the agent created it (and may delete it once nothing uses it). */
   created: boolean;
+  /**
+   * Found made by another agent (label): its deletion is that agent's (none of its items need it
+   * any more), not a user's, and this agent makes it again for its own items.
+   */
+  madeBy?: string;
 }
 
 /** A named namespace, created on demand; deleted only if we created it and nothing needs it. */
@@ -333,7 +339,9 @@ export function namedNamespaceDescriptor(
     keyPrefix: [NAMED_NAMESPACE],
     dependencies: () => [],
     async create(_engine, _key, value) {
-      return { created: await createNamedNamespace(ctx, value.name) };
+      if (await createNamedNamespace(ctx, value.name)) return { created: true };
+      const madeBy = await creatorOf(value.name);
+      return madeBy !== undefined && madeBy !== ctx.label ? { created: false, madeBy } : { created: false };
     },
     async delete(_engine, _key, value) {
       // Deletes only a namespace that carries our creator mark, whatever this run remembers.
@@ -341,13 +349,14 @@ export function namedNamespaceDescriptor(
     },
     async retrieve(engine, desired) {
       // One this run has applied and someone deleted is not made again by a resync (e.g. after a
-      // datastore outage) behind the user's back: its items wait for it. A start makes it again.
+      // datastore outage) behind the user's back: its items wait for it. A start makes it again;
+      // so does this run when the one deleted was another agent's (its own cleanup).
       const found: Retrieved<{ name: string }, NamedNamespaceMetadata>[] = desired
-        .filter(
-          (d) =>
-            existsSync(namedNamespacePath(d.value.name)) ||
-            engine.metadata<NamedNamespaceMetadata>(d.key) !== undefined,
-        )
+        .filter((d) => {
+          if (existsSync(namedNamespacePath(d.value.name))) return true;
+          const applied = engine.metadata<NamedNamespaceMetadata>(d.key);
+          return applied !== undefined && applied.madeBy === undefined;
+        })
         .map((d) => ({
           key: d.key,
           value: d.value,

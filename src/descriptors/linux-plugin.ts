@@ -40,10 +40,15 @@ import { LinuxContext } from './context.js';
 import { MemoryOriginals, type OriginalsBook } from './originals.js';
 import { MemoryUsedNamespaces, type UsedNamespaces } from './used-namespaces.js';
 import { interfaceDescriptor } from './interface.js';
-import { addressDescriptor, namedNamespaceDescriptor, vethEndDescriptor } from './derived.js';
+import {
+  addressDescriptor,
+  namedNamespaceDescriptor,
+  vethEndDescriptor,
+  type NamedNamespaceMetadata,
+} from './derived.js';
 import { routeDescriptor } from './route.js';
 import { arpDescriptor } from './arp.js';
-import { namespaceFact, addressItem } from './fact-keys.js';
+import { namespaceFact, addressItem, namedNamespaceItem } from './fact-keys.js';
 import { DuplicateAddresses } from './duplicate-addresses.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { InvalidConfigValue, validateConfig } from './invalid-value.js';
@@ -566,6 +571,23 @@ export class LinuxPlugin {
     this.facts.namespaceClosed(id);
     this.ctx.forgetNamespace(id);
     this.views.close(id);
+    if (why === 'vanished' && id.startsWith('named/'))
+      this.madeAgainIfAnotherAgents(id.slice('named/'.length));
+  }
+
+  /**
+   * A named namespace another agent made, gone: that agent deleted it once none of its items needed
+   * it. Ours still do: made again for them (one a user deleted is not, its items wait for it).
+   */
+  private madeAgainIfAnotherAgents(name: string): void {
+    const key = namedNamespaceItem(name);
+    const madeBy = this.engine.state.metadata<NamedNamespaceMetadata>(key)?.madeBy;
+    if (madeBy === undefined || this.engine.state.value(key) === undefined) return;
+    this.logger?.info(
+      { namespace: name, madeBy },
+      'named namespace made by another agent was deleted by it; made again for our items',
+    );
+    this.scheduleDrift({ key });
   }
 
   private hasAppliedItemsIn(id: string): boolean {

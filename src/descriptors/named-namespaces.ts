@@ -75,6 +75,20 @@ export async function createNamedNamespace(ctx: LinuxContext, name: string): Pro
   return made.created;
 }
 
+/**
+ * The label of the agent that created the namespace (the mark on its `lo`), if one did: when that
+ * agent deletes it (none of its items need it any more), the namespace was not taken away by a user.
+ */
+export async function creatorOf(name: string): Promise<string | undefined> {
+  const prefix = creatorMark('');
+  try {
+    const alias = await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias);
+    return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when this agent created the namespace (its mark is on `lo`). */
 export async function createdByUs(ctx: LinuxContext, name: string): Promise<boolean> {
   try {

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
+import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
 import {
   addresses,
   example,
@@ -306,6 +306,41 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       },
       { create: false },
     ));
+
+  test("a named namespace another agent made, deleted by it once its items went: made again for this agent's items (not left pending as if a user deleted it)", async () => {
+    const name = `k${hex(2)}s${hex(3)}`;
+    const loopback = (address: string): Record<string, unknown> => ({
+      name: 'lo1',
+      type: 'LOOPBACK',
+      enabled: true,
+      namespace: named(name),
+      ip_addresses: [address],
+    });
+    const agents: TestAgent[] = [];
+    try {
+      const first = await TestAgent.start();
+      const second = await TestAgent.start();
+      agents.push(first, second);
+      await first.put(['interface', 'lo1', loopback('10.15.0.1/32')]);
+      await first.waitConfigured(['interface', 'lo1']);
+      await second.put(['interface', 'lo1', loopback('10.15.0.2/32')]);
+      await second.waitConfigured(['interface', 'lo1']);
+      await first.del(['interface', 'lo1']);
+      // The first deletes the namespace it made; the second makes it again for its own item.
+      await eventually(() => {
+        assert.equal(second.status('interface', 'lo1')?.state, 'configured');
+        const held = addresses(name, 'lo');
+        assert.ok(held.includes('10.15.0.2/32') && !held.includes('10.15.0.1/32'), held.join(', '));
+      }, 4000);
+      assert.ok(
+        second.logs.some((l) => /made by another agent was deleted by it/.test(l.message ?? '')),
+        'said',
+      );
+    } finally {
+      for (const agent of agents) await agent.close();
+      deleteNamespace(name);
+    }
+  });
 
   for (const moved of ['a', 'b'] as const)
     test(`${moved === 'a' ? 'the creating' : 'the other'} end moved into another namespace by someone: the pair is made again where it belongs`, () =>
