@@ -378,8 +378,10 @@ export class Agent {
             );
             void sync.replaceAll(event.items).then(
               () => {
-                this.service?.noteTakenIn(event.revision);
+                this.service?.noteTakenIn(event.revision, true);
                 this.plugin.fullReadApplied();
+                // The status keys may have gone with the store's data: compared again, all of them.
+                this.publisher?.storeRead();
                 resolve();
               },
               (error: unknown) => {

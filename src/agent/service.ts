@@ -172,8 +172,13 @@ export class AgentApiService implements AgentService {
   private configurationReadAt: string | undefined;
 
   /** Changes up to `revision` were handed to a transaction that has ended. */
-  noteTakenIn(revision: number): void {
-    if (revision > (this.takenInRevision ?? 0)) this.takenInRevision = revision;
+  /**
+   * The store's revision the agent has taken in. Only raised by changes (they may be taken in out of
+   * order); a full read sets it: the store may have been made anew meanwhile (etcd's data wiped),
+   * its revisions starting again, and a stale higher one would tell `--wait` a new put was taken in.
+   */
+  noteTakenIn(revision: number, fullRead = false): void {
+    if (fullRead || revision > (this.takenInRevision ?? 0)) this.takenInRevision = revision;
   }
 
   datastore(): DatastoreState {

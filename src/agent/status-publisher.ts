@@ -63,6 +63,18 @@ export class InterfaceStatePublisher {
     this.publishChangesIn(CHANGE_GAP_MS);
   }
 
+  /**
+   * The configuration was read whole (a start, a datastore back after an outage, maybe made anew):
+   * what the store holds of the states is read again at the next publication, so that states it
+   * lost meanwhile (etcd's data wiped, keys deleted by hand) are written again.
+   */
+  storeRead(): void {
+    this.loaded = false;
+    this.published.clear();
+    this.publishedPlace.clear();
+    this.changed();
+  }
+
   /** A link changed (a kernel event): its interface's state is published soon. */
   linkChanged(namespaceId: string, ifindex: number): void {
     this.changedLinks.add(`${namespaceId}#${ifindex}`);

@@ -47,9 +47,22 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
 
     await writer.put(pair.key1, JSON.stringify(pair.veth1));
     await writer.put(pair.key2, JSON.stringify(pair.veth2));
-    await agent.until([pair.key1, pair.key2], 'configured');
+    // A link without traffic (its counters never change): its state is written only when it changes.
+    const quietKey = configKey(label, 'interface', 'quiet');
+    await writer.put(
+      quietKey,
+      JSON.stringify({
+        name: 'quiet',
+        type: 'LOOPBACK',
+        enabled: true,
+        namespace: { type: 2, name: pair.ns1 },
+      }),
+    );
+    await agent.until([pair.key1, pair.key2, quietKey], 'configured');
     const indexes = await eventually(() => checkSeedPair(pair), 5000);
 
+    const statusKey = quietKey.replace('/linux/config/v1/interface/', '/linux/status/v1/interface/');
+    await eventually(async () => assert.ok(await writer.get(statusKey), 'published'), 5000);
     await cluster.member(0).stop();
     await sleep(10_000);
     assert.ok(agent.running, `the agent survives the outage: ${agent.logText()}`);
@@ -77,6 +90,8 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
         metric: 100,
       }),
     );
+    // The interface states the agent published, deleted meanwhile (by hand, or etcd made anew).
+    await writer.delete(statusKey);
     await sleep(500);
     assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1500, 'nothing applied while cut off');
     proxy.restore();
@@ -94,6 +109,8 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
       assert.equal(routes[0]?.gateway, '192.168.22.2');
     });
     assert.equal(ipLink(pair.ns2, 'veth2Name')?.ifindex, indexes.ifindex2, 'veth2 untouched');
+    // Its state is written again though lo did not change (the agent read the store anew).
+    await eventually(async () => assert.ok(await writer.get(statusKey), 'published again'), 5000);
     // Counted when the watch is following again, which may be just after the fresh read is applied.
     await eventually(async () => {
       const metrics = (await agent.request('GET', '/metrics')).text;
