@@ -29,6 +29,15 @@ test('etcd TLS options: http and https members together, or TLS options for http
   assert.deepEqual(etcdTlsFromOptions({ etcdCa: 'a', etcdCert: '', etcdKey: undefined }), { caFile: 'a' });
 });
 
+test('etcd endpoints of another scheme than http or https are refused (the client would try them for ever)', () => {
+  assert.match(
+    etcdTlsProblems(['ftp://x:2379', 'http://10.0.0.1:2379']).join(),
+    /etcd endpoints ftp:\/\/x:2379: expected http:\/\/HOST:PORT, https:\/\/HOST:PORT or HOST:PORT/,
+  );
+  assert.deepEqual(etcdTlsProblems(['127.0.0.1:2379', 'localhost:2379']), []);
+  assert.deepEqual(etcdTlsProblems(['HTTP://a:1'].map((e) => e.toLowerCase())), []);
+});
+
 test('etcd credentials: only the given authorities, and the client certificate with its key', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'etcd-tls-'));
   try {

@@ -2,7 +2,7 @@
  * netnsctl: the command-line client of netns-agent. Talks to the agent's HTTP API (default
  * http://127.0.0.1:9191, or $NETNS_AGENT_SERVER); with --etcd or --store, reads and writes the
  * configuration in etcd or the embedded store's file itself (config-access.ts). Exit codes: 0 ok, 1 error, 2 bad usage or not found, 3 agent
- * or store unreachable, 4 refused (token), 5 invalid values.
+ * or store unreachable, 4 refused (token), 5 invalid values, 6 not configured in time (--wait).
  */
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
@@ -67,7 +67,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .showHelpAfterError()
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 bad usage / not found, 3 agent or its datastore unreachable, 4 refused (token), 5 invalid values.',
+      '\nExit codes: 0 ok, 1 error, 2 bad usage / not found, 3 agent or its datastore unreachable, 4 refused (token), 5 invalid values, 6 not configured in time (--wait).',
     )
     // Before the commands are declared, so that they inherit it: main() maps usage errors to exit 2.
     .exitOverride();

@@ -31,6 +31,13 @@ export function etcdTlsProblems(endpoints: readonly string[], tls: EtcdTlsOption
     problems.push('--etcd-cert needs --etcd-key (the key of that certificate)');
   if (tls.keyFile && !tls.certFile)
     problems.push('--etcd-key needs --etcd-cert (the certificate of that key)');
+  // host:port, or a URL of http or https: anything else (ftp://, unix://) the client would try for
+  // ever ("Failed to parse DNS address").
+  const unknown = endpoints.filter((e) => /^[a-z][a-z0-9+.-]*:\/\//i.test(e) && !/^https?:\/\//.test(e));
+  if (unknown.length > 0)
+    problems.push(
+      `etcd endpoints ${unknown.join(', ')}: expected http://HOST:PORT, https://HOST:PORT or HOST:PORT`,
+    );
   const plain = endpoints.filter((e) => e.startsWith('http://'));
   const secure = endpoints.filter((e) => e.startsWith('https://'));
   // One client speaks TLS to every member or to none (gRPC credentials are per client).
