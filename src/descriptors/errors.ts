@@ -159,3 +159,17 @@ export class DuplicateAddressError extends AgentError {
     );
   }
 }
+
+/**
+ * A TAP cannot be given back under its temporary name: another link has that name in the agent's
+ * namespace (the kernel says only EEXIST). Tried again: it goes back once the name is free.
+ */
+export class TapNameTakenError extends AgentError {
+  readonly code = 'ERR_TAP_NAME_TAKEN';
+  constructor(tempName: string, cause: NetlinkError) {
+    super(
+      `the TAP cannot be given back as ${tempName}: another link has that name in the agent's namespace (${cause.message}); tried again until the name is free`,
+      { retriable: true, field: 'tap.temp_if_name' },
+    );
+  }
+}

@@ -20,7 +20,7 @@ import {
   ownerAlias,
   tapTempNameOf,
 } from './ownership.js';
-import { InterfaceNotFoundError, MtuOutOfRangeError, NotATapError } from './errors.js';
+import { InterfaceNotFoundError, MtuOutOfRangeError, NotATapError, TapNameTakenError } from './errors.js';
 import type { LinkOriginal } from './originals.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -475,13 +475,26 @@ export async function giveTapBack(
   }
   await handle.linkSet(index, restore);
   if (home === 'here') {
-    await handle.linkSetName(index, tempName);
+    await tempNameFree(tempName, () => handle.linkSetName(index, tempName));
     await handle.linkSet(index, { alias: '' });
     return;
   }
-  await home.file.use((fd) => handle.linkSetNamespace(index, { fd, path: home.file.path }, tempName));
+  await tempNameFree(tempName, () =>
+    home.file.use((fd) => handle.linkSetNamespace(index, { fd, path: home.file.path }, tempName)),
+  );
   const moved = await home.handle.linkGet(tempName);
   if (moved) await home.handle.linkSet(moved.index, { alias: '' });
+}
+
+/** The kernel's bare EEXIST of a give-back said as what it is: another link has the temporary name. */
+async function tempNameFree(tempName: string, giveBack: () => Promise<void>): Promise<void> {
+  try {
+    await giveBack();
+  } catch (error) {
+    if (error instanceof NetlinkError && error.errnoName === 'EEXIST')
+      throw new TapNameTakenError(tempName, error);
+    throw error;
+  }
 }
 
 /** Deletes a link we made; a link (or namespace) already gone counts as done. */

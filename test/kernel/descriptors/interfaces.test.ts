@@ -657,6 +657,15 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       await eventually(() =>
         assert.ok(!ip(null, ['netns', 'list']).includes(ns1), 'the namespace we made is gone'),
       );
+      // Said as what it is, not as the kernel's bare EEXIST.
+      await eventually(() => {
+        const error = second.status('interface', 'tap1')?.error;
+        assert.equal(error?.code, 'ERR_TAP_NAME_TAKEN', JSON.stringify(second.status('interface', 'tap1')));
+        assert.match(
+          error.message,
+          new RegExp(`cannot be given back as ${temp}: another link has that name`),
+        );
+      });
       // The name freed: tried again, the TAP goes home under it, unmarked.
       ip(null, ['link', 'del', temp]);
       await eventually(() => {
