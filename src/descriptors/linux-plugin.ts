@@ -722,9 +722,12 @@ export class LinuxPlugin {
       this.engine.state.value(addressKey) === undefined
     )
       return;
+    // The link down (ours, being disabled, whose event came after the operation ended; or someone
+    // else's doing): the kernel dropped its IPv6 addresses, no one removed this one by hand.
+    const down = this.engine.isOperating(key) || view.links.get(ifindex)?.up === false;
     this.logger?.info(
       { key: addressKey, namespace: view.id },
-      this.engine.isOperating(key)
+      down
         ? 'address dropped by the kernel as its link was set down; re-checking'
         : 'managed address removed outside the agent; re-checking',
     );

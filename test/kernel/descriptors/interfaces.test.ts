@@ -175,6 +175,34 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       assert.deepEqual(addresses(ns1!, 'll1'), ['2001:db8:5::1/64']);
     }));
 
+  test('a VETH end with an IPv6 address disabled: the address the kernel drops with the link going down is put back, and not called a change by someone else', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const end = (enabled: boolean): [ItemKind, string, unknown] => [
+        'interface',
+        'v1',
+        veth('v1', 'v2', ns1!, {
+          enabled,
+          host_if_name: 'dv1',
+          ip_addresses: ['10.16.0.1/30', 'fd00:16::1/64'],
+        }),
+      ];
+      await agent.put(end(true), ['interface', 'v2', veth('v2', 'v1', ns2!, { host_if_name: 'dv2' })]);
+      await agent.waitConfigured(['interface', 'v1'], ['interface', 'v2']);
+      await agent.put(end(false));
+      await eventually(() => {
+        assert.equal(isUp(linkOrFail(ns1!, 'dv1')), false);
+        assert.deepEqual(addresses(ns1!, 'dv1'), ['10.16.0.1/30', 'fd00:16::1/64']);
+        assert.equal(agent.status('interface', 'v1')?.state, 'configured');
+      });
+      await pause(200);
+      const said = agent.logs.map((l) => l.message ?? '');
+      assert.ok(
+        said.some((m) => /address dropped by the kernel as its link was set down/.test(m)),
+        said.join('\n'),
+      );
+      assert.ok(!said.some((m) => /managed address removed outside the agent/.test(m)), said.join('\n'));
+    }));
+
   test('updates in place (MTU, MAC, admin state, addresses) keep the ifindex of both ends', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       const a = (extra: Record<string, unknown>): Record<string, unknown> =>
