@@ -113,6 +113,8 @@ export class FileLastValid extends MemoryLastValid {
   private journalWork: Promise<void> = Promise.resolve();
   /** The number of the last line appended to the journal. */
   private appendedSeq = 0;
+  /** The journal ends in a line cut short (a crash while appending). */
+  private lineCut = false;
 
   constructor(
     readonly file: string,
@@ -186,7 +188,8 @@ export class FileLastValid extends MemoryLastValid {
   /** Appends this tick's lines to the journal (after the journal work before it). */
   private flushLines(): void {
     if (this.lines.length === 0) return;
-    const text = this.lines.join('\n') + '\n';
+    const text = (this.lineCut ? '\n' : '') + this.lines.join('\n') + '\n';
+    this.lineCut = false;
     const last = this.seq;
     this.lines = [];
     this.queueJournal(async () => {
@@ -245,8 +248,10 @@ export class FileLastValid extends MemoryLastValid {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    const later = text.split('\n').filter((line) => (parseLine(line)?.s ?? 0) > seq);
-    await writeAtomicallyAsync(this.journal, later.length ? later.join('\n') + '\n' : '');
+    // By each line's number only (a full read's line holds every value: not parsed again). Not
+    // synced, as appends are not: the whole file was, just now.
+    const later = text.split('\n').filter((line) => Number(LINE_NUMBER.exec(line)?.[1] ?? 0) > seq);
+    await writeAtomicallyAsync(this.journal, later.length ? later.join('\n') + '\n' : '', { sync: false });
   }
 
   /** A whole-file write that failed: tried again after the usual delay, without a new line. */
@@ -304,6 +309,8 @@ export class FileLastValid extends MemoryLastValid {
       this.onError,
     );
     if (!usable) return false;
+    // A line cut short by a crash: the next line appended starts on a line of its own.
+    this.lineCut = text !== undefined && text !== '' && !text.endsWith('\n');
     for (const raw of (text ?? '').split('\n')) {
       // A line cut short by a crash (the last one) is left out.
       const line = parseLine(raw);
@@ -352,6 +359,9 @@ function asLastValid(value: unknown): LastValid | undefined {
   const { text, created } = (value ?? {}) as Partial<LastValid>;
   return typeof text === 'string' && Number.isInteger(created) ? { text, created: created! } : undefined;
 }
+
+/** A journal line's number, as JSON.stringify writes it first. */
+const LINE_NUMBER = /^\{"s":(\d+)[,}]/;
 
 function parseLine(raw: string): JournalLine | undefined {
   if (raw === '') return undefined;

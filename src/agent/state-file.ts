@@ -140,8 +140,17 @@ export function writeAtomically(file: string, text: string): void {
   syncDirectory(dir);
 }
 
-/** The same off the event loop's thread (the writing and syncing run in libuv's pool). */
-export async function writeAtomicallyAsync(file: string, text: string): Promise<void> {
+/**
+ * The same off the event loop's thread (the writing and syncing run in libuv's pool). `sync: false`:
+ * not synced, for a file whose loss in a power cut is accepted (a crash of the agent still leaves
+ * the old file or the new one whole).
+ */
+export async function writeAtomicallyAsync(
+  file: string,
+  text: string,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  const sync = options.sync !== false;
   const dir = path.dirname(file);
   makeDirectories(dir, 0o700); // a few stat() calls: not worth a trip to the pool
   const temporary = temporaryFor(file);
@@ -149,7 +158,7 @@ export async function writeAtomicallyAsync(file: string, text: string): Promise<
     const handle = await open(temporary, 'wx', 0o600);
     try {
       await handle.writeFile(text);
-      await handle.sync();
+      if (sync) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -158,6 +167,7 @@ export async function writeAtomicallyAsync(file: string, text: string): Promise<
     await rm(temporary, { force: true });
     throw error;
   }
+  if (!sync) return;
   const dirHandle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await dirHandle.sync();

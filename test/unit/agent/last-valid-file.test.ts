@@ -155,8 +155,14 @@ test('the journal: changes the file holds already are skipped, a line cut short 
       `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"s":8,"k":"k","v":{"te`,
       { mode: 0o600 },
     );
-    const values = new FileLastValid(file);
+    const values = new FileLastValid(file, undefined, 60_000);
     assert.deepEqual([values.get('k'), values.get('k2')], [v('new'), v('x')]);
+    // The next change starts on a line of its own, not glued to the one cut short.
+    values.set('k3', v('y'));
+    await appended();
+    const next = new FileLastValid(file);
+    assert.deepEqual(next.get('k3'), v('y'));
+    await next.close();
     await values.close();
   }));
 
