@@ -108,7 +108,34 @@ function sameLinkEntry(
   link: Link,
 ): RecordedOriginal | undefined {
   const entry = ctx.originals.get(namespaceIdentity, link.index);
-  return entry?.hostIfName === link.name ? entry : undefined;
+  if (entry) return entry.hostIfName === link.name ? entry : undefined;
+  return movedBackEntry(ctx, namespaceIdentity, link);
+}
+
+/**
+ * The entry of a link that left its namespace (`ip link set ... netns`) while its item still wanted
+ * it, and came back under another ifindex (its own was taken meanwhile): same namespace and name,
+ * no link at the recorded ifindex, and the link still has an MTU or MAC we set that was not its
+ * own. (A link its owner made again has the kernel's defaults, not what we set: it is another link,
+ * and what it has is its original.)
+ */
+function movedBackEntry(
+  ctx: LinuxContext,
+  namespaceIdentity: string,
+  link: Link,
+): RecordedOriginal | undefined {
+  const bearsOurs = ({ set = {}, original }: RecordedOriginal): boolean =>
+    (set.mtu !== undefined && set.mtu !== original.mtu && link.mtu === set.mtu) ||
+    (set.mac !== undefined && set.mac !== original.mac && link.mac === set.mac);
+  return ctx.originals
+    .all()
+    .find(
+      (entry) =>
+        entry.namespaceIdentity === namespaceIdentity &&
+        entry.hostIfName === link.name &&
+        entry.type !== 'AUTO_TAP' &&
+        bearsOurs(entry),
+    );
 }
 
 /**
@@ -152,6 +179,8 @@ export function recordOriginal(
     (believed ? newlySetOriginal(believed, whatWeSet(value), link) : undefined) ??
     (partly ? mergedOriginal(partly, link) : linkOriginal(link));
   const before = sameLinkEntry(ctx, view.identity, link);
+  // Back under another ifindex: the entry moves to the one it has now.
+  if (before && before.ifindex !== link.index) ctx.originals.forget(view.identity, before.ifindex);
   const set = whatWeSet(value);
   // The link may have what we set before until the new value is applied (only the link's own
   // settings are checked then: what the book says it was, and what we set, before and now).
@@ -245,7 +274,12 @@ export function foreignLinksNoLongerWanted(
     if (entry.type === 'AUTO_TAP' || taken.has(originalKey(entry.namespaceIdentity, entry.ifindex))) continue;
     const view = ctx.views.get(entry.namespaceId);
     if (!view) continue; // not looked at in this resync
-    const link = view.identity === entry.namespaceIdentity ? view.links.get(entry.ifindex) : undefined;
+    const sameNamespace = view.identity === entry.namespaceIdentity;
+    const link = sameNamespace ? view.links.get(entry.ifindex) : undefined;
+    // Moved out of its namespace (or renamed) while its item still wants it: kept for when it comes
+    // back, maybe under another ifindex, with our MTU still on it (forgotten, the book would take
+    // ours for the owner's).
+    if (sameNamespace && link?.name !== entry.hostIfName && wantedKeys.has(entry.key)) continue;
     if (!link || !trustedEntry(ctx, view.identity, link)) {
       ctx.originals.forget(entry.namespaceIdentity, entry.ifindex);
       continue;

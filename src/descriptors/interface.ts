@@ -454,7 +454,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
         case 'LOOPBACK':
         case 'EXISTING':
-          await restoreForeignLink(view, metadata, value.type === 'LOOPBACK', value);
+          // A link gone from its namespace (moved out: its item waits for it) keeps its entry, for
+          // when it comes back with what we set still on it; a resync forgets it once no item wants it.
+          if ((await restoreForeignLink(view, metadata, value.type === 'LOOPBACK', value)) === 'gone') return;
           return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
       }
     },

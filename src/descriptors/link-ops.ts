@@ -298,13 +298,15 @@ export async function restoreForeignLink(
   meta: InterfaceMetadata,
   keepUp: boolean,
   value: LinuxInterface,
-): Promise<void> {
+): Promise<'restored' | 'gone'> {
   const link = await view.handle.linkGet(meta.ifindex);
-  if (!link || !meta.original) return;
+  if (!link) return 'gone';
+  if (!meta.original) return 'restored';
   // A loopback stays up, and goes up again if it was up before us (a user may have had it down).
   const up = keepUp ? link.up || meta.original.up : meta.original.up;
   const { mtu, mac } = givenBackOriginal(meta.original, setByValue(value), link);
   await applyLinkDifferences(view, link, { up, mtu, ...(mac ? { mac } : {}) });
+  return 'restored';
 }
 
 /**

@@ -878,6 +878,47 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       linkOrFail(ns1!, 'ex1');
     }));
 
+  for (const indexTaken of [false, true])
+    test(`EXISTING moved out of its namespace and back${indexTaken ? ' under another ifindex' : ''}: configured again, and removal still gives back what it was before us`, () =>
+      withAgent(2, async (agent, [ns1, ns2]) => {
+        ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+        const before = linkOrFail(ns1!, 'ex0');
+        await agent.put(existingItem(ns1!, { mtu: 1400, ip_addresses: ['10.3.0.1/24'] }));
+        await agent.waitConfigured(['interface', 'ex']);
+
+        ip(ns1!, ['link', 'set', 'ex0', 'netns', ns2!]);
+        await agent.waitFor('interface', 'ex', 'pending');
+        // A full resync while it is away (as after a datastore reconnect) must not forget it either.
+        await agent.replaceAll(existingItem(ns1!, { mtu: 1400, ip_addresses: ['10.3.0.1/24'] }));
+        if (indexTaken)
+          ip(ns1!, [
+            'link',
+            'add',
+            'ext',
+            'index',
+            String(before.ifindex),
+            'type',
+            'veth',
+            'peer',
+            'name',
+            'ext1',
+          ]);
+        ip(ns2!, ['link', 'set', 'ex0', 'netns', ns1!]);
+        await agent.waitConfigured(['interface', 'ex']);
+        const back = linkOrFail(ns1!, 'ex0');
+        assert.equal(back.ifindex === before.ifindex, !indexTaken);
+        assert.equal(back.mtu, 1400);
+        assert.ok(isUp(back));
+
+        await agent.del(['interface', 'ex']);
+        await eventually(() => {
+          const restored = linkOrFail(ns1!, 'ex0');
+          assert.equal(restored.mtu, before.mtu, "the owner's MTU, not ours");
+          assert.equal(isUp(restored), false, 'down again');
+          assert.deepEqual(addresses(ns1!, 'ex0'), [], 'our address removed');
+        });
+      }));
+
   test('EXISTING with a MAC and an MTU above the maximum: failed before anything is set (the MAC stays)', async () => {
     await withTapNames(async (temp) => {
       await withAgent(1, async (agent) => {
