@@ -26,6 +26,7 @@ import {
   setAside,
   writeAtomicallyAsync,
 } from './state-file.js';
+import { makeDirectories } from '../util/make-directories.js';
 
 /** A value the engine accepted, as the store held it, and the revision that created its key. */
 export interface LastValid {
@@ -115,6 +116,7 @@ export class FileLastValid extends MemoryLastValid {
   private appendedSeq = 0;
   /** The journal ends in a line cut short (a crash while appending). */
   private lineCut = false;
+  private journalDirectoryMade = false;
 
   constructor(
     readonly file: string,
@@ -193,6 +195,9 @@ export class FileLastValid extends MemoryLastValid {
     const last = this.seq;
     this.lines = [];
     this.queueJournal(async () => {
+      // The state directory may not exist yet: the whole file's first write makes it, a while later.
+      if (!this.journalDirectoryMade) makeDirectories(path.dirname(this.journal), 0o700);
+      this.journalDirectoryMade = true;
       await appendFile(this.journal, text, { mode: 0o600 });
       this.appendedSeq = last;
     });

@@ -193,3 +193,17 @@ test('changes after a whole write are kept in the journal, cut to them', () =>
     assert.deepEqual(killed.get('k'), v('b'));
     await values.close();
   }));
+
+test('a state directory that does not exist yet: the first change is in the journal all the same', () =>
+  withDir(async (dir) => {
+    const file = FileLastValid.fileFor(`${dir}/not/yet`, 'j5');
+    const errors: string[] = [];
+    const first = new FileLastValid(file, (message) => errors.push(message), 60_000);
+    first.set('k', v('a'));
+    await appended();
+    assert.deepEqual(errors, []);
+    // Killed: never closed. The next agent reads the journal.
+    const second = new FileLastValid(file, undefined, 60_000);
+    assert.deepEqual(second.get('k'), v('a'));
+    await second.close();
+  }));
