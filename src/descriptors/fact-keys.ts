@@ -8,12 +8,19 @@ export const FACT_NS = 'fact/ns/';
 export const FACT_LINK = 'fact/link/';
 export const FACT_LINK_UP = 'fact/link-up/';
 export const FACT_REACH = 'fact/reach/';
+export const FACT_TAP = 'fact/tap/';
 export const NAMED_NAMESPACE = 'named-namespace/';
 
 export const namespaceFact = (nsId: string): string => `${FACT_NS}${nsId}`;
 export const linkFact = (nsId: string, hostIfName: string): string => `${FACT_LINK}${nsId}/${hostIfName}`;
 export const linkUpFact = (nsId: string, hostIfName: string): string =>
   `${FACT_LINK_UP}${nsId}/${hostIfName}`;
+/**
+ * A TAP of ours (taken by an AUTO_TAP item, marked with its temporary name) is in that namespace,
+ * whatever its name there: its item holds it through a new host name (renamed in place) and through
+ * someone else's rename (put back in place), instead of giving it back and taking it again.
+ */
+export const tapFact = (nsId: string, tempIfName: string): string => `${FACT_TAP}${nsId}/${tempIfName}`;
 /** For reachFact: through any interface that is up (a route that names none). */
 export const ANY_INTERFACE = '';
 /**

@@ -24,6 +24,7 @@ import {
   linkUpFact,
   namedNamespaceItem,
   namespaceFact,
+  tapFact,
   vethEndItem,
 } from './fact-keys.js';
 import {
@@ -181,7 +182,10 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         }
         case 'AUTO_TAP':
           deps.push({
-            anyOf: [linkFact('default', value.tap.tempIfName), linkFact(nsId, value.hostIfName)],
+            // The TAP at home under its temporary name, or ours (marked) in the item's namespace
+            // whatever its name there: not its host name, so that a new host name renames it in
+            // place rather than giving it back and taking it again.
+            anyOf: [linkFact('default', value.tap.tempIfName), tapFact(nsId, value.tap.tempIfName)],
             reason: `waiting for TAP ${value.tap.tempIfName} to appear`,
           });
           break;
@@ -363,8 +367,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         metadata.namespaceIdentity !== wantedView.identity
       )
         return true;
-      // Ours are renamed in place (same ifindex); another host name of someone else's is another link.
-      const renamedInPlace = after.type === 'VETH' || after.type === 'DUMMY';
+      // Ours (a TAP we took too) are renamed in place (same ifindex); another host name of someone
+      // else's is another link.
+      const renamedInPlace = after.type === 'VETH' || after.type === 'DUMMY' || after.type === 'AUTO_TAP';
       if (before.hostIfName !== after.hostIfName && !renamedInPlace) return true;
       if (namespaceId(before.namespace) !== namespaceId(after.namespace)) return true;
       if (before.type === 'VETH' && after.type === 'VETH')

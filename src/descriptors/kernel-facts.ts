@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
-import { ANY_INTERFACE, linkFact, linkUpFact, reachFact } from './fact-keys.js';
+import { ANY_INTERFACE, linkFact, linkUpFact, reachFact, tapFact } from './fact-keys.js';
 import { OnLinkTable, addressPrefixOf } from './on-link-table.js';
 import { isIpv6LinkLocalBytes } from '../util/ip-text.js';
 
@@ -73,7 +73,11 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /** Namespaces whose tables a dry run holds (loadTables), by how many. */
   private readonly pinned = new Map<string, number>();
 
-  constructor(private readonly views: NamespaceViews) {
+  /** `tapOf`: the temporary name of a TAP of ours (its mark), undefined for any other link. */
+  constructor(
+    private readonly views: NamespaceViews,
+    private readonly tapOf: (link: Link) => string | undefined = () => undefined,
+  ) {
     super();
     views.on('links', (view, changes) => this.onLinks(view, changes));
     views.on('kernel', (view, events) => this.onKernelEvents(view, events));
@@ -193,6 +197,12 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   private onLinks(view: NamespaceView, linkChanges: LinkChange[]): void {
     const changes: FactChange[] = [];
     for (const change of linkChanges) {
+      // A TAP of ours given back (its mark cleared), or gone.
+      const tapBefore = change.previous ? this.tapOf(change.previous) : undefined;
+      const tapNow = change.kind === 'removed' ? undefined : this.tapOf(change.link);
+      const tapGone = change.kind === 'removed' ? this.tapOf(change.link) : tapBefore;
+      if (tapGone !== undefined && tapGone !== tapNow)
+        this.set(tapFact(view.id, tapGone), undefined, changes);
       if (change.previous && change.previous.name !== change.link.name) {
         this.set(linkFact(view.id, change.previous.name), undefined, changes);
         this.set(linkUpFact(view.id, change.previous.name), undefined, changes);
@@ -210,6 +220,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   private linkFacts(nsId: string, link: Link, changes: FactChange[]): void {
     this.set(linkFact(nsId, link.name), { ifindex: link.index }, changes);
+    const tap = this.tapOf(link);
+    if (tap !== undefined) this.set(tapFact(nsId, tap), { ifindex: link.index }, changes);
     const upKey = linkUpFact(nsId, link.name);
     if (!link.up) return this.set(upKey, undefined, changes);
     if (this.upFacts.get(upKey)?.ifindex === link.index) return; // still up: the same fact

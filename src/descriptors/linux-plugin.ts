@@ -98,7 +98,11 @@ export class LinuxPlugin {
     this.engine = options.engine;
     this.used = options.usedNamespaces ?? new MemoryUsedNamespaces();
     this.logger = options.logger;
-    this.facts = new KernelFacts(this.views);
+    this.facts = new KernelFacts(this.views, (link) =>
+      link.kind === 'tun' && ownedConfigName(options.label, link.alias) !== undefined
+        ? tapTempNameOf(link.alias)
+        : undefined,
+    );
     this.ctx = new LinuxContext(
       options.label,
       this.views,

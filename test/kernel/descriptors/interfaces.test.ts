@@ -483,6 +483,50 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  test('AUTO_TAP given another host name, or renamed by someone else: renamed in place, never given back meanwhile', async () => {
+    await withTapNames(async (temp, host) => {
+      const other = `${host}r`;
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const before = linkOrFail(ns1!, host);
+
+        const record = await agent.put(['interface', 'tap1', tapItem(ns1!, other, temp)]);
+        const ops = record.operations.map((op) => `${op.kind} ${op.key}`);
+        assert.ok(
+          ops.every((op) => !op.startsWith('delete')),
+          `renamed, not given back and taken again: ${ops.join(', ')}`,
+        );
+        await agent.waitConfigured(['interface', 'tap1']);
+        const after = linkOrFail(ns1!, other);
+        assert.equal(after.ifindex, before.ifindex);
+        assert.equal(link(ns1!, host), undefined);
+        assert.ok(isUp(after));
+        assert.deepEqual(addresses(ns1!, other), ['172.52.45.127/24']);
+
+        // Renamed by someone else: its name put back where it is, not given back and taken again.
+        const seen = agent.engine.transactions().at(-1)?.seq ?? 0;
+        ip(ns1!, ['link', 'set', other, 'down']);
+        ip(ns1!, ['link', 'set', other, 'name', host]);
+        await eventually(() => assert.ok(isUp(linkOrFail(ns1!, other))));
+        const healing = agent.engine
+          .transactions()
+          .filter((t) => t.seq > seen)
+          .flatMap((t) => t.operations.map((op) => `${op.kind} ${op.key}`));
+        assert.ok(
+          healing.every((op) => !/^delete \S+\/interface\/tap1$/.test(op)),
+          `put back in place: ${healing.join(', ')}`,
+        );
+        assert.equal(linkOrFail(ns1!, other).ifindex, before.ifindex);
+        await eventually(() => assert.deepEqual(addresses(ns1!, other), ['172.52.45.127/24']));
+
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifindex, before.ifindex));
+      });
+    });
+  });
+
   for (const where of ['the default namespace', 'a named namespace'] as const)
     test(`AUTO_TAP whose host name a link of someone else has in ${where}: failed, naming it, neither link touched; attached once the name is free`, async () => {
       await withTapNames(async (temp, host) => {
