@@ -67,8 +67,14 @@ export async function parsePlanBody(
   const puts: PlanRequest['puts'] = [];
   if (body.puts !== undefined) {
     if (!Array.isArray(body.puts)) throw new PlanBodyError('puts must be a list of {key, value}');
-    for (const put of body.puts as { key?: unknown; value?: unknown }[]) {
-      if (typeof put?.key !== 'string') throw new PlanBodyError('every put needs a key');
+    for (const [i, put] of (body.puts as ({ key?: unknown; value?: unknown } | null)[]).entries()) {
+      if (typeof put?.key !== 'string') throw new PlanBodyError(`puts[${i}]: every put needs a key`);
+      // JSON.stringify(undefined) is undefined, not text: the plan failed later with a 500
+      // ("Cannot read properties of undefined"). A deletion is planned with `deletes`.
+      if (put.value === undefined)
+        throw new PlanBodyError(
+          `puts[${i}] (${put.key}): no value; a put is {key, value} (a deletion goes in deletes)`,
+        );
       puts.push({
         key: put.key,
         valueText: typeof put.value === 'string' ? put.value : JSON.stringify(put.value),

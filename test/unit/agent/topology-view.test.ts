@@ -538,6 +538,21 @@ describe('POST /v1/plan body', () => {
     assert.deepEqual(request, { puts: [{ key: 'k', valueText: '{"a":1}' }], deletes: ['d'], replace: true });
   });
 
+  test('a put without a key or a value is refused, naming its place and key (the value was a 500)', async () => {
+    const k = key('interface', 'veth1');
+    const cases: [object, RegExp][] = [
+      [{ puts: [{ key: k, value: {} }, { value: {} }] }, /^puts\[1\]: every put needs a key$/],
+      [{ puts: [null] }, /^puts\[0\]: every put needs a key$/],
+      [{ puts: [{ key: k }] }, new RegExp(`^puts\\[0\\] \\(${k}\\): no value`)],
+    ];
+    for (const [body, message] of cases)
+      await assert.rejects(parsePlanBody(JSON.stringify(body), label), (error: unknown) => {
+        assert.ok(error instanceof PlanBodyError);
+        assert.match(error.message, message);
+        return true;
+      });
+  });
+
   test('one change per key: the same key twice (puts, the document, deletes) is refused, naming both places', async () => {
     const k = key('interface', 'veth1');
     const cases: [object, RegExp][] = [
