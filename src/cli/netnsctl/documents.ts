@@ -197,7 +197,28 @@ export function toItems(documents: unknown[], label: string): { items: FileItem[
       return;
     }
     const body = (value ?? { ...inline, ...(name !== undefined ? { name } : {}) }) as Record<string, unknown>;
-    const itemName = typeof name === 'string' ? name : typeof body.name === 'string' ? body.name : undefined;
+    // A name YAML reads as a number or a boolean (`name: 12345`) was "a document needs a name",
+    // which sent the user looking for a missing line: say it is there but not text. (`name:` with
+    // nothing after it is null: missing.)
+    const givenName = name ?? body.name;
+    if (givenName !== undefined && givenName !== null && typeof givenName !== 'string') {
+      const field = (name === undefined || name === null) && value !== undefined ? 'value.name' : 'name';
+      const what = Array.isArray(givenName)
+        ? 'a list'
+        : typeof givenName === 'object'
+          ? 'a mapping'
+          : `a ${typeof givenName}`;
+      problems.push({
+        index,
+        errors:
+          `${field}: ${JSON.stringify(givenName)} is not text (${what})` +
+          (typeof givenName === 'object'
+            ? ''
+            : `; in YAML, quote a name that reads as a number or a boolean: "${String(givenName)}"`),
+      });
+      return;
+    }
+    const itemName = typeof givenName === 'string' ? givenName : undefined;
     if (!itemName) {
       problems.push({ index, errors: 'a document needs a name' });
       return;

@@ -117,6 +117,55 @@ describe('netnsctl documents', () => {
     );
   });
 
+  test('a name that is not text (YAML reads `name: 12345` as a number) is named as such, not as missing', () => {
+    const documents = readDocuments(
+      [
+        'kind: interface',
+        'name: 12345',
+        'type: DUMMY',
+        '---',
+        'kind: route',
+        'name: true',
+        'value: {interface: eth0, dst_ip_addr: 10.0.0.0/8}',
+        '---',
+        'kind: arp',
+        'value: {name: 7, interface: eth0, ip_addr: 10.0.0.1, hw_address: "02:00:00:00:00:01"}',
+        '---',
+        'kind: interface',
+        'type: DUMMY',
+        '---',
+        'kind: interface',
+        'name:',
+        'type: DUMMY',
+        '---',
+        'kind: interface',
+        'name: [a]',
+      ].join('\n'),
+    );
+    const { items, problems } = toItems(documents, 'l1');
+    assert.deepEqual(items, []);
+    assert.deepEqual(
+      problems.map((p) => [p.index, p.errors]),
+      [
+        [
+          0,
+          'name: 12345 is not text (a number); in YAML, quote a name that reads as a number or a boolean: "12345"',
+        ],
+        [
+          1,
+          'name: true is not text (a boolean); in YAML, quote a name that reads as a number or a boolean: "true"',
+        ],
+        [
+          2,
+          'value.name: 7 is not text (a number); in YAML, quote a name that reads as a number or a boolean: "7"',
+        ],
+        [3, 'a document needs a name'],
+        [4, 'a document needs a name'],
+        [5, 'name: ["a"] is not text (a list)'],
+      ],
+    );
+  });
+
   test('a field beside `value` is refused, naming it, not dropped', () => {
     const key = '/vnf-agent/l1/linux/config/v1/interface/d0';
     const { items, problems } = toItems(
