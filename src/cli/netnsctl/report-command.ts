@@ -76,11 +76,16 @@ function copyStateFiles(
   return { copied };
 }
 
-/** Whether the agent's URL names this host (its state directory is then a path here). */
-function isLoopback(server: string): boolean {
+/**
+ * Whether the agent's --server names this host (its state directory is then a path here): a
+ * loopback address, in any form the client takes (HOST:PORT too), or a unix socket, which is
+ * always on this host. Both were taken for another host's ("give --state-dir").
+ */
+export function isLoopback(server: string): boolean {
+  if (server.startsWith('unix:')) return true;
   let host: string;
   try {
-    host = new URL(server).hostname;
+    host = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`).hostname;
   } catch {
     return false;
   }
