@@ -349,6 +349,12 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .description(`print a ready-made configuration (${Object.keys(EXAMPLES).join(', ')})`)
     .argument('[name]')
     .action((name: string | undefined) => {
+      const g = globals();
+      if (!name && g.output !== 'table') {
+        // -o json|yaml asked for data: the list as data too (it was the text table all the same).
+        const list = Object.entries(EXAMPLES).map(([n, e]) => ({ name: n, description: e.description }));
+        return print(render(list, g.output));
+      }
       if (!name) {
         print(
           Object.entries(EXAMPLES)
@@ -360,7 +366,6 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       const example = EXAMPLES[name];
       if (!example)
         throw new CliError(`no example ${name}; there are: ${Object.keys(EXAMPLES).join(', ')}`, 2);
-      const g = globals();
       if (g.output === 'json') return print(JSON.stringify(example.documents, null, 2));
       print(example.documents.map((d) => stringify(d).trimEnd()).join('\n---\n'));
     });
