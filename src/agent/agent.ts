@@ -252,8 +252,6 @@ export class Agent {
         () => undefined,
       );
     }
-    await this.plugin.start();
-    this.microservices?.start();
 
     this.publisher = new InterfaceStatePublisher(
       options.label,
@@ -329,6 +327,19 @@ export class Agent {
           logger.warn({ key: status.key, error: status.error?.message }, 'operation failed');
       }
     });
+    // Listening before the kernel is touched: an address in use (another agent's, of another
+    // label, on the default port) stops the start before this agent has changed anything.
+    if (options.http) {
+      this.api = await startApi(this.service, {
+        listen: options.http,
+        ...(options.httpToken ? { token: options.httpToken } : {}),
+        warn: (message) => logger.warn(message),
+      });
+      logger.info({ address: this.api.address }, 'HTTP API listening');
+    }
+    await this.plugin.start();
+    this.microservices?.start();
+
     this.plugin.views.on('links', (view, changes) => {
       if (view.id !== 'default') return;
       for (const change of changes) {
@@ -433,14 +444,6 @@ export class Agent {
       });
     });
 
-    if (options.http) {
-      this.api = await startApi(this.service, {
-        listen: options.http,
-        ...(options.httpToken ? { token: options.httpToken } : {}),
-        warn: (message) => logger.warn(message),
-      });
-      logger.info({ address: this.api.address }, 'HTTP API listening');
-    }
     await firstRead;
     if (this.stopped) return; // stopped while starting: nothing more to start
     this.publisher.start();

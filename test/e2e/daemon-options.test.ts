@@ -8,10 +8,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { SqliteStore } from '../../src/datastore/index.js';
 import { freePort } from '../helpers/etcd.js';
 import { skipUnlessRoot } from '../helpers/kernel.js';
-import { AgentProcess, ROOT, eventually, netnsctlSpawn, tag } from '../helpers/agent.js';
+import { AgentProcess, ROOT, deleteNamespaces, eventually, netnsctlSpawn, tag } from '../helpers/agent.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'netns-daemon-options-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,6 +75,35 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
       );
       assert.equal(run.status, 2, run.stderr);
       assert.match(run.stderr, why);
+    }
+  });
+
+  test('--http at an address in use: exit 1 saying so, before anything in the kernel is changed', async () => {
+    const label = `inuse${tag()}`;
+    const ns = `inuse${tag(4)}`;
+    const store = path.join(dir, 'in-use.db');
+    // Its configuration makes a named namespace, the first thing a start would do.
+    const direct = new SqliteStore({ file: store });
+    await direct.put(
+      `/vnf-agent/${label}/linux/config/v1/interface/lo1`,
+      JSON.stringify({ name: 'lo1', type: 'LOOPBACK', namespace: { type: 'NAMED_NS', name: ns } }),
+    );
+    await direct.close();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const run = spawnSync(
+        path.join(ROOT, 'bin/netns-agent'),
+        ['--label', label, '--http', `127.0.0.1:${port}`, '--store', store, '--no-docker'],
+        { encoding: 'utf8', timeout: 20_000 },
+      );
+      assert.equal(run.status, 1, run.stdout + run.stderr);
+      assert.match(run.stdout + run.stderr, /EADDRINUSE/);
+      assert.ok(!existsSync(`/run/netns/${ns}`), 'no namespace made by an agent that did not start');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      deleteNamespaces(ns);
     }
   });
 
