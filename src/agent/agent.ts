@@ -389,6 +389,7 @@ export class Agent {
             );
             void sync.replaceAll(event.items).then(
               () => {
+                this.service?.noteStatesKnown();
                 this.service?.noteTakenIn(event.revision, true);
                 this.plugin.fullReadApplied();
                 // The status keys may have gone with the store's data: compared again, all of them.
@@ -397,6 +398,7 @@ export class Agent {
               },
               (error: unknown) => {
                 logger.error({ error: String(error) }, 'applying the configuration failed');
+                this.service?.noteStatesKnown();
                 this.plugin.startingReadOver();
                 resolve();
               },

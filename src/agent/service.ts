@@ -170,6 +170,7 @@ export class AgentApiService implements AgentService {
   }
 
   private configurationReadAt: string | undefined;
+  private statesAreKnown = false;
 
   /** Changes up to `revision` were handed to a transaction that has ended. */
   /**
@@ -192,6 +193,15 @@ export class AgentApiService implements AgentService {
   /** The whole configuration was read (applied or not): from now on its items are known. */
   noteConfigurationRead(): void {
     this.configurationReadAt ??= new Date().toISOString();
+  }
+
+  /** The first full read's transaction ended (or failed): the engine's statuses are the items'. */
+  noteStatesKnown(): void {
+    this.statesAreKnown = true;
+  }
+
+  statesKnown(): boolean {
+    return this.statesAreKnown;
   }
 
   logs(): string[] {

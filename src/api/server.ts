@@ -105,7 +105,19 @@ export function buildApi(
     });
   }
 
-  app.get('/v1/status', async (request) => {
+  /** 503 until the first full read is taken in: an empty list (or a 404) would say "no items". */
+  const statesNotKnown = (reply: FastifyReply): FastifyReply => {
+    const datastore = service.datastore();
+    const why =
+      datastore.configurationReadAt === undefined
+        ? `the agent has not read its configuration yet (datastore ${datastore.state} since ${datastore.since}${datastore.error ? `: ${datastore.error}` : ''})`
+        : 'the agent is taking in its configuration';
+    return reply
+      .code(503)
+      .header('retry-after', '1')
+      .send({ error: `${why}: the items' states are not known yet`, datastore });
+  };
+  app.get('/v1/status', async (request, reply) => {
     // ?summary: counts by state only, for pollers that wait for "everything configured".
     if ((request.query as { summary?: string }).summary !== undefined) {
       const counts = service.statusCounts();
@@ -117,12 +129,14 @@ export function buildApi(
       );
       return { total, counts, datastore: service.datastore() };
     }
+    if (!service.statesKnown()) return statesNotKnown(reply);
     return service.status();
   });
   app.get('/v1/status/*', async (request, reply) => {
     // Configuration keys start with '/'; the agent's own items (named-namespace/ns2) do not.
     const rest = (request.params as { '*': string })['*'];
     const status = service.statusOf(keyFromParams(request)) ?? service.statusOf(rest);
+    if (!status && !service.statesKnown()) return statesNotKnown(reply);
     if (!status)
       return reply
         .code(404)

@@ -112,6 +112,11 @@ export interface AgentService {
   about(): Record<string, unknown>;
   /** The configuration watch's state (see DatastoreState). */
   datastore(): DatastoreState;
+  /**
+   * Whether the items' states are known: the first full read of the configuration has been taken
+   * in (its transaction ended). Before, an empty list would say "no items", which is not so.
+   */
+  statesKnown(): boolean;
   /** The agent's last log lines (support bundles). */
   logs(): string[];
   /** Prometheus exposition text. */

@@ -152,6 +152,12 @@ describe('agent on etcd', { skip: skipUnlessRoot() }, () => {
       unread.stderr,
       /has not read its configuration since it started: its items are not known yet/,
     );
+    // Through the API too: 503, not an empty list (nor a 404 for a key it may well have).
+    const list = await agent.request('GET', '/v1/status');
+    assert.equal(list.status, 503, list.text);
+    assert.match(list.text, /has not read its configuration yet.*not known yet/);
+    const one = await agent.request('GET', `/v1/status/vnf-agent/${label}/linux/config/v1/interface/x`);
+    assert.equal(one.status, 503, one.text);
     proxy.restore();
     await eventually(async () => assert.equal(await agent.datastoreState(), 'in-sync'), 30_000);
     assert.equal(await reconnects(), 0, 'the first connection is not a reconnect');

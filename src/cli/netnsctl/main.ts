@@ -20,6 +20,7 @@ import { addFileCommands } from './file-commands.js';
 import { addReportCommand } from './report-command.js';
 import { addDelCommand } from './del-command.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
+import { statesWhenKnown } from './states-known.js';
 import { parseLabel } from '../label-option.js';
 
 /** A transaction event in a line: its number and what it did (a drift healed shows here too). */
@@ -236,11 +237,10 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           namespace !== undefined
             ? `/v1/status/named-namespace/${encodeURIComponent(namespace)}`
             : `/v1/status${keyPath(expandKey(key, g.label))}`;
-        const status = await api.expectOk('GET', path);
+        const status = await statesWhenKnown(api, path);
         if (g.tableAsked) return print(fieldTable(status));
         return print(render(status, g.output === 'table' ? 'yaml' : g.output));
       }
-      const rows = (await api.expectOk('GET', '/v1/status')) as Record<string, unknown>[];
       // The states are the kernel's; say so when the agent cannot see its datastore.
       const { datastore } = (await api.expectOk('GET', '/v1/status?summary')) as {
         datastore?: { state: string; since: string; error?: string; configurationReadAt?: string };
@@ -250,15 +250,15 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
           ? `the agent cannot reach its datastore (${datastore.state} since ${datastore.since}` +
             `${datastore.error ? `: ${datastore.error}` : ''})`
           : undefined;
-      // Started while its datastore was away: no item is known yet, an empty list says nothing.
+      // Started while its datastore was away: no item is known yet.
       if (outage && datastore?.configurationReadAt === undefined) {
-        if (g.output !== 'table') print(render(rows, g.output));
         throw new CliError(
           `${outage} and has not read its configuration since it started: its items are not known yet; ` +
             'the kernel is left as it is until it has',
           3,
         );
       }
+      const rows = (await statesWhenKnown(api, '/v1/status')) as Record<string, unknown>[];
       if (g.output !== 'table') print(render(rows, g.output));
       else {
         // By key, and an invalid item's field errors as its reason.
