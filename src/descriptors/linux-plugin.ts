@@ -7,7 +7,12 @@ import { existsSync } from 'node:fs';
 import { namedNamespacePath } from './named-namespaces.js';
 import { processStartTime } from '../util/process-start.js';
 import { DriftWatch, type PluginLogger } from './drift-watch.js';
-import { NamespaceNotFoundError, NotANamespaceError, inspectNamespaceFile } from '../netns/index.js';
+import {
+  NamespaceNotFoundError,
+  NotANamespaceError,
+  finishInterruptedDeletion,
+  inspectNamespaceFile,
+} from '../netns/index.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import {
   describeNamespace,
@@ -157,6 +162,7 @@ export class LinuxPlugin {
 
   /** Opens the agent's own namespace and starts following namespaces, links and drift. */
   async start(): Promise<void> {
+    this.finishInterruptedDeletions();
     this.facts.on('change', (changes) => this.forwardFacts(changes));
     this.drift.start();
     this.views.on('degraded', (view, reason) => {
@@ -181,6 +187,32 @@ export class LinuxPlugin {
     });
     // Our own namespace, and those where the book of originals has links to give back.
     this.setReferencedNamespaces([]);
+  }
+
+  /**
+   * An earlier run killed while it deleted a named namespace (between the unmount and the removal
+   * of the file) left the bare file under the name: without a namespace there, and never removed,
+   * it made the name unusable for good (its items "waiting", a namespace not made again, as a file
+   * without a namespace may be someone's) and kept it among the namespaces used. Finished here,
+   * before the namespaces are looked at, for the named namespaces that run wrote down.
+   */
+  private finishInterruptedDeletions(): void {
+    for (const id of this.used.ids()) {
+      const ref = parseNamespaceId(id);
+      if (ref?.kind !== 'named') continue;
+      try {
+        if (finishInterruptedDeletion(ref.name))
+          this.logger?.warn(
+            { namespace: id },
+            'named namespace left half deleted by the last run: deletion finished',
+          );
+      } catch (error) {
+        this.logger?.warn(
+          { namespace: id, error: error instanceof Error ? error.message : String(error) },
+          'cannot finish the deletion of a named namespace left half deleted',
+        );
+      }
+    }
   }
 
   /**

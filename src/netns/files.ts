@@ -14,6 +14,9 @@ export interface FileStat {
   ino: number;
   /** A regular file; namespace files are (nsfs gives them mode S_IFREG | 0444). */
   isFile: boolean;
+  /** Permission bits (mode & 0o7777): 0 on the file `ip netns add` makes to mount a namespace on. */
+  mode: number;
+  size: number;
 }
 
 export interface NamespaceFiles {
@@ -47,7 +50,15 @@ export interface NamespaceFiles {
 export const systemFiles: NamespaceFiles = {
   stat(path) {
     const stats = statSync(path, { throwIfNoEntry: false });
-    return stats && { dev: stats.dev, ino: stats.ino, isFile: stats.isFile() };
+    return (
+      stats && {
+        dev: stats.dev,
+        ino: stats.ino,
+        isFile: stats.isFile(),
+        mode: stats.mode & 0o7777,
+        size: stats.size,
+      }
+    );
   },
   exists(path) {
     return lstatSync(path, { throwIfNoEntry: false }) !== undefined;

@@ -47,6 +47,7 @@ export {
   createNamed,
   createNamedPrepared,
   deleteNamed,
+  finishInterruptedDeletion,
   listNamed,
   type CreateNamedResult,
   type NamedNamespace,

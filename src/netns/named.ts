@@ -10,6 +10,7 @@ import {
   errnoCodeOf,
   namespaceErrorFrom,
 } from './errors.js';
+import { NSFS_MAGIC } from '../native/binding.js';
 import { systemFiles, type NamespaceFiles } from './files.js';
 import { resolve, inspectNamespaceFile, type ResolvedNamespace } from './resolve.js';
 import {
@@ -152,6 +153,31 @@ export function deleteNamed(name: string, options: NamedOptions = {}): boolean {
     return existed;
   } catch (error) {
     throw namespaceErrorFrom(error, describeRef(namedNamespace(name)), path);
+  }
+}
+
+/**
+ * Finishes a deletion of the named namespace that was cut short; true when there was one to finish.
+ * `ip netns del`, and deleteNamed, unmount the namespace and then remove its file: a process killed
+ * during the unmount (a slow syscall, waiting for the kernel's RCU readers; the kill takes effect as
+ * it returns) leaves the file the namespace was mounted on, empty and of mode 0 as `ip netns add`
+ * made it, with no namespace on it. Nothing ever removes it: the name shows in `ip netns list`, and
+ * `ip netns add` refuses it, as the agent does (a file without a namespace may be someone's to
+ * mount one on). Only such a file is removed, nothing else under the name. The one other moment
+ * there is such a file is the few microseconds between `ip netns add` making it and mounting on
+ * it: callers ask only of names their own earlier run used.
+ */
+export function finishInterruptedDeletion(name: string, options: NamedOptions = {}): boolean {
+  const target = namedTarget(name, options);
+  try {
+    const stat = target.files.stat(target.path);
+    if (!stat?.isFile || stat.mode !== 0 || stat.size !== 0) return false;
+    if (target.files.inspect(target.path).fsMagic === NSFS_MAGIC) return false;
+    target.files.deleteNamed(target.path);
+    return true;
+  } catch (error) {
+    if (errnoCodeOf(error) === 'ENOENT') return false;
+    throw namespaceErrorFrom(error, describeRef(target.ref), target.path);
   }
 }
 

@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deleteNamespace, eventually, ip, skipUnlessRoot } from '../../helpers/kernel.js';
@@ -327,6 +327,44 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
         assert.deepEqual(addresses(ns2, 'nb'), ['10.13.0.2/24']);
       }));
   }
+
+  test('a named namespace whose deletion was cut short (the agent killed between the unmount and the removal of its file) is deleted at the next start, and made again for an item', () => {
+    const used = new MemoryUsedNamespaces();
+    return withAgent(
+      1,
+      async (agent, [ns]) => {
+        const file = `/var/run/netns/${ns!}`;
+        const lo = {
+          name: 'clo',
+          type: 'LOOPBACK',
+          enabled: true,
+          namespace: { type: 'NAMED_NS', name: ns },
+        };
+        await agent.replaceAll(['interface', 'clo', lo]);
+        await agent.waitConfigured(['interface', 'clo']);
+        await eventually(() => assert.ok(used.ids().includes(`named/${ns!}`), used.ids().join(', ')));
+        await agent.close();
+        // What a kill -9 during deleteNamed's unmount leaves (the syscall ends, the process dies
+        // before the unlink): the bare file `ip netns add` made, mode 0, no namespace on it.
+        assert.equal(spawnSync('umount', ['-l', file]).status, 0);
+        assert.equal(statSync(file).mode & 0o7777, 0);
+        const again = await TestAgent.start({ label: agent.label, usedNamespaces: used });
+        try {
+          await again.replaceAll();
+          assert.equal(existsSync(file), false, 'the half-deleted namespace is gone');
+          await pause(1500);
+          await eventually(() => assert.ok(!used.ids().includes(`named/${ns!}`), used.ids().join(', ')));
+          // The name is usable again: an item naming it has it made.
+          await again.replaceAll(['interface', 'clo', lo]);
+          await again.waitConfigured(['interface', 'clo']);
+          assert.ok(isUp(linkOrFail(ns!, 'lo')));
+        } finally {
+          await again.close();
+        }
+      },
+      { create: false, usedNamespaces: used },
+    );
+  });
 
   test('named namespaces we did not create stay when their items go', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {

@@ -10,7 +10,7 @@ export const CLONE_NEWNS = 0x00020000;
 
 export type FakeEntry =
   | { kind: 'namespace'; ino: number; nsType?: number }
-  | { kind: 'file'; fsMagic?: number }
+  | { kind: 'file'; fsMagic?: number; mode?: number; size?: number }
   | { kind: 'directory' }
   | { kind: 'error'; code: string };
 
@@ -52,11 +52,11 @@ export class FakeFiles implements NamespaceFiles {
     const entry = this.lookup(path, 'stat');
     switch (entry.kind) {
       case 'namespace':
-        return { dev: 4, ino: entry.ino, isFile: true };
+        return { dev: 4, ino: entry.ino, isFile: true, mode: 0o444, size: 0 };
       case 'file':
-        return { dev: 2049, ino: 12, isFile: true };
+        return { dev: 2049, ino: 12, isFile: true, mode: entry.mode ?? 0o644, size: entry.size ?? 0 };
       default:
-        return { dev: 2049, ino: 13, isFile: false };
+        return { dev: 2049, ino: 13, isFile: false, mode: 0o755, size: 4096 };
     }
   }
 

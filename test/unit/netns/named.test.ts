@@ -6,6 +6,7 @@ import {
   NamespacePermissionError,
   createNamed,
   deleteNamed,
+  finishInterruptedDeletion,
   listNamed,
 } from '../../../src/netns/index.js';
 import { FakeFiles } from './fake-files.js';
@@ -75,6 +76,27 @@ describe('deleteNamed and listNamed (fake files)', () => {
     assert.deepEqual(listNamed({ files }), [
       { name: 'a', path: `${dir}/a`, identity: { dev: 4, ino: a } },
       { name: 'b', path: `${dir}/b`, identity: { dev: 4, ino: b } },
+    ]);
+  });
+});
+
+describe('finishInterruptedDeletion (fake files)', () => {
+  test('removes only the bare file a cut-short deletion leaves (empty, mode 0, no namespace on it)', () => {
+    const files = new FakeFiles()
+      .set(`${dir}/left`, { kind: 'file', fsMagic: 0x01021994, mode: 0 })
+      .set(`${dir}/mine`, { kind: 'file', fsMagic: 0x01021994, mode: 0o644 })
+      .set(`${dir}/full`, { kind: 'file', fsMagic: 0x01021994, mode: 0, size: 12 })
+      .set(`${dir}/dir`, { kind: 'directory' });
+    files.namespace(`${dir}/blue`);
+    assert.equal(finishInterruptedDeletion('left', { files }), true);
+    assert.equal(files.entries.has(`${dir}/left`), false);
+    for (const name of ['mine', 'full', 'dir', 'blue', 'none'])
+      assert.equal(finishInterruptedDeletion(name, { files }), false, name);
+    assert.deepEqual([...files.entries.keys()].sort(), [
+      `${dir}/blue`,
+      `${dir}/dir`,
+      `${dir}/full`,
+      `${dir}/mine`,
     ]);
   });
 });
