@@ -622,7 +622,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     ]);
     assert.equal(waited.code, 6, `${waited.stdout}${waited.stderr}`);
     assert.match(waited.stderr, new RegExp(`not configured ${pair.key1}: pending: .*veth2`));
-    assert.match(waited.stderr, /1 items not configured within 1.5 s/);
+    assert.match(waited.stderr, /1 item not configured within 1.5 s/);
     const waitedData = JSON.parse(waited.stdout) as {
       stored: number;
       wait: { notConfigured: { key: string }[] };
@@ -655,7 +655,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       ].join('\n---\n'),
     );
     try {
-      await waitEndsEarly(refused, /1 items not configured: invalid, failed with no retry planned/);
+      await waitEndsEarly(refused, /1 item not configured: invalid, failed with no retry planned/);
     } finally {
       assert.equal((await netnsctl([...base, 'del', '-f', refused])).code, 0);
     }

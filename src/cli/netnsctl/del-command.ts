@@ -9,6 +9,7 @@ import { loadItems, type CommandContext } from './context.js';
 import { expandKey } from './keys.js';
 import { listKeys, neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
+import { counted } from './words.js';
 
 export function addDelCommand(program: Command, ctx: CommandContext): void {
   const { globals, tell, withConfig } = ctx;
@@ -86,7 +87,7 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
           );
           process.stderr.write(
             stoppedMidway(
-              { doing: 'deleting', done: 'deleted', noun: 'keys' },
+              { doing: 'deleting', done: 'deleted', noun: 'key' },
               deleted.length,
               unique.length,
               notDeleted,
@@ -112,7 +113,7 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
         }
         return tell(`deleted ${key}`, { key, deleted: true });
       }
-      tell(`deleted ${deleted.length} of ${unique.length} keys`, {
+      tell(`deleted ${deleted.length} of ${counted(unique.length, 'key')}`, {
         deleted: deleted.sort(),
         missing: missing.sort(),
       });

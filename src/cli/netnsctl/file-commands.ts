@@ -9,6 +9,7 @@ import { planTable } from './tables.js';
 import { neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
+import { counted } from './words.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with why. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
@@ -120,7 +121,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           const unknown = [...unanswered];
           process.stderr.write(
             stoppedMidway(
-              { doing: 'storing', done: 'stored', noun: 'items' },
+              { doing: 'storing', done: 'stored', noun: 'item' },
               stored,
               items.length,
               missing,
@@ -151,7 +152,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       }
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      const storedSentence = `stored ${stored} of ${items.length + problems.length} items (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`;
+      const storedSentence = `stored ${stored} of ${counted(items.length + problems.length, 'item')} (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`;
       const storedData = {
         stored,
         total: items.length + problems.length,
@@ -186,21 +187,21 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       };
       tell(
         waited.notConfigured.length === 0
-          ? `configured ${waited.configured.length} of ${storedKeys.size} items (waited ${seconds} s)`
-          : `configured ${waited.configured.length} of ${storedKeys.size} items after ${seconds} s` +
+          ? `configured ${waited.configured.length} of ${counted(storedKeys.size, 'item')} (waited ${seconds} s)`
+          : `configured ${waited.configured.length} of ${counted(storedKeys.size, 'item')} after ${seconds} s` +
               (waited.takenIn ? '' : ' (the agent had not taken in every put yet)'),
         { ...storedData, wait: waitedData },
       );
       if (waited.notConfigured.length > 0 && waited.notConfigured.every((n) => n.state === 'invalid'))
         throw new CliError(
-          `${waited.notConfigured.length} items invalid (the agent refused their values)`,
+          `${counted(waited.notConfigured.length, 'item')} invalid (the agent refused ${waited.notConfigured.length === 1 ? 'its value' : 'their values'})`,
           5,
         );
       if (waited.notConfigured.length > 0)
         throw new CliError(
           waited.failedForGood
-            ? `${waited.notConfigured.length} items not configured: invalid, failed with no retry planned, or waiting for one that is`
-            : `${waited.notConfigured.length} items not configured within ${waitMs / 1000} s`,
+            ? `${counted(waited.notConfigured.length, 'item')} not configured: invalid, failed with no retry planned, or waiting for one that is`
+            : `${counted(waited.notConfigured.length, 'item')} not configured within ${waitMs / 1000} s`,
           6,
         );
     });
@@ -219,7 +220,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         const invalid = problems.map((p) => ({ key: p.key ?? `document ${p.index + 1}`, errors: p.errors }));
         print(render({ invalid }, g.output === 'table' ? 'yaml' : g.output));
         throw new CliError(
-          `${problems.length} invalid item(s) in ${options.file}: a --replace plan needs every item of the file; fix them first`,
+          `${counted(problems.length, 'invalid item')} in ${options.file}: a --replace plan needs every item of the file; fix them first`,
           5,
         );
       }
@@ -265,6 +266,9 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         ].filter((key) => inFile.has(key)),
       );
       if (problems.length > 0 || refused.size > 0)
-        throw new CliError(`${problems.length + refused.size} invalid item(s) in ${options.file}`, 5);
+        throw new CliError(
+          `${counted(problems.length + refused.size, 'invalid item')} in ${options.file}`,
+          5,
+        );
     });
 }

@@ -3,6 +3,7 @@
  * agent or the store went away): how many it did, which it did not, and which were sent without an
  * answer (maybe done), so that the rest can be found or the command run again knowingly.
  */
+import { counted } from './words.js';
 
 /**
  * A failed write that cannot have been made: its one endpoint refused the connection. With several
@@ -17,7 +18,7 @@ export function listKeys(keys: readonly string[]): string {
   return `${keys.slice(0, 10).join(', ')}${keys.length > 10 ? ', ...' : ''}`;
 }
 
-/** The stderr lines, in the command's words, e.g. storing / stored / items. */
+/** The stderr lines, in the command's words, e.g. storing / stored / item (the noun in the singular). */
 export function stoppedMidway(
   words: { doing: string; done: string; noun: string },
   count: number,
@@ -27,7 +28,7 @@ export function stoppedMidway(
 ): string {
   const { doing, done, noun } = words;
   return (
-    `netnsctl: stopped after ${doing} ${count} of ${total} ${noun}` +
+    `netnsctl: stopped after ${doing} ${count} of ${counted(total, noun)}` +
     (notDone.length > 0 ? `; not ${done} (${notDone.length}): ${listKeys(notDone)}` : '') +
     '\n' +
     (unanswered.length > 0
