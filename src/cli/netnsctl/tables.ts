@@ -10,7 +10,7 @@ interface PlanAnswer {
   assumed?: string;
 }
 
-/** KEY CHANGE WHY per item, the file's own invalid items first. */
+/** KEY CHANGE WHY per item, the file's own invalid items first; "nothing would change" when there is none. */
 export function planTable(answer: unknown, problems: FileProblem[]): string {
   const plan = answer as PlanAnswer;
   const rows = [
@@ -22,7 +22,8 @@ export function planTable(answer: unknown, problems: FileProblem[]): string {
     })),
     ...(plan.summary?.entries ?? []),
   ];
-  const text = table(rows, ['key', 'change', 'why']);
+  // A header alone would read as a table cut short: say it in words.
+  const text = rows.length === 0 ? 'nothing would change' : table(rows, ['key', 'change', 'why']);
   return plan.assumed ? `${text}\n(${plan.assumed})` : text;
 }
 
