@@ -4,6 +4,7 @@
  * problem. And back: the canonical JSON of an item. Pure.
  */
 import { findDuplicateKey } from '../util/json-duplicate-keys.js';
+import { jsonErrorPlace } from '../util/json-error-position.js';
 import { arpEntryToJson, ARP_FIELDS, readArpEntry, type LinuxArpEntry } from './arp.js';
 import { FieldErrors, InvalidValueError, WHOLE_VALUE } from './errors.js';
 import { interfaceToJson, INTERFACE_FIELDS, readInterface, type LinuxInterface } from './interface.js';
@@ -52,10 +53,16 @@ export function parseItemText(key: string, text: string | Uint8Array): ModelItem
     throw invalid(key, 'the value is not valid UTF-8');
   }
   let json: unknown;
+  const bare = source.replace(/^\uFEFF/, '');
   try {
-    json = JSON.parse(source.replace(/^\uFEFF/, ''));
+    json = JSON.parse(bare);
   } catch (error) {
-    throw invalid(key, `malformed JSON: ${error instanceof Error ? error.message : String(error)}`);
+    // Where, as a line and column: JSON.parse says it only for some errors, as a position.
+    const place = jsonErrorPlace(bare);
+    throw invalid(
+      key,
+      `malformed JSON: ${error instanceof Error ? error.message : String(error)}${place ? ` (${place})` : ''}`,
+    );
   }
   const duplicate = findDuplicateKey(source);
   if (duplicate !== undefined) {

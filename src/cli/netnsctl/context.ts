@@ -33,7 +33,8 @@ export function loadItems(file: string, label: string): ReturnType<typeof toItem
     documents = readDocuments(readInput(file), { json: file.toLowerCase().endsWith('.json') });
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw new CliError(`${file}: ${(error as Error).message}`, 2);
+    // Read, but not JSON or YAML: invalid input (5), as a value `put` cannot parse is.
+    throw new CliError(`${file}: ${(error as Error).message}`, 5);
   }
   return toItems(documents, label);
 }

@@ -6,6 +6,7 @@
  */
 import { parseAllDocuments } from 'yaml';
 import { findDuplicateKey } from '../../util/json-duplicate-keys.js';
+import { jsonErrorPlace } from '../../util/json-error-position.js';
 import {
   configKey,
   configKeyProblem,
@@ -95,9 +96,12 @@ function jsonDocuments(text: string): unknown[] | undefined {
       documents.push(...documentItems(json));
     } catch (error) {
       if (error instanceof DuplicateKeyError) throw error;
-      throw new Error(`JSON: ${withLineAndColumn((error as Error).message, text, part.start)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `JSON: ${withLineAndColumn((error as Error).message, text, part.start, part.start + part.body.length)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
   return documents;
@@ -115,14 +119,10 @@ function refuseDuplicateKeys(text: string, where = 'the file'): void {
   );
 }
 
-/** "... at position 176" (of the text from `offset`): the line and column in the whole text too. */
-function withLineAndColumn(message: string, text: string, offset = 0): string {
-  const match = /at position (\d+)/.exec(message);
-  if (!match) return message;
-  const before = text.slice(0, offset + Number(match[1]));
-  const line = before.split('\n').length;
-  const column = before.length - before.lastIndexOf('\n');
-  return `${message} (line ${line}, column ${column})`;
+/** The message with the line and column in the text where its part from `from` to `to` stops being JSON. */
+function withLineAndColumn(message: string, text: string, from = 0, to = text.length): string {
+  const place = jsonErrorPlace(text, from, to);
+  return place === undefined ? message : `${message} (${place})`;
 }
 
 /** The items of one document: a list's, an `items` list's, or the document itself. */

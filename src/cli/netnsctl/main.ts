@@ -68,7 +68,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     .showHelpAfterError()
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 bad usage / not found, 3 agent or its datastore unreachable, 4 refused (token), 5 invalid values, 6 not configured in time (--wait).',
+      '\nExit codes: 0 ok, 1 error, 2 bad usage / not found, 3 agent or its datastore unreachable, 4 refused (token), 5 invalid values (also a value or file that is not JSON or YAML), 6 not configured in time (--wait).',
     )
     // Before the commands are declared, so that they inherit it: main() maps usage errors to exit 2.
     .exitOverride();
