@@ -117,8 +117,13 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
         deleted: deleted.sort(),
         missing: missing.sort(),
       });
+      // The keys named, not "them": after "N documents name no item" that read as the documents.
       const noValue =
-        missing.length > 0 ? `no value under ${missing.length} of them: ${listKeys(missing.sort())}` : '';
+        missing.length === 0
+          ? ''
+          : unique.length === 1
+            ? `no value under ${unique[0]!}`
+            : `no value under ${missing.length === unique.length ? 'any' : missing.length} of the ${unique.length} keys: ${listKeys(missing.sort())}`;
       // A document that names no item is bad input (exit 5), before keys with nothing to delete (2).
       if (unkeyed.length > 0)
         throw new CliError(
