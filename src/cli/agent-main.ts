@@ -15,6 +15,8 @@ import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netl
 import { parseLabel } from './label-option.js';
 
 const env = process.env;
+/** What --log-level takes, as --help lists it and its error says (`silent`: nothing is logged). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const program = new Command('netns-agent')
   .description("Owns the Linux network configuration of this host's namespaces, as declared in its datastore")
   .option(
@@ -45,11 +47,7 @@ addEtcdAccessOptions(program, env)
     'bearer token required by the HTTP API (all but /metrics)',
     env.NETNS_AGENT_TOKEN,
   )
-  .option(
-    '--log-level <level>',
-    'fatal, error, warn, info, debug, trace',
-    env.NETNS_AGENT_LOG_LEVEL ?? 'info',
-  )
+  .option('--log-level <level>', LOG_LEVELS.join(', '), env.NETNS_AGENT_LOG_LEVEL ?? 'info')
   .option(
     '--no-docker',
     'do not watch Docker (microservices stay where the agent last saw them, while those processes run)',
@@ -77,7 +75,6 @@ const opts = program.opts<
   }
 >();
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 if (!LOG_LEVELS.includes(opts.logLevel)) {
   console.error(`--log-level: ${JSON.stringify(opts.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   process.exit(2);
