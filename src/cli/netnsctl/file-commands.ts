@@ -10,9 +10,10 @@ import { neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 import { counted } from './words.js';
+import { WHOLE_VALUE, type FieldError } from '../../model/index.js';
 
-/** Items of a file the agent's dry run calls invalid (claims of others), with why. */
-async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, string>> {
+/** Items of a file the agent's dry run calls invalid (claims of others), with their field errors. */
+async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, FieldError[]>> {
   const answer = (await client.expectOk(
     'POST',
     '/v1/plan',
@@ -22,8 +23,24 @@ async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map
   return new Map(
     (answer.summary?.entries ?? [])
       .filter((e) => e.change === 'invalid' && inFile.has(e.key))
-      .map((e) => [e.key, e.why]),
+      .map((e) => [e.key, reasonErrors(e.key, e.why)]),
   );
+}
+
+/** A field path as the model names them: `mtu`, `namespace.name`, `ip_addresses[1]`, `$`. */
+const FIELD = String.raw`[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*`;
+
+/**
+ * The dry run's reason for an invalid item (its field errors joined as `field: message; ...`, by
+ * src/agent/plan-view.ts) back as field errors, as the file's own invalid items have them; a reason
+ * that names no field is one error of the whole value (`$`).
+ */
+export function reasonErrors(key: string, why: string): FieldError[] {
+  if (!new RegExp(`^${FIELD}: `).test(why)) return [{ key, field: WHOLE_VALUE, message: why }];
+  return why.split(new RegExp(`; (?=${FIELD}: )`)).map((part) => {
+    const colon = part.indexOf(': ');
+    return { key, field: part.slice(0, colon), message: part.slice(colon + 2) };
+  });
 }
 
 /** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */
@@ -47,7 +64,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       if (throughAgent(g) && items.length > 0) {
         const refused = await refusedByAgent(client(), items);
         items = items.filter((item) => !refused.has(item.key));
-        for (const [key, why] of refused) problems.push({ index: -1, key, errors: why });
+        for (const [key, errors] of refused) problems.push({ index: -1, key, errors });
       }
       for (const p of problems) {
         const where = p.key ?? `document ${p.index + 1}`;
