@@ -302,7 +302,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     ]);
     assert.equal(many.code, 2, many.stderr);
     assert.equal(many.stdout.trim(), 'deleted 2 of 3 keys');
-    assert.match(many.stderr, /no value under 1 of them: \S+interface\/none/);
+    assert.match(many.stderr, /no value under 1 of the 3 keys: \S+interface\/none/);
     const file = odd
       .slice(2)
       .map((name, n) => JSON.stringify({ kind: 'interface', ...value(n + 2), name }))
