@@ -11,6 +11,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileOriginals } from '../../../src/agent/originals-file.js';
+import { AgentApiService } from '../../../src/agent/service.js';
+import type { InterfaceStatePublisher } from '../../../src/agent/status-publisher.js';
+import { AgentMetrics } from '../../../src/api/metrics.js';
+import type { Datastore } from '../../../src/datastore/index.js';
 import {
   eventually,
   ip,
@@ -567,6 +571,231 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
     });
 
+  /** What the transactions after `seq` did, as `kind key` lines. */
+  const operationsSince = (agent: TestAgent, seq: number): string[] =>
+    agent.engine
+      .transactions()
+      .filter((t) => t.seq > seq)
+      .flatMap((t) => t.operations.map((op) => `${op.kind} ${op.key}`));
+  const lastSeq = (agent: TestAgent): number => agent.engine.transactions().at(-1)?.seq ?? 0;
+
+  test('AUTO_TAP given a host name someone else has in its namespace: failed, the TAP left up and configured under its old name; renamed once the name is free', async () => {
+    await withTapNames(async (temp, host) => {
+      const other = `${host}r`;
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const before = linkOrFail(ns1!, host);
+        ip(ns1!, ['link', 'add', other, 'type', 'veth', 'peer', 'name', `${host}p`]);
+        const seen = lastSeq(agent);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, other, temp)]);
+        const failed = await agent.waitFor('interface', 'tap1', 'failed');
+        assert.equal(failed.error?.code, 'ERR_HOST_NAME_TAKEN');
+        assert.match(
+          failed.error?.message ?? '',
+          new RegExp(`${other} already exists in .* not managed by this agent`),
+        );
+        await pause(200);
+        const left = linkOrFail(ns1!, host);
+        assert.equal(left.ifindex, before.ifindex);
+        assert.ok(isUp(left), 'not left down');
+        assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']);
+        assert.equal(linkOrFail(ns1!, other).linkinfo?.info_kind, 'veth', 'their link untouched');
+        assert.equal(link(null, temp), undefined, 'not given back');
+
+        ip(ns1!, ['link', 'del', other]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const after = linkOrFail(ns1!, other);
+        assert.equal(after.ifindex, before.ifindex);
+        assert.ok(isUp(after));
+        await eventually(() => assert.deepEqual(addresses(ns1!, other), ['172.52.45.127/24']));
+        const ops = operationsSince(agent, seen);
+        assert.ok(
+          ops.every((op) => !/^delete \S+\/interface\/tap1$/.test(op)),
+          `never given back: ${ops.join(', ')}`,
+        );
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifindex, before.ifindex));
+      });
+    });
+  });
+
+  test('AUTO_TAP given another namespace (with or without another host name): given back and taken again there', async () => {
+    await withTapNames(async (temp, host) => {
+      const other = `${host}r`;
+      await withAgent(2, async (agent, [ns1, ns2]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const before = linkOrFail(ns1!, host);
+
+        const record = await agent.put(['interface', 'tap1', tapItem(ns2!, other, temp)]);
+        assert.ok(
+          record.operations.some((op) => op.kind === 'delete' && op.key.endsWith('/interface/tap1')),
+          'made again',
+        );
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(link(ns1!, host), undefined);
+        let now = linkOrFail(ns2!, other);
+        assert.equal(now.ifindex, before.ifindex);
+        assert.ok(isUp(now));
+        await eventually(() => assert.deepEqual(addresses(ns2!, other), ['172.52.45.127/24']));
+
+        await agent.put(['interface', 'tap1', tapItem(ns1!, other, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(link(ns2!, other), undefined);
+        now = linkOrFail(ns1!, other);
+        assert.equal(now.ifindex, before.ifindex);
+        await eventually(() => assert.deepEqual(addresses(ns1!, other), ['172.52.45.127/24']));
+        assert.equal(link(null, temp), undefined);
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifindex, before.ifindex));
+      });
+    });
+  });
+
+  test("AUTO_TAP in the agent's namespace whose host name is its temporary name, then another, then that one again: renamed in place", async () => {
+    await withTapNames(async (temp, host) => {
+      await withAgent(1, async (agent) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const item = (name: string): Record<string, unknown> => {
+          const value = tapItem('x', name, temp);
+          delete value['namespace'];
+          return value;
+        };
+        await agent.put(['interface', 'tap1', item(temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const before = linkOrFail(null, temp);
+        assert.match(before.ifalias ?? '', new RegExp(` tap=${temp}$`));
+        await eventually(() => assert.deepEqual(addresses(null, temp), ['172.52.45.127/24']));
+
+        const seen = lastSeq(agent);
+        await agent.put(['interface', 'tap1', item(host)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(linkOrFail(null, host).ifindex, before.ifindex);
+        assert.equal(link(null, temp), undefined);
+        assert.ok(isUp(linkOrFail(null, host)));
+        await eventually(() => assert.deepEqual(addresses(null, host), ['172.52.45.127/24']));
+
+        await agent.put(['interface', 'tap1', item(temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        assert.equal(linkOrFail(null, temp).ifindex, before.ifindex);
+        assert.equal(link(null, host), undefined);
+        assert.ok(isUp(linkOrFail(null, temp)));
+        await eventually(() => assert.deepEqual(addresses(null, temp), ['172.52.45.127/24']));
+        const ops = operationsSince(agent, seen);
+        assert.ok(
+          ops.every((op) => !/^delete \S+\/interface\/tap1$/.test(op)),
+          `renamed in place: ${ops.join(', ')}`,
+        );
+        await agent.del(['interface', 'tap1']);
+        await eventually(() => {
+          const back = linkOrFail(null, temp);
+          assert.equal(back.ifindex, before.ifindex);
+          assert.equal(back.ifalias ?? '', '');
+          assert.equal(isUp(back), false);
+        });
+      });
+    });
+  });
+
+  test('AUTO_TAP whose TAP is deleted by someone: pending, waiting for it; a new TAP of the temporary name is attached', async () => {
+    await withTapNames(async (temp, host) => {
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        ip(ns1!, ['link', 'del', host]);
+        await agent.waitFor('interface', 'tap1', 'pending', new RegExp(`waiting for TAP ${temp} to appear`));
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const fresh = linkOrFail(null, temp);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const now = linkOrFail(ns1!, host);
+        assert.equal(now.ifindex, fresh.ifindex);
+        assert.ok(isUp(now));
+        await eventually(() => assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']));
+      });
+    });
+  });
+
+  test("AUTO_TAP whose TAP someone moves to the agent's namespace: given back, and taken again into its namespace", async () => {
+    await withTapNames(async (temp, host) => {
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1']);
+        const before = linkOrFail(ns1!, host);
+        ip(ns1!, ['link', 'set', host, 'netns', '1']);
+        await eventually(() => {
+          const now = linkOrFail(ns1!, host);
+          assert.equal(now.ifindex, before.ifindex);
+          assert.ok(isUp(now));
+        }, 5000);
+        await agent.waitConfigured(['interface', 'tap1']);
+        await eventually(() => assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']));
+        assert.equal(link(null, host), undefined);
+        assert.equal(link(null, temp), undefined);
+      });
+    });
+  });
+
+  test('plan of an AUTO_TAP given another host name: a change, not a re-create; routes through it by host name as apply does them', async () => {
+    await withTapNames(async (temp, host) => {
+      const other = `${host}r`;
+      await withAgent(1, async (agent, [ns1]) => {
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        const route = (name: string, through: string, dst: string): [ItemKind, string, unknown] => [
+          'route',
+          name,
+          { name, namespace: named(ns1!), interface: through, dst_ip_addr: dst },
+        ];
+        const routesOf = [
+          route('old', host, '10.62.1.0/24'),
+          route('new', other, '10.62.2.0/24'),
+          route('item', 'tap1', '10.62.3.0/24'),
+        ];
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)], ...routesOf);
+        await agent.waitConfigured(['interface', 'tap1'], ['route', 'old'], ['route', 'item']);
+        await agent.waitFor('route', 'new', 'pending');
+
+        const service = new AgentApiService(
+          agent.engine,
+          {} as Datastore,
+          agent.plugin.views,
+          new AgentMetrics(),
+          {} as InterfaceStatePublisher,
+          agent.label,
+        );
+        const renamed = tapItem(ns1!, other, temp);
+        const plan = await service.plan({
+          puts: [{ key: agent.key('interface', 'tap1'), valueText: JSON.stringify(renamed) }],
+          deletes: [],
+        });
+        const entry = (kind: ItemKind, name: string): string => {
+          const found = plan.summary.entries.find((e) => e.key === agent.key(kind, name));
+          return found ? `${found.change}: ${found.why}` : 'untouched';
+        };
+        const planned = {
+          tap1: entry('interface', 'tap1'),
+          old: entry('route', 'old'),
+          new: entry('route', 'new'),
+          item: entry('route', 'item'),
+        };
+        assert.match(planned.tap1, /^change/, JSON.stringify(planned));
+
+        await agent.put(['interface', 'tap1', renamed]);
+        await agent.waitConfigured(['interface', 'tap1'], ['route', 'new'], ['route', 'item']);
+        await agent.waitFor('route', 'old', 'pending');
+        assert.ok(routes(ns1!).some((r) => r.dst === '10.62.2.0/24' && r.dev === other));
+        assert.ok(routes(ns1!).some((r) => r.dst === '10.62.3.0/24' && r.dev === other));
+        assert.match(planned.old, /^remove: .*pending/, JSON.stringify(planned));
+        assert.match(planned.new, /^create/, JSON.stringify(planned));
+        assert.match(planned.item, /^(recreate|change)/, JSON.stringify(planned));
+      });
+    });
+  });
+
   test('AUTO_TAP with an MTU above the TAP maximum: failed, saying so, and the TAP is not taken', async () => {
     await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
@@ -781,6 +1010,47 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       } finally {
         ipTry(null, ['link', 'del', temp2]);
         ipTry(ns1, ['link', 'del', host]);
+      }
+    }));
+
+  test('AUTO_TAP renamed in place, then the agent restarts: nothing written, the same TAP', () =>
+    tapRestartLab('made by the test', async ({ temp, host, ns1, attached, start }) => {
+      const other = `${host}r`;
+      try {
+        const second = await start();
+        await second.replaceAll(['interface', 'tap1', tapItem(ns1, host, temp)]);
+        await second.waitConfigured(['interface', 'tap1']);
+        await second.put(['interface', 'tap1', tapItem(ns1, other, temp)]);
+        await second.waitConfigured(['interface', 'tap1']);
+        assert.equal(linkOrFail(ns1, other).ifindex, attached.ifindex);
+        await second.close();
+
+        const third = await start();
+        const restart = await third.replaceAll(['interface', 'tap1', tapItem(ns1, other, temp)]);
+        await third.waitConfigured(['interface', 'tap1']);
+        await third.engine.idle();
+        assert.equal(writes([restart]), 0, `a restart writes nothing: ${JSON.stringify(restart.operations)}`);
+        const now = linkOrFail(ns1, other);
+        assert.equal(now.ifindex, attached.ifindex);
+        assert.ok(isUp(now));
+        assert.deepEqual(addresses(ns1, other), ['172.52.45.127/24']);
+        assert.equal(link(null, temp), undefined);
+
+        // Renamed in the store while the agent was down: renamed in place at the start.
+        await third.close();
+        const fourth = await start();
+        const renamed = await fourth.replaceAll(['interface', 'tap1', tapItem(ns1, host, temp)]);
+        await fourth.waitConfigured(['interface', 'tap1']);
+        assert.ok(
+          renamed.operations.every((op) => op.kind !== 'delete'),
+          `renamed, not given back: ${JSON.stringify(renamed.operations)}`,
+        );
+        assert.equal(linkOrFail(ns1, host).ifindex, attached.ifindex);
+        await eventually(() => assert.deepEqual(addresses(ns1, host), ['172.52.45.127/24']));
+        await fourth.del(['interface', 'tap1']);
+        await eventually(() => assert.equal(linkOrFail(null, temp).ifindex, attached.ifindex));
+      } finally {
+        ipTry(ns1, ['link', 'del', other]);
       }
     }));
 
