@@ -133,6 +133,9 @@ export class DriftWatch {
     const desired = this.engine.state.value<LinuxInterface>(key);
     if (!desired) return undefined;
     if (!link) return 'removed';
+    // A TAP's mark cleared by someone else: put back where it is (its fact stays, kernel-facts.ts).
+    if (desired.type === 'AUTO_TAP' && ownedConfigName(this.label, link.alias) !== desired.name)
+      return 'unmarked';
     if (link.name !== desired.hostIfName) return 'renamed';
     if (link.up !== desired.enabled) return link.up ? 'set up' : 'set down';
     // Our own links without an MTU in their config want the kernel's default.

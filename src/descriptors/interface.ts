@@ -45,7 +45,7 @@ import {
   undoTapAttach,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { ownedConfigName, tapTempNameOf } from './ownership.js';
+import { otherAgentOf, ownedConfigName, tapTempNameOf } from './ownership.js';
 import {
   foreignLinksIn,
   foreignLinksNoLongerWanted,
@@ -470,12 +470,24 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       // Our own last changes were acknowledged before their events were read: read those first.
       for (const view of ctx.views.all()) view.links.catchUp();
       const byName = new Map(desired.map((d) => [d.value.name, d]));
+      // The TAPs attached, by namespace and ifindex: one whose mark someone else cleared is still
+      // its item's (its fact stays, kernel-facts.ts), found here so that the mark is put back in
+      // place. (Not after a restart: an unmarked TAP is then someone else's.)
+      const attachedTaps = new Map<string, string>();
+      for (const d of desired) {
+        const meta = d.value.type === 'AUTO_TAP' ? engine.metadata<InterfaceMetadata>(d.key) : undefined;
+        if (meta) attachedTaps.set(`${meta.namespaceIdentity}\n${meta.ifindex}`, d.value.name);
+      }
       const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
       // Each namespace once, whatever references it is open under (viewsByNamespace).
       for (const [view] of viewsByNamespace(ctx.views.all())) {
         if (!view) continue;
         for (const link of view.links.list()) {
-          const name = ownedConfigName(ctx.label, link.alias);
+          const name =
+            ownedConfigName(ctx.label, link.alias) ??
+            (link.kind === 'tun' && otherAgentOf(ctx.label, link.alias) === undefined
+              ? attachedTaps.get(`${view.identity}\n${link.index}`)
+              : undefined);
           const wanted = name !== undefined ? byName.get(name) : undefined;
           const meta: InterfaceMetadata = {
             ifindex: link.index,

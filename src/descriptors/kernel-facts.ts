@@ -72,6 +72,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   private readonly tables = new Map<string, TableState>();
   /** Namespaces whose tables a dry run holds (loadTables), by how many. */
   private readonly pinned = new Map<string, number>();
+  /** The temporary name of each TAP of ours whose fact is asserted, by namespace id and ifindex. */
+  private readonly taps = new Map<string, string>();
 
   /** `tapOf`: the temporary name of a TAP of ours (its mark), undefined for any other link. */
   constructor(
@@ -99,6 +101,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   namespaceClosed(nsId: string): void {
     const changes: FactChange[] = [];
     this.tables.delete(nsId);
+    for (const id of this.taps.keys()) if (id.startsWith(`${nsId}\n`)) this.taps.delete(id);
     for (const key of this.asserted.keys()) {
       if (key.includes(`/${nsId}/`)) this.set(key, undefined, changes);
     }
@@ -197,12 +200,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   private onLinks(view: NamespaceView, linkChanges: LinkChange[]): void {
     const changes: FactChange[] = [];
     for (const change of linkChanges) {
-      // A TAP of ours given back (its mark cleared), or gone.
-      const tapBefore = change.previous ? this.tapOf(change.previous) : undefined;
-      const tapNow = change.kind === 'removed' ? undefined : this.tapOf(change.link);
-      const tapGone = change.kind === 'removed' ? this.tapOf(change.link) : tapBefore;
-      if (tapGone !== undefined && tapGone !== tapNow)
-        this.set(tapFact(view.id, tapGone), undefined, changes);
+      if (change.kind === 'removed') this.tapFacts(view.id, change.link, undefined, changes, true);
       if (change.previous && change.previous.name !== change.link.name) {
         this.set(linkFact(view.id, change.previous.name), undefined, changes);
         this.set(linkUpFact(view.id, change.previous.name), undefined, changes);
@@ -220,14 +218,40 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
 
   private linkFacts(nsId: string, link: Link, changes: FactChange[]): void {
     this.set(linkFact(nsId, link.name), { ifindex: link.index }, changes);
-    const tap = this.tapOf(link);
-    if (tap !== undefined) this.set(tapFact(nsId, tap), { ifindex: link.index }, changes);
+    this.tapFacts(nsId, link, this.tapOf(link), changes);
     const upKey = linkUpFact(nsId, link.name);
     if (!link.up) return this.set(upKey, undefined, changes);
     if (this.upFacts.get(upKey)?.ifindex === link.index) return; // still up: the same fact
     const value = { ifindex: link.index, upSeq: ++this.upSeq };
     this.set(upKey, value, changes);
     this.upFacts.set(upKey, value);
+  }
+
+  /**
+   * The fact of a TAP of ours (`marked`: the temporary name its mark names now, if any; `gone`: the
+   * link left the namespace).
+   * A mark someone else cleared where the TAP is leaves it ours, the fact kept: its item puts the
+   * mark back in place (drift-watch.ts), where a withdrawn fact had it given back and taken again.
+   * It is no longer ours once given back: home under its temporary name (our mark cleared last).
+   */
+  private tapFacts(
+    nsId: string,
+    link: Link,
+    marked: string | undefined,
+    changes: FactChange[],
+    gone = false,
+  ): void {
+    const id = `${nsId}\n${link.index}`;
+    const before = this.taps.get(id);
+    const givenBack = nsId === 'default' && link.name === before;
+    const now = gone ? undefined : (marked ?? (givenBack ? undefined : before));
+    if (before !== undefined && before !== now) {
+      this.taps.delete(id);
+      this.set(tapFact(nsId, before), undefined, changes);
+    }
+    if (now === undefined) return;
+    this.taps.set(id, now);
+    this.set(tapFact(nsId, now), { ifindex: link.index }, changes);
   }
 
   private set(key: string, value: FactValue | undefined, changes: FactChange[]): void {

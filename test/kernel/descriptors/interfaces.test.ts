@@ -740,6 +740,54 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  for (const where of ['a named namespace', "the agent's namespace"] as const)
+    test(`AUTO_TAP in ${where} whose mark someone clears (and renames it, or not): the mark put back in place, never given back`, async () => {
+      await withTapNames(async (temp, host) => {
+        const other = `${host}r`;
+        await withAgent(1, async (agent, [ns1]) => {
+          const ns = where === 'a named namespace' ? ns1! : null;
+          ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+          const item = tapItem(ns1!, host, temp);
+          if (ns === null) delete item['namespace'];
+          await agent.put(['interface', 'tap1', item]);
+          await agent.waitConfigured(['interface', 'tap1']);
+          const before = linkOrFail(ns, host);
+          const mark = before.ifalias ?? '';
+          assert.match(mark, new RegExp(` tap=${temp}$`));
+          const seen = lastSeq(agent);
+          for (const rename of [false, true]) {
+            if (rename) {
+              ip(ns, ['link', 'set', host, 'down']);
+              ip(ns, ['link', 'set', host, 'name', other]);
+            }
+            ip(ns, ['link', 'set', rename ? other : host, 'alias', '']);
+            await eventually(() => {
+              const now = linkOrFail(ns, host);
+              assert.equal(now.ifindex, before.ifindex);
+              assert.equal(now.ifalias, mark, 'marked again');
+              assert.ok(isUp(now));
+            });
+            await eventually(() => assert.deepEqual(addresses(ns, host), ['172.52.45.127/24']));
+            await agent.waitConfigured(['interface', 'tap1']);
+          }
+          const ops = operationsSince(agent, seen);
+          assert.ok(
+            ops.every((op) => !/^delete \S+\/interface\/tap1$/.test(op)),
+            `never given back meanwhile: ${ops.join(', ')}`,
+          );
+          assert.equal(link(null, temp), undefined);
+          // Still ours: its removal gives it back.
+          await agent.del(['interface', 'tap1']);
+          await eventually(() => {
+            const back = linkOrFail(null, temp);
+            assert.equal(back.ifindex, before.ifindex);
+            assert.equal(back.ifalias ?? '', '');
+          });
+          assert.equal(link(ns, host), undefined);
+        });
+      });
+    });
+
   test('plan of an AUTO_TAP given another host name: a change, not a re-create; routes through it by host name as apply does them', async () => {
     await withTapNames(async (temp, host) => {
       const other = `${host}r`;
