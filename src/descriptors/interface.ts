@@ -455,7 +455,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         case 'DUMMY':
           return ctx.deletes.delete(view, metadata.ifindex);
         case 'AUTO_TAP':
-          await detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata);
+          await detachTap(value as AutoTapInterface, ctx.view({ kind: 'default' }), view, metadata, () =>
+            tapElsewhere(ctx, value as AutoTapInterface, view),
+          );
           return ctx.originals.forget(metadata.namespaceIdentity, metadata.ifindex);
         case 'LOOPBACK':
         case 'EXISTING':
@@ -681,4 +683,23 @@ function orphanValue(
     };
   }
   return { ...common, type: 'DUMMY' };
+}
+
+/** A TAP marked as this item's in another namespace we watch than `not` (someone moved it there). */
+function tapElsewhere(
+  ctx: LinuxContext,
+  value: AutoTapInterface,
+  not: NamespaceView,
+): { view: NamespaceView; link: Link } | undefined {
+  for (const view of ctx.views.all()) {
+    if (view.identity === not.identity) continue;
+    for (const link of view.links.list())
+      if (
+        link.kind === 'tun' &&
+        ownedConfigName(ctx.label, link.alias) === value.name &&
+        tapTempNameOf(link.alias) === value.tap.tempIfName
+      )
+        return { view, link };
+  }
+  return undefined;
 }

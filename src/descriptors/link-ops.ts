@@ -425,6 +425,8 @@ export async function detachTap(
   ownView: NamespaceView,
   view: NamespaceView | undefined,
   meta: InterfaceMetadata,
+  /** Where else a TAP of this item may be: one someone moved into another namespace we watch. */
+  elsewhere: () => { view: NamespaceView; link: Link } | undefined = () => undefined,
 ): Promise<void> {
   const there = view ? await view.handle.linkGet(meta.ifindex) : undefined;
   if (there && view) {
@@ -441,8 +443,19 @@ export async function detachTap(
   // name another link holds) left it in our own namespace under its host name, still marked: it
   // is renamed there once the name is free (EEXIST until then, retried).
   const home = await ownView.handle.linkGet(self.hostIfName);
-  if (home === undefined || home.kind !== 'tun' || tapTempNameOf(home.alias) !== self.tap.tempIfName) return;
-  await giveBackFound(self, meta, ownView.handle, home, 'here');
+  if (home !== undefined && home.kind === 'tun' && tapTempNameOf(home.alias) === self.tap.tempIfName)
+    return giveBackFound(self, meta, ownView.handle, home, 'here');
+  // Moved by someone into another namespace we watch, still marked ours: given back from there,
+  // or it would stay there, its item waiting for it to appear at home for ever.
+  const found = elsewhere();
+  if (found)
+    await giveBackFound(
+      self,
+      meta,
+      found.view.handle,
+      found.link,
+      found.view.id === ownView.id ? 'here' : ownView,
+    );
 }
 
 async function giveBackFound(

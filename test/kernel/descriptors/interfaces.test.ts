@@ -740,6 +740,33 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     });
   });
 
+  test('AUTO_TAP whose TAP someone moves into another namespace the agent watches: given back from there, and taken again into its namespace', async () => {
+    await withTapNames(async (temp, host) => {
+      await withAgent(2, async (agent, [ns1, ns2]) => {
+        // ns2 is watched: an item of ours is there.
+        await agent.put([
+          'interface',
+          'lo2',
+          { name: 'lo2', type: 'LOOPBACK', enabled: true, namespace: named(ns2!) },
+        ]);
+        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
+        await agent.waitConfigured(['interface', 'tap1'], ['interface', 'lo2']);
+        const before = linkOrFail(ns1!, host);
+        ip(ns1!, ['link', 'set', host, 'netns', ns2!]);
+        await eventually(() => {
+          const now = linkOrFail(ns1!, host);
+          assert.equal(now.ifindex, before.ifindex);
+          assert.ok(isUp(now));
+        }, 5000);
+        await agent.waitConfigured(['interface', 'tap1']);
+        await eventually(() => assert.deepEqual(addresses(ns1!, host), ['172.52.45.127/24']));
+        assert.equal(link(ns2!, host), undefined, 'not left in the other namespace');
+        assert.equal(link(null, temp), undefined);
+      });
+    });
+  });
+
   for (const where of ['a named namespace', "the agent's namespace"] as const)
     test(`AUTO_TAP in ${where} whose mark someone clears (and renames it, or not): the mark put back in place, never given back`, async () => {
       await withTapNames(async (temp, host) => {
