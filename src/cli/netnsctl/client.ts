@@ -108,13 +108,7 @@ export class ApiClient {
   }
 
   async expectOk(method: string, path: string, body?: string): Promise<unknown> {
-    const { status, json } = await this.request(method, path, body);
-    if (status >= 400) {
-      const message = (json as { error?: string })?.error ?? `HTTP ${status}`;
-      // 503: the agent is up but cannot reach its datastore (exit 3, as when the agent is not).
-      throw new CliError(message, status === 404 ? 2 : status === 503 ? 3 : 1, json);
-    }
-    return json;
+    return okOrThrow(await this.request(method, path, body));
   }
 
   /**
@@ -153,4 +147,14 @@ export class ApiClient {
       }
     }
   }
+}
+
+/** An answer's body, or the CliError its status says (what expectOk does with an answer in hand). */
+export function okOrThrow({ status, json }: { status: number; json: unknown }): unknown {
+  if (status >= 400) {
+    const message = (json as { error?: string })?.error ?? `HTTP ${status}`;
+    // 503: the agent is up but cannot reach its datastore (exit 3, as when the agent is not).
+    throw new CliError(message, status === 404 ? 2 : status === 503 ? 3 : 1, json);
+  }
+  return json;
 }

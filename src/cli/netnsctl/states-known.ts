@@ -3,7 +3,7 @@
  * until its first full read of the configuration is taken in (an empty list would say "no items"):
  * while it is taking it in, `status` waits a little instead of failing.
  */
-import type { ApiClient } from './client.js';
+import { okOrThrow, type ApiClient } from './client.js';
 
 /** How long `status` waits for an agent that is taking in its configuration. */
 const TAKING_IN_WAIT_MS = 15_000;
@@ -12,12 +12,13 @@ const POLL_MS = 200;
 export async function statesWhenKnown(api: ApiClient, path: string): Promise<unknown> {
   const deadline = Date.now() + TAKING_IN_WAIT_MS;
   for (;;) {
-    const { status, json } = await api.request('GET', path);
+    const answer = await api.request('GET', path);
     const takingIn =
-      status === 503 &&
-      (json as { datastore?: { configurationReadAt?: string } } | null)?.datastore?.configurationReadAt !==
-        undefined;
-    if (!takingIn || Date.now() >= deadline) return api.expectOk('GET', path);
+      answer.status === 503 &&
+      (answer.json as { datastore?: { configurationReadAt?: string } } | null)?.datastore
+        ?.configurationReadAt !== undefined;
+    // This answer, not a second request (the whole list of items, asked twice).
+    if (!takingIn || Date.now() >= deadline) return okOrThrow(answer);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
