@@ -128,7 +128,7 @@ export async function parsePlanBody(
     const where = first.key ?? `document ${first.index + 1}`;
     const why = first.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     throw new PlanBodyError(
-      `${documentProblems.length} invalid item(s) in the document (first: ${where}: ${why}): a replace plan needs every item of the file; fix them first`,
+      `${documentProblems.length} invalid ${documentProblems.length === 1 ? 'item' : 'items'} in the document (first: ${where}: ${why}): a replace plan needs every item of the file; fix them first`,
     );
   }
   return {

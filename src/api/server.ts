@@ -182,6 +182,9 @@ export function buildApi(
       if (error instanceof PlanBodyError) return reply.code(400).send({ error: error.message });
       throw error;
     }
+    // Planned against what the agent holds: before its first read that is nothing (every item
+    // would be "created"), and its namespaces may not be open yet.
+    if (!service.statesKnown()) return statesNotKnown(reply);
     const result = await service.plan(parsed.request);
     return parsed.documentProblems.length ? { ...result, documentProblems: parsed.documentProblems } : result;
   });

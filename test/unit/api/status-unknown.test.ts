@@ -20,10 +20,12 @@ function fakeService(known: { read: boolean; states: boolean }): AgentService {
     statusOf: (): ItemStatus | undefined => undefined,
     statusCounts: () => ({}),
     subscribe: () => () => undefined,
+    label: 'a',
+    plan: async () => ({ actions: [], invalid: [] }),
   } as unknown as AgentService;
 }
 
-test('GET /v1/status and /v1/status/<key>: 503 until the states are known, then the list and 404', async () => {
+test('GET /v1/status, /v1/status/<key> and POST /v1/plan: 503 until the states are known, then the list and 404', async () => {
   const known = { read: false, states: false };
   const app = buildApi(fakeService(known));
   try {
@@ -36,6 +38,9 @@ test('GET /v1/status and /v1/status/<key>: 503 until the states are known, then 
       /has not read its configuration yet \(datastore lost since .*connection refused\)/,
     );
     assert.equal((await app.inject({ method: 'GET', url: key })).statusCode, 503);
+    // A plan against nothing read yet would call every item new.
+    const plan = { method: 'POST' as const, url: '/v1/plan', payload: JSON.stringify({ deletes: [] }) };
+    assert.equal((await app.inject(plan)).statusCode, 503);
     // The summary answers all along: pollers read the datastore's state from it.
     assert.equal((await app.inject({ method: 'GET', url: '/v1/status?summary' })).statusCode, 200);
 
@@ -49,6 +54,7 @@ test('GET /v1/status and /v1/status/<key>: 503 until the states are known, then 
     assert.equal(list.statusCode, 200);
     assert.deepEqual(list.json(), []);
     assert.equal((await app.inject({ method: 'GET', url: key })).statusCode, 404);
+    assert.equal((await app.inject(plan)).statusCode, 200);
   } finally {
     await app.close();
   }
