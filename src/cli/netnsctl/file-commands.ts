@@ -9,14 +9,16 @@ import { planTable } from './tables.js';
 import { neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
+import { statesWhenKnown } from './states-known.js';
 import { counted } from './words.js';
 import { WHOLE_VALUE, type FieldError } from '../../model/index.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with their field errors. */
 async function refusedByAgent(client: ApiClient, items: FileItem[]): Promise<Map<string, FieldError[]>> {
-  const answer = (await client.expectOk(
-    'POST',
+  const answer = (await statesWhenKnown(
+    client,
     '/v1/plan',
+    'POST',
     JSON.stringify({ puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })) }),
   )) as { summary?: { entries?: { key: string; change: string; why: string }[] } };
   const inFile = new Set(items.map((i) => i.key));
@@ -241,9 +243,10 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           5,
         );
       }
-      const plan = await client().expectOk(
-        'POST',
+      const plan = await statesWhenKnown(
+        client(),
         '/v1/plan',
+        'POST',
         JSON.stringify({
           puts: items.map((i) => ({ key: i.key, value: JSON.parse(i.valueText) as unknown })),
           deletes: [],

@@ -12,15 +12,22 @@ describe('netnsctl plan', () => {
   let agent: FakeAgent;
   /** What the fake agent's dry run answers. */
   let entries: { key: string; change: string; why: string }[] = [];
+  /** How many dry runs are still answered 503 "taking in its configuration". */
+  let takingIn = 0;
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'wtc-plan-'));
     file = path.join(dir, 'one.yaml');
     writeFileSync(file, 'kind: interface\nname: wtcd1\ntype: DUMMY\n');
-    agent = await fakeAgent(({ method, url }) =>
-      method === 'POST' && url === '/v1/plan'
-        ? { json: { actions: [], invalid: [], summary: { entries } } }
-        : { status: 404, json: { error: 'no such endpoint' } },
-    );
+    agent = await fakeAgent(({ method, url }) => {
+      if (method !== 'POST' || url !== '/v1/plan')
+        return { status: 404, json: { error: 'no such endpoint' } };
+      if (takingIn > 0) {
+        takingIn--;
+        const datastore = { state: 'in-sync', since: 'x', configurationReadAt: 'y' };
+        return { status: 503, json: { error: 'the agent is taking in its configuration', datastore } };
+      }
+      return { json: { actions: [], invalid: [], summary: { entries } } };
+    });
   });
   after(async () => {
     await agent.close();
@@ -42,5 +49,24 @@ describe('netnsctl plan', () => {
     entries = [{ key: '/vnf-agent/wtc1/linux/config/v1/interface/wtcd1', change: 'create', why: 'new' }];
     const changed = await runNetnsctl([...base, '-o', 'table', 'plan', '-f', file]);
     assert.match(changed.stdout, /^KEY +CHANGE +WHY\n.*interface\/wtcd1 +create +new$/);
+  });
+
+  test('an agent taking in its configuration (503) is waited for, then its plan shown', async () => {
+    entries = [];
+    takingIn = 2;
+    const run = await runNetnsctl([
+      '--server',
+      agent.server,
+      '--label',
+      'wtc1',
+      '-o',
+      'table',
+      'plan',
+      '-f',
+      file,
+    ]);
+    assert.equal(run.error, undefined, run.error?.message);
+    assert.equal(run.stdout, 'nothing would change');
+    assert.equal(takingIn, 0);
   });
 });
