@@ -481,6 +481,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
         if (meta) attachedTaps.set(`${meta.namespaceIdentity}\n${meta.ifindex}`, d.value.name);
       }
       const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
+      // Our VETH ends by config name, with where their wanted item's entry is in `found`: which
+      // end a link is paired with is checked once every namespace is read (below).
+      const vethEnds = new Map<string, VethEndFound>();
       // Each namespace once, whatever references it is open under (viewsByNamespace).
       for (const [view] of viewsByNamespace(ctx.views.all())) {
         if (!view) continue;
@@ -491,6 +494,9 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
               ? attachedTaps.get(`${view.identity}\n${link.index}`)
               : undefined);
           const wanted = name !== undefined ? byName.get(name) : undefined;
+          const vethEnd: VethEndFound | undefined =
+            name !== undefined && link.kind === 'veth' ? { identity: view.identity, link } : undefined;
+          if (name !== undefined && vethEnd) vethEnds.set(name, vethEnd);
           const meta: InterfaceMetadata = {
             ifindex: link.index,
             namespaceId: view.id,
@@ -545,6 +551,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
             sameNamespace &&
             dropped === undefined &&
             (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
+          if (vethEnd && value.type === 'VETH') vethEnd.at = found.length;
           found.push({
             key: wanted.key,
             value: right ? value : { ...value, mtu: -1, ...dropped },
@@ -553,6 +560,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
           });
         }
       }
+      markMispairedEnds(found, vethEnds);
       found.push(...foreignLinksIn(ctx, engine, desired));
       found.push(...foreignLinksNoLongerWanted(ctx, desired, found));
       return found;
@@ -567,6 +575,53 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return error instanceof AgentError ? error.retriable : false;
     },
   };
+}
+
+/** A link of ours that is a VETH end, as a resync reads it. */
+interface VethEndFound {
+  /** Identity of its namespace (namespace-views.ts). */
+  identity: string;
+  link: Link;
+  /** Index in the retrieved list of its wanted item's entry, when an item wants it. */
+  at?: number;
+}
+
+/** Are these two links the two ends of one pair? */
+function pairedEnds(a: VethEndFound, b: VethEndFound): boolean {
+  // The kernel names the peer by ifindex, in the peer's namespace, and gives IFLA_LINK_NETNSID
+  // only when that is another namespace. Each end naming the other's ifindex, in the same or
+  // another namespace as that attribute says, is the pair; an nsid is not resolved to a
+  // namespace, so two pairs whose ifindexes coincide crosswise in other namespaces would pass.
+  return (
+    a.link.parentIndex === b.link.index &&
+    b.link.parentIndex === a.link.index &&
+    (a.identity === b.identity) === (a.link.linkNetnsId === undefined)
+  );
+}
+
+/**
+ * Each VETH end is checked link by link (name, MTU, MAC, state), which says nothing of its peer:
+ * pairs whose items traded peers while the agent was down (a-b and c-d configured, then a-c and
+ * b-d) were taken as configured, each end still paired with its old peer. Such an end is reported
+ * with the peer its link has, so that the engine makes it again (needsRecreate: another peer) and
+ * its removal deletes the pair it is in. An end whose actual peer is no link of ours is left as
+ * read (there is no name to give it; our two ends are always made together).
+ */
+function markMispairedEnds(
+  found: Retrieved<LinuxInterface, InterfaceMetadata>[],
+  vethEnds: ReadonlyMap<string, VethEndFound>,
+): void {
+  for (const end of vethEnds.values()) {
+    if (end.at === undefined) continue;
+    const entry = found[end.at]!;
+    const value = entry.value;
+    if (value.type !== 'VETH') continue;
+    const wantedPeer = vethEnds.get(value.veth.peerIfName);
+    if (!wantedPeer || pairedEnds(end, wantedPeer)) continue;
+    const actual = [...vethEnds].find(([, other]) => other !== end && pairedEnds(end, other))?.[0];
+    if (actual === undefined) continue;
+    found[end.at] = { ...entry, value: { ...value, veth: { ...value.veth, peerIfName: actual } } };
+  }
 }
 
 /**

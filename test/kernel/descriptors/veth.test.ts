@@ -470,4 +470,53 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       for (const name of [kept, dropped, theirs]) spawnSync('ip', ['netns', 'del', name]);
     }
   });
+
+  test('pairs whose ends traded peers while the agent was down are made again as configured at the restart', async () => {
+    const label = `kp${hex(4)}`;
+    const [ns1, ns2] = ['1', '2'].map((c) => `kp${c}${hex(3)}`) as [string, string];
+    const agents: TestAgent[] = [];
+    /** The ifindex of a link's peer as `ip -d -json` shows it (IFLA_LINK). */
+    const peerIndex = (ns: string, name: string): number | undefined =>
+      (linkOrFail(ns, name) as unknown as { link_index?: number }).link_index;
+    try {
+      for (const ns of [ns1, ns2]) ip(null, ['netns', 'add', ns]);
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(
+        ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'kpa' })],
+        ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'kpb' })],
+        ['interface', 'c', veth('c', 'd', ns2, { host_if_name: 'kpc' })],
+        ['interface', 'd', veth('d', 'c', ns1, { host_if_name: 'kpd' })],
+      );
+      await first.waitConfigured(
+        ['interface', 'a'],
+        ['interface', 'b'],
+        ['interface', 'c'],
+        ['interface', 'd'],
+      );
+      await first.close();
+
+      // Changed in the store while the agent was down: a-c and b-d; every end keeps its name,
+      // namespace and settings, so only the pairing differs.
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll(
+        ['interface', 'a', veth('a', 'c', ns1, { host_if_name: 'kpa' })],
+        ['interface', 'c', veth('c', 'a', ns2, { host_if_name: 'kpc' })],
+        ['interface', 'b', veth('b', 'd', ns2, { host_if_name: 'kpb' })],
+        ['interface', 'd', veth('d', 'b', ns1, { host_if_name: 'kpd' })],
+      );
+      await eventually(() => {
+        for (const name of ['a', 'b', 'c', 'd'])
+          assert.equal(second.status('interface', name)?.state, 'configured', name);
+        assert.equal(peerIndex(ns1, 'kpa'), linkOrFail(ns2, 'kpc').ifindex, 'kpa is paired with kpc');
+        assert.equal(peerIndex(ns2, 'kpc'), linkOrFail(ns1, 'kpa').ifindex, 'kpc is paired with kpa');
+        assert.equal(peerIndex(ns2, 'kpb'), linkOrFail(ns1, 'kpd').ifindex, 'kpb is paired with kpd');
+        assert.equal(peerIndex(ns1, 'kpd'), linkOrFail(ns2, 'kpb').ifindex, 'kpd is paired with kpb');
+      });
+    } finally {
+      for (const agent of agents) await agent.close();
+      for (const name of [ns1, ns2]) deleteNamespace(name);
+    }
+  });
 });
