@@ -107,7 +107,14 @@ export class DriftWatch {
         this.ctx.foreignLinkKey(view.id, change.link.index);
       if (!key) continue;
       const link = change.kind === 'removed' ? undefined : change.link;
-      if (this.linkDrift(key, view.id, change.link.index, link) === undefined) continue;
+      // A link of ours gone while its item has an operation planned or running is judged once
+      // that operation has settled (confirmLinkDrift): its outcome may account for it (a removal,
+      // a re-creation), or not (an update whose link went meanwhile, e.g. at a start, with its VETH
+      // peer deleted to be made in another namespace: it failed with ENODEV and, the engine still
+      // holding the link it had, was retried on that ifindex for ever).
+      const removedWhileOperating = link === undefined && this.engine.isOperating(key);
+      if (!removedWhileOperating && this.linkDrift(key, view.id, change.link.index, link) === undefined)
+        continue;
       // Confirmed when the debounce ends: the notifications of our own last steps on a link (a TAP
       // renamed, moved, then set up) can be read after the operation ended, and an intermediate
       // one is no change by someone else once the later ones are in.
@@ -148,7 +155,13 @@ export class DriftWatch {
   /** The link drift still there now that the debounce ended, logged and re-checked. */
   private confirmLinkDrift(): string[] {
     const keys: string[] = [];
+    // Those whose item's operation has not settled yet wait for it: looked at again after it.
+    const unsettled = new Map<string, { namespaceId: string; ifindex: number }>();
     for (const [key, suspect] of this.linkSuspects) {
+      if (this.engine.isOperating(key)) {
+        unsettled.set(key, suspect);
+        continue;
+      }
       const link = this.views.get(suspect.namespaceId)?.links.get(suspect.ifindex);
       const change = this.linkDrift(key, suspect.namespaceId, suspect.ifindex, link);
       if (change === undefined) continue;
@@ -164,6 +177,8 @@ export class DriftWatch {
         for (const cidr of desired.ipAddresses) keys.push(addressItem(key, cidr));
     }
     this.linkSuspects.clear();
+    for (const [key, suspect] of unsettled) this.linkSuspects.set(key, suspect);
+    if (unsettled.size > 0) this.scheduleDrift({});
     return keys;
   }
 

@@ -519,4 +519,42 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
       for (const name of [ns1, ns2]) deleteNamespace(name);
     }
   });
+
+  test('an end changed while the agent was down, whose peer moved to another namespace, is made again with it at the restart', async () => {
+    const label = `km${hex(4)}`;
+    const [ns1, ns2] = ['1', '2'].map((c) => `km${c}${hex(3)}`) as [string, string];
+    const agents: TestAgent[] = [];
+    try {
+      for (const ns of [ns1, ns2]) ip(null, ['netns', 'add', ns]);
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(
+        ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'kma' })],
+        ['interface', 'b', veth('b', 'a', ns1, { host_if_name: 'kmb' })],
+      );
+      await first.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      await first.close();
+
+      // Changed in the store while the agent was down: a's MTU (an update of its link) and b's
+      // namespace (b made again: deleting its link deletes a's too, under a's update).
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll(
+        ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'kma', mtu: 1400 })],
+        ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'kmb' })],
+      );
+      await second.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const a = linkOrFail(ns1, 'kma');
+      assert.equal(a.mtu, 1400);
+      assert.equal(link(ns1, 'kmb'), undefined, 'the old end is gone');
+      assert.equal(
+        (linkOrFail(ns2, 'kmb') as unknown as { link_index?: number }).link_index,
+        a.ifindex,
+        'kmb in its new namespace is paired with kma',
+      );
+    } finally {
+      for (const agent of agents) await agent.close();
+      for (const name of [ns1, ns2]) deleteNamespace(name);
+    }
+  });
 });
