@@ -15,8 +15,8 @@ import {
   type VethInterface,
 } from '../model/index.js';
 import { InterfaceNotFoundError } from './errors.js';
-import { NetlinkError, type Link, type NetlinkHandle } from '../netlink/index.js';
-import type { Dep, DerivedItem, EngineView, LinuxDescriptor, Retrieved } from './engine-contract.js';
+import { NetlinkError, type Link } from '../netlink/index.js';
+import type { Dep, DerivedItem, EngineView, LinuxDescriptor } from './engine-contract.js';
 import type { LinuxContext } from './context.js';
 import {
   addressItem,
@@ -38,25 +38,18 @@ import {
   givenBackAttributes,
   detachTap,
   isUnmarkedOwnLink,
-  linkDifferences,
   checkMtuRange,
   refreshedOriginal,
   restoreForeignLink,
   undoTapAttach,
   type InterfaceMetadata,
 } from './link-ops.js';
-import { otherAgentOf, ownedConfigName, tapTempNameOf } from './ownership.js';
-import {
-  foreignLinksIn,
-  foreignLinksNoLongerWanted,
-  nsRefOf,
-  originalFor,
-  recordOriginal,
-  settingsDropped,
-} from './foreign-links.js';
-import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
+import { retrieveInterfaces } from './interface-retrieve.js';
+import { ownedConfigName, tapTempNameOf } from './ownership.js';
+import { recordOriginal } from './foreign-links.js';
+import type { NamespaceView } from './namespace-views.js';
 import { AgentError } from '../errors.js';
-import type { LinkOriginal, RecordedOriginal } from './originals.js';
+import type { LinkOriginal } from './originals.js';
 import { randomBytes } from 'node:crypto';
 
 export class VethPeerMismatchError extends AgentError {
@@ -468,103 +461,7 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       }
     },
 
-    async retrieve(engine, desired) {
-      // Our own last changes were acknowledged before their events were read: read those first.
-      for (const view of ctx.views.all()) view.links.catchUp();
-      const byName = new Map(desired.map((d) => [d.value.name, d]));
-      // The TAPs attached, by namespace and ifindex: one whose mark someone else cleared is still
-      // its item's (its fact stays, kernel-facts.ts), found here so that the mark is put back in
-      // place. (Not after a restart: an unmarked TAP is then someone else's.)
-      const attachedTaps = new Map<string, string>();
-      for (const d of desired) {
-        const meta = d.value.type === 'AUTO_TAP' ? engine.metadata<InterfaceMetadata>(d.key) : undefined;
-        if (meta) attachedTaps.set(`${meta.namespaceIdentity}\n${meta.ifindex}`, d.value.name);
-      }
-      const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
-      // Our VETH ends by config name, with where their wanted item's entry is in `found`: which
-      // end a link is paired with is checked once every namespace is read (below).
-      const vethEnds = new Map<string, VethEndFound>();
-      // Each namespace once, whatever references it is open under (viewsByNamespace).
-      for (const [view] of viewsByNamespace(ctx.views.all())) {
-        if (!view) continue;
-        for (const link of view.links.list()) {
-          const name =
-            ownedConfigName(ctx.label, link.alias) ??
-            (link.kind === 'tun' && otherAgentOf(ctx.label, link.alias) === undefined
-              ? attachedTaps.get(`${view.identity}\n${link.index}`)
-              : undefined);
-          const wanted = name !== undefined ? byName.get(name) : undefined;
-          const vethEnd: VethEndFound | undefined =
-            name !== undefined && link.kind === 'veth' ? { identity: view.identity, link } : undefined;
-          if (name !== undefined && vethEnd) vethEnds.set(name, vethEnd);
-          const meta: InterfaceMetadata = {
-            ifindex: link.index,
-            namespaceId: view.id,
-            namespaceIdentity: view.identity,
-            hostIfName: link.name,
-            // A TAP is someone else's even when marked: what sits on it is taken off, not left to
-            // go with it.
-            owned: link.kind !== 'tun',
-          };
-          const recorded = link.kind === 'tun' ? ctx.originals.get(view.identity, link.index) : undefined;
-          if (recorded) meta.original = recorded.original;
-          if (name !== undefined && !wanted) {
-            // Ours, no longer wanted: report it so that it is removed.
-            found.push({
-              key: ctx.interfaceKey(name),
-              value: orphanValue(name, link, nsRefOf(view.id), recorded),
-              metadata: meta,
-              managed: true,
-            });
-            continue;
-          }
-          if (!wanted) continue;
-          const value = wanted.value;
-          // A TAP whose mark names another temporary name than its item now does (changed in the
-          // store while the agent was down): another temporary name is another TAP, so the item is
-          // made again (needsRecreate), as at run time. Reported as the link is, as a removal would
-          // see it: given back under the name in its mark, with what the book says its item set,
-          // not under the new name nor with the new value's settings.
-          const markedTemp = link.kind === 'tun' ? tapTempNameOf(link.alias) : undefined;
-          if (value.type === 'AUTO_TAP' && markedTemp !== undefined && markedTemp !== value.tap.tempIfName) {
-            found.push({
-              key: wanted.key,
-              value: orphanValue(value.name, link, nsRefOf(view.id), recorded),
-              metadata: meta,
-              managed: true,
-            });
-            continue;
-          }
-          if (recorded && value.type === 'AUTO_TAP') meta.original = originalFor(recorded, value, link);
-          // In the namespace its value names, under whichever reference: reported under that one.
-          const wantedView = ctx.views.get(namespaceId(value.namespace));
-          const sameNamespace = wantedView !== undefined && wantedView.identity === view.identity;
-          if (sameNamespace) meta.namespaceId = wantedView.id;
-          const rightLink = (l: Link): boolean =>
-            l.name === value.hostIfName &&
-            Object.keys(linkDifferences(l, desiredLinkAttributes(value, ctx.label))).length === 0;
-          // The registry follows the kernel's events and may lag behind our own last change (its
-          // event not read yet): ask the kernel before calling a link wrong.
-          // A TAP whose item dropped its MTU or MAC while the agent was down gets its own back.
-          const dropped = value.type === 'AUTO_TAP' ? settingsDropped(recorded, value, link) : undefined;
-          const right =
-            sameNamespace &&
-            dropped === undefined &&
-            (rightLink(link) || (await freshLinkIsRight(view.handle, link.index, rightLink)));
-          if (vethEnd && value.type === 'VETH') vethEnd.at = found.length;
-          found.push({
-            key: wanted.key,
-            value: right ? value : { ...value, mtu: -1, ...dropped },
-            metadata: meta,
-            managed: true,
-          });
-        }
-      }
-      markMispairedEnds(found, vethEnds);
-      found.push(...foreignLinksIn(ctx, engine, desired));
-      found.push(...foreignLinksNoLongerWanted(ctx, desired, found));
-      return found;
-    },
+    retrieve: (engine, desired) => retrieveInterfaces(ctx, engine, desired),
 
     isRetriable(error) {
       // EEXIST here is a name still held by a link being deleted (deletion finishes asynchronously,
@@ -575,53 +472,6 @@ export function interfaceDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxInt
       return error instanceof AgentError ? error.retriable : false;
     },
   };
-}
-
-/** A link of ours that is a VETH end, as a resync reads it. */
-interface VethEndFound {
-  /** Identity of its namespace (namespace-views.ts). */
-  identity: string;
-  link: Link;
-  /** Index in the retrieved list of its wanted item's entry, when an item wants it. */
-  at?: number;
-}
-
-/** Are these two links the two ends of one pair? */
-function pairedEnds(a: VethEndFound, b: VethEndFound): boolean {
-  // The kernel names the peer by ifindex, in the peer's namespace, and gives IFLA_LINK_NETNSID
-  // only when that is another namespace. Each end naming the other's ifindex, in the same or
-  // another namespace as that attribute says, is the pair; an nsid is not resolved to a
-  // namespace, so two pairs whose ifindexes coincide crosswise in other namespaces would pass.
-  return (
-    a.link.parentIndex === b.link.index &&
-    b.link.parentIndex === a.link.index &&
-    (a.identity === b.identity) === (a.link.linkNetnsId === undefined)
-  );
-}
-
-/**
- * Each VETH end is checked link by link (name, MTU, MAC, state), which says nothing of its peer:
- * pairs whose items traded peers while the agent was down (a-b and c-d configured, then a-c and
- * b-d) were taken as configured, each end still paired with its old peer. Such an end is reported
- * with the peer its link has, so that the engine makes it again (needsRecreate: another peer) and
- * its removal deletes the pair it is in. An end whose actual peer is no link of ours is left as
- * read (there is no name to give it; our two ends are always made together).
- */
-function markMispairedEnds(
-  found: Retrieved<LinuxInterface, InterfaceMetadata>[],
-  vethEnds: ReadonlyMap<string, VethEndFound>,
-): void {
-  for (const end of vethEnds.values()) {
-    if (end.at === undefined) continue;
-    const entry = found[end.at]!;
-    const value = entry.value;
-    if (value.type !== 'VETH') continue;
-    const wantedPeer = vethEnds.get(value.veth.peerIfName);
-    if (!wantedPeer || pairedEnds(end, wantedPeer)) continue;
-    const actual = [...vethEnds].find(([, other]) => other !== end && pairedEnds(end, other))?.[0];
-    if (actual === undefined) continue;
-    found[end.at] = { ...entry, value: { ...value, veth: { ...value.veth, peerIfName: actual } } };
-  }
 }
 
 /**
@@ -702,44 +552,11 @@ async function moveAsideOurs(
   return true;
 }
 
-async function freshLinkIsRight(
-  handle: NetlinkHandle,
-  index: number,
-  right: (link: Link) => boolean,
-): Promise<boolean> {
-  const fresh = await handle.linkGet(index).catch(() => undefined);
-  return fresh !== undefined && right(fresh);
-}
-
 /**
  * The value of an interface of ours that the config no longer has, for its removal: a link we made
  * is deleted; a TAP is someone else's and is given back under the temporary name its mark names
  * (its own name when the mark has none: marked by an older version).
  */
-/**
- * The value a link of ours no item wants is removed under. A TAP's carries the MTU and MAC the book
- * says its item set (all of them for an entry of an older book): removal gives back those.
- */
-function orphanValue(
-  name: string,
-  link: Link,
-  namespace: LinuxInterface['namespace'],
-  recorded?: RecordedOriginal,
-): LinuxInterface {
-  const common = { name, description: '', enabled: false, ipAddresses: [], hostIfName: link.name, namespace };
-  if (link.kind === 'tun') {
-    const set = recorded ? (recorded.set ?? { mtu: recorded.original.mtu, mac: recorded.original.mac }) : {};
-    return {
-      ...common,
-      ...(set.mtu !== undefined ? { mtu: set.mtu } : {}),
-      ...(set.mac !== undefined ? { physAddress: set.mac } : {}),
-      type: 'AUTO_TAP',
-      tap: { tempIfName: tapTempNameOf(link.alias) ?? link.name },
-    };
-  }
-  return { ...common, type: 'DUMMY' };
-}
-
 /** A TAP marked as this item's in another namespace we watch than `not` (someone moved it there). */
 function tapElsewhere(
   ctx: LinuxContext,
