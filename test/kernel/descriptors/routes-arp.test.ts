@@ -1554,3 +1554,127 @@ describe('routes and ARP entries naming an interface item', { skip: skipUnlessRo
       );
     }));
 });
+
+describe('an IPv6 gateway route in a table of its own, across a restart', { skip: skipUnlessRoot() }, () => {
+  /** Runs fn with two fresh named namespaces and an agent; cleans up whatever happens. */
+  async function withRestarts(fn: (ns1: string, ns2: string, label: string) => Promise<void>): Promise<void> {
+    const prefix = `wtd${hex(2)}`;
+    const [ns1, ns2] = [`${prefix}n1`, `${prefix}n2`];
+    try {
+      for (const ns of [ns1, ns2]) ip(null, ['netns', 'add', ns]);
+      await fn(ns1, ns2, `wtd${hex(3)}`);
+    } finally {
+      for (const ns of [ns1, ns2]) ipTry(null, ['netns', 'del', ns]);
+    }
+  }
+
+  function items(ns1: string, ns2: string, withAddress = true): Item[] {
+    return [
+      [
+        'interface',
+        'a',
+        veth('a', 'b', ns1, {
+          host_if_name: 'p7a',
+          ...(withAddress ? { ip_addresses: ['fd77:7::2/64'] } : {}),
+        }),
+      ],
+      ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'p7b', ip_addresses: ['fd77:7::1/64'] })],
+      [
+        'route',
+        'host',
+        {
+          name: 'host',
+          namespace: named(ns1),
+          interface: 'a',
+          dst_ip_addr: 'fd77:7::112/128',
+          gw_addr: 'fd77:7::1',
+          table: 212,
+        },
+      ],
+      [
+        'route',
+        'def',
+        {
+          name: 'def',
+          namespace: named(ns1),
+          interface: 'a',
+          default: true,
+          gw_addr: 'fd77:7::1',
+          table: 212,
+        },
+      ],
+    ];
+  }
+
+  async function started(
+    label: string,
+    all: Item[],
+    before?: () => Promise<void> | void,
+  ): Promise<TestAgent> {
+    await before?.();
+    const agent = await TestAgent.start({ label });
+    await agent.replaceAll(...all);
+    return agent;
+  }
+
+  /** The routes in the kernel's table 212 of ns1 (waited for), and every item configured. */
+  async function assertConfigured(agent: TestAgent, ns1: string): Promise<void> {
+    await eventually(() => {
+      const list = routes(ns1, 6, '212');
+      assert.ok(
+        list.some((r) => r.dst === 'fd77:7::112' && r.gateway === 'fd77:7::1'),
+        JSON.stringify(list),
+      );
+      assert.ok(
+        list.some((r) => r.dst === 'default' && r.gateway === 'fd77:7::1'),
+        JSON.stringify(list),
+      );
+    }, 4000);
+    await agent.waitConfigured(['interface', 'a'], ['interface', 'b'], ['route', 'host'], ['route', 'def']);
+  }
+
+  const cases: [string, (ns1: string, ns2: string) => void, boolean?][] = [
+    ['nothing changed', () => undefined],
+    ['the pair deleted while down (made again at the start)', (ns1) => void ip(ns1, ['link', 'del', 'p7a'])],
+    ['the address removed while down', (ns1) => void ip(ns1, ['addr', 'flush', 'dev', 'p7a'])],
+    ['the link set down while down', (ns1) => void ip(ns1, ['link', 'set', 'p7a', 'down'])],
+    [
+      'the namespace deleted and made again while down',
+      (ns1) => {
+        ip(null, ['netns', 'del', ns1]);
+        ip(null, ['netns', 'add', ns1]);
+      },
+    ],
+    ['the address put just before the stop', () => undefined, true],
+  ];
+  for (const quick of [true, false])
+    test(`the namespace deleted and made again while the agent runs (${quick ? 'at once' : 'after it noticed'}): configured again`, () =>
+      withRestarts(async (ns1, ns2, label) => {
+        const agent = await started(label, items(ns1, ns2));
+        try {
+          await assertConfigured(agent, ns1);
+          ip(null, ['netns', 'del', ns1]);
+          if (!quick) await agent.waitFor('route', 'host', 'pending');
+          ip(null, ['netns', 'add', ns1]);
+          await assertConfigured(agent, ns1);
+        } finally {
+          await agent.close();
+        }
+      }));
+  for (const [what, whileDown, addressLast] of cases)
+    test(`${what}: configured after the restart`, () =>
+      withRestarts(async (ns1, ns2, label) => {
+        let agent = await started(label, items(ns1, ns2, !addressLast));
+        try {
+          if (addressLast) {
+            await agent.waitFor('route', 'host', 'pending', /waiting for gateway fd77:7::1/);
+            await agent.put(...items(ns1, ns2));
+          } else await assertConfigured(agent, ns1);
+          await agent.close();
+          agent = await started(label, items(ns1, ns2), () => whileDown(ns1, ns2));
+          await assertConfigured(agent, ns1);
+        } finally {
+          await agent.close();
+        }
+      }));
+});
