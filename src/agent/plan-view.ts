@@ -138,8 +138,9 @@ export function assumedFacts(
       const value = valueOf(op.key) as LinuxInterface | undefined;
       if (!value) continue;
       const upFact = linkUpFact(namespaceId(value.namespace), value.hostIfName);
-      // Renamed in place (a new host name of ours, a TAP we took too): the link exists under it once the plan is done,
-      // and no longer under the name it had (what names it by that name waits, as apply shows).
+      // Renamed in place (a new host name of ours, or of a TAP we took): the link exists under it
+      // once the plan is done, and no longer under the name it had (what names it by that name
+      // waits, as apply shows).
       const linkKey = linkFact(namespaceId(value.namespace), value.hostIfName);
       const ours = value.type === 'VETH' || value.type === 'DUMMY' || value.type === 'AUTO_TAP';
       if (ours && now.factHolds?.(linkKey) === false) facts.push({ key: linkKey, value: ASSUMED_VALUE });

@@ -7,6 +7,7 @@
 import { findDuplicateKey } from '../util/json-duplicate-keys.js';
 import type { FileProblem } from '../cli/netnsctl/documents.js';
 import type { FieldErrorView, PlanRequest } from './service.js';
+import { counted } from '../util/counted.js';
 
 export class PlanBodyError extends Error {
   readonly code = 'PLAN_BODY';
@@ -128,7 +129,7 @@ export async function parsePlanBody(
     const where = first.key ?? `document ${first.index + 1}`;
     const why = first.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     throw new PlanBodyError(
-      `${documentProblems.length} invalid ${documentProblems.length === 1 ? 'item' : 'items'} in the document (first: ${where}: ${why}): a replace plan needs every item of the file; fix them first`,
+      `${counted(documentProblems.length, 'invalid item')} in the document (first: ${where}: ${why}): a replace plan needs every item of the file; fix them first`,
     );
   }
   return {

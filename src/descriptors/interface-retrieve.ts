@@ -170,8 +170,10 @@ function markMispairedEnds(
 }
 
 /**
- * The value a link of ours no item wants is removed under. A TAP's carries the MTU and MAC the book
- * says its item set (all of them for an entry of an older book): removal gives back those.
+ * The value a link of ours no item wants is removed under: a link we made is deleted; a TAP is
+ * someone else's and is given back under the temporary name its mark names (its own name when the
+ * mark has none: marked by an older version), with the MTU and MAC the book says its item set (all
+ * of them for an entry of an older book).
  */
 function orphanValue(
   name: string,

@@ -552,11 +552,6 @@ async function moveAsideOurs(
   return true;
 }
 
-/**
- * The value of an interface of ours that the config no longer has, for its removal: a link we made
- * is deleted; a TAP is someone else's and is given back under the temporary name its mark names
- * (its own name when the mark has none: marked by an older version).
- */
 /** A TAP marked as this item's in another namespace we watch than `not` (someone moved it there). */
 function tapElsewhere(
   ctx: LinuxContext,

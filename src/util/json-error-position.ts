@@ -64,6 +64,15 @@ export function jsonErrorOffset(text: string): number | undefined {
     }
     return false;
   };
+  /** Reads an object member's name and its colon, up to its value; false where they are wrong. */
+  const memberName = (): boolean => {
+    if (!string()) return false;
+    space();
+    if (text[i] !== ':') return false;
+    i++;
+    space();
+    return true;
+  };
   space();
   for (;;) {
     // A value is expected at i.
@@ -76,11 +85,7 @@ export function jsonErrorOffset(text: string): number | undefined {
         stack.pop();
         i++;
       } else if (c === '{') {
-        if (!string()) return i;
-        space();
-        if (text[i] !== ':') return i;
-        i++;
-        space();
+        if (!memberName()) return i;
         continue;
       } else continue;
     } else if (
@@ -100,13 +105,7 @@ export function jsonErrorOffset(text: string): number | undefined {
       if (text[i] !== ',') return i;
       i++;
       space();
-      if (open === '{') {
-        if (!string()) return i;
-        space();
-        if (text[i] !== ':') return i;
-        i++;
-        space();
-      }
+      if (open === '{' && !memberName()) return i;
       break;
     }
   }

@@ -9,7 +9,7 @@ import { loadItems, type CommandContext } from './context.js';
 import { expandKey } from './keys.js';
 import { listKeys, neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
-import { counted } from './words.js';
+import { counted } from '../../util/counted.js';
 
 export function addDelCommand(program: Command, ctx: CommandContext): void {
   const { globals, tell, withConfig } = ctx;

@@ -10,7 +10,7 @@ import { neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 import { statesWhenKnown } from './states-known.js';
-import { counted } from './words.js';
+import { counted } from '../../util/counted.js';
 import { WHOLE_VALUE, type FieldError } from '../../model/index.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with their field errors. */

@@ -3,7 +3,7 @@
  * agent or the store went away): how many it did, which it did not, and which were sent without an
  * answer (maybe done), so that the rest can be found or the command run again knowingly.
  */
-import { counted } from './words.js';
+import { counted } from '../../util/counted.js';
 
 /**
  * A failed write that cannot have been made: its one endpoint refused the connection. With several

@@ -38,6 +38,7 @@ import {
   veth,
   withAgent,
   writes,
+  type IpLinkJson,
 } from './harness.js';
 
 /** A link someone else made (ex0 by default) as an EXISTING item of ns. */
@@ -427,6 +428,22 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     tap: { temp_if_name: temp },
   });
 
+  /** What the transactions after `seq` did, as `kind key` lines. */
+  const operationsSince = (agent: TestAgent, seq: number): string[] =>
+    agent.engine
+      .transactions()
+      .filter((t) => t.seq > seq)
+      .flatMap((t) => t.operations.map((op) => `${op.kind} ${op.key}`));
+  const lastSeq = (agent: TestAgent): number => agent.engine.transactions().at(-1)?.seq ?? 0;
+
+  /** A TAP made under `temp`, then taken by item tap1 into `ns` as `host`: the link there. */
+  async function attachedTap(agent: TestAgent, ns: string, host: string, temp: string): Promise<IpLinkJson> {
+    ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
+    await agent.put(['interface', 'tap1', tapItem(ns, host, temp)]);
+    await agent.waitConfigured(['interface', 'tap1']);
+    return linkOrFail(ns, host);
+  }
+
   /** A TAP's temporary and host names for one test; links left under them go afterwards. */
   async function withTapNames(
     run: (temp: string, host: string) => Promise<void>,
@@ -491,10 +508,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     await withTapNames(async (temp, host) => {
       const other = `${host}r`;
       await withAgent(1, async (agent, [ns1]) => {
-        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
-        await agent.waitConfigured(['interface', 'tap1']);
-        const before = linkOrFail(ns1!, host);
+        const before = await attachedTap(agent, ns1!, host, temp);
 
         const record = await agent.put(['interface', 'tap1', tapItem(ns1!, other, temp)]);
         const ops = record.operations.map((op) => `${op.kind} ${op.key}`);
@@ -510,14 +524,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         assert.deepEqual(addresses(ns1!, other), ['172.52.45.127/24']);
 
         // Renamed by someone else: its name put back where it is, not given back and taken again.
-        const seen = agent.engine.transactions().at(-1)?.seq ?? 0;
+        const seen = lastSeq(agent);
         ip(ns1!, ['link', 'set', other, 'down']);
         ip(ns1!, ['link', 'set', other, 'name', host]);
         await eventually(() => assert.ok(isUp(linkOrFail(ns1!, other))));
-        const healing = agent.engine
-          .transactions()
-          .filter((t) => t.seq > seen)
-          .flatMap((t) => t.operations.map((op) => `${op.kind} ${op.key}`));
+        const healing = operationsSince(agent, seen);
         assert.ok(
           healing.every((op) => !/^delete \S+\/interface\/tap1$/.test(op)),
           `put back in place: ${healing.join(', ')}`,
@@ -571,22 +582,11 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       });
     });
 
-  /** What the transactions after `seq` did, as `kind key` lines. */
-  const operationsSince = (agent: TestAgent, seq: number): string[] =>
-    agent.engine
-      .transactions()
-      .filter((t) => t.seq > seq)
-      .flatMap((t) => t.operations.map((op) => `${op.kind} ${op.key}`));
-  const lastSeq = (agent: TestAgent): number => agent.engine.transactions().at(-1)?.seq ?? 0;
-
   test('AUTO_TAP given a host name someone else has in its namespace: failed, the TAP left up and configured under its old name; renamed once the name is free', async () => {
     await withTapNames(async (temp, host) => {
       const other = `${host}r`;
       await withAgent(1, async (agent, [ns1]) => {
-        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
-        await agent.waitConfigured(['interface', 'tap1']);
-        const before = linkOrFail(ns1!, host);
+        const before = await attachedTap(agent, ns1!, host, temp);
         ip(ns1!, ['link', 'add', other, 'type', 'veth', 'peer', 'name', `${host}p`]);
         const seen = lastSeq(agent);
         await agent.put(['interface', 'tap1', tapItem(ns1!, other, temp)]);
@@ -625,10 +625,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
     await withTapNames(async (temp, host) => {
       const other = `${host}r`;
       await withAgent(2, async (agent, [ns1, ns2]) => {
-        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
-        await agent.waitConfigured(['interface', 'tap1']);
-        const before = linkOrFail(ns1!, host);
+        const before = await attachedTap(agent, ns1!, host, temp);
 
         const record = await agent.put(['interface', 'tap1', tapItem(ns2!, other, temp)]);
         assert.ok(
@@ -722,10 +719,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
   test("AUTO_TAP whose TAP someone moves to the agent's namespace: given back, and taken again into its namespace", async () => {
     await withTapNames(async (temp, host) => {
       await withAgent(1, async (agent, [ns1]) => {
-        ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
-        await agent.put(['interface', 'tap1', tapItem(ns1!, host, temp)]);
-        await agent.waitConfigured(['interface', 'tap1']);
-        const before = linkOrFail(ns1!, host);
+        const before = await attachedTap(agent, ns1!, host, temp);
         ip(ns1!, ['link', 'set', host, 'netns', '1']);
         await eventually(() => {
           const now = linkOrFail(ns1!, host);
