@@ -95,6 +95,13 @@ export class LinuxPlugin {
   private lastRefs: NamespaceRef[] = [];
   private usedTimer: NodeJS.Timeout | undefined;
   private readonly opening = new Set<Promise<void>>();
+  /**
+   * The last step (opening, or handling its going) under way for each namespace id. Each waits for
+   * the one before: a namespace made again under the id opens only once the old one's dependents
+   * are removed and its facts (links, on-link table) withdrawn, or items were made on links the new
+   * one does not have; and a namespace gone while its view was opening is closed, not left open.
+   */
+  private readonly namespaceSteps = new Map<string, Promise<void>>();
   /** Unreferenced namespaces whose views stay open while items of ours are left there. */
   private readonly lingering = new Set<string>();
   private closed = false;
@@ -170,11 +177,11 @@ export class LinuxPlugin {
       this.logger?.warn({ namespace: view.id, reason }, 'namespace view degraded; the agent works on');
     });
     this.tracker.on('available', (location) => {
-      const opened = this.namespaceAvailable(location);
+      const opened = this.inTurn(location.id, () => this.namespaceAvailable(location));
       this.opening.add(opened);
       void opened.finally(() => this.opening.delete(opened));
     });
-    this.tracker.on('gone', (id, why) => void this.namespaceGone(id, why));
+    this.tracker.on('gone', (id, why) => void this.inTurn(id, () => this.namespaceGone(id, why)));
     this.engine.onStatus(() => this.closeLingeringViews());
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
@@ -482,6 +489,19 @@ export class LinuxPlugin {
     void this.engine.notify(facts);
   }
 
+  /** Runs a step for a namespace id after the one under way for it, at once when there is none. */
+  private inTurn(id: string, step: () => Promise<void>): Promise<void> {
+    const before = this.namespaceSteps.get(id);
+    const run = (before === undefined ? step() : before.then(step)).catch((error: unknown) => {
+      this.logger?.warn({ namespace: id, error: String(error) }, 'namespace change not handled');
+    });
+    this.namespaceSteps.set(id, run);
+    void run.finally(() => {
+      if (this.namespaceSteps.get(id) === run) this.namespaceSteps.delete(id);
+    });
+    return run;
+  }
+
   private async namespaceAvailable(location: Parameters<NamespaceViews['open']>[0]): Promise<void> {
     try {
       const reused = this.views.get(location.id)?.identity === location.identity;
@@ -540,7 +560,8 @@ export class LinuxPlugin {
     // Dependents are removed while the view is still open (their VETH ends must really go), then
     // our sockets let go of the namespace.
     await this.engine.notify([{ key: namespaceFact(id), deleted: true }]);
-    // A new namespace under the same id may have been opened meanwhile: not the one that went.
+    // A namespace under the same id opens only after this (inTurn), but one left lingering by an
+    // earlier going may have been taken up again meanwhile: not the one that went.
     const now = this.views.get(id);
     if (now !== undefined && now !== gone) return;
     if (why === 'unreferenced' && this.hasAppliedItemsIn(id)) {

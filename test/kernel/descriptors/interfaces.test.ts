@@ -1302,6 +1302,44 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         });
       }));
 
+  for (const busy of [false, true])
+    test(`EXISTING and a gateway route through it, the named namespace deleted and made again at once (without the link)${busy ? ' while the engine is busy elsewhere' : ''}: pending, not made on what the old one had`, () =>
+      withAgent(2, async (agent, [ns1, ns2]) => {
+        ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+        const route = {
+          name: 'viaex',
+          namespace: named(ns1!),
+          interface: 'ex',
+          dst_ip_addr: '172.31.7.0/24',
+          gw_addr: '10.3.0.9',
+        };
+        await agent.put(existingItem(ns1!, { ip_addresses: ['10.3.0.1/24'] }), ['route', 'viaex', route]);
+        await agent.waitConfigured(['interface', 'ex'], ['route', 'viaex']);
+
+        // Busy: the going's transaction waits behind 80 pairs, long after the new namespace opened.
+        const pairs = busy
+          ? Array.from({ length: 80 }, (_, i) => [
+              ['interface', `b${i}a`, veth(`b${i}a`, `b${i}b`, ns2)] as [ItemKind, string, unknown],
+              ['interface', `b${i}b`, veth(`b${i}b`, `b${i}a`, ns2)] as [ItemKind, string, unknown],
+            ]).flat()
+          : [];
+        const making = pairs.length > 0 ? agent.put(...pairs) : undefined;
+        // One step: the agent sees the new namespace, never the name without one.
+        ip(null, ['netns', 'del', ns1!]);
+        ip(null, ['netns', 'add', ns1!]);
+        await making;
+        await agent.waitFor('interface', 'ex', 'pending', /waiting for interface ex0 to exist/);
+        await agent.waitFor('route', 'viaex', 'pending');
+        await pause(300);
+        assert.equal(agent.status('interface', 'ex')?.state, 'pending', 'still waiting for its link');
+        assert.equal(agent.status('route', 'viaex')?.state, 'pending');
+
+        ip(ns1!, ['link', 'add', 'ex0', 'type', 'veth', 'peer', 'name', 'ex1']);
+        await agent.waitConfigured(['interface', 'ex'], ['route', 'viaex']);
+        assert.deepEqual(addresses(ns1!, 'ex0'), ['10.3.0.1/24']);
+        assert.ok(routes(ns1!).some((r) => r.dst === '172.31.7.0/24' && r.gateway === '10.3.0.9'));
+      }));
+
   test('EXISTING with a MAC and an MTU above the maximum: failed before anything is set (the MAC stays)', async () => {
     await withTapNames(async (temp) => {
       await withAgent(1, async (agent) => {
