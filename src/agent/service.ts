@@ -24,6 +24,7 @@ import type {
   ItemStatus,
   PlanRequest,
   PlanResult,
+  PutManyResult,
   PutResult,
 } from '../api/service.js';
 import type { AgentMetrics } from '../api/metrics.js';
@@ -394,6 +395,16 @@ export class AgentApiService implements AgentService {
     if (errors.length) return { ok: false, errors };
     const revision = await this.store.put(key, valueText);
     return { ok: true, revision };
+  }
+
+  async putConfigMany(entries: readonly { key: string; valueText: string }[]): Promise<PutManyResult> {
+    const errors = entries.flatMap(({ key, valueText }) =>
+      [...this.labelErrors(key), ...configValueErrors(key, valueText)].map((e) => ({ ...e, key })),
+    );
+    if (errors.length) return { ok: false, errors };
+    if (entries.length === 0) return { ok: true, stored: 0 };
+    const revision = await this.store.putMany(entries.map((e) => ({ key: e.key, value: e.valueText })));
+    return { ok: true, stored: entries.length, revision };
   }
 
   deleteConfig(key: string): Promise<boolean> {

@@ -18,6 +18,8 @@ import { tokenMatches } from './auth.js';
 import { AgentError } from '../errors.js';
 import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
+import { ConfigBatchBodyError, parseConfigBatch, type BatchPut } from './config-batch.js';
+import { counted } from '../util/counted.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
 import { EventFanOut } from './event-log.js';
@@ -160,6 +162,24 @@ export function buildApi(
     if (!result.ok)
       return reply.code(400).send({ error: `invalid value for ${key}`, key, errors: result.errors });
     return { key, revision: result.revision };
+  });
+  app.post('/v1/config', async (request, reply) => {
+    let puts: BatchPut[];
+    try {
+      puts = parseConfigBatch(typeof request.body === 'string' ? request.body : '');
+    } catch (error) {
+      if (error instanceof ConfigBatchBodyError) return reply.code(400).send({ error: error.message });
+      throw error;
+    }
+    const result = await service.putConfigMany(puts);
+    if (!result.ok) {
+      const keys = new Set(result.errors.map((e) => e.key));
+      return reply.code(400).send({
+        error: `${counted(keys.size, 'invalid value')} (nothing stored): ${[...keys].slice(0, 3).join(', ')}${keys.size > 3 ? ', ...' : ''}`,
+        errors: result.errors,
+      });
+    }
+    return { stored: result.stored, revision: result.revision };
   });
   app.delete('/v1/config/*', async (request, reply) => {
     const key = keyFromParams(request);

@@ -44,6 +44,10 @@ export interface ConfigEntry {
 
 export type PutResult = { ok: true; revision?: number } | { ok: false; errors: FieldErrorView[] };
 
+/** Many values stored in one write, or none: every refused value's field errors, with its key. */
+export type PutManyResult =
+  { ok: true; stored: number; revision?: number } | { ok: false; errors: FieldErrorView[] };
+
 /** A server-sent event: item state changes and interface index registry changes. */
 export interface AgentEvent {
   type: 'state' | 'link' | 'transaction';
@@ -96,6 +100,8 @@ export interface AgentService {
   listConfig(prefix: string): Promise<ConfigEntry[]>;
   /** Validates, then stores; invalid values are refused with field errors and not stored. */
   putConfig(key: string, valueText: string): Promise<PutResult>;
+  /** Validates every value, then stores them all in one write; with one invalid, none is stored. */
+  putConfigMany(entries: readonly { key: string; valueText: string }[]): Promise<PutManyResult>;
   /** False when there was nothing under the key. */
   deleteConfig(key: string): Promise<boolean>;
   kernel(): Promise<unknown>;

@@ -53,6 +53,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       ['GET', '/v1/kernel'],
       ['GET', '/v1/history'],
       ['POST', '/v1/plan', '{}'],
+      ['POST', '/v1/config', '{"puts": []}'],
       ['GET', '/v1/events'],
     ];
     for (const [method, url, body] of calls) {
@@ -248,6 +249,72 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal(plan.status, 200, plan.text);
     assert.equal((plan.json as { invalid: { key: string }[] }).invalid[0]?.key, key);
     assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
+  });
+
+  test("POST /v1/config: many values in one write (one revision), taken in as one change; one invalid value (or a key twice, or another label's key) and none is stored", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `bl${tag()}${i}`);
+    // Three VETH pairs in ns1 (0-1, 2-3, 4-5).
+    const ends = names.map((name, i) => ({
+      key: configKey(label, 'interface', name),
+      value: {
+        name,
+        type: 'VETH',
+        enabled: true,
+        namespace: { type: 'NAMED_NS', name: pair.ns1 },
+        veth: { peer_if_name: names[i ^ 1] },
+      },
+    }));
+    const keys = ends.map((l) => l.key);
+    cleanup.add(async () => {
+      for (const key of keys) await agent.request('DELETE', `/v1/config${key}`);
+    });
+    const bad = {
+      key: configKey(label, 'interface', 'blbad'),
+      value: { name: 'blbad', type: 'VETH', mtu: 99_999 },
+    };
+    const foreign = { key: configKey(`${label}x`, 'interface', 'theirs'), value: ends[0]!.value };
+    for (const [why, puts, status, field] of [
+      ['an invalid value', [...ends, bad], 400, 'mtu'],
+      ["another label's key", [...ends, foreign], 400, '$key'],
+    ] as const) {
+      const refused = await agent.request('POST', '/v1/config', JSON.stringify({ puts }));
+      assert.equal(refused.status, status, `${why}: ${refused.text}`);
+      const answer = refused.json as { error: string; errors: { key: string; field: string }[] };
+      assert.match(answer.error, /1 invalid value \(nothing stored\)/, why);
+      assert.ok(
+        answer.errors.some((e) => e.key === puts.at(-1)!.key && e.field === field),
+        refused.text,
+      );
+    }
+    const twice = await agent.request('POST', '/v1/config', JSON.stringify({ puts: [ends[0], ends[0]] }));
+    assert.equal(twice.status, 400, twice.text);
+    assert.match((twice.json as { error: string }).error, /given twice: puts\[0\] and puts\[1\]/);
+    for (const body of ['[]', '{"puts": {}}', '{"puts": [{"key": "/x"}]}', '{"deletes": []}', 'nonsense'])
+      assert.equal((await agent.request('POST', '/v1/config', body)).status, 400, body);
+    for (const key of keys)
+      assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
+
+    // A value as text (as a PUT's body) or as JSON: both stored as given.
+    const puts = ends.map((l, i) => (i % 2 ? { key: l.key, value: JSON.stringify(l.value) } : l));
+    const stored = await agent.request('POST', '/v1/config', JSON.stringify({ puts }));
+    assert.equal(stored.status, 200, stored.text);
+    const { revision, stored: count } = stored.json as { stored: number; revision: number };
+    assert.equal(count, ends.length);
+    const revisions = new Set<number>();
+    for (const key of keys) {
+      const got = await agent.request('GET', `/v1/config${key}`);
+      assert.equal(got.status, 200, got.text);
+      revisions.add((got.json as { revision: number }).revision);
+    }
+    assert.deepEqual([...revisions], [revision], 'one write');
+    await agent.until(keys, 'configured');
+    const history = (await agent.request('GET', '/v1/history')).json as {
+      operations: { key: string; kind: string }[];
+    }[];
+    const made = history.filter((t) => t.operations.some((op) => keys.includes(op.key)));
+    assert.equal(made.length, 1, `taken in as one change: ${JSON.stringify(made.map((t) => t.operations))}`);
+    for (const key of keys) await agent.request('DELETE', `/v1/config${key}`);
+    await agent.until(keys, 'removed');
   });
 
   test('invalid values: 400 with the field errors; nothing stored', async () => {

@@ -1,7 +1,7 @@
 /**
  * `netnsctl apply` stopped midway: against a stub of the agent's API, what it says was stored, not
- * stored (the agent answered so: 503, its datastore away) and maybe stored (a put sent and never
- * answered).
+ * stored (the agent answered so: 503, its datastore away) and maybe stored (a part of the file
+ * sent and never answered). apply stores a file in parts of 500 items (POST /v1/config each).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,13 +14,18 @@ import { netnsctl } from '../helpers/agent.js';
 
 type PutAnswer = 'ok' | '503' | 'none';
 
-/** Answers the dry run with nothing refused, and each PUT as `answers` says, in order. */
+/**
+ * Answers the dry run with nothing refused, and each write (a part of `apply`: POST /v1/config; a
+ * deletion of `del`) as `answers` says, in order.
+ */
 async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: string }> {
   let puts = 0;
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      if (request.method === 'PUT' || request.method === 'DELETE') {
+      const write =
+        request.method === 'DELETE' || (request.method === 'POST' && request.url === '/v1/config');
+      if (write) {
         const answer = answers[puts++] ?? 'ok';
         if (answer === 'none') return request.socket.destroy();
         if (answer === '503') {
@@ -41,28 +46,30 @@ async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: s
 describe('netnsctl apply stopped midway', () => {
   let dir: string;
   let file: string;
+  /** Three parts for apply: 500, 500 and 200 items. */
+  let bigFile: string;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'apply-stop-'));
     file = path.join(dir, 'items.yaml');
+    bigFile = path.join(dir, 'big.yaml');
     const item = (name: string): string =>
       `kind: arp\nname: ${name}\ninterface: eth0\nip_addr: 10.0.0.9\nhw_address: "02:00:00:00:00:09"\n`;
     writeFileSync(file, ['as1', 'as2', 'as3'].map(item).join('---\n'));
+    writeFileSync(bigFile, Array.from({ length: 1200 }, (_, i) => item(`ab${i}`)).join('---\n'));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   for (const [answers, notStored, maybe] of [
-    [['ok', '503', '503'], 2, 0],
-    [['ok', 'none', 'none'], 0, 2],
+    [['ok', '503', '503'], 700, 0],
+    [['ok', 'none', 'none'], 200, 500],
   ] as [PutAnswer[], number, number][]) {
-    test(`puts answered ${answers.join(', ')}: ${notStored} not stored, ${maybe} maybe stored`, async () => {
+    test(`parts answered ${answers.join(', ')}: ${notStored} not stored, ${maybe} maybe stored`, async () => {
       const { server, url } = await stubAgent(answers);
       try {
-        const result = await netnsctl(['--server', url, 'apply', '-f', file]);
+        const result = await netnsctl(['--server', url, 'apply', '-f', bigFile]);
         assert.equal(result.code, 3, result.stderr);
-        assert.match(result.stderr, /stopped after storing 1 of 3 items/, result.stderr);
-        if (notStored > 0)
-          assert.match(result.stderr, new RegExp(`not stored \\(${notStored}\\)`), result.stderr);
-        else assert.doesNotMatch(result.stderr, /not stored \(/, result.stderr);
+        assert.match(result.stderr, /stopped after storing 500 of 1200 items/, result.stderr);
+        assert.match(result.stderr, new RegExp(`not stored \\(${notStored}\\)`), result.stderr);
         if (maybe > 0) assert.match(result.stderr, new RegExp(`maybe stored \\(${maybe}\\)`), result.stderr);
         else assert.doesNotMatch(result.stderr, /maybe stored/, result.stderr);
       } finally {

@@ -24,11 +24,24 @@ export interface ConfigEntry {
 /** Stored, at the store's revision (when the store said), or refused with field errors. */
 export type PutOutcome = { ok: true; revision?: number } | { ok: false; errors: Omit<FieldError, 'key'>[] };
 
+/** Many values stored in one write, or none of them: the refused values' field errors, with their keys. */
+export type PutManyOutcome = { ok: true; revision?: number } | { ok: false; errors: FieldError[] };
+
+export interface ValueToStore {
+  key: string;
+  valueText: string;
+}
+
 export interface ConfigAccess {
   /** Where the values are, for messages ("the agent at ...", "etcd at ..."). */
   readonly where: string;
   list(prefix: string): Promise<ConfigEntry[]>;
   put(key: string, valueText: string): Promise<PutOutcome>;
+  /**
+   * Stores many values in one write (`apply -f`): the agent takes them in together, as one change.
+   * A value refused and none is stored. etcd writes them in transactions of at most 128 keys.
+   */
+  putMany(entries: readonly ValueToStore[]): Promise<PutManyOutcome>;
   /** False when there was nothing under the key. */
   delete(key: string): Promise<boolean>;
   close(): Promise<void>;
@@ -63,6 +76,18 @@ export class ApiConfigAccess implements ConfigAccess {
       );
     const revision = (json as { revision?: unknown } | undefined)?.revision;
     return typeof revision === 'number' ? { ok: true, revision } : { ok: true };
+  }
+
+  async putMany(entries: readonly ValueToStore[]): Promise<PutManyOutcome> {
+    // Values as text, as a PUT sends them: the agent checks the very text the file held.
+    const body = JSON.stringify({ puts: entries.map((e) => ({ key: e.key, value: e.valueText })) });
+    const { status, json } = await this.api.request('POST', '/v1/config', body);
+    const answer = json as { error?: string; errors?: FieldError[]; revision?: unknown } | undefined;
+    if (status === 400 && answer?.errors?.length) return { ok: false, errors: answer.errors };
+    if (status >= 400)
+      // With the answer as details: the agent said it did not store them (apply tells that apart).
+      throw new CliError(answer?.error ?? `HTTP ${status}`, status === 503 ? 3 : 1, json);
+    return typeof answer?.revision === 'number' ? { ok: true, revision: answer.revision } : { ok: true };
   }
 
   async delete(key: string): Promise<boolean> {
@@ -101,6 +126,16 @@ export class StoreConfigAccess implements ConfigAccess {
     const errors = configValueErrors(key, valueText);
     if (errors.length) return { ok: false, errors };
     const revision = await this.unavailableAs(() => this.store.put(key, valueText));
+    return { ok: true, revision };
+  }
+
+  async putMany(entries: readonly ValueToStore[]): Promise<PutManyOutcome> {
+    const errors = entries.flatMap((e) => configValueErrors(e.key, e.valueText));
+    if (errors.length) return { ok: false, errors };
+    if (entries.length === 0) return { ok: true };
+    const revision = await this.unavailableAs(() =>
+      this.store.putMany(entries.map((e) => ({ key: e.key, value: e.valueText }))),
+    );
     return { ok: true, revision };
   }
 

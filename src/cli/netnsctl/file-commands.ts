@@ -45,6 +45,28 @@ export function reasonErrors(key: string, why: string): FieldError[] {
   });
 }
 
+/** Values per request of `apply -f`, and bytes at most (the agent takes 16 MiB). */
+const PART_ITEMS = 500;
+const PART_BYTES = 2 * 1024 * 1024;
+
+/** The file's items in parts for one write each. */
+export function storeParts<T extends { valueText: string }>(items: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (part.length > 0 && (part.length >= PART_ITEMS || bytes + item.valueText.length > PART_BYTES)) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += item.valueText.length;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
+
 /** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */
 export function addFileCommands(program: Command, ctx: CommandContext): void {
   const { globals, client, print, tell, withConfig, throughAgent } = ctx;
@@ -90,43 +112,46 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       let lastRevision: number | undefined;
       /** Puts sent and not answered (no answer, or the connection lost): maybe stored. */
       const unanswered = new Set<string>();
-      let stopped = false;
       const failures: string[] = [];
-      const queue = [...items];
-      // Every worker settles before a stop is reported: a put in flight then is known stored or not.
-      const storing = withConfig(true, (config) =>
-        Promise.allSettled(
-          Array.from({ length: Math.min(16, queue.length) }, async () => {
-            for (let item = queue.shift(); item && !stopped; item = queue.shift()) {
-              const key = item.key;
-              const outcome = await config.put(key, item.valueText).catch((error: unknown) => {
-                if (error instanceof CliError && error.exitCode === 3) {
-                  // Unreachable, or up without its datastore (503: an answer, in the details:
-                  // not stored): stop. A put that never left (the connection refused) is not stored.
-                  if (error.details === undefined && !neverSent(error, etcdEndpoints)) unanswered.add(key);
-                  stopped = true;
-                  throw error;
-                }
-                return { ok: false as const, errors: [{ field: '$', message: (error as Error).message }] };
-              });
-              if (outcome.ok) {
-                stored++;
-                storedKeys.add(item.key);
-                if (outcome.revision !== undefined)
-                  lastRevision = Math.max(lastRevision ?? 0, outcome.revision);
-              } else {
-                failures.push(
-                  `${item.key}: ${outcome.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
-                );
+      // In parts of a few hundred values, each one write to the store (the agent takes each part in
+      // as one change): a PUT per item made thousands of requests and as many small transactions.
+      const storing = withConfig(true, async (config) => {
+        for (const part of storeParts(items)) {
+          let left = part;
+          while (left.length > 0) {
+            const outcome = await config.putMany(left).catch((error: unknown) => {
+              // Unreachable, or up without its datastore (503: an answer, in the details: not
+              // stored): stop. A part that never left (the connection refused) is not stored.
+              if (error instanceof CliError && error.exitCode === 3) {
+                if (error.details === undefined && !neverSent(error, etcdEndpoints))
+                  for (const item of left) unanswered.add(item.key);
+                throw error;
               }
-              bar?.increment();
+              const message = (error as Error).message;
+              return { ok: false as const, errors: left.map((i) => ({ key: i.key, field: '$', message })) };
+            });
+            if (outcome.ok) {
+              stored += left.length;
+              for (const item of left) storedKeys.add(item.key);
+              if (outcome.revision !== undefined)
+                lastRevision = Math.max(lastRevision ?? 0, outcome.revision);
+              bar?.increment(left.length);
+              break;
             }
-          }),
-        ).then((settled) => {
-          const failed = settled.find((r) => r.status === 'rejected');
-          if (failed) throw failed.reason;
-        }),
-      );
+            // Refused values (none of the part was stored): the others are sent again without them.
+            const refused = new Map<string, string[]>();
+            for (const e of outcome.errors) {
+              // An error that names no item of the part refuses them all.
+              const keys = left.some((i) => i.key === e.key) ? [e.key] : left.map((i) => i.key);
+              for (const key of keys)
+                refused.set(key, [...(refused.get(key) ?? []), `${e.field}: ${e.message}`]);
+            }
+            for (const [key, errors] of refused) failures.push(`${key}: ${errors.join('; ')}`);
+            bar?.increment(refused.size);
+            left = left.filter((i) => !refused.has(i.key));
+          }
+        }
+      });
       try {
         await storing;
       } catch (error) {

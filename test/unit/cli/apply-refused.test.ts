@@ -42,7 +42,7 @@ describe('netnsctl apply: items the agent refuses', () => {
             },
           },
         };
-      if (method === 'PUT') return { json: { revision: 3 } };
+      if (method === 'POST' && url === '/v1/config') return { json: { stored: 1, revision: 3 } };
       return { status: 404, json: { error: 'no such endpoint' } };
     });
   });

@@ -21,6 +21,7 @@ describe('netnsctl counts', () => {
     agent = await fakeAgent(({ method, url }) => {
       if (method === 'POST' && url === '/v1/plan') return { json: { summary: { entries: [] } } };
       if (method === 'PUT') return { json: { key: KEY, revision: 7 } };
+      if (method === 'POST' && url === '/v1/config') return { json: { stored: 1, revision: 7 } };
       if (url === '/v1/status?summary') return { json: { datastore: { state: 'in-sync', revision: 7 } } };
       if (url === '/v1/status') return { json: [{ key: KEY, state: 'failed', error: 'EOPNOTSUPP' }] };
       return { status: 404, json: { error: 'no such endpoint' } };

@@ -1,0 +1,84 @@
+/**
+ * POST /v1/config's body (src/api/config-batch.ts) and how `apply -f` cuts a file into such
+ * requests (storeParts in src/cli/netnsctl/file-commands.ts).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigBatchBodyError, MAX_BATCH_PUTS, parseConfigBatch } from '../../../src/api/config-batch.js';
+import { storeParts } from '../../../src/cli/netnsctl/file-commands.js';
+
+describe('POST /v1/config body', () => {
+  test('values as JSON or as text; keys kept in order', () => {
+    assert.deepEqual(
+      parseConfigBatch(
+        JSON.stringify({
+          puts: [
+            { key: '/a', value: { name: 'a', mtu: 1400 } },
+            { key: '/b', value: '{"name": "b"}' },
+          ],
+        }),
+      ),
+      [
+        { key: '/a', valueText: '{"name":"a","mtu":1400}' },
+        { key: '/b', valueText: '{"name": "b"}' },
+      ],
+    );
+    assert.deepEqual(parseConfigBatch('{"puts": []}'), []);
+  });
+
+  test('what is not a list of {key, value} is refused, saying why', () => {
+    const refused: [string, RegExp][] = [
+      ['not json', /not JSON/],
+      ['[]', /must be an object/],
+      ['{}', /puts must be a list/],
+      ['{"puts": {}}', /puts must be a list/],
+      ['{"puts": [], "deletes": []}', /unknown field deletes/],
+      ['{"puts": [{"value": {}}]}', /puts\[0\]: every put needs a key/],
+      ['{"puts": [null]}', /puts\[0\]: every put needs a key/],
+      ['{"puts": [{"key": "/a"}]}', /puts\[0\] \(\/a\): no value/],
+      [
+        '{"puts": [{"key": "/a", "value": 1}, {"key": "/a", "value": 2}]}',
+        /\/a is given twice: puts\[0\] and puts\[1\]/,
+      ],
+      ['{"puts": [{"key": "/a", "key": "/b", "value": 1}]}', /"key" is given twice/],
+    ];
+    for (const [text, why] of refused)
+      assert.throws(
+        () => parseConfigBatch(text),
+        (e: unknown) => e instanceof ConfigBatchBodyError && why.test(e.message),
+        text,
+      );
+    const tooMany = JSON.stringify({
+      puts: Array.from({ length: MAX_BATCH_PUTS + 1 }, (_, i) => ({ key: `/k${i}`, value: 1 })),
+    });
+    assert.throws(() => parseConfigBatch(tooMany), /at most 20000 values/);
+  });
+});
+
+describe('apply -f in parts', () => {
+  const items = (n: number, size = 10): { valueText: string }[] =>
+    Array.from({ length: n }, () => ({ valueText: 'x'.repeat(size) }));
+
+  test('500 items a part; a file of 1200 in three', () => {
+    assert.deepEqual(
+      storeParts(items(1200)).map((p) => p.length),
+      [500, 500, 200],
+    );
+    assert.deepEqual(storeParts(items(0)), []);
+    assert.deepEqual(
+      storeParts(items(500)).map((p) => p.length),
+      [500],
+    );
+  });
+
+  test('large values: at most 2 MiB a part, a larger value alone', () => {
+    assert.deepEqual(
+      storeParts(items(5, 700 * 1024)).map((p) => p.length),
+      [2, 2, 1],
+    );
+    assert.deepEqual(
+      storeParts([...items(1, 3 * 1024 * 1024), ...items(2)]).map((p) => p.length),
+      [1, 2],
+    );
+  });
+});
