@@ -24,8 +24,8 @@ import type {
   ItemStatus,
   PlanRequest,
   PlanResult,
-  PutManyResult,
   PutResult,
+  WriteConfigResult,
 } from '../api/service.js';
 import type { AgentMetrics } from '../api/metrics.js';
 import { dumpNamespace } from './kernel-view.js';
@@ -397,14 +397,33 @@ export class AgentApiService implements AgentService {
     return { ok: true, revision };
   }
 
-  async putConfigMany(entries: readonly { key: string; valueText: string }[]): Promise<PutManyResult> {
-    const errors = entries.flatMap(({ key, valueText }) =>
-      [...this.labelErrors(key), ...configValueErrors(key, valueText)].map((e) => ({ ...e, key })),
-    );
+  async writeConfig(change: {
+    puts: readonly { key: string; valueText: string }[];
+    deletes: readonly string[];
+  }): Promise<WriteConfigResult> {
+    const { puts, deletes } = change;
+    const errors = [
+      ...puts.flatMap(({ key, valueText }) =>
+        [...this.labelErrors(key), ...configValueErrors(key, valueText)].map((e) => ({ ...e, key })),
+      ),
+      ...deletes.flatMap((key) => this.deletionErrors(key)),
+    ];
     if (errors.length) return { ok: false, errors };
-    if (entries.length === 0) return { ok: true, stored: 0 };
-    const revision = await this.store.putMany(entries.map((e) => ({ key: e.key, value: e.valueText })));
-    return { ok: true, stored: entries.length, revision };
+    let revision: number | undefined;
+    if (puts.length > 0)
+      revision = await this.store.putMany(puts.map((e) => ({ key: e.key, value: e.valueText })));
+    const deleted = deletes.length > 0 ? await this.store.deleteMany(deletes) : [];
+    return { ok: true, stored: puts.length, deleted, ...(revision !== undefined ? { revision } : {}) };
+  }
+
+  /** Why a key may not be deleted through the API (as DELETE refuses it), as field errors. */
+  private deletionErrors(key: string): FieldErrorView[] {
+    const wrongLabel = this.labelErrors(key);
+    if (wrongLabel.length > 0) return wrongLabel;
+    if (key.startsWith(configPrefix(this.label))) return [];
+    return [
+      { key, field: '$key', message: `not a configuration key: expected ${configPrefix(this.label)}...` },
+    ];
   }
 
   deleteConfig(key: string): Promise<boolean> {

@@ -1,9 +1,10 @@
 /**
- * The body of POST /v1/config: `{puts: [{key, value}]}`, many values stored at once (netnsctl
- * `apply -f` sends a file's items in a few of these). `value` is the item's JSON value, or its text
- * as a PUT's body would be. Every value is checked as a PUT checks it; one refused value and none is
- * stored. Those accepted are written in one store write: the agent takes them in together, as one
- * transaction, where a PUT per key made one small transaction after another.
+ * The body of POST /v1/config: `{puts: [{key, value}], deletes: [key]}`, many values stored and
+ * keys deleted at once (netnsctl `apply -f` and `del -f` send a file's items in a few of these).
+ * `value` is the item's JSON value, or its text as a PUT's body would be. Every value is checked as
+ * a PUT checks it and every key as a DELETE does; one refused and nothing is written. The puts are
+ * one store write, the deletes another: the agent takes each in as one change, where a request per
+ * key made one small transaction after another.
  */
 import { findDuplicateKey } from '../util/json-duplicate-keys.js';
 import { MAX_PLAN_ITEMS } from './plan-request.js';
@@ -17,11 +18,16 @@ export interface BatchPut {
   valueText: string;
 }
 
-/** Values one request may hold: as many as a plan (a file planned can be applied in one go). */
+export interface ConfigBatch {
+  puts: BatchPut[];
+  deletes: string[];
+}
+
+/** Values and keys one request may hold: as many as a plan (a file planned can be applied in one go). */
 export const MAX_BATCH_PUTS = MAX_PLAN_ITEMS;
 
-/** Parses the body; throws ConfigBatchBodyError for what is not `{puts: [{key, value}]}`. */
-export function parseConfigBatch(text: string): BatchPut[] {
+/** Parses the body; throws ConfigBatchBodyError for what is not `{puts: [{key, value}], deletes: [key]}`. */
+export function parseConfigBatch(text: string): ConfigBatch {
   let body: unknown;
   try {
     body = JSON.parse(text || '{}');
@@ -29,26 +35,34 @@ export function parseConfigBatch(text: string): BatchPut[] {
     throw new ConfigBatchBodyError(`body is not JSON: ${(error as Error).message}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new ConfigBatchBodyError('body must be an object: {puts: [{key, value}]}');
+    throw new ConfigBatchBodyError('body must be an object: {puts: [{key, value}], deletes: [key]}');
   // As a PUT refuses a value with a member given twice (JSON.parse would keep the last silently).
   const duplicate = findDuplicateKey(text);
   if (duplicate !== undefined)
     throw new ConfigBatchBodyError(
       `${JSON.stringify(duplicate.name)} is given twice in one object (${duplicate.path || 'the body'})`,
     );
-  const unknown = Object.keys(body).filter((field) => field !== 'puts');
+  const unknown = Object.keys(body).filter((field) => field !== 'puts' && field !== 'deletes');
   if (unknown.length > 0)
     throw new ConfigBatchBodyError(
-      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: puts; a deletion is DELETE /v1/config/<key>)`,
+      `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: puts, deletes)`,
     );
-  const puts = (body as { puts?: unknown }).puts;
+  const { puts = [], deletes = [] } = body as { puts?: unknown; deletes?: unknown };
   if (!Array.isArray(puts)) throw new ConfigBatchBodyError('puts must be a list of {key, value}');
-  if (puts.length > MAX_BATCH_PUTS)
+  if (!Array.isArray(deletes) || deletes.some((key) => typeof key !== 'string'))
+    throw new ConfigBatchBodyError('deletes must be a list of keys');
+  if (puts.length + deletes.length > MAX_BATCH_PUTS)
     throw new ConfigBatchBodyError(
-      `one request stores at most ${MAX_BATCH_PUTS} values (this one has ${puts.length}): send them in parts`,
+      `one request takes at most ${MAX_BATCH_PUTS} values and keys (this one has ${puts.length + deletes.length}): send them in parts`,
     );
-  const seen = new Map<string, number>();
-  return (puts as unknown[]).map((put, i) => {
+  // One change per key: the store would keep the last value, or a put and a deletion in some order.
+  const seen = new Map<string, string>();
+  const once = (key: string, where: string): void => {
+    const before = seen.get(key);
+    if (before !== undefined) throw new ConfigBatchBodyError(`${key} is given twice: ${before} and ${where}`);
+    seen.set(key, where);
+  };
+  const parsedPuts = (puts as unknown[]).map((put, i) => {
     const { key, value } = (typeof put === 'object' && put !== null ? put : {}) as {
       key?: unknown;
       value?: unknown;
@@ -56,11 +70,9 @@ export function parseConfigBatch(text: string): BatchPut[] {
     if (typeof key !== 'string') throw new ConfigBatchBodyError(`puts[${i}]: every put needs a key`);
     if (value === undefined)
       throw new ConfigBatchBodyError(`puts[${i}] (${key}): no value; a put is {key, value}`);
-    // One value per key: the store would keep the last one without a word.
-    const before = seen.get(key);
-    if (before !== undefined)
-      throw new ConfigBatchBodyError(`${key} is given twice: puts[${before}] and puts[${i}]`);
-    seen.set(key, i);
+    once(key, `puts[${i}]`);
     return { key, valueText: typeof value === 'string' ? value : JSON.stringify(value) };
   });
+  (deletes as string[]).forEach((key, i) => once(key, `deletes[${i}]`));
+  return { puts: parsedPuts, deletes: deletes as string[] };
 }

@@ -18,7 +18,7 @@ import { tokenMatches } from './auth.js';
 import { AgentError } from '../errors.js';
 import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
-import { ConfigBatchBodyError, parseConfigBatch, type BatchPut } from './config-batch.js';
+import { ConfigBatchBodyError, parseConfigBatch, type ConfigBatch } from './config-batch.js';
 import { counted } from '../util/counted.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
@@ -164,22 +164,22 @@ export function buildApi(
     return { key, revision: result.revision };
   });
   app.post('/v1/config', async (request, reply) => {
-    let puts: BatchPut[];
+    let batch: ConfigBatch;
     try {
-      puts = parseConfigBatch(typeof request.body === 'string' ? request.body : '');
+      batch = parseConfigBatch(typeof request.body === 'string' ? request.body : '');
     } catch (error) {
       if (error instanceof ConfigBatchBodyError) return reply.code(400).send({ error: error.message });
       throw error;
     }
-    const result = await service.putConfigMany(puts);
+    const result = await service.writeConfig(batch);
     if (!result.ok) {
       const keys = new Set(result.errors.map((e) => e.key));
       return reply.code(400).send({
-        error: `${counted(keys.size, 'invalid value')} (nothing stored): ${[...keys].slice(0, 3).join(', ')}${keys.size > 3 ? ', ...' : ''}`,
+        error: `${counted(keys.size, 'key')} refused (nothing written): ${[...keys].slice(0, 3).join(', ')}${keys.size > 3 ? ', ...' : ''}`,
         errors: result.errors,
       });
     }
-    return { stored: result.stored, revision: result.revision };
+    return { stored: result.stored, deleted: result.deleted, revision: result.revision };
   });
   app.delete('/v1/config/*', async (request, reply) => {
     const key = keyFromParams(request);

@@ -44,9 +44,13 @@ export interface ConfigEntry {
 
 export type PutResult = { ok: true; revision?: number } | { ok: false; errors: FieldErrorView[] };
 
-/** Many values stored in one write, or none: every refused value's field errors, with its key. */
-export type PutManyResult =
-  { ok: true; stored: number; revision?: number } | { ok: false; errors: FieldErrorView[] };
+/**
+ * Many values stored and keys deleted (one write each), or nothing at all: every refused value's or
+ * key's field errors, with its key. `deleted`: the keys that had a value.
+ */
+export type WriteConfigResult =
+  | { ok: true; stored: number; deleted: string[]; revision?: number }
+  | { ok: false; errors: FieldErrorView[] };
 
 /** A server-sent event: item state changes and interface index registry changes. */
 export interface AgentEvent {
@@ -100,8 +104,14 @@ export interface AgentService {
   listConfig(prefix: string): Promise<ConfigEntry[]>;
   /** Validates, then stores; invalid values are refused with field errors and not stored. */
   putConfig(key: string, valueText: string): Promise<PutResult>;
-  /** Validates every value, then stores them all in one write; with one invalid, none is stored. */
-  putConfigMany(entries: readonly { key: string; valueText: string }[]): Promise<PutManyResult>;
+  /**
+   * Checks every value and key, then stores the values in one write and deletes the keys in
+   * another; with one refused, nothing is written.
+   */
+  writeConfig(change: {
+    puts: readonly { key: string; valueText: string }[];
+    deletes: readonly string[];
+  }): Promise<WriteConfigResult>;
   /** False when there was nothing under the key. */
   deleteConfig(key: string): Promise<boolean>;
   kernel(): Promise<unknown>;

@@ -122,10 +122,11 @@ export interface Datastore {
   /** Returns whether the key existed. */
   delete(key: string): Promise<boolean>;
   /**
-   * Deletes the keys that exist, in one revision (etcd: transactions of at most 128); returns how
-   * many there were. `durable: false` as for putMany.
+   * Deletes the keys that exist, in one revision (etcd: transactions of at most 128); returns
+   * those that existed (each once), so a caller can say which had no value. `durable: false` as
+   * for putMany.
    */
-  deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<number>;
+  deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<string[]>;
   /** Deletes every key under the prefix in one revision; returns how many there were. */
   deletePrefix(prefix: string): Promise<number>;
   watch(prefix: string, options: WatchOptions): Watcher;

@@ -251,7 +251,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
   });
 
-  test("POST /v1/config: many values in one write (one revision), taken in as one change; one invalid value (or a key twice, or another label's key) and none is stored", async () => {
+  test("POST /v1/config: many values in one write (one revision), taken in as one change; one invalid value (or a key twice, or another label's key) and none is stored; deletes say which keys had a value", async () => {
     const names = Array.from({ length: 6 }, (_, i) => `bl${tag()}${i}`);
     // Three VETH pairs in ns1 (0-1, 2-3, 4-5).
     const ends = names.map((name, i) => ({
@@ -280,7 +280,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       const refused = await agent.request('POST', '/v1/config', JSON.stringify({ puts }));
       assert.equal(refused.status, status, `${why}: ${refused.text}`);
       const answer = refused.json as { error: string; errors: { key: string; field: string }[] };
-      assert.match(answer.error, /1 invalid value \(nothing stored\)/, why);
+      assert.match(answer.error, /1 key refused \(nothing written\)/, why);
       assert.ok(
         answer.errors.some((e) => e.key === puts.at(-1)!.key && e.field === field),
         refused.text,
@@ -289,7 +289,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     const twice = await agent.request('POST', '/v1/config', JSON.stringify({ puts: [ends[0], ends[0]] }));
     assert.equal(twice.status, 400, twice.text);
     assert.match((twice.json as { error: string }).error, /given twice: puts\[0\] and puts\[1\]/);
-    for (const body of ['[]', '{"puts": {}}', '{"puts": [{"key": "/x"}]}', '{"deletes": []}', 'nonsense'])
+    for (const body of ['[]', '{"puts": {}}', '{"puts": [{"key": "/x"}]}', '{"delete": []}', 'nonsense'])
       assert.equal((await agent.request('POST', '/v1/config', body)).status, 400, body);
     for (const key of keys)
       assert.equal((await agent.request('GET', `/v1/config${key}`)).status, 404, 'nothing stored');
@@ -313,7 +313,21 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     }[];
     const made = history.filter((t) => t.operations.some((op) => keys.includes(op.key)));
     assert.equal(made.length, 1, `taken in as one change: ${JSON.stringify(made.map((t) => t.operations))}`);
-    for (const key of keys) await agent.request('DELETE', `/v1/config${key}`);
+    // Deletes: checked as DELETE checks them (another label's key, a key outside the configuration).
+    const statusKey = `/vnf-agent/${label}/linux/status/v1/interface/${names[0]}`;
+    for (const refusedKey of [foreign.key, statusKey]) {
+      const refused = await agent.request(
+        'POST',
+        '/v1/config',
+        JSON.stringify({ deletes: [...keys, refusedKey] }),
+      );
+      assert.equal(refused.status, 400, refused.text);
+      assert.ok((refused.json as { errors: { key: string }[] }).errors.some((e) => e.key === refusedKey));
+    }
+    const none = configKey(label, 'interface', 'blnone');
+    const deleted = await agent.request('POST', '/v1/config', JSON.stringify({ deletes: [...keys, none] }));
+    assert.equal(deleted.status, 200, deleted.text);
+    assert.deepEqual((deleted.json as { deleted: string[] }).deleted, keys, 'the keys that had a value');
     await agent.until(keys, 'removed');
   });
 

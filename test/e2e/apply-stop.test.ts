@@ -15,13 +15,14 @@ import { netnsctl } from '../helpers/agent.js';
 type PutAnswer = 'ok' | '503' | 'none';
 
 /**
- * Answers the dry run with nothing refused, and each write (a part of `apply`: POST /v1/config; a
- * deletion of `del`) as `answers` says, in order.
+ * Answers the dry run with nothing refused, and each write (a part of `apply` or `del -f`: POST
+ * /v1/config, every key of it there before) as `answers` says, in order.
  */
 async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: string }> {
   let puts = 0;
   const server = createServer((request, response) => {
-    request.resume();
+    let body = '';
+    request.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     request.on('end', () => {
       const write =
         request.method === 'DELETE' || (request.method === 'POST' && request.url === '/v1/config');
@@ -33,7 +34,11 @@ async function stubAgent(answers: PutAnswer[]): Promise<{ server: Server; url: s
           return response.end(JSON.stringify({ error: 'the datastore is not reachable' }));
         }
         response.writeHead(200, { 'content-type': 'application/json' });
-        return response.end(JSON.stringify({ key: request.url, revision: puts }));
+        const { puts: stored = [], deletes = [] } = (body ? JSON.parse(body) : {}) as {
+          puts?: unknown[];
+          deletes?: string[];
+        };
+        return response.end(JSON.stringify({ stored: stored.length, deleted: deletes, revision: puts }));
       }
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify({ actions: [], invalid: [], summary: { entries: [] } }));
@@ -98,13 +103,14 @@ describe('netnsctl apply stopped midway', () => {
   test('del -f stopped by an agent that went away: what was deleted, not deleted, maybe deleted; a document naming no item is said', async () => {
     const { server, url } = await stubAgent(['ok', 'none', 'none']);
     const withUnkeyed = path.join(dir, 'unkeyed.yaml');
-    writeFileSync(withUnkeyed, `${readFileSync(file, 'utf8')}---\nkind: nonsense\nname: x\n`);
+    writeFileSync(withUnkeyed, `${readFileSync(bigFile, 'utf8')}---\nkind: nonsense\nname: x\n`);
     try {
       const result = await netnsctl(['--server', url, 'del', '-f', withUnkeyed]);
       assert.equal(result.code, 3, result.stderr);
-      assert.match(result.stderr, /not deleted \(no key\): document 4: /);
-      assert.match(result.stderr, /stopped after deleting 1 of 3 keys/);
-      assert.match(result.stderr, /maybe deleted \(2\)/);
+      assert.match(result.stderr, /not deleted \(no key\): document 1201: /);
+      assert.match(result.stderr, /stopped after deleting 500 of 1200 keys/);
+      assert.match(result.stderr, /not deleted \(200\)/);
+      assert.match(result.stderr, /maybe deleted \(500\)/);
     } finally {
       server.close();
     }

@@ -15,6 +15,7 @@ import type { EtcdTlsOptions } from '../../datastore/etcd/tls-options.js';
 import type { EtcdAuthOptions } from '../../datastore/etcd/auth-options.js';
 import { jsonOrText } from '../../util/json-or-text.js';
 import { CliError, type ApiClient } from './client.js';
+import { counted } from '../../util/counted.js';
 
 export interface ConfigEntry {
   key: string;
@@ -44,6 +45,8 @@ export interface ConfigAccess {
   putMany(entries: readonly ValueToStore[]): Promise<PutManyOutcome>;
   /** False when there was nothing under the key. */
   delete(key: string): Promise<boolean>;
+  /** Deletes the keys in one write (etcd: transactions of 128); returns those that had a value. */
+  deleteMany(keys: readonly string[]): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -107,6 +110,22 @@ export class ApiConfigAccess implements ConfigAccess {
     return true;
   }
 
+  async deleteMany(keys: readonly string[]): Promise<string[]> {
+    const { status, json } = await this.api.request('POST', '/v1/config', JSON.stringify({ deletes: keys }));
+    const answer = json as { error?: string; errors?: FieldError[]; deleted?: string[] } | undefined;
+    if (status === 400 && answer?.errors?.length) {
+      // Another label's key, or one outside the configuration: none of these keys was deleted.
+      const errors = answer.errors;
+      throw new CliError(
+        `cannot delete ${counted(new Set(errors.map((e) => e.key)).size, 'key')}:\n${errors.map((e) => `  ${e.key}: ${e.field}: ${e.message}`).join('\n')}`,
+        5,
+        { error: answer.error, errors },
+      );
+    }
+    if (status >= 400) throw new CliError(answer?.error ?? `HTTP ${status}`, status === 503 ? 3 : 1, json);
+    return answer?.deleted ?? [];
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -141,6 +160,10 @@ export class StoreConfigAccess implements ConfigAccess {
 
   delete(key: string): Promise<boolean> {
     return this.unavailableAs(() => this.store.delete(key));
+  }
+
+  deleteMany(keys: readonly string[]): Promise<string[]> {
+    return this.unavailableAs(() => this.store.deleteMany(keys));
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * `netnsctl del`: the values under the keys given, or of every item of a file as `apply -f` reads
- * it, deleted 16 at a time. Stopped midway (the agent or the store went away), it says what was
+ * it; several keys are deleted in parts of 500, each one write (the agent takes each part in as one
+ * change). Stopped midway (the agent or the store went away), it says what was
  * deleted, what was not, and what was sent without an answer, as `apply` does for what it stores.
  */
 import type { Command } from 'commander';
@@ -10,6 +11,7 @@ import { expandKey } from './keys.js';
 import { listKeys, neverSent, stoppedMidway } from './stopped-midway.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
 import { counted } from '../../util/counted.js';
+import { inParts } from './parts.js';
 
 export function addDelCommand(program: Command, ctx: CommandContext): void {
   const { globals, tell, withConfig } = ctx;
@@ -52,34 +54,27 @@ export function addDelCommand(program: Command, ctx: CommandContext): void {
       /** Sent and not answered: maybe deleted. */
       const unanswered: string[] = [];
       let failure: unknown;
+      const many = options.file !== undefined || given.length > 1;
       await withConfig(false, async (config) => {
-        const queue = [...unique];
-        let stopped = false;
-        // Every worker settles before a stop is reported: a deletion in flight then is known done or not.
-        const settled = await Promise.allSettled(
-          Array.from({ length: Math.min(16, queue.length) }, async () => {
-            for (let key = queue.shift(); key !== undefined && !stopped; key = queue.shift()) {
-              try {
-                ((await config.delete(key)) ? deleted : missing).push(key);
-              } catch (error) {
-                stopped = true;
-                // One that never left (its one endpoint refused the connection) was not deleted.
-                const refused =
-                  error instanceof CliError &&
-                  error.details === undefined &&
-                  neverSent(error, parseEndpoints(g.etcd).length);
-                if (!refused) unanswered.push(key);
-                throw error;
-              }
+        for (const keysOfPart of many ? inParts(unique, (key) => key.length) : [unique]) {
+          try {
+            if (!many) ((await config.delete(keysOfPart[0]!)) ? deleted : missing).push(keysOfPart[0]!);
+            else {
+              const had = new Set(await config.deleteMany(keysOfPart));
+              for (const key of keysOfPart) (had.has(key) ? deleted : missing).push(key);
             }
-          }),
-        );
-        const failed = settled.find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
+          } catch (error) {
+            // Not deleted: a part the agent answered (refused, or its datastore away), or one that
+            // never left (its one endpoint refused the connection). Any other: maybe deleted.
+            const answered = error instanceof CliError && error.details !== undefined;
+            if (!answered && !neverSent(error as Error, parseEndpoints(g.etcd).length))
+              unanswered.push(...keysOfPart);
+            throw error;
+          }
+        }
       }).catch((error: unknown) => {
         failure = error;
       });
-      const many = options.file !== undefined || given.length > 1;
       if (failure !== undefined) {
         if (many) {
           const notDeleted = unique.filter(

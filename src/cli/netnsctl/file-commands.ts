@@ -11,6 +11,7 @@ import { parseEndpoints } from '../../datastore/endpoints.js';
 import { waitConfigured, waitOption } from './wait-configured.js';
 import { statesWhenKnown } from './states-known.js';
 import { counted } from '../../util/counted.js';
+import { inParts } from './parts.js';
 import { WHOLE_VALUE, type FieldError } from '../../model/index.js';
 
 /** Items of a file the agent's dry run calls invalid (claims of others), with their field errors. */
@@ -43,28 +44,6 @@ export function reasonErrors(key: string, why: string): FieldError[] {
     const colon = part.indexOf(': ');
     return { key, field: part.slice(0, colon), message: part.slice(colon + 2) };
   });
-}
-
-/** Values per request of `apply -f`, and bytes at most (the agent takes 16 MiB). */
-const PART_ITEMS = 500;
-const PART_BYTES = 2 * 1024 * 1024;
-
-/** The file's items in parts for one write each. */
-export function storeParts<T extends { valueText: string }>(items: readonly T[]): T[][] {
-  const parts: T[][] = [];
-  let part: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (part.length > 0 && (part.length >= PART_ITEMS || bytes + item.valueText.length > PART_BYTES)) {
-      parts.push(part);
-      part = [];
-      bytes = 0;
-    }
-    part.push(item);
-    bytes += item.valueText.length;
-  }
-  if (part.length > 0) parts.push(part);
-  return parts;
 }
 
 /** `apply -f FILE` and `plan -f FILE`: the commands that read files of items. */
@@ -116,7 +95,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       // In parts of a few hundred values, each one write to the store (the agent takes each part in
       // as one change): a PUT per item made thousands of requests and as many small transactions.
       const storing = withConfig(true, async (config) => {
-        for (const part of storeParts(items)) {
+        for (const part of inParts(items, (item) => item.valueText.length)) {
           let left = part;
           while (left.length > 0) {
             const outcome = await config.putMany(left).catch((error: unknown) => {

@@ -97,16 +97,18 @@ export class EtcdStore implements Datastore {
     });
   }
 
-  async deleteMany(keys: readonly string[]): Promise<number> {
+  async deleteMany(keys: readonly string[]): Promise<string[]> {
     return this.#run('deleteMany', async () => {
       const unique = [...new Set(keys.map((key) => checkKey(key)))];
-      let deleted = 0;
+      const deleted: string[] = [];
       for (let start = 0; start < unique.length; start += this.#maxTxnOps) {
-        const ops: IRequestOp[] = unique
-          .slice(start, start + this.#maxTxnOps)
-          .map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
+        const part = unique.slice(start, start + this.#maxTxnOps);
+        const ops: IRequestOp[] = part.map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
         const response = await this.#client.kv.txn({ success: ops });
-        for (const r of response.responses) deleted += Number(r.response_delete_range?.deleted ?? 0);
+        // One answer per operation, in their order: a key counted 1 existed.
+        response.responses.forEach((r, i) => {
+          if (Number(r.response_delete_range?.deleted ?? 0) > 0) deleted.push(part[i]!);
+        });
       }
       return deleted;
     });

@@ -168,17 +168,20 @@ export class SqliteStore implements Datastore {
     });
   }
 
-  async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<number> {
+  async deleteMany(keys: readonly string[], options: { durable?: boolean } = {}): Promise<string[]> {
     return this.#writeSoon('deleteMany', () => {
       for (const key of keys) checkKey(key);
-      if (keys.length === 0) return 0;
-      const existing = () => [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0);
+      if (keys.length === 0) return [];
+      // Read inside the write's transaction: the keys deleted are those that existed then.
+      let existed: string[] = [];
+      const existing = (): string[] =>
+        (existed = [...new Set(keys)].filter((key) => this.#sql.existingKey(key).length > 0));
       const deleted =
         options.durable === false
           ? this.#withoutSync(() => this.#sql.deleteKeys(existing))
           : this.#sql.deleteKeys(existing);
       if (deleted > 0) this.#afterWrite(deleted);
-      return deleted;
+      return existed;
     });
   }
 

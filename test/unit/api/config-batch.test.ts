@@ -1,11 +1,11 @@
 /**
- * POST /v1/config's body (src/api/config-batch.ts) and how `apply -f` cuts a file into such
- * requests (storeParts in src/cli/netnsctl/file-commands.ts).
+ * POST /v1/config's body (src/api/config-batch.ts) and how `apply -f` and `del -f` cut a file into
+ * such requests (src/cli/netnsctl/parts.ts).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigBatchBodyError, MAX_BATCH_PUTS, parseConfigBatch } from '../../../src/api/config-batch.js';
-import { storeParts } from '../../../src/cli/netnsctl/file-commands.js';
+import { inParts } from '../../../src/cli/netnsctl/parts.js';
 
 describe('POST /v1/config body', () => {
   test('values as JSON or as text; keys kept in order', () => {
@@ -18,21 +18,31 @@ describe('POST /v1/config body', () => {
           ],
         }),
       ),
-      [
-        { key: '/a', valueText: '{"name":"a","mtu":1400}' },
-        { key: '/b', valueText: '{"name": "b"}' },
-      ],
+      {
+        puts: [
+          { key: '/a', valueText: '{"name":"a","mtu":1400}' },
+          { key: '/b', valueText: '{"name": "b"}' },
+        ],
+        deletes: [],
+      },
     );
-    assert.deepEqual(parseConfigBatch('{"puts": []}'), []);
+    assert.deepEqual(parseConfigBatch('{"puts": []}'), { puts: [], deletes: [] });
+    assert.deepEqual(parseConfigBatch('{"deletes": ["/c", "/d"]}'), { puts: [], deletes: ['/c', '/d'] });
   });
 
   test('what is not a list of {key, value} is refused, saying why', () => {
     const refused: [string, RegExp][] = [
       ['not json', /not JSON/],
       ['[]', /must be an object/],
-      ['{}', /puts must be a list/],
       ['{"puts": {}}', /puts must be a list/],
-      ['{"puts": [], "deletes": []}', /unknown field deletes/],
+      ['{"deletes": "/a"}', /deletes must be a list of keys/],
+      ['{"deletes": [1]}', /deletes must be a list of keys/],
+      ['{"puts": [], "delete": []}', /unknown field delete \(known: puts, deletes\)/],
+      [
+        '{"puts": [{"key": "/a", "value": 1}], "deletes": ["/a"]}',
+        /\/a is given twice: puts\[0\] and deletes\[0\]/,
+      ],
+      ['{"deletes": ["/a", "/a"]}', /\/a is given twice: deletes\[0\] and deletes\[1\]/],
       ['{"puts": [{"value": {}}]}', /puts\[0\]: every put needs a key/],
       ['{"puts": [null]}', /puts\[0\]: every put needs a key/],
       ['{"puts": [{"key": "/a"}]}', /puts\[0\] \(\/a\): no value/],
@@ -51,33 +61,34 @@ describe('POST /v1/config body', () => {
     const tooMany = JSON.stringify({
       puts: Array.from({ length: MAX_BATCH_PUTS + 1 }, (_, i) => ({ key: `/k${i}`, value: 1 })),
     });
-    assert.throws(() => parseConfigBatch(tooMany), /at most 20000 values/);
+    assert.throws(() => parseConfigBatch(tooMany), /at most 20000 values and keys/);
   });
 });
 
 describe('apply -f in parts', () => {
+  const byText = (item: { valueText: string }): number => item.valueText.length;
   const items = (n: number, size = 10): { valueText: string }[] =>
     Array.from({ length: n }, () => ({ valueText: 'x'.repeat(size) }));
 
   test('500 items a part; a file of 1200 in three', () => {
     assert.deepEqual(
-      storeParts(items(1200)).map((p) => p.length),
+      inParts(items(1200), byText).map((p) => p.length),
       [500, 500, 200],
     );
-    assert.deepEqual(storeParts(items(0)), []);
+    assert.deepEqual(inParts(items(0), byText), []);
     assert.deepEqual(
-      storeParts(items(500)).map((p) => p.length),
+      inParts(items(500), byText).map((p) => p.length),
       [500],
     );
   });
 
   test('large values: at most 2 MiB a part, a larger value alone', () => {
     assert.deepEqual(
-      storeParts(items(5, 700 * 1024)).map((p) => p.length),
+      inParts(items(5, 700 * 1024), byText).map((p) => p.length),
       [2, 2, 1],
     );
     assert.deepEqual(
-      storeParts([...items(1, 3 * 1024 * 1024), ...items(2)]).map((p) => p.length),
+      inParts([...items(1, 3 * 1024 * 1024), ...items(2)], byText).map((p) => p.length),
       [1, 2],
     );
   });

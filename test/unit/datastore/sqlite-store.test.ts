@@ -260,12 +260,12 @@ describe('SqliteStore', () => {
     try {
       await store.putMany(Array.from({ length: 10 }, (_, i) => ({ key: `/d/${i}`, value: 'v' })));
       const before = await store.revision();
-      assert.equal(await store.deleteMany(['/d/1', '/d/2', '/d/none', '/d/1']), 2);
+      assert.deepEqual(await store.deleteMany(['/d/1', '/d/2', '/d/none', '/d/1']), ['/d/1', '/d/2']);
       assert.equal(await store.revision(), before + 1);
-      assert.equal(await store.deleteMany(['/d/3', '/d/4'], { durable: false }), 2);
+      assert.deepEqual(await store.deleteMany(['/d/3', '/d/4'], { durable: false }), ['/d/3', '/d/4']);
       assert.equal(await store.revision(), before + 2);
-      assert.equal(await store.deleteMany(['/d/none']), 0);
-      assert.equal(await store.deleteMany([]), 0);
+      assert.deepEqual(await store.deleteMany(['/d/none']), []);
+      assert.deepEqual(await store.deleteMany([]), []);
       assert.equal(await store.revision(), before + 2);
       assert.deepEqual(
         (await store.list('/d/')).items.map((item) => item.key),
