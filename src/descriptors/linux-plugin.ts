@@ -29,7 +29,7 @@ import {
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import { routeMatches, routeSpec } from './l3-ops.js';
-import { NamespaceViews, type NamespaceView } from './namespace-views.js';
+import { NamespaceChangedError, NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
 import { MemoryOriginals, type OriginalsBook } from './originals.js';
@@ -519,6 +519,9 @@ export class LinuxPlugin {
       void this.engine.notify([{ key: namespaceFact(location.id), value: { identity: location.identity } }]);
     } catch (error) {
       this.logger?.warn({ namespace: location.id, error: String(error) }, 'cannot open namespace');
+      // Not the namespace announced: looked at again at the next check (at once, a file that kept
+      // changing would have it opened again and again). Nothing was opened, nothing is to go.
+      if (error instanceof NamespaceChangedError) this.tracker.forgetAnnounced(location.id);
     }
   }
 

@@ -108,6 +108,15 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
     this.check();
   }
 
+  /**
+   * The namespace announced for an id could not be opened as it (its file shows another one now):
+   * forgotten, so that the next check announces the namespace there then, whichever it is (the
+   * same one again after a bind mount over the file came and went, which makes no change to see).
+   */
+  forgetAnnounced(id: string): void {
+    this.known.delete(id);
+  }
+
   isReferenced(id: string): boolean {
     return this.refs.has(id);
   }

@@ -12,7 +12,7 @@ import {
   type LinkChange,
   type SocketCounters,
 } from '../netlink/index.js';
-import { NamespaceFile } from '../netns/index.js';
+import { NamespaceFile, identityKey } from '../netns/index.js';
 
 /** What the metrics show of every socket's counters, summed. */
 export type NetlinkTotals = Pick<SocketCounters, 'requests' | 'errors' | 'alreadyGone'>;
@@ -51,6 +51,13 @@ interface ViewEvents {
 }
 
 export const OWN_NAMESPACE_FILE = '/proc/self/ns/net';
+
+/** The namespace file shows another namespace than the one announced (see NamespaceViews.create). */
+export class NamespaceChangedError extends Error {
+  constructor(location: NamespaceLocation) {
+    super(`${location.description}: ${location.path ?? OWN_NAMESPACE_FILE} shows another namespace now`);
+  }
+}
 
 /**
  * The views grouped by the namespace they show: one namespace can be open under several references
@@ -99,6 +106,16 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
 
   private async create(location: NamespaceLocation): Promise<NamespaceView> {
     const file = new NamespaceFile(location.path ?? OWN_NAMESPACE_FILE, location.description);
+    // The identity was read from the path when the namespace was announced; the view opens later
+    // (after the steps before it for that id, e.g. a going that waits for a busy engine), and the
+    // path may show another namespace by then (a bind mount over it, taken off again before the
+    // next check: no event). A view of that one under the announced identity had items made there,
+    // "configured", while the namespace the path shows lacked them.
+    const opened = file.identity();
+    if (opened === undefined || identityKey(opened) !== location.identity) {
+      file.close();
+      throw new NamespaceChangedError(location);
+    }
     let handle: NetlinkHandle;
     try {
       handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });

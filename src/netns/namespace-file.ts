@@ -4,8 +4,9 @@
  * request is sent after it is queued, and a number closed meanwhile could by then be reused for the
  * file of another namespace, where the link would land.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { NamespaceNotFoundError } from './errors.js';
+import type { NamespaceIdentity } from './identity.js';
 
 /** How a file is opened and closed: the system's calls, or a test's. */
 export interface FileDescriptors {
@@ -30,6 +31,16 @@ export class NamespaceFile {
     private readonly descriptors: FileDescriptors = systemDescriptors,
   ) {
     this.fd = descriptors.open(path);
+  }
+
+  /**
+   * The namespace the file was when it was opened (device and inode of the open file, as stat(2)
+   * of its path gave then): the path may show another one since. Undefined once closed.
+   */
+  identity(): NamespaceIdentity | undefined {
+    if (this.fd === undefined) return undefined;
+    const { dev, ino } = fstatSync(this.fd);
+    return { dev, ino };
   }
 
   /** True while borrowers may still use it. */
