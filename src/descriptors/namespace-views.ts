@@ -116,14 +116,17 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
       file.close();
       throw new NamespaceChangedError(location);
     }
+    // The sockets are opened through the open file, not its path: in the namespace just checked.
+    const socketPath = location.path === null ? null : (file.openPath ?? location.path);
     let handle: NetlinkHandle;
     try {
-      handle = new NetlinkHandle({ namespacePath: location.path, label: location.description });
+      handle = new NetlinkHandle({ namespacePath: socketPath, label: location.description });
     } catch (error) {
       file.close();
       throw error;
     }
-    const links = new LinkRegistry(handle, location.path);
+    // Its event socket is opened at once by start() below, while the file is still open.
+    const links = new LinkRegistry(handle, socketPath);
     handle.nameOfIndex = (index) => links.get(index)?.name;
     const view: NamespaceView = { ...location, handle, links, file };
     links.on('change', (changes) => this.emit('links', view, changes));

@@ -43,6 +43,14 @@ export class NamespaceFile {
     return { dev, ino };
   }
 
+  /**
+   * A path to this very namespace while the file is open (/proc/self/fd/N): sockets opened through
+   * it are in the namespace the file was opened on, whatever its own path shows by then.
+   */
+  get openPath(): string | undefined {
+    return this.fd === undefined ? undefined : `/proc/self/fd/${this.fd}`;
+  }
+
   /** True while borrowers may still use it. */
   get open(): boolean {
     return !this.closing;
