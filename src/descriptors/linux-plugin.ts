@@ -29,7 +29,7 @@ import {
 import type { Engine } from '../scheduler/index.js';
 import type { FactChange as EngineFact } from '../scheduler/types.js';
 import { routeMatches, routeSpec } from './l3-ops.js';
-import { NamespaceChangedError, NamespaceViews, type NamespaceView } from './namespace-views.js';
+import { NamespaceViews, type NamespaceView } from './namespace-views.js';
 import { KernelFacts, type FactChange } from './kernel-facts.js';
 import { LinuxContext } from './context.js';
 import { MemoryOriginals, type OriginalsBook } from './originals.js';
@@ -102,6 +102,8 @@ export class LinuxPlugin {
    * one does not have; and a namespace gone while its view was opening is closed, not left open.
    */
   private readonly namespaceSteps = new Map<string, Promise<void>>();
+  /** Why the last opening of a namespace failed, by id, until one succeeds (said once per reason). */
+  private readonly openFailures = new Map<string, string>();
   /** Unreferenced namespaces whose views stay open while items of ours are left there. */
   private readonly lingering = new Set<string>();
   private closed = false;
@@ -504,7 +506,15 @@ export class LinuxPlugin {
 
   private async namespaceAvailable(location: Parameters<NamespaceViews['open']>[0]): Promise<void> {
     try {
-      const reused = this.views.get(location.id)?.identity === location.identity;
+      const previous = this.views.get(location.id);
+      const reused = previous?.identity === location.identity;
+      if (previous !== undefined && !reused) {
+        // A view left open (lingering) for the namespace that had the id before: views.open closes
+        // it, and what was noted of that namespace (its links' facts, its on-link table) goes too.
+        this.lingering.delete(location.id);
+        this.facts.namespaceClosed(location.id);
+        this.ctx.forgetNamespace(location.id);
+      }
       const view = await this.views.open(location);
       if (this.closed) return;
       this.logger?.info({ namespace: location.id, identity: location.identity }, 'namespace available');
@@ -517,11 +527,19 @@ export class LinuxPlugin {
       view.links.catchUp();
       this.facts.namespaceOpened(view);
       void this.engine.notify([{ key: namespaceFact(location.id), value: { identity: location.identity } }]);
+      this.openFailures.delete(location.id);
     } catch (error) {
-      this.logger?.warn({ namespace: location.id, error: String(error) }, 'cannot open namespace');
-      // Not the namespace announced: looked at again at the next check (at once, a file that kept
-      // changing would have it opened again and again). Nothing was opened, nothing is to go.
-      if (error instanceof NamespaceChangedError) this.tracker.forgetAnnounced(location.id);
+      const why = String(error);
+      // Said once per reason: a namespace that cannot be opened is tried at every check.
+      if (this.openFailures.get(location.id) !== why)
+        this.logger?.warn({ namespace: location.id, error: why }, 'cannot open namespace');
+      this.openFailures.set(location.id, why);
+      // Looked at again at the next check, whatever failed: the file may show another namespace by
+      // now (a bind mount), or none (then nothing is announced), or the open may succeed then (out
+      // of file descriptors for a moment); forgotten, the items waited for ever. Not at once: a
+      // file that kept changing would have it opened again and again. Nothing was opened, nothing
+      // is to go.
+      this.tracker.forgetAnnounced(location.id);
     }
   }
 
