@@ -24,7 +24,7 @@ export interface ConfigBatch {
 }
 
 /** Values and keys one request may hold: as many as a plan (a file planned can be applied in one go). */
-export const MAX_BATCH_PUTS = MAX_PLAN_ITEMS;
+export const MAX_BATCH_CHANGES = MAX_PLAN_ITEMS;
 
 /** Parses the body; throws ConfigBatchBodyError for what is not `{puts: [{key, value}], deletes: [key]}`. */
 export function parseConfigBatch(text: string): ConfigBatch {
@@ -49,11 +49,15 @@ export function parseConfigBatch(text: string): ConfigBatch {
     );
   const { puts = [], deletes = [] } = body as { puts?: unknown; deletes?: unknown };
   if (!Array.isArray(puts)) throw new ConfigBatchBodyError('puts must be a list of {key, value}');
-  if (!Array.isArray(deletes) || deletes.some((key) => typeof key !== 'string'))
-    throw new ConfigBatchBodyError('deletes must be a list of keys');
-  if (puts.length + deletes.length > MAX_BATCH_PUTS)
+  if (!Array.isArray(deletes)) throw new ConfigBatchBodyError('deletes must be a list of keys');
+  const notKey = (deletes as unknown[]).findIndex((key) => typeof key !== 'string');
+  if (notKey !== -1)
     throw new ConfigBatchBodyError(
-      `one request takes at most ${MAX_BATCH_PUTS} values and keys (this one has ${puts.length + deletes.length}): send them in parts`,
+      `deletes[${notKey}]: ${JSON.stringify((deletes as unknown[])[notKey])} is not a key (a text)`,
+    );
+  if (puts.length + deletes.length > MAX_BATCH_CHANGES)
+    throw new ConfigBatchBodyError(
+      `one request takes at most ${MAX_BATCH_CHANGES} values and keys (this one has ${puts.length + deletes.length}): send them in parts`,
     );
   // One change per key: the store would keep the last value, or a put and a deletion in some order.
   const seen = new Map<string, string>();

@@ -229,7 +229,9 @@ export class LinuxPlugin {
    * a resync must see every namespace it is to correlate, or it would re-create what exists.
    */
   async namespacesReady(): Promise<void> {
-    while (this.opening.size > 0) await Promise.all([...this.opening]);
+    // Those opening now, and those they set off (a few rounds): not until none is opening, as a
+    // namespace that fails to open is tried at every check, and two such would hold every commit.
+    for (let round = 0; round < 3 && this.opening.size > 0; round++) await Promise.all([...this.opening]);
   }
 
   /**
@@ -505,6 +507,8 @@ export class LinuxPlugin {
   }
 
   private async namespaceAvailable(location: Parameters<NamespaceViews['open']>[0]): Promise<void> {
+    // Steps still queued when the plugin closed open nothing.
+    if (this.closed) return;
     try {
       const previous = this.views.get(location.id);
       const reused = previous?.identity === location.identity;
@@ -534,12 +538,16 @@ export class LinuxPlugin {
       if (this.openFailures.get(location.id) !== why)
         this.logger?.warn({ namespace: location.id, error: why }, 'cannot open namespace');
       this.openFailures.set(location.id, why);
-      // Looked at again at the next check, whatever failed: the file may show another namespace by
-      // now (a bind mount), or none (then nothing is announced), or the open may succeed then (out
-      // of file descriptors for a moment); forgotten, the items waited for ever. Not at once: a
-      // file that kept changing would have it opened again and again. Nothing was opened, nothing
-      // is to go.
-      this.tracker.forgetAnnounced(location.id);
+      for (const id of this.openFailures.keys())
+        if (!this.tracker.isReferenced(id)) this.openFailures.delete(id);
+      // Its view open (what failed came after): announced it stays, so that its going is seen.
+      if (this.views.get(location.id)?.identity === location.identity) return;
+      // Else looked at again at the next check, whatever failed: the file may show another
+      // namespace by now (a bind mount), or none (then nothing is announced), or the open may
+      // succeed then (out of file descriptors for a moment); forgotten, the items waited for ever.
+      // Not at once: a file that kept changing would have it opened again and again. Only if it is
+      // still what the tracker announced: a newer announcement (this step ran late) stands.
+      this.tracker.forgetAnnounced(location.id, location.identity);
     }
   }
 

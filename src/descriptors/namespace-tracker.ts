@@ -112,10 +112,10 @@ export class NamespaceTracker extends EventEmitter<TrackerEvents> {
    * The namespace announced for an id could not be opened (its file shows another one now, or the
    * open failed): forgotten, so that the next check announces the namespace there then, whichever
    * it is (the same one again after a bind mount over the file came and went, which makes no change
-   * to see, or after a failure that passed).
+   * to see, or after a failure that passed). Only while `identity` is what was announced last.
    */
-  forgetAnnounced(id: string): void {
-    this.known.delete(id);
+  forgetAnnounced(id: string, identity: string): void {
+    if (this.known.get(id) === identity) this.known.delete(id);
   }
 
   isReferenced(id: string): boolean {

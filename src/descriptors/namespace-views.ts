@@ -13,6 +13,7 @@ import {
   type SocketCounters,
 } from '../netlink/index.js';
 import { NamespaceFile, identityKey } from '../netns/index.js';
+import { AgentError } from '../errors.js';
 
 /** What the metrics show of every socket's counters, summed. */
 export type NetlinkTotals = Pick<SocketCounters, 'requests' | 'errors' | 'alreadyGone'>;
@@ -53,9 +54,13 @@ interface ViewEvents {
 export const OWN_NAMESPACE_FILE = '/proc/self/ns/net';
 
 /** The namespace file shows another namespace than the one announced (see NamespaceViews.create). */
-export class NamespaceChangedError extends Error {
+export class NamespaceChangedError extends AgentError {
+  readonly code = 'ERR_NAMESPACE_CHANGED';
+
   constructor(location: NamespaceLocation) {
-    super(`${location.description}: ${location.path ?? OWN_NAMESPACE_FILE} shows another namespace now`);
+    super(`${location.description}: ${location.path ?? OWN_NAMESPACE_FILE} shows another namespace now`, {
+      retriable: true,
+    });
   }
 }
 

@@ -64,9 +64,11 @@ describe('netnsctl apply stopped midway', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  // A 503 of a part is no proof that nothing of it was written (an agent on etcd writes a part in
+  // transactions of 128 keys): maybe stored, as a part never answered.
   for (const [answers, notStored, maybe] of [
-    [['ok', '503', '503'], 700, 0],
-    [['ok', 'none', 'none'], 200, 500],
+    [['ok', '503'], 200, 500],
+    [['ok', 'none'], 200, 500],
   ] as [PutAnswer[], number, number][]) {
     test(`parts answered ${answers.join(', ')}: ${notStored} not stored, ${maybe} maybe stored`, async () => {
       const { server, url } = await stubAgent(answers);

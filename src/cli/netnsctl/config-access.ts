@@ -50,6 +50,19 @@ export interface ConfigAccess {
   close(): Promise<void>;
 }
 
+/**
+ * A write of many that the agent did not do, as an error; nothing for a success. A 4xx answer says
+ * nothing was written (the answer in the details: apply and del say "not stored"). A 5xx carries
+ * none: an agent on etcd writes a part in transactions of 128 keys, and some may have been
+ * written before the failure (said "maybe stored").
+ */
+function failedWrite(status: number, answer: { error?: string } | undefined): void {
+  if (status < 400) return;
+  const message = answer?.error ?? `HTTP ${status}`;
+  if (status >= 500) throw new CliError(message, status === 503 ? 3 : 1);
+  throw new CliError(message, 1, answer);
+}
+
 export class ApiConfigAccess implements ConfigAccess {
   readonly where: string;
 
@@ -86,11 +99,26 @@ export class ApiConfigAccess implements ConfigAccess {
     const body = JSON.stringify({ puts: entries.map((e) => ({ key: e.key, value: e.valueText })) });
     const { status, json } = await this.api.request('POST', '/v1/config', body);
     const answer = json as { error?: string; errors?: FieldError[]; revision?: unknown } | undefined;
+    if (status === 404 || status === 405) return this.putOneByOne(entries);
     if (status === 400 && answer?.errors?.length) return { ok: false, errors: answer.errors };
-    if (status >= 400)
-      // With the answer as details: the agent said it did not store them (apply tells that apart).
-      throw new CliError(answer?.error ?? `HTTP ${status}`, status === 503 ? 3 : 1, json);
+    failedWrite(status, answer);
     return typeof answer?.revision === 'number' ? { ok: true, revision: answer.revision } : { ok: true };
+  }
+
+  /**
+   * An agent from before POST /v1/config: a PUT each. Those refused are said as a part's are; the
+   * others are stored already (sent again with the rest of the part: a put is idempotent).
+   */
+  private async putOneByOne(entries: readonly ValueToStore[]): Promise<PutManyOutcome> {
+    const errors: FieldError[] = [];
+    let revision: number | undefined;
+    for (const { key, valueText } of entries) {
+      const outcome = await this.put(key, valueText);
+      if (!outcome.ok) errors.push(...outcome.errors.map((e) => ({ ...e, key })));
+      else if (outcome.revision !== undefined) revision = Math.max(revision ?? 0, outcome.revision);
+    }
+    if (errors.length) return { ok: false, errors };
+    return revision === undefined ? { ok: true } : { ok: true, revision };
   }
 
   async delete(key: string): Promise<boolean> {
@@ -122,7 +150,13 @@ export class ApiConfigAccess implements ConfigAccess {
         { error: answer.error, errors },
       );
     }
-    if (status >= 400) throw new CliError(answer?.error ?? `HTTP ${status}`, status === 503 ? 3 : 1, json);
+    if (status === 404 || status === 405) {
+      // An agent from before POST /v1/config: a DELETE each.
+      const deleted: string[] = [];
+      for (const key of keys) if (await this.delete(key)) deleted.push(key);
+      return deleted;
+    }
+    failedWrite(status, answer);
     return answer?.deleted ?? [];
   }
 

@@ -99,15 +99,13 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
           let left = part;
           while (left.length > 0) {
             const outcome = await config.putMany(left).catch((error: unknown) => {
-              // Unreachable, or up without its datastore (503: an answer, in the details: not
-              // stored): stop. A part that never left (the connection refused) is not stored.
-              if (error instanceof CliError && error.exitCode === 3) {
-                if (error.details === undefined && !neverSent(error, etcdEndpoints))
-                  for (const item of left) unanswered.add(item.key);
-                throw error;
-              }
-              const message = (error as Error).message;
-              return { ok: false as const, errors: left.map((i) => ({ key: i.key, field: '$', message })) };
+              // Stopped: the part is not stored when the agent said so (an answer, in the
+              // details) or it never left (the connection refused); else maybe (no answer, or a
+              // failure of the agent's store after part of it may have been written).
+              const answered = error instanceof CliError && error.details !== undefined;
+              if (!answered && !neverSent(error as Error, etcdEndpoints))
+                for (const item of left) unanswered.add(item.key);
+              throw error;
             });
             if (outcome.ok) {
               stored += left.length;
@@ -135,9 +133,9 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
         await storing;
       } catch (error) {
         bar?.stop();
-        if (error instanceof CliError && error.exitCode === 3) {
-          // Stopped midway (the agent went away): say what is stored, so the file can be applied
-          // again knowingly (a put is idempotent) or the rest found.
+        if (error instanceof CliError) {
+          // Stopped midway (the agent went away, or could not store): say what is stored, so the
+          // file can be applied again knowingly (a put is idempotent) or the rest found.
           const missing = items
             .filter((item) => !storedKeys.has(item.key) && !unanswered.has(item.key))
             .map((item) => item.key);

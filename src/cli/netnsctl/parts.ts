@@ -5,7 +5,8 @@
  * without progress, and past what the agent takes in one body (16 MiB).
  */
 export const PART_ITEMS = 500;
-export const PART_BYTES = 2 * 1024 * 1024;
+/** Below etcd's default request limit (1.5 MiB) for any one of a part's transactions. */
+export const PART_BYTES = 1024 * 1024;
 
 /** The items in order, in parts of at most PART_ITEMS items and PART_BYTES bytes (a larger item alone). */
 export function inParts<T>(items: readonly T[], bytesOf: (item: T) => number = () => 0): T[][] {
