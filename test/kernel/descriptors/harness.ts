@@ -332,6 +332,14 @@ export async function withAgent<T>(
   }
 }
 
+/** VETH pairs (both ends) in `ns`: put without waiting, they keep the engine busy for a while. */
+export function busyPairs(ns: string, count = 80): [ItemKind, string, unknown][] {
+  return Array.from({ length: count }, (_, i): [ItemKind, string, unknown][] => [
+    ['interface', `wb${i}a`, veth(`wb${i}a`, `wb${i}b`, ns)],
+    ['interface', `wb${i}b`, veth(`wb${i}b`, `wb${i}a`, ns)],
+  ]).flat();
+}
+
 export const named = (name: string): { type: number; name: string } => ({ type: 2, name });
 
 /** A VETH end as users write it. */

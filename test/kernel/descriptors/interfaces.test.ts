@@ -26,6 +26,7 @@ import {
 import type { ItemKind } from '../../../src/model/index.js';
 import {
   addresses,
+  busyPairs,
   example,
   hex,
   isUp,
@@ -1317,12 +1318,7 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
         await agent.waitConfigured(['interface', 'ex'], ['route', 'viaex']);
 
         // Busy: the going's transaction waits behind 80 pairs, long after the new namespace opened.
-        const pairs = busy
-          ? Array.from({ length: 80 }, (_, i) => [
-              ['interface', `b${i}a`, veth(`b${i}a`, `b${i}b`, ns2)] as [ItemKind, string, unknown],
-              ['interface', `b${i}b`, veth(`b${i}b`, `b${i}a`, ns2)] as [ItemKind, string, unknown],
-            ]).flat()
-          : [];
+        const pairs = busy ? busyPairs(ns2!) : [];
         const making = pairs.length > 0 ? agent.put(...pairs) : undefined;
         // One step: the agent sees the new namespace, never the name without one.
         ip(null, ['netns', 'del', ns1!]);

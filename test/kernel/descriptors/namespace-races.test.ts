@@ -24,37 +24,26 @@ import {
   pause,
   routes,
   veth,
+  busyPairs,
+  withAgent,
   TestAgent,
-  type TestAgentOptions,
 } from './harness.js';
 
 type Item = [ItemKind, string, unknown];
 
-/** As withAgent, with namespaces named `wta…` (made unless `create` is false). */
-async function withWta<T>(
-  count: number,
-  fn: (agent: TestAgent, namespaces: string[]) => Promise<T>,
-  options: TestAgentOptions & { create?: boolean } = {},
-): Promise<T> {
-  const prefix = `wta${hex(2)}`;
-  const namespaces = Array.from({ length: count }, (_, i) => `${prefix}n${i}`);
-  let agent: TestAgent | undefined;
-  try {
-    if (options.create !== false) for (const ns of namespaces) ip(null, ['netns', 'add', ns]);
-    agent = await TestAgent.start(options);
-    return await fn(agent, namespaces);
-  } finally {
-    await agent?.close();
-    for (const ns of namespaces) deleteNamespace(ns);
-  }
-}
-
-/** 80 VETH pairs in `ns`: put without waiting, they keep the engine busy for a while. */
-function busyPairs(ns: string, count = 80): Item[] {
-  return Array.from({ length: count }, (_, i) => [
-    ['interface', `wb${i}a`, veth(`wb${i}a`, `wb${i}b`, ns)] as Item,
-    ['interface', `wb${i}b`, veth(`wb${i}b`, `wb${i}a`, ns)] as Item,
-  ]).flat();
+/** VETH end a (wtaa, 10.40.0.1/24) in the namespace `ref` names, its peer b (wtab, 10.40.0.2/24) in `ns2`. */
+function refPair(ref: Record<string, unknown>, ns2: string): Item[] {
+  return [
+    [
+      'interface',
+      'a',
+      {
+        ...veth('a', 'b', undefined, { host_if_name: 'wtaa', ip_addresses: ['10.40.0.1/24'] }),
+        namespace: ref,
+      },
+    ],
+    ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'wtab', ip_addresses: ['10.40.0.2/24'] })],
+  ];
 }
 
 /**
@@ -162,7 +151,7 @@ const ALL: [ItemKind, string][] = [
 describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
   for (const end of ['present', 'absent'] as const)
     test(`a named namespace deleted and made again several times in a row while the engine is busy, ${end} at the end: items ${end === 'present' ? 'configured in the last one' : 'pending'}`, () =>
-      withWta(3, async (agent, [ns1, ns2, ns3]) => {
+      withAgent(3, async (agent, [ns1, ns2, ns3]) => {
         await agent.put(...pairRouteArp(ns1!, ns2!));
         await agent.waitConfigured(...ALL);
         const { done: making } = await makeBusy(agent, ns3!);
@@ -194,21 +183,9 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
       const name = `wta${hex(2)}f`;
       const file = `/var/run/netns/${name}`;
       try {
-        await withWta(2, async (agent, [ns2, ns3]) => {
+        await withAgent(2, async (agent, [ns2, ns3]) => {
           const items: Item[] = [
-            [
-              'interface',
-              'a',
-              {
-                ...veth('a', 'b', undefined, { host_if_name: 'wtaa', ip_addresses: ['10.40.0.1/24'] }),
-                namespace: { type: 'FILE_REF_NS', filepath: file },
-              },
-            ],
-            [
-              'interface',
-              'b',
-              veth('b', 'a', ns2!, { host_if_name: 'wtab', ip_addresses: ['10.40.0.2/24'] }),
-            ],
+            ...refPair({ type: 'FILE_REF_NS', filepath: file }, ns2!),
             [
               'route',
               'r',
@@ -252,17 +229,9 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     const first = await isolated();
     let second: (ChildProcess & { pid: number }) | undefined;
     try {
-      await withWta(2, async (agent, [ns2, ns3]) => {
+      await withAgent(2, async (agent, [ns2, ns3]) => {
         const items = (pid: number): Item[] => [
-          [
-            'interface',
-            'a',
-            {
-              ...veth('a', 'b', undefined, { host_if_name: 'wtaa', ip_addresses: ['10.40.0.1/24'] }),
-              namespace: { type: 'PID_REF_NS', pid },
-            },
-          ],
-          ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'wtab', ip_addresses: ['10.40.0.2/24'] })],
+          ...refPair({ type: 'PID_REF_NS', pid }, ns2!),
           [
             'route',
             'r',
@@ -308,22 +277,10 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
       try {
         writeFileSync(file, '');
         assert.equal(spawnSync('mount', ['--bind', `/proc/${one.pid}/ns/net`, file]).status, 0);
-        await withWta(2, async (agent, [ns2, ns3]) => {
+        await withAgent(2, async (agent, [ns2, ns3]) => {
           const ref = { type: 'FILE_REF_NS', filepath: file };
           await agent.put(
-            [
-              'interface',
-              'a',
-              {
-                ...veth('a', 'b', undefined, { host_if_name: 'wtaa', ip_addresses: ['10.40.0.1/24'] }),
-                namespace: ref,
-              },
-            ],
-            [
-              'interface',
-              'b',
-              veth('b', 'a', ns2!, { host_if_name: 'wtab', ip_addresses: ['10.40.0.2/24'] }),
-            ],
+            ...refPair(ref, ns2!),
             [
               'route',
               'r',
@@ -375,7 +332,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     });
 
   test('a VETH end moved to another namespace while the first is being deleted (the engine busy): made in the new one', () =>
-    withWta(4, async (agent, [ns1, ns2, ns3, ns4]) => {
+    withAgent(4, async (agent, [ns1, ns2, ns3, ns4]) => {
       await agent.put(...pairRouteArp(ns1!, ns2!));
       await agent.waitConfigured(...ALL);
       const { done: making } = await makeBusy(agent, ns4!);
@@ -391,7 +348,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     }));
 
   test('a VETH end moved out of a namespace, which is deleted at once and made again: made in the new place, nothing in the old one', () =>
-    withWta(4, async (agent, [ns1, ns2, ns3, ns4]) => {
+    withAgent(4, async (agent, [ns1, ns2, ns3, ns4]) => {
       await agent.put(...pairRouteArp(ns1!, ns2!));
       await agent.waitConfigured(...ALL);
       const { done: making } = await makeBusy(agent, ns4!);
@@ -407,7 +364,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     }));
 
   test('a namespace left (its items deleted) and taken up again while its going waits behind a busy engine: configured', () =>
-    withWta(3, async (agent, [ns1, ns2, ns3]) => {
+    withAgent(3, async (agent, [ns1, ns2, ns3]) => {
       await agent.put(...pairRouteArp(ns1!, ns2!));
       await agent.waitConfigured(...ALL);
       await agent.del(...ALL);
@@ -429,7 +386,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     }));
 
   test('a gateway route naming no interface: the namespace made again at once without the address reaching the gateway: pending; configured once it has it', () =>
-    withWta(3, async (agent, [ns1, , ns3]) => {
+    withAgent(3, async (agent, [ns1, , ns3]) => {
       ip(ns1!, ['link', 'add', 'wtad', 'type', 'veth', 'peer', 'name', 'wtae']);
       ip(ns1!, ['addr', 'add', '10.42.0.1/24', 'dev', 'wtad']);
       ip(ns1!, ['link', 'set', 'wtad', 'up']);
@@ -460,7 +417,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     }));
 
   test('a gateway route naming no interface: the namespace made again at once with the address: configured there', () =>
-    withWta(3, async (agent, [ns1, , ns3]) => {
+    withAgent(3, async (agent, [ns1, , ns3]) => {
       const setUp = (): void => {
         ip(ns1!, ['link', 'add', 'wtad', 'type', 'veth', 'peer', 'name', 'wtae']);
         ip(ns1!, ['addr', 'add', '10.42.0.1/24', 'dev', 'wtad']);
@@ -488,7 +445,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
       [30, 150, 600],
     ])
       test(`a named namespace the agent made, its items deleted and put again ${gaps.join('/')} ms later, three times${busy ? ', the engine busy' : ''}: configured in one namespace, and it goes with the last deletion`, () =>
-        withWta(
+        withAgent(
           3,
           async (agent, [ns1, ns2, ns3]) => {
             ip(null, ['netns', 'add', ns3!]);
@@ -565,7 +522,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     test(`AUTO_TAP with a route through it, its named namespace deleted${end === 'present' ? ' and made again at once' : ''} while the engine is busy: the TAP ${end === 'present' ? 'attached again in the new one' : 'given back home'}`, async () => {
       const temp = `wta${hex(3)}t`;
       try {
-        await withWta(2, async (agent, [ns1, ns3]) => {
+        await withAgent(2, async (agent, [ns1, ns3]) => {
           ip(null, ['tuntap', 'add', temp, 'mode', 'tap']);
           const tap = {
             name: 'tap1',
@@ -623,7 +580,7 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
     });
   for (const which of ['creating', 'peer', 'both'] as const)
     test(`80 VETH pairs being made between two namespaces, the ${which} side's namespace deleted and made again meanwhile (twice): all configured in the new ones`, () =>
-      withWta(2, async (agent, [ns1, ns2]) => {
+      withAgent(2, async (agent, [ns1, ns2]) => {
         const lo = (ns: string, n: string): Item => [
           'interface',
           n,
@@ -677,25 +634,11 @@ describe('namespace lifecycle races', { skip: skipUnlessRoot() }, () => {
         writeFileSync(file, '');
         bind(one.pid);
         // No periodic check: the namespace file is looked at when the references are set (a put).
-        await withWta(
+        await withAgent(
           2,
           async (agent, [ns2, ns3]) => {
             const ref = { type: 'FILE_REF_NS', filepath: file };
-            const items: Item[] = [
-              [
-                'interface',
-                'a',
-                {
-                  ...veth('a', 'b', undefined, { host_if_name: 'wtaa', ip_addresses: ['10.40.0.1/24'] }),
-                  namespace: ref,
-                },
-              ],
-              [
-                'interface',
-                'b',
-                veth('b', 'a', ns2!, { host_if_name: 'wtab', ip_addresses: ['10.40.0.2/24'] }),
-              ],
-            ];
+            const items: Item[] = [...refPair(ref, ns2!)];
             await agent.put(...items);
             await agent.waitConfigured(['interface', 'a'], ['interface', 'b']);
             const lookAgain = (): Promise<unknown> =>
