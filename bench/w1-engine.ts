@@ -6,12 +6,16 @@
  *   node dist/bench/w1-engine.js [N=1000] [M=50]
  *
  * RESULT keys: engine_apply_ratio (target <= 1.2), engine_apply_ms, ip_batch_apply_ms,
- * engine_resync_writes (a full resync right after: target 0).
+ * engine_resync_writes (a full resync right after: target 0); engine_apply_stall_ms and
+ * engine_teardown_stall_ms, the longest the event loop was held during each (an agent's HTTP API,
+ * kernel events and other namespaces' work wait that long); engine_pair_delete_stall_ms, the same
+ * for the deletion of one VETH pair (median of 20).
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Engine } from '../src/scheduler/index.js';
 import { LinuxPlugin } from '../src/descriptors/linux-plugin.js';
-import { parseItem } from '../src/model/index.js';
+import { interfaceKey, parseItem } from '../src/model/index.js';
 import {
   addNamespaces,
   deleteNamespaces,
@@ -58,6 +62,59 @@ async function settled(engine: Engine, keys: string[], timeoutMs: number, remove
     });
     check();
   }
+}
+
+/** Watches how long the event loop is held, at most, until stop() (ms). */
+function stallWatch(): { stop(): number } {
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  return {
+    stop() {
+      histogram.disable();
+      return Math.round(histogram.max / 1e5) / 10;
+    },
+  };
+}
+
+/** One VETH pair (hub <-> first namespace) put and deleted `rounds` times: the stall of each deletion. */
+async function pairDeletionStalls(
+  engine: Engine,
+  plugin: LinuxPlugin,
+  label: string,
+  hub: string,
+  other: string,
+  rounds: number,
+): Promise<number[]> {
+  const stalls: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const ends = [
+      { name: `da${round}`, peer: `db${round}`, ns: hub, cidr: '10.250.0.1/30' },
+      { name: `db${round}`, peer: `da${round}`, ns: other, cidr: '10.250.0.2/30' },
+    ];
+    const puts = ends.map((end) => {
+      const key = interfaceKey(label, end.name);
+      const json = {
+        name: end.name,
+        type: 'VETH',
+        enabled: true,
+        ip_addresses: [end.cidr],
+        namespace: { type: 'NAMED_NS', name: end.ns },
+        veth: { peer_if_name: end.peer },
+      };
+      return { key, value: parseItem(key, json).value };
+    });
+    const keys = puts.map((p) => p.key);
+    plugin.setReferencedNamespaces(puts.map((p) => p.value.namespace));
+    await plugin.prepare(puts);
+    await engine.commit({ puts });
+    await settled(engine, keys, 10_000);
+    const stall = stallWatch();
+    await engine.commit({ deletes: keys });
+    await settled(engine, keys, 10_000, true);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // a deletion's tail of kernel events
+    stalls.push(stall.stop());
+  }
+  return stalls.sort((a, b) => a - b);
 }
 
 /** W1_PROFILE=FILE: a CPU profile of the apply only (open it in Chrome's DevTools). */
@@ -129,6 +186,7 @@ async function main(): Promise<void> {
     const profiler = process.env.W1_PROFILE ? await startProfiler() : undefined;
     const threadsBefore = threadTimes();
     const usageBefore = process.cpuUsage();
+    const applyStall = stallWatch();
     const ours = await timedCpu(async () => {
       const puts = raw.map((r) => ({ key: r.key, value: parseItem(r.key, r.json).value }));
       // As the agent does (src/agent/config-sync.ts): namespaces first, then one commit.
@@ -141,6 +199,7 @@ async function main(): Promise<void> {
         120_000,
       );
     });
+    const applyStallMs = applyStall.stop();
     const usage = process.cpuUsage(usageBefore);
     if (process.env.W1_DEBUG)
       console.log('apply CPU per thread (ms):', threadDelta(threadsBefore, threadTimes()));
@@ -166,6 +225,7 @@ async function main(): Promise<void> {
 
     const txBefore = engine.transactions().length;
     const teardownProfiler = process.env.W1_PROFILE_TEARDOWN ? await startProfiler() : undefined;
+    const teardownStall = stallWatch();
     const teardown = await timed(async () => {
       await engine.commit({ deletes: raw.map((r) => r.key) });
       for (;;) {
@@ -177,6 +237,9 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 5));
       }
     });
+    const teardownStallMs = teardownStall.stop();
+    const pairStalls = await pairDeletionStalls(engine, plugin, label, hub, namespaces[0]!, 20);
+    const pairStallMs = pairStalls[Math.floor(pairStalls.length / 2)]!;
     if (teardownProfiler) await teardownProfiler.stop(process.env.W1_PROFILE_TEARDOWN!);
     if (process.env.W1_DEBUG) {
       const txs = engine.transactions();
@@ -211,6 +274,11 @@ async function main(): Promise<void> {
         ['netlink requests', `${requestsAfterApply} (${dumps} dumps, ${sends} sendmsg calls)`],
         ['resync right after: writes', `${writes} (in ${resync.durationMs.toFixed(0)} ms)`],
         ['teardown (delete all -> no link left)', `${teardown.ms.toFixed(0)} ms`],
+        ['event loop held at most: apply / teardown', `${applyStallMs} ms / ${teardownStallMs} ms`],
+        [
+          'event loop held by one pair deletion (20)',
+          `median ${pairStallMs} ms, max ${pairStalls[pairStalls.length - 1]} ms`,
+        ],
       ],
     );
     printResult({
@@ -221,6 +289,9 @@ async function main(): Promise<void> {
       engine_resync_writes: writes,
       engine_resync_ms: Math.round(resync.durationMs),
       engine_teardown_ms: Math.round(teardown.ms),
+      engine_apply_stall_ms: applyStallMs,
+      engine_teardown_stall_ms: teardownStallMs,
+      engine_pair_delete_stall_ms: pairStallMs,
     });
   } finally {
     plugin.close();

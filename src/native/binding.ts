@@ -32,6 +32,11 @@ export interface NativeBinding {
   ): NativeSocketHandle;
   /** Returns bytes sent, or a negative errno. */
   send(handle: NativeSocketHandle, data: Buffer): number;
+  /**
+   * As send, with sendmsg() on a thread of libuv's pool: `done` gets the bytes sent or a negative
+   * errno. The bytes are copied before it returns. The socket stays open until the last one ends.
+   */
+  sendAsync(handle: NativeSocketHandle, data: Buffer, done: (result: number) => void): void;
   setPolling(handle: NativeSocketHandle, on: boolean): void;
   /** SO_ATTACH_FILTER: `program` is classic BPF (struct sock_filter[]), run by the kernel on each datagram. */
   attachFilter(handle: NativeSocketHandle, program: Buffer): void;

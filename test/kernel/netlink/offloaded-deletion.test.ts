@@ -1,0 +1,115 @@
+/**
+ * Link deletions are sent from a thread of libuv's pool (the kernel waits for RCU inside that
+ * sendmsg(): tens of milliseconds a pair), so the event loop goes on meanwhile (root). What must
+ * still hold: the socket's requests reach the kernel in the order they were made, errors land on
+ * their request, and close() with a deletion on the pool neither crashes nor leaks the socket.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { ClosedError } from '../../../src/errors.js';
+import { NetlinkError, NetlinkHandle } from '../../../src/netlink/index.js';
+import { ipBatch, ipJson, skipUnlessRoot } from '../../helpers/kernel.js';
+import { withNetlink, type IpLink } from './fixtures.js';
+
+function linkNames(ns: string): string[] {
+  return ipJson<IpLink[]>(ns, ['link', 'show']).map((l) => l.ifname);
+}
+
+describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
+  test('a deletion, then at once a creation of the same name: the kernel sees them in that order', () =>
+    withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
+      const first = await h!.linkAddVeth({ name: 'od0', peer: { name: 'od1' } });
+      const offloadedBefore = h!.socket.counters.offloadedSends;
+      // Not awaited in between: both are queued before anything is sent.
+      const deleted = h!.linkDel(first!.index);
+      const created = h!.linkAddVeth({ name: 'od0', peer: { name: 'od1' } });
+      await deleted;
+      const second = await created;
+      assert.ok(second, 'the new pair');
+      assert.notEqual(second.index, first!.index);
+      assert.equal(h!.socket.counters.offloadedSends - offloadedBefore, 1);
+      assert.deepEqual(
+        linkNames(a!.name)
+          .filter((n) => n.startsWith('od'))
+          .sort(),
+        ['od0', 'od1'],
+      );
+      assert.equal(h!.socket.inFlight, 0);
+    }));
+
+  test('the event loop runs while the kernel deletes', () =>
+    withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
+      // 40 pairs in one group: one deletion the kernel takes long over.
+      ipBatch(
+        a!.name,
+        Array.from({ length: 40 }, (_, i) => `link add og${i} group 91 type veth peer name oh${i} group 91`),
+      );
+      const stalls = monitorEventLoopDelay({ resolution: 1 });
+      stalls.enable();
+      let turns = 0;
+      const ticker = setInterval(() => turns++, 1);
+      const started = performance.now();
+      try {
+        await h!.linkDelGroup(91);
+      } finally {
+        clearInterval(ticker);
+        stalls.disable();
+      }
+      const took = performance.now() - started;
+      assert.deepEqual(
+        linkNames(a!.name).filter((n) => /^o[gh]\d/.test(n)),
+        [],
+      );
+      // Timers ran during the deletion instead of all of it being one stall.
+      assert.ok(turns >= 2 || took < 5, `${turns} timer turns in ${took.toFixed(1)} ms`);
+      assert.ok(
+        stalls.max / 1e6 < Math.max(5, took / 2),
+        `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
+      );
+    }));
+
+  test('a refused deletion rejects with the kernel error; the requests behind it go on', () =>
+    withNetlink(1, async ({ handles: [h] }) => {
+      const refused = h!.linkDel(99999);
+      const listed = h!.linkList();
+      await assert.rejects(refused, (error: unknown) => {
+        assert.ok(error instanceof NetlinkError);
+        assert.equal(error.errnoName, 'ENODEV');
+        return true;
+      });
+      assert.ok((await listed).some((l) => l.name === 'lo'));
+      assert.equal(h!.socket.inFlight, 0);
+    }));
+
+  test('close() while a deletion is on the pool rejects what waits; the socket is freed after it', () =>
+    withNetlink(1, async ({ namespaces: [a] }) => {
+      ipBatch(
+        a!.name,
+        Array.from({ length: 20 }, (_, i) => `link add oc${i} group 92 type veth peer name od${i} group 92`),
+      );
+      const h = new NetlinkHandle({ namespacePath: a!.path });
+      const deleting = h.linkDelGroup(92);
+      const behind = h.linkList();
+      // Let the deletion leave for the pool, then close while it is (probably) there.
+      await new Promise((resolve) => setImmediate(resolve));
+      h.close();
+      await assert.rejects(behind, ClosedError);
+      await deleting.catch((error: unknown) => assert.ok(error instanceof ClosedError, String(error)));
+      h.close();
+      // The kernel finishes the deletion whatever became of the socket.
+      for (let i = 0; i < 100 && linkNames(a!.name).some((n) => /^o[cd]\d/.test(n)); i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(
+        linkNames(a!.name).filter((n) => /^o[cd]\d/.test(n)),
+        [],
+      );
+      // Another socket in the same namespace works on.
+      const again = new NetlinkHandle({ namespacePath: a!.path });
+      try {
+        assert.ok((await again.linkList()).some((l) => l.name === 'lo'));
+      } finally {
+        again.close();
+      }
+    }));
+});
