@@ -409,11 +409,11 @@ export class AgentApiService implements AgentService {
       ...deletes.flatMap((key) => this.deletionErrors(key)),
     ];
     if (errors.length) return { ok: false, errors };
-    let revision: number | undefined;
-    if (puts.length > 0)
-      revision = await this.store.putMany(puts.map((e) => ({ key: e.key, value: e.valueText })));
-    const deleted = deletes.length > 0 ? await this.store.deleteMany(deletes) : [];
-    return { ok: true, stored: puts.length, deleted, ...(revision !== undefined ? { revision } : {}) };
+    const { revision, deleted } = await this.store.write({
+      puts: puts.map((e) => ({ key: e.key, value: e.valueText })),
+      deletes,
+    });
+    return { ok: true, stored: puts.length, deleted, revision };
   }
 
   /** Why a key may not be deleted through the API (as DELETE refuses it), as field errors. */

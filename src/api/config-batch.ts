@@ -2,9 +2,9 @@
  * The body of POST /v1/config: `{puts: [{key, value}], deletes: [key]}`, many values stored and
  * keys deleted at once (netnsctl `apply -f` and `del -f` send a file's items in a few of these).
  * `value` is the item's JSON value, or its text as a PUT's body would be. Every value is checked as
- * a PUT checks it and every key as a DELETE does; one refused and nothing is written. The puts are
- * one store write, the deletes another: the agent takes each in as one change, where a request per
- * key made one small transaction after another.
+ * a PUT checks it and every key as a DELETE does; one refused and nothing is written. Puts and
+ * deletes are one store write (Datastore.write): the agent takes them in as one change, where a
+ * request per key made one small transaction after another.
  */
 import { findDuplicateKey } from '../util/json-duplicate-keys.js';
 import { MAX_PLAN_ITEMS } from './plan-request.js';

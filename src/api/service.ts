@@ -49,8 +49,7 @@ export type PutResult = { ok: true; revision?: number } | { ok: false; errors: F
  * key's field errors, with its key. `deleted`: the keys that had a value.
  */
 export type WriteConfigResult =
-  | { ok: true; stored: number; deleted: string[]; revision?: number }
-  | { ok: false; errors: FieldErrorView[] };
+  { ok: true; stored: number; deleted: string[]; revision: number } | { ok: false; errors: FieldErrorView[] };
 
 /** A server-sent event: item state changes and interface index registry changes. */
 export interface AgentEvent {

@@ -16,6 +16,8 @@ export type {
   WatcherState,
   WatchListener,
   WatchOptions,
+  WriteChange,
+  WriteResult,
 } from './types.js';
 export { CompactedError, DatastoreError, DatastoreUnavailableError, InvalidKeyError } from './errors.js';
 export { constantBackoff, exponentialBackoff, type ExponentialBackoffOptions } from './backoff.js';

@@ -104,6 +104,17 @@ export interface PutEntry {
   readonly value: string;
 }
 
+export interface WriteChange {
+  readonly puts: readonly PutEntry[];
+  readonly deletes: readonly string[];
+}
+
+export interface WriteResult {
+  readonly revision: number;
+  /** The keys of `deletes` that had a value (each once). */
+  readonly deleted: string[];
+}
+
 export interface Datastore {
   /** 'sqlite' or 'etcd', for logs and metrics. */
   readonly kind: string;
@@ -127,6 +138,14 @@ export interface Datastore {
    * for putMany.
    */
   deleteMany(keys: readonly string[], options?: { durable?: boolean }): Promise<string[]>;
+  /**
+   * Puts and deletions in one write, as one change (the agent takes it in as one transaction). The
+   * embedded store: one transaction and one revision; etcd: one transaction when puts and deletes
+   * together are at most 128, else transactions of 128 (puts first). A key may appear once only
+   * (puts or deletes): DatastoreError otherwise. Returns the revision of the last write (the
+   * current one when nothing changed) and the deleted keys that existed.
+   */
+  write(change: WriteChange): Promise<WriteResult>;
   /** Deletes every key under the prefix in one revision; returns how many there were. */
   deletePrefix(prefix: string): Promise<number>;
   watch(prefix: string, options: WatchOptions): Watcher;

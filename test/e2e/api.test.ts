@@ -324,10 +324,32 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       assert.equal(refused.status, 400, refused.text);
       assert.ok((refused.json as { errors: { key: string }[] }).errors.some((e) => e.key === refusedKey));
     }
+    // Puts and deletes together: one write (one revision), taken in as one change.
+    const [kept, gone] = [keys.slice(0, 2), keys.slice(2)];
+    const changed = ends.slice(0, 2).map((l) => ({ key: l.key, value: { ...l.value, mtu: 1400 } }));
+    const mixed = await agent.request('POST', '/v1/config', JSON.stringify({ puts: changed, deletes: gone }));
+    assert.equal(mixed.status, 200, mixed.text);
+    const mixedAnswer = mixed.json as { stored: number; deleted: string[]; revision: number };
+    assert.deepEqual(mixedAnswer.deleted, gone);
+    for (const key of kept) {
+      const got = (await agent.request('GET', `/v1/config${key}`)).json as { revision: number };
+      assert.equal(got.revision, mixedAnswer.revision, 'the puts and the deletions in one revision');
+    }
+    await agent.until(gone, 'removed');
+    const both = async (): Promise<boolean> =>
+      (
+        (await agent.request('GET', '/v1/history')).json as { operations: { key: string; kind: string }[] }[]
+      ).some(
+        (t) =>
+          t.operations.some((op) => op.key === kept[0] && op.kind === 'update') &&
+          t.operations.some((op) => op.key === gone[0] && op.kind === 'delete'),
+      );
+    for (let i = 0; i < 100 && !(await both()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await both(), 'one transaction updates the kept pair and removes the others');
     const none = configKey(label, 'interface', 'blnone');
     const deleted = await agent.request('POST', '/v1/config', JSON.stringify({ deletes: [...keys, none] }));
     assert.equal(deleted.status, 200, deleted.text);
-    assert.deepEqual((deleted.json as { deleted: string[] }).deleted, keys, 'the keys that had a value');
+    assert.deepEqual((deleted.json as { deleted: string[] }).deleted, kept, 'the keys that had a value');
     await agent.until(keys, 'removed');
   });
 

@@ -6,7 +6,17 @@
 import type { Etcd3, IKeyValue, IRequestOp } from 'etcd3';
 import { ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError } from '../errors.js';
-import type { Datastore, KeyValue, ListResult, PutEntry, Watcher, WatchOptions } from '../types.js';
+import type {
+  Datastore,
+  KeyValue,
+  ListResult,
+  PutEntry,
+  Watcher,
+  WatchOptions,
+  WriteChange,
+  WriteResult,
+} from '../types.js';
+import { checkWriteChange } from '../write-change.js';
 import { createEtcdClient, etcdError, type EtcdClientOptions } from './client.js';
 import { EtcdWatcher, type EtcdWatchSource } from './watcher.js';
 
@@ -111,6 +121,32 @@ export class EtcdStore implements Datastore {
         });
       }
       return deleted;
+    });
+  }
+
+  async write(change: WriteChange): Promise<WriteResult> {
+    return this.#run('write', async () => {
+      checkWriteChange(change);
+      const ops: IRequestOp[] = [
+        ...change.puts.map(({ key, value }) => ({
+          request_put: { key: Buffer.from(key), value: Buffer.from(value) },
+        })),
+        ...change.deletes.map((key) => ({ request_delete_range: { key: Buffer.from(key) } })),
+      ];
+      if (ops.length === 0)
+        return { revision: Number((await this.#client.get('\0').exec()).header.revision), deleted: [] };
+      const deleted: string[] = [];
+      let revision = 0;
+      for (let start = 0; start < ops.length; start += this.#maxTxnOps) {
+        const response = await this.#client.kv.txn({ success: ops.slice(start, start + this.#maxTxnOps) });
+        revision = Number(response.header.revision);
+        // One answer per operation, in their order: a deletion counted 1 found its key.
+        response.responses.forEach((r, i) => {
+          const at = start + i - change.puts.length;
+          if (at >= 0 && Number(r.response_delete_range?.deleted ?? 0) > 0) deleted.push(change.deletes[at]!);
+        });
+      }
+      return { revision, deleted };
     });
   }
 

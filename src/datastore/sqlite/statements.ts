@@ -184,6 +184,30 @@ export class Statements {
       .immediate();
   }
 
+  /**
+   * Puts (no key twice) and the deletion of the keys `findKeys` returns (run inside the
+   * transaction: those that exist then), in one revision; returns it (the current one when nothing
+   * changed) and the keys deleted.
+   */
+  write(puts: readonly PutEntry[], findKeys: () => string[]): { revision: number; deleted: string[] } {
+    return this.#db
+      .transaction(() => {
+        const deleted = findKeys();
+        if (puts.length === 0 && deleted.length === 0) return { revision: this.revision(), deleted };
+        const revision = this.#nextRevision();
+        for (const { key, value } of puts) {
+          this.#upsert.run(key, value, revision, revision);
+          this.#logChange.run(revision, key, value);
+        }
+        for (const key of deleted) {
+          this.#deleteKey.run(key);
+          this.#logChange.run(revision, key, null);
+        }
+        return { revision, deleted };
+      })
+      .immediate();
+  }
+
   existingKey(key: string): string[] {
     return this.#get.get(key) === undefined ? [] : [key];
   }

@@ -9,7 +9,17 @@ import { chmodSync, existsSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { AgentError, ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError, DatastoreUnavailableError } from '../errors.js';
-import type { Datastore, KeyValue, ListResult, PutEntry, Watcher, WatchOptions } from '../types.js';
+import type {
+  Datastore,
+  KeyValue,
+  ListResult,
+  PutEntry,
+  Watcher,
+  WatchOptions,
+  WriteChange,
+  WriteResult,
+} from '../types.js';
+import { checkWriteChange } from '../write-change.js';
 import { Checkpointer } from './checkpointer.js';
 import { compact, type CompactionLimits } from './compaction.js';
 import { prepareDatabase, type Synchronous } from './schema.js';
@@ -182,6 +192,18 @@ export class SqliteStore implements Datastore {
           : this.#sql.deleteKeys(existing);
       if (deleted > 0) this.#afterWrite(deleted);
       return existed;
+    });
+  }
+
+  async write(change: WriteChange): Promise<WriteResult> {
+    return this.#writeSoon('write', () => {
+      checkWriteChange(change);
+      const result = this.#sql.write(change.puts, () =>
+        change.deletes.filter((key) => this.#sql.existingKey(key).length > 0),
+      );
+      const changed = change.puts.length + result.deleted.length;
+      if (changed > 0) this.#afterWrite(changed);
+      return result;
     });
   }
 

@@ -67,6 +67,42 @@ describe('EtcdStore on a real etcd', () => {
     assert.equal((await store.get('/t9x'))?.value, 'neighbour');
   });
 
+  test('write: puts and deletions in one transaction (one revision) when they fit, in 128s when not', async () => {
+    await store.putMany([
+      { key: '/t10/a', value: 'A' },
+      { key: '/t10/b', value: 'B' },
+    ]);
+    const { revision, deleted } = await store.write({
+      puts: [
+        { key: '/t10/a', value: 'A2' },
+        { key: '/t10/c', value: 'C' },
+      ],
+      deletes: ['/t10/b', '/t10/none'],
+    });
+    assert.deepEqual(deleted, ['/t10/b']);
+    const listed = await store.list('/t10/');
+    assert.deepEqual(
+      listed.items.map((item) => [item.key, item.value, item.modRevision]),
+      [
+        ['/t10/a', 'A2', revision],
+        ['/t10/c', 'C', revision],
+      ],
+    );
+    // More than one transaction holds: the deletions still say which keys had a value.
+    const keys = Array.from({ length: 200 }, (_, i) => `/t10/m${String(i).padStart(3, '0')}`);
+    await store.putMany(keys.map((key) => ({ key, value: 'v' })));
+    const big = await store.write({
+      puts: keys.slice(0, 100).map((key) => ({ key, value: 'w' })),
+      deletes: [...keys.slice(100), '/t10/none'],
+    });
+    assert.deepEqual(big.deleted, keys.slice(100));
+    assert.equal((await store.list('/t10/m')).items.filter((item) => item.value === 'w').length, 100);
+    await assert.rejects(
+      store.write({ puts: [{ key: '/t10/d', value: 'D' }], deletes: ['/t10/d'] }),
+      /twice/,
+    );
+  });
+
   test('putMany: 1000 keys in transactions of at most 128', async () => {
     const entries = Array.from({ length: 1000 }, (_, i) => ({
       key: `/t2/${String(i).padStart(4, '0')}`,

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { ClosedError } from '../../../src/errors.js';
 import { InvalidKeyError, SqliteStore } from '../../../src/datastore/index.js';
 import { Checkpointer } from '../../../src/datastore/sqlite/checkpointer.js';
+import { collector } from './collect.js';
 
 const root = mkdtempSync(join(tmpdir(), 'netns-agent-sqlite-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -162,6 +163,52 @@ describe('SqliteStore', () => {
       assert.ok(items.every((item) => item.modRevision === 1));
       assert.equal((await store.get('/w1/item/7'))?.value, 'last');
       assert.ok(elapsed < 2000, `putMany of 4000 took ${elapsed} ms`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('write: puts and deletions in one revision, seen by a watcher as one change; a key twice writes nothing', async () => {
+    const store = new SqliteStore({ file: storeFile() });
+    try {
+      await store.putMany([
+        { key: '/wr/a', value: 'A' },
+        { key: '/wr/b', value: 'B' },
+      ]);
+      const events = collector();
+      const watcher = store.watch('/wr/', { fromRevision: 2, onEvent: events.onEvent });
+      const { revision, deleted } = await store.write({
+        puts: [
+          { key: '/wr/a', value: 'A2' },
+          { key: '/wr/c', value: 'C' },
+        ],
+        deletes: ['/wr/b', '/wr/none'],
+      });
+      assert.equal(revision, 2);
+      assert.deepEqual(deleted, ['/wr/b']);
+      await events.until((all) => all.some((e) => e.type === 'changes'), 5000, 'the change');
+      const changes = events.events.filter((e) => e.type === 'changes');
+      assert.equal(changes.length, 1, 'one event');
+      assert.deepEqual(
+        events
+          .changes()
+          .map((c) => [c.type, c.key, c.revision])
+          .sort((x, y) => String(x[1]).localeCompare(String(y[1]))),
+        [
+          ['put', '/wr/a', 2],
+          ['delete', '/wr/b', 2],
+          ['put', '/wr/c', 2],
+        ],
+      );
+      await watcher.close();
+      // Nothing there to change: the current revision, no new one.
+      assert.deepEqual(await store.write({ puts: [], deletes: ['/wr/none'] }), { revision: 2, deleted: [] });
+      await assert.rejects(
+        store.write({ puts: [{ key: '/wr/d', value: 'D' }], deletes: ['/wr/d'] }),
+        (error: Error) => error.message.includes('/wr/d appears twice in one write'),
+      );
+      assert.equal(await store.get('/wr/d'), undefined);
+      assert.equal((await store.list('/wr/')).revision, 2);
     } finally {
       await store.close();
     }
