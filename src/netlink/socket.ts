@@ -12,7 +12,9 @@
  * A link's deletion is sent alone, from a thread of libuv's pool: the kernel waits for RCU inside
  * that sendmsg() (15-50 ms for a VETH pair, ~0.5 s for a thousand links deleted as a group), and on
  * the main thread that wait held every namespace's events, the engine and the HTTP API. The
- * socket's later requests wait for it, so the kernel still sees them in the order they were made.
+ * socket's later requests wait for it, so the kernel still sees them in the order they were made;
+ * so do every other socket's: the deletion holds the kernel's RTNL lock most of that time, and a
+ * request sent meanwhile from the main thread would block it there instead.
  */
 import { native, type NativeSocketHandle } from '../native/binding.js';
 import { ClosedError } from '../errors.js';
@@ -124,6 +126,17 @@ const DEFAULTS = {
 /** rtnetlink's message types come in fours from RTM_BASE (16): NEW, DEL, GET, SET. */
 function isRemoval(type: number): boolean {
   return type >= RTM_BASE && (type - RTM_BASE) % 4 === 1;
+}
+
+/** Offloaded sends running in the process, and the sockets whose requests wait for them to end. */
+let offloadsRunning = 0;
+const waitingForOffloads = new Set<NetlinkSocket>();
+
+function offloadEnded(): void {
+  if (--offloadsRunning > 0) return;
+  const waiting = [...waitingForOffloads];
+  waitingForOffloads.clear();
+  for (const socket of waiting) socket.resume();
 }
 
 /** Where the messages of a batch are put together before one sendmsg(); grows as batches need. */
@@ -273,6 +286,10 @@ export class NetlinkSocket {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.offloadRunning) return; // its end flushes again
+    if (offloadsRunning > 0) {
+      waitingForOffloads.add(this); // another socket's deletion holds the kernel: resume() after it
+      return;
+    }
     const { maxInFlight, maxBatchBytes, maxBatchMessages } = this.options;
     const batch: Queued[] = [];
     let bytes = 0;
@@ -310,6 +327,11 @@ export class NetlinkSocket {
     }
   }
 
+  /** Sends what waited for the offloaded sends of the process to end. */
+  resume(): void {
+    if (this.queueHead < this.queue.length) this.scheduleFlush();
+  }
+
   /** Keeps the process alive exactly while answers are awaited. */
   private setAwaiting(awaiting: boolean): void {
     if (awaiting === this.referenced || this.closed) return;
@@ -345,13 +367,26 @@ export class NetlinkSocket {
     this.counters.sendCalls++;
     if (batch.length === 1 && batch[0]!.pending.offloaded) {
       this.counters.offloadedSends++;
+      try {
+        native().sendAsync(this.handle, data, (result) => {
+          this.offloadRunning = false;
+          offloadEnded();
+          if (this.closed) return;
+          if (result < 0) this.failSent(batch, result);
+          this.afterAnswers();
+        });
+      } catch (error) {
+        // Not queued (no thread could take it): nothing reached the kernel.
+        for (const { pending } of batch) {
+          this.pending.delete(pending.seq);
+          this.counters.errors++;
+          pending.reject(error as Error);
+        }
+        return;
+      }
+      // The callback runs on a later turn of the event loop, never inside sendAsync().
       this.offloadRunning = true;
-      native().sendAsync(this.handle, data, (result) => {
-        this.offloadRunning = false;
-        if (this.closed) return;
-        if (result < 0) this.failSent(batch, result);
-        this.afterAnswers();
-      });
+      offloadsRunning++;
     } else {
       const result = native().send(this.handle, data);
       if (result < 0) this.failSent(batch, result);

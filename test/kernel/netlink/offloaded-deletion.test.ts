@@ -69,6 +69,38 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
       );
     }));
 
+  test("other sockets' requests wait for the deletion instead of blocking the event loop on the kernel's lock", () =>
+    withNetlink(2, async ({ namespaces: [a, b], handles: [h, other] }) => {
+      ipBatch(
+        a!.name,
+        Array.from({ length: 600 }, (_, i) => `link add ow${i} group 93 type veth peer name ox${i} group 93`),
+      );
+      const stalls = monitorEventLoopDelay({ resolution: 1 });
+      stalls.enable();
+      const lists: Promise<unknown>[] = [];
+      // Another namespace's socket asks all along (a dump needs the lock the deletion holds).
+      const asker = setInterval(() => lists.push(other!.linkList()), 1);
+      const started = performance.now();
+      try {
+        await h!.linkDelGroup(93);
+      } finally {
+        clearInterval(asker);
+        stalls.disable();
+      }
+      const took = performance.now() - started;
+      await Promise.all(lists);
+      assert.deepEqual(
+        linkNames(a!.name).filter((n) => /^o[wx]\d/.test(n)),
+        [],
+      );
+      assert.ok(lists.length > 0);
+      assert.ok(linkNames(b!.name).includes('lo'));
+      assert.ok(
+        stalls.max / 1e6 < Math.max(5, took / 2),
+        `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
+      );
+    }));
+
   test('a refused deletion rejects with the kernel error; the requests behind it go on', () =>
     withNetlink(1, async ({ handles: [h] }) => {
       const refused = h!.linkDel(99999);
