@@ -44,8 +44,8 @@ addEtcdAccessOptions(program, env)
   )
   .option(
     '--http-token <token>',
-    'bearer token required by the HTTP API (all but /metrics)',
-    env.NETNS_AGENT_TOKEN,
+    // Not a commander default: help and usage errors print those, and this is a secret.
+    'bearer token required by the HTTP API (all but /metrics) (default: $NETNS_AGENT_TOKEN)',
   )
   .option('--log-level <level>', LOG_LEVELS.join(', '), env.NETNS_AGENT_LOG_LEVEL ?? 'info')
   .option(
@@ -104,8 +104,10 @@ const {
   auth: etcdAuth,
   problems: optionProblems,
 } = etcdAccess(etcdEndpoints, opts, env.NETNS_AGENT_ETCD_PASSWORD);
+const httpToken = opts.httpToken ?? env.NETNS_AGENT_TOKEN;
 // Read once: not left in the environment of the running daemon (its children, /proc/PID/environ).
 delete env.NETNS_AGENT_ETCD_PASSWORD;
+delete env.NETNS_AGENT_TOKEN;
 if (optionProblems.length > 0) {
   for (const problem of optionProblems) console.error(problem);
   process.exit(2);
@@ -129,7 +131,7 @@ function makeAgent(): Agent {
     ...(opts.store ? { storeFile: opts.store } : {}),
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
     http: opts.http,
-    ...(opts.httpToken ? { httpToken: opts.httpToken } : {}),
+    ...(httpToken ? { httpToken } : {}),
     logLevel: opts.logLevel,
     docker: opts.docker,
     statusIntervalMs,

@@ -53,6 +53,46 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
     }
   });
 
+  test('NETNS_AGENT_TOKEN: required by the agent, sent by netnsctl, never printed in help or usage errors', async () => {
+    const secret = `s3cret-${tag(8)}`;
+    const env = { ...process.env, NETNS_AGENT_TOKEN: secret };
+    for (const program of ['bin/netns-agent', 'bin/netnsctl'])
+      for (const args of [['--help'], ['--bogus']]) {
+        const run = spawnSync(path.join(ROOT, program), args, { encoding: 'utf8', env, timeout: 20_000 });
+        assert.ok(
+          !(run.stdout + run.stderr).includes(secret),
+          `${program} ${args.join(' ')} printed the token`,
+        );
+        if (args[0] === '--help')
+          assert.match(run.stdout, /\$NETNS_AGENT_TOKEN/, `${program} --help names the variable`);
+      }
+    const listen = `127.0.0.1:${await freePort()}`;
+    const child = spawn(
+      path.join(ROOT, 'bin/netns-agent'),
+      ['--label', `tok${tag()}`, '--http', listen, '--store', path.join(dir, 'token.db'), '--no-docker'],
+      { stdio: 'ignore', env },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const status = await eventually(async () => (await fetch(`http://${listen}/v1/about`)).status);
+      assert.equal(status, 401, 'the token from the environment is required');
+      const authorized = await fetch(`http://${listen}/v1/about`, {
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      assert.equal(authorized.status, 200);
+      const ctl = spawnSync(path.join(ROOT, 'bin/netnsctl'), ['--server', `http://${listen}`, 'status'], {
+        encoding: 'utf8',
+        env,
+        timeout: 20_000,
+      });
+      assert.equal(ctl.status, 0, ctl.stderr);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   test('an unknown --log-level: exit 2 with the allowed levels', () => {
     const run = spawnSync(
       path.join(ROOT, 'bin/netns-agent'),

@@ -41,7 +41,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       'agent HTTP API: http://HOST:PORT or unix:/path',
       process.env.NETNS_AGENT_SERVER ?? 'http://127.0.0.1:9191',
     )
-    .option('--token <token>', 'bearer token of the agent API', process.env.NETNS_AGENT_TOKEN)
+    // No commander default from the environment: help and usage errors print defaults, and a
+    // secret must not reach a terminal or a CI log that way.
+    .option('--token <token>', 'bearer token of the agent API (default: $NETNS_AGENT_TOKEN)')
     .option(
       '--etcd <urls>',
       'read and write the configuration in etcd (comma-separated endpoints) instead of through the agent',
@@ -84,7 +86,8 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
   };
   const client = (): ApiClient => {
     const g = globals();
-    return new ApiClient({ server: g.server, ...(g.token ? { token: g.token } : {}) });
+    const token = g.token ?? process.env.NETNS_AGENT_TOKEN;
+    return new ApiClient({ server: g.server, ...(token ? { token } : {}) });
   };
   /** Configuration commands go through the agent unless --etcd or --store says otherwise. */
   const throughAgent = (g: GlobalOptions): boolean => parseEndpoints(g.etcd).length === 0 && !g.store;
