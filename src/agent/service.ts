@@ -261,9 +261,13 @@ export class AgentApiService implements AgentService {
     const peer = PEER_WAIT.exec(reason);
     if (peer && depth === 0) {
       const peerKey = key.slice(0, key.lastIndexOf('/') + 1) + peer[1];
-      const mismatch = peerMismatch(key, this.engine.state.value<LinuxInterface>(peerKey));
-      if (mismatch) return `${reason} (${mismatch})`;
+      const peerValue = this.engine.state.value<LinuxInterface>(peerKey);
       const peerStatus = this.engine.status(peerKey);
+      // A peer never put (or deleted since) reads apart from one still on its way.
+      if (peerStatus?.state === 'invalid') return `${reason} (${peer[1]} has an invalid value)`;
+      if (!peerValue) return `${reason} (${peer[1]} is not in the configuration)`;
+      const mismatch = peerMismatch(key, peerValue);
+      if (mismatch) return `${reason} (${mismatch})`;
       const peerReason = peerStatus ? this.explain(peerStatus, depth + 1) : undefined;
       if (peerStatus?.state === 'pending' && peerReason && !PEER_WAIT.test(peerReason))
         return `${reason} (${peerReason})`;

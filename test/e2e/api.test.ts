@@ -433,6 +433,10 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       await reasonOf('vy'),
       'waiting for VETH peer vz to be configured (vz names vzz as its peer, not vy)',
     );
+    assert.equal(
+      await reasonOf('vz'),
+      'waiting for VETH peer vzz to be configured (vzz is not in the configuration)',
+    );
   });
 
   test('404 for unknown keys', async () => {
