@@ -58,11 +58,9 @@ export function parseItemText(key: string, text: string | Uint8Array): ModelItem
     json = JSON.parse(bare);
   } catch (error) {
     // Where, as a line and column: JSON.parse says it only for some errors, as a position.
-    const place = jsonErrorPlace(bare);
-    throw invalid(
-      key,
-      `malformed JSON: ${error instanceof Error ? error.message : String(error)}${place ? ` (${place})` : ''}`,
-    );
+    const message = error instanceof Error ? error.message : String(error);
+    const place = jsonErrorPlace(bare, 0, bare.length, message);
+    throw invalid(key, `malformed JSON: ${message}${place ? ` (${place})` : ''}`);
   }
   const duplicate = findDuplicateKey(source);
   if (duplicate !== undefined) {

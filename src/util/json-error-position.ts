@@ -111,16 +111,30 @@ export function jsonErrorOffset(text: string): number | undefined {
   }
 }
 
+/** The offset JSON.parse's error message names ("... in JSON at position N"), when it names one. */
+export function reportedJsonOffset(message: string): number | undefined {
+  const match = / at position (\d+)/.exec(message);
+  return match ? Number(match[1]) : undefined;
+}
+
 /**
  * "line L, column C" (both from 1) in `text` where its part from `from` to `to` stops being JSON
  * (a part that ends too soon: just after its last character); undefined when that part is JSON.
+ * `parseMessage`, JSON.parse's error message: where it names a position, that one is used, so the
+ * line and column shown next to it never disagree with it.
  */
-export function jsonErrorPlace(text: string, from = 0, to = text.length): string | undefined {
+export function jsonErrorPlace(
+  text: string,
+  from = 0,
+  to = text.length,
+  parseMessage = '',
+): string | undefined {
   const part = text.slice(from, to);
-  let at = jsonErrorOffset(part);
+  const reported = reportedJsonOffset(parseMessage);
+  let at = reported !== undefined && reported <= part.length ? reported : jsonErrorOffset(part);
   if (at === undefined) return undefined;
   // Ended too soon: just after its last character, not on a line of its own after a newline.
-  if (at === part.length) at = part.trimEnd().length;
+  if (at === part.length && reported === undefined) at = part.trimEnd().length;
   const before = text.slice(0, from + at);
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');

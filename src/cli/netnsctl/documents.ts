@@ -121,7 +121,7 @@ function refuseDuplicateKeys(text: string, where = 'the file'): void {
 
 /** The message with the line and column in the text where its part from `from` to `to` stops being JSON. */
 function withLineAndColumn(message: string, text: string, from = 0, to = text.length): string {
-  const place = jsonErrorPlace(text, from, to);
+  const place = jsonErrorPlace(text, from, to, message);
   return place === undefined ? message : `${message} (${place})`;
 }
 

@@ -51,5 +51,14 @@ describe('malformed JSON', () => {
     // The agent's check of a value (API, etcd, store file) says it too.
     const [error] = configValueErrors('/vnf-agent/wtc1/linux/config/v1/interface/wtcd1', '{"a":');
     assert.match(error?.message ?? '', /^malformed JSON: .*\(line 1, column 6\)$/);
+    // Where JSON.parse names a position, the line and column are that position's (they disagreed
+    // at the end of a text: "position 13 (line 1, column 13)").
+    for (const [text, place] of [
+      ['{"type":101, ', 'at position 13 (line 1, column 14)'],
+      ['{"type":101, \n', 'at position 14 (line 2, column 1)'],
+    ] as const) {
+      const [shown] = configValueErrors('/vnf-agent/wtc1/linux/config/v1/interface/wtcd1', text);
+      assert.ok(shown?.message.endsWith(place), shown?.message);
+    }
   });
 });
