@@ -31,14 +31,18 @@ type Target = { socketPath: string } | { host: string; port: number; base: strin
 function target(server: string): Target {
   if (server.startsWith('unix:'))
     return { socketPath: server.slice('unix:'.length).replace(/^\/\/(?=\/)/, '') };
+  const notServer = new CliError(`--server: ${server} is not http://HOST:PORT, HOST:PORT or unix:/path`, 2);
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(server);
   let url: URL;
   try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `http://${server}`);
+    url = new URL(withScheme ? server : `http://${server}`);
   } catch {
-    throw new CliError(`--server: ${server} is not http://HOST:PORT, HOST:PORT or unix:/path`, 2);
+    throw notServer;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new CliError(`--server: ${server} is not http://HOST:PORT, HOST:PORT or unix:/path`, 2);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notServer;
+  // Without a scheme a port is needed: "garbage" was taken for a host on port 80 and reported as
+  // an agent not running (exit 3) rather than a usage error.
+  if (!withScheme && url.port === '') throw notServer;
   const secure = url.protocol === 'https:';
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),
