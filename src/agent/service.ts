@@ -77,6 +77,8 @@ function toApiStatus(status: EngineStatus): ItemStatus {
     state: status.state,
     ...(status.reason ? { reason: status.reason } : {}),
     ...(status.error ? { error: status.error.message } : {}),
+    ...(status.error?.code ? { errorCode: status.error.code } : {}),
+    ...(status.error?.field ? { errorField: status.error.field } : {}),
     ...(status.fieldErrors?.length ? { fieldErrors: status.fieldErrors } : {}),
     ...(status.retries ? { retries: status.retries } : {}),
     ...(status.nextRetryAt ? { nextRetryAt: new Date(status.nextRetryAt).toISOString() } : {}),

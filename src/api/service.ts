@@ -17,6 +17,9 @@ export interface ItemStatus {
   state: ItemState;
   reason?: string;
   error?: string;
+  /** failed: the error's stable code (e.g. ERR_ROUTE_REFUSED, ERR_NETLINK) and the field it is about. */
+  errorCode?: string;
+  errorField?: string;
   fieldErrors?: FieldErrorView[];
   retries?: number;
   nextRetryAt?: string;

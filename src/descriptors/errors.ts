@@ -173,3 +173,43 @@ export class TapNameTakenError extends AgentError {
     );
   }
 }
+
+/**
+ * The kernel refused a route for a reason one field of the item explains (its extended ack says
+ * which): a source address no interface of the namespace has, or a gateway that cannot be a next
+ * hop there. The kernel's own words stay in the message; retried as the kernel's error is.
+ */
+export class RouteRefusedError extends AgentError {
+  readonly code = 'ERR_ROUTE_REFUSED';
+  constructor(message: string, field: 'src_ip_addr' | 'gw_addr', cause: NetlinkError) {
+    super(`${message} (the kernel: ${cause.message})`, { retriable: cause.retriable, field, cause });
+  }
+}
+
+/** The kernel's refusal of `spec` in `where` said as the item's field, when its words name one. */
+export function routeRefusal(
+  error: unknown,
+  spec: { gateway?: string; source?: string },
+  where: string,
+  linkName: string | undefined,
+): unknown {
+  if (!(error instanceof NetlinkError) || error.errnoName !== 'EINVAL') return error;
+  const said = error.kernelMessage ?? '';
+  if (said === 'Invalid prefsrc address' && spec.source !== undefined)
+    return new RouteRefusedError(
+      `source address ${spec.source} is not an address of an interface in ${where}`,
+      'src_ip_addr',
+      error,
+    );
+  if (
+    (said === 'Nexthop has invalid gateway' || said === 'Gateway can not be a local address') &&
+    spec.gateway !== undefined
+  )
+    return new RouteRefusedError(
+      `gateway ${spec.gateway} cannot be the next hop${linkName ? ` through ${linkName}` : ''} in ${where}` +
+        (said.startsWith('Gateway') ? ': it is an address of this host' : ''),
+      'gw_addr',
+      error,
+    );
+  return error;
+}

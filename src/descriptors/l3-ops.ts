@@ -38,6 +38,7 @@ import {
   NeighbourTakenError,
   RoutePlaceTakenError,
   ipv6OffByMtu,
+  routeRefusal,
 } from './errors.js';
 
 export interface Cidr {
@@ -162,7 +163,9 @@ export async function addRoute(
 ): Promise<void> {
   try {
     await addRouteThere(view, spec, label, placeWasOurs);
-  } catch (error) {
+  } catch (thrown) {
+    const link = spec.oif === undefined ? undefined : linkNow(view, spec.oif);
+    const error = routeRefusal(thrown, spec, view.description, link?.name);
     const v6 = (spec.dst ?? spec.gateway ?? '').includes(':') || spec.family === AF_INET6;
     if (!v6 || spec.oif === undefined) throw error;
     const place = spec.dst === undefined ? 'default' : `${spec.dst}/${spec.dstLength}`;

@@ -612,8 +612,12 @@ function newRecord(seq: number, batch: Batch, startedAt: number): TransactionRec
 
 function errorInfo(error: unknown, retriable: boolean): ErrorInfo {
   const info: ErrorInfo = { message: error instanceof Error ? error.message : String(error), retriable };
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const { code, field } = (typeof error === 'object' && error !== null ? error : {}) as {
+    code?: unknown;
+    field?: unknown;
+  };
   if (typeof code === 'string') info.code = code;
+  if (typeof field === 'string') info.field = field;
   return info;
 }
 

@@ -136,6 +136,8 @@ export type ItemState = 'configured' | 'pending' | 'failed' | 'invalid' | 'remov
 export interface ErrorInfo {
   message: string;
   code?: string;
+  /** The item's field the error is about, when the error names one. */
+  field?: string;
   retriable: boolean;
 }
 

@@ -541,6 +541,41 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       await agent.waitConfigured(['route', 'src']);
     }));
 
+  test("routes the kernel refuses for one field's sake fail naming it: a source no interface has, a gateway that cannot be a next hop", () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const base = { namespace: named(ns1!), interface: 'a' };
+      await agent.put(...pair(ns1!, ns2!), [
+        'route',
+        'nosrc',
+        { name: 'nosrc', ...base, dst_ip_addr: '10.123.0.0/16', src_ip_addr: '10.0.9.77' },
+      ]);
+      await agent.waitFor(
+        'route',
+        'nosrc',
+        'failed',
+        /source address 10\.0\.9\.77 is not an address of an interface in /,
+      );
+      const refused = agent.status('route', 'nosrc')?.error;
+      assert.equal(refused?.field, 'src_ip_addr');
+      assert.equal(refused?.code, 'ERR_ROUTE_REFUSED');
+      assert.match(refused?.message ?? '', /EINVAL \(Invalid prefsrc address\)/, 'the kernel says why, too');
+      await agent.put([
+        'route',
+        'bcast',
+        { name: 'bcast', ...base, dst_ip_addr: '10.124.0.0/16', gw_addr: '10.0.9.255' },
+      ]);
+      await agent.waitFor(
+        'route',
+        'bcast',
+        'failed',
+        /gateway 10\.0\.9\.255 cannot be the next hop through ra in /,
+      );
+      assert.equal(agent.status('route', 'bcast')?.error?.field, 'gw_addr');
+      // The source address made: the route follows (retried as the kernel's error is).
+      await agent.put(...pair(ns1!, ns2!, { ip_addresses: ['10.0.9.1/24', '10.0.9.77/24'] }));
+      await agent.waitConfigured(['route', 'nosrc']);
+    }));
+
   test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
