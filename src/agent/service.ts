@@ -5,6 +5,7 @@ import {
   configPrefix,
   configValueErrors,
   describeNamespace,
+  KEY_FIELD,
   namespaceId,
   parseConfigKey,
   type LinuxInterface,
@@ -54,8 +55,8 @@ abstract class RefusedKeyError extends AgentError {
   readonly statusCode = 400;
   readonly errors: FieldErrorView[];
   constructor(key: string, message: string) {
-    super(`${key}: ${message}`, { key, field: '$key' });
-    this.errors = [{ key, field: '$key', message }];
+    super(`${key}: ${message}`, { key, field: KEY_FIELD });
+    this.errors = [{ key, field: KEY_FIELD, message }];
   }
 }
 
@@ -338,7 +339,7 @@ export class AgentApiService implements AgentService {
     return {
       key,
       state: 'invalid',
-      fieldErrors: [{ key, field: '$key', message: `not a configuration key: ${ignored.problem}` }],
+      fieldErrors: [{ key, field: KEY_FIELD, message: `not a configuration key: ${ignored.problem}` }],
       updatedAt: ignored.since,
     };
   }
@@ -428,7 +429,7 @@ export class AgentApiService implements AgentService {
     if (wrongLabel.length > 0) return wrongLabel;
     if (key.startsWith(configPrefix(this.label))) return [];
     return [
-      { key, field: '$key', message: `not a configuration key: expected ${configPrefix(this.label)}...` },
+      { key, field: KEY_FIELD, message: `not a configuration key: expected ${configPrefix(this.label)}...` },
     ];
   }
 
@@ -455,7 +456,7 @@ export class AgentApiService implements AgentService {
     return [
       {
         key,
-        field: '$key',
+        field: KEY_FIELD,
         message: `belongs to agent label ${parsed.label}; this agent manages ${this.label} (use that agent's API, or netnsctl --label ${parsed.label} with --store FILE or --etcd URL)`,
       },
     ];
@@ -495,7 +496,10 @@ export class AgentApiService implements AgentService {
       }
       const entry = parseEntry(p.key, p.valueText);
       if (!entry) {
-        invalid.push({ key: p.key, errors: [{ field: '$key', message: 'not a config key of this agent' }] });
+        invalid.push({
+          key: p.key,
+          errors: [{ field: KEY_FIELD, message: 'not a config key of this agent' }],
+        });
         continue;
       }
       if (entry.value instanceof InvalidConfigValue) invalid.push({ key: p.key, errors: entry.value.errors });
@@ -511,7 +515,7 @@ export class AgentApiService implements AgentService {
         invalid.push({
           key,
           errors: [
-            { field: '$key', message: `not a configuration key: expected ${configPrefix(this.label)}...` },
+            { field: KEY_FIELD, message: `not a configuration key: expected ${configPrefix(this.label)}...` },
           ],
         });
       else deletes.push(key);

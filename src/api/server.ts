@@ -20,6 +20,7 @@ import { DatastoreUnavailableError } from '../datastore/errors.js';
 import { PlanBodyError, parsePlanBody } from './plan-request.js';
 import { ConfigBatchBodyError, parseConfigBatch, type ConfigBatch } from './config-batch.js';
 import { counted } from '../util/counted.js';
+import { refusalHeadline } from '../model/index.js';
 import { isPublicPath, loadWebFiles, PAGE_HEADERS, type StaticFile } from './static.js';
 import type { AgentService } from './service.js';
 import { EventFanOut } from './event-log.js';
@@ -160,7 +161,7 @@ export function buildApi(
     const body = typeof request.body === 'string' ? request.body : '';
     const result = await service.putConfig(key, body);
     if (!result.ok)
-      return reply.code(400).send({ error: `invalid value for ${key}`, key, errors: result.errors });
+      return reply.code(400).send({ error: refusalHeadline(key, result.errors), key, errors: result.errors });
     return { key, revision: result.revision };
   });
   app.post('/v1/config', async (request, reply) => {

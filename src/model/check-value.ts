@@ -3,7 +3,7 @@
  * parses. The agent's API (PUT /v1/config/...) and `netnsctl --etcd` refuse the same values with
  * the same field errors.
  */
-import { InvalidKeyError, InvalidValueError, type FieldError } from './errors.js';
+import { InvalidKeyError, InvalidValueError, KEY_FIELD, type FieldError } from './errors.js';
 import { parseItemText } from './item.js';
 import { requireConfigKey } from './keys.js';
 
@@ -15,7 +15,7 @@ export function configValueErrors(key: string, text: string): FieldError[] {
     return [];
   } catch (error) {
     if (error instanceof InvalidValueError) return error.errors.map((e) => ({ ...e }));
-    if (error instanceof InvalidKeyError) return [{ key, field: '$key', message: error.message }];
+    if (error instanceof InvalidKeyError) return [{ key, field: KEY_FIELD, message: error.message }];
     throw error;
   }
 }

@@ -18,6 +18,19 @@ export interface FieldError {
 /** The path used for problems of the value as a whole. */
 export const WHOLE_VALUE = '$';
 
+/** The field path of problems of the key itself (another label's, not a configuration key). */
+export const KEY_FIELD = '$key';
+
+/**
+ * The first words of a refusal of `key`: "refused key K" when only the key is wrong (its value may
+ * be fine), else "invalid value for K".
+ */
+export function refusalHeadline(key: string, errors: readonly { field: string }[]): string {
+  return errors.length > 0 && errors.every((e) => e.field === KEY_FIELD)
+    ? `refused key ${key}`
+    : `invalid value for ${key}`;
+}
+
 /** A configuration value that cannot be accepted; `errors` lists every problem found. */
 export class InvalidValueError extends AgentError {
   readonly code = 'ERR_INVALID_VALUE';

@@ -1,5 +1,13 @@
 /** The data model: keys, values (parse, validate, serialize), namespace references. See README.md. */
-export { FieldErrors, InvalidKeyError, InvalidValueError, WHOLE_VALUE, type FieldError } from './errors.js';
+export {
+  FieldErrors,
+  InvalidKeyError,
+  InvalidValueError,
+  KEY_FIELD,
+  WHOLE_VALUE,
+  refusalHeadline,
+  type FieldError,
+} from './errors.js';
 export {
   ITEM_KINDS,
   arpKey,

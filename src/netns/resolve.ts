@@ -16,6 +16,19 @@ import {
   type NamespaceRef,
 } from './ref.js';
 
+/** statfs f_type of the file systems a path is likeliest on (linux/magic.h), for messages. */
+const FILE_SYSTEM_NAMES = new Map<number, string>([
+  [0xef53, 'ext4'],
+  [0x01021994, 'tmpfs'],
+  [0x9fa0, 'proc'],
+  [0x62656572, 'sysfs'],
+  [0x794c7630, 'overlayfs'],
+  [0x58465342, 'xfs'],
+  [0x9123683e, 'btrfs'],
+  [0x1373, 'devfs'],
+  [0x6969, 'nfs'],
+  [0x858458f6, 'ramfs'],
+]);
 export interface ResolvedNamespace {
   readonly ref: NamespaceRef;
   /** The namespace file; what the netlink layer opens to reach the namespace. */
@@ -86,7 +99,7 @@ export function inspectNamespaceFile(
     throw new NotANamespaceError(
       what,
       path,
-      `on a file system of type 0x${info.fsMagic.toString(16)}, not nsfs`,
+      `on a file system of type ${FILE_SYSTEM_NAMES.get(info.fsMagic) ?? `0x${info.fsMagic.toString(16)}`}, not nsfs`,
     );
   }
   if (info.nsType !== CLONE_NEWNET) {

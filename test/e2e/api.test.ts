@@ -230,8 +230,9 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     });
     const put = await agent.request('PUT', `/v1/config${key}`, value);
     assert.equal(put.status, 400, put.text);
-    const body = put.json as { key?: string; errors?: { field: string; message: string }[] };
+    const body = put.json as { error?: string; key?: string; errors?: { field: string; message: string }[] };
     assert.equal(body.key, key);
+    assert.equal(body.error, `refused key ${key}`, 'the key is refused, not the value');
     assert.equal(body.errors?.[0]?.field, '$key');
     assert.match(body.errors?.[0]?.message ?? '', new RegExp(`belongs to agent label ${label}x`));
     const del = await agent.request('DELETE', `/v1/config${key}`);

@@ -348,7 +348,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     // --wait: back once the agent has configured both (the kernel holds them then).
     const apply = await netnsctl([...base, 'apply', '-f', f, '--wait-timeout', '20']);
     assert.equal(apply.code, 0, apply.stderr);
-    assert.match(apply.stdout, /stored 2 of 2 items \(0 invalid, 0 failed\)/);
+    assert.match(apply.stdout, /stored 2 of 2 items \(0 invalid, 0 failed to store\)/);
     assert.match(apply.stdout, /configured 2 of 2 items \(waited [\d.]+ s\)/);
     checkSeedPair(pair);
     await agent.until([pair.key1, pair.key2], 'configured');
@@ -578,7 +578,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const partial = await netnsctl([...base, 'apply', '-f', mixed]);
     assert.equal(partial.code, 5, `${partial.stdout}${partial.stderr}`);
     assert.match(partial.stderr, /invalid .*broken.*mtu/);
-    assert.match(partial.stdout, /stored 1 of 2 items \(1 invalid, 0 failed\)/);
+    assert.match(partial.stdout, /stored 1 of 2 items \(1 invalid, 0 failed to store\)/);
     await eventually(() => assert.equal(ipLink(pair.ns1, 'veth1Name')?.mtu, 1300));
 
     // Two items claiming one host name: the agent's dry run refuses the second, which is not stored.
@@ -592,7 +592,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
     const claims = file('claims.json', JSON.stringify([existing('ex1'), existing('ex2')]));
     const claimed = await netnsctl([...base, 'apply', '-f', claims]);
     assert.equal(claimed.code, 5, `${claimed.stdout}${claimed.stderr}`);
-    assert.match(claimed.stdout, /stored 1 of 2 items \(1 invalid, 0 failed\)/);
+    assert.match(claimed.stdout, /stored 1 of 2 items \(1 invalid, 0 failed to store\)/);
     assert.match(claimed.stderr, /invalid \S+\/ex2: .*kclaim0/);
     assert.equal((await netnsctl([...base, 'get', 'interface/ex2'])).code, 2, 'not stored');
     assert.equal((await netnsctl([...base, 'del', 'interface/ex1'])).code, 0);

@@ -173,7 +173,7 @@ export function addFileCommands(program: Command, ctx: CommandContext): void {
       }
       bar?.stop();
       for (const f of failures) process.stderr.write(`failed ${f}\n`);
-      const storedSentence = `stored ${stored} of ${counted(items.length + problems.length, 'item')} (${problems.length} invalid, ${failures.length} failed); the agent applies them: see netnsctl status`;
+      const storedSentence = `stored ${stored} of ${counted(items.length + problems.length, 'item')} (${problems.length} invalid, ${failures.length} failed to store); the agent applies them: see netnsctl status`;
       const storedData = {
         stored,
         total: items.length + problems.length,

@@ -12,7 +12,7 @@ import { parseEndpoints } from '../../datastore/endpoints.js';
 import { addEtcdAccessOptions, etcdAccess } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
 import { expandKey, expandPrefix, keyPath } from './keys.js';
-import { parseConfigKey, parseStatusKey } from '../../model/index.js';
+import { parseConfigKey, parseStatusKey, refusalHeadline } from '../../model/index.js';
 import { fieldTable, keyedFieldTable, render, type OutputFormat } from './output.js';
 import { dumpTable, historyTable, statusWhy } from './tables.js';
 import { readInput, type GlobalOptions } from './context.js';
@@ -127,12 +127,14 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       let revision: number | undefined;
       await withConfig(true, async (config) => {
         const outcome = await config.put(fullKey, valueText);
-        if (!outcome.ok)
+        if (!outcome.ok) {
+          const headline = refusalHeadline(fullKey, outcome.errors);
           throw new CliError(
-            `invalid value for ${fullKey}:\n${outcome.errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
+            `${headline}:\n${outcome.errors.map((e) => `  ${e.field}: ${e.message}`).join('\n')}`,
             5,
-            { error: `invalid value for ${fullKey}`, key: fullKey, errors: outcome.errors },
+            { error: headline, key: fullKey, errors: outcome.errors },
           );
+        }
         revision = outcome.revision;
       });
       if (waitMs === undefined) return tell(`stored ${fullKey}`, { key: fullKey, stored: true });

@@ -43,7 +43,7 @@ describe('netnsctl counts', () => {
       file,
       '--wait',
     ]);
-    assert.match(run.stdout, /^stored 1 of 1 item \(0 invalid, 0 failed\)/m);
+    assert.match(run.stdout, /^stored 1 of 1 item \(0 invalid, 0 failed to store\)/m);
     assert.match(run.stdout, /^configured 0 of 1 item after/m);
     assert.equal(run.error?.exitCode, 6);
     assert.match(run.error?.message ?? '', /^1 item not configured: /);

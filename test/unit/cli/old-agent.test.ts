@@ -47,7 +47,7 @@ describe('netnsctl apply and del with an agent that has no POST /v1/config', () 
   test('apply -f: stored with a PUT each; del -f: deleted with a DELETE each, those with no value said', async () => {
     const apply = await runNetnsctl(['--server', agent.server, '--label', 'wto1', 'apply', '-f', file]);
     assert.equal(apply.error, undefined, apply.stderr);
-    assert.match(apply.stdout, /stored 3 of 3 items \(0 invalid, 0 failed\)/);
+    assert.match(apply.stdout, /stored 3 of 3 items \(0 invalid, 0 failed to store\)/);
     assert.deepEqual(
       [...stored].sort(),
       ['wto1', 'wto2', 'wto3'].map((n) => `${PREFIX}${n}`),

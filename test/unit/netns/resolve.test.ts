@@ -90,7 +90,7 @@ describe('resolve (fake files)', () => {
       (error: unknown) =>
         error instanceof NotANamespaceError &&
         error.path === '/etc/hostname' &&
-        /0xef53, not nsfs/.test(error.message),
+        /ext4, not nsfs/.test(error.message),
     );
   });
 
