@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import { namespaceIdentity } from '../netns/index.js';
-import { namedNamespacePath } from '../descriptors/named-namespaces.js';
+import { creatorOf, namedNamespacePath } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
 import { namedNamespaceOfFile, namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
@@ -142,4 +142,19 @@ export async function observeNamedNamespaces(
     }),
   );
   return observed;
+}
+
+/**
+ * Of the named namespaces a plan removes, those the agent's deletion would leave in place: not made
+ * by this agent (no creator mark of `label` on their `lo`: made by hand, or by someone again after
+ * ours was deleted), or gone already. Read-only: one link lookup per namespace.
+ */
+export async function namespacesKept(names: Iterable<string>, label: string): Promise<Set<string>> {
+  const kept = new Set<string>();
+  await Promise.all(
+    [...names].map(async (name) => {
+      if ((await creatorOf(name)) !== label) kept.add(name);
+    }),
+  );
+  return kept;
 }

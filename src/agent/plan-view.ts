@@ -358,13 +358,17 @@ function derivedWords(op: PlannedOperation): string {
 
 /**
  * One entry per configuration item (its derived items, such as addresses, folded into it) and per
- * named namespace. `explain` turns an engine reason into the words the status view uses.
+ * named namespace the plan creates or removes. `explain` turns an engine reason into the words the
+ * status view uses. `existingNamespaces`: named namespaces there already (not created);
+ * `keptNamespaces`: those no longer needed that the agent leaves in place, as its deletion does
+ * (not made by this agent: no creator mark of its own on their `lo`).
  */
 export function summarizePlan(
   dry: DryRun,
   label: string,
   explain: (key: string, reason: string) => string,
   existingNamespaces: ReadonlySet<string> = new Set(),
+  keptNamespaces: ReadonlySet<string> = new Set(),
 ): PlanEntry[] {
   const prefix = configPrefix(label);
   const entries = new Map<string, PlanEntry>();
@@ -380,6 +384,8 @@ export function summarizePlan(
     if (!current || RANK[change] > RANK[current.change]) entries.set(key, { key, change, why });
   };
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
+  const kept = (key: string): boolean =>
+    key.startsWith(NAMED_NAMESPACE) && keptNamespaces.has(key.slice(NAMED_NAMESPACE.length));
   /** By item, what its derived items' operations do (addresses added, removed). */
   const derived = new Map<string, string[]>();
   /** By item, why it is updated itself. */
@@ -402,7 +408,8 @@ export function summarizePlan(
       continue;
     }
     if (op.kind === 'delete') {
-      if (recreated.has(op.key)) continue;
+      // Its removal leaves it where it is: nothing in the kernel changes.
+      if (recreated.has(op.key) || kept(op.key)) continue;
       if (outcome?.state === 'pending')
         note(owner, 'remove', `removed from the kernel, stays pending: ${explain(op.key, outcome.reason)}`);
       else note(owner, 'remove', op.why);
@@ -419,7 +426,7 @@ export function summarizePlan(
       const reason = explain(key, outcome.reason);
       // A pending item that is also removed already says so; one with no operation stays pending.
       if (!done) note(key, 'pending', reason);
-    } else if (outcome.state === 'removed' && !entries.has(key)) {
+    } else if (outcome.state === 'removed' && !entries.has(key) && !kept(key)) {
       // Deleted from the configuration while it was not applied (pending): nothing to undo.
       note(key, 'remove', 'no longer desired (it was not applied)');
     } else if (outcome.state === 'invalid') {
@@ -433,6 +440,15 @@ export function summarizePlan(
     const own = updated.get(owner);
     const parts = own === undefined ? words : [own, ...words];
     entries.set(owner, { ...entry, why: [...new Set(parts)].join('; ') });
+  }
+  // Invalid now, valid once applied: configured again. Its last valid value may be the one in the
+  // kernel still (no operation), yet its state changes: listed, saying so.
+  for (const { key, fieldErrors } of dry.revalidated) {
+    if (ownerOf(key) !== key) continue;
+    const was = `was invalid: ${fieldErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`;
+    const entry = entries.get(key);
+    if (entry) entries.set(key, { ...entry, why: `${entry.why} (${was})` });
+    else entries.set(key, { key, change: 'change', why: `valid again, as it is in the kernel (${was})` });
   }
   // A new value refused while the key's current one stays in effect: the outcome says configured.
   for (const { key, fieldErrors } of dry.refused) {

@@ -45,6 +45,7 @@ import {
   microservicesOf,
   namedNamespacesOf,
   processAndFileNamespacesOf,
+  namespacesKept,
   observeNamedNamespaces,
 } from './plan-observe.js';
 import { asUsersSee } from './status-rollup.js';
@@ -565,10 +566,23 @@ export class AgentApiService implements AgentService {
     } finally {
       releaseTables();
     }
+    // The agent deletes only a named namespace it made (deleteNamedNamespace): others stay.
+    const kept = await namespacesKept(
+      dry.plan.deletes
+        .filter((op) => !op.recreate && op.key.startsWith(NAMED_NAMESPACE))
+        .map((op) => op.key.slice(NAMED_NAMESPACE.length)),
+      this.label,
+    );
     const tables = new Map<string, KernelTables>();
     const entries = await foreseeForeignHolders(
       foreseeFailures(
-        summarizePlan(dry, this.label, (key, reason) => this.explainReason(key, reason), observed.existing),
+        summarizePlan(
+          dry,
+          this.label,
+          (key, reason) => this.explainReason(key, reason),
+          observed.existing,
+          kept,
+        ),
         this.label,
         valueOf,
         // Namespaces the agent has not opened yet: as the plan read them.
@@ -594,13 +608,14 @@ export class AgentApiService implements AgentService {
         if (neverKnown.has(entry.key) && entry.change === 'remove')
           entry.why = 'not configured: nothing to remove';
     return {
-      // A named namespace that exists is used as it is (the summary says nothing of it either).
+      // A named namespace that exists is used as it is, one the agent did not make is left in
+      // place (the summary says nothing of them either).
       actions: dry.actions.filter(
         (a) =>
           !(
-            a.action === 'create' &&
             a.key.startsWith(NAMED_NAMESPACE) &&
-            observed.existing.has(a.key.slice(NAMED_NAMESPACE.length))
+            ((a.action === 'create' && observed.existing.has(a.key.slice(NAMED_NAMESPACE.length))) ||
+              (a.action === 'delete' && kept.has(a.key.slice(NAMED_NAMESPACE.length))))
           ),
       ),
       invalid,

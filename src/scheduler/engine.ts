@@ -79,6 +79,11 @@ export interface DryRun {
    * keeps a valid value in effect, which the plan's outcomes show as configured.
    */
   refused: { key: string; fieldErrors: FieldError[] }[];
+  /**
+   * Keys invalid now that the change makes valid (with the errors they have now). Their last valid
+   * value may be what is applied: then no operation is planned, yet applying makes them configured.
+   */
+  revalidated: { key: string; fieldErrors: FieldError[] }[];
 }
 
 type StatusListener = (changes: readonly ItemStatus[]) => void;
@@ -231,7 +236,14 @@ export class Engine {
       const fieldErrors = graph.items.get(key)?.fieldErrors ?? [];
       if (fieldErrors.length > 0) refused.push({ key, fieldErrors });
     }
-    return { actions: describePlan(plan), plan, refused };
+    const revalidated: DryRun['revalidated'] = [];
+    for (const [key, outcome] of plan.outcomes) {
+      if (outcome.state !== 'configured' && outcome.state !== 'pending') continue;
+      const fieldErrors = this.graph.items.get(key)?.fieldErrors ?? [];
+      if (fieldErrors.length > 0 && graph.items.get(key)?.fieldErrors.length === 0)
+        revalidated.push({ key, fieldErrors });
+    }
+    return { actions: describePlan(plan), plan, refused, revalidated };
   }
 
   status(key: string): ItemStatus | undefined {

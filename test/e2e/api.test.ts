@@ -4,10 +4,11 @@
  * /metrics, and a unix-socket listener with mode 0600.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { SqliteStore } from '../../src/datastore/index.js';
 import { ip, ipTry, skipUnlessRoot } from '../helpers/kernel.js';
 import {
   AgentProcess,
@@ -543,6 +544,105 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     assert.equal(notJson.status, 400);
   });
 
+  /**
+   * A VETH pair of the test's own (names starting with `pl`), in two named namespaces; removed
+   * after, then those namespaces and `others`.
+   */
+  async function plPair(
+    t: { after(fn: () => Promise<void>): void },
+    nsA: string,
+    nsB: string,
+    ...others: string[]
+  ): Promise<{ key1: string; key2: string; end1: VethEnd; end2: (ns: string) => VethEnd }> {
+    const t4 = tag(4);
+    const [name1, name2] = [`pl${t4}1`, `pl${t4}2`];
+    const [key1, key2] = [configKey(label, 'interface', name1), configKey(label, 'interface', name2)];
+    const end = (name: string, ns: string, peer: string): VethEnd => ({
+      name,
+      type: 'VETH',
+      enabled: true,
+      host_if_name: `${name}h`,
+      namespace: { type: 'NAMED_NS', name: ns },
+      veth: { peer_if_name: peer },
+    });
+    t.after(async () => {
+      try {
+        for (const key of [key1, key2]) await agent.request('DELETE', `/v1/config${key}`);
+        await agent.until([key1, key2], 'removed').catch(() => undefined);
+      } finally {
+        deleteNamespaces(nsA, nsB, ...others);
+      }
+    });
+    const end1 = end(name1, nsA, name2);
+    await agent.json('PUT', `/v1/config${key1}`, JSON.stringify(end1));
+    await agent.json('PUT', `/v1/config${key2}`, JSON.stringify(end(name2, nsB, name1)));
+    await agent.until([key1, key2], 'configured');
+    return { key1, key2, end1, end2: (ns) => end(name2, ns, name1) };
+  }
+
+  const planOf = (body: unknown): Promise<PlanAnswer> =>
+    agent.json<PlanAnswer>('POST', '/v1/plan', JSON.stringify(body));
+
+  test('POST /v1/plan: a named namespace the agent did not make (deleted and made again by hand) is not planned removed, as applying keeps it', async (t) => {
+    const [nsA, nsB, nsC] = [`pl${tag(4)}a`, `pl${tag(4)}b`, `pl${tag(4)}c`];
+    const { key1, key2, end2 } = await plPair(t, nsA, nsB, nsC);
+    // The user deletes nsB and makes it again: the agent did not make this one (no mark of ours).
+    ip(null, ['netns', 'del', nsB]);
+    await eventually(async () => assert.notEqual((await agent.stateOf(key2))?.state, 'configured'));
+    ip(null, ['netns', 'add', nsB]);
+    await agent.until([key1, key2], 'configured');
+    const moved = [{ key: key2, value: end2(nsC) }];
+    const plan = await planOf({ puts: moved });
+    const text = JSON.stringify(plan);
+    assert.equal(
+      plan.summary.entries.find((e) => e.key === `named-namespace/${nsB}`),
+      undefined,
+      `nsB is left in place, not removed: ${text}`,
+    );
+    assert.ok(!plan.actions.some((a) => a.key === `named-namespace/${nsB}`), text);
+    assert.equal(
+      plan.summary.entries.find((e) => e.key === `named-namespace/${nsC}`)?.change,
+      'create',
+      text,
+    );
+    // Applied: as planned, nsB stays.
+    await agent.json('PUT', `/v1/config${key2}`, JSON.stringify(end2(nsC)));
+    await agent.until([key1, key2], 'configured');
+    assert.equal((await agent.stateOf(`/named-namespace/${nsB}`))?.state, 'removed');
+    assert.ok(existsSync(`/var/run/netns/${nsB}`), 'nsB is still there');
+    // One the agent made is still planned removed.
+    const gone = await planOf({ deletes: [key1, key2] });
+    assert.equal(
+      gone.summary.entries.find((e) => e.key === `named-namespace/${nsC}`)?.change,
+      'remove',
+      JSON.stringify(gone),
+    );
+  });
+
+  test('POST /v1/plan: an item invalid in the store that the file makes valid is listed, also with replace', async (t) => {
+    const [nsA, nsB] = [`pl${tag(4)}a`, `pl${tag(4)}b`];
+    const { key1, key2, end1, end2 } = await plPair(t, nsA, nsB);
+    // Invalid, written straight into the store: its last valid value stays applied. The file's
+    // valid value (that same value) makes it configured again: the plan says so.
+    const direct = new SqliteStore({ file: path.join(dir, 'store.db') });
+    try {
+      await direct.put(key1, JSON.stringify({ ...end1, mtu: 99999 }));
+    } finally {
+      await direct.close();
+    }
+    await agent.until([key1], 'invalid');
+    for (const replace of [false, true]) {
+      const puts = [
+        { key: key1, value: end1 },
+        { key: key2, value: end2(nsB) },
+      ];
+      const fixed = await planOf({ puts, replace });
+      const entry = fixed.summary.entries.find((e) => e.key === key1);
+      assert.equal(entry?.change, 'change', `replace ${replace}: ${JSON.stringify(fixed)}`);
+      assert.match(entry.why, /^valid again, as it is in the kernel \(was invalid: mtu: /);
+    }
+  });
+
   test('/v1/events reports interface index events of the agent namespace', async (t) => {
     const host = `e2h${tag(4)}`;
     const ns = `e2pv${tag(4)}`;
@@ -729,3 +829,17 @@ describe('HTTP API on a unix socket', { skip: skipUnlessRoot() }, () => {
     assert.equal(gone.code, 3, gone.stderr);
   });
 });
+
+interface VethEnd {
+  name: string;
+  type: 'VETH';
+  enabled: boolean;
+  host_if_name: string;
+  namespace: { type: 'NAMED_NS'; name: string };
+  veth: { peer_if_name: string };
+}
+
+interface PlanAnswer {
+  actions: { key: string; action: string }[];
+  summary: { entries: { key: string; change: string; why: string }[] };
+}

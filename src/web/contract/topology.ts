@@ -90,7 +90,7 @@ export interface Topology {
 export type PlanChange = 'create' | 'change' | 'recreate' | 'remove' | 'pending' | 'invalid';
 
 export interface PlanEntry {
-  /** A configuration key, or `named-namespace/<name>` for a namespace the agent would create. */
+  /** A configuration key, or `named-namespace/<name>` for a namespace the agent would create or remove. */
   key: string;
   change: PlanChange;
   /** In words: "new", "value changed", a pending reason, field errors... */

@@ -7,6 +7,7 @@ import { buildTopology, type TopologyInput } from '../../../src/agent/topology.j
 import { assumedFacts, foreseeFailures, prefixCovers, summarizePlan } from '../../../src/agent/plan-view.js';
 import { PlanBodyError, parsePlanBody } from '../../../src/api/plan-request.js';
 import type { DryRun } from '../../../src/scheduler/index.js';
+import { rig } from '../scheduler/setup.js';
 
 const label = 'vpp1';
 const key = (kind: string, name: string): string => `/vnf-agent/${label}/linux/config/v1/${kind}/${name}`;
@@ -108,8 +109,9 @@ function dryRun(parts: {
     recreate?: boolean;
     why?: string;
   }[];
-  outcomes?: [string, { state: 'pending'; reason: string } | { state: 'configured' }][];
+  outcomes?: [string, { state: 'pending'; reason: string } | { state: 'configured' | 'removed' }][];
   refused?: { key: string; fieldErrors: { field: string; message: string }[] }[];
+  revalidated?: { key: string; fieldErrors: { field: string; message: string }[] }[];
 }): DryRun {
   const op =
     (kind: string) =>
@@ -137,6 +139,7 @@ function dryRun(parts: {
       regionSize: 0,
     },
     refused: parts.refused ?? [],
+    revalidated: parts.revalidated ?? [],
   } as unknown as DryRun;
 }
 
@@ -200,6 +203,55 @@ test('summarizePlan: a new value refused while the current one stays in effect i
     entries.map((e) => [e.change, e.why]),
     [['invalid', 'host_if_name: claimed (its current value stays in effect)']],
   );
+});
+
+describe('summarizePlan: invalid items made valid, named namespaces left in place', () => {
+  test('an invalid item the file makes valid is listed, also when its applied value stays as it is', async () => {
+    const r = rig({}, { prefix: key('interface', '') });
+    const a = key('interface', 'a');
+    const b = key('interface', 'b');
+    await r.put([a, { x: 1 }]);
+    // Written straight into the store: invalid, its last valid value stays applied.
+    await r.put([a, { x: 1, bad: true }], [b, { bad: true }]);
+    assert.equal(r.state(a), 'invalid');
+    for (const replace of [false, true]) {
+      const dry = r.engine.plan({
+        puts: [
+          { key: a, value: { x: 1 } },
+          { key: b, value: {} },
+        ],
+        replace,
+      });
+      assert.deepEqual(
+        summarizePlan(dry, label, (_key, reason) => reason).map((e) => [e.key, e.change, e.why]),
+        [
+          [a, 'change', 'valid again, as it is in the kernel (was invalid: bad: is bad)'],
+          [b, 'create', 'new (was invalid: bad: is bad)'],
+        ],
+        `replace: ${replace}`,
+      );
+    }
+  });
+
+  test('a named namespace no longer needed that the agent did not make is not removed', () => {
+    const plan = dryRun({
+      deletes: [
+        { key: 'named-namespace/theirs', descriptor: 'named-namespace', why: 'no longer desired' },
+        { key: 'named-namespace/ours', descriptor: 'named-namespace', why: 'no longer desired' },
+      ],
+      outcomes: [
+        ['named-namespace/theirs', { state: 'removed' }],
+        ['named-namespace/ours', { state: 'removed' }],
+      ],
+    });
+    const summary = (kept?: Set<string>): string[][] =>
+      summarizePlan(plan, label, (_key, reason) => reason, new Set(), kept).map((e) => [e.key, e.change]);
+    assert.deepEqual(summary(new Set(['theirs'])), [['named-namespace/ours', 'remove']]);
+    assert.deepEqual(summary(), [
+      ['named-namespace/ours', 'remove'],
+      ['named-namespace/theirs', 'remove'],
+    ]);
+  });
 });
 
 describe('assumedFacts', () => {

@@ -170,6 +170,39 @@ describe('engine: item states', () => {
     assert.equal(r.engine.status('n/a')?.fieldErrors, undefined);
   });
 
+  test('dry run: an invalid item the change makes valid is revalidated, also with no operation', async () => {
+    const r = rig();
+    await r.put(['n/a', { x: 1 }], ['n/b', {}]);
+    await r.put(['n/a', { x: 1, bad: true }], ['n/c', { bad: true }]);
+    assert.equal(r.state('n/a'), 'invalid');
+    // Its last valid value is applied: putting it again plans no operation, yet makes it configured.
+    for (const replace of [false, true]) {
+      const dry = r.engine.plan({
+        puts: [
+          { key: 'n/a', value: { x: 1 } },
+          { key: 'n/b', value: {} },
+          { key: 'n/c', value: {} },
+        ],
+        replace,
+      });
+      assert.deepEqual(
+        dry.actions.map((a) => `${a.action} ${a.key}`),
+        ['create n/c'],
+      );
+      assert.deepEqual(
+        dry.revalidated.map((v) => [v.key, v.fieldErrors]),
+        [
+          ['n/a', [{ field: 'bad', message: 'is bad' }]],
+          ['n/c', [{ field: 'bad', message: 'is bad' }]],
+        ],
+      );
+    }
+    // Still invalid in the change, or not touched: not revalidated.
+    assert.deepEqual(r.engine.plan({ puts: [{ key: 'n/a', value: { x: 2, bad: true } }] }).revalidated, []);
+    assert.deepEqual(r.engine.plan({ puts: [{ key: 'n/b', value: { x: 2 } }] }).revalidated, []);
+    assert.equal(r.state('n/a'), 'invalid');
+  });
+
   test('a retriable failure fails the item only, retries with backoff, then dependents follow', async () => {
     const r = rig({ retry: { initialDelayMs: 100, maxDelayMs: 300 } });
     r.kernel.fail('create', 'n/a', 4);
