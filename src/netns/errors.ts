@@ -33,7 +33,7 @@ export class NamespaceProcessExitedError extends AgentError {
     super(
       `${what}: the process first seen as pid ${pid} has exited` +
         (reused ? `, and pid ${pid} is another process now, whose namespace is not taken` : '') +
-        ' (a new process needs its own pid in the configuration)',
+        '; a new process needs its own pid in the configuration',
     );
   }
 }
