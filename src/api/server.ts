@@ -323,7 +323,11 @@ function streamEvents(
   };
   const unsubscribe = events.subscribe((event) => send(event.text));
   const lastEventId = lastEventIdOf(request);
-  if (lastEventId !== undefined) {
+  // A new client is first told where it starts: a message of only an id (no event, no data), which
+  // EventSource takes as its last event id and readers of events pass by. A client that comes back
+  // before any event came sends that id, and gets a `reset` if the agent restarted meanwhile.
+  if (lastEventId === undefined) send(`id: ${events.log.lastId}\n\n`);
+  else {
     const resumption = events.log.resume(lastEventId);
     if (resumption.kind === 'replay') for (const event of resumption.events) send(event.text);
     // Missed events cannot be given: the client reads the state again (GET /v1/status); the

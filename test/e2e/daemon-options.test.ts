@@ -4,7 +4,7 @@
  * clear usage error (exit 2), not a stack trace.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -184,13 +184,7 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
   test('watch --follow goes on watching across an agent restart (the first one killed)', async () => {
     const label = `wf${tag()}`;
     const store = path.join(dir, 'follow.db');
-    const first = await AgentProcess.start({ label, store });
-    const http = first.server.replace(/^http:\/\//, '');
-    const watch = netnsctlSpawn(['--server', first.server, 'watch', '--follow']);
-    let out = '';
-    let err = '';
-    watch.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    watch.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const { first, http, watch, out, err } = await watchFollowing(label, store);
     let second: AgentProcess | undefined;
     const put = async (agent: AgentProcess, name: string): Promise<void> => {
       const key = `/vnf-agent/${label}/linux/config/v1/interface/${name}`;
@@ -201,23 +195,51 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
       await eventually(async () => {
         await put(first, `a${tag(4)}`);
         await new Promise((resolve) => setTimeout(resolve, 300));
-        assert.match(out, /pending/);
+        assert.match(out(), /pending/);
       });
       // Killed, not stopped: the stream ends abruptly (no clean end of the response).
       const exited = new Promise((resolve) => first.child.once('exit', resolve));
       first.child.kill('SIGKILL');
       await exited;
-      await eventually(() => assert.match(err, /waiting for it to come back/));
+      await eventually(() => assert.match(err(), /waiting for it to come back/));
       assert.equal(watch.exitCode, null, 'still watching');
       second = await AgentProcess.start({ label, store, http });
-      const before = out.length;
+      const before = out().length;
       await eventually(async () => {
         await put(second!, `b${tag(4)}`);
         await new Promise((resolve) => setTimeout(resolve, 300));
-        assert.match(out.slice(before), /pending/);
+        assert.match(out().slice(before), /pending/);
       }, 10_000);
       // It came back with the last event id it had, of the first agent's run: told what it missed.
-      assert.match(err, /events were missed \(the agent restarted since that event\)/);
+      assert.match(err(), /events were missed \(the agent restarted since that event\)/);
+    } finally {
+      watch.kill('SIGKILL');
+      await first.stop();
+      await second?.stop();
+    }
+  });
+
+  test('watch --follow that had shown no event yet is told, after an agent restart, that events were missed', async () => {
+    const label = `wr${tag()}`;
+    const store = path.join(dir, 'follow-quiet.db');
+    const { first, http, watch, out, err } = await watchFollowing(label, store);
+    let second: AgentProcess | undefined;
+    try {
+      // Connected (it says so below, when the stream ends), nothing happening.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await first.stop();
+      await eventually(() => assert.match(err(), /waiting for it to come back/));
+      assert.equal(out(), '', 'no event shown before the restart');
+      second = await AgentProcess.start({ label, store, http });
+      // Back at the second agent with the id the first one's stream started at: what the second did
+      // before (its start) was not shown, and it says so.
+      await eventually(
+        () => assert.match(err(), /events were missed \(the agent restarted since that event\)/),
+        10_000,
+      );
+      await second.putPendingThroughNetnsctl(`wr${tag(4)}`, ['--server', second.server]);
+      await eventually(() => assert.match(out(), /pending/));
+      assert.match(out(), /reset events missed/);
     } finally {
       watch.kill('SIGKILL');
       await first.stop();
@@ -245,3 +267,17 @@ describe('daemon options', { skip: skipUnlessRoot() }, () => {
     }
   });
 });
+
+/** An agent of `label` on `store`, and `netnsctl watch --follow` connected to it; out and err so far. */
+async function watchFollowing(
+  label: string,
+  store: string,
+): Promise<{ first: AgentProcess; http: string; watch: ChildProcess; out(): string; err(): string }> {
+  const first = await AgentProcess.start({ label, store });
+  const watch = netnsctlSpawn(['--server', first.server, 'watch', '--follow']);
+  let out = '';
+  let err = '';
+  watch.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  watch.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  return { first, http: first.server.replace(/^http:\/\//, ''), watch, out: () => out, err: () => err };
+}

@@ -118,13 +118,14 @@ export class ApiClient {
   /**
    * Opens the server-sent event stream and calls back for each event (with its id) until the
    * stream ends; `onOpen` once the agent has accepted it. With `lastEventId`, the agent first sends
-   * the events after that one, or a `reset` event when it cannot (they are lost).
+   * the events after that one, or a `reset` event when it cannot (they are lost). Without, it first
+   * sends a message of only an id, where the stream starts: given to `onId` (not an event).
    */
   async events(
     onEvent: (type: string, data: unknown, id: string | undefined) => void,
-    onOpen?: () => void,
-    lastEventId?: string,
+    options: { onOpen?: () => void; lastEventId?: string; onId?: (id: string) => void } = {},
   ): Promise<void> {
+    const { onOpen, lastEventId, onId } = options;
     const headers: Record<string, string> = lastEventId ? { 'last-event-id': lastEventId } : {};
     const response = await this.send('GET', '/v1/events', undefined, true, headers);
     if (response.statusCode === 401)
@@ -148,6 +149,7 @@ export class ApiClient {
           else if (line.startsWith('id: ')) id = line.slice(4);
         }
         if (data) onEvent(type, JSON.parse(data), id);
+        else if (id !== undefined) onId?.(id);
       }
     }
   }

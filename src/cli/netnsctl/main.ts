@@ -336,7 +336,9 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
       };
       for (;;) {
         try {
-          await client().events(show, opened, lastEventId);
+          // Before any event, the id the agent started the stream at: an agent of another run
+          // (restarted meanwhile) then says that events were missed, as after an event.
+          await client().events(show, { onOpen: opened, lastEventId, onId: (id) => (lastEventId = id) });
         } catch (error) {
           // Not there yet, or gone (also abruptly: killed): wait on; refused (a wrong token) or
           // anything else: stop.

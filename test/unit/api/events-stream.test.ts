@@ -184,6 +184,49 @@ test('a client back with an id of another run, or one no longer kept, is told to
   }
 });
 
+test('a new client is first told where its stream starts: a message of only an id, to come back with', async () => {
+  const { service, emit } = fakeService();
+  const app = buildApi(service);
+  const port = await listening(app);
+  const controller = new AbortController();
+  try {
+    emit(state('a'));
+    emit(state('b'));
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events`, { signal: controller.signal });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await new Promise((r) => setTimeout(r, 50));
+    emit(state('c'));
+    let text = '';
+    while (!text.includes('data: ')) text += (await reader.read()).value ?? '';
+    // The comment, the id of the last event given then (no event, no data: not dispatched), the event.
+    const [, start, run] =
+      /^: netns-agent events\n\nid: (([0-9a-f]+)-2)\n\nevent: state\nid: \2-3\n/.exec(text) ?? [];
+    assert.ok(start && run, text);
+
+    // Back with it (as a client that had seen no event yet): what came after, not a reset.
+    const replayed = await readMessages(port, { 'last-event-id': start }, 1);
+    assert.deepEqual(
+      replayed.map((m) => [m.id, JSON.parse(m.data!).key]),
+      [[`${run}-3`, 'c']],
+    );
+    // Back at another agent (this one restarted): told that events were missed.
+    const other = fakeService();
+    const restarted = buildApi(other.service);
+    const otherPort = await listening(restarted);
+    try {
+      other.emit(state('x'));
+      const [reset] = await readMessages(otherPort, { 'last-event-id': start }, 1);
+      assert.equal(reset!.event, 'reset');
+      assert.match(JSON.parse(reset!.data!).reason, /restarted/);
+    } finally {
+      await restarted.close();
+    }
+  } finally {
+    controller.abort();
+    await app.close();
+  }
+});
+
 test('the event log holds on to at most a quarter more events than its size', () => {
   const log = new EventLog(8);
   let most = 0;
