@@ -189,7 +189,9 @@ export class LinuxPlugin {
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();
     this.engine.onStatus((changes) => {
-      this.scheduleUsedRecord();
+      if (changes.some((change) => change.state === 'removed') && this.hasEmptiedNamespace())
+        this.scheduleUsedRecord(0);
+      else this.scheduleUsedRecord();
       // A route deleted from the configuration: its gateway watch goes too (it stayed for ever).
       for (const change of changes)
         if (change.state === 'removed' && change.descriptor === 'route') this.ctx.releaseGateway(change.key);
@@ -399,6 +401,9 @@ export class LinuxPlugin {
       } else if (ref) unique.set(entry.namespaceId, ref);
     }
     this.tracker.setReferences([...unique.values()]);
+    // The agent names the namespaces it no longer uses only after the commit that removed their
+    // last items (ConfigSync): one emptied then is let go now too.
+    if (this.hasEmptiedNamespace()) this.scheduleUsedRecord(0);
   }
 
   /**
@@ -410,11 +415,8 @@ export class LinuxPlugin {
     // run wrote down stays (a stop before the first read would have forgotten it all).
     if (!this.fullReadDone) return;
     const before = this.used.ids();
-    const ids = new Set<string>();
-    for (const item of this.engine.appliedItems()) {
-      const id = (item.metadata as { namespaceId?: string } | undefined)?.namespaceId;
-      if (id !== undefined && id !== 'default') ids.add(id);
-    }
+    const ids = this.namespacesWithAppliedItems();
+    ids.delete('default');
     // Those the configuration names stay too: they were written down when first named (below).
     for (const ref of this.lastRefs) if (ref.kind !== 'default') ids.add(namespaceId(ref));
     const inUse = new Set(ids);
@@ -446,17 +448,52 @@ export class LinuxPlugin {
   fullReadApplied(): void {
     this.fullReadDone = true;
     this.startingReadOver();
-    // Its resync may have removed orphans (no item, no status change) and emptied namespaces.
-    this.scheduleUsedRecord();
+    // Its resync may have removed orphans (no item, no status change) and emptied namespaces: those
+    // an earlier run used are let go at once.
+    this.scheduleUsedRecord(this.hasEmptiedNamespace() ? 0 : undefined);
   }
 
-  private scheduleUsedRecord(): void {
-    if (this.usedTimer || this.closed) return;
+  /**
+   * Writes down the namespaces used after `delayMs`, or sooner if it is already due sooner. At once
+   * (0) when a namespace was emptied: writing it down lets it go (below).
+   */
+  private scheduleUsedRecord(delayMs = USED_NAMESPACES_DELAY_MS): void {
+    if (this.closed) return;
+    if (this.usedTimer) {
+      if (delayMs === USED_NAMESPACES_DELAY_MS) return;
+      clearTimeout(this.usedTimer);
+    }
     this.usedTimer = setTimeout(() => {
       this.usedTimer = undefined;
       this.recordUsedNamespaces();
-    }, USED_NAMESPACES_DELAY_MS);
+    }, delayMs);
     this.usedTimer.unref();
+  }
+
+  /**
+   * Whether a namespace open here is written down as used but neither named by the configuration
+   * nor holding anything of ours applied: its last item was just removed. Its view holds its file
+   * open (a bind mount of it could not be taken off: "target is busy") and its sockets hold the
+   * namespace; written down at once, it is no longer watched and its view closes then, not up to a
+   * second later. Before the full read nothing of ours is known as applied (recordUsedNamespaces).
+   */
+  private hasEmptiedNamespace(): boolean {
+    if (!this.fullReadDone) return false;
+    const named = new Set(this.lastRefs.map(namespaceId));
+    const candidates = this.used.ids().filter((id) => !named.has(id) && this.views.get(id) !== undefined);
+    if (candidates.length === 0) return false;
+    const applied = this.namespacesWithAppliedItems();
+    return candidates.some((id) => !applied.has(id));
+  }
+
+  /** The ids of the namespaces where something of ours is applied now. */
+  private namespacesWithAppliedItems(): Set<string> {
+    const ids = new Set<string>();
+    for (const item of this.engine.appliedItems()) {
+      const id = (item.metadata as { namespaceId?: string } | undefined)?.namespaceId;
+      if (id !== undefined) ids.add(id);
+    }
+    return ids;
   }
 
   /** False only when the namespace is surely gone (and with it whatever we made there). */

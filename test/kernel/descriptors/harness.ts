@@ -225,10 +225,29 @@ export class TestAgent {
   }
 
   async del(...items: [ItemKind, string][]): Promise<TransactionRecord> {
+    return this.deleteItems(items, 'before');
+  }
+
+  /**
+   * As `del`, in the agent's order (ConfigSync): the namespaces the configuration names are handed
+   * on after the commit, not before it.
+   */
+  async delAsTheAgent(...items: [ItemKind, string][]): Promise<TransactionRecord> {
+    return this.deleteItems(items, 'after');
+  }
+
+  private async deleteItems(
+    items: [ItemKind, string][],
+    namespacesNamed: 'before' | 'after',
+  ): Promise<TransactionRecord> {
     const deletes = items.map(([kind, name]) => this.key(kind, name));
     for (const key of deletes) this.desired.delete(key);
-    this.plugin.setReferencedNamespaces(this.references());
-    return this.engine.commit({ deletes });
+    if (namespacesNamed === 'before') this.plugin.setReferencedNamespaces(this.references());
+    try {
+      return await this.engine.commit({ deletes });
+    } finally {
+      if (namespacesNamed === 'after') this.plugin.setReferencedNamespaces(this.references());
+    }
   }
 
   /** The whole desired configuration, as a start-up full read: replace + resync (after preparing). */

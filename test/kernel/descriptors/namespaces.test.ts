@@ -240,16 +240,30 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
     }
   });
 
-  test('FILE_REF_NS of a bind mount: once its items are deleted and the mount taken off (a plain file left), it is no longer kept among the namespaces used', async () => {
+  /**
+   * A file in a new directory (`prefix`) with a new namespace bind-mounted on it (that of a process
+   * of its own); unmounted (lazily), the process killed and the directory removed after `fn`.
+   */
+  async function withBoundNamespaceFile(prefix: string, fn: (file: string) => Promise<void>): Promise<void> {
     const proc = spawn('unshare', ['-n', 'sleep', '60'], { stdio: 'ignore' });
-    const dir = mkdtempSync(path.join(tmpdir(), 'kt-nsfile-'));
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
     const file = path.join(dir, 'net');
-    const used = new MemoryUsedNamespaces();
     try {
       await eventually(() => assert.notEqual(namespaceOf(proc.pid!), namespaceOf(process.pid)));
       writeFileSync(file, '');
       assert.equal(spawnSync('mount', ['--bind', `/proc/${proc.pid}/ns/net`, file]).status, 0);
-      await withAgent(
+      await fn(file);
+    } finally {
+      spawnSync('umount', ['-l', file]);
+      proc.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test('FILE_REF_NS of a bind mount: once its items are deleted and the mount taken off (a plain file left), it is no longer kept among the namespaces used', () => {
+    const used = new MemoryUsedNamespaces();
+    return withBoundNamespaceFile('kt-nsfile-', (file) =>
+      withAgent(
         0,
         async (agent) => {
           const lo = {
@@ -268,13 +282,46 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
           await eventually(() => assert.ok(!used.ids().includes(`file/${file}`), used.ids().join(', ')));
         },
         { usedNamespaces: used },
-      );
-    } finally {
-      spawnSync('umount', ['-l', file]);
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
+      ),
+    );
   });
+
+  for (const order of ['before', 'after'] as const) {
+    test(`FILE_REF_NS of a bind mount: let go once its last item is removed, so that a plain umount right after works (the namespaces named handed on ${order} the commit)`, () => {
+      const used = new MemoryUsedNamespaces();
+      return withBoundNamespaceFile('wr-nsfile-', (file) =>
+        withAgent(
+          0,
+          async (agent) => {
+            const name = `wr${hex(3)}`;
+            const lo = {
+              name,
+              type: 'LOOPBACK',
+              enabled: true,
+              namespace: { type: 'FILE_REF_NS', filepath: file },
+              ip_addresses: ['10.15.0.1/32'],
+            };
+            await agent.replaceAll(['interface', name, lo]);
+            await agent.waitConfigured(['interface', name]);
+            assert.notEqual(spawnSync('umount', [file]).status, 0, 'held while its item is applied');
+            // No writing down of the namespaces used still due (that let go of it, up to 1 s later).
+            await pause(1200);
+            if (order === 'before') await agent.del(['interface', name]);
+            else await agent.delAsTheAgent(['interface', name]);
+            await eventually(
+              () => assert.equal(spawnSync('umount', [file]).status, 0, 'target is busy'),
+              300,
+            );
+            assert.ok(!used.ids().includes(`file/${file}`), used.ids().join(', '));
+            // Put again, the file a plain one now: waited for.
+            await agent.put(['interface', name, lo]);
+            await agent.waitFor('interface', name, 'pending');
+          },
+          { usedNamespaces: used },
+        ),
+      );
+    });
+  }
 
   for (const gone of [0, 1]) {
     test(`VETH: the ${gone === 0 ? 'creating' : 'other'} end's named namespace deleted out of band and re-created`, () =>
