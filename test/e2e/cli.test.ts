@@ -700,7 +700,7 @@ describe('netnsctl', { skip: skipUnlessRoot() }, () => {
       assert.equal((await netnsctl([...base, 'apply', '-f', inExited, '--wait'])).code, 0);
       exiting.kill('SIGKILL');
       await agent.until([`/vnf-agent/${label}/linux/config/v1/interface/wgl`], 'pending');
-      await waitEndsEarly(inExited, /\(the process first seen as pid \d+ has exited \(a new process/);
+      await waitEndsEarly(inExited, /\(the process first seen as pid \d+ has exited; a new process/);
     } finally {
       exiting.kill('SIGKILL');
       assert.equal((await netnsctl([...base, 'del', '-f', inExited])).code, 0);
