@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import { namespaceIdentity } from '../netns/index.js';
-import { creatorOf, namedNamespacePath } from '../descriptors/named-namespaces.js';
+import { creatorOf, namedNamespacePath, othersLinksIn } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
 import { namedNamespaceOfFile, namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
@@ -157,4 +157,23 @@ export async function namespacesKept(names: Iterable<string>, label: string): Pr
     }),
   );
   return kept;
+}
+
+/**
+ * Of the named namespaces a plan removes (those this agent made), the ones its deletion would be
+ * refused for, with the links that keep them (another program's or agent's): by name. Read-only.
+ */
+export async function namespacesHeld(names: Iterable<string>, label: string): Promise<Map<string, string[]>> {
+  const held = new Map<string, string[]>();
+  await Promise.all(
+    [...names].map(async (name) => {
+      try {
+        const links = await othersLinksIn(name, label);
+        if (links.length > 0) held.set(name, links);
+      } catch {
+        // gone meanwhile: nothing keeps it
+      }
+    }),
+  );
+  return held;
 }

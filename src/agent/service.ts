@@ -38,13 +38,15 @@ import { buildTopology, type TopologyInput } from './topology.js';
 import { NAMED_NAMESPACE, describeFactChange, namespaceFact } from '../descriptors/fact-keys.js';
 import { namedNamespacePath } from '../netns/index.js';
 import { existsSync } from 'node:fs';
-import { assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
+import { WOULD_FAIL, assumedFacts, foreseeFailures, summarizePlan, type ReachableNow } from './plan-view.js';
+import { NamespaceInUseError } from '../descriptors/errors.js';
 import { foreseeForeignHolders, kernelTablesOf, type KernelTables } from './plan-foreign.js';
 import {
   gatewayNamespacesOf,
   microservicesOf,
   namedNamespacesOf,
   processAndFileNamespacesOf,
+  namespacesHeld,
   namespacesKept,
   observeNamedNamespaces,
 } from './plan-observe.js';
@@ -566,11 +568,14 @@ export class AgentApiService implements AgentService {
     } finally {
       releaseTables();
     }
-    // The agent deletes only a named namespace it made (deleteNamedNamespace): others stay.
-    const kept = await namespacesKept(
-      dry.plan.deletes
-        .filter((op) => !op.recreate && op.key.startsWith(NAMED_NAMESPACE))
-        .map((op) => op.key.slice(NAMED_NAMESPACE.length)),
+    // The agent deletes only a named namespace it made (deleteNamedNamespace): others stay; and
+    // of its own, not one that holds another program's links (that deletion fails, and is retried).
+    const removedNamespaces = dry.plan.deletes
+      .filter((op) => !op.recreate && op.key.startsWith(NAMED_NAMESPACE))
+      .map((op) => op.key.slice(NAMED_NAMESPACE.length));
+    const kept = await namespacesKept(removedNamespaces, this.label);
+    const held = await namespacesHeld(
+      removedNamespaces.filter((name) => !kept.has(name)),
       this.label,
     );
     const tables = new Map<string, KernelTables>();
@@ -601,6 +606,11 @@ export class AgentApiService implements AgentService {
         return read;
       },
     );
+    for (const entry of entries) {
+      const name = entry.key.startsWith(NAMED_NAMESPACE) ? entry.key.slice(NAMED_NAMESPACE.length) : '';
+      const links = entry.change === 'remove' ? held.get(name) : undefined;
+      if (links) entry.why = `${entry.why}${WOULD_FAIL}${new NamespaceInUseError(name, links).message}`;
+    }
     // A delete of a key the agent never had: nothing to remove, and nothing was removed.
     const neverKnown = new Set(change.deletes.filter((key) => this.engine.status(key) === undefined));
     if (neverKnown.size > 0)

@@ -113,13 +113,21 @@ export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Pro
 
 /** Links of the namespace that are neither its `lo` nor ours (marked, or half-made by us). */
 async function linksOfOthers(ctx: LinuxContext, name: string): Promise<string[]> {
+  return othersLinksIn(name, ctx.label);
+}
+
+/**
+ * The links of a named namespace that keep the agent of `label` from deleting it: all but its `lo`
+ * and the agent's own (marked, or half made by it). Read-only (a plan asks it too).
+ */
+export async function othersLinksIn(name: string, label: string): Promise<string[]> {
   return withHandle(name, async (handle) =>
     (await handle.linkList())
       .filter(
         (link) =>
           link.name !== 'lo' &&
-          ownedConfigName(ctx.label, link.alias) === undefined &&
-          !isHalfMadeLink(link, ctx.label),
+          ownedConfigName(label, link.alias) === undefined &&
+          !isHalfMadeLink(link, label),
       )
       .map((link) => link.name),
   );

@@ -608,7 +608,9 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     // Applied: as planned, nsB stays.
     await agent.json('PUT', `/v1/config${key2}`, JSON.stringify(end2(nsC)));
     await agent.until([key1, key2], 'configured');
-    assert.equal((await agent.stateOf(`/named-namespace/${nsB}`))?.state, 'removed');
+    await eventually(async () =>
+      assert.equal((await agent.stateOf(`/named-namespace/${nsB}`))?.state, 'removed'),
+    );
     assert.ok(existsSync(`/var/run/netns/${nsB}`), 'nsB is still there');
     // One the agent made is still planned removed.
     const gone = await planOf({ deletes: [key1, key2] });
@@ -617,6 +619,20 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
       'remove',
       JSON.stringify(gone),
     );
+    // Unless another program's link is in it: that removal would fail (and is retried until it goes).
+    // The move to nsC applied (the PUT's `until` above may have seen the statuses from before it).
+    await eventually(async () =>
+      assert.equal((await agent.stateOf(`/named-namespace/${nsC}`))?.state, 'configured'),
+    );
+    ip(nsC, ['link', 'add', 'plhand0', 'type', 'veth', 'peer', 'name', 'plhand1']);
+    const held = await planOf({ deletes: [key1, key2] });
+    const entry = held.summary.entries.find((e) => e.key === `named-namespace/${nsC}`);
+    assert.equal(entry?.change, 'remove', JSON.stringify(held));
+    assert.match(
+      entry.why,
+      /; would fail: named namespace \S+ is kept while it holds links that are not ours \(plhand[01], plhand[01]\)$/,
+    );
+    ip(nsC, ['link', 'del', 'plhand0']);
   });
 
   test('POST /v1/plan: an item invalid in the store that the file makes valid is listed, also with replace', async (t) => {
