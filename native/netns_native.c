@@ -143,6 +143,18 @@ static void ns_leave(ns_guard *guard) {
   }
 }
 
+// Calls a JS callback from a libuv callback. An exception it throws is reported as Node reports any
+// uncaught exception; left pending in the env, it made every later callback fail silently (a
+// deletion's `done` never came, and every socket waited for it for ever).
+static void call_back(napi_env env, napi_value callback, size_t argc, const napi_value *argv) {
+  napi_value global, result;
+  napi_get_global(env, &global);
+  if (napi_make_callback(env, NULL, global, callback, argc, argv, &result) == napi_pending_exception) {
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // netlink sockets
 
@@ -189,11 +201,10 @@ static void deliver_error(nl_socket *sock, int err) {
   napi_env env = sock->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value callback, global, arg, result;
+  napi_value callback, arg;
   napi_get_reference_value(env, sock->on_error, &callback);
-  napi_get_global(env, &global);
   napi_create_int32(env, err, &arg);
-  napi_make_callback(env, NULL, global, callback, 1, &arg, &result);
+  call_back(env, callback, 1, &arg);
   napi_close_handle_scope(env, scope);
 }
 
@@ -275,7 +286,7 @@ static int read_queued(nl_socket *sock, uint32_t limit, int sync) {
     napi_get_reference_value(env, sock->on_data, &callback);
     napi_get_global(env, &global);
     if (sync) napi_call_function(env, global, callback, 1, &list, &result);
-    else napi_make_callback(env, NULL, global, callback, 1, &list, &result);
+    else call_back(env, callback, 1, &list);
   }
   napi_close_handle_scope(env, scope);
   if (error == ENOBUFS && !sock->closing) discard_queued(sock);
@@ -455,11 +466,10 @@ static void async_send_after(uv_work_t *work, int status) {
   sock->async_sends--;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value callback, global, arg, result;
+  napi_value callback, arg;
   napi_get_reference_value(env, req->done, &callback);
-  napi_get_global(env, &global);
   napi_create_int32(env, status == UV_ECANCELED ? -ECANCELED : (int32_t)req->result, &arg);
-  if (callback) napi_make_callback(env, NULL, global, callback, 1, &arg, &result);
+  if (callback) call_back(env, callback, 1, &arg);
   napi_close_handle_scope(env, scope);
   napi_delete_reference(env, req->done);
   free(req->data);
@@ -483,8 +493,8 @@ static napi_value nl_send_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   async_send *req = calloc(1, sizeof *req);
-  req->data = malloc(length > 0 ? length : 1);
-  if (!req->data) {
+  if (req) req->data = malloc(length > 0 ? length : 1);
+  if (!req || !req->data) {
     free(req);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
@@ -493,7 +503,12 @@ static napi_value nl_send_async(napi_env env, napi_callback_info info) {
   req->length = length;
   req->sock = sock;
   req->work.data = req;
-  CALL(env, napi_create_reference(env, argv[2], 1, &req->done));
+  if (napi_create_reference(env, argv[2], 1, &req->done) != napi_ok) {
+    free(req->data);
+    free(req);
+    napi_throw_error(env, "ENAPI", "N-API call failed: napi_create_reference");
+    return NULL;
+  }
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   int rc = uv_queue_work(loop, &req->work, async_send_work, async_send_after);

@@ -13,8 +13,10 @@
  * that sendmsg() (15-50 ms for a VETH pair, ~0.5 s for a thousand links deleted as a group), and on
  * the main thread that wait held every namespace's events, the engine and the HTTP API. The
  * socket's later requests wait for it, so the kernel still sees them in the order they were made;
- * so do every other socket's: the deletion holds the kernel's RTNL lock most of that time, and a
- * request sent meanwhile from the main thread would block it there instead.
+ * so do every other socket's, for a second at most: the deletion holds the kernel's RTNL lock most
+ * of that time, and a request sent meanwhile from the main thread would block it there instead.
+ * (Reads are not held: on kernels whose dumps take the lock, a dump's continuation read may still
+ * wait there.)
  */
 import { native, type NativeSocketHandle } from '../native/binding.js';
 import { ClosedError } from '../errors.js';
@@ -128,12 +130,42 @@ function isRemoval(type: number): boolean {
   return type >= RTM_BASE && (type - RTM_BASE) % 4 === 1;
 }
 
+/**
+ * How long other sockets' requests wait for offloaded deletions at most: a deletion may sit in
+ * libuv's queue behind other work (not holding the kernel's lock yet), or the kernel may be stuck in
+ * it; the rest of the agent's netlink traffic must not wait for ever.
+ */
+const OFFLOAD_HOLD_MAX_MS = 1000;
+
 /** Offloaded sends running in the process, and the sockets whose requests wait for them to end. */
 let offloadsRunning = 0;
+let holdEndsAt = 0;
+let holdTimer: NodeJS.Timeout | undefined;
 const waitingForOffloads = new Set<NetlinkSocket>();
 
+function offloadStarted(): void {
+  if (offloadsRunning++ === 0) holdEndsAt = performance.now() + OFFLOAD_HOLD_MAX_MS;
+}
+
 function offloadEnded(): void {
-  if (--offloadsRunning > 0) return;
+  if (--offloadsRunning === 0) releaseWaiting();
+}
+
+/** Whether a socket's requests wait now for the offloaded sends of the process. */
+function holding(): boolean {
+  return offloadsRunning > 0 && performance.now() < holdEndsAt;
+}
+
+function waitForOffloads(socket: NetlinkSocket): void {
+  waitingForOffloads.add(socket);
+  if (holdTimer) return;
+  holdTimer = setTimeout(releaseWaiting, Math.max(0, holdEndsAt - performance.now()));
+  holdTimer.unref();
+}
+
+function releaseWaiting(): void {
+  if (holdTimer) clearTimeout(holdTimer);
+  holdTimer = undefined;
   const waiting = [...waitingForOffloads];
   waitingForOffloads.clear();
   for (const socket of waiting) socket.resume();
@@ -286,8 +318,8 @@ export class NetlinkSocket {
   private flush(): void {
     this.flushScheduled = false;
     if (this.closed || this.offloadRunning) return; // its end flushes again
-    if (offloadsRunning > 0) {
-      waitingForOffloads.add(this); // another socket's deletion holds the kernel: resume() after it
+    if (holding()) {
+      waitForOffloads(this); // another socket's deletion holds the kernel: resume() after it
       return;
     }
     const { maxInFlight, maxBatchBytes, maxBatchMessages } = this.options;
@@ -382,11 +414,12 @@ export class NetlinkSocket {
           this.counters.errors++;
           pending.reject(error as Error);
         }
+        this.afterAnswers();
         return;
       }
       // The callback runs on a later turn of the event loop, never inside sendAsync().
       this.offloadRunning = true;
-      offloadsRunning++;
+      offloadStarted();
     } else {
       const result = native().send(this.handle, data);
       if (result < 0) this.failSent(batch, result);

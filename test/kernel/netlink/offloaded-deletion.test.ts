@@ -6,10 +6,13 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ClosedError } from '../../../src/errors.js';
 import { NetlinkError, NetlinkHandle } from '../../../src/netlink/index.js';
 import { ipBatch, ipJson, skipUnlessRoot } from '../../helpers/kernel.js';
+import { ROOT } from '../../helpers/agent.js';
 import { withNetlink, type IpLink } from './fixtures.js';
 
 function linkNames(ns: string): string[] {
@@ -99,6 +102,50 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
         stalls.max / 1e6 < Math.max(5, took / 2),
         `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
       );
+    }));
+
+  test("a deletion's callback that throws is an uncaught exception, and later callbacks still come", () => {
+    // In a process of its own: the exception is the process's, not this test runner's.
+    const script = `
+      const { native } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/native/binding.js'))});
+      const { encodeLinkRequest } = await import(${JSON.stringify(path.join(ROOT, 'dist/src/netlink/codec/link.js'))});
+      const caught = [];
+      process.on('uncaughtException', (error) => caught.push(error.message));
+      const socket = native().open(null, 0, 1 << 20, [], () => {}, () => {});
+      const request = encodeLinkRequest(17, 0, 999999, {}); // RTM_DELLINK of no link
+      request.writeUInt16LE(request.readUInt16LE(6) | 1 | 4, 6); // NLM_F_REQUEST | NLM_F_ACK
+      native().sendAsync(socket, request, () => { throw new Error('from the first'); });
+      await new Promise((resolve) => native().sendAsync(socket, request, resolve));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      native().close(socket);
+      console.log(JSON.stringify(caught));
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout.trim()), ['from the first']);
+  });
+
+  test("a deletion stuck in libuv's queue (its threads busy) holds other sockets' requests a second at most", () =>
+    withNetlink(2, async ({ handles: [h, other] }) => {
+      const { pbkdf2 } = await import('node:crypto');
+      // Every thread of the pool busy for ~2.5 s (calibrated on one run first).
+      const started = performance.now();
+      await new Promise((resolve) => pbkdf2('x', 'salt', 100_000, 32, 'sha256', resolve));
+      const iterations = Math.ceil((100_000 * 2500) / Math.max(1, performance.now() - started));
+      const busy = Array.from(
+        { length: 4 },
+        () => new Promise((resolve) => pbkdf2('x', 'salt', iterations, 32, 'sha256', resolve)),
+      );
+      const deletion = h!.linkDel(999_999).catch(() => undefined); // queued behind them
+      await new Promise((resolve) => setImmediate(resolve));
+      const asked = performance.now();
+      await other!.linkList();
+      const waited = performance.now() - asked;
+      assert.ok(waited < 1600, `another socket's request waited ${waited.toFixed(0)} ms`);
+      await Promise.all([...busy, deletion]);
     }));
 
   test('a refused deletion rejects with the kernel error; the requests behind it go on', () =>
