@@ -42,7 +42,8 @@ function target(server: string): Target {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw notServer;
   // Without a scheme a port is needed: "garbage" was taken for a host on port 80 and reported as
   // an agent not running (exit 3) rather than a usage error.
-  if (!withScheme && url.port === '') throw notServer;
+  // (The text, not url.port: URL leaves the port out when it is the scheme's own, 80.)
+  if (!withScheme && !/:\d+(\/.*)?$/.test(server)) throw notServer;
   const secure = url.protocol === 'https:';
   return {
     host: url.hostname.replace(/^\[|\]$/g, ''),

@@ -19,7 +19,7 @@ describe('netnsctl --server', () => {
   });
 
   test('a well-formed address nobody answers at: exit 3, the agent is not reachable', async () => {
-    for (const server of ['127.0.0.1:1', 'http://127.0.0.1:1']) {
+    for (const server of ['127.0.0.1:1', 'http://127.0.0.1:1', '127.0.0.1:80', '[::1]:1']) {
       const run = await runNetnsctl(['--server', server, 'status']);
       assert.equal(run.error?.exitCode, 3, `${server}: ${run.error?.message}`);
       assert.match(run.error?.message ?? '', /cannot reach the agent/);
