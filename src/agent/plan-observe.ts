@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import { namespaceIdentity } from '../netns/index.js';
-import { creatorOf, namedNamespacePath, othersLinksIn } from '../descriptors/named-namespaces.js';
+import { namedNamespacePath, othersLinksIn, readCreator } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
 import { namedNamespaceOfFile, namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
@@ -153,7 +153,10 @@ export async function namespacesKept(names: Iterable<string>, label: string): Pr
   const kept = new Set<string>();
   await Promise.all(
     [...names].map(async (name) => {
-      if ((await creatorOf(name)) !== label) kept.add(name);
+      // Gone already: nothing to remove. Unreadable (e.g. out of file descriptors): not known to
+      // stay, so the plan says what applying would try.
+      if (!existsSync(namedNamespacePath(name))) kept.add(name);
+      else if ((await readCreator(name).catch(() => label)) !== label) kept.add(name);
     }),
   );
   return kept;

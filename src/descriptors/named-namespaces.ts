@@ -80,13 +80,18 @@ export async function createNamedNamespace(ctx: LinuxContext, name: string): Pro
  * agent deletes it (none of its items need it any more), the namespace was not taken away by a user.
  */
 export async function creatorOf(name: string): Promise<string | undefined> {
-  const prefix = creatorMark('');
   try {
-    const alias = await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias);
-    return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
+    return await readCreator(name);
   } catch {
     return undefined;
   }
+}
+
+/** As creatorOf, but a namespace that cannot be read (gone, or no sockets left) throws. */
+export async function readCreator(name: string): Promise<string | undefined> {
+  const prefix = creatorMark('');
+  const alias = await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias);
+  return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
 }
 
 /** True when this agent created the namespace (its mark is on `lo`). */
