@@ -56,6 +56,11 @@ function target(server: string): Target {
 export class ApiClient {
   constructor(private readonly options: ClientOptions) {}
 
+  /** Where the agent is asked (--server), for messages. */
+  get server(): string {
+    return this.options.server;
+  }
+
   /** One request; resolves with the response once its headers are in (the body is read by the caller). */
   private send(
     method: string,

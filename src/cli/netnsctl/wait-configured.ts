@@ -81,6 +81,7 @@ export async function waitConfigured(
   putAround?: ReadonlyMap<string, string>,
 ): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
+  await checkServedLabel(client, keys);
   let takenIn = revision === undefined;
   /** Since when every item not configured is invalid, or failed with no retry planned. */
   let finalSince: number | undefined;
@@ -164,6 +165,30 @@ export async function waitConfigured(
  * undefined when not asked. A flag and an option of its own, not `--wait [seconds]`: that would
  * take the next word (`put --wait interface/x f.json`) for its seconds.
  */
+/**
+ * The agent asked must be the one of the keys' label: another never takes them in, and the wait
+ * would last its whole time and end with "not taken in by the agent yet". Its answer also tells
+ * whether there is an agent at all: the values are stored already (with --etcd or --store), which
+ * the message says.
+ */
+async function checkServedLabel(client: ApiClient, keys: readonly string[]): Promise<void> {
+  let about: { label?: unknown };
+  try {
+    about = (await client.expectOk('GET', '/v1/about')) as { label?: unknown };
+  } catch (error) {
+    if (error instanceof CliError && error.exitCode === 3)
+      throw new CliError(`stored, but cannot wait for the agent: ${error.message}`, 3, error.details);
+    return; // an agent that does not say (a refusal is met again by the wait itself)
+  }
+  const labels = new Set(keys.map((key) => parseConfigKey(key)?.label).filter((l) => l !== undefined));
+  const served = about.label;
+  if (typeof served !== 'string' || labels.size === 0 || labels.has(served)) return;
+  throw new CliError(
+    `stored, but cannot wait: the agent at ${client.server} serves the label ${served}, not ${[...labels].join(', ')}; give --server of that label's agent`,
+    2,
+  );
+}
+
 export function waitOption(wait: boolean | undefined, timeout: string | undefined): number | undefined {
   if (!wait && timeout === undefined) return undefined;
   if (timeout === undefined) return 30_000;
