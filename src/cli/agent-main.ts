@@ -13,6 +13,7 @@ import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from './etcd-a
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 import { parseLabel } from './label-option.js';
+import { routeProcessWarnings } from '../util/process-warnings.js';
 
 const env = process.env;
 /** What --log-level takes, as --help lists it and its error says (`silent`: nothing is logged). */
@@ -121,6 +122,10 @@ try {
   console.error(`netns-agent: cannot start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
+// Into the JSON log, not as plain text between its lines.
+routeProcessWarnings((warning) =>
+  agent.logger.warn({ code: warning.code, warning: warning.message }, 'node warning'),
+);
 
 function makeAgent(): Agent {
   return new Agent({
