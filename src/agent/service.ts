@@ -83,7 +83,10 @@ function toApiStatus(status: EngineStatus): ItemStatus {
     ...(status.error ? { error: status.error.message } : {}),
     ...(status.error?.code ? { errorCode: status.error.code } : {}),
     ...(status.error?.field ? { errorField: status.error.field } : {}),
-    ...(status.fieldErrors?.length ? { fieldErrors: status.fieldErrors } : {}),
+    // Each names its key, as a PUT's 400 does (the key's own problems carried it, the value's not).
+    ...(status.fieldErrors?.length
+      ? { fieldErrors: status.fieldErrors.map((e) => ({ key: status.key, ...e })) }
+      : {}),
     ...(status.retries ? { retries: status.retries } : {}),
     ...(status.nextRetryAt ? { nextRetryAt: new Date(status.nextRetryAt).toISOString() } : {}),
     updatedAt: new Date(status.updatedAt).toISOString(),

@@ -138,10 +138,11 @@ describe('bad input through the API and the datastore', { skip: skipUnlessRoot()
     }
     agent = await AgentProcess.start({ label, store });
     await agent.until([goodKeys[1]!], 'invalid');
-    const row = (await agent.stateOf(goodKeys[1]!)) as { fieldErrors?: { field: string }[] } | undefined;
+    const row = (await agent.stateOf(goodKeys[1]!)) as
+      { fieldErrors?: { key?: string; field: string }[] } | undefined;
     assert.ok(
-      row?.fieldErrors?.some((e) => e.field === 'mtu'),
-      JSON.stringify(row),
+      row?.fieldErrors?.some((e) => e.field === 'mtu' && e.key === goodKeys[1]),
+      `each field error names its key, as a PUT's 400 does: ${JSON.stringify(row)}`,
     );
     assert.equal((await agent.stateOf(goodKeys[0]!))?.state, 'configured');
     // The pair was neither removed nor re-created, and keeps the MTU it had.
