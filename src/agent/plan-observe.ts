@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { NetlinkHandle } from '../netlink/index.js';
 import { namespaceIdentity } from '../netns/index.js';
-import { namedNamespacePath, othersLinksIn, readCreator } from '../descriptors/named-namespaces.js';
+import { namedNamespacePath, namespaceOwnership } from '../descriptors/named-namespaces.js';
 import { linkFact, linkUpFact, namespaceFact } from '../descriptors/fact-keys.js';
 import type { FactChange } from '../scheduler/index.js';
 import { namedNamespaceOfFile, namespaceId, type ModelItem, type NamespaceRef } from '../model/index.js';
@@ -145,38 +145,27 @@ export async function observeNamedNamespaces(
 }
 
 /**
- * Of the named namespaces a plan removes, those the agent's deletion would leave in place: not made
- * by this agent (no creator mark of `label` on their `lo`: made by hand, or by someone again after
- * ours was deleted), or gone already. Read-only: one link lookup per namespace.
+ * Of the named namespaces a plan removes, what the agent's deletion would do: leave in place those
+ * it did not make (`kept`: no creator mark of `label` on their `lo`: made by hand, or by someone
+ * again after ours was deleted; or gone already), and be refused for those of its own that hold
+ * another program's or agent's links (`held`, with those links). Read-only: one link dump each.
  */
-export async function namespacesKept(names: Iterable<string>, label: string): Promise<Set<string>> {
+export async function namespacesLeftInPlace(
+  names: Iterable<string>,
+  label: string,
+): Promise<{ kept: Set<string>; held: Map<string, string[]> }> {
   const kept = new Set<string>();
+  const held = new Map<string, string[]>();
   await Promise.all(
     [...names].map(async (name) => {
       // Gone already: nothing to remove. Unreadable (e.g. out of file descriptors): not known to
       // stay, so the plan says what applying would try.
-      if (!existsSync(namedNamespacePath(name))) kept.add(name);
-      else if ((await readCreator(name).catch(() => label)) !== label) kept.add(name);
+      if (!existsSync(namedNamespacePath(name))) return kept.add(name);
+      const ownership = await namespaceOwnership(name, label).catch(() => undefined);
+      if (ownership === undefined) return;
+      if (ownership.creator !== label) kept.add(name);
+      else if (ownership.others.length > 0) held.set(name, ownership.others);
     }),
   );
-  return kept;
-}
-
-/**
- * Of the named namespaces a plan removes (those this agent made), the ones its deletion would be
- * refused for, with the links that keep them (another program's or agent's): by name. Read-only.
- */
-export async function namespacesHeld(names: Iterable<string>, label: string): Promise<Map<string, string[]>> {
-  const held = new Map<string, string[]>();
-  await Promise.all(
-    [...names].map(async (name) => {
-      try {
-        const links = await othersLinksIn(name, label);
-        if (links.length > 0) held.set(name, links);
-      } catch {
-        // gone meanwhile: nothing keeps it
-      }
-    }),
-  );
-  return held;
+  return { kept, held };
 }

@@ -46,8 +46,7 @@ import {
   microservicesOf,
   namedNamespacesOf,
   processAndFileNamespacesOf,
-  namespacesHeld,
-  namespacesKept,
+  namespacesLeftInPlace,
   observeNamedNamespaces,
 } from './plan-observe.js';
 import { asUsersSee } from './status-rollup.js';
@@ -576,11 +575,7 @@ export class AgentApiService implements AgentService {
     const removedNamespaces = dry.plan.deletes
       .filter((op) => !op.recreate && op.key.startsWith(NAMED_NAMESPACE))
       .map((op) => op.key.slice(NAMED_NAMESPACE.length));
-    const kept = await namespacesKept(removedNamespaces, this.label);
-    const held = await namespacesHeld(
-      removedNamespaces.filter((name) => !kept.has(name)),
-      this.label,
-    );
+    const { kept, held } = await namespacesLeftInPlace(removedNamespaces, this.label);
     const tables = new Map<string, KernelTables>();
     const entries = await foreseeForeignHolders(
       foreseeFailures(

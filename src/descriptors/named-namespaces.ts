@@ -80,18 +80,13 @@ export async function createNamedNamespace(ctx: LinuxContext, name: string): Pro
  * agent deletes it (none of its items need it any more), the namespace was not taken away by a user.
  */
 export async function creatorOf(name: string): Promise<string | undefined> {
+  const prefix = creatorMark('');
   try {
-    return await readCreator(name);
+    const alias = await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias);
+    return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
   } catch {
     return undefined;
   }
-}
-
-/** As creatorOf, but a namespace that cannot be read (gone, or no sockets left) throws. */
-export async function readCreator(name: string): Promise<string | undefined> {
-  const prefix = creatorMark('');
-  const alias = await withHandle(name, async (handle) => (await handle.linkGet('lo'))?.alias);
-  return alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined;
 }
 
 /** True when this agent created the namespace (its mark is on `lo`). */
@@ -118,16 +113,24 @@ export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Pro
 
 /** Links of the namespace that are neither its `lo` nor ours (marked, or half-made by us). */
 async function linksOfOthers(ctx: LinuxContext, name: string): Promise<string[]> {
-  return othersLinksIn(name, ctx.label);
+  return (await namespaceOwnership(name, ctx.label)).others;
 }
 
 /**
- * The links of a named namespace that keep the agent of `label` from deleting it: all but its `lo`
- * and the agent's own (marked, or half made by it). Read-only (a plan asks it too).
+ * Who made a named namespace (the creator mark on its `lo`), and the links in it that would keep the
+ * agent of `label` from deleting it: all but `lo` and the agent's own (marked, or half made by it).
+ * One link dump; read-only (a plan asks it too). Throws when the namespace cannot be read.
  */
-export async function othersLinksIn(name: string, label: string): Promise<string[]> {
-  return withHandle(name, async (handle) =>
-    (await handle.linkList())
+export async function namespaceOwnership(
+  name: string,
+  label: string,
+): Promise<{ creator: string | undefined; others: string[] }> {
+  const links = await withHandle(name, (handle) => handle.linkList());
+  const prefix = creatorMark('');
+  const alias = links.find((link) => link.name === 'lo')?.alias;
+  return {
+    creator: alias?.startsWith(prefix) ? alias.slice(prefix.length) : undefined,
+    others: links
       .filter(
         (link) =>
           link.name !== 'lo' &&
@@ -135,7 +138,7 @@ export async function othersLinksIn(name: string, label: string): Promise<string
           !isHalfMadeLink(link, label),
       )
       .map((link) => link.name),
-  );
+  };
 }
 
 /**

@@ -80,24 +80,13 @@ export class EtcdStore implements Datastore {
   }
 
   async putMany(entries: readonly PutEntry[]): Promise<number> {
-    return this.#run('putMany', async () => {
-      const latest = new Map<string, string>();
-      for (const { key, value } of entries) {
-        checkValue(checkKey(key), value);
-        latest.delete(key); // etcd refuses a key twice in one transaction; the last value wins
-        latest.set(key, value);
-      }
-      const ops: IRequestOp[] = [...latest].map(([key, value]) => ({
-        request_put: { key: Buffer.from(key), value: Buffer.from(value) },
-      }));
-      if (ops.length === 0) return Number((await this.#client.get('\0').exec()).header.revision);
-      let revision = 0;
-      for (let start = 0; start < ops.length; start += this.#maxTxnOps) {
-        const response = await this.#client.kv.txn({ success: ops.slice(start, start + this.#maxTxnOps) });
-        revision = Number(response.header.revision);
-      }
-      return revision;
-    });
+    const latest = new Map<string, string>();
+    for (const { key, value } of entries) {
+      latest.delete(key); // a key appears once in a write (etcd refuses it twice); the last value wins
+      latest.set(key, value);
+    }
+    const puts = [...latest].map(([key, value]) => ({ key, value }));
+    return (await this.#transact('putMany', { puts, deletes: [] })).revision;
   }
 
   async delete(key: string): Promise<boolean> {
@@ -108,24 +97,17 @@ export class EtcdStore implements Datastore {
   }
 
   async deleteMany(keys: readonly string[]): Promise<string[]> {
-    return this.#run('deleteMany', async () => {
-      const unique = [...new Set(keys.map((key) => checkKey(key)))];
-      const deleted: string[] = [];
-      for (let start = 0; start < unique.length; start += this.#maxTxnOps) {
-        const part = unique.slice(start, start + this.#maxTxnOps);
-        const ops: IRequestOp[] = part.map((key) => ({ request_delete_range: { key: Buffer.from(key) } }));
-        const response = await this.#client.kv.txn({ success: ops });
-        // One answer per operation, in their order: a key counted 1 existed.
-        response.responses.forEach((r, i) => {
-          if (Number(r.response_delete_range?.deleted ?? 0) > 0) deleted.push(part[i]!);
-        });
-      }
-      return deleted;
-    });
+    if (keys.length === 0) return [];
+    return (await this.#transact('deleteMany', { puts: [], deletes: [...new Set(keys)] })).deleted;
   }
 
   async write(change: WriteChange): Promise<WriteResult> {
-    return this.#run('write', async () => {
+    return this.#transact('write', change);
+  }
+
+  /** Puts and deletions in transactions of at most --max-txn-ops, puts first. */
+  #transact(what: string, change: WriteChange): Promise<WriteResult> {
+    return this.#run(what, async () => {
       checkWriteChange(change);
       const ops: IRequestOp[] = [
         ...change.puts.map(({ key, value }) => ({

@@ -153,16 +153,10 @@ export class Statements {
       latest.delete(key); // keep the order of the last occurrence
       latest.set(key, value);
     }
-    return this.#db
-      .transaction(() => {
-        const revision = this.#nextRevision();
-        for (const [key, value] of latest) {
-          this.#upsert.run(key, value, revision, revision);
-          this.#logChange.run(revision, key, value);
-        }
-        return revision;
-      })
-      .immediate();
+    return this.write(
+      [...latest].map(([key, value]) => ({ key, value })),
+      () => [],
+    ).revision;
   }
 
   /**
@@ -170,18 +164,7 @@ export class Statements {
    * what gets deleted), in one revision; returns how many there were (0: no new revision).
    */
   deleteKeys(findKeys: () => string[]): number {
-    return this.#db
-      .transaction(() => {
-        const existing = findKeys();
-        if (existing.length === 0) return 0;
-        const revision = this.#nextRevision();
-        for (const key of existing) {
-          this.#deleteKey.run(key);
-          this.#logChange.run(revision, key, null);
-        }
-        return existing.length;
-      })
-      .immediate();
+    return this.write([], findKeys).deleted.length;
   }
 
   /**

@@ -19,6 +19,50 @@ function linkNames(ns: string): string[] {
   return ipJson<IpLink[]>(ns, ['link', 'show']).map((l) => l.ifname);
 }
 
+/** `count` VETH pairs `<a>N`/`<b>N` in link group `group` of `ns`: deleted together, a long deletion. */
+function pairsInGroup(ns: string, [a, b]: [string, string], count: number, group: number): void {
+  ipBatch(
+    ns,
+    Array.from(
+      { length: count },
+      (_, i) => `link add ${a}${i} group ${group} type veth peer name ${b}${i} group ${group}`,
+    ),
+  );
+}
+
+/**
+ * Runs `deletion` while `meanwhile` ticks every millisecond; asserts that the event loop was never
+ * held for half of it (5 ms at least), and that the links named `<a>N`/`<b>N` are gone.
+ */
+async function deleteWithLoopFree(
+  ns: string,
+  [a, b]: [string, string],
+  deletion: () => Promise<void>,
+  meanwhile: () => void,
+): Promise<number> {
+  const stalls = monitorEventLoopDelay({ resolution: 1 });
+  stalls.enable();
+  const ticker = setInterval(meanwhile, 1);
+  const started = performance.now();
+  try {
+    await deletion();
+  } finally {
+    clearInterval(ticker);
+    stalls.disable();
+  }
+  const took = performance.now() - started;
+  const pattern = new RegExp(`^(${a}|${b})\\d`);
+  assert.deepEqual(
+    linkNames(ns).filter((n) => pattern.test(n)),
+    [],
+  );
+  assert.ok(
+    stalls.max / 1e6 < Math.max(5, took / 2),
+    `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
+  );
+  return took;
+}
+
 describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
   test('a deletion, then at once a creation of the same name: the kernel sees them in that order', () =>
     withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
@@ -44,64 +88,32 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
   test('the event loop runs while the kernel deletes', () =>
     withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
       // 40 pairs in one group: one deletion the kernel takes long over.
-      ipBatch(
-        a!.name,
-        Array.from({ length: 40 }, (_, i) => `link add og${i} group 91 type veth peer name oh${i} group 91`),
-      );
-      const stalls = monitorEventLoopDelay({ resolution: 1 });
-      stalls.enable();
+      pairsInGroup(a!.name, ['og', 'oh'], 40, 91);
       let turns = 0;
-      const ticker = setInterval(() => turns++, 1);
-      const started = performance.now();
-      try {
-        await h!.linkDelGroup(91);
-      } finally {
-        clearInterval(ticker);
-        stalls.disable();
-      }
-      const took = performance.now() - started;
-      assert.deepEqual(
-        linkNames(a!.name).filter((n) => /^o[gh]\d/.test(n)),
-        [],
+      const took = await deleteWithLoopFree(
+        a!.name,
+        ['og', 'oh'],
+        () => h!.linkDelGroup(91),
+        () => turns++,
       );
       // Timers ran during the deletion instead of all of it being one stall.
       assert.ok(turns >= 2 || took < 5, `${turns} timer turns in ${took.toFixed(1)} ms`);
-      assert.ok(
-        stalls.max / 1e6 < Math.max(5, took / 2),
-        `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
-      );
     }));
 
   test("other sockets' requests wait for the deletion instead of blocking the event loop on the kernel's lock", () =>
     withNetlink(2, async ({ namespaces: [a, b], handles: [h, other] }) => {
-      ipBatch(
-        a!.name,
-        Array.from({ length: 600 }, (_, i) => `link add ow${i} group 93 type veth peer name ox${i} group 93`),
-      );
-      const stalls = monitorEventLoopDelay({ resolution: 1 });
-      stalls.enable();
+      pairsInGroup(a!.name, ['ow', 'ox'], 600, 93);
       const lists: Promise<unknown>[] = [];
       // Another namespace's socket asks all along (a dump needs the lock the deletion holds).
-      const asker = setInterval(() => lists.push(other!.linkList()), 1);
-      const started = performance.now();
-      try {
-        await h!.linkDelGroup(93);
-      } finally {
-        clearInterval(asker);
-        stalls.disable();
-      }
-      const took = performance.now() - started;
-      await Promise.all(lists);
-      assert.deepEqual(
-        linkNames(a!.name).filter((n) => /^o[wx]\d/.test(n)),
-        [],
+      await deleteWithLoopFree(
+        a!.name,
+        ['ow', 'ox'],
+        () => h!.linkDelGroup(93),
+        () => lists.push(other!.linkList()),
       );
+      await Promise.all(lists);
       assert.ok(lists.length > 0);
       assert.ok(linkNames(b!.name).includes('lo'));
-      assert.ok(
-        stalls.max / 1e6 < Math.max(5, took / 2),
-        `event loop held ${(stalls.max / 1e6).toFixed(1)} ms of a ${took.toFixed(1)} ms deletion`,
-      );
     }));
 
   test("a deletion's callback that throws is an uncaught exception, and later callbacks still come", () => {
@@ -163,10 +175,7 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
 
   test('close() while a deletion is on the pool rejects what waits; the socket is freed after it', () =>
     withNetlink(1, async ({ namespaces: [a] }) => {
-      ipBatch(
-        a!.name,
-        Array.from({ length: 20 }, (_, i) => `link add oc${i} group 92 type veth peer name od${i} group 92`),
-      );
+      pairsInGroup(a!.name, ['oc', 'od'], 20, 92);
       const h = new NetlinkHandle({ namespacePath: a!.path });
       const deleting = h.linkDelGroup(92);
       const behind = h.linkList();
