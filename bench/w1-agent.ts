@@ -79,11 +79,32 @@ async function main(): Promise<void> {
     const items = w1Items(label, pairs, hub, namespaces);
     const keys = items.map((i) => i.key);
     await new Promise((r) => setTimeout(r, 200)); // the event stream is connected
+    let putClock = 0;
+    let storedAfterMs = 0;
     const apply = await timed(async () => {
+      putClock = Date.now();
       await store.putMany(items.map((i) => ({ key: i.key, value: JSON.stringify(i.json) })));
+      storedAfterMs = Date.now() - putClock;
       await follower.until(keys, 'configured', 180_000);
     });
     follower.close();
+    if (process.env.W1_DEBUG) {
+      // The apply's transactions, from the put's start: when each began, its planning and execution.
+      const putAt = putClock;
+      console.log(`apply: stored after ${storedAfterMs} ms, all configured after ${apply.ms.toFixed(0)} ms`);
+      for (const t of (await history(agent.server)) as unknown as {
+        seq: number;
+        startedAt: number;
+        planMs: number;
+        executeMs: number;
+        durationMs: number;
+        counts: Record<string, number>;
+      }[])
+        console.log(
+          `apply transaction ${t.seq}: starts at ${t.startedAt - putAt} ms, ${t.durationMs.toFixed(0)} ms (plan ${t.planMs.toFixed(0)}, execute ${t.executeMs.toFixed(0)})`,
+          JSON.stringify(t.counts),
+        );
+    }
     const ifindexesBefore = new Map((await hubHandle.linkList()).map((l) => [l.name, l.index]));
 
     // Restart: the new agent reads the store and the kernel; nothing should be written.

@@ -144,6 +144,7 @@ function threadTimes(): Map<string, number> {
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       times.set(`${tid} ${name}`, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+      times.set(`${tid} ${name} (system)`, (Number(fields[12]) * 1000) / 100);
     } catch {
       // the thread ended
     }
