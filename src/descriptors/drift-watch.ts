@@ -140,8 +140,13 @@ export class DriftWatch {
     const desired = this.engine.state.value<LinuxInterface>(key);
     if (!desired) return undefined;
     if (!link) return 'removed';
-    // A TAP's mark cleared by someone else: put back where it is (its fact stays, kernel-facts.ts).
-    if (desired.type === 'AUTO_TAP' && ownedConfigName(this.label, link.alias) !== desired.name)
+    // Our mark cleared by someone else on a link we made or a TAP we took: put back where it is
+    // (a TAP's fact stays, kernel-facts.ts). Unmarked, the next start takes it for someone else's.
+    if (
+      desired.type !== 'EXISTING' &&
+      desired.type !== 'LOOPBACK' &&
+      ownedConfigName(this.label, link.alias) !== desired.name
+    )
       return 'unmarked';
     if (link.name !== desired.hostIfName) return 'renamed';
     if (link.up !== desired.enabled) return link.up ? 'set up' : 'set down';

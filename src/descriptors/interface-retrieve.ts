@@ -28,13 +28,17 @@ export async function retrieveInterfaces(
   // Our own last changes were acknowledged before their events were read: read those first.
   for (const view of ctx.views.all()) view.links.catchUp();
   const byName = new Map(desired.map((d) => [d.value.name, d]));
-  // The TAPs attached, by namespace and ifindex: one whose mark someone else cleared is still
-  // its item's (its fact stays, kernel-facts.ts), found here so that the mark is put back in
-  // place. (Not after a restart: an unmarked TAP is then someone else's.)
-  const attachedTaps = new Map<string, string>();
+  // The TAPs attached and the links we made (VETH ends, DUMMYs), by namespace and ifindex: one
+  // whose mark someone else cleared is still its item's (a TAP's fact stays, kernel-facts.ts),
+  // found here so that the mark is put back in place; before, a VETH or DUMMY unmarked so was no
+  // longer healed, and the next start took it for someone else's. (Not after a restart: an
+  // unmarked link is then someone else's.)
+  const appliedUnmarkable = new Map<string, { name: string; kind: string }>();
   for (const d of desired) {
-    const meta = d.value.type === 'AUTO_TAP' ? engine.metadata<InterfaceMetadata>(d.key) : undefined;
-    if (meta) attachedTaps.set(`${meta.namespaceIdentity}\n${meta.ifindex}`, d.value.name);
+    const kind = markedKinds[d.value.type];
+    const meta = kind !== undefined ? engine.metadata<InterfaceMetadata>(d.key) : undefined;
+    if (meta && kind !== undefined)
+      appliedUnmarkable.set(`${meta.namespaceIdentity}\n${meta.ifindex}`, { name: d.value.name, kind });
   }
   const found: Retrieved<LinuxInterface, InterfaceMetadata>[] = [];
   // Our VETH ends by config name, with where their wanted item's entry is in `found`: which
@@ -46,8 +50,8 @@ export async function retrieveInterfaces(
     for (const link of view.links.list()) {
       const name =
         ownedConfigName(ctx.label, link.alias) ??
-        (link.kind === 'tun' && otherAgentOf(ctx.label, link.alias) === undefined
-          ? attachedTaps.get(`${view.identity}\n${link.index}`)
+        (otherAgentOf(ctx.label, link.alias) === undefined
+          ? unmarkedApplied(appliedUnmarkable.get(`${view.identity}\n${link.index}`), link)
           : undefined);
       const wanted = name !== undefined ? byName.get(name) : undefined;
       const vethEnd: VethEndFound | undefined =
@@ -120,6 +124,21 @@ export async function retrieveInterfaces(
   found.push(...foreignLinksIn(ctx, engine, desired));
   found.push(...foreignLinksNoLongerWanted(ctx, desired, found));
   return found;
+}
+
+/** The link kind of each interface type whose link carries our mark. */
+const markedKinds: Partial<Record<LinuxInterface['type'], string>> = {
+  AUTO_TAP: 'tun',
+  VETH: 'veth',
+  DUMMY: 'dummy',
+};
+
+/** The config name of the applied item whose link this is, when it is still of its item's kind. */
+function unmarkedApplied(
+  applied: { name: string; kind: string } | undefined,
+  link: Link,
+): string | undefined {
+  return applied !== undefined && applied.kind === link.kind ? applied.name : undefined;
 }
 
 /** A link of ours that is a VETH end, as a resync reads it. */

@@ -21,6 +21,7 @@ import {
   withAgent,
 } from './harness.js';
 import { ownedGroup } from '../../../src/descriptors/ownership.js';
+import type { ItemKind } from '../../../src/model/index.js';
 
 /** A link's group as `ip -json` shows it (0 is "default"). */
 function groupOf(ns: string, name: string): number {
@@ -552,6 +553,46 @@ describe('VETH pairs', { skip: skipUnlessRoot() }, () => {
         a.ifindex,
         'kmb in its new namespace is paired with kma',
       );
+    } finally {
+      for (const agent of agents) await agent.close();
+      for (const name of [ns1, ns2]) deleteNamespace(name);
+    }
+  });
+
+  test('a VETH end whose mark (alias) someone clears gets it back: still healed, and still ours after a restart', async () => {
+    const label = `kt${hex(4)}`;
+    const [ns1, ns2] = [`kun${hex(2)}`, `kun${hex(2)}`];
+    const agents: TestAgent[] = [];
+    try {
+      for (const name of [ns1, ns2]) ip(null, ['netns', 'add', name]);
+      const items: [ItemKind, string, unknown][] = [
+        ['interface', 'a', veth('a', 'b', ns1, { host_if_name: 'kua', ip_addresses: ['10.71.0.1/24'] })],
+        ['interface', 'b', veth('b', 'a', ns2, { host_if_name: 'kub' })],
+      ];
+      const first = await TestAgent.start({ label });
+      agents.push(first);
+      await first.replaceAll(...items);
+      await first.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const made = linkOrFail(ns1, 'kua');
+      const mark = made.ifalias ?? '';
+      assert.equal(mark, `netns-agent:${label}:a`);
+
+      ip(ns1, ['link', 'set', 'kua', 'alias', '']);
+      await eventually(() => assert.equal(linkOrFail(ns1, 'kua').ifalias, mark, 'marked again'));
+      // Still known as ours: drift on it is healed.
+      ip(ns1, ['link', 'set', 'kua', 'down']);
+      await eventually(() => assert.ok(isUp(linkOrFail(ns1, 'kua')), 'set up again'));
+      await first.close();
+
+      // A restart finds it by its mark: the same link, configured (before: "kua already exists
+      // ... and is not managed by this agent", for good).
+      const second = await TestAgent.start({ label });
+      agents.push(second);
+      await second.replaceAll(...items);
+      await second.waitConfigured(['interface', 'a'], ['interface', 'b']);
+      const after = linkOrFail(ns1, 'kua');
+      assert.equal(after.ifindex, made.ifindex);
+      assert.deepEqual(addresses(ns1, 'kua'), ['10.71.0.1/24']);
     } finally {
       for (const agent of agents) await agent.close();
       for (const name of [ns1, ns2]) deleteNamespace(name);
