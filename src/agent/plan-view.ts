@@ -350,8 +350,12 @@ const RANK: Record<PlanChange, number> = {
   pending: 1,
 };
 
-function derivedWords(op: PlannedOperation): string {
+function derivedWords(op: PlannedOperation, theirs: (key: string) => boolean): string {
   const address = parseAddressItem(op.key);
+  // On a link of others, an address it had before its item asked for it is the owner's: its
+  // removal from the item leaves it on the link (derived.ts), so the plan does not say "removes".
+  if (address && op.kind === 'delete' && theirs(op.key))
+    return `leaves address ${address.cidr} on the link (it had it before this item)`;
   if (address) return `${op.kind === 'delete' ? 'removes' : 'adds'} address ${address.cidr}`;
   return op.why;
 }
@@ -361,7 +365,9 @@ function derivedWords(op: PlannedOperation): string {
  * named namespace the plan creates or removes. `explain` turns an engine reason into the words the
  * status view uses. `existingNamespaces`: named namespaces there already (not created);
  * `keptNamespaces`: those no longer needed that the agent leaves in place, as its deletion does
- * (not made by this agent: no creator mark of its own on their `lo`).
+ * (not made by this agent: no creator mark of its own on their `lo`). `theirs`: whether an applied
+ * address item is the link owner's (an EXISTING, LOOPBACK or AUTO_TAP link had it before), which
+ * its deletion leaves in place.
  */
 export function summarizePlan(
   dry: DryRun,
@@ -369,6 +375,7 @@ export function summarizePlan(
   explain: (key: string, reason: string) => string,
   existingNamespaces: ReadonlySet<string> = new Set(),
   keptNamespaces: ReadonlySet<string> = new Set(),
+  theirs: (key: string) => boolean = () => false,
 ): PlanEntry[] {
   const prefix = configPrefix(label);
   const entries = new Map<string, PlanEntry>();
@@ -401,10 +408,11 @@ export function summarizePlan(
     }
     if (owner !== op.key) {
       if (op.descriptor.name === 'veth-end') continue;
-      note(owner, 'change', derivedWords(op));
+      const said = derivedWords(op, theirs);
+      note(owner, 'change', said);
       const words = derived.get(owner);
-      if (words) words.push(derivedWords(op));
-      else derived.set(owner, [derivedWords(op)]);
+      if (words) words.push(said);
+      else derived.set(owner, [said]);
       continue;
     }
     if (op.kind === 'delete') {

@@ -585,6 +585,7 @@ export class AgentApiService implements AgentService {
           (key, reason) => this.explainReason(key, reason),
           observed.existing,
           kept,
+          (key) => this.engine.state.metadata<{ theirs?: boolean }>(key)?.theirs === true,
         ),
         this.label,
         valueOf,
