@@ -105,6 +105,21 @@ export class NotATapError extends AgentError {
 }
 
 /**
+ * The kernel cannot make links of this kind (EOPNOTSUPP, "Unknown device type": its module, e.g.
+ * dummy, is neither built in nor loadable). Said on the item's `type`, not as a bare errno; not
+ * retried (nothing announces a module loaded later: putting the item again tries it).
+ */
+export class LinkKindUnsupportedError extends AgentError {
+  readonly code = 'ERR_LINK_KIND_UNSUPPORTED';
+  constructor(type: string, kind: string, where: string, cause: NetlinkError) {
+    super(
+      `this kernel cannot make ${type} links (link kind ${kind} in ${where}: ${cause.errnoName}${cause.kernelMessage ? `, ${cause.kernelMessage}` : ''}): its module ${kind} is not loaded (modprobe ${kind}) or not built; put the item again once it is`,
+      { field: 'type', cause },
+    );
+  }
+}
+
+/**
  * An MTU the link does not take (the kernel's min_mtu/max_mtu of its driver: a TAP takes at most
  * 65521). Said before anything is changed, instead of the kernel's bare EINVAL half way through.
  */

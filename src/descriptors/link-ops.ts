@@ -20,7 +20,13 @@ import {
   ownerAlias,
   tapTempNameOf,
 } from './ownership.js';
-import { InterfaceNotFoundError, MtuOutOfRangeError, NotATapError, TapNameTakenError } from './errors.js';
+import {
+  InterfaceNotFoundError,
+  LinkKindUnsupportedError,
+  MtuOutOfRangeError,
+  NotATapError,
+  TapNameTakenError,
+} from './errors.js';
 import type { LinkOriginal } from './originals.js';
 
 /** What the engine keeps for an applied interface; dependents (addresses, routes) read the ifindex. */
@@ -244,13 +250,20 @@ export async function createDummy(
   view: NamespaceView,
 ): Promise<InterfaceMetadata> {
   const attrs = desiredLinkAttributes(self, undefined);
-  const link = await view.handle.linkAddDummy({
-    name: self.hostIfName,
-    group: creatingGroup(label),
-    ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
-    ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
-    up: self.enabled,
-  });
+  const link = await view.handle
+    .linkAddDummy({
+      name: self.hostIfName,
+      group: creatingGroup(label),
+      ...(attrs.mtu !== undefined ? { mtu: attrs.mtu } : {}),
+      ...(attrs.mac !== undefined ? { mac: attrs.mac } : {}),
+      up: self.enabled,
+    })
+    .catch((error: unknown) => {
+      // A kernel without the dummy module: said on the item's type, not as a bare errno.
+      if (error instanceof NetlinkError && error.errnoName === 'EOPNOTSUPP')
+        throw new LinkKindUnsupportedError('DUMMY', 'dummy', view.description, error);
+      throw error;
+    });
   if (!link) throw new InterfaceNotFoundError(self.hostIfName, view.description, 'new interface');
   await markNewLink(view, link.index, label, self.name);
   return metadata(view, link, self.hostIfName);

@@ -1815,6 +1815,26 @@ describe('interfaces', { skip: skipUnlessRoot() }, () => {
       }),
   );
 
+  test(
+    'DUMMY on a kernel without the dummy module: failed on field type, saying so (not a bare EOPNOTSUPP)',
+    { skip: kernelSupportsLinkKind('dummy') ? 'this kernel has dummy links' : false },
+    () =>
+      withAgent(1, async (agent, [ns1]) => {
+        await agent.put([
+          'interface',
+          'd',
+          { name: 'd', type: 'DUMMY', enabled: true, host_if_name: 'dm0', namespace: named(ns1!) },
+        ]);
+        const status = await agent.waitFor('interface', 'd', 'failed', /cannot make DUMMY links/);
+        assert.equal(status.error?.code, 'ERR_LINK_KIND_UNSUPPORTED');
+        assert.equal(status.error?.field, 'type');
+        assert.match(status.error?.message ?? '', /link kind dummy in named namespace \S+: EOPNOTSUPP/);
+        assert.match(status.error?.message ?? '', /modprobe dummy/);
+        assert.equal(status.nextRetryAt, undefined, 'not retried on a timer');
+        assert.equal(link(ns1!, 'dm0'), undefined);
+      }),
+  );
+
   test('two interfaces claiming one host name in one namespace: the later is invalid, naming the other', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(
