@@ -48,6 +48,11 @@ export class LinuxContext {
   /** True while the engine plans without doing (set by the plugin). */
   dryRun: () => boolean = () => false;
   /**
+   * The keys of the configuration's items in named namespace `name` through its file (FILE_REF_NS
+   * /var/run/netns/<name>): they use it as much as its NAMED_NS items do (set by the plugin).
+   */
+  fileUsersOfNamed: (name: string) => string[] = () => [];
+  /**
    * An item gave up an ARP entry it had noted without its kernel entry going away (its create
    * failed): items that failed as it held the entry are tried again (set by the plugin).
    */

@@ -48,6 +48,21 @@ export class NamespaceInUseError extends AgentError {
 }
 
 /**
+ * A named namespace we made that items of the configuration still use through its file
+ * (FILE_REF_NS /var/run/netns/<name>, the same namespace): not deleted while they do. Not retried on
+ * a timer: tried again as soon as the last of them goes (the plugin, on status changes).
+ */
+export class NamespaceReferencedError extends AgentError {
+  readonly code = 'ERR_NAMESPACE_IN_USE';
+  constructor(namespace: string, keys: string[]) {
+    super(
+      `named namespace ${namespace} is kept while items of the configuration use it through its file (${keys.join(', ')})`,
+      { retriable: false },
+    );
+  }
+}
+
+/**
  * A route or ARP entry through a link another agent (label) made: whose the entries on a link are is
  * told by the link's mark, so one made there would pass for that agent's (a restart of it would
  * take it off, and this agent would no longer know it as its own). Not made; tried again when the

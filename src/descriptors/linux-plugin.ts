@@ -45,6 +45,7 @@ import { routeDescriptor } from './route.js';
 import { arpDescriptor } from './arp.js';
 import { namespaceFact, namedNamespaceItem } from './fact-keys.js';
 import { DuplicateAddresses } from './duplicate-addresses.js';
+import { fileUsersOfNamed, retryReleasedNamespaces } from './file-users.js';
 import { NamespaceTracker, type MicroserviceSource } from './namespace-tracker.js';
 import { InvalidConfigValue, validateConfig } from './invalid-value.js';
 import {
@@ -130,6 +131,7 @@ export class LinuxPlugin {
     };
     this.drift = new DriftWatch(options.label, this.engine, this.ctx, this.views, this.logger);
     this.ctx.neighbourReleased = (nsId, by) => this.drift.retryFailedIn(nsId, 'arp', by);
+    this.ctx.fileUsersOfNamed = (name) => fileUsersOfNamed(this.engine, name);
     this.tracker = new NamespaceTracker(options.microservices, options.namespaceCheckMs, (id) =>
       this.used.processStart(id),
     );
@@ -185,6 +187,7 @@ export class LinuxPlugin {
     });
     this.tracker.on('gone', (id, why) => void this.inTurn(id, () => this.namespaceGone(id, why)));
     this.engine.onStatus(() => this.closeLingeringViews());
+    this.engine.onStatus(() => retryReleasedNamespaces(this.engine));
     this.options.microservices?.on('microservice-up', () => this.tracker.check());
     this.options.microservices?.on('microservice-down', () => this.tracker.check());
     this.tracker.start();

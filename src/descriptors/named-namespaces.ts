@@ -14,7 +14,7 @@ import {
 } from '../netns/index.js';
 import type { LinuxContext } from './context.js';
 import { giveTapBack, givenBackOriginal } from './link-ops.js';
-import { NamespaceInUseError } from './errors.js';
+import { NamespaceInUseError, NamespaceReferencedError } from './errors.js';
 import { trustedEntry } from './foreign-links.js';
 import type { LinkOriginal, RecordedOriginal } from './originals.js';
 import { ALIAS_PREFIX, isHalfMadeLink, ownedConfigName, tapTempNameOf } from './ownership.js';
@@ -103,6 +103,9 @@ export async function createdByUs(ctx: LinuxContext, name: string): Promise<bool
 
 export async function deleteNamedNamespace(ctx: LinuxContext, name: string): Promise<void> {
   if (!(await createdByUs(ctx, name))) return;
+  // Items that name it through its file need it as much as those that name it (no longer any).
+  const users = ctx.fileUsersOfNamed(name);
+  if (users.length > 0) throw new NamespaceReferencedError(name, users);
   await giveBackTaps(ctx, name);
   // "Nothing uses it any more" includes others: links another agent (or someone by hand) put there
   // would go with it.

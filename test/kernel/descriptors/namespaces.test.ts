@@ -413,6 +413,61 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
     );
   });
 
+  test('a named namespace the agent made is kept while items use it through its file (FILE_REF_NS /var/run/netns/<name>), also across a restart, and deleted once they go', () => {
+    const used = new MemoryUsedNamespaces();
+    return withAgent(
+      2,
+      async (agent, [ns1, ns2]) => {
+        const file = `/var/run/netns/${ns1!}`;
+        const byFile = { type: 'FILE_REF_NS', filepath: file };
+        const viaFile: [ItemKind, string, unknown][] = [
+          ['interface', 'c', veth('c', 'd', undefined, { namespace: byFile, host_if_name: 'fc' })],
+          ['interface', 'd', veth('d', 'c', undefined, { namespace: byFile, host_if_name: 'fd' })],
+        ];
+        await agent.put(
+          ['interface', 'a', veth('a', 'b', ns1!, { host_if_name: 'fa' })],
+          ['interface', 'b', veth('b', 'a', ns2!, { host_if_name: 'fb' })],
+          ...viaFile,
+        );
+        await agent.waitConfigured(
+          ['interface', 'a'],
+          ['interface', 'b'],
+          ['interface', 'c'],
+          ['interface', 'd'],
+        );
+        assert.ok(existsSync(file), 'made by the agent');
+
+        // Its last NAMED_NS item goes: the namespace stays for those that name its file.
+        await agent.del(['interface', 'a'], ['interface', 'b']);
+        await eventually(() =>
+          assert.equal(existsSync(`/var/run/netns/${ns2!}`), false, `${ns2!} unused: deleted`),
+        );
+        await pause(300);
+        assert.ok(existsSync(file), `${ns1!} still used through its file`);
+        assert.ok(link(ns1!, 'fc') && link(ns1!, 'fd'), 'their links still there');
+        assert.equal(agent.engine.status(agent.key('interface', 'c'))?.state, 'configured');
+        await agent.close();
+
+        // A restart: the namespace is ours and no NAMED_NS item names it, still used.
+        const again = await TestAgent.start({ label: agent.label, usedNamespaces: used });
+        try {
+          await again.replaceAll(...viaFile);
+          await again.waitConfigured(['interface', 'c'], ['interface', 'd']);
+          await pause(300);
+          assert.ok(existsSync(file), `${ns1!} kept at the start`);
+          assert.ok(link(ns1!, 'fc'), 'fc still there');
+
+          // The last of them goes: nothing uses it any more, deleted.
+          await again.del(['interface', 'c'], ['interface', 'd']);
+          await eventually(() => assert.equal(existsSync(file), false, `${ns1!} deleted once unused`));
+        } finally {
+          await again.close();
+        }
+      },
+      { create: false, usedNamespaces: used },
+    );
+  });
+
   test('named namespaces we did not create stay when their items go', () =>
     withAgent(2, async (agent, [ns1, ns2]) => {
       await agent.put(['interface', 'a', veth('a', 'b', ns1!)], ['interface', 'b', veth('b', 'a', ns2!)]);
