@@ -259,6 +259,8 @@ export class AgentApiService implements AgentService {
       // Named once: the problem's text starts with the namespace the reason names already.
       const what = `${describeNamespace(value.namespace)}: `;
       if (problem) return `${reason} (${problem.startsWith(what) ? problem.slice(what.length) : problem})`;
+      const gone = this.deletedOutside(value.namespace);
+      if (gone) return `${reason} (${gone})`;
     }
     const microservice = MICROSERVICE_WAIT.exec(reason);
     if (microservice) {
@@ -313,6 +315,17 @@ export class AgentApiService implements AgentService {
     // Just made, and not announced yet: there all the same.
     if (existsSync(namedNamespacePath(name))) return undefined;
     return `deleted outside the agent: its items wait for a namespace of that name (ip netns add ${name})`;
+  }
+
+  /**
+   * Of an item's named namespace deleted by someone else: why its wait does not end by itself (the
+   * agent does not make it again behind the user's back), and what ends it.
+   */
+  private deletedOutside(ref: NamespaceRef): string | undefined {
+    if (ref.kind !== 'named') return undefined;
+    const status = this.engine.status(`${NAMED_NAMESPACE}${ref.name}`);
+    if (!status || this.namedNamespaceGone(status) === undefined) return undefined;
+    return `deleted outside the agent, not made again by it: ip netns add ${ref.name}, or a restart of the agent, brings it back`;
   }
 
   constructor(

@@ -106,6 +106,13 @@ describe('interface state published on change', { skip: skipUnlessRoot() }, () =
       );
       // Changed when the namespace went, not when the agent made it.
       assert.ok(Date.parse((await made()).updatedAt) >= deletedAt, (await made()).updatedAt);
+      // The item's own reason says why its wait does not end by itself, and what ends it.
+      const itemRow = await agent.json<Row>('GET', `/v1/status${key}`);
+      assert.equal(
+        itemRow.reason,
+        `waiting for named namespace ${ns} (deleted outside the agent, not made again by it: ` +
+          `ip netns add ${ns}, or a restart of the agent, brings it back)`,
+      );
       // netnsctl status names it the same way.
       const cli = await netnsctl([
         '--server',
