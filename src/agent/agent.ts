@@ -270,8 +270,8 @@ export class Agent {
     );
     this.metrics.setNetlinkTotals(() => this.plugin.views.netlinkTotals());
     this.service.setReachability(
-      (nsId, host, gateway, table, without) =>
-        this.plugin.facts.reachableNow(nsId, host, gateway, table, without),
+      (nsId, host, gateway, table, without, withoutRoutes) =>
+        this.plugin.facts.reachableNow(nsId, host, gateway, table, without, withoutRoutes),
       (nsIds) => this.plugin.facts.loadTables(nsIds),
     );
     this.service.setAbout(

@@ -30,6 +30,8 @@ import {
   parseAddressItem,
   reachFact,
 } from '../descriptors/fact-keys.js';
+import type { LinkRoutePlace } from '../descriptors/on-link-table.js';
+import { IPV6_DEFAULT_METRIC } from '../descriptors/l3-ops.js';
 import { RT_TABLE_MAIN } from '../netlink/codec/constants.js';
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
@@ -49,7 +51,8 @@ export const WOULD_WAIT = '; would stay pending: ';
 
 /**
  * Whether the kernel reaches the gateway through that link now (a network it has already), or,
- * with `without`, once those addresses (CIDR) of the link are gone; undefined: not known.
+ * with `without`, once those addresses (CIDR) of the link are gone, and with `withoutRoutes`, those
+ * gateway-less routes; undefined: not known.
  */
 export type ReachableNow = (
   nsId: string,
@@ -57,6 +60,7 @@ export type ReachableNow = (
   gateway: string,
   table: number,
   without?: readonly string[],
+  withoutRoutes?: readonly LinkRoutePlace[],
 ) => boolean | undefined;
 
 /** What assumedFacts may ask about the kernel and the configuration as they are. */
@@ -87,11 +91,15 @@ export function assumedFacts(
   /** The same -> prefixes the plan takes off it. */
   const removedPrefixes = new Map<string, string[]>();
   /** The same -> networks the plan's gateway-less routes make on-link there, by table. */
-  const linkRoutes = new Map<string, { cidr: string; table: number }[]>();
+  const linkRoutes = new Map<string, LinkRoutePlace[]>();
+  /** The same -> those the plan removes or changes (what they were). */
+  const removedLinkRoutes = new Map<string, LinkRoutePlace[]>();
   // A link the plan removes, or sets down, is no longer up: what waits for it would go pending.
   const recreated = new Set(dry.plan.applies.filter((op) => op.recreate).map((op) => op.key));
   for (const op of dry.plan.deletes) {
     if (op.descriptor.name === 'address') noteAddress(removedPrefixes, op.key, valueOf);
+    if (op.descriptor.name === 'route' && op.key.startsWith(routePrefix))
+      noteLinkRoute(removedLinkRoutes, op.value as LinuxRoute | undefined, interfacePrefix, valueOf);
     if (op.descriptor.name !== 'interface' || !op.key.startsWith(interfacePrefix)) continue;
     const value = op.value as LinuxInterface | undefined;
     if (!value) continue;
@@ -166,6 +174,14 @@ export function assumedFacts(
       noteAddress(addedPrefixes, op.key, valueOf, true);
     } else if (op.descriptor.name === 'route' && op.key.startsWith(routePrefix)) {
       noteLinkRoute(linkRoutes, valueOf(op.key) as LinuxRoute | undefined, interfacePrefix, valueOf);
+      // Changed in place (its scope): what it was goes; what it is now is entered above.
+      if (op.kind === 'update')
+        noteLinkRoute(
+          removedLinkRoutes,
+          now.valueNow?.(op.key) as LinuxRoute | undefined,
+          interfacePrefix,
+          valueOf,
+        );
     }
   }
   // Routes waiting for their gateway: those the plan touches, and those it leaves pending as they
@@ -186,13 +202,10 @@ export function assumedFacts(
     if ((host === ANY_INTERFACE || !dry.plan.outcomes.has(key)) && now.factHolds?.(fact) !== false) continue;
     // The plan's new addresses there, and the configured interface's own (already in the kernel).
     // And the networks of its table's (or main's) link routes the plan makes.
-    const table = kernelTable(route.table);
     const prefixes = [
       ...prefixesAt(addedPrefixes, nsId, host),
       ...(configured?.ipAddresses ?? []),
-      ...prefixesAt(linkRoutes, nsId, host)
-        .filter((r) => r.table === table || !ownLookupTable(r.table))
-        .map((r) => r.cidr),
+      ...linkRoutesFor(linkRoutes, nsId, host, route.table).map((r) => r.cidr),
     ];
     const gateway = parseIp(route.gateway);
     if (
@@ -209,9 +222,16 @@ export function assumedFacts(
       facts.push({ key: fact, value: ASSUMED_VALUE });
     }
   }
-  if (removedPrefixes.size > 0)
+  if (removedPrefixes.size > 0 || removedLinkRoutes.size > 0)
     facts.push(
-      ...gatewaysLost(dry, plannedKeys, label, valueOf, addedPrefixes, removedPrefixes, reachableNow),
+      ...gatewaysLost(
+        dry,
+        plannedKeys,
+        label,
+        valueOf,
+        { addedPrefixes, removedPrefixes, linkRoutes, removedLinkRoutes },
+        reachableNow,
+      ),
     );
   return facts;
 }
@@ -247,7 +267,7 @@ function kernelTable(table: number): number {
  * host scope (IPv4 resolves gateways only through those; the scope left out is link), any for IPv6.
  */
 function noteLinkRoute(
-  byInterface: Map<string, { cidr: string; table: number }[]>,
+  byInterface: Map<string, LinkRoutePlace[]>,
   route: LinuxRoute | undefined,
   interfacePrefix: string,
   valueOf: PlannedValue,
@@ -257,10 +277,23 @@ function noteLinkRoute(
     return;
   const { host } = routeInterface(route, interfacePrefix, valueOf);
   const where = `${namespaceId(route.namespace)}\n${host}`;
+  // The kernel keeps an IPv6 route asked for with metric 0 as metric 1024.
+  const metric = route.metric || (route.family === 6 ? IPV6_DEFAULT_METRIC : 0);
   byInterface.set(where, [
     ...(byInterface.get(where) ?? []),
-    { cidr: route.dst, table: kernelTable(route.table) },
+    { cidr: route.dst, table: kernelTable(route.table), metric },
   ]);
+}
+
+/** The gateway-less routes entered for a route's interface that a route of `table` resolves through. */
+function linkRoutesFor(
+  byInterface: ReadonlyMap<string, LinkRoutePlace[]>,
+  nsId: string,
+  host: string,
+  table: number,
+): LinkRoutePlace[] {
+  const kernel = kernelTable(table);
+  return prefixesAt(byInterface, nsId, host).filter((r) => r.table === kernel || !ownLookupTable(r.table));
 }
 
 /** What was entered for an interface (namespace id + host name), or for any of the namespace's. */
@@ -298,21 +331,32 @@ function notePrefixes(
   byInterface.set(where, [...(byInterface.get(where) ?? []), ...cidrs]);
 }
 
+/** What a plan adds and removes that makes gateways on-link, by interface (namespace id + host name). */
+interface OnLinkChanges {
+  addedPrefixes: ReadonlyMap<string, string[]>;
+  removedPrefixes: ReadonlyMap<string, string[]>;
+  /** Gateway-less routes the plan makes (or changes into such). */
+  linkRoutes: ReadonlyMap<string, LinkRoutePlace[]>;
+  /** Gateway-less routes the plan removes (or changes out of such). */
+  removedLinkRoutes: ReadonlyMap<string, LinkRoutePlace[]>;
+}
+
 /**
- * Routes whose gateway only an address the plan removes made reachable: their reachability goes
- * (they would leave the kernel and wait). Kept when another address of the link, new or staying,
- * holds the gateway, or the kernel reaches it another way there; when the kernel's table of that
- * namespace is not known, assumed kept.
+ * Routes whose gateway only an address or a gateway-less route the plan removes made reachable:
+ * their reachability goes (they would leave the kernel and wait). Kept when another address of
+ * the link, new or staying, or a gateway-less route the plan makes, holds the gateway, or the
+ * kernel reaches it another way there; when the kernel's table of that namespace is not known,
+ * assumed kept.
  */
 function gatewaysLost(
   dry: DryRun,
   plannedKeys: Iterable<string>,
   label: string,
   valueOf: PlannedValue,
-  addedPrefixes: ReadonlyMap<string, string[]>,
-  removedPrefixes: ReadonlyMap<string, string[]>,
+  changes: OnLinkChanges,
   reachableNow: ReachableNow,
 ): FactChange[] {
+  const { addedPrefixes, removedPrefixes, linkRoutes, removedLinkRoutes } = changes;
   const interfacePrefix = configPrefix(label, 'interface');
   const routePrefix = configPrefix(label, 'route');
   const lost: FactChange[] = [];
@@ -324,10 +368,16 @@ function gatewaysLost(
     const nsId = namespaceId(route.namespace);
     const { host, configured } = routeInterface(route, interfacePrefix, valueOf);
     const removed = prefixesAt(removedPrefixes, nsId, host);
-    if (!removed.some((cidr) => prefixCovers(cidr, gateway))) continue;
-    const staying = [...prefixesAt(addedPrefixes, nsId, host), ...(configured?.ipAddresses ?? [])];
-    if (staying.some((cidr) => prefixCovers(cidr, gateway))) continue;
-    if (reachableNow(nsId, host, gateway, route.table, removed) !== false) continue;
+    const removedRoutes = linkRoutesFor(removedLinkRoutes, nsId, host, route.table);
+    const covering = (cidr: string): boolean => prefixCovers(cidr, gateway);
+    if (!removed.some(covering) && !removedRoutes.some((r) => covering(r.cidr))) continue;
+    const staying = [
+      ...prefixesAt(addedPrefixes, nsId, host),
+      ...(configured?.ipAddresses ?? []),
+      ...linkRoutesFor(linkRoutes, nsId, host, route.table).map((r) => r.cidr),
+    ];
+    if (staying.some(covering)) continue;
+    if (reachableNow(nsId, host, gateway, route.table, removed, removedRoutes) !== false) continue;
     lost.push({ key: reachFact(nsId, host, gateway, route.table), deleted: true });
   }
   return lost;

@@ -650,7 +650,7 @@ export class AgentApiService implements AgentService {
             assumed:
               'the kernel reports what the plan does: named namespaces exist, interfaces set up are up, ' +
               'their addresses make gateways on the same network reachable, and interfaces it removes or ' +
-              'sets down are no longer up, nor gateways reachable that only an address it removes reached',
+              'sets down are no longer up, nor gateways reachable that only an address or a gateway-less route it removes reached',
           }
         : {}),
     };

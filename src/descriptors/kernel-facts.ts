@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { ANY_INTERFACE, linkFact, linkUpFact, reachFact, tapFact } from './fact-keys.js';
-import { OnLinkTable, addressPrefixOf } from './on-link-table.js';
+import { OnLinkTable, addressPrefixOf, routeNetworkOf, type LinkRoutePlace } from './on-link-table.js';
 import { isIpv6LinkLocalBytes } from '../util/ip-text.js';
 
 export interface FactChange {
@@ -116,7 +116,8 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
   /**
    * Whether a gateway is reachable now through the link of that name (ANY_INTERFACE: through any
    * link that is up), as far as the namespace's loaded on-link table tells (undefined: no table
-   * yet). For a dry run, which watches nothing; `without`: addresses (CIDR) the dry run removes.
+   * yet). For a dry run, which watches nothing; `without`: addresses (CIDR) the dry run removes;
+   * `withoutRoutes`: gateway-less routes it removes.
    */
   reachableNow(
     nsId: string,
@@ -124,19 +125,23 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     gateway: string,
     table: number,
     without: readonly string[] = [],
+    withoutRoutes: readonly LinkRoutePlace[] = [],
   ): boolean | undefined {
     const state = this.tables.get(nsId);
     const view = this.views.get(nsId);
     if (!state || state.loading || !view) return undefined;
     const removed = without.map(addressPrefixOf).filter((a) => a !== undefined);
+    const removedRoutes = withoutRoutes.map(routeNetworkOf).filter((r) => r !== undefined);
     const bytes = ipToBytes(gateway);
     if (hostIfName === ANY_INTERFACE) {
       const up = (index: number): boolean => view.links.get(index)?.up === true;
-      return state.table.interfaceCovering(bytes, up, table, removed) !== undefined;
+      return state.table.interfaceCovering(bytes, up, table, removed, removedRoutes) !== undefined;
     }
     const link = view.links.get(hostIfName);
     if (link === undefined || !link.up) return false;
-    return isIpv6LinkLocalBytes(bytes) || state.table.covers(link.index, bytes, table, removed);
+    return (
+      isIpv6LinkLocalBytes(bytes) || state.table.covers(link.index, bytes, table, removed, removedRoutes)
+    );
   }
 
   /**

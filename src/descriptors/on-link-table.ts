@@ -28,12 +28,33 @@ interface Network {
   prefixLength: number;
   /** A route's table; undefined for an address (its network is on-link whatever the table). */
   table?: number;
+  /** A route's priority (metric). */
+  metric?: number;
 }
 
 /** An interface address with its prefix length. */
 export interface AddressPrefix {
   bytes: Buffer;
   prefixLength: number;
+}
+
+/** A gateway-less route taken as removed (a dry run's): its network, table and metric, as the kernel keys it. */
+export interface RouteNetwork extends AddressPrefix {
+  table: number;
+  metric: number;
+}
+
+/** A gateway-less route as a dry run names it: its network (CIDR), table (the kernel's number) and metric. */
+export interface LinkRoutePlace {
+  cidr: string;
+  table: number;
+  metric: number;
+}
+
+/** The same as the table compares it (undefined: not an address/prefix). */
+export function routeNetworkOf(place: LinkRoutePlace): RouteNetwork | undefined {
+  const prefix = addressPrefixOf(place.cidr);
+  return prefix && { ...prefix, table: place.table, metric: place.metric };
 }
 
 /** An address in CIDR form as the table compares it (undefined: not an address/prefix). */
@@ -52,6 +73,16 @@ function goesWith(network: Network, address: AddressPrefix): boolean {
     return false;
   if (network.table === undefined) return network.bytes.equals(address.bytes);
   return samePrefixBits(network.bytes, address.bytes, address.prefixLength);
+}
+
+/** Whether a network is that route's (same table, network and metric). */
+function isRoute(network: Network, route: RouteNetwork): boolean {
+  return (
+    network.table === route.table &&
+    network.metric === route.metric &&
+    network.prefixLength === route.prefixLength &&
+    network.bytes.equals(route.bytes)
+  );
 }
 
 export class OnLinkTable {
@@ -90,27 +121,31 @@ export class OnLinkTable {
     usable: (index: number) => boolean,
     table = 0,
     without: readonly AddressPrefix[] = [],
+    withoutRoutes: readonly RouteNetwork[] = [],
   ): number | undefined {
     for (const index of this.byIndex.keys())
-      if (usable(index) && this.covers(index, gateway, table, without)) return index;
+      if (usable(index) && this.covers(index, gateway, table, without, withoutRoutes)) return index;
     return undefined;
   }
 
   /**
    * Whether a network of the interface holds the gateway of a route in `table` (0: main): an
    * address's, or a route's in that table or in one every lookup sees (fact-keys.ts). `without`:
-   * addresses taken as removed (a dry run's), with the kernel's routes of their networks.
+   * addresses taken as removed (a dry run's), with the kernel's routes of their networks;
+   * `withoutRoutes`: gateway-less routes taken as removed (a dry run's), each only itself.
    */
   covers(
     index: number,
     gateway: string | Buffer,
     table = 0,
     without: readonly AddressPrefix[] = [],
+    withoutRoutes: readonly RouteNetwork[] = [],
   ): boolean {
     const bytes = typeof gateway === 'string' ? ipToBytes(gateway) : gateway;
     for (const n of this.byIndex.get(index) ?? []) {
       if (n.table !== undefined && n.table !== table && ownLookupTable(n.table)) continue;
       if (without.length > 0 && without.some((w) => goesWith(n, w))) continue;
+      if (withoutRoutes.length > 0 && withoutRoutes.some((w) => isRoute(n, w))) continue;
       if (samePrefixBits(n.bytes, bytes, n.prefixLength)) return true;
     }
     return false;
@@ -170,6 +205,7 @@ export class OnLinkTable {
       bytes: ipToBytes(dst),
       prefixLength: route.dstLength,
       table: route.table,
+      metric: route.metric ?? 0,
     };
     this.put(this.routes, key, network, changed);
   }

@@ -424,6 +424,71 @@ describe('assumedFacts', () => {
     assert.deepEqual(run(otherNetwork, false, ['10.9.0.1/24']).facts, [`${gateway} deleted`]);
   });
 
+  test("a link route the plan removes, or changes to global scope, takes its gateway's reachability with it, unless another network or the kernel still reaches it", () => {
+    // The seeds' case: a default route via 10.0.2.2, which only a 10.0.2.0/24 route through the
+    // same interface makes reachable (the interface has no address there).
+    const gatewayRoute = { ...route, gateway: '10.0.2.2' };
+    const reach = 'fact/reach/named/ns1/veth1Name/10.0.2.2';
+    const lan: LinuxRoute = { ...route, name: 'lan', gateway: undefined, dst: '10.0.2.0/24' };
+    const run = (
+      plan: Parameters<typeof dryRun>[0],
+      reachable: boolean | undefined,
+      planned: [string, unknown][] = [],
+    ): { facts: string[]; asked: unknown[] } => {
+      const values = new Map<string, unknown>([
+        [key('interface', 'veth1'), veth1],
+        [key('route', 'to-lan'), gatewayRoute],
+        ...planned,
+      ]);
+      const asked: unknown[] = [];
+      const facts = assumedFacts(dryRun(plan), label, (k) => values.get(k), {
+        reachableNow: (_ns, _host, _gw, _table, without, withoutRoutes) => {
+          asked.push([without, withoutRoutes]);
+          return reachable;
+        },
+        plannedKeys: values.keys(),
+        factHolds: () => true,
+        valueNow: (k) => (k === key('route', 'lan') ? lan : values.get(k)),
+      });
+      return { facts: facts.map((f) => `${f.key}${'deleted' in f ? ' deleted' : ''}`), asked };
+    };
+    const configured: [string, { state: 'configured' }] = [key('route', 'to-lan'), { state: 'configured' }];
+    const removed = {
+      deletes: [{ key: key('route', 'lan'), descriptor: 'route', value: lan }],
+      outcomes: [configured],
+    };
+    const lost = run(removed, false);
+    assert.deepEqual(lost.facts, [`${reach} deleted`]);
+    assert.deepEqual(
+      lost.asked,
+      [[[], [{ cidr: '10.0.2.0/24', table: 254, metric: 0 }]]],
+      'the kernel is asked without the removed route',
+    );
+    assert.deepEqual(run(removed, true).facts, [], 'the kernel reaches it another way');
+    assert.deepEqual(run(removed, undefined).facts, [], 'not known: assumed kept');
+    // Another route of that network made by the plan: kept.
+    const other: LinuxRoute = { ...lan, name: 'lan2', metric: 7 };
+    assert.deepEqual(
+      run({ ...removed, applies: [{ key: key('route', 'lan2'), descriptor: 'route' }] }, false, [
+        [key('route', 'lan2'), other],
+      ]).facts,
+      [],
+    );
+    // Changed in place to global scope: the kernel resolves no gateway through it.
+    const update = {
+      applies: [{ key: key('route', 'lan'), descriptor: 'route', kind: 'update' as const }],
+      outcomes: [configured],
+    };
+    assert.deepEqual(run(update, false, [[key('route', 'lan'), { ...lan, scope: 'GLOBAL' }]]).facts, [
+      `${reach} deleted`,
+    ]);
+    assert.deepEqual(
+      run(update, false, [[key('route', 'lan'), { ...lan, description: 'd' }]]).facts,
+      [],
+      'a description',
+    );
+  });
+
   test('a route naming no interface: an address of any interface of its namespace makes or takes its gateway', () => {
     const anyRoute = { ...route, interface: undefined };
     const reach = 'fact/reach/named/ns1//192.168.22.2';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OnLinkTable, addressPrefixOf } from '../../../src/descriptors/on-link-table.js';
+import { OnLinkTable, addressPrefixOf, routeNetworkOf } from '../../../src/descriptors/on-link-table.js';
 import {
   AF_INET,
   AF_INET6,
   IFA_F_DADFAILED,
   RTN_UNICAST,
+  ipToBytes,
   type Address,
   type Route,
 } from '../../../src/netlink/index.js';
@@ -50,6 +51,25 @@ describe('OnLinkTable', () => {
       'the other address of that network stays',
     );
     assert.equal(addressPrefixOf('not an address'), undefined);
+  });
+
+  it('covers without some gateway-less routes: only that route (table, network, metric) goes', () => {
+    const lan = route({ dst: '10.0.2.0', dstLength: 24, oif: 7 });
+    const other = route({ dst: '10.0.2.0', dstLength: 24, oif: 7, metric: 9 });
+    const table = OnLinkTable.from([address(7, '192.168.50.1', 24)], [lan]);
+    const removed = [routeNetworkOf({ cidr: '10.0.2.0/24', table: 254, metric: 0 })!];
+    assert.equal(table.covers(7, '10.0.2.2'), true);
+    assert.equal(table.covers(7, '10.0.2.2', 0, [], removed), false);
+    assert.equal(table.covers(7, '192.168.50.2', 0, [], removed), true, 'the address stays');
+    assert.equal(
+      table.interfaceCovering(ipToBytes('10.0.2.2'), () => true, 0, [], removed),
+      undefined,
+    );
+    const inTable100 = [routeNetworkOf({ cidr: '10.0.2.0/24', table: 100, metric: 0 })!];
+    assert.equal(table.covers(7, '10.0.2.2', 0, [], inTable100), true, "another table's");
+    const two = OnLinkTable.from([], [lan, other]);
+    assert.equal(two.covers(7, '10.0.2.2', 0, [], removed), true, 'another metric of that network stays');
+    assert.equal(routeNetworkOf({ cidr: 'nonsense', table: 254, metric: 0 }), undefined);
   });
 
   it('an IPv4 gateway-less route of global scope makes nothing on-link (the kernel would refuse the gateway)', () => {
