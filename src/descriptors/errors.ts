@@ -231,6 +231,13 @@ export function routeRefusal(
       'src_ip_addr',
       error,
     );
+  // IPv6's words for it; an address still in duplicate address detection (tentative) is refused too.
+  if (said === 'Invalid source address' && spec.source !== undefined)
+    return new RouteRefusedError(
+      `source address ${spec.source} is not an address of an interface in ${where} (or is still tentative)`,
+      'src_ip_addr',
+      error,
+    );
   if (
     (said === 'Nexthop has invalid gateway' || said === 'Gateway can not be a local address') &&
     spec.gateway !== undefined

@@ -576,6 +576,35 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       await agent.waitConfigured(['route', 'nosrc']);
     }));
 
+  test('an IPv6 route whose source no interface has fails naming src_ip_addr, as an IPv4 one does, and is made once the address is there', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const v6 = { ip_addresses: ['10.0.9.1/24', '2001:db8:9::1/64'] };
+      await agent.put(...pair(ns1!, ns2!, v6), [
+        'route',
+        'nosrc6',
+        {
+          name: 'nosrc6',
+          namespace: named(ns1!),
+          interface: 'a',
+          dst_ip_addr: '2001:db8:123::/64',
+          src_ip_addr: '2001:db8:9::77',
+        },
+      ]);
+      await agent.waitFor(
+        'route',
+        'nosrc6',
+        'failed',
+        /source address 2001:db8:9::77 is not an address of an interface in /,
+      );
+      const refused = agent.status('route', 'nosrc6')?.error;
+      assert.equal(refused?.field, 'src_ip_addr');
+      assert.equal(refused?.code, 'ERR_ROUTE_REFUSED');
+      assert.match(refused?.message ?? '', /EINVAL \(Invalid source address\)/, 'the kernel says why, too');
+      await agent.put(...pair(ns1!, ns2!, { ip_addresses: [...v6.ip_addresses, '2001:db8:9::77/64'] }));
+      await agent.waitConfigured(['route', 'nosrc6']);
+      assert.ok(routes(ns1!, 6).some((r) => r.dst === '2001:db8:123::/64' && r.prefsrc === '2001:db8:9::77'));
+    }));
+
   test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
