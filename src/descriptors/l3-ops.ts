@@ -144,6 +144,9 @@ export function routeSpec(route: LinuxRoute, oif: number | undefined): RouteSpec
   // The kernel keeps an IPv6 route asked for with metric 0 as metric 1024 (IP6_RT_PRIO_USER): ask
   // for that, or the route read back is another one, and resync replaces it for ever.
   else if (spec.family === AF_INET6) spec.metric = IPV6_DEFAULT_METRIC;
+  // IPv6 keeps no scope of its own (every route reads back as global): one given is ignored, so that
+  // a change of it alone sends nothing (an IPv6 update deletes the route and adds it again).
+  if (spec.family === AF_INET6) return spec;
   if (route.scope !== undefined && SCOPES[route.scope] !== undefined) spec.scope = SCOPES[route.scope];
   else if (route.gateway === undefined && oif !== undefined) spec.scope = RT_SCOPE_LINK;
   return spec;

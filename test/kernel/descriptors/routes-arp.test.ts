@@ -605,6 +605,31 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.ok(routes(ns1!, 6).some((r) => r.dst === '2001:db8:123::/64' && r.prefsrc === '2001:db8:9::77'));
     }));
 
+  test('an IPv6 route given another scope (which IPv6 ignores): nothing sent, no moment without it, also through a resync', () =>
+    withAgent(2, async (agent, [ns1, ns2]) => {
+      const route = {
+        name: 'v6',
+        namespace: named(ns1!),
+        interface: 'a',
+        dst_ip_addr: '2001:db8:71::/64',
+        scope: { type: 'HOST' },
+      };
+      await agent.put(...pair(ns1!, ns2!), ['route', 'v6', route]);
+      await agent.waitConfigured(['route', 'v6']);
+      const requests = agent.plugin.views.netlinkTotals().requests;
+      const { deleted, seen } = await deletionsDuring(ns1!, ['route'], async () => {
+        await agent.put(['route', 'v6', { ...route, scope: { type: 'LINK' } }]);
+        const { scope: _scope, ...unscoped } = route;
+        await agent.put(['route', 'v6', unscoped]);
+      });
+      assert.deepEqual(deleted, [], seen);
+      assert.equal(agent.plugin.views.netlinkTotals().requests, requests, 'no request');
+      assert.equal(agent.status('route', 'v6')?.state, 'configured');
+      const resync = await agent.engine.resync();
+      assert.equal(writes([resync]), 0, JSON.stringify(resync.operations));
+      assert.ok(routes(ns1!, 6).some((r) => r.dst === '2001:db8:71::/64' && r.dev === 'ra'));
+    }));
+
   test('a route changed in place: description (no request), source and scope (one replace); metric: made again at its new place', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
