@@ -15,6 +15,8 @@ import {
   neighbourStateName,
   removeNeighbour,
 } from './l3-ops.js';
+import { ownedConfigName } from './ownership.js';
+import { neighbourPlace } from './own-entries.js';
 
 export interface ArpMetadata {
   namespaceId: string;
@@ -115,6 +117,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       const madeAgain = removedWhileWanted.delete(key);
       try {
         // Our entry someone replaced (drift): ours to put back over theirs.
+        ctx.ownEntries.noteMade('neighbour', view.identity, neighbourPlace(link.index, value.ipAddress));
         await addNeighbour(view, link.index, value, ctx.label, holder === key && !madeAgain);
       } catch (error) {
         // Not made: it holds nothing, and an item that failed as it held the entry may have it.
@@ -146,6 +149,8 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       // link goes down): made again when the link comes back, it is still the holder's.
       if (!ctx.linkGoingAway(engine, view, meta.ifindex))
         await removeNeighbour(view, meta.ifindex, meta.address);
+      if (view)
+        ctx.ownEntries.noteRemoved('neighbour', view.identity, neighbourPlace(meta.ifindex, meta.address));
       if (view && wantsEntryAt(engine, key, view, meta.ifindex, meta.address, hostNameOf))
         removedWhileWanted.add(key);
       else {
@@ -218,6 +223,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
           const metadata = { namespaceId: viewId, ifindex: entry.index, address: entry.address };
           if (match) {
             ctx.noteNeighbour(viewId, entry.index, entry.address, match.key);
+            ctx.ownEntries.noteMade('neighbour', view.identity, neighbourPlace(entry.index, entry.address));
             found.push({
               key: match.key,
               value: neighbourMatches(entry, match.value)
@@ -232,7 +238,13 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
               metadata,
               managed: true,
             });
-          } else {
+          } else if (
+            ownedConfigName(ctx.label, link?.alias) !== undefined ||
+            ctx.ownEntries.takeOrphan('neighbour', view.identity, neighbourPlace(entry.index, entry.address))
+          ) {
+            // Not wanted any more: an orphan the engine removes. On a link no agent marked, only one
+            // this process made (or found at its first read of the namespace): another label's
+            // there looks the same (own-entries.ts).
             const orphanKey = `${ctx.prefix('arp')}.orphan-${view.id.replace(/\//g, '_')}-${entry.index}-${entry.address}`;
             found.push({
               key: orphanKey,
@@ -250,6 +262,7 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
             });
           }
         }
+        ctx.ownEntries.noteRead('neighbour', view.identity);
       }
       return found;
     },

@@ -18,6 +18,7 @@ import { reachFact } from './fact-keys.js';
 import { routePlace, specPlace } from './l3-ops.js';
 import type { Route, RouteSpec } from '../netlink/index.js';
 import { DuplicateAddresses } from './duplicate-addresses.js';
+import { OwnEntries } from './own-entries.js';
 
 export class LinuxContext {
   readonly deletes: DeleteBatcher;
@@ -27,6 +28,8 @@ export class LinuxContext {
    * resyncs (lost events, a datastore reconnect) leave addresses someone added meanwhile alone.
    */
   startingResync = true;
+  /** Our routes and neighbour entries on links no agent marked, as far as this process knows. */
+  readonly ownEntries = new OwnEntries();
 
   constructor(
     readonly label: string,

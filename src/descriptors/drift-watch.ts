@@ -17,7 +17,8 @@ import {
   type Neighbour,
   type Route,
 } from '../netlink/index.js';
-import { neighbourStateDrifted, routeMatches } from './l3-ops.js';
+import { neighbourStateDrifted, routeMatches, routePlace } from './l3-ops.js';
+import { neighbourPlace } from './own-entries.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { LinuxContext } from './context.js';
@@ -281,6 +282,11 @@ export class DriftWatch {
    */
   private onRouteEvent(view: NamespaceView, route: Route, removed: boolean): void {
     const mine = this.ctx.routeAt(view.id, route);
+    if (route.protocol === AGENT_PROTOCOL) {
+      // Of our number but not made by this process: another label's (own-entries.ts).
+      if (removed) this.ctx.ownEntries.noteGone('route', view.identity, routePlace(route));
+      else this.ctx.ownEntries.noteAppeared('route', view.identity, routePlace(route));
+    }
     if (removed) {
       if (route.protocol !== AGENT_PROTOCOL) return;
       if (mine && this.stillWanted(mine.key) && routeMatches(route, mine.spec))
@@ -302,6 +308,11 @@ export class DriftWatch {
 
   /** A neighbour entry of ours removed, or given another MAC by someone else: put back. */
   private onNeighbourEvent(view: NamespaceView, neighbour: Neighbour, removed: boolean): void {
+    if (neighbour.protocol === AGENT_PROTOCOL) {
+      const place = neighbourPlace(neighbour.index, neighbour.address);
+      if (removed) this.ctx.ownEntries.noteGone('neighbour', view.identity, place);
+      else this.ctx.ownEntries.noteAppeared('neighbour', view.identity, place);
+    }
     if (removed) {
       if (neighbour.protocol === AGENT_PROTOCOL) this.scheduleDrift({ descriptor: 'arp' });
       return;

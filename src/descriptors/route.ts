@@ -11,7 +11,7 @@ import { AF_INET6, NetlinkError, type Route, type RouteSpec } from '../netlink/i
 import type { LinuxContext } from './context.js';
 import { InterfaceNotConfiguredError } from './errors.js';
 import type { Dep, LinuxDescriptor, Retrieved } from './engine-contract.js';
-import { viewsByNamespace } from './namespace-views.js';
+import { viewsByNamespace, type NamespaceView } from './namespace-views.js';
 import { ANY_INTERFACE } from './fact-keys.js';
 import { linkDependencies, namedNamespaceNeeded, namespaceDependency } from './interface.js';
 import {
@@ -20,12 +20,13 @@ import {
   removeRoute,
   routeIdentity,
   routeMatches,
+  routePlace,
   routeScopeName,
   routeSpec,
   specIdentity,
   specPlace,
 } from './l3-ops.js';
-import { AGENT_PROTOCOL } from './ownership.js';
+import { AGENT_PROTOCOL, ownedConfigName } from './ownership.js';
 
 export interface RouteMetadata {
   namespaceId: string;
@@ -84,6 +85,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         ctx.checkItemLink(engine, value.interface, value.namespace, view, oif);
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
+      ctx.ownEntries.noteMade('route', view.identity, specPlace(spec));
       await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
@@ -105,6 +107,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       const spec = routeSpec(after, oif);
       if (JSON.stringify(spec) === JSON.stringify(routeSpec(before, oif))) return meta;
       const view = ctx.view(after.namespace);
+      ctx.ownEntries.noteMade('route', view.identity, specPlace(spec));
       if (spec.family === AF_INET6) {
         // An IPv6 replace takes the first route of that destination and metric, whatever its link:
         // another program's may come first. Ours is deleted, then the new one added.
@@ -118,8 +121,9 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
     async delete(engine, _key, _value, meta) {
       const view = ctx.views.get(meta.namespaceId);
       ctx.forgetRoute(meta.namespaceId, meta.spec);
-      if (meta.spec.oif !== undefined && ctx.linkGoingAway(engine, view, meta.spec.oif)) return;
-      await removeRoute(view, meta.spec);
+      if (meta.spec.oif === undefined || !ctx.linkGoingAway(engine, view, meta.spec.oif))
+        await removeRoute(view, meta.spec);
+      if (view) ctx.ownEntries.noteRemoved('route', view.identity, specPlace(meta.spec));
     },
 
     async retrieve(engine, desired) {
@@ -181,16 +185,23 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           if (match && (match.value.interface === undefined || isOwnRoute(ctx.label, view.links, route))) {
             // Under the reference its item names.
             ctx.noteRoute(match.viewId, spec, match.key);
+            ctx.ownEntries.noteMade('route', view.identity, routePlace(route));
             found.push({
               key: match.key,
               value: match.value,
               metadata: { namespaceId: match.viewId, spec },
               managed: true,
             });
-          } else if (isOwnRoute(ctx.label, view.links, route)) {
+          } else if (
+            isOwnRoute(ctx.label, view.links, route) &&
+            (throughOurLink(ctx.label, view, route) ||
+              ctx.ownEntries.takeOrphan('route', view.identity, routePlace(route)))
+          ) {
             // Ours but not wanted any more: an orphan the engine removes. Not one through a link
             // another label marked: that agent's to keep or remove (a wanted one of ours the kernel
-            // sent through such a link, naming no interface, is matched above).
+            // sent through such a link, naming no interface, is matched above). On a link no agent
+            // marked, only one this process made (or found at its first read of the namespace):
+            // another label's there looks the same (own-entries.ts).
             const orphanKey = `${ctx.prefix('route')}.orphan-${view.id.replace(/\//g, '_')}-${route.dst ?? 'default'}_${route.dstLength}-t${route.table}-m${route.metric ?? 0}`;
             found.push({
               key: orphanKey,
@@ -200,6 +211,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
             });
           }
         }
+        ctx.ownEntries.noteRead('route', view.identity);
       }
       return found;
     },
@@ -224,6 +236,11 @@ function asHeld(value: LinuxRoute, spec: RouteSpec, route: Route): LinuxRoute {
   const scope = other ? routeScopeName(route.scope) : value.scope;
   if (scope !== undefined) held.scope = scope;
   return held;
+}
+
+/** Whether the route goes through a link this agent marked (its own VETH end, DUMMY, TAP). */
+function throughOurLink(label: string, view: NamespaceView, route: Route): boolean {
+  return route.oif !== undefined && ownedConfigName(label, view.links.get(route.oif)?.alias) !== undefined;
 }
 
 function orphanRoute(name: string): LinuxRoute {

@@ -357,6 +357,62 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.equal(after.ifalias, undefined);
     }));
 
+  test("another label's route and ARP entry on a host interface (our protocol number, made after the start) stay through the re-reads that heal ours", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'hz0', 'type', 'veth', 'peer', 'name', 'hz1']);
+      ip(ns1!, ['link', 'set', 'hz0', 'up']);
+      ip(ns1!, ['addr', 'add', '10.94.0.1/24', 'dev', 'hz0']);
+      await agent.put(
+        [
+          'route',
+          'mine',
+          { name: 'mine', namespace: named(ns1!), interface: 'hz0', dst_ip_addr: '10.81.0.0/16' },
+        ],
+        ['arp', 'mn', arpEntry('mn', ns1!, 'hz0', '10.94.0.7', '02:00:00:00:94:07')],
+      );
+      await agent.waitConfigured(['route', 'mine'], ['arp', 'mn']);
+      // As an agent of another label makes them: the same protocol number, on a link nobody marked.
+      ip(ns1!, ['route', 'add', '10.82.0.0/16', 'dev', 'hz0', 'proto', '144']);
+      ip(ns1!, [
+        'neigh',
+        'add',
+        '10.94.0.8',
+        'lladdr',
+        '02:00:00:00:94:08',
+        'dev',
+        'hz0',
+        'nud',
+        'permanent',
+        'protocol',
+        '144',
+      ]);
+      // Ours removed by someone: the agent re-reads the namespace's routes and entries, and heals.
+      ip(ns1!, ['route', 'del', '10.81.0.0/16', 'dev', 'hz0']);
+      ip(ns1!, ['neigh', 'del', '10.94.0.7', 'dev', 'hz0']);
+      await eventually(() => {
+        assert.ok(findRoute(routes(ns1!), '10.81.0.0/16', 'hz0'), 'our route made again');
+        assert.ok(
+          neighbours(ns1!, 'hz0').some((n) => n.dst === '10.94.0.7'),
+          'our entry made again',
+        );
+      }, 3000);
+      await pause(500);
+      assert.ok(findRoute(routes(ns1!), '10.82.0.0/16', 'hz0'), "the other label's route is still there");
+      assert.ok(
+        neighbours(ns1!, 'hz0').some((n) => n.dst === '10.94.0.8'),
+        "the other label's entry is still there",
+      );
+      // Ours still go with their items.
+      await agent.del(['route', 'mine'], ['arp', 'mn']);
+      await eventually(() => {
+        assert.equal(findRoute(routes(ns1!), '10.81.0.0/16', 'hz0'), undefined);
+        assert.equal(
+          neighbours(ns1!, 'hz0').find((n) => n.dst === '10.94.0.7'),
+          undefined,
+        );
+      });
+    }));
+
   test('the last IPv4 address of a host interface removed (the kernel drops its routes unannounced): the route is made again', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hy0', 'type', 'veth', 'peer', 'name', 'hy1']);

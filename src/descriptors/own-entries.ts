@@ -1,0 +1,81 @@
+/**
+ * Which routes and neighbour entries on links no agent marked are this agent's, as far as this
+ * process knows.
+ *
+ * Every agent on a host gives its routes and neighbour entries one protocol number (ownership.ts),
+ * so on a link no agent marked (a host interface, an EXISTING link) the kernel cannot say whose an
+ * entry of that number is. A start has to take such entries for its own: the agent may have made
+ * them before it stopped (the README says so). After that, the process knows what it made: an
+ * entry of that number that appears later on such a link, and that it never made, is another
+ * label's (or someone's `ip route add proto 144`), not a leftover to remove. Before this book, every
+ * re-read of a namespace's routes (one of ours removed by someone, lost events) removed other
+ * labels' entries on host interfaces as if they were ours.
+ *
+ * What this process cannot know is what a namespace held before it looked: the first read of a
+ * namespace's entries takes those over. What appears there once the agent watches it (its kernel
+ * events) and that it did not make is someone else's; and after that first read, so is anything
+ * else it did not make.
+ *
+ * By namespace identity (device and inode): two references to one namespace share their entries,
+ * and a namespace made again under the same name is a new one, whose first read takes over what
+ * it holds.
+ */
+export type EntryKind = 'route' | 'neighbour';
+
+/** Where a neighbour entry is: its link and address (a route's place is l3-ops' routePlace). */
+export function neighbourPlace(ifindex: number, address: string): string {
+  return `${ifindex}\n${address}`;
+}
+
+export class OwnEntries {
+  /** `${kind}\n${identity}\n${place}` of the entries this process made or took over. */
+  private readonly made = new Set<string>();
+  /** The same, of entries of our number that appeared while watched and that this process did not make. */
+  private readonly others = new Set<string>();
+  /** `${kind}\n${identity}` of the namespaces whose entries of that kind were read once. */
+  private readonly read = new Set<string>();
+
+  /**
+   * This process makes (or took over) the entry at `place` in the namespace: noted before the
+   * request, so that the entry's own event finds it ours.
+   */
+  noteMade(kind: EntryKind, identity: string, place: string): void {
+    const id = `${kind}\n${identity}\n${place}`;
+    this.made.add(id);
+    this.others.delete(id);
+  }
+
+  /** An entry of our number appeared at `place` (a kernel event): someone else's unless we made it. */
+  noteAppeared(kind: EntryKind, identity: string, place: string): void {
+    const id = `${kind}\n${identity}\n${place}`;
+    if (!this.made.has(id)) this.others.add(id);
+  }
+
+  /** An entry of our number at `place` went (a kernel event): one there later is judged afresh. */
+  noteGone(kind: EntryKind, identity: string, place: string): void {
+    this.others.delete(`${kind}\n${identity}\n${place}`);
+  }
+
+  /** This process removed the entry at `place`: one there later is not known to be ours. */
+  noteRemoved(kind: EntryKind, identity: string, place: string): void {
+    this.made.delete(`${kind}\n${identity}\n${place}`);
+  }
+
+  /**
+   * Whether an entry of our number at `place`, on a link no agent marked and wanted by no item, is
+   * ours to remove: when this process made it; else at the namespace's first read, unless it
+   * appeared while watched (taken over, and noted); never later.
+   */
+  takeOrphan(kind: EntryKind, identity: string, place: string): boolean {
+    const id = `${kind}\n${identity}\n${place}`;
+    if (this.made.has(id)) return true;
+    if (this.others.has(id) || this.read.has(`${kind}\n${identity}`)) return false;
+    this.made.add(id);
+    return true;
+  }
+
+  /** The namespace's entries of this kind were read: what appears there from now on is known. */
+  noteRead(kind: EntryKind, identity: string): void {
+    this.read.add(`${kind}\n${identity}`);
+  }
+}
