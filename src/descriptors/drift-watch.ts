@@ -18,7 +18,7 @@ import {
   type Route,
 } from '../netlink/index.js';
 import { neighbourStateDrifted, routeMatches, routePlace } from './l3-ops.js';
-import { neighbourPlace } from './own-entries.js';
+import { anyLinkPlace, neighbourPlace, routeEntryPlace } from './own-entries.js';
 import { desiredLinkAttributes } from './link-ops.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import type { LinuxContext } from './context.js';
@@ -284,8 +284,15 @@ export class DriftWatch {
     const mine = this.ctx.routeAt(view.id, route);
     if (route.protocol === AGENT_PROTOCOL) {
       // Of our number but not made by this process: another label's (own-entries.ts).
-      if (removed) this.ctx.ownEntries.noteGone('route', view.identity, routePlace(route));
-      else this.ctx.ownEntries.noteAppeared('route', view.identity, routePlace(route));
+      const place = routeEntryPlace(routePlace(route), route.family, route.oif);
+      if (removed) this.ctx.ownEntries.noteGone('route', view.identity, place);
+      else
+        this.ctx.ownEntries.noteAppeared(
+          'route',
+          view.identity,
+          place,
+          anyLinkPlace(routePlace(route), route.family),
+        );
     }
     if (removed) {
       if (route.protocol !== AGENT_PROTOCOL) return;

@@ -20,11 +20,28 @@
  * and a namespace made again under the same name is a new one, whose first read takes over what
  * it holds.
  */
+import { AF_INET6 } from '../netlink/index.js';
+
 export type EntryKind = 'route' | 'neighbour';
 
 /** Where a neighbour entry is: its link and address (a route's place is l3-ops' routePlace). */
 export function neighbourPlace(ifindex: number, address: string): string {
   return `${ifindex}\n${address}`;
+}
+
+/**
+ * Where a route is booked: its place (l3-ops' routePlace), and for IPv6 its link too. IPv4 holds
+ * one route at a place; IPv6 holds one per link there (`ip -6 route append`), so ours through one
+ * link and another label's through another share a place and must not share an entry here. An
+ * IPv6 route naming no interface (the kernel picks the link) is booked without one: `anyLink`.
+ */
+export function routeEntryPlace(place: string, family: number | undefined, oif: number | undefined): string {
+  return family === AF_INET6 ? `${place}\n${oif ?? ''}` : place;
+}
+
+/** Where an IPv6 route of ours naming no interface is booked (routeEntryPlace without a link). */
+export function anyLinkPlace(place: string, family: number | undefined): string | undefined {
+  return family === AF_INET6 ? `${place}\n` : undefined;
 }
 
 export class OwnEntries {
@@ -45,10 +62,13 @@ export class OwnEntries {
     this.others.delete(id);
   }
 
-  /** An entry of our number appeared at `place` (a kernel event): someone else's unless we made it. */
-  noteAppeared(kind: EntryKind, identity: string, place: string): void {
+  /**
+   * An entry of our number appeared at `place` (a kernel event): someone else's unless we made it
+   * (there, or at `anyLink`: an IPv6 route of ours naming no interface, routeEntryPlace).
+   */
+  noteAppeared(kind: EntryKind, identity: string, place: string, anyLink?: string): void {
     const id = `${kind}\n${identity}\n${place}`;
-    if (!this.made.has(id)) this.others.add(id);
+    if (!this.madeAt(kind, identity, place, anyLink)) this.others.add(id);
   }
 
   /** An entry of our number at `place` went (a kernel event): one there later is judged afresh. */
@@ -66,12 +86,17 @@ export class OwnEntries {
    * ours to remove: when this process made it; else at the namespace's first read, unless it
    * appeared while watched (taken over, and noted); never later.
    */
-  takeOrphan(kind: EntryKind, identity: string, place: string): boolean {
+  takeOrphan(kind: EntryKind, identity: string, place: string, anyLink?: string): boolean {
     const id = `${kind}\n${identity}\n${place}`;
-    if (this.made.has(id)) return true;
+    if (this.madeAt(kind, identity, place, anyLink)) return true;
     if (this.others.has(id) || this.read.has(`${kind}\n${identity}`)) return false;
     this.made.add(id);
     return true;
+  }
+
+  private madeAt(kind: EntryKind, identity: string, place: string, anyLink: string | undefined): boolean {
+    if (this.made.has(`${kind}\n${identity}\n${place}`)) return true;
+    return anyLink !== undefined && this.made.has(`${kind}\n${identity}\n${anyLink}`);
   }
 
   /** The namespace's entries of this kind were read: what appears there from now on is known. */

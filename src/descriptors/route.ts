@@ -27,6 +27,7 @@ import {
   specPlace,
 } from './l3-ops.js';
 import { AGENT_PROTOCOL, ownedConfigName } from './ownership.js';
+import { anyLinkPlace, routeEntryPlace } from './own-entries.js';
 
 export interface RouteMetadata {
   namespaceId: string;
@@ -85,7 +86,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         ctx.checkItemLink(engine, value.interface, value.namespace, view, oif);
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
-      ctx.ownEntries.noteMade('route', view.identity, specPlace(spec));
+      ctx.ownEntries.noteMade('route', view.identity, specEntryPlace(spec));
       await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
@@ -107,7 +108,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       const spec = routeSpec(after, oif);
       if (JSON.stringify(spec) === JSON.stringify(routeSpec(before, oif))) return meta;
       const view = ctx.view(after.namespace);
-      ctx.ownEntries.noteMade('route', view.identity, specPlace(spec));
+      ctx.ownEntries.noteMade('route', view.identity, specEntryPlace(spec));
       if (spec.family === AF_INET6) {
         // An IPv6 replace takes the first route of that destination and metric, whatever its link:
         // another program's may come first. Ours is deleted, then the new one added.
@@ -123,7 +124,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       ctx.forgetRoute(meta.namespaceId, meta.spec);
       if (meta.spec.oif === undefined || !ctx.linkGoingAway(engine, view, meta.spec.oif))
         await removeRoute(view, meta.spec);
-      if (view) ctx.ownEntries.noteRemoved('route', view.identity, specPlace(meta.spec));
+      if (view) {
+        ctx.ownEntries.noteRemoved('route', view.identity, specEntryPlace(meta.spec));
+        // Noted without its link when made (naming no interface), with the kernel's pick when read.
+        const anyLink = anyLinkPlace(specPlace(meta.spec), meta.spec.family);
+        if (anyLink !== undefined) ctx.ownEntries.noteRemoved('route', view.identity, anyLink);
+      }
     },
 
     async retrieve(engine, desired) {
@@ -185,7 +191,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           if (match && (match.value.interface === undefined || isOwnRoute(ctx.label, view.links, route))) {
             // Under the reference its item names.
             ctx.noteRoute(match.viewId, spec, match.key);
-            ctx.ownEntries.noteMade('route', view.identity, routePlace(route));
+            const oif = match.value.interface !== undefined ? route.oif : undefined;
+            ctx.ownEntries.noteMade(
+              'route',
+              view.identity,
+              routeEntryPlace(routePlace(route), route.family, oif),
+            );
             found.push({
               key: match.key,
               value: match.value,
@@ -195,7 +206,12 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
           } else if (
             isOwnRoute(ctx.label, view.links, route) &&
             (throughOurLink(ctx.label, view, route) ||
-              ctx.ownEntries.takeOrphan('route', view.identity, routePlace(route)))
+              ctx.ownEntries.takeOrphan(
+                'route',
+                view.identity,
+                routeEntryPlace(routePlace(route), route.family, route.oif),
+                anyLinkPlace(routePlace(route), route.family),
+              ))
           ) {
             // Ours but not wanted any more: an orphan the engine removes. Not one through a link
             // another label marked: that agent's to keep or remove (a wanted one of ours the kernel
@@ -236,6 +252,11 @@ function asHeld(value: LinuxRoute, spec: RouteSpec, route: Route): LinuxRoute {
   const scope = other ? routeScopeName(route.scope) : value.scope;
   if (scope !== undefined) held.scope = scope;
   return held;
+}
+
+/** Where own-entries books a route made from `spec` (its link too, for IPv6). */
+function specEntryPlace(spec: RouteSpec): string {
+  return routeEntryPlace(specPlace(spec), spec.family, spec.oif);
 }
 
 /** Whether the route goes through a link this agent marked (its own VETH end, DUMMY, TAP). */

@@ -413,6 +413,34 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test("another label's IPv6 route at the place of one of ours (same network and metric, another host interface) stays through the re-reads that heal ours", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'hw0', 'type', 'veth', 'peer', 'name', 'hw1']);
+      ip(ns1!, ['link', 'set', 'hw0', 'up']);
+      ip(ns1!, ['link', 'set', 'hw1', 'up']);
+      const route6 = (name: string, dst: string): Item => [
+        'route',
+        name,
+        { name, namespace: named(ns1!), interface: 'hw0', dst_ip_addr: dst },
+      ];
+      await agent.put(route6('mine6', '2001:db8:81::/64'), route6('heal6', '2001:db8:82::/64'));
+      await agent.waitConfigured(['route', 'mine6'], ['route', 'heal6']);
+      // IPv6 holds both at one place (network, table, metric), one per link, as `append` makes them.
+      ip(ns1!, ['-6', 'route', 'append', '2001:db8:81::/64', 'dev', 'hw1', 'metric', '1024', 'proto', '144']);
+      // Another route of ours removed by someone: the agent re-reads the namespace's routes, and heals.
+      ip(ns1!, ['-6', 'route', 'del', '2001:db8:82::/64', 'dev', 'hw0']);
+      await eventually(
+        () => assert.ok(findRoute(routes(ns1!, 6), '2001:db8:82::/64', 'hw0'), 'made again'),
+        3000,
+      );
+      await pause(500);
+      assert.ok(findRoute(routes(ns1!, 6), '2001:db8:81::/64', 'hw0'), 'ours is there');
+      assert.ok(
+        findRoute(routes(ns1!, 6), '2001:db8:81::/64', 'hw1'),
+        "the other label's route is still there",
+      );
+    }));
+
   test('the last IPv4 address of a host interface removed (the kernel drops its routes unannounced): the route is made again', () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hy0', 'type', 'veth', 'peer', 'name', 'hy1']);

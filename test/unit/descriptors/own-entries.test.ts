@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { OwnEntries, neighbourPlace } from '../../../src/descriptors/own-entries.js';
+import {
+  OwnEntries,
+  anyLinkPlace,
+  neighbourPlace,
+  routeEntryPlace,
+} from '../../../src/descriptors/own-entries.js';
+import { AF_INET, AF_INET6 } from '../../../src/netlink/index.js';
 
 describe('OwnEntries: whose entries of our protocol number on unmarked links are', () => {
   it('takes over what a namespace holds at its first read, and nothing unknown after it', () => {
@@ -37,5 +43,24 @@ describe('OwnEntries: whose entries of our protocol number on unmarked links are
     book.noteAppeared('neighbour', 'ns1', neighbourPlace(4, '10.0.0.9'));
     book.noteRead('neighbour', 'ns1');
     assert.equal(book.takeOrphan('neighbour', 'ns1', neighbourPlace(4, '10.0.0.9')), true);
+  });
+});
+
+describe('OwnEntries: IPv6 routes, one per link at a place', () => {
+  it("ours through one link does not make another label's through another link ours", () => {
+    const book = new OwnEntries();
+    book.noteRead('route', 'ns1');
+    book.noteMade('route', 'ns1', routeEntryPlace('10|64|2001:db8::|254|1024', AF_INET6, 3));
+    const theirs = routeEntryPlace('10|64|2001:db8::|254|1024', AF_INET6, 4);
+    const anyLink = anyLinkPlace('10|64|2001:db8::|254|1024', AF_INET6);
+    assert.equal(book.takeOrphan('route', 'ns1', theirs, anyLink), false);
+    // One of ours naming no interface: the kernel's pick of link is ours.
+    book.noteMade('route', 'ns1', anyLink!);
+    assert.equal(book.takeOrphan('route', 'ns1', theirs, anyLink), true);
+    // IPv4 holds one route at a place: its link is not part of it.
+    assert.equal(
+      routeEntryPlace('2|24|10.0.0.0|254|0', AF_INET, 3),
+      routeEntryPlace('2|24|10.0.0.0|254|0', AF_INET, 4),
+    );
   });
 });
