@@ -90,6 +90,10 @@ export class LinuxContext {
 
   /** A namespace closed: what was noted in it is stale (its items are noted again when made). */
   forgetNamespace(nsId: string): void {
+    const identity = this.views.get(nsId)?.identity;
+    // Unless another reference still has the namespace open.
+    if (identity !== undefined && !this.views.all().some((v) => v.id !== nsId && v.identity === identity))
+      this.ownEntries.forgetNamespace(identity);
     const prefix = `${nsId}\n`;
     for (const map of [this.foreignLinks, this.routes, this.neighbours] as Map<string, unknown>[])
       for (const key of map.keys()) if (key.startsWith(prefix)) map.delete(key);

@@ -99,6 +99,17 @@ export class OwnEntries {
     return anyLink !== undefined && this.made.has(`${kind}\n${identity}\n${anyLink}`);
   }
 
+  /**
+   * The agent let the namespace go (no item uses it): what it knew there goes too. The kernel may
+   * give a namespace made later the same identity, and ifindexes start again there.
+   */
+  forgetNamespace(identity: string): void {
+    for (const set of [this.made, this.others])
+      for (const id of set) if (id.slice(id.indexOf('\n') + 1).startsWith(`${identity}\n`)) set.delete(id);
+    this.read.delete(`route\n${identity}`);
+    this.read.delete(`neighbour\n${identity}`);
+  }
+
   /** The namespace's entries of this kind were read: what appears there from now on is known. */
   noteRead(kind: EntryKind, identity: string): void {
     this.read.add(`${kind}\n${identity}`);

@@ -63,4 +63,16 @@ describe('OwnEntries: IPv6 routes, one per link at a place', () => {
       routeEntryPlace('2|24|10.0.0.0|254|0', AF_INET, 4),
     );
   });
+  it('a namespace let go is forgotten: one given the same identity later is read afresh', () => {
+    const book = new OwnEntries();
+    book.noteMade('route', 'ns1', 'p1');
+    book.noteAppeared('route', 'ns1', 'p2');
+    book.noteRead('route', 'ns1');
+    book.noteMade('route', 'ns10', 'p1');
+    book.noteRead('route', 'ns10');
+    book.forgetNamespace('ns1');
+    assert.equal(book.takeOrphan('route', 'ns1', 'p2'), true, 'first read again: taken over');
+    assert.equal(book.takeOrphan('route', 'ns10', 'p1'), true, 'another namespace keeps its book');
+    assert.equal(book.takeOrphan('route', 'ns10', 'p9'), false);
+  });
 });
