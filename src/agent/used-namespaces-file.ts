@@ -39,6 +39,10 @@ export class FileUsedNamespaces extends MemoryUsedNamespaces {
     return path.join(stateDir, `${label}.namespaces.json`);
   }
 
+  override async recorded(): Promise<void> {
+    await this.writes.settled();
+  }
+
   override async close(): Promise<void> {
     this.closed = true;
     await this.writes.settled();

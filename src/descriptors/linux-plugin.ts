@@ -269,6 +269,10 @@ export class LinuxPlugin {
       this.ctx.gatewayFact(key, nsId, host, route.gateway, route.table ?? 0, () => fresh.add(nsId));
     }
     await this.namespacesReady();
+    // Namespaces named for the first time (setReferencedNamespaces) are in the file before anything
+    // is made there: a kill before it was written left a named namespace's bare file (between its
+    // creation and the mount) or links the next start never looked for.
+    await this.used.recorded();
     // Reachability is read only where a gateway is watched for the first time.
     if (fresh.size > 0) await this.facts.recheckNow([...fresh]);
   }

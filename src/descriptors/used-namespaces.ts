@@ -17,6 +17,12 @@ export interface UsedNamespaces {
   processStart(id: string): number | undefined;
   noteProcessStart(id: string, start: number): void;
   forgetProcessStart(id: string): void;
+  /**
+   * Resolves once the ids set so far are where the next run reads them (the file written): a
+   * namespace named for the first time must be there before anything is made in it, or a kill
+   * meanwhile leaves what was made where the next start does not look.
+   */
+  recorded(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -50,6 +56,10 @@ export class MemoryUsedNamespaces implements UsedNamespaces {
 
   forgetProcessStart(id: string): void {
     if (this.starts.delete(id)) this.changed();
+  }
+
+  recorded(): Promise<void> {
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

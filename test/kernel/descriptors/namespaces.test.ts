@@ -28,6 +28,26 @@ import {
 import { MemoryUsedNamespaces } from '../../../src/descriptors/used-namespaces.js';
 import { processStartTime } from '../../../src/util/process-start.js';
 
+/**
+ * A book of the namespaces used whose file takes a while to be written, as a synced write under
+ * load does: `written` is what a run killed now would leave to the next one.
+ */
+class SlowUsedNamespaces extends MemoryUsedNamespaces {
+  written: readonly string[] = [];
+  private writing: Promise<void> | undefined;
+
+  protected override changed(): void {
+    const ids = [...this.current];
+    this.writing = pause(1000).then(() => {
+      this.written = ids;
+    });
+  }
+
+  override async recorded(): Promise<void> {
+    await this.writing;
+  }
+}
+
 /** `ip -json addr show dev NAME` inside the namespace of a process. */
 function pidAddresses(pid: number, name: string): IpAddrJson | undefined {
   const run = spawnSync(
@@ -466,6 +486,30 @@ describe('namespace references', { skip: skipUnlessRoot() }, () => {
       },
       { create: false, usedNamespaces: used },
     );
+  });
+
+  test('a named namespace is written down as used before the agent makes it (a kill in between left its bare file, refused at the next start)', async () => {
+    const used = new SlowUsedNamespaces();
+    const [ns1, ns2] = [`wc${hex(2)}n1`, `wc${hex(2)}n2`];
+    try {
+      await withAgent(
+        0,
+        async (agent) => {
+          await agent.putPrepared(
+            ['interface', 'wca', veth('wca', 'wcb', ns1)],
+            ['interface', 'wcb', veth('wcb', 'wca', ns2)],
+          );
+          assert.ok(existsSync(`/var/run/netns/${ns1}`) && existsSync(`/var/run/netns/${ns2}`));
+          // A kill at any moment from here on leaves the next run the names to look into.
+          assert.deepEqual([...used.written], [`named/${ns1}`, `named/${ns2}`].sort());
+          await agent.waitConfigured(['interface', 'wca'], ['interface', 'wcb']);
+        },
+        { create: false, usedNamespaces: used },
+      );
+    } finally {
+      deleteNamespace(ns1);
+      deleteNamespace(ns2);
+    }
   });
 
   test('named namespaces we did not create stay when their items go', () =>

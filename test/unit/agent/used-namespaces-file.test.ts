@@ -48,3 +48,20 @@ test("the start time of a pid reference's process is kept with its id, and goes 
     await second.close();
     assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { format: 1, namespaces: ['named/b'] });
   }));
+
+test('recorded() resolves once the ids set so far are in the file, without closing it', () =>
+  withTempDir('used-ns-', async (dir) => {
+    const file = FileUsedNamespaces.fileFor(dir, 'a3');
+    const book = new FileUsedNamespaces(file);
+    book.set(['named/x']);
+    book.set(['named/x', 'named/y']);
+    await book.recorded();
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+      format: 1,
+      namespaces: ['named/x', 'named/y'],
+    });
+    book.set(['named/y']);
+    await book.recorded();
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { format: 1, namespaces: ['named/y'] });
+    await book.close();
+  }));
