@@ -1,7 +1,13 @@
 /** netnsctl's `-o table` forms of nested values (src/cli/netnsctl/output.ts and tables.ts). */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fieldRows, fieldTable, keyedFieldTable, printable } from '../../../src/cli/netnsctl/output.js';
+import {
+  fieldRows,
+  fieldTable,
+  keyedFieldTable,
+  printable,
+  table,
+} from '../../../src/cli/netnsctl/output.js';
 import { dumpTable, historyTable, planTable, statusWhy } from '../../../src/cli/netnsctl/tables.js';
 
 const veth = {
@@ -139,5 +145,16 @@ describe('statusWhy', () => {
     );
     assert.equal(statusWhy({ state: 'pending', reason: 'waiting for x' }), 'waiting for x');
     assert.equal(statusWhy({ state: 'configured' }), '');
+  });
+});
+
+describe('table', () => {
+  test('a table of 300,000 rows (dump -o table of ~15,000 VETH pairs, ~20 rows each) is made, its columns as wide as the widest cell', () => {
+    // The widths were Math.max(...rows): past ~150,000 rows, "Maximum call stack size exceeded".
+    const rows = Array.from({ length: 300_000 }, (_, i) => ({ key: `k${i}`, state: 'configured' }));
+    const lines = table(rows, ['key', 'state']).split('\n');
+    assert.equal(lines.length, 300_001);
+    assert.equal(lines[0], `KEY${' '.repeat('k299999'.length - 3)}  STATE`);
+    assert.equal(lines[1], `k0${' '.repeat('k299999'.length - 2)}  configured`);
   });
 });
