@@ -298,6 +298,12 @@ function streamEvents(
     'cache-control': 'no-cache',
     connection: 'keep-alive',
   });
+  // HEAD: the headers, and no stream (node sends a HEAD answer's headers only when it ends; it
+  // hung, and kept a subscriber, until the client went away).
+  if (request.method === 'HEAD') {
+    raw.end();
+    return;
+  }
   raw.write(': netns-agent events\n\n');
   // Events come in bursts (a transaction's statuses: thousands after a big change), all emitted in
   // one go: they are written together once the burst is over. One write per event cost ~30 us of

@@ -248,3 +248,29 @@ test('a message starts with its event type and ends with its data, as before ids
   const text = new EventLog().add(state('a')).text;
   assert.match(text, /^event: state\nid: [0-9a-f]+-1\ndata: \{"key":"a","state":"configured"\}\n\n$/);
 });
+
+test('HEAD /v1/events answers with the stream headers and ends', async () => {
+  const { service, emit } = fakeService();
+  const app = buildApi(service);
+  const port = await listening(app);
+  try {
+    // Before, node held back a HEAD answer's headers until the stream ended: it never came.
+    const response = await fetch(`http://127.0.0.1:${port}/v1/events`, {
+      method: 'HEAD',
+      signal: AbortSignal.timeout(2000),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    assert.equal(await response.text(), '');
+    // A GET still streams (events go on coming: one sent before it subscribed is not its own).
+    const ticker = setInterval(() => emit(state('a')), 20);
+    try {
+      const [message] = await readMessages(port, {}, 1);
+      assert.equal(message!.event, 'state');
+    } finally {
+      clearInterval(ticker);
+    }
+  } finally {
+    await app.close();
+  }
+});
