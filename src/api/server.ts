@@ -26,6 +26,7 @@ import type { AgentService } from './service.js';
 import { EventFanOut } from './event-log.js';
 import { NAMED_NAMESPACE } from '../descriptors/fact-keys.js';
 import { parseListen } from './listen-address.js';
+import { removeStaleSocket } from './stale-socket.js';
 
 export interface ApiOptions {
   /** HOST:PORT, or unix:/path/to/socket. */
@@ -377,6 +378,7 @@ export async function startApi(service: AgentService, options: ApiOptions): Prom
   const target = parseListen(options.listen);
   let address: string;
   if ('path' in target) {
+    await removeStaleSocket(target.path);
     address = await app.listen({ path: target.path });
     chmodSync(target.path, 0o600);
   } else {
