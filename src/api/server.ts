@@ -148,8 +148,11 @@ export function buildApi(
     return status;
   });
 
-  app.get('/v1/config', async (request) => {
-    const prefix = (request.query as { prefix?: string }).prefix ?? '/';
+  app.get('/v1/config', async (request, reply) => {
+    const prefix = (request.query as { prefix?: unknown }).prefix ?? '/';
+    // `?prefix=a&prefix=b` gives a list: the store was asked with it and failed (500).
+    if (typeof prefix !== 'string')
+      return reply.code(400).send({ error: 'prefix must be given once (one key prefix a request)' });
     return service.listConfig(prefix);
   });
   app.get('/v1/config/*', async (request, reply) => {
