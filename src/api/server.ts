@@ -99,7 +99,8 @@ export function buildApi(
     const token = options.token;
     app.addHook('onRequest', async (request, reply) => {
       if (request.url === '/metrics' || request.url.startsWith('/metrics?')) return;
-      if (request.method === 'GET' && isPublicPath(request.url)) return;
+      // HEAD too: it is a GET without the body (a HEAD of the page was refused while its GET was not).
+      if ((request.method === 'GET' || request.method === 'HEAD') && isPublicPath(request.url)) return;
       if (!tokenMatches(token, request.headers.authorization)) {
         await reply
           .code(401)
