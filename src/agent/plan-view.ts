@@ -31,7 +31,7 @@ import {
   reachFact,
 } from '../descriptors/fact-keys.js';
 import type { LinkRoutePlace } from '../descriptors/on-link-table.js';
-import { IPV6_DEFAULT_METRIC } from '../descriptors/l3-ops.js';
+import { routeSpec } from '../descriptors/l3-ops.js';
 import { RT_TABLE_MAIN } from '../netlink/codec/constants.js';
 import type { PlanChange, PlanEntry } from '../web/contract/topology.js';
 import { naturalCompare } from '../util/natural-order.js';
@@ -277,8 +277,8 @@ function noteLinkRoute(
     return;
   const { host } = routeInterface(route, interfacePrefix, valueOf);
   const where = `${namespaceId(route.namespace)}\n${host}`;
-  // The kernel keeps an IPv6 route asked for with metric 0 as metric 1024.
-  const metric = route.metric || (route.family === 6 ? IPV6_DEFAULT_METRIC : 0);
+  // As the kernel keeps it (an IPv6 route asked for with metric 0 has 1024): the request's own.
+  const metric = routeSpec(route, undefined).metric ?? 0;
   byInterface.set(where, [
     ...(byInterface.get(where) ?? []),
     { cidr: route.dst, table: kernelTable(route.table), metric },

@@ -284,15 +284,10 @@ export class DriftWatch {
     const mine = this.ctx.routeAt(view.id, route);
     if (route.protocol === AGENT_PROTOCOL) {
       // Of our number but not made by this process: another label's (own-entries.ts).
-      const place = routeEntryPlace(routePlace(route), route.family, route.oif);
+      const at = routePlace(route);
+      const place = routeEntryPlace(at, route.family, route.oif);
       if (removed) this.ctx.ownEntries.noteGone('route', view.identity, place);
-      else
-        this.ctx.ownEntries.noteAppeared(
-          'route',
-          view.identity,
-          place,
-          anyLinkPlace(routePlace(route), route.family),
-        );
+      else this.ctx.ownEntries.noteAppeared('route', view.identity, place, anyLinkPlace(at, route.family));
     }
     if (removed) {
       if (route.protocol !== AGENT_PROTOCOL) return;
