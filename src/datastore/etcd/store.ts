@@ -3,7 +3,7 @@
  * the etcd3 client. Several endpoints: calls go to any live member, so losing one member is not an
  * outage. Watches recover from anything by resyncing (see watcher.ts).
  */
-import type { Etcd3, IKeyValue, IRequestOp } from 'etcd3';
+import type { Etcd3, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
 import { ClosedError } from '../../errors.js';
 import { checkKey, DatastoreError } from '../errors.js';
 import type {
@@ -21,7 +21,11 @@ import { createEtcdClient, etcdError, type EtcdClientOptions } from './client.js
 import { EtcdWatcher, type EtcdWatchSource } from './watcher.js';
 
 export interface EtcdStoreOptions extends EtcdClientOptions {
-  /** Puts per transaction in putMany; etcd refuses more than --max-txn-ops (default 128). */
+  /**
+   * Operations per transaction when a write must be split: etcd refuses more than its
+   * --max-txn-ops (default 128). A larger write is first tried as one transaction (a server run
+   * with a higher --max-txn-ops takes it atomically), and split only if the server refuses it.
+   */
   maxTxnOps?: number;
 }
 
@@ -39,6 +43,8 @@ export class EtcdStore implements Datastore {
   readonly endpoints: readonly string[];
   readonly #client: Etcd3;
   readonly #maxTxnOps: number;
+  /** The fewest operations the server refused in one transaction (too many, or too large). */
+  #refusedTxnOps = Number.POSITIVE_INFINITY;
   readonly #watchers = new Set<EtcdWatcher>();
   /** What watchers need of the store. */
   readonly #watchSource: EtcdWatchSource;
@@ -105,7 +111,10 @@ export class EtcdStore implements Datastore {
     return this.#transact('write', change);
   }
 
-  /** Puts and deletions in transactions of at most --max-txn-ops, puts first. */
+  /**
+   * Puts and deletions in one transaction when the server takes it, else in transactions of at
+   * most maxTxnOps, puts first.
+   */
   #transact(what: string, change: WriteChange): Promise<WriteResult> {
     return this.#run(what, async () => {
       checkWriteChange(change);
@@ -119,15 +128,26 @@ export class EtcdStore implements Datastore {
         return { revision: Number((await this.#client.get('\0').exec()).header.revision), deleted: [] };
       const deleted: string[] = [];
       let revision = 0;
-      for (let start = 0; start < ops.length; start += this.#maxTxnOps) {
-        const response = await this.#client.kv.txn({ success: ops.slice(start, start + this.#maxTxnOps) });
+      const take = (response: ITxnResponse, first: number): void => {
         revision = Number(response.header.revision);
         // One answer per operation, in their order: a deletion counted 1 found its key.
         response.responses.forEach((r, i) => {
-          const at = start + i - change.puts.length;
+          const at = first + i - change.puts.length;
           if (at >= 0 && Number(r.response_delete_range?.deleted ?? 0) > 0) deleted.push(change.deletes[at]!);
         });
+      };
+      if (ops.length <= this.#maxTxnOps || ops.length < this.#refusedTxnOps) {
+        try {
+          take(await this.#client.kv.txn({ success: ops }), 0);
+          return { revision, deleted };
+        } catch (error) {
+          // Refused as a whole, before anything was written: split below. Anything else fails.
+          if (ops.length <= this.#maxTxnOps || !isTxnTooLarge(error)) throw error;
+          this.#refusedTxnOps = ops.length;
+        }
       }
+      for (let first = 0; first < ops.length; first += this.#maxTxnOps)
+        take(await this.#client.kv.txn({ success: ops.slice(first, first + this.#maxTxnOps) }), first);
       return { revision, deleted };
     });
   }
@@ -167,4 +187,16 @@ export class EtcdStore implements Datastore {
 
 function checkValue(key: string, value: unknown): void {
   if (typeof value !== 'string') throw new DatastoreError(`value of ${key} is not a string`, { key });
+}
+
+/**
+ * Whether etcd refused a transaction for its size: more operations than its --max-txn-ops, or
+ * more bytes than its --max-request-bytes (past that and gRPC's margin, gRPC itself refuses the
+ * message). Each is checked before anything is written.
+ */
+function isTxnTooLarge(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /too many operations in txn request|request is too large|received message larger than max/.test(
+    message,
+  );
 }

@@ -103,7 +103,7 @@ describe('EtcdStore on a real etcd', () => {
     );
   });
 
-  test('putMany: 1000 keys in transactions of at most 128', async () => {
+  test('putMany: 1000 keys, refused as one transaction by a default etcd, stored in transactions of 128', async () => {
     const entries = Array.from({ length: 1000 }, (_, i) => ({
       key: `/t2/${String(i).padStart(4, '0')}`,
       value: `v${i}`,
@@ -114,6 +114,24 @@ describe('EtcdStore on a real etcd', () => {
     assert.equal(listed.items.length, 1000);
     assert.equal(listed.revision, revision);
     assert.equal((await store.get('/t2/0003'))?.value, 'last');
+    assert.equal(new Set(listed.items.map((item) => item.modRevision)).size, Math.ceil(1000 / 128));
+    // Known refused now: the next such write is split at once, with the same outcome.
+    await store.putMany(entries.map((entry) => ({ ...entry, value: 'again' })));
+    const again = await store.list('/t2/');
+    assert.ok(again.items.every((item) => item.value === 'again'));
+    assert.equal(new Set(again.items.map((item) => item.modRevision)).size, Math.ceil(1000 / 128));
+  });
+
+  test('write: values too large for one request together are split, not refused', async () => {
+    // 300 values of 10 KB: ~3 MB, more than etcd's --max-request-bytes (1.5 MiB) and gRPC's margin.
+    const value = 'x'.repeat(10_000);
+    const puts = Array.from({ length: 300 }, (_, i) => ({
+      key: `/t11/${String(i).padStart(3, '0')}`,
+      value,
+    }));
+    await store.write({ puts, deletes: [] });
+    assert.equal((await store.list('/t11/')).items.length, 300);
+    assert.equal(await store.deletePrefix('/t11/'), 300);
   });
 
   test('watch: initial resync, then changes in order, none lost', async () => {
@@ -211,5 +229,29 @@ describe('EtcdStore on a real etcd', () => {
     assert.equal(watcher.state, 'closed');
     await assert.rejects(own.get('/t6/x'), ClosedError);
     assert.throws(() => own.watch('/t6/', { onEvent: () => undefined }), ClosedError);
+  });
+});
+
+describe('EtcdStore on an etcd run with a higher --max-txn-ops', () => {
+  let roomy: EtcdCluster;
+  let roomyStore: EtcdStore;
+  before(async () => {
+    roomy = await startEtcd(1, ['--max-txn-ops', '5000']);
+    roomyStore = new EtcdStore({ endpoints: roomy.endpoints });
+  });
+  after(async () => {
+    await roomyStore?.close();
+    await roomy?.destroy();
+  });
+
+  test('a write of 1000 puts and 200 deletions is one transaction: one revision', async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `/t12/old${i}`);
+    await roomyStore.putMany(keys.map((key) => ({ key, value: 'v' })));
+    const puts = Array.from({ length: 1000 }, (_, i) => ({ key: `/t12/new${i}`, value: 'n' }));
+    const { revision, deleted } = await roomyStore.write({ puts, deletes: keys });
+    assert.equal(deleted.length, 200);
+    const listed = await roomyStore.list('/t12/');
+    assert.equal(listed.items.length, 1000);
+    assert.deepEqual([...new Set(listed.items.map((item) => item.modRevision))], [revision]);
   });
 });
