@@ -78,6 +78,10 @@ export class DriftWatch {
           if (event.address.family === AF_INET)
             this.onIpv4AddressRemoved(view, event.address.index, event.address.address);
           else this.onIpv6AddressRemoved(view, event.address.address);
+          // The kernel's own route of the address's network went with it (its removal is not
+          // announced here: codec/socket-filter.ts): a route of ours refused for holding that
+          // place may be made now.
+          this.retryFailedIn(view.id, 'route');
         } else if (event.topic === 'address') {
           this.onAddressChanged(view, event.address);
           this.retryFailedIn(view.id, 'route');

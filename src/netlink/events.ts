@@ -26,7 +26,7 @@ import { splitMessages } from './codec/message.js';
 import { kernelNoiseFilter } from './codec/socket-filter.js';
 import { decodeLink, type Link } from './codec/link.js';
 import { decodeAddress, type Address } from './codec/address.js';
-import { decodeRoute, isKernelLocalRoute, type Route } from './codec/route.js';
+import { decodeRoute, isKernelRoute, type Route } from './codec/route.js';
 import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
 import { NetlinkCodecError, errnoName } from './errors.js';
 import {
@@ -58,8 +58,7 @@ export interface EventStreamOptions {
   receiveBufferBytes?: number;
   /**
    * Whether the kernel drops neighbour notifications about multicast addresses and its own
-   * local-table routes before queueing them (codec/socket-filter.ts); default true, as no owner
-   * here needs them.
+   * routes before queueing them (codec/socket-filter.ts); default true, as no owner here needs them.
    */
   dropKernelNoise?: boolean;
   /** Called with each batch of decoded events, in kernel order. */
@@ -91,8 +90,9 @@ export function decodeEvent(
       return { topic: 'address', removed: type === RTM_DELADDR, address: decodeAddress(message) };
     case RTM_NEWROUTE:
     case RTM_DELROUTE:
-      // Thousands of them come with a large transaction's addresses; no owner needs them.
-      if (isKernelLocalRoute(message)) return undefined;
+      // The kernel's own routes: thousands come with a large transaction's addresses, and no owner
+      // needs them (codec/socket-filter.ts drops them before they are queued, where it can).
+      if (isKernelRoute(message)) return undefined;
       return { topic: 'route', removed: type === RTM_DELROUTE, route: decodeRoute(message) };
     case RTM_NEWNEIGH:
     case RTM_DELNEIGH:
@@ -130,7 +130,7 @@ export class KernelEventStream {
         if (!this.closed) this.options.onLost(`event socket of ${this.label}: ${errnoName(errno)}`);
       },
     );
-    // Neighbour entries the kernel makes for multicast addresses, and its local-table routes, come
+    // Neighbour entries the kernel makes for multicast addresses, and its own routes, come
     // and go by the thousand and are never ours (codec/socket-filter.ts): the kernel drops them
     // before they are queued.
     if ((topics.includes('neighbour') || topics.includes('route')) && options.dropKernelNoise !== false) {

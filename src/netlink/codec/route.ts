@@ -108,6 +108,16 @@ export function isKernelLocalRoute(message: NetlinkMessage): boolean {
   return payload.length >= RTMSG_LEN && payload[4] === RT_TABLE_LOCAL && payload[5] === RTPROT_KERNEL;
 }
 
+/**
+ * A route the kernel made itself (protocol kernel), in any table: those of isKernelLocalRoute, and
+ * in the main table each address's network and each link's fe80::/64. Never one of ours; what they
+ * reach, the addresses they come with tell. Told from the fixed header alone.
+ */
+export function isKernelRoute(message: NetlinkMessage): boolean {
+  const payload = message.payload;
+  return payload.length >= RTMSG_LEN && payload[5] === RTPROT_KERNEL;
+}
+
 export function decodeRoute(message: NetlinkMessage): Route {
   const payload = message.payload;
   if (payload.length < RTMSG_LEN) throw new NetlinkCodecError('route message shorter than rtmsg');

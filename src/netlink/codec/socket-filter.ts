@@ -8,15 +8,20 @@
  *   interfaces come up (IPv6 multicast listener reports, solicited-node addresses): ~10,000
  *   deletions follow 1000 VETH pairs set up, more than every other event of that work together.
  *   None can be ours: a static ARP entry must be unicast (model/arp.ts).
- * - the kernel's own routes in its local table (local, broadcast, IPv6 multicast): two to four per
- *   address, a third of the notifications of setting up VETH pairs. The decoder skipped them
- *   already (isKernelLocalRoute in route.ts); dropped here they cost no copy and no wake-up.
+ * - the kernel's own routes (protocol kernel), in any table: in its local table (local, broadcast,
+ *   IPv6 multicast) two to four per address, a third of the notifications of setting up VETH pairs;
+ *   in the main table the network of each address and each link's fe80::/64, another 4000 of the
+ *   18,000 notifications left of W1's apply. None can be ours, and nothing here reasons about them:
+ *   what an address's own route reaches, the address tells (on-link-table.ts), and its announcements
+ *   come; a route of ours refused as the kernel's own held its place is tried again when an address
+ *   goes (drift-watch.ts). The decoder skips them too (isKernelRoute in route.ts), for a socket the
+ *   kernel did not take the filter on.
  *
  * Offsets are those of one rtnetlink message in a datagram (the kernel sends each notification on
  * its own): struct nlmsghdr (16 bytes, nlmsg_type at 4, little-endian as the codec reads it), then
  * for a neighbour struct ndmsg (12 bytes, family at 16), then the attributes, of which the kernel
  * writes NDA_DST first (nla_len at 28, nla_type at 30, the address from 32); for a route struct
- * rtmsg (12 bytes, rtm_table at 20, rtm_protocol at 21). Anything else is let through.
+ * rtmsg (12 bytes, rtm_protocol at 21). Anything else is let through.
  */
 import {
   AF_INET,
@@ -27,7 +32,6 @@ import {
   RTM_NEWNEIGH,
   RTM_NEWROUTE,
   RTPROT_KERNEL,
-  RT_TABLE_LOCAL,
 } from './constants.js';
 
 // Instruction classes and modes of classic BPF (linux/filter.h).
@@ -124,12 +128,11 @@ const NLMSG_TYPE = 4;
 const NDM_FAMILY = 16;
 const FIRST_ATTRIBUTE_TYPE = 30;
 const FIRST_ATTRIBUTE_DATA = 32;
-const RTM_TABLE = 20;
 const RTM_PROTOCOL = 21;
 
 /**
- * The filter described at the top: multicast neighbours and the kernel's local-table routes
- * dropped, everything else kept.
+ * The filter described at the top: multicast neighbours and the kernel's own routes dropped,
+ * everything else kept.
  */
 export function kernelNoiseFilter(): Buffer {
   const ifEqual = (value: number, then: FilterTarget, otherwise: FilterTarget): FilterStep => ({
@@ -151,8 +154,6 @@ export function kernelNoiseFilter(): Buffer {
     // Long enough to hold rtm_protocol (a load past the end drops).
     { op: 'loadLength' },
     { op: 'jumpIfAtLeast', value: RTM_PROTOCOL + 1, then: 'next', otherwise: 'accept' },
-    { op: 'loadByte', offset: RTM_TABLE },
-    ifEqual(RT_TABLE_LOCAL, 'next', 'accept'),
     { op: 'loadByte', offset: RTM_PROTOCOL },
     ifEqual(RTPROT_KERNEL, 'drop', 'accept'),
     { op: 'label', name: 'neighbour' },

@@ -37,6 +37,7 @@ import {
   decodeNeighbour,
   decodeRoute,
   isKernelLocalRoute,
+  isKernelRoute,
   encodeAddressRequest,
   encodeLinkRequest,
   encodeNeighbourRequest,
@@ -362,6 +363,18 @@ describe('route requests decode back', () => {
     assert.equal(local({ table: 255, protocol: 144 }), false, 'ours, even in the local table');
     assert.equal(local({ table: 254, protocol: 2 }), false, 'the main table');
     assert.equal(local({ table: 1255, protocol: 2 }), false, 'a table > 255 is in RTA_TABLE');
+  });
+
+  test('isKernelRoute: the routes the kernel makes, in any table, told from the header', () => {
+    const kernel = (spec: Partial<RouteSpec>) =>
+      isKernelRoute(
+        single(encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE, { dst: '10.1.0.0', dstLength: 24, ...spec })),
+      );
+    assert.equal(kernel({ table: 255, protocol: 2, type: 2 }), true);
+    assert.equal(kernel({ table: 254, protocol: 2 }), true, 'the main table');
+    assert.equal(kernel({ table: 1255, protocol: 2 }), true, 'a table > 255');
+    assert.equal(kernel({ table: 254, protocol: 144 }), false, 'ours');
+    assert.equal(kernel({ table: 254, protocol: 4 }), false, "someone's static route");
   });
 
   test('dst, gateway, prefsrc, oif, metric, table (also > 255), scope, protocol, type', () => {

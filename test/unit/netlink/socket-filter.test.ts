@@ -112,7 +112,7 @@ describe('socket filter', () => {
     assert.equal(neighbour(RTM_NEWNEIGH, '239.1.2.3').readUInt8(16), AF_INET);
   });
 
-  test("drops the kernel's own local-table routes, added or removed, and keeps every other route", () => {
+  test("drops the kernel's own routes of any table, added or removed, and keeps every other route", () => {
     const route = (type: number, spec: Partial<RouteSpec>): Buffer =>
       encodeRouteRequest(type, 0, { dst: '10.8.0.1', dstLength: 32, oif: 3, ...spec });
     for (const type of [RTM_NEWROUTE, RTM_DELROUTE]) {
@@ -122,9 +122,16 @@ describe('socket filter', () => {
           0,
           `${type} ${dst}`,
         );
-      // Someone's route in the local table, the kernel's routes of the main table, ours.
+      // The network of an address, a link's fe80::/64 (main table), an address's network in a VRF's table.
+      for (const [dst, dstLength, table] of [
+        ['10.8.0.0', 24, RT_TABLE_MAIN],
+        ['fe80::', 64, RT_TABLE_MAIN],
+        ['10.8.0.0', 24, 100],
+      ] as const)
+        assert.equal(run(filter, route(type, { dst, dstLength, table, protocol: RTPROT_KERNEL })), 0, dst);
+      // Someone's route in the local table and in the main table, ours.
       assert.notEqual(run(filter, route(type, { table: RT_TABLE_LOCAL, protocol: RTPROT_STATIC })), 0);
-      assert.notEqual(run(filter, route(type, { table: RT_TABLE_MAIN, protocol: RTPROT_KERNEL })), 0);
+      assert.notEqual(run(filter, route(type, { table: RT_TABLE_MAIN, protocol: RTPROT_STATIC })), 0);
       assert.notEqual(run(filter, route(type, { table: 100, protocol: 196 })), 0);
     }
     // Too short to hold rtm_protocol.
