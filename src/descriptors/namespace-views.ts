@@ -80,14 +80,29 @@ export function viewsByNamespace(views: readonly NamespaceView[]): NamespaceView
   return [...groups.values()];
 }
 
+/**
+ * Closed named namespaces whose closing time is kept (it dates the status of one deleted outside
+ * the agent); as many as the removed items the engine's status table keeps.
+ */
+export const CLOSED_NAMESPACES_REMEMBERED = 1000;
+
 export class NamespaceViews extends EventEmitter<ViewEvents> {
   private readonly views = new Map<string, NamespaceView>();
   private readonly opening = new Map<string, Promise<NamespaceView>>();
   private closed = false;
   /** Counts of the handles of views closed so far. */
   private readonly retired: NetlinkTotals = { requests: 0, errors: 0, alreadyGone: 0 };
-  /** Named namespace id -> when its view was closed; dropped when a view of that id opens again. */
+  /**
+   * Named namespace id -> when its view was closed; dropped when a view of that id opens again, and
+   * the oldest beyond `closedLimit`. Before, every name ever closed stayed: an agent given a new
+   * named namespace per workload (put, used, deleted) kept one entry per name for its whole life.
+   */
   private readonly closedAt = new Map<string, number>();
+
+  /** `closedLimit`: how many closed named namespaces keep their closing time (the newest). */
+  constructor(private readonly closedLimit = CLOSED_NAMESPACES_REMEMBERED) {
+    super();
+  }
 
   get(id: string): NamespaceView | undefined {
     return this.views.get(id);
@@ -163,7 +178,7 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     const view = this.views.get(id);
     if (!view) return;
     // Named ones only (their status says when they went); pid and microservice ids rarely come back.
-    if (id.startsWith('named/')) this.closedAt.set(id, Date.now());
+    if (id.startsWith('named/')) this.noteClosed(id);
     this.views.delete(id);
     view.links.close();
     this.retire(view);
@@ -180,6 +195,20 @@ export class NamespaceViews extends EventEmitter<ViewEvents> {
     this.retired.alreadyGone += handle.socket.counters.alreadyGone;
     handle.close();
     view.file.close();
+  }
+
+  private noteClosed(id: string): void {
+    this.closedAt.delete(id); // to the end: the newest
+    this.closedAt.set(id, Date.now());
+    for (const oldest of this.closedAt.keys()) {
+      if (this.closedAt.size <= this.closedLimit) break;
+      this.closedAt.delete(oldest);
+    }
+  }
+
+  /** How many closed named namespaces keep their closing time now (at most `closedLimit`). */
+  closedRemembered(): number {
+    return this.closedAt.size;
   }
 
   /** When the view of a namespace that has none now was closed (the namespace went), if it had one. */

@@ -127,4 +127,32 @@ describe('namespace views', { skip: skipUnlessRoot() }, () => {
       },
       'nvr',
     ));
+
+  test('closing times are kept for the newest closed named namespaces only, not one per name for ever', () =>
+    withNamespaces(
+      4,
+      async (namespaces) => {
+        // A new named namespace per workload, used, then let go: before, each name closed stayed.
+        const views = new NamespaceViews(2);
+        try {
+          for (const ns of namespaces) views.close((await views.open(locationOf(ns))).id);
+          assert.equal(views.closedRemembered(), 2);
+          const ids = namespaces.map((ns) => `named/${ns.name}`);
+          assert.deepEqual(
+            ids.map((id) => views.closedSince(id) !== undefined),
+            [false, false, true, true],
+          );
+          // Opened again: no closing time (it has a view); closed again: the newest.
+          views.close((await views.open(locationOf(namespaces[0]!))).id);
+          assert.equal(views.closedRemembered(), 2);
+          assert.deepEqual(
+            ids.map((id) => views.closedSince(id) !== undefined),
+            [true, false, false, true],
+          );
+        } finally {
+          views.closeAll();
+        }
+      },
+      'skv',
+    ));
 });
