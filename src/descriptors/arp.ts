@@ -117,8 +117,12 @@ export function arpDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxArpEntry,
       const madeAgain = removedWhileWanted.delete(key);
       try {
         // Our entry someone replaced (drift): ours to put back over theirs.
-        ctx.ownEntries.noteMade('neighbour', view.identity, neighbourPlace(link.index, value.ipAddress));
-        await addNeighbour(view, link.index, value, ctx.label, holder === key && !madeAgain);
+        await ctx.ownEntries.making(
+          'neighbour',
+          view.identity,
+          neighbourPlace(link.index, value.ipAddress),
+          () => addNeighbour(view, link.index, value, ctx.label, holder === key && !madeAgain),
+        );
       } catch (error) {
         // Not made: it holds nothing, and an item that failed as it held the entry may have it.
         // A transient refusal (EBUSY...) is retried: the entry stays the holder's meanwhile.

@@ -290,8 +290,9 @@ export class DriftWatch {
       // Of our number but not made by this process: another label's (own-entries.ts).
       const at = routePlace(route);
       const place = routeEntryPlace(at, route.family, route.oif);
-      if (removed) this.ctx.ownEntries.noteGone('route', view.identity, place);
-      else this.ctx.ownEntries.noteAppeared('route', view.identity, place, anyLinkPlace(at, route.family));
+      const anyLink = anyLinkPlace(at, route.family);
+      if (removed) this.ctx.ownEntries.noteGone('route', view.identity, place, anyLink);
+      else this.ctx.ownEntries.noteAppeared('route', view.identity, place, anyLink);
     }
     if (removed) {
       if (route.protocol !== AGENT_PROTOCOL) return;

@@ -44,6 +44,20 @@ export function anyLinkPlace(place: string, family: number | undefined): string 
   return family === AF_INET6 ? `${place}\n` : undefined;
 }
 
+/** A request (or several at once) making an entry, under way: what the book held before the first. */
+interface Making {
+  /** The requests for the entry under way. */
+  count: number;
+  /** Booked before the first of them (ours already: a replace of our own entry). */
+  wasMade: boolean;
+  /** Known as someone else's before the first of them. */
+  wasOther: boolean;
+  /** One of them made it. */
+  made: boolean;
+  /** The entries of our number that appeared meanwhile and that the book took for this one. */
+  appeared: Set<string>;
+}
+
 export class OwnEntries {
   /** `${kind}\n${identity}\n${place}` of the entries this process made or took over. */
   private readonly made = new Set<string>();
@@ -51,15 +65,62 @@ export class OwnEntries {
   private readonly others = new Set<string>();
   /** `${kind}\n${identity}` of the namespaces whose entries of that kind were read once. */
   private readonly read = new Set<string>();
+  /** The entries requests are making now (`making`), by the same ids as `made`. */
+  private readonly pending = new Map<string, Making>();
 
   /**
-   * This process makes (or took over) the entry at `place` in the namespace: noted before the
-   * request, so that the entry's own event finds it ours.
+   * This process has the entry at `place` in the namespace (found as an item wants it): booked.
+   * One it asks the kernel for is booked by `making`.
    */
   noteMade(kind: EntryKind, identity: string, place: string): void {
     const id = `${kind}\n${identity}\n${place}`;
     this.made.add(id);
     this.others.delete(id);
+  }
+
+  /**
+   * `request` makes the entry at `place` (or puts ours back over someone's): booked before it, so
+   * that the entry's own event finds it ours. When it fails, nothing was made: the book is as it
+   * was before (an entry booked then, ours, stays booked; one known as someone else's is again),
+   * and what appeared there meanwhile is someone else's, unless another request for the entry is
+   * still under way or made it. Booked and left so, a failed request's place (EEXIST, ENETUNREACH,
+   * the namespace gone) made someone else's entry there ours, removed as an orphan at a re-read.
+   */
+  async making<T>(kind: EntryKind, identity: string, place: string, request: () => Promise<T>): Promise<T> {
+    const id = `${kind}\n${identity}\n${place}`;
+    let making = this.pending.get(id);
+    if (!making) {
+      making = {
+        count: 0,
+        wasMade: this.made.has(id),
+        wasOther: this.others.has(id),
+        made: false,
+        appeared: new Set(),
+      };
+      this.pending.set(id, making);
+    }
+    making.count++;
+    this.noteMade(kind, identity, place);
+    try {
+      const result = await request();
+      making.made = true;
+      return result;
+    } finally {
+      making.count--;
+      // Not when the namespace was let go meanwhile (forgetNamespace): its book went with it.
+      if (making.count === 0 && this.pending.get(id) === making) {
+        this.pending.delete(id);
+        if (!making.made) this.unbook(id, making);
+      }
+    }
+  }
+
+  /** Failed requests for the entry `id` made nothing: the book as it was before them. */
+  private unbook(id: string, making: Making): void {
+    if (making.wasMade) return;
+    this.made.delete(id);
+    if (making.wasOther) this.others.add(id);
+    for (const other of making.appeared) if (!this.made.has(other)) this.others.add(other);
   }
 
   /**
@@ -69,11 +130,22 @@ export class OwnEntries {
   noteAppeared(kind: EntryKind, identity: string, place: string, anyLink?: string): void {
     const id = `${kind}\n${identity}\n${place}`;
     if (!this.madeAt(kind, identity, place, anyLink)) this.others.add(id);
+    else for (const making of this.makingAt(kind, identity, place, anyLink)) making.appeared.add(id);
   }
 
   /** An entry of our number at `place` went (a kernel event): one there later is judged afresh. */
-  noteGone(kind: EntryKind, identity: string, place: string): void {
-    this.others.delete(`${kind}\n${identity}\n${place}`);
+  noteGone(kind: EntryKind, identity: string, place: string, anyLink?: string): void {
+    const id = `${kind}\n${identity}\n${place}`;
+    this.others.delete(id);
+    const there = this.pending.get(id);
+    if (there) there.wasOther = false;
+    for (const making of this.makingAt(kind, identity, place, anyLink)) making.appeared.delete(id);
+  }
+
+  /** The requests under way for the entry at `place` or at `anyLink`. */
+  private makingAt(kind: EntryKind, identity: string, place: string, anyLink: string | undefined): Making[] {
+    const ats = anyLink === undefined ? [place] : [place, anyLink];
+    return ats.flatMap((at) => this.pending.get(`${kind}\n${identity}\n${at}`) ?? []);
   }
 
   /** This process removed the entry at `place`: one there later is not known to be ours. */
@@ -104,8 +176,9 @@ export class OwnEntries {
    * give a namespace made later the same identity, and ifindexes start again there.
    */
   forgetNamespace(identity: string): void {
-    for (const set of [this.made, this.others])
-      for (const id of set) if (id.slice(id.indexOf('\n') + 1).startsWith(`${identity}\n`)) set.delete(id);
+    const inIt = (id: string): boolean => id.slice(id.indexOf('\n') + 1).startsWith(`${identity}\n`);
+    for (const set of [this.made, this.others]) for (const id of set) if (inIt(id)) set.delete(id);
+    for (const id of this.pending.keys()) if (inIt(id)) this.pending.delete(id);
     this.read.delete(`route\n${identity}`);
     this.read.delete(`neighbour\n${identity}`);
   }

@@ -35,6 +35,13 @@ export interface RouteMetadata {
 }
 
 export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, RouteMetadata> {
+  /** Our route made from `spec` was removed: one there later is not known to be ours. */
+  const noteRemoved = (view: NamespaceView, spec: RouteSpec): void => {
+    ctx.ownEntries.noteRemoved('route', view.identity, specEntryPlace(spec));
+    // Noted without its link when made (naming no interface), with the kernel's pick when read.
+    const anyLink = anyLinkPlace(specPlace(spec), spec.family);
+    if (anyLink !== undefined) ctx.ownEntries.noteRemoved('route', view.identity, anyLink);
+  };
   return {
     name: 'route',
     keyPrefix: ctx.prefix('route'),
@@ -86,8 +93,10 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
         ctx.checkItemLink(engine, value.interface, value.namespace, view, oif);
       const spec = routeSpec(value, oif);
       // Our route at this place replaced by someone (drift): ours to put back over theirs.
-      ctx.ownEntries.noteMade('route', view.identity, specEntryPlace(spec));
-      await addRoute(view, spec, ctx.label, ctx.routeKeyAtPlace(view.id, spec) === key);
+      const ours = ctx.routeKeyAtPlace(view.id, spec) === key;
+      await ctx.ownEntries.making('route', view.identity, specEntryPlace(spec), () =>
+        addRoute(view, spec, ctx.label, ours),
+      );
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },
@@ -108,13 +117,18 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       const spec = routeSpec(after, oif);
       if (JSON.stringify(spec) === JSON.stringify(routeSpec(before, oif))) return meta;
       const view = ctx.view(after.namespace);
-      ctx.ownEntries.noteMade('route', view.identity, specEntryPlace(spec));
       if (spec.family === AF_INET6) {
         // An IPv6 replace takes the first route of that destination and metric, whatever its link:
         // another program's may come first. Ours is deleted, then the new one added.
         await removeRoute(view, meta.spec);
-        await addRoute(view, spec, ctx.label);
-      } else await addRoute(view, spec, ctx.label, true);
+        noteRemoved(view, meta.spec);
+        await ctx.ownEntries.making('route', view.identity, specEntryPlace(spec), () =>
+          addRoute(view, spec, ctx.label),
+        );
+      } else
+        await ctx.ownEntries.making('route', view.identity, specEntryPlace(spec), () =>
+          addRoute(view, spec, ctx.label, true),
+        );
       ctx.noteRoute(view.id, spec, key);
       return { namespaceId: view.id, spec };
     },
@@ -124,12 +138,7 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       ctx.forgetRoute(meta.namespaceId, meta.spec);
       if (meta.spec.oif === undefined || !ctx.linkGoingAway(engine, view, meta.spec.oif))
         await removeRoute(view, meta.spec);
-      if (view) {
-        ctx.ownEntries.noteRemoved('route', view.identity, specEntryPlace(meta.spec));
-        // Noted without its link when made (naming no interface), with the kernel's pick when read.
-        const anyLink = anyLinkPlace(specPlace(meta.spec), meta.spec.family);
-        if (anyLink !== undefined) ctx.ownEntries.noteRemoved('route', view.identity, anyLink);
-      }
+      if (view) noteRemoved(view, meta.spec);
     },
 
     async retrieve(engine, desired) {

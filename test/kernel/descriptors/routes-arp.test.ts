@@ -413,6 +413,79 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       });
     }));
 
+  test("a route and an ARP entry the kernel did not make for us (their place taken) leave their place: another label's made there later stay through the re-reads that heal ours", () =>
+    withAgent(1, async (agent, [ns1]) => {
+      ip(ns1!, ['link', 'add', 'gp0', 'type', 'veth', 'peer', 'name', 'gp1']);
+      ip(ns1!, ['link', 'set', 'gp0', 'up']);
+      ip(ns1!, ['addr', 'add', '10.95.0.1/24', 'dev', 'gp0']);
+      await agent.put(
+        [
+          'route',
+          'mine',
+          { name: 'mine', namespace: named(ns1!), interface: 'gp0', dst_ip_addr: '10.83.0.0/16' },
+        ],
+        ['arp', 'mn', arpEntry('mn', ns1!, 'gp0', '10.95.0.7', '02:00:00:00:95:07')],
+      );
+      await agent.waitConfigured(['route', 'mine'], ['arp', 'mn']);
+      // Someone's static route and entry hold the places: ours are refused, not made.
+      ip(ns1!, ['route', 'add', '10.84.0.0/16', 'dev', 'gp0', 'proto', 'static']);
+      ip(ns1!, [
+        'neigh',
+        'add',
+        '10.95.0.8',
+        'lladdr',
+        '02:00:00:00:95:99',
+        'dev',
+        'gp0',
+        'nud',
+        'permanent',
+      ]);
+      await agent.put(
+        [
+          'route',
+          'late',
+          { name: 'late', namespace: named(ns1!), interface: 'gp0', dst_ip_addr: '10.84.0.0/16' },
+        ],
+        ['arp', 'ln', arpEntry('ln', ns1!, 'gp0', '10.95.0.8', '02:00:00:00:95:08')],
+      );
+      await agent.waitFor('route', 'late', 'failed', /not made by this agent: not replaced/);
+      await agent.waitFor('arp', 'ln', 'failed');
+      await agent.del(['route', 'late'], ['arp', 'ln']);
+      // Those go; an agent of another label makes its own there (our protocol number, a link nobody marked).
+      ip(ns1!, ['route', 'del', '10.84.0.0/16', 'dev', 'gp0']);
+      ip(ns1!, ['neigh', 'del', '10.95.0.8', 'dev', 'gp0']);
+      ip(ns1!, ['route', 'add', '10.84.0.0/16', 'dev', 'gp0', 'proto', '144']);
+      ip(ns1!, [
+        'neigh',
+        'add',
+        '10.95.0.8',
+        'lladdr',
+        '02:00:00:00:95:08',
+        'dev',
+        'gp0',
+        'nud',
+        'permanent',
+        'protocol',
+        '144',
+      ]);
+      // Ours removed by someone: the agent re-reads the namespace's routes and entries, and heals.
+      ip(ns1!, ['route', 'del', '10.83.0.0/16', 'dev', 'gp0']);
+      ip(ns1!, ['neigh', 'del', '10.95.0.7', 'dev', 'gp0']);
+      await eventually(() => {
+        assert.ok(findRoute(routes(ns1!), '10.83.0.0/16', 'gp0'), 'our route made again');
+        assert.ok(
+          neighbours(ns1!, 'gp0').some((n) => n.dst === '10.95.0.7'),
+          'our entry made again',
+        );
+      }, 3000);
+      await pause(500);
+      assert.ok(findRoute(routes(ns1!), '10.84.0.0/16', 'gp0'), "the other label's route is still there");
+      assert.ok(
+        neighbours(ns1!, 'gp0').some((n) => n.dst === '10.95.0.8'),
+        "the other label's entry is still there",
+      );
+    }));
+
   test("another label's IPv6 route at the place of one of ours (same network and metric, another host interface) stays through the re-reads that heal ours", () =>
     withAgent(1, async (agent, [ns1]) => {
       ip(ns1!, ['link', 'add', 'hw0', 'type', 'veth', 'peer', 'name', 'hw1']);
