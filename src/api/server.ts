@@ -97,6 +97,9 @@ export function buildApi(
 
   if (options.token) {
     const token = options.token;
+    // Before routing: without the token, a method the path does not take is 401 as well, not 405,
+    // and a path the API does not have not 404: a client without it learns neither the endpoints
+    // nor their methods (`Allow`). RFC 9110 leaves the order to the server.
     app.addHook('onRequest', async (request, reply) => {
       if (request.url === '/metrics' || request.url.startsWith('/metrics?')) return;
       // HEAD too: it is a GET without the body (a HEAD of the page was refused while its GET was not).
@@ -366,7 +369,11 @@ function streamEvents(
 /** Events written to one client and not yet taken by it, at most (W1's first transaction is ~2 MB). */
 export const MAX_UNREAD_EVENT_BYTES = 16 * 1024 * 1024;
 
-const API_METHODS = ['GET', 'PUT', 'POST', 'DELETE'] as const;
+/**
+ * The methods a 405's `Allow` may name. HEAD: fastify answers it on every GET route (GET's headers,
+ * no body), so `Allow` lists it wherever GET is (RFC 9110 9.3.2); it was missing.
+ */
+const API_METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'] as const;
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -455,7 +455,7 @@ describe('HTTP API', { skip: skipUnlessRoot() }, () => {
     // A path the API has with a method it does not take: 405 naming those it takes; no path: 404.
     const wrong = await agent.request('POST', `/v1/config${key}`, '{}');
     assert.equal(wrong.status, 405);
-    assert.match((wrong.json as { error: string }).error, /allowed: GET, PUT, DELETE/);
+    assert.match((wrong.json as { error: string }).error, /allowed: GET, HEAD, PUT, DELETE/);
     assert.equal((await agent.request('DELETE', '/v1/kernel')).status, 405);
     // A body that is not UTF-8 (latin1 'é'): refused, not stored with U+FFFD in it.
     const latin1 = await fetch(`${agent.server}/v1/config${key}`, {
