@@ -9,7 +9,12 @@ import { Command } from 'commander';
 import { Agent } from '../agent/agent.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
 import { parseListen } from '../api/listen-address.js';
-import { addEtcdAccessOptions, etcdAccess, type EtcdAccessFlags } from './etcd-access-options.js';
+import {
+  addEtcdAccessOptions,
+  etcdAccess,
+  etcdFlagsWithoutEtcd,
+  type EtcdAccessFlags,
+} from './etcd-access-options.js';
 import { codeCacheState } from './code-cache-state.js';
 import { FAULTS_ENV, faultsFromEnvironment, installNetlinkFaults } from '../netlink/fault-injection.js';
 import { parseLabel } from './label-option.js';
@@ -105,6 +110,7 @@ const {
   auth: etcdAuth,
   problems: optionProblems,
 } = etcdAccess(etcdEndpoints, opts, env.NETNS_AGENT_ETCD_PASSWORD);
+optionProblems.push(...etcdFlagsWithoutEtcd(program, etcdEndpoints));
 const httpToken = opts.httpToken ?? env.NETNS_AGENT_TOKEN;
 // Read once: not left in the environment of the running daemon (its children, /proc/PID/environ).
 delete env.NETNS_AGENT_ETCD_PASSWORD;

@@ -62,3 +62,26 @@ export function etcdAccess(
     : [];
   return { tls, auth, problems };
 }
+
+/** The options above, by commander's attribute name, as a user writes them. */
+const ETCD_ACCESS_FLAGS: ReadonlyArray<readonly [keyof EtcdAccessFlags, string]> = [
+  ['etcdCa', '--etcd-ca'],
+  ['etcdCert', '--etcd-cert'],
+  ['etcdKey', '--etcd-key'],
+  ['etcdUser', '--etcd-user'],
+  ['etcdPasswordFile', '--etcd-password-file'],
+];
+
+/**
+ * An etcd option written on the command line while no etcd endpoint is given (no `--etcd`, no
+ * NETNS_AGENT_ETCD): a forgotten `--etcd`. Before, it was ignored without a word and the program
+ * used the embedded store (the daemon: the default store file and its state, as if on purpose).
+ * Settings from the environment are not refused (one exported for a program on etcd must not stop
+ * another on its own store).
+ */
+export function etcdFlagsWithoutEtcd(command: Command, endpoints: readonly string[]): string[] {
+  if (endpoints.length > 0) return [];
+  return ETCD_ACCESS_FLAGS.filter(([name]) => command.getOptionValueSource(name) === 'cli').map(
+    ([, flag]) => `${flag} is an option of etcd, but no --etcd (or NETNS_AGENT_ETCD) names its endpoints`,
+  );
+}

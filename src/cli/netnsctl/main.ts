@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { ApiClient, CliError } from './client.js';
 import { ApiConfigAccess, etcdConfigAccess, sqliteConfigAccess, type ConfigAccess } from './config-access.js';
 import { parseEndpoints } from '../../datastore/endpoints.js';
-import { addEtcdAccessOptions, etcdAccess } from '../etcd-access-options.js';
+import { addEtcdAccessOptions, etcdAccess, etcdFlagsWithoutEtcd } from '../etcd-access-options.js';
 import { EXAMPLES } from './examples.js';
 import { expandKey, expandPrefix, keyPath } from './keys.js';
 import { parseConfigKey, parseStatusKey, refusalHeadline } from '../../model/index.js';
@@ -100,6 +100,7 @@ export function buildProgram(print: (text: string) => void = (t) => process.stdo
     const endpoints = parseEndpoints(g.etcd);
     if (endpoints.length && g.store) throw new CliError('--etcd and --store: give one of them', 2);
     const { tls, auth, problems } = etcdAccess(endpoints, g, process.env.NETNS_AGENT_ETCD_PASSWORD);
+    problems.push(...etcdFlagsWithoutEtcd(program, endpoints));
     if (problems.length) throw new CliError(problems.join('\n'), 2);
     const config = endpoints.length
       ? await etcdConfigAccess(endpoints, tls, auth)
