@@ -112,7 +112,8 @@ const {
 } = etcdAccess(etcdEndpoints, opts, env.NETNS_AGENT_ETCD_PASSWORD);
 optionProblems.push(...etcdFlagsWithoutEtcd(program, etcdEndpoints));
 const httpToken = opts.httpToken ?? env.NETNS_AGENT_TOKEN;
-// Read once: not left in the environment of the running daemon (its children, /proc/PID/environ).
+// Read once: not left in the environment its children inherit. /proc/PID/environ (mode 0400) still
+// shows them: the kernel keeps the environment the process started with, which unsetenv() leaves.
 delete env.NETNS_AGENT_ETCD_PASSWORD;
 delete env.NETNS_AGENT_TOKEN;
 if (optionProblems.length > 0) {
