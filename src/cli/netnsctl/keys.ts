@@ -9,8 +9,14 @@ export function expandKey(arg: string, label: string): string {
     try {
       return configKey(label, kind, rest[0]);
     } catch (error) {
-      // A name no key can hold (whitespace, too long): bad usage, as a malformed key is.
-      throw new CliError(`${JSON.stringify(arg)} is not a key: ${(error as Error).message}`, 2);
+      // A name no key can hold (whitespace, too long): bad usage, as a malformed key is. Such a key
+      // can still be in the store (written there by another program: `status` shows it invalid, on
+      // $key); the whole key, which is taken as written, reaches it.
+      const whole = `${configPrefix(label, kind)}${rest[0]}`;
+      throw new CliError(
+        `${JSON.stringify(arg)} is not a key: ${(error as Error).message} (one that is in the store anyway is reached by its whole key: ${JSON.stringify(whole)})`,
+        2,
+      );
     }
   }
   throw new CliError(

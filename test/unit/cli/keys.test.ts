@@ -20,4 +20,14 @@ describe('expandKey', () => {
       );
     }
   });
+
+  test('a name no key can hold names the whole key, which reaches such a key found in the store', () => {
+    // Before, only "is not a key": the item `status` shows invalid (on $key) seemed impossible to delete.
+    assert.throws(
+      () => expandKey('interface/a b', 'vpp1'),
+      (error: unknown) =>
+        error instanceof CliError &&
+        error.message.includes('by its whole key: "/vnf-agent/vpp1/linux/config/v1/interface/a b"'),
+    );
+  });
 });
