@@ -36,6 +36,11 @@ export function runDag(
     let done = 0;
     let sliceStart = performance.now();
     let deferred = false;
+    // A task may call `done` before `run` returns (skipped, nothing to await): its pump() would
+    // start the next one from inside, a frame deeper each, and a long run of them (a 3x W1
+    // teardown) overflowed the stack; each nested pump also began at started = 0, so the slice
+    // never ended. The outer pump's loop starts them instead.
+    let pumping = false;
 
     const finish = (i: number): void => {
       inFlight--;
@@ -50,19 +55,24 @@ export function runDag(
       pump();
     };
     const pump = (): void => {
-      if (deferred) return;
-      let started = 0;
-      while (inFlight < options.limit && head < ready.length) {
-        // At least one task per turn, so a slow turn (GC, a loaded machine) cannot defer forever.
-        if (started > 0 && performance.now() - sliceStart > options.sliceMs) {
-          deferred = true;
-          setImmediate(resume);
-          return;
+      if (deferred || pumping) return;
+      pumping = true;
+      try {
+        let started = 0;
+        while (inFlight < options.limit && head < ready.length) {
+          // At least one task per turn, so a slow turn (GC, a loaded machine) cannot defer forever.
+          if (started > 0 && performance.now() - sliceStart > options.sliceMs) {
+            deferred = true;
+            setImmediate(resume);
+            return;
+          }
+          const i = ready[head++]!;
+          inFlight++;
+          started++;
+          run(i, () => finish(i));
         }
-        const i = ready[head++]!;
-        inFlight++;
-        started++;
-        run(i, () => finish(i));
+      } finally {
+        pumping = false;
       }
     };
     pump();
