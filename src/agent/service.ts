@@ -29,7 +29,7 @@ import type {
   WriteConfigResult,
 } from '../api/service.js';
 import type { AgentMetrics } from '../api/metrics.js';
-import { dumpNamespace } from './kernel-view.js';
+import { dumpNamespace, type NamespaceDump } from './kernel-view.js';
 import type { NamespaceViews } from '../descriptors/namespace-views.js';
 import type { InterfaceStatePublisher } from './status-publisher.js';
 import { parseEntry, type ParsedEntry } from './config-sync.js';
@@ -481,16 +481,22 @@ export class AgentApiService implements AgentService {
     ];
   }
 
-  async kernel(): Promise<unknown> {
+  /**
+   * One namespace at a time, each read when the one before has been taken (GET /v1/kernel streams
+   * them): the dumps of every namespace held at once, as a W1 host's 52, grew the agent by tens of
+   * MB. A namespace gone meanwhile is left out, as an answer asked a moment later would.
+   */
+  async *kernel(): AsyncGenerator<NamespaceDump> {
     const configured = new Map<string, Map<number, string>>();
     for (const state of this.interfaces.states().values()) {
       let byIndex = configured.get(state.namespace);
       if (!byIndex) configured.set(state.namespace, (byIndex = new Map()));
       byIndex.set(state.ifindex, state.name);
     }
-    return Promise.all(
-      this.views.all().map((v) => dumpNamespace(v.id, v.handle, this.label, configured.get(v.id))),
-    );
+    for (const view of this.views.all()) {
+      if (this.views.get(view.id) !== view) continue;
+      yield await dumpNamespace(view.id, view.handle, this.label, configured.get(view.id));
+    }
   }
 
   history(): unknown[] {

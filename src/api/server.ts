@@ -26,6 +26,7 @@ import type { AgentService } from './service.js';
 import { EventFanOut } from './event-log.js';
 import { NAMED_NAMESPACE } from '../descriptors/fact-keys.js';
 import { parseListen } from './listen-address.js';
+import { jsonArrayChunks, jsonBody } from './json-text.js';
 import { removeStaleSocket } from './stale-socket.js';
 
 export interface ApiOptions {
@@ -196,7 +197,11 @@ export function buildApi(
     return { key, deleted: true };
   });
 
-  app.get('/v1/kernel', async () => service.kernel());
+  // Streamed: the dumps are read and turned into text a namespace at a time (json-text.ts). The
+  // links, addresses, routes and neighbours of a namespace are sent an entry at a time.
+  app.get('/v1/kernel', async (_request, reply) =>
+    reply.type(JSON_TYPE).send(await jsonBody(jsonArrayChunks(service.kernel(), 2))),
+  );
   // Beyond DESIGN.md section 4, for support bundles (netnsctl report): what runs, and its last logs.
   app.get('/v1/about', async () => service.about());
   app.get('/v1/logs', async (_request, reply) =>
@@ -368,6 +373,9 @@ function streamEvents(
 
 /** Events written to one client and not yet taken by it, at most (W1's first transaction is ~2 MB). */
 export const MAX_UNREAD_EVENT_BYTES = 16 * 1024 * 1024;
+
+/** What fastify names a JSON answer it serialises itself; streamed ones say the same. */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * The methods a 405's `Allow` may name. HEAD: fastify answers it on every GET route (GET's headers,

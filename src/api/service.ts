@@ -116,7 +116,8 @@ export interface AgentService {
   }): Promise<WriteConfigResult>;
   /** False when there was nothing under the key. */
   deleteConfig(key: string): Promise<boolean>;
-  kernel(): Promise<unknown>;
+  /** What the kernel holds, a namespace at a time (GET /v1/kernel's elements, in order). */
+  kernel(): AsyncIterable<unknown>;
   history(): unknown[];
   /** The agent's label (document files are turned into its keys). */
   readonly label: string;
