@@ -3,7 +3,7 @@
  * gateway-less unicast routes. It answers "can a route through this interface use this gateway".
  *
  * It is loaded from one address and route dump and then kept current from the namespace's address
- * and route events, so that a burst of a transaction's events costs no re-dump. Entries are keyed the
+ * and route events (the kernel's own routes left out: their addresses stand for them), so that a burst of a transaction's events costs no re-dump. Entries are keyed the
  * way the kernel keys them (address: interface + address + prefix; route: table + destination +
  * priority + tos), so applying an event twice, or an event the dump already reflects, is harmless.
  * The kernel does not announce every removal (IPv4 routes flushed with a link going down send no
@@ -13,6 +13,7 @@ import {
   AF_INET6,
   IFA_F_DADFAILED,
   RTN_UNICAST,
+  RTPROT_KERNEL,
   RT_SCOPE_LINK,
   ipToBytes,
   type Address,
@@ -194,6 +195,11 @@ export class OnLinkTable {
       route.oif !== undefined &&
       route.type === RTN_UNICAST &&
       (route.family === AF_INET6 || route.scope >= RT_SCOPE_LINK);
+    // The kernel's own routes (an address's network, a link's fe80::/64) are left out: what they
+    // reach, their address tells, and their events do not come (codec/socket-filter.ts drops
+    // them). Kept from a dump, the route of an address's network stayed after the address went,
+    // and a gateway there looked reachable for ever.
+    if (route.protocol === RTPROT_KERNEL) return;
     if (removed || !onLink) {
       // A replaced route that now has a gateway no longer makes its destination on-link.
       return this.remove(this.routes, key, changed);

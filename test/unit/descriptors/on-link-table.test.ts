@@ -33,6 +33,20 @@ const route = (fields: Partial<Route> & { dstLength: number }): Route => ({
 });
 
 describe('OnLinkTable', () => {
+  it("leaves out the kernel's own routes: an address gone takes its network with it, though no event of its route comes", () => {
+    const kernelRoute = route({ dst: '10.0.2.0', dstLength: 24, oif: 7, protocol: 2 });
+    const table = OnLinkTable.from([address(7, '10.0.2.1', 24)], [kernelRoute]);
+    assert.equal(table.covers(7, '10.0.2.2'), true);
+    assert.deepEqual(
+      [...table.apply([{ topic: 'address', removed: true, address: address(7, '10.0.2.1', 24) }])],
+      [7],
+    );
+    assert.equal(table.covers(7, '10.0.2.2'), false);
+    // Someone's route of that network (not the kernel's) still makes it on-link.
+    const theirs = OnLinkTable.from([], [route({ dst: '10.0.2.0', dstLength: 24, oif: 7 })]);
+    assert.equal(theirs.covers(7, '10.0.2.2'), true);
+  });
+
   it('covers without some addresses: their own network and the routes of it go, another address of it stays', () => {
     const connected = route({ dst: '10.0.2.0', dstLength: 24, oif: 7 });
     const other = route({ dst: '10.0.3.0', dstLength: 24, oif: 7 });
