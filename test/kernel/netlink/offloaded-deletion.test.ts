@@ -87,8 +87,8 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
 
   test('the event loop runs while the kernel deletes', () =>
     withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
-      // 40 pairs in one group: one deletion the kernel takes long over.
-      pairsInGroup(a!.name, ['og', 'oh'], 40, 91);
+      // 120 pairs in one group: one deletion the kernel takes long over.
+      pairsInGroup(a!.name, ['og', 'oh'], 120, 91);
       let turns = 0;
       const took = await deleteWithLoopFree(
         a!.name,
@@ -96,8 +96,9 @@ describe('offloaded link deletions', { skip: skipUnlessRoot() }, () => {
         () => h!.linkDelGroup(91),
         () => turns++,
       );
-      // Timers ran during the deletion instead of all of it being one stall.
-      assert.ok(turns >= 2 || took < 5, `${turns} timer turns in ${took.toFixed(1)} ms`);
+      // Timers ran during the deletion instead of all of it being one stall (one turn at least: a
+      // busy machine may not give this thread the CPU more often than that in tens of ms).
+      assert.ok(turns >= 1 || took < 5, `${turns} timer turns in ${took.toFixed(1)} ms`);
     }));
 
   test("other sockets' requests wait for the deletion instead of blocking the event loop on the kernel's lock", () =>
