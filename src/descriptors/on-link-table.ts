@@ -1,17 +1,20 @@
 /**
- * The networks each interface of one namespace reaches on-link: its addresses' prefixes and its
- * gateway-less unicast routes. It answers "can a route through this interface use this gateway".
+ * The networks each interface of one namespace reaches on-link: its addresses' networks (those the
+ * kernel's routes of them reach: addressNetworks) and its gateway-less unicast routes. It answers
+ * "can a route through this interface use this gateway".
  *
  * It is loaded from one address and route dump and then kept current from the namespace's address
- * and route events (the kernel's own routes left out: their addresses stand for them), so that a burst of a transaction's events costs no re-dump. Entries are keyed the
- * way the kernel keys them (address: interface + address + prefix; route: table + destination +
- * priority + tos), so applying an event twice, or an event the dump already reflects, is harmless.
- * The kernel does not announce every removal (IPv4 routes flushed with a link going down send no
- * RTM_DELROUTE): the owner re-loads the table when a link goes down or away, or events were lost.
+ * and route events (the kernel's own routes left out: their addresses stand for them), so that a
+ * burst of a transaction's events costs no re-dump. Entries are keyed the way the kernel keys them
+ * (address: interface + address + prefix; route: table + destination + priority + tos), so applying
+ * an event twice, or an event the dump already reflects, is harmless. The kernel does not announce
+ * every removal (IPv4 routes flushed with a link going down send no RTM_DELROUTE): the owner
+ * re-loads the table when a link goes down or away, or events were lost.
  */
 import {
   AF_INET6,
   IFA_F_DADFAILED,
+  IFA_F_NOPREFIXROUTE,
   RTN_UNICAST,
   RTPROT_KERNEL,
   RT_SCOPE_LINK,
@@ -84,6 +87,31 @@ function isRoute(network: Network, route: RouteNetwork): boolean {
     network.prefixLength === route.prefixLength &&
     network.bytes.equals(route.bytes)
   );
+}
+
+/**
+ * The networks an address makes on-link, as the kernel's own routes for it reach (they are left out
+ * of the table, their events do not come): an IPv4 address its network, or with a peer the peer's
+ * network, and the local network not at all (fib_add_ifaddr); an IPv6 address its network, and with
+ * a peer the peer itself (/128). `noprefixroute` makes no route of the address's network (an IPv6
+ * peer's still comes); one that failed duplicate detection makes nothing reachable.
+ */
+function addressNetworks(address: Address): { own?: Network; peer?: Network } {
+  if (address.flags & IFA_F_DADFAILED) return {};
+  const noPrefixRoute = (address.flags & IFA_F_NOPREFIXROUTE) !== 0;
+  const network = (text: string, prefixLength: number): Network => ({
+    index: address.index,
+    bytes: ipToBytes(text),
+    prefixLength,
+  });
+  if (address.family !== AF_INET6) {
+    if (noPrefixRoute) return {};
+    return { own: network(address.peer ?? address.address, address.prefixLength) };
+  }
+  return {
+    own: noPrefixRoute ? undefined : network(address.address, address.prefixLength),
+    peer: address.peer === undefined ? undefined : network(address.peer, 128),
+  };
 }
 
 export class OnLinkTable {
@@ -174,15 +202,20 @@ export class OnLinkTable {
 
   private applyAddress(address: Address, removed: boolean, changed: Set<number>): void {
     const key = `${address.index}|${address.address}/${address.prefixLength}`;
-    // An address that failed duplicate detection does not make anything reachable.
-    if (removed || address.flags & IFA_F_DADFAILED) return this.remove(this.addresses, key, changed);
-    if (this.addresses.has(key)) return;
-    const network = {
-      index: address.index,
-      bytes: ipToBytes(address.address),
-      prefixLength: address.prefixLength,
-    };
-    this.put(this.addresses, key, network, changed);
+    const made = removed ? {} : addressNetworks(address);
+    for (const [entryKey, network] of [
+      [key, made.own],
+      [`${key}|peer`, made.peer],
+    ] as const) {
+      if (!network) {
+        this.remove(this.addresses, entryKey, changed);
+        continue;
+      }
+      const before = this.addresses.get(entryKey);
+      if (before && before.prefixLength === network.prefixLength && before.bytes.equals(network.bytes))
+        continue;
+      this.put(this.addresses, entryKey, network, changed);
+    }
   }
 
   private applyRoute(route: Route, removed: boolean, changed: Set<number>): void {

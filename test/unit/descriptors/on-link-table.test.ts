@@ -5,6 +5,7 @@ import {
   AF_INET,
   AF_INET6,
   IFA_F_DADFAILED,
+  IFA_F_NOPREFIXROUTE,
   RTN_UNICAST,
   ipToBytes,
   type Address,
@@ -45,6 +46,44 @@ describe('OnLinkTable', () => {
     // Someone's route of that network (not the kernel's) still makes it on-link.
     const theirs = OnLinkTable.from([], [route({ dst: '10.0.2.0', dstLength: 24, oif: 7 })]);
     assert.equal(theirs.covers(7, '10.0.2.2'), true);
+  });
+
+  it("an address with a peer or noprefixroute reaches what the kernel's route of it reaches (checked with ip on a VETH)", () => {
+    // 10.0.0.1 peer 10.9.9.0/24: the kernel's route is 10.9.9.0/24; a gateway in 10.0.0.0/24 is refused.
+    const peer: Address = { ...address(7, '10.0.0.1', 24), peer: '10.9.9.0' };
+    const table = OnLinkTable.from([peer], []);
+    assert.equal(table.covers(7, '10.9.9.5'), true);
+    assert.equal(table.covers(7, '10.0.0.5'), false);
+    table.apply([{ topic: 'address', removed: true, address: peer }]);
+    assert.equal(table.covers(7, '10.9.9.5'), false);
+    // IPv6 2001:db8::1 peer 2001:db8:9::/64: routes 2001:db8::/64 and 2001:db8:9::/128.
+    const peer6: Address = { ...address(7, '2001:db8::1', 64), peer: '2001:db8:9::' };
+    const table6 = OnLinkTable.from([peer6], []);
+    assert.equal(table6.covers(7, '2001:db8::5'), true);
+    assert.equal(table6.covers(7, '2001:db8:9::'), true);
+    assert.equal(table6.covers(7, '2001:db8:9::5'), false);
+    // noprefixroute: no route of the network (an IPv6 peer's /128 still comes).
+    const bare = OnLinkTable.from(
+      [
+        address(7, '10.1.1.1', 24, IFA_F_NOPREFIXROUTE),
+        { ...address(8, '2001:db8::1', 64, IFA_F_NOPREFIXROUTE), peer: '2001:db8:9::' },
+      ],
+      [],
+    );
+    assert.equal(bare.covers(7, '10.1.1.5'), false);
+    assert.equal(bare.covers(8, '2001:db8::5'), false);
+    assert.equal(bare.covers(8, '2001:db8:9::'), true);
+    // The flag set later on the same address (ip address change) takes its network away.
+    const changed = OnLinkTable.from([address(7, '10.1.1.1', 24)], []);
+    assert.deepEqual(
+      [
+        ...changed.apply([
+          { topic: 'address', removed: false, address: address(7, '10.1.1.1', 24, IFA_F_NOPREFIXROUTE) },
+        ]),
+      ],
+      [7],
+    );
+    assert.equal(changed.covers(7, '10.1.1.5'), false);
   });
 
   it('covers without some addresses: their own network and the routes of it go, another address of it stays', () => {
