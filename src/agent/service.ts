@@ -484,7 +484,8 @@ export class AgentApiService implements AgentService {
   /**
    * One namespace at a time, each read when the one before has been taken (GET /v1/kernel streams
    * them): the dumps of every namespace held at once, as a W1 host's 52, grew the agent by tens of
-   * MB. A namespace gone meanwhile is left out, as an answer asked a moment later would.
+   * MB. A namespace gone meanwhile (before or while it is read) is left out, as an answer asked a
+   * moment later would.
    */
   async *kernel(): AsyncGenerator<NamespaceDump> {
     const configured = new Map<string, Map<number, string>>();
@@ -495,7 +496,17 @@ export class AgentApiService implements AgentService {
     }
     for (const view of this.views.all()) {
       if (this.views.get(view.id) !== view) continue;
-      yield await dumpNamespace(view.id, view.handle, this.label, configured.get(view.id));
+      let dump: NamespaceDump;
+      try {
+        dump = await dumpNamespace(view.id, view.handle, this.label, configured.get(view.id));
+      } catch (error) {
+        // Closed while it was read (its handle's requests fail): gone meanwhile as well. Thrown
+        // once the text has begun, it cut the whole answer off (the namespaces are read one after
+        // another, for longer than at once before).
+        if (this.views.get(view.id) !== view) continue;
+        throw error;
+      }
+      yield dump;
     }
   }
 
