@@ -4,7 +4,7 @@
  * "can a route through this interface use this gateway".
  *
  * It is loaded from one address and route dump and then kept current from the namespace's address
- * and route events (the kernel's own routes left out: their addresses stand for them), so that a
+ * and route events (the kernel's own IPv4 routes left out: their addresses stand for them), so that a
  * burst of a transaction's events costs no re-dump. Entries are keyed the way the kernel keys them
  * (address: interface + address + prefix; route: table + destination + priority + tos), so applying
  * an event twice, or an event the dump already reflects, is harmless. The kernel does not announce
@@ -90,8 +90,8 @@ function isRoute(network: Network, route: RouteNetwork): boolean {
 }
 
 /**
- * The networks an address makes on-link, as the kernel's own routes for it reach (they are left out
- * of the table, their events do not come): an IPv4 address its network, or with a peer the peer's
+ * The networks an address makes on-link, as the kernel's own routes for it reach (the IPv4 ones
+ * are left out of the table, their events do not come): an IPv4 address its network, or with a peer the peer's
  * network, and the local network not at all (fib_add_ifaddr); an IPv6 address its network, and with
  * a peer the peer itself (/128). `noprefixroute` makes no route of the address's network (an IPv6
  * peer's still comes); one that failed duplicate detection makes nothing reachable.
@@ -112,6 +112,11 @@ function addressNetworks(address: Address): { own?: Network; peer?: Network } {
     own: noPrefixRoute ? undefined : network(address.address, address.prefixLength),
     peer: address.peer === undefined ? undefined : network(address.peer, 128),
   };
+}
+
+/** fe80::/64, as the kernel makes it for each link with IPv6. */
+function isLinkLocalNetwork(route: Route): boolean {
+  return route.dstLength === 64 && route.dst !== undefined && /^fe80:/i.test(route.dst);
 }
 
 export class OnLinkTable {
@@ -228,11 +233,12 @@ export class OnLinkTable {
       route.oif !== undefined &&
       route.type === RTN_UNICAST &&
       (route.family === AF_INET6 || route.scope >= RT_SCOPE_LINK);
-    // The kernel's own routes (an address's network, a link's fe80::/64) are left out: what they
-    // reach, their address tells, and their events do not come (codec/socket-filter.ts drops
-    // them). Kept from a dump, the route of an address's network stayed after the address went,
-    // and a gateway there looked reachable for ever.
-    if (route.protocol === RTPROT_KERNEL) return;
+    // The kernel's own IPv4 routes (an address's network) and links' fe80::/64 are left out: what
+    // they reach, their address tells (a link-local gateway needs only its link), and their events
+    // do not come (codec/socket-filter.ts drops them). Kept from a dump, the route of an address's
+    // network stayed after the address went, and a gateway there looked reachable for ever. Its
+    // other IPv6 routes are followed: a prefix a router advertised is one, no address may stand for it.
+    if (route.protocol === RTPROT_KERNEL && (route.family !== AF_INET6 || isLinkLocalNetwork(route))) return;
     if (removed || !onLink) {
       // A replaced route that now has a gateway no longer makes its destination on-link.
       return this.remove(this.routes, key, changed);

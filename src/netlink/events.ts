@@ -26,7 +26,7 @@ import { splitMessages } from './codec/message.js';
 import { kernelNoiseFilter } from './codec/socket-filter.js';
 import { decodeLink, type Link } from './codec/link.js';
 import { decodeAddress, type Address } from './codec/address.js';
-import { decodeRoute, isKernelRoute, type Route } from './codec/route.js';
+import { decodeRoute, isUnfollowedKernelRoute, type Route } from './codec/route.js';
 import { decodeNeighbour, type Neighbour } from './codec/neighbour.js';
 import { NetlinkCodecError, errnoName } from './errors.js';
 import {
@@ -91,8 +91,8 @@ export function decodeEvent(
     case RTM_NEWROUTE:
     case RTM_DELROUTE:
       // The kernel's own routes: thousands come with a large transaction's addresses, and no owner
-      // needs them (codec/socket-filter.ts drops them before they are queued, where it can).
-      if (isKernelRoute(message)) return undefined;
+      // needs most of them (codec/socket-filter.ts drops the same before they are queued).
+      if (isUnfollowedKernelRoute(message)) return undefined;
       return { topic: 'route', removed: type === RTM_DELROUTE, route: decodeRoute(message) };
     case RTM_NEWNEIGH:
     case RTM_DELNEIGH:

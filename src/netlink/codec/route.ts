@@ -109,13 +109,18 @@ export function isKernelLocalRoute(message: NetlinkMessage): boolean {
 }
 
 /**
- * A route the kernel made itself (protocol kernel), in any table: those of isKernelLocalRoute, and
- * in the main table each address's network and each link's fe80::/64. Never one of ours; what they
- * reach, the addresses they come with tell. Told from the fixed header alone.
+ * A route the kernel made itself (protocol kernel) that nothing here follows (socket-filter.ts drops
+ * the same before it is queued): those of isKernelLocalRoute, every IPv4 one (an address's network:
+ * the address tells what it reaches), and a link's fe80::/64. Not its other IPv6 routes: a prefix a
+ * router advertised is one, and no address may stand for it.
  */
-export function isKernelRoute(message: NetlinkMessage): boolean {
+export function isUnfollowedKernelRoute(message: NetlinkMessage): boolean {
   const payload = message.payload;
-  return payload.length >= RTMSG_LEN && payload[5] === RTPROT_KERNEL;
+  if (payload.length < RTMSG_LEN || payload[5] !== RTPROT_KERNEL) return false;
+  if (payload[4] === RT_TABLE_LOCAL || payload[0] === AF_INET) return true;
+  if (payload[0] !== AF_INET6 || payload[1] !== 64) return false;
+  const dst = Attributes.parse(payload, RTMSG_LEN, payload.length).bytes(RTA_DST);
+  return dst !== undefined && dst[0] === 0xfe && dst[1] === 0x80;
 }
 
 export function decodeRoute(message: NetlinkMessage): Route {

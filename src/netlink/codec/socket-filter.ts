@@ -8,20 +8,25 @@
  *   interfaces come up (IPv6 multicast listener reports, solicited-node addresses): ~10,000
  *   deletions follow 1000 VETH pairs set up, more than every other event of that work together.
  *   None can be ours: a static ARP entry must be unicast (model/arp.ts).
- * - the kernel's own routes (protocol kernel), in any table: in its local table (local, broadcast,
- *   IPv6 multicast) two to four per address, a third of the notifications of setting up VETH pairs;
- *   in the main table the network of each address and each link's fe80::/64, another 4000 of the
- *   18,000 notifications left of W1's apply. None can be ours, and nothing here reasons about them:
- *   what an address's own route reaches, the address tells (on-link-table.ts), and its announcements
- *   come; a route of ours refused as the kernel's own held its place is tried again when an address
- *   goes (drift-watch.ts). The decoder skips them too (isKernelRoute in route.ts), for a socket the
- *   kernel did not take the filter on.
+ * - the kernel's own routes (protocol kernel) in its local table (local, broadcast, IPv6
+ *   multicast): two to four per address, a third of the notifications of setting up VETH pairs;
+ * - and outside it, the kernel's own IPv4 routes (the network of each address) and each link's
+ *   fe80::/64: another 4000 of the 18,000 notifications left of W1's apply. None can be ours, and
+ *   nothing here needs them: what an IPv4 address's own route reaches, the address tells
+ *   (on-link-table.ts), and its announcements come; a link-local gateway needs only its link. A
+ *   route of ours refused as the kernel's own held its place is tried again when an address goes
+ *   (drift-watch.ts). The kernel's other IPv6 routes still come: a prefix a router advertised is
+ *   one, and no address may stand for it.
+ * The decoder skips the same (isUnfollowedKernelRoute in route.ts), for a socket the kernel did not
+ * take the filter on.
  *
  * Offsets are those of one rtnetlink message in a datagram (the kernel sends each notification on
  * its own): struct nlmsghdr (16 bytes, nlmsg_type at 4, little-endian as the codec reads it), then
  * for a neighbour struct ndmsg (12 bytes, family at 16), then the attributes, of which the kernel
  * writes NDA_DST first (nla_len at 28, nla_type at 30, the address from 32); for a route struct
- * rtmsg (12 bytes, rtm_protocol at 21). Anything else is let through.
+ * rtmsg (12 bytes: family at 16, rtm_dst_len at 17, rtm_table at 20, rtm_protocol at 21), then
+ * the attributes, of which the kernel writes RTA_TABLE first (8 bytes) and RTA_DST next for an IPv6
+ * route (nla_len at 36, nla_type at 38, the address from 40). Anything else is let through.
  */
 import {
   AF_INET,
@@ -31,7 +36,10 @@ import {
   RTM_DELROUTE,
   RTM_NEWNEIGH,
   RTM_NEWROUTE,
+  RTA_DST,
+  RTA_TABLE,
   RTPROT_KERNEL,
+  RT_TABLE_LOCAL,
 } from './constants.js';
 
 // Instruction classes and modes of classic BPF (linux/filter.h).
@@ -128,11 +136,17 @@ const NLMSG_TYPE = 4;
 const NDM_FAMILY = 16;
 const FIRST_ATTRIBUTE_TYPE = 30;
 const FIRST_ATTRIBUTE_DATA = 32;
+const FIRST_ATTRIBUTE_LENGTH = 28;
+const SECOND_ATTRIBUTE_TYPE = 38;
+const SECOND_ATTRIBUTE_DATA = 40;
+const RTM_FAMILY = 16;
+const RTM_DST_LEN = 17;
+const RTM_TABLE = 20;
 const RTM_PROTOCOL = 21;
 
 /**
- * The filter described at the top: multicast neighbours and the kernel's own routes dropped,
- * everything else kept.
+ * The filter described at the top: multicast neighbours and the kernel's own routes we do not
+ * follow dropped, everything else kept.
  */
 export function kernelNoiseFilter(): Buffer {
   const ifEqual = (value: number, then: FilterTarget, otherwise: FilterTarget): FilterStep => ({
@@ -155,7 +169,33 @@ export function kernelNoiseFilter(): Buffer {
     { op: 'loadLength' },
     { op: 'jumpIfAtLeast', value: RTM_PROTOCOL + 1, then: 'next', otherwise: 'accept' },
     { op: 'loadByte', offset: RTM_PROTOCOL },
-    ifEqual(RTPROT_KERNEL, 'drop', 'accept'),
+    ifEqual(RTPROT_KERNEL, 'next', 'accept'),
+    { op: 'loadByte', offset: RTM_TABLE },
+    ifEqual(RT_TABLE_LOCAL, 'drop', 'next'),
+    { op: 'loadByte', offset: RTM_FAMILY },
+    ifEqual(AF_INET, 'drop', 'next'),
+    ifEqual(AF_INET6, 'next', 'accept'),
+    // IPv6: fe80::/64 only. Its RTA_TABLE first (length 8, no flag bits), then its RTA_DST.
+    { op: 'loadByte', offset: RTM_DST_LEN },
+    ifEqual(64, 'next', 'accept'),
+    { op: 'loadLength' },
+    { op: 'jumpIfAtLeast', value: SECOND_ATTRIBUTE_DATA + 2, then: 'next', otherwise: 'accept' },
+    { op: 'loadByte', offset: FIRST_ATTRIBUTE_LENGTH },
+    ifEqual(8, 'next', 'accept'),
+    { op: 'loadByte', offset: FIRST_ATTRIBUTE_LENGTH + 1 },
+    ifEqual(0, 'next', 'accept'),
+    { op: 'loadByte', offset: FIRST_ATTRIBUTE_TYPE },
+    ifEqual(RTA_TABLE, 'next', 'accept'),
+    { op: 'loadByte', offset: FIRST_ATTRIBUTE_TYPE + 1 },
+    ifEqual(0, 'next', 'accept'),
+    { op: 'loadByte', offset: SECOND_ATTRIBUTE_TYPE },
+    ifEqual(RTA_DST, 'next', 'accept'),
+    { op: 'loadByte', offset: SECOND_ATTRIBUTE_TYPE + 1 },
+    ifEqual(0, 'next', 'accept'),
+    { op: 'loadByte', offset: SECOND_ATTRIBUTE_DATA },
+    ifEqual(0xfe, 'next', 'accept'),
+    { op: 'loadByte', offset: SECOND_ATTRIBUTE_DATA + 1 },
+    ifEqual(0x80, 'drop', 'accept'),
     { op: 'label', name: 'neighbour' },
     // Long enough to hold the first attribute's first address byte (a load past the end drops).
     { op: 'loadLength' },

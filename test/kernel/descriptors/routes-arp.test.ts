@@ -735,29 +735,31 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
 
   test("a route refused as the kernel's own route holds its place is made once the address that route comes with goes", () =>
     withAgent(1, async (agent, [ns1]) => {
-      // A host interface with an IPv6 address: the kernel's route of its network, metric 256.
+      // A host interface with addresses: the kernel's routes of their networks (IPv6: metric 256).
       ip(ns1!, ['link', 'add', 'hk0', 'type', 'veth', 'peer', 'name', 'hk1']);
       ip(ns1!, ['link', 'set', 'hk0', 'up']);
+      ip(ns1!, ['addr', 'add', '10.77.0.1/24', 'dev', 'hk0']);
       ip(ns1!, ['addr', 'add', '2001:db8:8::1/64', 'dev', 'hk0', 'nodad']);
-      await agent.put([
-        'route',
-        'net',
-        {
-          name: 'net',
-          namespace: named(ns1!),
-          interface: 'hk0',
-          dst_ip_addr: '2001:db8:8::/64',
-          metric: 256,
-        },
-      ]);
-      await agent.waitFor('route', 'net', 'failed', /kernel's own route, not made by this agent/);
-      // The address goes, and the kernel's route with it: the agent's event socket does not take
-      // the route's removal (the kernel drops it there), only the address's.
+      const base = { namespace: named(ns1!), interface: 'hk0' };
+      await agent.put(
+        ['route', 'net4', { name: 'net4', ...base, dst_ip_addr: '10.77.0.0/24' }],
+        ['route', 'net6', { name: 'net6', ...base, dst_ip_addr: '2001:db8:8::/64', metric: 256 }],
+      );
+      for (const name of ['net4', 'net6'])
+        await agent.waitFor('route', name, 'failed', /kernel's own route, not made by this agent/);
+      // The addresses go, and the kernel's routes with them: the agent's event socket does not take
+      // the IPv4 route's removal (the kernel drops it there), only the address's.
+      ip(ns1!, ['addr', 'del', '10.77.0.1/24', 'dev', 'hk0']);
       ip(ns1!, ['addr', 'del', '2001:db8:8::1/64', 'dev', 'hk0']);
-      await agent.waitConfigured(['route', 'net']);
-      const made = routes(ns1!, 6).find((r) => r.dst === '2001:db8:8::/64');
-      assert.equal(made?.dev, 'hk0');
-      assert.notEqual(made?.protocol, 'kernel');
+      await agent.waitConfigured(['route', 'net4'], ['route', 'net6']);
+      for (const [family, dst] of [
+        [4, '10.77.0.0/24'],
+        [6, '2001:db8:8::/64'],
+      ] as const) {
+        const made = routes(ns1!, family).find((r) => r.dst === dst);
+        assert.equal(made?.dev, 'hk0', dst);
+        assert.notEqual(made?.protocol, 'kernel', dst);
+      }
     }));
 
   test('an IPv6 route whose source no interface has fails naming src_ip_addr, as an IPv4 one does, and is made once the address is there', () =>

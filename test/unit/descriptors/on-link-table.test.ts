@@ -43,6 +43,13 @@ describe('OnLinkTable', () => {
       [7],
     );
     assert.equal(table.covers(7, '10.0.2.2'), false);
+    // The kernel's IPv6 routes other than fe80::/64 are followed: a prefix a router advertised
+    // (no address of it here) makes its network on-link.
+    const advertised = route({ family: AF_INET6, dst: '2001:db8:5::', dstLength: 64, oif: 7, protocol: 2 });
+    const v6 = OnLinkTable.from([], [advertised]);
+    assert.equal(v6.covers(7, '2001:db8:5::1'), true);
+    v6.apply([{ topic: 'route', removed: true, route: advertised }]);
+    assert.equal(v6.covers(7, '2001:db8:5::1'), false);
     // Someone's route of that network (not the kernel's) still makes it on-link.
     const theirs = OnLinkTable.from([], [route({ dst: '10.0.2.0', dstLength: 24, oif: 7 })]);
     assert.equal(theirs.covers(7, '10.0.2.2'), true);

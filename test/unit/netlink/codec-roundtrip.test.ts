@@ -37,7 +37,7 @@ import {
   decodeNeighbour,
   decodeRoute,
   isKernelLocalRoute,
-  isKernelRoute,
+  isUnfollowedKernelRoute,
   encodeAddressRequest,
   encodeLinkRequest,
   encodeNeighbourRequest,
@@ -365,14 +365,25 @@ describe('route requests decode back', () => {
     assert.equal(local({ table: 1255, protocol: 2 }), false, 'a table > 255 is in RTA_TABLE');
   });
 
-  test('isKernelRoute: the routes the kernel makes, in any table, told from the header', () => {
+  test("isUnfollowedKernelRoute: the kernel's local-table routes, its IPv4 ones and links' fe80::/64", () => {
     const kernel = (spec: Partial<RouteSpec>) =>
-      isKernelRoute(
+      isUnfollowedKernelRoute(
         single(encodeRouteRequest(RTM_NEWROUTE, NLM_F_CREATE, { dst: '10.1.0.0', dstLength: 24, ...spec })),
       );
     assert.equal(kernel({ table: 255, protocol: 2, type: 2 }), true);
+    assert.equal(kernel({ table: 255, protocol: 2, dst: 'ff00::', dstLength: 8 }), true);
     assert.equal(kernel({ table: 254, protocol: 2 }), true, 'the main table');
     assert.equal(kernel({ table: 1255, protocol: 2 }), true, 'a table > 255');
+    assert.equal(
+      kernel({ table: 254, protocol: 2, dst: 'fe80::', dstLength: 64 }),
+      true,
+      "a link's fe80::/64",
+    );
+    assert.equal(
+      kernel({ table: 254, protocol: 2, dst: '2001:db8::', dstLength: 64 }),
+      false,
+      'IPv6: followed',
+    );
     assert.equal(kernel({ table: 254, protocol: 144 }), false, 'ours');
     assert.equal(kernel({ table: 254, protocol: 4 }), false, "someone's static route");
   });

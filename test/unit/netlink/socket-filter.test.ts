@@ -112,7 +112,7 @@ describe('socket filter', () => {
     assert.equal(neighbour(RTM_NEWNEIGH, '239.1.2.3').readUInt8(16), AF_INET);
   });
 
-  test("drops the kernel's own routes of any table, added or removed, and keeps every other route", () => {
+  test("drops the kernel's own routes of the local table, its IPv4 ones and links' fe80::/64, added or removed, and keeps every other route", () => {
     const route = (type: number, spec: Partial<RouteSpec>): Buffer =>
       encodeRouteRequest(type, 0, { dst: '10.8.0.1', dstLength: 32, oif: 3, ...spec });
     for (const type of [RTM_NEWROUTE, RTM_DELROUTE]) {
@@ -122,13 +122,35 @@ describe('socket filter', () => {
           0,
           `${type} ${dst}`,
         );
-      // The network of an address, a link's fe80::/64 (main table), an address's network in a VRF's table.
+      // The network of an IPv4 address, a link's fe80::/64 (main table), an IPv4 address's network
+      // in a VRF's table.
       for (const [dst, dstLength, table] of [
         ['10.8.0.0', 24, RT_TABLE_MAIN],
         ['fe80::', 64, RT_TABLE_MAIN],
         ['10.8.0.0', 24, 100],
       ] as const)
         assert.equal(run(filter, route(type, { dst, dstLength, table, protocol: RTPROT_KERNEL })), 0, dst);
+      // The kernel's other IPv6 routes come: an address's network, a prefix a router advertised
+      // (as the kernel makes them), fe80:: of another length.
+      for (const [dst, dstLength] of [
+        ['2001:db8:8::', 64],
+        ['fd00::', 48],
+        ['fe80::', 10],
+      ] as const)
+        assert.notEqual(
+          run(filter, route(type, { dst, dstLength, table: RT_TABLE_MAIN, protocol: RTPROT_KERNEL })),
+          0,
+          `${dst}/${dstLength}`,
+        );
+      // fe80::/64 written otherwise than the kernel does (no RTA_TABLE first): let through.
+      const unusual = route(type, {
+        dst: 'fe80::',
+        dstLength: 64,
+        table: RT_TABLE_MAIN,
+        protocol: RTPROT_KERNEL,
+      });
+      unusual.writeUInt16LE(99, 30);
+      assert.notEqual(run(filter, unusual), 0);
       // Someone's route in the local table and in the main table, ours.
       assert.notEqual(run(filter, route(type, { table: RT_TABLE_LOCAL, protocol: RTPROT_STATIC })), 0);
       assert.notEqual(run(filter, route(type, { table: RT_TABLE_MAIN, protocol: RTPROT_STATIC })), 0);
