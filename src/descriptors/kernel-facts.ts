@@ -315,9 +315,12 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
     this.recheckScheduled = false;
     const namespaces = [...this.recheck];
     this.recheck.clear();
-    const changes: FactChange[] = [];
     await Promise.all(
       namespaces.map(async (nsId) => {
+        // Each namespace's answers are published as soon as they are computed: held until the
+        // others' tables had loaded, they reached the engine after newer ones that address events
+        // published meanwhile, and undid them (a gateway taken as unreachable for good).
+        const changes: FactChange[] = [];
         const watches = this.gatewaysByNamespace.get(nsId);
         if (!watches || watches.size === 0) {
           if (!this.pinned.has(nsId)) this.tables.delete(nsId);
@@ -327,6 +330,7 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
         if (!view) {
           this.tables.delete(nsId);
           for (const [key] of watches) this.set(key, undefined, changes);
+          this.publish(changes);
           return;
         }
         let table = await this.tableOf(view);
@@ -335,9 +339,9 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
         for (let again = 0; !table && again < 3 && this.views.get(nsId) === view; again++)
           table = await this.tableOf(view);
         if (table) this.evaluate(view, table, changes);
+        this.publish(changes);
       }),
     );
-    this.publish(changes);
   }
 
   /** The namespace's table, loaded by one dump when there is none (or it was dropped). */
