@@ -226,6 +226,21 @@ class Fuzz {
     return at !== undefined && this.rnd.bool(0.8) ? at : this.rnd.int(3);
   }
 
+  /** Commits still running: half of the steps do not wait for theirs (they race what follows). */
+  private inflight: Promise<unknown>[] = [];
+  private readonly commitErrors: unknown[] = [];
+  private counts = { configured: 0, notConfigured: 0 };
+  readonly stats = { checks: 0, configured: 0, notConfigured: 0, disturbances: 0, resyncs: 0 };
+
+  async commit(transaction: Promise<unknown>): Promise<void> {
+    if (this.rnd.bool() || process.env['FUZZ_SYNC'] !== undefined) {
+      await transaction;
+      return;
+    }
+    this.log[this.log.length - 1] += ' &';
+    this.inflight.push(transaction.catch((error: unknown) => this.commitErrors.push(error)));
+  }
+
   async step(): Promise<void> {
     const r = this.rnd.next();
     if (r < 0.35) {
@@ -239,7 +254,7 @@ class Fuzz {
       };
       this.world.veth[i] = s;
       this.log.push(`put ${JSON.stringify(this.vethJson(i, s))}`);
-      await this.agent.put(['interface', vethName(i), this.vethJson(i, s)]);
+      await this.commit(this.agent.put(['interface', vethName(i), this.vethJson(i, s)]));
     } else if (r < 0.4) {
       const j = this.rnd.int(LOOPBACKS);
       // Two LOOPBACK items never claim one namespace's lo.
@@ -248,7 +263,7 @@ class Fuzz {
       const s: LoSpec = { ns: this.pick(choices), mtu: this.pick(MTUS), addrs: this.subset(loPool(j), 2) };
       this.world.lo[j] = s;
       this.log.push(`put ${JSON.stringify(this.loJson(j, s))}`);
-      await this.agent.put(['interface', `lo${j}`, this.loJson(j, s)]);
+      await this.commit(this.agent.put(['interface', `lo${j}`, this.loJson(j, s)]));
     } else if (r < 0.55) {
       const k = this.rnd.int(ROUTES);
       const iface = this.rnd.int(VETHS);
@@ -260,7 +275,7 @@ class Fuzz {
       };
       this.world.route[k] = s;
       this.log.push(`put ${JSON.stringify(this.routeJson(k, s))}`);
-      await this.agent.put(['route', `r${k}`, this.routeJson(k, s)]);
+      await this.commit(this.agent.put(['route', `r${k}`, this.routeJson(k, s)]));
     } else if (r < 0.65) {
       const k = this.rnd.int(ARPS);
       const iface = this.rnd.int(VETHS);
@@ -272,14 +287,14 @@ class Fuzz {
       };
       this.world.arp[k] = s;
       this.log.push(`put ${JSON.stringify(this.arpJson(k, s))}`);
-      await this.agent.put(['arp', `n${k}`, this.arpJson(k, s)]);
+      await this.commit(this.agent.put(['arp', `n${k}`, this.arpJson(k, s)]));
     } else if (r < 0.8) {
       const desired = this.items();
       if (desired.length === 0) return;
       const [kind, name] = this.pick(desired);
       this.forget(kind, name);
       this.log.push(`del ${kind}/${name}`);
-      await this.agent.del([kind, name]);
+      await this.commit(this.agent.del([kind, name]));
     } else {
       this.disturb();
     }
@@ -300,6 +315,7 @@ class Fuzz {
     const run = (ns: string | null, args: string[]): void => {
       const result = ipTry(ns, args);
       this.log.push(`ip ${ns ? `-n ${ns} ` : ''}${args.join(' ')} -> ${result.status}`);
+      if (result.status === 0) this.stats.disturbances++;
     };
     if (dead.length > 0 && r < 0.3) {
       run(null, ['netns', 'add', this.pick(dead)]);
@@ -357,6 +373,7 @@ class Fuzz {
   /** Throws (with what differs) unless the kernel and the states agree with the desired world. */
   check(): void {
     const problems: string[] = [];
+    this.counts = { configured: 0, notConfigured: 0 };
     const snaps = this.namespaces.map((ns) => snapshot(ns));
     const state = (kind: ItemKind, name: string): string => {
       const st = this.agent.status(kind, name);
@@ -364,6 +381,8 @@ class Fuzz {
         const why = `${st.reason ?? ''}${st.error?.message ?? ''}`;
         if (why === '') problems.push(`${kind}/${name} is ${st.state} without a reason`);
       }
+      if (st?.state === 'configured') this.counts.configured++;
+      else this.counts.notConfigured++;
       return st?.state ?? 'none';
     };
     const expect = (kind: ItemKind, name: string, can: boolean): boolean => {
@@ -482,6 +501,8 @@ class Fuzz {
 
   /** Waits for the engine to be idle and the kernel to agree (drift is healed, retries run). */
   async settle(): Promise<void> {
+    await Promise.all(this.inflight.splice(0));
+    if (this.commitErrors.length > 0) throw new Error(`a commit failed: ${String(this.commitErrors[0])}`);
     await eventually(
       async () => {
         await this.agent.engine.idle();
@@ -490,11 +511,25 @@ class Fuzz {
       SETTLE_MS,
       50,
     );
+    this.stats.checks++;
+    this.stats.configured += this.counts.configured;
+    this.stats.notConfigured += this.counts.notConfigured;
+    if (this.rnd.bool(0.3)) {
+      // Over a settled state, reading the kernel again changes nothing.
+      const record = await this.agent.engine.resync();
+      this.stats.resyncs++;
+      assert.equal(
+        writes([record]),
+        0,
+        `a resync over a settled state writes: ${JSON.stringify(record.operations)}`,
+      );
+      this.check();
+    }
   }
 }
 
 describe('randomized convergence', { skip: skipUnlessRoot() }, () => {
-  test(`random puts, deletes and disturbances converge (${STEPS} steps)`, async () => {
+  test(`random puts, deletes and disturbances converge (${STEPS} steps)`, async (t) => {
     const seed = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
     const prefix = `fz${hex(2)}`;
     const namespaces = [0, 1, 2].map((i) => `${prefix}n${i}`);
@@ -535,8 +570,18 @@ describe('randomized convergence', { skip: skipUnlessRoot() }, () => {
       for (const [kind, name] of all) fuzz.forget(kind, name);
       await fuzz.agent.del(...all.map(([kind, name]): [ItemKind, string] => [kind, name]));
       await fuzz.settle();
+      t.diagnostic(`FUZZ_SEED=${seed} ${JSON.stringify(fuzz.stats)}`);
     } catch (error) {
       const tail = fuzz?.log.slice(-40).join('\n') ?? '';
+      if (process.env['FUZZ_DEBUG'] !== undefined && fuzz) {
+        for (const st of fuzz.agent.engine.statusList())
+          console.log('status', st.key, st.state, st.reason ?? '', st.error?.message ?? '');
+        for (const l of fuzz.agent.logs) console.log('log', l.level, l.message, JSON.stringify(l.fields));
+        for (const r of fuzz.agent.engine.transactions().slice(-8))
+          console.log('txn', JSON.stringify(r).slice(0, 1500));
+        for (const ns of namespaces)
+          console.log(ns, existsSync(`/run/netns/${ns}`), ipTry(ns, ['-br', 'link']).stdout);
+      }
       throw new Error(`FUZZ_SEED=${seed} failed: ${String(error)}\nlast operations:\n${tail}`, {
         cause: error,
       });
