@@ -453,6 +453,18 @@ class Fuzz {
         problems.push(`arp n${k} ${ipAddr}: ${JSON.stringify(found)}`);
     });
 
+    // No item (nor a part of one: address, VETH end) waits for a namespace that is there.
+    for (const st of this.agent.engine.statusList()) {
+      const waited = /waiting for named namespace (\S+)$/.exec(st.reason ?? '')?.[1];
+      if (
+        st.state === 'pending' &&
+        waited !== undefined &&
+        this.namespaces.includes(waited) &&
+        existsSync(`/run/netns/${waited}`)
+      )
+        problems.push(`${st.key} waits for named namespace ${waited}, which is there`);
+    }
+
     // Kernel -> items: nothing of ours that no configured item explains.
     snaps.forEach((snap, ns) => {
       if (!snap) return;
