@@ -5,8 +5,8 @@
  * items, 4 routes, 3 ARP entries), with the kernel checked against the engine's states after every
  * few steps (`ip -json` as the oracle) and once more after a restart and after deleting everything.
  *
- * FUZZ_SEED=<n> replays a run (the seed is printed when it fails), FUZZ_STEPS=<n> makes it longer
- * (150 by default, about 30 s).
+ * FUZZ_SEED=<n> replays a run (the seed is printed when it fails; 42 by default, `random` draws
+ * one), FUZZ_STEPS=<n> makes it longer (150 by default, about 10 s).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -547,7 +547,10 @@ class Fuzz {
 
 describe('randomized convergence', { skip: skipUnlessRoot() }, () => {
   test(`random puts, deletes and disturbances converge (${STEPS} steps)`, async (t) => {
-    const seed = Number(process.env['FUZZ_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+    // A fixed seed unless asked (FUZZ_SEED=random): the test tier must pass or fail on the code,
+    // not on the draw; other seeds are for runs by hand.
+    const asked = process.env['FUZZ_SEED'];
+    const seed = asked === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(asked ?? 42);
     const prefix = `fz${hex(2)}`;
     const namespaces = [0, 1, 2].map((i) => `${prefix}n${i}`);
     const label = `fz${hex(4)}`;
