@@ -47,6 +47,10 @@ for (const [name, entry] of Object.entries(programs)) {
     plugins: [moduleUrls],
     sourcemap: 'linked',
     legalComments: 'none',
+    // Whitespace and syntax only (names kept, for errors and stack traces): 3.3 -> 2.1 MB, which
+    // the agent reads, hashes and hands to V8 at every start (~40 ms sooner on a small host).
+    minifyWhitespace: true,
+    minifySyntax: true,
     logLevel: 'warning',
   });
 }

@@ -13,7 +13,8 @@ const MAGIC = Buffer.from('NNSCC\x00\x00\x01', 'latin1');
 const DIGEST_BYTES = 32;
 const HEADER_BYTES = MAGIC.length + DIGEST_BYTES;
 
-export function sourceDigest(source: string): Buffer {
+/** The source as text or as its UTF-8 bytes (the same digest: a string is hashed as UTF-8). */
+export function sourceDigest(source: string | Uint8Array): Buffer {
   return createHash('sha256').update(source).digest();
 }
 
@@ -35,7 +36,7 @@ export class CodeCacheFile {
 
   constructor(
     readonly file: string,
-    source: string,
+    source: string | Uint8Array,
   ) {
     this.#digest = sourceDigest(source);
   }

@@ -13,6 +13,11 @@ test('code cache: data comes back only for the source it was made from', () => {
   assert.equal(decodeCodeCache(file, sourceDigest('source B')), undefined);
 });
 
+test('code cache: a source read as bytes has the digest of its text (caches made either way fit)', () => {
+  const text = 'const s = "é→"; // non-ASCII too';
+  assert.deepEqual(sourceDigest(Buffer.from(text, 'utf8')), sourceDigest(text));
+});
+
 test('code cache: a foreign, empty or truncated file gives nothing', () => {
   const digest = sourceDigest('s');
   const good = encodeCodeCache(digest, Buffer.from('data'));
