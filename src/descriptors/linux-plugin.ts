@@ -331,9 +331,7 @@ export class LinuxPlugin {
         const view = this.views.get(nsId);
         if (!view) return;
         // Of our protocol: the routes of either item are the ones matching its spec.
-        const ours = (await view.handle.routeList({ kernelLocal: false }).catch(() => [])).filter(
-          (r) => r.protocol === AGENT_PROTOCOL,
-        );
+        const ours = await view.handle.routeList({ protocol: AGENT_PROTOCOL }).catch(() => []);
         for (const { key, value } of routes) {
           const host =
             value.interface === undefined ? undefined : (hostNames.get(value.interface) ?? value.interface);

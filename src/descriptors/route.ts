@@ -146,7 +146,9 @@ export function routeDescriptor(ctx: LinuxContext): LinuxDescriptor<LinuxRoute, 
       // Every namespace's dump at once: each view has its own socket, so the round trips overlap.
       // Each namespace once, whatever references it is open under (viewsByNamespace).
       const groups = viewsByNamespace(ctx.views.all());
-      const dumps = await Promise.all(groups.map(([view]) => view!.handle.routeList({ kernelLocal: false })));
+      const dumps = await Promise.all(
+        groups.map(([view]) => view!.handle.routeList({ protocol: AGENT_PROTOCOL })),
+      );
       // The wanted routes by namespace and what a dumped route must equal: thousands of routes in
       // a namespace are matched by lookup, not each against every wanted one.
       const wanted = new Map<string, { key: string; value: LinuxRoute; spec: RouteSpec; viewId: string }[]>();

@@ -88,9 +88,20 @@ export function encodeRouteRequest(type: number, flags: number, spec: RouteSpec)
 }
 
 /** RTM_GETROUTE dump of one family (0 for both), optionally one table (strict checking filters). */
-export function encodeRouteDump(type: number, flags: number, family = 0, table?: number): Buffer {
+/**
+ * A route dump request. `protocol`: only routes of that protocol, filtered by the kernel (sockets
+ * with NETLINK_GET_STRICT_CHK, Linux 4.20+; older kernels send every route, callers filter too).
+ */
+export function encodeRouteDump(
+  type: number,
+  flags: number,
+  family = 0,
+  table?: number,
+  protocol?: number,
+): Buffer {
   const { writer, fixed } = beginMessage(type, flags, RTMSG_LEN);
   writer.u8At(fixed, family);
+  if (protocol !== undefined) writer.u8At(fixed + 5, protocol);
   if (table !== undefined) {
     writer.u8At(fixed + 4, table < 256 ? table : RT_TABLE_UNSPEC);
     writer.attrU32(RTA_TABLE, table);
@@ -103,6 +114,11 @@ export function encodeRouteDump(type: number, flags: number, family = 0, table?:
  * IPv6 multicast): told from the fixed header alone, without decoding the message. Nothing the
  * agent manages or reasons about is there, and there are two or three per address.
  */
+/** A route message's protocol (rtm_protocol), read from the fixed header without decoding. */
+export function routeProtocolOf(message: NetlinkMessage): number | undefined {
+  return message.payload.length >= RTMSG_LEN ? message.payload[5] : undefined;
+}
+
 export function isKernelLocalRoute(message: NetlinkMessage): boolean {
   const payload = message.payload;
   return payload.length >= RTMSG_LEN && payload[4] === RT_TABLE_LOCAL && payload[5] === RTPROT_KERNEL;

@@ -163,6 +163,27 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
       assert.ok(v6.length > 0 && v6.every((r) => r.family === AF_INET6));
     }));
 
+  test("routeList by protocol: only the routes of that protocol, none of the kernel's, v4 and v6", () =>
+    withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
+      vethInside(a!.name, { v4: '10.1.0.1/24', v6: '2001:db8:1::1/64' });
+      await h!.routeAdd({ dst: '10.6.0.0', dstLength: 16, gateway: '10.1.0.2', protocol: 144 });
+      await h!.routeAdd({ dst: '2001:db8:6::', dstLength: 48, gateway: '2001:db8:1::2', protocol: 144 });
+      await h!.routeAdd({ dst: '10.7.0.0', dstLength: 16, gateway: '10.1.0.2', table: 1000, protocol: 144 });
+      await h!.routeAdd({ dst: '10.8.0.0', dstLength: 16, gateway: '10.1.0.2', protocol: PROTOCOLS.static });
+      const ours = await h!.routeList({ protocol: 144 });
+      assert.deepEqual(ours.map((r) => `${r.dst}/${r.dstLength} t${r.table}`).sort(), [
+        '10.6.0.0/16 t254',
+        '10.7.0.0/16 t1000',
+        '2001:db8:6::/48 t254',
+      ]);
+      const all = await h!.routeList();
+      assert.ok(all.length > ours.length + 1, 'the kernel holds routes of its own and the static one');
+      assert.deepEqual(
+        (await h!.routeList({ protocol: PROTOCOLS.static })).map((r) => r.dst),
+        ['10.8.0.0'],
+      );
+    }));
+
   test('routeReplace creates or changes a route in place; routeAdd of an existing one is EEXIST', () =>
     withNetlink(1, async ({ namespaces: [a], handles: [h] }) => {
       const { va } = vethInside(a!.name, { v4: '10.1.0.1/24', v6: '2001:db8:1::1/64' });

@@ -18,11 +18,13 @@ import {
   IFLA_NET_NS_FD,
   IFLA_NET_NS_PID,
   NLM_F_CREATE,
+  NLM_F_DUMP,
   NLM_F_EXCL,
   NetlinkCodecError,
   RTM_NEWADDR,
   RTM_NEWLINK,
   RTM_NEWNEIGH,
+  RTM_GETROUTE,
   RTM_NEWROUTE,
   RTN_UNICAST,
   RTPROT_STATIC,
@@ -36,8 +38,10 @@ import {
   decodeLink,
   decodeNeighbour,
   decodeRoute,
+  encodeRouteDump,
   isKernelLocalRoute,
   isUnfollowedKernelRoute,
+  routeProtocolOf,
   encodeAddressRequest,
   encodeLinkRequest,
   encodeNeighbourRequest,
@@ -352,6 +356,16 @@ describe('route requests decode back', () => {
       .map(defined);
   }
   const route = fc.tuple(fc.oneof(familyRoute(ipv4, 32), familyRoute(ipv6, 128)), common);
+
+  test('a route dump asks the kernel for one protocol only when given one (rtm_protocol)', () => {
+    const dump = (protocol?: number) =>
+      single(encodeRouteDump(RTM_GETROUTE, NLM_F_DUMP, 0, undefined, protocol));
+    assert.equal(routeProtocolOf(dump(144)), 144);
+    assert.equal(routeProtocolOf(dump()), 0, 'every protocol');
+    const inTable = single(encodeRouteDump(RTM_GETROUTE, NLM_F_DUMP, AF_INET6, 1000, 144));
+    assert.equal(routeProtocolOf(inTable), 144);
+    assert.equal(decodeRoute(inTable).table, 1000);
+  });
 
   test('isKernelLocalRoute: only the local-table routes the kernel makes, told from the header', () => {
     const local = (spec: Partial<RouteSpec>) =>
