@@ -6,7 +6,7 @@
  * they go (an interface set down, an address removed).
  */
 import { EventEmitter } from 'node:events';
-import { ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
+import { RTN_UNICAST, ipToBytes, type KernelEvent, type Link, type LinkChange } from '../netlink/index.js';
 import type { NamespaceView, NamespaceViews } from './namespace-views.js';
 import { ANY_INTERFACE, linkFact, linkUpFact, reachFact, tapFact } from './fact-keys.js';
 import { OnLinkTable, addressPrefixOf, routeNetworkOf, type LinkRoutePlace } from './on-link-table.js';
@@ -359,7 +359,9 @@ export class KernelFacts extends EventEmitter<KernelFactEvents> {
       try {
         const [addresses, routes] = await Promise.all([
           view.handle.addrList(),
-          view.handle.routeList({ kernelLocal: false }),
+          // Only unicast routes make a network on-link (OnLinkTable): the kernel leaves out the rest,
+          // among them the local table's two or three routes per address.
+          view.handle.routeList({ kernelLocal: false, routeType: RTN_UNICAST }),
         ]);
         if (this.tables.get(view.id) !== state) return undefined; // dropped meanwhile; a re-read follows
         state.table = OnLinkTable.from(addresses, routes);

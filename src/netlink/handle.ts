@@ -48,6 +48,8 @@ import {
   decodeRoute,
   isKernelLocalRoute,
   routeProtocolOf,
+  routeTypeOf,
+  type RouteDumpFilter,
   encodeRouteDump,
   encodeRouteRequest,
   type Route,
@@ -381,14 +383,12 @@ export class NetlinkHandle {
 
   /**
    * `kernelLocal: false` leaves out the kernel's local-table routes (see isKernelLocalRoute);
-   * `protocol`: only routes of that protocol, which the kernel leaves out of the dump itself (a
-   * namespace with a thousand addresses holds ~6000 routes of the kernel's, none of them wanted).
+   * `protocol` and `routeType`: only routes of that protocol / type, which the kernel leaves out of
+   * the dump itself (a namespace with a thousand addresses holds ~6000 routes of the kernel's).
    */
-  async routeList(
-    filter: { family?: number; table?: number; kernelLocal?: boolean; protocol?: number } = {},
-  ): Promise<Route[]> {
-    const { family = AF_UNSPEC, table, kernelLocal, protocol } = filter;
-    const message = encodeRouteDump(RTM_GETROUTE, 0, family, table, protocol);
+  async routeList(filter: RouteDumpFilter & { kernelLocal?: boolean } = {}): Promise<Route[]> {
+    const { family = AF_UNSPEC, table, kernelLocal, protocol, routeType } = filter;
+    const message = encodeRouteDump(RTM_GETROUTE, 0, { family, table, protocol, routeType });
     const messages = await this.dump(message, 'route list');
     const routes = messages
       .filter(
@@ -396,7 +396,8 @@ export class NetlinkHandle {
           m.type === RTM_NEWROUTE &&
           (kernelLocal !== false || !isKernelLocalRoute(m)) &&
           // A kernel without strict dump checks sends them all.
-          (protocol === undefined || routeProtocolOf(m) === protocol),
+          (protocol === undefined || routeProtocolOf(m) === protocol) &&
+          (routeType === undefined || routeTypeOf(m) === routeType),
       )
       .map(decodeRoute);
     return table === undefined ? routes : routes.filter((r) => r.table === table);

@@ -88,20 +88,26 @@ export function encodeRouteRequest(type: number, flags: number, spec: RouteSpec)
 }
 
 /** RTM_GETROUTE dump of one family (0 for both), optionally one table (strict checking filters). */
+/** What a route dump asks for; absent: everything. */
+export interface RouteDumpFilter {
+  family?: number;
+  table?: number;
+  /** Only routes of this protocol (rtm_protocol). */
+  protocol?: number;
+  /** Only routes of this type (rtm_type, e.g. RTN_UNICAST). */
+  routeType?: number;
+}
+
 /**
- * A route dump request. `protocol`: only routes of that protocol, filtered by the kernel (sockets
- * with NETLINK_GET_STRICT_CHK, Linux 4.20+; older kernels send every route, callers filter too).
+ * A route dump request. `protocol` and `routeType` are filtered by the kernel (sockets with
+ * NETLINK_GET_STRICT_CHK, Linux 4.20+); older kernels send every route, so callers filter too.
  */
-export function encodeRouteDump(
-  type: number,
-  flags: number,
-  family = 0,
-  table?: number,
-  protocol?: number,
-): Buffer {
+export function encodeRouteDump(type: number, flags: number, filter: RouteDumpFilter = {}): Buffer {
+  const { family = 0, table, protocol, routeType } = filter;
   const { writer, fixed } = beginMessage(type, flags, RTMSG_LEN);
   writer.u8At(fixed, family);
   if (protocol !== undefined) writer.u8At(fixed + 5, protocol);
+  if (routeType !== undefined) writer.u8At(fixed + 7, routeType);
   if (table !== undefined) {
     writer.u8At(fixed + 4, table < 256 ? table : RT_TABLE_UNSPEC);
     writer.attrU32(RTA_TABLE, table);
@@ -117,6 +123,11 @@ export function encodeRouteDump(
 /** A route message's protocol (rtm_protocol), read from the fixed header without decoding. */
 export function routeProtocolOf(message: NetlinkMessage): number | undefined {
   return message.payload.length >= RTMSG_LEN ? message.payload[5] : undefined;
+}
+
+/** A route message's type (rtm_type), read from the fixed header without decoding. */
+export function routeTypeOf(message: NetlinkMessage): number | undefined {
+  return message.payload.length >= RTMSG_LEN ? message.payload[7] : undefined;
 }
 
 export function isKernelLocalRoute(message: NetlinkMessage): boolean {

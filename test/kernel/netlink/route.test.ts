@@ -182,6 +182,17 @@ describe('routes', { skip: skipUnlessRoot() }, () => {
         (await h!.routeList({ protocol: PROTOCOLS.static })).map((r) => r.dst),
         ['10.8.0.0'],
       );
+      await h!.routeAdd({ dst: '10.66.0.0', dstLength: 16, type: RTN_BLACKHOLE });
+      const unicast = await h!.routeList({ routeType: 1 });
+      assert.ok(unicast.some((r) => r.dst === '10.6.0.0'));
+      assert.ok(
+        unicast.every((r) => r.type === 1),
+        'no local, broadcast, multicast or blackhole route',
+      );
+      assert.ok(
+        all.some((r) => r.type !== 1),
+        'the kernel holds routes of other types',
+      );
     }));
 
   test('routeReplace creates or changes a route in place; routeAdd of an existing one is EEXIST', () =>

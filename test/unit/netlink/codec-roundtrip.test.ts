@@ -42,6 +42,7 @@ import {
   isKernelLocalRoute,
   isUnfollowedKernelRoute,
   routeProtocolOf,
+  routeTypeOf,
   encodeAddressRequest,
   encodeLinkRequest,
   encodeNeighbourRequest,
@@ -357,14 +358,17 @@ describe('route requests decode back', () => {
   }
   const route = fc.tuple(fc.oneof(familyRoute(ipv4, 32), familyRoute(ipv6, 128)), common);
 
-  test('a route dump asks the kernel for one protocol only when given one (rtm_protocol)', () => {
-    const dump = (protocol?: number) =>
-      single(encodeRouteDump(RTM_GETROUTE, NLM_F_DUMP, 0, undefined, protocol));
-    assert.equal(routeProtocolOf(dump(144)), 144);
-    assert.equal(routeProtocolOf(dump()), 0, 'every protocol');
-    const inTable = single(encodeRouteDump(RTM_GETROUTE, NLM_F_DUMP, AF_INET6, 1000, 144));
+  test('a route dump asks the kernel for one protocol or type only when given one', () => {
+    const dump = (filter: Parameters<typeof encodeRouteDump>[2]) =>
+      single(encodeRouteDump(RTM_GETROUTE, NLM_F_DUMP, filter));
+    assert.equal(routeProtocolOf(dump({ protocol: 144 })), 144);
+    assert.equal(routeTypeOf(dump({ routeType: RTN_UNICAST })), RTN_UNICAST);
+    assert.equal(routeProtocolOf(dump({})), 0, 'every protocol');
+    assert.equal(routeTypeOf(dump({})), 0, 'every type');
+    const inTable = dump({ family: AF_INET6, table: 1000, protocol: 144 });
     assert.equal(routeProtocolOf(inTable), 144);
     assert.equal(decodeRoute(inTable).table, 1000);
+    assert.equal(decodeRoute(inTable).family, AF_INET6);
   });
 
   test('isKernelLocalRoute: only the local-table routes the kernel makes, told from the header', () => {
