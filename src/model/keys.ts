@@ -37,11 +37,27 @@ function checkSegment(key: string, what: string, segment: string): void {
   if (problem !== undefined) throw new InvalidKeyError(key, `${what} ${JSON.stringify(segment)} ${problem}`);
 }
 
+/** Config prefixes of the labels asked for (checked once): an agent asks for its own at every item. */
+const prefixesOfLabel = new Map<string, Record<ItemKind | '', string>>();
+/** Labels are few; a caller making up labels without end gets no more than this many remembered. */
+const MAX_REMEMBERED_LABELS = 64;
+
 /** `/vnf-agent/<label>/linux/config/v1/`, or the prefix of one kind when `kind` is given. */
 export function configPrefix(label: string, kind?: ItemKind): string {
-  const prefix = `${KEY_ROOT}${label}/linux/config/v1/`;
-  checkSegment(prefix, 'label', label);
-  return kind === undefined ? prefix : `${prefix}${kind}/`;
+  let prefixes = prefixesOfLabel.get(label);
+  if (prefixes === undefined) {
+    const prefix = `${KEY_ROOT}${label}/linux/config/v1/`;
+    checkSegment(prefix, 'label', label);
+    prefixes = {
+      '': prefix,
+      interface: `${prefix}interface/`,
+      arp: `${prefix}arp/`,
+      route: `${prefix}route/`,
+    };
+    if (prefixesOfLabel.size >= MAX_REMEMBERED_LABELS) prefixesOfLabel.clear();
+    prefixesOfLabel.set(label, prefixes);
+  }
+  return prefixes[kind ?? ''];
 }
 
 /** `/vnf-agent/<label>/linux/status/v1/interface/`. */

@@ -32,6 +32,13 @@ describe('key builders', () => {
   test('prefixes', () => {
     assert.equal(configPrefix('vpp1'), '/vnf-agent/vpp1/linux/config/v1/');
     assert.equal(configPrefix('vpp1', 'arp'), '/vnf-agent/vpp1/linux/config/v1/arp/');
+    // Remembered per label: the same answers again, and a bad label refused every time.
+    assert.equal(configPrefix('vpp1', 'route'), '/vnf-agent/vpp1/linux/config/v1/route/');
+    assert.equal(configPrefix('vpp1', 'interface'), '/vnf-agent/vpp1/linux/config/v1/interface/');
+    for (let i = 0; i < 2; i++) assert.throws(() => configPrefix('a/b'), /label "a\/b"/);
+    for (let i = 0; i < 100; i++)
+      assert.equal(configPrefix(`l${i}`, 'arp'), `/vnf-agent/l${i}/linux/config/v1/arp/`);
+    assert.equal(configPrefix('vpp1'), '/vnf-agent/vpp1/linux/config/v1/');
   });
 
   test('status key', () => {
